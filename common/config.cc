@@ -1,0 +1,254 @@
+#include "common/config.h"
+
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/text.h"
+
+namespace careops {
+
+EnvLookup EnvFromProcess() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+EnvLookup EnvFromMap(std::map<std::string, std::string> values) {
+  return [values = std::move(values)](const std::string& name) -> std::optional<std::string> {
+    auto it = values.find(name);
+    if (it == values.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+FlagSet::FlagSet(std::string service) : service_(std::move(service)) {}
+
+std::string FlagSet::EnvName(const std::string& flag) const {
+  return absl::AsciiStrToUpper(absl::StrCat("CAREOPS_", service_, "_", flag));
+}
+
+void FlagSet::String(std::string name, std::string* target, std::string help, bool required) {
+  flags_.push_back({name, std::move(help), *target, required, [target](const std::string& v) {
+                      *target = v;
+                      return std::string();
+                    }});
+}
+
+void FlagSet::Int(std::string name, int64_t* target, int64_t min, int64_t max, std::string help) {
+  flags_.push_back({name, std::move(help), absl::StrCat(*target), false,
+                    [target, min, max](const std::string& v) -> std::string {
+                      int64_t parsed;
+                      if (!absl::SimpleAtoi(v, &parsed) || parsed < min || parsed > max) {
+                        return absl::StrCat("must be an integer between ", min, " and ", max);
+                      }
+                      *target = parsed;
+                      return "";
+                    }});
+}
+
+void FlagSet::Port(std::string name, int* target, std::string help) {
+  flags_.push_back({name, std::move(help), absl::StrCat(*target), false,
+                    [target](const std::string& v) -> std::string {
+                      int parsed;
+                      if (!absl::SimpleAtoi(v, &parsed) || parsed < 0 || parsed > 65535) {
+                        return "must be a port number between 0 and 65535 (0 picks a free port)";
+                      }
+                      *target = parsed;
+                      return "";
+                    }});
+}
+
+void FlagSet::Duration(std::string name, absl::Duration* target, std::string help) {
+  flags_.push_back({name, std::move(help), absl::FormatDuration(*target), false,
+                    [target](const std::string& v) -> std::string {
+                      absl::Duration d;
+                      if (!absl::ParseDuration(v, &d) || d < absl::ZeroDuration()) {
+                        return "must be a non-negative duration such as 500ms, 10s or 2m";
+                      }
+                      *target = d;
+                      return "";
+                    }});
+}
+
+void FlagSet::Bool(std::string name, bool* target, std::string help) {
+  flags_.push_back({name, std::move(help), *target ? "true" : "false", false,
+                    [target](const std::string& v) -> std::string {
+                      if (v == "true" || v == "1" || v.empty()) {
+                        *target = true;
+                      } else if (v == "false" || v == "0") {
+                        *target = false;
+                      } else {
+                        return "must be true or false";
+                      }
+                      return "";
+                    }});
+}
+
+absl::Status FlagSet::Parse(int argc, const char* const* argv, const EnvLookup& env) {
+  std::map<std::string, std::string> given;
+  std::vector<std::string> errors;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      help_requested_ = true;
+      continue;
+    }
+    if (!ConsumePrefix(&arg, "--")) {
+      errors.push_back(absl::StrCat("unexpected argument '", std::string(arg), "'"));
+      continue;
+    }
+    std::string name, value;
+    if (auto eq = arg.find('='); eq != std::string_view::npos) {
+      name = std::string(arg.substr(0, eq));
+      value = std::string(arg.substr(eq + 1));
+    } else {
+      name = std::string(arg);
+      if (i + 1 < argc && std::string_view(argv[i + 1]).rfind("--", 0) != 0) value = argv[++i];
+    }
+    given[name] = value;
+  }
+  for (const auto& [name, value] : given) {
+    bool known = false;
+    for (const Flag& f : flags_) known |= (f.name == name);
+    if (!known) errors.push_back(absl::StrCat("unknown flag --", name));
+  }
+  for (const Flag& f : flags_) {
+    std::optional<std::string> value;
+    std::string source;
+    if (auto it = given.find(f.name); it != given.end()) {
+      value = it->second;
+      source = absl::StrCat("--", f.name);
+    } else if (auto e = env(EnvName(f.name)); e.has_value()) {
+      value = *e;
+      source = EnvName(f.name);
+    }
+    if (!value.has_value() || (f.required && value->empty())) {
+      if (f.required) {
+        errors.push_back(absl::StrCat("--", f.name, " (or ", EnvName(f.name), ") is required: ", f.help));
+      }
+      continue;
+    }
+    if (std::string rule = f.set(*value); !rule.empty()) {
+      errors.push_back(absl::StrCat(source, "='", *value, "': ", rule));
+    }
+  }
+  if (errors.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrJoin(errors, "; "));
+}
+
+std::string FlagSet::Usage() const {
+  std::string out;
+  for (const Flag& f : flags_) {
+    absl::StrAppend(&out, "  --", f.name, " (env ", EnvName(f.name), ", ",
+                    f.required ? "required" : absl::StrCat("default '", f.default_text, "'"), ")\n      ",
+                    f.help, "\n");
+  }
+  return out;
+}
+
+absl::Status ParseMysqlDsn(const std::string& text, MysqlDsn* out) {
+  std::string_view rest = text;
+  MysqlDsn dsn;
+  if (!ConsumePrefix(&rest, "mysql://")) {
+    return absl::InvalidArgumentError("mysql_dsn: must start with mysql://");
+  }
+  auto at = rest.rfind('@');
+  if (at == std::string_view::npos) {
+    return absl::InvalidArgumentError("mysql_dsn: must name a user as mysql://user:password@host/schema");
+  }
+  std::string_view creds = rest.substr(0, at);
+  rest.remove_prefix(at + 1);
+  auto colon = creds.find(':');
+  dsn.user = std::string(creds.substr(0, colon));
+  if (colon != std::string_view::npos) dsn.password = std::string(creds.substr(colon + 1));
+  if (dsn.user.empty()) return absl::InvalidArgumentError("mysql_dsn: user must not be empty");
+  auto q = rest.find('?');
+  std::string_view query;
+  if (q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  auto slash = rest.find('/');
+  if (slash == std::string_view::npos || slash + 1 == rest.size()) {
+    return absl::InvalidArgumentError("mysql_dsn: must end with /<schema>");
+  }
+  dsn.schema = std::string(rest.substr(slash + 1));
+  std::string_view hostport = rest.substr(0, slash);
+  auto pc = hostport.rfind(':');
+  if (pc != std::string_view::npos) {
+    if (!ParseInt(hostport.substr(pc + 1), &dsn.port) || dsn.port <= 0 || dsn.port > 65535) {
+      return absl::InvalidArgumentError("mysql_dsn: port must be between 1 and 65535");
+    }
+    hostport = hostport.substr(0, pc);
+  }
+  if (!hostport.empty()) dsn.host = std::string(hostport);
+  for (std::string_view kv : SplitAny(query, "&", true)) {
+    auto eq = kv.find('=');
+    std::string key(kv.substr(0, eq));
+    std::string value(eq == std::string_view::npos ? "" : kv.substr(eq + 1));
+    if (key == "socket") {
+      dsn.socket = value;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("mysql_dsn: unknown option '", key, "'"));
+    }
+  }
+  for (char c : dsn.schema) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_') {
+      return absl::InvalidArgumentError("mysql_dsn: schema may hold only letters, digits and _");
+    }
+  }
+  *out = std::move(dsn);
+  return absl::OkStatus();
+}
+
+std::string FormatMysqlDsn(const MysqlDsn& dsn) {
+  std::string out = absl::StrCat("mysql://", dsn.user, ":", dsn.password, "@", dsn.host, ":",
+                                 dsn.port, "/", dsn.schema);
+  if (!dsn.socket.empty()) absl::StrAppend(&out, "?socket=", dsn.socket);
+  return out;
+}
+
+ServiceConfig DefaultServiceConfig(const std::string& service) {
+  static const std::vector<std::string> kOrder = {"membership", "claims", "collections",
+                                                  "retention", "reporting"};
+  ServiceConfig c;
+  c.service = service;
+  for (size_t i = 0; i < kOrder.size(); ++i) {
+    if (kOrder[i] == service) {
+      c.grpc_port = 50051 + static_cast<int>(i);
+      c.metrics_port = 9101 + static_cast<int>(i);
+    }
+  }
+  return c;
+}
+
+void RegisterServiceFlags(FlagSet& flags, ServiceConfig& c) {
+  flags.String("mysql_dsn", &c.mysql_dsn,
+               "MySQL/MariaDB DSN, mysql://user:password@host:port/schema[?socket=path]", true);
+  flags.String("listen_host", &c.listen_host, "address the gRPC and metrics servers bind");
+  flags.Port("grpc_port", &c.grpc_port, "gRPC port (application, health, reflection)");
+  flags.Port("metrics_port", &c.metrics_port, "Prometheus /metrics HTTP port");
+  flags.String("token_file", &c.token_file,
+               "file of caller tokens: one 'token user role team' per line", true);
+  flags.String("service_token", &c.service_token, "this service's bearer token for calls to peers");
+  flags.Int("db_pool_size", &c.db_pool_size, 1, 1024, "maximum open database connections");
+  flags.Duration("drain_timeout", &c.drain_timeout, "time in-flight RPCs get to finish on SIGTERM");
+  flags.Duration("health_interval", &c.health_interval, "how often the database is probed for health");
+  flags.Duration("peer_deadline", &c.peer_deadline, "deadline of each call to another service");
+  flags.Int("max_message_bytes", &c.max_message_bytes, 1024, 1 << 30, "largest gRPC message accepted");
+}
+
+absl::Status ParseServiceConfig(FlagSet& flags, ServiceConfig& config, int argc,
+                                const char* const* argv, const EnvLookup& env) {
+  absl::Status s = flags.Parse(argc, argv, env);
+  if (!s.ok() || flags.help_requested()) return s;
+  return ParseMysqlDsn(config.mysql_dsn, &config.dsn);
+}
+
+}  // namespace careops

@@ -1,0 +1,97 @@
+// Configuration: command-line flags with environment-variable fallbacks.
+//
+// Each flag `--name=value` (or `--name value`) falls back to the environment
+// variable CAREOPS_<SERVICE>_<NAME> (upper-cased), then to its default. Parse()
+// validates every value and reports all bad ones at once, each naming the flag,
+// its env variable and the rule, so an operator fixes a deployment in one go.
+//
+//   FlagSet flags("claims");
+//   std::string membership_addr = "localhost:50051";
+//   flags.String("membership_addr", &membership_addr, "membership gRPC address");
+//   ServiceConfig config = DefaultServiceConfig("claims");
+//   RegisterServiceFlags(flags, config);
+//   if (auto s = flags.Parse(argc, argv, EnvFromProcess()); !s.ok()) { ... exit(2) }
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace careops {
+
+// Looks up an environment variable; nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+EnvLookup EnvFromProcess();
+EnvLookup EnvFromMap(std::map<std::string, std::string> values);
+
+class FlagSet {
+ public:
+  explicit FlagSet(std::string service);
+
+  void String(std::string name, std::string* target, std::string help, bool required = false);
+  void Int(std::string name, int64_t* target, int64_t min, int64_t max, std::string help);
+  void Port(std::string name, int* target, std::string help);
+  void Duration(std::string name, absl::Duration* target, std::string help);
+  void Bool(std::string name, bool* target, std::string help);
+
+  // INVALID_ARGUMENT listing every bad or unknown flag and every missing required one.
+  absl::Status Parse(int argc, const char* const* argv, const EnvLookup& env);
+  // "--name (env CAREOPS_X_NAME, default ...): help" per flag.
+  std::string Usage() const;
+  std::string EnvName(const std::string& flag) const;
+  bool help_requested() const { return help_requested_; }
+
+ private:
+  struct Flag {
+    std::string name, help, default_text;
+    bool required = false;
+    // Parses and stores the value; returns the rule it broke or "".
+    std::function<std::string(const std::string&)> set;
+  };
+  std::string service_;
+  std::vector<Flag> flags_;
+  bool help_requested_ = false;
+};
+
+// Where a MySQL server is and how to log in. Text form:
+//   mysql://user:password@host:port/schema
+//   mysql://user:password@localhost/schema?socket=/path/to/mysqld.sock
+struct MysqlDsn {
+  std::string user, password, host = "127.0.0.1", schema, socket;
+  int port = 3306;
+};
+absl::Status ParseMysqlDsn(const std::string& text, MysqlDsn* out);
+std::string FormatMysqlDsn(const MysqlDsn& dsn);
+
+// The settings every careops service has.
+struct ServiceConfig {
+  std::string service;        // "membership"
+  std::string mysql_dsn;      // required
+  std::string listen_host = "0.0.0.0";
+  int grpc_port = 0;
+  int metrics_port = 0;
+  std::string token_file;     // bearer tokens of callers; required
+  std::string service_token;  // this service's own token, sent to peers
+  int64_t db_pool_size = 16;
+  absl::Duration drain_timeout = absl::Seconds(10);
+  absl::Duration health_interval = absl::Seconds(1);
+  absl::Duration peer_deadline = absl::Seconds(3);
+  int64_t max_message_bytes = 16 << 20;
+  MysqlDsn dsn;               // parsed from mysql_dsn by Parse
+};
+
+// Ports 50051..50055 / 9101..9105 in the order membership, claims, collections,
+// retention, reporting.
+ServiceConfig DefaultServiceConfig(const std::string& service);
+void RegisterServiceFlags(FlagSet& flags, ServiceConfig& config);
+// Parses flags, then the DSN; on error the status names every bad setting.
+absl::Status ParseServiceConfig(FlagSet& flags, ServiceConfig& config, int argc,
+                                const char* const* argv, const EnvLookup& env);
+
+}  // namespace careops

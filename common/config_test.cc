@@ -1,0 +1,86 @@
+#include "common/config.h"
+
+#include <gtest/gtest.h>
+
+namespace careops {
+namespace {
+
+absl::Status ParseArgs(FlagSet& flags, std::vector<const char*> args, std::map<std::string, std::string> env = {}) {
+  args.insert(args.begin(), "prog");
+  return flags.Parse(static_cast<int>(args.size()), args.data(), EnvFromMap(std::move(env)));
+}
+
+TEST(ConfigTest, DefaultPortsFollowServiceOrder) {
+  EXPECT_EQ(DefaultServiceConfig("membership").grpc_port, 50051);
+  EXPECT_EQ(DefaultServiceConfig("reporting").grpc_port, 50055);
+  EXPECT_EQ(DefaultServiceConfig("claims").metrics_port, 9102);
+}
+
+TEST(ConfigTest, FlagBeatsEnvBeatsDefault) {
+  ServiceConfig c = DefaultServiceConfig("claims");
+  FlagSet flags("claims");
+  RegisterServiceFlags(flags, c);
+  ASSERT_TRUE(ParseArgs(flags, {"--grpc_port=6000", "--token_file", "/t"},
+                        {{"CAREOPS_CLAIMS_GRPC_PORT", "7000"},
+                         {"CAREOPS_CLAIMS_METRICS_PORT", "7001"},
+                         {"CAREOPS_CLAIMS_MYSQL_DSN", "mysql://u:p@db:3307/careops_claims"}})
+                  .ok());
+  EXPECT_EQ(c.grpc_port, 6000);
+  EXPECT_EQ(c.metrics_port, 7001);
+  EXPECT_EQ(c.token_file, "/t");
+  EXPECT_EQ(c.mysql_dsn, "mysql://u:p@db:3307/careops_claims");
+  EXPECT_EQ(c.drain_timeout, absl::Seconds(10));
+}
+
+TEST(ConfigTest, ReportsEveryBadValueWithItsRule) {
+  ServiceConfig c = DefaultServiceConfig("claims");
+  FlagSet flags("claims");
+  RegisterServiceFlags(flags, c);
+  absl::Status s = ParseArgs(flags, {"--grpc_port=70000", "--drain_timeout=soon", "--bogus=1"});
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  std::string m(s.message());
+  EXPECT_NE(m.find("--grpc_port='70000': must be a port number"), std::string::npos) << m;
+  EXPECT_NE(m.find("--drain_timeout='soon': must be a non-negative duration"), std::string::npos) << m;
+  EXPECT_NE(m.find("unknown flag --bogus"), std::string::npos) << m;
+  EXPECT_NE(m.find("--mysql_dsn (or CAREOPS_CLAIMS_MYSQL_DSN) is required"), std::string::npos) << m;
+  EXPECT_NE(m.find("--token_file (or CAREOPS_CLAIMS_TOKEN_FILE) is required"), std::string::npos) << m;
+}
+
+TEST(ConfigTest, EnvValueErrorNamesTheVariable) {
+  ServiceConfig c = DefaultServiceConfig("membership");
+  FlagSet flags("membership");
+  RegisterServiceFlags(flags, c);
+  absl::Status s = ParseArgs(flags, {}, {{"CAREOPS_MEMBERSHIP_DB_POOL_SIZE", "0"}});
+  EXPECT_NE(s.message().find("CAREOPS_MEMBERSHIP_DB_POOL_SIZE='0': must be an integer between 1 and 1024"),
+            std::string::npos)
+      << s.message();
+}
+
+TEST(ConfigTest, ParsesDsnForms) {
+  MysqlDsn d;
+  ASSERT_TRUE(ParseMysqlDsn("mysql://svc:s3cr:et@10.0.0.5:3307/careops_claims", &d).ok());
+  EXPECT_EQ(d.user, "svc");
+  EXPECT_EQ(d.password, "s3cr:et");
+  EXPECT_EQ(d.host, "10.0.0.5");
+  EXPECT_EQ(d.port, 3307);
+  EXPECT_EQ(d.schema, "careops_claims");
+  ASSERT_TRUE(ParseMysqlDsn("mysql://root@localhost/x?socket=/run/m.sock", &d).ok());
+  EXPECT_EQ(d.socket, "/run/m.sock");
+  EXPECT_EQ(d.port, 3306);
+  MysqlDsn back;
+  ASSERT_TRUE(ParseMysqlDsn(FormatMysqlDsn(d), &back).ok());
+  EXPECT_EQ(back.socket, d.socket);
+}
+
+TEST(ConfigTest, RejectsBadDsnsNamingTheRule) {
+  MysqlDsn d;
+  EXPECT_NE(ParseMysqlDsn("postgres://u@h/s", &d).message().find("must start with mysql://"), std::string::npos);
+  EXPECT_NE(ParseMysqlDsn("mysql://h/s", &d).message().find("must name a user"), std::string::npos);
+  EXPECT_NE(ParseMysqlDsn("mysql://u@h:99999/s", &d).message().find("port"), std::string::npos);
+  EXPECT_NE(ParseMysqlDsn("mysql://u@h", &d).message().find("/<schema>"), std::string::npos);
+  EXPECT_NE(ParseMysqlDsn("mysql://u@h/a;drop", &d).message().find("schema may hold only"), std::string::npos);
+  EXPECT_NE(ParseMysqlDsn("mysql://u@h/s?ssl=1", &d).message().find("unknown option"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace careops

@@ -1,0 +1,44 @@
+#include "common/peer.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace careops {
+
+std::string PeerChannel::ServiceConfigJson(const PeerOptions& o) {
+  if (o.idempotent_methods.empty()) return "{}";
+  std::vector<std::string> names;
+  for (const std::string& m : o.idempotent_methods) {
+    names.push_back(absl::StrCat(R"({"service":")", o.service, R"(","method":")", m, R"("})"));
+  }
+  return absl::StrCat(R"({"methodConfig":[{"name":[)", absl::StrJoin(names, ","),
+                      R"(],"retryPolicy":{"maxAttempts":)", o.max_attempts,
+                      R"(,"initialBackoff":"0.05s","maxBackoff":"0.5s","backoffMultiplier":2,)",
+                      R"("retryableStatusCodes":["UNAVAILABLE"]}}]})");
+}
+
+PeerChannel::PeerChannel(PeerOptions options) : options_(std::move(options)) {
+  grpc::ChannelArguments args;
+  args.SetServiceConfigJSON(ServiceConfigJson(options_));
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  // Reconnect quickly after the peer restarts.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  channel_ = grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args);
+}
+
+std::unique_ptr<grpc::ClientContext> PeerChannel::NewContext(std::string_view request_id) const {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.deadline));
+  if (!options_.token.empty()) ctx->AddMetadata("authorization", absl::StrCat("Bearer ", options_.token));
+  if (!request_id.empty()) ctx->AddMetadata("x-request-id", std::string(request_id));
+  return ctx;
+}
+
+}  // namespace careops

@@ -1,0 +1,220 @@
+#include "common/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_builder.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "common/mysql/idempotency.h"
+#include "common/status.h"
+
+#include <iostream>
+
+namespace careops {
+namespace {
+sigset_t StopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+}  // namespace
+
+ServiceRuntime::ServiceRuntime(ServiceConfig config)
+    : config_(std::move(config)), registry_(std::make_shared<prometheus::Registry>()) {}
+
+ServiceRuntime::~ServiceRuntime() = default;
+
+absl::Status ServiceRuntime::Start(std::vector<Migration> migrations, absl::Duration wait_for_database) {
+  // Block the stop signals in this thread before any other thread exists, so every
+  // thread inherits the mask and only SignalLoop() receives them.
+  sigset_t set = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signals_blocked_ = true;
+
+  auto auth = Authenticator::FromFile(config_.token_file);
+  if (!auth.ok()) return auth.status();
+  authenticator_ = std::move(auth).value();
+
+  mysql::PoolOptions options;
+  options.dsn = config_.dsn;
+  options.max_size = static_cast<int>(config_.db_pool_size);
+  pool_ = std::make_unique<mysql::ConnectionPool>(options);
+  mysql::PoolOptions health = options;
+  health.max_size = 1;
+  health.acquire_timeout = absl::Seconds(1);
+  health.connect_timeout = absl::Seconds(1);
+  health.read_timeout = absl::Seconds(2);
+  health.validate_after_idle = absl::ZeroDuration();
+  health_pool_ = std::make_unique<mysql::ConnectionPool>(health);
+
+  absl::Time give_up = absl::Now() + wait_for_database;
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (true) {
+    absl::Status s = Migrate(*pool_, migrations);
+    if (s.ok()) break;
+    if (s.code() != absl::StatusCode::kUnavailable || absl::Now() + backoff > give_up) {
+      return Annotate(s, absl::StrCat("migrating schema '", config_.dsn.schema, "'"));
+    }
+    log::Warn("database not reachable yet, retrying", {{"error", std::string(s.message())}});
+    if (WaitForStop(backoff)) return absl::CancelledError("stopped while waiting for the database");
+    backoff = std::min(backoff * 2, absl::Seconds(2));
+  }
+
+  CAREOPS_RETURN_IF_ERROR(mysql::EnsureRequestLog(*pool_));
+
+  try {
+    metrics_server_ = std::make_unique<MetricsServer>(config_.listen_host, config_.metrics_port, registry_);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("metrics_port: cannot listen on ", config_.listen_host, ":", config_.metrics_port, ": ",
+                     e.what()));
+  }
+  return absl::OkStatus();
+}
+
+bool ServiceRuntime::WaitForStop(absl::Duration d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, absl::ToChronoMilliseconds(d), [this] { return stop_; });
+}
+
+void ServiceRuntime::RequestStop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+}
+
+void ServiceRuntime::SignalLoop() {
+  sigset_t set = StopSignals();
+  timespec tick{0, 200 * 1000 * 1000};
+  while (!WaitForStop(absl::ZeroDuration())) {
+    int sig = sigtimedwait(&set, nullptr, &tick);
+    if (sig == SIGTERM || sig == SIGINT) {
+      log::Info("stop signal received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      RequestStop();
+    }
+  }
+}
+
+void ServiceRuntime::HealthLoop() {
+  bool last = false;
+  bool first = true;
+  auto* health = server_->GetHealthCheckService();
+  do {
+    bool up = health_pool_->Ping().ok();
+    if (up != last || first) {
+      for (const std::string& name : health_names_) health->SetServingStatus(name, up);
+      health->SetServingStatus(up);
+      log::Info(up ? "database reachable: SERVING" : "database unreachable: NOT_SERVING",
+                {{"schema", config_.dsn.schema}});
+      last = up;
+      first = false;
+    }
+  } while (!WaitForStop(config_.health_interval));
+}
+
+void ServiceRuntime::JobLoop(const BackgroundJob& job) {
+  while (!WaitForStop(job.interval)) {
+    absl::Status s = job.run();
+    if (!s.ok()) log::Warn("background job failed", {{"job", job.name}, {"error", s.ToString()}});
+  }
+}
+
+absl::Status ServiceRuntime::Serve(const std::vector<ServedService>& services,
+                                   std::vector<BackgroundJob> jobs) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(absl::StrCat(config_.listen_host, ":", config_.grpc_port),
+                           grpc::InsecureServerCredentials(), &grpc_port_);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(config_.max_message_bytes));
+  // Keepalive: ping idle clients so dead peers behind load balancers are noticed,
+  // and accept client pings no more often than every 10s.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  health_names_.clear();
+  for (const ServedService& s : services) {
+    builder.RegisterService(s.service);
+    health_names_.push_back(s.name);
+  }
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(NewRpcMetricsInterceptorFactory(registry_));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("grpc_port: cannot listen on ", config_.listen_host, ":", config_.grpc_port));
+  }
+  log::Info("serving", {{"service", config_.service},
+                        {"grpc_port", grpc_port_},
+                        {"metrics_port", metrics_server_ ? metrics_server_->port() : 0}});
+
+  std::thread signals;
+  if (signals_blocked_) signals = std::thread([this] { SignalLoop(); });
+  std::thread health([this] { HealthLoop(); });
+  std::vector<std::thread> workers;
+  for (const BackgroundJob& job : jobs) workers.emplace_back([this, &job] { JobLoop(job); });
+
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return stop_; });
+  }
+  // Drain: tell load balancers first, then stop accepting and finish in-flight calls.
+  server_->GetHealthCheckService()->Shutdown();
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(config_.drain_timeout));
+  health.join();
+  for (auto& w : workers) w.join();
+  if (signals.joinable()) signals.join();
+  server_->Wait();
+  log::Info("stopped", {{"service", config_.service}});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ServiceRuntime>> StartService(FlagSet& flags, ServiceConfig& config, int argc,
+                                                             char** argv, std::vector<Migration> migrations) {
+  absl::Status parsed = ParseServiceConfig(flags, config, argc, argv, EnvFromProcess());
+  if (flags.help_requested()) {
+    std::cout << "usage: careops-" << config.service << " [--flag=value ...]\n" << flags.Usage();
+    return absl::CancelledError("help shown");
+  }
+  if (!parsed.ok()) {
+    log::Error("bad configuration", {{"service", config.service}, {"error", std::string(parsed.message())}});
+    return parsed;
+  }
+  auto runtime = std::make_unique<ServiceRuntime>(config);
+  absl::Status started = runtime->Start(std::move(migrations));
+  if (!started.ok()) {
+    log::Error("start failed", {{"service", config.service}, {"error", started.ToString()}});
+    return started;
+  }
+  return runtime;
+}
+
+int ServeUntilStopped(ServiceRuntime& runtime, const std::vector<ServedService>& services,
+                      std::vector<BackgroundJob> jobs) {
+  absl::Status s = runtime.Serve(services, std::move(jobs));
+  if (!s.ok()) {
+    log::Error("serve failed", {{"service", runtime.config().service}, {"error", s.ToString()}});
+    return 1;
+  }
+  return 0;
+}
+
+int ExitCode(const absl::Status& status) {
+  if (status.code() == absl::StatusCode::kCancelled) return 0;
+  if (status.code() == absl::StatusCode::kInvalidArgument) return 2;
+  return 1;
+}
+
+}  // namespace careops

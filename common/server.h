@@ -1,0 +1,115 @@
+// The runtime every careops service binary stands on.
+//
+// main() parses its config, then:
+//
+//   ServiceRuntime runtime(config);
+//   if (auto s = runtime.Start(careops_membership_migrations()); !s.ok()) return Fail(s);
+//   MembershipServiceImpl service(store, runtime.authenticator(), ...);
+//   return runtime.Serve({{&service, MembershipService::service_full_name()}}).ok() ? 0 : 1;
+//
+// Start() blocks SIGTERM/SIGINT (so Serve() can take them), loads the caller
+// tokens, opens the connection pool, applies the schema migrations (waiting for a
+// database that is not up yet) and opens /metrics. Serve() builds the gRPC server
+// with the standard health service, reflection, keepalive, message-size limits and
+// the RPC metrics interceptor, keeps health SERVING only while the database
+// answers, runs background jobs, and on SIGTERM/SIGINT (or RequestStop()) reports
+// NOT_SERVING, stops accepting calls and gives in-flight ones drain_timeout.
+#pragma once
+
+#include <grpcpp/server.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/auth.h"
+#include "common/config.h"
+#include "common/metrics.h"
+#include "common/migrations.h"
+#include "common/mysql/pool.h"
+#include "prometheus/registry.h"
+
+namespace careops {
+
+// Work that runs every `interval` on its own thread while the service serves
+// (breach scans, aging runs). It must be safe with several replicas running.
+struct BackgroundJob {
+  std::string name;
+  absl::Duration interval;
+  std::function<absl::Status()> run;
+};
+
+// An application service and the name health checks use for it
+// (the generated class's service_full_name(), e.g. "careops.claims.v1.ClaimsService").
+struct ServedService {
+  grpc::Service* service;
+  std::string name;
+};
+
+class ServiceRuntime {
+ public:
+  explicit ServiceRuntime(ServiceConfig config);
+  ~ServiceRuntime();
+
+  absl::Status Start(std::vector<Migration> migrations,
+                     absl::Duration wait_for_database = absl::Seconds(60));
+
+  // Blocks until a stop is requested and the server has drained.
+  absl::Status Serve(const std::vector<ServedService>& services,
+                     std::vector<BackgroundJob> jobs = {});
+
+  // Stops Serve() as SIGTERM would. Thread-safe; safe to call before Serve().
+  void RequestStop();
+
+  const ServiceConfig& config() const { return config_; }
+  mysql::ConnectionPool& pool() { return *pool_; }
+  const Authenticator& authenticator() const { return authenticator_; }
+  std::shared_ptr<prometheus::Registry> registry() { return registry_; }
+  int grpc_port() const { return grpc_port_; }
+
+ private:
+  void HealthLoop();
+  void SignalLoop();
+  void JobLoop(const BackgroundJob& job);
+  // Waits up to d for a stop; returns true when stopping.
+  bool WaitForStop(absl::Duration d);
+
+  ServiceConfig config_;
+  Authenticator authenticator_;
+  std::unique_ptr<mysql::ConnectionPool> pool_;
+  std::unique_ptr<mysql::ConnectionPool> health_pool_;  // one connection, never starved by traffic
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<MetricsServer> metrics_server_;
+  std::unique_ptr<grpc::Server> server_;
+  std::vector<std::string> health_names_;
+  int grpc_port_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::atomic<bool> signals_blocked_{false};
+};
+
+// The two halves of every service's main(), so each main.cc is only its wiring:
+//
+//   auto runtime = StartService(flags, config, argc, argv, careops_claims_migrations());
+//   if (!runtime.ok()) return ExitCode(runtime.status());
+//   ...construct stores and services on (*runtime)->pool()...
+//   return ServeUntilStopped(**runtime, {{&service, ClaimsService::service_full_name()}});
+//
+// StartService parses flags (printing usage for --help or every bad setting) and
+// starts the runtime; CANCELLED means --help was shown.
+absl::StatusOr<std::unique_ptr<ServiceRuntime>> StartService(FlagSet& flags, ServiceConfig& config, int argc,
+                                                             char** argv, std::vector<Migration> migrations);
+int ServeUntilStopped(ServiceRuntime& runtime, const std::vector<ServedService>& services,
+                      std::vector<BackgroundJob> jobs = {});
+// 0 after --help, 2 for bad configuration, 1 otherwise.
+int ExitCode(const absl::Status& status);
+
+}  // namespace careops

@@ -1,0 +1,79 @@
+// Each real service binary: migrates, reports SERVING, serves /metrics with the
+// grpc_server_* families, follows its database's health, and stops cleanly.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "tests/support/harness.h"
+
+namespace careops {
+namespace {
+
+class ServiceBinaryTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ServiceBinaryTest, ServesHealthAndMetricsAndStopsOnSigterm) {
+  testing::TestSchema schema(GetParam());
+  testing::ServiceProcess service(GetParam(), schema.dsn());
+  ASSERT_TRUE(testing::Eventually([&] { return testing::Health(service.address()) == "SERVING"; }))
+      << service.process().output();
+  std::string metrics;
+  ASSERT_TRUE(testing::Eventually([&] {
+    metrics = testing::HttpGet(service.metrics_port(), "/metrics");
+    return metrics.find("grpc_server_handled_total") != std::string::npos;
+  }));
+  EXPECT_NE(metrics.find("grpc_server_started_total{"), std::string::npos);
+  EXPECT_NE(metrics.find("grpc_server_handling_seconds_bucket{"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(grpc_code="OK",grpc_method="Check",grpc_service="grpc.health.v1.Health",grpc_type="unary")"),
+            std::string::npos)
+      << metrics;
+  service.process().Signal(SIGTERM);
+  int status = service.process().Wait(absl::Seconds(15));
+  ASSERT_NE(status, -1) << "did not exit after SIGTERM";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << service.process().output();
+  EXPECT_NE(service.process().output().find("\"msg\":\"stopped\""), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllServices, ServiceBinaryTest,
+                         ::testing::Values("membership", "claims", "collections", "retention", "reporting"));
+
+TEST(ServiceHealthTest, NotServingWhileTheDatabaseIsDownAndServingAfter) {
+  testing::PrivateMariaDb db;
+  testing::TestSchema schema("health", db.root_dsn());
+  testing::ServiceProcess service("claims", schema.dsn());
+  ASSERT_TRUE(testing::Eventually([&] { return testing::Health(service.address()) == "SERVING"; }))
+      << service.process().output();
+  db.Stop();
+  EXPECT_TRUE(testing::Eventually([&] { return testing::Health(service.address()) == "NOT_SERVING"; }));
+  db.Start();
+  EXPECT_TRUE(testing::Eventually([&] { return testing::Health(service.address()) == "SERVING"; }))
+      << service.process().output();
+}
+
+TEST(ServiceConfigTest, BadConfigurationExitsWithEveryProblemNamed) {
+  testing::Process p(testing::BinaryDir() + "/services/claims/careops-claims",
+                     {"--grpc_port=99999", "--mysql_dsn=postgres://x"});
+  int status = p.Wait(absl::Seconds(10));
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  std::string out = p.output();
+  EXPECT_NE(out.find("--grpc_port='99999'"), std::string::npos) << out;
+  EXPECT_NE(out.find("--token_file (or CAREOPS_CLAIMS_TOKEN_FILE) is required"), std::string::npos) << out;
+}
+
+TEST(ServiceConfigTest, ChangedAppliedMigrationRefusesToStart) {
+  testing::TestSchema schema("tampered");
+  {
+    testing::ServiceProcess service("reporting", schema.dsn());
+    ASSERT_TRUE(testing::Eventually([&] { return testing::Health(service.address()) == "SERVING"; }));
+  }
+  testing::RootExec(testing::RootDsn(),
+                    {"UPDATE " + schema.dsn().schema + ".schema_migrations SET checksum = '0000000000000000' WHERE version = 1"});
+  testing::ServiceProcess again("reporting", schema.dsn());
+  int status = again.process().Wait(absl::Seconds(15));
+  ASSERT_TRUE(WIFEXITED(status)) << again.process().output();
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(again.process().output().find("was changed after it was applied"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace careops
