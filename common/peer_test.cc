@@ -1,0 +1,40 @@
+#include "common/peer.h"
+
+#include <gtest/gtest.h>
+
+namespace careops {
+namespace {
+
+TEST(PeerTest, RetryPolicyCoversOnlyIdempotentMethodsAndOnlyUnavailable) {
+  PeerOptions o;
+  o.address = "127.0.0.1:1";
+  o.service = "careops.membership.v1.MembershipService";
+  o.idempotent_methods = {"CheckEligibility", "RecordUtilization"};
+  std::string json = PeerChannel::ServiceConfigJson(o);
+  EXPECT_NE(json.find(R"({"service":"careops.membership.v1.MembershipService","method":"CheckEligibility"})"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"("method":"RecordUtilization")"), std::string::npos);
+  EXPECT_NE(json.find(R"("retryableStatusCodes":["UNAVAILABLE"])"), std::string::npos);
+  EXPECT_EQ(json.find("EnrollMember"), std::string::npos);
+  o.idempotent_methods.clear();
+  EXPECT_EQ(PeerChannel::ServiceConfigJson(o), "{}");
+}
+
+TEST(PeerTest, EveryCallCarriesDeadlineTokenAndRequestId) {
+  PeerOptions o;
+  o.address = "127.0.0.1:1";
+  o.service = "careops.membership.v1.MembershipService";
+  o.token = "svc-claims";
+  o.deadline = absl::Milliseconds(1500);
+  PeerChannel peer(o);
+  auto before = std::chrono::system_clock::now();
+  auto ctx = peer.NewContext("req-7");
+  auto left = ctx->deadline() - before;
+  EXPECT_GT(left, std::chrono::milliseconds(1400));
+  EXPECT_LE(left, std::chrono::milliseconds(1600));
+  EXPECT_NE(peer.channel(), nullptr);
+}
+
+}  // namespace
+}  // namespace careops
