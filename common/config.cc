@@ -242,6 +242,7 @@ void RegisterServiceFlags(FlagSet& flags, ServiceConfig& c) {
   flags.Duration("health_interval", &c.health_interval, "how often the database is probed for health");
   flags.Duration("peer_deadline", &c.peer_deadline, "deadline of each call to another service");
   flags.Int("max_message_bytes", &c.max_message_bytes, 1024, 1 << 30, "largest gRPC message accepted");
+  flags.Bool("log_ok_rpcs", &c.log_ok_rpcs, "log every successful RPC too (errors are always logged)");
 }
 
 absl::Status ParseServiceConfig(FlagSet& flags, ServiceConfig& config, int argc,

@@ -83,6 +83,7 @@ struct ServiceConfig {
   absl::Duration health_interval = absl::Seconds(1);
   absl::Duration peer_deadline = absl::Seconds(3);
   int64_t max_message_bytes = 16 << 20;
+  bool log_ok_rpcs = true;    // one log line per successful RPC (errors are always logged)
   MysqlDsn dsn;               // parsed from mysql_dsn by Parse
 };
 

@@ -149,7 +149,7 @@ absl::Status ServiceRuntime::Serve(const std::vector<ServedService>& services,
     health_names_.push_back(s.name);
   }
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(NewRpcMetricsInterceptorFactory(registry_));
+  interceptors.push_back(NewRpcMetricsInterceptorFactory(registry_, {.log_ok_rpcs = config_.log_ok_rpcs}));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
   if (server_ == nullptr) {
