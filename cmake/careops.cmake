@@ -30,12 +30,17 @@ function(careops_proto_library target)
   target_link_libraries(${target} PUBLIC protobuf::libprotobuf gRPC::grpc++ ${ARG_DEPS})
 endfunction()
 
-# careops_embed_migrations(<target> <dir>)
-# Compiles every V<NNN>__<name>.sql file under <dir> into the binary, so a service
-# carries its own schema and needs no files at run time.
-function(careops_embed_migrations target dir)
-  file(GLOB sql_files CONFIGURE_DEPENDS "${dir}/V*__*.sql")
-  list(SORT sql_files)
+# careops_embed_migrations(<target> [<dir>])
+# Compiles the runtime tables (common/schema: V001, audit trail and request log)
+# and every V<NNN>__<name>.sql file under <dir> (V002 and up) into the binary, so a
+# service carries its whole schema and needs no files at run time.
+function(careops_embed_migrations target)
+  file(GLOB sql_files CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/common/schema/V*__*.sql")
+  if(ARGC GREATER 1)
+    file(GLOB service_files CONFIGURE_DEPENDS "${ARGV1}/V*__*.sql")
+    list(SORT service_files)
+    list(APPEND sql_files ${service_files})
+  endif()
   set(out "${CMAKE_CURRENT_BINARY_DIR}/${target}_migrations.cc")
   add_custom_command(
     OUTPUT "${out}"

@@ -23,7 +23,7 @@ class ConnectionPool;
 
 struct Migration {
   int version;
-  std::string name;  // file name, e.g. "V001__init.sql"
+  std::string name;  // file name, e.g. "V002__claims.sql"
   std::string sql;   // one or more statements separated by ';' at line ends
 };
 

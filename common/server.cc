@@ -9,7 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
-#include "common/mysql/idempotency.h"
 #include "common/status.h"
 
 #include <iostream>
@@ -65,8 +64,6 @@ absl::Status ServiceRuntime::Start(std::vector<Migration> migrations, absl::Dura
     if (WaitForStop(backoff)) return absl::CancelledError("stopped while waiting for the database");
     backoff = std::min(backoff * 2, absl::Seconds(2));
   }
-
-  CAREOPS_RETURN_IF_ERROR(mysql::EnsureRequestLog(*pool_));
 
   try {
     metrics_server_ = std::make_unique<MetricsServer>(config_.listen_host, config_.metrics_port, registry_);

@@ -1,7 +1,7 @@
 // The audit trail every careops service keeps in its own schema.
 //
 // Each service's first migration creates the `audit_log` table (see
-// services/*/schema/V001__init.sql); every state change appends one entry in the
+// common/schema/V001__runtime.sql); every state change appends one entry in the
 // same transaction as the change itself, so the trail and the data never disagree.
 #pragma once
 

@@ -16,14 +16,6 @@
 namespace careops::mysql {
 namespace {
 
-constexpr char kCreate[] =
-    "CREATE TABLE IF NOT EXISTS request_log ("
-    " request_id VARCHAR(64) NOT NULL PRIMARY KEY,"
-    " method VARCHAR(128) NOT NULL,"
-    " request_hash CHAR(16) NOT NULL,"
-    " response LONGBLOB NULL,"
-    " created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)"
-    ") ENGINE=InnoDB";
 constexpr char kSelect[] = "SELECT method, request_hash, response FROM request_log WHERE request_id = ?";
 constexpr char kClaim[] = "INSERT INTO request_log (request_id, method, request_hash) VALUES (?, ?, ?)";
 constexpr char kStore[] = "UPDATE request_log SET response = ? WHERE request_id = ?";
@@ -40,13 +32,6 @@ std::string Fingerprint(std::string_view method, const google::protobuf::Message
 }
 
 }  // namespace
-
-absl::Status EnsureRequestLog(ConnectionPool& pool) {
-  return WithConnection(pool, [](Connection& c) {
-    c.Execute(kCreate);
-    return absl::OkStatus();
-  });
-}
 
 absl::Status ValidateRequestId(std::string_view request_id) {
   if (request_id.empty() || request_id.size() > 64) {

@@ -1,7 +1,7 @@
 // Exactly-once mutating RPCs keyed by the client's request_id.
 //
 // RunIdempotent() runs a mutation in one transaction together with a row in the
-// service's `request_log` table (created by EnsureRequestLog at start):
+// service's `request_log` table (common/schema/V001__runtime.sql):
 //   - first time: the row is inserted (claiming the id), the mutation runs, and
 //     its response is stored with the row; all commit together or not at all;
 //   - same id, same request: the stored response is returned, nothing runs;
@@ -20,8 +20,6 @@
 #include "common/mysql/pool.h"
 
 namespace careops::mysql {
-
-absl::Status EnsureRequestLog(ConnectionPool& pool);
 
 // INVALID_ARGUMENT unless request_id is 1..64 printable ASCII characters.
 absl::Status ValidateRequestId(std::string_view request_id);

@@ -10,11 +10,13 @@
 #include <thread>
 
 #include "careops/common/v1/types.pb.h"
+#include "common/migrations.h"
 #include "common/mysql/idempotency.h"
 #include "common/mysql/pool.h"
 #include "tests/support/harness.h"
 
 namespace careops {
+std::vector<Migration> careops_runtime_migrations();
 namespace {
 
 mysql::PoolOptions Options(const MysqlDsn& dsn, int size = 4) {
@@ -137,7 +139,7 @@ TEST_F(MysqlTest, PoolIsBoundedAndTimesOutWithUnavailable) {
 }
 
 TEST_F(MysqlTest, RequestIdAppliesOnceAndRefusesADifferentRequest) {
-  ASSERT_TRUE(mysql::EnsureRequestLog(*pool_).ok());
+  ASSERT_TRUE(Migrate(*pool_, careops_runtime_migrations()).ok());
   common::v1::Money request;
   request.set_currency_code("PHP");
   request.set_amount_minor(5);
@@ -168,7 +170,7 @@ TEST_F(MysqlTest, RequestIdAppliesOnceAndRefusesADifferentRequest) {
 }
 
 TEST_F(MysqlTest, ConcurrentTwinsWithOneRequestIdApplyOnce) {
-  ASSERT_TRUE(mysql::EnsureRequestLog(*pool_).ok());
+  ASSERT_TRUE(Migrate(*pool_, careops_runtime_migrations()).ok());
   Exec(*pool_, "INSERT INTO item VALUES (1, 0)");
   common::v1::Money request;
   request.set_amount_minor(1);
