@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <set>
+
 #include "tests/support/harness.h"
 
 namespace careops {
@@ -47,6 +49,29 @@ TEST(ServiceHealthTest, NotServingWhileTheDatabaseIsDownAndServingAfter) {
   db.Start();
   EXPECT_TRUE(testing::Eventually([&] { return testing::Health(service.address()) == "SERVING"; }))
       << service.process().output();
+}
+
+TEST(ServiceMigrationTest, ReplicasStartingTogetherApplyEachMigrationOnce) {
+  testing::TestSchema schema("replicas");
+  // Three processes race for the same fresh schema, as replicas of a Deployment do.
+  testing::ServiceProcess a("reporting", schema.dsn()), b("reporting", schema.dsn()),
+      c("reporting", schema.dsn());
+  for (auto* s : {&a, &b, &c}) {
+    ASSERT_TRUE(testing::Eventually([&] { return testing::Health(s->address()) == "SERVING"; }))
+        << s->process().output();
+  }
+  // Each "migration applied" log line names its file; none may appear twice.
+  std::multiset<std::string> applied;
+  const std::string key = "\"migration\":\"";
+  for (auto* s : {&a, &b, &c}) {
+    std::string out = s->process().output();
+    for (size_t at = out.find(key); at != std::string::npos; at = out.find(key, at + 1)) {
+      size_t start = at + key.size();
+      applied.insert(out.substr(start, out.find('"', start) - start));
+    }
+  }
+  EXPECT_EQ(applied.count("V001__runtime.sql"), 1u);
+  for (const auto& name : applied) EXPECT_EQ(applied.count(name), 1u) << name;
 }
 
 TEST(ServiceConfigTest, BadConfigurationExitsWithEveryProblemNamed) {
