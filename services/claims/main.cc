@@ -1,16 +1,72 @@
-// careops-claims: serves health, reflection and /metrics over its own schema.
-// Its domain RPCs arrive with their own issue (see ../shared/DESIGN.md).
+// careops-claims: the claims service binary. Flags and wiring only; the rules
+// are in claim_rules.h, the SQL in mysql_claim_store.cc, the RPCs in
+// claims_service.h.
+#include <iostream>
+
+#include "common/clock.h"
+#include "common/log.h"
 #include "common/server.h"
+#include "services/claims/claim_rules.h"
+#include "services/claims/claims_metrics.h"
+#include "services/claims/claims_service.h"
+#include "services/claims/membership_client.h"
+#include "services/claims/mysql_claim_store.h"
 
 namespace careops {
 std::vector<Migration> careops_claims_migrations();
 }
 
 int main(int argc, char** argv) {
-  careops::FlagSet flags("claims");
-  careops::ServiceConfig config = careops::DefaultServiceConfig("claims");
-  careops::RegisterServiceFlags(flags, config);
-  auto runtime = careops::StartService(flags, config, argc, argv, careops::careops_claims_migrations());
-  if (!runtime.ok()) return careops::ExitCode(runtime.status());
-  return careops::ServeUntilStopped(**runtime, {});
+  using namespace careops;
+  FlagSet flags("claims");
+  ServiceConfig config = DefaultServiceConfig("claims");
+  RegisterServiceFlags(flags, config);
+  std::string membership_addr = "127.0.0.1:50051";
+  std::string authority_chain = claims::AuthorityChain::DefaultText();
+  std::string auto_route = "PHP=100000000,USD=100000000";
+  int64_t decision_days = 5, settlement_days = 10;
+  absl::Duration breach_scan_interval = absl::Minutes(5);
+  absl::Duration gauge_refresh_interval = absl::Seconds(15);
+  flags.String("membership_addr", &membership_addr, "membership gRPC address (host:port)");
+  flags.String("authority_chain", &authority_chain,
+               "approval limits, lowest role first: role:CUR=minor,...;...;role:unlimited");
+  flags.String("auto_route_threshold", &auto_route,
+               "claims above CUR=minor are routed at submission to a role that may approve them");
+  flags.Int("decision_tat_days", &decision_days, 1, 60, "business days from submission to decision");
+  flags.Int("settlement_tat_days", &settlement_days, 1, 60, "business days from approval to settlement");
+  flags.Duration("breach_scan_interval", &breach_scan_interval, "how often the TAT breach scan runs");
+  flags.Duration("gauge_refresh_interval", &gauge_refresh_interval,
+                 "how often careops_claims_open is read from the database");
+
+  auto runtime = StartService(flags, config, argc, argv, careops_claims_migrations());
+  if (!runtime.ok()) return ExitCode(runtime.status());
+  ServiceRuntime& rt = **runtime;
+
+  auto chain = claims::AuthorityChain::Parse(authority_chain);
+  auto thresholds = claims::ParseAutoRouteThresholds(auto_route);
+  for (const absl::Status& s : {chain.status(), thresholds.status()}) {
+    if (!s.ok()) {
+      std::cerr << "careops-claims: " << s.message() << "\n";
+      return 2;
+    }
+  }
+  claims::ClaimsServiceOptions options{*chain, *thresholds,
+                                       {static_cast<int>(decision_days), static_cast<int>(settlement_days)}};
+
+  claims::MysqlClaimStore store(rt.pool());
+  auto membership = claims::NewGrpcMembershipClient(
+      claims::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline));
+  claims::ClaimsMetrics metrics(*rt.registry());
+  claims::ClaimsServiceImpl service(store, *membership, rt.authenticator(), metrics, SystemClock::Instance(),
+                                    options);
+  if (auto s = metrics.RefreshOpenGauge(store); !s.ok()) {
+    log::Warn("open-claims gauge not refreshed", {{"error", s.ToString()}});
+  }
+
+  std::vector<BackgroundJob> jobs = {
+      {"claims-breach-scan", breach_scan_interval,
+       [&] { return service.ScanBreaches(SystemClock::Instance().Now()).status(); }},
+      {"claims-open-gauge", gauge_refresh_interval, [&] { return metrics.RefreshOpenGauge(store); }},
+  };
+  return ServeUntilStopped(rt, {{&service, claims::v1::ClaimsService::service_full_name()}}, std::move(jobs));
 }

@@ -1,0 +1,338 @@
+#include "services/claims/claim_rules.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/civil_time.h"
+#include "common/text.h"
+
+namespace careops::claims {
+namespace {
+
+using S = ClaimStatus;
+using A = ClaimAction;
+
+struct Transition {
+  ClaimAction action;
+  ClaimStatus from;
+  ClaimStatus to;
+};
+
+// The whole life cycle. Anything not listed is illegal.
+constexpr Transition kTransitions[] = {
+    {A::kAssign, S::kSubmitted, S::kAssigned},
+    {A::kAssign, S::kAssigned, S::kAssigned},
+    {A::kStartReview, S::kAssigned, S::kInReview},
+    {A::kRequestInfo, S::kInReview, S::kPendingInfo},
+    {A::kProvideInfo, S::kPendingInfo, S::kInReview},
+    {A::kApprove, S::kInReview, S::kApproved},
+    {A::kPartiallyApprove, S::kInReview, S::kPartiallyApproved},
+    {A::kDeny, S::kInReview, S::kDenied},
+    {A::kEscalate, S::kAssigned, S::kAssigned},
+    {A::kEscalate, S::kInReview, S::kInReview},
+    {A::kSettle, S::kApproved, S::kSettled},
+    {A::kSettle, S::kPartiallyApproved, S::kSettled},
+    {A::kClose, S::kSettled, S::kClosed},
+    {A::kClose, S::kDenied, S::kClosed},
+    {A::kClose, S::kRejected, S::kClosed},
+    {A::kReopen, S::kDenied, S::kInReview},
+    {A::kReopen, S::kRejected, S::kInReview},
+    {A::kReopen, S::kApproved, S::kInReview},
+    {A::kReopen, S::kPartiallyApproved, S::kInReview},
+    {A::kReopen, S::kClosed, S::kInReview},
+};
+
+constexpr std::pair<ClaimStatus, std::string_view> kStatusNames[] = {
+    {S::kSubmitted, "SUBMITTED"}, {S::kAssigned, "ASSIGNED"},
+    {S::kInReview, "IN_REVIEW"},  {S::kPendingInfo, "PENDING_INFO"},
+    {S::kApproved, "APPROVED"},   {S::kPartiallyApproved, "PARTIALLY_APPROVED"},
+    {S::kDenied, "DENIED"},       {S::kSettled, "SETTLED"},
+    {S::kClosed, "CLOSED"},       {S::kRejected, "REJECTED"},
+};
+
+constexpr std::pair<InvestigationStatus, std::string_view> kInvestigationNames[] = {
+    {InvestigationStatus::kFlagged, "FLAGGED"},
+    {InvestigationStatus::kOpen, "OPEN"},
+    {InvestigationStatus::kFindingsRecorded, "FINDINGS_RECORDED"},
+    {InvestigationStatus::kClosed, "CLOSED"},
+};
+
+bool ParseMinor(std::string_view text, int64_t* out) { return ParseInt(text, out) && *out >= 0; }
+
+}  // namespace
+
+std::string_view ClaimStatusName(ClaimStatus s) {
+  for (const auto& [status, name] : kStatusNames) {
+    if (status == s) return name;
+  }
+  return "UNKNOWN";
+}
+
+std::optional<ClaimStatus> ParseClaimStatus(std::string_view name) {
+  for (const auto& [status, n] : kStatusNames) {
+    if (n == name) return status;
+  }
+  return std::nullopt;
+}
+
+std::string_view InvestigationStatusName(InvestigationStatus s) {
+  for (const auto& [status, name] : kInvestigationNames) {
+    if (status == s) return name;
+  }
+  return "UNKNOWN";
+}
+
+std::optional<InvestigationStatus> ParseInvestigationStatus(std::string_view name) {
+  for (const auto& [status, n] : kInvestigationNames) {
+    if (n == name) return status;
+  }
+  return std::nullopt;
+}
+
+std::string_view ClaimActionName(ClaimAction a) {
+  switch (a) {
+    case A::kAssign: return "assign";
+    case A::kStartReview: return "start_review";
+    case A::kRequestInfo: return "request_information";
+    case A::kProvideInfo: return "provide_information";
+    case A::kApprove: return "approve";
+    case A::kPartiallyApprove: return "partially_approve";
+    case A::kDeny: return "deny";
+    case A::kEscalate: return "escalate";
+    case A::kSettle: return "settle";
+    case A::kClose: return "close";
+    case A::kReopen: return "reopen";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<ClaimStatus> NextStatus(ClaimStatus from, ClaimAction action) {
+  std::vector<std::string> accepted;
+  for (const Transition& t : kTransitions) {
+    if (t.action != action) continue;
+    if (t.from == from) return t.to;
+    accepted.emplace_back(ClaimStatusName(t.from));
+  }
+  return absl::FailedPreconditionError(absl::StrCat("claim is ", Abs(ClaimStatusName(from)), "; ",
+                                                    Abs(ClaimActionName(action)), " needs ",
+                                                    absl::StrJoin(accepted, " or ")));
+}
+
+absl::StatusOr<ClaimStatus> NextStatus(const Claim& claim, ClaimAction action) {
+  if (action == A::kReopen && claim.status == S::kClosed && claim.settled_at.has_value()) {
+    return absl::FailedPreconditionError(
+        "claim is CLOSED after settlement (payment made); it cannot be reopened, submit an adjustment claim");
+  }
+  return NextStatus(claim.status, action);
+}
+
+bool AwaitsDecision(ClaimStatus s) {
+  return s == S::kSubmitted || s == S::kAssigned || s == S::kInReview || s == S::kPendingInfo;
+}
+bool AwaitsSettlement(ClaimStatus s) { return s == S::kApproved || s == S::kPartiallyApproved; }
+bool IsOpen(ClaimStatus s) { return s != S::kClosed; }
+
+// ---- Authority chain -----------------------------------------------------------
+
+absl::StatusOr<AuthorityChain> AuthorityChain::Parse(std::string_view text) {
+  AuthorityChain chain;
+  for (std::string_view part : SplitAny(text, ";", true)) {
+    part = StripSpace(part);
+    size_t colon = part.find(':');
+    if (colon == std::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("authority chain: '", Abs(part), "' must be role:CUR=minor,... or role:unlimited"));
+    }
+    AuthorityLevel level;
+    level.role = std::string(StripSpace(part.substr(0, colon)));
+    std::string_view limits = StripSpace(part.substr(colon + 1));
+    if (level.role.empty()) return absl::InvalidArgumentError("authority chain: empty role name");
+    if (chain.Contains(level.role)) {
+      return absl::InvalidArgumentError(absl::StrCat("authority chain: role '", level.role, "' listed twice"));
+    }
+    if (limits == "unlimited") {
+      level.unlimited = true;
+    } else {
+      for (std::string_view item : SplitAny(limits, ",", true)) {
+        item = StripSpace(item);
+        size_t eq = item.find('=');
+        int64_t minor = 0;
+        if (eq == std::string_view::npos || !IsKnownCurrency(item.substr(0, eq)) ||
+            !ParseMinor(item.substr(eq + 1), &minor)) {
+          return absl::InvalidArgumentError(absl::StrCat("authority chain: limit '", Abs(item), "' of role '",
+                                                         level.role, "' must be CUR=minor_units"));
+        }
+        level.limits[std::string(item.substr(0, eq))] = minor;
+      }
+    }
+    chain.levels_.push_back(std::move(level));
+  }
+  if (chain.levels_.empty()) return absl::InvalidArgumentError("authority chain: no roles");
+  return chain;
+}
+
+std::string AuthorityChain::DefaultText() {
+  return "specialist:PHP=5000000,USD=5000000;officer:PHP=20000000,USD=20000000;"
+         "assistant_manager:PHP=100000000,USD=100000000;manager:unlimited";
+}
+
+std::optional<int> AuthorityChain::Rank(std::string_view role) const {
+  for (size_t i = 0; i < levels_.size(); ++i) {
+    if (levels_[i].role == role) return static_cast<int>(i);
+  }
+  return std::nullopt;
+}
+
+bool AuthorityChain::MayApprove(std::string_view role, const Money& amount) const {
+  std::optional<int> rank = Rank(role);
+  if (!rank) return false;
+  const AuthorityLevel& level = levels_[*rank];
+  if (level.unlimited) return true;
+  auto it = level.limits.find(amount.currency());
+  return it != level.limits.end() && amount.minor() <= it->second;
+}
+
+const std::string& AuthorityChain::LowestRoleFor(const Money& amount) const {
+  for (const AuthorityLevel& level : levels_) {
+    if (MayApprove(level.role, amount)) return level.role;
+  }
+  return levels_.back().role;
+}
+
+absl::StatusOr<std::string> AuthorityChain::NextRole(std::string_view role) const {
+  std::optional<int> rank = Rank(role);
+  if (!rank) {
+    return absl::FailedPreconditionError(absl::StrCat("role '", Abs(role), "' is not in the authority chain"));
+  }
+  if (*rank + 1 >= static_cast<int>(levels_.size())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("claim is already with ", Abs(role), ", the top of the authority chain"));
+  }
+  return levels_[*rank + 1].role;
+}
+
+std::string AuthorityChain::LimitText(std::string_view role, std::string_view currency) const {
+  std::optional<int> rank = Rank(role);
+  if (!rank) return "none";
+  const AuthorityLevel& level = levels_[*rank];
+  if (level.unlimited) return "unlimited";
+  auto it = level.limits.find(currency);
+  if (it == level.limits.end()) return absl::StrCat("none in ", Abs(currency));
+  return Money(std::string(currency), it->second).ToString();
+}
+
+absl::Status CheckApprovalAuthority(const AuthorityChain& chain, std::string_view role, const Claim& claim,
+                                    const Money& amount) {
+  std::optional<int> rank = chain.Rank(role);
+  if (!rank) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("role '", Abs(role), "' is not in the authority chain and may not approve claims"));
+  }
+  std::optional<int> routed = chain.Rank(claim.routed_role);
+  if (routed && *rank < *routed) {
+    return absl::PermissionDeniedError(absl::StrCat("claim is routed to ", claim.routed_role, "; ", Abs(role),
+                                                    " ranks below it and may not approve it"));
+  }
+  if (!chain.MayApprove(role, amount)) {
+    return absl::PermissionDeniedError(absl::StrCat("approving ", amount.ToString(), " exceeds the ", Abs(role),
+                                                    " limit (", chain.LimitText(role, amount.currency()),
+                                                    "); escalate the claim"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AutoRouteThresholds> ParseAutoRouteThresholds(std::string_view text) {
+  AutoRouteThresholds out;
+  for (std::string_view item : SplitAny(text, ",", true)) {
+    item = StripSpace(item);
+    size_t eq = item.find('=');
+    int64_t minor = 0;
+    if (eq == std::string_view::npos || !IsKnownCurrency(item.substr(0, eq)) ||
+        !ParseMinor(item.substr(eq + 1), &minor)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("auto-route threshold '", Abs(item), "' must be CUR=minor_units"));
+    }
+    out[std::string(item.substr(0, eq))] = minor;
+  }
+  return out;
+}
+
+std::string RouteOnSubmit(const AuthorityChain& chain, const AutoRouteThresholds& thresholds,
+                          const Money& amount) {
+  auto it = thresholds.find(amount.currency());
+  if (it != thresholds.end() && amount.minor() > it->second) return chain.LowestRoleFor(amount);
+  return chain.lowest_role();
+}
+
+// ---- TAT ---------------------------------------------------------------------
+
+absl::Time AddBusinessDays(absl::Time start, int days) {
+  const absl::TimeZone utc = absl::UTCTimeZone();
+  absl::CivilSecond cs = absl::ToCivilSecond(start, utc);
+  absl::CivilDay day(cs);
+  absl::Duration time_of_day = start - absl::FromCivil(day, utc);
+  auto is_weekend = [](absl::CivilDay d) {
+    absl::Weekday w = absl::GetWeekday(d);
+    return w == absl::Weekday::saturday || w == absl::Weekday::sunday;
+  };
+  if (is_weekend(day)) {
+    while (is_weekend(day)) ++day;
+    time_of_day = absl::ZeroDuration();
+  }
+  for (int added = 0; added < days;) {
+    ++day;
+    if (!is_weekend(day)) ++added;
+  }
+  return absl::FromCivil(day, utc) + time_of_day;
+}
+
+// ---- Duplicates ----------------------------------------------------------------
+
+bool CountsForDuplicates(ClaimStatus s) { return s != S::kRejected && s != S::kDenied; }
+
+std::optional<std::string> FindLikelyDuplicate(const Claim& incoming, const std::vector<Claim>& candidates) {
+  for (const Claim& c : candidates) {
+    if (c.claim_id == incoming.claim_id || !CountsForDuplicates(c.status)) continue;
+    if (c.member_id == incoming.member_id && c.benefit_code == incoming.benefit_code &&
+        c.provider_id == incoming.provider_id && c.service_date == incoming.service_date &&
+        c.amount_claimed == incoming.amount_claimed) {
+      return c.claim_id;
+    }
+  }
+  return std::nullopt;
+}
+
+// ---- Investigations ----------------------------------------------------------------
+
+std::string_view InvestigationActionName(InvestigationAction a) {
+  switch (a) {
+    case InvestigationAction::kOpen: return "open";
+    case InvestigationAction::kRecordFindings: return "record_findings";
+    case InvestigationAction::kClose: return "close";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<InvestigationStatus> NextInvestigationStatus(InvestigationStatus from, InvestigationAction a) {
+  using I = InvestigationStatus;
+  switch (a) {
+    case InvestigationAction::kOpen:
+      if (from == I::kFlagged) return I::kOpen;
+      break;
+    case InvestigationAction::kRecordFindings:
+      if (from == I::kOpen || from == I::kFindingsRecorded) return I::kFindingsRecorded;
+      break;
+    case InvestigationAction::kClose:
+      if (from == I::kFindingsRecorded) return I::kClosed;
+      break;
+  }
+  return absl::FailedPreconditionError(absl::StrCat("investigation is ", Abs(InvestigationStatusName(from)),
+                                                    "; ", Abs(InvestigationActionName(a)),
+                                                    a == InvestigationAction::kOpen ? " needs FLAGGED"
+                                                    : a == InvestigationAction::kClose
+                                                        ? " needs FINDINGS_RECORDED (record findings first)"
+                                                        : " needs OPEN or FINDINGS_RECORDED"));
+}
+
+}  // namespace careops::claims

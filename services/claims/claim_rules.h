@@ -1,0 +1,146 @@
+// The claims business rules, pure and clock-free so that every rule has a unit
+// test: the claim life cycle (which action moves which status where), the
+// authority chain (who may approve how much, and who is next up), routing of
+// large claims at submission, TAT due times in business days, and duplicate
+// detection. Nothing here touches the database, the network or the wall clock.
+//
+// Answers are statuses a caller can act on: FAILED_PRECONDITION names the
+// claim's current status and what the action needs; PERMISSION_DENIED names the
+// role, its limit and the amount.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/money.h"
+#include "services/claims/claim.h"
+
+namespace careops::claims {
+
+// ---- Life cycle -------------------------------------------------------------
+
+enum class ClaimAction {
+  kAssign,            // SUBMITTED, ASSIGNED -> ASSIGNED
+  kStartReview,       // ASSIGNED -> IN_REVIEW
+  kRequestInfo,       // IN_REVIEW -> PENDING_INFO
+  kProvideInfo,       // PENDING_INFO -> IN_REVIEW
+  kApprove,           // IN_REVIEW -> APPROVED
+  kPartiallyApprove,  // IN_REVIEW -> PARTIALLY_APPROVED
+  kDeny,              // IN_REVIEW -> DENIED
+  kEscalate,          // ASSIGNED, IN_REVIEW -> same status, next role up
+  kSettle,            // APPROVED, PARTIALLY_APPROVED -> SETTLED
+  kClose,             // SETTLED, DENIED, REJECTED -> CLOSED
+  kReopen,            // DENIED, REJECTED, APPROVED, PARTIALLY_APPROVED, CLOSED -> IN_REVIEW
+};
+inline constexpr ClaimAction kAllClaimActions[] = {
+    ClaimAction::kAssign, ClaimAction::kStartReview, ClaimAction::kRequestInfo,
+    ClaimAction::kProvideInfo, ClaimAction::kApprove, ClaimAction::kPartiallyApprove,
+    ClaimAction::kDeny, ClaimAction::kEscalate, ClaimAction::kSettle,
+    ClaimAction::kClose, ClaimAction::kReopen};
+
+// "assign", "start_review", ... (history and audit use these).
+std::string_view ClaimActionName(ClaimAction a);
+
+// The status `action` moves a claim in `from` to; FAILED_PRECONDITION naming the
+// current status and the statuses the action accepts otherwise.
+absl::StatusOr<ClaimStatus> NextStatus(ClaimStatus from, ClaimAction action);
+
+// NextStatus plus the rules that need more of the claim than its status: a
+// CLOSED claim that was settled cannot be reopened (its money has been paid).
+absl::StatusOr<ClaimStatus> NextStatus(const Claim& claim, ClaimAction action);
+
+// Statuses a claim can still be decided in (the decision TAT runs).
+bool AwaitsDecision(ClaimStatus s);
+// Approved and not yet settled (the settlement TAT runs).
+bool AwaitsSettlement(ClaimStatus s);
+// Not CLOSED: what the careops_claims_open gauge counts.
+bool IsOpen(ClaimStatus s);
+
+// ---- Authority chain -----------------------------------------------------------
+
+// One role of the chain and what it may approve: an amount per currency in minor
+// units, or anything. A currency with no limit listed may not be approved.
+struct AuthorityLevel {
+  std::string role;
+  bool unlimited = false;
+  std::map<std::string, int64_t, std::less<>> limits;  // currency -> minor units
+};
+
+class AuthorityChain {
+ public:
+  // Lowest role first, ';' between roles, ',' between currencies:
+  //   "specialist:PHP=5000000,USD=100000;officer:PHP=20000000;manager:unlimited"
+  // INVALID_ARGUMENT naming the bad part.
+  static absl::StatusOr<AuthorityChain> Parse(std::string_view text);
+  // specialist 50,000.00 < officer 200,000.00 < assistant_manager 1,000,000.00 <
+  // manager unlimited, in PHP and USD.
+  static std::string DefaultText();
+
+  // Position in the chain (0 = lowest); nullopt for roles outside it.
+  std::optional<int> Rank(std::string_view role) const;
+  bool Contains(std::string_view role) const { return Rank(role).has_value(); }
+  const std::string& lowest_role() const { return levels_.front().role; }
+  const std::vector<AuthorityLevel>& levels() const { return levels_; }
+
+  bool MayApprove(std::string_view role, const Money& amount) const;
+  // The lowest role whose limit covers `amount`; the top role when none does.
+  const std::string& LowestRoleFor(const Money& amount) const;
+  // The role above `role`; FAILED_PRECONDITION at the top of the chain.
+  absl::StatusOr<std::string> NextRole(std::string_view role) const;
+  // "PHP 50000.00", "unlimited" or "none in USD", for messages.
+  std::string LimitText(std::string_view role, std::string_view currency) const;
+
+ private:
+  std::vector<AuthorityLevel> levels_;
+};
+
+// Whether `role` may approve `amount` of `claim`: PERMISSION_DENIED when the role
+// is not in the chain, ranks below the role the claim is routed to, or its limit
+// in the claim's currency is below `amount`.
+absl::Status CheckApprovalAuthority(const AuthorityChain& chain, std::string_view role, const Claim& claim,
+                                    const Money& amount);
+
+// Per-currency thresholds above which a claim is routed at submission straight to
+// a role that may approve it, instead of the lowest role. "PHP=100000000,USD=2000000".
+using AutoRouteThresholds = std::map<std::string, int64_t, std::less<>>;
+absl::StatusOr<AutoRouteThresholds> ParseAutoRouteThresholds(std::string_view text);
+
+// The role a newly submitted claim for `amount` is queued for.
+std::string RouteOnSubmit(const AuthorityChain& chain, const AutoRouteThresholds& thresholds,
+                          const Money& amount);
+
+// ---- TAT ---------------------------------------------------------------------
+
+struct TatTargets {
+  int decision_business_days = 5;     // submission -> decision
+  int settlement_business_days = 10;  // approval -> settlement
+};
+
+// `start` plus `days` business days (Monday to Friday, UTC), at the same time of
+// day. A start on a weekend counts from the next Monday at 00:00.
+absl::Time AddBusinessDays(absl::Time start, int days);
+
+// ---- Duplicates ----------------------------------------------------------------
+
+// Statuses of claims a new submission is compared with (not REJECTED or DENIED).
+bool CountsForDuplicates(ClaimStatus s);
+
+// The id of the first candidate with the same member, benefit, provider, service
+// date and amount as `incoming` that still counts; nullopt when none.
+std::optional<std::string> FindLikelyDuplicate(const Claim& incoming, const std::vector<Claim>& candidates);
+
+// ---- Non-conformance investigations --------------------------------------------
+
+enum class InvestigationAction { kOpen, kRecordFindings, kClose };
+std::string_view InvestigationActionName(InvestigationAction a);
+// FLAGGED -open-> OPEN -record_findings-> FINDINGS_RECORDED (again to amend)
+// -close-> CLOSED.
+absl::StatusOr<InvestigationStatus> NextInvestigationStatus(InvestigationStatus from, InvestigationAction a);
+
+}  // namespace careops::claims

@@ -1,0 +1,268 @@
+#include "services/claims/claim_rules.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <utility>
+
+#include "absl/time/civil_time.h"
+
+namespace careops::claims {
+namespace {
+
+using S = ClaimStatus;
+using A = ClaimAction;
+
+absl::Time Utc(int y, int m, int d, int hh = 0, int mm = 0) {
+  return absl::FromCivil(absl::CivilSecond(y, m, d, hh, mm, 0), absl::UTCTimeZone());
+}
+
+// The life cycle as the issue states it, written out independently of the
+// rules' own table: every (status, action) pair not listed must be refused.
+const std::map<std::pair<S, A>, S>& ExpectedLifeCycle() {
+  static const auto* table = new std::map<std::pair<S, A>, S>{
+      {{S::kSubmitted, A::kAssign}, S::kAssigned},
+      {{S::kAssigned, A::kAssign}, S::kAssigned},
+      {{S::kAssigned, A::kStartReview}, S::kInReview},
+      {{S::kInReview, A::kRequestInfo}, S::kPendingInfo},
+      {{S::kPendingInfo, A::kProvideInfo}, S::kInReview},
+      {{S::kInReview, A::kApprove}, S::kApproved},
+      {{S::kInReview, A::kPartiallyApprove}, S::kPartiallyApproved},
+      {{S::kInReview, A::kDeny}, S::kDenied},
+      {{S::kAssigned, A::kEscalate}, S::kAssigned},
+      {{S::kInReview, A::kEscalate}, S::kInReview},
+      {{S::kApproved, A::kSettle}, S::kSettled},
+      {{S::kPartiallyApproved, A::kSettle}, S::kSettled},
+      {{S::kSettled, A::kClose}, S::kClosed},
+      {{S::kDenied, A::kClose}, S::kClosed},
+      {{S::kRejected, A::kClose}, S::kClosed},
+      {{S::kDenied, A::kReopen}, S::kInReview},
+      {{S::kRejected, A::kReopen}, S::kInReview},
+      {{S::kApproved, A::kReopen}, S::kInReview},
+      {{S::kPartiallyApproved, A::kReopen}, S::kInReview},
+      {{S::kClosed, A::kReopen}, S::kInReview},
+  };
+  return *table;
+}
+
+TEST(LifeCycleTest, EveryLegalAndIllegalTransition) {
+  int legal = 0, illegal = 0;
+  for (S from : kAllClaimStatuses) {
+    for (A action : kAllClaimActions) {
+      auto next = NextStatus(from, action);
+      auto it = ExpectedLifeCycle().find({from, action});
+      SCOPED_TRACE(std::string(ClaimStatusName(from)) + " + " + std::string(ClaimActionName(action)));
+      if (it != ExpectedLifeCycle().end()) {
+        ASSERT_TRUE(next.ok()) << next.status();
+        EXPECT_EQ(*next, it->second);
+        ++legal;
+      } else {
+        ASSERT_FALSE(next.ok());
+        EXPECT_EQ(next.status().code(), absl::StatusCode::kFailedPrecondition);
+        // The message names the current status so the caller knows where the claim is.
+        EXPECT_NE(next.status().message().find(std::string(ClaimStatusName(from))), std::string::npos)
+            << next.status();
+        ++illegal;
+      }
+    }
+  }
+  EXPECT_EQ(legal, 20);
+  EXPECT_EQ(illegal, 10 * 11 - 20);
+}
+
+TEST(LifeCycleTest, IllegalTransitionMessageSaysWhatIsNeeded) {
+  auto next = NextStatus(S::kSubmitted, A::kApprove);
+  EXPECT_EQ(next.status().message(), "claim is SUBMITTED; approve needs IN_REVIEW");
+}
+
+TEST(LifeCycleTest, SettledThenClosedClaimCannotBeReopened) {
+  Claim paid;
+  paid.status = S::kClosed;
+  paid.settled_at = Utc(2026, 3, 2);
+  EXPECT_EQ(NextStatus(paid, A::kReopen).status().code(), absl::StatusCode::kFailedPrecondition);
+  Claim denied_then_closed;
+  denied_then_closed.status = S::kClosed;
+  EXPECT_EQ(*NextStatus(denied_then_closed, A::kReopen), S::kInReview);
+}
+
+TEST(LifeCycleTest, StageAndOpenPredicates) {
+  EXPECT_TRUE(AwaitsDecision(S::kPendingInfo));
+  EXPECT_FALSE(AwaitsDecision(S::kApproved));
+  EXPECT_TRUE(AwaitsSettlement(S::kPartiallyApproved));
+  EXPECT_FALSE(AwaitsSettlement(S::kSettled));
+  EXPECT_FALSE(IsOpen(S::kClosed));
+  EXPECT_TRUE(IsOpen(S::kRejected));
+}
+
+// ---- Authority -----------------------------------------------------------------
+
+AuthorityChain DefaultChain() { return *AuthorityChain::Parse(AuthorityChain::DefaultText()); }
+
+Claim ClaimFor(std::string currency, int64_t minor, std::string routed_role = "specialist") {
+  Claim c;
+  c.amount_claimed = Money(currency, minor);
+  c.routed_role = std::move(routed_role);
+  return c;
+}
+
+TEST(AuthorityTest, LimitsPerRoleAtTheBoundary) {
+  AuthorityChain chain = DefaultChain();
+  EXPECT_TRUE(chain.MayApprove("specialist", Money("PHP", 5000000)));
+  EXPECT_FALSE(chain.MayApprove("specialist", Money("PHP", 5000001)));
+  EXPECT_TRUE(chain.MayApprove("officer", Money("PHP", 20000000)));
+  EXPECT_FALSE(chain.MayApprove("officer", Money("PHP", 20000001)));
+  EXPECT_TRUE(chain.MayApprove("assistant_manager", Money("PHP", 100000000)));
+  EXPECT_FALSE(chain.MayApprove("assistant_manager", Money("PHP", 100000001)));
+  EXPECT_TRUE(chain.MayApprove("manager", Money("PHP", 999999999999)));
+  EXPECT_FALSE(chain.MayApprove("account_officer", Money("PHP", 1)));
+}
+
+TEST(AuthorityTest, LimitsArePerCurrency) {
+  auto chain = AuthorityChain::Parse("specialist:PHP=5000000,USD=100000;manager:unlimited");
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  EXPECT_TRUE(chain->MayApprove("specialist", Money("USD", 100000)));
+  EXPECT_FALSE(chain->MayApprove("specialist", Money("USD", 100001)));
+  // No limit listed for EUR: the specialist may not approve any EUR claim.
+  EXPECT_FALSE(chain->MayApprove("specialist", Money("EUR", 1)));
+  EXPECT_EQ(chain->LimitText("specialist", "EUR"), "none in EUR");
+  EXPECT_EQ(chain->LimitText("specialist", "PHP"), "PHP 50000.00");
+}
+
+TEST(AuthorityTest, ParseRejectsBadChains) {
+  EXPECT_FALSE(AuthorityChain::Parse("").ok());
+  EXPECT_FALSE(AuthorityChain::Parse("specialist").ok());
+  EXPECT_FALSE(AuthorityChain::Parse("specialist:XXX=1").ok());
+  EXPECT_FALSE(AuthorityChain::Parse("specialist:PHP=-1").ok());
+  EXPECT_FALSE(AuthorityChain::Parse("a:PHP=1;a:PHP=2").ok());
+}
+
+TEST(AuthorityTest, ApprovalAboveLimitIsPermissionDeniedNamingTheLimit) {
+  AuthorityChain chain = DefaultChain();
+  Claim claim = ClaimFor("PHP", 30000000);
+  absl::Status s = CheckApprovalAuthority(chain, "specialist", claim, claim.amount_claimed);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(s.message().find("PHP 50000.00"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("PHP 300000.00"), std::string::npos) << s;
+  EXPECT_EQ(CheckApprovalAuthority(chain, "officer", claim, claim.amount_claimed).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(CheckApprovalAuthority(chain, "assistant_manager", claim, claim.amount_claimed).ok());
+  EXPECT_TRUE(CheckApprovalAuthority(chain, "manager", claim, claim.amount_claimed).ok());
+  // A partial approval within the limit is within authority.
+  EXPECT_TRUE(CheckApprovalAuthority(chain, "specialist", claim, Money("PHP", 5000000)).ok());
+  EXPECT_EQ(CheckApprovalAuthority(chain, "collection_assistant", claim, Money("PHP", 1)).code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST(AuthorityTest, RoleBelowTheRoutedRoleMayNotApprove) {
+  AuthorityChain chain = DefaultChain();
+  Claim claim = ClaimFor("PHP", 100, "officer");
+  EXPECT_EQ(CheckApprovalAuthority(chain, "specialist", claim, claim.amount_claimed).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(CheckApprovalAuthority(chain, "officer", claim, claim.amount_claimed).ok());
+  EXPECT_TRUE(CheckApprovalAuthority(chain, "manager", claim, claim.amount_claimed).ok());
+}
+
+TEST(AuthorityTest, EscalationGoesOneRoleUpAndStopsAtTheTop) {
+  AuthorityChain chain = DefaultChain();
+  EXPECT_EQ(*chain.NextRole("specialist"), "officer");
+  EXPECT_EQ(*chain.NextRole("officer"), "assistant_manager");
+  EXPECT_EQ(*chain.NextRole("assistant_manager"), "manager");
+  EXPECT_EQ(chain.NextRole("manager").status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(chain.NextRole("analyst").status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(AuthorityTest, AutoRoutingSendsLargeClaimsToARoleThatMayApprove) {
+  AuthorityChain chain = DefaultChain();
+  auto thresholds = ParseAutoRouteThresholds("PHP=100000000");
+  ASSERT_TRUE(thresholds.ok());
+  // At or below the threshold: the lowest role's queue, escalated by hand.
+  EXPECT_EQ(RouteOnSubmit(chain, *thresholds, Money("PHP", 30000000)), "specialist");
+  EXPECT_EQ(RouteOnSubmit(chain, *thresholds, Money("PHP", 100000000)), "specialist");
+  // Above it: the lowest role whose limit covers the amount.
+  EXPECT_EQ(RouteOnSubmit(chain, *thresholds, Money("PHP", 100000001)), "manager");
+  auto low = ParseAutoRouteThresholds("PHP=5000000");
+  EXPECT_EQ(RouteOnSubmit(chain, *low, Money("PHP", 6000000)), "officer");
+  EXPECT_EQ(RouteOnSubmit(chain, *low, Money("PHP", 30000000)), "assistant_manager");
+  // No threshold for the currency: never auto-routed.
+  EXPECT_EQ(RouteOnSubmit(chain, *low, Money("USD", 999999999)), "specialist");
+  EXPECT_FALSE(ParseAutoRouteThresholds("PHP").ok());
+}
+
+// ---- TAT -------------------------------------------------------------------------
+
+TEST(TatTest, BusinessDaysSkipWeekends) {
+  // 2026-03-02 is a Monday.
+  EXPECT_EQ(AddBusinessDays(Utc(2026, 3, 2, 9, 30), 5), Utc(2026, 3, 9, 9, 30));   // Mon -> next Mon
+  EXPECT_EQ(AddBusinessDays(Utc(2026, 3, 5, 14, 0), 1), Utc(2026, 3, 6, 14, 0));   // Thu -> Fri
+  EXPECT_EQ(AddBusinessDays(Utc(2026, 3, 6, 14, 0), 1), Utc(2026, 3, 9, 14, 0));   // Fri -> Mon
+  EXPECT_EQ(AddBusinessDays(Utc(2026, 3, 6, 14, 0), 10), Utc(2026, 3, 20, 14, 0)); // two weeks
+  EXPECT_EQ(AddBusinessDays(Utc(2026, 3, 2, 9, 30), 0), Utc(2026, 3, 2, 9, 30));
+}
+
+TEST(TatTest, WeekendStartCountsFromMondayMorning) {
+  // Saturday 2026-03-07 15:00 -> counts from Monday 00:00; 1 business day = Tuesday 00:00.
+  EXPECT_EQ(AddBusinessDays(Utc(2026, 3, 7, 15, 0), 1), Utc(2026, 3, 10));
+  EXPECT_EQ(AddBusinessDays(Utc(2026, 3, 8, 23, 0), 5), Utc(2026, 3, 16));
+}
+
+TEST(TatTest, AcrossMonthAndYearEnds) {
+  // Wed 2025-12-31 + 3 business days = Mon 2026-01-05.
+  EXPECT_EQ(AddBusinessDays(Utc(2025, 12, 31, 8, 0), 3), Utc(2026, 1, 5, 8, 0));
+}
+
+// ---- Duplicates --------------------------------------------------------------------
+
+Claim Live(std::string id, S status = S::kSubmitted) {
+  Claim c;
+  c.claim_id = std::move(id);
+  c.member_id = "M1";
+  c.benefit_code = "OUTPATIENT";
+  c.provider_id = "P1";
+  c.service_date = absl::CivilDay(2026, 3, 2);
+  c.amount_claimed = Money("PHP", 150000);
+  c.status = status;
+  return c;
+}
+
+TEST(DuplicateTest, SameMemberBenefitProviderDateAndAmountIsFlagged) {
+  Claim incoming = Live("NEW");
+  EXPECT_EQ(FindLikelyDuplicate(incoming, {Live("OLD")}), std::optional<std::string>("OLD"));
+  EXPECT_EQ(FindLikelyDuplicate(incoming, {Live("OLD", S::kSettled)}), std::optional<std::string>("OLD"));
+}
+
+TEST(DuplicateTest, AnyDifferenceOrADeadClaimIsNotADuplicate) {
+  Claim incoming = Live("NEW");
+  auto with = [](auto change) {
+    Claim c = Live("OLD");
+    change(c);
+    return c;
+  };
+  EXPECT_FALSE(FindLikelyDuplicate(incoming, {with([](Claim& c) { c.member_id = "M2"; })}));
+  EXPECT_FALSE(FindLikelyDuplicate(incoming, {with([](Claim& c) { c.benefit_code = "DENTAL"; })}));
+  EXPECT_FALSE(FindLikelyDuplicate(incoming, {with([](Claim& c) { c.provider_id = "P2"; })}));
+  EXPECT_FALSE(FindLikelyDuplicate(incoming, {with([](Claim& c) { c.service_date += 1; })}));
+  EXPECT_FALSE(FindLikelyDuplicate(incoming, {with([](Claim& c) { c.amount_claimed = Money("PHP", 150001); })}));
+  EXPECT_FALSE(FindLikelyDuplicate(incoming, {with([](Claim& c) { c.amount_claimed = Money("USD", 150000); })}));
+  EXPECT_FALSE(FindLikelyDuplicate(incoming, {Live("OLD", S::kRejected)}));
+  EXPECT_FALSE(FindLikelyDuplicate(incoming, {Live("OLD", S::kDenied)}));
+  EXPECT_FALSE(FindLikelyDuplicate(incoming, {Live("NEW")}));  // itself
+  EXPECT_FALSE(FindLikelyDuplicate(incoming, {}));
+}
+
+// ---- Investigations ------------------------------------------------------------------
+
+TEST(InvestigationTest, FlagOpenFindingsClose) {
+  using I = InvestigationStatus;
+  using IA = InvestigationAction;
+  EXPECT_EQ(*NextInvestigationStatus(I::kFlagged, IA::kOpen), I::kOpen);
+  EXPECT_EQ(*NextInvestigationStatus(I::kOpen, IA::kRecordFindings), I::kFindingsRecorded);
+  EXPECT_EQ(*NextInvestigationStatus(I::kFindingsRecorded, IA::kRecordFindings), I::kFindingsRecorded);
+  EXPECT_EQ(*NextInvestigationStatus(I::kFindingsRecorded, IA::kClose), I::kClosed);
+  EXPECT_EQ(NextInvestigationStatus(I::kOpen, IA::kClose).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(NextInvestigationStatus(I::kFlagged, IA::kRecordFindings).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(NextInvestigationStatus(I::kClosed, IA::kOpen).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace careops::claims

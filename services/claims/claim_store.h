@@ -1,0 +1,122 @@
+// Where claims, their history and investigations are kept.
+//
+// Every mutation is exactly-once by the caller's request_id and runs in one
+// transaction with its history line and audit entry, so the data, the history
+// and the audit trail never disagree. A transition locks the claim's row, hands
+// the current claim to the caller's `decide` function (which applies the rules
+// and may call membership) and stores what it returns only when the etag the
+// client sent still matches; an error from `decide` rolls everything back.
+//
+// Status contract: NOT_FOUND for an unknown id, ABORTED for a stale etag or a
+// lost race (retry after reading again), UNAVAILABLE when the database is down,
+// whatever `decide` returned otherwise.
+#pragma once
+
+#include <google/protobuf/message.h>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/auth.h"
+#include "services/claims/claim.h"
+
+namespace careops::claims {
+
+// Who changes what, and how the change is made exactly-once.
+struct Mutation {
+  std::string method;      // RPC name, the idempotency scope: "ApproveClaim"
+  std::string request_id;  // the client's
+  const google::protobuf::Message* request = nullptr;
+  google::protobuf::Message* response = nullptr;  // filled by `render` and stored
+  Principal actor;
+  absl::Time at;
+};
+
+// A transition's outcome: the claim as it is to be stored and its history line.
+struct ClaimChange {
+  Claim claim;
+  ClaimEvent event;
+};
+using ClaimDecider = std::function<absl::StatusOr<ClaimChange>(const Claim& current)>;
+using RenderClaim = std::function<void(const Claim&)>;
+
+struct InvestigationChange {
+  Investigation investigation;
+  std::string action;  // "open", "record_findings", "close"
+};
+using InvestigationDecider = std::function<absl::StatusOr<InvestigationChange>(const Investigation& current)>;
+using RenderInvestigation = std::function<void(const Investigation&)>;
+
+struct ClaimFilter {
+  std::optional<ClaimStatus> status;
+  std::string assignee, member_id, account_id, channel;  // "" = any
+  bool breached_only = false;
+  std::optional<absl::Time> submitted_from, submitted_before;
+};
+
+struct BreachScanResult {
+  int decision_breaches = 0;
+  int settlement_breaches = 0;
+};
+
+struct BordereauQuery {
+  absl::Time from, until;  // decision time in [from, until)
+  std::string account_id;  // "" = all
+};
+
+class ClaimStore {
+ public:
+  virtual ~ClaimStore() = default;
+
+  // Stores a new claim and its "submit" history line. Before inserting, the
+  // claim is compared with the member's live claims for the same benefit and
+  // service date (FindLikelyDuplicate) and flagged when one matches.
+  virtual absl::Status CreateClaim(const Mutation& m, Claim claim, const ClaimEvent& event,
+                                   const RenderClaim& render) = 0;
+
+  virtual absl::StatusOr<Claim> GetClaim(const std::string& claim_id) = 0;
+
+  // Up to `limit` claims with ids after `after_id`, in id order.
+  virtual absl::StatusOr<std::vector<Claim>> ListClaims(const ClaimFilter& filter, const std::string& after_id,
+                                                        int limit) = 0;
+
+  // Locks the claim, runs `decide` on it, and stores the change when
+  // `expected_version` still matches (ABORTED otherwise). `decide` may run more
+  // than once when the transaction is retried after a deadlock.
+  virtual absl::Status TransitionClaim(const Mutation& m, const std::string& claim_id, int64_t expected_version,
+                                       const ClaimDecider& decide, const RenderClaim& render) = 0;
+
+  // Oldest first; NOT_FOUND when the claim does not exist.
+  virtual absl::StatusOr<std::vector<ClaimEvent>> GetHistory(const std::string& claim_id) = 0;
+
+  // Marks every claim whose decision or settlement was due at or before `as_of`
+  // and is not marked yet, with a history line each. Rows are claimed with
+  // FOR UPDATE SKIP LOCKED, so replicas scanning at once never mark one twice.
+  virtual absl::StatusOr<BreachScanResult> MarkBreaches(absl::Time as_of) = 0;
+
+  // Claims per status, for the careops_claims_open gauge.
+  virtual absl::StatusOr<std::map<ClaimStatus, int64_t>> CountByStatus() = 0;
+
+  // Calls `row` for every bordereau claim (approved in the period, approved
+  // amount > 0, now APPROVED, PARTIALLY_APPROVED, SETTLED or CLOSED) in id
+  // order, all read from one consistent snapshot. Stops at the first error `row` returns.
+  virtual absl::Status ScanBordereau(const BordereauQuery& query,
+                                     const std::function<absl::Status(const Claim&)>& row) = 0;
+
+  // Flags a non-conformance: NOT_FOUND when the claim does not exist.
+  virtual absl::Status CreateInvestigation(const Mutation& m, const Investigation& investigation,
+                                           const RenderInvestigation& render) = 0;
+  virtual absl::Status TransitionInvestigation(const Mutation& m, const std::string& investigation_id,
+                                               int64_t expected_version, const InvestigationDecider& decide,
+                                               const RenderInvestigation& render) = 0;
+  virtual absl::StatusOr<std::vector<Investigation>> ListInvestigations(bool open_only, const std::string& claim_id,
+                                                                        const std::string& after_id, int limit) = 0;
+};
+
+}  // namespace careops::claims

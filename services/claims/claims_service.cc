@@ -1,0 +1,781 @@
+#include "services/claims/claims_service.h"
+
+#include <map>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "common/proto_time.h"
+#include "common/status.h"
+#include "common/text.h"
+
+namespace careops::claims {
+namespace {
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 500;
+constexpr size_t kMaxReason = 1024;
+constexpr size_t kMaxCodes = 50;
+
+// ---- Enum names: the domain stores the wire name without its prefix -----------
+
+template <typename Enum>
+std::string Strip(const std::string& full, std::string_view prefix) {
+  return full.substr(0, prefix.size()) == prefix ? full.substr(prefix.size()) : full;
+}
+
+v1::ClaimStatus StatusToProto(ClaimStatus s) {
+  v1::ClaimStatus out = v1::CLAIM_STATUS_UNSPECIFIED;
+  v1::ClaimStatus_Parse(absl::StrCat("CLAIM_STATUS_", Abs(ClaimStatusName(s))), &out);
+  return out;
+}
+
+std::optional<ClaimStatus> StatusFromProto(v1::ClaimStatus s) {
+  return ParseClaimStatus(Strip<v1::ClaimStatus>(v1::ClaimStatus_Name(s), "CLAIM_STATUS_"));
+}
+
+v1::Channel ChannelToProto(const std::string& name) {
+  v1::Channel out = v1::CHANNEL_UNSPECIFIED;
+  v1::Channel_Parse(absl::StrCat("CHANNEL_", name), &out);
+  return out;
+}
+
+v1::ClaimType TypeToProto(const std::string& name) {
+  v1::ClaimType out = v1::CLAIM_TYPE_UNSPECIFIED;
+  v1::ClaimType_Parse(absl::StrCat("CLAIM_TYPE_", name), &out);
+  return out;
+}
+
+v1::NonConformanceCategory CategoryToProto(const std::string& name) {
+  v1::NonConformanceCategory out = v1::NON_CONFORMANCE_CATEGORY_UNSPECIFIED;
+  v1::NonConformanceCategory_Parse(absl::StrCat("NON_CONFORMANCE_CATEGORY_", name), &out);
+  return out;
+}
+
+v1::InvestigationStatus InvestigationStatusToProto(InvestigationStatus s) {
+  v1::InvestigationStatus out = v1::INVESTIGATION_STATUS_UNSPECIFIED;
+  v1::InvestigationStatus_Parse(absl::StrCat("INVESTIGATION_STATUS_", Abs(InvestigationStatusName(s))), &out);
+  return out;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// ---- Validation ------------------------------------------------------------------
+
+absl::Status Required(const std::string& value, std::string_view field, size_t max) {
+  if (value.empty()) return InvalidArgument(field, "is required");
+  if (value.size() > max) return InvalidArgument(field, absl::StrCat("must be at most ", max, " characters"));
+  return absl::OkStatus();
+}
+
+absl::Status Optional(const std::string& value, std::string_view field, size_t max) {
+  if (value.size() > max) return InvalidArgument(field, absl::StrCat("must be at most ", max, " characters"));
+  return absl::OkStatus();
+}
+
+// Codes and references are stored one per line: no blanks, no control characters.
+absl::Status ValidateList(const google::protobuf::RepeatedPtrField<std::string>& items, std::string_view field,
+                          size_t max_len) {
+  if (static_cast<size_t>(items.size()) > kMaxCodes) {
+    return InvalidArgument(field, absl::StrCat("must have at most ", kMaxCodes, " entries"));
+  }
+  for (int i = 0; i < items.size(); ++i) {
+    const std::string& item = items[i];
+    std::string name = absl::StrCat(Abs(field), "[", i, "]");
+    if (item.empty() || item.size() > max_len) {
+      return InvalidArgument(name, absl::StrCat("must be 1 to ", max_len, " characters"));
+    }
+    for (unsigned char c : item) {
+      if (c < 0x20 || c == 0x7f) return InvalidArgument(name, "must not contain control characters");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> ParseEtag(const std::string& etag) {
+  int64_t version = 0;
+  if (etag.empty()) return InvalidArgument("etag", "is required (send the etag of the claim as last read)");
+  if (!ParseInt(etag, &version) || version < 1) {
+    return InvalidArgument("etag", absl::StrCat("'", etag, "' is not an etag this service issued"));
+  }
+  return version;
+}
+
+absl::StatusOr<int> PageSize(int32_t requested) {
+  if (requested == 0) return kDefaultPageSize;
+  if (requested < 0 || requested > kMaxPageSize) {
+    return InvalidArgument("page_size", absl::StrCat("must be between 1 and ", kMaxPageSize, " (0 means ",
+                                                     kDefaultPageSize, ")"));
+  }
+  return requested;
+}
+
+absl::Status ValidatePageToken(const std::string& token) {
+  if (!token.empty() && !IsWellFormedId(token)) {
+    return InvalidArgument("page_token", "is not a token from a previous page of this list");
+  }
+  return absl::OkStatus();
+}
+
+// ---- Transitions -------------------------------------------------------------------
+
+ClaimChange Change(const Claim& current, ClaimStatus to, ClaimAction action, const Principal& caller,
+                   const std::string& reason, std::string details, absl::Time now) {
+  ClaimChange change{current, ClaimEvent{.at = now,
+                                         .action = std::string(ClaimActionName(action)),
+                                         .from_status = current.status,
+                                         .to_status = to,
+                                         .actor_user = caller.user,
+                                         .actor_role = caller.role,
+                                         .reason = reason,
+                                         .details = std::move(details)}};
+  change.claim.status = to;
+  return change;
+}
+
+grpc::Status Done(const absl::Status& s) { return ToGrpcStatus(s); }
+
+}  // namespace
+
+v1::Claim ToProto(const Claim& c) {
+  v1::Claim out;
+  out.set_claim_id(c.claim_id);
+  out.set_type(TypeToProto(c.type));
+  out.set_member_id(c.member_id);
+  out.set_account_id(c.account_id);
+  out.set_plan_id(c.plan_id);
+  out.set_benefit_code(c.benefit_code);
+  out.set_benefit_category(c.benefit_category);
+  *out.mutable_service_date() = careops::ToProto(c.service_date);
+  out.set_provider_id(c.provider_id);
+  *out.mutable_amount_claimed() = careops::ToProto(c.amount_claimed);
+  *out.mutable_amount_approved() = careops::ToProto(c.amount_approved);
+  out.set_channel(ChannelToProto(c.channel));
+  for (const auto& s : c.diagnosis_codes) out.add_diagnosis_codes(s);
+  for (const auto& s : c.procedure_codes) out.add_procedure_codes(s);
+  for (const auto& s : c.attachment_refs) out.add_attachment_refs(s);
+  out.set_status(StatusToProto(c.status));
+  for (const auto& r : c.rejection_reasons) {
+    auto* reason = out.add_rejection_reasons();
+    reason->set_code(r.code);
+    reason->set_message(r.message);
+  }
+  out.set_possible_duplicate(c.possible_duplicate);
+  out.set_duplicate_of_claim_id(c.duplicate_of);
+  out.set_assignee(c.assignee);
+  out.set_routed_role(c.routed_role);
+  out.set_submitted_by(c.submitted_by);
+  *out.mutable_submit_time() = ToProtoTimestamp(c.submitted_at);
+  *out.mutable_update_time() = ToProtoTimestamp(c.updated_at);
+  if (c.decided_at) *out.mutable_decision_time() = ToProtoTimestamp(*c.decided_at);
+  if (c.settled_at) *out.mutable_settle_time() = ToProtoTimestamp(*c.settled_at);
+  out.set_payment_reference(c.payment_reference);
+  *out.mutable_decision_due_time() = ToProtoTimestamp(c.decision_due_at);
+  if (c.settlement_due_at) *out.mutable_settlement_due_time() = ToProtoTimestamp(*c.settlement_due_at);
+  out.set_decision_breached(c.decision_breached);
+  out.set_settlement_breached(c.settlement_breached);
+  out.set_etag(absl::StrCat(c.version));
+  return out;
+}
+
+v1::Investigation ToProto(const Investigation& v) {
+  v1::Investigation out;
+  out.set_investigation_id(v.investigation_id);
+  out.set_claim_id(v.claim_id);
+  out.set_category(CategoryToProto(v.category));
+  out.set_notes(v.notes);
+  out.set_status(InvestigationStatusToProto(v.status));
+  out.set_flagged_by(v.flagged_by);
+  out.set_investigator(v.investigator);
+  out.set_findings(v.findings);
+  out.set_remedial_action(v.remedial_action);
+  *out.mutable_flag_time() = ToProtoTimestamp(v.flagged_at);
+  *out.mutable_update_time() = ToProtoTimestamp(v.updated_at);
+  if (v.closed_at) *out.mutable_close_time() = ToProtoTimestamp(*v.closed_at);
+  out.set_etag(absl::StrCat(v.version));
+  return out;
+}
+
+ClaimsServiceImpl::ClaimsServiceImpl(ClaimStore& store, MembershipClient& membership,
+                                     const Authenticator& authenticator, ClaimsMetrics& metrics, const Clock& clock,
+                                     ClaimsServiceOptions options)
+    : store_(store),
+      membership_(membership),
+      authenticator_(authenticator),
+      metrics_(metrics),
+      clock_(clock),
+      options_(std::move(options)),
+      ids_(clock) {}
+
+absl::StatusOr<Principal> ClaimsServiceImpl::ChainMember(grpc::ServerContext* ctx) const {
+  CAREOPS_ASSIGN_OR_RETURN(Principal caller, authenticator_.Authenticate(*ctx));
+  if (!options_.authority.Contains(caller.role)) {
+    return absl::PermissionDeniedError(absl::StrCat("role '", caller.role,
+                                                    "' may not change claims; it needs a role of the authority chain"));
+  }
+  return caller;
+}
+
+// ---- Submit, get, list -------------------------------------------------------------
+
+grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::SubmitClaimRequest* req,
+                                            v1::Claim* resp) {
+  auto caller = authenticator_.Authenticate(*ctx);
+  if (!caller.ok()) return Done(caller.status());
+  if (!options_.authority.Contains(caller->role) && caller->role != "service") {
+    return Done(absl::PermissionDeniedError(
+        absl::StrCat("role '", caller->role, "' may not submit claims; it needs a claims role or a service identity")));
+  }
+  auto s = [&]() -> absl::Status {
+    if (req->type() == v1::CLAIM_TYPE_UNSPECIFIED) return InvalidArgument("type", "is required (CLAIM or PRE_AUTHORIZATION)");
+    if (req->channel() == v1::CHANNEL_UNSPECIFIED) return InvalidArgument("channel", "is required");
+    CAREOPS_RETURN_IF_ERROR(Required(req->member_id(), "member_id", 64));
+    CAREOPS_RETURN_IF_ERROR(Required(req->benefit_code(), "benefit_code", 64));
+    CAREOPS_RETURN_IF_ERROR(Required(req->provider_id(), "provider_id", 128));
+    if (!req->has_service_date()) return InvalidArgument("service_date", "is required");
+    CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay service_date, FromProto(req->service_date(), "service_date"));
+    absl::Time now = clock_.Now();
+    absl::CivilDay today(absl::ToCivilDay(now, absl::UTCTimeZone()));
+    if (req->type() == v1::CLAIM_TYPE_CLAIM && service_date > today) {
+      return InvalidArgument("service_date", "must not be in the future for a claim (use PRE_AUTHORIZATION)");
+    }
+    if (!req->has_amount_claimed()) return InvalidArgument("amount_claimed", "is required");
+    Money amount = FromProto(req->amount_claimed());
+    CAREOPS_RETURN_IF_ERROR(ValidateMoney(amount, "amount_claimed"));
+    if (amount.minor() == 0) return InvalidArgument("amount_claimed.amount_minor", "must be greater than zero");
+    CAREOPS_RETURN_IF_ERROR(ValidateList(req->diagnosis_codes(), "diagnosis_codes", 32));
+    CAREOPS_RETURN_IF_ERROR(ValidateList(req->procedure_codes(), "procedure_codes", 32));
+    CAREOPS_RETURN_IF_ERROR(ValidateList(req->attachment_refs(), "attachment_refs", 256));
+
+    CAREOPS_ASSIGN_OR_RETURN(Eligibility eligibility,
+                             membership_.CheckEligibility({req->member_id(), req->benefit_code(), service_date, amount}));
+    Claim claim;
+    claim.claim_id = ids_.Next();
+    claim.type = Strip<v1::ClaimType>(v1::ClaimType_Name(req->type()), "CLAIM_TYPE_");
+    claim.member_id = req->member_id();
+    claim.account_id = eligibility.account_id;
+    claim.plan_id = eligibility.plan_id;
+    claim.benefit_code = req->benefit_code();
+    claim.benefit_category = eligibility.benefit_category;
+    claim.service_date = service_date;
+    claim.provider_id = req->provider_id();
+    claim.amount_claimed = amount;
+    claim.amount_approved = Money(amount.currency(), 0);
+    claim.channel = Strip<v1::Channel>(v1::Channel_Name(req->channel()), "CHANNEL_");
+    claim.diagnosis_codes.assign(req->diagnosis_codes().begin(), req->diagnosis_codes().end());
+    claim.procedure_codes.assign(req->procedure_codes().begin(), req->procedure_codes().end());
+    claim.attachment_refs.assign(req->attachment_refs().begin(), req->attachment_refs().end());
+    claim.status = eligibility.eligible ? ClaimStatus::kSubmitted : ClaimStatus::kRejected;
+    for (const auto& r : eligibility.reasons) claim.rejection_reasons.push_back({r.code, r.message});
+    if (!eligibility.eligible && claim.rejection_reasons.empty()) {
+      claim.rejection_reasons.push_back({"NOT_ELIGIBLE", "membership reported the member not eligible"});
+    }
+    claim.routed_role = RouteOnSubmit(options_.authority, options_.auto_route, amount);
+    claim.submitted_by = caller->user;
+    claim.submitted_at = now;
+    claim.updated_at = now;
+    claim.decision_due_at = AddBusinessDays(now, options_.tat.decision_business_days);
+    if (!eligibility.eligible) claim.decided_at = now;
+    claim.version = 1;
+
+    ClaimEvent event{.at = now,
+                     .action = "submit",
+                     .from_status = ClaimStatus::kSubmitted,
+                     .to_status = claim.status,
+                     .actor_user = caller->user,
+                     .actor_role = caller->role,
+                     .reason = "",
+                     .details = eligibility.eligible
+                                    ? absl::StrCat("eligible; routed to ", claim.routed_role)
+                                    : absl::StrCat("rejected at screening: ", claim.rejection_reasons.front().code)};
+    bool stored = false;
+    Mutation m{"SubmitClaim", req->request_id(), req, resp, *caller, now};
+    CAREOPS_RETURN_IF_ERROR(store_.CreateClaim(m, claim, event, [&](const Claim& c) {
+      stored = true;
+      *resp = ToProto(c);
+    }));
+    if (stored) {
+      metrics_.Submitted(claim.channel, claim.type);
+      if (!eligibility.eligible) metrics_.Decided("rejected");
+    }
+    return absl::OkStatus();
+  }();
+  return Done(s);
+}
+
+grpc::Status ClaimsServiceImpl::GetClaim(grpc::ServerContext* ctx, const v1::GetClaimRequest* req, v1::Claim* resp) {
+  auto s = [&]() -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(authenticator_.Authenticate(*ctx).status());
+    CAREOPS_RETURN_IF_ERROR(Required(req->claim_id(), "claim_id", 26));
+    CAREOPS_ASSIGN_OR_RETURN(Claim c, store_.GetClaim(req->claim_id()));
+    *resp = ToProto(c);
+    return absl::OkStatus();
+  }();
+  return Done(s);
+}
+
+grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::ListClaimsRequest* req,
+                                           v1::ListClaimsResponse* resp) {
+  auto s = [&]() -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(authenticator_.Authenticate(*ctx).status());
+    CAREOPS_ASSIGN_OR_RETURN(int page_size, PageSize(req->page_size()));
+    CAREOPS_RETURN_IF_ERROR(ValidatePageToken(req->page_token()));
+    ClaimFilter filter;
+    if (req->status() != v1::CLAIM_STATUS_UNSPECIFIED) {
+      filter.status = StatusFromProto(req->status());
+      if (!filter.status) return InvalidArgument("status", "is not a claim status");
+    }
+    filter.assignee = req->assignee();
+    filter.member_id = req->member_id();
+    filter.account_id = req->account_id();
+    if (req->channel() != v1::CHANNEL_UNSPECIFIED) {
+      filter.channel = Strip<v1::Channel>(v1::Channel_Name(req->channel()), "CHANNEL_");
+    }
+    filter.breached_only = req->breached_only();
+    if (req->has_submitted_from()) filter.submitted_from = FromProto(req->submitted_from());
+    if (req->has_submitted_before()) filter.submitted_before = FromProto(req->submitted_before());
+    if (filter.submitted_from && filter.submitted_before && *filter.submitted_before <= *filter.submitted_from) {
+      return InvalidArgument("submitted_before", "must be after submitted_from");
+    }
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> rows, store_.ListClaims(filter, req->page_token(), page_size + 1));
+    bool more = static_cast<int>(rows.size()) > page_size;
+    if (more) rows.resize(page_size);
+    for (const Claim& c : rows) *resp->add_claims() = ToProto(c);
+    if (more) resp->set_next_page_token(rows.back().claim_id);
+    return absl::OkStatus();
+  }();
+  return Done(s);
+}
+
+// ---- Transitions -------------------------------------------------------------------
+
+absl::Status ClaimsServiceImpl::Transition(grpc::ServerContext* ctx, std::string method,
+                                           const google::protobuf::Message& request, v1::Claim* response,
+                                           const std::string& request_id, const std::string& claim_id,
+                                           const std::string& etag, const Decide& decide, const AfterCommit& after) {
+  CAREOPS_ASSIGN_OR_RETURN(Principal caller, ChainMember(ctx));
+  CAREOPS_RETURN_IF_ERROR(Required(claim_id, "claim_id", 26));
+  CAREOPS_ASSIGN_OR_RETURN(int64_t version, ParseEtag(etag));
+  absl::Time now = clock_.Now();
+  Mutation m{std::move(method), request_id, &request, response, caller, now};
+  std::optional<Claim> stored;
+  CAREOPS_RETURN_IF_ERROR(store_.TransitionClaim(
+      m, claim_id, version, [&](const Claim& current) { return decide(caller, current, now); },
+      [&](const Claim& c) {
+        stored = c;
+        *response = ToProto(c);
+      }));
+  // Counted only when this call made the change (not for a replayed request_id).
+  if (stored && after) after(*stored, now);
+  return absl::OkStatus();
+}
+
+grpc::Status ClaimsServiceImpl::AssignClaim(grpc::ServerContext* ctx, const v1::AssignClaimRequest* req,
+                                            v1::Claim* resp) {
+  if (auto s = Required(req->assignee(), "assignee", 128); !s.ok()) return Done(s);
+  if (auto s = Optional(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
+  return Done(Transition(ctx, "AssignClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(),
+                         [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
+                           CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, ClaimAction::kAssign));
+                           ClaimChange change = Change(cur, to, ClaimAction::kAssign, caller, req->reason(),
+                                                       absl::StrCat("assigned to ", req->assignee()), now);
+                           change.claim.assignee = req->assignee();
+                           return change;
+                         }));
+}
+
+grpc::Status ClaimsServiceImpl::StartReview(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
+                                            v1::Claim* resp) {
+  if (auto s = Optional(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
+  return Done(Transition(ctx, "StartReview", *req, resp, req->request_id(), req->claim_id(), req->etag(),
+                         [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
+                           CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, ClaimAction::kStartReview));
+                           ClaimChange change = Change(cur, to, ClaimAction::kStartReview, caller, req->reason(), "", now);
+                           if (change.claim.assignee.empty()) change.claim.assignee = caller.user;
+                           return change;
+                         }));
+}
+
+grpc::Status ClaimsServiceImpl::RequestInformation(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
+                                                   v1::Claim* resp) {
+  if (auto s = Required(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
+  return Done(Transition(ctx, "RequestInformation", *req, resp, req->request_id(), req->claim_id(), req->etag(),
+                         [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
+                           CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, ClaimAction::kRequestInfo));
+                           return Change(cur, to, ClaimAction::kRequestInfo, caller, req->reason(), "", now);
+                         }));
+}
+
+grpc::Status ClaimsServiceImpl::ProvideInformation(grpc::ServerContext* ctx, const v1::ProvideInformationRequest* req,
+                                                   v1::Claim* resp) {
+  if (auto s = Optional(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
+  if (auto s = ValidateList(req->attachment_refs(), "attachment_refs", 256); !s.ok()) return Done(s);
+  return Done(Transition(ctx, "ProvideInformation", *req, resp, req->request_id(), req->claim_id(), req->etag(),
+                         [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
+                           CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, ClaimAction::kProvideInfo));
+                           ClaimChange change = Change(cur, to, ClaimAction::kProvideInfo, caller, req->reason(),
+                                                       absl::StrCat(req->attachment_refs_size(), " attachment(s) added"),
+                                                       now);
+                           for (const auto& a : req->attachment_refs()) change.claim.attachment_refs.push_back(a);
+                           if (change.claim.attachment_refs.size() > kMaxCodes) {
+                             return InvalidArgument("attachment_refs", "a claim holds at most 50 attachments");
+                           }
+                           return change;
+                         }));
+}
+
+grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContext* ctx, const v1::ApproveClaimRequest* req,
+                                             v1::Claim* resp) {
+  if (auto s = Optional(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
+  if (req->has_approved_amount()) {
+    if (auto s = ValidateMoney(FromProto(req->approved_amount()), "approved_amount"); !s.ok()) return Done(s);
+  }
+  bool late = false;  // decided after the due time and not yet marked by a scan
+  auto decide = [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
+    late = !cur.decision_breached && now > cur.decision_due_at;
+    Money amount = req->has_approved_amount() ? FromProto(req->approved_amount()) : cur.amount_claimed;
+    if (amount.currency() != cur.amount_claimed.currency()) {
+      return InvalidArgument("approved_amount.currency_code",
+                             absl::StrCat("must be the claim's currency ", cur.amount_claimed.currency()));
+    }
+    if (amount.minor() <= 0 || amount.minor() > cur.amount_claimed.minor()) {
+      return InvalidArgument("approved_amount.amount_minor",
+                             absl::StrCat("must be more than zero and at most the amount claimed (",
+                                          cur.amount_claimed.ToString(), ")"));
+    }
+    ClaimAction action = amount.minor() < cur.amount_claimed.minor() ? ClaimAction::kPartiallyApprove
+                                                                     : ClaimAction::kApprove;
+    CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, action));
+    CAREOPS_RETURN_IF_ERROR(CheckApprovalAuthority(options_.authority, caller.role, cur, amount));
+    // Utilisation first: the claim becomes APPROVED only once membership has
+    // counted it. Keyed by the claim id, so a retry never counts twice.
+    int seq = cur.utilization_seq + 1;
+    std::string ref = seq == 1 ? cur.claim_id : absl::StrCat(cur.claim_id, "/", seq);
+    CAREOPS_RETURN_IF_ERROR(membership_.RecordUtilization(
+        {cur.member_id, cur.benefit_code, amount, cur.service_date, ref}));
+    ClaimChange change = Change(cur, to, action, caller, req->reason(),
+                                absl::StrCat("approved ", amount.ToString(), "; utilisation ", ref), now);
+    Claim& c = change.claim;
+    c.amount_approved = amount;
+    c.decided_at = now;
+    c.decision_breached = c.decision_breached || now > c.decision_due_at;
+    c.settlement_due_at = AddBusinessDays(now, options_.tat.settlement_business_days);
+    c.settlement_breached = false;
+    c.utilization_ref = ref;
+    c.utilization_seq = seq;
+    return change;
+  };
+  return Done(Transition(ctx, "ApproveClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), decide,
+                         [&](const Claim& c, absl::Time now) {
+                           metrics_.Decided(Lower(ClaimStatusName(c.status)));
+                           metrics_.ApprovedAmount(c.amount_approved);
+                           metrics_.Turnaround("decision", now - c.submitted_at);
+                           if (late) metrics_.Breaches("decision", 1);
+                         }));
+}
+
+grpc::Status ClaimsServiceImpl::DenyClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
+                                          v1::Claim* resp) {
+  if (auto s = Required(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
+  bool late = false;
+  return Done(Transition(
+      ctx, "DenyClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(),
+      [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
+        CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, ClaimAction::kDeny));
+        late = !cur.decision_breached && now > cur.decision_due_at;
+        ClaimChange change = Change(cur, to, ClaimAction::kDeny, caller, req->reason(), "", now);
+        change.claim.decided_at = now;
+        change.claim.decision_breached = cur.decision_breached || now > cur.decision_due_at;
+        return change;
+      },
+      [&](const Claim& c, absl::Time now) {
+        metrics_.Decided("denied");
+        metrics_.Turnaround("decision", now - c.submitted_at);
+        if (late) metrics_.Breaches("decision", 1);
+      }));
+}
+
+grpc::Status ClaimsServiceImpl::EscalateClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
+                                              v1::Claim* resp) {
+  if (auto s = Required(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
+  return Done(Transition(
+      ctx, "EscalateClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(),
+      [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
+        CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, ClaimAction::kEscalate));
+        CAREOPS_ASSIGN_OR_RETURN(std::string next_role, options_.authority.NextRole(cur.routed_role));
+        ClaimChange change = Change(cur, to, ClaimAction::kEscalate, caller, req->reason(),
+                                    absl::StrCat("escalated from ", cur.routed_role, " to ", next_role), now);
+        change.claim.routed_role = next_role;
+        change.claim.assignee.clear();  // the next role's queue picks it up
+        return change;
+      },
+      [&](const Claim& c, absl::Time) { metrics_.Escalated(c.routed_role); }));
+}
+
+grpc::Status ClaimsServiceImpl::SettleClaim(grpc::ServerContext* ctx, const v1::SettleClaimRequest* req,
+                                            v1::Claim* resp) {
+  if (auto s = Required(req->payment_reference(), "payment_reference", 128); !s.ok()) return Done(s);
+  if (auto s = Optional(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
+  bool late = false;
+  return Done(Transition(
+      ctx, "SettleClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(),
+      [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
+        CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, ClaimAction::kSettle));
+        late = !cur.settlement_breached && cur.settlement_due_at && now > *cur.settlement_due_at;
+        ClaimChange change = Change(cur, to, ClaimAction::kSettle, caller, req->reason(),
+                                    absl::StrCat("payment ", req->payment_reference()), now);
+        change.claim.settled_at = now;
+        change.claim.payment_reference = req->payment_reference();
+        change.claim.settlement_breached =
+            cur.settlement_breached || (cur.settlement_due_at && now > *cur.settlement_due_at);
+        return change;
+      },
+      [&](const Claim& c, absl::Time now) {
+        if (c.decided_at) metrics_.Turnaround("settlement", now - *c.decided_at);
+        if (late) metrics_.Breaches("settlement", 1);
+      }));
+}
+
+grpc::Status ClaimsServiceImpl::CloseClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
+                                           v1::Claim* resp) {
+  if (auto s = Optional(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
+  return Done(Transition(ctx, "CloseClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(),
+                         [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
+                           CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, ClaimAction::kClose));
+                           return Change(cur, to, ClaimAction::kClose, caller, req->reason(), "", now);
+                         }));
+}
+
+grpc::Status ClaimsServiceImpl::ReopenClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
+                                            v1::Claim* resp) {
+  if (auto s = Required(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
+  return Done(Transition(
+      ctx, "ReopenClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(),
+      [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
+        CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, ClaimAction::kReopen));
+        std::string details;
+        // An approval that was never paid gives its utilisation back before the
+        // claim leaves APPROVED; if membership is down nothing changes here.
+        if (AwaitsSettlement(cur.status) && !cur.utilization_ref.empty()) {
+          CAREOPS_RETURN_IF_ERROR(membership_.ReverseUtilization(cur.utilization_ref, req->reason()));
+          details = absl::StrCat("utilisation ", cur.utilization_ref, " reversed");
+        }
+        ClaimChange change = Change(cur, to, ClaimAction::kReopen, caller, req->reason(), details, now);
+        Claim& c = change.claim;
+        c.amount_approved = Money(cur.amount_claimed.currency(), 0);
+        c.decided_at.reset();
+        c.settlement_due_at.reset();
+        c.settlement_breached = false;
+        c.utilization_ref.clear();
+        c.rejection_reasons.clear();
+        // A reopened claim gets a fresh decision target.
+        c.decision_due_at = AddBusinessDays(now, options_.tat.decision_business_days);
+        c.decision_breached = false;
+        return change;
+      }));
+}
+
+grpc::Status ClaimsServiceImpl::GetClaimHistory(grpc::ServerContext* ctx, const v1::GetClaimHistoryRequest* req,
+                                                v1::GetClaimHistoryResponse* resp) {
+  auto s = [&]() -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(authenticator_.Authenticate(*ctx).status());
+    CAREOPS_RETURN_IF_ERROR(Required(req->claim_id(), "claim_id", 26));
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<ClaimEvent> events, store_.GetHistory(req->claim_id()));
+    for (const ClaimEvent& e : events) {
+      auto* out = resp->add_events();
+      *out->mutable_time() = ToProtoTimestamp(e.at);
+      out->set_action(e.action);
+      out->set_from_status(StatusToProto(e.from_status));
+      out->set_to_status(StatusToProto(e.to_status));
+      out->set_actor(e.actor_user);
+      out->set_actor_role(e.actor_role);
+      out->set_reason(e.reason);
+      out->set_details(e.details);
+    }
+    return absl::OkStatus();
+  }();
+  return Done(s);
+}
+
+// ---- TAT breaches ----------------------------------------------------------------
+
+absl::StatusOr<BreachScanResult> ClaimsServiceImpl::ScanBreaches(absl::Time as_of) {
+  CAREOPS_ASSIGN_OR_RETURN(BreachScanResult result, store_.MarkBreaches(as_of));
+  metrics_.Breaches("decision", result.decision_breaches);
+  metrics_.Breaches("settlement", result.settlement_breaches);
+  return result;
+}
+
+grpc::Status ClaimsServiceImpl::RunBreachScan(grpc::ServerContext* ctx, const v1::RunBreachScanRequest* req,
+                                              v1::RunBreachScanResponse* resp) {
+  auto s = [&]() -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(Principal caller, authenticator_.Authenticate(*ctx));
+    if (!options_.authority.Contains(caller.role) && caller.role != "service") {
+      return absl::PermissionDeniedError(absl::StrCat("role '", caller.role, "' may not run the breach scan"));
+    }
+    absl::Time as_of = req->has_as_of() ? FromProto(req->as_of()) : clock_.Now();
+    CAREOPS_ASSIGN_OR_RETURN(BreachScanResult result, ScanBreaches(as_of));
+    resp->set_decision_breaches(result.decision_breaches);
+    resp->set_settlement_breaches(result.settlement_breaches);
+    return absl::OkStatus();
+  }();
+  return Done(s);
+}
+
+// ---- Non-conformance ------------------------------------------------------------------
+
+grpc::Status ClaimsServiceImpl::FlagNonConformance(grpc::ServerContext* ctx, const v1::FlagNonConformanceRequest* req,
+                                                   v1::Investigation* resp) {
+  auto s = [&]() -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(Principal caller, ChainMember(ctx));
+    CAREOPS_RETURN_IF_ERROR(Required(req->claim_id(), "claim_id", 26));
+    if (req->category() == v1::NON_CONFORMANCE_CATEGORY_UNSPECIFIED) return InvalidArgument("category", "is required");
+    CAREOPS_RETURN_IF_ERROR(Required(req->notes(), "notes", 4000));
+    absl::Time now = clock_.Now();
+    Investigation v;
+    v.investigation_id = ids_.Next();
+    v.claim_id = req->claim_id();
+    v.category = Strip<v1::NonConformanceCategory>(v1::NonConformanceCategory_Name(req->category()),
+                                                   "NON_CONFORMANCE_CATEGORY_");
+    v.notes = req->notes();
+    v.status = InvestigationStatus::kFlagged;
+    v.flagged_by = caller.user;
+    v.flagged_at = now;
+    v.updated_at = now;
+    Mutation m{"FlagNonConformance", req->request_id(), req, resp, caller, now};
+    return store_.CreateInvestigation(m, v, [&](const Investigation& stored) { *resp = ToProto(stored); });
+  }();
+  return Done(s);
+}
+
+absl::Status ClaimsServiceImpl::InvestigationTransition(
+    grpc::ServerContext* ctx, std::string method, const google::protobuf::Message& request,
+    v1::Investigation* response, const std::string& request_id, const std::string& investigation_id,
+    const std::string& etag, InvestigationAction action,
+    const std::function<void(const Principal&, Investigation&)>& apply) {
+  CAREOPS_ASSIGN_OR_RETURN(Principal caller, ChainMember(ctx));
+  CAREOPS_RETURN_IF_ERROR(Required(investigation_id, "investigation_id", 26));
+  CAREOPS_ASSIGN_OR_RETURN(int64_t version, ParseEtag(etag));
+  absl::Time now = clock_.Now();
+  Mutation m{std::move(method), request_id, &request, response, caller, now};
+  return store_.TransitionInvestigation(
+      m, investigation_id, version,
+      [&](const Investigation& cur) -> absl::StatusOr<InvestigationChange> {
+        CAREOPS_ASSIGN_OR_RETURN(InvestigationStatus to, NextInvestigationStatus(cur.status, action));
+        InvestigationChange change{cur, std::string(InvestigationActionName(action))};
+        change.investigation.status = to;
+        if (to == InvestigationStatus::kClosed) change.investigation.closed_at = now;
+        apply(caller, change.investigation);
+        return change;
+      },
+      [&](const Investigation& v) { *response = ToProto(v); });
+}
+
+grpc::Status ClaimsServiceImpl::OpenInvestigation(grpc::ServerContext* ctx,
+                                                  const v1::InvestigationTransitionRequest* req,
+                                                  v1::Investigation* resp) {
+  return Done(InvestigationTransition(ctx, "OpenInvestigation", *req, resp, req->request_id(),
+                                      req->investigation_id(), req->etag(), InvestigationAction::kOpen,
+                                      [](const Principal& caller, Investigation& v) { v.investigator = caller.user; }));
+}
+
+grpc::Status ClaimsServiceImpl::RecordFindings(grpc::ServerContext* ctx, const v1::RecordFindingsRequest* req,
+                                               v1::Investigation* resp) {
+  if (auto s = Required(req->findings(), "findings", 8000); !s.ok()) return Done(s);
+  if (auto s = Required(req->remedial_action(), "remedial_action", 8000); !s.ok()) return Done(s);
+  return Done(InvestigationTransition(ctx, "RecordFindings", *req, resp, req->request_id(), req->investigation_id(),
+                                      req->etag(), InvestigationAction::kRecordFindings,
+                                      [&](const Principal&, Investigation& v) {
+                                        v.findings = req->findings();
+                                        v.remedial_action = req->remedial_action();
+                                      }));
+}
+
+grpc::Status ClaimsServiceImpl::CloseInvestigation(grpc::ServerContext* ctx,
+                                                   const v1::InvestigationTransitionRequest* req,
+                                                   v1::Investigation* resp) {
+  return Done(InvestigationTransition(ctx, "CloseInvestigation", *req, resp, req->request_id(),
+                                      req->investigation_id(), req->etag(), InvestigationAction::kClose,
+                                      [](const Principal&, Investigation&) {}));
+}
+
+grpc::Status ClaimsServiceImpl::ListInvestigations(grpc::ServerContext* ctx, const v1::ListInvestigationsRequest* req,
+                                                   v1::ListInvestigationsResponse* resp) {
+  auto s = [&]() -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(authenticator_.Authenticate(*ctx).status());
+    CAREOPS_ASSIGN_OR_RETURN(int page_size, PageSize(req->page_size()));
+    CAREOPS_RETURN_IF_ERROR(ValidatePageToken(req->page_token()));
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<Investigation> rows,
+                             store_.ListInvestigations(req->open_only(), req->claim_id(), req->page_token(),
+                                                       page_size + 1));
+    bool more = static_cast<int>(rows.size()) > page_size;
+    if (more) rows.resize(page_size);
+    for (const Investigation& v : rows) *resp->add_investigations() = ToProto(v);
+    if (more) resp->set_next_page_token(rows.back().investigation_id);
+    return absl::OkStatus();
+  }();
+  return Done(s);
+}
+
+// ---- Bordereau ----------------------------------------------------------------------
+
+grpc::Status ClaimsServiceImpl::StreamBordereau(grpc::ServerContext* ctx, const v1::StreamBordereauRequest* req,
+                                                grpc::ServerWriter<v1::BordereauChunk>* writer) {
+  auto s = [&]() -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(authenticator_.Authenticate(*ctx).status());
+    if (req->year() < 2000 || req->year() > 9999) return InvalidArgument("year", "must be between 2000 and 9999");
+    if (req->month() < 1 || req->month() > 12) return InvalidArgument("month", "must be between 1 and 12");
+    CAREOPS_RETURN_IF_ERROR(Optional(req->account_id(), "account_id", 64));
+    absl::CivilMonth month(req->year(), req->month());
+    BordereauQuery query{absl::FromCivil(month, absl::UTCTimeZone()),
+                         absl::FromCivil(month + 1, absl::UTCTimeZone()), req->account_id()};
+    // Totals are summed from exactly the rows sent, so they always agree.
+    struct Total {
+      int64_t count = 0, claimed = 0, approved = 0;
+    };
+    std::map<std::pair<std::string, std::string>, Total> totals;
+    CAREOPS_RETURN_IF_ERROR(store_.ScanBordereau(query, [&](const Claim& c) -> absl::Status {
+      v1::BordereauChunk chunk;
+      auto* row = chunk.mutable_row();
+      row->set_claim_id(c.claim_id);
+      row->set_account_id(c.account_id);
+      row->set_member_id(c.member_id);
+      row->set_plan_id(c.plan_id);
+      row->set_benefit_code(c.benefit_code);
+      row->set_benefit_category(c.benefit_category);
+      *row->mutable_service_date() = careops::ToProto(c.service_date);
+      row->set_provider_id(c.provider_id);
+      row->set_status(StatusToProto(c.status));
+      *row->mutable_amount_claimed() = careops::ToProto(c.amount_claimed);
+      *row->mutable_amount_approved() = careops::ToProto(c.amount_approved);
+      if (c.decided_at) *row->mutable_decision_time() = ToProtoTimestamp(*c.decided_at);
+      if (c.settled_at) *row->mutable_settle_time() = ToProtoTimestamp(*c.settled_at);
+      row->set_payment_reference(c.payment_reference);
+      Total& t = totals[{c.benefit_category, c.amount_claimed.currency()}];
+      ++t.count;
+      t.claimed += c.amount_claimed.minor();
+      t.approved += c.amount_approved.minor();
+      if (!writer->Write(chunk)) return absl::CancelledError("the client went away during the bordereau");
+      return absl::OkStatus();
+    }));
+    for (const auto& [key, t] : totals) {
+      v1::BordereauChunk chunk;
+      auto* total = chunk.mutable_total();
+      total->set_benefit_category(key.first);
+      total->set_currency_code(key.second);
+      total->set_claim_count(t.count);
+      *total->mutable_amount_claimed() = careops::ToProto(Money(key.second, t.claimed));
+      *total->mutable_amount_approved() = careops::ToProto(Money(key.second, t.approved));
+      if (!writer->Write(chunk)) return absl::CancelledError("the client went away during the bordereau");
+    }
+    return absl::OkStatus();
+  }();
+  return Done(s);
+}
+
+}  // namespace careops::claims

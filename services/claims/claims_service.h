@@ -1,0 +1,106 @@
+// The gRPC adapter of careops.claims.v1.ClaimsService.
+//
+// Each handler authenticates the caller (common Authenticator), checks the
+// caller's role, validates the request (INVALID_ARGUMENT naming the field),
+// applies the rules of claim_rules.h through the store's locked transition, and
+// maps the outcome to a canonical status once, at the edge. It holds no state of
+// its own: everything lives in the ClaimStore and in membership, so any number of
+// replicas can serve.
+//
+// Who may do what: reads (get, list, history, investigations, bordereau) need
+// any known caller; submitting needs a role of the authority chain or a service
+// identity; every other change needs a role of the authority chain, and approval
+// also the limit (PERMISSION_DENIED otherwise).
+#pragma once
+
+#include <memory>
+
+#include "careops/claims/v1/claims.grpc.pb.h"
+#include "common/auth.h"
+#include "common/clock.h"
+#include "common/ids.h"
+#include "services/claims/claim_rules.h"
+#include "services/claims/claim_store.h"
+#include "services/claims/claims_metrics.h"
+#include "services/claims/membership_client.h"
+
+namespace careops::claims {
+
+struct ClaimsServiceOptions {
+  AuthorityChain authority;
+  AutoRouteThresholds auto_route;
+  TatTargets tat;
+};
+
+class ClaimsServiceImpl final : public v1::ClaimsService::Service {
+ public:
+  ClaimsServiceImpl(ClaimStore& store, MembershipClient& membership, const Authenticator& authenticator,
+                    ClaimsMetrics& metrics, const Clock& clock, ClaimsServiceOptions options);
+
+  grpc::Status SubmitClaim(grpc::ServerContext* ctx, const v1::SubmitClaimRequest* req, v1::Claim* resp) override;
+  grpc::Status GetClaim(grpc::ServerContext* ctx, const v1::GetClaimRequest* req, v1::Claim* resp) override;
+  grpc::Status ListClaims(grpc::ServerContext* ctx, const v1::ListClaimsRequest* req,
+                          v1::ListClaimsResponse* resp) override;
+  grpc::Status AssignClaim(grpc::ServerContext* ctx, const v1::AssignClaimRequest* req, v1::Claim* resp) override;
+  grpc::Status StartReview(grpc::ServerContext* ctx, const v1::TransitionRequest* req, v1::Claim* resp) override;
+  grpc::Status RequestInformation(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
+                                  v1::Claim* resp) override;
+  grpc::Status ProvideInformation(grpc::ServerContext* ctx, const v1::ProvideInformationRequest* req,
+                                  v1::Claim* resp) override;
+  grpc::Status ApproveClaim(grpc::ServerContext* ctx, const v1::ApproveClaimRequest* req, v1::Claim* resp) override;
+  grpc::Status DenyClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req, v1::Claim* resp) override;
+  grpc::Status EscalateClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req, v1::Claim* resp) override;
+  grpc::Status SettleClaim(grpc::ServerContext* ctx, const v1::SettleClaimRequest* req, v1::Claim* resp) override;
+  grpc::Status CloseClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req, v1::Claim* resp) override;
+  grpc::Status ReopenClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req, v1::Claim* resp) override;
+  grpc::Status GetClaimHistory(grpc::ServerContext* ctx, const v1::GetClaimHistoryRequest* req,
+                               v1::GetClaimHistoryResponse* resp) override;
+  grpc::Status RunBreachScan(grpc::ServerContext* ctx, const v1::RunBreachScanRequest* req,
+                             v1::RunBreachScanResponse* resp) override;
+  grpc::Status FlagNonConformance(grpc::ServerContext* ctx, const v1::FlagNonConformanceRequest* req,
+                                  v1::Investigation* resp) override;
+  grpc::Status OpenInvestigation(grpc::ServerContext* ctx, const v1::InvestigationTransitionRequest* req,
+                                 v1::Investigation* resp) override;
+  grpc::Status RecordFindings(grpc::ServerContext* ctx, const v1::RecordFindingsRequest* req,
+                              v1::Investigation* resp) override;
+  grpc::Status CloseInvestigation(grpc::ServerContext* ctx, const v1::InvestigationTransitionRequest* req,
+                                  v1::Investigation* resp) override;
+  grpc::Status ListInvestigations(grpc::ServerContext* ctx, const v1::ListInvestigationsRequest* req,
+                                  v1::ListInvestigationsResponse* resp) override;
+  grpc::Status StreamBordereau(grpc::ServerContext* ctx, const v1::StreamBordereauRequest* req,
+                               grpc::ServerWriter<v1::BordereauChunk>* writer) override;
+
+  // The scheduled breach scan (BackgroundJob) and RunBreachScan share this.
+  absl::StatusOr<BreachScanResult> ScanBreaches(absl::Time as_of);
+
+ private:
+  // What a claim transition handler supplies: the change it makes to the locked
+  // claim (may call membership), and what to count once it has committed.
+  using Decide = std::function<absl::StatusOr<ClaimChange>(const Principal& caller, const Claim& current,
+                                                           absl::Time now)>;
+  using AfterCommit = std::function<void(const Claim& stored, absl::Time now)>;
+  absl::Status Transition(grpc::ServerContext* ctx, std::string method, const google::protobuf::Message& request,
+                          v1::Claim* response, const std::string& request_id, const std::string& claim_id,
+                          const std::string& etag, const Decide& decide, const AfterCommit& after = nullptr);
+  absl::Status InvestigationTransition(grpc::ServerContext* ctx, std::string method,
+                                       const google::protobuf::Message& request, v1::Investigation* response,
+                                       const std::string& request_id, const std::string& investigation_id,
+                                       const std::string& etag, InvestigationAction action,
+                                       const std::function<void(const Principal&, Investigation&)>& apply);
+  // The caller, when it holds a role of the authority chain (PERMISSION_DENIED otherwise).
+  absl::StatusOr<Principal> ChainMember(grpc::ServerContext* ctx) const;
+
+  ClaimStore& store_;
+  MembershipClient& membership_;
+  const Authenticator& authenticator_;
+  ClaimsMetrics& metrics_;
+  const Clock& clock_;
+  const ClaimsServiceOptions options_;
+  IdGenerator ids_;
+};
+
+// Domain <-> wire conversions, exposed for tests.
+v1::Claim ToProto(const Claim& c);
+v1::Investigation ToProto(const Investigation& v);
+
+}  // namespace careops::claims

@@ -1,0 +1,72 @@
+// What the claims service needs from membership, behind a small interface so the
+// claims logic can be tested with a fake: eligibility screening at submission and
+// utilisation recorded on approval / reversed on reopen.
+//
+// Status contract of every method (the gRPC implementation maps membership's
+// answers to these, so callers can pass them straight to their own caller):
+//   UNAVAILABLE          membership is down or did not answer within the deadline;
+//                        nothing was changed there that a retry would repeat
+//   FAILED_PRECONDITION  membership refused (limit exhausted, not eligible, ...),
+//                        the message says why
+//   INTERNAL             anything else (a bug or a misconfiguration)
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
+#include "common/money.h"
+#include "common/peer.h"
+
+namespace careops::claims {
+
+struct EligibilityQuery {
+  std::string member_id;
+  std::string benefit_code;
+  absl::CivilDay service_date;
+  Money amount;
+};
+
+struct EligibilityReason {
+  std::string code;  // membership's EligibilityReasonCode name, e.g. "ANNUAL_LIMIT_EXHAUSTED"
+  std::string message;
+};
+
+struct Eligibility {
+  bool eligible = false;
+  std::vector<EligibilityReason> reasons;
+  std::string account_id, plan_id, benefit_category;
+};
+
+struct UtilizationRecord {
+  std::string member_id;
+  std::string benefit_code;
+  Money amount;
+  absl::CivilDay service_date;
+  std::string source_reference;  // the claim id: membership counts it once
+};
+
+class MembershipClient {
+ public:
+  virtual ~MembershipClient() = default;
+  // Eligible or not, with every reason; an unknown member is not eligible
+  // (MEMBER_NOT_FOUND), not an error.
+  virtual absl::StatusOr<Eligibility> CheckEligibility(const EligibilityQuery& query) = 0;
+  // Idempotent by source_reference. FAILED_PRECONDITION when it would exceed the
+  // remaining limit or the member is not eligible.
+  virtual absl::Status RecordUtilization(const UtilizationRecord& record) = 0;
+  // Idempotent; OK when the reference was never recorded (nothing to give back).
+  virtual absl::Status ReverseUtilization(const std::string& source_reference, const std::string& reason) = 0;
+};
+
+// The gRPC implementation over a PeerChannel whose service config retries
+// UNAVAILABLE for the three (idempotent) methods.
+std::unique_ptr<MembershipClient> NewGrpcMembershipClient(PeerOptions options);
+
+// PeerOptions for membership at `address` with the retry policy above.
+PeerOptions MembershipPeerOptions(std::string address, std::string token, absl::Duration deadline);
+
+}  // namespace careops::claims

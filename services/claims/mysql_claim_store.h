@@ -1,0 +1,40 @@
+// ClaimStore on MySQL/MariaDB (schema services/claims/schema), through the
+// common connection pool. SQL lives in named constants in the .cc, every
+// statement is prepared and parameterised, and Connector/C++ exceptions become
+// statuses inside mysql::RunInTransaction / mysql::RunIdempotent.
+#pragma once
+
+#include "common/mysql/pool.h"
+#include "services/claims/claim_store.h"
+
+namespace careops::claims {
+
+class MysqlClaimStore final : public ClaimStore {
+ public:
+  explicit MysqlClaimStore(mysql::ConnectionPool& pool) : pool_(pool) {}
+
+  absl::Status CreateClaim(const Mutation& m, Claim claim, const ClaimEvent& event,
+                           const RenderClaim& render) override;
+  absl::StatusOr<Claim> GetClaim(const std::string& claim_id) override;
+  absl::StatusOr<std::vector<Claim>> ListClaims(const ClaimFilter& filter, const std::string& after_id,
+                                                int limit) override;
+  absl::Status TransitionClaim(const Mutation& m, const std::string& claim_id, int64_t expected_version,
+                               const ClaimDecider& decide, const RenderClaim& render) override;
+  absl::StatusOr<std::vector<ClaimEvent>> GetHistory(const std::string& claim_id) override;
+  absl::StatusOr<BreachScanResult> MarkBreaches(absl::Time as_of) override;
+  absl::StatusOr<std::map<ClaimStatus, int64_t>> CountByStatus() override;
+  absl::Status ScanBordereau(const BordereauQuery& query,
+                             const std::function<absl::Status(const Claim&)>& row) override;
+  absl::Status CreateInvestigation(const Mutation& m, const Investigation& investigation,
+                                   const RenderInvestigation& render) override;
+  absl::Status TransitionInvestigation(const Mutation& m, const std::string& investigation_id,
+                                       int64_t expected_version, const InvestigationDecider& decide,
+                                       const RenderInvestigation& render) override;
+  absl::StatusOr<std::vector<Investigation>> ListInvestigations(bool open_only, const std::string& claim_id,
+                                                                const std::string& after_id, int limit) override;
+
+ private:
+  mysql::ConnectionPool& pool_;
+};
+
+}  // namespace careops::claims
