@@ -1,0 +1,73 @@
+#include "services/membership/membership_metrics.h"
+
+#include <string>
+
+#include "common/metrics.h"
+#include "services/membership/membership_rules.h"
+
+namespace careops::membership {
+namespace {
+std::string S(std::string_view v) { return std::string(v); }
+}  // namespace
+
+MembershipMetrics::MembershipMetrics(prometheus::Registry& registry)
+    : members_(prometheus::BuildGauge()
+                   .Name("careops_membership_members")
+                   .Help("Members by record status, read from the database")
+                   .Register(registry)),
+      accounts_(prometheus::BuildGauge()
+                    .Name("careops_membership_accounts")
+                    .Help("Client accounts by type and status, read from the database")
+                    .Register(registry)),
+      movements_(prometheus::BuildCounter()
+                     .Name("careops_membership_movements_total")
+                     .Help("Membership movements by type and outcome (requested, applied, rejected)")
+                     .Register(registry)),
+      movement_tat_(prometheus::BuildHistogram()
+                        .Name("careops_membership_movement_tat_seconds")
+                        .Help("Time from a movement's request to its decision")
+                        .Register(registry)),
+      movement_breaches_(prometheus::BuildCounter()
+                             .Name("careops_membership_movement_tat_breaches_total")
+                             .Help("Movements decided after their TAT due time")
+                             .Register(registry)),
+      eligibility_checks_(prometheus::BuildCounter()
+                              .Name("careops_membership_eligibility_checks_total")
+                              .Help("Eligibility checks by outcome (eligible, ineligible)")
+                              .Register(registry)) {}
+
+absl::Status MembershipMetrics::Refresh(MembershipStore& store) {
+  auto counts = store.Count();
+  if (!counts.ok()) return counts.status();
+  for (auto status : {v1::MEMBER_STATUS_ACTIVE, v1::MEMBER_STATUS_TERMINATED}) {
+    auto it = counts->members.find(status);
+    members_.Add({{"status", S(MemberStatusName(status))}}).Set(it == counts->members.end() ? 0 : it->second);
+  }
+  for (auto type : {v1::CLIENT_ACCOUNT_TYPE_DIRECT_CLIENT, v1::CLIENT_ACCOUNT_TYPE_CORPORATE,
+                    v1::CLIENT_ACCOUNT_TYPE_BROKER, v1::CLIENT_ACCOUNT_TYPE_AGENT}) {
+    for (auto status : {v1::CLIENT_ACCOUNT_STATUS_ACTIVE, v1::CLIENT_ACCOUNT_STATUS_SUSPENDED,
+                        v1::CLIENT_ACCOUNT_STATUS_CANCELLED}) {
+      auto it = counts->accounts.find({type, status});
+      accounts_.Add({{"type", S(AccountTypeName(type))}, {"status", S(AccountStatusName(status))}})
+          .Set(it == counts->accounts.end() ? 0 : it->second);
+    }
+  }
+  return absl::OkStatus();
+}
+
+void MembershipMetrics::MovementRequested(v1::MovementType type) {
+  movements_.Add({{"type", S(MovementTypeName(type))}, {"outcome", "requested"}}).Increment();
+}
+
+void MembershipMetrics::MovementDecided(v1::MovementType type, bool applied, absl::Duration tat, bool tat_met) {
+  const std::string t = S(MovementTypeName(type));
+  movements_.Add({{"type", t}, {"outcome", applied ? "applied" : "rejected"}}).Increment();
+  movement_tat_.Add({{"type", t}}, TurnaroundBuckets()).Observe(absl::ToDoubleSeconds(tat));
+  if (!tat_met) movement_breaches_.Add({{"type", t}}).Increment();
+}
+
+void MembershipMetrics::EligibilityChecked(bool eligible) {
+  eligibility_checks_.Add({{"outcome", eligible ? "eligible" : "ineligible"}}).Increment();
+}
+
+}  // namespace careops::membership

@@ -1,0 +1,353 @@
+#include "services/membership/membership_rules.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
+#include "common/status.h"
+#include "common/text.h"
+
+namespace careops::membership {
+namespace {
+
+std::string Field(std::string_view parent, std::string_view child) {
+  return parent.empty() ? std::string(child) : absl::StrCat(Abs(parent), ".", Abs(child));
+}
+
+std::string DayText(absl::CivilDay d) { return ToSqlDate(d); }
+
+std::string MinorText(const std::string& currency, int64_t minor) { return Money(currency, minor).ToString(); }
+
+bool IsWeekend(absl::CivilDay d) {
+  absl::Weekday w = absl::GetWeekday(d);
+  return w == absl::Weekday::saturday || w == absl::Weekday::sunday;
+}
+
+}  // namespace
+
+bool CoveredOn(absl::CivilDay effective_date, std::optional<absl::CivilDay> termination_date,
+               absl::CivilDay day) {
+  if (day < effective_date) return false;
+  return !termination_date.has_value() || day < *termination_date;
+}
+
+absl::CivilDay WaitingPeriodEnd(absl::CivilDay effective_date, int waiting_period_days) {
+  return effective_date + waiting_period_days;
+}
+
+EligibilityDecision DecideEligibility(const EligibilityFacts& f, absl::CivilDay service_date,
+                                      int64_t amount_minor) {
+  EligibilityDecision d;
+  auto add = [&](v1::EligibilityReasonCode code, std::string message) {
+    d.reasons.push_back({code, std::move(message)});
+  };
+  if (!f.member_found) {
+    add(v1::MEMBER_NOT_FOUND, "no member has this member_id");
+    return d;
+  }
+  if (!CoveredOn(f.effective_date, f.termination_date, service_date)) {
+    if (service_date < f.effective_date) {
+      add(v1::MEMBER_NOT_ACTIVE, absl::StrCat("coverage starts on ", DayText(f.effective_date),
+                                              ", after the service date ", DayText(service_date)));
+    } else {
+      add(v1::MEMBER_NOT_ACTIVE, absl::StrCat("coverage ended on ", DayText(*f.termination_date),
+                                              ", on or before the service date ", DayText(service_date)));
+    }
+  }
+  if (f.account_status == v1::CLIENT_ACCOUNT_STATUS_SUSPENDED &&
+      service_date >= f.account_status_effective_date) {
+    add(v1::ACCOUNT_SUSPENDED,
+        absl::StrCat("the client account is suspended since ", DayText(f.account_status_effective_date)));
+  }
+  if (f.account_status == v1::CLIENT_ACCOUNT_STATUS_CANCELLED &&
+      service_date >= f.account_status_effective_date) {
+    add(v1::ACCOUNT_CANCELLED,
+        absl::StrCat("the client account was cancelled as of ", DayText(f.account_status_effective_date)));
+  }
+  if (!f.benefit.has_value()) {
+    add(v1::BENEFIT_NOT_IN_PLAN, "the member's plan has no such benefit");
+  } else {
+    const BenefitTerms& b = *f.benefit;
+    d.unlimited = b.unlimited;
+    d.remaining_minor = b.unlimited ? 0 : std::max<int64_t>(0, b.annual_limit_minor - f.used_minor);
+    absl::CivilDay served = WaitingPeriodEnd(f.effective_date, b.waiting_period_days);
+    if (b.waiting_period_days > 0 && service_date < served) {
+      add(v1::WAITING_PERIOD_NOT_SERVED,
+          absl::StrCat("benefit ", b.code, " has a waiting period of ", b.waiting_period_days,
+                       " days; usable from ", DayText(served)));
+    }
+    if (!b.unlimited && (d.remaining_minor == 0 || amount_minor > d.remaining_minor)) {
+      add(v1::ANNUAL_LIMIT_EXHAUSTED,
+          absl::StrCat("annual limit of ", MinorText(f.currency, b.annual_limit_minor), " for ", b.code,
+                       " has ", MinorText(f.currency, d.remaining_minor), " left in ",
+                       service_date.year(), amount_minor > 0
+                           ? absl::StrCat(", less than ", MinorText(f.currency, amount_minor))
+                           : std::string()));
+    }
+    if (b.per_visit_cap_minor > 0 && amount_minor > b.per_visit_cap_minor) {
+      add(v1::PER_VISIT_CAP_EXCEEDED,
+          absl::StrCat("per-visit cap of ", MinorText(f.currency, b.per_visit_cap_minor), " for ", b.code,
+                       " is less than ", MinorText(f.currency, amount_minor)));
+    }
+  }
+  d.eligible = d.reasons.empty();
+  return d;
+}
+
+std::string_view ActionName(AccountAction action) {
+  switch (action) {
+    case AccountAction::kSuspend: return "suspend";
+    case AccountAction::kReinstate: return "reinstate";
+    case AccountAction::kCancel: return "cancel";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<v1::ClientAccountStatus> NextAccountStatus(v1::ClientAccountStatus from, AccountAction action) {
+  using v1::CLIENT_ACCOUNT_STATUS_ACTIVE;
+  using v1::CLIENT_ACCOUNT_STATUS_CANCELLED;
+  using v1::CLIENT_ACCOUNT_STATUS_SUSPENDED;
+  switch (action) {
+    case AccountAction::kSuspend:
+      if (from == CLIENT_ACCOUNT_STATUS_ACTIVE) return CLIENT_ACCOUNT_STATUS_SUSPENDED;
+      break;
+    case AccountAction::kReinstate:
+      if (from == CLIENT_ACCOUNT_STATUS_SUSPENDED) return CLIENT_ACCOUNT_STATUS_ACTIVE;
+      break;
+    case AccountAction::kCancel:
+      if (from == CLIENT_ACCOUNT_STATUS_ACTIVE || from == CLIENT_ACCOUNT_STATUS_SUSPENDED) {
+        return CLIENT_ACCOUNT_STATUS_CANCELLED;
+      }
+      break;
+  }
+  return absl::FailedPreconditionError(absl::StrCat("cannot ", Abs(ActionName(action)), " an account that is ",
+                                                    Abs(AccountStatusName(from))));
+}
+
+absl::StatusOr<TatTargets> ParseTatTargets(std::string_view text) {
+  static const std::map<std::string_view, v1::MovementType> kByName = {
+      {"enrollment", v1::MOVEMENT_TYPE_ENROLLMENT},
+      {"termination", v1::MOVEMENT_TYPE_TERMINATION},
+      {"plan_change", v1::MOVEMENT_TYPE_PLAN_CHANGE},
+      {"reinstatement", v1::MOVEMENT_TYPE_REINSTATEMENT},
+      {"detail_change", v1::MOVEMENT_TYPE_DETAIL_CHANGE},
+  };
+  TatTargets out;
+  for (std::string_view item : SplitAny(text, ",", true)) {
+    item = StripSpace(item);
+    size_t colon = item.find(':');
+    int days = 0;
+    auto it = kByName.find(colon == std::string_view::npos ? item : item.substr(0, colon));
+    if (colon == std::string_view::npos || it == kByName.end() || !ParseInt(item.substr(colon + 1), &days) ||
+        days < 0 || days > 60) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "movement_tat: '", Abs(item),
+          "' must be <type>:<business days 0..60>, type one of enrollment, termination, plan_change, "
+          "reinstatement, detail_change"));
+    }
+    out[it->second] = days;
+  }
+  return out;
+}
+
+int TatBusinessDays(const TatTargets& targets, v1::MovementType type) {
+  auto it = targets.find(type);
+  return it == targets.end() ? kDefaultTatBusinessDays : it->second;
+}
+
+absl::Time AddBusinessDays(absl::Time start, int days) {
+  absl::CivilSecond cs = absl::ToCivilSecond(start, absl::UTCTimeZone());
+  absl::CivilDay day(cs);
+  absl::Duration time_of_day = start - absl::FromCivil(day, absl::UTCTimeZone());
+  while (days > 0) {
+    ++day;
+    if (!IsWeekend(day)) --days;
+  }
+  return absl::FromCivil(day, absl::UTCTimeZone()) + time_of_day;
+}
+
+bool TatMet(absl::Time due, absl::Time decided) { return decided <= due; }
+
+bool Overdue(v1::MovementStatus status, absl::Time due, absl::Time as_of) {
+  return status == v1::MOVEMENT_STATUS_PENDING && as_of > due;
+}
+
+std::string_view MovementTypeName(v1::MovementType type) {
+  switch (type) {
+    case v1::MOVEMENT_TYPE_ENROLLMENT: return "enrollment";
+    case v1::MOVEMENT_TYPE_TERMINATION: return "termination";
+    case v1::MOVEMENT_TYPE_PLAN_CHANGE: return "plan_change";
+    case v1::MOVEMENT_TYPE_REINSTATEMENT: return "reinstatement";
+    case v1::MOVEMENT_TYPE_DETAIL_CHANGE: return "detail_change";
+    default: return "unspecified";
+  }
+}
+
+std::string_view AccountTypeName(v1::ClientAccountType type) {
+  switch (type) {
+    case v1::CLIENT_ACCOUNT_TYPE_DIRECT_CLIENT: return "direct_client";
+    case v1::CLIENT_ACCOUNT_TYPE_CORPORATE: return "corporate";
+    case v1::CLIENT_ACCOUNT_TYPE_BROKER: return "broker";
+    case v1::CLIENT_ACCOUNT_TYPE_AGENT: return "agent";
+    default: return "unspecified";
+  }
+}
+
+std::string_view AccountStatusName(v1::ClientAccountStatus status) {
+  switch (status) {
+    case v1::CLIENT_ACCOUNT_STATUS_ACTIVE: return "active";
+    case v1::CLIENT_ACCOUNT_STATUS_SUSPENDED: return "suspended";
+    case v1::CLIENT_ACCOUNT_STATUS_CANCELLED: return "cancelled";
+    default: return "unspecified";
+  }
+}
+
+std::string_view MemberStatusName(v1::MemberStatus status) {
+  switch (status) {
+    case v1::MEMBER_STATUS_ACTIVE: return "active";
+    case v1::MEMBER_STATUS_TERMINATED: return "terminated";
+    default: return "unspecified";
+  }
+}
+
+// ---------------------------------------------------------------- validation
+
+namespace {
+
+absl::Status RequireText(std::string_view value, std::string_view field, size_t max) {
+  if (StripSpace(value).empty()) return InvalidArgument(field, "must not be empty");
+  if (value.size() > max) return InvalidArgument(field, absl::StrCat("must be at most ", max, " characters"));
+  return absl::OkStatus();
+}
+
+absl::Status OptionalText(std::string_view value, std::string_view field, size_t max) {
+  if (value.size() > max) return InvalidArgument(field, absl::StrCat("must be at most ", max, " characters"));
+  return absl::OkStatus();
+}
+
+absl::Status RequireDate(const common::v1::Date& d, bool present, std::string_view field) {
+  if (!present) return InvalidArgument(field, "is required");
+  return FromProto(d, field).status();
+}
+
+bool ValidCode(std::string_view code) {
+  if (code.empty() || code.size() > 32) return false;
+  for (char c : code) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status ValidateNewAccount(const v1::ClientAccount& a, std::string_view field) {
+  CAREOPS_RETURN_IF_ERROR(RequireText(a.name(), Field(field, "name"), 200));
+  if (a.type() == v1::CLIENT_ACCOUNT_TYPE_UNSPECIFIED || !v1::ClientAccountType_IsValid(a.type())) {
+    return InvalidArgument(Field(field, "type"), "must be DIRECT_CLIENT, CORPORATE, BROKER or AGENT");
+  }
+  CAREOPS_RETURN_IF_ERROR(OptionalText(a.account_officer(), Field(field, "account_officer"), 128));
+  CAREOPS_RETURN_IF_ERROR(OptionalText(a.contact_email(), Field(field, "contact_email"), 254));
+  if (!a.contact_email().empty() && a.contact_email().find('@') == std::string::npos) {
+    return InvalidArgument(Field(field, "contact_email"), "must be an e-mail address");
+  }
+  return RequireDate(a.start_date(), a.has_start_date(), Field(field, "start_date"));
+}
+
+absl::Status ValidatePerson(const v1::Person& p, std::string_view field, absl::CivilDay today) {
+  CAREOPS_RETURN_IF_ERROR(RequireText(p.given_name(), Field(field, "given_name"), 100));
+  CAREOPS_RETURN_IF_ERROR(RequireText(p.family_name(), Field(field, "family_name"), 100));
+  std::string birth_field = Field(field, "birth_date");
+  if (!p.has_birth_date()) return InvalidArgument(birth_field, "is required");
+  auto birth = FromProto(p.birth_date(), birth_field);
+  if (!birth.ok()) return birth.status();
+  if (*birth > today) return InvalidArgument(birth_field, "must not be in the future");
+  if (!(p.sex().empty() || p.sex() == "F" || p.sex() == "M" || p.sex() == "X")) {
+    return InvalidArgument(Field(field, "sex"), "must be empty, F, M or X");
+  }
+  CAREOPS_RETURN_IF_ERROR(OptionalText(p.email(), Field(field, "email"), 254));
+  if (!p.email().empty() && p.email().find('@') == std::string::npos) {
+    return InvalidArgument(Field(field, "email"), "must be an e-mail address");
+  }
+  return OptionalText(p.phone(), Field(field, "phone"), 32);
+}
+
+absl::Status ValidateExternalRef(std::string_view ref, std::string_view field) {
+  return RequireText(ref, field, 64);
+}
+
+absl::Status ValidateBenefits(const google::protobuf::RepeatedPtrField<v1::Benefit>& benefits,
+                              std::string_view currency, std::string_view field) {
+  if (benefits.empty()) return InvalidArgument(field, "must list at least one benefit");
+  if (benefits.size() > 200) return InvalidArgument(field, "must list at most 200 benefits");
+  std::set<std::string> codes;
+  for (int i = 0; i < benefits.size(); ++i) {
+    const v1::Benefit& b = benefits[i];
+    std::string f = absl::StrCat(Abs(field), "[", i, "]");
+    if (!ValidCode(b.code())) {
+      return InvalidArgument(Field(f, "code"), "must be 1 to 32 of A-Z, 0-9, '_' or '-'");
+    }
+    if (!codes.insert(b.code()).second) {
+      return InvalidArgument(Field(f, "code"), absl::StrCat("'", b.code(), "' appears twice in the plan"));
+    }
+    CAREOPS_RETURN_IF_ERROR(RequireText(b.category(), Field(f, "category"), 64));
+    if (b.unlimited()) {
+      if (b.has_annual_limit()) return InvalidArgument(Field(f, "annual_limit"), "must be unset when unlimited");
+    } else {
+      if (!b.has_annual_limit() || b.annual_limit().amount_minor() <= 0) {
+        return InvalidArgument(Field(f, "annual_limit"), "must be more than zero unless unlimited is set");
+      }
+      if (b.annual_limit().currency_code() != currency) {
+        return InvalidArgument(Field(f, "annual_limit.currency_code"),
+                               absl::StrCat("must be the plan's currency ", Abs(currency)));
+      }
+    }
+    if (b.has_per_visit_cap()) {
+      if (b.per_visit_cap().amount_minor() < 0) {
+        return InvalidArgument(Field(f, "per_visit_cap.amount_minor"), "must not be negative");
+      }
+      if (b.per_visit_cap().amount_minor() > 0 && b.per_visit_cap().currency_code() != currency) {
+        return InvalidArgument(Field(f, "per_visit_cap.currency_code"),
+                               absl::StrCat("must be the plan's currency ", Abs(currency)));
+      }
+    }
+    if (b.copay_basis_points() < 0 || b.copay_basis_points() > 10000) {
+      return InvalidArgument(Field(f, "copay_basis_points"), "must be between 0 and 10000");
+    }
+    if (b.waiting_period_days() < 0 || b.waiting_period_days() > 3650) {
+      return InvalidArgument(Field(f, "waiting_period_days"), "must be between 0 and 3650");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateNewPlan(const v1::Plan& plan, std::string_view field) {
+  if (plan.account_id().empty()) return InvalidArgument(Field(field, "account_id"), "is required");
+  CAREOPS_RETURN_IF_ERROR(RequireText(plan.name(), Field(field, "name"), 200));
+  if (!IsKnownCurrency(plan.currency_code())) {
+    return InvalidArgument(Field(field, "currency_code"),
+                           absl::StrCat("unknown ISO-4217 currency '", plan.currency_code(), "'"));
+  }
+  return ValidateBenefits(plan.benefits(), plan.currency_code(), Field(field, "benefits"));
+}
+
+absl::Status ValidateNotBeforeStart(absl::CivilDay day, absl::CivilDay account_start, std::string_view field) {
+  if (day < account_start) {
+    return InvalidArgument(field, absl::StrCat("must not be before the account's start date ",
+                                               ToSqlDate(account_start)));
+  }
+  return absl::OkStatus();
+}
+
+BenefitTerms TermsFromProto(const v1::Benefit& b) {
+  BenefitTerms t;
+  t.code = b.code();
+  t.category = b.category();
+  t.unlimited = b.unlimited();
+  t.annual_limit_minor = b.unlimited() ? 0 : b.annual_limit().amount_minor();
+  t.per_visit_cap_minor = b.per_visit_cap().amount_minor();
+  t.copay_basis_points = b.copay_basis_points();
+  t.waiting_period_days = b.waiting_period_days();
+  return t;
+}
+
+}  // namespace careops::membership

@@ -1,0 +1,130 @@
+// The membership business rules, as pure functions: no database, no RPC, no wall
+// clock (time arrives as arguments). The gRPC adapter and the store call these;
+// the unit tests exercise them directly.
+//
+//   - Coverage: a member is covered on day d when effective_date <= d and, if a
+//     termination_date is set, d < termination_date.
+//   - Eligibility: DecideEligibility() lists every reason a service is not
+//     covered (member not covered, account suspended/cancelled, benefit not in
+//     plan, waiting period, annual limit, per-visit cap), with the remaining limit.
+//   - Client-account status machine: ACTIVE <-> SUSPENDED, either -> CANCELLED (final).
+//   - Movement TAT: due = request time + N business days (Mon-Fri, UTC).
+//   - Validation of resources a caller sends (accounts, plans, people), each
+//     error INVALID_ARGUMENT naming the field and the rule.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "careops/membership/v1/membership.pb.h"
+#include "common/money.h"
+
+namespace careops::membership {
+
+// ---------------------------------------------------------------- coverage
+
+bool CoveredOn(absl::CivilDay effective_date, std::optional<absl::CivilDay> termination_date,
+               absl::CivilDay day);
+
+// The first day a benefit with `waiting_period_days` may be used.
+absl::CivilDay WaitingPeriodEnd(absl::CivilDay effective_date, int waiting_period_days);
+
+// ---------------------------------------------------------------- eligibility
+
+// A plan's benefit terms in plain numbers (minor units of the plan's currency).
+struct BenefitTerms {
+  std::string code;
+  std::string category;
+  bool unlimited = false;
+  int64_t annual_limit_minor = 0;
+  int64_t per_visit_cap_minor = 0;  // 0: no cap
+  int32_t copay_basis_points = 0;
+  int32_t waiting_period_days = 0;
+};
+
+// What the store knows about a member on the day of a service.
+struct EligibilityFacts {
+  bool member_found = false;
+  absl::CivilDay effective_date;
+  std::optional<absl::CivilDay> termination_date;
+  v1::ClientAccountStatus account_status = v1::CLIENT_ACCOUNT_STATUS_ACTIVE;
+  absl::CivilDay account_status_effective_date;
+  std::string currency;                 // the plan's currency
+  std::optional<BenefitTerms> benefit;  // nullopt: the code is not in the member's plan
+  int64_t used_minor = 0;               // used this calendar year (of the service date)
+};
+
+struct EligibilityReason {
+  v1::EligibilityReasonCode code;
+  std::string message;
+};
+
+struct EligibilityDecision {
+  bool eligible = false;
+  std::vector<EligibilityReason> reasons;
+  bool unlimited = false;
+  int64_t remaining_minor = 0;  // before this amount; 0 when unlimited
+};
+
+// Every reason that applies, in the enum's order. `amount_minor` 0 checks
+// coverage only (no limit or cap reason can apply).
+EligibilityDecision DecideEligibility(const EligibilityFacts& facts, absl::CivilDay service_date,
+                                      int64_t amount_minor);
+
+// ---------------------------------------------------------------- accounts
+
+enum class AccountAction { kSuspend, kReinstate, kCancel };
+
+std::string_view ActionName(AccountAction action);  // "suspend", "reinstate", "cancel"
+
+// The status after `action`, or FAILED_PRECONDITION naming the current status.
+absl::StatusOr<v1::ClientAccountStatus> NextAccountStatus(v1::ClientAccountStatus from, AccountAction action);
+
+// ---------------------------------------------------------------- movements (TAT)
+
+// TAT targets in business days per movement type. Parsed from
+// "enrollment:2,termination:2,plan_change:3,reinstatement:2,detail_change:1";
+// types left out keep kDefaultTatBusinessDays.
+constexpr int kDefaultTatBusinessDays = 2;
+using TatTargets = std::map<v1::MovementType, int>;
+absl::StatusOr<TatTargets> ParseTatTargets(std::string_view text);
+int TatBusinessDays(const TatTargets& targets, v1::MovementType type);
+
+// `start` plus `days` business days (Monday..Friday in UTC), same time of day.
+absl::Time AddBusinessDays(absl::Time start, int days);
+
+// A decided movement met its TAT when decided no later than due.
+bool TatMet(absl::Time due, absl::Time decided);
+// A pending movement is overdue once `as_of` is past due.
+bool Overdue(v1::MovementStatus status, absl::Time due, absl::Time as_of);
+
+// Lower-case label values for metrics and audit ("enrollment", "plan_change").
+std::string_view MovementTypeName(v1::MovementType type);
+std::string_view AccountTypeName(v1::ClientAccountType type);
+std::string_view AccountStatusName(v1::ClientAccountStatus status);
+std::string_view MemberStatusName(v1::MemberStatus status);
+
+// ---------------------------------------------------------------- validation
+
+// Each returns INVALID_ARGUMENT naming `field` (prefixed to nested fields) and the rule.
+absl::Status ValidateNewAccount(const v1::ClientAccount& account, std::string_view field);
+absl::Status ValidatePerson(const v1::Person& person, std::string_view field, absl::CivilDay today);
+absl::Status ValidateExternalRef(std::string_view ref, std::string_view field);
+// Benefits of a plan in `currency`: codes unique, limits positive, percentages in range.
+absl::Status ValidateBenefits(const google::protobuf::RepeatedPtrField<v1::Benefit>& benefits,
+                              std::string_view currency, std::string_view field);
+absl::Status ValidateNewPlan(const v1::Plan& plan, std::string_view field);
+// INVALID_ARGUMENT unless `day` is on or after the account's start date.
+absl::Status ValidateNotBeforeStart(absl::CivilDay day, absl::CivilDay account_start, std::string_view field);
+
+BenefitTerms TermsFromProto(const v1::Benefit& benefit);
+
+}  // namespace careops::membership

@@ -1,0 +1,577 @@
+#include "services/membership/membership_service.h"
+
+#include <set>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/money.h"
+#include "common/mysql/idempotency.h"
+#include "common/proto_time.h"
+#include "common/status.h"
+#include "common/text.h"
+
+namespace careops::membership {
+namespace {
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 500;
+constexpr int kMaxBatchRows = 5000;
+constexpr char kPageTokenPrefix[] = "after:";
+
+absl::Status Require(const std::string& value, std::string_view field) {
+  if (value.empty()) return InvalidArgument(field, "is required");
+  if (value.size() > 64) return InvalidArgument(field, "must be at most 64 characters");
+  return absl::OkStatus();
+}
+
+absl::Status RequireReason(const std::string& reason) {
+  if (StripSpace(reason).empty()) return InvalidArgument("reason", "must not be empty");
+  if (reason.size() > 1024) return InvalidArgument("reason", "must be at most 1024 characters");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::CivilDay> RequireDate(bool present, const common::v1::Date& d, std::string_view field) {
+  if (!present) return InvalidArgument(field, "is required");
+  return FromProto(d, field);
+}
+
+// page_size 0 means the default; page_token is what a previous page returned.
+absl::StatusOr<PageRequest> ParsePage(int32_t page_size, const std::string& token) {
+  PageRequest page;
+  if (page_size < 0 || page_size > kMaxPageSize) {
+    return InvalidArgument("page_size", absl::StrCat("must be between 0 and ", kMaxPageSize, " (0 means ",
+                                                     kDefaultPageSize, ")"));
+  }
+  page.limit = page_size == 0 ? kDefaultPageSize : page_size;
+  if (!token.empty()) {
+    std::string decoded;
+    std::string_view rest;
+    if (absl::WebSafeBase64Unescape(token, &decoded)) rest = decoded;
+    if (!ConsumePrefix(&rest, kPageTokenPrefix) || !IsWellFormedId(rest)) {
+      return InvalidArgument("page_token", "is not a token from a previous page of this list");
+    }
+    page.after_id = std::string(rest);
+  }
+  return page;
+}
+
+std::string NextPageToken(bool more, const std::string& last_id) {
+  if (!more) return "";
+  std::string token;
+  absl::WebSafeBase64Escape(absl::StrCat(kPageTokenPrefix, last_id), &token);
+  return token;
+}
+
+absl::CivilDay Today(const Clock& clock) { return absl::ToCivilDay(clock.Now(), absl::UTCTimeZone()); }
+
+absl::Status ValidateEnrollee(const std::string& plan_id, const std::string& external_ref, const v1::Person& person,
+                              bool has_date, const common::v1::Date& date, std::string_view prefix,
+                              absl::CivilDay today) {
+  CAREOPS_RETURN_IF_ERROR(Require(plan_id, absl::StrCat(Abs(prefix), "plan_id")));
+  CAREOPS_RETURN_IF_ERROR(ValidateExternalRef(external_ref, absl::StrCat(Abs(prefix), "external_ref")));
+  CAREOPS_RETURN_IF_ERROR(ValidatePerson(person, absl::StrCat(Abs(prefix), "person"), today));
+  return RequireDate(has_date, date, absl::StrCat(Abs(prefix), "effective_date")).status();
+}
+
+}  // namespace
+
+MembershipServiceImpl::MembershipServiceImpl(MembershipStore& store, const Authenticator& authenticator,
+                                             const Clock& clock, MembershipMetrics& metrics,
+                                             MembershipServiceOptions options)
+    : store_(store),
+      authenticator_(authenticator),
+      clock_(clock),
+      metrics_(metrics),
+      options_(std::move(options)),
+      ids_(clock) {}
+
+grpc::Status MembershipServiceImpl::Handle(grpc::ServerContext* ctx,
+                                           const std::function<absl::Status(const Principal&)>& handler) {
+  auto who = authenticator_.Authenticate(*ctx);
+  if (!who.ok()) return ToGrpcStatus(who.status());
+  return ToGrpcStatus(handler(*who));
+}
+
+Mutation MembershipServiceImpl::NewMutation(std::string method, std::string request_id,
+                                            const google::protobuf::Message& request, const Principal& actor) const {
+  Mutation m;
+  m.method = std::move(method);
+  m.request_id = std::move(request_id);
+  m.request = &request;
+  m.actor = actor;
+  m.now = clock_.Now();
+  return m;
+}
+
+// ================================================================ accounts
+
+grpc::Status MembershipServiceImpl::CreateClientAccount(grpc::ServerContext* ctx,
+                                                        const v1::CreateClientAccountRequest* req,
+                                                        v1::ClientAccount* resp) {
+  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+    CAREOPS_RETURN_IF_ERROR(ValidateNewAccount(req->account(), "account"));
+    v1::ClientAccount a;
+    a.set_account_id(ids_.Next());
+    a.set_name(std::string(StripSpace(req->account().name())));
+    a.set_type(req->account().type());
+    a.set_status(v1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+    a.set_account_officer(req->account().account_officer());
+    a.set_contact_email(req->account().contact_email());
+    *a.mutable_start_date() = req->account().start_date();
+    *a.mutable_status_effective_date() = req->account().start_date();
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.CreateAccount(NewMutation("CreateClientAccount", req->request_id(), *req, who), a));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::GetClientAccount(grpc::ServerContext* ctx, const v1::GetClientAccountRequest* req,
+                                                     v1::ClientAccount* resp) {
+  return Handle(ctx, [&](const Principal&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Require(req->account_id(), "account_id"));
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetAccount(req->account_id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::ListClientAccounts(grpc::ServerContext* ctx,
+                                                       const v1::ListClientAccountsRequest* req,
+                                                       v1::ListClientAccountsResponse* resp) {
+  return Handle(ctx, [&](const Principal&) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(req->page_size(), req->page_token()));
+    if (!v1::ClientAccountType_IsValid(req->type())) return InvalidArgument("type", "is not a known account type");
+    if (!v1::ClientAccountStatus_IsValid(req->status())) {
+      return InvalidArgument("status", "is not a known account status");
+    }
+    AccountFilter filter{req->type(), req->status(), req->account_officer()};
+    CAREOPS_ASSIGN_OR_RETURN(Page<v1::ClientAccount> result, store_.ListAccounts(filter, page));
+    for (auto& a : result.items) *resp->add_accounts() = std::move(a);
+    resp->set_next_page_token(
+        NextPageToken(result.more, resp->accounts().empty() ? "" : resp->accounts().rbegin()->account_id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::UpdateClientAccount(grpc::ServerContext* ctx,
+                                                        const v1::UpdateClientAccountRequest* req,
+                                                        v1::ClientAccount* resp) {
+  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+    const v1::ClientAccount& in = req->account();
+    CAREOPS_RETURN_IF_ERROR(Require(in.account_id(), "account.account_id"));
+    if (req->update_mask().paths().empty()) {
+      return InvalidArgument("update_mask", "must name at least one of name, account_officer, contact_email");
+    }
+    std::set<std::string> paths;
+    for (const std::string& path : req->update_mask().paths()) {
+      if (path != "name" && path != "account_officer" && path != "contact_email") {
+        return InvalidArgument("update_mask",
+                               absl::StrCat("path '", path, "' is not updatable (name, account_officer, contact_email)"));
+      }
+      paths.insert(path);
+    }
+    // Validate the new values with the rules for a new account.
+    v1::ClientAccount probe;
+    probe.set_name(paths.count("name") ? in.name() : "unchanged");
+    probe.set_type(v1::CLIENT_ACCOUNT_TYPE_CORPORATE);
+    probe.set_account_officer(in.account_officer());
+    probe.set_contact_email(in.contact_email());
+    *probe.mutable_start_date() = ToProto(absl::CivilDay(2000, 1, 1));
+    CAREOPS_RETURN_IF_ERROR(ValidateNewAccount(probe, "account"));
+    CAREOPS_ASSIGN_OR_RETURN(
+        *resp, store_.UpdateAccount(NewMutation("UpdateClientAccount", req->request_id(), *req, who), in.account_id(),
+                                    in.etag(), [&](v1::ClientAccount& a) {
+                                      if (paths.count("name")) a.set_name(std::string(StripSpace(in.name())));
+                                      if (paths.count("account_officer")) a.set_account_officer(in.account_officer());
+                                      if (paths.count("contact_email")) a.set_contact_email(in.contact_email());
+                                      return absl::OkStatus();
+                                    }));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::ClientAccount> MembershipServiceImpl::Transition(
+    const std::string& method, const google::protobuf::Message& req, const Principal& who,
+    const std::string& request_id, const std::string& account_id, const std::string& etag, const std::string& reason,
+    bool has_date, const common::v1::Date& date, AccountAction action) {
+  CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(request_id));
+  CAREOPS_RETURN_IF_ERROR(Require(account_id, "account_id"));
+  CAREOPS_RETURN_IF_ERROR(RequireReason(reason));
+  CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay day, RequireDate(has_date, date, "effective_date"));
+  AccountTransition t{account_id, etag, action, reason, day};
+  return store_.TransitionAccount(NewMutation(method, request_id, req, who), t);
+}
+
+grpc::Status MembershipServiceImpl::SuspendClientAccount(grpc::ServerContext* ctx,
+                                                         const v1::SuspendClientAccountRequest* req,
+                                                         v1::ClientAccount* resp) {
+  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(*resp, Transition("SuspendClientAccount", *req, who, req->request_id(), req->account_id(),
+                                               req->etag(), req->reason(), req->has_effective_date(),
+                                               req->effective_date(), AccountAction::kSuspend));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::ReinstateClientAccount(grpc::ServerContext* ctx,
+                                                           const v1::ReinstateClientAccountRequest* req,
+                                                           v1::ClientAccount* resp) {
+  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(*resp, Transition("ReinstateClientAccount", *req, who, req->request_id(),
+                                               req->account_id(), req->etag(), req->reason(),
+                                               req->has_effective_date(), req->effective_date(),
+                                               AccountAction::kReinstate));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::CancelClientAccount(grpc::ServerContext* ctx,
+                                                        const v1::CancelClientAccountRequest* req,
+                                                        v1::ClientAccount* resp) {
+  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(*resp, Transition("CancelClientAccount", *req, who, req->request_id(), req->account_id(),
+                                               req->etag(), req->reason(), req->has_effective_date(),
+                                               req->effective_date(), AccountAction::kCancel));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::GetAccountSummary(grpc::ServerContext* ctx,
+                                                      const v1::GetAccountSummaryRequest* req,
+                                                      v1::AccountSummary* resp) {
+  return Handle(ctx, [&](const Principal&) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay start,
+                             RequireDate(req->has_period_start(), req->period_start(), "period_start"));
+    CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, RequireDate(req->has_period_end(), req->period_end(), "period_end"));
+    if (end < start) return InvalidArgument("period_end", "must not be before period_start");
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.Summarize(req->account_id(), start, end));
+    return absl::OkStatus();
+  });
+}
+
+// ================================================================ plans
+
+grpc::Status MembershipServiceImpl::CreatePlan(grpc::ServerContext* ctx, const v1::CreatePlanRequest* req,
+                                               v1::Plan* resp) {
+  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+    CAREOPS_RETURN_IF_ERROR(ValidateNewPlan(req->plan(), "plan"));
+    v1::Plan plan = req->plan();
+    plan.set_plan_id(ids_.Next());
+    plan.set_version(1);
+    plan.clear_supersedes_plan_id();
+    plan.set_status(v1::PLAN_STATUS_ACTIVE);
+    plan.clear_etag();
+    plan.clear_create_time();
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.CreatePlan(NewMutation("CreatePlan", req->request_id(), *req, who), plan));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::GetPlan(grpc::ServerContext* ctx, const v1::GetPlanRequest* req, v1::Plan* resp) {
+  return Handle(ctx, [&](const Principal&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Require(req->plan_id(), "plan_id"));
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetPlan(req->plan_id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::ListPlans(grpc::ServerContext* ctx, const v1::ListPlansRequest* req,
+                                              v1::ListPlansResponse* resp) {
+  return Handle(ctx, [&](const Principal&) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(req->page_size(), req->page_token()));
+    if (!v1::PlanStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known plan status");
+    CAREOPS_ASSIGN_OR_RETURN(Page<v1::Plan> result, store_.ListPlans({req->account_id(), req->status()}, page));
+    for (auto& p : result.items) *resp->add_plans() = std::move(p);
+    resp->set_next_page_token(NextPageToken(result.more, resp->plans().empty() ? "" : resp->plans().rbegin()->plan_id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::RevisePlan(grpc::ServerContext* ctx, const v1::RevisePlanRequest* req,
+                                               v1::Plan* resp) {
+  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+    CAREOPS_RETURN_IF_ERROR(Require(req->plan_id(), "plan_id"));
+    if (req->name().size() > 200) return InvalidArgument("name", "must be at most 200 characters");
+    if (req->benefits().empty()) return InvalidArgument("benefits", "must list at least one benefit");
+    v1::Plan next;
+    next.set_plan_id(ids_.Next());
+    next.set_name(req->name());
+    *next.mutable_benefits() = req->benefits();
+    CAREOPS_ASSIGN_OR_RETURN(
+        *resp, store_.RevisePlan(NewMutation("RevisePlan", req->request_id(), *req, who), req->plan_id(), req->etag(), next));
+    return absl::OkStatus();
+  });
+}
+
+// ================================================================ members
+
+grpc::Status MembershipServiceImpl::EnrollMember(grpc::ServerContext* ctx, const v1::EnrollMemberRequest* req,
+                                                 v1::Member* resp) {
+  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+    CAREOPS_RETURN_IF_ERROR(Require(req->account_id(), "account_id"));
+    CAREOPS_RETURN_IF_ERROR(ValidateEnrollee(req->plan_id(), req->external_ref(), req->person(),
+                                             req->has_effective_date(), req->effective_date(), "", Today(clock_)));
+    v1::Member m;
+    m.set_member_id(ids_.Next());
+    m.set_account_id(req->account_id());
+    m.set_plan_id(req->plan_id());
+    m.set_external_ref(req->external_ref());
+    m.set_status(v1::MEMBER_STATUS_ACTIVE);
+    *m.mutable_person() = req->person();
+    *m.mutable_effective_date() = req->effective_date();
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.EnrollMember(NewMutation("EnrollMember", req->request_id(), *req, who), m));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::GetMember(grpc::ServerContext* ctx, const v1::GetMemberRequest* req,
+                                              v1::Member* resp) {
+  return Handle(ctx, [&](const Principal&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Require(req->member_id(), "member_id"));
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetMember(req->member_id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::ListMembers(grpc::ServerContext* ctx, const v1::ListMembersRequest* req,
+                                                v1::ListMembersResponse* resp) {
+  return Handle(ctx, [&](const Principal&) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(req->page_size(), req->page_token()));
+    if (!v1::MemberStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known member status");
+    CAREOPS_ASSIGN_OR_RETURN(Page<v1::Member> result,
+                             store_.ListMembers({req->account_id(), req->status(), req->plan_id()}, page));
+    for (auto& m : result.items) *resp->add_members() = std::move(m);
+    resp->set_next_page_token(
+        NextPageToken(result.more, resp->members().empty() ? "" : resp->members().rbegin()->member_id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::BatchEnrollMembers(grpc::ServerContext* ctx,
+                                                       const v1::BatchEnrollMembersRequest* req,
+                                                       v1::BatchEnrollMembersResponse* resp) {
+  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+    CAREOPS_RETURN_IF_ERROR(Require(req->account_id(), "account_id"));
+    if (req->rows().empty() || req->rows_size() > kMaxBatchRows) {
+      return InvalidArgument("rows", absl::StrCat("must have 1 to ", kMaxBatchRows, " rows"));
+    }
+    const absl::CivilDay today = Today(clock_);
+    std::vector<BatchRow> rows;
+    rows.reserve(req->rows_size());
+    for (int i = 0; i < req->rows_size(); ++i) {
+      const v1::BatchEnrollRow& r = req->rows(i);
+      absl::Status ok = ValidateEnrollee(r.plan_id(), r.external_ref(), r.person(), r.has_effective_date(),
+                                         r.effective_date(), absl::StrCat("rows[", i, "]."), today);
+      rows.push_back({r, ok.ok() ? std::string() : std::string(ok.message())});
+    }
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.BatchEnroll(NewMutation("BatchEnrollMembers", req->request_id(), *req, who),
+                                                       req->account_id(), rows, [this] { return ids_.Next(); }));
+    return absl::OkStatus();
+  });
+}
+
+// ================================================================ movements
+
+grpc::Status MembershipServiceImpl::RequestMovement(grpc::ServerContext* ctx, const v1::RequestMovementRequest* req,
+                                                    v1::Movement* resp) {
+  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+    CAREOPS_RETURN_IF_ERROR(Require(req->account_id(), "account_id"));
+    if (req->type() == v1::MOVEMENT_TYPE_UNSPECIFIED || !v1::MovementType_IsValid(req->type())) {
+      return InvalidArgument("type", "must be ENROLLMENT, TERMINATION, PLAN_CHANGE, REINSTATEMENT or DETAIL_CHANGE");
+    }
+    CAREOPS_RETURN_IF_ERROR(RequireDate(req->has_effective_date(), req->effective_date(), "effective_date").status());
+    if (req->note().size() > 1024) return InvalidArgument("note", "must be at most 1024 characters");
+    const absl::CivilDay today = Today(clock_);
+    v1::Movement mv;
+    switch (req->type()) {
+      case v1::MOVEMENT_TYPE_ENROLLMENT:
+        if (!req->member_id().empty()) return InvalidArgument("member_id", "must be empty for an ENROLLMENT");
+        if (!req->has_enrollment()) return InvalidArgument("enrollment", "is required for an ENROLLMENT");
+        CAREOPS_RETURN_IF_ERROR(ValidateEnrollee(req->enrollment().plan_id(), req->enrollment().external_ref(),
+                                                 req->enrollment().person(), true, req->effective_date(),
+                                                 "enrollment.", today));
+        *mv.mutable_enrollment() = req->enrollment();
+        break;
+      case v1::MOVEMENT_TYPE_PLAN_CHANGE:
+        CAREOPS_RETURN_IF_ERROR(Require(req->member_id(), "member_id"));
+        CAREOPS_RETURN_IF_ERROR(Require(req->new_plan_id(), "new_plan_id"));
+        mv.set_new_plan_id(req->new_plan_id());
+        break;
+      case v1::MOVEMENT_TYPE_DETAIL_CHANGE:
+        CAREOPS_RETURN_IF_ERROR(Require(req->member_id(), "member_id"));
+        if (!req->has_person()) return InvalidArgument("person", "is required for a DETAIL_CHANGE");
+        CAREOPS_RETURN_IF_ERROR(ValidatePerson(req->person(), "person", today));
+        *mv.mutable_person() = req->person();
+        break;
+      default:
+        CAREOPS_RETURN_IF_ERROR(Require(req->member_id(), "member_id"));
+        break;
+    }
+    const absl::Time now = clock_.Now();
+    mv.set_movement_id(ids_.Next());
+    mv.set_account_id(req->account_id());
+    mv.set_member_id(req->member_id());
+    mv.set_type(req->type());
+    mv.set_status(v1::MOVEMENT_STATUS_PENDING);
+    *mv.mutable_effective_date() = req->effective_date();
+    mv.set_note(req->note());
+    mv.set_requested_by(who.user);
+    *mv.mutable_request_time() = ToProtoTimestamp(now);
+    *mv.mutable_due_time() = ToProtoTimestamp(AddBusinessDays(now, TatBusinessDays(options_.movement_tat, req->type())));
+    Mutation m = NewMutation("RequestMovement", req->request_id(), *req, who);
+    m.now = now;
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.CreateMovement(m, mv));
+    // A replayed request returns the first answer, with the first call's movement id.
+    if (resp->movement_id() == mv.movement_id()) metrics_.MovementRequested(req->type());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::GetMovement(grpc::ServerContext* ctx, const v1::GetMovementRequest* req,
+                                                v1::Movement* resp) {
+  return Handle(ctx, [&](const Principal&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Require(req->movement_id(), "movement_id"));
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetMovement(req->movement_id(), clock_.Now()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::ApplyMovement(grpc::ServerContext* ctx, const v1::ApplyMovementRequest* req,
+                                                  v1::Movement* resp) {
+  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+    CAREOPS_RETURN_IF_ERROR(Require(req->movement_id(), "movement_id"));
+    MovementDecision decision;
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.ApplyMovement(NewMutation("ApplyMovement", req->request_id(), *req, who),
+                                                         req->movement_id(), req->etag(), ids_.Next(), &decision));
+    if (decision.decided_now) {
+      metrics_.MovementDecided(resp->type(), true, FromProto(resp->decide_time()) - FromProto(resp->request_time()),
+                               resp->tat_met());
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::RejectMovement(grpc::ServerContext* ctx, const v1::RejectMovementRequest* req,
+                                                   v1::Movement* resp) {
+  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+    CAREOPS_RETURN_IF_ERROR(Require(req->movement_id(), "movement_id"));
+    CAREOPS_RETURN_IF_ERROR(RequireReason(req->reason()));
+    MovementDecision decision;
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.RejectMovement(NewMutation("RejectMovement", req->request_id(), *req, who),
+                                                          req->movement_id(), req->etag(), req->reason(), &decision));
+    if (decision.decided_now) {
+      metrics_.MovementDecided(resp->type(), false, FromProto(resp->decide_time()) - FromProto(resp->request_time()),
+                               resp->tat_met());
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::ListMovements(grpc::ServerContext* ctx, const v1::ListMovementsRequest* req,
+                                                  v1::ListMovementsResponse* resp) {
+  return Handle(ctx, [&](const Principal&) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(req->page_size(), req->page_token()));
+    if (!v1::MovementStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known movement status");
+    if (!v1::MovementType_IsValid(req->type())) return InvalidArgument("type", "is not a known movement type");
+    MovementFilter filter;
+    filter.account_id = req->account_id();
+    filter.status = req->status();
+    filter.type = req->type();
+    filter.overdue_only = req->overdue_only();
+    filter.as_of = req->has_as_of() ? FromProto(req->as_of()) : clock_.Now();
+    CAREOPS_ASSIGN_OR_RETURN(Page<v1::Movement> result, store_.ListMovements(filter, page));
+    for (auto& m : result.items) *resp->add_movements() = std::move(m);
+    resp->set_next_page_token(
+        NextPageToken(result.more, resp->movements().empty() ? "" : resp->movements().rbegin()->movement_id()));
+    return absl::OkStatus();
+  });
+}
+
+// ================================================================ eligibility and utilisation
+
+grpc::Status MembershipServiceImpl::CheckEligibility(grpc::ServerContext* ctx, const v1::CheckEligibilityRequest* req,
+                                                     v1::CheckEligibilityResponse* resp) {
+  return Handle(ctx, [&](const Principal&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Require(req->member_id(), "member_id"));
+    CAREOPS_RETURN_IF_ERROR(Require(req->benefit_code(), "benefit_code"));
+    CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay day,
+                             RequireDate(req->has_service_date(), req->service_date(), "service_date"));
+    int64_t amount = 0;
+    if (req->has_amount()) {
+      CAREOPS_RETURN_IF_ERROR(ValidateMoney(FromProto(req->amount()), "amount"));
+      amount = req->amount().amount_minor();
+    }
+    std::string account_id, plan_id;
+    CAREOPS_ASSIGN_OR_RETURN(EligibilityFacts facts,
+                             store_.LoadEligibilityFacts(req->member_id(), req->benefit_code(),
+                                                         static_cast<int>(day.year()), &account_id, &plan_id));
+    if (facts.member_found && facts.benefit && req->has_amount() && amount > 0 &&
+        req->amount().currency_code() != facts.currency) {
+      return InvalidArgument("amount.currency_code", absl::StrCat("must be the plan's currency ", facts.currency));
+    }
+    EligibilityDecision d = DecideEligibility(facts, day, amount);
+    resp->set_eligible(d.eligible);
+    for (const auto& r : d.reasons) {
+      auto* out = resp->add_reasons();
+      out->set_code(r.code);
+      out->set_message(r.message);
+    }
+    resp->set_unlimited(d.unlimited);
+    if (facts.member_found) {
+      resp->mutable_remaining_limit()->set_currency_code(facts.currency);
+      resp->mutable_remaining_limit()->set_amount_minor(d.remaining_minor);
+      resp->set_account_id(account_id);
+      resp->set_plan_id(plan_id);
+    }
+    if (facts.benefit) {
+      resp->set_benefit_category(facts.benefit->category);
+      resp->set_copay_basis_points(facts.benefit->copay_basis_points);
+      if (facts.benefit->per_visit_cap_minor > 0) {
+        resp->mutable_per_visit_cap()->set_currency_code(facts.currency);
+        resp->mutable_per_visit_cap()->set_amount_minor(facts.benefit->per_visit_cap_minor);
+      }
+    }
+    metrics_.EligibilityChecked(d.eligible);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::RecordUtilization(grpc::ServerContext* ctx,
+                                                      const v1::RecordUtilizationRequest* req,
+                                                      v1::Utilization* resp) {
+  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+    if (!req->request_id().empty()) CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+    CAREOPS_RETURN_IF_ERROR(Require(req->source_reference(), "source_reference"));
+    CAREOPS_RETURN_IF_ERROR(Require(req->member_id(), "member_id"));
+    CAREOPS_RETURN_IF_ERROR(Require(req->benefit_code(), "benefit_code"));
+    if (!req->has_amount()) return InvalidArgument("amount", "is required");
+    CAREOPS_RETURN_IF_ERROR(ValidateMoney(FromProto(req->amount()), "amount"));
+    if (req->amount().amount_minor() == 0) return InvalidArgument("amount.amount_minor", "must be more than zero");
+    CAREOPS_RETURN_IF_ERROR(RequireDate(req->has_service_date(), req->service_date(), "service_date").status());
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.RecordUtilization(
+                                        NewMutation("RecordUtilization", req->request_id(), *req, who), *req, ids_.Next()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::ReverseUtilization(grpc::ServerContext* ctx,
+                                                       const v1::ReverseUtilizationRequest* req,
+                                                       v1::Utilization* resp) {
+  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+    if (!req->request_id().empty()) CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+    CAREOPS_RETURN_IF_ERROR(Require(req->source_reference(), "source_reference"));
+    if (req->reason().size() > 1024) return InvalidArgument("reason", "must be at most 1024 characters");
+    CAREOPS_ASSIGN_OR_RETURN(*resp,
+                             store_.ReverseUtilization(NewMutation("ReverseUtilization", req->request_id(), *req, who), *req));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace careops::membership

@@ -1,0 +1,182 @@
+// Storage of the membership service's resources.
+//
+// The interface speaks the contract's messages (ClientAccount, Plan, Member,
+// Movement, Utilization) so the adapter maps nothing twice. Every mutating method
+// takes a Mutation: it runs exactly once per request_id (see
+// common/mysql/idempotency.h), writes its audit entry in the same transaction, and
+// returns the first answer again for a repeated request. Methods that take an etag
+// return ABORTED when it is set and stale. Reads return NOT_FOUND naming the id.
+//
+// Implementations: MysqlMembershipStore (mysql_membership_store.h).
+#pragma once
+
+#include <google/protobuf/message.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "careops/membership/v1/membership.pb.h"
+#include "common/auth.h"
+#include "services/membership/membership_rules.h"
+
+namespace careops::membership {
+
+// Who asks for a change, when, and under which request id.
+struct Mutation {
+  std::string method;       // RPC name, part of the idempotency fingerprint
+  std::string request_id;   // the client's id; required unless the method says otherwise
+  const google::protobuf::Message* request = nullptr;  // fingerprinted for request_id reuse
+  Principal actor;
+  absl::Time now;
+};
+
+// Keyset paging: rows after `after_id` (exclusive), at most `limit`.
+struct PageRequest {
+  std::string after_id;
+  int limit = 50;
+};
+
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  bool more = false;  // another page follows the last item
+};
+
+struct AccountFilter {
+  v1::ClientAccountType type = v1::CLIENT_ACCOUNT_TYPE_UNSPECIFIED;
+  v1::ClientAccountStatus status = v1::CLIENT_ACCOUNT_STATUS_UNSPECIFIED;
+  std::string account_officer;
+};
+
+struct PlanFilter {
+  std::string account_id;
+  v1::PlanStatus status = v1::PLAN_STATUS_UNSPECIFIED;
+};
+
+struct MemberFilter {
+  std::string account_id;
+  v1::MemberStatus status = v1::MEMBER_STATUS_UNSPECIFIED;
+  std::string plan_id;
+};
+
+struct MovementFilter {
+  std::string account_id;
+  v1::MovementStatus status = v1::MOVEMENT_STATUS_UNSPECIFIED;
+  v1::MovementType type = v1::MOVEMENT_TYPE_UNSPECIFIED;
+  bool overdue_only = false;
+  absl::Time as_of;  // for overdue_only and each movement's `overdue`
+};
+
+struct AccountTransition {
+  std::string account_id;
+  std::string etag;
+  AccountAction action;
+  std::string reason;
+  absl::CivilDay effective_date;
+};
+
+// A census row the adapter validated on its own (shape of fields); the store
+// checks what needs the database (plan of the account, start date, duplicates).
+struct BatchRow {
+  v1::BatchEnrollRow row;
+  std::string invalid;  // non-empty: the row is INVALID with this error, skip it
+};
+
+// What a movement's decision did, for metrics (filled only on the first decision).
+struct MovementDecision {
+  bool decided_now = false;
+};
+
+// Counts read for the gauges.
+struct MembershipCounts {
+  std::map<v1::MemberStatus, int64_t> members;
+  std::map<std::pair<v1::ClientAccountType, v1::ClientAccountStatus>, int64_t> accounts;
+};
+
+class MembershipStore {
+ public:
+  virtual ~MembershipStore() = default;
+
+  // ---- accounts
+  // `account` is complete (id, status ACTIVE, dates); stored as given.
+  virtual absl::StatusOr<v1::ClientAccount> CreateAccount(const Mutation& m, const v1::ClientAccount& account) = 0;
+  virtual absl::StatusOr<v1::ClientAccount> GetAccount(const std::string& account_id) = 0;
+  virtual absl::StatusOr<Page<v1::ClientAccount>> ListAccounts(const AccountFilter& filter,
+                                                               const PageRequest& page) = 0;
+  // Loads the account under lock, checks `etag`, applies `edit`, stores it.
+  virtual absl::StatusOr<v1::ClientAccount> UpdateAccount(
+      const Mutation& m, const std::string& account_id, const std::string& etag,
+      const std::function<absl::Status(v1::ClientAccount&)>& edit) = 0;
+  // Suspend/reinstate/cancel per NextAccountStatus(); FAILED_PRECONDITION from a
+  // wrong status; a cancel terminates every member still covered on the date.
+  virtual absl::StatusOr<v1::ClientAccount> TransitionAccount(const Mutation& m, const AccountTransition& t) = 0;
+  // Empty account_id: every account.
+  virtual absl::StatusOr<v1::AccountSummary> Summarize(const std::string& account_id, absl::CivilDay start,
+                                                       absl::CivilDay end) = 0;
+
+  // ---- plans
+  virtual absl::StatusOr<v1::Plan> CreatePlan(const Mutation& m, const v1::Plan& plan) = 0;
+  virtual absl::StatusOr<v1::Plan> GetPlan(const std::string& plan_id) = 0;
+  virtual absl::StatusOr<Page<v1::Plan>> ListPlans(const PlanFilter& filter, const PageRequest& page) = 0;
+  // `next` is the new version, complete but for version/supersedes (set here).
+  // FAILED_PRECONDITION when `plan_id` is already superseded.
+  virtual absl::StatusOr<v1::Plan> RevisePlan(const Mutation& m, const std::string& plan_id,
+                                              const std::string& etag, const v1::Plan& next) = 0;
+
+  // ---- members
+  // `member` is complete (id, status ACTIVE). FAILED_PRECONDITION when the plan is
+  // not an ACTIVE plan of the account or the account is cancelled; INVALID_ARGUMENT
+  // when the effective date is before the account's start; ALREADY_EXISTS when the
+  // external_ref is taken in the account.
+  virtual absl::StatusOr<v1::Member> EnrollMember(const Mutation& m, const v1::Member& member) = 0;
+  virtual absl::StatusOr<v1::Member> GetMember(const std::string& member_id) = 0;
+  virtual absl::StatusOr<Page<v1::Member>> ListMembers(const MemberFilter& filter, const PageRequest& page) = 0;
+  // One result per row; good rows are inserted together, in one transaction.
+  virtual absl::StatusOr<v1::BatchEnrollMembersResponse> BatchEnroll(const Mutation& m,
+                                                                     const std::string& account_id,
+                                                                     const std::vector<BatchRow>& rows,
+                                                                     const std::function<std::string()>& new_id) = 0;
+
+  // ---- movements
+  // `movement` is complete (id, PENDING, request and due times).
+  virtual absl::StatusOr<v1::Movement> CreateMovement(const Mutation& m, const v1::Movement& movement) = 0;
+  virtual absl::StatusOr<v1::Movement> GetMovement(const std::string& movement_id, absl::Time as_of) = 0;
+  // Applies a PENDING movement (its change takes effect in the same transaction);
+  // an APPLIED one is returned as is. `new_member_id` names the member an
+  // ENROLLMENT creates.
+  virtual absl::StatusOr<v1::Movement> ApplyMovement(const Mutation& m, const std::string& movement_id,
+                                                     const std::string& etag, const std::string& new_member_id,
+                                                     MovementDecision* decision) = 0;
+  virtual absl::StatusOr<v1::Movement> RejectMovement(const Mutation& m, const std::string& movement_id,
+                                                      const std::string& etag, const std::string& reason,
+                                                      MovementDecision* decision) = 0;
+  virtual absl::StatusOr<Page<v1::Movement>> ListMovements(const MovementFilter& filter,
+                                                           const PageRequest& page) = 0;
+
+  // ---- eligibility and utilisation
+  // Facts for DecideEligibility; member_found=false for an unknown member.
+  // `account_id`, `plan_id` are filled when the member exists.
+  virtual absl::StatusOr<EligibilityFacts> LoadEligibilityFacts(const std::string& member_id,
+                                                                const std::string& benefit_code, int year,
+                                                                std::string* account_id, std::string* plan_id) = 0;
+  // Locks the member's balance row for the service year, re-decides eligibility
+  // under the lock and records the amount; see the contract for idempotency.
+  virtual absl::StatusOr<v1::Utilization> RecordUtilization(const Mutation& m,
+                                                            const v1::RecordUtilizationRequest& request,
+                                                            const std::string& new_utilization_id) = 0;
+  virtual absl::StatusOr<v1::Utilization> ReverseUtilization(const Mutation& m,
+                                                             const v1::ReverseUtilizationRequest& request) = 0;
+
+  // ---- gauges
+  virtual absl::StatusOr<MembershipCounts> Count() = 0;
+};
+
+}  // namespace careops::membership

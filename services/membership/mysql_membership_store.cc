@@ -1,0 +1,1442 @@
+#include "services/membership/mysql_membership_store.h"
+
+#include <cppconn/datatype.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+
+#include <memory>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/mysql/audit.h"
+#include "common/log.h"
+#include "common/mysql/idempotency.h"
+#include "common/proto_time.h"
+#include "common/status.h"
+#include "common/text.h"
+
+namespace careops::membership {
+namespace {
+
+// ---------------------------------------------------------------- SQL
+
+constexpr char kAccountColumns[] =
+    "account_id, name, type, status, account_officer, contact_email, start_date, status_effective_date,"
+    " status_reason, version, created_at, updated_at";
+constexpr char kInsertAccount[] =
+    "INSERT INTO client_accounts (account_id, name, type, status, account_officer, contact_email, start_date,"
+    " status_effective_date, status_reason, version, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr char kSelectAccount[] =
+    "SELECT account_id, name, type, status, account_officer, contact_email, start_date, status_effective_date,"
+    " status_reason, version, created_at, updated_at FROM client_accounts WHERE account_id = ?";
+constexpr char kSelectAccountForUpdate[] =
+    "SELECT account_id, name, type, status, account_officer, contact_email, start_date, status_effective_date,"
+    " status_reason, version, created_at, updated_at FROM client_accounts WHERE account_id = ? FOR UPDATE";
+constexpr char kUpdateAccount[] =
+    "UPDATE client_accounts SET name = ?, status = ?, account_officer = ?, contact_email = ?,"
+    " status_effective_date = ?, status_reason = ?, version = ?, updated_at = ? WHERE account_id = ?";
+// List queries: the base, then one fixed clause per filter given, then the page.
+constexpr char kListAccountsBase[] = " FROM client_accounts WHERE account_id > ?";
+constexpr char kAccountsByType[] = " AND type = ?";
+constexpr char kAccountsByStatus[] = " AND status = ?";
+constexpr char kAccountsByOfficer[] = " AND account_officer = ?";
+constexpr char kListAccountsPage[] = " ORDER BY account_id LIMIT ?";
+constexpr char kTerminateAccountMembers[] =
+    "UPDATE members SET status = 'terminated', termination_date = ?, version = version + 1, updated_at = ?"
+    " WHERE account_id = ? AND (termination_date IS NULL OR termination_date > ?)";
+
+constexpr char kSummary[] =
+    "SELECT COALESCE(SUM(status = 'active'), 0), COALESCE(SUM(status = 'terminated'), 0),"
+    " COALESCE(SUM(effective_date <= ? AND (termination_date IS NULL OR termination_date > ?)), 0),"
+    " COALESCE(SUM(effective_date <= ? AND (termination_date IS NULL OR termination_date > ?)), 0),"
+    " COALESCE(SUM(effective_date BETWEEN ? AND ?), 0),"
+    " COALESCE(SUM(termination_date IS NOT NULL AND termination_date BETWEEN ? AND ?), 0)"
+    " FROM members WHERE (? = '' OR account_id = ?)";
+
+constexpr char kInsertPlan[] =
+    "INSERT INTO plans (plan_id, account_id, name, currency, plan_version, supersedes_plan_id, status, version,"
+    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr char kInsertBenefit[] =
+    "INSERT INTO plan_benefits (plan_id, code, category, unlimited, annual_limit_minor, per_visit_cap_minor,"
+    " copay_basis_points, waiting_period_days, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr char kPlanColumns[] =
+    "plan_id, account_id, name, currency, plan_version, supersedes_plan_id, status, version, created_at";
+constexpr char kSelectPlan[] =
+    "SELECT plan_id, account_id, name, currency, plan_version, supersedes_plan_id, status, version, created_at"
+    " FROM plans WHERE plan_id = ?";
+constexpr char kSelectPlanForUpdate[] =
+    "SELECT plan_id, account_id, name, currency, plan_version, supersedes_plan_id, status, version, created_at"
+    " FROM plans WHERE plan_id = ? FOR UPDATE";
+constexpr char kSelectBenefits[] =
+    "SELECT code, category, unlimited, annual_limit_minor, per_visit_cap_minor, copay_basis_points,"
+    " waiting_period_days FROM plan_benefits WHERE plan_id = ? ORDER BY position";
+constexpr char kSupersedePlan[] =
+    "UPDATE plans SET status = 'superseded', version = version + 1 WHERE plan_id = ?";
+constexpr char kListPlansBase[] = " FROM plans WHERE plan_id > ?";
+constexpr char kPlansByAccount[] = " AND account_id = ?";
+constexpr char kPlansByStatus[] = " AND status = ?";
+constexpr char kListPlansPage[] = " ORDER BY plan_id LIMIT ?";
+constexpr char kSelectAccountPlans[] = "SELECT plan_id, status FROM plans WHERE account_id = ?";
+
+constexpr char kMemberColumns[] =
+    "member_id, account_id, plan_id, external_ref, status, given_name, family_name, birth_date, sex, email,"
+    " phone, effective_date, termination_date, version, created_at, updated_at";
+constexpr char kInsertMemberRow[] = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr char kInsertMemberHead[] =
+    "INSERT INTO members (member_id, account_id, plan_id, external_ref, status, given_name, family_name,"
+    " birth_date, sex, email, phone, effective_date, termination_date, version, created_at, updated_at) VALUES ";
+constexpr char kSelectMember[] =
+    "SELECT member_id, account_id, plan_id, external_ref, status, given_name, family_name, birth_date, sex,"
+    " email, phone, effective_date, termination_date, version, created_at, updated_at FROM members"
+    " WHERE member_id = ?";
+constexpr char kSelectMemberForUpdate[] =
+    "SELECT member_id, account_id, plan_id, external_ref, status, given_name, family_name, birth_date, sex,"
+    " email, phone, effective_date, termination_date, version, created_at, updated_at FROM members"
+    " WHERE member_id = ? FOR UPDATE";
+constexpr char kSelectMemberByRef[] = "SELECT member_id FROM members WHERE account_id = ? AND external_ref = ?";
+constexpr char kUpdateMember[] =
+    "UPDATE members SET plan_id = ?, status = ?, given_name = ?, family_name = ?, birth_date = ?, sex = ?,"
+    " email = ?, phone = ?, termination_date = ?, version = ?, updated_at = ? WHERE member_id = ?";
+constexpr char kListMembersBase[] = " FROM members WHERE member_id > ?";
+constexpr char kMembersByAccount[] = " AND account_id = ?";
+constexpr char kMembersByStatus[] = " AND status = ?";
+constexpr char kMembersByPlan[] = " AND plan_id = ?";
+constexpr char kListMembersPage[] = " ORDER BY member_id LIMIT ?";
+// Existing external references of a census, looked up in chunks (see ChunkSizes).
+constexpr char kExistingRefsHead[] =
+    "SELECT external_ref, member_id FROM members WHERE account_id = ? AND external_ref IN (";
+
+constexpr char kInsertMovement[] =
+    "INSERT INTO movements (movement_id, account_id, member_id, type, status, effective_date, new_plan_id,"
+    " details, note, requested_by, requested_at, due_at, decided_by, decided_at, rejection_reason, version)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '', 1)";
+constexpr char kSelectMovement[] = "SELECT details FROM movements WHERE movement_id = ?";
+constexpr char kSelectMovementForUpdate[] = "SELECT details FROM movements WHERE movement_id = ? FOR UPDATE";
+constexpr char kUpdateMovement[] =
+    "UPDATE movements SET member_id = ?, status = ?, details = ?, decided_by = ?, decided_at = ?,"
+    " rejection_reason = ?, version = ? WHERE movement_id = ?";
+constexpr char kListMovementsBase[] = "SELECT details FROM movements WHERE movement_id > ?";
+constexpr char kMovementsByAccount[] = " AND account_id = ?";
+constexpr char kMovementsByStatus[] = " AND status = ?";
+constexpr char kMovementsByType[] = " AND type = ?";
+constexpr char kMovementsOverdue[] = " AND status = 'pending' AND due_at < ?";
+constexpr char kListMovementsPage[] = " ORDER BY movement_id LIMIT ?";
+
+constexpr char kEligibilityFacts[] =
+    "SELECT m.account_id, m.plan_id, m.effective_date, m.termination_date, a.status, a.status_effective_date,"
+    " p.currency, b.code, b.category, b.unlimited, b.annual_limit_minor, b.per_visit_cap_minor,"
+    " b.copay_basis_points, b.waiting_period_days, COALESCE(u.used_minor, 0)"
+    " FROM members m JOIN client_accounts a ON a.account_id = m.account_id"
+    " JOIN plans p ON p.plan_id = m.plan_id"
+    " LEFT JOIN plan_benefits b ON b.plan_id = m.plan_id AND b.code = ?"
+    " LEFT JOIN benefit_balances u ON u.member_id = m.member_id AND u.benefit_code = ? AND u.year = ?"
+    " WHERE m.member_id = ?";
+// Creates the balance row a record locks, in its own autocommit statement, only
+// for a benefit of the member's plan; concurrent creators simply skip.
+constexpr char kEnsureBalance[] =
+    "INSERT IGNORE INTO benefit_balances (member_id, benefit_code, year, used_minor)"
+    " SELECT m.member_id, b.code, ?, 0 FROM members m"
+    " JOIN plan_benefits b ON b.plan_id = m.plan_id AND b.code = ? WHERE m.member_id = ?";
+constexpr char kLockBalance[] =
+    "SELECT used_minor FROM benefit_balances WHERE member_id = ? AND benefit_code = ? AND year = ? FOR UPDATE";
+constexpr char kAddToBalance[] =
+    "UPDATE benefit_balances SET used_minor = used_minor + ? WHERE member_id = ? AND benefit_code = ? AND year = ?";
+constexpr char kSelectUtilization[] =
+    "SELECT utilization_id, source_reference, member_id, benefit_code, amount_minor, currency, service_date,"
+    " reversed, reverse_reason, recorded_at, reversed_at FROM utilizations WHERE source_reference = ?";
+constexpr char kSelectUtilizationForUpdate[] =
+    "SELECT utilization_id, source_reference, member_id, benefit_code, amount_minor, currency, service_date,"
+    " reversed, reverse_reason, recorded_at, reversed_at FROM utilizations WHERE source_reference = ? FOR UPDATE";
+constexpr char kInsertUtilization[] =
+    "INSERT INTO utilizations (utilization_id, source_reference, member_id, benefit_code, amount_minor, currency,"
+    " service_date, reversed, reverse_reason, recorded_at, reversed_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, '', ?, NULL)";
+constexpr char kReverseUtilization[] =
+    "UPDATE utilizations SET reversed = 1, reverse_reason = ?, reversed_at = ? WHERE utilization_id = ?";
+
+constexpr char kCountMembers[] = "SELECT status, COUNT(*) FROM members GROUP BY status";
+constexpr char kCountAccounts[] = "SELECT type, status, COUNT(*) FROM client_accounts GROUP BY type, status";
+
+// Multi-row statements use only these row counts, so a connection caches at
+// most a few prepared statements for them whatever the batch size.
+constexpr int kChunkSizes[] = {500, 50, 5, 1};
+
+// ---------------------------------------------------------------- row helpers
+
+std::string Str(sql::ResultSet& rs, int col) { return std::string(rs.getString(col)); }
+
+absl::CivilDay Day(sql::ResultSet& rs, int col) {
+  auto d = ParseSqlDate(Str(rs, col));
+  return d.ok() ? *d : absl::CivilDay();
+}
+
+absl::Time Instant(sql::ResultSet& rs, int col) {
+  auto t = ParseSqlDatetime(Str(rs, col));
+  return t.ok() ? *t : absl::UnixEpoch();
+}
+
+std::string Blob(sql::ResultSet& rs, int col) {
+  std::unique_ptr<std::istream> in(rs.getBlob(col));
+  std::stringstream ss;
+  if (in) ss << in->rdbuf();
+  return ss.str();
+}
+
+std::string Etag(int64_t version) { return std::to_string(version); }
+
+absl::Status CheckEtag(const std::string& given, const std::string& current, std::string_view what) {
+  if (!given.empty() && given != current) {
+    return absl::AbortedError(absl::StrCat("etag: the ", Abs(what), " changed since it was read (etag ",
+                                           current, " now); read it again and retry"));
+  }
+  return absl::OkStatus();
+}
+
+template <typename E>
+E ParseEnum(const std::string& text, std::string_view (*name)(E), int max) {
+  for (int i = 1; i <= max; ++i) {
+    if (name(static_cast<E>(i)) == text) return static_cast<E>(i);
+  }
+  return static_cast<E>(0);
+}
+
+std::string_view PlanStatusName(v1::PlanStatus s) {
+  switch (s) {
+    case v1::PLAN_STATUS_ACTIVE: return "active";
+    case v1::PLAN_STATUS_SUPERSEDED: return "superseded";
+    default: return "unspecified";
+  }
+}
+
+std::string_view MovementStatusName(v1::MovementStatus s) {
+  switch (s) {
+    case v1::MOVEMENT_STATUS_PENDING: return "pending";
+    case v1::MOVEMENT_STATUS_APPLIED: return "applied";
+    case v1::MOVEMENT_STATUS_REJECTED: return "rejected";
+    default: return "unspecified";
+  }
+}
+
+v1::ClientAccount ReadAccount(sql::ResultSet& rs) {
+  v1::ClientAccount a;
+  a.set_account_id(Str(rs, 1));
+  a.set_name(Str(rs, 2));
+  a.set_type(ParseEnum<v1::ClientAccountType>(Str(rs, 3), AccountTypeName, 4));
+  a.set_status(ParseEnum<v1::ClientAccountStatus>(Str(rs, 4), AccountStatusName, 3));
+  a.set_account_officer(Str(rs, 5));
+  a.set_contact_email(Str(rs, 6));
+  *a.mutable_start_date() = ToProto(Day(rs, 7));
+  *a.mutable_status_effective_date() = ToProto(Day(rs, 8));
+  a.set_status_reason(Str(rs, 9));
+  a.set_etag(Etag(rs.getInt64(10)));
+  *a.mutable_create_time() = ToProtoTimestamp(Instant(rs, 11));
+  *a.mutable_update_time() = ToProtoTimestamp(Instant(rs, 12));
+  return a;
+}
+
+v1::Plan ReadPlan(sql::ResultSet& rs) {
+  v1::Plan p;
+  p.set_plan_id(Str(rs, 1));
+  p.set_account_id(Str(rs, 2));
+  p.set_name(Str(rs, 3));
+  p.set_currency_code(Str(rs, 4));
+  p.set_version(rs.getInt(5));
+  p.set_supersedes_plan_id(Str(rs, 6));
+  p.set_status(ParseEnum<v1::PlanStatus>(Str(rs, 7), PlanStatusName, 2));
+  p.set_etag(Etag(rs.getInt64(8)));
+  *p.mutable_create_time() = ToProtoTimestamp(Instant(rs, 9));
+  return p;
+}
+
+v1::Member ReadMember(sql::ResultSet& rs) {
+  v1::Member m;
+  m.set_member_id(Str(rs, 1));
+  m.set_account_id(Str(rs, 2));
+  m.set_plan_id(Str(rs, 3));
+  m.set_external_ref(Str(rs, 4));
+  m.set_status(ParseEnum<v1::MemberStatus>(Str(rs, 5), MemberStatusName, 2));
+  v1::Person* p = m.mutable_person();
+  p->set_given_name(Str(rs, 6));
+  p->set_family_name(Str(rs, 7));
+  *p->mutable_birth_date() = ToProto(Day(rs, 8));
+  p->set_sex(Str(rs, 9));
+  p->set_email(Str(rs, 10));
+  p->set_phone(Str(rs, 11));
+  *m.mutable_effective_date() = ToProto(Day(rs, 12));
+  if (!rs.isNull(13)) *m.mutable_termination_date() = ToProto(Day(rs, 13));
+  m.set_etag(Etag(rs.getInt64(14)));
+  *m.mutable_create_time() = ToProtoTimestamp(Instant(rs, 15));
+  *m.mutable_update_time() = ToProtoTimestamp(Instant(rs, 16));
+  return m;
+}
+
+v1::Utilization ReadUtilization(sql::ResultSet& rs) {
+  v1::Utilization u;
+  u.set_utilization_id(Str(rs, 1));
+  u.set_source_reference(Str(rs, 2));
+  u.set_member_id(Str(rs, 3));
+  u.set_benefit_code(Str(rs, 4));
+  u.mutable_amount()->set_amount_minor(rs.getInt64(5));
+  u.mutable_amount()->set_currency_code(Str(rs, 6));
+  *u.mutable_service_date() = ToProto(Day(rs, 7));
+  u.set_reversed(rs.getBoolean(8));
+  u.set_reverse_reason(Str(rs, 9));
+  *u.mutable_recorded_at() = ToProtoTimestamp(Instant(rs, 10));
+  if (!rs.isNull(11)) *u.mutable_reversed_at() = ToProtoTimestamp(Instant(rs, 11));
+  return u;
+}
+
+absl::CivilDay DayOf(const common::v1::Date& d) { return absl::CivilDay(d.year(), d.month(), d.day()); }
+
+std::optional<absl::CivilDay> OptionalDay(const v1::Member& m) {
+  if (!m.has_termination_date()) return std::nullopt;
+  return DayOf(m.termination_date());
+}
+
+void SetOptionalDate(sql::PreparedStatement& st, int idx, std::optional<absl::CivilDay> day) {
+  if (day) {
+    st.setString(idx, ToSqlDate(*day));
+  } else {
+    st.setNull(idx, sql::DataType::DATE);
+  }
+}
+
+mysql::AuditEntry Audit(const Mutation& m, std::string action, std::string type, std::string id,
+                        std::string reason = "", std::string details = "{}") {
+  mysql::AuditEntry e;
+  e.at = m.now;
+  e.actor = m.actor;
+  e.action = std::move(action);
+  e.resource_type = std::move(type);
+  e.resource_id = std::move(id);
+  e.reason = std::move(reason);
+  e.details_json = std::move(details);
+  e.request_id = m.request_id;
+  return e;
+}
+
+std::string JsonString(std::string_view s) {
+  std::string out;
+  log::AppendJsonString(out, s);
+  return out;
+}
+
+// Runs a mutation exactly once per request_id, filling `out`.
+template <typename Response>
+absl::StatusOr<Response> Idempotent(mysql::ConnectionPool& pool, const Mutation& m,
+                                    const std::function<absl::Status(mysql::Connection&, Response&)>& fn) {
+  Response out;
+  absl::Status s = mysql::RunIdempotent(pool, m.method, m.request_id, *m.request, &out,
+                                        [&](mysql::Connection& c) { return fn(c, out); });
+  if (!s.ok()) return s;
+  return out;
+}
+
+// ---------------------------------------------------------------- statements
+
+absl::StatusOr<v1::ClientAccount> LoadAccount(mysql::Connection& c, const std::string& id, bool lock) {
+  auto& st = c.Prepare(lock ? kSelectAccountForUpdate : kSelectAccount);
+  st.setString(1, id);
+  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+  if (!rs->next()) return absl::NotFoundError(absl::StrCat("account_id: no client account '", id, "'"));
+  return ReadAccount(*rs);
+}
+
+void StoreAccount(mysql::Connection& c, const v1::ClientAccount& a, int64_t version, absl::Time now) {
+  auto& st = c.Prepare(kUpdateAccount);
+  st.setString(1, a.name());
+  st.setString(2, std::string(AccountStatusName(a.status())));
+  st.setString(3, a.account_officer());
+  st.setString(4, a.contact_email());
+  st.setString(5, ToSqlDate(DayOf(a.status_effective_date())));
+  st.setString(6, a.status_reason());
+  st.setInt64(7, version);
+  st.setString(8, ToSqlDatetime(now));
+  st.setString(9, a.account_id());
+  st.executeUpdate();
+}
+
+void LoadBenefits(mysql::Connection& c, v1::Plan& plan) {
+  auto& st = c.Prepare(kSelectBenefits);
+  st.setString(1, plan.plan_id());
+  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+  while (rs->next()) {
+    v1::Benefit* b = plan.add_benefits();
+    b->set_code(Str(*rs, 1));
+    b->set_category(Str(*rs, 2));
+    b->set_unlimited(rs->getBoolean(3));
+    if (!b->unlimited()) {
+      b->mutable_annual_limit()->set_currency_code(plan.currency_code());
+      b->mutable_annual_limit()->set_amount_minor(rs->getInt64(4));
+    }
+    if (rs->getInt64(5) > 0) {
+      b->mutable_per_visit_cap()->set_currency_code(plan.currency_code());
+      b->mutable_per_visit_cap()->set_amount_minor(rs->getInt64(5));
+    }
+    b->set_copay_basis_points(rs->getInt(6));
+    b->set_waiting_period_days(rs->getInt(7));
+  }
+}
+
+absl::StatusOr<v1::Plan> LoadPlan(mysql::Connection& c, const std::string& id, bool lock) {
+  v1::Plan plan;
+  {
+    auto& st = c.Prepare(lock ? kSelectPlanForUpdate : kSelectPlan);
+    st.setString(1, id);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    if (!rs->next()) return absl::NotFoundError(absl::StrCat("plan_id: no plan '", id, "'"));
+    plan = ReadPlan(*rs);
+  }
+  LoadBenefits(c, plan);
+  return plan;
+}
+
+void InsertPlan(mysql::Connection& c, const v1::Plan& p, absl::Time now) {
+  auto& st = c.Prepare(kInsertPlan);
+  st.setString(1, p.plan_id());
+  st.setString(2, p.account_id());
+  st.setString(3, p.name());
+  st.setString(4, p.currency_code());
+  st.setInt(5, p.version());
+  st.setString(6, p.supersedes_plan_id());
+  st.setString(7, std::string(PlanStatusName(p.status())));
+  st.setInt64(8, 1);
+  st.setString(9, ToSqlDatetime(now));
+  st.executeUpdate();
+  for (int i = 0; i < p.benefits_size(); ++i) {
+    const v1::Benefit& b = p.benefits(i);
+    auto& bs = c.Prepare(kInsertBenefit);
+    bs.setString(1, p.plan_id());
+    bs.setString(2, b.code());
+    bs.setString(3, b.category());
+    bs.setBoolean(4, b.unlimited());
+    bs.setInt64(5, b.unlimited() ? 0 : b.annual_limit().amount_minor());
+    bs.setInt64(6, b.per_visit_cap().amount_minor());
+    bs.setInt(7, b.copay_basis_points());
+    bs.setInt(8, b.waiting_period_days());
+    bs.setInt(9, i);
+    bs.executeUpdate();
+  }
+}
+
+absl::StatusOr<v1::Member> LoadMember(mysql::Connection& c, const std::string& id, bool lock) {
+  auto& st = c.Prepare(lock ? kSelectMemberForUpdate : kSelectMember);
+  st.setString(1, id);
+  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+  if (!rs->next()) return absl::NotFoundError(absl::StrCat("member_id: no member '", id, "'"));
+  return ReadMember(*rs);
+}
+
+// Binds one member's 16 columns starting at parameter `base`.
+void BindMember(sql::PreparedStatement& st, int base, const v1::Member& m, absl::Time now) {
+  const v1::Person& p = m.person();
+  st.setString(base + 0, m.member_id());
+  st.setString(base + 1, m.account_id());
+  st.setString(base + 2, m.plan_id());
+  st.setString(base + 3, m.external_ref());
+  st.setString(base + 4, std::string(MemberStatusName(m.status())));
+  st.setString(base + 5, p.given_name());
+  st.setString(base + 6, p.family_name());
+  st.setString(base + 7, ToSqlDate(DayOf(p.birth_date())));
+  st.setString(base + 8, p.sex());
+  st.setString(base + 9, p.email());
+  st.setString(base + 10, p.phone());
+  st.setString(base + 11, ToSqlDate(DayOf(m.effective_date())));
+  SetOptionalDate(st, base + 12, OptionalDay(m));
+  st.setInt64(base + 13, 1);
+  st.setString(base + 14, ToSqlDatetime(now));
+  st.setString(base + 15, ToSqlDatetime(now));
+}
+
+std::string MultiRowSql(const char* head, const char* row, int rows, const char* tail = "") {
+  std::string sql = head;
+  for (int i = 0; i < rows; ++i) absl::StrAppend(&sql, i ? ", " : "", row);
+  return sql + tail;
+}
+
+void StoreMember(mysql::Connection& c, v1::Member& m, absl::Time now) {
+  int64_t version = 0;
+  ParseInt(m.etag(), &version);
+  ++version;
+  const v1::Person& p = m.person();
+  auto& st = c.Prepare(kUpdateMember);
+  st.setString(1, m.plan_id());
+  st.setString(2, std::string(MemberStatusName(m.status())));
+  st.setString(3, p.given_name());
+  st.setString(4, p.family_name());
+  st.setString(5, ToSqlDate(DayOf(p.birth_date())));
+  st.setString(6, p.sex());
+  st.setString(7, p.email());
+  st.setString(8, p.phone());
+  SetOptionalDate(st, 9, OptionalDay(m));
+  st.setInt64(10, version);
+  st.setString(11, ToSqlDatetime(now));
+  st.setString(12, m.member_id());
+  st.executeUpdate();
+  m.set_etag(Etag(version));
+  *m.mutable_update_time() = ToProtoTimestamp(now);
+}
+
+// The checks an enrolment needs from the database: the account is open and
+// started by the effective date, the plan is one of its ACTIVE plans.
+absl::Status CheckEnrollable(const v1::ClientAccount& account, v1::PlanStatus plan_status, bool plan_found,
+                             const v1::Member& m, std::string_view prefix) {
+  if (account.status() == v1::CLIENT_ACCOUNT_STATUS_CANCELLED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("account_id: client account '", account.account_id(), "' is cancelled"));
+  }
+  CAREOPS_RETURN_IF_ERROR(ValidateNotBeforeStart(DayOf(m.effective_date()), DayOf(account.start_date()),
+                                                 absl::StrCat(Abs(prefix), "effective_date")));
+  if (!plan_found) {
+    return absl::FailedPreconditionError(absl::StrCat(Abs(prefix), "plan_id: '", m.plan_id(),
+                                                      "' is not a plan of account '", account.account_id(), "'"));
+  }
+  if (plan_status != v1::PLAN_STATUS_ACTIVE) {
+    return absl::FailedPreconditionError(absl::StrCat(Abs(prefix), "plan_id: plan '", m.plan_id(),
+                                                      "' is superseded; enrol on its newest version"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status InsertOneMember(mysql::Connection& c, const v1::ClientAccount& account, const v1::Member& m,
+                             absl::Time now) {
+  auto plan = LoadPlan(c, m.plan_id(), false);
+  bool plan_found = plan.ok() && plan->account_id() == account.account_id();
+  CAREOPS_RETURN_IF_ERROR(
+      CheckEnrollable(account, plan_found ? plan->status() : v1::PLAN_STATUS_UNSPECIFIED, plan_found, m, ""));
+  {
+    auto& st = c.Prepare(kSelectMemberByRef);
+    st.setString(1, m.account_id());
+    st.setString(2, m.external_ref());
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    if (rs->next()) {
+      return absl::AlreadyExistsError(absl::StrCat("external_ref: '", m.external_ref(),
+                                                   "' is already member '", Str(*rs, 1), "' of the account"));
+    }
+  }
+  auto& st = c.Prepare(MultiRowSql(kInsertMemberHead, kInsertMemberRow, 1));
+  BindMember(st, 1, m, now);
+  st.executeUpdate();
+  return absl::OkStatus();
+}
+
+void WriteMovement(mysql::Connection& c, const v1::Movement& mv, int64_t version, absl::Time decided_at) {
+  auto& st = c.Prepare(kUpdateMovement);
+  std::string bytes;
+  mv.SerializeToString(&bytes);
+  std::istringstream in(bytes);
+  st.setString(1, mv.member_id());
+  st.setString(2, std::string(MovementStatusName(mv.status())));
+  st.setBlob(3, &in);
+  st.setString(4, mv.decided_by());
+  st.setString(5, ToSqlDatetime(decided_at));
+  st.setString(6, mv.rejection_reason());
+  st.setInt64(7, version);
+  st.setString(8, mv.movement_id());
+  st.executeUpdate();
+}
+
+absl::StatusOr<v1::Movement> ParseMovement(const std::string& bytes, absl::Time as_of) {
+  v1::Movement mv;
+  if (!mv.ParseFromString(bytes)) return absl::InternalError("movements: stored movement is unreadable");
+  mv.set_overdue(Overdue(mv.status(), FromProto(mv.due_time()), as_of));
+  return mv;
+}
+
+// What is left of a benefit's annual limit after `used_minor`.
+struct Remaining {
+  bool unlimited = false;
+  Money left;
+};
+
+absl::StatusOr<EligibilityFacts> QueryFacts(mysql::Connection& c, const std::string& member_id,
+                                            const std::string& benefit_code, int year, std::string* account_id,
+                                            std::string* plan_id) {
+  auto& st = c.Prepare(kEligibilityFacts);
+  st.setString(1, benefit_code);
+  st.setString(2, benefit_code);
+  st.setInt(3, year);
+  st.setString(4, member_id);
+  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+  EligibilityFacts f;
+  if (!rs->next()) return f;
+  f.member_found = true;
+  if (account_id) *account_id = Str(*rs, 1);
+  if (plan_id) *plan_id = Str(*rs, 2);
+  f.effective_date = Day(*rs, 3);
+  if (!rs->isNull(4)) f.termination_date = Day(*rs, 4);
+  f.account_status = ParseEnum<v1::ClientAccountStatus>(Str(*rs, 5), AccountStatusName, 3);
+  f.account_status_effective_date = Day(*rs, 6);
+  f.currency = Str(*rs, 7);
+  if (!rs->isNull(8)) {
+    BenefitTerms b;
+    b.code = Str(*rs, 8);
+    b.category = Str(*rs, 9);
+    b.unlimited = rs->getBoolean(10);
+    b.annual_limit_minor = rs->getInt64(11);
+    b.per_visit_cap_minor = rs->getInt64(12);
+    b.copay_basis_points = rs->getInt(13);
+    b.waiting_period_days = rs->getInt(14);
+    f.benefit = b;
+  }
+  f.used_minor = rs->getInt64(15);
+  return f;
+}
+
+void SetRemaining(v1::Utilization& u, const EligibilityFacts& f) {
+  u.set_unlimited(f.benefit && f.benefit->unlimited);
+  u.mutable_remaining_limit()->set_currency_code(f.currency);
+  u.mutable_remaining_limit()->set_amount_minor(
+      u.unlimited() || !f.benefit ? 0 : std::max<int64_t>(0, f.benefit->annual_limit_minor - f.used_minor));
+}
+
+absl::Status ListQuery(mysql::ConnectionPool& pool, const std::string& sql,
+                       const std::function<void(sql::PreparedStatement&)>& bind,
+                       const std::function<void(mysql::Connection&, sql::ResultSet&)>& row) {
+  return mysql::WithConnection(pool, [&](mysql::Connection& c) {
+    auto& st = c.Prepare(sql);
+    bind(st);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) row(c, *rs);
+    return absl::OkStatus();
+  });
+}
+
+template <typename T>
+void TrimPage(Page<T>& page, const PageRequest& req) {
+  if (static_cast<int>(page.items.size()) > req.limit) {
+    page.items.resize(req.limit);
+    page.more = true;
+  }
+}
+
+}  // namespace
+
+// ================================================================ accounts
+
+absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::CreateAccount(const Mutation& m,
+                                                                      const v1::ClientAccount& account) {
+  return Idempotent<v1::ClientAccount>(pool_, m, [&](mysql::Connection& c, v1::ClientAccount& out) {
+    auto& st = c.Prepare(kInsertAccount);
+    st.setString(1, account.account_id());
+    st.setString(2, account.name());
+    st.setString(3, std::string(AccountTypeName(account.type())));
+    st.setString(4, std::string(AccountStatusName(account.status())));
+    st.setString(5, account.account_officer());
+    st.setString(6, account.contact_email());
+    st.setString(7, ToSqlDate(DayOf(account.start_date())));
+    st.setString(8, ToSqlDate(DayOf(account.status_effective_date())));
+    st.setString(9, account.status_reason());
+    st.setInt64(10, 1);
+    st.setString(11, ToSqlDatetime(m.now));
+    st.setString(12, ToSqlDatetime(m.now));
+    st.executeUpdate();
+    mysql::AppendAudit(c, Audit(m, "account.create", "account", account.account_id()));
+    out = account;
+    out.set_etag(Etag(1));
+    *out.mutable_create_time() = ToProtoTimestamp(m.now);
+    *out.mutable_update_time() = ToProtoTimestamp(m.now);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::GetAccount(const std::string& account_id) {
+  absl::StatusOr<v1::ClientAccount> out = absl::InternalError("unset");
+  absl::Status s = mysql::WithConnection(pool_, [&](mysql::Connection& c) {
+    out = LoadAccount(c, account_id, false);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<Page<v1::ClientAccount>> MysqlMembershipStore::ListAccounts(const AccountFilter& f,
+                                                                           const PageRequest& page) {
+  std::string sql = absl::StrCat("SELECT ", kAccountColumns, kListAccountsBase);
+  if (f.type != v1::CLIENT_ACCOUNT_TYPE_UNSPECIFIED) sql += kAccountsByType;
+  if (f.status != v1::CLIENT_ACCOUNT_STATUS_UNSPECIFIED) sql += kAccountsByStatus;
+  if (!f.account_officer.empty()) sql += kAccountsByOfficer;
+  sql += kListAccountsPage;
+  Page<v1::ClientAccount> out;
+  CAREOPS_RETURN_IF_ERROR(ListQuery(
+      pool_, sql,
+      [&](sql::PreparedStatement& st) {
+        int i = 1;
+        st.setString(i++, page.after_id);
+        if (f.type != v1::CLIENT_ACCOUNT_TYPE_UNSPECIFIED) st.setString(i++, std::string(AccountTypeName(f.type)));
+        if (f.status != v1::CLIENT_ACCOUNT_STATUS_UNSPECIFIED) {
+          st.setString(i++, std::string(AccountStatusName(f.status)));
+        }
+        if (!f.account_officer.empty()) st.setString(i++, f.account_officer);
+        st.setInt(i++, page.limit + 1);
+      },
+      [&](mysql::Connection&, sql::ResultSet& rs) { out.items.push_back(ReadAccount(rs)); }));
+  TrimPage(out, page);
+  return out;
+}
+
+absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::UpdateAccount(
+    const Mutation& m, const std::string& account_id, const std::string& etag,
+    const std::function<absl::Status(v1::ClientAccount&)>& edit) {
+  return Idempotent<v1::ClientAccount>(pool_, m, [&](mysql::Connection& c, v1::ClientAccount& out) {
+    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, account_id, true));
+    CAREOPS_RETURN_IF_ERROR(CheckEtag(etag, account.etag(), "client account"));
+    CAREOPS_RETURN_IF_ERROR(edit(account));
+    int64_t version = 0;
+    ParseInt(account.etag(), &version);
+    StoreAccount(c, account, version + 1, m.now);
+    mysql::AppendAudit(c, Audit(m, "account.update", "account", account_id));
+    account.set_etag(Etag(version + 1));
+    *account.mutable_update_time() = ToProtoTimestamp(m.now);
+    out = account;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::TransitionAccount(const Mutation& m,
+                                                                          const AccountTransition& t) {
+  return Idempotent<v1::ClientAccount>(pool_, m, [&](mysql::Connection& c, v1::ClientAccount& out) {
+    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, t.account_id, true));
+    CAREOPS_RETURN_IF_ERROR(CheckEtag(t.etag, account.etag(), "client account"));
+    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccountStatus next, NextAccountStatus(account.status(), t.action));
+    CAREOPS_RETURN_IF_ERROR(ValidateNotBeforeStart(t.effective_date, DayOf(account.start_date()), "effective_date"));
+    std::string from(AccountStatusName(account.status()));
+    account.set_status(next);
+    *account.mutable_status_effective_date() = ToProto(t.effective_date);
+    account.set_status_reason(t.reason);
+    int64_t version = 0;
+    ParseInt(account.etag(), &version);
+    StoreAccount(c, account, version + 1, m.now);
+    int64_t terminated = 0;
+    if (t.action == AccountAction::kCancel) {
+      auto& st = c.Prepare(kTerminateAccountMembers);
+      st.setString(1, ToSqlDate(t.effective_date));
+      st.setString(2, ToSqlDatetime(m.now));
+      st.setString(3, t.account_id);
+      st.setString(4, ToSqlDate(t.effective_date));
+      terminated = st.executeUpdate();
+    }
+    mysql::AppendAudit(
+        c, Audit(m, absl::StrCat("account.", Abs(ActionName(t.action))), "account", t.account_id, t.reason,
+                 absl::StrCat("{\"from\":", JsonString(from), ",\"to\":", JsonString(AccountStatusName(next)),
+                              ",\"effective_date\":", JsonString(ToSqlDate(t.effective_date)),
+                              ",\"members_terminated\":", terminated, "}")));
+    account.set_etag(Etag(version + 1));
+    *account.mutable_update_time() = ToProtoTimestamp(m.now);
+    out = account;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::AccountSummary> MysqlMembershipStore::Summarize(const std::string& account_id,
+                                                                   absl::CivilDay start, absl::CivilDay end) {
+  v1::AccountSummary out;
+  absl::Status s = mysql::WithConnection(pool_, [&](mysql::Connection& c) -> absl::Status {
+    if (!account_id.empty()) {
+      CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, account_id, false));
+      out.set_account_status(account.status());
+    }
+    auto& st = c.Prepare(kSummary);
+    const std::string s_day = ToSqlDate(start), e_day = ToSqlDate(end);
+    st.setString(1, s_day);
+    st.setString(2, s_day);
+    st.setString(3, e_day);
+    st.setString(4, e_day);
+    st.setString(5, s_day);
+    st.setString(6, e_day);
+    st.setString(7, s_day);
+    st.setString(8, e_day);
+    st.setString(9, account_id);
+    st.setString(10, account_id);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    if (rs->next()) {
+      auto* active = out.add_members_by_status();
+      active->set_status(v1::MEMBER_STATUS_ACTIVE);
+      active->set_count(rs->getInt64(1));
+      auto* terminated = out.add_members_by_status();
+      terminated->set_status(v1::MEMBER_STATUS_TERMINATED);
+      terminated->set_count(rs->getInt64(2));
+      out.set_covered_at_period_start(rs->getInt64(3));
+      out.set_covered_at_period_end(rs->getInt64(4));
+      out.set_enrolled_in_period(rs->getInt64(5));
+      out.set_terminated_in_period(rs->getInt64(6));
+      out.set_net_change(out.covered_at_period_end() - out.covered_at_period_start());
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  out.set_account_id(account_id);
+  *out.mutable_period_start() = ToProto(start);
+  *out.mutable_period_end() = ToProto(end);
+  return out;
+}
+
+// ================================================================ plans
+
+absl::StatusOr<v1::Plan> MysqlMembershipStore::CreatePlan(const Mutation& m, const v1::Plan& plan) {
+  return Idempotent<v1::Plan>(pool_, m, [&](mysql::Connection& c, v1::Plan& out) {
+    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, plan.account_id(), false));
+    if (account.status() == v1::CLIENT_ACCOUNT_STATUS_CANCELLED) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("plan.account_id: client account '", account.account_id(), "' is cancelled"));
+    }
+    InsertPlan(c, plan, m.now);
+    mysql::AppendAudit(c, Audit(m, "plan.create", "plan", plan.plan_id()));
+    out = plan;
+    out.set_etag(Etag(1));
+    *out.mutable_create_time() = ToProtoTimestamp(m.now);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Plan> MysqlMembershipStore::GetPlan(const std::string& plan_id) {
+  absl::StatusOr<v1::Plan> out = absl::InternalError("unset");
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) {
+    out = LoadPlan(c, plan_id, false);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<Page<v1::Plan>> MysqlMembershipStore::ListPlans(const PlanFilter& f, const PageRequest& page) {
+  std::string sql = absl::StrCat("SELECT ", kPlanColumns, kListPlansBase);
+  if (!f.account_id.empty()) sql += kPlansByAccount;
+  if (f.status != v1::PLAN_STATUS_UNSPECIFIED) sql += kPlansByStatus;
+  sql += kListPlansPage;
+  Page<v1::Plan> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) {
+    {
+      auto& st = c.Prepare(sql);
+      int i = 1;
+      st.setString(i++, page.after_id);
+      if (!f.account_id.empty()) st.setString(i++, f.account_id);
+      if (f.status != v1::PLAN_STATUS_UNSPECIFIED) st.setString(i++, std::string(PlanStatusName(f.status)));
+      st.setInt(i++, page.limit + 1);
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      while (rs->next()) out.items.push_back(ReadPlan(*rs));
+    }
+    TrimPage(out, page);
+    for (v1::Plan& p : out.items) LoadBenefits(c, p);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Plan> MysqlMembershipStore::RevisePlan(const Mutation& m, const std::string& plan_id,
+                                                          const std::string& etag, const v1::Plan& next) {
+  return Idempotent<v1::Plan>(pool_, m, [&](mysql::Connection& c, v1::Plan& out) {
+    CAREOPS_ASSIGN_OR_RETURN(v1::Plan current, LoadPlan(c, plan_id, true));
+    CAREOPS_RETURN_IF_ERROR(CheckEtag(etag, current.etag(), "plan"));
+    if (current.status() != v1::PLAN_STATUS_ACTIVE) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("plan_id: plan '", plan_id, "' is already superseded; revise its newest version"));
+    }
+    CAREOPS_RETURN_IF_ERROR(ValidateBenefits(next.benefits(), current.currency_code(), "benefits"));
+    v1::Plan plan = next;
+    plan.set_account_id(current.account_id());
+    plan.set_currency_code(current.currency_code());
+    if (plan.name().empty()) plan.set_name(current.name());
+    plan.set_version(current.version() + 1);
+    plan.set_supersedes_plan_id(plan_id);
+    plan.set_status(v1::PLAN_STATUS_ACTIVE);
+    InsertPlan(c, plan, m.now);
+    auto& st = c.Prepare(kSupersedePlan);
+    st.setString(1, plan_id);
+    st.executeUpdate();
+    mysql::AppendAudit(c, Audit(m, "plan.revise", "plan", plan.plan_id(), "",
+                                absl::StrCat("{\"supersedes\":", JsonString(plan_id), "}")));
+    out = plan;
+    out.set_etag(Etag(1));
+    *out.mutable_create_time() = ToProtoTimestamp(m.now);
+    return absl::OkStatus();
+  });
+}
+
+// ================================================================ members
+
+absl::StatusOr<v1::Member> MysqlMembershipStore::EnrollMember(const Mutation& m, const v1::Member& member) {
+  return Idempotent<v1::Member>(pool_, m, [&](mysql::Connection& c, v1::Member& out) {
+    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, member.account_id(), false));
+    CAREOPS_RETURN_IF_ERROR(InsertOneMember(c, account, member, m.now));
+    mysql::AppendAudit(c, Audit(m, "member.enroll", "member", member.member_id()));
+    out = member;
+    out.set_etag(Etag(1));
+    *out.mutable_create_time() = ToProtoTimestamp(m.now);
+    *out.mutable_update_time() = ToProtoTimestamp(m.now);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Member> MysqlMembershipStore::GetMember(const std::string& member_id) {
+  absl::StatusOr<v1::Member> out = absl::InternalError("unset");
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) {
+    out = LoadMember(c, member_id, false);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<Page<v1::Member>> MysqlMembershipStore::ListMembers(const MemberFilter& f, const PageRequest& page) {
+  std::string sql = absl::StrCat("SELECT ", kMemberColumns, kListMembersBase);
+  if (!f.account_id.empty()) sql += kMembersByAccount;
+  if (f.status != v1::MEMBER_STATUS_UNSPECIFIED) sql += kMembersByStatus;
+  if (!f.plan_id.empty()) sql += kMembersByPlan;
+  sql += kListMembersPage;
+  Page<v1::Member> out;
+  CAREOPS_RETURN_IF_ERROR(ListQuery(
+      pool_, sql,
+      [&](sql::PreparedStatement& st) {
+        int i = 1;
+        st.setString(i++, page.after_id);
+        if (!f.account_id.empty()) st.setString(i++, f.account_id);
+        if (f.status != v1::MEMBER_STATUS_UNSPECIFIED) st.setString(i++, std::string(MemberStatusName(f.status)));
+        if (!f.plan_id.empty()) st.setString(i++, f.plan_id);
+        st.setInt(i++, page.limit + 1);
+      },
+      [&](mysql::Connection&, sql::ResultSet& rs) { out.items.push_back(ReadMember(rs)); }));
+  TrimPage(out, page);
+  return out;
+}
+
+absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll(
+    const Mutation& m, const std::string& account_id, const std::vector<BatchRow>& rows,
+    const std::function<std::string()>& new_id) {
+  return Idempotent<v1::BatchEnrollMembersResponse>(pool_, m, [&](mysql::Connection& c,
+                                                                  v1::BatchEnrollMembersResponse& out) {
+    out.Clear();
+    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, account_id, true));
+    if (account.status() == v1::CLIENT_ACCOUNT_STATUS_CANCELLED) {
+      return absl::FailedPreconditionError(absl::StrCat("account_id: client account '", account_id, "' is cancelled"));
+    }
+    std::unordered_map<std::string, v1::PlanStatus> plans;
+    {
+      auto& st = c.Prepare(kSelectAccountPlans);
+      st.setString(1, account_id);
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      while (rs->next()) plans[Str(*rs, 1)] = ParseEnum<v1::PlanStatus>(Str(*rs, 2), PlanStatusName, 2);
+    }
+    // External references already in the account, looked up in a few chunked queries.
+    std::vector<std::string> refs;
+    for (const BatchRow& r : rows) {
+      if (r.invalid.empty()) refs.push_back(r.row.external_ref());
+    }
+    std::unordered_map<std::string, std::string> existing;
+    for (size_t done = 0; done < refs.size();) {
+      int n = 1;
+      for (int size : kChunkSizes) {
+        if (refs.size() - done >= static_cast<size_t>(size)) {
+          n = size;
+          break;
+        }
+      }
+      std::string sql = kExistingRefsHead;
+      for (int i = 0; i < n; ++i) sql += i ? ", ?" : "?";
+      sql += ")";
+      auto& st = c.Prepare(sql);
+      st.setString(1, account_id);
+      for (int i = 0; i < n; ++i) st.setString(2 + i, refs[done + i]);
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      while (rs->next()) existing[Str(*rs, 1)] = Str(*rs, 2);
+      done += n;
+    }
+    // Decide every row, then insert the good ones in multi-row statements.
+    std::vector<v1::Member> good;
+    std::unordered_map<std::string, std::string> seen;  // external_ref -> member_id in this batch
+    for (size_t i = 0; i < rows.size(); ++i) {
+      v1::BatchEnrollResult* res = out.add_results();
+      res->set_row_index(static_cast<int>(i));
+      const BatchRow& r = rows[i];
+      std::string prefix = absl::StrCat("rows[", i, "].");
+      if (!r.invalid.empty()) {
+        res->set_outcome(v1::BATCH_ROW_OUTCOME_INVALID);
+        res->set_error(r.invalid);
+        continue;
+      }
+      if (auto it = existing.find(r.row.external_ref()); it != existing.end()) {
+        res->set_outcome(v1::BATCH_ROW_OUTCOME_DUPLICATE);
+        res->set_member_id(it->second);
+        res->set_error(absl::StrCat(prefix, "external_ref: '", r.row.external_ref(), "' is already in the account"));
+        continue;
+      }
+      if (auto it = seen.find(r.row.external_ref()); it != seen.end()) {
+        res->set_outcome(v1::BATCH_ROW_OUTCOME_DUPLICATE);
+        res->set_member_id(it->second);
+        res->set_error(absl::StrCat(prefix, "external_ref: '", r.row.external_ref(), "' appears earlier in the batch"));
+        continue;
+      }
+      v1::Member member;
+      member.set_member_id(new_id());
+      member.set_account_id(account_id);
+      member.set_plan_id(r.row.plan_id());
+      member.set_external_ref(r.row.external_ref());
+      member.set_status(v1::MEMBER_STATUS_ACTIVE);
+      *member.mutable_person() = r.row.person();
+      *member.mutable_effective_date() = r.row.effective_date();
+      auto plan = plans.find(r.row.plan_id());
+      absl::Status ok = CheckEnrollable(account, plan == plans.end() ? v1::PLAN_STATUS_UNSPECIFIED : plan->second,
+                                        plan != plans.end(), member, prefix);
+      if (!ok.ok()) {
+        res->set_outcome(v1::BATCH_ROW_OUTCOME_INVALID);
+        res->set_error(std::string(ok.message()));
+        continue;
+      }
+      res->set_outcome(v1::BATCH_ROW_OUTCOME_CREATED);
+      res->set_member_id(member.member_id());
+      seen[member.external_ref()] = member.member_id();
+      good.push_back(std::move(member));
+    }
+    for (size_t done = 0; done < good.size();) {
+      int n = 1;
+      for (int size : kChunkSizes) {
+        if (good.size() - done >= static_cast<size_t>(size)) {
+          n = size;
+          break;
+        }
+      }
+      auto& st = c.Prepare(MultiRowSql(kInsertMemberHead, kInsertMemberRow, n));
+      for (int i = 0; i < n; ++i) BindMember(st, 1 + 16 * i, good[done + i], m.now);
+      st.executeUpdate();
+      done += n;
+    }
+    int created = 0, duplicate = 0, invalid = 0;
+    for (const auto& r : out.results()) {
+      created += r.outcome() == v1::BATCH_ROW_OUTCOME_CREATED;
+      duplicate += r.outcome() == v1::BATCH_ROW_OUTCOME_DUPLICATE;
+      invalid += r.outcome() == v1::BATCH_ROW_OUTCOME_INVALID;
+    }
+    out.set_created_count(created);
+    out.set_duplicate_count(duplicate);
+    out.set_invalid_count(invalid);
+    // One entry for the census; each member row carries its own creation time.
+    mysql::AppendAudit(c, Audit(m, "member.batch_enroll", "account", account_id, "",
+                                absl::StrCat("{\"rows\":", rows.size(), ",\"created\":", created,
+                                             ",\"duplicate\":", duplicate, ",\"invalid\":", invalid, "}")));
+    return absl::OkStatus();
+  });
+}
+
+// ================================================================ movements
+
+absl::StatusOr<v1::Movement> MysqlMembershipStore::CreateMovement(const Mutation& m, const v1::Movement& movement) {
+  return Idempotent<v1::Movement>(pool_, m, [&](mysql::Connection& c, v1::Movement& out) {
+    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, movement.account_id(), false));
+    if (account.status() == v1::CLIENT_ACCOUNT_STATUS_CANCELLED) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("account_id: client account '", account.account_id(), "' is cancelled"));
+    }
+    CAREOPS_RETURN_IF_ERROR(ValidateNotBeforeStart(DayOf(movement.effective_date()), DayOf(account.start_date()),
+                                                   "effective_date"));
+    if (movement.type() != v1::MOVEMENT_TYPE_ENROLLMENT) {
+      CAREOPS_ASSIGN_OR_RETURN(v1::Member member, LoadMember(c, movement.member_id(), false));
+      if (member.account_id() != movement.account_id()) {
+        return absl::InvalidArgumentError(absl::StrCat("member_id: member '", movement.member_id(),
+                                                       "' is not in account '", movement.account_id(), "'"));
+      }
+    }
+    v1::Movement mv = movement;
+    mv.set_etag(Etag(1));
+    std::string bytes;
+    mv.SerializeToString(&bytes);
+    std::istringstream in(bytes);
+    auto& st = c.Prepare(kInsertMovement);
+    st.setString(1, mv.movement_id());
+    st.setString(2, mv.account_id());
+    st.setString(3, mv.member_id());
+    st.setString(4, std::string(MovementTypeName(mv.type())));
+    st.setString(5, std::string(MovementStatusName(mv.status())));
+    st.setString(6, ToSqlDate(DayOf(mv.effective_date())));
+    st.setString(7, mv.new_plan_id());
+    st.setBlob(8, &in);
+    st.setString(9, mv.note());
+    st.setString(10, mv.requested_by());
+    st.setString(11, ToSqlDatetime(FromProto(mv.request_time())));
+    st.setString(12, ToSqlDatetime(FromProto(mv.due_time())));
+    st.setString(13, "");
+    st.executeUpdate();
+    mysql::AppendAudit(c, Audit(m, absl::StrCat("movement.request.", Abs(MovementTypeName(mv.type()))), "movement",
+                                mv.movement_id(), mv.note()));
+    out = mv;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Movement> MysqlMembershipStore::GetMovement(const std::string& movement_id, absl::Time as_of) {
+  absl::StatusOr<v1::Movement> out = absl::NotFoundError(absl::StrCat("movement_id: no movement '", movement_id, "'"));
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) {
+    auto& st = c.Prepare(kSelectMovement);
+    st.setString(1, movement_id);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    if (rs->next()) out = ParseMovement(Blob(*rs, 1), as_of);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Movement> MysqlMembershipStore::ApplyMovement(const Mutation& m, const std::string& movement_id,
+                                                                 const std::string& etag,
+                                                                 const std::string& new_member_id,
+                                                                 MovementDecision* decision) {
+  return DecideMovement(m, movement_id, etag, true, new_member_id, "", decision);
+}
+
+absl::StatusOr<v1::Movement> MysqlMembershipStore::RejectMovement(const Mutation& m, const std::string& movement_id,
+                                                                  const std::string& etag, const std::string& reason,
+                                                                  MovementDecision* decision) {
+  return DecideMovement(m, movement_id, etag, false, "", reason, decision);
+}
+
+namespace {
+
+// Makes an APPLIED movement's change to the member (or creates it).
+absl::Status ApplyToMember(mysql::Connection& c, const Mutation& m, v1::Movement& mv,
+                           const std::string& new_member_id) {
+  CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, mv.account_id(), true));
+  if (account.status() == v1::CLIENT_ACCOUNT_STATUS_CANCELLED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("account_id: client account '", mv.account_id(), "' is cancelled; reject the movement"));
+  }
+  const absl::CivilDay effective = DayOf(mv.effective_date());
+  if (mv.type() == v1::MOVEMENT_TYPE_ENROLLMENT) {
+    v1::Member member;
+    member.set_member_id(new_member_id);
+    member.set_account_id(mv.account_id());
+    member.set_plan_id(mv.enrollment().plan_id());
+    member.set_external_ref(mv.enrollment().external_ref());
+    member.set_status(v1::MEMBER_STATUS_ACTIVE);
+    *member.mutable_person() = mv.enrollment().person();
+    *member.mutable_effective_date() = mv.effective_date();
+    absl::Status s = InsertOneMember(c, account, member, m.now);
+    if (absl::IsAlreadyExists(s)) return absl::FailedPreconditionError(s.message());
+    CAREOPS_RETURN_IF_ERROR(s);
+    mv.set_member_id(new_member_id);
+    mysql::AppendAudit(c, Audit(m, "member.enroll", "member", new_member_id, "",
+                                absl::StrCat("{\"movement_id\":", JsonString(mv.movement_id()), "}")));
+    return absl::OkStatus();
+  }
+  CAREOPS_ASSIGN_OR_RETURN(v1::Member member, LoadMember(c, mv.member_id(), true));
+  std::string action;
+  switch (mv.type()) {
+    case v1::MOVEMENT_TYPE_TERMINATION:
+      if (member.has_termination_date() && DayOf(member.termination_date()) <= effective) {
+        return absl::FailedPreconditionError(absl::StrCat("member_id: member '", member.member_id(),
+                                                          "' is already terminated as of ",
+                                                          ToSqlDate(DayOf(member.termination_date()))));
+      }
+      if (effective < DayOf(member.effective_date())) {
+        return absl::FailedPreconditionError("effective_date: a termination must not precede the member's coverage");
+      }
+      member.set_status(v1::MEMBER_STATUS_TERMINATED);
+      *member.mutable_termination_date() = mv.effective_date();
+      action = "member.terminate";
+      break;
+    case v1::MOVEMENT_TYPE_REINSTATEMENT:
+      if (member.status() != v1::MEMBER_STATUS_TERMINATED) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("member_id: member '", member.member_id(), "' is not terminated"));
+      }
+      member.set_status(v1::MEMBER_STATUS_ACTIVE);
+      member.clear_termination_date();
+      action = "member.reinstate";
+      break;
+    case v1::MOVEMENT_TYPE_PLAN_CHANGE: {
+      auto plan = LoadPlan(c, mv.new_plan_id(), false);
+      if (!plan.ok() || plan->account_id() != mv.account_id()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("new_plan_id: '", mv.new_plan_id(), "' is not a plan of the account"));
+      }
+      if (plan->status() != v1::PLAN_STATUS_ACTIVE) {
+        return absl::FailedPreconditionError(absl::StrCat("new_plan_id: plan '", mv.new_plan_id(), "' is superseded"));
+      }
+      member.set_plan_id(mv.new_plan_id());
+      action = "member.change_plan";
+      break;
+    }
+    case v1::MOVEMENT_TYPE_DETAIL_CHANGE:
+      *member.mutable_person() = mv.person();
+      action = "member.change_details";
+      break;
+    default:
+      return absl::InternalError("movement: unknown type");
+  }
+  StoreMember(c, member, m.now);
+  mysql::AppendAudit(c, Audit(m, action, "member", member.member_id(), "",
+                              absl::StrCat("{\"movement_id\":", JsonString(mv.movement_id()), "}")));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Movement> MysqlMembershipStore::DecideMovement(const Mutation& m, const std::string& movement_id,
+                                                                  const std::string& etag, bool apply,
+                                                                  const std::string& new_member_id,
+                                                                  const std::string& reason,
+                                                                  MovementDecision* decision) {
+  decision->decided_now = false;
+  return Idempotent<v1::Movement>(pool_, m, [&](mysql::Connection& c, v1::Movement& out) {
+    decision->decided_now = false;
+    v1::Movement mv;
+    {
+      auto& st = c.Prepare(kSelectMovementForUpdate);
+      st.setString(1, movement_id);
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      if (!rs->next()) return absl::NotFoundError(absl::StrCat("movement_id: no movement '", movement_id, "'"));
+      CAREOPS_ASSIGN_OR_RETURN(mv, ParseMovement(Blob(*rs, 1), m.now));
+    }
+    const v1::MovementStatus target = apply ? v1::MOVEMENT_STATUS_APPLIED : v1::MOVEMENT_STATUS_REJECTED;
+    if (mv.status() == target) {  // already decided this way: the same answer again
+      out = mv;
+      return absl::OkStatus();
+    }
+    if (mv.status() != v1::MOVEMENT_STATUS_PENDING) {
+      return absl::FailedPreconditionError(absl::StrCat("movement '", movement_id, "' is already ",
+                                                        Abs(MovementStatusName(mv.status()))));
+    }
+    CAREOPS_RETURN_IF_ERROR(CheckEtag(etag, mv.etag(), "movement"));
+    if (apply) CAREOPS_RETURN_IF_ERROR(ApplyToMember(c, m, mv, new_member_id));
+    int64_t version = 0;
+    ParseInt(mv.etag(), &version);
+    ++version;
+    mv.set_status(target);
+    mv.set_decided_by(m.actor.user);
+    *mv.mutable_decide_time() = ToProtoTimestamp(m.now);
+    mv.set_rejection_reason(reason);
+    mv.set_tat_met(TatMet(FromProto(mv.due_time()), m.now));
+    mv.set_overdue(false);
+    mv.set_etag(Etag(version));
+    WriteMovement(c, mv, version, m.now);
+    mysql::AppendAudit(c, Audit(m, apply ? "movement.apply" : "movement.reject", "movement", movement_id, reason,
+                                absl::StrCat("{\"tat_met\":", mv.tat_met() ? "true" : "false", "}")));
+    decision->decided_now = true;
+    out = mv;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<Page<v1::Movement>> MysqlMembershipStore::ListMovements(const MovementFilter& f,
+                                                                       const PageRequest& page) {
+  std::string sql = kListMovementsBase;
+  if (!f.account_id.empty()) sql += kMovementsByAccount;
+  if (f.status != v1::MOVEMENT_STATUS_UNSPECIFIED) sql += kMovementsByStatus;
+  if (f.type != v1::MOVEMENT_TYPE_UNSPECIFIED) sql += kMovementsByType;
+  if (f.overdue_only) sql += kMovementsOverdue;
+  sql += kListMovementsPage;
+  Page<v1::Movement> out;
+  absl::Status parse = absl::OkStatus();
+  CAREOPS_RETURN_IF_ERROR(ListQuery(
+      pool_, sql,
+      [&](sql::PreparedStatement& st) {
+        int i = 1;
+        st.setString(i++, page.after_id);
+        if (!f.account_id.empty()) st.setString(i++, f.account_id);
+        if (f.status != v1::MOVEMENT_STATUS_UNSPECIFIED) st.setString(i++, std::string(MovementStatusName(f.status)));
+        if (f.type != v1::MOVEMENT_TYPE_UNSPECIFIED) st.setString(i++, std::string(MovementTypeName(f.type)));
+        if (f.overdue_only) st.setString(i++, ToSqlDatetime(f.as_of));
+        st.setInt(i++, page.limit + 1);
+      },
+      [&](mysql::Connection&, sql::ResultSet& rs) {
+        auto mv = ParseMovement(Blob(rs, 1), f.as_of);
+        if (mv.ok()) {
+          out.items.push_back(*std::move(mv));
+        } else {
+          parse = mv.status();
+        }
+      }));
+  CAREOPS_RETURN_IF_ERROR(parse);
+  TrimPage(out, page);
+  return out;
+}
+
+// ================================================================ eligibility and utilisation
+
+absl::StatusOr<EligibilityFacts> MysqlMembershipStore::LoadEligibilityFacts(const std::string& member_id,
+                                                                            const std::string& benefit_code,
+                                                                            int year, std::string* account_id,
+                                                                            std::string* plan_id) {
+  absl::StatusOr<EligibilityFacts> out = absl::InternalError("unset");
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) {
+    out = QueryFacts(c, member_id, benefit_code, year, account_id, plan_id);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mutation& m,
+                                                                        const v1::RecordUtilizationRequest& r,
+                                                                        const std::string& new_utilization_id) {
+  const absl::CivilDay service_day = DayOf(r.service_date());
+  const int year = static_cast<int>(service_day.year());
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) {
+    auto& st = c.Prepare(kEnsureBalance);
+    st.setInt(1, year);
+    st.setString(2, r.benefit_code());
+    st.setString(3, r.member_id());
+    st.executeUpdate();
+    return absl::OkStatus();
+  }));
+  v1::Utilization out;
+  CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& c) -> absl::Status {
+    out.Clear();
+    // The lock first: concurrent records for this member, benefit and year queue
+    // here, so the balance read below is the one the update builds on.
+    {
+      auto& st = c.Prepare(kLockBalance);
+      st.setString(1, r.member_id());
+      st.setString(2, r.benefit_code());
+      st.setInt(3, year);
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    }
+    {
+      auto& st = c.Prepare(kSelectUtilization);
+      st.setString(1, r.source_reference());
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      if (rs->next()) {
+        v1::Utilization existing = ReadUtilization(*rs);
+        if (existing.member_id() != r.member_id() || existing.benefit_code() != r.benefit_code() ||
+            existing.amount().amount_minor() != r.amount().amount_minor() ||
+            existing.amount().currency_code() != r.amount().currency_code() ||
+            DayOf(existing.service_date()) != service_day) {
+          return absl::AlreadyExistsError(
+              absl::StrCat("source_reference: '", r.source_reference(),
+                           "' already recorded a different utilisation (member, benefit, amount or service date)"));
+        }
+        CAREOPS_ASSIGN_OR_RETURN(
+            EligibilityFacts facts,
+            QueryFacts(c, existing.member_id(), existing.benefit_code(),
+                       static_cast<int>(DayOf(existing.service_date()).year()), nullptr, nullptr));
+        out = existing;
+        SetRemaining(out, facts);
+        return absl::OkStatus();
+      }
+    }
+    CAREOPS_ASSIGN_OR_RETURN(EligibilityFacts facts, QueryFacts(c, r.member_id(), r.benefit_code(), year, nullptr, nullptr));
+    if (!facts.member_found) return absl::NotFoundError(absl::StrCat("member_id: no member '", r.member_id(), "'"));
+    if (facts.benefit && r.amount().currency_code() != facts.currency) {
+      return absl::InvalidArgumentError(absl::StrCat("amount.currency_code: must be the plan's currency ", facts.currency));
+    }
+    EligibilityDecision d = DecideEligibility(facts, service_day, r.amount().amount_minor());
+    if (!d.eligible) {
+      std::vector<std::string> why;
+      for (const auto& reason : d.reasons) {
+        why.push_back(absl::StrCat(v1::EligibilityReasonCode_Name(reason.code), ": ", reason.message));
+      }
+      return absl::FailedPreconditionError(
+          absl::StrCat("utilisation refused: ", absl::StrJoin(why, "; ")));
+    }
+    {
+      auto& st = c.Prepare(kInsertUtilization);
+      st.setString(1, new_utilization_id);
+      st.setString(2, r.source_reference());
+      st.setString(3, r.member_id());
+      st.setString(4, r.benefit_code());
+      st.setInt64(5, r.amount().amount_minor());
+      st.setString(6, r.amount().currency_code());
+      st.setString(7, ToSqlDate(service_day));
+      st.setString(8, ToSqlDatetime(m.now));
+      st.executeUpdate();
+    }
+    {
+      auto& st = c.Prepare(kAddToBalance);
+      st.setInt64(1, r.amount().amount_minor());
+      st.setString(2, r.member_id());
+      st.setString(3, r.benefit_code());
+      st.setInt(4, year);
+      st.executeUpdate();
+    }
+    mysql::AppendAudit(c, Audit(m, "utilization.record", "utilization", new_utilization_id, "",
+                                absl::StrCat("{\"source_reference\":", JsonString(r.source_reference()),
+                                             ",\"member_id\":", JsonString(r.member_id()),
+                                             ",\"benefit_code\":", JsonString(r.benefit_code()),
+                                             ",\"amount_minor\":", r.amount().amount_minor(), "}")));
+    out.set_utilization_id(new_utilization_id);
+    out.set_member_id(r.member_id());
+    out.set_benefit_code(r.benefit_code());
+    *out.mutable_amount() = r.amount();
+    *out.mutable_service_date() = r.service_date();
+    out.set_source_reference(r.source_reference());
+    *out.mutable_recorded_at() = ToProtoTimestamp(m.now);
+    facts.used_minor += r.amount().amount_minor();
+    SetRemaining(out, facts);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Utilization> MysqlMembershipStore::ReverseUtilization(const Mutation& m,
+                                                                         const v1::ReverseUtilizationRequest& r) {
+  v1::Utilization out;
+  CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& c) -> absl::Status {
+    out.Clear();
+    {
+      auto& st = c.Prepare(kSelectUtilizationForUpdate);
+      st.setString(1, r.source_reference());
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      if (!rs->next()) {
+        return absl::NotFoundError(
+            absl::StrCat("source_reference: no utilisation was recorded for '", r.source_reference(), "'"));
+      }
+      out = ReadUtilization(*rs);
+    }
+    const int year = static_cast<int>(DayOf(out.service_date()).year());
+    if (!out.reversed()) {
+      {
+        auto& st = c.Prepare(kLockBalance);
+        st.setString(1, out.member_id());
+        st.setString(2, out.benefit_code());
+        st.setInt(3, year);
+        std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      }
+      {
+        auto& st = c.Prepare(kAddToBalance);
+        st.setInt64(1, -out.amount().amount_minor());
+        st.setString(2, out.member_id());
+        st.setString(3, out.benefit_code());
+        st.setInt(4, year);
+        st.executeUpdate();
+      }
+      {
+        auto& st = c.Prepare(kReverseUtilization);
+        st.setString(1, r.reason());
+        st.setString(2, ToSqlDatetime(m.now));
+        st.setString(3, out.utilization_id());
+        st.executeUpdate();
+      }
+      mysql::AppendAudit(c, Audit(m, "utilization.reverse", "utilization", out.utilization_id(), r.reason(),
+                                  absl::StrCat("{\"source_reference\":", JsonString(r.source_reference()), "}")));
+      out.set_reversed(true);
+      out.set_reverse_reason(r.reason());
+      *out.mutable_reversed_at() = ToProtoTimestamp(m.now);
+    }
+    CAREOPS_ASSIGN_OR_RETURN(EligibilityFacts facts,
+                             QueryFacts(c, out.member_id(), out.benefit_code(), year, nullptr, nullptr));
+    SetRemaining(out, facts);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<MembershipCounts> MysqlMembershipStore::Count() {
+  MembershipCounts out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) {
+    {
+      auto& st = c.Prepare(kCountMembers);
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      while (rs->next()) {
+        out.members[ParseEnum<v1::MemberStatus>(Str(*rs, 1), MemberStatusName, 2)] += rs->getInt64(2);
+      }
+    }
+    auto& st = c.Prepare(kCountAccounts);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) {
+      auto key = std::make_pair(ParseEnum<v1::ClientAccountType>(Str(*rs, 1), AccountTypeName, 4),
+                                ParseEnum<v1::ClientAccountStatus>(Str(*rs, 2), AccountStatusName, 3));
+      out.accounts[key] += rs->getInt64(3);
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+}  // namespace careops::membership

@@ -1,0 +1,942 @@
+// careops-membership end to end: the real binary on a real MariaDB schema, called
+// through the generated stub as an account officer would.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "careops/membership/v1/membership.grpc.pb.h"
+#include "tests/support/harness.h"
+
+namespace careops {
+namespace {
+
+namespace v1 = membership::v1;
+using grpc::StatusCode;
+
+common::v1::Date D(int y, int m, int d) {
+  common::v1::Date out;
+  out.set_year(y);
+  out.set_month(m);
+  out.set_day(d);
+  return out;
+}
+
+common::v1::Money PHP(int64_t minor) {
+  common::v1::Money m;
+  m.set_currency_code("PHP");
+  m.set_amount_minor(minor);
+  return m;
+}
+
+std::string NewRequestId() {
+  static std::atomic<int> n{0};
+  return absl::StrCat("req-", absl::ToUnixNanos(absl::Now()), "-", n++);
+}
+
+v1::Person Person(const std::string& given) {
+  v1::Person p;
+  p.set_given_name(given);
+  p.set_family_name("Santos");
+  *p.mutable_birth_date() = D(1990, 4, 12);
+  p.set_sex("F");
+  return p;
+}
+
+// One service process and schema for a test suite, plus helpers that create the
+// resources a test needs and fail the test when a call does not succeed.
+class Membership {
+ public:
+  explicit Membership(const std::string& hint, std::vector<std::string> args = {})
+      : schema_(hint), service_("membership", schema_.dsn(), std::move(args)) {
+    WaitServing();
+  }
+
+  void WaitServing() {
+    ASSERT_TRUE(testing::Eventually([&] { return testing::Health(service_.address()) == "SERVING"; }))
+        << service_.process().output();
+    stub_ = v1::MembershipService::NewStub(
+        grpc::CreateChannel(service_.address(), grpc::InsecureChannelCredentials()));
+  }
+
+  std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token = "dev-account-officer") {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    return ctx;
+  }
+
+  v1::MembershipService::Stub& stub() { return *stub_; }
+  testing::ServiceProcess& service() { return service_; }
+
+  v1::ClientAccount Account(const std::string& name, v1::ClientAccountType type = v1::CLIENT_ACCOUNT_TYPE_CORPORATE,
+                            const std::string& officer = "eva.tan") {
+    v1::CreateClientAccountRequest req;
+    req.set_request_id(NewRequestId());
+    req.mutable_account()->set_name(name);
+    req.mutable_account()->set_type(type);
+    req.mutable_account()->set_account_officer(officer);
+    *req.mutable_account()->mutable_start_date() = D(2026, 1, 1);
+    v1::ClientAccount out;
+    grpc::Status s = stub_->CreateClientAccount(Ctx().get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  // OUTPATIENT: PHP 1000.00 a year, PHP 300.00 per visit, 20% co-pay;
+  // DENTAL: PHP 500.00, 30-day waiting period; ROOM: unlimited.
+  v1::Plan Plan(const std::string& account_id) {
+    v1::CreatePlanRequest req;
+    req.set_request_id(NewRequestId());
+    v1::Plan* p = req.mutable_plan();
+    p->set_account_id(account_id);
+    p->set_name("Gold");
+    p->set_currency_code("PHP");
+    v1::Benefit* op = p->add_benefits();
+    op->set_code("OUTPATIENT");
+    op->set_category("outpatient");
+    *op->mutable_annual_limit() = PHP(100000);
+    *op->mutable_per_visit_cap() = PHP(30000);
+    op->set_copay_basis_points(2000);
+    v1::Benefit* dental = p->add_benefits();
+    dental->set_code("DENTAL");
+    dental->set_category("dental");
+    *dental->mutable_annual_limit() = PHP(50000);
+    dental->set_waiting_period_days(30);
+    v1::Benefit* room = p->add_benefits();
+    room->set_code("ROOM");
+    room->set_category("inpatient");
+    room->set_unlimited(true);
+    v1::Plan out;
+    grpc::Status s = stub_->CreatePlan(Ctx().get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  v1::Member Enroll(const v1::ClientAccount& a, const v1::Plan& p, const std::string& ref,
+                    common::v1::Date effective = D(2026, 1, 1)) {
+    v1::EnrollMemberRequest req;
+    req.set_request_id(NewRequestId());
+    req.set_account_id(a.account_id());
+    req.set_plan_id(p.plan_id());
+    req.set_external_ref(ref);
+    *req.mutable_person() = Person("Maria " + ref);
+    *req.mutable_effective_date() = effective;
+    v1::Member out;
+    grpc::Status s = stub_->EnrollMember(Ctx().get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  v1::CheckEligibilityResponse Check(const std::string& member_id, const std::string& benefit,
+                                     common::v1::Date day, int64_t amount) {
+    v1::CheckEligibilityRequest req;
+    req.set_member_id(member_id);
+    req.set_benefit_code(benefit);
+    *req.mutable_service_date() = day;
+    if (amount > 0) *req.mutable_amount() = PHP(amount);
+    v1::CheckEligibilityResponse out;
+    grpc::Status s = stub_->CheckEligibility(Ctx().get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  grpc::Status Record(const std::string& member_id, const std::string& benefit, int64_t amount,
+                      const std::string& source, v1::Utilization* out, common::v1::Date day = D(2026, 3, 2)) {
+    v1::RecordUtilizationRequest req;
+    req.set_member_id(member_id);
+    req.set_benefit_code(benefit);
+    *req.mutable_amount() = PHP(amount);
+    *req.mutable_service_date() = day;
+    req.set_source_reference(source);
+    return stub_->RecordUtilization(Ctx().get(), req, out);
+  }
+
+  std::string Metrics() { return testing::HttpGet(service_.metrics_port(), "/metrics"); }
+
+ private:
+  testing::TestSchema schema_;
+  testing::ServiceProcess service_;
+  std::unique_ptr<v1::MembershipService::Stub> stub_;
+};
+
+std::vector<v1::EligibilityReasonCode> Codes(const v1::CheckEligibilityResponse& r) {
+  std::vector<v1::EligibilityReasonCode> out;
+  for (const auto& reason : r.reasons()) out.push_back(reason.code());
+  return out;
+}
+
+class MembershipTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { m_ = new Membership("membership"); }
+  static void TearDownTestSuite() {
+    delete m_;
+    m_ = nullptr;
+  }
+  static Membership* m_;
+};
+Membership* MembershipTest::m_ = nullptr;
+
+// ---------------------------------------------------------------- identity and input
+
+TEST_F(MembershipTest, EveryRpcNeedsACaller) {
+  v1::GetMemberRequest req;
+  req.set_member_id("01J00000000000000000000000");
+  v1::Member out;
+  EXPECT_EQ(m_->stub().GetMember(m_->Ctx("").get(), req, &out).error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(m_->stub().GetMember(m_->Ctx("not-a-token").get(), req, &out).error_code(), StatusCode::UNAUTHENTICATED);
+  v1::CheckEligibilityRequest check;
+  v1::CheckEligibilityResponse resp;
+  EXPECT_EQ(m_->stub().CheckEligibility(m_->Ctx("").get(), check, &resp).error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(m_->stub().GetMember(m_->Ctx().get(), req, &out).error_code(), StatusCode::NOT_FOUND);
+}
+
+TEST_F(MembershipTest, BadInputIsInvalidArgumentNamingTheFieldAndNothingIsWritten) {
+  v1::ClientAccount account = m_->Account("Input Co");
+  v1::Plan plan = m_->Plan(account.account_id());
+
+  v1::CreateClientAccountRequest empty_name;
+  empty_name.set_request_id(NewRequestId());
+  empty_name.mutable_account()->set_type(v1::CLIENT_ACCOUNT_TYPE_CORPORATE);
+  *empty_name.mutable_account()->mutable_start_date() = D(2026, 1, 1);
+  v1::ClientAccount a;
+  grpc::Status s = m_->stub().CreateClientAccount(m_->Ctx().get(), empty_name, &a);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "account.name: must not be empty");
+
+  v1::CreatePlanRequest bad_currency;
+  bad_currency.set_request_id(NewRequestId());
+  bad_currency.mutable_plan()->set_account_id(account.account_id());
+  bad_currency.mutable_plan()->set_name("Silver");
+  bad_currency.mutable_plan()->set_currency_code("ZZZ");
+  v1::Plan p;
+  s = m_->stub().CreatePlan(m_->Ctx().get(), bad_currency, &p);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "plan.currency_code: unknown ISO-4217 currency 'ZZZ'");
+
+  // Effective date before the account's start: refused inside the transaction, nothing kept.
+  v1::EnrollMemberRequest early;
+  early.set_request_id(NewRequestId());
+  early.set_account_id(account.account_id());
+  early.set_plan_id(plan.plan_id());
+  early.set_external_ref("E-1");
+  *early.mutable_person() = Person("Early");
+  *early.mutable_effective_date() = D(2025, 12, 31);
+  v1::Member member;
+  s = m_->stub().EnrollMember(m_->Ctx().get(), early, &member);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "effective_date: must not be before the account's start date 2026-01-01");
+  v1::ListMembersRequest list;
+  list.set_account_id(account.account_id());
+  v1::ListMembersResponse members;
+  ASSERT_TRUE(m_->stub().ListMembers(m_->Ctx().get(), list, &members).ok());
+  EXPECT_EQ(members.members_size(), 0);
+  // The same request_id may be used again once fixed: the failed call claimed nothing.
+  *early.mutable_effective_date() = D(2026, 1, 1);
+  EXPECT_TRUE(m_->stub().EnrollMember(m_->Ctx().get(), early, &member).ok());
+
+  v1::Utilization u;
+  s = m_->Record(member.member_id(), "OUTPATIENT", -100, "claim-negative", &u);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "amount.amount_minor: must not be negative");
+
+  list.set_page_size(501);
+  s = m_->stub().ListMembers(m_->Ctx().get(), list, &members);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("page_size"), std::string::npos);
+  list.set_page_size(10);
+  list.set_page_token("garbage");
+  EXPECT_EQ(m_->stub().ListMembers(m_->Ctx().get(), list, &members).error_code(), StatusCode::INVALID_ARGUMENT);
+
+  v1::CreateClientAccountRequest no_request_id;
+  *no_request_id.mutable_account() = empty_name.account();
+  no_request_id.mutable_account()->set_name("No id");
+  s = m_->stub().CreateClientAccount(m_->Ctx().get(), no_request_id, &a);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("request_id"), std::string::npos);
+}
+
+// ---------------------------------------------------------------- accounts
+
+TEST_F(MembershipTest, SameRequestIdReturnsTheFirstAnswerAndADifferentRequestIsRefused) {
+  v1::CreateClientAccountRequest req;
+  req.set_request_id(NewRequestId());
+  req.mutable_account()->set_name("Twice Inc");
+  req.mutable_account()->set_type(v1::CLIENT_ACCOUNT_TYPE_BROKER);
+  req.mutable_account()->set_account_officer("twice.officer");
+  *req.mutable_account()->mutable_start_date() = D(2026, 1, 1);
+  v1::ClientAccount first, second;
+  ASSERT_TRUE(m_->stub().CreateClientAccount(m_->Ctx().get(), req, &first).ok());
+  ASSERT_TRUE(m_->stub().CreateClientAccount(m_->Ctx().get(), req, &second).ok());
+  EXPECT_EQ(first.account_id(), second.account_id());
+  v1::ListClientAccountsRequest list;
+  list.set_account_officer("twice.officer");
+  v1::ListClientAccountsResponse accounts;
+  ASSERT_TRUE(m_->stub().ListClientAccounts(m_->Ctx().get(), list, &accounts).ok());
+  EXPECT_EQ(accounts.accounts_size(), 1);
+
+  req.mutable_account()->set_name("Twice Inc (changed)");
+  grpc::Status s = m_->stub().CreateClientAccount(m_->Ctx().get(), req, &second);
+  EXPECT_EQ(s.error_code(), StatusCode::ALREADY_EXISTS);
+  EXPECT_NE(s.error_message().find("request_id"), std::string::npos);
+}
+
+TEST_F(MembershipTest, AccountsAreListedByKeyAndUpdatedWithAnEtag) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(m_->Account(absl::StrCat("Paged ", i), v1::CLIENT_ACCOUNT_TYPE_AGENT, "paging.officer").account_id());
+  }
+  m_->Account("Other officer", v1::CLIENT_ACCOUNT_TYPE_AGENT, "someone.else");
+  v1::ListClientAccountsRequest list;
+  list.set_account_officer("paging.officer");
+  list.set_type(v1::CLIENT_ACCOUNT_TYPE_AGENT);
+  list.set_page_size(2);
+  v1::ListClientAccountsResponse page1, page2;
+  ASSERT_TRUE(m_->stub().ListClientAccounts(m_->Ctx().get(), list, &page1).ok());
+  ASSERT_EQ(page1.accounts_size(), 2);
+  ASSERT_FALSE(page1.next_page_token().empty());
+  // An account created between pages sorts after the cursor and shows up once.
+  ids.push_back(m_->Account("Paged late", v1::CLIENT_ACCOUNT_TYPE_AGENT, "paging.officer").account_id());
+  list.set_page_token(page1.next_page_token());
+  ASSERT_TRUE(m_->stub().ListClientAccounts(m_->Ctx().get(), list, &page2).ok());
+  ASSERT_EQ(page2.accounts_size(), 2);
+  EXPECT_TRUE(page2.next_page_token().empty());
+  std::vector<std::string> seen;
+  for (const auto& a : page1.accounts()) seen.push_back(a.account_id());
+  for (const auto& a : page2.accounts()) seen.push_back(a.account_id());
+  EXPECT_EQ(seen, ids);
+
+  v1::GetClientAccountRequest get;
+  get.set_account_id(ids[0]);
+  v1::ClientAccount account;
+  ASSERT_TRUE(m_->stub().GetClientAccount(m_->Ctx().get(), get, &account).ok());
+  EXPECT_EQ(account.status(), v1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+
+  v1::UpdateClientAccountRequest update;
+  update.set_request_id(NewRequestId());
+  *update.mutable_account() = account;
+  update.mutable_account()->set_name("Paged 0 renamed");
+  update.mutable_account()->set_contact_email("hr@paged.example");
+  update.mutable_update_mask()->add_paths("name");
+  v1::ClientAccount updated;
+  ASSERT_TRUE(m_->stub().UpdateClientAccount(m_->Ctx().get(), update, &updated).ok());
+  EXPECT_EQ(updated.name(), "Paged 0 renamed");
+  EXPECT_EQ(updated.contact_email(), "");  // not in the mask
+  EXPECT_NE(updated.etag(), account.etag());
+
+  update.set_request_id(NewRequestId());  // same stale etag, new request
+  EXPECT_EQ(m_->stub().UpdateClientAccount(m_->Ctx().get(), update, &updated).error_code(), StatusCode::ABORTED);
+  update.mutable_update_mask()->add_paths("type");
+  update.set_request_id(NewRequestId());
+  grpc::Status s = m_->stub().UpdateClientAccount(m_->Ctx().get(), update, &updated);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("update_mask"), std::string::npos);
+}
+
+TEST_F(MembershipTest, SuspendReinstateAndCancelFollowTheStatusMachine) {
+  v1::ClientAccount account = m_->Account("Transitions Co");
+  v1::SuspendClientAccountRequest suspend;
+  suspend.set_request_id(NewRequestId());
+  suspend.set_account_id(account.account_id());
+  suspend.set_etag(account.etag());
+  suspend.set_reason("third notice lapsed");
+  *suspend.mutable_effective_date() = D(2026, 4, 1);
+  v1::ClientAccount out, again;
+  ASSERT_TRUE(m_->stub().SuspendClientAccount(m_->Ctx("svc-collections").get(), suspend, &out).ok());
+  EXPECT_EQ(out.status(), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+  EXPECT_EQ(out.status_reason(), "third notice lapsed");
+  // A retry with the same request_id is the same answer; a new one is a wrong state.
+  ASSERT_TRUE(m_->stub().SuspendClientAccount(m_->Ctx("svc-collections").get(), suspend, &again).ok());
+  EXPECT_EQ(again.etag(), out.etag());
+  suspend.set_request_id(NewRequestId());
+  suspend.set_etag(out.etag());
+  EXPECT_EQ(m_->stub().SuspendClientAccount(m_->Ctx().get(), suspend, &again).error_code(),
+            StatusCode::FAILED_PRECONDITION);
+  suspend.set_etag(account.etag());
+  EXPECT_EQ(m_->stub().SuspendClientAccount(m_->Ctx().get(), suspend, &again).error_code(), StatusCode::ABORTED);
+
+  v1::ReinstateClientAccountRequest reinstate;
+  reinstate.set_request_id(NewRequestId());
+  reinstate.set_account_id(account.account_id());
+  reinstate.set_reason("paid in full");
+  *reinstate.mutable_effective_date() = D(2026, 4, 10);
+  ASSERT_TRUE(m_->stub().ReinstateClientAccount(m_->Ctx().get(), reinstate, &out).ok());
+  EXPECT_EQ(out.status(), v1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+
+  v1::CancelClientAccountRequest cancel;
+  cancel.set_request_id(NewRequestId());
+  cancel.set_account_id(account.account_id());
+  *cancel.mutable_effective_date() = D(2026, 5, 1);
+  grpc::Status s = m_->stub().CancelClientAccount(m_->Ctx().get(), cancel, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "reason: must not be empty");
+  cancel.set_reason("notice of cancellation");
+  ASSERT_TRUE(m_->stub().CancelClientAccount(m_->Ctx().get(), cancel, &out).ok());
+  EXPECT_EQ(out.status(), v1::CLIENT_ACCOUNT_STATUS_CANCELLED);
+  reinstate.set_request_id(NewRequestId());
+  EXPECT_EQ(m_->stub().ReinstateClientAccount(m_->Ctx().get(), reinstate, &out).error_code(),
+            StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(MembershipTest, CancellingAnAccountEndsItsMembersCoverage) {
+  v1::ClientAccount account = m_->Account("Cancelled Corp");
+  v1::Plan plan = m_->Plan(account.account_id());
+  v1::Member ana = m_->Enroll(account, plan, "C-1");
+  v1::Member ben = m_->Enroll(account, plan, "C-2");
+  EXPECT_TRUE(m_->Check(ana.member_id(), "OUTPATIENT", D(2026, 6, 2), 1000).eligible());
+
+  v1::CancelClientAccountRequest cancel;
+  cancel.set_request_id(NewRequestId());
+  cancel.set_account_id(account.account_id());
+  cancel.set_reason("notice of cancellation grace period lapsed");
+  *cancel.mutable_effective_date() = D(2026, 6, 1);
+  v1::ClientAccount out;
+  ASSERT_TRUE(m_->stub().CancelClientAccount(m_->Ctx("svc-collections").get(), cancel, &out).ok());
+
+  for (const auto& member : {ana, ben}) {
+    v1::CheckEligibilityResponse after = m_->Check(member.member_id(), "OUTPATIENT", D(2026, 6, 2), 1000);
+    EXPECT_FALSE(after.eligible());
+    EXPECT_EQ(Codes(after), (std::vector{v1::MEMBER_NOT_ACTIVE, v1::ACCOUNT_CANCELLED}));
+    // A service before the cancellation date is still covered (a late claim).
+    EXPECT_TRUE(m_->Check(member.member_id(), "OUTPATIENT", D(2026, 5, 31), 1000).eligible());
+    v1::GetMemberRequest get;
+    get.set_member_id(member.member_id());
+    v1::Member now;
+    ASSERT_TRUE(m_->stub().GetMember(m_->Ctx().get(), get, &now).ok());
+    EXPECT_EQ(now.status(), v1::MEMBER_STATUS_TERMINATED);
+    EXPECT_EQ(now.termination_date().month(), 6);
+  }
+  v1::Utilization u;
+  EXPECT_EQ(m_->Record(ana.member_id(), "OUTPATIENT", 1000, "claim-after-cancel", &u, D(2026, 6, 3)).error_code(),
+            StatusCode::FAILED_PRECONDITION);
+
+  v1::GetAccountSummaryRequest summary_req;
+  summary_req.set_account_id(account.account_id());
+  *summary_req.mutable_period_start() = D(2026, 5, 1);
+  *summary_req.mutable_period_end() = D(2026, 6, 30);
+  v1::AccountSummary summary;
+  ASSERT_TRUE(m_->stub().GetAccountSummary(m_->Ctx("svc-retention").get(), summary_req, &summary).ok());
+  EXPECT_EQ(summary.account_status(), v1::CLIENT_ACCOUNT_STATUS_CANCELLED);
+  EXPECT_EQ(summary.covered_at_period_start(), 2);
+  EXPECT_EQ(summary.covered_at_period_end(), 0);
+  EXPECT_EQ(summary.terminated_in_period(), 2);
+  EXPECT_EQ(summary.enrolled_in_period(), 0);
+  EXPECT_EQ(summary.net_change(), -2);
+  ASSERT_EQ(summary.members_by_status_size(), 2);
+  EXPECT_EQ(summary.members_by_status(1).status(), v1::MEMBER_STATUS_TERMINATED);
+  EXPECT_EQ(summary.members_by_status(1).count(), 2);
+  *summary_req.mutable_period_end() = D(2026, 4, 30);
+  EXPECT_EQ(m_->stub().GetAccountSummary(m_->Ctx().get(), summary_req, &summary).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+}
+
+// ---------------------------------------------------------------- plans and members
+
+TEST_F(MembershipTest, PlansAreVersionedNotEditedInPlace) {
+  v1::ClientAccount account = m_->Account("Versioned Plans");
+  v1::Plan v1_plan = m_->Plan(account.account_id());
+  EXPECT_EQ(v1_plan.version(), 1);
+  EXPECT_EQ(v1_plan.benefits_size(), 3);
+  v1::Member member = m_->Enroll(account, v1_plan, "V-1");
+
+  v1::RevisePlanRequest revise;
+  revise.set_request_id(NewRequestId());
+  revise.set_plan_id(v1_plan.plan_id());
+  revise.set_etag(v1_plan.etag());
+  *revise.mutable_benefits() = v1_plan.benefits();
+  *revise.mutable_benefits(0)->mutable_annual_limit() = PHP(200000);
+  v1::Plan v2_plan;
+  ASSERT_TRUE(m_->stub().RevisePlan(m_->Ctx().get(), revise, &v2_plan).ok());
+  EXPECT_EQ(v2_plan.version(), 2);
+  EXPECT_EQ(v2_plan.supersedes_plan_id(), v1_plan.plan_id());
+  EXPECT_NE(v2_plan.plan_id(), v1_plan.plan_id());
+
+  v1::GetPlanRequest get;
+  get.set_plan_id(v1_plan.plan_id());
+  v1::Plan old;
+  ASSERT_TRUE(m_->stub().GetPlan(m_->Ctx().get(), get, &old).ok());
+  EXPECT_EQ(old.status(), v1::PLAN_STATUS_SUPERSEDED);
+  EXPECT_EQ(old.benefits(0).annual_limit().amount_minor(), 100000);  // unchanged
+  // The enrolled member stays on version 1 and its limit.
+  EXPECT_EQ(m_->Check(member.member_id(), "OUTPATIENT", D(2026, 3, 2), 0).remaining_limit().amount_minor(), 100000);
+
+  revise.set_request_id(NewRequestId());
+  revise.clear_etag();
+  EXPECT_EQ(m_->stub().RevisePlan(m_->Ctx().get(), revise, &v2_plan).error_code(), StatusCode::FAILED_PRECONDITION);
+  v1::EnrollMemberRequest enroll;
+  enroll.set_request_id(NewRequestId());
+  enroll.set_account_id(account.account_id());
+  enroll.set_plan_id(v1_plan.plan_id());
+  enroll.set_external_ref("V-2");
+  *enroll.mutable_person() = Person("Late");
+  *enroll.mutable_effective_date() = D(2026, 2, 1);
+  v1::Member m;
+  EXPECT_EQ(m_->stub().EnrollMember(m_->Ctx().get(), enroll, &m).error_code(), StatusCode::FAILED_PRECONDITION);
+
+  v1::ListPlansRequest list;
+  list.set_account_id(account.account_id());
+  list.set_status(v1::PLAN_STATUS_ACTIVE);
+  v1::ListPlansResponse plans;
+  ASSERT_TRUE(m_->stub().ListPlans(m_->Ctx().get(), list, &plans).ok());
+  ASSERT_EQ(plans.plans_size(), 1);
+  EXPECT_EQ(plans.plans(0).plan_id(), v2_plan.plan_id());
+  EXPECT_EQ(plans.plans(0).benefits(0).annual_limit().amount_minor(), 200000);
+}
+
+TEST_F(MembershipTest, EnrolledMembersAreReadAndListedByAccountStatusAndPlan) {
+  v1::ClientAccount account = m_->Account("Listing Co");
+  v1::Plan plan = m_->Plan(account.account_id());
+  v1::Member member = m_->Enroll(account, plan, "L-1", D(2026, 2, 1));
+  m_->Enroll(account, plan, "L-2");
+  v1::GetMemberRequest get;
+  get.set_member_id(member.member_id());
+  v1::Member got;
+  ASSERT_TRUE(m_->stub().GetMember(m_->Ctx().get(), get, &got).ok());
+  EXPECT_EQ(got.external_ref(), "L-1");
+  EXPECT_EQ(got.person().given_name(), "Maria L-1");
+  EXPECT_EQ(got.effective_date().month(), 2);
+  EXPECT_EQ(got.status(), v1::MEMBER_STATUS_ACTIVE);
+
+  v1::EnrollMemberRequest dup;
+  dup.set_request_id(NewRequestId());
+  dup.set_account_id(account.account_id());
+  dup.set_plan_id(plan.plan_id());
+  dup.set_external_ref("L-1");
+  *dup.mutable_person() = Person("Again");
+  *dup.mutable_effective_date() = D(2026, 2, 1);
+  EXPECT_EQ(m_->stub().EnrollMember(m_->Ctx().get(), dup, &got).error_code(), StatusCode::ALREADY_EXISTS);
+
+  v1::ListMembersRequest list;
+  list.set_account_id(account.account_id());
+  list.set_plan_id(plan.plan_id());
+  list.set_status(v1::MEMBER_STATUS_ACTIVE);
+  list.set_page_size(1);
+  v1::ListMembersResponse page;
+  ASSERT_TRUE(m_->stub().ListMembers(m_->Ctx().get(), list, &page).ok());
+  ASSERT_EQ(page.members_size(), 1);
+  EXPECT_EQ(page.members(0).member_id(), member.member_id());
+  list.set_page_token(page.next_page_token());
+  ASSERT_TRUE(m_->stub().ListMembers(m_->Ctx().get(), list, &page).ok());
+  ASSERT_EQ(page.members_size(), 1);
+  EXPECT_EQ(page.members(0).external_ref(), "L-2");
+  list.clear_page_token();
+  list.set_status(v1::MEMBER_STATUS_TERMINATED);
+  ASSERT_TRUE(m_->stub().ListMembers(m_->Ctx().get(), list, &page).ok());
+  EXPECT_EQ(page.members_size(), 0);
+}
+
+TEST_F(MembershipTest, BatchEnrolmentKeepsGoodRowsAndExplainsEveryBadOne) {
+  v1::ClientAccount account = m_->Account("Census Corp");
+  v1::Plan plan = m_->Plan(account.account_id());
+  m_->Enroll(account, plan, "EMP-EXISTING");
+  v1::BatchEnrollMembersRequest req;
+  req.set_request_id(NewRequestId());
+  req.set_account_id(account.account_id());
+  auto add = [&](const std::string& ref, const std::string& plan_id, common::v1::Date eff, const std::string& given) {
+    v1::BatchEnrollRow* row = req.add_rows();
+    row->set_plan_id(plan_id);
+    row->set_external_ref(ref);
+    *row->mutable_person() = Person(given);
+    *row->mutable_effective_date() = eff;
+  };
+  add("EMP-1", plan.plan_id(), D(2026, 2, 1), "Ana");          // 0 created
+  add("EMP-2", plan.plan_id(), D(2026, 2, 1), "");             // 1 invalid: no given name
+  add("EMP-1", plan.plan_id(), D(2026, 2, 1), "Ana again");    // 2 duplicate in the batch
+  add("EMP-EXISTING", plan.plan_id(), D(2026, 2, 1), "Old");   // 3 duplicate of a member
+  add("EMP-3", plan.plan_id(), D(2025, 6, 1), "Early");        // 4 invalid: before start
+  add("EMP-4", "01J0000000000000000000ZZZZ", D(2026, 2, 1), "Lost");  // 5 invalid: unknown plan
+  add("EMP-5", plan.plan_id(), D(2026, 3, 1), "Carla");        // 6 created
+  v1::BatchEnrollMembersResponse resp;
+  ASSERT_TRUE(m_->stub().BatchEnrollMembers(m_->Ctx().get(), req, &resp).ok());
+  ASSERT_EQ(resp.results_size(), 7);
+  using O = v1::BatchRowOutcome;
+  std::vector<O> outcomes;
+  for (const auto& r : resp.results()) outcomes.push_back(r.outcome());
+  EXPECT_EQ(outcomes, (std::vector<O>{v1::BATCH_ROW_OUTCOME_CREATED, v1::BATCH_ROW_OUTCOME_INVALID,
+                                      v1::BATCH_ROW_OUTCOME_DUPLICATE, v1::BATCH_ROW_OUTCOME_DUPLICATE,
+                                      v1::BATCH_ROW_OUTCOME_INVALID, v1::BATCH_ROW_OUTCOME_INVALID,
+                                      v1::BATCH_ROW_OUTCOME_CREATED}));
+  EXPECT_EQ(resp.results(1).error(), "rows[1].person.given_name: must not be empty");
+  EXPECT_NE(resp.results(4).error().find("rows[4].effective_date"), std::string::npos) << resp.results(4).error();
+  EXPECT_NE(resp.results(5).error().find("rows[5].plan_id"), std::string::npos) << resp.results(5).error();
+  EXPECT_EQ(resp.results(2).member_id(), resp.results(0).member_id());
+  EXPECT_EQ(resp.created_count(), 2);
+  EXPECT_EQ(resp.duplicate_count(), 2);
+  EXPECT_EQ(resp.invalid_count(), 3);
+
+  v1::ListMembersRequest list;
+  list.set_account_id(account.account_id());
+  v1::ListMembersResponse members;
+  ASSERT_TRUE(m_->stub().ListMembers(m_->Ctx().get(), list, &members).ok());
+  EXPECT_EQ(members.members_size(), 3);
+
+  // The same census again under its request_id changes nothing and answers the same.
+  v1::BatchEnrollMembersResponse again;
+  ASSERT_TRUE(m_->stub().BatchEnrollMembers(m_->Ctx().get(), req, &again).ok());
+  EXPECT_EQ(again.results(0).member_id(), resp.results(0).member_id());
+  EXPECT_EQ(again.created_count(), 2);
+}
+
+TEST_F(MembershipTest, BatchOfFiveThousandRowsInOneCall) {
+  v1::ClientAccount account = m_->Account("Big Census");
+  v1::Plan plan = m_->Plan(account.account_id());
+  v1::BatchEnrollMembersRequest req;
+  req.set_request_id(NewRequestId());
+  req.set_account_id(account.account_id());
+  for (int i = 0; i < 5000; ++i) {
+    v1::BatchEnrollRow* row = req.add_rows();
+    row->set_plan_id(plan.plan_id());
+    row->set_external_ref(absl::StrCat("BIG-", i));
+    *row->mutable_person() = Person(absl::StrCat("Person ", i));
+    *row->mutable_effective_date() = D(2026, 1, 1);
+  }
+  v1::BatchEnrollMembersResponse resp;
+  absl::Time start = absl::Now();
+  grpc::Status s = m_->stub().BatchEnrollMembers(m_->Ctx().get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.created_count(), 5000);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+  v1::GetAccountSummaryRequest summary_req;
+  summary_req.set_account_id(account.account_id());
+  *summary_req.mutable_period_start() = D(2026, 1, 1);
+  *summary_req.mutable_period_end() = D(2026, 1, 31);
+  v1::AccountSummary summary;
+  ASSERT_TRUE(m_->stub().GetAccountSummary(m_->Ctx().get(), summary_req, &summary).ok());
+  EXPECT_EQ(summary.members_by_status(0).count(), 5000);
+  EXPECT_EQ(summary.enrolled_in_period(), 5000);
+
+  v1::BatchEnrollRow extra = req.rows(0);
+  *req.add_rows() = extra;
+  req.set_request_id(NewRequestId());
+  s = m_->stub().BatchEnrollMembers(m_->Ctx().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "rows: must have 1 to 5000 rows");
+}
+
+// ---------------------------------------------------------------- movements
+
+TEST_F(MembershipTest, MovementsArePendingUntilAppliedOrRejectedAndTrackTheirTat) {
+  v1::ClientAccount account = m_->Account("Movements Co");
+  v1::Plan plan = m_->Plan(account.account_id());
+
+  v1::RequestMovementRequest enroll;
+  enroll.set_request_id(NewRequestId());
+  enroll.set_account_id(account.account_id());
+  enroll.set_type(v1::MOVEMENT_TYPE_ENROLLMENT);
+  *enroll.mutable_effective_date() = D(2026, 2, 1);
+  enroll.mutable_enrollment()->set_plan_id(plan.plan_id());
+  enroll.mutable_enrollment()->set_external_ref("MV-1");
+  *enroll.mutable_enrollment()->mutable_person() = Person("Moved");
+  v1::Movement pending;
+  ASSERT_TRUE(m_->stub().RequestMovement(m_->Ctx().get(), enroll, &pending).ok());
+  EXPECT_EQ(pending.status(), v1::MOVEMENT_STATUS_PENDING);
+  EXPECT_EQ(pending.requested_by(), "eva.tan");
+  int64_t tat = pending.due_time().seconds() - pending.request_time().seconds();
+  EXPECT_GE(tat, 2 * 86400);  // two business days, more across a weekend
+  EXPECT_LE(tat, 4 * 86400);
+
+  // Listed as overdue once its due time has passed (as_of, no waiting).
+  v1::ListMovementsRequest overdue;
+  overdue.set_account_id(account.account_id());
+  overdue.set_overdue_only(true);
+  *overdue.mutable_as_of() = pending.due_time();
+  overdue.mutable_as_of()->set_seconds(pending.due_time().seconds() + 60);
+  v1::ListMovementsResponse listed;
+  ASSERT_TRUE(m_->stub().ListMovements(m_->Ctx().get(), overdue, &listed).ok());
+  ASSERT_EQ(listed.movements_size(), 1);
+  EXPECT_TRUE(listed.movements(0).overdue());
+  overdue.mutable_as_of()->set_seconds(pending.request_time().seconds() + 60);
+  ASSERT_TRUE(m_->stub().ListMovements(m_->Ctx().get(), overdue, &listed).ok());
+  EXPECT_EQ(listed.movements_size(), 0);
+
+  v1::ApplyMovementRequest apply;
+  apply.set_request_id(NewRequestId());
+  apply.set_movement_id(pending.movement_id());
+  apply.set_etag(pending.etag());
+  v1::Movement applied;
+  ASSERT_TRUE(m_->stub().ApplyMovement(m_->Ctx().get(), apply, &applied).ok());
+  EXPECT_EQ(applied.status(), v1::MOVEMENT_STATUS_APPLIED);
+  EXPECT_TRUE(applied.tat_met());
+  EXPECT_EQ(applied.decided_by(), "eva.tan");
+  ASSERT_FALSE(applied.member_id().empty());
+  // Applying again (a new request) returns the applied movement and creates nobody.
+  apply.set_request_id(NewRequestId());
+  v1::Movement twice;
+  ASSERT_TRUE(m_->stub().ApplyMovement(m_->Ctx().get(), apply, &twice).ok());
+  EXPECT_EQ(twice.member_id(), applied.member_id());
+  v1::RejectMovementRequest reject_applied;
+  reject_applied.set_request_id(NewRequestId());
+  reject_applied.set_movement_id(pending.movement_id());
+  reject_applied.set_reason("too late");
+  EXPECT_EQ(m_->stub().RejectMovement(m_->Ctx().get(), reject_applied, &twice).error_code(),
+            StatusCode::FAILED_PRECONDITION);
+  const std::string member_id = applied.member_id();
+  EXPECT_TRUE(m_->Check(member_id, "OUTPATIENT", D(2026, 2, 2), 100).eligible());
+
+  // Detail change, then termination, then reinstatement.
+  v1::RequestMovementRequest details;
+  details.set_request_id(NewRequestId());
+  details.set_account_id(account.account_id());
+  details.set_type(v1::MOVEMENT_TYPE_DETAIL_CHANGE);
+  details.set_member_id(member_id);
+  *details.mutable_effective_date() = D(2026, 3, 1);
+  *details.mutable_person() = Person("Renamed");
+  v1::Movement mv;
+  ASSERT_TRUE(m_->stub().RequestMovement(m_->Ctx().get(), details, &mv).ok());
+  apply.set_request_id(NewRequestId());
+  apply.set_movement_id(mv.movement_id());
+  apply.set_etag(mv.etag());
+  ASSERT_TRUE(m_->stub().ApplyMovement(m_->Ctx().get(), apply, &mv).ok());
+  v1::GetMemberRequest get;
+  get.set_member_id(member_id);
+  v1::Member member;
+  ASSERT_TRUE(m_->stub().GetMember(m_->Ctx().get(), get, &member).ok());
+  EXPECT_EQ(member.person().given_name(), "Renamed");
+
+  v1::RequestMovementRequest terminate;
+  terminate.set_request_id(NewRequestId());
+  terminate.set_account_id(account.account_id());
+  terminate.set_type(v1::MOVEMENT_TYPE_TERMINATION);
+  terminate.set_member_id(member_id);
+  *terminate.mutable_effective_date() = D(2026, 7, 1);
+  ASSERT_TRUE(m_->stub().RequestMovement(m_->Ctx().get(), terminate, &mv).ok());
+  apply.set_request_id(NewRequestId());
+  apply.set_movement_id(mv.movement_id());
+  apply.set_etag("999");
+  EXPECT_EQ(m_->stub().ApplyMovement(m_->Ctx().get(), apply, &mv).error_code(), StatusCode::ABORTED);
+  apply.clear_etag();
+  ASSERT_TRUE(m_->stub().ApplyMovement(m_->Ctx().get(), apply, &mv).ok());
+  EXPECT_FALSE(m_->Check(member_id, "OUTPATIENT", D(2026, 7, 1), 100).eligible());
+  EXPECT_TRUE(m_->Check(member_id, "OUTPATIENT", D(2026, 6, 30), 100).eligible());
+
+  v1::RequestMovementRequest reinstate = terminate;
+  reinstate.set_request_id(NewRequestId());
+  reinstate.set_type(v1::MOVEMENT_TYPE_REINSTATEMENT);
+  ASSERT_TRUE(m_->stub().RequestMovement(m_->Ctx().get(), reinstate, &mv).ok());
+  apply.set_request_id(NewRequestId());
+  apply.set_movement_id(mv.movement_id());
+  ASSERT_TRUE(m_->stub().ApplyMovement(m_->Ctx().get(), apply, &mv).ok());
+  EXPECT_TRUE(m_->Check(member_id, "OUTPATIENT", D(2026, 8, 1), 100).eligible());
+
+  // A plan change that is rejected leaves the member where it was.
+  v1::RequestMovementRequest change;
+  change.set_request_id(NewRequestId());
+  change.set_account_id(account.account_id());
+  change.set_type(v1::MOVEMENT_TYPE_PLAN_CHANGE);
+  change.set_member_id(member_id);
+  change.set_new_plan_id(plan.plan_id());
+  *change.mutable_effective_date() = D(2026, 9, 1);
+  ASSERT_TRUE(m_->stub().RequestMovement(m_->Ctx().get(), change, &mv).ok());
+  v1::RejectMovementRequest reject;
+  reject.set_request_id(NewRequestId());
+  reject.set_movement_id(mv.movement_id());
+  reject.set_etag(mv.etag());
+  reject.set_reason("HR withdrew the request");
+  ASSERT_TRUE(m_->stub().RejectMovement(m_->Ctx().get(), reject, &mv).ok());
+  EXPECT_EQ(mv.status(), v1::MOVEMENT_STATUS_REJECTED);
+  EXPECT_EQ(mv.rejection_reason(), "HR withdrew the request");
+
+  v1::RequestMovementRequest missing_member = change;
+  missing_member.set_request_id(NewRequestId());
+  missing_member.clear_member_id();
+  grpc::Status s = m_->stub().RequestMovement(m_->Ctx().get(), missing_member, &mv);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "member_id: is required");
+
+  v1::ListMovementsRequest by_type;
+  by_type.set_account_id(account.account_id());
+  by_type.set_type(v1::MOVEMENT_TYPE_PLAN_CHANGE);
+  ASSERT_TRUE(m_->stub().ListMovements(m_->Ctx().get(), by_type, &listed).ok());
+  ASSERT_EQ(listed.movements_size(), 1);
+  EXPECT_EQ(listed.movements(0).status(), v1::MOVEMENT_STATUS_REJECTED);
+  v1::ListMovementsRequest applied_only;
+  applied_only.set_account_id(account.account_id());
+  applied_only.set_status(v1::MOVEMENT_STATUS_APPLIED);
+  ASSERT_TRUE(m_->stub().ListMovements(m_->Ctx().get(), applied_only, &listed).ok());
+  EXPECT_EQ(listed.movements_size(), 4);
+  v1::GetMovementRequest get_mv;
+  get_mv.set_movement_id(pending.movement_id());
+  ASSERT_TRUE(m_->stub().GetMovement(m_->Ctx().get(), get_mv, &mv).ok());
+  EXPECT_EQ(mv.status(), v1::MOVEMENT_STATUS_APPLIED);
+
+  std::string metrics = m_->Metrics();
+  EXPECT_NE(metrics.find(R"(careops_membership_movements_total{outcome="applied",type="enrollment"} 1)"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(R"(careops_membership_movements_total{outcome="rejected",type="plan_change"} 1)"),
+            std::string::npos);
+  EXPECT_NE(metrics.find(R"(careops_membership_movement_tat_seconds_count{type="termination"} 1)"),
+            std::string::npos);
+}
+
+// ---------------------------------------------------------------- eligibility and utilisation
+
+TEST_F(MembershipTest, EligibilityListsEveryReasonWithTheRemainingLimit) {
+  v1::ClientAccount account = m_->Account("Eligibility Co");
+  v1::Plan plan = m_->Plan(account.account_id());
+  v1::Member member = m_->Enroll(account, plan, "EL-1", D(2026, 3, 1));
+
+  v1::CheckEligibilityResponse ok = m_->Check(member.member_id(), "OUTPATIENT", D(2026, 3, 2), 20000);
+  EXPECT_TRUE(ok.eligible());
+  EXPECT_EQ(ok.remaining_limit().amount_minor(), 100000);
+  EXPECT_EQ(ok.remaining_limit().currency_code(), "PHP");
+  EXPECT_EQ(ok.account_id(), account.account_id());
+  EXPECT_EQ(ok.plan_id(), plan.plan_id());
+  EXPECT_EQ(ok.benefit_category(), "outpatient");
+  EXPECT_EQ(ok.copay_basis_points(), 2000);
+
+  v1::CheckEligibilityResponse unknown = m_->Check("01J0000000000000000000NONE", "OUTPATIENT", D(2026, 3, 2), 100);
+  EXPECT_FALSE(unknown.eligible());
+  EXPECT_EQ(Codes(unknown), std::vector{v1::MEMBER_NOT_FOUND});
+  EXPECT_EQ(Codes(m_->Check(member.member_id(), "VISION", D(2026, 3, 2), 100)), std::vector{v1::BENEFIT_NOT_IN_PLAN});
+  EXPECT_EQ(Codes(m_->Check(member.member_id(), "DENTAL", D(2026, 3, 15), 100)),
+            std::vector{v1::WAITING_PERIOD_NOT_SERVED});
+  EXPECT_TRUE(m_->Check(member.member_id(), "DENTAL", D(2026, 3, 31), 100).eligible());
+  EXPECT_EQ(Codes(m_->Check(member.member_id(), "OUTPATIENT", D(2026, 3, 2), 30001)),
+            std::vector{v1::PER_VISIT_CAP_EXCEEDED});
+  EXPECT_EQ(Codes(m_->Check(member.member_id(), "OUTPATIENT", D(2026, 2, 28), 100)),
+            std::vector{v1::MEMBER_NOT_ACTIVE});
+  v1::CheckEligibilityResponse room = m_->Check(member.member_id(), "ROOM", D(2026, 3, 2), 99999999);
+  EXPECT_TRUE(room.eligible());
+  EXPECT_TRUE(room.unlimited());
+
+  v1::SuspendClientAccountRequest suspend;
+  suspend.set_request_id(NewRequestId());
+  suspend.set_account_id(account.account_id());
+  suspend.set_reason("past due");
+  *suspend.mutable_effective_date() = D(2026, 4, 1);
+  v1::ClientAccount out;
+  ASSERT_TRUE(m_->stub().SuspendClientAccount(m_->Ctx().get(), suspend, &out).ok());
+  EXPECT_EQ(Codes(m_->Check(member.member_id(), "DENTAL", D(2026, 4, 2), 100)), std::vector{v1::ACCOUNT_SUSPENDED});
+
+  v1::CheckEligibilityRequest no_date;
+  no_date.set_member_id(member.member_id());
+  no_date.set_benefit_code("OUTPATIENT");
+  v1::CheckEligibilityResponse resp;
+  grpc::Status s = m_->stub().CheckEligibility(m_->Ctx().get(), no_date, &resp);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "service_date: is required");
+
+  std::string metrics = m_->Metrics();
+  EXPECT_NE(metrics.find(R"(careops_membership_eligibility_checks_total{outcome="ineligible"})"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(careops_membership_eligibility_checks_total{outcome="eligible"})"), std::string::npos);
+}
+
+TEST_F(MembershipTest, UtilisationIsIdempotentBySourceReferenceAndReversible) {
+  v1::ClientAccount account = m_->Account("Utilisation Co");
+  v1::Plan plan = m_->Plan(account.account_id());
+  v1::Member member = m_->Enroll(account, plan, "U-1");
+
+  v1::Utilization first, again;
+  ASSERT_TRUE(m_->Record(member.member_id(), "OUTPATIENT", 25000, "claim-u-1", &first).ok());
+  EXPECT_EQ(first.remaining_limit().amount_minor(), 75000);
+  EXPECT_FALSE(first.reversed());
+  ASSERT_TRUE(m_->Record(member.member_id(), "OUTPATIENT", 25000, "claim-u-1", &again).ok());
+  EXPECT_EQ(again.utilization_id(), first.utilization_id());
+  EXPECT_EQ(again.remaining_limit().amount_minor(), 75000);  // counted once
+  grpc::Status s = m_->Record(member.member_id(), "OUTPATIENT", 26000, "claim-u-1", &again);
+  EXPECT_EQ(s.error_code(), StatusCode::ALREADY_EXISTS);
+  EXPECT_NE(s.error_message().find("source_reference"), std::string::npos);
+
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(m_->Record(member.member_id(), "OUTPATIENT", 25000, absl::StrCat("claim-u-fill-", i), &again).ok());
+  }
+  EXPECT_EQ(again.remaining_limit().amount_minor(), 0);
+  s = m_->Record(member.member_id(), "OUTPATIENT", 100, "claim-u-over", &again);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("ANNUAL_LIMIT_EXHAUSTED"), std::string::npos) << s.error_message();
+  EXPECT_NE(s.error_message().find("annual limit of PHP 1000.00"), std::string::npos) << s.error_message();
+  // A new year has its own balance.
+  ASSERT_TRUE(m_->Record(member.member_id(), "OUTPATIENT", 100, "claim-u-next-year", &again, D(2027, 1, 5)).ok());
+  EXPECT_EQ(again.remaining_limit().amount_minor(), 99900);
+
+  v1::ReverseUtilizationRequest reverse;
+  reverse.set_source_reference("claim-u-1");
+  reverse.set_reason("approval reversed");
+  v1::Utilization reversed, reversed_again;
+  ASSERT_TRUE(m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(), reverse, &reversed).ok());
+  EXPECT_TRUE(reversed.reversed());
+  EXPECT_EQ(reversed.remaining_limit().amount_minor(), 25000);
+  ASSERT_TRUE(m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(), reverse, &reversed_again).ok());
+  EXPECT_TRUE(reversed_again.reversed());
+  EXPECT_EQ(reversed_again.remaining_limit().amount_minor(), 25000);  // given back once
+  EXPECT_EQ(m_->Check(member.member_id(), "OUTPATIENT", D(2026, 3, 2), 0).remaining_limit().amount_minor(), 25000);
+  reverse.set_source_reference("claim-never-recorded");
+  EXPECT_EQ(m_->stub().ReverseUtilization(m_->Ctx().get(), reverse, &reversed).error_code(), StatusCode::NOT_FOUND);
+
+  s = m_->Record(member.member_id(), "OUTPATIENT", 30001, "claim-u-cap", &again);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("per-visit cap of PHP 300.00"), std::string::npos) << s.error_message();
+  EXPECT_EQ(m_->Record("01J0000000000000000000NONE", "OUTPATIENT", 100, "claim-u-nobody", &again).error_code(),
+            StatusCode::NOT_FOUND);
+}
+
+TEST_F(MembershipTest, SixteenConcurrentRecordsNeverOverspendTheLimit) {
+  v1::ClientAccount account = m_->Account("Race Co");
+  v1::Plan plan = m_->Plan(account.account_id());
+  v1::Member member = m_->Enroll(account, plan, "R-1");
+  // OUTPATIENT: PHP 1000.00 a year; 16 claims of PHP 150.00 race for it: 6 fit.
+  std::atomic<int> ok{0}, refused{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&, i] {
+      v1::Utilization u;
+      grpc::Status s = m_->Record(member.member_id(), "OUTPATIENT", 15000, absl::StrCat("race-", i), &u);
+      if (s.ok()) {
+        ++ok;
+      } else if (s.error_code() == StatusCode::FAILED_PRECONDITION) {
+        ++refused;
+      } else {
+        ++other;
+        ADD_FAILURE() << s.error_code() << " " << s.error_message();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 6);
+  EXPECT_EQ(refused.load(), 10);
+  EXPECT_EQ(other.load(), 0);
+  v1::CheckEligibilityResponse left = m_->Check(member.member_id(), "OUTPATIENT", D(2026, 3, 2), 0);
+  EXPECT_EQ(left.remaining_limit().amount_minor(), 100000 - 6 * 15000);
+}
+
+// ---------------------------------------------------------------- gauges across a restart
+
+TEST(MembershipGaugesTest, GaugesComeFromTheDatabaseAndSurviveARestart) {
+  Membership m("membership_gauges");
+  v1::ClientAccount a1 = m.Account("Gauge One");
+  v1::ClientAccount a2 = m.Account("Gauge Two");
+  m.Account("Gauge Broker", v1::CLIENT_ACCOUNT_TYPE_BROKER);
+  v1::Plan p1 = m.Plan(a1.account_id());
+  v1::Plan p2 = m.Plan(a2.account_id());
+  m.Enroll(a1, p1, "G-1");
+  m.Enroll(a1, p1, "G-2");
+  m.Enroll(a1, p1, "G-3");
+  m.Enroll(a2, p2, "G-4");
+  v1::CancelClientAccountRequest cancel;
+  cancel.set_request_id(NewRequestId());
+  cancel.set_account_id(a2.account_id());
+  cancel.set_reason("closed");
+  *cancel.mutable_effective_date() = D(2026, 9, 1);
+  v1::ClientAccount out;
+  ASSERT_TRUE(m.stub().CancelClientAccount(m.Ctx().get(), cancel, &out).ok());
+
+  m.service().Restart();
+  m.WaitServing();
+  std::string metrics = m.Metrics();
+  EXPECT_NE(metrics.find(R"(careops_membership_members{status="active"} 3)"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find(R"(careops_membership_members{status="terminated"} 1)"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(careops_membership_accounts{status="active",type="corporate"} 1)"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(careops_membership_accounts{status="cancelled",type="corporate"} 1)"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(careops_membership_accounts{status="active",type="broker"} 1)"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(careops_membership_accounts{status="suspended",type="agent"} 0)"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace careops
