@@ -1,0 +1,705 @@
+// The claims service end to end: the real careops-claims and careops-membership
+// binaries, each on its own schema of the real MariaDB, driven through their
+// generated stubs with the development tokens (tools/dev-tokens).
+//
+// Every test makes its own client account, plan and member in membership, so the
+// tests share the two processes without sharing data.
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "careops/claims/v1/claims.grpc.pb.h"
+#include "careops/membership/v1/membership.grpc.pb.h"
+#include "common/ids.h"
+#include "common/proto_time.h"
+#include "tests/support/harness.h"
+
+namespace careops {
+namespace {
+
+namespace cv1 = ::careops::claims::v1;
+namespace mv1 = ::careops::membership::v1;
+
+constexpr char kSpecialist[] = "dev-specialist";
+constexpr char kOfficer[] = "dev-officer";
+constexpr char kManager[] = "dev-manager";
+constexpr char kAccountOfficer[] = "dev-account-officer";
+
+std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->AddMetadata("authorization", "Bearer " + token);
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
+  return ctx;
+}
+
+common::v1::Money Php(int64_t minor) {
+  common::v1::Money m;
+  m.set_currency_code("PHP");
+  m.set_amount_minor(minor);
+  return m;
+}
+
+common::v1::Date Today() { return ToProto(absl::ToCivilDay(absl::Now(), absl::UTCTimeZone())); }
+
+// Launches careops-membership like ServiceProcess does, on given ports: the
+// "membership comes back" half of the outage test.
+std::unique_ptr<testing::Process> LaunchMembershipOn(const MysqlDsn& dsn, int grpc_port, int metrics_port) {
+  return std::make_unique<testing::Process>(
+      absl::StrCat(testing::BinaryDir(), "/services/membership/careops-membership"),
+      std::vector<std::string>{absl::StrCat("--mysql_dsn=", FormatMysqlDsn(dsn)),
+                               absl::StrCat("--grpc_port=", grpc_port), absl::StrCat("--metrics_port=", metrics_port),
+                               "--listen_host=127.0.0.1", absl::StrCat("--token_file=", testing::DevTokenFile()),
+                               "--service_token=svc-membership", "--health_interval=100ms", "--drain_timeout=5s"});
+}
+
+class ClaimsIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    membership_schema_ = new testing::TestSchema("membership");
+    claims_schema_ = new testing::TestSchema("claims");
+    membership_ = new testing::ServiceProcess("membership", membership_schema_->dsn());
+    claims_ = new testing::ServiceProcess(
+        "claims", claims_schema_->dsn(),
+        {"--membership_addr=" + membership_->address(), "--gauge_refresh_interval=200ms"});
+    ASSERT_TRUE(testing::Eventually([] { return testing::Health(membership_->address()) == "SERVING"; }))
+        << membership_->process().output();
+    ASSERT_TRUE(testing::Eventually([] { return testing::Health(claims_->address()) == "SERVING"; }))
+        << claims_->process().output();
+  }
+
+  static void TearDownTestSuite() {
+    delete claims_;
+    delete replacement_membership_;
+    delete membership_;
+    delete claims_schema_;
+    delete membership_schema_;
+  }
+
+  void SetUp() override {
+    claims_stub_ = cv1::ClaimsService::NewStub(grpc::CreateChannel(claims_->address(), grpc::InsecureChannelCredentials()));
+    membership_stub_ =
+        mv1::MembershipService::NewStub(grpc::CreateChannel(membership_->address(), grpc::InsecureChannelCredentials()));
+  }
+
+  struct Member {
+    std::string member_id, account_id, plan_id;
+  };
+
+  // A corporate account with a plan of OUTPATIENT (outpatient) and DENTAL
+  // (dental) benefits, each with `annual_limit_minor` PHP a year, and one member.
+  Member NewMember(int64_t annual_limit_minor) {
+    Member out;
+    {
+      mv1::CreateClientAccountRequest req;
+      req.set_request_id(NewId());
+      req.mutable_account()->set_name("Claims Test Corp " + req.request_id());
+      req.mutable_account()->set_type(mv1::CLIENT_ACCOUNT_TYPE_CORPORATE);
+      *req.mutable_account()->mutable_start_date() = ToProto(absl::CivilDay(2024, 1, 1));
+      mv1::ClientAccount account;
+      grpc::Status s = membership_stub_->CreateClientAccount(Ctx(kAccountOfficer).get(), req, &account);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      out.account_id = account.account_id();
+    }
+    {
+      mv1::CreatePlanRequest req;
+      req.set_request_id(NewId());
+      mv1::Plan* plan = req.mutable_plan();
+      plan->set_account_id(out.account_id);
+      plan->set_name("Gold");
+      plan->set_currency_code("PHP");
+      for (auto [code, category] : {std::pair{"OUTPATIENT", "outpatient"}, std::pair{"DENTAL", "dental"}}) {
+        mv1::Benefit* b = plan->add_benefits();
+        b->set_code(code);
+        b->set_category(category);
+        *b->mutable_annual_limit() = Php(annual_limit_minor);
+      }
+      mv1::Plan created;
+      grpc::Status s = membership_stub_->CreatePlan(Ctx(kAccountOfficer).get(), req, &created);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      out.plan_id = created.plan_id();
+    }
+    {
+      mv1::EnrollMemberRequest req;
+      req.set_request_id(NewId());
+      req.set_account_id(out.account_id);
+      req.set_plan_id(out.plan_id);
+      req.set_external_ref("EMP-" + req.request_id());
+      req.mutable_person()->set_given_name("Rosa");
+      req.mutable_person()->set_family_name("Santos");
+      *req.mutable_person()->mutable_birth_date() = ToProto(absl::CivilDay(1990, 5, 17));
+      *req.mutable_effective_date() = ToProto(absl::CivilDay(2024, 1, 1));
+      mv1::Member member;
+      grpc::Status s = membership_stub_->EnrollMember(Ctx(kAccountOfficer).get(), req, &member);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      out.member_id = member.member_id();
+    }
+    return out;
+  }
+
+  grpc::Status Submit(const std::string& member_id, int64_t amount_minor, cv1::Claim* out,
+                      const std::string& benefit = "OUTPATIENT", const std::string& token = kSpecialist,
+                      const std::string& provider = "PROV-1") {
+    cv1::SubmitClaimRequest req;
+    req.set_request_id(NewId());
+    req.set_type(cv1::CLAIM_TYPE_CLAIM);
+    req.set_member_id(member_id);
+    req.set_benefit_code(benefit);
+    *req.mutable_service_date() = Today();
+    req.set_provider_id(provider);
+    *req.mutable_amount_claimed() = Php(amount_minor);
+    req.set_channel(cv1::CHANNEL_PORTAL);
+    req.add_diagnosis_codes("J06.9");
+    req.add_attachment_refs("doc://receipt-1");
+    return claims_stub_->SubmitClaim(Ctx(token).get(), req, out);
+  }
+
+  cv1::TransitionRequest Tr(const cv1::Claim& c, const std::string& reason = "") {
+    cv1::TransitionRequest req;
+    req.set_request_id(NewId());
+    req.set_claim_id(c.claim_id());
+    req.set_etag(c.etag());
+    req.set_reason(reason);
+    return req;
+  }
+
+  // SUBMITTED -> ASSIGNED -> IN_REVIEW by the specialist.
+  cv1::Claim ToReview(const cv1::Claim& submitted) {
+    cv1::AssignClaimRequest assign;
+    assign.set_request_id(NewId());
+    assign.set_claim_id(submitted.claim_id());
+    assign.set_etag(submitted.etag());
+    assign.set_assignee("ana.reyes");
+    cv1::Claim assigned, reviewing;
+    grpc::Status s = claims_stub_->AssignClaim(Ctx(kSpecialist).get(), assign, &assigned);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    s = claims_stub_->StartReview(Ctx(kSpecialist).get(), Tr(assigned), &reviewing);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(reviewing.status(), cv1::CLAIM_STATUS_IN_REVIEW);
+    return reviewing;
+  }
+
+  grpc::Status Approve(const cv1::Claim& c, const std::string& token, cv1::Claim* out,
+                       const std::string& request_id = NewId()) {
+    cv1::ApproveClaimRequest req;
+    req.set_request_id(request_id);
+    req.set_claim_id(c.claim_id());
+    req.set_etag(c.etag());
+    req.set_reason("documents complete");
+    return claims_stub_->ApproveClaim(Ctx(token).get(), req, out);
+  }
+
+  cv1::Claim Get(const std::string& claim_id) {
+    cv1::GetClaimRequest req;
+    req.set_claim_id(claim_id);
+    cv1::Claim out;
+    grpc::Status s = claims_stub_->GetClaim(Ctx(kSpecialist).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  std::vector<cv1::ClaimEvent> History(const std::string& claim_id) {
+    cv1::GetClaimHistoryRequest req;
+    req.set_claim_id(claim_id);
+    cv1::GetClaimHistoryResponse out;
+    grpc::Status s = claims_stub_->GetClaimHistory(Ctx(kSpecialist).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return {out.events().begin(), out.events().end()};
+  }
+
+  // What membership says is left of the member's OUTPATIENT limit this year.
+  int64_t Remaining(const Member& m, const std::string& benefit = "OUTPATIENT") {
+    mv1::CheckEligibilityRequest req;
+    req.set_member_id(m.member_id);
+    req.set_benefit_code(benefit);
+    *req.mutable_service_date() = Today();
+    mv1::CheckEligibilityResponse out;
+    grpc::Status s = membership_stub_->CheckEligibility(Ctx(kAccountOfficer).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out.remaining_limit().amount_minor();
+  }
+
+  static testing::TestSchema* membership_schema_;
+  static testing::TestSchema* claims_schema_;
+  static testing::ServiceProcess* membership_;
+  static testing::ServiceProcess* claims_;
+  static testing::Process* replacement_membership_;
+  std::unique_ptr<cv1::ClaimsService::Stub> claims_stub_;
+  std::unique_ptr<mv1::MembershipService::Stub> membership_stub_;
+};
+
+testing::TestSchema* ClaimsIntegrationTest::membership_schema_ = nullptr;
+testing::TestSchema* ClaimsIntegrationTest::claims_schema_ = nullptr;
+testing::ServiceProcess* ClaimsIntegrationTest::membership_ = nullptr;
+testing::ServiceProcess* ClaimsIntegrationTest::claims_ = nullptr;
+testing::Process* ClaimsIntegrationTest::replacement_membership_ = nullptr;
+
+std::vector<std::string> Actions(const std::vector<cv1::ClaimEvent>& events) {
+  std::vector<std::string> out;
+  for (const auto& e : events) out.push_back(e.action());
+  return out;
+}
+
+TEST_F(ClaimsIntegrationTest, ClaimWithinSpecialistLimitIsApprovedSettledAndClosed) {
+  Member m = NewMember(100000000);  // PHP 1,000,000.00
+  cv1::Claim submitted;
+  ASSERT_TRUE(Submit(m.member_id, 2000000, &submitted).ok());  // PHP 20,000.00
+  EXPECT_EQ(submitted.status(), cv1::CLAIM_STATUS_SUBMITTED);
+  EXPECT_EQ(submitted.account_id(), m.account_id);
+  EXPECT_EQ(submitted.benefit_category(), "outpatient");
+  EXPECT_EQ(submitted.routed_role(), "specialist");
+  EXPECT_FALSE(submitted.possible_duplicate());
+  EXPECT_TRUE(submitted.has_decision_due_time());
+
+  cv1::Claim reviewing = ToReview(submitted);
+
+  // Illegal: settling a claim under review names the current status.
+  cv1::SettleClaimRequest early;
+  early.set_request_id(NewId());
+  early.set_claim_id(reviewing.claim_id());
+  early.set_etag(reviewing.etag());
+  early.set_payment_reference("PAY-1");
+  cv1::Claim ignored;
+  grpc::Status s = claims_stub_->SettleClaim(Ctx(kSpecialist).get(), early, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("IN_REVIEW"), std::string::npos) << s.error_message();
+  // A stale etag is ABORTED.
+  EXPECT_EQ(Approve(submitted, kSpecialist, &ignored).error_code(), grpc::StatusCode::ABORTED);
+  // No role in the chain, no change.
+  EXPECT_EQ(Approve(reviewing, "dev-analyst", &ignored).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  cv1::Claim approved;
+  std::string approve_id = NewId();
+  s = Approve(reviewing, kSpecialist, &approved, approve_id);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(approved.status(), cv1::CLAIM_STATUS_APPROVED);
+  EXPECT_EQ(approved.amount_approved().amount_minor(), 2000000);
+  EXPECT_TRUE(approved.has_settlement_due_time());
+  EXPECT_EQ(Remaining(m), 100000000 - 2000000);
+  // The same request_id again: the first answer, nothing counted twice.
+  cv1::Claim replay;
+  ASSERT_TRUE(Approve(reviewing, kSpecialist, &replay, approve_id).ok());
+  EXPECT_EQ(replay.etag(), approved.etag());
+  EXPECT_EQ(Remaining(m), 100000000 - 2000000);
+
+  cv1::SettleClaimRequest settle;
+  settle.set_request_id(NewId());
+  settle.set_claim_id(approved.claim_id());
+  settle.set_etag(approved.etag());
+  settle.set_payment_reference("PAY-2026-0001");
+  cv1::Claim settled;
+  s = claims_stub_->SettleClaim(Ctx(kSpecialist).get(), settle, &settled);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(settled.status(), cv1::CLAIM_STATUS_SETTLED);
+  EXPECT_EQ(settled.payment_reference(), "PAY-2026-0001");
+
+  cv1::Claim closed;
+  ASSERT_TRUE(claims_stub_->CloseClaim(Ctx(kSpecialist).get(), Tr(settled, "paid"), &closed).ok());
+  EXPECT_EQ(closed.status(), cv1::CLAIM_STATUS_CLOSED);
+  // Paid claims stay closed.
+  s = claims_stub_->ReopenClaim(Ctx(kSpecialist).get(), Tr(closed, "second look"), &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  auto history = History(closed.claim_id());
+  EXPECT_EQ(Actions(history),
+            (std::vector<std::string>{"submit", "assign", "start_review", "approve", "settle", "close"}));
+  EXPECT_EQ(history[3].actor(), "ana.reyes");
+  EXPECT_EQ(history[3].from_status(), cv1::CLAIM_STATUS_IN_REVIEW);
+  EXPECT_EQ(history[3].to_status(), cv1::CLAIM_STATUS_APPROVED);
+  EXPECT_EQ(history[5].reason(), "paid");
+
+  // The same claim again is flagged as a likely duplicate, not silently accepted.
+  cv1::Claim again;
+  ASSERT_TRUE(Submit(m.member_id, 2000000, &again).ok());
+  EXPECT_TRUE(again.possible_duplicate());
+  EXPECT_EQ(again.duplicate_of_claim_id(), submitted.claim_id());
+}
+
+TEST_F(ClaimsIntegrationTest, ClaimAboveTheLimitIsEscalatedTwiceAndApprovedByAManager) {
+  Member m = NewMember(500000000);  // PHP 5,000,000.00
+  cv1::Claim submitted;
+  ASSERT_TRUE(Submit(m.member_id, 30000000, &submitted).ok());  // PHP 300,000.00
+  EXPECT_EQ(submitted.routed_role(), "specialist");
+  cv1::Claim c = ToReview(submitted);
+
+  cv1::Claim ignored;
+  grpc::Status s = Approve(c, kSpecialist, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(s.error_message().find("PHP 50000.00"), std::string::npos) << s.error_message();
+  EXPECT_EQ(Get(c.claim_id()).etag(), c.etag());  // unchanged
+
+  cv1::Claim escalated;
+  ASSERT_TRUE(claims_stub_->EscalateClaim(Ctx(kSpecialist).get(), Tr(c, "above my limit"), &escalated).ok());
+  EXPECT_EQ(escalated.routed_role(), "officer");
+  EXPECT_EQ(Approve(escalated, kOfficer, &ignored).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  cv1::Claim escalated2;
+  ASSERT_TRUE(claims_stub_->EscalateClaim(Ctx(kOfficer).get(), Tr(escalated, "above officer limit"), &escalated2).ok());
+  EXPECT_EQ(escalated2.routed_role(), "assistant_manager");
+  // Below the role the claim is routed to: refused even within the limit.
+  EXPECT_EQ(Approve(escalated2, kSpecialist, &ignored).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  cv1::Claim approved;
+  s = Approve(escalated2, kManager, &approved);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(approved.status(), cv1::CLAIM_STATUS_APPROVED);
+  EXPECT_EQ(Remaining(m), 500000000 - 30000000);
+  auto history = History(c.claim_id());
+  EXPECT_EQ(Actions(history), (std::vector<std::string>{"submit", "assign", "start_review", "escalate", "escalate",
+                                                        "approve"}));
+  EXPECT_EQ(history[5].actor(), "dan.uy");
+  EXPECT_EQ(history[5].actor_role(), "manager");
+
+  // Above the auto-route threshold (PHP 1,000,000.00): straight to a role that may approve it.
+  cv1::Claim big;
+  ASSERT_TRUE(Submit(m.member_id, 150000000, &big, "DENTAL").ok());
+  EXPECT_EQ(big.routed_role(), "manager");
+}
+
+TEST_F(ClaimsIntegrationTest, IneligibleClaimsAreRejectedWithCodedReasons) {
+  cv1::Claim unknown;
+  grpc::Status s = Submit("NO-SUCH-MEMBER", 100000, &unknown);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(unknown.status(), cv1::CLAIM_STATUS_REJECTED);
+  ASSERT_GE(unknown.rejection_reasons_size(), 1);
+  EXPECT_EQ(unknown.rejection_reasons(0).code(), "MEMBER_NOT_FOUND");
+  EXPECT_FALSE(unknown.rejection_reasons(0).message().empty());
+
+  Member m = NewMember(1000000);  // PHP 10,000.00
+  cv1::Claim over;
+  ASSERT_TRUE(Submit(m.member_id, 1500000, &over).ok());  // more than the whole limit
+  EXPECT_EQ(over.status(), cv1::CLAIM_STATUS_REJECTED);
+  bool limit_reason = false;
+  for (const auto& r : over.rejection_reasons()) limit_reason |= r.code() == "ANNUAL_LIMIT_EXHAUSTED";
+  EXPECT_TRUE(limit_reason) << over.DebugString();
+
+  cv1::Claim no_benefit;
+  ASSERT_TRUE(Submit(m.member_id, 1000, &no_benefit, "MATERNITY").ok());
+  EXPECT_EQ(no_benefit.status(), cv1::CLAIM_STATUS_REJECTED);
+  EXPECT_EQ(no_benefit.rejection_reasons(0).code(), "BENEFIT_NOT_IN_PLAN");
+
+  // Rejected claims cannot be approved; bad input is refused before anything is stored.
+  cv1::Claim ignored;
+  EXPECT_EQ(Approve(unknown, kManager, &ignored).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Submit(m.member_id, -5, &ignored).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Submit(m.member_id, 100, &ignored, "OUTPATIENT", "no-such-token").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(ClaimsIntegrationTest, ApprovalRefusedWhenTheBenefitLimitIsExhaustedLeavesTheClaimUnchanged) {
+  Member m = NewMember(1000000);  // PHP 10,000.00
+  cv1::Claim first, second;
+  ASSERT_TRUE(Submit(m.member_id, 800000, &first).ok());
+  ASSERT_TRUE(Submit(m.member_id, 500000, &second, "OUTPATIENT", kSpecialist, "PROV-2").ok());
+  ASSERT_EQ(second.status(), cv1::CLAIM_STATUS_SUBMITTED);
+  cv1::Claim a = ToReview(first), b = ToReview(second);
+
+  cv1::Claim approved;
+  ASSERT_TRUE(Approve(a, kSpecialist, &approved).ok());
+  cv1::Claim ignored;
+  grpc::Status s = Approve(b, kSpecialist, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+
+  cv1::Claim after = Get(b.claim_id());
+  EXPECT_EQ(after.status(), cv1::CLAIM_STATUS_IN_REVIEW);
+  EXPECT_EQ(after.etag(), b.etag());
+  EXPECT_EQ(after.amount_approved().amount_minor(), 0);
+  EXPECT_EQ(Actions(History(b.claim_id())), (std::vector<std::string>{"submit", "assign", "start_review"}));
+  EXPECT_EQ(Remaining(m), 1000000 - 800000);
+
+  // A partial approval within what is left goes through.
+  cv1::ApproveClaimRequest partial;
+  partial.set_request_id(NewId());
+  partial.set_claim_id(b.claim_id());
+  partial.set_etag(b.etag());
+  *partial.mutable_approved_amount() = Php(200000);
+  cv1::Claim partially;
+  s = claims_stub_->ApproveClaim(Ctx(kSpecialist).get(), partial, &partially);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(partially.status(), cv1::CLAIM_STATUS_PARTIALLY_APPROVED);
+  EXPECT_EQ(Remaining(m), 0);
+
+  // Reopening the unsettled approval gives its utilisation back.
+  cv1::Claim reopened;
+  s = claims_stub_->ReopenClaim(Ctx(kSpecialist).get(), Tr(partially, "wrong amount"), &reopened);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(reopened.status(), cv1::CLAIM_STATUS_IN_REVIEW);
+  EXPECT_EQ(reopened.amount_approved().amount_minor(), 0);
+  EXPECT_EQ(Remaining(m), 200000);
+}
+
+TEST_F(ClaimsIntegrationTest, MembershipDownDuringApprovalIsUnavailableThenApprovalCountsOnce) {
+  Member m = NewMember(100000000);
+  cv1::Claim submitted;
+  ASSERT_TRUE(Submit(m.member_id, 1234500, &submitted).ok());
+  cv1::Claim c = ToReview(submitted);
+
+  const int grpc_port = membership_->grpc_port(), metrics_port = membership_->metrics_port();
+  membership_->process().Signal(SIGTERM);
+  ASSERT_NE(membership_->process().Wait(absl::Seconds(20)), -1);
+
+  const std::string request_id = NewId();
+  cv1::Claim ignored;
+  grpc::Status s = Approve(c, kSpecialist, &ignored, request_id);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  cv1::Claim unchanged = Get(c.claim_id());
+  EXPECT_EQ(unchanged.status(), cv1::CLAIM_STATUS_IN_REVIEW);
+  EXPECT_EQ(unchanged.etag(), c.etag());
+  EXPECT_EQ(Actions(History(c.claim_id())), (std::vector<std::string>{"submit", "assign", "start_review"}));
+
+  replacement_membership_ = LaunchMembershipOn(membership_schema_->dsn(), grpc_port, metrics_port).release();
+  ASSERT_TRUE(testing::Eventually([&] { return testing::Health(membership_->address()) == "SERVING"; }))
+      << replacement_membership_->output();
+
+  // The client retries its approval with the same request_id until membership answers.
+  cv1::Claim approved;
+  ASSERT_TRUE(testing::Eventually([&] {
+    approved.Clear();
+    return Approve(c, kSpecialist, &approved, request_id).ok();
+  }));
+  EXPECT_EQ(approved.status(), cv1::CLAIM_STATUS_APPROVED);
+  EXPECT_EQ(Remaining(m), 100000000 - 1234500);
+  cv1::Claim replay;
+  ASSERT_TRUE(Approve(c, kSpecialist, &replay, request_id).ok());
+  EXPECT_EQ(Remaining(m), 100000000 - 1234500);
+}
+
+TEST_F(ClaimsIntegrationTest, BordereauTotalsEqualTheSumOfItsRows) {
+  Member m = NewMember(100000000);
+  struct Want {
+    const char* benefit;
+    int64_t claimed;
+    int64_t approved;  // 0: leave in review (not in the bordereau)
+    const char* provider;
+  };
+  const Want wants[] = {{"OUTPATIENT", 1000000, 1000000, "P-A"},
+                        {"OUTPATIENT", 2500050, 2000000, "P-B"},
+                        {"DENTAL", 700000, 700000, "P-C"},
+                        {"DENTAL", 300000, 0, "P-D"}};
+  for (const Want& w : wants) {
+    cv1::Claim submitted;
+    ASSERT_TRUE(Submit(m.member_id, w.claimed, &submitted, w.benefit, kSpecialist, w.provider).ok());
+    cv1::Claim c = ToReview(submitted);
+    if (w.approved == 0) continue;
+    cv1::ApproveClaimRequest req;
+    req.set_request_id(NewId());
+    req.set_claim_id(c.claim_id());
+    req.set_etag(c.etag());
+    *req.mutable_approved_amount() = Php(w.approved);
+    cv1::Claim approved;
+    grpc::Status s = claims_stub_->ApproveClaim(Ctx(kSpecialist).get(), req, &approved);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    if (w.claimed == 700000) {  // one settled too
+      cv1::SettleClaimRequest settle;
+      settle.set_request_id(NewId());
+      settle.set_claim_id(approved.claim_id());
+      settle.set_etag(approved.etag());
+      settle.set_payment_reference("PAY-B1");
+      cv1::Claim settled;
+      ASSERT_TRUE(claims_stub_->SettleClaim(Ctx(kSpecialist).get(), settle, &settled).ok());
+    }
+  }
+
+  cv1::StreamBordereauRequest req;
+  absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
+  req.set_year(static_cast<int>(today.year()));
+  req.set_month(today.month());
+  req.set_account_id(m.account_id);
+  auto ctx = Ctx("dev-analyst");
+  auto reader = claims_stub_->StreamBordereau(ctx.get(), req);
+  cv1::BordereauChunk chunk;
+  std::map<std::string, std::pair<int64_t, int64_t>> row_sums;  // category -> claimed, approved
+  std::map<std::string, int64_t> row_counts;
+  std::map<std::string, cv1::BordereauTotal> totals;
+  int rows = 0;
+  while (reader->Read(&chunk)) {
+    if (chunk.has_row()) {
+      ++rows;
+      EXPECT_EQ(totals.size(), 0u) << "rows come before totals";
+      const auto& r = chunk.row();
+      EXPECT_EQ(r.account_id(), m.account_id);
+      row_sums[r.benefit_category()].first += r.amount_claimed().amount_minor();
+      row_sums[r.benefit_category()].second += r.amount_approved().amount_minor();
+      ++row_counts[r.benefit_category()];
+    } else {
+      totals[chunk.total().benefit_category()] = chunk.total();
+    }
+  }
+  grpc::Status s = reader->Finish();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(rows, 3);
+  ASSERT_EQ(totals.size(), 2u);
+  for (const auto& [category, total] : totals) {
+    EXPECT_EQ(total.claim_count(), row_counts[category]) << category;
+    EXPECT_EQ(total.amount_claimed().amount_minor(), row_sums[category].first) << category;
+    EXPECT_EQ(total.amount_approved().amount_minor(), row_sums[category].second) << category;
+    EXPECT_EQ(total.currency_code(), "PHP");
+  }
+  EXPECT_EQ(totals["outpatient"].amount_approved().amount_minor(), 3000000);
+  EXPECT_EQ(totals["outpatient"].amount_claimed().amount_minor(), 3500050);
+  EXPECT_EQ(totals["dental"].amount_approved().amount_minor(), 700000);
+  EXPECT_EQ(totals["dental"].claim_count(), 1);
+}
+
+TEST_F(ClaimsIntegrationTest, BreachScanMarksOverdueClaimsOnce) {
+  Member m = NewMember(100000000);
+  cv1::Claim c;
+  ASSERT_TRUE(Submit(m.member_id, 50000, &c).ok());
+  cv1::RunBreachScanRequest req;
+  // Due in 5 business days: not breached a day from now, breached a month from now.
+  *req.mutable_as_of() = ToProtoTimestamp(absl::Now() + absl::Hours(24));
+  cv1::RunBreachScanResponse resp;
+  ASSERT_TRUE(claims_stub_->RunBreachScan(Ctx(kSpecialist).get(), req, &resp).ok());
+  EXPECT_FALSE(Get(c.claim_id()).decision_breached());
+
+  *req.mutable_as_of() = ToProtoTimestamp(absl::Now() + absl::Hours(24 * 30));
+  ASSERT_TRUE(claims_stub_->RunBreachScan(Ctx(kSpecialist).get(), req, &resp).ok());
+  EXPECT_GE(resp.decision_breaches(), 1);
+  EXPECT_TRUE(Get(c.claim_id()).decision_breached());
+  ASSERT_TRUE(claims_stub_->RunBreachScan(Ctx(kSpecialist).get(), req, &resp).ok());
+  EXPECT_EQ(resp.decision_breaches(), 0);
+  int breach_events = 0;
+  for (const auto& e : History(c.claim_id())) breach_events += e.action() == "decision_tat_breach";
+  EXPECT_EQ(breach_events, 1);
+
+  cv1::ListClaimsRequest list;
+  list.set_member_id(m.member_id);
+  list.set_breached_only(true);
+  cv1::ListClaimsResponse listed;
+  ASSERT_TRUE(claims_stub_->ListClaims(Ctx(kSpecialist).get(), list, &listed).ok());
+  ASSERT_EQ(listed.claims_size(), 1);
+  EXPECT_EQ(listed.claims(0).claim_id(), c.claim_id());
+}
+
+TEST_F(ClaimsIntegrationTest, ListsPageByKeyAndFilter) {
+  Member m = NewMember(100000000);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    cv1::Claim c;
+    ASSERT_TRUE(Submit(m.member_id, 1000 + i, &c).ok());
+    ids.push_back(c.claim_id());
+  }
+  std::vector<std::string> seen;
+  cv1::ListClaimsRequest req;
+  req.set_member_id(m.member_id);
+  req.set_page_size(2);
+  do {
+    cv1::ListClaimsResponse page;
+    ASSERT_TRUE(claims_stub_->ListClaims(Ctx(kSpecialist).get(), req, &page).ok());
+    for (const auto& c : page.claims()) seen.push_back(c.claim_id());
+    req.set_page_token(page.next_page_token());
+  } while (!req.page_token().empty());
+  EXPECT_EQ(seen, ids);
+  req.set_page_size(501);
+  cv1::ListClaimsResponse ignored;
+  EXPECT_EQ(claims_stub_->ListClaims(Ctx(kSpecialist).get(), req, &ignored).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ClaimsIntegrationTest, NonConformanceIsFlaggedInvestigatedAndClosed) {
+  Member m = NewMember(100000000);
+  cv1::Claim c;
+  ASSERT_TRUE(Submit(m.member_id, 4200, &c).ok());
+  cv1::FlagNonConformanceRequest flag;
+  flag.set_request_id(NewId());
+  flag.set_claim_id(c.claim_id());
+  flag.set_category(cv1::NON_CONFORMANCE_CATEGORY_DOCUMENTATION);
+  flag.set_notes("receipt unreadable");
+  cv1::Investigation v;
+  ASSERT_TRUE(claims_stub_->FlagNonConformance(Ctx(kOfficer).get(), flag, &v).ok());
+  EXPECT_EQ(v.status(), cv1::INVESTIGATION_STATUS_FLAGGED);
+
+  cv1::InvestigationTransitionRequest open;
+  open.set_request_id(NewId());
+  open.set_investigation_id(v.investigation_id());
+  open.set_etag(v.etag());
+  ASSERT_TRUE(claims_stub_->OpenInvestigation(Ctx(kOfficer).get(), open, &v).ok());
+  EXPECT_EQ(v.investigator(), "ben.cruz");
+  cv1::InvestigationTransitionRequest close_early = open;
+  close_early.set_request_id(NewId());
+  close_early.set_etag(v.etag());
+  cv1::Investigation ignored;
+  EXPECT_EQ(claims_stub_->CloseInvestigation(Ctx(kOfficer).get(), close_early, &ignored).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+
+  cv1::RecordFindingsRequest findings;
+  findings.set_request_id(NewId());
+  findings.set_investigation_id(v.investigation_id());
+  findings.set_etag(v.etag());
+  findings.set_findings("provider sent a photocopy");
+  findings.set_remedial_action("provider briefed; original requested");
+  ASSERT_TRUE(claims_stub_->RecordFindings(Ctx(kOfficer).get(), findings, &v).ok());
+
+  cv1::ListInvestigationsRequest list;
+  list.set_open_only(true);
+  list.set_claim_id(c.claim_id());
+  cv1::ListInvestigationsResponse listed;
+  ASSERT_TRUE(claims_stub_->ListInvestigations(Ctx(kOfficer).get(), list, &listed).ok());
+  EXPECT_EQ(listed.investigations_size(), 1);
+
+  cv1::InvestigationTransitionRequest close = open;
+  close.set_request_id(NewId());
+  close.set_etag(v.etag());
+  ASSERT_TRUE(claims_stub_->CloseInvestigation(Ctx(kOfficer).get(), close, &v).ok());
+  EXPECT_EQ(v.status(), cv1::INVESTIGATION_STATUS_CLOSED);
+  listed.Clear();
+  ASSERT_TRUE(claims_stub_->ListInvestigations(Ctx(kOfficer).get(), list, &listed).ok());
+  EXPECT_EQ(listed.investigations_size(), 0);
+  auto actions = Actions(History(c.claim_id()));
+  EXPECT_EQ(actions.back(), "flag_non_conformance");
+}
+
+// The value of `series` (e.g. careops_claims_open{status="submitted"}) on /metrics; -1 when absent.
+double MetricValue(int port, const std::string& series) {
+  std::string text = testing::HttpGet(port, "/metrics");
+  size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::strtod(text.c_str() + at + series.size() + 2, nullptr);
+}
+
+TEST_F(ClaimsIntegrationTest, OpenClaimsGaugeIsReadFromTheDatabaseAndSurvivesRestart) {
+  testing::TestSchema schema("claimsgauge");
+  testing::ServiceProcess claims("claims", schema.dsn(),
+                                 {"--membership_addr=" + membership_->address(), "--gauge_refresh_interval=200ms"});
+  ASSERT_TRUE(testing::Eventually([&] { return testing::Health(claims.address()) == "SERVING"; }))
+      << claims.process().output();
+  auto stub = cv1::ClaimsService::NewStub(grpc::CreateChannel(claims.address(), grpc::InsecureChannelCredentials()));
+  Member m = NewMember(100000000);
+  for (int i = 0; i < 3; ++i) {
+    cv1::SubmitClaimRequest req;
+    req.set_request_id(NewId());
+    req.set_type(cv1::CLAIM_TYPE_CLAIM);
+    req.set_member_id(i < 2 ? m.member_id : "NO-SUCH-MEMBER");
+    req.set_benefit_code("OUTPATIENT");
+    *req.mutable_service_date() = Today();
+    req.set_provider_id(absl::StrCat("PROV-", i));
+    *req.mutable_amount_claimed() = Php(10000);
+    req.set_channel(cv1::CHANNEL_HOTLINE);
+    cv1::Claim out;
+    grpc::Status s = stub->SubmitClaim(Ctx(kSpecialist).get(), req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  auto gauges_right = [&] {
+    return MetricValue(claims.metrics_port(), "careops_claims_open{status=\"submitted\"}") == 2 &&
+           MetricValue(claims.metrics_port(), "careops_claims_open{status=\"rejected\"}") == 1 &&
+           MetricValue(claims.metrics_port(), "careops_claims_open{status=\"approved\"}") == 0;
+  };
+  EXPECT_TRUE(testing::Eventually(gauges_right)) << testing::HttpGet(claims.metrics_port(), "/metrics");
+  EXPECT_EQ(MetricValue(claims.metrics_port(), "careops_claims_submitted_total{channel=\"hotline\",type=\"claim\"}"), 3);
+  EXPECT_EQ(MetricValue(claims.metrics_port(), "careops_claims_decisions_total{decision=\"rejected\"}"), 1);
+
+  claims.Restart();
+  ASSERT_TRUE(testing::Eventually([&] { return testing::Health(claims.address()) == "SERVING"; }))
+      << claims.process().output();
+  EXPECT_TRUE(testing::Eventually(gauges_right)) << testing::HttpGet(claims.metrics_port(), "/metrics");
+}
+
+}  // namespace
+}  // namespace careops
