@@ -34,12 +34,12 @@ int main(int argc, char** argv) {
 
   membership::MysqlMembershipStore store((*runtime)->pool());
   membership::MembershipMetrics metrics(*(*runtime)->registry());
-  if (auto s = metrics.Refresh(store); !s.ok()) {
+  const Clock& clock = SystemClock::Instance();
+  if (auto s = metrics.Refresh(store, clock.Now()); !s.ok()) {
     log::Warn("gauge refresh failed", {{"error", s.ToString()}});
   }
-  membership::MembershipServiceImpl service(store, (*runtime)->authenticator(), SystemClock::Instance(), metrics,
-                                            {*tat});
-  BackgroundJob refresh_gauges{"refresh_gauges", gauge_refresh, [&] { return metrics.Refresh(store); }};
+  membership::MembershipServiceImpl service(store, (*runtime)->authenticator(), clock, metrics, {*tat});
+  BackgroundJob refresh_gauges{"refresh_gauges", gauge_refresh, [&] { return metrics.Refresh(store, clock.Now()); }};
   return ServeUntilStopped(**runtime, {{&service, membership::v1::MembershipService::service_full_name()}},
                            {refresh_gauges});
 }

@@ -19,6 +19,10 @@ MembershipMetrics::MembershipMetrics(prometheus::Registry& registry)
                     .Name("careops_membership_accounts")
                     .Help("Client accounts by type and status, read from the database")
                     .Register(registry)),
+      overdue_(prometheus::BuildGauge()
+                   .Name("careops_membership_movements_overdue")
+                   .Help("Pending movements past their TAT due time, read from the database")
+                   .Register(registry)),
       movements_(prometheus::BuildCounter()
                      .Name("careops_membership_movements_total")
                      .Help("Membership movements by type and outcome (requested, applied, rejected)")
@@ -36,8 +40,8 @@ MembershipMetrics::MembershipMetrics(prometheus::Registry& registry)
                               .Help("Eligibility checks by outcome (eligible, ineligible)")
                               .Register(registry)) {}
 
-absl::Status MembershipMetrics::Refresh(MembershipStore& store) {
-  auto counts = store.Count();
+absl::Status MembershipMetrics::Refresh(MembershipStore& store, absl::Time now) {
+  auto counts = store.Count(now);
   if (!counts.ok()) return counts.status();
   for (auto status : {v1::MEMBER_STATUS_ACTIVE, v1::MEMBER_STATUS_TERMINATED}) {
     auto it = counts->members.find(status);
@@ -51,6 +55,11 @@ absl::Status MembershipMetrics::Refresh(MembershipStore& store) {
       accounts_.Add({{"type", S(AccountTypeName(type))}, {"status", S(AccountStatusName(status))}})
           .Set(it == counts->accounts.end() ? 0 : it->second);
     }
+  }
+  for (auto type : {v1::MOVEMENT_TYPE_ENROLLMENT, v1::MOVEMENT_TYPE_TERMINATION, v1::MOVEMENT_TYPE_PLAN_CHANGE,
+                    v1::MOVEMENT_TYPE_REINSTATEMENT, v1::MOVEMENT_TYPE_DETAIL_CHANGE}) {
+    auto it = counts->overdue_movements.find(type);
+    overdue_.Add({{"type", S(MovementTypeName(type))}}).Set(it == counts->overdue_movements.end() ? 0 : it->second);
   }
   return absl::OkStatus();
 }

@@ -6,6 +6,7 @@
 //   careops_membership_movement_tat_seconds{type}           request to decision (histogram)
 //   careops_membership_movement_tat_breaches_total{type}    decided after the TAT due time
 //   careops_membership_eligibility_checks_total{outcome}    eligible | ineligible
+//   careops_membership_movements_overdue{type}              gauge: PENDING past due, from the database
 //
 // The gauges are set by Refresh() from MembershipStore::Count(): once at start
 // and then by a background job, so they are right after a restart and agree
@@ -30,8 +31,9 @@ class MembershipMetrics {
  public:
   explicit MembershipMetrics(prometheus::Registry& registry);
 
-  // Reads the member and account counts and sets the gauges (zero for absent ones).
-  absl::Status Refresh(MembershipStore& store);
+  // Reads the member, account and overdue-movement counts as of `now` and sets
+  // the gauges (zero for absent ones).
+  absl::Status Refresh(MembershipStore& store, absl::Time now);
 
   void MovementRequested(v1::MovementType type);
   // A movement decided now, `tat` after it was requested.
@@ -41,6 +43,7 @@ class MembershipMetrics {
  private:
   prometheus::Family<prometheus::Gauge>& members_;
   prometheus::Family<prometheus::Gauge>& accounts_;
+  prometheus::Family<prometheus::Gauge>& overdue_;
   prometheus::Family<prometheus::Counter>& movements_;
   prometheus::Family<prometheus::Histogram>& movement_tat_;
   prometheus::Family<prometheus::Counter>& movement_breaches_;

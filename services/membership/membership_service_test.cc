@@ -101,7 +101,7 @@ class FakeStore final : public MembershipStore {
   absl::StatusOr<v1::Utilization> ReverseUtilization(const Mutation&, const v1::ReverseUtilizationRequest&) override {
     return Unimplemented();
   }
-  absl::StatusOr<MembershipCounts> Count() override { return MembershipCounts(); }
+  absl::StatusOr<MembershipCounts> Count(absl::Time) override { return MembershipCounts(); }
 
  private:
   static absl::Status Unimplemented() { return absl::UnimplementedError("not in this fake"); }

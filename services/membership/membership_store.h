@@ -99,6 +99,7 @@ struct MovementDecision {
 struct MembershipCounts {
   std::map<v1::MemberStatus, int64_t> members;
   std::map<std::pair<v1::ClientAccountType, v1::ClientAccountStatus>, int64_t> accounts;
+  std::map<v1::MovementType, int64_t> overdue_movements;  // PENDING and past due
 };
 
 class MembershipStore {
@@ -176,7 +177,8 @@ class MembershipStore {
                                                              const v1::ReverseUtilizationRequest& request) = 0;
 
   // ---- gauges
-  virtual absl::StatusOr<MembershipCounts> Count() = 0;
+  // Current counts; movements are overdue when PENDING with due time before `as_of`.
+  virtual absl::StatusOr<MembershipCounts> Count(absl::Time as_of) = 0;
 };
 
 }  // namespace careops::membership

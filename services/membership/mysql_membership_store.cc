@@ -159,6 +159,8 @@ constexpr char kReverseUtilization[] =
 
 constexpr char kCountMembers[] = "SELECT status, COUNT(*) FROM members GROUP BY status";
 constexpr char kCountAccounts[] = "SELECT type, status, COUNT(*) FROM client_accounts GROUP BY type, status";
+constexpr char kCountOverdueMovements[] =
+    "SELECT type, COUNT(*) FROM movements WHERE status = 'pending' AND due_at < ? GROUP BY type";
 
 // Multi-row statements use only these row counts, so a connection caches at
 // most a few prepared statements for them whatever the batch size.
@@ -1417,7 +1419,7 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::ReverseUtilization(const M
   return out;
 }
 
-absl::StatusOr<MembershipCounts> MysqlMembershipStore::Count() {
+absl::StatusOr<MembershipCounts> MysqlMembershipStore::Count(absl::Time as_of) {
   MembershipCounts out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) {
     {
@@ -1427,12 +1429,20 @@ absl::StatusOr<MembershipCounts> MysqlMembershipStore::Count() {
         out.members[ParseEnum<v1::MemberStatus>(Str(*rs, 1), MemberStatusName, 2)] += rs->getInt64(2);
       }
     }
-    auto& st = c.Prepare(kCountAccounts);
+    {
+      auto& st = c.Prepare(kCountAccounts);
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      while (rs->next()) {
+        auto key = std::make_pair(ParseEnum<v1::ClientAccountType>(Str(*rs, 1), AccountTypeName, 4),
+                                  ParseEnum<v1::ClientAccountStatus>(Str(*rs, 2), AccountStatusName, 3));
+        out.accounts[key] += rs->getInt64(3);
+      }
+    }
+    auto& st = c.Prepare(kCountOverdueMovements);
+    st.setString(1, ToSqlDatetime(as_of));
     std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
     while (rs->next()) {
-      auto key = std::make_pair(ParseEnum<v1::ClientAccountType>(Str(*rs, 1), AccountTypeName, 4),
-                                ParseEnum<v1::ClientAccountStatus>(Str(*rs, 2), AccountStatusName, 3));
-      out.accounts[key] += rs->getInt64(3);
+      out.overdue_movements[ParseEnum<v1::MovementType>(Str(*rs, 1), MovementTypeName, 5)] += rs->getInt64(2);
     }
     return absl::OkStatus();
   }));

@@ -60,7 +60,7 @@ class MysqlMembershipStore final : public MembershipStore {
   absl::StatusOr<v1::Utilization> ReverseUtilization(const Mutation& m,
                                                      const v1::ReverseUtilizationRequest& request) override;
 
-  absl::StatusOr<MembershipCounts> Count() override;
+  absl::StatusOr<MembershipCounts> Count(absl::Time as_of) override;
 
  private:
   absl::StatusOr<v1::Movement> DecideMovement(const Mutation& m, const std::string& movement_id,

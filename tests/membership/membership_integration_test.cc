@@ -1,5 +1,7 @@
 // careops-membership end to end: the real binary on a real MariaDB schema, called
 // through the generated stub as an account officer would.
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -12,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "careops/membership/v1/membership.grpc.pb.h"
+#include "common/mysql/pool.h"
 #include "tests/support/harness.h"
 
 namespace careops {
@@ -159,6 +162,27 @@ class Membership {
   }
 
   std::string Metrics() { return testing::HttpGet(service_.metrics_port(), "/metrics"); }
+
+  // The audit trail of one resource, oldest first, as "action by user: reason".
+  std::vector<std::string> Audit(const std::string& resource_id) {
+    mysql::PoolOptions options;
+    options.dsn = schema_.dsn();
+    options.max_size = 1;
+    mysql::ConnectionPool pool(options);
+    std::vector<std::string> out;
+    absl::Status s = mysql::WithConnection(pool, [&](mysql::Connection& c) {
+      auto& st = c.Prepare("SELECT action, actor_user, reason FROM audit_log WHERE resource_id = ? ORDER BY id");
+      st.setString(1, resource_id);
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      while (rs->next()) {
+        out.push_back(absl::StrCat(std::string(rs->getString(1)), " by ", std::string(rs->getString(2)), ": ",
+                                   std::string(rs->getString(3))));
+      }
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  }
 
  private:
   testing::TestSchema schema_;
@@ -382,6 +406,12 @@ TEST_F(MembershipTest, SuspendReinstateAndCancelFollowTheStatusMachine) {
   reinstate.set_request_id(NewRequestId());
   EXPECT_EQ(m_->stub().ReinstateClientAccount(m_->Ctx().get(), reinstate, &out).error_code(),
             StatusCode::FAILED_PRECONDITION);
+
+  // Every transition is in the audit trail with its actor and reason; refused ones are not.
+  EXPECT_EQ(m_->Audit(account.account_id()),
+            (std::vector<std::string>{"account.create by eva.tan: ", "account.suspend by svc-collections: third notice lapsed",
+                                      "account.reinstate by eva.tan: paid in full",
+                                      "account.cancel by eva.tan: notice of cancellation"}));
 }
 
 TEST_F(MembershipTest, CancellingAnAccountEndsItsMembersCoverage) {
@@ -909,7 +939,8 @@ TEST_F(MembershipTest, SixteenConcurrentRecordsNeverOverspendTheLimit) {
 // ---------------------------------------------------------------- gauges across a restart
 
 TEST(MembershipGaugesTest, GaugesComeFromTheDatabaseAndSurviveARestart) {
-  Membership m("membership_gauges");
+  // With a TAT of zero business days an enrolment request is overdue at once.
+  Membership m("membership_gauges", {"--movement_tat=enrollment:0"});
   v1::ClientAccount a1 = m.Account("Gauge One");
   v1::ClientAccount a2 = m.Account("Gauge Two");
   m.Account("Gauge Broker", v1::CLIENT_ACCOUNT_TYPE_BROKER);
@@ -926,6 +957,16 @@ TEST(MembershipGaugesTest, GaugesComeFromTheDatabaseAndSurviveARestart) {
   *cancel.mutable_effective_date() = D(2026, 9, 1);
   v1::ClientAccount out;
   ASSERT_TRUE(m.stub().CancelClientAccount(m.Ctx().get(), cancel, &out).ok());
+  v1::RequestMovementRequest enroll;
+  enroll.set_request_id(NewRequestId());
+  enroll.set_account_id(a1.account_id());
+  enroll.set_type(v1::MOVEMENT_TYPE_ENROLLMENT);
+  *enroll.mutable_effective_date() = D(2026, 2, 1);
+  enroll.mutable_enrollment()->set_plan_id(p1.plan_id());
+  enroll.mutable_enrollment()->set_external_ref("G-5");
+  *enroll.mutable_enrollment()->mutable_person() = Person("Pending");
+  v1::Movement pending;
+  ASSERT_TRUE(m.stub().RequestMovement(m.Ctx().get(), enroll, &pending).ok());
 
   m.service().Restart();
   m.WaitServing();
@@ -936,6 +977,8 @@ TEST(MembershipGaugesTest, GaugesComeFromTheDatabaseAndSurviveARestart) {
   EXPECT_NE(metrics.find(R"(careops_membership_accounts{status="cancelled",type="corporate"} 1)"), std::string::npos);
   EXPECT_NE(metrics.find(R"(careops_membership_accounts{status="active",type="broker"} 1)"), std::string::npos);
   EXPECT_NE(metrics.find(R"(careops_membership_accounts{status="suspended",type="agent"} 0)"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(careops_membership_movements_overdue{type="enrollment"} 1)"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(careops_membership_movements_overdue{type="termination"} 0)"), std::string::npos);
 }
 
 }  // namespace
