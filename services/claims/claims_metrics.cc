@@ -46,7 +46,17 @@ ClaimsMetrics::ClaimsMetrics(prometheus::Registry& registry)
       approved_amount_(prometheus::BuildCounter()
                            .Name("careops_claims_approved_amount_minor_total")
                            .Help("Approved claim amounts in minor units, by currency")
-                           .Register(registry)) {}
+                           .Register(registry)) {
+  // Every bounded series from the start, so dashboards and alerts see zeros
+  // rather than gaps before the first event.
+  for (const char* decision : {"approved", "partially_approved", "denied", "rejected"}) {
+    decisions_.Add({{"decision", decision}});
+  }
+  for (const char* stage : {"decision", "settlement"}) {
+    breaches_.Add({{"stage", stage}});
+    tat_.Add({{"stage", stage}}, TurnaroundBuckets());
+  }
+}
 
 void ClaimsMetrics::Submitted(const std::string& channel, const std::string& type) {
   submitted_.Add({{"channel", Lower(channel)}, {"type", Lower(type)}}).Increment();

@@ -20,7 +20,6 @@ constexpr size_t kMaxCodes = 50;
 
 // ---- Enum names: the domain stores the wire name without its prefix -----------
 
-template <typename Enum>
 std::string Strip(const std::string& full, std::string_view prefix) {
   return full.substr(0, prefix.size()) == prefix ? full.substr(prefix.size()) : full;
 }
@@ -32,7 +31,7 @@ v1::ClaimStatus StatusToProto(ClaimStatus s) {
 }
 
 std::optional<ClaimStatus> StatusFromProto(v1::ClaimStatus s) {
-  return ParseClaimStatus(Strip<v1::ClaimStatus>(v1::ClaimStatus_Name(s), "CLAIM_STATUS_"));
+  return ParseClaimStatus(Strip(v1::ClaimStatus_Name(s), "CLAIM_STATUS_"));
 }
 
 v1::Channel ChannelToProto(const std::string& name) {
@@ -256,7 +255,7 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
                              membership_.CheckEligibility({req->member_id(), req->benefit_code(), service_date, amount}));
     Claim claim;
     claim.claim_id = ids_.Next();
-    claim.type = Strip<v1::ClaimType>(v1::ClaimType_Name(req->type()), "CLAIM_TYPE_");
+    claim.type = Strip(v1::ClaimType_Name(req->type()), "CLAIM_TYPE_");
     claim.member_id = req->member_id();
     claim.account_id = eligibility.account_id;
     claim.plan_id = eligibility.plan_id;
@@ -266,7 +265,7 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
     claim.provider_id = req->provider_id();
     claim.amount_claimed = amount;
     claim.amount_approved = Money(amount.currency(), 0);
-    claim.channel = Strip<v1::Channel>(v1::Channel_Name(req->channel()), "CHANNEL_");
+    claim.channel = Strip(v1::Channel_Name(req->channel()), "CHANNEL_");
     claim.diagnosis_codes.assign(req->diagnosis_codes().begin(), req->diagnosis_codes().end());
     claim.procedure_codes.assign(req->procedure_codes().begin(), req->procedure_codes().end());
     claim.attachment_refs.assign(req->attachment_refs().begin(), req->attachment_refs().end());
@@ -334,7 +333,7 @@ grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::L
     filter.member_id = req->member_id();
     filter.account_id = req->account_id();
     if (req->channel() != v1::CHANNEL_UNSPECIFIED) {
-      filter.channel = Strip<v1::Channel>(v1::Channel_Name(req->channel()), "CHANNEL_");
+      filter.channel = Strip(v1::Channel_Name(req->channel()), "CHANNEL_");
     }
     filter.breached_only = req->breached_only();
     if (req->has_submitted_from()) filter.submitted_from = FromProto(req->submitted_from());
@@ -640,7 +639,7 @@ grpc::Status ClaimsServiceImpl::FlagNonConformance(grpc::ServerContext* ctx, con
     Investigation v;
     v.investigation_id = ids_.Next();
     v.claim_id = req->claim_id();
-    v.category = Strip<v1::NonConformanceCategory>(v1::NonConformanceCategory_Name(req->category()),
+    v.category = Strip(v1::NonConformanceCategory_Name(req->category()),
                                                    "NON_CONFORMANCE_CATEGORY_");
     v.notes = req->notes();
     v.status = InvestigationStatus::kFlagged;
