@@ -4,6 +4,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/money.h"
 #include "common/mysql/idempotency.h"
 #include "common/proto_time.h"
@@ -85,10 +86,19 @@ MembershipServiceImpl::MembershipServiceImpl(MembershipStore& store, const Authe
       options_(std::move(options)),
       ids_(clock) {}
 
-grpc::Status MembershipServiceImpl::Handle(grpc::ServerContext* ctx,
+grpc::Status MembershipServiceImpl::Handle(grpc::ServerContext* ctx, Access access,
                                            const std::function<absl::Status(const Principal&)>& handler) {
   auto who = authenticator_.Authenticate(*ctx);
   if (!who.ok()) return ToGrpcStatus(who.status());
+  if (access != Access::kRead) {
+    const std::set<std::string>& allowed =
+        access == Access::kEdit ? options_.editor_roles : options_.utilization_roles;
+    if (!allowed.count(who->role)) {
+      return ToGrpcStatus(absl::PermissionDeniedError(absl::StrCat(
+          "role '", who->role, "' may not ", access == Access::kEdit ? "change membership data" : "record or reverse utilisation",
+          "; allowed roles: ", absl::StrJoin(allowed, ", "))));
+    }
+  }
   return ToGrpcStatus(handler(*who));
 }
 
@@ -108,7 +118,7 @@ Mutation MembershipServiceImpl::NewMutation(std::string method, std::string requ
 grpc::Status MembershipServiceImpl::CreateClientAccount(grpc::ServerContext* ctx,
                                                         const v1::CreateClientAccountRequest* req,
                                                         v1::ClientAccount* resp) {
-  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
     CAREOPS_RETURN_IF_ERROR(ValidateNewAccount(req->account(), "account"));
     v1::ClientAccount a;
@@ -127,7 +137,7 @@ grpc::Status MembershipServiceImpl::CreateClientAccount(grpc::ServerContext* ctx
 
 grpc::Status MembershipServiceImpl::GetClientAccount(grpc::ServerContext* ctx, const v1::GetClientAccountRequest* req,
                                                      v1::ClientAccount* resp) {
-  return Handle(ctx, [&](const Principal&) -> absl::Status {
+  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Require(req->account_id(), "account_id"));
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetAccount(req->account_id()));
     return absl::OkStatus();
@@ -137,7 +147,7 @@ grpc::Status MembershipServiceImpl::GetClientAccount(grpc::ServerContext* ctx, c
 grpc::Status MembershipServiceImpl::ListClientAccounts(grpc::ServerContext* ctx,
                                                        const v1::ListClientAccountsRequest* req,
                                                        v1::ListClientAccountsResponse* resp) {
-  return Handle(ctx, [&](const Principal&) -> absl::Status {
+  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(req->page_size(), req->page_token()));
     if (!v1::ClientAccountType_IsValid(req->type())) return InvalidArgument("type", "is not a known account type");
     if (!v1::ClientAccountStatus_IsValid(req->status())) {
@@ -155,7 +165,7 @@ grpc::Status MembershipServiceImpl::ListClientAccounts(grpc::ServerContext* ctx,
 grpc::Status MembershipServiceImpl::UpdateClientAccount(grpc::ServerContext* ctx,
                                                         const v1::UpdateClientAccountRequest* req,
                                                         v1::ClientAccount* resp) {
-  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
     const v1::ClientAccount& in = req->account();
     CAREOPS_RETURN_IF_ERROR(Require(in.account_id(), "account.account_id"));
@@ -205,7 +215,7 @@ absl::StatusOr<v1::ClientAccount> MembershipServiceImpl::Transition(
 grpc::Status MembershipServiceImpl::SuspendClientAccount(grpc::ServerContext* ctx,
                                                          const v1::SuspendClientAccountRequest* req,
                                                          v1::ClientAccount* resp) {
-  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(*resp, Transition("SuspendClientAccount", *req, who, req->request_id(), req->account_id(),
                                                req->etag(), req->reason(), req->has_effective_date(),
                                                req->effective_date(), AccountAction::kSuspend));
@@ -216,7 +226,7 @@ grpc::Status MembershipServiceImpl::SuspendClientAccount(grpc::ServerContext* ct
 grpc::Status MembershipServiceImpl::ReinstateClientAccount(grpc::ServerContext* ctx,
                                                            const v1::ReinstateClientAccountRequest* req,
                                                            v1::ClientAccount* resp) {
-  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(*resp, Transition("ReinstateClientAccount", *req, who, req->request_id(),
                                                req->account_id(), req->etag(), req->reason(),
                                                req->has_effective_date(), req->effective_date(),
@@ -228,7 +238,7 @@ grpc::Status MembershipServiceImpl::ReinstateClientAccount(grpc::ServerContext* 
 grpc::Status MembershipServiceImpl::CancelClientAccount(grpc::ServerContext* ctx,
                                                         const v1::CancelClientAccountRequest* req,
                                                         v1::ClientAccount* resp) {
-  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(*resp, Transition("CancelClientAccount", *req, who, req->request_id(), req->account_id(),
                                                req->etag(), req->reason(), req->has_effective_date(),
                                                req->effective_date(), AccountAction::kCancel));
@@ -239,7 +249,7 @@ grpc::Status MembershipServiceImpl::CancelClientAccount(grpc::ServerContext* ctx
 grpc::Status MembershipServiceImpl::GetAccountSummary(grpc::ServerContext* ctx,
                                                       const v1::GetAccountSummaryRequest* req,
                                                       v1::AccountSummary* resp) {
-  return Handle(ctx, [&](const Principal&) -> absl::Status {
+  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay start,
                              RequireDate(req->has_period_start(), req->period_start(), "period_start"));
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, RequireDate(req->has_period_end(), req->period_end(), "period_end"));
@@ -253,7 +263,7 @@ grpc::Status MembershipServiceImpl::GetAccountSummary(grpc::ServerContext* ctx,
 
 grpc::Status MembershipServiceImpl::CreatePlan(grpc::ServerContext* ctx, const v1::CreatePlanRequest* req,
                                                v1::Plan* resp) {
-  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
     CAREOPS_RETURN_IF_ERROR(ValidateNewPlan(req->plan(), "plan"));
     v1::Plan plan = req->plan();
@@ -269,7 +279,7 @@ grpc::Status MembershipServiceImpl::CreatePlan(grpc::ServerContext* ctx, const v
 }
 
 grpc::Status MembershipServiceImpl::GetPlan(grpc::ServerContext* ctx, const v1::GetPlanRequest* req, v1::Plan* resp) {
-  return Handle(ctx, [&](const Principal&) -> absl::Status {
+  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Require(req->plan_id(), "plan_id"));
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetPlan(req->plan_id()));
     return absl::OkStatus();
@@ -278,7 +288,7 @@ grpc::Status MembershipServiceImpl::GetPlan(grpc::ServerContext* ctx, const v1::
 
 grpc::Status MembershipServiceImpl::ListPlans(grpc::ServerContext* ctx, const v1::ListPlansRequest* req,
                                               v1::ListPlansResponse* resp) {
-  return Handle(ctx, [&](const Principal&) -> absl::Status {
+  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(req->page_size(), req->page_token()));
     if (!v1::PlanStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known plan status");
     CAREOPS_ASSIGN_OR_RETURN(Page<v1::Plan> result, store_.ListPlans({req->account_id(), req->status()}, page));
@@ -290,7 +300,7 @@ grpc::Status MembershipServiceImpl::ListPlans(grpc::ServerContext* ctx, const v1
 
 grpc::Status MembershipServiceImpl::RevisePlan(grpc::ServerContext* ctx, const v1::RevisePlanRequest* req,
                                                v1::Plan* resp) {
-  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
     CAREOPS_RETURN_IF_ERROR(Require(req->plan_id(), "plan_id"));
     if (req->name().size() > 200) return InvalidArgument("name", "must be at most 200 characters");
@@ -309,7 +319,7 @@ grpc::Status MembershipServiceImpl::RevisePlan(grpc::ServerContext* ctx, const v
 
 grpc::Status MembershipServiceImpl::EnrollMember(grpc::ServerContext* ctx, const v1::EnrollMemberRequest* req,
                                                  v1::Member* resp) {
-  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
     CAREOPS_RETURN_IF_ERROR(Require(req->account_id(), "account_id"));
     CAREOPS_RETURN_IF_ERROR(ValidateEnrollee(req->plan_id(), req->external_ref(), req->person(),
@@ -329,7 +339,7 @@ grpc::Status MembershipServiceImpl::EnrollMember(grpc::ServerContext* ctx, const
 
 grpc::Status MembershipServiceImpl::GetMember(grpc::ServerContext* ctx, const v1::GetMemberRequest* req,
                                               v1::Member* resp) {
-  return Handle(ctx, [&](const Principal&) -> absl::Status {
+  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Require(req->member_id(), "member_id"));
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetMember(req->member_id()));
     return absl::OkStatus();
@@ -338,7 +348,7 @@ grpc::Status MembershipServiceImpl::GetMember(grpc::ServerContext* ctx, const v1
 
 grpc::Status MembershipServiceImpl::ListMembers(grpc::ServerContext* ctx, const v1::ListMembersRequest* req,
                                                 v1::ListMembersResponse* resp) {
-  return Handle(ctx, [&](const Principal&) -> absl::Status {
+  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(req->page_size(), req->page_token()));
     if (!v1::MemberStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known member status");
     CAREOPS_ASSIGN_OR_RETURN(Page<v1::Member> result,
@@ -353,7 +363,7 @@ grpc::Status MembershipServiceImpl::ListMembers(grpc::ServerContext* ctx, const 
 grpc::Status MembershipServiceImpl::BatchEnrollMembers(grpc::ServerContext* ctx,
                                                        const v1::BatchEnrollMembersRequest* req,
                                                        v1::BatchEnrollMembersResponse* resp) {
-  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
     CAREOPS_RETURN_IF_ERROR(Require(req->account_id(), "account_id"));
     if (req->rows().empty() || req->rows_size() > kMaxBatchRows) {
@@ -378,7 +388,7 @@ grpc::Status MembershipServiceImpl::BatchEnrollMembers(grpc::ServerContext* ctx,
 
 grpc::Status MembershipServiceImpl::RequestMovement(grpc::ServerContext* ctx, const v1::RequestMovementRequest* req,
                                                     v1::Movement* resp) {
-  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
     CAREOPS_RETURN_IF_ERROR(Require(req->account_id(), "account_id"));
     if (req->type() == v1::MOVEMENT_TYPE_UNSPECIFIED || !v1::MovementType_IsValid(req->type())) {
@@ -434,7 +444,7 @@ grpc::Status MembershipServiceImpl::RequestMovement(grpc::ServerContext* ctx, co
 
 grpc::Status MembershipServiceImpl::GetMovement(grpc::ServerContext* ctx, const v1::GetMovementRequest* req,
                                                 v1::Movement* resp) {
-  return Handle(ctx, [&](const Principal&) -> absl::Status {
+  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Require(req->movement_id(), "movement_id"));
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetMovement(req->movement_id(), clock_.Now()));
     return absl::OkStatus();
@@ -443,7 +453,7 @@ grpc::Status MembershipServiceImpl::GetMovement(grpc::ServerContext* ctx, const 
 
 grpc::Status MembershipServiceImpl::ApplyMovement(grpc::ServerContext* ctx, const v1::ApplyMovementRequest* req,
                                                   v1::Movement* resp) {
-  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
     CAREOPS_RETURN_IF_ERROR(Require(req->movement_id(), "movement_id"));
     MovementDecision decision;
@@ -459,7 +469,7 @@ grpc::Status MembershipServiceImpl::ApplyMovement(grpc::ServerContext* ctx, cons
 
 grpc::Status MembershipServiceImpl::RejectMovement(grpc::ServerContext* ctx, const v1::RejectMovementRequest* req,
                                                    v1::Movement* resp) {
-  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
     CAREOPS_RETURN_IF_ERROR(Require(req->movement_id(), "movement_id"));
     CAREOPS_RETURN_IF_ERROR(RequireReason(req->reason()));
@@ -476,7 +486,7 @@ grpc::Status MembershipServiceImpl::RejectMovement(grpc::ServerContext* ctx, con
 
 grpc::Status MembershipServiceImpl::ListMovements(grpc::ServerContext* ctx, const v1::ListMovementsRequest* req,
                                                   v1::ListMovementsResponse* resp) {
-  return Handle(ctx, [&](const Principal&) -> absl::Status {
+  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(req->page_size(), req->page_token()));
     if (!v1::MovementStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known movement status");
     if (!v1::MovementType_IsValid(req->type())) return InvalidArgument("type", "is not a known movement type");
@@ -498,7 +508,7 @@ grpc::Status MembershipServiceImpl::ListMovements(grpc::ServerContext* ctx, cons
 
 grpc::Status MembershipServiceImpl::CheckEligibility(grpc::ServerContext* ctx, const v1::CheckEligibilityRequest* req,
                                                      v1::CheckEligibilityResponse* resp) {
-  return Handle(ctx, [&](const Principal&) -> absl::Status {
+  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Require(req->member_id(), "member_id"));
     CAREOPS_RETURN_IF_ERROR(Require(req->benefit_code(), "benefit_code"));
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay day,
@@ -546,7 +556,7 @@ grpc::Status MembershipServiceImpl::CheckEligibility(grpc::ServerContext* ctx, c
 grpc::Status MembershipServiceImpl::RecordUtilization(grpc::ServerContext* ctx,
                                                       const v1::RecordUtilizationRequest* req,
                                                       v1::Utilization* resp) {
-  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+  return Handle(ctx, Access::kUtilization, [&](const Principal& who) -> absl::Status {
     if (!req->request_id().empty()) CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
     CAREOPS_RETURN_IF_ERROR(Require(req->source_reference(), "source_reference"));
     CAREOPS_RETURN_IF_ERROR(Require(req->member_id(), "member_id"));
@@ -564,7 +574,7 @@ grpc::Status MembershipServiceImpl::RecordUtilization(grpc::ServerContext* ctx,
 grpc::Status MembershipServiceImpl::ReverseUtilization(grpc::ServerContext* ctx,
                                                        const v1::ReverseUtilizationRequest* req,
                                                        v1::Utilization* resp) {
-  return Handle(ctx, [&](const Principal& who) -> absl::Status {
+  return Handle(ctx, Access::kUtilization, [&](const Principal& who) -> absl::Status {
     if (!req->request_id().empty()) CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
     CAREOPS_RETURN_IF_ERROR(Require(req->source_reference(), "source_reference"));
     if (req->reason().size() > 1024) return InvalidArgument("reason", "must be at most 1024 characters");

@@ -4,12 +4,15 @@
 // naming the field and the rule, before anything is read or written), turns it
 // into a store call with a Mutation (who, when, request_id), applies the pure
 // rules of membership_rules.h, counts the KPIs and maps the status once, at the
-// edge. It holds no state of its own; any number of replicas may serve.
+// edge. Reads need any caller; changes need one of the configured roles.
+// It holds no state of its own; any number of replicas may serve.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
 
 #include <functional>
+#include <set>
+#include <string>
 
 #include "careops/membership/v1/membership.grpc.pb.h"
 #include "common/auth.h"
@@ -23,6 +26,10 @@ namespace careops::membership {
 
 struct MembershipServiceOptions {
   TatTargets movement_tat;  // business days per movement type
+  // Roles that may change accounts, plans, members and movements. Any caller may read.
+  std::set<std::string> editor_roles = {"account_officer", "assistant_manager", "manager", "service"};
+  // Roles that may record and reverse utilisation (claims calls with its service identity).
+  std::set<std::string> utilization_roles = {"service", "manager"};
 };
 
 class MembershipServiceImpl final : public v1::MembershipService::Service {
@@ -78,8 +85,11 @@ class MembershipServiceImpl final : public v1::MembershipService::Service {
                                   v1::Utilization* resp) override;
 
  private:
-  // Authenticates, then runs `handler` with the caller; maps its status.
-  grpc::Status Handle(grpc::ServerContext* ctx, const std::function<absl::Status(const Principal&)>& handler);
+  enum class Access { kRead, kEdit, kUtilization };
+  // Authenticates, checks the caller's role may do `access` (PERMISSION_DENIED
+  // otherwise), then runs `handler` with the caller; maps its status.
+  grpc::Status Handle(grpc::ServerContext* ctx, Access access,
+                      const std::function<absl::Status(const Principal&)>& handler);
   Mutation NewMutation(std::string method, std::string request_id, const google::protobuf::Message& request,
                        const Principal& actor) const;
   absl::StatusOr<v1::ClientAccount> Transition(const std::string& method, const google::protobuf::Message& req,

@@ -127,13 +127,16 @@ class MembershipServiceTest : public ::testing::Test {
   struct Call {
     grpc::ServerContext ctx;
     grpc::testing::ServerContextTestSpouse spouse{&ctx};
-    explicit Call(bool authenticated = true) {
-      if (authenticated) spouse.AddClientMetadata("authorization", "Bearer dev-account-officer");
+    explicit Call(bool authenticated = true, const std::string& token = "dev-account-officer") {
+      if (authenticated) spouse.AddClientMetadata("authorization", "Bearer " + token);
     }
   };
 
   static Authenticator MakeAuthenticator() {
-    return *Authenticator::FromText("dev-account-officer eva.tan account_officer membership\n");
+    return *Authenticator::FromText(
+        "dev-account-officer eva.tan account_officer membership\n"
+        "dev-analyst hana.go analyst reporting\n"
+        "svc-claims svc-claims service platform\n");
   }
 
   FakeStore store_;
@@ -150,6 +153,30 @@ TEST_F(MembershipServiceTest, NoCallerIsUnauthenticatedAndReachesNothing) {
   v1::CheckEligibilityResponse resp;
   EXPECT_EQ(service_.CheckEligibility(&call.ctx, &req, &resp).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(store_.calls, 0);
+}
+
+TEST_F(MembershipServiceTest, ChangesNeedAnAllowedRoleReadsAnyCaller) {
+  {
+    Call call(true, "dev-analyst");
+    v1::CreateClientAccountRequest req;
+    v1::ClientAccount resp;
+    grpc::Status s = service_.CreateClientAccount(&call.ctx, &req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_NE(s.error_message().find("role 'analyst'"), std::string::npos) << s.error_message();
+  }
+  {
+    Call call(true, "dev-account-officer");
+    v1::RecordUtilizationRequest req;
+    v1::Utilization resp;
+    EXPECT_EQ(service_.RecordUtilization(&call.ctx, &req, &resp).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    Call call(true, "dev-analyst");
+    v1::ListMembersRequest req;
+    v1::ListMembersResponse resp;
+    EXPECT_TRUE(service_.ListMembers(&call.ctx, &req, &resp).ok());
+  }
+  EXPECT_EQ(store_.calls, 1);  // only the read
 }
 
 TEST_F(MembershipServiceTest, BadInputNeverReachesTheStore) {
@@ -170,7 +197,7 @@ TEST_F(MembershipServiceTest, BadInputNeverReachesTheStore) {
     EXPECT_EQ(s.error_message(), "person.birth_date: must not be in the future");
   }
   {
-    Call call;
+    Call call(true, "svc-claims");
     v1::RecordUtilizationRequest req;
     req.set_member_id("M");
     req.set_benefit_code("OUTPATIENT");

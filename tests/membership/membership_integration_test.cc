@@ -158,7 +158,7 @@ class Membership {
     *req.mutable_amount() = PHP(amount);
     *req.mutable_service_date() = day;
     req.set_source_reference(source);
-    return stub_->RecordUtilization(Ctx().get(), req, out);
+    return stub_->RecordUtilization(Ctx("svc-claims").get(), req, out);
   }
 
   std::string Metrics() { return testing::HttpGet(service_.metrics_port(), "/metrics"); }
@@ -219,6 +219,26 @@ TEST_F(MembershipTest, EveryRpcNeedsACaller) {
   v1::CheckEligibilityResponse resp;
   EXPECT_EQ(m_->stub().CheckEligibility(m_->Ctx("").get(), check, &resp).error_code(), StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(m_->stub().GetMember(m_->Ctx().get(), req, &out).error_code(), StatusCode::NOT_FOUND);
+}
+
+TEST_F(MembershipTest, ChangesNeedAnAllowedRole) {
+  v1::ClientAccount account = m_->Account("Roles Co");
+  v1::CreateClientAccountRequest create;
+  create.set_request_id(NewRequestId());
+  create.mutable_account()->set_name("Analyst account");
+  create.mutable_account()->set_type(v1::CLIENT_ACCOUNT_TYPE_CORPORATE);
+  *create.mutable_account()->mutable_start_date() = D(2026, 1, 1);
+  v1::ClientAccount out;
+  grpc::Status s = m_->stub().CreateClientAccount(m_->Ctx("dev-analyst").get(), create, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(s.error_message().find("role 'analyst'"), std::string::npos);
+  v1::RecordUtilizationRequest record;
+  v1::Utilization u;
+  EXPECT_EQ(m_->stub().RecordUtilization(m_->Ctx("dev-specialist").get(), record, &u).error_code(),
+            StatusCode::PERMISSION_DENIED);
+  v1::GetClientAccountRequest get;
+  get.set_account_id(account.account_id());
+  EXPECT_TRUE(m_->stub().GetClientAccount(m_->Ctx("dev-analyst").get(), get, &out).ok());
 }
 
 TEST_F(MembershipTest, BadInputIsInvalidArgumentNamingTheFieldAndNothingIsWritten) {
@@ -898,7 +918,7 @@ TEST_F(MembershipTest, UtilisationIsIdempotentBySourceReferenceAndReversible) {
   EXPECT_EQ(reversed_again.remaining_limit().amount_minor(), 25000);  // given back once
   EXPECT_EQ(m_->Check(member.member_id(), "OUTPATIENT", D(2026, 3, 2), 0).remaining_limit().amount_minor(), 25000);
   reverse.set_source_reference("claim-never-recorded");
-  EXPECT_EQ(m_->stub().ReverseUtilization(m_->Ctx().get(), reverse, &reversed).error_code(), StatusCode::NOT_FOUND);
+  EXPECT_EQ(m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(), reverse, &reversed).error_code(), StatusCode::NOT_FOUND);
 
   s = m_->Record(member.member_id(), "OUTPATIENT", 30001, "claim-u-cap", &again);
   EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
