@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -576,6 +577,60 @@ TEST_F(ClaimsIntegrationTest, BreachScanMarksOverdueClaimsOnce) {
   ASSERT_TRUE(claims_stub_->ListClaims(Ctx(kSpecialist).get(), list, &listed).ok());
   ASSERT_EQ(listed.claims_size(), 1);
   EXPECT_EQ(listed.claims(0).claim_id(), c.claim_id());
+}
+
+TEST_F(ClaimsIntegrationTest, BreachScansOnTwoReplicasAtOnceMarkEachClaimOnce) {
+  testing::ServiceProcess replica("claims", claims_schema_->dsn(), {"--membership_addr=" + membership_->address()});
+  ASSERT_TRUE(testing::Eventually([&] { return testing::Health(replica.address()) == "SERVING"; }))
+      << replica.process().output();
+  Member m = NewMember(100000000);
+  std::vector<std::string> mine;
+  for (int i = 0; i < 6; ++i) {
+    cv1::Claim c;
+    ASSERT_TRUE(Submit(m.member_id, 10000 + i, &c).ok());
+    mine.push_back(c.claim_id());
+  }
+  cv1::Claim approved;
+  ASSERT_TRUE(Approve(ToReview(Get(mine.back())), kSpecialist, &approved).ok());
+  mine.pop_back();
+
+  // What is due: every claim in the schema still awaiting a decision and not yet marked.
+  int due = 0;
+  cv1::ListClaimsRequest list;
+  list.set_page_size(500);
+  do {
+    cv1::ListClaimsResponse page;
+    ASSERT_TRUE(claims_stub_->ListClaims(Ctx(kSpecialist).get(), list, &page).ok());
+    for (const auto& c : page.claims()) {
+      bool awaiting = c.status() == cv1::CLAIM_STATUS_SUBMITTED || c.status() == cv1::CLAIM_STATUS_ASSIGNED ||
+                      c.status() == cv1::CLAIM_STATUS_IN_REVIEW || c.status() == cv1::CLAIM_STATUS_PENDING_INFO;
+      due += awaiting && !c.decision_breached();
+    }
+    list.set_page_token(page.next_page_token());
+  } while (!list.page_token().empty());
+  ASSERT_GE(due, 5);
+
+  cv1::RunBreachScanRequest req;
+  *req.mutable_as_of() = ToProtoTimestamp(absl::Now() + absl::Hours(24 * 90));
+  auto scan = [&](const std::string& address, cv1::RunBreachScanResponse* out) {
+    auto stub = cv1::ClaimsService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    return stub->RunBreachScan(Ctx(kManager).get(), req, out);
+  };
+  cv1::RunBreachScanResponse a, b;
+  grpc::Status sa, sb;
+  std::thread other([&] { sb = scan(replica.address(), &b); });
+  sa = scan(claims_->address(), &a);
+  other.join();
+  ASSERT_TRUE(sa.ok()) << sa.error_message();
+  ASSERT_TRUE(sb.ok()) << sb.error_message();
+  EXPECT_EQ(a.decision_breaches() + b.decision_breaches(), due);
+  EXPECT_GE(a.settlement_breaches() + b.settlement_breaches(), 1);
+  for (const std::string& id : mine) {
+    int marks = 0;
+    for (const auto& e : History(id)) marks += e.action() == "decision_tat_breach";
+    EXPECT_EQ(marks, 1) << id;
+  }
+  EXPECT_TRUE(Get(approved.claim_id()).settlement_breached());
 }
 
 TEST_F(ClaimsIntegrationTest, ListsPageByKeyAndFilter) {
