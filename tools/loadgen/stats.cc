@@ -156,8 +156,10 @@ std::string RunSummary::Table() const {
   std::string shape = mode == "open" ? absl::StrFormat("open loop at %.0f req/s, up to %d in flight", target_rate,
                                                        concurrency)
                                      : absl::StrFormat("closed loop, %d in flight", concurrency);
-  absl::StrAppendFormat(&out, "%s  %s over %d channel(s), %.0fs after %.0fs warm-up, target %s\n", scenario, shape,
-                        channels, seconds, warmup_seconds, target);
+  std::string over = channels > 0 ? absl::StrFormat("over %d channel(s)", channels)
+                                  : absl::StrFormat("over %d pooled connection(s)", concurrency);
+  absl::StrAppendFormat(&out, "%s  %s %s, %.0fs after %.0fs warm-up, target %s\n", scenario, shape, over, seconds,
+                        warmup_seconds, target);
   absl::StrAppendFormat(&out, "  requests %u  (%.1f/s)  errors %u\n", outcomes.total(), requests_per_second(),
                         outcomes.errors());
   absl::StrAppendFormat(&out, "  latency ms  p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n",
