@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   auto tat = membership::ParseTatTargets(movement_tat);
   if (!tat.ok()) {
     log::Error("bad configuration", {{"error", std::string(tat.status().message())}});
-    return 2;
+    return ExitCode(tat.status());
   }
 
   membership::MysqlMembershipStore store((*runtime)->pool());
