@@ -749,6 +749,9 @@ TEST_F(ClaimsIntegrationTest, OpenClaimsGaugeIsReadFromTheDatabaseAndSurvivesRes
   EXPECT_TRUE(testing::Eventually(gauges_right)) << testing::HttpGet(claims.metrics_port(), "/metrics");
   EXPECT_EQ(MetricValue(claims.metrics_port(), "careops_claims_submitted_total{channel=\"hotline\",type=\"claim\"}"), 3);
   EXPECT_EQ(MetricValue(claims.metrics_port(), "careops_claims_decisions_total{decision=\"rejected\"}"), 1);
+  // Bounded series exist from the start, at zero.
+  EXPECT_EQ(MetricValue(claims.metrics_port(), "careops_claims_tat_breaches_total{stage=\"decision\"}"), 0);
+  EXPECT_EQ(MetricValue(claims.metrics_port(), "careops_claims_tat_seconds_count{stage=\"settlement\"}"), 0);
 
   claims.Restart();
   ASSERT_TRUE(testing::Eventually([&] { return testing::Health(claims.address()) == "SERVING"; }))
