@@ -240,16 +240,28 @@ bool ValidCode(std::string_view code) {
 
 }  // namespace
 
+absl::Status ValidateAccountField(const v1::ClientAccount& a, std::string_view path, std::string_view field) {
+  std::string f = Field(field, path);
+  if (path == "name") return RequireText(a.name(), f, 200);
+  if (path == "account_officer") return OptionalText(a.account_officer(), f, 128);
+  if (path == "contact_email") {
+    CAREOPS_RETURN_IF_ERROR(OptionalText(a.contact_email(), f, 254));
+    if (!a.contact_email().empty() && a.contact_email().find('@') == std::string::npos) {
+      return InvalidArgument(f, "must be an e-mail address");
+    }
+    return absl::OkStatus();
+  }
+  return InvalidArgument("update_mask", absl::StrCat("path '", Abs(path),
+                                                     "' is not updatable (name, account_officer, contact_email)"));
+}
+
 absl::Status ValidateNewAccount(const v1::ClientAccount& a, std::string_view field) {
-  CAREOPS_RETURN_IF_ERROR(RequireText(a.name(), Field(field, "name"), 200));
+  CAREOPS_RETURN_IF_ERROR(ValidateAccountField(a, "name", field));
   if (a.type() == v1::CLIENT_ACCOUNT_TYPE_UNSPECIFIED || !v1::ClientAccountType_IsValid(a.type())) {
     return InvalidArgument(Field(field, "type"), "must be DIRECT_CLIENT, CORPORATE, BROKER or AGENT");
   }
-  CAREOPS_RETURN_IF_ERROR(OptionalText(a.account_officer(), Field(field, "account_officer"), 128));
-  CAREOPS_RETURN_IF_ERROR(OptionalText(a.contact_email(), Field(field, "contact_email"), 254));
-  if (!a.contact_email().empty() && a.contact_email().find('@') == std::string::npos) {
-    return InvalidArgument(Field(field, "contact_email"), "must be an e-mail address");
-  }
+  CAREOPS_RETURN_IF_ERROR(ValidateAccountField(a, "account_officer", field));
+  CAREOPS_RETURN_IF_ERROR(ValidateAccountField(a, "contact_email", field));
   return RequireDate(a.start_date(), a.has_start_date(), Field(field, "start_date"));
 }
 

@@ -116,6 +116,8 @@ std::string_view MemberStatusName(v1::MemberStatus status);
 
 // Each returns INVALID_ARGUMENT naming `field` (prefixed to nested fields) and the rule.
 absl::Status ValidateNewAccount(const v1::ClientAccount& account, std::string_view field);
+// The updatable paths of a client account: "name", "account_officer", "contact_email".
+absl::Status ValidateAccountField(const v1::ClientAccount& account, std::string_view path, std::string_view field);
 absl::Status ValidatePerson(const v1::Person& person, std::string_view field, absl::CivilDay today);
 absl::Status ValidateExternalRef(std::string_view ref, std::string_view field);
 // Benefits of a plan in `currency`: codes unique, limits positive, percentages in range.

@@ -244,6 +244,12 @@ TEST(ValidationTest, PersonAndAccount) {
   EXPECT_TRUE(ValidateNewAccount(a, "account").ok());
   a.set_type(v1::CLIENT_ACCOUNT_TYPE_UNSPECIFIED);
   EXPECT_EQ(ValidateNewAccount(a, "account").code(), absl::StatusCode::kInvalidArgument);
+  a.set_contact_email("not an address");
+  EXPECT_EQ(ValidateAccountField(a, "contact_email", "account").message(),
+            "account.contact_email: must be an e-mail address");
+  EXPECT_TRUE(ValidateAccountField(a, "name", "account").ok());
+  EXPECT_EQ(ValidateAccountField(a, "type", "account").message(),
+            "update_mask: path 'type' is not updatable (name, account_officer, contact_email)");
   EXPECT_EQ(ValidateNotBeforeStart(CivilDay(2025, 12, 31), CivilDay(2026, 1, 1), "effective_date").message(),
             "effective_date: must not be before the account's start date 2026-01-01");
 }

@@ -174,20 +174,9 @@ grpc::Status MembershipServiceImpl::UpdateClientAccount(grpc::ServerContext* ctx
     }
     std::set<std::string> paths;
     for (const std::string& path : req->update_mask().paths()) {
-      if (path != "name" && path != "account_officer" && path != "contact_email") {
-        return InvalidArgument("update_mask",
-                               absl::StrCat("path '", path, "' is not updatable (name, account_officer, contact_email)"));
-      }
+      CAREOPS_RETURN_IF_ERROR(ValidateAccountField(in, path, "account"));
       paths.insert(path);
     }
-    // Validate the new values with the rules for a new account.
-    v1::ClientAccount probe;
-    probe.set_name(paths.count("name") ? in.name() : "unchanged");
-    probe.set_type(v1::CLIENT_ACCOUNT_TYPE_CORPORATE);
-    probe.set_account_officer(in.account_officer());
-    probe.set_contact_email(in.contact_email());
-    *probe.mutable_start_date() = ToProto(absl::CivilDay(2000, 1, 1));
-    CAREOPS_RETURN_IF_ERROR(ValidateNewAccount(probe, "account"));
     CAREOPS_ASSIGN_OR_RETURN(
         *resp, store_.UpdateAccount(NewMutation("UpdateClientAccount", req->request_id(), *req, who), in.account_id(),
                                     in.etag(), [&](v1::ClientAccount& a) {
