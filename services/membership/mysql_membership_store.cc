@@ -548,12 +548,6 @@ absl::StatusOr<v1::Movement> ParseMovement(const std::string& bytes, absl::Time 
   return mv;
 }
 
-// What is left of a benefit's annual limit after `used_minor`.
-struct Remaining {
-  bool unlimited = false;
-  Money left;
-};
-
 absl::StatusOr<EligibilityFacts> QueryFacts(mysql::Connection& c, const std::string& member_id,
                                             const std::string& benefit_code, int year, std::string* account_id,
                                             std::string* plan_id) {
