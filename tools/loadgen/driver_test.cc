@@ -1,0 +1,77 @@
+// The driver's loops over a fake blocking scenario (no network): outcomes are
+// counted by code, the open loop keeps its schedule, and its latency includes
+// the time a request waited behind slower ones.
+#include "tools/loadgen/driver.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace careops::loadgen {
+namespace {
+
+class FakeScenario final : public BlockingScenario {
+ public:
+  explicit FakeScenario(absl::Duration service_time) : service_time_(service_time) {}
+  absl::Status Call(uint64_t seq) override {
+    std::this_thread::sleep_for(absl::ToChronoMicroseconds(service_time_));
+    if (seq % 5 == 0) return absl::UnavailableError("every fifth call fails");
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Duration service_time_;
+};
+
+RunOptions Options() {
+  RunOptions o;
+  o.scenario_name = "fake";
+  o.progress = false;
+  o.warmup = absl::Milliseconds(100);
+  o.duration = absl::Milliseconds(500);
+  return o;
+}
+
+TEST(DriverTest, ClosedLoopCountsEveryOutcomeByCode) {
+  FakeScenario scenario(absl::Milliseconds(1));
+  RunOptions o = Options();
+  o.concurrency = 4;
+  RunSummary s = RunBlocking(scenario, o);
+  ASSERT_GT(s.outcomes.total(), 100u);
+  EXPECT_EQ(s.outcomes.errors(), s.outcomes.count(14));  // only UNAVAILABLE
+  // Every fifth sequence number fails; the window cuts the sequence anywhere.
+  double failed = static_cast<double>(s.outcomes.errors()) / static_cast<double>(s.outcomes.total());
+  EXPECT_NEAR(failed, 0.2, 0.05);
+  EXPECT_EQ(s.latency.count, s.outcomes.total());
+  EXPECT_GE(s.latency.p50, 1'000'000);
+  EXPECT_EQ(s.mode, "closed");
+}
+
+TEST(DriverTest, OpenLoopSendsExactlyTheScheduledRequests) {
+  FakeScenario scenario(absl::Microseconds(100));
+  RunOptions o = Options();
+  o.concurrency = 4;
+  o.rate = 400;
+  RunSummary s = RunBlocking(scenario, o);
+  EXPECT_EQ(s.outcomes.total(), 200u);  // 400/s for 0.5s, counted by intended start
+  EXPECT_DOUBLE_EQ(s.requests_per_second(), 400.0);
+  EXPECT_EQ(s.mode, "open");
+}
+
+TEST(DriverTest, OpenLoopLatencyIncludesTheQueueBehindASlowServer) {
+  // One worker at 10ms a request cannot keep up with 200/s: requests queue, and
+  // the latency from their intended start shows it (a closed loop would report ~10ms).
+  FakeScenario scenario(absl::Milliseconds(10));
+  RunOptions o = Options();
+  o.concurrency = 1;
+  o.rate = 200;
+  o.warmup = absl::ZeroDuration();
+  o.duration = absl::Milliseconds(300);
+  RunSummary s = RunBlocking(scenario, o);
+  EXPECT_EQ(s.outcomes.total(), 60u);
+  EXPECT_GT(s.latency.max, 200'000'000);  // the last one waited behind ~30 others
+  EXPECT_GT(s.latency.p50, 50'000'000);
+}
+
+}  // namespace
+}  // namespace careops::loadgen
