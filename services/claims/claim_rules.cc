@@ -267,26 +267,6 @@ std::string RouteOnSubmit(const AuthorityChain& chain, const AutoRouteThresholds
 
 // ---- TAT ---------------------------------------------------------------------
 
-absl::Time AddBusinessDays(absl::Time start, int days) {
-  const absl::TimeZone utc = absl::UTCTimeZone();
-  absl::CivilSecond cs = absl::ToCivilSecond(start, utc);
-  absl::CivilDay day(cs);
-  absl::Duration time_of_day = start - absl::FromCivil(day, utc);
-  auto is_weekend = [](absl::CivilDay d) {
-    absl::Weekday w = absl::GetWeekday(d);
-    return w == absl::Weekday::saturday || w == absl::Weekday::sunday;
-  };
-  if (is_weekend(day)) {
-    while (is_weekend(day)) ++day;
-    time_of_day = absl::ZeroDuration();
-  }
-  for (int added = 0; added < days;) {
-    ++day;
-    if (!is_weekend(day)) ++added;
-  }
-  return absl::FromCivil(day, utc) + time_of_day;
-}
-
 // ---- Duplicates ----------------------------------------------------------------
 
 bool CountsForDuplicates(ClaimStatus s) { return s != S::kRejected && s != S::kDenied; }

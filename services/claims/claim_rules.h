@@ -21,6 +21,8 @@
 #include "common/money.h"
 #include "services/claims/claim.h"
 
+#include "common/business_days.h"
+
 namespace careops::claims {
 
 // ---- Life cycle -------------------------------------------------------------
@@ -122,9 +124,7 @@ struct TatTargets {
   int settlement_business_days = 10;  // approval -> settlement
 };
 
-// `start` plus `days` business days (Monday to Friday, UTC), at the same time of
-// day. A start on a weekend counts from the next Monday at 00:00.
-absl::Time AddBusinessDays(absl::Time start, int days);
+// Due times use common/business_days.h (AddBusinessDays).
 
 // ---- Duplicates ----------------------------------------------------------------
 

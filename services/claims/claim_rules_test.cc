@@ -190,26 +190,6 @@ TEST(AuthorityTest, AutoRoutingSendsLargeClaimsToARoleThatMayApprove) {
 
 // ---- TAT -------------------------------------------------------------------------
 
-TEST(TatTest, BusinessDaysSkipWeekends) {
-  // 2026-03-02 is a Monday.
-  EXPECT_EQ(AddBusinessDays(Utc(2026, 3, 2, 9, 30), 5), Utc(2026, 3, 9, 9, 30));   // Mon -> next Mon
-  EXPECT_EQ(AddBusinessDays(Utc(2026, 3, 5, 14, 0), 1), Utc(2026, 3, 6, 14, 0));   // Thu -> Fri
-  EXPECT_EQ(AddBusinessDays(Utc(2026, 3, 6, 14, 0), 1), Utc(2026, 3, 9, 14, 0));   // Fri -> Mon
-  EXPECT_EQ(AddBusinessDays(Utc(2026, 3, 6, 14, 0), 10), Utc(2026, 3, 20, 14, 0)); // two weeks
-  EXPECT_EQ(AddBusinessDays(Utc(2026, 3, 2, 9, 30), 0), Utc(2026, 3, 2, 9, 30));
-}
-
-TEST(TatTest, WeekendStartCountsFromMondayMorning) {
-  // Saturday 2026-03-07 15:00 -> counts from Monday 00:00; 1 business day = Tuesday 00:00.
-  EXPECT_EQ(AddBusinessDays(Utc(2026, 3, 7, 15, 0), 1), Utc(2026, 3, 10));
-  EXPECT_EQ(AddBusinessDays(Utc(2026, 3, 8, 23, 0), 5), Utc(2026, 3, 16));
-}
-
-TEST(TatTest, AcrossMonthAndYearEnds) {
-  // Wed 2025-12-31 + 3 business days = Mon 2026-01-05.
-  EXPECT_EQ(AddBusinessDays(Utc(2025, 12, 31, 8, 0), 3), Utc(2026, 1, 5, 8, 0));
-}
-
 // ---- Duplicates --------------------------------------------------------------------
 
 Claim Live(std::string id, S status = S::kSubmitted) {

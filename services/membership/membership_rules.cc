@@ -18,11 +18,6 @@ std::string DayText(absl::CivilDay d) { return ToSqlDate(d); }
 
 std::string MinorText(const std::string& currency, int64_t minor) { return Money(currency, minor).ToString(); }
 
-bool IsWeekend(absl::CivilDay d) {
-  absl::Weekday w = absl::GetWeekday(d);
-  return w == absl::Weekday::saturday || w == absl::Weekday::sunday;
-}
-
 }  // namespace
 
 bool CoveredOn(absl::CivilDay effective_date, std::optional<absl::CivilDay> termination_date,
@@ -153,17 +148,6 @@ absl::StatusOr<TatTargets> ParseTatTargets(std::string_view text) {
 int TatBusinessDays(const TatTargets& targets, v1::MovementType type) {
   auto it = targets.find(type);
   return it == targets.end() ? kDefaultTatBusinessDays : it->second;
-}
-
-absl::Time AddBusinessDays(absl::Time start, int days) {
-  absl::CivilSecond cs = absl::ToCivilSecond(start, absl::UTCTimeZone());
-  absl::CivilDay day(cs);
-  absl::Duration time_of_day = start - absl::FromCivil(day, absl::UTCTimeZone());
-  while (days > 0) {
-    ++day;
-    if (!IsWeekend(day)) --days;
-  }
-  return absl::FromCivil(day, absl::UTCTimeZone()) + time_of_day;
 }
 
 bool TatMet(absl::Time due, absl::Time decided) { return decided <= due; }

@@ -27,6 +27,8 @@
 #include "careops/membership/v1/membership.pb.h"
 #include "common/money.h"
 
+#include "common/business_days.h"
+
 namespace careops::membership {
 
 // ---------------------------------------------------------------- coverage
@@ -98,8 +100,7 @@ using TatTargets = std::map<v1::MovementType, int>;
 absl::StatusOr<TatTargets> ParseTatTargets(std::string_view text);
 int TatBusinessDays(const TatTargets& targets, v1::MovementType type);
 
-// `start` plus `days` business days (Monday..Friday in UTC), same time of day.
-absl::Time AddBusinessDays(absl::Time start, int days);
+// Due times use common/business_days.h (AddBusinessDays).
 
 // A decided movement met its TAT when decided no later than due.
 bool TatMet(absl::Time due, absl::Time decided);

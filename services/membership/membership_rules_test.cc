@@ -165,7 +165,7 @@ TEST(TatTest, BusinessDaysSkipWeekends) {
   EXPECT_EQ(AddBusinessDays(clock.Now(), 2), At(2026, 11, 24, 10));  // Tuesday
   EXPECT_EQ(AddBusinessDays(clock.Now(), 0), clock.Now());
   EXPECT_EQ(AddBusinessDays(At(2026, 11, 23, 9), 2), At(2026, 11, 25, 9));  // Mon -> Wed
-  EXPECT_EQ(AddBusinessDays(At(2026, 11, 21, 9), 1), At(2026, 11, 23, 9));  // Sat -> Mon
+  EXPECT_EQ(AddBusinessDays(At(2026, 11, 21, 9), 1), At(2026, 11, 24, 0));  // Sat: counts from Monday morning
   EXPECT_EQ(AddBusinessDays(At(2026, 11, 20, 10), 5), At(2026, 11, 27, 10));
 }
 

@@ -23,6 +23,7 @@
 #include "common/ids.h"
 #include "common/proto_time.h"
 #include "tests/support/harness.h"
+#include "tests/support/rpc.h"
 
 namespace careops {
 namespace {
@@ -35,32 +36,11 @@ constexpr char kOfficer[] = "dev-officer";
 constexpr char kManager[] = "dev-manager";
 constexpr char kAccountOfficer[] = "dev-account-officer";
 
-std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token) {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->AddMetadata("authorization", "Bearer " + token);
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
-  return ctx;
-}
+std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token) { return testing::BearerContext(token); }
 
-common::v1::Money Php(int64_t minor) {
-  common::v1::Money m;
-  m.set_currency_code("PHP");
-  m.set_amount_minor(minor);
-  return m;
-}
+using testing::Php;
 
 common::v1::Date Today() { return ToProto(absl::ToCivilDay(absl::Now(), absl::UTCTimeZone())); }
-
-// Launches careops-membership like ServiceProcess does, on given ports: the
-// "membership comes back" half of the outage test.
-std::unique_ptr<testing::Process> LaunchMembershipOn(const MysqlDsn& dsn, int grpc_port, int metrics_port) {
-  return std::make_unique<testing::Process>(
-      absl::StrCat(testing::BinaryDir(), "/services/membership/careops-membership"),
-      std::vector<std::string>{absl::StrCat("--mysql_dsn=", FormatMysqlDsn(dsn)),
-                               absl::StrCat("--grpc_port=", grpc_port), absl::StrCat("--metrics_port=", metrics_port),
-                               "--listen_host=127.0.0.1", absl::StrCat("--token_file=", testing::DevTokenFile()),
-                               "--service_token=svc-membership", "--health_interval=100ms", "--drain_timeout=5s"});
-}
 
 class ClaimsIntegrationTest : public ::testing::Test {
  protected:
@@ -79,7 +59,6 @@ class ClaimsIntegrationTest : public ::testing::Test {
 
   static void TearDownTestSuite() {
     delete claims_;
-    delete replacement_membership_;
     delete membership_;
     delete claims_schema_;
     delete membership_schema_;
@@ -232,7 +211,6 @@ class ClaimsIntegrationTest : public ::testing::Test {
   static testing::TestSchema* claims_schema_;
   static testing::ServiceProcess* membership_;
   static testing::ServiceProcess* claims_;
-  static testing::Process* replacement_membership_;
   std::unique_ptr<cv1::ClaimsService::Stub> claims_stub_;
   std::unique_ptr<mv1::MembershipService::Stub> membership_stub_;
 };
@@ -241,7 +219,6 @@ testing::TestSchema* ClaimsIntegrationTest::membership_schema_ = nullptr;
 testing::TestSchema* ClaimsIntegrationTest::claims_schema_ = nullptr;
 testing::ServiceProcess* ClaimsIntegrationTest::membership_ = nullptr;
 testing::ServiceProcess* ClaimsIntegrationTest::claims_ = nullptr;
-testing::Process* ClaimsIntegrationTest::replacement_membership_ = nullptr;
 
 std::vector<std::string> Actions(const std::vector<cv1::ClaimEvent>& events) {
   std::vector<std::string> out;
@@ -442,9 +419,7 @@ TEST_F(ClaimsIntegrationTest, MembershipDownDuringApprovalIsUnavailableThenAppro
   ASSERT_TRUE(Submit(m.member_id, 1234500, &submitted).ok());
   cv1::Claim c = ToReview(submitted);
 
-  const int grpc_port = membership_->grpc_port(), metrics_port = membership_->metrics_port();
-  membership_->process().Signal(SIGTERM);
-  ASSERT_NE(membership_->process().Wait(absl::Seconds(20)), -1);
+  membership_->Stop();
 
   const std::string request_id = NewId();
   cv1::Claim ignored;
@@ -455,9 +430,9 @@ TEST_F(ClaimsIntegrationTest, MembershipDownDuringApprovalIsUnavailableThenAppro
   EXPECT_EQ(unchanged.etag(), c.etag());
   EXPECT_EQ(Actions(History(c.claim_id())), (std::vector<std::string>{"submit", "assign", "start_review"}));
 
-  replacement_membership_ = LaunchMembershipOn(membership_schema_->dsn(), grpc_port, metrics_port).release();
+  membership_->Start();  // same ports, same database
   ASSERT_TRUE(testing::Eventually([&] { return testing::Health(membership_->address()) == "SERVING"; }))
-      << replacement_membership_->output();
+      << membership_->process().output();
 
   // The client retries its approval with the same request_id until membership answers.
   cv1::Claim approved;

@@ -16,6 +16,7 @@
 #include "careops/membership/v1/membership.grpc.pb.h"
 #include "common/mysql/pool.h"
 #include "tests/support/harness.h"
+#include "tests/support/rpc.h"
 
 namespace careops {
 namespace {
@@ -23,20 +24,9 @@ namespace {
 namespace v1 = membership::v1;
 using grpc::StatusCode;
 
-common::v1::Date D(int y, int m, int d) {
-  common::v1::Date out;
-  out.set_year(y);
-  out.set_month(m);
-  out.set_day(d);
-  return out;
-}
+common::v1::Date D(int y, int m, int d) { return testing::DateOf(y, m, d); }
 
-common::v1::Money PHP(int64_t minor) {
-  common::v1::Money m;
-  m.set_currency_code("PHP");
-  m.set_amount_minor(minor);
-  return m;
-}
+common::v1::Money PHP(int64_t minor) { return testing::Php(minor); }
 
 std::string NewRequestId() {
   static std::atomic<int> n{0};
@@ -69,10 +59,7 @@ class Membership {
   }
 
   std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token = "dev-account-officer") {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
-    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    return ctx;
+    return testing::BearerContext(token, std::chrono::seconds(30));
   }
 
   v1::MembershipService::Stub& stub() { return *stub_; }

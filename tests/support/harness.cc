@@ -214,10 +214,19 @@ void ServiceProcess::Launch() {
 }
 
 void ServiceProcess::Restart() {
-  process_->Signal(SIGTERM);
-  process_->Wait(absl::Seconds(20));
-  Launch();
+  Stop();
+  Start();
 }
+
+void ServiceProcess::Stop() {
+  process_->Signal(SIGTERM);
+  if (process_->Wait(absl::Seconds(20)) == -1) {
+    std::cerr << "test harness: careops-" << service_ << " ignored SIGTERM\n" << process_->output();
+    std::abort();
+  }
+}
+
+void ServiceProcess::Start() { Launch(); }
 
 std::string HttpGet(int port, const std::string& path) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -93,8 +93,11 @@ class ServiceProcess {
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const { return metrics_port_; }
   Process& process() { return *process_; }
-  // Stops (SIGTERM) and starts again on the same ports.
+  // Stops (SIGTERM, waits for the exit) and starts again on the same ports.
   void Restart();
+  // The two halves of Restart, for tests that act while the service is down.
+  void Stop();
+  void Start();
 
  private:
   void Launch();

@@ -1,6 +1,6 @@
 // careops-call: call any careops RPC from the command line with a JSON request.
 //
-//   careops-call [--token=dev-manager] [--request_id=...] [--timeout=10s] HOST:PORT \
+//   careops-call [--token=dev-manager] [--request_id=...] [--timeout=10s] HOST:PORT
 //       careops.claims.v1.ClaimsService/GetClaim '{"claimId": "01J..."}'
 //
 // The request JSON uses protobuf's JSON mapping (lowerCamelCase field names).
