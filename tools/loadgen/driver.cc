@@ -185,7 +185,8 @@ class GrpcRun {
 
   RunSummary Run() {
     window_ = std::make_unique<Window>(options_);
-    std::vector<Shard> shards(queues_.size());
+    // One shard per completion queue, and the last for requests the pacer never sent.
+    std::vector<Shard> shards(queues_.size() + 1);
     Progress progress(options_, *window_);
     std::vector<std::thread> pollers;
     for (size_t i = 0; i < queues_.size(); ++i) {
@@ -195,7 +196,7 @@ class GrpcRun {
     if (closed_loop_) {
       for (int i = 0; i < options_.concurrency; ++i) Start(i % stubs_.size(), i % queues_.size(), Now());
     } else {
-      pacer = std::thread([this] { Pace(); });
+      pacer = std::thread([this, &shards] { Pace(shards.back()); });
     }
     double cpu = MeasureCpu(*window_);
     stopping_ = true;
@@ -241,16 +242,27 @@ class GrpcRun {
     }
   }
 
-  void Pace() {
+  // Sends every request due in the window, including those still due when the
+  // window closes (a slow server must not shorten its own test). Beyond the
+  // in-flight limit the schedule slips and the slip shows up as latency; requests
+  // that could not be sent within a deadline after the window count as
+  // DEADLINE_EXCEEDED.
+  void Pace(Shard& unsent) {
     PreciseTimers();
     ArrivalSchedule schedule(window_->start, options_.rate);
+    const int64_t give_up = window_->t1 + absl::ToInt64Nanoseconds(options_.deadline);
     for (uint64_t i = 0;; ++i) {
       int64_t due = schedule.Due(i);
-      if (due >= window_->t1 || stopping_.load()) return;
+      if (due >= window_->t1) return;
       SleepUntil(due);
-      // Beyond the in-flight limit the schedule slips; the slip shows up as latency.
-      while (window_->in_flight.load() >= options_.concurrency && !stopping_.load()) {
+      while (window_->in_flight.load() >= options_.concurrency && Now() < give_up) {
         std::this_thread::sleep_for(std::chrono::microseconds(50));
+      }
+      if (Now() >= give_up) {
+        for (; schedule.Due(i) < window_->t1; ++i) {
+          if (window_->Measured(schedule.Due(i))) unsent.outcomes.Add(4);
+        }
+        return;
       }
       Start(i % stubs_.size(), i % queues_.size(), due);
     }
@@ -283,12 +295,12 @@ class BlockingRun {
     std::thread pacer;
     if (!closed_loop_) pacer = std::thread([this] { Pace(); });
     double cpu = MeasureCpu(*window_);
+    if (pacer.joinable()) pacer.join();  // every arrival of the window is queued
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopping_ = true;
     }
     cv_.notify_all();
-    if (pacer.joinable()) pacer.join();
     for (auto& w : workers) w.join();
     progress.Stop();
     return Summarise(options_, shards, cpu);
@@ -323,9 +335,14 @@ class BlockingRun {
       {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [this] { return stopping_ || !due_.empty(); });
-        if (due_.empty()) return;  // stopping and nothing left that was due in the window
+        if (due_.empty()) return;  // the pacer has finished and the backlog is done
         due = due_.front();
         due_.pop_front();
+      }
+      // A backlog still queued a deadline after the window is not run, but counted.
+      if (Now() >= window_->t1 + absl::ToInt64Nanoseconds(options_.deadline)) {
+        if (window_->Measured(due)) shard.outcomes.Add(4);
+        continue;
       }
       Once(shard, due);
     }
@@ -340,7 +357,6 @@ class BlockingRun {
       SleepUntil(due);
       {
         std::lock_guard<std::mutex> lock(mu_);
-        if (stopping_) return;
         due_.push_back(due);
       }
       cv_.notify_one();

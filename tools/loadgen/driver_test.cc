@@ -73,5 +73,18 @@ TEST(DriverTest, OpenLoopLatencyIncludesTheQueueBehindASlowServer) {
   EXPECT_GT(s.latency.p50, 50'000'000);
 }
 
+TEST(DriverTest, OpenLoopBacklogPastTheDeadlineIsCountedNotDropped) {
+  FakeScenario scenario(absl::Milliseconds(10));
+  RunOptions o = Options();
+  o.concurrency = 1;
+  o.rate = 200;
+  o.warmup = absl::ZeroDuration();
+  o.duration = absl::Milliseconds(300);
+  o.deadline = absl::Milliseconds(50);
+  RunSummary s = RunBlocking(scenario, o);
+  EXPECT_EQ(s.outcomes.total(), 60u);
+  EXPECT_GT(s.outcomes.count(4), 10u);  // DEADLINE_EXCEEDED: never started
+}
+
 }  // namespace
 }  // namespace careops::loadgen
