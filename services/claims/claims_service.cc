@@ -4,7 +4,9 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
 #include "common/proto_time.h"
 #include "common/status.h"
@@ -114,11 +116,48 @@ absl::StatusOr<int> PageSize(int32_t requested) {
   return requested;
 }
 
-absl::Status ValidatePageToken(const std::string& token) {
-  if (!token.empty() && !IsWellFormedId(token)) {
+// A page token carries the last id of its page and a hash of the filters it was
+// issued for, so that a token replayed with other filters is refused instead of
+// silently paging a different list: base64url("<last id>.<filter hash>").
+template <typename ListRequest>
+std::string FilterHash(const ListRequest& req) {
+  ListRequest filters = req;
+  filters.clear_page_token();
+  filters.clear_page_size();
+  uint64_t h = 14695981039346656037ULL;  // FNV-1a
+  for (unsigned char c : filters.SerializeAsString()) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return absl::StrFormat("%016x", h);
+}
+
+template <typename ListRequest>
+std::string NextPageToken(const ListRequest& req, const std::string& last_id) {
+  std::string token;
+  absl::WebSafeBase64Escape(absl::StrCat(last_id, ".", FilterHash(req)), &token);
+  return token;
+}
+
+// The id to list after ("" for the first page); INVALID_ARGUMENT naming
+// page_token when it is not ours or was issued for other filters.
+template <typename ListRequest>
+absl::StatusOr<std::string> AfterId(const ListRequest& req) {
+  if (req.page_token().empty()) return std::string();
+  std::string decoded;
+  if (!absl::WebSafeBase64Unescape(req.page_token(), &decoded)) {
     return InvalidArgument("page_token", "is not a token from a previous page of this list");
   }
-  return absl::OkStatus();
+  size_t dot = decoded.find('.');
+  if (dot == std::string::npos || !IsWellFormedId(std::string_view(decoded).substr(0, dot))) {
+    return InvalidArgument("page_token", "is not a token from a previous page of this list");
+  }
+  if (decoded.substr(dot + 1) != FilterHash(req)) {
+    return InvalidArgument("page_token",
+                           "was issued for different filters; send the first page's filters with it, or start "
+                           "again without a page_token");
+  }
+  return decoded.substr(0, dot);
 }
 
 // ---- Transitions -------------------------------------------------------------------
@@ -231,8 +270,12 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
         absl::StrCat("role '", caller->role, "' may not submit claims; it needs a claims role or a service identity")));
   }
   auto s = [&]() -> absl::Status {
-    if (req->type() == v1::CLAIM_TYPE_UNSPECIFIED) return InvalidArgument("type", "is required (CLAIM or PRE_AUTHORIZATION)");
-    if (req->channel() == v1::CHANNEL_UNSPECIFIED) return InvalidArgument("channel", "is required");
+    if (req->type() == v1::CLAIM_TYPE_UNSPECIFIED || !v1::ClaimType_IsValid(req->type())) {
+      return InvalidArgument("type", "is required: CLAIM or PRE_AUTHORIZATION");
+    }
+    if (req->channel() == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(req->channel())) {
+      return InvalidArgument("channel", "is required: PORTAL, HOTLINE, EMAIL or PROVIDER");
+    }
     CAREOPS_RETURN_IF_ERROR(Required(req->member_id(), "member_id", 64));
     CAREOPS_RETURN_IF_ERROR(Required(req->benefit_code(), "benefit_code", 64));
     CAREOPS_RETURN_IF_ERROR(Required(req->provider_id(), "provider_id", 128));
@@ -323,16 +366,20 @@ grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::L
   auto s = [&]() -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(authenticator_.Authenticate(*ctx).status());
     CAREOPS_ASSIGN_OR_RETURN(int page_size, PageSize(req->page_size()));
-    CAREOPS_RETURN_IF_ERROR(ValidatePageToken(req->page_token()));
+    CAREOPS_ASSIGN_OR_RETURN(std::string after_id, AfterId(*req));
     ClaimFilter filter;
     if (req->status() != v1::CLAIM_STATUS_UNSPECIFIED) {
       filter.status = StatusFromProto(req->status());
       if (!filter.status) return InvalidArgument("status", "is not a claim status");
     }
+    CAREOPS_RETURN_IF_ERROR(Optional(req->assignee(), "assignee", 128));
+    CAREOPS_RETURN_IF_ERROR(Optional(req->member_id(), "member_id", 64));
+    CAREOPS_RETURN_IF_ERROR(Optional(req->account_id(), "account_id", 64));
     filter.assignee = req->assignee();
     filter.member_id = req->member_id();
     filter.account_id = req->account_id();
     if (req->channel() != v1::CHANNEL_UNSPECIFIED) {
+      if (!v1::Channel_IsValid(req->channel())) return InvalidArgument("channel", "is not a claim channel");
       filter.channel = Strip(v1::Channel_Name(req->channel()), "CHANNEL_");
     }
     filter.breached_only = req->breached_only();
@@ -341,11 +388,11 @@ grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::L
     if (filter.submitted_from && filter.submitted_before && *filter.submitted_before <= *filter.submitted_from) {
       return InvalidArgument("submitted_before", "must be after submitted_from");
     }
-    CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> rows, store_.ListClaims(filter, req->page_token(), page_size + 1));
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> rows, store_.ListClaims(filter, after_id, page_size + 1));
     bool more = static_cast<int>(rows.size()) > page_size;
     if (more) rows.resize(page_size);
     for (const Claim& c : rows) *resp->add_claims() = ToProto(c);
-    if (more) resp->set_next_page_token(rows.back().claim_id);
+    if (more) resp->set_next_page_token(NextPageToken(*req, rows.back().claim_id));
     return absl::OkStatus();
   }();
   return Done(s);
@@ -633,7 +680,10 @@ grpc::Status ClaimsServiceImpl::FlagNonConformance(grpc::ServerContext* ctx, con
   auto s = [&]() -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(Principal caller, ChainMember(ctx));
     CAREOPS_RETURN_IF_ERROR(Required(req->claim_id(), "claim_id", 26));
-    if (req->category() == v1::NON_CONFORMANCE_CATEGORY_UNSPECIFIED) return InvalidArgument("category", "is required");
+    if (req->category() == v1::NON_CONFORMANCE_CATEGORY_UNSPECIFIED ||
+        !v1::NonConformanceCategory_IsValid(req->category())) {
+      return InvalidArgument("category", "is required: one of the NonConformanceCategory values");
+    }
     CAREOPS_RETURN_IF_ERROR(Required(req->notes(), "notes", 4000));
     absl::Time now = clock_.Now();
     Investigation v;
@@ -708,14 +758,14 @@ grpc::Status ClaimsServiceImpl::ListInvestigations(grpc::ServerContext* ctx, con
   auto s = [&]() -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(authenticator_.Authenticate(*ctx).status());
     CAREOPS_ASSIGN_OR_RETURN(int page_size, PageSize(req->page_size()));
-    CAREOPS_RETURN_IF_ERROR(ValidatePageToken(req->page_token()));
+    CAREOPS_ASSIGN_OR_RETURN(std::string after_id, AfterId(*req));
+    CAREOPS_RETURN_IF_ERROR(Optional(req->claim_id(), "claim_id", 26));
     CAREOPS_ASSIGN_OR_RETURN(std::vector<Investigation> rows,
-                             store_.ListInvestigations(req->open_only(), req->claim_id(), req->page_token(),
-                                                       page_size + 1));
+                             store_.ListInvestigations(req->open_only(), req->claim_id(), after_id, page_size + 1));
     bool more = static_cast<int>(rows.size()) > page_size;
     if (more) rows.resize(page_size);
     for (const Investigation& v : rows) *resp->add_investigations() = ToProto(v);
-    if (more) resp->set_next_page_token(rows.back().investigation_id);
+    if (more) resp->set_next_page_token(NextPageToken(*req, rows.back().investigation_id));
     return absl::OkStatus();
   }();
   return Done(s);

@@ -7,6 +7,7 @@
 #include <grpcpp/test/server_context_test_spouse.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -390,6 +391,82 @@ TEST_F(ClaimsServiceTest, ReplayedRequestIdReturnsTheFirstAnswerWithoutCallingMe
   ASSERT_TRUE(service_.ApproveClaim(&b.ctx, &req, &second).ok());
   EXPECT_EQ(first.SerializeAsString(), second.SerializeAsString());
   EXPECT_EQ(membership_.recorded.size(), 1u);
+}
+
+TEST_F(ClaimsServiceTest, UnknownEnumValuesAreInvalidArgumentAndStoreNothing) {
+  v1::SubmitClaimRequest req;
+  req.set_request_id("enum-1");
+  req.set_type(static_cast<v1::ClaimType>(42));
+  req.set_channel(v1::CHANNEL_EMAIL);
+  v1::Claim out;
+  Call a("t-specialist");
+  grpc::Status s = service_.SubmitClaim(&a.ctx, &req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("type"), std::string::npos) << s.error_message();
+  req.set_type(v1::CLAIM_TYPE_CLAIM);
+  req.set_channel(static_cast<v1::Channel>(42));
+  Call b("t-specialist");
+  s = service_.SubmitClaim(&b.ctx, &req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("channel"), std::string::npos) << s.error_message();
+  EXPECT_TRUE(store_.claims_.empty());
+
+  // A channel filter outside the enum is refused, not read as "any channel".
+  v1::ListClaimsRequest list;
+  list.set_channel(static_cast<v1::Channel>(42));
+  v1::ListClaimsResponse listed;
+  Call c("t-specialist");
+  s = service_.ListClaims(&c.ctx, &list, &listed);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("channel"), std::string::npos) << s.error_message();
+}
+
+TEST_F(ClaimsServiceTest, PageTokensCarryTheirFilters) {
+  for (int i = 0; i < 3; ++i) Submit(1000 + i);
+  v1::ListClaimsRequest req;
+  req.set_page_size(1);
+  req.set_member_id("M-1");
+  req.set_status(v1::CLAIM_STATUS_SUBMITTED);
+  v1::ListClaimsResponse first;
+  Call a("t-specialist");
+  ASSERT_TRUE(service_.ListClaims(&a.ctx, &req, &first).ok());
+  ASSERT_FALSE(first.next_page_token().empty());
+
+  // Same filters, any page size: the next page.
+  req.set_page_token(first.next_page_token());
+  req.set_page_size(2);
+  v1::ListClaimsResponse second;
+  Call b("t-specialist");
+  ASSERT_TRUE(service_.ListClaims(&b.ctx, &req, &second).ok());
+  ASSERT_EQ(second.claims_size(), 2);
+  EXPECT_GT(second.claims(0).claim_id(), first.claims(0).claim_id());
+  EXPECT_TRUE(second.next_page_token().empty());
+
+  // Another filter with the same token: refused, naming page_token.
+  for (auto change : std::vector<std::function<void(v1::ListClaimsRequest&)>>{
+           [](v1::ListClaimsRequest& r) { r.set_member_id("M-2"); },
+           [](v1::ListClaimsRequest& r) { r.clear_status(); },
+           [](v1::ListClaimsRequest& r) { r.set_breached_only(true); },
+           [](v1::ListClaimsRequest& r) { r.set_channel(v1::CHANNEL_PORTAL); },
+           [](v1::ListClaimsRequest& r) { *r.mutable_submitted_from() = ToProtoTimestamp(Friday10()); }}) {
+    v1::ListClaimsRequest other = req;
+    change(other);
+    v1::ListClaimsResponse out;
+    Call c("t-specialist");
+    grpc::Status s = service_.ListClaims(&c.ctx, &other, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << other.DebugString();
+    EXPECT_NE(s.error_message().find("page_token"), std::string::npos) << s.error_message();
+  }
+  // Something that is not a token at all, or a bare claim id.
+  for (const std::string& bad : {std::string("not-a-token"), first.claims(0).claim_id()}) {
+    v1::ListClaimsRequest other = req;
+    other.set_page_token(bad);
+    v1::ListClaimsResponse out;
+    Call c("t-specialist");
+    grpc::Status s = service_.ListClaims(&c.ctx, &other, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_NE(s.error_message().find("page_token"), std::string::npos) << s.error_message();
+  }
 }
 
 }  // namespace

@@ -45,18 +45,49 @@ constexpr char kUpdateClaim[] =
     " WHERE claim_id = ? AND version = ?";
 constexpr char kSelectClaim[] = "SELECT " CLAIM_COLUMNS " FROM claims WHERE claim_id = ?";
 constexpr char kLockClaim[] = "SELECT " CLAIM_COLUMNS " FROM claims WHERE claim_id = ? FOR UPDATE";
-constexpr char kDuplicateCandidates[] =
-    "SELECT " CLAIM_COLUMNS
-    " FROM claims WHERE member_id = ? AND benefit_code = ? AND service_date = ? ORDER BY claim_id LIMIT 100";
-// Optional filters: an empty parameter matches every row.
-constexpr char kListClaims[] =
-    "SELECT " CLAIM_COLUMNS
-    " FROM claims WHERE claim_id > ?"
-    " AND (? = '' OR status = ?) AND (? = '' OR assignee = ?) AND (? = '' OR member_id = ?)"
-    " AND (? = '' OR account_id = ?) AND (? = '' OR channel = ?)"
-    " AND (? = 0 OR decision_breached = 1 OR settlement_breached = 1)"
-    " AND submitted_at >= ? AND submitted_at < ?"
-    " ORDER BY claim_id LIMIT ?";
+// Duplicate detection (V003). The upsert takes the fingerprint row's exclusive
+// lock (InnoDB locks a duplicate key exclusively for ON DUPLICATE KEY UPDATE, so
+// waiters queue instead of deadlocking on a shared-to-exclusive upgrade) and
+// holds it to commit: identical submissions run their twin lookup one at a time,
+// and under READ COMMITTED each lookup sees every twin committed before it.
+#define FINGERPRINT_KEY \
+  "member_id = ? AND benefit_code = ? AND provider_id = ? AND service_date = ? AND currency = ?" \
+  " AND amount_claimed_minor = ?"
+constexpr char kLockFingerprint[] =
+    "INSERT INTO claim_fingerprints (member_id, benefit_code, provider_id, service_date, currency,"
+    " amount_claimed_minor, submissions, last_claim_id) VALUES (?, ?, ?, ?, ?, ?, 1, ?)"
+    " ON DUPLICATE KEY UPDATE submissions = submissions + 1, last_claim_id = VALUES(last_claim_id)";
+// The statuses excluded here are those CountsForDuplicates() rules out.
+constexpr char kLiveTwins[] =
+    "SELECT " CLAIM_COLUMNS " FROM claims WHERE " FINGERPRINT_KEY
+    " AND status NOT IN ('REJECTED', 'DENIED') ORDER BY claim_id LIMIT 1";
+// ListClaims: one statement per leading filter, so that the page is a range scan
+// of an index on (that column, claim_id) in claim_id order rather than a walk of
+// the primary key that tests every row; the most selective filter set leads
+// (the order of `leads` in ListClaims). The other filters are optional: an empty parameter
+// matches every row. Parameters: the leading value (none for kListClaimsAll),
+// then LIST_CLAIMS_REST's.
+#define LIST_CLAIMS_REST                                                                        \
+  " claim_id > ? AND (? = '' OR status = ?) AND (? = '' OR assignee = ?)"                       \
+  " AND (? = '' OR member_id = ?) AND (? = '' OR account_id = ?) AND (? = '' OR channel = ?)"   \
+  " AND (? = 0 OR decision_breached = 1 OR settlement_breached = 1)"                            \
+  " AND submitted_at >= ? AND submitted_at < ? ORDER BY claim_id LIMIT ?"
+constexpr char kListClaimsByMember[] =
+    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_member_page) WHERE member_id = ? AND"
+    LIST_CLAIMS_REST;
+constexpr char kListClaimsByAccount[] =
+    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_account) WHERE account_id = ? AND"
+    LIST_CLAIMS_REST;
+constexpr char kListClaimsByAssignee[] =
+    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_assignee) WHERE assignee = ? AND"
+    LIST_CLAIMS_REST;
+constexpr char kListClaimsByStatus[] =
+    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_status) WHERE status = ? AND"
+    LIST_CLAIMS_REST;
+constexpr char kListClaimsByChannel[] =
+    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_channel_page) WHERE channel = ? AND"
+    LIST_CLAIMS_REST;
+constexpr char kListClaimsAll[] = "SELECT " CLAIM_COLUMNS " FROM claims WHERE" LIST_CLAIMS_REST;
 constexpr char kInsertHistory[] =
     "INSERT INTO claim_history (claim_id, at, action, from_status, to_status, actor_user, actor_role, reason,"
     " details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -298,6 +329,29 @@ absl::StatusOr<Claim> LockClaim(mysql::Connection& conn, const std::string& clai
   return std::move(rows.front());
 }
 
+// Binds the fingerprint of `c` (FINGERPRINT_KEY order) from parameter 1 on.
+void BindFingerprint(sql::PreparedStatement& st, const Claim& c) {
+  st.setString(1, c.member_id);
+  st.setString(2, c.benefit_code);
+  st.setString(3, c.provider_id);
+  st.setString(4, ToSqlDate(c.service_date));
+  st.setString(5, c.amount_claimed.currency());
+  st.setInt64(6, c.amount_claimed.minor());
+}
+
+// The earliest live claim with the fingerprint of `incoming`, after taking the
+// fingerprint's lock for the rest of the transaction.
+absl::StatusOr<std::optional<std::string>> FindLiveTwin(mysql::Connection& conn, const Claim& incoming) {
+  auto& lock = conn.Prepare(kLockFingerprint);
+  BindFingerprint(lock, incoming);
+  lock.setString(7, incoming.claim_id);
+  lock.executeUpdate();
+  auto& twins = conn.Prepare(kLiveTwins);
+  BindFingerprint(twins, incoming);
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> candidates, ReadClaims(twins));
+  return FindLikelyDuplicate(incoming, candidates);
+}
+
 absl::Status StaleEtag(std::string_view what, int64_t current) {
   return absl::AbortedError(absl::StrCat("etag: the ", Abs(what), " changed since it was read (etag is now \"",
                                          current, "\"); read it again and retry"));
@@ -311,12 +365,9 @@ absl::Status MysqlClaimStore::CreateClaim(const Mutation& m, Claim claim, const 
                               [&](mysql::Connection& conn) -> absl::Status {
                                 Claim c = claim;
                                 if (c.status != ClaimStatus::kRejected) {
-                                  auto& dup = conn.Prepare(kDuplicateCandidates);
-                                  dup.setString(1, c.member_id);
-                                  dup.setString(2, c.benefit_code);
-                                  dup.setString(3, ToSqlDate(c.service_date));
-                                  CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> candidates, ReadClaims(dup));
-                                  if (auto original = FindLikelyDuplicate(c, candidates)) {
+                                  CAREOPS_ASSIGN_OR_RETURN(std::optional<std::string> original,
+                                                           FindLiveTwin(conn, c));
+                                  if (original) {
                                     c.possible_duplicate = true;
                                     c.duplicate_of = *original;
                                   }
@@ -353,9 +404,25 @@ absl::StatusOr<std::vector<Claim>> MysqlClaimStore::ListClaims(const ClaimFilter
                                                                int limit) {
   std::vector<Claim> rows;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
-    auto& st = conn.Prepare(kListClaims);
     std::string status = f.status ? std::string(ClaimStatusName(*f.status)) : "";
+    // The most selective filter given leads.
+    const std::pair<const char*, const std::string*> leads[] = {{kListClaimsByMember, &f.member_id},
+                                                                {kListClaimsByAccount, &f.account_id},
+                                                                {kListClaimsByAssignee, &f.assignee},
+                                                                {kListClaimsByStatus, &status},
+                                                                {kListClaimsByChannel, &f.channel}};
+    const char* sql = kListClaimsAll;
+    const std::string* lead = nullptr;
+    for (const auto& [query, value] : leads) {
+      if (!value->empty()) {
+        sql = query;
+        lead = value;
+        break;
+      }
+    }
+    auto& st = conn.Prepare(sql);
     int i = 1;
+    if (lead) st.setString(i++, *lead);
     st.setString(i++, after_id);
     for (const std::string* v : std::initializer_list<const std::string*>{&status, &f.assignee, &f.member_id,
                                                                      &f.account_id, &f.channel}) {

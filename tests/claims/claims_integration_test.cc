@@ -9,9 +9,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -631,6 +634,100 @@ TEST_F(ClaimsIntegrationTest, ListsPageByKeyAndFilter) {
   cv1::ListClaimsResponse ignored;
   EXPECT_EQ(claims_stub_->ListClaims(Ctx(kSpecialist).get(), req, &ignored).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+
+  // A token only pages the list it came from.
+  req.set_page_size(2);
+  req.clear_page_token();
+  cv1::ListClaimsResponse first;
+  ASSERT_TRUE(claims_stub_->ListClaims(Ctx(kSpecialist).get(), req, &first).ok());
+  cv1::ListClaimsRequest other;
+  other.set_account_id(m.account_id);
+  other.set_page_size(2);
+  other.set_page_token(first.next_page_token());
+  grpc::Status s = claims_stub_->ListClaims(Ctx(kSpecialist).get(), other, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("page_token"), std::string::npos) << s.error_message();
+}
+
+TEST_F(ClaimsIntegrationTest, ListsFilterByEveryNamedField) {
+  Member m = NewMember(100000000);
+  const absl::Time before = absl::Now() - absl::Seconds(1);
+  std::vector<cv1::Claim> c(3);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Submit(m.member_id, 3000 + i, &c[i]).ok());
+  cv1::Claim reviewing = ToReview(c[1]);  // assigned to ana.reyes, now IN_REVIEW
+  cv1::RunBreachScanRequest scan;
+  *scan.mutable_as_of() = ToProtoTimestamp(absl::Now() + absl::Hours(24 * 30));
+  cv1::RunBreachScanResponse scanned;
+  ASSERT_TRUE(claims_stub_->RunBreachScan(Ctx(kManager).get(), scan, &scanned).ok());
+
+  auto list = [&](const std::function<void(cv1::ListClaimsRequest&)>& filter) {
+    cv1::ListClaimsRequest req;
+    req.set_account_id(m.account_id);  // this test's claims only
+    filter(req);
+    cv1::ListClaimsResponse out;
+    grpc::Status s = claims_stub_->ListClaims(Ctx(kSpecialist).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::vector<std::string> ids;
+    for (const auto& claim : out.claims()) ids.push_back(claim.claim_id());
+    return ids;
+  };
+  using Ids = std::vector<std::string>;
+  const Ids all = {c[0].claim_id(), c[1].claim_id(), c[2].claim_id()};
+  EXPECT_EQ(list([](auto&) {}), all);
+  EXPECT_EQ(list([&](auto& r) { r.clear_account_id(); r.set_member_id(m.member_id); }), all);
+  EXPECT_EQ(list([](auto& r) { r.set_status(cv1::CLAIM_STATUS_IN_REVIEW); }), Ids{c[1].claim_id()});
+  EXPECT_EQ(list([](auto& r) { r.set_status(cv1::CLAIM_STATUS_SUBMITTED); }),
+            (Ids{c[0].claim_id(), c[2].claim_id()}));
+  EXPECT_EQ(list([](auto& r) { r.set_assignee("ana.reyes"); }), Ids{c[1].claim_id()});
+  EXPECT_EQ(list([](auto& r) { r.set_channel(cv1::CHANNEL_PORTAL); }), all);
+  EXPECT_EQ(list([](auto& r) { r.set_channel(cv1::CHANNEL_HOTLINE); }), Ids{});
+  EXPECT_EQ(list([](auto& r) { r.set_breached_only(true); }), all);
+  EXPECT_EQ(list([&](auto& r) { *r.mutable_submitted_from() = ToProtoTimestamp(before); }), all);
+  EXPECT_EQ(list([&](auto& r) { *r.mutable_submitted_before() = ToProtoTimestamp(before); }), Ids{});
+  EXPECT_EQ(list([&](auto& r) { *r.mutable_submitted_from() = c[1].submit_time(); }),
+            (Ids{c[1].claim_id(), c[2].claim_id()}));
+  // The leading filter and the others together.
+  EXPECT_EQ(list([](auto& r) {
+              r.set_status(cv1::CLAIM_STATUS_SUBMITTED);
+              r.set_channel(cv1::CHANNEL_PORTAL);
+              r.set_assignee("ana.reyes");
+            }),
+            Ids{});
+}
+
+TEST_F(ClaimsIntegrationTest, ConcurrentIdenticalSubmissionsAreFlaggedAgainstEachOther) {
+  Member m = NewMember(100000000);
+  constexpr int kTwins = 6;
+  for (int round = 0; round < 3; ++round) {
+    const std::string provider = absl::StrCat("PROV-RACE-", round);
+    std::vector<cv1::Claim> out(kTwins);
+    std::vector<grpc::Status> status(kTwins);
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kTwins; ++i) {
+      threads.emplace_back([&, i] {
+        while (!go.load()) std::this_thread::yield();
+        status[i] = Submit(m.member_id, 77700, &out[i], "OUTPATIENT", kSpecialist, provider);
+      });
+    }
+    go = true;
+    for (auto& t : threads) t.join();
+    std::set<std::string> ids;
+    for (int i = 0; i < kTwins; ++i) {
+      ASSERT_TRUE(status[i].ok()) << status[i].error_message();
+      ids.insert(out[i].claim_id());
+    }
+    int unflagged = 0;
+    for (const cv1::Claim& c : out) {
+      if (!c.possible_duplicate()) {
+        ++unflagged;
+        continue;
+      }
+      EXPECT_TRUE(ids.count(c.duplicate_of_claim_id())) << c.duplicate_of_claim_id();
+      EXPECT_NE(c.duplicate_of_claim_id(), c.claim_id());
+    }
+    EXPECT_EQ(unflagged, 1) << "round " << round << ": identical claims submitted at once must be flagged";
+  }
 }
 
 TEST_F(ClaimsIntegrationTest, NonConformanceIsFlaggedInvestigatedAndClosed) {
