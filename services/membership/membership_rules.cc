@@ -334,6 +334,16 @@ absl::Status ValidateNotBeforeStart(absl::CivilDay day, absl::CivilDay account_s
   return absl::OkStatus();
 }
 
+absl::Status ValidateTransitionDate(absl::CivilDay day, absl::CivilDay account_start, absl::CivilDay status_since,
+                                    std::string_view field) {
+  CAREOPS_RETURN_IF_ERROR(ValidateNotBeforeStart(day, account_start, field));
+  if (day < status_since) {
+    return InvalidArgument(field, absl::StrCat("must not be before the current status's effective date ",
+                                               ToSqlDate(status_since)));
+  }
+  return absl::OkStatus();
+}
+
 BenefitTerms TermsFromProto(const v1::Benefit& b) {
   BenefitTerms t;
   t.code = b.code();

@@ -57,6 +57,8 @@ struct EligibilityFacts {
   bool member_found = false;
   absl::CivilDay effective_date;
   std::optional<absl::CivilDay> termination_date;
+  // The account's status in force on the service date (from its status history,
+  // not the current status) and the day that status took effect.
   v1::ClientAccountStatus account_status = v1::CLIENT_ACCOUNT_STATUS_ACTIVE;
   absl::CivilDay account_status_effective_date;
   std::string currency;                 // the plan's currency
@@ -127,6 +129,11 @@ absl::Status ValidateBenefits(const google::protobuf::RepeatedPtrField<v1::Benef
 absl::Status ValidateNewPlan(const v1::Plan& plan, std::string_view field);
 // INVALID_ARGUMENT unless `day` is on or after the account's start date.
 absl::Status ValidateNotBeforeStart(absl::CivilDay day, absl::CivilDay account_start, std::string_view field);
+// A status transition's effective date: not before the account's start, and not
+// before the day the current status took effect (the status history only moves
+// forward, so the status in force on any day is well defined).
+absl::Status ValidateTransitionDate(absl::CivilDay day, absl::CivilDay account_start, absl::CivilDay status_since,
+                                    std::string_view field);
 
 BenefitTerms TermsFromProto(const v1::Benefit& benefit);
 

@@ -134,6 +134,17 @@ TEST(EligibilityTest, AccountSuspensionAppliesFromItsEffectiveDate) {
   EXPECT_EQ(Codes(DecideEligibility(f, CivilDay(2026, 4, 1), 100)), std::vector{v1::ACCOUNT_SUSPENDED});
 }
 
+TEST(AccountStatusTest, TransitionDatesNeverPredateTheStartOrTheCurrentStatus) {
+  const CivilDay start(2026, 1, 1), suspended_since(2026, 4, 1);
+  EXPECT_TRUE(ValidateTransitionDate(CivilDay(2026, 4, 1), start, suspended_since, "effective_date").ok());
+  EXPECT_TRUE(ValidateTransitionDate(CivilDay(2026, 4, 10), start, suspended_since, "effective_date").ok());
+  absl::Status before_status = ValidateTransitionDate(CivilDay(2026, 3, 31), start, suspended_since, "effective_date");
+  EXPECT_EQ(before_status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(before_status.message(), "effective_date: must not be before the current status's effective date 2026-04-01");
+  absl::Status before_start = ValidateTransitionDate(CivilDay(2025, 12, 31), start, start, "effective_date");
+  EXPECT_EQ(before_start.message(), "effective_date: must not be before the account's start date 2026-01-01");
+}
+
 TEST(AccountStatusTest, Transitions) {
   using v1::CLIENT_ACCOUNT_STATUS_ACTIVE;
   using v1::CLIENT_ACCOUNT_STATUS_CANCELLED;

@@ -2,9 +2,15 @@
 
 #include <set>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include <memory>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/migrations.h"
 #include "common/money.h"
 #include "common/mysql/idempotency.h"
 #include "common/proto_time.h"
@@ -17,7 +23,9 @@ namespace {
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 500;
 constexpr int kMaxBatchRows = 5000;
-constexpr char kPageTokenPrefix[] = "after:";
+// A page token is base64("p1:<filters fingerprint>:<last key>"): opaque to the
+// client, and good only for the list and filters it was made with.
+constexpr char kPageTokenPrefix[] = "p1:";
 
 absl::Status Require(const std::string& value, std::string_view field) {
   if (value.empty()) return InvalidArgument(field, "is required");
@@ -36,31 +44,62 @@ absl::StatusOr<absl::CivilDay> RequireDate(bool present, const common::v1::Date&
   return FromProto(d, field);
 }
 
-// page_size 0 means the default; page_token is what a previous page returned.
-absl::StatusOr<PageRequest> ParsePage(int32_t page_size, const std::string& token) {
+// The fingerprint of a List request's filters: the request itself with
+// page_size and page_token cleared, serialized deterministically and hashed.
+std::string FilterFingerprint(const google::protobuf::Message& request) {
+  std::unique_ptr<google::protobuf::Message> filters(request.New());
+  filters->CopyFrom(request);
+  const google::protobuf::Descriptor* descriptor = filters->GetDescriptor();
+  for (const char* name : {"page_size", "page_token"}) {
+    if (const auto* field = descriptor->FindFieldByName(name)) filters->GetReflection()->ClearField(filters.get(), field);
+  }
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream raw(&bytes);
+    google::protobuf::io::CodedOutputStream out(&raw);
+    out.SetSerializationDeterministic(true);
+    filters->SerializeToCodedStream(&out);
+  }
+  return MigrationChecksum(absl::StrCat(descriptor->full_name(), "\n", bytes));
+}
+
+// page_size 0 means the default; page_token is what a previous page of the same
+// list with the same filters returned (INVALID_ARGUMENT naming page_token otherwise).
+absl::StatusOr<PageRequest> ParsePage(const google::protobuf::Message& request, int32_t page_size,
+                                      const std::string& token) {
   PageRequest page;
   if (page_size < 0 || page_size > kMaxPageSize) {
     return InvalidArgument("page_size", absl::StrCat("must be between 0 and ", kMaxPageSize, " (0 means ",
                                                      kDefaultPageSize, ")"));
   }
   page.limit = page_size == 0 ? kDefaultPageSize : page_size;
-  if (!token.empty()) {
-    std::string decoded;
-    std::string_view rest;
-    if (absl::WebSafeBase64Unescape(token, &decoded)) rest = decoded;
-    if (!ConsumePrefix(&rest, kPageTokenPrefix) || !IsWellFormedId(rest)) {
-      return InvalidArgument("page_token", "is not a token from a previous page of this list");
-    }
-    page.after_id = std::string(rest);
+  if (token.empty()) return page;
+  std::string decoded;
+  std::string_view rest;
+  if (absl::WebSafeBase64Unescape(token, &decoded)) rest = decoded;
+  size_t colon = ConsumePrefix(&rest, kPageTokenPrefix) ? rest.find(':') : std::string_view::npos;
+  if (colon == std::string_view::npos || !IsWellFormedId(rest.substr(colon + 1))) {
+    return InvalidArgument("page_token", "is not a token from a previous page of this list");
   }
+  if (rest.substr(0, colon) != FilterFingerprint(request)) {
+    return InvalidArgument("page_token", "was made for other filters; send the same filters as the first page, "
+                                         "or start again without a page_token");
+  }
+  page.after_id = std::string(rest.substr(colon + 1));
   return page;
 }
 
-std::string NextPageToken(bool more, const std::string& last_id) {
-  if (!more) return "";
-  std::string token;
-  absl::WebSafeBase64Escape(absl::StrCat(kPageTokenPrefix, last_id), &token);
-  return token;
+// Moves a page's items into the response and sets next_page_token (empty on the
+// last page) from the last item's key, bound to the request's filters.
+template <typename T>
+void FillPage(Page<T>& page, const google::protobuf::Message& request, const std::string& (T::*key)() const,
+              google::protobuf::RepeatedPtrField<T>* items, std::string* next_page_token) {
+  for (T& item : page.items) *items->Add() = std::move(item);
+  next_page_token->clear();
+  if (!page.more || items->empty()) return;
+  absl::WebSafeBase64Escape(
+      absl::StrCat(kPageTokenPrefix, FilterFingerprint(request), ":", ((*items->rbegin()).*key)()),
+      next_page_token);
 }
 
 absl::CivilDay Today(const Clock& clock) { return absl::ToCivilDay(clock.Now(), absl::UTCTimeZone()); }
@@ -148,16 +187,14 @@ grpc::Status MembershipServiceImpl::ListClientAccounts(grpc::ServerContext* ctx,
                                                        const v1::ListClientAccountsRequest* req,
                                                        v1::ListClientAccountsResponse* resp) {
   return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
-    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(req->page_size(), req->page_token()));
+    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(*req, req->page_size(), req->page_token()));
     if (!v1::ClientAccountType_IsValid(req->type())) return InvalidArgument("type", "is not a known account type");
     if (!v1::ClientAccountStatus_IsValid(req->status())) {
       return InvalidArgument("status", "is not a known account status");
     }
     AccountFilter filter{req->type(), req->status(), req->account_officer()};
     CAREOPS_ASSIGN_OR_RETURN(Page<v1::ClientAccount> result, store_.ListAccounts(filter, page));
-    for (auto& a : result.items) *resp->add_accounts() = std::move(a);
-    resp->set_next_page_token(
-        NextPageToken(result.more, resp->accounts().empty() ? "" : resp->accounts().rbegin()->account_id()));
+    FillPage(result, *req, &v1::ClientAccount::account_id, resp->mutable_accounts(), resp->mutable_next_page_token());
     return absl::OkStatus();
   });
 }
@@ -278,11 +315,10 @@ grpc::Status MembershipServiceImpl::GetPlan(grpc::ServerContext* ctx, const v1::
 grpc::Status MembershipServiceImpl::ListPlans(grpc::ServerContext* ctx, const v1::ListPlansRequest* req,
                                               v1::ListPlansResponse* resp) {
   return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
-    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(req->page_size(), req->page_token()));
+    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(*req, req->page_size(), req->page_token()));
     if (!v1::PlanStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known plan status");
     CAREOPS_ASSIGN_OR_RETURN(Page<v1::Plan> result, store_.ListPlans({req->account_id(), req->status()}, page));
-    for (auto& p : result.items) *resp->add_plans() = std::move(p);
-    resp->set_next_page_token(NextPageToken(result.more, resp->plans().empty() ? "" : resp->plans().rbegin()->plan_id()));
+    FillPage(result, *req, &v1::Plan::plan_id, resp->mutable_plans(), resp->mutable_next_page_token());
     return absl::OkStatus();
   });
 }
@@ -338,13 +374,11 @@ grpc::Status MembershipServiceImpl::GetMember(grpc::ServerContext* ctx, const v1
 grpc::Status MembershipServiceImpl::ListMembers(grpc::ServerContext* ctx, const v1::ListMembersRequest* req,
                                                 v1::ListMembersResponse* resp) {
   return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
-    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(req->page_size(), req->page_token()));
+    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(*req, req->page_size(), req->page_token()));
     if (!v1::MemberStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known member status");
     CAREOPS_ASSIGN_OR_RETURN(Page<v1::Member> result,
                              store_.ListMembers({req->account_id(), req->status(), req->plan_id()}, page));
-    for (auto& m : result.items) *resp->add_members() = std::move(m);
-    resp->set_next_page_token(
-        NextPageToken(result.more, resp->members().empty() ? "" : resp->members().rbegin()->member_id()));
+    FillPage(result, *req, &v1::Member::member_id, resp->mutable_members(), resp->mutable_next_page_token());
     return absl::OkStatus();
   });
 }
@@ -476,7 +510,7 @@ grpc::Status MembershipServiceImpl::RejectMovement(grpc::ServerContext* ctx, con
 grpc::Status MembershipServiceImpl::ListMovements(grpc::ServerContext* ctx, const v1::ListMovementsRequest* req,
                                                   v1::ListMovementsResponse* resp) {
   return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
-    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(req->page_size(), req->page_token()));
+    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(*req, req->page_size(), req->page_token()));
     if (!v1::MovementStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known movement status");
     if (!v1::MovementType_IsValid(req->type())) return InvalidArgument("type", "is not a known movement type");
     MovementFilter filter;
@@ -486,9 +520,7 @@ grpc::Status MembershipServiceImpl::ListMovements(grpc::ServerContext* ctx, cons
     filter.overdue_only = req->overdue_only();
     filter.as_of = req->has_as_of() ? FromProto(req->as_of()) : clock_.Now();
     CAREOPS_ASSIGN_OR_RETURN(Page<v1::Movement> result, store_.ListMovements(filter, page));
-    for (auto& m : result.items) *resp->add_movements() = std::move(m);
-    resp->set_next_page_token(
-        NextPageToken(result.more, resp->movements().empty() ? "" : resp->movements().rbegin()->movement_id()));
+    FillPage(result, *req, &v1::Movement::movement_id, resp->mutable_movements(), resp->mutable_next_page_token());
     return absl::OkStatus();
   });
 }
@@ -509,8 +541,8 @@ grpc::Status MembershipServiceImpl::CheckEligibility(grpc::ServerContext* ctx, c
     }
     std::string account_id, plan_id;
     CAREOPS_ASSIGN_OR_RETURN(EligibilityFacts facts,
-                             store_.LoadEligibilityFacts(req->member_id(), req->benefit_code(),
-                                                         static_cast<int>(day.year()), &account_id, &plan_id));
+                             store_.LoadEligibilityFacts(req->member_id(), req->benefit_code(), day, &account_id,
+                                                         &plan_id));
     if (facts.member_found && facts.benefit && req->has_amount() && amount > 0 &&
         req->amount().currency_code() != facts.currency) {
       return InvalidArgument("amount.currency_code", absl::StrCat("must be the plan's currency ", facts.currency));

@@ -7,6 +7,9 @@
 #include <grpcpp/test/server_context_test_spouse.h>
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <vector>
+
 #include "common/proto_time.h"
 #include "prometheus/registry.h"
 
@@ -86,7 +89,7 @@ class FakeStore final : public MembershipStore {
   absl::StatusOr<Page<v1::Movement>> ListMovements(const MovementFilter&, const PageRequest&) override {
     return Unimplemented();
   }
-  absl::StatusOr<EligibilityFacts> LoadEligibilityFacts(const std::string&, const std::string&, int,
+  absl::StatusOr<EligibilityFacts> LoadEligibilityFacts(const std::string&, const std::string&, absl::CivilDay,
                                                         std::string* account_id, std::string* plan_id) override {
     ++calls;
     *account_id = "ACCOUNT";
@@ -268,11 +271,38 @@ TEST_F(MembershipServiceTest, PageTokensRoundTripAndPageSizeIsBounded) {
   {
     Call call;
     v1::ListMembersRequest req;
-    req.set_page_token(first.next_page_token());
+    req.set_account_id("A");
+    req.set_page_token(first.next_page_token());  // page_size may change between pages
     v1::ListMembersResponse resp;
     ASSERT_TRUE(service_.ListMembers(&call.ctx, &req, &resp).ok());
     EXPECT_EQ(store_.last_page.after_id, "01JBBBBBBBBBBBBBBBBBBBBBBB");
     EXPECT_EQ(store_.last_page.limit, 50);
+  }
+  // A token carries the filters it was made with: other filters are refused.
+  for (auto change : std::vector<std::function<void(v1::ListMembersRequest&)>>{
+           [](v1::ListMembersRequest& r) { r.clear_account_id(); },
+           [](v1::ListMembersRequest& r) { r.set_account_id("B"); },
+           [](v1::ListMembersRequest& r) { r.set_status(v1::MEMBER_STATUS_TERMINATED); },
+           [](v1::ListMembersRequest& r) { r.set_plan_id("P"); }}) {
+    Call call;
+    v1::ListMembersRequest req;
+    req.set_account_id("A");
+    change(req);
+    req.set_page_token(first.next_page_token());
+    v1::ListMembersResponse resp;
+    int calls = store_.calls;
+    grpc::Status s = service_.ListMembers(&call.ctx, &req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(s.error_message().rfind("page_token: was made for other filters", 0), 0u) << s.error_message();
+    EXPECT_EQ(store_.calls, calls);
+  }
+  {
+    // Nor is a members token good for another list.
+    Call call;
+    v1::ListMovementsRequest req;
+    req.set_page_token(first.next_page_token());
+    v1::ListMovementsResponse resp;
+    EXPECT_EQ(service_.ListMovements(&call.ctx, &req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   }
   {
     Call call;

@@ -117,7 +117,8 @@ class MembershipStore {
       const Mutation& m, const std::string& account_id, const std::string& etag,
       const std::function<absl::Status(v1::ClientAccount&)>& edit) = 0;
   // Suspend/reinstate/cancel per NextAccountStatus(); FAILED_PRECONDITION from a
-  // wrong status; a cancel terminates every member still covered on the date.
+  // wrong status; INVALID_ARGUMENT per ValidateTransitionDate(). Appends to the
+  // account's status history; a cancel terminates every member still covered on the date.
   virtual absl::StatusOr<v1::ClientAccount> TransitionAccount(const Mutation& m, const AccountTransition& t) = 0;
   // Empty account_id: every account.
   virtual absl::StatusOr<v1::AccountSummary> Summarize(const std::string& account_id, absl::CivilDay start,
@@ -163,11 +164,13 @@ class MembershipStore {
                                                            const PageRequest& page) = 0;
 
   // ---- eligibility and utilisation
-  // Facts for DecideEligibility; member_found=false for an unknown member.
-  // `account_id`, `plan_id` are filled when the member exists.
+  // Facts for DecideEligibility on `service_date`: the account status in force
+  // that day and the balance of its calendar year; member_found=false for an
+  // unknown member. `account_id`, `plan_id` are filled when the member exists.
   virtual absl::StatusOr<EligibilityFacts> LoadEligibilityFacts(const std::string& member_id,
-                                                                const std::string& benefit_code, int year,
-                                                                std::string* account_id, std::string* plan_id) = 0;
+                                                                const std::string& benefit_code,
+                                                                absl::CivilDay service_date, std::string* account_id,
+                                                                std::string* plan_id) = 0;
   // Locks the member's balance row for the service year, re-decides eligibility
   // under the lock and records the amount; see the contract for idempotency.
   virtual absl::StatusOr<v1::Utilization> RecordUtilization(const Mutation& m,

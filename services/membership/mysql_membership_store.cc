@@ -23,19 +23,32 @@ namespace {
 
 // ---------------------------------------------------------------- SQL
 
-constexpr char kAccountColumns[] =
-    "account_id, name, type, status, account_officer, contact_email, start_date, status_effective_date,"
-    " status_reason, version, created_at, updated_at";
+// Column lists shared by a table's INSERT and SELECTs (string-literal macros so
+// each statement below stays one constant); Read*() read them in this order.
+#define CAREOPS_ACCOUNT_COLUMNS                                                                      \
+  "account_id, name, type, status, account_officer, contact_email, start_date, status_effective_date," \
+  " status_reason, version, created_at, updated_at"
+#define CAREOPS_PLAN_COLUMNS \
+  "plan_id, account_id, name, currency, plan_version, supersedes_plan_id, status, version, created_at"
+#define CAREOPS_BENEFIT_COLUMNS \
+  "code, category, unlimited, annual_limit_minor, per_visit_cap_minor, copay_basis_points, waiting_period_days"
+#define CAREOPS_MEMBER_COLUMNS                                                                        \
+  "member_id, account_id, plan_id, external_ref, status, given_name, family_name, birth_date, sex, email," \
+  " phone, effective_date, termination_date, version, created_at, updated_at"
+#define CAREOPS_UTILIZATION_COLUMNS                                                                 \
+  "utilization_id, source_reference, member_id, benefit_code, amount_minor, currency, service_date," \
+  " reversed, reverse_reason, recorded_at, reversed_at"
+
+constexpr char kAccountColumns[] = CAREOPS_ACCOUNT_COLUMNS;
 constexpr char kInsertAccount[] =
-    "INSERT INTO client_accounts (account_id, name, type, status, account_officer, contact_email, start_date,"
-    " status_effective_date, status_reason, version, created_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-constexpr char kSelectAccount[] =
-    "SELECT account_id, name, type, status, account_officer, contact_email, start_date, status_effective_date,"
-    " status_reason, version, created_at, updated_at FROM client_accounts WHERE account_id = ?";
+    "INSERT INTO client_accounts (" CAREOPS_ACCOUNT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr char kSelectAccount[] = "SELECT " CAREOPS_ACCOUNT_COLUMNS " FROM client_accounts WHERE account_id = ?";
 constexpr char kSelectAccountForUpdate[] =
-    "SELECT account_id, name, type, status, account_officer, contact_email, start_date, status_effective_date,"
-    " status_reason, version, created_at, updated_at FROM client_accounts WHERE account_id = ? FOR UPDATE";
+    "SELECT " CAREOPS_ACCOUNT_COLUMNS " FROM client_accounts WHERE account_id = ? FOR UPDATE";
+// Every status an account takes, from the day it takes effect (V003).
+constexpr char kInsertStatusHistory[] =
+    "INSERT INTO account_status_history (account_id, effective_date, status, reason, recorded_at)"
+    " VALUES (?, ?, ?, ?, ?)";
 constexpr char kUpdateAccount[] =
     "UPDATE client_accounts SET name = ?, status = ?, account_officer = ?, contact_email = ?,"
     " status_effective_date = ?, status_reason = ?, version = ?, updated_at = ? WHERE account_id = ?";
@@ -63,40 +76,32 @@ constexpr char kInsertPlan[] =
 constexpr char kInsertBenefit[] =
     "INSERT INTO plan_benefits (plan_id, code, category, unlimited, annual_limit_minor, per_visit_cap_minor,"
     " copay_basis_points, waiting_period_days, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
-constexpr char kPlanColumns[] =
-    "plan_id, account_id, name, currency, plan_version, supersedes_plan_id, status, version, created_at";
-constexpr char kSelectPlan[] =
-    "SELECT plan_id, account_id, name, currency, plan_version, supersedes_plan_id, status, version, created_at"
-    " FROM plans WHERE plan_id = ?";
-constexpr char kSelectPlanForUpdate[] =
-    "SELECT plan_id, account_id, name, currency, plan_version, supersedes_plan_id, status, version, created_at"
-    " FROM plans WHERE plan_id = ? FOR UPDATE";
+constexpr char kPlanColumns[] = CAREOPS_PLAN_COLUMNS;
+constexpr char kSelectPlan[] = "SELECT " CAREOPS_PLAN_COLUMNS " FROM plans WHERE plan_id = ?";
+constexpr char kSelectPlanForUpdate[] = "SELECT " CAREOPS_PLAN_COLUMNS " FROM plans WHERE plan_id = ? FOR UPDATE";
 constexpr char kSelectBenefits[] =
-    "SELECT code, category, unlimited, annual_limit_minor, per_visit_cap_minor, copay_basis_points,"
-    " waiting_period_days FROM plan_benefits WHERE plan_id = ? ORDER BY position";
+    "SELECT plan_id, " CAREOPS_BENEFIT_COLUMNS " FROM plan_benefits WHERE plan_id = ? ORDER BY position";
 constexpr char kSupersedePlan[] =
     "UPDATE plans SET status = 'superseded', version = version + 1 WHERE plan_id = ?";
 constexpr char kListPlansBase[] = " FROM plans WHERE plan_id > ?";
 constexpr char kPlansByAccount[] = " AND account_id = ?";
 constexpr char kPlansByStatus[] = " AND status = ?";
 constexpr char kListPlansPage[] = " ORDER BY plan_id LIMIT ?";
+// The benefits of a whole page of plans in one query: the page's key range with
+// the list's own filter clauses (kPlansBy*), so a list never queries per plan.
+constexpr char kListPlanBenefitsBase[] =
+    "SELECT plan_id, " CAREOPS_BENEFIT_COLUMNS " FROM plans JOIN plan_benefits USING (plan_id)"
+    " WHERE plan_id > ? AND plan_id <= ?";
+constexpr char kListPlanBenefitsOrder[] = " ORDER BY plan_id, position";
 constexpr char kSelectAccountPlans[] = "SELECT plan_id, status FROM plans WHERE account_id = ?";
 
-constexpr char kMemberColumns[] =
-    "member_id, account_id, plan_id, external_ref, status, given_name, family_name, birth_date, sex, email,"
-    " phone, effective_date, termination_date, version, created_at, updated_at";
+constexpr char kMemberColumns[] = CAREOPS_MEMBER_COLUMNS;
 constexpr char kInsertMemberRow[] = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-constexpr char kInsertMemberHead[] =
-    "INSERT INTO members (member_id, account_id, plan_id, external_ref, status, given_name, family_name,"
-    " birth_date, sex, email, phone, effective_date, termination_date, version, created_at, updated_at) VALUES ";
-constexpr char kSelectMember[] =
-    "SELECT member_id, account_id, plan_id, external_ref, status, given_name, family_name, birth_date, sex,"
-    " email, phone, effective_date, termination_date, version, created_at, updated_at FROM members"
-    " WHERE member_id = ?";
+constexpr int kMemberColumnCount = 16;
+constexpr char kInsertMemberHead[] = "INSERT INTO members (" CAREOPS_MEMBER_COLUMNS ") VALUES ";
+constexpr char kSelectMember[] = "SELECT " CAREOPS_MEMBER_COLUMNS " FROM members WHERE member_id = ?";
 constexpr char kSelectMemberForUpdate[] =
-    "SELECT member_id, account_id, plan_id, external_ref, status, given_name, family_name, birth_date, sex,"
-    " email, phone, effective_date, termination_date, version, created_at, updated_at FROM members"
-    " WHERE member_id = ? FOR UPDATE";
+    "SELECT " CAREOPS_MEMBER_COLUMNS " FROM members WHERE member_id = ? FOR UPDATE";
 constexpr char kSelectMemberByRef[] = "SELECT member_id FROM members WHERE account_id = ? AND external_ref = ?";
 constexpr char kUpdateMember[] =
     "UPDATE members SET plan_id = ?, status = ?, given_name = ?, family_name = ?, birth_date = ?, sex = ?,"
@@ -126,12 +131,17 @@ constexpr char kMovementsByType[] = " AND type = ?";
 constexpr char kMovementsOverdue[] = " AND status = 'pending' AND due_at < ?";
 constexpr char kListMovementsPage[] = " ORDER BY movement_id LIMIT ?";
 
+// The account status is the one in force on the service date (the last history
+// row on or before it), not the current one; before the first row, active.
 constexpr char kEligibilityFacts[] =
-    "SELECT m.account_id, m.plan_id, m.effective_date, m.termination_date, a.status, a.status_effective_date,"
+    "SELECT m.account_id, m.plan_id, m.effective_date, m.termination_date,"
+    " COALESCE((SELECT h.status FROM account_status_history h WHERE h.account_id = m.account_id"
+    "   AND h.effective_date <= ? ORDER BY h.effective_date DESC, h.seq DESC LIMIT 1), 'active'),"
+    " COALESCE((SELECT h.effective_date FROM account_status_history h WHERE h.account_id = m.account_id"
+    "   AND h.effective_date <= ? ORDER BY h.effective_date DESC, h.seq DESC LIMIT 1), m.effective_date),"
     " p.currency, b.code, b.category, b.unlimited, b.annual_limit_minor, b.per_visit_cap_minor,"
     " b.copay_basis_points, b.waiting_period_days, COALESCE(u.used_minor, 0)"
-    " FROM members m JOIN client_accounts a ON a.account_id = m.account_id"
-    " JOIN plans p ON p.plan_id = m.plan_id"
+    " FROM members m JOIN plans p ON p.plan_id = m.plan_id"
     " LEFT JOIN plan_benefits b ON b.plan_id = m.plan_id AND b.code = ?"
     " LEFT JOIN benefit_balances u ON u.member_id = m.member_id AND u.benefit_code = ? AND u.year = ?"
     " WHERE m.member_id = ?";
@@ -146,14 +156,11 @@ constexpr char kLockBalance[] =
 constexpr char kAddToBalance[] =
     "UPDATE benefit_balances SET used_minor = used_minor + ? WHERE member_id = ? AND benefit_code = ? AND year = ?";
 constexpr char kSelectUtilization[] =
-    "SELECT utilization_id, source_reference, member_id, benefit_code, amount_minor, currency, service_date,"
-    " reversed, reverse_reason, recorded_at, reversed_at FROM utilizations WHERE source_reference = ?";
+    "SELECT " CAREOPS_UTILIZATION_COLUMNS " FROM utilizations WHERE source_reference = ?";
 constexpr char kSelectUtilizationForUpdate[] =
-    "SELECT utilization_id, source_reference, member_id, benefit_code, amount_minor, currency, service_date,"
-    " reversed, reverse_reason, recorded_at, reversed_at FROM utilizations WHERE source_reference = ? FOR UPDATE";
+    "SELECT " CAREOPS_UTILIZATION_COLUMNS " FROM utilizations WHERE source_reference = ? FOR UPDATE";
 constexpr char kInsertUtilization[] =
-    "INSERT INTO utilizations (utilization_id, source_reference, member_id, benefit_code, amount_minor, currency,"
-    " service_date, reversed, reverse_reason, recorded_at, reversed_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, '', ?, NULL)";
+    "INSERT INTO utilizations (" CAREOPS_UTILIZATION_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, 0, '', ?, NULL)";
 constexpr char kReverseUtilization[] =
     "UPDATE utilizations SET reversed = 1, reverse_reason = ?, reversed_at = ? WHERE utilization_id = ?";
 
@@ -165,6 +172,21 @@ constexpr char kCountOverdueMovements[] =
 // Multi-row statements use only these row counts, so a connection caches at
 // most a few prepared statements for them whatever the batch size.
 constexpr int kChunkSizes[] = {500, 50, 5, 1};
+
+// Calls `chunk(start, n)` over [0, total) in the largest kChunkSizes that fit.
+void ForEachChunk(size_t total, const std::function<void(size_t, int)>& chunk) {
+  for (size_t done = 0; done < total;) {
+    int n = 1;
+    for (int size : kChunkSizes) {
+      if (total - done >= static_cast<size_t>(size)) {
+        n = size;
+        break;
+      }
+    }
+    chunk(done, n);
+    done += n;
+  }
+}
 
 // ---------------------------------------------------------------- row helpers
 
@@ -361,26 +383,48 @@ void StoreAccount(mysql::Connection& c, const v1::ClientAccount& a, int64_t vers
   st.executeUpdate();
 }
 
+// A row of "plan_id, CAREOPS_BENEFIT_COLUMNS", added to `plan`.
+void ReadBenefit(sql::ResultSet& rs, v1::Plan& plan) {
+  v1::Benefit* b = plan.add_benefits();
+  b->set_code(Str(rs, 2));
+  b->set_category(Str(rs, 3));
+  b->set_unlimited(rs.getBoolean(4));
+  if (!b->unlimited()) {
+    b->mutable_annual_limit()->set_currency_code(plan.currency_code());
+    b->mutable_annual_limit()->set_amount_minor(rs.getInt64(5));
+  }
+  if (rs.getInt64(6) > 0) {
+    b->mutable_per_visit_cap()->set_currency_code(plan.currency_code());
+    b->mutable_per_visit_cap()->set_amount_minor(rs.getInt64(6));
+  }
+  b->set_copay_basis_points(rs.getInt(7));
+  b->set_waiting_period_days(rs.getInt(8));
+}
+
+// Records that `a` takes its current status from its status_effective_date.
+void AppendStatusHistory(mysql::Connection& c, const v1::ClientAccount& a, absl::Time now) {
+  auto& st = c.Prepare(kInsertStatusHistory);
+  st.setString(1, a.account_id());
+  st.setString(2, ToSqlDate(DayOf(a.status_effective_date())));
+  st.setString(3, std::string(AccountStatusName(a.status())));
+  st.setString(4, a.status_reason());
+  st.setString(5, ToSqlDatetime(now));
+  st.executeUpdate();
+}
+
+// FAILED_PRECONDITION naming `field` when the account is cancelled: nothing new
+// (plans, members, movements) may be added to it.
+absl::Status RequireOpen(const v1::ClientAccount& account, std::string_view field) {
+  if (account.status() != v1::CLIENT_ACCOUNT_STATUS_CANCELLED) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat(Abs(field), ": client account '", account.account_id(), "' is cancelled"));
+}
+
 void LoadBenefits(mysql::Connection& c, v1::Plan& plan) {
   auto& st = c.Prepare(kSelectBenefits);
   st.setString(1, plan.plan_id());
   std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-  while (rs->next()) {
-    v1::Benefit* b = plan.add_benefits();
-    b->set_code(Str(*rs, 1));
-    b->set_category(Str(*rs, 2));
-    b->set_unlimited(rs->getBoolean(3));
-    if (!b->unlimited()) {
-      b->mutable_annual_limit()->set_currency_code(plan.currency_code());
-      b->mutable_annual_limit()->set_amount_minor(rs->getInt64(4));
-    }
-    if (rs->getInt64(5) > 0) {
-      b->mutable_per_visit_cap()->set_currency_code(plan.currency_code());
-      b->mutable_per_visit_cap()->set_amount_minor(rs->getInt64(5));
-    }
-    b->set_copay_basis_points(rs->getInt(6));
-    b->set_waiting_period_days(rs->getInt(7));
-  }
+  while (rs->next()) ReadBenefit(*rs, plan);
 }
 
 absl::StatusOr<v1::Plan> LoadPlan(mysql::Connection& c, const std::string& id, bool lock) {
@@ -486,10 +530,7 @@ void StoreMember(mysql::Connection& c, v1::Member& m, absl::Time now) {
 // started by the effective date, the plan is one of its ACTIVE plans.
 absl::Status CheckEnrollable(const v1::ClientAccount& account, v1::PlanStatus plan_status, bool plan_found,
                              const v1::Member& m, std::string_view prefix) {
-  if (account.status() == v1::CLIENT_ACCOUNT_STATUS_CANCELLED) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("account_id: client account '", account.account_id(), "' is cancelled"));
-  }
+  CAREOPS_RETURN_IF_ERROR(RequireOpen(account, "account_id"));
   CAREOPS_RETURN_IF_ERROR(ValidateNotBeforeStart(DayOf(m.effective_date()), DayOf(account.start_date()),
                                                  absl::StrCat(Abs(prefix), "effective_date")));
   if (!plan_found) {
@@ -548,14 +589,25 @@ absl::StatusOr<v1::Movement> ParseMovement(const std::string& bytes, absl::Time 
   return mv;
 }
 
+absl::StatusOr<v1::Movement> LoadMovement(mysql::Connection& c, const std::string& id, bool lock, absl::Time as_of) {
+  auto& st = c.Prepare(lock ? kSelectMovementForUpdate : kSelectMovement);
+  st.setString(1, id);
+  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+  if (!rs->next()) return absl::NotFoundError(absl::StrCat("movement_id: no movement '", id, "'"));
+  return ParseMovement(Blob(*rs, 1), as_of);
+}
+
 absl::StatusOr<EligibilityFacts> QueryFacts(mysql::Connection& c, const std::string& member_id,
-                                            const std::string& benefit_code, int year, std::string* account_id,
-                                            std::string* plan_id) {
+                                            const std::string& benefit_code, absl::CivilDay service_date,
+                                            std::string* account_id, std::string* plan_id) {
   auto& st = c.Prepare(kEligibilityFacts);
-  st.setString(1, benefit_code);
-  st.setString(2, benefit_code);
-  st.setInt(3, year);
-  st.setString(4, member_id);
+  const std::string day = ToSqlDate(service_date);
+  st.setString(1, day);
+  st.setString(2, day);
+  st.setString(3, benefit_code);
+  st.setString(4, benefit_code);
+  st.setInt(5, static_cast<int>(service_date.year()));
+  st.setString(6, member_id);
   std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
   EligibilityFacts f;
   if (!rs->next()) return f;
@@ -582,6 +634,26 @@ absl::StatusOr<EligibilityFacts> QueryFacts(mysql::Connection& c, const std::str
   return f;
 }
 
+// Locks the member's balance row for the year: concurrent records and reversals
+// for one member, benefit and year queue here.
+void LockBalance(mysql::Connection& c, const std::string& member_id, const std::string& benefit_code, int year) {
+  auto& st = c.Prepare(kLockBalance);
+  st.setString(1, member_id);
+  st.setString(2, benefit_code);
+  st.setInt(3, year);
+  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+}
+
+void AddToBalance(mysql::Connection& c, const std::string& member_id, const std::string& benefit_code, int year,
+                  int64_t delta_minor) {
+  auto& st = c.Prepare(kAddToBalance);
+  st.setInt64(1, delta_minor);
+  st.setString(2, member_id);
+  st.setString(3, benefit_code);
+  st.setInt(4, year);
+  st.executeUpdate();
+}
+
 void SetRemaining(v1::Utilization& u, const EligibilityFacts& f) {
   u.set_unlimited(f.benefit && f.benefit->unlimited);
   u.mutable_remaining_limit()->set_currency_code(f.currency);
@@ -599,6 +671,17 @@ absl::Status ListQuery(mysql::ConnectionPool& pool, const std::string& sql,
     while (rs->next()) row(c, *rs);
     return absl::OkStatus();
   });
+}
+
+// Runs one read on a pooled connection; `read`'s own status (e.g. NOT_FOUND) is the answer.
+template <typename T>
+absl::StatusOr<T> ReadOne(mysql::ConnectionPool& pool, const std::function<absl::StatusOr<T>(mysql::Connection&)>& read) {
+  absl::StatusOr<T> out = absl::InternalError("no read ran");
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool, [&](mysql::Connection& c) {
+    out = read(c);
+    return absl::OkStatus();
+  }));
+  return out;
 }
 
 template <typename T>
@@ -630,6 +713,7 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::CreateAccount(const Muta
     st.setString(11, ToSqlDatetime(m.now));
     st.setString(12, ToSqlDatetime(m.now));
     st.executeUpdate();
+    AppendStatusHistory(c, account, m.now);
     mysql::AppendAudit(c, Audit(m, "account.create", "account", account.account_id()));
     out = account;
     out.set_etag(Etag(1));
@@ -640,13 +724,7 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::CreateAccount(const Muta
 }
 
 absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::GetAccount(const std::string& account_id) {
-  absl::StatusOr<v1::ClientAccount> out = absl::InternalError("unset");
-  absl::Status s = mysql::WithConnection(pool_, [&](mysql::Connection& c) {
-    out = LoadAccount(c, account_id, false);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  return ReadOne<v1::ClientAccount>(pool_, [&](mysql::Connection& c) { return LoadAccount(c, account_id, false); });
 }
 
 absl::StatusOr<Page<v1::ClientAccount>> MysqlMembershipStore::ListAccounts(const AccountFilter& f,
@@ -698,7 +776,8 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::TransitionAccount(const 
     CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, t.account_id, true));
     CAREOPS_RETURN_IF_ERROR(CheckEtag(t.etag, account.etag(), "client account"));
     CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccountStatus next, NextAccountStatus(account.status(), t.action));
-    CAREOPS_RETURN_IF_ERROR(ValidateNotBeforeStart(t.effective_date, DayOf(account.start_date()), "effective_date"));
+    CAREOPS_RETURN_IF_ERROR(ValidateTransitionDate(t.effective_date, DayOf(account.start_date()),
+                                                   DayOf(account.status_effective_date()), "effective_date"));
     std::string from(AccountStatusName(account.status()));
     account.set_status(next);
     *account.mutable_status_effective_date() = ToProto(t.effective_date);
@@ -706,6 +785,7 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::TransitionAccount(const 
     int64_t version = 0;
     ParseInt(account.etag(), &version);
     StoreAccount(c, account, version + 1, m.now);
+    AppendStatusHistory(c, account, m.now);
     int64_t terminated = 0;
     if (t.action == AccountAction::kCancel) {
       auto& st = c.Prepare(kTerminateAccountMembers);
@@ -775,10 +855,7 @@ absl::StatusOr<v1::AccountSummary> MysqlMembershipStore::Summarize(const std::st
 absl::StatusOr<v1::Plan> MysqlMembershipStore::CreatePlan(const Mutation& m, const v1::Plan& plan) {
   return Idempotent<v1::Plan>(pool_, m, [&](mysql::Connection& c, v1::Plan& out) {
     CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, plan.account_id(), false));
-    if (account.status() == v1::CLIENT_ACCOUNT_STATUS_CANCELLED) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("plan.account_id: client account '", account.account_id(), "' is cancelled"));
-    }
+    CAREOPS_RETURN_IF_ERROR(RequireOpen(account, "plan.account_id"));
     InsertPlan(c, plan, m.now);
     mysql::AppendAudit(c, Audit(m, "plan.create", "plan", plan.plan_id()));
     out = plan;
@@ -789,12 +866,7 @@ absl::StatusOr<v1::Plan> MysqlMembershipStore::CreatePlan(const Mutation& m, con
 }
 
 absl::StatusOr<v1::Plan> MysqlMembershipStore::GetPlan(const std::string& plan_id) {
-  absl::StatusOr<v1::Plan> out = absl::InternalError("unset");
-  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) {
-    out = LoadPlan(c, plan_id, false);
-    return absl::OkStatus();
-  }));
-  return out;
+  return ReadOne<v1::Plan>(pool_, [&](mysql::Connection& c) { return LoadPlan(c, plan_id, false); });
 }
 
 absl::StatusOr<Page<v1::Plan>> MysqlMembershipStore::ListPlans(const PlanFilter& f, const PageRequest& page) {
@@ -802,20 +874,38 @@ absl::StatusOr<Page<v1::Plan>> MysqlMembershipStore::ListPlans(const PlanFilter&
   if (!f.account_id.empty()) sql += kPlansByAccount;
   if (f.status != v1::PLAN_STATUS_UNSPECIFIED) sql += kPlansByStatus;
   sql += kListPlansPage;
+  std::string benefits_sql = kListPlanBenefitsBase;
+  if (!f.account_id.empty()) benefits_sql += kPlansByAccount;
+  if (f.status != v1::PLAN_STATUS_UNSPECIFIED) benefits_sql += kPlansByStatus;
+  benefits_sql += kListPlanBenefitsOrder;
+  // Binds the filters from parameter `i` on; both queries list them in one order.
+  auto bind_filters = [&](sql::PreparedStatement& st, int i) {
+    if (!f.account_id.empty()) st.setString(i++, f.account_id);
+    if (f.status != v1::PLAN_STATUS_UNSPECIFIED) st.setString(i++, std::string(PlanStatusName(f.status)));
+    return i;
+  };
   Page<v1::Plan> out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) {
     {
       auto& st = c.Prepare(sql);
-      int i = 1;
-      st.setString(i++, page.after_id);
-      if (!f.account_id.empty()) st.setString(i++, f.account_id);
-      if (f.status != v1::PLAN_STATUS_UNSPECIFIED) st.setString(i++, std::string(PlanStatusName(f.status)));
-      st.setInt(i++, page.limit + 1);
+      st.setString(1, page.after_id);
+      st.setInt(bind_filters(st, 2), page.limit + 1);
       std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
       while (rs->next()) out.items.push_back(ReadPlan(*rs));
     }
     TrimPage(out, page);
-    for (v1::Plan& p : out.items) LoadBenefits(c, p);
+    if (out.items.empty()) return absl::OkStatus();
+    std::unordered_map<std::string, v1::Plan*> by_id;
+    for (v1::Plan& p : out.items) by_id[p.plan_id()] = &p;
+    auto& st = c.Prepare(benefits_sql);
+    st.setString(1, page.after_id);
+    st.setString(2, out.items.back().plan_id());
+    bind_filters(st, 3);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) {
+      auto it = by_id.find(Str(*rs, 1));
+      if (it != by_id.end()) ReadBenefit(*rs, *it->second);
+    }
     return absl::OkStatus();
   }));
   return out;
@@ -867,12 +957,7 @@ absl::StatusOr<v1::Member> MysqlMembershipStore::EnrollMember(const Mutation& m,
 }
 
 absl::StatusOr<v1::Member> MysqlMembershipStore::GetMember(const std::string& member_id) {
-  absl::StatusOr<v1::Member> out = absl::InternalError("unset");
-  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) {
-    out = LoadMember(c, member_id, false);
-    return absl::OkStatus();
-  }));
-  return out;
+  return ReadOne<v1::Member>(pool_, [&](mysql::Connection& c) { return LoadMember(c, member_id, false); });
 }
 
 absl::StatusOr<Page<v1::Member>> MysqlMembershipStore::ListMembers(const MemberFilter& f, const PageRequest& page) {
@@ -904,9 +989,7 @@ absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll
                                                                   v1::BatchEnrollMembersResponse& out) {
     out.Clear();
     CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, account_id, true));
-    if (account.status() == v1::CLIENT_ACCOUNT_STATUS_CANCELLED) {
-      return absl::FailedPreconditionError(absl::StrCat("account_id: client account '", account_id, "' is cancelled"));
-    }
+    CAREOPS_RETURN_IF_ERROR(RequireOpen(account, "account_id"));
     std::unordered_map<std::string, v1::PlanStatus> plans;
     {
       auto& st = c.Prepare(kSelectAccountPlans);
@@ -920,24 +1003,13 @@ absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll
       if (r.invalid.empty()) refs.push_back(r.row.external_ref());
     }
     std::unordered_map<std::string, std::string> existing;
-    for (size_t done = 0; done < refs.size();) {
-      int n = 1;
-      for (int size : kChunkSizes) {
-        if (refs.size() - done >= static_cast<size_t>(size)) {
-          n = size;
-          break;
-        }
-      }
-      std::string sql = kExistingRefsHead;
-      for (int i = 0; i < n; ++i) sql += i ? ", ?" : "?";
-      sql += ")";
-      auto& st = c.Prepare(sql);
+    ForEachChunk(refs.size(), [&](size_t start, int n) {
+      auto& st = c.Prepare(MultiRowSql(kExistingRefsHead, "?", n, ")"));
       st.setString(1, account_id);
-      for (int i = 0; i < n; ++i) st.setString(2 + i, refs[done + i]);
+      for (int i = 0; i < n; ++i) st.setString(2 + i, refs[start + i]);
       std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
       while (rs->next()) existing[Str(*rs, 1)] = Str(*rs, 2);
-      done += n;
-    }
+    });
     // Decide every row, then insert the good ones in multi-row statements.
     std::vector<v1::Member> good;
     std::unordered_map<std::string, std::string> seen;  // external_ref -> member_id in this batch
@@ -984,19 +1056,11 @@ absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll
       seen[member.external_ref()] = member.member_id();
       good.push_back(std::move(member));
     }
-    for (size_t done = 0; done < good.size();) {
-      int n = 1;
-      for (int size : kChunkSizes) {
-        if (good.size() - done >= static_cast<size_t>(size)) {
-          n = size;
-          break;
-        }
-      }
+    ForEachChunk(good.size(), [&](size_t start, int n) {
       auto& st = c.Prepare(MultiRowSql(kInsertMemberHead, kInsertMemberRow, n));
-      for (int i = 0; i < n; ++i) BindMember(st, 1 + 16 * i, good[done + i], m.now);
+      for (int i = 0; i < n; ++i) BindMember(st, 1 + kMemberColumnCount * i, good[start + i], m.now);
       st.executeUpdate();
-      done += n;
-    }
+    });
     int created = 0, duplicate = 0, invalid = 0;
     for (const auto& r : out.results()) {
       created += r.outcome() == v1::BATCH_ROW_OUTCOME_CREATED;
@@ -1019,10 +1083,7 @@ absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll
 absl::StatusOr<v1::Movement> MysqlMembershipStore::CreateMovement(const Mutation& m, const v1::Movement& movement) {
   return Idempotent<v1::Movement>(pool_, m, [&](mysql::Connection& c, v1::Movement& out) {
     CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, movement.account_id(), false));
-    if (account.status() == v1::CLIENT_ACCOUNT_STATUS_CANCELLED) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("account_id: client account '", account.account_id(), "' is cancelled"));
-    }
+    CAREOPS_RETURN_IF_ERROR(RequireOpen(account, "account_id"));
     CAREOPS_RETURN_IF_ERROR(ValidateNotBeforeStart(DayOf(movement.effective_date()), DayOf(account.start_date()),
                                                    "effective_date"));
     if (movement.type() != v1::MOVEMENT_TYPE_ENROLLMENT) {
@@ -1060,15 +1121,9 @@ absl::StatusOr<v1::Movement> MysqlMembershipStore::CreateMovement(const Mutation
 }
 
 absl::StatusOr<v1::Movement> MysqlMembershipStore::GetMovement(const std::string& movement_id, absl::Time as_of) {
-  absl::StatusOr<v1::Movement> out = absl::NotFoundError(absl::StrCat("movement_id: no movement '", movement_id, "'"));
-  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) {
-    auto& st = c.Prepare(kSelectMovement);
-    st.setString(1, movement_id);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    if (rs->next()) out = ParseMovement(Blob(*rs, 1), as_of);
-    return absl::OkStatus();
-  }));
-  return out;
+  return ReadOne<v1::Movement>(pool_, [&](mysql::Connection& c) {
+    return LoadMovement(c, movement_id, false, as_of);
+  });
 }
 
 absl::StatusOr<v1::Movement> MysqlMembershipStore::ApplyMovement(const Mutation& m, const std::string& movement_id,
@@ -1173,14 +1228,7 @@ absl::StatusOr<v1::Movement> MysqlMembershipStore::DecideMovement(const Mutation
   decision->decided_now = false;
   return Idempotent<v1::Movement>(pool_, m, [&](mysql::Connection& c, v1::Movement& out) {
     decision->decided_now = false;
-    v1::Movement mv;
-    {
-      auto& st = c.Prepare(kSelectMovementForUpdate);
-      st.setString(1, movement_id);
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      if (!rs->next()) return absl::NotFoundError(absl::StrCat("movement_id: no movement '", movement_id, "'"));
-      CAREOPS_ASSIGN_OR_RETURN(mv, ParseMovement(Blob(*rs, 1), m.now));
-    }
+    CAREOPS_ASSIGN_OR_RETURN(v1::Movement mv, LoadMovement(c, movement_id, true, m.now));
     const v1::MovementStatus target = apply ? v1::MOVEMENT_STATUS_APPLIED : v1::MOVEMENT_STATUS_REJECTED;
     if (mv.status() == target) {  // already decided this way: the same answer again
       out = mv;
@@ -1249,14 +1297,12 @@ absl::StatusOr<Page<v1::Movement>> MysqlMembershipStore::ListMovements(const Mov
 
 absl::StatusOr<EligibilityFacts> MysqlMembershipStore::LoadEligibilityFacts(const std::string& member_id,
                                                                             const std::string& benefit_code,
-                                                                            int year, std::string* account_id,
+                                                                            absl::CivilDay service_date,
+                                                                            std::string* account_id,
                                                                             std::string* plan_id) {
-  absl::StatusOr<EligibilityFacts> out = absl::InternalError("unset");
-  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) {
-    out = QueryFacts(c, member_id, benefit_code, year, account_id, plan_id);
-    return absl::OkStatus();
-  }));
-  return out;
+  return ReadOne<EligibilityFacts>(pool_, [&](mysql::Connection& c) {
+    return QueryFacts(c, member_id, benefit_code, service_date, account_id, plan_id);
+  });
 }
 
 absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mutation& m,
@@ -1275,15 +1321,8 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mu
   v1::Utilization out;
   CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& c) -> absl::Status {
     out.Clear();
-    // The lock first: concurrent records for this member, benefit and year queue
-    // here, so the balance read below is the one the update builds on.
-    {
-      auto& st = c.Prepare(kLockBalance);
-      st.setString(1, r.member_id());
-      st.setString(2, r.benefit_code());
-      st.setInt(3, year);
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    }
+    // The lock first, so the balance read below is the one the update builds on.
+    LockBalance(c, r.member_id(), r.benefit_code(), year);
     {
       auto& st = c.Prepare(kSelectUtilization);
       st.setString(1, r.source_reference());
@@ -1300,14 +1339,14 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mu
         }
         CAREOPS_ASSIGN_OR_RETURN(
             EligibilityFacts facts,
-            QueryFacts(c, existing.member_id(), existing.benefit_code(),
-                       static_cast<int>(DayOf(existing.service_date()).year()), nullptr, nullptr));
+            QueryFacts(c, existing.member_id(), existing.benefit_code(), DayOf(existing.service_date()), nullptr,
+                       nullptr));
         out = existing;
         SetRemaining(out, facts);
         return absl::OkStatus();
       }
     }
-    CAREOPS_ASSIGN_OR_RETURN(EligibilityFacts facts, QueryFacts(c, r.member_id(), r.benefit_code(), year, nullptr, nullptr));
+    CAREOPS_ASSIGN_OR_RETURN(EligibilityFacts facts, QueryFacts(c, r.member_id(), r.benefit_code(), service_day, nullptr, nullptr));
     if (!facts.member_found) return absl::NotFoundError(absl::StrCat("member_id: no member '", r.member_id(), "'"));
     if (facts.benefit && r.amount().currency_code() != facts.currency) {
       return absl::InvalidArgumentError(absl::StrCat("amount.currency_code: must be the plan's currency ", facts.currency));
@@ -1333,14 +1372,7 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mu
       st.setString(8, ToSqlDatetime(m.now));
       st.executeUpdate();
     }
-    {
-      auto& st = c.Prepare(kAddToBalance);
-      st.setInt64(1, r.amount().amount_minor());
-      st.setString(2, r.member_id());
-      st.setString(3, r.benefit_code());
-      st.setInt(4, year);
-      st.executeUpdate();
-    }
+    AddToBalance(c, r.member_id(), r.benefit_code(), year, r.amount().amount_minor());
     mysql::AppendAudit(c, Audit(m, "utilization.record", "utilization", new_utilization_id, "",
                                 absl::StrCat("{\"source_reference\":", JsonString(r.source_reference()),
                                              ",\"member_id\":", JsonString(r.member_id()),
@@ -1377,21 +1409,8 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::ReverseUtilization(const M
     }
     const int year = static_cast<int>(DayOf(out.service_date()).year());
     if (!out.reversed()) {
-      {
-        auto& st = c.Prepare(kLockBalance);
-        st.setString(1, out.member_id());
-        st.setString(2, out.benefit_code());
-        st.setInt(3, year);
-        std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      }
-      {
-        auto& st = c.Prepare(kAddToBalance);
-        st.setInt64(1, -out.amount().amount_minor());
-        st.setString(2, out.member_id());
-        st.setString(3, out.benefit_code());
-        st.setInt(4, year);
-        st.executeUpdate();
-      }
+      LockBalance(c, out.member_id(), out.benefit_code(), year);
+      AddToBalance(c, out.member_id(), out.benefit_code(), year, -out.amount().amount_minor());
       {
         auto& st = c.Prepare(kReverseUtilization);
         st.setString(1, r.reason());
@@ -1406,7 +1425,8 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::ReverseUtilization(const M
       *out.mutable_reversed_at() = ToProtoTimestamp(m.now);
     }
     CAREOPS_ASSIGN_OR_RETURN(EligibilityFacts facts,
-                             QueryFacts(c, out.member_id(), out.benefit_code(), year, nullptr, nullptr));
+                             QueryFacts(c, out.member_id(), out.benefit_code(), DayOf(out.service_date()), nullptr,
+                                        nullptr));
     SetRemaining(out, facts);
     return absl::OkStatus();
   }));

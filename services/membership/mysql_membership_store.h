@@ -1,4 +1,4 @@
-// MembershipStore on MySQL/MariaDB (schema/V002__membership.sql) through
+// MembershipStore on MySQL/MariaDB (schema/V002__membership.sql and later) through
 // Connector/C++ 1.1.
 //
 // Every write runs in mysql::RunIdempotent (keyed by the request_id) or, for
@@ -53,7 +53,7 @@ class MysqlMembershipStore final : public MembershipStore {
   absl::StatusOr<Page<v1::Movement>> ListMovements(const MovementFilter& filter, const PageRequest& page) override;
 
   absl::StatusOr<EligibilityFacts> LoadEligibilityFacts(const std::string& member_id,
-                                                        const std::string& benefit_code, int year,
+                                                        const std::string& benefit_code, absl::CivilDay service_date,
                                                         std::string* account_id, std::string* plan_id) override;
   absl::StatusOr<v1::Utilization> RecordUtilization(const Mutation& m, const v1::RecordUtilizationRequest& request,
                                                     const std::string& new_utilization_id) override;

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "careops/membership/v1/membership.grpc.pb.h"
+#include "common/migrations.h"
 #include "common/mysql/pool.h"
 #include "tests/support/harness.h"
 #include "tests/support/rpc.h"
@@ -146,6 +149,35 @@ class Membership {
     *req.mutable_service_date() = day;
     req.set_source_reference(source);
     return stub_->RecordUtilization(Ctx("svc-claims").get(), req, out);
+  }
+
+  // Account transitions from `day`, without an etag; the call's status.
+  grpc::Status Suspend(const std::string& account_id, common::v1::Date day, const std::string& reason = "past due") {
+    v1::SuspendClientAccountRequest req;
+    req.set_request_id(NewRequestId());
+    req.set_account_id(account_id);
+    req.set_reason(reason);
+    *req.mutable_effective_date() = day;
+    v1::ClientAccount out;
+    return stub_->SuspendClientAccount(Ctx("svc-collections").get(), req, &out);
+  }
+  grpc::Status Reinstate(const std::string& account_id, common::v1::Date day) {
+    v1::ReinstateClientAccountRequest req;
+    req.set_request_id(NewRequestId());
+    req.set_account_id(account_id);
+    req.set_reason("brought current");
+    *req.mutable_effective_date() = day;
+    v1::ClientAccount out;
+    return stub_->ReinstateClientAccount(Ctx("svc-collections").get(), req, &out);
+  }
+  grpc::Status Cancel(const std::string& account_id, common::v1::Date day) {
+    v1::CancelClientAccountRequest req;
+    req.set_request_id(NewRequestId());
+    req.set_account_id(account_id);
+    req.set_reason("notice of cancellation lapsed");
+    *req.mutable_effective_date() = day;
+    v1::ClientAccount out;
+    return stub_->CancelClientAccount(Ctx("svc-collections").get(), req, &out);
   }
 
   std::string Metrics() { return testing::HttpGet(service_.metrics_port(), "/metrics"); }
@@ -526,6 +558,47 @@ TEST_F(MembershipTest, PlansAreVersionedNotEditedInPlace) {
   EXPECT_EQ(plans.plans(0).benefits(0).annual_limit().amount_minor(), 200000);
 }
 
+TEST_F(MembershipTest, APageTokenIsOnlyGoodForTheFiltersItWasMadeWith) {
+  v1::ClientAccount account = m_->Account("Token Co", v1::CLIENT_ACCOUNT_TYPE_AGENT, "token.officer");
+  m_->Account("Token Co 2", v1::CLIENT_ACCOUNT_TYPE_AGENT, "token.officer");
+  v1::Plan plan = m_->Plan(account.account_id());
+  m_->Enroll(account, plan, "T-1");
+  m_->Enroll(account, plan, "T-2");
+
+  v1::ListMembersRequest members;
+  members.set_account_id(account.account_id());
+  members.set_page_size(1);
+  v1::ListMembersResponse member_page;
+  ASSERT_TRUE(m_->stub().ListMembers(m_->Ctx().get(), members, &member_page).ok());
+  ASSERT_FALSE(member_page.next_page_token().empty());
+  members.set_page_token(member_page.next_page_token());
+  members.set_status(v1::MEMBER_STATUS_TERMINATED);
+  grpc::Status s = m_->stub().ListMembers(m_->Ctx().get(), members, &member_page);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message().rfind("page_token: ", 0), 0u) << s.error_message();
+  members.clear_status();
+  members.set_page_size(5);  // the page size may change; the filters may not
+  ASSERT_TRUE(m_->stub().ListMembers(m_->Ctx().get(), members, &member_page).ok());
+  ASSERT_EQ(member_page.members_size(), 1);
+  EXPECT_EQ(member_page.members(0).external_ref(), "T-2");
+
+  v1::ListClientAccountsRequest accounts;
+  accounts.set_account_officer("token.officer");
+  accounts.set_page_size(1);
+  v1::ListClientAccountsResponse account_page;
+  ASSERT_TRUE(m_->stub().ListClientAccounts(m_->Ctx().get(), accounts, &account_page).ok());
+  accounts.set_page_token(account_page.next_page_token());
+  accounts.set_account_officer("someone.else");
+  s = m_->stub().ListClientAccounts(m_->Ctx().get(), accounts, &account_page);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message().rfind("page_token: ", 0), 0u) << s.error_message();
+  // A token of one list is no token for another.
+  v1::ListPlansRequest plans;
+  plans.set_page_token(member_page.next_page_token().empty() ? accounts.page_token() : member_page.next_page_token());
+  v1::ListPlansResponse plan_page;
+  EXPECT_EQ(m_->stub().ListPlans(m_->Ctx().get(), plans, &plan_page).error_code(), StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(MembershipTest, EnrolledMembersAreReadAndListedByAccountStatusAndPlan) {
   v1::ClientAccount account = m_->Account("Listing Co");
   v1::Plan plan = m_->Plan(account.account_id());
@@ -865,6 +938,41 @@ TEST_F(MembershipTest, EligibilityListsEveryReasonWithTheRemainingLimit) {
   EXPECT_NE(metrics.find(R"(careops_membership_eligibility_checks_total{outcome="eligible"})"), std::string::npos);
 }
 
+TEST_F(MembershipTest, EligibilityJudgesTheAccountStatusInForceOnTheServiceDate) {
+  v1::ClientAccount account = m_->Account("History Co");
+  v1::Plan plan = m_->Plan(account.account_id());
+  v1::Member member = m_->Enroll(account, plan, "H-1");
+  const std::string id = member.member_id();
+
+  // Suspended 1-9 April, then reinstated: the account is ACTIVE now, but a claim
+  // dated inside the suspension is still refused and one either side is not.
+  ASSERT_TRUE(m_->Suspend(account.account_id(), D(2026, 4, 1)).ok());
+  ASSERT_TRUE(m_->Reinstate(account.account_id(), D(2026, 4, 10)).ok());
+  EXPECT_EQ(Codes(m_->Check(id, "OUTPATIENT", D(2026, 4, 5), 100)), std::vector{v1::ACCOUNT_SUSPENDED});
+  EXPECT_EQ(Codes(m_->Check(id, "OUTPATIENT", D(2026, 4, 1), 100)), std::vector{v1::ACCOUNT_SUSPENDED});
+  EXPECT_TRUE(m_->Check(id, "OUTPATIENT", D(2026, 3, 31), 100).eligible());
+  EXPECT_TRUE(m_->Check(id, "OUTPATIENT", D(2026, 4, 10), 100).eligible());
+  v1::Utilization u;
+  grpc::Status s = m_->Record(id, "OUTPATIENT", 100, "claim-h-suspended", &u, D(2026, 4, 5));
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("ACCOUNT_SUSPENDED"), std::string::npos) << s.error_message();
+  EXPECT_TRUE(m_->Record(id, "OUTPATIENT", 100, "claim-h-after", &u, D(2026, 4, 12)).ok());
+
+  // A transition may not predate the status it replaces.
+  s = m_->Suspend(account.account_id(), D(2026, 4, 9));
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "effective_date: must not be before the current status's effective date 2026-04-10");
+
+  // Suspended again from May, cancelled from June: each day answers with its own status.
+  ASSERT_TRUE(m_->Suspend(account.account_id(), D(2026, 5, 1)).ok());
+  ASSERT_TRUE(m_->Cancel(account.account_id(), D(2026, 6, 1)).ok());
+  EXPECT_EQ(Codes(m_->Check(id, "OUTPATIENT", D(2026, 5, 15), 100)), std::vector{v1::ACCOUNT_SUSPENDED});
+  EXPECT_EQ(Codes(m_->Check(id, "OUTPATIENT", D(2026, 6, 2), 100)),
+            (std::vector{v1::MEMBER_NOT_ACTIVE, v1::ACCOUNT_CANCELLED}));
+  EXPECT_EQ(Codes(m_->Check(id, "OUTPATIENT", D(2026, 4, 5), 100)), std::vector{v1::ACCOUNT_SUSPENDED});
+  EXPECT_TRUE(m_->Check(id, "OUTPATIENT", D(2026, 4, 20), 100).eligible());
+}
+
 TEST_F(MembershipTest, UtilisationIsIdempotentBySourceReferenceAndReversible) {
   v1::ClientAccount account = m_->Account("Utilisation Co");
   v1::Plan plan = m_->Plan(account.account_id());
@@ -941,6 +1049,225 @@ TEST_F(MembershipTest, SixteenConcurrentRecordsNeverOverspendTheLimit) {
   EXPECT_EQ(other.load(), 0);
   v1::CheckEligibilityResponse left = m_->Check(member.member_id(), "OUTPATIENT", D(2026, 3, 2), 0);
   EXPECT_EQ(left.remaining_limit().amount_minor(), 100000 - 6 * 15000);
+}
+
+// ---------------------------------------------------------------- the corporate-enrolment workflow (DESIGN.md)
+
+TEST_F(MembershipTest, CorporateEnrolmentWorkflowEndToEnd) {
+  // An account officer opens the corporate account and its plan.
+  v1::ClientAccount account = m_->Account("Acme Manufacturing", v1::CLIENT_ACCOUNT_TYPE_CORPORATE, "workflow.officer");
+  v1::Plan plan = m_->Plan(account.account_id());
+
+  // HR sends a census of 300 rows: 296 good, 2 invalid, 2 duplicates.
+  v1::BatchEnrollMembersRequest census;
+  census.set_request_id(NewRequestId());
+  census.set_account_id(account.account_id());
+  for (int i = 0; i < 298; ++i) {
+    v1::BatchEnrollRow* row = census.add_rows();
+    row->set_plan_id(plan.plan_id());
+    row->set_external_ref(absl::StrCat("ACME-", i));
+    *row->mutable_person() = Person(absl::StrCat("Employee ", i));
+    *row->mutable_effective_date() = D(2026, 2, 1);
+  }
+  census.mutable_rows(10)->mutable_person()->clear_birth_date();          // invalid
+  *census.mutable_rows(20)->mutable_effective_date() = D(2025, 12, 1);    // invalid: before the start
+  *census.add_rows() = census.rows(0);                                    // duplicate in the census
+  *census.add_rows() = census.rows(1);
+  v1::BatchEnrollMembersResponse enrolled;
+  ASSERT_TRUE(m_->stub().BatchEnrollMembers(m_->Ctx().get(), census, &enrolled).ok());
+  ASSERT_EQ(enrolled.results_size(), 300);
+  EXPECT_EQ(enrolled.created_count(), 296);
+  EXPECT_EQ(enrolled.invalid_count(), 2);
+  EXPECT_EQ(enrolled.duplicate_count(), 2);
+  EXPECT_EQ(enrolled.results(10).error(), "rows[10].person.birth_date: is required");
+  EXPECT_NE(enrolled.results(20).error().find("rows[20].effective_date"), std::string::npos);
+  EXPECT_EQ(enrolled.results(298).outcome(), v1::BATCH_ROW_OUTCOME_DUPLICATE);
+  EXPECT_EQ(enrolled.results(298).member_id(), enrolled.results(0).member_id());
+
+  // The whole roster pages back by key.
+  v1::ListMembersRequest roster;
+  roster.set_account_id(account.account_id());
+  roster.set_page_size(100);
+  int listed = 0, pages = 0;
+  do {
+    v1::ListMembersResponse page;
+    ASSERT_TRUE(m_->stub().ListMembers(m_->Ctx().get(), roster, &page).ok());
+    listed += page.members_size();
+    ++pages;
+    roster.set_page_token(page.next_page_token());
+  } while (!roster.page_token().empty() && pages < 10);
+  EXPECT_EQ(listed, 296);
+  EXPECT_EQ(pages, 3);
+
+  // Movements: a new hire, a leaver, a promotion to a revised plan, a correction.
+  const std::string leaver = enrolled.results(0).member_id();
+  const std::string promoted = enrolled.results(1).member_id();
+  const std::string corrected = enrolled.results(2).member_id();
+  v1::RevisePlanRequest revise;
+  revise.set_request_id(NewRequestId());
+  revise.set_plan_id(plan.plan_id());
+  revise.set_name("Gold 2026.2");
+  *revise.mutable_benefits() = plan.benefits();
+  v1::Plan revised;
+  ASSERT_TRUE(m_->stub().RevisePlan(m_->Ctx().get(), revise, &revised).ok());
+
+  auto request = [&](v1::MovementType type, const std::string& member_id, common::v1::Date day) {
+    v1::RequestMovementRequest req;
+    req.set_request_id(NewRequestId());
+    req.set_account_id(account.account_id());
+    req.set_type(type);
+    req.set_member_id(member_id);
+    *req.mutable_effective_date() = day;
+    return req;
+  };
+  std::vector<v1::RequestMovementRequest> requests = {
+      request(v1::MOVEMENT_TYPE_ENROLLMENT, "", D(2026, 3, 1)),
+      request(v1::MOVEMENT_TYPE_TERMINATION, leaver, D(2026, 3, 16)),
+      request(v1::MOVEMENT_TYPE_PLAN_CHANGE, promoted, D(2026, 3, 1)),
+      request(v1::MOVEMENT_TYPE_DETAIL_CHANGE, corrected, D(2026, 3, 1)),
+  };
+  requests[0].mutable_enrollment()->set_plan_id(revised.plan_id());
+  requests[0].mutable_enrollment()->set_external_ref("ACME-NEW-1");
+  *requests[0].mutable_enrollment()->mutable_person() = Person("New Hire");
+  requests[2].set_new_plan_id(revised.plan_id());
+  *requests[3].mutable_person() = Person("Corrected");
+  std::vector<v1::Movement> movements(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    ASSERT_TRUE(m_->stub().RequestMovement(m_->Ctx().get(), requests[i], &movements[i]).ok()) << i;
+    EXPECT_EQ(movements[i].status(), v1::MOVEMENT_STATUS_PENDING);
+    EXPECT_GT(movements[i].due_time().seconds(), movements[i].request_time().seconds());
+  }
+
+  // Tracked against their TAT: none is overdue at request time, all four are once the due time has passed.
+  v1::ListMovementsRequest overdue;
+  overdue.set_account_id(account.account_id());
+  overdue.set_overdue_only(true);
+  *overdue.mutable_as_of() = movements[0].request_time();
+  v1::ListMovementsResponse listed_movements;
+  ASSERT_TRUE(m_->stub().ListMovements(m_->Ctx().get(), overdue, &listed_movements).ok());
+  EXPECT_EQ(listed_movements.movements_size(), 0);
+  overdue.mutable_as_of()->set_seconds(movements.back().due_time().seconds() + 1);
+  ASSERT_TRUE(m_->stub().ListMovements(m_->Ctx().get(), overdue, &listed_movements).ok());
+  ASSERT_EQ(listed_movements.movements_size(), 4);
+  for (const auto& mv : listed_movements.movements()) EXPECT_TRUE(mv.overdue());
+
+  // The officer applies three and rejects the correction; each shows its TAT was met.
+  for (size_t i = 0; i < 3; ++i) {
+    v1::ApplyMovementRequest apply;
+    apply.set_request_id(NewRequestId());
+    apply.set_movement_id(movements[i].movement_id());
+    apply.set_etag(movements[i].etag());
+    ASSERT_TRUE(m_->stub().ApplyMovement(m_->Ctx().get(), apply, &movements[i]).ok()) << i;
+    EXPECT_EQ(movements[i].status(), v1::MOVEMENT_STATUS_APPLIED);
+    EXPECT_TRUE(movements[i].tat_met());
+    EXPECT_FALSE(movements[i].overdue());
+  }
+  v1::RejectMovementRequest reject;
+  reject.set_request_id(NewRequestId());
+  reject.set_movement_id(movements[3].movement_id());
+  reject.set_etag(movements[3].etag());
+  reject.set_reason("name matches the ID already on file");
+  ASSERT_TRUE(m_->stub().RejectMovement(m_->Ctx().get(), reject, &movements[3]).ok());
+  EXPECT_EQ(movements[3].status(), v1::MOVEMENT_STATUS_REJECTED);
+  EXPECT_TRUE(movements[3].tat_met());
+  ASSERT_TRUE(m_->stub().ListMovements(m_->Ctx().get(), overdue, &listed_movements).ok());
+  EXPECT_EQ(listed_movements.movements_size(), 0);
+
+  // The changes took effect.
+  const std::string new_hire = movements[0].member_id();
+  ASSERT_FALSE(new_hire.empty());
+  EXPECT_EQ(m_->Check(new_hire, "OUTPATIENT", D(2026, 3, 2), 100).plan_id(), revised.plan_id());
+  EXPECT_EQ(Codes(m_->Check(leaver, "OUTPATIENT", D(2026, 3, 16), 100)), std::vector{v1::MEMBER_NOT_ACTIVE});
+  EXPECT_EQ(m_->Check(promoted, "OUTPATIENT", D(2026, 3, 2), 100).plan_id(), revised.plan_id());
+  v1::GetMemberRequest get;
+  get.set_member_id(corrected);
+  v1::Member unchanged;
+  ASSERT_TRUE(m_->stub().GetMember(m_->Ctx().get(), get, &unchanged).ok());
+  EXPECT_EQ(unchanged.person().given_name(), "Employee 2");
+
+  v1::GetAccountSummaryRequest summary_req;
+  summary_req.set_account_id(account.account_id());
+  *summary_req.mutable_period_start() = D(2026, 2, 1);
+  *summary_req.mutable_period_end() = D(2026, 3, 31);
+  v1::AccountSummary summary;
+  ASSERT_TRUE(m_->stub().GetAccountSummary(m_->Ctx().get(), summary_req, &summary).ok());
+  EXPECT_EQ(summary.covered_at_period_start(), 296);
+  EXPECT_EQ(summary.covered_at_period_end(), 296);  // one joined, one left
+  EXPECT_EQ(summary.enrolled_in_period(), 297);
+  EXPECT_EQ(summary.terminated_in_period(), 1);
+}
+
+// ---------------------------------------------------------------- V003: status history of older accounts
+
+std::string SourceFile(const std::string& path) {
+  std::ifstream in(testing::SourceDir() + "/" + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(MembershipMigrationTest, StatusHistoryOfAccountsMadeBeforeV003IsBackFilled) {
+  testing::TestSchema schema("membership_v003");
+  {
+    // The schema as V002 left it, with an account suspended 1-9 April and then
+    // reinstated (known only from the audit trail) and one suspended since May.
+    mysql::PoolOptions options;
+    options.dsn = schema.dsn();
+    options.max_size = 1;
+    mysql::ConnectionPool pool(options);
+    ASSERT_TRUE(Migrate(pool, {{1, "V001__runtime.sql", SourceFile("common/schema/V001__runtime.sql")},
+                               {2, "V002__membership.sql", SourceFile("services/membership/schema/V002__membership.sql")}})
+                    .ok());
+    absl::Status s = mysql::WithConnection(pool, [](mysql::Connection& c) {
+      for (const char* sql : {
+               "INSERT INTO client_accounts VALUES ('0000000000000000000000000A', 'Legacy', 'corporate', 'active',"
+               " '', '', '2026-01-01', '2026-04-10', 'paid', 3, NOW(6), NOW(6))",
+               "INSERT INTO client_accounts VALUES ('0000000000000000000000000B', 'Legacy 2', 'corporate', 'suspended',"
+               " '', '', '2026-01-01', '2026-05-01', 'past due', 2, NOW(6), NOW(6))",
+               "INSERT INTO plans VALUES ('000000000000000000000000PA', '0000000000000000000000000A', 'Gold', 'PHP', 1,"
+               " '', 'active', 1, NOW(6))",
+               "INSERT INTO plans VALUES ('000000000000000000000000PB', '0000000000000000000000000B', 'Gold', 'PHP', 1,"
+               " '', 'active', 1, NOW(6))",
+               "INSERT INTO plan_benefits VALUES ('000000000000000000000000PA', 'OUTPATIENT', 'outpatient', 0, 100000,"
+               " 0, 0, 0, 0), ('000000000000000000000000PB', 'OUTPATIENT', 'outpatient', 0, 100000, 0, 0, 0, 0)",
+               "INSERT INTO members VALUES ('000000000000000000000000MA', '0000000000000000000000000A',"
+               " '000000000000000000000000PA', 'L-1', 'active', 'Ana', 'Cruz', '1990-01-01', 'F', '', '',"
+               " '2026-01-01', NULL, 1, NOW(6), NOW(6)), ('000000000000000000000000MB', '0000000000000000000000000B',"
+               " '000000000000000000000000PB', 'L-2', 'active', 'Ben', 'Cruz', '1990-01-01', 'M', '', '',"
+               " '2026-01-01', NULL, 1, NOW(6), NOW(6))",
+               "INSERT INTO audit_log (at, actor_user, actor_role, actor_team, action, resource_type, resource_id,"
+               " reason, details, request_id) VALUES"
+               " (NOW(6), 'svc-collections', 'service', '', 'account.suspend', 'account', '0000000000000000000000000A',"
+               " 'past due', '{\"from\":\"active\",\"to\":\"suspended\",\"effective_date\":\"2026-04-01\"}', 'r1'),"
+               " (NOW(6), 'svc-collections', 'service', '', 'account.reinstate', 'account', '0000000000000000000000000A',"
+               " 'paid', '{\"from\":\"suspended\",\"to\":\"active\",\"effective_date\":\"2026-04-10\"}', 'r2')",
+           }) {
+        c.Execute(sql);
+      }
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  testing::ServiceProcess service("membership", schema.dsn());
+  ASSERT_TRUE(testing::Eventually([&] { return testing::Health(service.address()) == "SERVING"; }))
+      << service.process().output();
+  auto stub = v1::MembershipService::NewStub(grpc::CreateChannel(service.address(), grpc::InsecureChannelCredentials()));
+  auto check = [&](const std::string& member_id, common::v1::Date day) {
+    v1::CheckEligibilityRequest req;
+    req.set_member_id(member_id);
+    req.set_benefit_code("OUTPATIENT");
+    *req.mutable_service_date() = day;
+    v1::CheckEligibilityResponse out;
+    grpc::Status s = stub->CheckEligibility(testing::BearerContext("dev-account-officer").get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return Codes(out);
+  };
+  using Reasons = std::vector<v1::EligibilityReasonCode>;
+  EXPECT_EQ(check("000000000000000000000000MA", D(2026, 3, 31)), Reasons{});
+  EXPECT_EQ(check("000000000000000000000000MA", D(2026, 4, 5)), Reasons{v1::ACCOUNT_SUSPENDED});
+  EXPECT_EQ(check("000000000000000000000000MA", D(2026, 4, 10)), Reasons{});
+  EXPECT_EQ(check("000000000000000000000000MB", D(2026, 4, 30)), Reasons{});
+  EXPECT_EQ(check("000000000000000000000000MB", D(2026, 5, 1)), Reasons{v1::ACCOUNT_SUSPENDED});
 }
 
 // ---------------------------------------------------------------- gauges across a restart
