@@ -58,36 +58,38 @@ constexpr std::pair<InvestigationStatus, std::string_view> kInvestigationNames[]
     {InvestigationStatus::kClosed, "CLOSED"},
 };
 
-bool ParseMinor(std::string_view text, int64_t* out) { return ParseInt(text, out) && *out >= 0; }
+// "PHP=5000000": a known currency and a non-negative amount in minor units.
+bool ParseCurrencyAmount(std::string_view item, std::string* currency, int64_t* minor) {
+  size_t eq = item.find('=');
+  if (eq == std::string_view::npos || !IsKnownCurrency(item.substr(0, eq))) return false;
+  if (!ParseInt(item.substr(eq + 1), minor) || *minor < 0) return false;
+  *currency = std::string(item.substr(0, eq));
+  return true;
+}
+
+template <typename Enum, size_t N>
+std::string_view NameIn(const std::pair<Enum, std::string_view> (&names)[N], Enum value) {
+  for (const auto& [v, name] : names) {
+    if (v == value) return name;
+  }
+  return "UNKNOWN";
+}
+
+template <typename Enum, size_t N>
+std::optional<Enum> ParseIn(const std::pair<Enum, std::string_view> (&names)[N], std::string_view name) {
+  for (const auto& [v, n] : names) {
+    if (n == name) return v;
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
-std::string_view ClaimStatusName(ClaimStatus s) {
-  for (const auto& [status, name] : kStatusNames) {
-    if (status == s) return name;
-  }
-  return "UNKNOWN";
-}
-
-std::optional<ClaimStatus> ParseClaimStatus(std::string_view name) {
-  for (const auto& [status, n] : kStatusNames) {
-    if (n == name) return status;
-  }
-  return std::nullopt;
-}
-
-std::string_view InvestigationStatusName(InvestigationStatus s) {
-  for (const auto& [status, name] : kInvestigationNames) {
-    if (status == s) return name;
-  }
-  return "UNKNOWN";
-}
-
+std::string_view ClaimStatusName(ClaimStatus s) { return NameIn(kStatusNames, s); }
+std::optional<ClaimStatus> ParseClaimStatus(std::string_view name) { return ParseIn(kStatusNames, name); }
+std::string_view InvestigationStatusName(InvestigationStatus s) { return NameIn(kInvestigationNames, s); }
 std::optional<InvestigationStatus> ParseInvestigationStatus(std::string_view name) {
-  for (const auto& [status, n] : kInvestigationNames) {
-    if (n == name) return status;
-  }
-  return std::nullopt;
+  return ParseIn(kInvestigationNames, name);
 }
 
 std::string_view ClaimActionName(ClaimAction a) {
@@ -156,14 +158,13 @@ absl::StatusOr<AuthorityChain> AuthorityChain::Parse(std::string_view text) {
     } else {
       for (std::string_view item : SplitAny(limits, ",", true)) {
         item = StripSpace(item);
-        size_t eq = item.find('=');
+        std::string currency;
         int64_t minor = 0;
-        if (eq == std::string_view::npos || !IsKnownCurrency(item.substr(0, eq)) ||
-            !ParseMinor(item.substr(eq + 1), &minor)) {
+        if (!ParseCurrencyAmount(item, &currency, &minor)) {
           return absl::InvalidArgumentError(absl::StrCat("authority chain: limit '", Abs(item), "' of role '",
                                                          level.role, "' must be CUR=minor_units"));
         }
-        level.limits[std::string(item.substr(0, eq))] = minor;
+        level.limits[currency] = minor;
       }
     }
     chain.levels_.push_back(std::move(level));
@@ -246,14 +247,13 @@ absl::StatusOr<AutoRouteThresholds> ParseAutoRouteThresholds(std::string_view te
   AutoRouteThresholds out;
   for (std::string_view item : SplitAny(text, ",", true)) {
     item = StripSpace(item);
-    size_t eq = item.find('=');
+    std::string currency;
     int64_t minor = 0;
-    if (eq == std::string_view::npos || !IsKnownCurrency(item.substr(0, eq)) ||
-        !ParseMinor(item.substr(eq + 1), &minor)) {
+    if (!ParseCurrencyAmount(item, &currency, &minor)) {
       return absl::InvalidArgumentError(
           absl::StrCat("auto-route threshold '", Abs(item), "' must be CUR=minor_units"));
     }
-    out[std::string(item.substr(0, eq))] = minor;
+    out[currency] = minor;
   }
   return out;
 }
@@ -266,6 +266,14 @@ std::string RouteOnSubmit(const AuthorityChain& chain, const AutoRouteThresholds
 }
 
 // ---- TAT ---------------------------------------------------------------------
+
+absl::Time TatTargets::DecisionDue(absl::Time from) const {
+  return calendar.AddBusinessDays(from, decision_business_days);
+}
+
+absl::Time TatTargets::SettlementDue(absl::Time approved) const {
+  return calendar.AddBusinessDays(approved, settlement_business_days);
+}
 
 // ---- Duplicates ----------------------------------------------------------------
 

@@ -19,9 +19,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/money.h"
-#include "services/claims/claim.h"
-
 #include "common/business_days.h"
+#include "services/claims/claim.h"
 
 namespace careops::claims {
 
@@ -119,12 +118,18 @@ std::string RouteOnSubmit(const AuthorityChain& chain, const AutoRouteThresholds
 
 // ---- TAT ---------------------------------------------------------------------
 
+// Targets per stage in business days of `calendar` (weekends and the configured
+// holidays do not count; see common/business_days.h).
 struct TatTargets {
-  int decision_business_days = 5;     // submission -> decision
+  int decision_business_days = 5;     // submission (or reopening) -> decision
   int settlement_business_days = 10;  // approval -> settlement
-};
+  BusinessCalendar calendar;
 
-// Due times use common/business_days.h (AddBusinessDays).
+  // When a decision on a claim submitted or reopened at `from` is due.
+  absl::Time DecisionDue(absl::Time from) const;
+  // When settlement of a claim approved at `approved` is due.
+  absl::Time SettlementDue(absl::Time approved) const;
+};
 
 // ---- Duplicates ----------------------------------------------------------------
 

@@ -190,6 +190,25 @@ TEST(AuthorityTest, AutoRoutingSendsLargeClaimsToARoleThatMayApprove) {
 
 // ---- TAT -------------------------------------------------------------------------
 
+TEST(TatTest, DueTimesCountBusinessDaysOnly) {
+  TatTargets tat;  // 5 business days to decide, 10 to settle
+  // Friday 10:00: five business days later is the next Friday 10:00; ten is two weeks on.
+  EXPECT_EQ(tat.DecisionDue(Utc(2026, 11, 20, 10)), Utc(2026, 11, 27, 10));
+  EXPECT_EQ(tat.SettlementDue(Utc(2026, 11, 20, 10)), Utc(2026, 12, 4, 10));
+  // Work arriving on a Saturday counts from Monday 00:00.
+  EXPECT_EQ(tat.DecisionDue(Utc(2026, 11, 21, 15)), Utc(2026, 11, 30, 0));
+}
+
+TEST(TatTest, ConfiguredHolidaysDoNotCount) {
+  TatTargets tat{.decision_business_days = 5,
+                 .settlement_business_days = 1,
+                 .calendar = BusinessCalendar({absl::CivilDay(2026, 11, 25), absl::CivilDay(2026, 12, 25)})};
+  // Wednesday 25 November is a holiday: Friday + 5 lands on Monday.
+  EXPECT_EQ(tat.DecisionDue(Utc(2026, 11, 20, 10)), Utc(2026, 11, 30, 10));
+  // Approved Thursday 24 December: Christmas is skipped, settlement due Monday.
+  EXPECT_EQ(tat.SettlementDue(Utc(2026, 12, 24, 9)), Utc(2026, 12, 28, 9));
+}
+
 // ---- Duplicates --------------------------------------------------------------------
 
 Claim Live(std::string id, S status = S::kSubmitted) {

@@ -62,7 +62,9 @@ void ClaimsMetrics::Submitted(const std::string& channel, const std::string& typ
   submitted_.Add({{"channel", Lower(channel)}, {"type", Lower(type)}}).Increment();
 }
 
-void ClaimsMetrics::Decided(const std::string& decision) { decisions_.Add({{"decision", decision}}).Increment(); }
+void ClaimsMetrics::Decided(ClaimStatus decision) {
+  decisions_.Add({{"decision", Lower(ClaimStatusName(decision))}}).Increment();
+}
 
 void ClaimsMetrics::Escalated(const std::string& to_role) { escalations_.Add({{"to_role", to_role}}).Increment(); }
 

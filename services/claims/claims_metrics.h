@@ -32,7 +32,8 @@ class ClaimsMetrics {
   explicit ClaimsMetrics(prometheus::Registry& registry);
 
   void Submitted(const std::string& channel, const std::string& type);
-  void Decided(const std::string& decision);
+  // APPROVED, PARTIALLY_APPROVED, DENIED or REJECTED (at screening).
+  void Decided(ClaimStatus decision);
   void Escalated(const std::string& to_role);
   void Turnaround(const std::string& stage, absl::Duration d);
   void Breaches(const std::string& stage, int count);

@@ -22,48 +22,27 @@ constexpr size_t kMaxCodes = 50;
 
 // ---- Enum names: the domain stores the wire name without its prefix -----------
 
-std::string Strip(const std::string& full, std::string_view prefix) {
-  return full.substr(0, prefix.size()) == prefix ? full.substr(prefix.size()) : full;
+constexpr char kStatusPrefix[] = "CLAIM_STATUS_";
+constexpr char kChannelPrefix[] = "CHANNEL_";
+constexpr char kTypePrefix[] = "CLAIM_TYPE_";
+constexpr char kCategoryPrefix[] = "NON_CONFORMANCE_CATEGORY_";
+constexpr char kInvestigationPrefix[] = "INVESTIGATION_STATUS_";
+
+// The wire value named `prefix` + `name`; the enum's zero (UNSPECIFIED) for none.
+template <typename WireEnum>
+WireEnum WireValue(std::string_view prefix, std::string_view name) {
+  const auto* value =
+      google::protobuf::GetEnumDescriptor<WireEnum>()->FindValueByName(absl::StrCat(Abs(prefix), Abs(name)));
+  return static_cast<WireEnum>(value ? value->number() : 0);
 }
 
-v1::ClaimStatus StatusToProto(ClaimStatus s) {
-  v1::ClaimStatus out = v1::CLAIM_STATUS_UNSPECIFIED;
-  v1::ClaimStatus_Parse(absl::StrCat("CLAIM_STATUS_", Abs(ClaimStatusName(s))), &out);
-  return out;
-}
-
-std::optional<ClaimStatus> StatusFromProto(v1::ClaimStatus s) {
-  return ParseClaimStatus(Strip(v1::ClaimStatus_Name(s), "CLAIM_STATUS_"));
-}
-
-v1::Channel ChannelToProto(const std::string& name) {
-  v1::Channel out = v1::CHANNEL_UNSPECIFIED;
-  v1::Channel_Parse(absl::StrCat("CHANNEL_", name), &out);
-  return out;
-}
-
-v1::ClaimType TypeToProto(const std::string& name) {
-  v1::ClaimType out = v1::CLAIM_TYPE_UNSPECIFIED;
-  v1::ClaimType_Parse(absl::StrCat("CLAIM_TYPE_", name), &out);
-  return out;
-}
-
-v1::NonConformanceCategory CategoryToProto(const std::string& name) {
-  v1::NonConformanceCategory out = v1::NON_CONFORMANCE_CATEGORY_UNSPECIFIED;
-  v1::NonConformanceCategory_Parse(absl::StrCat("NON_CONFORMANCE_CATEGORY_", name), &out);
-  return out;
-}
-
-v1::InvestigationStatus InvestigationStatusToProto(InvestigationStatus s) {
-  v1::InvestigationStatus out = v1::INVESTIGATION_STATUS_UNSPECIFIED;
-  v1::InvestigationStatus_Parse(absl::StrCat("INVESTIGATION_STATUS_", Abs(InvestigationStatusName(s))), &out);
-  return out;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
+// The domain name of a wire value: its name without `prefix` ("" when unknown).
+template <typename WireEnum>
+std::string DomainName(WireEnum wire, std::string_view prefix) {
+  const auto* value = google::protobuf::GetEnumDescriptor<WireEnum>()->FindValueByNumber(wire);
+  if (!value) return "";
+  std::string_view name = value->name();
+  return ConsumePrefix(&name, prefix) ? std::string(name) : "";
 }
 
 // ---- Validation ------------------------------------------------------------------
@@ -162,8 +141,11 @@ absl::StatusOr<std::string> AfterId(const ListRequest& req) {
 
 // ---- Transitions -------------------------------------------------------------------
 
-ClaimChange Change(const Claim& current, ClaimStatus to, ClaimAction action, const Principal& caller,
-                   const std::string& reason, std::string details, absl::Time now) {
+// The change `action` makes to `current`: its next status (FAILED_PRECONDITION
+// naming the current one when the action is illegal there) and its history line.
+absl::StatusOr<ClaimChange> Step(const Claim& current, ClaimAction action, const Principal& caller,
+                                 const std::string& reason, std::string details, absl::Time now) {
+  CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(current, action));
   ClaimChange change{current, ClaimEvent{.at = now,
                                          .action = std::string(ClaimActionName(action)),
                                          .from_status = current.status,
@@ -176,6 +158,15 @@ ClaimChange Change(const Claim& current, ClaimStatus to, ClaimAction action, con
   return change;
 }
 
+// Stamps a decision made at `now` on `c`; true when it is late and no breach
+// scan had marked it yet (so it counts as a breach now, once).
+bool StampDecision(Claim& c, absl::Time now) {
+  bool newly_late = !c.decision_breached && now > c.decision_due_at;
+  c.decided_at = now;
+  c.decision_breached = c.decision_breached || newly_late;
+  return newly_late;
+}
+
 grpc::Status Done(const absl::Status& s) { return ToGrpcStatus(s); }
 
 }  // namespace
@@ -183,7 +174,7 @@ grpc::Status Done(const absl::Status& s) { return ToGrpcStatus(s); }
 v1::Claim ToProto(const Claim& c) {
   v1::Claim out;
   out.set_claim_id(c.claim_id);
-  out.set_type(TypeToProto(c.type));
+  out.set_type(WireValue<v1::ClaimType>(kTypePrefix, c.type));
   out.set_member_id(c.member_id);
   out.set_account_id(c.account_id);
   out.set_plan_id(c.plan_id);
@@ -193,11 +184,11 @@ v1::Claim ToProto(const Claim& c) {
   out.set_provider_id(c.provider_id);
   *out.mutable_amount_claimed() = careops::ToProto(c.amount_claimed);
   *out.mutable_amount_approved() = careops::ToProto(c.amount_approved);
-  out.set_channel(ChannelToProto(c.channel));
+  out.set_channel(WireValue<v1::Channel>(kChannelPrefix, c.channel));
   for (const auto& s : c.diagnosis_codes) out.add_diagnosis_codes(s);
   for (const auto& s : c.procedure_codes) out.add_procedure_codes(s);
   for (const auto& s : c.attachment_refs) out.add_attachment_refs(s);
-  out.set_status(StatusToProto(c.status));
+  out.set_status(WireValue<v1::ClaimStatus>(kStatusPrefix, ClaimStatusName(c.status)));
   for (const auto& r : c.rejection_reasons) {
     auto* reason = out.add_rejection_reasons();
     reason->set_code(r.code);
@@ -225,9 +216,9 @@ v1::Investigation ToProto(const Investigation& v) {
   v1::Investigation out;
   out.set_investigation_id(v.investigation_id);
   out.set_claim_id(v.claim_id);
-  out.set_category(CategoryToProto(v.category));
+  out.set_category(WireValue<v1::NonConformanceCategory>(kCategoryPrefix, v.category));
   out.set_notes(v.notes);
-  out.set_status(InvestigationStatusToProto(v.status));
+  out.set_status(WireValue<v1::InvestigationStatus>(kInvestigationPrefix, InvestigationStatusName(v.status)));
   out.set_flagged_by(v.flagged_by);
   out.set_investigator(v.investigator);
   out.set_findings(v.findings);
@@ -298,7 +289,7 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
                              membership_.CheckEligibility({req->member_id(), req->benefit_code(), service_date, amount}));
     Claim claim;
     claim.claim_id = ids_.Next();
-    claim.type = Strip(v1::ClaimType_Name(req->type()), "CLAIM_TYPE_");
+    claim.type = DomainName(req->type(), kTypePrefix);
     claim.member_id = req->member_id();
     claim.account_id = eligibility.account_id;
     claim.plan_id = eligibility.plan_id;
@@ -308,7 +299,7 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
     claim.provider_id = req->provider_id();
     claim.amount_claimed = amount;
     claim.amount_approved = Money(amount.currency(), 0);
-    claim.channel = Strip(v1::Channel_Name(req->channel()), "CHANNEL_");
+    claim.channel = DomainName(req->channel(), kChannelPrefix);
     claim.diagnosis_codes.assign(req->diagnosis_codes().begin(), req->diagnosis_codes().end());
     claim.procedure_codes.assign(req->procedure_codes().begin(), req->procedure_codes().end());
     claim.attachment_refs.assign(req->attachment_refs().begin(), req->attachment_refs().end());
@@ -321,7 +312,7 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
     claim.submitted_by = caller->user;
     claim.submitted_at = now;
     claim.updated_at = now;
-    claim.decision_due_at = AddBusinessDays(now, options_.tat.decision_business_days);
+    claim.decision_due_at = options_.tat.DecisionDue(now);
     if (!eligibility.eligible) claim.decided_at = now;
     claim.version = 1;
 
@@ -343,7 +334,7 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
     }));
     if (stored) {
       metrics_.Submitted(claim.channel, claim.type);
-      if (!eligibility.eligible) metrics_.Decided("rejected");
+      if (!eligibility.eligible) metrics_.Decided(ClaimStatus::kRejected);
     }
     return absl::OkStatus();
   }();
@@ -369,7 +360,7 @@ grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::L
     CAREOPS_ASSIGN_OR_RETURN(std::string after_id, AfterId(*req));
     ClaimFilter filter;
     if (req->status() != v1::CLAIM_STATUS_UNSPECIFIED) {
-      filter.status = StatusFromProto(req->status());
+      filter.status = ParseClaimStatus(DomainName(req->status(), kStatusPrefix));
       if (!filter.status) return InvalidArgument("status", "is not a claim status");
     }
     CAREOPS_RETURN_IF_ERROR(Optional(req->assignee(), "assignee", 128));
@@ -380,7 +371,7 @@ grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::L
     filter.account_id = req->account_id();
     if (req->channel() != v1::CHANNEL_UNSPECIFIED) {
       if (!v1::Channel_IsValid(req->channel())) return InvalidArgument("channel", "is not a claim channel");
-      filter.channel = Strip(v1::Channel_Name(req->channel()), "CHANNEL_");
+      filter.channel = DomainName(req->channel(), kChannelPrefix);
     }
     filter.breached_only = req->breached_only();
     if (req->has_submitted_from()) filter.submitted_from = FromProto(req->submitted_from());
@@ -427,9 +418,9 @@ grpc::Status ClaimsServiceImpl::AssignClaim(grpc::ServerContext* ctx, const v1::
   if (auto s = Optional(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
   return Done(Transition(ctx, "AssignClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(),
                          [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
-                           CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, ClaimAction::kAssign));
-                           ClaimChange change = Change(cur, to, ClaimAction::kAssign, caller, req->reason(),
-                                                       absl::StrCat("assigned to ", req->assignee()), now);
+                           CAREOPS_ASSIGN_OR_RETURN(ClaimChange change,
+                                                    Step(cur, ClaimAction::kAssign, caller, req->reason(),
+                                                         absl::StrCat("assigned to ", req->assignee()), now));
                            change.claim.assignee = req->assignee();
                            return change;
                          }));
@@ -440,8 +431,8 @@ grpc::Status ClaimsServiceImpl::StartReview(grpc::ServerContext* ctx, const v1::
   if (auto s = Optional(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
   return Done(Transition(ctx, "StartReview", *req, resp, req->request_id(), req->claim_id(), req->etag(),
                          [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
-                           CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, ClaimAction::kStartReview));
-                           ClaimChange change = Change(cur, to, ClaimAction::kStartReview, caller, req->reason(), "", now);
+                           CAREOPS_ASSIGN_OR_RETURN(ClaimChange change,
+                                                    Step(cur, ClaimAction::kStartReview, caller, req->reason(), "", now));
                            if (change.claim.assignee.empty()) change.claim.assignee = caller.user;
                            return change;
                          }));
@@ -451,9 +442,8 @@ grpc::Status ClaimsServiceImpl::RequestInformation(grpc::ServerContext* ctx, con
                                                    v1::Claim* resp) {
   if (auto s = Required(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
   return Done(Transition(ctx, "RequestInformation", *req, resp, req->request_id(), req->claim_id(), req->etag(),
-                         [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
-                           CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, ClaimAction::kRequestInfo));
-                           return Change(cur, to, ClaimAction::kRequestInfo, caller, req->reason(), "", now);
+                         [&](const Principal& caller, const Claim& cur, absl::Time now) {
+                           return Step(cur, ClaimAction::kRequestInfo, caller, req->reason(), "", now);
                          }));
 }
 
@@ -463,16 +453,25 @@ grpc::Status ClaimsServiceImpl::ProvideInformation(grpc::ServerContext* ctx, con
   if (auto s = ValidateList(req->attachment_refs(), "attachment_refs", 256); !s.ok()) return Done(s);
   return Done(Transition(ctx, "ProvideInformation", *req, resp, req->request_id(), req->claim_id(), req->etag(),
                          [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
-                           CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, ClaimAction::kProvideInfo));
-                           ClaimChange change = Change(cur, to, ClaimAction::kProvideInfo, caller, req->reason(),
-                                                       absl::StrCat(req->attachment_refs_size(), " attachment(s) added"),
-                                                       now);
+                           CAREOPS_ASSIGN_OR_RETURN(
+                               ClaimChange change,
+                               Step(cur, ClaimAction::kProvideInfo, caller, req->reason(),
+                                    absl::StrCat(req->attachment_refs_size(), " attachment(s) added"), now));
                            for (const auto& a : req->attachment_refs()) change.claim.attachment_refs.push_back(a);
                            if (change.claim.attachment_refs.size() > kMaxCodes) {
-                             return InvalidArgument("attachment_refs", "a claim holds at most 50 attachments");
+                             return InvalidArgument("attachment_refs",
+                                                    absl::StrCat("a claim holds at most ", kMaxCodes, " attachments"));
                            }
                            return change;
                          }));
+}
+
+ClaimsServiceImpl::AfterCommit ClaimsServiceImpl::CountDecision(const bool& late) {
+  return [this, &late](const Claim& c, absl::Time now) {
+    metrics_.Decided(c.status);
+    metrics_.Turnaround("decision", now - c.submitted_at);
+    if (late) metrics_.Breaches("decision", 1);
+  };
 }
 
 grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContext* ctx, const v1::ApproveClaimRequest* req,
@@ -481,9 +480,8 @@ grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContext* ctx, const v1:
   if (req->has_approved_amount()) {
     if (auto s = ValidateMoney(FromProto(req->approved_amount()), "approved_amount"); !s.ok()) return Done(s);
   }
-  bool late = false;  // decided after the due time and not yet marked by a scan
+  bool late = false;
   auto decide = [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
-    late = !cur.decision_breached && now > cur.decision_due_at;
     Money amount = req->has_approved_amount() ? FromProto(req->approved_amount()) : cur.amount_claimed;
     if (amount.currency() != cur.amount_claimed.currency()) {
       return InvalidArgument("approved_amount.currency_code",
@@ -496,7 +494,7 @@ grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContext* ctx, const v1:
     }
     ClaimAction action = amount.minor() < cur.amount_claimed.minor() ? ClaimAction::kPartiallyApprove
                                                                      : ClaimAction::kApprove;
-    CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, action));
+    CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, action, caller, req->reason(), "", now));
     CAREOPS_RETURN_IF_ERROR(CheckApprovalAuthority(options_.authority, caller.role, cur, amount));
     // Utilisation first: the claim becomes APPROVED only once membership has
     // counted it. Keyed by the claim id, so a retry never counts twice.
@@ -504,24 +502,21 @@ grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContext* ctx, const v1:
     std::string ref = seq == 1 ? cur.claim_id : absl::StrCat(cur.claim_id, "/", seq);
     CAREOPS_RETURN_IF_ERROR(membership_.RecordUtilization(
         {cur.member_id, cur.benefit_code, amount, cur.service_date, ref}));
-    ClaimChange change = Change(cur, to, action, caller, req->reason(),
-                                absl::StrCat("approved ", amount.ToString(), "; utilisation ", ref), now);
+    change.event.details = absl::StrCat("approved ", amount.ToString(), "; utilisation ", ref);
     Claim& c = change.claim;
+    late = StampDecision(c, now);
     c.amount_approved = amount;
-    c.decided_at = now;
-    c.decision_breached = c.decision_breached || now > c.decision_due_at;
-    c.settlement_due_at = AddBusinessDays(now, options_.tat.settlement_business_days);
+    c.settlement_due_at = options_.tat.SettlementDue(now);
     c.settlement_breached = false;
     c.utilization_ref = ref;
     c.utilization_seq = seq;
     return change;
   };
+  AfterCommit count = CountDecision(late);
   return Done(Transition(ctx, "ApproveClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), decide,
                          [&](const Claim& c, absl::Time now) {
-                           metrics_.Decided(Lower(ClaimStatusName(c.status)));
+                           count(c, now);
                            metrics_.ApprovedAmount(c.amount_approved);
-                           metrics_.Turnaround("decision", now - c.submitted_at);
-                           if (late) metrics_.Breaches("decision", 1);
                          }));
 }
 
@@ -532,18 +527,11 @@ grpc::Status ClaimsServiceImpl::DenyClaim(grpc::ServerContext* ctx, const v1::Tr
   return Done(Transition(
       ctx, "DenyClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(),
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
-        CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, ClaimAction::kDeny));
-        late = !cur.decision_breached && now > cur.decision_due_at;
-        ClaimChange change = Change(cur, to, ClaimAction::kDeny, caller, req->reason(), "", now);
-        change.claim.decided_at = now;
-        change.claim.decision_breached = cur.decision_breached || now > cur.decision_due_at;
+        CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kDeny, caller, req->reason(), "", now));
+        late = StampDecision(change.claim, now);
         return change;
       },
-      [&](const Claim& c, absl::Time now) {
-        metrics_.Decided("denied");
-        metrics_.Turnaround("decision", now - c.submitted_at);
-        if (late) metrics_.Breaches("decision", 1);
-      }));
+      CountDecision(late)));
 }
 
 grpc::Status ClaimsServiceImpl::EscalateClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
@@ -552,10 +540,10 @@ grpc::Status ClaimsServiceImpl::EscalateClaim(grpc::ServerContext* ctx, const v1
   return Done(Transition(
       ctx, "EscalateClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(),
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
-        CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, ClaimAction::kEscalate));
+        CAREOPS_ASSIGN_OR_RETURN(ClaimChange change,
+                                 Step(cur, ClaimAction::kEscalate, caller, req->reason(), "", now));
         CAREOPS_ASSIGN_OR_RETURN(std::string next_role, options_.authority.NextRole(cur.routed_role));
-        ClaimChange change = Change(cur, to, ClaimAction::kEscalate, caller, req->reason(),
-                                    absl::StrCat("escalated from ", cur.routed_role, " to ", next_role), now);
+        change.event.details = absl::StrCat("escalated from ", cur.routed_role, " to ", next_role);
         change.claim.routed_role = next_role;
         change.claim.assignee.clear();  // the next role's queue picks it up
         return change;
@@ -567,18 +555,18 @@ grpc::Status ClaimsServiceImpl::SettleClaim(grpc::ServerContext* ctx, const v1::
                                             v1::Claim* resp) {
   if (auto s = Required(req->payment_reference(), "payment_reference", 128); !s.ok()) return Done(s);
   if (auto s = Optional(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
-  bool late = false;
+  bool late = false;  // settled after the due time and not yet marked by a scan
   return Done(Transition(
       ctx, "SettleClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(),
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
-        CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, ClaimAction::kSettle));
-        late = !cur.settlement_breached && cur.settlement_due_at && now > *cur.settlement_due_at;
-        ClaimChange change = Change(cur, to, ClaimAction::kSettle, caller, req->reason(),
-                                    absl::StrCat("payment ", req->payment_reference()), now);
-        change.claim.settled_at = now;
-        change.claim.payment_reference = req->payment_reference();
-        change.claim.settlement_breached =
-            cur.settlement_breached || (cur.settlement_due_at && now > *cur.settlement_due_at);
+        CAREOPS_ASSIGN_OR_RETURN(ClaimChange change,
+                                 Step(cur, ClaimAction::kSettle, caller, req->reason(),
+                                      absl::StrCat("payment ", req->payment_reference()), now));
+        Claim& c = change.claim;
+        late = !c.settlement_breached && c.settlement_due_at && now > *c.settlement_due_at;
+        c.settlement_breached = c.settlement_breached || late;
+        c.settled_at = now;
+        c.payment_reference = req->payment_reference();
         return change;
       },
       [&](const Claim& c, absl::Time now) {
@@ -591,9 +579,8 @@ grpc::Status ClaimsServiceImpl::CloseClaim(grpc::ServerContext* ctx, const v1::T
                                            v1::Claim* resp) {
   if (auto s = Optional(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
   return Done(Transition(ctx, "CloseClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(),
-                         [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
-                           CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, ClaimAction::kClose));
-                           return Change(cur, to, ClaimAction::kClose, caller, req->reason(), "", now);
+                         [&](const Principal& caller, const Claim& cur, absl::Time now) {
+                           return Step(cur, ClaimAction::kClose, caller, req->reason(), "", now);
                          }));
 }
 
@@ -603,15 +590,13 @@ grpc::Status ClaimsServiceImpl::ReopenClaim(grpc::ServerContext* ctx, const v1::
   return Done(Transition(
       ctx, "ReopenClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(),
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
-        CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, ClaimAction::kReopen));
-        std::string details;
+        CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kReopen, caller, req->reason(), "", now));
         // An approval that was never paid gives its utilisation back before the
         // claim leaves APPROVED; if membership is down nothing changes here.
         if (AwaitsSettlement(cur.status) && !cur.utilization_ref.empty()) {
           CAREOPS_RETURN_IF_ERROR(membership_.ReverseUtilization(cur.utilization_ref, req->reason()));
-          details = absl::StrCat("utilisation ", cur.utilization_ref, " reversed");
+          change.event.details = absl::StrCat("utilisation ", cur.utilization_ref, " reversed");
         }
-        ClaimChange change = Change(cur, to, ClaimAction::kReopen, caller, req->reason(), details, now);
         Claim& c = change.claim;
         c.amount_approved = Money(cur.amount_claimed.currency(), 0);
         c.decided_at.reset();
@@ -620,7 +605,7 @@ grpc::Status ClaimsServiceImpl::ReopenClaim(grpc::ServerContext* ctx, const v1::
         c.utilization_ref.clear();
         c.rejection_reasons.clear();
         // A reopened claim gets a fresh decision target.
-        c.decision_due_at = AddBusinessDays(now, options_.tat.decision_business_days);
+        c.decision_due_at = options_.tat.DecisionDue(now);
         c.decision_breached = false;
         return change;
       }));
@@ -636,8 +621,8 @@ grpc::Status ClaimsServiceImpl::GetClaimHistory(grpc::ServerContext* ctx, const 
       auto* out = resp->add_events();
       *out->mutable_time() = ToProtoTimestamp(e.at);
       out->set_action(e.action);
-      out->set_from_status(StatusToProto(e.from_status));
-      out->set_to_status(StatusToProto(e.to_status));
+      out->set_from_status(WireValue<v1::ClaimStatus>(kStatusPrefix, ClaimStatusName(e.from_status)));
+      out->set_to_status(WireValue<v1::ClaimStatus>(kStatusPrefix, ClaimStatusName(e.to_status)));
       out->set_actor(e.actor_user);
       out->set_actor_role(e.actor_role);
       out->set_reason(e.reason);
@@ -689,8 +674,7 @@ grpc::Status ClaimsServiceImpl::FlagNonConformance(grpc::ServerContext* ctx, con
     Investigation v;
     v.investigation_id = ids_.Next();
     v.claim_id = req->claim_id();
-    v.category = Strip(v1::NonConformanceCategory_Name(req->category()),
-                                                   "NON_CONFORMANCE_CATEGORY_");
+    v.category = DomainName(req->category(), kCategoryPrefix);
     v.notes = req->notes();
     v.status = InvestigationStatus::kFlagged;
     v.flagged_by = caller.user;
@@ -799,7 +783,7 @@ grpc::Status ClaimsServiceImpl::StreamBordereau(grpc::ServerContext* ctx, const 
       row->set_benefit_category(c.benefit_category);
       *row->mutable_service_date() = careops::ToProto(c.service_date);
       row->set_provider_id(c.provider_id);
-      row->set_status(StatusToProto(c.status));
+      row->set_status(WireValue<v1::ClaimStatus>(kStatusPrefix, ClaimStatusName(c.status)));
       *row->mutable_amount_claimed() = careops::ToProto(c.amount_claimed);
       *row->mutable_amount_approved() = careops::ToProto(c.amount_approved);
       if (c.decided_at) *row->mutable_decision_time() = ToProtoTimestamp(*c.decided_at);

@@ -87,6 +87,9 @@ class ClaimsServiceImpl final : public v1::ClaimsService::Service {
                                        const std::string& request_id, const std::string& investigation_id,
                                        const std::string& etag, InvestigationAction action,
                                        const std::function<void(const Principal&, Investigation&)>& apply);
+  // What a decision (approve, deny) counts once committed; `late` is set by the
+  // decide function and read after the commit.
+  AfterCommit CountDecision(const bool& late);
   // The caller, when it holds a role of the authority chain (PERMISSION_DENIED otherwise).
   absl::StatusOr<Principal> ChainMember(grpc::ServerContext* ctx) const;
 

@@ -1,8 +1,7 @@
 // careops-claims: the claims service binary. Flags and wiring only; the rules
 // are in claim_rules.h, the SQL in mysql_claim_store.cc, the RPCs in
 // claims_service.h.
-#include <iostream>
-
+#include "common/business_days.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/server.h"
@@ -25,6 +24,7 @@ int main(int argc, char** argv) {
   std::string authority_chain = claims::AuthorityChain::DefaultText();
   std::string auto_route = "PHP=100000000,USD=100000000";
   int64_t decision_days = 5, settlement_days = 10;
+  std::string tat_holidays;
   absl::Duration breach_scan_interval = absl::Minutes(5);
   absl::Duration gauge_refresh_interval = absl::Seconds(15);
   flags.String("membership_addr", &membership_addr, "membership gRPC address (host:port)");
@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
                "claims above CUR=minor are routed at submission to a role that may approve them");
   flags.Int("decision_tat_days", &decision_days, 1, 60, "business days from submission to decision");
   flags.Int("settlement_tat_days", &settlement_days, 1, 60, "business days from approval to settlement");
+  flags.String("tat_holidays", &tat_holidays,
+               "dates that are not business days for TAT targets: YYYY-MM-DD,YYYY-MM-DD,...");
   flags.Duration("breach_scan_interval", &breach_scan_interval, "how often the TAT breach scan runs");
   flags.Duration("gauge_refresh_interval", &gauge_refresh_interval,
                  "how often careops_claims_open is read from the database");
@@ -44,14 +46,15 @@ int main(int argc, char** argv) {
 
   auto chain = claims::AuthorityChain::Parse(authority_chain);
   auto thresholds = claims::ParseAutoRouteThresholds(auto_route);
-  for (const absl::Status& s : {chain.status(), thresholds.status()}) {
+  auto calendar = BusinessCalendar::FromHolidayList(tat_holidays, "tat_holidays");
+  for (const absl::Status& s : {chain.status(), thresholds.status(), calendar.status()}) {
     if (!s.ok()) {
-      std::cerr << "careops-claims: " << s.message() << "\n";
-      return 2;
+      log::Error("bad configuration", {{"error", std::string(s.message())}});
+      return ExitCode(s);
     }
   }
-  claims::ClaimsServiceOptions options{*chain, *thresholds,
-                                       {static_cast<int>(decision_days), static_cast<int>(settlement_days)}};
+  claims::ClaimsServiceOptions options{
+      *chain, *thresholds, {static_cast<int>(decision_days), static_cast<int>(settlement_days), *calendar}};
 
   claims::MysqlClaimStore store(rt.pool());
   auto membership = claims::NewGrpcMembershipClient(

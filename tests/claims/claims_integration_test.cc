@@ -51,13 +51,24 @@ class ClaimsIntegrationTest : public ::testing::Test {
     membership_schema_ = new testing::TestSchema("membership");
     claims_schema_ = new testing::TestSchema("claims");
     membership_ = new testing::ServiceProcess("membership", membership_schema_->dsn());
-    claims_ = new testing::ServiceProcess(
-        "claims", claims_schema_->dsn(),
-        {"--membership_addr=" + membership_->address(), "--gauge_refresh_interval=200ms"});
-    ASSERT_TRUE(testing::Eventually([] { return testing::Health(membership_->address()) == "SERVING"; }))
-        << membership_->process().output();
-    ASSERT_TRUE(testing::Eventually([] { return testing::Health(claims_->address()) == "SERVING"; }))
-        << claims_->process().output();
+    ASSERT_TRUE(Serving(*membership_));
+    claims_ = StartClaims(*claims_schema_).release();
+    ASSERT_TRUE(Serving(*claims_));
+  }
+
+  // Waits until `p` answers its health check; prints its output otherwise.
+  static ::testing::AssertionResult Serving(testing::ServiceProcess& p) {
+    if (testing::Eventually([&] { return testing::Health(p.address()) == "SERVING"; })) {
+      return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << p.process().output();
+  }
+
+  // A careops-claims on `schema`, talking to the suite's membership.
+  static std::unique_ptr<testing::ServiceProcess> StartClaims(const testing::TestSchema& schema) {
+    return std::make_unique<testing::ServiceProcess>(
+        "claims", schema.dsn(),
+        std::vector<std::string>{"--membership_addr=" + membership_->address(), "--gauge_refresh_interval=200ms"});
   }
 
   static void TearDownTestSuite() {
@@ -128,9 +139,9 @@ class ClaimsIntegrationTest : public ::testing::Test {
     return out;
   }
 
-  grpc::Status Submit(const std::string& member_id, int64_t amount_minor, cv1::Claim* out,
-                      const std::string& benefit = "OUTPATIENT", const std::string& token = kSpecialist,
-                      const std::string& provider = "PROV-1") {
+  static cv1::SubmitClaimRequest SubmitRequest(const std::string& member_id, int64_t amount_minor,
+                                               const std::string& benefit = "OUTPATIENT",
+                                               const std::string& provider = "PROV-1") {
     cv1::SubmitClaimRequest req;
     req.set_request_id(NewId());
     req.set_type(cv1::CLAIM_TYPE_CLAIM);
@@ -142,7 +153,13 @@ class ClaimsIntegrationTest : public ::testing::Test {
     req.set_channel(cv1::CHANNEL_PORTAL);
     req.add_diagnosis_codes("J06.9");
     req.add_attachment_refs("doc://receipt-1");
-    return claims_stub_->SubmitClaim(Ctx(token).get(), req, out);
+    return req;
+  }
+
+  grpc::Status Submit(const std::string& member_id, int64_t amount_minor, cv1::Claim* out,
+                      const std::string& benefit = "OUTPATIENT", const std::string& token = kSpecialist,
+                      const std::string& provider = "PROV-1") {
+    return claims_stub_->SubmitClaim(Ctx(token).get(), SubmitRequest(member_id, amount_minor, benefit, provider), out);
   }
 
   cv1::TransitionRequest Tr(const cv1::Claim& c, const std::string& reason = "") {
@@ -170,14 +187,25 @@ class ClaimsIntegrationTest : public ::testing::Test {
     return reviewing;
   }
 
+  // Approves the amount claimed, or `amount_minor` PHP when it is not zero.
   grpc::Status Approve(const cv1::Claim& c, const std::string& token, cv1::Claim* out,
-                       const std::string& request_id = NewId()) {
+                       const std::string& request_id = NewId(), int64_t amount_minor = 0) {
     cv1::ApproveClaimRequest req;
     req.set_request_id(request_id);
     req.set_claim_id(c.claim_id());
     req.set_etag(c.etag());
     req.set_reason("documents complete");
+    if (amount_minor != 0) *req.mutable_approved_amount() = Php(amount_minor);
     return claims_stub_->ApproveClaim(Ctx(token).get(), req, out);
+  }
+
+  grpc::Status Settle(const cv1::Claim& c, const std::string& payment_reference, cv1::Claim* out) {
+    cv1::SettleClaimRequest req;
+    req.set_request_id(NewId());
+    req.set_claim_id(c.claim_id());
+    req.set_etag(c.etag());
+    req.set_payment_reference(payment_reference);
+    return claims_stub_->SettleClaim(Ctx(kSpecialist).get(), req, out);
   }
 
   cv1::Claim Get(const std::string& claim_id) {
@@ -243,13 +271,8 @@ TEST_F(ClaimsIntegrationTest, ClaimWithinSpecialistLimitIsApprovedSettledAndClos
   cv1::Claim reviewing = ToReview(submitted);
 
   // Illegal: settling a claim under review names the current status.
-  cv1::SettleClaimRequest early;
-  early.set_request_id(NewId());
-  early.set_claim_id(reviewing.claim_id());
-  early.set_etag(reviewing.etag());
-  early.set_payment_reference("PAY-1");
   cv1::Claim ignored;
-  grpc::Status s = claims_stub_->SettleClaim(Ctx(kSpecialist).get(), early, &ignored);
+  grpc::Status s = Settle(reviewing, "PAY-1", &ignored);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(s.error_message().find("IN_REVIEW"), std::string::npos) << s.error_message();
   // A stale etag is ABORTED.
@@ -271,13 +294,8 @@ TEST_F(ClaimsIntegrationTest, ClaimWithinSpecialistLimitIsApprovedSettledAndClos
   EXPECT_EQ(replay.etag(), approved.etag());
   EXPECT_EQ(Remaining(m), 100000000 - 2000000);
 
-  cv1::SettleClaimRequest settle;
-  settle.set_request_id(NewId());
-  settle.set_claim_id(approved.claim_id());
-  settle.set_etag(approved.etag());
-  settle.set_payment_reference("PAY-2026-0001");
   cv1::Claim settled;
-  s = claims_stub_->SettleClaim(Ctx(kSpecialist).get(), settle, &settled);
+  s = Settle(approved, "PAY-2026-0001", &settled);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(settled.status(), cv1::CLAIM_STATUS_SETTLED);
   EXPECT_EQ(settled.payment_reference(), "PAY-2026-0001");
@@ -396,13 +414,8 @@ TEST_F(ClaimsIntegrationTest, ApprovalRefusedWhenTheBenefitLimitIsExhaustedLeave
   EXPECT_EQ(Remaining(m), 1000000 - 800000);
 
   // A partial approval within what is left goes through.
-  cv1::ApproveClaimRequest partial;
-  partial.set_request_id(NewId());
-  partial.set_claim_id(b.claim_id());
-  partial.set_etag(b.etag());
-  *partial.mutable_approved_amount() = Php(200000);
   cv1::Claim partially;
-  s = claims_stub_->ApproveClaim(Ctx(kSpecialist).get(), partial, &partially);
+  s = Approve(b, kSpecialist, &partially, NewId(), 200000);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(partially.status(), cv1::CLAIM_STATUS_PARTIALLY_APPROVED);
   EXPECT_EQ(Remaining(m), 0);
@@ -434,8 +447,7 @@ TEST_F(ClaimsIntegrationTest, MembershipDownDuringApprovalIsUnavailableThenAppro
   EXPECT_EQ(Actions(History(c.claim_id())), (std::vector<std::string>{"submit", "assign", "start_review"}));
 
   membership_->Start();  // same ports, same database
-  ASSERT_TRUE(testing::Eventually([&] { return testing::Health(membership_->address()) == "SERVING"; }))
-      << membership_->process().output();
+  ASSERT_TRUE(Serving(*membership_));
 
   // The client retries its approval with the same request_id until membership answers.
   cv1::Claim approved;
@@ -467,22 +479,12 @@ TEST_F(ClaimsIntegrationTest, BordereauTotalsEqualTheSumOfItsRows) {
     ASSERT_TRUE(Submit(m.member_id, w.claimed, &submitted, w.benefit, kSpecialist, w.provider).ok());
     cv1::Claim c = ToReview(submitted);
     if (w.approved == 0) continue;
-    cv1::ApproveClaimRequest req;
-    req.set_request_id(NewId());
-    req.set_claim_id(c.claim_id());
-    req.set_etag(c.etag());
-    *req.mutable_approved_amount() = Php(w.approved);
     cv1::Claim approved;
-    grpc::Status s = claims_stub_->ApproveClaim(Ctx(kSpecialist).get(), req, &approved);
+    grpc::Status s = Approve(c, kSpecialist, &approved, NewId(), w.approved);
     ASSERT_TRUE(s.ok()) << s.error_message();
     if (w.claimed == 700000) {  // one settled too
-      cv1::SettleClaimRequest settle;
-      settle.set_request_id(NewId());
-      settle.set_claim_id(approved.claim_id());
-      settle.set_etag(approved.etag());
-      settle.set_payment_reference("PAY-B1");
       cv1::Claim settled;
-      ASSERT_TRUE(claims_stub_->SettleClaim(Ctx(kSpecialist).get(), settle, &settled).ok());
+      ASSERT_TRUE(Settle(approved, "PAY-B1", &settled).ok());
     }
   }
 
@@ -558,9 +560,8 @@ TEST_F(ClaimsIntegrationTest, BreachScanMarksOverdueClaimsOnce) {
 }
 
 TEST_F(ClaimsIntegrationTest, BreachScansOnTwoReplicasAtOnceMarkEachClaimOnce) {
-  testing::ServiceProcess replica("claims", claims_schema_->dsn(), {"--membership_addr=" + membership_->address()});
-  ASSERT_TRUE(testing::Eventually([&] { return testing::Health(replica.address()) == "SERVING"; }))
-      << replica.process().output();
+  auto replica = StartClaims(*claims_schema_);
+  ASSERT_TRUE(Serving(*replica));
   Member m = NewMember(100000000);
   std::vector<std::string> mine;
   for (int i = 0; i < 6; ++i) {
@@ -596,7 +597,7 @@ TEST_F(ClaimsIntegrationTest, BreachScansOnTwoReplicasAtOnceMarkEachClaimOnce) {
   };
   cv1::RunBreachScanResponse a, b;
   grpc::Status sa, sb;
-  std::thread other([&] { sb = scan(replica.address(), &b); });
+  std::thread other([&] { sb = scan(replica->address(), &b); });
   sa = scan(claims_->address(), &a);
   other.join();
   ASSERT_TRUE(sa.ok()) << sa.error_message();
@@ -793,42 +794,33 @@ double MetricValue(int port, const std::string& series) {
 
 TEST_F(ClaimsIntegrationTest, OpenClaimsGaugeIsReadFromTheDatabaseAndSurvivesRestart) {
   testing::TestSchema schema("claimsgauge");
-  testing::ServiceProcess claims("claims", schema.dsn(),
-                                 {"--membership_addr=" + membership_->address(), "--gauge_refresh_interval=200ms"});
-  ASSERT_TRUE(testing::Eventually([&] { return testing::Health(claims.address()) == "SERVING"; }))
-      << claims.process().output();
-  auto stub = cv1::ClaimsService::NewStub(grpc::CreateChannel(claims.address(), grpc::InsecureChannelCredentials()));
+  auto claims = StartClaims(schema);
+  ASSERT_TRUE(Serving(*claims));
+  auto stub = cv1::ClaimsService::NewStub(grpc::CreateChannel(claims->address(), grpc::InsecureChannelCredentials()));
   Member m = NewMember(100000000);
   for (int i = 0; i < 3; ++i) {
-    cv1::SubmitClaimRequest req;
-    req.set_request_id(NewId());
-    req.set_type(cv1::CLAIM_TYPE_CLAIM);
-    req.set_member_id(i < 2 ? m.member_id : "NO-SUCH-MEMBER");
-    req.set_benefit_code("OUTPATIENT");
-    *req.mutable_service_date() = Today();
-    req.set_provider_id(absl::StrCat("PROV-", i));
-    *req.mutable_amount_claimed() = Php(10000);
+    cv1::SubmitClaimRequest req =
+        SubmitRequest(i < 2 ? m.member_id : "NO-SUCH-MEMBER", 10000, "OUTPATIENT", absl::StrCat("PROV-", i));
     req.set_channel(cv1::CHANNEL_HOTLINE);
     cv1::Claim out;
     grpc::Status s = stub->SubmitClaim(Ctx(kSpecialist).get(), req, &out);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
   auto gauges_right = [&] {
-    return MetricValue(claims.metrics_port(), "careops_claims_open{status=\"submitted\"}") == 2 &&
-           MetricValue(claims.metrics_port(), "careops_claims_open{status=\"rejected\"}") == 1 &&
-           MetricValue(claims.metrics_port(), "careops_claims_open{status=\"approved\"}") == 0;
+    return MetricValue(claims->metrics_port(), "careops_claims_open{status=\"submitted\"}") == 2 &&
+           MetricValue(claims->metrics_port(), "careops_claims_open{status=\"rejected\"}") == 1 &&
+           MetricValue(claims->metrics_port(), "careops_claims_open{status=\"approved\"}") == 0;
   };
-  EXPECT_TRUE(testing::Eventually(gauges_right)) << testing::HttpGet(claims.metrics_port(), "/metrics");
-  EXPECT_EQ(MetricValue(claims.metrics_port(), "careops_claims_submitted_total{channel=\"hotline\",type=\"claim\"}"), 3);
-  EXPECT_EQ(MetricValue(claims.metrics_port(), "careops_claims_decisions_total{decision=\"rejected\"}"), 1);
+  EXPECT_TRUE(testing::Eventually(gauges_right)) << testing::HttpGet(claims->metrics_port(), "/metrics");
+  EXPECT_EQ(MetricValue(claims->metrics_port(), "careops_claims_submitted_total{channel=\"hotline\",type=\"claim\"}"), 3);
+  EXPECT_EQ(MetricValue(claims->metrics_port(), "careops_claims_decisions_total{decision=\"rejected\"}"), 1);
   // Bounded series exist from the start, at zero.
-  EXPECT_EQ(MetricValue(claims.metrics_port(), "careops_claims_tat_breaches_total{stage=\"decision\"}"), 0);
-  EXPECT_EQ(MetricValue(claims.metrics_port(), "careops_claims_tat_seconds_count{stage=\"settlement\"}"), 0);
+  EXPECT_EQ(MetricValue(claims->metrics_port(), "careops_claims_tat_breaches_total{stage=\"decision\"}"), 0);
+  EXPECT_EQ(MetricValue(claims->metrics_port(), "careops_claims_tat_seconds_count{stage=\"settlement\"}"), 0);
 
-  claims.Restart();
-  ASSERT_TRUE(testing::Eventually([&] { return testing::Health(claims.address()) == "SERVING"; }))
-      << claims.process().output();
-  EXPECT_TRUE(testing::Eventually(gauges_right)) << testing::HttpGet(claims.metrics_port(), "/metrics");
+  claims->Restart();
+  ASSERT_TRUE(Serving(*claims));
+  EXPECT_TRUE(testing::Eventually(gauges_right)) << testing::HttpGet(claims->metrics_port(), "/metrics");
 }
 
 }  // namespace
