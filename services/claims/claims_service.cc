@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
+#include "common/mysql/idempotency.h"
 #include "common/proto_time.h"
 #include "common/status.h"
 #include "common/text.h"
@@ -261,6 +262,8 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
         absl::StrCat("role '", caller->role, "' may not submit claims; it needs a claims role or a service identity")));
   }
   auto s = [&]() -> absl::Status {
+    // Before membership is asked anything.
+    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
     if (req->type() == v1::CLAIM_TYPE_UNSPECIFIED || !v1::ClaimType_IsValid(req->type())) {
       return InvalidArgument("type", "is required: CLAIM or PRE_AUTHORIZATION");
     }
@@ -396,6 +399,7 @@ absl::Status ClaimsServiceImpl::Transition(grpc::ServerContext* ctx, std::string
                                            const std::string& request_id, const std::string& claim_id,
                                            const std::string& etag, const Decide& decide, const AfterCommit& after) {
   CAREOPS_ASSIGN_OR_RETURN(Principal caller, ChainMember(ctx));
+  CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(request_id));
   CAREOPS_RETURN_IF_ERROR(Required(claim_id, "claim_id", 26));
   CAREOPS_ASSIGN_OR_RETURN(int64_t version, ParseEtag(etag));
   absl::Time now = clock_.Now();
@@ -664,6 +668,7 @@ grpc::Status ClaimsServiceImpl::FlagNonConformance(grpc::ServerContext* ctx, con
                                                    v1::Investigation* resp) {
   auto s = [&]() -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(Principal caller, ChainMember(ctx));
+    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
     CAREOPS_RETURN_IF_ERROR(Required(req->claim_id(), "claim_id", 26));
     if (req->category() == v1::NON_CONFORMANCE_CATEGORY_UNSPECIFIED ||
         !v1::NonConformanceCategory_IsValid(req->category())) {
@@ -692,6 +697,7 @@ absl::Status ClaimsServiceImpl::InvestigationTransition(
     const std::string& etag, InvestigationAction action,
     const std::function<void(const Principal&, Investigation&)>& apply) {
   CAREOPS_ASSIGN_OR_RETURN(Principal caller, ChainMember(ctx));
+  CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(request_id));
   CAREOPS_RETURN_IF_ERROR(Required(investigation_id, "investigation_id", 26));
   CAREOPS_ASSIGN_OR_RETURN(int64_t version, ParseEtag(etag));
   absl::Time now = clock_.Now();

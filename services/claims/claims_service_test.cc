@@ -116,6 +116,7 @@ class FakeClaimStore final : public ClaimStore {
 class FakeMembership final : public MembershipClient {
  public:
   absl::StatusOr<Eligibility> CheckEligibility(const EligibilityQuery& q) override {
+    ++eligibility_checks;
     if (!next_status.ok()) return next_status;
     if (q.member_id == "M-UNKNOWN") return Eligibility{false, {{"MEMBER_NOT_FOUND", "no member"}}, "", "", ""};
     return Eligibility{true, {}, "ACC-1", "PLAN-1", "outpatient"};
@@ -132,6 +133,7 @@ class FakeMembership final : public MembershipClient {
   }
 
   absl::Status next_status = absl::OkStatus();
+  int eligibility_checks = 0;
   std::vector<UtilizationRecord> recorded;
   std::vector<std::string> reversed;
 };
@@ -293,6 +295,37 @@ TEST_F(ClaimsServiceTest, BadInputIsInvalidArgumentNamingTheField) {
   s = service_.CloseClaim(&close.ctx, &tr, &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("etag"), std::string::npos);
+}
+
+TEST_F(ClaimsServiceTest, BadRequestIdIsRefusedBeforeMembershipIsAsked) {
+  v1::SubmitClaimRequest req;
+  req.set_type(v1::CLAIM_TYPE_CLAIM);
+  req.set_channel(v1::CHANNEL_EMAIL);
+  req.set_member_id("M-1");
+  req.set_benefit_code("OUTPATIENT");
+  req.set_provider_id("P");
+  *req.mutable_service_date() = careops::ToProto(absl::CivilDay(2026, 11, 19));
+  req.mutable_amount_claimed()->set_currency_code("PHP");
+  req.mutable_amount_claimed()->set_amount_minor(100);
+  v1::Claim out;
+  Call a("t-specialist");
+  grpc::Status s = service_.SubmitClaim(&a.ctx, &req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("request_id"), std::string::npos) << s.error_message();
+  EXPECT_EQ(membership_.eligibility_checks, 0);
+  EXPECT_TRUE(store_.claims_.empty());
+
+  v1::Claim c = InReview(1000);
+  v1::ApproveClaimRequest approve;
+  approve.set_request_id("has spaces");
+  approve.set_claim_id(c.claim_id());
+  approve.set_etag(c.etag());
+  Call b("t-specialist");
+  s = service_.ApproveClaim(&b.ctx, &approve, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("request_id"), std::string::npos) << s.error_message();
+  EXPECT_TRUE(membership_.recorded.empty());
+  EXPECT_EQ(store_.claims_[c.claim_id()].status, ClaimStatus::kInReview);
 }
 
 TEST_F(ClaimsServiceTest, ApprovalRecordsUtilisationKeyedByTheClaimIdBeforeApproving) {

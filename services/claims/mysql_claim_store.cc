@@ -124,10 +124,15 @@ constexpr char kLockInvestigation[] =
 constexpr char kUpdateInvestigation[] =
     "UPDATE investigations SET status = ?, investigator = ?, findings = ?, remedial_action = ?,"
     " updated_at = ?, closed_at = ?, version = ? WHERE investigation_id = ? AND version = ?";
+// Parameters: after id, open only (0/1), limit; one claim's list first binds its id
+// and reads investigations_by_claim in key order.
+#define LIST_INVESTIGATIONS_REST \
+  " investigation_id > ? AND (? = 0 OR status <> 'CLOSED') ORDER BY investigation_id LIMIT ?"
 constexpr char kListInvestigations[] =
-    "SELECT " INVESTIGATION_COLUMNS
-    " FROM investigations WHERE investigation_id > ? AND (? = 0 OR status <> 'CLOSED')"
-    " AND (? = '' OR claim_id = ?) ORDER BY investigation_id LIMIT ?";
+    "SELECT " INVESTIGATION_COLUMNS " FROM investigations WHERE" LIST_INVESTIGATIONS_REST;
+constexpr char kListClaimInvestigations[] =
+    "SELECT " INVESTIGATION_COLUMNS " FROM investigations FORCE INDEX (investigations_by_claim)"
+    " WHERE claim_id = ? AND" LIST_INVESTIGATIONS_REST;
 
 constexpr int kBordereauPageSize = 500;
 
@@ -680,12 +685,12 @@ absl::StatusOr<std::vector<Investigation>> MysqlClaimStore::ListInvestigations(b
                                                                                int limit) {
   std::vector<Investigation> out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
-    auto& st = conn.Prepare(kListInvestigations);
-    st.setString(1, after_id);
-    st.setInt(2, open_only ? 1 : 0);
-    st.setString(3, claim_id);
-    st.setString(4, claim_id);
-    st.setInt(5, limit);
+    auto& st = conn.Prepare(claim_id.empty() ? kListInvestigations : kListClaimInvestigations);
+    int i = 1;
+    if (!claim_id.empty()) st.setString(i++, claim_id);
+    st.setString(i++, after_id);
+    st.setInt(i++, open_only ? 1 : 0);
+    st.setInt(i++, limit);
     std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
     while (rs->next()) {
       CAREOPS_ASSIGN_OR_RETURN(Investigation v, ReadInvestigation(*rs));
