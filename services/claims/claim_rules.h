@@ -18,8 +18,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/money.h"
 #include "common/business_days.h"
+#include "common/money.h"
 #include "services/claims/claim.h"
 
 namespace careops::claims {

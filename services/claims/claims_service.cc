@@ -168,6 +168,14 @@ bool StampDecision(Claim& c, absl::Time now) {
   return newly_late;
 }
 
+// The first failed check, in order; OK when all passed.
+absl::Status FirstError(std::initializer_list<absl::Status> checks) {
+  for (const absl::Status& s : checks) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 grpc::Status Done(const absl::Status& s) { return ToGrpcStatus(s); }
 
 }  // namespace
@@ -397,8 +405,10 @@ grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::L
 absl::Status ClaimsServiceImpl::Transition(grpc::ServerContext* ctx, std::string method,
                                            const google::protobuf::Message& request, v1::Claim* response,
                                            const std::string& request_id, const std::string& claim_id,
-                                           const std::string& etag, const Decide& decide, const AfterCommit& after) {
+                                           const std::string& etag, const absl::Status& input, const Decide& decide,
+                                           const AfterCommit& after) {
   CAREOPS_ASSIGN_OR_RETURN(Principal caller, ChainMember(ctx));
+  CAREOPS_RETURN_IF_ERROR(input);
   CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(request_id));
   CAREOPS_RETURN_IF_ERROR(Required(claim_id, "claim_id", 26));
   CAREOPS_ASSIGN_OR_RETURN(int64_t version, ParseEtag(etag));
@@ -418,9 +428,9 @@ absl::Status ClaimsServiceImpl::Transition(grpc::ServerContext* ctx, std::string
 
 grpc::Status ClaimsServiceImpl::AssignClaim(grpc::ServerContext* ctx, const v1::AssignClaimRequest* req,
                                             v1::Claim* resp) {
-  if (auto s = Required(req->assignee(), "assignee", 128); !s.ok()) return Done(s);
-  if (auto s = Optional(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
-  return Done(Transition(ctx, "AssignClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(),
+  const absl::Status input =
+      FirstError({Required(req->assignee(), "assignee", 128), Optional(req->reason(), "reason", kMaxReason)});
+  return Done(Transition(ctx, "AssignClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
                          [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
                            CAREOPS_ASSIGN_OR_RETURN(ClaimChange change,
                                                     Step(cur, ClaimAction::kAssign, caller, req->reason(),
@@ -432,11 +442,11 @@ grpc::Status ClaimsServiceImpl::AssignClaim(grpc::ServerContext* ctx, const v1::
 
 grpc::Status ClaimsServiceImpl::StartReview(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                             v1::Claim* resp) {
-  if (auto s = Optional(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
-  return Done(Transition(ctx, "StartReview", *req, resp, req->request_id(), req->claim_id(), req->etag(),
+  const absl::Status input = Optional(req->reason(), "reason", kMaxReason);
+  return Done(Transition(ctx, "StartReview", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
                          [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
-                           CAREOPS_ASSIGN_OR_RETURN(ClaimChange change,
-                                                    Step(cur, ClaimAction::kStartReview, caller, req->reason(), "", now));
+                           CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kStartReview, caller,
+                                                                             req->reason(), "", now));
                            if (change.claim.assignee.empty()) change.claim.assignee = caller.user;
                            return change;
                          }));
@@ -444,8 +454,8 @@ grpc::Status ClaimsServiceImpl::StartReview(grpc::ServerContext* ctx, const v1::
 
 grpc::Status ClaimsServiceImpl::RequestInformation(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                                    v1::Claim* resp) {
-  if (auto s = Required(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
-  return Done(Transition(ctx, "RequestInformation", *req, resp, req->request_id(), req->claim_id(), req->etag(),
+  const absl::Status input = Required(req->reason(), "reason", kMaxReason);
+  return Done(Transition(ctx, "RequestInformation", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
                          [&](const Principal& caller, const Claim& cur, absl::Time now) {
                            return Step(cur, ClaimAction::kRequestInfo, caller, req->reason(), "", now);
                          }));
@@ -453,21 +463,20 @@ grpc::Status ClaimsServiceImpl::RequestInformation(grpc::ServerContext* ctx, con
 
 grpc::Status ClaimsServiceImpl::ProvideInformation(grpc::ServerContext* ctx, const v1::ProvideInformationRequest* req,
                                                    v1::Claim* resp) {
-  if (auto s = Optional(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
-  if (auto s = ValidateList(req->attachment_refs(), "attachment_refs", 256); !s.ok()) return Done(s);
-  return Done(Transition(ctx, "ProvideInformation", *req, resp, req->request_id(), req->claim_id(), req->etag(),
-                         [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
-                           CAREOPS_ASSIGN_OR_RETURN(
-                               ClaimChange change,
-                               Step(cur, ClaimAction::kProvideInfo, caller, req->reason(),
-                                    absl::StrCat(req->attachment_refs_size(), " attachment(s) added"), now));
-                           for (const auto& a : req->attachment_refs()) change.claim.attachment_refs.push_back(a);
-                           if (change.claim.attachment_refs.size() > kMaxCodes) {
-                             return InvalidArgument("attachment_refs",
-                                                    absl::StrCat("a claim holds at most ", kMaxCodes, " attachments"));
-                           }
-                           return change;
-                         }));
+  const absl::Status input = FirstError(
+      {Optional(req->reason(), "reason", kMaxReason), ValidateList(req->attachment_refs(), "attachment_refs", 256)});
+  return Done(Transition(
+      ctx, "ProvideInformation", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
+      [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
+        CAREOPS_ASSIGN_OR_RETURN(ClaimChange change,
+                                 Step(cur, ClaimAction::kProvideInfo, caller, req->reason(),
+                                      absl::StrCat(req->attachment_refs_size(), " attachment(s) added"), now));
+        for (const auto& a : req->attachment_refs()) change.claim.attachment_refs.push_back(a);
+        if (change.claim.attachment_refs.size() > kMaxCodes) {
+          return InvalidArgument("attachment_refs", absl::StrCat("a claim holds at most ", kMaxCodes, " attachments"));
+        }
+        return change;
+      }));
 }
 
 ClaimsServiceImpl::AfterCommit ClaimsServiceImpl::CountDecision(const bool& late) {
@@ -480,10 +489,10 @@ ClaimsServiceImpl::AfterCommit ClaimsServiceImpl::CountDecision(const bool& late
 
 grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContext* ctx, const v1::ApproveClaimRequest* req,
                                              v1::Claim* resp) {
-  if (auto s = Optional(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
-  if (req->has_approved_amount()) {
-    if (auto s = ValidateMoney(FromProto(req->approved_amount()), "approved_amount"); !s.ok()) return Done(s);
-  }
+  const absl::Status input =
+      FirstError({Optional(req->reason(), "reason", kMaxReason),
+                  req->has_approved_amount() ? ValidateMoney(FromProto(req->approved_amount()), "approved_amount")
+                                             : absl::OkStatus()});
   bool late = false;
   auto decide = [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
     Money amount = req->has_approved_amount() ? FromProto(req->approved_amount()) : cur.amount_claimed;
@@ -517,8 +526,8 @@ grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContext* ctx, const v1:
     return change;
   };
   AfterCommit count = CountDecision(late);
-  return Done(Transition(ctx, "ApproveClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), decide,
-                         [&](const Claim& c, absl::Time now) {
+  return Done(Transition(ctx, "ApproveClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
+                         decide, [&](const Claim& c, absl::Time now) {
                            count(c, now);
                            metrics_.ApprovedAmount(c.amount_approved);
                          }));
@@ -526,10 +535,10 @@ grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContext* ctx, const v1:
 
 grpc::Status ClaimsServiceImpl::DenyClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                           v1::Claim* resp) {
-  if (auto s = Required(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
+  const absl::Status input = Required(req->reason(), "reason", kMaxReason);
   bool late = false;
   return Done(Transition(
-      ctx, "DenyClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(),
+      ctx, "DenyClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
         CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kDeny, caller, req->reason(), "", now));
         late = StampDecision(change.claim, now);
@@ -540,12 +549,11 @@ grpc::Status ClaimsServiceImpl::DenyClaim(grpc::ServerContext* ctx, const v1::Tr
 
 grpc::Status ClaimsServiceImpl::EscalateClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                               v1::Claim* resp) {
-  if (auto s = Required(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
+  const absl::Status input = Required(req->reason(), "reason", kMaxReason);
   return Done(Transition(
-      ctx, "EscalateClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(),
+      ctx, "EscalateClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
-        CAREOPS_ASSIGN_OR_RETURN(ClaimChange change,
-                                 Step(cur, ClaimAction::kEscalate, caller, req->reason(), "", now));
+        CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kEscalate, caller, req->reason(), "", now));
         CAREOPS_ASSIGN_OR_RETURN(std::string next_role, options_.authority.NextRole(cur.routed_role));
         change.event.details = absl::StrCat("escalated from ", cur.routed_role, " to ", next_role);
         change.claim.routed_role = next_role;
@@ -557,15 +565,14 @@ grpc::Status ClaimsServiceImpl::EscalateClaim(grpc::ServerContext* ctx, const v1
 
 grpc::Status ClaimsServiceImpl::SettleClaim(grpc::ServerContext* ctx, const v1::SettleClaimRequest* req,
                                             v1::Claim* resp) {
-  if (auto s = Required(req->payment_reference(), "payment_reference", 128); !s.ok()) return Done(s);
-  if (auto s = Optional(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
+  const absl::Status input = FirstError(
+      {Required(req->payment_reference(), "payment_reference", 128), Optional(req->reason(), "reason", kMaxReason)});
   bool late = false;  // settled after the due time and not yet marked by a scan
   return Done(Transition(
-      ctx, "SettleClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(),
+      ctx, "SettleClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
-        CAREOPS_ASSIGN_OR_RETURN(ClaimChange change,
-                                 Step(cur, ClaimAction::kSettle, caller, req->reason(),
-                                      absl::StrCat("payment ", req->payment_reference()), now));
+        CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kSettle, caller, req->reason(),
+                                                          absl::StrCat("payment ", req->payment_reference()), now));
         Claim& c = change.claim;
         late = !c.settlement_breached && c.settlement_due_at && now > *c.settlement_due_at;
         c.settlement_breached = c.settlement_breached || late;
@@ -581,8 +588,8 @@ grpc::Status ClaimsServiceImpl::SettleClaim(grpc::ServerContext* ctx, const v1::
 
 grpc::Status ClaimsServiceImpl::CloseClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                            v1::Claim* resp) {
-  if (auto s = Optional(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
-  return Done(Transition(ctx, "CloseClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(),
+  const absl::Status input = Optional(req->reason(), "reason", kMaxReason);
+  return Done(Transition(ctx, "CloseClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
                          [&](const Principal& caller, const Claim& cur, absl::Time now) {
                            return Step(cur, ClaimAction::kClose, caller, req->reason(), "", now);
                          }));
@@ -590,9 +597,9 @@ grpc::Status ClaimsServiceImpl::CloseClaim(grpc::ServerContext* ctx, const v1::T
 
 grpc::Status ClaimsServiceImpl::ReopenClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                             v1::Claim* resp) {
-  if (auto s = Required(req->reason(), "reason", kMaxReason); !s.ok()) return Done(s);
+  const absl::Status input = Required(req->reason(), "reason", kMaxReason);
   return Done(Transition(
-      ctx, "ReopenClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(),
+      ctx, "ReopenClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
         CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kReopen, caller, req->reason(), "", now));
         // An approval that was never paid gives its utilisation back before the
@@ -692,11 +699,12 @@ grpc::Status ClaimsServiceImpl::FlagNonConformance(grpc::ServerContext* ctx, con
 }
 
 absl::Status ClaimsServiceImpl::InvestigationTransition(
-    grpc::ServerContext* ctx, std::string method, const google::protobuf::Message& request,
-    v1::Investigation* response, const std::string& request_id, const std::string& investigation_id,
-    const std::string& etag, InvestigationAction action,
+    grpc::ServerContext* ctx, std::string method, const google::protobuf::Message& request, v1::Investigation* response,
+    const std::string& request_id, const std::string& investigation_id, const std::string& etag,
+    const absl::Status& input, InvestigationAction action,
     const std::function<void(const Principal&, Investigation&)>& apply) {
   CAREOPS_ASSIGN_OR_RETURN(Principal caller, ChainMember(ctx));
+  CAREOPS_RETURN_IF_ERROR(input);
   CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(request_id));
   CAREOPS_RETURN_IF_ERROR(Required(investigation_id, "investigation_id", 26));
   CAREOPS_ASSIGN_OR_RETURN(int64_t version, ParseEtag(etag));
@@ -718,17 +726,17 @@ absl::Status ClaimsServiceImpl::InvestigationTransition(
 grpc::Status ClaimsServiceImpl::OpenInvestigation(grpc::ServerContext* ctx,
                                                   const v1::InvestigationTransitionRequest* req,
                                                   v1::Investigation* resp) {
-  return Done(InvestigationTransition(ctx, "OpenInvestigation", *req, resp, req->request_id(),
-                                      req->investigation_id(), req->etag(), InvestigationAction::kOpen,
+  return Done(InvestigationTransition(ctx, "OpenInvestigation", *req, resp, req->request_id(), req->investigation_id(),
+                                      req->etag(), absl::OkStatus(), InvestigationAction::kOpen,
                                       [](const Principal& caller, Investigation& v) { v.investigator = caller.user; }));
 }
 
 grpc::Status ClaimsServiceImpl::RecordFindings(grpc::ServerContext* ctx, const v1::RecordFindingsRequest* req,
                                                v1::Investigation* resp) {
-  if (auto s = Required(req->findings(), "findings", 8000); !s.ok()) return Done(s);
-  if (auto s = Required(req->remedial_action(), "remedial_action", 8000); !s.ok()) return Done(s);
+  const absl::Status input = FirstError(
+      {Required(req->findings(), "findings", 8000), Required(req->remedial_action(), "remedial_action", 8000)});
   return Done(InvestigationTransition(ctx, "RecordFindings", *req, resp, req->request_id(), req->investigation_id(),
-                                      req->etag(), InvestigationAction::kRecordFindings,
+                                      req->etag(), input, InvestigationAction::kRecordFindings,
                                       [&](const Principal&, Investigation& v) {
                                         v.findings = req->findings();
                                         v.remedial_action = req->remedial_action();
@@ -738,8 +746,8 @@ grpc::Status ClaimsServiceImpl::RecordFindings(grpc::ServerContext* ctx, const v
 grpc::Status ClaimsServiceImpl::CloseInvestigation(grpc::ServerContext* ctx,
                                                    const v1::InvestigationTransitionRequest* req,
                                                    v1::Investigation* resp) {
-  return Done(InvestigationTransition(ctx, "CloseInvestigation", *req, resp, req->request_id(),
-                                      req->investigation_id(), req->etag(), InvestigationAction::kClose,
+  return Done(InvestigationTransition(ctx, "CloseInvestigation", *req, resp, req->request_id(), req->investigation_id(),
+                                      req->etag(), absl::OkStatus(), InvestigationAction::kClose,
                                       [](const Principal&, Investigation&) {}));
 }
 

@@ -74,18 +74,20 @@ class ClaimsServiceImpl final : public v1::ClaimsService::Service {
   absl::StatusOr<BreachScanResult> ScanBreaches(absl::Time as_of);
 
  private:
-  // What a claim transition handler supplies: the change it makes to the locked
-  // claim (may call membership), and what to count once it has committed.
+  // What a claim transition handler supplies: the outcome of its own input checks
+  // (returned once the caller is known to be allowed), the change it makes to the
+  // locked claim (may call membership), and what to count once it has committed.
   using Decide = std::function<absl::StatusOr<ClaimChange>(const Principal& caller, const Claim& current,
                                                            absl::Time now)>;
   using AfterCommit = std::function<void(const Claim& stored, absl::Time now)>;
   absl::Status Transition(grpc::ServerContext* ctx, std::string method, const google::protobuf::Message& request,
                           v1::Claim* response, const std::string& request_id, const std::string& claim_id,
-                          const std::string& etag, const Decide& decide, const AfterCommit& after = nullptr);
+                          const std::string& etag, const absl::Status& input, const Decide& decide,
+                          const AfterCommit& after = nullptr);
   absl::Status InvestigationTransition(grpc::ServerContext* ctx, std::string method,
                                        const google::protobuf::Message& request, v1::Investigation* response,
                                        const std::string& request_id, const std::string& investigation_id,
-                                       const std::string& etag, InvestigationAction action,
+                                       const std::string& etag, const absl::Status& input, InvestigationAction action,
                                        const std::function<void(const Principal&, Investigation&)>& apply);
   // What a decision (approve, deny) counts once committed; `late` is set by the
   // decide function and read after the commit.

@@ -242,6 +242,12 @@ TEST_F(ClaimsServiceTest, NoCallerIsUnauthenticatedAndARoleOutsideTheChainChange
   auto tr = Tr(c);
   EXPECT_EQ(service_.CloseClaim(&analyst.ctx, &tr, &out).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(store_.claims_[c.claim_id()].version, 1);
+  // Who is asking is settled before what is asked: bad input from nobody is UNAUTHENTICATED.
+  Call nobody("");
+  auto deny = Tr(c, "");
+  EXPECT_EQ(service_.DenyClaim(&nobody.ctx, &deny, &out).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  Call analyst2("t-analyst");
+  EXPECT_EQ(service_.DenyClaim(&analyst2.ctx, &deny, &out).error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
 TEST_F(ClaimsServiceTest, SubmissionScreensEligibilityAndSetsTheDecisionDueTime) {
@@ -477,8 +483,7 @@ TEST_F(ClaimsServiceTest, PageTokensCarryTheirFilters) {
 
   // Another filter with the same token: refused, naming page_token.
   for (auto change : std::vector<std::function<void(v1::ListClaimsRequest&)>>{
-           [](v1::ListClaimsRequest& r) { r.set_member_id("M-2"); },
-           [](v1::ListClaimsRequest& r) { r.clear_status(); },
+           [](v1::ListClaimsRequest& r) { r.set_member_id("M-2"); }, [](v1::ListClaimsRequest& r) { r.clear_status(); },
            [](v1::ListClaimsRequest& r) { r.set_breached_only(true); },
            [](v1::ListClaimsRequest& r) { r.set_channel(v1::CHANNEL_PORTAL); },
            [](v1::ListClaimsRequest& r) { *r.mutable_submitted_from() = ToProtoTimestamp(Friday10()); }}) {

@@ -50,7 +50,7 @@ constexpr char kLockClaim[] = "SELECT " CLAIM_COLUMNS " FROM claims WHERE claim_
 // waiters queue instead of deadlocking on a shared-to-exclusive upgrade) and
 // holds it to commit: identical submissions run their twin lookup one at a time,
 // and under READ COMMITTED each lookup sees every twin committed before it.
-#define FINGERPRINT_KEY \
+#define FINGERPRINT_KEY                                                                          \
   "member_id = ? AND benefit_code = ? AND provider_id = ? AND service_date = ? AND currency = ?" \
   " AND amount_claimed_minor = ?"
 constexpr char kLockFingerprint[] =
@@ -58,35 +58,29 @@ constexpr char kLockFingerprint[] =
     " amount_claimed_minor, submissions, last_claim_id) VALUES (?, ?, ?, ?, ?, ?, 1, ?)"
     " ON DUPLICATE KEY UPDATE submissions = submissions + 1, last_claim_id = VALUES(last_claim_id)";
 // The statuses excluded here are those CountsForDuplicates() rules out.
-constexpr char kLiveTwins[] =
-    "SELECT " CLAIM_COLUMNS " FROM claims WHERE " FINGERPRINT_KEY
-    " AND status NOT IN ('REJECTED', 'DENIED') ORDER BY claim_id LIMIT 1";
+constexpr char kLiveTwins[] = "SELECT " CLAIM_COLUMNS " FROM claims WHERE " FINGERPRINT_KEY
+                              " AND status NOT IN ('REJECTED', 'DENIED') ORDER BY claim_id LIMIT 1";
 // ListClaims: one statement per leading filter, so that the page is a range scan
 // of an index on (that column, claim_id) in claim_id order rather than a walk of
 // the primary key that tests every row; the most selective filter set leads
 // (the order of `leads` in ListClaims). The other filters are optional: an empty parameter
 // matches every row. Parameters: the leading value (none for kListClaimsAll),
 // then LIST_CLAIMS_REST's.
-#define LIST_CLAIMS_REST                                                                        \
-  " claim_id > ? AND (? = '' OR status = ?) AND (? = '' OR assignee = ?)"                       \
-  " AND (? = '' OR member_id = ?) AND (? = '' OR account_id = ?) AND (? = '' OR channel = ?)"   \
-  " AND (? = 0 OR decision_breached = 1 OR settlement_breached = 1)"                            \
+#define LIST_CLAIMS_REST                                                                      \
+  " claim_id > ? AND (? = '' OR status = ?) AND (? = '' OR assignee = ?)"                     \
+  " AND (? = '' OR member_id = ?) AND (? = '' OR account_id = ?) AND (? = '' OR channel = ?)" \
+  " AND (? = 0 OR decision_breached = 1 OR settlement_breached = 1)"                          \
   " AND submitted_at >= ? AND submitted_at < ? ORDER BY claim_id LIMIT ?"
 constexpr char kListClaimsByMember[] =
-    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_member_page) WHERE member_id = ? AND"
-    LIST_CLAIMS_REST;
+    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_member_page) WHERE member_id = ? AND" LIST_CLAIMS_REST;
 constexpr char kListClaimsByAccount[] =
-    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_account) WHERE account_id = ? AND"
-    LIST_CLAIMS_REST;
+    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_account) WHERE account_id = ? AND" LIST_CLAIMS_REST;
 constexpr char kListClaimsByAssignee[] =
-    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_assignee) WHERE assignee = ? AND"
-    LIST_CLAIMS_REST;
+    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_assignee) WHERE assignee = ? AND" LIST_CLAIMS_REST;
 constexpr char kListClaimsByStatus[] =
-    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_status) WHERE status = ? AND"
-    LIST_CLAIMS_REST;
+    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_status) WHERE status = ? AND" LIST_CLAIMS_REST;
 constexpr char kListClaimsByChannel[] =
-    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_channel_page) WHERE channel = ? AND"
-    LIST_CLAIMS_REST;
+    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_channel_page) WHERE channel = ? AND" LIST_CLAIMS_REST;
 constexpr char kListClaimsAll[] = "SELECT " CLAIM_COLUMNS " FROM claims WHERE" LIST_CLAIMS_REST;
 constexpr char kInsertHistory[] =
     "INSERT INTO claim_history (claim_id, at, action, from_status, to_status, actor_user, actor_role, reason,"
@@ -130,9 +124,9 @@ constexpr char kUpdateInvestigation[] =
   " investigation_id > ? AND (? = 0 OR status <> 'CLOSED') ORDER BY investigation_id LIMIT ?"
 constexpr char kListInvestigations[] =
     "SELECT " INVESTIGATION_COLUMNS " FROM investigations WHERE" LIST_INVESTIGATIONS_REST;
-constexpr char kListClaimInvestigations[] =
-    "SELECT " INVESTIGATION_COLUMNS " FROM investigations FORCE INDEX (investigations_by_claim)"
-    " WHERE claim_id = ? AND" LIST_INVESTIGATIONS_REST;
+constexpr char kListClaimInvestigations[] = "SELECT " INVESTIGATION_COLUMNS
+                                            " FROM investigations FORCE INDEX (investigations_by_claim)"
+                                            " WHERE claim_id = ? AND" LIST_INVESTIGATIONS_REST;
 
 constexpr int kBordereauPageSize = 500;
 
@@ -370,8 +364,7 @@ absl::Status MysqlClaimStore::CreateClaim(const Mutation& m, Claim claim, const 
                               [&](mysql::Connection& conn) -> absl::Status {
                                 Claim c = claim;
                                 if (c.status != ClaimStatus::kRejected) {
-                                  CAREOPS_ASSIGN_OR_RETURN(std::optional<std::string> original,
-                                                           FindLiveTwin(conn, c));
+                                  CAREOPS_ASSIGN_OR_RETURN(std::optional<std::string> original, FindLiveTwin(conn, c));
                                   if (original) {
                                     c.possible_duplicate = true;
                                     c.duplicate_of = *original;

@@ -675,10 +675,13 @@ TEST_F(ClaimsIntegrationTest, ListsFilterByEveryNamedField) {
   using Ids = std::vector<std::string>;
   const Ids all = {c[0].claim_id(), c[1].claim_id(), c[2].claim_id()};
   EXPECT_EQ(list([](auto&) {}), all);
-  EXPECT_EQ(list([&](auto& r) { r.clear_account_id(); r.set_member_id(m.member_id); }), all);
+  EXPECT_EQ(list([&](auto& r) {
+              r.clear_account_id();
+              r.set_member_id(m.member_id);
+            }),
+            all);
   EXPECT_EQ(list([](auto& r) { r.set_status(cv1::CLAIM_STATUS_IN_REVIEW); }), Ids{c[1].claim_id()});
-  EXPECT_EQ(list([](auto& r) { r.set_status(cv1::CLAIM_STATUS_SUBMITTED); }),
-            (Ids{c[0].claim_id(), c[2].claim_id()}));
+  EXPECT_EQ(list([](auto& r) { r.set_status(cv1::CLAIM_STATUS_SUBMITTED); }), (Ids{c[0].claim_id(), c[2].claim_id()}));
   EXPECT_EQ(list([](auto& r) { r.set_assignee("ana.reyes"); }), Ids{c[1].claim_id()});
   EXPECT_EQ(list([](auto& r) { r.set_channel(cv1::CHANNEL_PORTAL); }), all);
   EXPECT_EQ(list([](auto& r) { r.set_channel(cv1::CHANNEL_HOTLINE); }), Ids{});
@@ -812,7 +815,8 @@ TEST_F(ClaimsIntegrationTest, OpenClaimsGaugeIsReadFromTheDatabaseAndSurvivesRes
            MetricValue(claims->metrics_port(), "careops_claims_open{status=\"approved\"}") == 0;
   };
   EXPECT_TRUE(testing::Eventually(gauges_right)) << testing::HttpGet(claims->metrics_port(), "/metrics");
-  EXPECT_EQ(MetricValue(claims->metrics_port(), "careops_claims_submitted_total{channel=\"hotline\",type=\"claim\"}"), 3);
+  EXPECT_EQ(MetricValue(claims->metrics_port(), "careops_claims_submitted_total{channel=\"hotline\",type=\"claim\"}"),
+            3);
   EXPECT_EQ(MetricValue(claims->metrics_port(), "careops_claims_decisions_total{decision=\"rejected\"}"), 1);
   // Bounded series exist from the start, at zero.
   EXPECT_EQ(MetricValue(claims->metrics_port(), "careops_claims_tat_breaches_total{stage=\"decision\"}"), 0);
