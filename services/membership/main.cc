@@ -4,6 +4,7 @@
 #include <string>
 
 #include "careops/membership/v1/membership.grpc.pb.h"
+#include "common/business_days.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/server.h"
@@ -33,6 +34,9 @@ int main(int argc, char** argv) {
   std::string movement_tat = "enrollment:2,termination:2,plan_change:2,reinstatement:2,detail_change:2";
   flags.String("movement_tat", &movement_tat,
                "TAT target per movement type in business days, e.g. enrollment:2,termination:2,plan_change:3");
+  std::string tat_holidays;
+  flags.String("tat_holidays", &tat_holidays,
+               "dates that are not business days for movement TAT: YYYY-MM-DD,YYYY-MM-DD,...");
   std::string editor_roles = "account_officer,assistant_manager,manager,service";
   flags.String("editor_roles", &editor_roles, "roles that may change accounts, plans, members and movements");
   std::string utilization_roles = "service,manager";
@@ -43,9 +47,12 @@ int main(int argc, char** argv) {
   auto runtime = StartService(flags, config, argc, argv, careops_membership_migrations());
   if (!runtime.ok()) return ExitCode(runtime.status());
   auto tat = membership::ParseTatTargets(movement_tat);
-  if (!tat.ok()) {
-    log::Error("bad configuration", {{"error", std::string(tat.status().message())}});
-    return ExitCode(tat.status());
+  auto calendar = BusinessCalendar::FromHolidayList(tat_holidays, "tat_holidays");
+  for (const absl::Status& s : {tat.status(), calendar.status()}) {
+    if (!s.ok()) {
+      log::Error("bad configuration", {{"error", std::string(s.message())}});
+      return ExitCode(s);
+    }
   }
 
   membership::MysqlMembershipStore store((*runtime)->pool());
@@ -56,6 +63,7 @@ int main(int argc, char** argv) {
   }
   membership::MembershipServiceOptions options;
   options.movement_tat = *tat;
+  options.calendar = *calendar;
   options.editor_roles = RoleSet(editor_roles);
   options.utilization_roles = RoleSet(utilization_roles);
   membership::MembershipServiceImpl service(store, (*runtime)->authenticator(), clock, metrics, options);

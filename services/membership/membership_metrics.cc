@@ -8,6 +8,12 @@
 namespace careops::membership {
 namespace {
 std::string S(std::string_view v) { return std::string(v); }
+
+constexpr v1::MovementType kMovementTypes[] = {v1::MOVEMENT_TYPE_ENROLLMENT, v1::MOVEMENT_TYPE_TERMINATION,
+                                               v1::MOVEMENT_TYPE_PLAN_CHANGE, v1::MOVEMENT_TYPE_REINSTATEMENT,
+                                               v1::MOVEMENT_TYPE_DETAIL_CHANGE};
+constexpr const char* kMovementOutcomes[] = {"requested", "applied", "rejected"};
+constexpr const char* kEligibilityOutcomes[] = {"eligible", "ineligible"};
 }  // namespace
 
 MembershipMetrics::MembershipMetrics(prometheus::Registry& registry)
@@ -38,7 +44,17 @@ MembershipMetrics::MembershipMetrics(prometheus::Registry& registry)
       eligibility_checks_(prometheus::BuildCounter()
                               .Name("careops_membership_eligibility_checks_total")
                               .Help("Eligibility checks by outcome (eligible, ineligible)")
-                              .Register(registry)) {}
+                              .Register(registry)) {
+  // Every series exists from the start at zero, so rates and dashboards see a
+  // type before its first event (the label sets are closed).
+  for (auto type : kMovementTypes) {
+    const std::string t = S(MovementTypeName(type));
+    for (const char* outcome : kMovementOutcomes) movements_.Add({{"type", t}, {"outcome", outcome}});
+    movement_tat_.Add({{"type", t}}, TurnaroundBuckets());
+    movement_breaches_.Add({{"type", t}});
+  }
+  for (const char* outcome : kEligibilityOutcomes) eligibility_checks_.Add({{"outcome", outcome}});
+}
 
 absl::Status MembershipMetrics::Refresh(MembershipStore& store, absl::Time now) {
   auto counts = store.Count(now);
@@ -56,8 +72,7 @@ absl::Status MembershipMetrics::Refresh(MembershipStore& store, absl::Time now) 
           .Set(it == counts->accounts.end() ? 0 : it->second);
     }
   }
-  for (auto type : {v1::MOVEMENT_TYPE_ENROLLMENT, v1::MOVEMENT_TYPE_TERMINATION, v1::MOVEMENT_TYPE_PLAN_CHANGE,
-                    v1::MOVEMENT_TYPE_REINSTATEMENT, v1::MOVEMENT_TYPE_DETAIL_CHANGE}) {
+  for (auto type : kMovementTypes) {
     auto it = counts->overdue_movements.find(type);
     overdue_.Add({{"type", S(MovementTypeName(type))}}).Set(it == counts->overdue_movements.end() ? 0 : it->second);
   }

@@ -8,7 +8,8 @@
 //   careops_membership_eligibility_checks_total{outcome}    eligible | ineligible
 //   careops_membership_movements_overdue{type}              gauge: PENDING past due, from the database
 //
-// The gauges are set by Refresh() from MembershipStore::Count(): once at start
+// Counter and histogram series for every type and outcome exist from the start
+// at zero. The gauges are set by Refresh() from MembershipStore::Count(): once at start
 // and then by a background job, so they are right after a restart and agree
 // across replicas. Every label value comes from an enum, never from an id.
 #pragma once

@@ -455,7 +455,7 @@ grpc::Status MembershipServiceImpl::RequestMovement(grpc::ServerContext* ctx, co
     mv.set_note(req->note());
     mv.set_requested_by(who.user);
     *mv.mutable_request_time() = ToProtoTimestamp(now);
-    *mv.mutable_due_time() = ToProtoTimestamp(AddBusinessDays(now, TatBusinessDays(options_.movement_tat, req->type())));
+    *mv.mutable_due_time() = ToProtoTimestamp(options_.calendar.AddBusinessDays(now, TatBusinessDays(options_.movement_tat, req->type())));
     Mutation m = NewMutation("RequestMovement", req->request_id(), *req, who);
     m.now = now;
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.CreateMovement(m, mv));

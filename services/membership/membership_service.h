@@ -16,6 +16,7 @@
 
 #include "careops/membership/v1/membership.grpc.pb.h"
 #include "common/auth.h"
+#include "common/business_days.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "services/membership/membership_metrics.h"
@@ -26,6 +27,7 @@ namespace careops::membership {
 
 struct MembershipServiceOptions {
   TatTargets movement_tat;  // business days per movement type
+  BusinessCalendar calendar;  // the days that count for movement TAT (weekends and holidays do not)
   // Roles that may change accounts, plans, members and movements. Any caller may read.
   std::set<std::string> editor_roles = {"account_officer", "assistant_manager", "manager", "service"};
   // Roles that may record and reverse utilisation (claims calls with its service identity).

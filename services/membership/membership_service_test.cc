@@ -254,6 +254,15 @@ TEST_F(MembershipServiceTest, MovementDueTimeUsesTheConfiguredTatInBusinessDays)
             absl::FromCivil(absl::CivilSecond(2026, 11, 25, 10, 0, 0), absl::UTCTimeZone()));
   EXPECT_EQ(resp.requested_by(), "eva.tan");
   EXPECT_EQ(resp.status(), v1::MOVEMENT_STATUS_PENDING);
+
+  // Configured holidays do not count either: with Tuesday 24 November off, Thursday.
+  MembershipServiceOptions with_holiday{*ParseTatTargets("enrollment:3"), BusinessCalendar({absl::CivilDay(2026, 11, 24)})};
+  MembershipServiceImpl holiday_service(store_, authenticator_, clock_, metrics_, with_holiday);
+  Call again;
+  req.set_request_id("r3-holiday");
+  ASSERT_TRUE(holiday_service.RequestMovement(&again.ctx, &req, &resp).ok());
+  EXPECT_EQ(FromProto(resp.due_time()),
+            absl::FromCivil(absl::CivilSecond(2026, 11, 26, 10, 0, 0), absl::UTCTimeZone()));
 }
 
 TEST_F(MembershipServiceTest, PageTokensRoundTripAndPageSizeIsBounded) {

@@ -661,18 +661,6 @@ void SetRemaining(v1::Utilization& u, const EligibilityFacts& f) {
       u.unlimited() || !f.benefit ? 0 : std::max<int64_t>(0, f.benefit->annual_limit_minor - f.used_minor));
 }
 
-absl::Status ListQuery(mysql::ConnectionPool& pool, const std::string& sql,
-                       const std::function<void(sql::PreparedStatement&)>& bind,
-                       const std::function<void(mysql::Connection&, sql::ResultSet&)>& row) {
-  return mysql::WithConnection(pool, [&](mysql::Connection& c) {
-    auto& st = c.Prepare(sql);
-    bind(st);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (rs->next()) row(c, *rs);
-    return absl::OkStatus();
-  });
-}
-
 // Runs one read on a pooled connection; `read`'s own status (e.g. NOT_FOUND) is the answer.
 template <typename T>
 absl::StatusOr<T> ReadOne(mysql::ConnectionPool& pool, const std::function<absl::StatusOr<T>(mysql::Connection&)>& read) {
@@ -684,12 +672,58 @@ absl::StatusOr<T> ReadOne(mysql::ConnectionPool& pool, const std::function<absl:
   return out;
 }
 
-template <typename T>
-void TrimPage(Page<T>& page, const PageRequest& req) {
-  if (static_cast<int>(page.items.size()) > req.limit) {
-    page.items.resize(req.limit);
-    page.more = true;
+// The optional filters of a list: for each filter given, its clause (a named
+// constant with one '?') and the value bound to it, kept together so the SQL and
+// its parameters cannot disagree.
+class Filters {
+ public:
+  void Add(bool given, const char* clause, std::string value) {
+    if (given) clauses_.emplace_back(clause, std::move(value));
   }
+  std::string AppendTo(std::string sql) const {
+    for (const auto& c : clauses_) sql += c.first;
+    return sql;
+  }
+  // Binds the values from parameter `first` on; returns the next free index.
+  int Bind(sql::PreparedStatement& st, int first) const {
+    for (const auto& c : clauses_) st.setString(first++, c.second);
+    return first;
+  }
+
+ private:
+  std::vector<std::pair<const char*, std::string>> clauses_;
+};
+
+// One keyset page: `base` (its first parameter is the key to start after), the
+// filters, `tail` (ORDER BY key LIMIT ?), one row more than the page to know
+// whether another follows.
+template <typename T>
+absl::StatusOr<Page<T>> ListPage(mysql::ConnectionPool& pool, const std::string& base, const Filters& where,
+                                 const char* tail, const PageRequest& page,
+                                 const std::function<absl::StatusOr<T>(sql::ResultSet&)>& read) {
+  Page<T> out;
+  absl::Status row_status = absl::OkStatus();
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool, [&](mysql::Connection& c) {
+    auto& st = c.Prepare(where.AppendTo(base) + tail);
+    st.setString(1, page.after_id);
+    st.setInt(where.Bind(st, 2), page.limit + 1);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (row_status.ok() && rs->next()) {
+      absl::StatusOr<T> item = read(*rs);
+      if (item.ok()) {
+        out.items.push_back(*std::move(item));
+      } else {
+        row_status = item.status();
+      }
+    }
+    return absl::OkStatus();
+  }));
+  CAREOPS_RETURN_IF_ERROR(row_status);
+  if (static_cast<int>(out.items.size()) > page.limit) {
+    out.items.resize(page.limit);
+    out.more = true;
+  }
+  return out;
 }
 
 }  // namespace
@@ -729,27 +763,13 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::GetAccount(const std::st
 
 absl::StatusOr<Page<v1::ClientAccount>> MysqlMembershipStore::ListAccounts(const AccountFilter& f,
                                                                            const PageRequest& page) {
-  std::string sql = absl::StrCat("SELECT ", kAccountColumns, kListAccountsBase);
-  if (f.type != v1::CLIENT_ACCOUNT_TYPE_UNSPECIFIED) sql += kAccountsByType;
-  if (f.status != v1::CLIENT_ACCOUNT_STATUS_UNSPECIFIED) sql += kAccountsByStatus;
-  if (!f.account_officer.empty()) sql += kAccountsByOfficer;
-  sql += kListAccountsPage;
-  Page<v1::ClientAccount> out;
-  CAREOPS_RETURN_IF_ERROR(ListQuery(
-      pool_, sql,
-      [&](sql::PreparedStatement& st) {
-        int i = 1;
-        st.setString(i++, page.after_id);
-        if (f.type != v1::CLIENT_ACCOUNT_TYPE_UNSPECIFIED) st.setString(i++, std::string(AccountTypeName(f.type)));
-        if (f.status != v1::CLIENT_ACCOUNT_STATUS_UNSPECIFIED) {
-          st.setString(i++, std::string(AccountStatusName(f.status)));
-        }
-        if (!f.account_officer.empty()) st.setString(i++, f.account_officer);
-        st.setInt(i++, page.limit + 1);
-      },
-      [&](mysql::Connection&, sql::ResultSet& rs) { out.items.push_back(ReadAccount(rs)); }));
-  TrimPage(out, page);
-  return out;
+  Filters where;
+  where.Add(f.type != v1::CLIENT_ACCOUNT_TYPE_UNSPECIFIED, kAccountsByType, std::string(AccountTypeName(f.type)));
+  where.Add(f.status != v1::CLIENT_ACCOUNT_STATUS_UNSPECIFIED, kAccountsByStatus,
+            std::string(AccountStatusName(f.status)));
+  where.Add(!f.account_officer.empty(), kAccountsByOfficer, f.account_officer);
+  return ListPage<v1::ClientAccount>(pool_, absl::StrCat("SELECT ", kAccountColumns, kListAccountsBase), where,
+                                     kListAccountsPage, page, [](sql::ResultSet& rs) { return ReadAccount(rs); });
 }
 
 absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::UpdateAccount(
@@ -870,37 +890,21 @@ absl::StatusOr<v1::Plan> MysqlMembershipStore::GetPlan(const std::string& plan_i
 }
 
 absl::StatusOr<Page<v1::Plan>> MysqlMembershipStore::ListPlans(const PlanFilter& f, const PageRequest& page) {
-  std::string sql = absl::StrCat("SELECT ", kPlanColumns, kListPlansBase);
-  if (!f.account_id.empty()) sql += kPlansByAccount;
-  if (f.status != v1::PLAN_STATUS_UNSPECIFIED) sql += kPlansByStatus;
-  sql += kListPlansPage;
-  std::string benefits_sql = kListPlanBenefitsBase;
-  if (!f.account_id.empty()) benefits_sql += kPlansByAccount;
-  if (f.status != v1::PLAN_STATUS_UNSPECIFIED) benefits_sql += kPlansByStatus;
-  benefits_sql += kListPlanBenefitsOrder;
-  // Binds the filters from parameter `i` on; both queries list them in one order.
-  auto bind_filters = [&](sql::PreparedStatement& st, int i) {
-    if (!f.account_id.empty()) st.setString(i++, f.account_id);
-    if (f.status != v1::PLAN_STATUS_UNSPECIFIED) st.setString(i++, std::string(PlanStatusName(f.status)));
-    return i;
-  };
-  Page<v1::Plan> out;
+  Filters where;
+  where.Add(!f.account_id.empty(), kPlansByAccount, f.account_id);
+  where.Add(f.status != v1::PLAN_STATUS_UNSPECIFIED, kPlansByStatus, std::string(PlanStatusName(f.status)));
+  CAREOPS_ASSIGN_OR_RETURN(Page<v1::Plan> out,
+                           ListPage<v1::Plan>(pool_, absl::StrCat("SELECT ", kPlanColumns, kListPlansBase), where,
+                                              kListPlansPage, page, [](sql::ResultSet& rs) { return ReadPlan(rs); }));
+  if (out.items.empty()) return out;
+  // A plan's benefits never change once written, so reading them apart is safe.
+  std::unordered_map<std::string, v1::Plan*> by_id;
+  for (v1::Plan& p : out.items) by_id[p.plan_id()] = &p;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) {
-    {
-      auto& st = c.Prepare(sql);
-      st.setString(1, page.after_id);
-      st.setInt(bind_filters(st, 2), page.limit + 1);
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      while (rs->next()) out.items.push_back(ReadPlan(*rs));
-    }
-    TrimPage(out, page);
-    if (out.items.empty()) return absl::OkStatus();
-    std::unordered_map<std::string, v1::Plan*> by_id;
-    for (v1::Plan& p : out.items) by_id[p.plan_id()] = &p;
-    auto& st = c.Prepare(benefits_sql);
+    auto& st = c.Prepare(where.AppendTo(kListPlanBenefitsBase) + kListPlanBenefitsOrder);
     st.setString(1, page.after_id);
     st.setString(2, out.items.back().plan_id());
-    bind_filters(st, 3);
+    where.Bind(st, 3);
     std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
     while (rs->next()) {
       auto it = by_id.find(Str(*rs, 1));
@@ -961,25 +965,12 @@ absl::StatusOr<v1::Member> MysqlMembershipStore::GetMember(const std::string& me
 }
 
 absl::StatusOr<Page<v1::Member>> MysqlMembershipStore::ListMembers(const MemberFilter& f, const PageRequest& page) {
-  std::string sql = absl::StrCat("SELECT ", kMemberColumns, kListMembersBase);
-  if (!f.account_id.empty()) sql += kMembersByAccount;
-  if (f.status != v1::MEMBER_STATUS_UNSPECIFIED) sql += kMembersByStatus;
-  if (!f.plan_id.empty()) sql += kMembersByPlan;
-  sql += kListMembersPage;
-  Page<v1::Member> out;
-  CAREOPS_RETURN_IF_ERROR(ListQuery(
-      pool_, sql,
-      [&](sql::PreparedStatement& st) {
-        int i = 1;
-        st.setString(i++, page.after_id);
-        if (!f.account_id.empty()) st.setString(i++, f.account_id);
-        if (f.status != v1::MEMBER_STATUS_UNSPECIFIED) st.setString(i++, std::string(MemberStatusName(f.status)));
-        if (!f.plan_id.empty()) st.setString(i++, f.plan_id);
-        st.setInt(i++, page.limit + 1);
-      },
-      [&](mysql::Connection&, sql::ResultSet& rs) { out.items.push_back(ReadMember(rs)); }));
-  TrimPage(out, page);
-  return out;
+  Filters where;
+  where.Add(!f.account_id.empty(), kMembersByAccount, f.account_id);
+  where.Add(f.status != v1::MEMBER_STATUS_UNSPECIFIED, kMembersByStatus, std::string(MemberStatusName(f.status)));
+  where.Add(!f.plan_id.empty(), kMembersByPlan, f.plan_id);
+  return ListPage<v1::Member>(pool_, absl::StrCat("SELECT ", kMemberColumns, kListMembersBase), where,
+                              kListMembersPage, page, [](sql::ResultSet& rs) { return ReadMember(rs); });
 }
 
 absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll(
@@ -1261,36 +1252,13 @@ absl::StatusOr<v1::Movement> MysqlMembershipStore::DecideMovement(const Mutation
 
 absl::StatusOr<Page<v1::Movement>> MysqlMembershipStore::ListMovements(const MovementFilter& f,
                                                                        const PageRequest& page) {
-  std::string sql = kListMovementsBase;
-  if (!f.account_id.empty()) sql += kMovementsByAccount;
-  if (f.status != v1::MOVEMENT_STATUS_UNSPECIFIED) sql += kMovementsByStatus;
-  if (f.type != v1::MOVEMENT_TYPE_UNSPECIFIED) sql += kMovementsByType;
-  if (f.overdue_only) sql += kMovementsOverdue;
-  sql += kListMovementsPage;
-  Page<v1::Movement> out;
-  absl::Status parse = absl::OkStatus();
-  CAREOPS_RETURN_IF_ERROR(ListQuery(
-      pool_, sql,
-      [&](sql::PreparedStatement& st) {
-        int i = 1;
-        st.setString(i++, page.after_id);
-        if (!f.account_id.empty()) st.setString(i++, f.account_id);
-        if (f.status != v1::MOVEMENT_STATUS_UNSPECIFIED) st.setString(i++, std::string(MovementStatusName(f.status)));
-        if (f.type != v1::MOVEMENT_TYPE_UNSPECIFIED) st.setString(i++, std::string(MovementTypeName(f.type)));
-        if (f.overdue_only) st.setString(i++, ToSqlDatetime(f.as_of));
-        st.setInt(i++, page.limit + 1);
-      },
-      [&](mysql::Connection&, sql::ResultSet& rs) {
-        auto mv = ParseMovement(Blob(rs, 1), f.as_of);
-        if (mv.ok()) {
-          out.items.push_back(*std::move(mv));
-        } else {
-          parse = mv.status();
-        }
-      }));
-  CAREOPS_RETURN_IF_ERROR(parse);
-  TrimPage(out, page);
-  return out;
+  Filters where;
+  where.Add(!f.account_id.empty(), kMovementsByAccount, f.account_id);
+  where.Add(f.status != v1::MOVEMENT_STATUS_UNSPECIFIED, kMovementsByStatus, std::string(MovementStatusName(f.status)));
+  where.Add(f.type != v1::MOVEMENT_TYPE_UNSPECIFIED, kMovementsByType, std::string(MovementTypeName(f.type)));
+  where.Add(f.overdue_only, kMovementsOverdue, ToSqlDatetime(f.as_of));
+  return ListPage<v1::Movement>(pool_, kListMovementsBase, where, kListMovementsPage, page,
+                                [&](sql::ResultSet& rs) { return ParseMovement(Blob(rs, 1), f.as_of); });
 }
 
 // ================================================================ eligibility and utilisation

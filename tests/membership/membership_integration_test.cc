@@ -535,6 +535,8 @@ TEST_F(MembershipTest, PlansAreVersionedNotEditedInPlace) {
   // The enrolled member stays on version 1 and its limit.
   EXPECT_EQ(m_->Check(member.member_id(), "OUTPATIENT", D(2026, 3, 2), 0).remaining_limit().amount_minor(), 100000);
 
+  revise.set_request_id(NewRequestId());  // the etag read before the revision is stale now
+  EXPECT_EQ(m_->stub().RevisePlan(m_->Ctx().get(), revise, &v2_plan).error_code(), StatusCode::ABORTED);
   revise.set_request_id(NewRequestId());
   revise.clear_etag();
   EXPECT_EQ(m_->stub().RevisePlan(m_->Ctx().get(), revise, &v2_plan).error_code(), StatusCode::FAILED_PRECONDITION);
@@ -556,6 +558,17 @@ TEST_F(MembershipTest, PlansAreVersionedNotEditedInPlace) {
   ASSERT_EQ(plans.plans_size(), 1);
   EXPECT_EQ(plans.plans(0).plan_id(), v2_plan.plan_id());
   EXPECT_EQ(plans.plans(0).benefits(0).annual_limit().amount_minor(), 200000);
+  // Both versions on one page, each with its own benefits (read for the page at once).
+  list.clear_status();
+  ASSERT_TRUE(m_->stub().ListPlans(m_->Ctx().get(), list, &plans).ok());
+  ASSERT_EQ(plans.plans_size(), 2);
+  EXPECT_EQ(plans.plans(0).plan_id(), v1_plan.plan_id());
+  ASSERT_EQ(plans.plans(0).benefits_size(), 3);
+  ASSERT_EQ(plans.plans(1).benefits_size(), 3);
+  EXPECT_EQ(plans.plans(0).benefits(0).annual_limit().amount_minor(), 100000);
+  EXPECT_EQ(plans.plans(1).benefits(0).annual_limit().amount_minor(), 200000);
+  EXPECT_EQ(plans.plans(1).benefits(2).code(), "ROOM");
+  EXPECT_TRUE(plans.plans(1).benefits(2).unlimited());
 }
 
 TEST_F(MembershipTest, APageTokenIsOnlyGoodForTheFiltersItWasMadeWith) {
@@ -1313,6 +1326,20 @@ TEST(MembershipGaugesTest, GaugesComeFromTheDatabaseAndSurviveARestart) {
   EXPECT_NE(metrics.find(R"(careops_membership_accounts{status="suspended",type="agent"} 0)"), std::string::npos);
   EXPECT_NE(metrics.find(R"(careops_membership_movements_overdue{type="enrollment"} 1)"), std::string::npos);
   EXPECT_NE(metrics.find(R"(careops_membership_movements_overdue{type="termination"} 0)"), std::string::npos);
+  // Counter and histogram series exist at zero before their first event.
+  EXPECT_NE(metrics.find(R"(careops_membership_movement_tat_breaches_total{type="detail_change"} 0)"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(careops_membership_movement_tat_seconds_count{type="plan_change"} 0)"), std::string::npos);
+
+  // Decided past its due time: the movement says its TAT was missed and the breach is counted.
+  v1::ApplyMovementRequest apply;
+  apply.set_request_id(NewRequestId());
+  apply.set_movement_id(pending.movement_id());
+  v1::Movement applied;
+  ASSERT_TRUE(m.stub().ApplyMovement(m.Ctx().get(), apply, &applied).ok());
+  EXPECT_FALSE(applied.tat_met());
+  metrics = m.Metrics();
+  EXPECT_NE(metrics.find(R"(careops_membership_movement_tat_breaches_total{type="enrollment"} 1)"), std::string::npos)
+      << metrics;
 }
 
 }  // namespace
