@@ -82,6 +82,13 @@ void ClaimsMetrics::ApprovedAmount(const Money& amount) {
   approved_amount_.Add({{"currency", amount.currency()}}).Increment(static_cast<double>(amount.minor()));
 }
 
+void ClaimsMetrics::DeclareChain(const AuthorityChain& chain) {
+  for (const AuthorityLevel& level : chain.levels()) {
+    if (level.role != chain.lowest_role()) escalations_.Add({{"to_role", level.role}});
+    for (const auto& [currency, limit] : level.limits) approved_amount_.Add({{"currency", currency}});
+  }
+}
+
 absl::Status ClaimsMetrics::RefreshOpenGauge(ClaimStore& store) {
   CAREOPS_ASSIGN_OR_RETURN(auto counts, store.CountByStatus());
   for (ClaimStatus s : kAllClaimStatuses) {

@@ -25,6 +25,7 @@
 
 namespace careops::claims {
 
+class AuthorityChain;
 class ClaimStore;
 
 class ClaimsMetrics {
@@ -38,6 +39,10 @@ class ClaimsMetrics {
   void Turnaround(const std::string& stage, absl::Duration d);
   void Breaches(const std::string& stage, int count);
   void ApprovedAmount(const Money& amount);
+
+  // Creates at zero the series the configured chain can produce: escalations to
+  // every role above the lowest, approved amounts in every currency it limits.
+  void DeclareChain(const AuthorityChain& chain);
 
   // Sets careops_claims_open{status} from the database (every status but CLOSED,
   // zero included), so the gauge is right after a restart and on every replica.

@@ -387,6 +387,21 @@ TEST_F(ClaimsServiceTest, ReopeningAnUnsettledApprovalReversesItsUtilisation) {
   EXPECT_EQ(membership_.recorded[1].source_reference, c.claim_id() + "/2");
 }
 
+TEST_F(ClaimsServiceTest, ReopenWhileMembershipIsDownLeavesTheApprovalInPlace) {
+  v1::Claim c = InReview(1000);
+  v1::Claim approved, out;
+  ASSERT_TRUE(Approve(c, "t-specialist", &approved).ok());
+  membership_.next_status = absl::UnavailableError("membership is unavailable");
+  Call call("t-specialist");
+  auto tr = Tr(approved, "amount wrong");
+  EXPECT_EQ(service_.ReopenClaim(&call.ctx, &tr, &out).error_code(), grpc::StatusCode::UNAVAILABLE);
+  const Claim& stored = store_.claims_[c.claim_id()];
+  EXPECT_EQ(stored.status, ClaimStatus::kApproved);
+  EXPECT_EQ(stored.utilization_ref, c.claim_id());
+  EXPECT_EQ(absl::StrCat(stored.version), approved.etag());
+  EXPECT_TRUE(membership_.reversed.empty());
+}
+
 TEST_F(ClaimsServiceTest, EscalationClimbsTheChainAndStopsAtTheTop) {
   v1::Claim c = InReview(1000);
   for (const char* role : {"officer", "assistant_manager", "manager"}) {

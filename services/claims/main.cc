@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   auto membership = claims::NewGrpcMembershipClient(
       claims::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline));
   claims::ClaimsMetrics metrics(*rt.registry());
+  metrics.DeclareChain(*chain);
   claims::ClaimsServiceImpl service(store, *membership, rt.authenticator(), metrics, SystemClock::Instance(),
                                     options);
   if (auto s = metrics.RefreshOpenGauge(store); !s.ok()) {

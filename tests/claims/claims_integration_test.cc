@@ -821,6 +821,9 @@ TEST_F(ClaimsIntegrationTest, OpenClaimsGaugeIsReadFromTheDatabaseAndSurvivesRes
   // Bounded series exist from the start, at zero.
   EXPECT_EQ(MetricValue(claims->metrics_port(), "careops_claims_tat_breaches_total{stage=\"decision\"}"), 0);
   EXPECT_EQ(MetricValue(claims->metrics_port(), "careops_claims_tat_seconds_count{stage=\"settlement\"}"), 0);
+  EXPECT_EQ(MetricValue(claims->metrics_port(), "careops_claims_escalations_total{to_role=\"manager\"}"), 0);
+  EXPECT_EQ(MetricValue(claims->metrics_port(), "careops_claims_approved_amount_minor_total{currency=\"PHP\"}"), 0);
+  EXPECT_EQ(MetricValue(claims->metrics_port(), "careops_claims_decisions_total{decision=\"approved\"}"), 0);
 
   claims->Restart();
   ASSERT_TRUE(Serving(*claims));
