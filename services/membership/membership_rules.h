@@ -8,7 +8,8 @@
 //     covered (member not covered, account suspended/cancelled, benefit not in
 //     plan, waiting period, annual limit, per-visit cap), with the remaining limit.
 //   - Client-account status machine: ACTIVE <-> SUSPENDED, either -> CANCELLED (final).
-//   - Movement TAT: due = request time + N business days (Mon-Fri, UTC).
+//   - Movement TAT: due = request time + N business days (Mon-Fri, UTC, minus
+//     configured holidays; common/business_days.h).
 //   - Validation of resources a caller sends (accounts, plans, people), each
 //     error INVALID_ARGUMENT naming the field and the rule.
 #pragma once
@@ -102,7 +103,7 @@ using TatTargets = std::map<v1::MovementType, int>;
 absl::StatusOr<TatTargets> ParseTatTargets(std::string_view text);
 int TatBusinessDays(const TatTargets& targets, v1::MovementType type);
 
-// Due times use common/business_days.h (AddBusinessDays).
+// Due times use a common/business_days.h BusinessCalendar (MembershipServiceOptions).
 
 // A decided movement met its TAT when decided no later than due.
 bool TatMet(absl::Time due, absl::Time decided);

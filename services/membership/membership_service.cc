@@ -102,6 +102,13 @@ void FillPage(Page<T>& page, const google::protobuf::Message& request, const std
       next_page_token);
 }
 
+// Counts a movement's decision once, on the call that made it (not on replays).
+void CountDecision(MembershipMetrics& metrics, const MovementDecision& decision, const v1::Movement& mv) {
+  if (!decision.decided_now) return;
+  metrics.MovementDecided(mv.type(), mv.status() == v1::MOVEMENT_STATUS_APPLIED,
+                          FromProto(mv.decide_time()) - FromProto(mv.request_time()), mv.tat_met());
+}
+
 absl::CivilDay Today(const Clock& clock) { return absl::ToCivilDay(clock.Now(), absl::UTCTimeZone()); }
 
 absl::Status ValidateEnrollee(const std::string& plan_id, const std::string& external_ref, const v1::Person& person,
@@ -482,10 +489,7 @@ grpc::Status MembershipServiceImpl::ApplyMovement(grpc::ServerContext* ctx, cons
     MovementDecision decision;
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.ApplyMovement(NewMutation("ApplyMovement", req->request_id(), *req, who),
                                                          req->movement_id(), req->etag(), ids_.Next(), &decision));
-    if (decision.decided_now) {
-      metrics_.MovementDecided(resp->type(), true, FromProto(resp->decide_time()) - FromProto(resp->request_time()),
-                               resp->tat_met());
-    }
+    CountDecision(metrics_, decision, *resp);
     return absl::OkStatus();
   });
 }
@@ -499,10 +503,7 @@ grpc::Status MembershipServiceImpl::RejectMovement(grpc::ServerContext* ctx, con
     MovementDecision decision;
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.RejectMovement(NewMutation("RejectMovement", req->request_id(), *req, who),
                                                           req->movement_id(), req->etag(), req->reason(), &decision));
-    if (decision.decided_now) {
-      metrics_.MovementDecided(resp->type(), false, FromProto(resp->decide_time()) - FromProto(resp->request_time()),
-                               resp->tat_met());
-    }
+    CountDecision(metrics_, decision, *resp);
     return absl::OkStatus();
   });
 }

@@ -151,33 +151,15 @@ class Membership {
     return stub_->RecordUtilization(Ctx("svc-claims").get(), req, out);
   }
 
-  // Account transitions from `day`, without an etag; the call's status.
-  grpc::Status Suspend(const std::string& account_id, common::v1::Date day, const std::string& reason = "past due") {
-    v1::SuspendClientAccountRequest req;
-    req.set_request_id(NewRequestId());
-    req.set_account_id(account_id);
-    req.set_reason(reason);
-    *req.mutable_effective_date() = day;
-    v1::ClientAccount out;
-    return stub_->SuspendClientAccount(Ctx("svc-collections").get(), req, &out);
+  // Account transitions from `day`, without an etag, as collections calls them; the call's status.
+  grpc::Status Suspend(const std::string& account_id, common::v1::Date day) {
+    return Transition(&v1::MembershipService::Stub::SuspendClientAccount, account_id, day, "past due");
   }
   grpc::Status Reinstate(const std::string& account_id, common::v1::Date day) {
-    v1::ReinstateClientAccountRequest req;
-    req.set_request_id(NewRequestId());
-    req.set_account_id(account_id);
-    req.set_reason("brought current");
-    *req.mutable_effective_date() = day;
-    v1::ClientAccount out;
-    return stub_->ReinstateClientAccount(Ctx("svc-collections").get(), req, &out);
+    return Transition(&v1::MembershipService::Stub::ReinstateClientAccount, account_id, day, "brought current");
   }
   grpc::Status Cancel(const std::string& account_id, common::v1::Date day) {
-    v1::CancelClientAccountRequest req;
-    req.set_request_id(NewRequestId());
-    req.set_account_id(account_id);
-    req.set_reason("notice of cancellation lapsed");
-    *req.mutable_effective_date() = day;
-    v1::ClientAccount out;
-    return stub_->CancelClientAccount(Ctx("svc-collections").get(), req, &out);
+    return Transition(&v1::MembershipService::Stub::CancelClientAccount, account_id, day, "notice of cancellation lapsed");
   }
 
   std::string Metrics() { return testing::HttpGet(service_.metrics_port(), "/metrics"); }
@@ -207,6 +189,19 @@ class Membership {
   testing::TestSchema schema_;
   testing::ServiceProcess service_;
   std::unique_ptr<v1::MembershipService::Stub> stub_;
+
+  template <typename Request>
+  grpc::Status Transition(grpc::Status (v1::MembershipService::Stub::*call)(grpc::ClientContext*, const Request&,
+                                                                          v1::ClientAccount*),
+                          const std::string& account_id, common::v1::Date day, const std::string& reason) {
+    Request req;
+    req.set_request_id(NewRequestId());
+    req.set_account_id(account_id);
+    req.set_reason(reason);
+    *req.mutable_effective_date() = day;
+    v1::ClientAccount out;
+    return (stub_.get()->*call)(Ctx("svc-collections").get(), req, &out);
+  }
 };
 
 std::vector<v1::EligibilityReasonCode> Codes(const v1::CheckEligibilityResponse& r) {
