@@ -165,7 +165,8 @@ class ClaimsServiceTest : public ::testing::Test {
         "t-analyst hana analyst reporting\n");
   }
 
-  v1::Claim Submit(int64_t minor, const std::string& member = "M-1") {
+  // A valid submission from its own provider (so never a duplicate of another).
+  v1::SubmitClaimRequest SubmitRequest(int64_t minor, const std::string& member = "M-1") {
     v1::SubmitClaimRequest req;
     req.set_request_id(absl::StrCat("submit-", ++seq_));
     req.set_type(v1::CLAIM_TYPE_CLAIM);
@@ -176,6 +177,11 @@ class ClaimsServiceTest : public ::testing::Test {
     req.mutable_amount_claimed()->set_currency_code("PHP");
     req.mutable_amount_claimed()->set_amount_minor(minor);
     req.set_channel(v1::CHANNEL_HOTLINE);
+    return req;
+  }
+
+  v1::Claim Submit(int64_t minor, const std::string& member = "M-1") {
+    v1::SubmitClaimRequest req = SubmitRequest(minor, member);
     v1::Claim out;
     Call call("t-specialist");
     grpc::Status s = service_.SubmitClaim(&call.ctx, &req, &out);
@@ -266,16 +272,7 @@ TEST_F(ClaimsServiceTest, SubmissionScreensEligibilityAndSetsTheDecisionDueTime)
 
 TEST_F(ClaimsServiceTest, MembershipDownAtSubmissionStoresNothing) {
   membership_.next_status = absl::UnavailableError("membership down");
-  v1::SubmitClaimRequest req;
-  req.set_request_id("r1");
-  req.set_type(v1::CLAIM_TYPE_CLAIM);
-  req.set_member_id("M-1");
-  req.set_benefit_code("OUTPATIENT");
-  *req.mutable_service_date() = careops::ToProto(absl::CivilDay(2026, 11, 19));
-  req.set_provider_id("P");
-  req.mutable_amount_claimed()->set_currency_code("PHP");
-  req.mutable_amount_claimed()->set_amount_minor(100);
-  req.set_channel(v1::CHANNEL_EMAIL);
+  v1::SubmitClaimRequest req = SubmitRequest(100);
   v1::Claim out;
   Call call("t-specialist");
   EXPECT_EQ(service_.SubmitClaim(&call.ctx, &req, &out).error_code(), grpc::StatusCode::UNAVAILABLE);
@@ -283,11 +280,8 @@ TEST_F(ClaimsServiceTest, MembershipDownAtSubmissionStoresNothing) {
 }
 
 TEST_F(ClaimsServiceTest, BadInputIsInvalidArgumentNamingTheField) {
-  v1::SubmitClaimRequest req;
-  req.set_request_id("r1");
-  req.set_type(v1::CLAIM_TYPE_CLAIM);
-  req.set_channel(v1::CHANNEL_EMAIL);
-  req.set_benefit_code("OUTPATIENT");
+  v1::SubmitClaimRequest req = SubmitRequest(100);
+  req.clear_member_id();
   v1::Claim out;
   Call call("t-specialist");
   grpc::Status s = service_.SubmitClaim(&call.ctx, &req, &out);
@@ -304,15 +298,8 @@ TEST_F(ClaimsServiceTest, BadInputIsInvalidArgumentNamingTheField) {
 }
 
 TEST_F(ClaimsServiceTest, BadRequestIdIsRefusedBeforeMembershipIsAsked) {
-  v1::SubmitClaimRequest req;
-  req.set_type(v1::CLAIM_TYPE_CLAIM);
-  req.set_channel(v1::CHANNEL_EMAIL);
-  req.set_member_id("M-1");
-  req.set_benefit_code("OUTPATIENT");
-  req.set_provider_id("P");
-  *req.mutable_service_date() = careops::ToProto(absl::CivilDay(2026, 11, 19));
-  req.mutable_amount_claimed()->set_currency_code("PHP");
-  req.mutable_amount_claimed()->set_amount_minor(100);
+  v1::SubmitClaimRequest req = SubmitRequest(100);
+  req.clear_request_id();
   v1::Claim out;
   Call a("t-specialist");
   grpc::Status s = service_.SubmitClaim(&a.ctx, &req, &out);
@@ -448,10 +435,8 @@ TEST_F(ClaimsServiceTest, ReplayedRequestIdReturnsTheFirstAnswerWithoutCallingMe
 }
 
 TEST_F(ClaimsServiceTest, UnknownEnumValuesAreInvalidArgumentAndStoreNothing) {
-  v1::SubmitClaimRequest req;
-  req.set_request_id("enum-1");
+  v1::SubmitClaimRequest req = SubmitRequest(100);
   req.set_type(static_cast<v1::ClaimType>(42));
-  req.set_channel(v1::CHANNEL_EMAIL);
   v1::Claim out;
   Call a("t-specialist");
   grpc::Status s = service_.SubmitClaim(&a.ctx, &req, &out);
