@@ -655,6 +655,7 @@ TEST_F(ClaimsIntegrationTest, ListsFilterByEveryNamedField) {
   const absl::Time before = absl::Now() - absl::Seconds(1);
   std::vector<cv1::Claim> c(3);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(Submit(m.member_id, 3000 + i, &c[i]).ok());
+  const absl::Time after = absl::Now() + absl::Microseconds(1);
   cv1::Claim reviewing = ToReview(c[1]);  // assigned to ana.reyes, now IN_REVIEW
   cv1::RunBreachScanRequest scan;
   *scan.mutable_as_of() = ToProtoTimestamp(absl::Now() + absl::Hours(24 * 30));
@@ -690,6 +691,22 @@ TEST_F(ClaimsIntegrationTest, ListsFilterByEveryNamedField) {
   EXPECT_EQ(list([&](auto& r) { *r.mutable_submitted_before() = ToProtoTimestamp(before); }), Ids{});
   EXPECT_EQ(list([&](auto& r) { *r.mutable_submitted_from() = c[1].submit_time(); }),
             (Ids{c[1].claim_id(), c[2].claim_id()}));
+  // Each filter leading its own query (no account filter), scoped to this test by
+  // the submission window: the tests of this suite run one after another.
+  auto in_window = [&](const std::function<void(cv1::ListClaimsRequest&)>& filter) {
+    return list([&](cv1::ListClaimsRequest& r) {
+      r.clear_account_id();
+      *r.mutable_submitted_from() = c[0].submit_time();
+      *r.mutable_submitted_before() = ToProtoTimestamp(after);
+      filter(r);
+    });
+  };
+  EXPECT_EQ(in_window([](auto&) {}), all);
+  EXPECT_EQ(in_window([](auto& r) { r.set_status(cv1::CLAIM_STATUS_SUBMITTED); }),
+            (Ids{c[0].claim_id(), c[2].claim_id()}));
+  EXPECT_EQ(in_window([](auto& r) { r.set_assignee("ana.reyes"); }), Ids{c[1].claim_id()});
+  EXPECT_EQ(in_window([](auto& r) { r.set_channel(cv1::CHANNEL_PORTAL); }), all);
+  EXPECT_EQ(in_window([](auto& r) { r.set_channel(cv1::CHANNEL_EMAIL); }), Ids{});
   // The leading filter and the others together.
   EXPECT_EQ(list([](auto& r) {
               r.set_status(cv1::CLAIM_STATUS_SUBMITTED);
