@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/status.h"
 #include "common/text.h"
 
 namespace careops {
@@ -243,13 +244,20 @@ void RegisterServiceFlags(FlagSet& flags, ServiceConfig& c) {
   flags.Duration("peer_deadline", &c.peer_deadline, "deadline of each call to another service");
   flags.Int("max_message_bytes", &c.max_message_bytes, 1024, 1 << 30, "largest gRPC message accepted");
   flags.Bool("log_ok_rpcs", &c.log_ok_rpcs, "log every successful RPC too (errors are always logged)");
+  flags.Duration("gauge_refresh", &c.gauge_refresh, "how often state gauges are re-read from the database");
+  flags.String("tat_holidays", &c.tat_holidays,
+               "dates that are not business days for TAT targets: YYYY-MM-DD,YYYY-MM-DD,...");
 }
 
 absl::Status ParseServiceConfig(FlagSet& flags, ServiceConfig& config, int argc,
                                 const char* const* argv, const EnvLookup& env) {
   absl::Status s = flags.Parse(argc, argv, env);
   if (!s.ok() || flags.help_requested()) return s;
-  return ParseMysqlDsn(config.mysql_dsn, &config.dsn);
+  CAREOPS_RETURN_IF_ERROR(ParseMysqlDsn(config.mysql_dsn, &config.dsn));
+  auto calendar = BusinessCalendar::FromHolidayList(config.tat_holidays, "tat_holidays");
+  if (!calendar.ok()) return calendar.status();
+  config.calendar = std::move(calendar).value();
+  return absl::OkStatus();
 }
 
 }  // namespace careops

@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/business_days.h"
 
 namespace careops {
 
@@ -84,6 +85,9 @@ struct ServiceConfig {
   absl::Duration peer_deadline = absl::Seconds(3);
   int64_t max_message_bytes = 16 << 20;
   bool log_ok_rpcs = true;    // one log line per successful RPC (errors are always logged)
+  absl::Duration gauge_refresh = absl::Seconds(15);  // state gauges re-read from the database
+  std::string tat_holidays;   // "YYYY-MM-DD,..." not counted as business days for TAT targets
+  BusinessCalendar calendar;  // parsed from tat_holidays by ParseServiceConfig
   MysqlDsn dsn;               // parsed from mysql_dsn by Parse
 };
 
@@ -91,7 +95,8 @@ struct ServiceConfig {
 // retention, reporting.
 ServiceConfig DefaultServiceConfig(const std::string& service);
 void RegisterServiceFlags(FlagSet& flags, ServiceConfig& config);
-// Parses flags, then the DSN; on error the status names every bad setting.
+// Parses flags, then the DSN and the TAT calendar; on error the status names
+// every bad setting.
 absl::Status ParseServiceConfig(FlagSet& flags, ServiceConfig& config, int argc,
                                 const char* const* argv, const EnvLookup& env);
 

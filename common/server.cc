@@ -179,8 +179,10 @@ absl::Status ServiceRuntime::Serve(const std::vector<ServedService>& services,
 }
 
 absl::StatusOr<std::unique_ptr<ServiceRuntime>> StartService(FlagSet& flags, ServiceConfig& config, int argc,
-                                                             char** argv, std::vector<Migration> migrations) {
+                                                             char** argv, std::vector<Migration> migrations,
+                                                             const std::function<absl::Status()>& validate) {
   absl::Status parsed = ParseServiceConfig(flags, config, argc, argv, EnvFromProcess());
+  if (parsed.ok() && !flags.help_requested() && validate) parsed = validate();
   if (flags.help_requested()) {
     std::cout << "usage: careops-" << config.service << " [--flag=value ...]\n" << flags.Usage();
     return absl::CancelledError("help shown");

@@ -105,8 +105,11 @@ class ServiceRuntime {
 //
 // StartService parses flags (printing usage for --help or every bad setting) and
 // starts the runtime; CANCELLED means --help was shown.
+// `validate` (optional) checks the service's own flag values after parsing and
+// before anything touches the database; its error is reported like a bad flag.
 absl::StatusOr<std::unique_ptr<ServiceRuntime>> StartService(FlagSet& flags, ServiceConfig& config, int argc,
-                                                             char** argv, std::vector<Migration> migrations);
+                                                             char** argv, std::vector<Migration> migrations,
+                                                             const std::function<absl::Status()>& validate = {});
 int ServeUntilStopped(ServiceRuntime& runtime, const std::vector<ServedService>& services,
                       std::vector<BackgroundJob> jobs = {});
 // 0 after --help, 2 for bad configuration, 1 otherwise.

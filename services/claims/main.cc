@@ -24,9 +24,7 @@ int main(int argc, char** argv) {
   std::string authority_chain = claims::AuthorityChain::DefaultText();
   std::string auto_route = "PHP=100000000,USD=100000000";
   int64_t decision_days = 5, settlement_days = 10;
-  std::string tat_holidays;
   absl::Duration breach_scan_interval = absl::Minutes(5);
-  absl::Duration gauge_refresh_interval = absl::Seconds(15);
   flags.String("membership_addr", &membership_addr, "membership gRPC address (host:port)");
   flags.String("authority_chain", &authority_chain,
                "approval limits, lowest role first: role:CUR=minor,...;...;role:unlimited");
@@ -34,27 +32,19 @@ int main(int argc, char** argv) {
                "claims above CUR=minor are routed at submission to a role that may approve them");
   flags.Int("decision_tat_days", &decision_days, 1, 60, "business days from submission to decision");
   flags.Int("settlement_tat_days", &settlement_days, 1, 60, "business days from approval to settlement");
-  flags.String("tat_holidays", &tat_holidays,
-               "dates that are not business days for TAT targets: YYYY-MM-DD,YYYY-MM-DD,...");
   flags.Duration("breach_scan_interval", &breach_scan_interval, "how often the TAT breach scan runs");
-  flags.Duration("gauge_refresh_interval", &gauge_refresh_interval,
-                 "how often careops_claims_open is read from the database");
 
-  auto runtime = StartService(flags, config, argc, argv, careops_claims_migrations());
+  absl::StatusOr<claims::AuthorityChain> chain;
+  absl::StatusOr<claims::AutoRouteThresholds> thresholds;
+  auto runtime = StartService(flags, config, argc, argv, careops_claims_migrations(), [&] {
+    chain = claims::AuthorityChain::Parse(authority_chain);
+    thresholds = claims::ParseAutoRouteThresholds(auto_route);
+    return chain.ok() ? thresholds.status() : chain.status();
+  });
   if (!runtime.ok()) return ExitCode(runtime.status());
   ServiceRuntime& rt = **runtime;
-
-  auto chain = claims::AuthorityChain::Parse(authority_chain);
-  auto thresholds = claims::ParseAutoRouteThresholds(auto_route);
-  auto calendar = BusinessCalendar::FromHolidayList(tat_holidays, "tat_holidays");
-  for (const absl::Status& s : {chain.status(), thresholds.status(), calendar.status()}) {
-    if (!s.ok()) {
-      log::Error("bad configuration", {{"error", std::string(s.message())}});
-      return ExitCode(s);
-    }
-  }
   claims::ClaimsServiceOptions options{
-      *chain, *thresholds, {static_cast<int>(decision_days), static_cast<int>(settlement_days), *calendar}};
+      *chain, *thresholds, {static_cast<int>(decision_days), static_cast<int>(settlement_days), config.calendar}};
 
   claims::MysqlClaimStore store(rt.pool());
   auto membership = claims::NewGrpcMembershipClient(
@@ -70,7 +60,7 @@ int main(int argc, char** argv) {
   std::vector<BackgroundJob> jobs = {
       {"claims-breach-scan", breach_scan_interval,
        [&] { return service.ScanBreaches(SystemClock::Instance().Now()).status(); }},
-      {"claims-open-gauge", gauge_refresh_interval, [&] { return metrics.RefreshOpenGauge(store); }},
+      {"claims-open-gauge", config.gauge_refresh, [&] { return metrics.RefreshOpenGauge(store); }},
   };
   return ServeUntilStopped(rt, {{&service, claims::v1::ClaimsService::service_full_name()}}, std::move(jobs));
 }

@@ -34,26 +34,17 @@ int main(int argc, char** argv) {
   std::string movement_tat = "enrollment:2,termination:2,plan_change:2,reinstatement:2,detail_change:2";
   flags.String("movement_tat", &movement_tat,
                "TAT target per movement type in business days, e.g. enrollment:2,termination:2,plan_change:3");
-  std::string tat_holidays;
-  flags.String("tat_holidays", &tat_holidays,
-               "dates that are not business days for movement TAT: YYYY-MM-DD,YYYY-MM-DD,...");
   std::string editor_roles = "account_officer,assistant_manager,manager,service";
   flags.String("editor_roles", &editor_roles, "roles that may change accounts, plans, members and movements");
   std::string utilization_roles = "service,manager";
   flags.String("utilization_roles", &utilization_roles, "roles that may record and reverse benefit utilisation");
-  absl::Duration gauge_refresh = absl::Seconds(15);
-  flags.Duration("gauge_refresh", &gauge_refresh, "how often the member/account gauges are re-read from the database");
 
-  auto runtime = StartService(flags, config, argc, argv, careops_membership_migrations());
+  absl::StatusOr<membership::TatTargets> tat;
+  auto runtime = StartService(flags, config, argc, argv, careops_membership_migrations(), [&] {
+    tat = membership::ParseTatTargets(movement_tat);
+    return tat.status();
+  });
   if (!runtime.ok()) return ExitCode(runtime.status());
-  auto tat = membership::ParseTatTargets(movement_tat);
-  auto calendar = BusinessCalendar::FromHolidayList(tat_holidays, "tat_holidays");
-  for (const absl::Status& s : {tat.status(), calendar.status()}) {
-    if (!s.ok()) {
-      log::Error("bad configuration", {{"error", std::string(s.message())}});
-      return ExitCode(s);
-    }
-  }
 
   membership::MysqlMembershipStore store((*runtime)->pool());
   membership::MembershipMetrics metrics(*(*runtime)->registry());
@@ -63,11 +54,11 @@ int main(int argc, char** argv) {
   }
   membership::MembershipServiceOptions options;
   options.movement_tat = *tat;
-  options.calendar = *calendar;
+  options.calendar = config.calendar;
   options.editor_roles = RoleSet(editor_roles);
   options.utilization_roles = RoleSet(utilization_roles);
   membership::MembershipServiceImpl service(store, (*runtime)->authenticator(), clock, metrics, options);
-  BackgroundJob refresh_gauges{"refresh_gauges", gauge_refresh, [&] { return metrics.Refresh(store, clock.Now()); }};
+  BackgroundJob refresh_gauges{"refresh_gauges", config.gauge_refresh, [&] { return metrics.Refresh(store, clock.Now()); }};
   return ServeUntilStopped(**runtime, {{&service, membership::v1::MembershipService::service_full_name()}},
                            {refresh_gauges});
 }

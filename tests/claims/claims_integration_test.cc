@@ -68,7 +68,7 @@ class ClaimsIntegrationTest : public ::testing::Test {
   static std::unique_ptr<testing::ServiceProcess> StartClaims(const testing::TestSchema& schema) {
     return std::make_unique<testing::ServiceProcess>(
         "claims", schema.dsn(),
-        std::vector<std::string>{"--membership_addr=" + membership_->address(), "--gauge_refresh_interval=200ms"});
+        std::vector<std::string>{"--membership_addr=" + membership_->address(), "--gauge_refresh=200ms"});
   }
 
   static void TearDownTestSuite() {
