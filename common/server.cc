@@ -1,6 +1,5 @@
 #include "common/server.h"
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server_builder.h>
 #include <pthread.h>
@@ -9,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/server_builder.h"
 #include "common/status.h"
 
 #include <iostream>
@@ -126,28 +126,19 @@ void ServiceRuntime::JobLoop(const BackgroundJob& job) {
 
 absl::Status ServiceRuntime::Serve(const std::vector<ServedService>& services,
                                    std::vector<BackgroundJob> jobs) {
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  EnableHealthAndReflection();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat(config_.listen_host, ":", config_.grpc_port),
                            grpc::InsecureServerCredentials(), &grpc_port_);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_message_bytes));
-  builder.SetMaxSendMessageSize(static_cast<int>(config_.max_message_bytes));
-  // Keepalive: ping idle clients so dead peers behind load balancers are noticed,
-  // and accept client pings no more often than every 10s.
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // A handler holds a pooled connection while it blocks, so at most db_pool_size
+  // handlers work at once; keep that many threads (plus pollers) alive.
+  ApplyStandardServerSettings(builder, config_.max_message_bytes, static_cast<int>(config_.db_pool_size) + 2);
   health_names_.clear();
   for (const ServedService& s : services) {
     builder.RegisterService(s.service);
     health_names_.push_back(s.name);
   }
-  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(NewRpcMetricsInterceptorFactory(registry_, {.log_ok_rpcs = config_.log_ok_rpcs}));
-  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  AddRpcMetricsInterceptor(builder, registry_, {.log_ok_rpcs = config_.log_ok_rpcs});
   server_ = builder.BuildAndStart();
   if (server_ == nullptr) {
     return absl::UnavailableError(

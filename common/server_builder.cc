@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace careops {
@@ -12,7 +13,9 @@ void EnableHealthAndReflection() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 }
 
-void ApplyStandardServerSettings(grpc::ServerBuilder& builder, int64_t max_message_bytes) {
+void ApplyStandardServerSettings(grpc::ServerBuilder& builder, int64_t max_message_bytes, int handler_threads) {
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, std::max(2, handler_threads));
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(max_message_bytes));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);

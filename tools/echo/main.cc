@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
   flags.Bool("rpc_metrics", &rpc_metrics, "the common RPC metrics interceptor and /metrics, as services run");
   flags.Bool("log_ok_rpcs", &log_ok_rpcs, "with rpc_metrics: log every successful RPC, as services do by default");
   flags.Int("max_message_bytes", &max_message_bytes, 1024, 1 << 30, "largest gRPC message accepted");
+  int64_t handler_threads = 18;  // what a service with the default db_pool_size keeps
+  flags.Int("handler_threads", &handler_threads, 2, 1024, "threads the sync server keeps alive");
   absl::Status parsed = flags.Parse(argc, argv, careops::EnvFromProcess());
   if (flags.help_requested()) {
     std::cout << "usage: careops-echo [--flag=value ...]\n" << flags.Usage();
@@ -79,7 +81,7 @@ int main(int argc, char** argv) {
   int bound_port = 0;
   builder.AddListeningPort(absl::StrCat(listen_host, ":", grpc_port), grpc::InsecureServerCredentials(),
                            &bound_port);
-  careops::ApplyStandardServerSettings(builder, max_message_bytes);
+  careops::ApplyStandardServerSettings(builder, max_message_bytes, static_cast<int>(handler_threads));
   builder.RegisterService(service.get());
   auto registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<careops::MetricsServer> metrics;
