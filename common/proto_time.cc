@@ -36,6 +36,8 @@ common::v1::Date ToProto(absl::CivilDay day) {
   return out;
 }
 
+common::v1::Date TodayUtc(absl::Time now) { return ToProto(absl::ToCivilDay(now, absl::UTCTimeZone())); }
+
 absl::Time FromProto(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }

@@ -21,6 +21,8 @@ common::v1::Money ToProto(const Money& m);
 // INVALID_ARGUMENT naming `field` when the date is not a real calendar date.
 absl::StatusOr<absl::CivilDay> FromProto(const common::v1::Date& d, std::string_view field);
 common::v1::Date ToProto(absl::CivilDay day);
+// The UTC calendar date of `now`.
+common::v1::Date TodayUtc(absl::Time now);
 
 absl::Time FromProto(const google::protobuf::Timestamp& t);
 google::protobuf::Timestamp ToProtoTimestamp(absl::Time t);

@@ -6,6 +6,8 @@
 #include <ctime>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/proto_time.h"
 #include "common/status.h"
 
 #if CAREOPS_LOADGEN_HAS_MEMBERSHIP
@@ -25,16 +27,7 @@ namespace {
 
 // Today's UTC date: the service date of claims and eligibility checks, so seeded
 // members (effective from their account's start) are covered on it.
-[[maybe_unused]] common::v1::Date Today() {
-  std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  common::v1::Date d;
-  d.set_year(utc.tm_year + 1900);
-  d.set_month(utc.tm_mon + 1);
-  d.set_day(utc.tm_mday);
-  return d;
-}
+[[maybe_unused]] common::v1::Date Today() { return TodayUtc(absl::Now()); }
 
 [[maybe_unused]] bool ParseDate(const std::string& text, common::v1::Date* out) {
   int y = 0, m = 0, d = 0;

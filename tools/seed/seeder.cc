@@ -13,7 +13,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "careops/claims/v1/claims.grpc.pb.h"
+#include "common/proto_time.h"
 #include "careops/membership/v1/membership.grpc.pb.h"
 #include "tools/loadgen/scenarios.h"
 
@@ -34,16 +36,7 @@ common::v1::Date StartDate() {
   return d;
 }
 
-common::v1::Date Today() {
-  std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  common::v1::Date d;
-  d.set_year(utc.tm_year + 1900);
-  d.set_month(utc.tm_mon + 1);
-  d.set_day(utc.tm_mday);
-  return d;
-}
+common::v1::Date Today() { return TodayUtc(absl::Now()); }
 
 common::v1::Money Php(int64_t minor) {
   common::v1::Money m;
