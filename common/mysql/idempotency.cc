@@ -57,6 +57,9 @@ absl::Status RunIdempotent(ConnectionPool& pool, std::string_view method, std::s
     status = RunInTransaction(
         pool,
         [&](Connection& conn) -> absl::Status {
+          // A deadlock retry runs this again: nothing a rolled-back attempt put in
+          // the response may be returned or stored.
+          response->Clear();
           {
             auto& sel = conn.Prepare(kSelect);
             sel.setString(1, id);

@@ -1,6 +1,7 @@
 // The MySQL layer against the real MariaDB: status mapping, transactions,
 // conflict retries, request-id idempotency, a bounded pool that survives a
 // server restart, and per-service users that cannot read each other's schema.
+#include <cppconn/exception.h>
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 #include <gtest/gtest.h>
@@ -167,6 +168,31 @@ TEST_F(MysqlTest, RequestIdAppliesOnceAndRefusesADifferentRequest) {
   EXPECT_NE(s.message().find("request_id"), std::string::npos);
   EXPECT_EQ(Scalar(*pool_, "SELECT qty FROM item WHERE id = 1"), 5);
   EXPECT_EQ(mysql::ValidateRequestId("").code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(MysqlTest, RequestIdRetriedAfterADeadlockStoresOnlyTheLastAttemptsResponse) {
+  ASSERT_TRUE(Migrate(*pool_, careops_runtime_migrations()).ok());
+  common::v1::Money request;
+  request.set_amount_minor(1);
+  int attempts = 0;
+  auto call = [&](common::v1::Money* resp) {
+    return mysql::RunIdempotent(*pool_, "Deadlocked", "dl-1", request, resp, [&](mysql::Connection&) {
+      if (++attempts == 1) {
+        resp->set_currency_code("STALE");  // from the attempt that rolls back
+        throw sql::SQLException("Deadlock found when trying to get lock", "40001", 1213);
+      }
+      resp->set_amount_minor(7);
+      return absl::OkStatus();
+    });
+  };
+  common::v1::Money first, replay;
+  ASSERT_TRUE(call(&first).ok());
+  EXPECT_EQ(attempts, 2);
+  EXPECT_EQ(first.currency_code(), "");
+  ASSERT_TRUE(call(&replay).ok());
+  EXPECT_EQ(attempts, 2);
+  EXPECT_EQ(replay.currency_code(), "") << "the stored response kept a rolled-back attempt's field";
+  EXPECT_EQ(replay.amount_minor(), 7);
 }
 
 TEST_F(MysqlTest, ConcurrentTwinsWithOneRequestIdApplyOnce) {
