@@ -61,7 +61,7 @@ absl::Status ServiceRuntime::Start(std::vector<Migration> migrations, absl::Dura
       return Annotate(s, absl::StrCat("migrating schema '", config_.dsn.schema, "'"));
     }
     log::Warn("database not reachable yet, retrying", {{"error", std::string(s.message())}});
-    if (WaitForStop(backoff)) return absl::CancelledError("stopped while waiting for the database");
+    if (WaitForStopOrSignal(backoff)) return absl::CancelledError("stopped while waiting for the database");
     backoff = std::min(backoff * 2, absl::Seconds(2));
   }
 
@@ -78,6 +78,22 @@ absl::Status ServiceRuntime::Start(std::vector<Migration> migrations, absl::Dura
 bool ServiceRuntime::WaitForStop(absl::Duration d) {
   std::unique_lock<std::mutex> lock(mu_);
   return cv_.wait_for(lock, absl::ToChronoMilliseconds(d), [this] { return stop_; });
+}
+
+bool ServiceRuntime::WaitForStopOrSignal(absl::Duration d) {
+  // SignalLoop() runs only in Serve(): until then the blocked stop signals would
+  // stay pending and SIGTERM would wait out the whole database wait.
+  if (signals_blocked_) {
+    sigset_t set = StopSignals();
+    timespec wait = absl::ToTimespec(d);
+    int sig = sigtimedwait(&set, nullptr, &wait);
+    if (sig == SIGTERM || sig == SIGINT) {
+      log::Info("stop signal received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      RequestStop();
+    }
+    return WaitForStop(absl::ZeroDuration());
+  }
+  return WaitForStop(d);
 }
 
 void ServiceRuntime::RequestStop() {

@@ -79,6 +79,8 @@ class ServiceRuntime {
   void JobLoop(const BackgroundJob& job);
   // Waits up to d for a stop; returns true when stopping.
   bool WaitForStop(absl::Duration d);
+  // WaitForStop() that also takes SIGTERM/SIGINT itself (before Serve()).
+  bool WaitForStopOrSignal(absl::Duration d);
 
   ServiceConfig config_;
   Authenticator authenticator_;

@@ -51,6 +51,22 @@ TEST(ServiceHealthTest, NotServingWhileTheDatabaseIsDownAndServingAfter) {
       << service.process().output();
 }
 
+TEST(ServiceStopTest, SigtermWhileWaitingForTheDatabaseExitsPromptly) {
+  MysqlDsn unreachable = testing::RootDsn();
+  unreachable.host = "127.0.0.1";
+  unreachable.port = testing::FreePort();  // nothing listens here
+  unreachable.socket.clear();
+  testing::ServiceProcess service("claims", unreachable);
+  ASSERT_TRUE(testing::Eventually(
+      [&] { return service.process().output().find("database not reachable yet") != std::string::npos; }))
+      << service.process().output();
+  service.process().Signal(SIGTERM);
+  // The start-up wait for the database is 60s; SIGTERM must not have to outlast it.
+  int status = service.process().Wait(absl::Seconds(5));
+  ASSERT_NE(status, -1) << "still waiting for the database after SIGTERM";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << service.process().output();
+}
+
 TEST(ServiceMigrationTest, ReplicasStartingTogetherApplyEachMigrationOnce) {
   testing::TestSchema schema("replicas");
   // Three processes race for the same fresh schema, as replicas of a Deployment do.
