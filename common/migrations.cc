@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/fingerprint.h"
 #include "common/log.h"
 #include "common/mysql/pool.h"
 
@@ -31,14 +32,7 @@ constexpr char kInsertApplied[] =
 
 }  // namespace
 
-std::string MigrationChecksum(const std::string& sql) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : sql) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return absl::StrFormat("%016x", h);
-}
+std::string MigrationChecksum(const std::string& sql) { return Fnv1a64Hex(sql); }
 
 std::vector<std::string> SplitSqlStatements(const std::string& sql) {
   std::vector<std::string> out;

@@ -2,14 +2,12 @@
 
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <memory>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "common/migrations.h"
+#include "common/fingerprint.h"
 #include "common/status.h"
 #include "common/text.h"
 
@@ -21,14 +19,7 @@ constexpr char kClaim[] = "INSERT INTO request_log (request_id, method, request_
 constexpr char kStore[] = "UPDATE request_log SET response = ? WHERE request_id = ?";
 
 std::string Fingerprint(std::string_view method, const google::protobuf::Message& request) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream raw(&bytes);
-    google::protobuf::io::CodedOutputStream out(&raw);
-    out.SetSerializationDeterministic(true);
-    request.SerializeToCodedStream(&out);
-  }
-  return MigrationChecksum(absl::StrCat(Abs(method), "\n", bytes));
+  return Fnv1a64Hex(absl::StrCat(Abs(method), "\n", DeterministicBytes(request)));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
 #include "common/mysql/idempotency.h"
+#include "common/paging.h"
 #include "common/proto_time.h"
 #include "common/status.h"
 #include "common/text.h"
@@ -16,8 +17,6 @@
 namespace careops::claims {
 namespace {
 
-constexpr int kDefaultPageSize = 50;
-constexpr int kMaxPageSize = 500;
 constexpr size_t kMaxReason = 1024;
 constexpr size_t kMaxCodes = 50;
 
@@ -85,59 +84,6 @@ absl::StatusOr<int64_t> ParseEtag(const std::string& etag) {
     return InvalidArgument("etag", absl::StrCat("'", etag, "' is not an etag this service issued"));
   }
   return version;
-}
-
-absl::StatusOr<int> PageSize(int32_t requested) {
-  if (requested == 0) return kDefaultPageSize;
-  if (requested < 0 || requested > kMaxPageSize) {
-    return InvalidArgument("page_size", absl::StrCat("must be between 1 and ", kMaxPageSize, " (0 means ",
-                                                     kDefaultPageSize, ")"));
-  }
-  return requested;
-}
-
-// A page token carries the last id of its page and a hash of the filters it was
-// issued for, so that a token replayed with other filters is refused instead of
-// silently paging a different list: base64url("<last id>.<filter hash>").
-template <typename ListRequest>
-std::string FilterHash(const ListRequest& req) {
-  ListRequest filters = req;
-  filters.clear_page_token();
-  filters.clear_page_size();
-  uint64_t h = 14695981039346656037ULL;  // FNV-1a
-  for (unsigned char c : filters.SerializeAsString()) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return absl::StrFormat("%016x", h);
-}
-
-template <typename ListRequest>
-std::string NextPageToken(const ListRequest& req, const std::string& last_id) {
-  std::string token;
-  absl::WebSafeBase64Escape(absl::StrCat(last_id, ".", FilterHash(req)), &token);
-  return token;
-}
-
-// The id to list after ("" for the first page); INVALID_ARGUMENT naming
-// page_token when it is not ours or was issued for other filters.
-template <typename ListRequest>
-absl::StatusOr<std::string> AfterId(const ListRequest& req) {
-  if (req.page_token().empty()) return std::string();
-  std::string decoded;
-  if (!absl::WebSafeBase64Unescape(req.page_token(), &decoded)) {
-    return InvalidArgument("page_token", "is not a token from a previous page of this list");
-  }
-  size_t dot = decoded.find('.');
-  if (dot == std::string::npos || !IsWellFormedId(std::string_view(decoded).substr(0, dot))) {
-    return InvalidArgument("page_token", "is not a token from a previous page of this list");
-  }
-  if (decoded.substr(dot + 1) != FilterHash(req)) {
-    return InvalidArgument("page_token",
-                           "was issued for different filters; send the first page's filters with it, or start "
-                           "again without a page_token");
-  }
-  return decoded.substr(0, dot);
 }
 
 // ---- Transitions -------------------------------------------------------------------
@@ -367,8 +313,9 @@ grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::L
                                            v1::ListClaimsResponse* resp) {
   auto s = [&]() -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(authenticator_.Authenticate(*ctx).status());
-    CAREOPS_ASSIGN_OR_RETURN(int page_size, PageSize(req->page_size()));
-    CAREOPS_ASSIGN_OR_RETURN(std::string after_id, AfterId(*req));
+    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
+    const int page_size = page.limit;
+    const std::string& after_id = page.after_id;
     ClaimFilter filter;
     if (req->status() != v1::CLAIM_STATUS_UNSPECIFIED) {
       filter.status = ParseClaimStatus(DomainName(req->status(), kStatusPrefix));
@@ -755,8 +702,9 @@ grpc::Status ClaimsServiceImpl::ListInvestigations(grpc::ServerContext* ctx, con
                                                    v1::ListInvestigationsResponse* resp) {
   auto s = [&]() -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(authenticator_.Authenticate(*ctx).status());
-    CAREOPS_ASSIGN_OR_RETURN(int page_size, PageSize(req->page_size()));
-    CAREOPS_ASSIGN_OR_RETURN(std::string after_id, AfterId(*req));
+    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
+    const int page_size = page.limit;
+    const std::string& after_id = page.after_id;
     CAREOPS_RETURN_IF_ERROR(Optional(req->claim_id(), "claim_id", 26));
     CAREOPS_ASSIGN_OR_RETURN(std::vector<Investigation> rows,
                              store_.ListInvestigations(req->open_only(), req->claim_id(), after_id, page_size + 1));

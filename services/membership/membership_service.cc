@@ -13,6 +13,7 @@
 #include "common/migrations.h"
 #include "common/money.h"
 #include "common/mysql/idempotency.h"
+#include "common/paging.h"
 #include "common/proto_time.h"
 #include "common/status.h"
 #include "common/text.h"
@@ -20,12 +21,7 @@
 namespace careops::membership {
 namespace {
 
-constexpr int kDefaultPageSize = 50;
-constexpr int kMaxPageSize = 500;
 constexpr int kMaxBatchRows = 5000;
-// A page token is base64("p1:<filters fingerprint>:<last key>"): opaque to the
-// client, and good only for the list and filters it was made with.
-constexpr char kPageTokenPrefix[] = "p1:";
 
 absl::Status Require(const std::string& value, std::string_view field) {
   if (value.empty()) return InvalidArgument(field, "is required");
@@ -44,51 +40,6 @@ absl::StatusOr<absl::CivilDay> RequireDate(bool present, const common::v1::Date&
   return FromProto(d, field);
 }
 
-// The fingerprint of a List request's filters: the request itself with
-// page_size and page_token cleared, serialized deterministically and hashed.
-std::string FilterFingerprint(const google::protobuf::Message& request) {
-  std::unique_ptr<google::protobuf::Message> filters(request.New());
-  filters->CopyFrom(request);
-  const google::protobuf::Descriptor* descriptor = filters->GetDescriptor();
-  for (const char* name : {"page_size", "page_token"}) {
-    if (const auto* field = descriptor->FindFieldByName(name)) filters->GetReflection()->ClearField(filters.get(), field);
-  }
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream raw(&bytes);
-    google::protobuf::io::CodedOutputStream out(&raw);
-    out.SetSerializationDeterministic(true);
-    filters->SerializeToCodedStream(&out);
-  }
-  return MigrationChecksum(absl::StrCat(descriptor->full_name(), "\n", bytes));
-}
-
-// page_size 0 means the default; page_token is what a previous page of the same
-// list with the same filters returned (INVALID_ARGUMENT naming page_token otherwise).
-absl::StatusOr<PageRequest> ParsePage(const google::protobuf::Message& request, int32_t page_size,
-                                      const std::string& token) {
-  PageRequest page;
-  if (page_size < 0 || page_size > kMaxPageSize) {
-    return InvalidArgument("page_size", absl::StrCat("must be between 0 and ", kMaxPageSize, " (0 means ",
-                                                     kDefaultPageSize, ")"));
-  }
-  page.limit = page_size == 0 ? kDefaultPageSize : page_size;
-  if (token.empty()) return page;
-  std::string decoded;
-  std::string_view rest;
-  if (absl::WebSafeBase64Unescape(token, &decoded)) rest = decoded;
-  size_t colon = ConsumePrefix(&rest, kPageTokenPrefix) ? rest.find(':') : std::string_view::npos;
-  if (colon == std::string_view::npos || !IsWellFormedId(rest.substr(colon + 1))) {
-    return InvalidArgument("page_token", "is not a token from a previous page of this list");
-  }
-  if (rest.substr(0, colon) != FilterFingerprint(request)) {
-    return InvalidArgument("page_token", "was made for other filters; send the same filters as the first page, "
-                                         "or start again without a page_token");
-  }
-  page.after_id = std::string(rest.substr(colon + 1));
-  return page;
-}
-
 // Moves a page's items into the response and sets next_page_token (empty on the
 // last page) from the last item's key, bound to the request's filters.
 template <typename T>
@@ -97,9 +48,7 @@ void FillPage(Page<T>& page, const google::protobuf::Message& request, const std
   for (T& item : page.items) *items->Add() = std::move(item);
   next_page_token->clear();
   if (!page.more || items->empty()) return;
-  absl::WebSafeBase64Escape(
-      absl::StrCat(kPageTokenPrefix, FilterFingerprint(request), ":", ((*items->rbegin()).*key)()),
-      next_page_token);
+  *next_page_token = NextPageToken(request, ((*items->rbegin()).*key)());
 }
 
 // Counts a movement's decision once, on the call that made it (not on replays).
@@ -194,7 +143,7 @@ grpc::Status MembershipServiceImpl::ListClientAccounts(grpc::ServerContext* ctx,
                                                        const v1::ListClientAccountsRequest* req,
                                                        v1::ListClientAccountsResponse* resp) {
   return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
-    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(*req, req->page_size(), req->page_token()));
+    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
     if (!v1::ClientAccountType_IsValid(req->type())) return InvalidArgument("type", "is not a known account type");
     if (!v1::ClientAccountStatus_IsValid(req->status())) {
       return InvalidArgument("status", "is not a known account status");
@@ -322,7 +271,7 @@ grpc::Status MembershipServiceImpl::GetPlan(grpc::ServerContext* ctx, const v1::
 grpc::Status MembershipServiceImpl::ListPlans(grpc::ServerContext* ctx, const v1::ListPlansRequest* req,
                                               v1::ListPlansResponse* resp) {
   return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
-    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(*req, req->page_size(), req->page_token()));
+    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
     if (!v1::PlanStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known plan status");
     CAREOPS_ASSIGN_OR_RETURN(Page<v1::Plan> result, store_.ListPlans({req->account_id(), req->status()}, page));
     FillPage(result, *req, &v1::Plan::plan_id, resp->mutable_plans(), resp->mutable_next_page_token());
@@ -381,7 +330,7 @@ grpc::Status MembershipServiceImpl::GetMember(grpc::ServerContext* ctx, const v1
 grpc::Status MembershipServiceImpl::ListMembers(grpc::ServerContext* ctx, const v1::ListMembersRequest* req,
                                                 v1::ListMembersResponse* resp) {
   return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
-    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(*req, req->page_size(), req->page_token()));
+    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
     if (!v1::MemberStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known member status");
     CAREOPS_ASSIGN_OR_RETURN(Page<v1::Member> result,
                              store_.ListMembers({req->account_id(), req->status(), req->plan_id()}, page));
@@ -511,7 +460,7 @@ grpc::Status MembershipServiceImpl::RejectMovement(grpc::ServerContext* ctx, con
 grpc::Status MembershipServiceImpl::ListMovements(grpc::ServerContext* ctx, const v1::ListMovementsRequest* req,
                                                   v1::ListMovementsResponse* resp) {
   return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
-    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePage(*req, req->page_size(), req->page_token()));
+    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
     if (!v1::MovementStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known movement status");
     if (!v1::MovementType_IsValid(req->type())) return InvalidArgument("type", "is not a known movement type");
     MovementFilter filter;

@@ -26,6 +26,7 @@
 #include "careops/membership/v1/membership.pb.h"
 #include "common/auth.h"
 #include "services/membership/membership_rules.h"
+#include "common/paging.h"
 
 namespace careops::membership {
 
@@ -39,10 +40,7 @@ struct Mutation {
 };
 
 // Keyset paging: rows after `after_id` (exclusive), at most `limit`.
-struct PageRequest {
-  std::string after_id;
-  int limit = 50;
-};
+using careops::PageRequest;  // common/paging.h
 
 template <typename T>
 struct Page {
