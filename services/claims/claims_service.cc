@@ -122,8 +122,6 @@ absl::Status FirstError(std::initializer_list<absl::Status> checks) {
   return absl::OkStatus();
 }
 
-grpc::Status Done(const absl::Status& s) { return ToGrpcStatus(s); }
-
 }  // namespace
 
 v1::Claim ToProto(const Claim& c) {
@@ -210,9 +208,9 @@ absl::StatusOr<Principal> ClaimsServiceImpl::ChainMember(grpc::ServerContext* ct
 grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::SubmitClaimRequest* req,
                                             v1::Claim* resp) {
   auto caller = authenticator_.Authenticate(*ctx);
-  if (!caller.ok()) return Done(caller.status());
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (!options_.authority.Contains(caller->role) && caller->role != "service") {
-    return Done(absl::PermissionDeniedError(
+    return ToGrpcStatus(absl::PermissionDeniedError(
         absl::StrCat("role '", caller->role, "' may not submit claims; it needs a claims role or a service identity")));
   }
   auto s = [&]() -> absl::Status {
@@ -295,7 +293,7 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
     }
     return absl::OkStatus();
   }();
-  return Done(s);
+  return ToGrpcStatus(s);
 }
 
 grpc::Status ClaimsServiceImpl::GetClaim(grpc::ServerContext* ctx, const v1::GetClaimRequest* req, v1::Claim* resp) {
@@ -306,7 +304,7 @@ grpc::Status ClaimsServiceImpl::GetClaim(grpc::ServerContext* ctx, const v1::Get
     *resp = ToProto(c);
     return absl::OkStatus();
   }();
-  return Done(s);
+  return ToGrpcStatus(s);
 }
 
 grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::ListClaimsRequest* req,
@@ -344,7 +342,7 @@ grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::L
     if (more) resp->set_next_page_token(NextPageToken(*req, rows.back().claim_id));
     return absl::OkStatus();
   }();
-  return Done(s);
+  return ToGrpcStatus(s);
 }
 
 // ---- Transitions -------------------------------------------------------------------
@@ -377,7 +375,7 @@ grpc::Status ClaimsServiceImpl::AssignClaim(grpc::ServerContext* ctx, const v1::
                                             v1::Claim* resp) {
   const absl::Status input =
       FirstError({Required(req->assignee(), "assignee", 128), Optional(req->reason(), "reason", kMaxReason)});
-  return Done(Transition(ctx, "AssignClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
+  return ToGrpcStatus(Transition(ctx, "AssignClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
                          [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
                            CAREOPS_ASSIGN_OR_RETURN(ClaimChange change,
                                                     Step(cur, ClaimAction::kAssign, caller, req->reason(),
@@ -390,7 +388,7 @@ grpc::Status ClaimsServiceImpl::AssignClaim(grpc::ServerContext* ctx, const v1::
 grpc::Status ClaimsServiceImpl::StartReview(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                             v1::Claim* resp) {
   const absl::Status input = Optional(req->reason(), "reason", kMaxReason);
-  return Done(Transition(ctx, "StartReview", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
+  return ToGrpcStatus(Transition(ctx, "StartReview", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
                          [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
                            CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kStartReview, caller,
                                                                              req->reason(), "", now));
@@ -402,7 +400,7 @@ grpc::Status ClaimsServiceImpl::StartReview(grpc::ServerContext* ctx, const v1::
 grpc::Status ClaimsServiceImpl::RequestInformation(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                                    v1::Claim* resp) {
   const absl::Status input = Required(req->reason(), "reason", kMaxReason);
-  return Done(Transition(ctx, "RequestInformation", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
+  return ToGrpcStatus(Transition(ctx, "RequestInformation", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
                          [&](const Principal& caller, const Claim& cur, absl::Time now) {
                            return Step(cur, ClaimAction::kRequestInfo, caller, req->reason(), "", now);
                          }));
@@ -412,7 +410,7 @@ grpc::Status ClaimsServiceImpl::ProvideInformation(grpc::ServerContext* ctx, con
                                                    v1::Claim* resp) {
   const absl::Status input = FirstError(
       {Optional(req->reason(), "reason", kMaxReason), ValidateList(req->attachment_refs(), "attachment_refs", 256)});
-  return Done(Transition(
+  return ToGrpcStatus(Transition(
       ctx, "ProvideInformation", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
         CAREOPS_ASSIGN_OR_RETURN(ClaimChange change,
@@ -473,7 +471,7 @@ grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContext* ctx, const v1:
     return change;
   };
   AfterCommit count = CountDecision(late);
-  return Done(Transition(ctx, "ApproveClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
+  return ToGrpcStatus(Transition(ctx, "ApproveClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
                          decide, [&](const Claim& c, absl::Time now) {
                            count(c, now);
                            metrics_.ApprovedAmount(c.amount_approved);
@@ -484,7 +482,7 @@ grpc::Status ClaimsServiceImpl::DenyClaim(grpc::ServerContext* ctx, const v1::Tr
                                           v1::Claim* resp) {
   const absl::Status input = Required(req->reason(), "reason", kMaxReason);
   bool late = false;
-  return Done(Transition(
+  return ToGrpcStatus(Transition(
       ctx, "DenyClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
         CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kDeny, caller, req->reason(), "", now));
@@ -497,7 +495,7 @@ grpc::Status ClaimsServiceImpl::DenyClaim(grpc::ServerContext* ctx, const v1::Tr
 grpc::Status ClaimsServiceImpl::EscalateClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                               v1::Claim* resp) {
   const absl::Status input = Required(req->reason(), "reason", kMaxReason);
-  return Done(Transition(
+  return ToGrpcStatus(Transition(
       ctx, "EscalateClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
         CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kEscalate, caller, req->reason(), "", now));
@@ -515,7 +513,7 @@ grpc::Status ClaimsServiceImpl::SettleClaim(grpc::ServerContext* ctx, const v1::
   const absl::Status input = FirstError(
       {Required(req->payment_reference(), "payment_reference", 128), Optional(req->reason(), "reason", kMaxReason)});
   bool late = false;  // settled after the due time and not yet marked by a scan
-  return Done(Transition(
+  return ToGrpcStatus(Transition(
       ctx, "SettleClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
         CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kSettle, caller, req->reason(),
@@ -536,7 +534,7 @@ grpc::Status ClaimsServiceImpl::SettleClaim(grpc::ServerContext* ctx, const v1::
 grpc::Status ClaimsServiceImpl::CloseClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                            v1::Claim* resp) {
   const absl::Status input = Optional(req->reason(), "reason", kMaxReason);
-  return Done(Transition(ctx, "CloseClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
+  return ToGrpcStatus(Transition(ctx, "CloseClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
                          [&](const Principal& caller, const Claim& cur, absl::Time now) {
                            return Step(cur, ClaimAction::kClose, caller, req->reason(), "", now);
                          }));
@@ -545,7 +543,7 @@ grpc::Status ClaimsServiceImpl::CloseClaim(grpc::ServerContext* ctx, const v1::T
 grpc::Status ClaimsServiceImpl::ReopenClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                             v1::Claim* resp) {
   const absl::Status input = Required(req->reason(), "reason", kMaxReason);
-  return Done(Transition(
+  return ToGrpcStatus(Transition(
       ctx, "ReopenClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
         CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kReopen, caller, req->reason(), "", now));
@@ -588,7 +586,7 @@ grpc::Status ClaimsServiceImpl::GetClaimHistory(grpc::ServerContext* ctx, const 
     }
     return absl::OkStatus();
   }();
-  return Done(s);
+  return ToGrpcStatus(s);
 }
 
 // ---- TAT breaches ----------------------------------------------------------------
@@ -613,7 +611,7 @@ grpc::Status ClaimsServiceImpl::RunBreachScan(grpc::ServerContext* ctx, const v1
     resp->set_settlement_breaches(result.settlement_breaches);
     return absl::OkStatus();
   }();
-  return Done(s);
+  return ToGrpcStatus(s);
 }
 
 // ---- Non-conformance ------------------------------------------------------------------
@@ -642,7 +640,7 @@ grpc::Status ClaimsServiceImpl::FlagNonConformance(grpc::ServerContext* ctx, con
     Mutation m{"FlagNonConformance", req->request_id(), req, resp, caller, now};
     return store_.CreateInvestigation(m, v, [&](const Investigation& stored) { *resp = ToProto(stored); });
   }();
-  return Done(s);
+  return ToGrpcStatus(s);
 }
 
 absl::Status ClaimsServiceImpl::InvestigationTransition(
@@ -673,7 +671,7 @@ absl::Status ClaimsServiceImpl::InvestigationTransition(
 grpc::Status ClaimsServiceImpl::OpenInvestigation(grpc::ServerContext* ctx,
                                                   const v1::InvestigationTransitionRequest* req,
                                                   v1::Investigation* resp) {
-  return Done(InvestigationTransition(ctx, "OpenInvestigation", *req, resp, req->request_id(), req->investigation_id(),
+  return ToGrpcStatus(InvestigationTransition(ctx, "OpenInvestigation", *req, resp, req->request_id(), req->investigation_id(),
                                       req->etag(), absl::OkStatus(), InvestigationAction::kOpen,
                                       [](const Principal& caller, Investigation& v) { v.investigator = caller.user; }));
 }
@@ -682,7 +680,7 @@ grpc::Status ClaimsServiceImpl::RecordFindings(grpc::ServerContext* ctx, const v
                                                v1::Investigation* resp) {
   const absl::Status input = FirstError(
       {Required(req->findings(), "findings", 8000), Required(req->remedial_action(), "remedial_action", 8000)});
-  return Done(InvestigationTransition(ctx, "RecordFindings", *req, resp, req->request_id(), req->investigation_id(),
+  return ToGrpcStatus(InvestigationTransition(ctx, "RecordFindings", *req, resp, req->request_id(), req->investigation_id(),
                                       req->etag(), input, InvestigationAction::kRecordFindings,
                                       [&](const Principal&, Investigation& v) {
                                         v.findings = req->findings();
@@ -693,7 +691,7 @@ grpc::Status ClaimsServiceImpl::RecordFindings(grpc::ServerContext* ctx, const v
 grpc::Status ClaimsServiceImpl::CloseInvestigation(grpc::ServerContext* ctx,
                                                    const v1::InvestigationTransitionRequest* req,
                                                    v1::Investigation* resp) {
-  return Done(InvestigationTransition(ctx, "CloseInvestigation", *req, resp, req->request_id(), req->investigation_id(),
+  return ToGrpcStatus(InvestigationTransition(ctx, "CloseInvestigation", *req, resp, req->request_id(), req->investigation_id(),
                                       req->etag(), absl::OkStatus(), InvestigationAction::kClose,
                                       [](const Principal&, Investigation&) {}));
 }
@@ -714,7 +712,7 @@ grpc::Status ClaimsServiceImpl::ListInvestigations(grpc::ServerContext* ctx, con
     if (more) resp->set_next_page_token(NextPageToken(*req, rows.back().investigation_id));
     return absl::OkStatus();
   }();
-  return Done(s);
+  return ToGrpcStatus(s);
 }
 
 // ---- Bordereau ----------------------------------------------------------------------
@@ -770,7 +768,7 @@ grpc::Status ClaimsServiceImpl::StreamBordereau(grpc::ServerContext* ctx, const 
     }
     return absl::OkStatus();
   }();
-  return Done(s);
+  return ToGrpcStatus(s);
 }
 
 }  // namespace careops::claims
