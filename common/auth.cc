@@ -2,6 +2,7 @@
 
 #include <grpcpp/server_context.h>
 
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
@@ -53,11 +54,15 @@ absl::StatusOr<Principal> Authenticator::Authenticate(const grpc::ServerContextB
   if (it == md.end()) {
     return absl::UnauthenticatedError("authorization: metadata 'authorization: Bearer <token>' is required");
   }
-  std::string_view value(it->second.data(), it->second.size());
-  if (!ConsumePrefix(&value, "Bearer ")) {
-    return absl::UnauthenticatedError("authorization: must be 'Bearer <token>'");
+  std::string_view value = StripSpace(std::string_view(it->second.data(), it->second.size()));
+  // RFC 7235: the scheme is case-insensitive ("bearer", "BEARER").
+  constexpr std::string_view kScheme = "bearer";
+  bool bearer = value.size() > kScheme.size() && (value[kScheme.size()] == ' ' || value[kScheme.size()] == '\t');
+  for (size_t i = 0; bearer && i < kScheme.size(); ++i) {
+    bearer = std::tolower(static_cast<unsigned char>(value[i])) == kScheme[i];
   }
-  return Lookup(StripSpace(value));
+  if (!bearer) return absl::UnauthenticatedError("authorization: must be 'Bearer <token>'");
+  return Lookup(StripSpace(value.substr(kScheme.size())));
 }
 
 }  // namespace careops

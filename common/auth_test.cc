@@ -1,5 +1,7 @@
 #include "common/auth.h"
 
+#include <grpcpp/server_context.h>
+#include <grpcpp/test/server_context_test_spouse.h>
 #include <gtest/gtest.h>
 
 namespace careops {
@@ -28,6 +30,30 @@ TEST(AuthTest, RejectsMalformedLines) {
   auto dup = Authenticator::FromText("t u r x\nt v r x\n");
   EXPECT_NE(dup.status().message().find("line 2: duplicate token"), std::string::npos);
   EXPECT_EQ(Authenticator::FromFile("/nonexistent/tokens").status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace careops
+
+namespace careops {
+namespace {
+
+TEST(AuthTest, BearerSchemeIsCaseInsensitive) {
+  auto a = *Authenticator::FromText("tok-1 ana.reyes specialist claims-a\n");
+  for (const char* header : {"Bearer tok-1", "bearer tok-1", "BEARER  tok-1", " Bearer\ttok-1 "}) {
+    grpc::ServerContext ctx;
+    grpc::testing::ServerContextTestSpouse spouse(&ctx);
+    spouse.AddClientMetadata("authorization", header);
+    auto p = a.Authenticate(ctx);
+    ASSERT_TRUE(p.ok()) << header << ": " << p.status();
+    EXPECT_EQ(p->user, "ana.reyes");
+  }
+  for (const char* header : {"Basic tok-1", "Bearertok-1", "Bearer", "tok-1"}) {
+    grpc::ServerContext ctx;
+    grpc::testing::ServerContextTestSpouse spouse(&ctx);
+    spouse.AddClientMetadata("authorization", header);
+    EXPECT_EQ(a.Authenticate(ctx).status().code(), absl::StatusCode::kUnauthenticated) << header;
+  }
 }
 
 }  // namespace

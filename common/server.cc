@@ -142,6 +142,12 @@ void ServiceRuntime::JobLoop(const BackgroundJob& job) {
 
 absl::Status ServiceRuntime::Serve(const std::vector<ServedService>& services,
                                    std::vector<BackgroundJob> jobs) {
+  for (const ServedService& s : services) {
+    if (s.access == nullptr || s.access->service_name() != s.name) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(s.name, ": no access rules; every served service needs its Authorizer (common/access.h)"));
+    }
+  }
   EnableHealthAndReflection();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat(config_.listen_host, ":", config_.grpc_port),

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/access.h"
 #include "common/auth.h"
 #include "common/config.h"
 #include "common/metrics.h"
@@ -47,9 +48,12 @@ struct BackgroundJob {
 
 // An application service and the name health checks use for it
 // (the generated class's service_full_name(), e.g. "careops.claims.v1.ClaimsService").
+// `access` must cover every method of the service (Serve() refuses to start
+// otherwise): deny by default, and no service is served without its rule table.
 struct ServedService {
   grpc::Service* service;
   std::string name;
+  const Authorizer* access = nullptr;
 };
 
 class ServiceRuntime {

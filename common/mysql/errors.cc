@@ -3,6 +3,7 @@
 #include <cppconn/exception.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "common/text.h"
 
 namespace careops::mysql {
@@ -45,16 +46,28 @@ absl::Status FromSqlException(const sql::SQLException& e, std::string_view what)
   if (code == absl::StatusCode::kInternal && state.rfind("08", 0) == 0) {
     code = absl::StatusCode::kUnavailable;
   }
+  // The driver's text (SQL fragments, key names, server versions) goes to the
+  // log only; the status says what failed and what the caller can do.
+  log::Warn("database error", {{"operation", what},
+                               {"mysql_error", e.getErrorCode()},
+                               {"sqlstate", state},
+                               {"driver_message", e.what()}});
   std::string message;
   switch (code) {
     case absl::StatusCode::kUnavailable:
-      message = absl::StrCat(Abs(what), ": database unavailable (", e.what(), ")");
+      message = absl::StrCat(Abs(what), ": database unavailable; retry later");
       break;
     case absl::StatusCode::kAborted:
-      message = absl::StrCat(Abs(what), ": conflicting concurrent change, retry (", e.what(), ")");
+      message = absl::StrCat(Abs(what), ": conflicting concurrent change; retry");
+      break;
+    case absl::StatusCode::kAlreadyExists:
+      message = absl::StrCat(Abs(what), ": already exists");
+      break;
+    case absl::StatusCode::kPermissionDenied:
+      message = absl::StrCat(Abs(what), ": the service's database user may not do this");
       break;
     default:
-      message = absl::StrCat(Abs(what), ": ", e.what(), " (mysql error ", e.getErrorCode(), ")");
+      message = absl::StrCat(Abs(what), ": database error ", e.getErrorCode());
   }
   return absl::Status(code, message);
 }

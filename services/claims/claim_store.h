@@ -24,19 +24,13 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/auth.h"
+#include "common/mutation.h"
 #include "services/claims/claim.h"
 
 namespace careops::claims {
 
-// Who changes what, and how the change is made exactly-once.
-struct Mutation {
-  std::string method;      // RPC name, the idempotency scope: "ApproveClaim"
-  std::string request_id;  // the client's
-  const google::protobuf::Message* request = nullptr;
-  google::protobuf::Message* response = nullptr;  // filled by `render` and stored
-  Principal actor;
-  absl::Time at;
-};
+// Who changes what, when, and under which request_id (common/mutation.h).
+using Mutation = MutationContext;
 
 // A transition's outcome: the claim as it is to be stored and its history line.
 struct ClaimChange {

@@ -183,39 +183,22 @@ v1::Investigation ToProto(const Investigation& v) {
   return out;
 }
 
-ClaimsServiceImpl::ClaimsServiceImpl(ClaimStore& store, MembershipClient& membership,
-                                     const Authenticator& authenticator, ClaimsMetrics& metrics, const Clock& clock,
-                                     ClaimsServiceOptions options)
+ClaimsServiceImpl::ClaimsServiceImpl(ClaimStore& store, MembershipClient& membership, const RpcKit& rpc,
+                                     ClaimsMetrics& metrics, ClaimsServiceOptions options)
     : store_(store),
       membership_(membership),
-      authenticator_(authenticator),
+      rpc_(rpc),
       metrics_(metrics),
-      clock_(clock),
+      clock_(rpc.clock()),
       options_(std::move(options)),
-      ids_(clock) {}
-
-absl::StatusOr<Principal> ClaimsServiceImpl::ChainMember(grpc::ServerContext* ctx) const {
-  CAREOPS_ASSIGN_OR_RETURN(Principal caller, authenticator_.Authenticate(*ctx));
-  if (!options_.authority.Contains(caller.role)) {
-    return absl::PermissionDeniedError(absl::StrCat("role '", caller.role,
-                                                    "' may not change claims; it needs a role of the authority chain"));
-  }
-  return caller;
-}
+      ids_(rpc.clock()) {}
 
 // ---- Submit, get, list -------------------------------------------------------------
 
 grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::SubmitClaimRequest* req,
                                             v1::Claim* resp) {
-  auto caller = authenticator_.Authenticate(*ctx);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  if (!options_.authority.Contains(caller->role) && caller->role != "service") {
-    return ToGrpcStatus(absl::PermissionDeniedError(
-        absl::StrCat("role '", caller->role, "' may not submit claims; it needs a claims role or a service identity")));
-  }
-  auto s = [&]() -> absl::Status {
-    // Before membership is asked anything.
-    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+  // The wrapper checks request_id before membership is asked anything.
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     if (req->type() == v1::CLAIM_TYPE_UNSPECIFIED || !v1::ClaimType_IsValid(req->type())) {
       return InvalidArgument("type", "is required: CLAIM or PRE_AUTHORIZATION");
     }
@@ -227,7 +210,7 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
     CAREOPS_RETURN_IF_ERROR(Required(req->provider_id(), "provider_id", 128));
     if (!req->has_service_date()) return InvalidArgument("service_date", "is required");
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay service_date, FromProto(req->service_date(), "service_date"));
-    absl::Time now = clock_.Now();
+    const absl::Time now = m.now;
     absl::CivilDay today(absl::ToCivilDay(now, absl::UTCTimeZone()));
     if (req->type() == v1::CLAIM_TYPE_CLAIM && service_date > today) {
       return InvalidArgument("service_date", "must not be in the future for a claim (use PRE_AUTHORIZATION)");
@@ -264,7 +247,7 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
       claim.rejection_reasons.push_back({"NOT_ELIGIBLE", "membership reported the member not eligible"});
     }
     claim.routed_role = RouteOnSubmit(options_.authority, options_.auto_route, amount);
-    claim.submitted_by = caller->user;
+    claim.submitted_by = m.caller.user;
     claim.submitted_at = now;
     claim.updated_at = now;
     claim.decision_due_at = options_.tat.DecisionDue(now);
@@ -275,14 +258,13 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
                      .action = "submit",
                      .from_status = ClaimStatus::kSubmitted,
                      .to_status = claim.status,
-                     .actor_user = caller->user,
-                     .actor_role = caller->role,
+                     .actor_user = m.caller.user,
+                     .actor_role = m.caller.role,
                      .reason = "",
                      .details = eligibility.eligible
                                     ? absl::StrCat("eligible; routed to ", claim.routed_role)
                                     : absl::StrCat("rejected at screening: ", claim.rejection_reasons.front().code)};
     bool stored = false;
-    Mutation m{"SubmitClaim", req->request_id(), req, resp, *caller, now};
     CAREOPS_RETURN_IF_ERROR(store_.CreateClaim(m, claim, event, [&](const Claim& c) {
       stored = true;
       *resp = ToProto(c);
@@ -292,25 +274,21 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
       if (!eligibility.eligible) metrics_.Decided(ClaimStatus::kRejected);
     }
     return absl::OkStatus();
-  }();
-  return ToGrpcStatus(s);
+  });
 }
 
 grpc::Status ClaimsServiceImpl::GetClaim(grpc::ServerContext* ctx, const v1::GetClaimRequest* req, v1::Claim* resp) {
-  auto s = [&]() -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(authenticator_.Authenticate(*ctx).status());
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Required(req->claim_id(), "claim_id", 26));
     CAREOPS_ASSIGN_OR_RETURN(Claim c, store_.GetClaim(req->claim_id()));
     *resp = ToProto(c);
     return absl::OkStatus();
-  }();
-  return ToGrpcStatus(s);
+  });
 }
 
 grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::ListClaimsRequest* req,
                                            v1::ListClaimsResponse* resp) {
-  auto s = [&]() -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(authenticator_.Authenticate(*ctx).status());
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
     const int page_size = page.limit;
     const std::string& after_id = page.after_id;
@@ -341,77 +319,73 @@ grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::L
     for (const Claim& c : rows) *resp->add_claims() = ToProto(c);
     if (more) resp->set_next_page_token(NextPageToken(*req, rows.back().claim_id));
     return absl::OkStatus();
-  }();
-  return ToGrpcStatus(s);
+  });
 }
 
 // ---- Transitions -------------------------------------------------------------------
 
-absl::Status ClaimsServiceImpl::Transition(grpc::ServerContext* ctx, std::string method,
+grpc::Status ClaimsServiceImpl::Transition(grpc::ServerContext* ctx, std::string_view method,
                                            const google::protobuf::Message& request, v1::Claim* response,
                                            const std::string& request_id, const std::string& claim_id,
                                            const std::string& etag, const absl::Status& input, const Decide& decide,
                                            const AfterCommit& after) {
-  CAREOPS_ASSIGN_OR_RETURN(Principal caller, ChainMember(ctx));
-  CAREOPS_RETURN_IF_ERROR(input);
-  CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(request_id));
-  CAREOPS_RETURN_IF_ERROR(Required(claim_id, "claim_id", 26));
-  CAREOPS_ASSIGN_OR_RETURN(int64_t version, ParseEtag(etag));
-  absl::Time now = clock_.Now();
-  Mutation m{std::move(method), request_id, &request, response, caller, now};
-  std::optional<Claim> stored;
-  CAREOPS_RETURN_IF_ERROR(store_.TransitionClaim(
-      m, claim_id, version, [&](const Claim& current) { return decide(caller, current, now); },
-      [&](const Claim& c) {
-        stored = c;
-        *response = ToProto(c);
-      }));
-  // Counted only when this call made the change (not for a replayed request_id).
-  if (stored && after) after(*stored, now);
-  return absl::OkStatus();
+  return rpc_.Write(ctx, method, request_id, request, response, [&](const Mutation& m) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(input);
+    CAREOPS_RETURN_IF_ERROR(Required(claim_id, "claim_id", 26));
+    CAREOPS_ASSIGN_OR_RETURN(int64_t version, ParseEtag(etag));
+    std::optional<Claim> stored;
+    CAREOPS_RETURN_IF_ERROR(store_.TransitionClaim(
+        m, claim_id, version, [&](const Claim& current) { return decide(m.caller, current, m.now); },
+        [&](const Claim& c) {
+          stored = c;
+          *response = ToProto(c);
+        }));
+    // Counted only when this call made the change (not for a replayed request_id).
+    if (stored && after) after(*stored, m.now);
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status ClaimsServiceImpl::AssignClaim(grpc::ServerContext* ctx, const v1::AssignClaimRequest* req,
                                             v1::Claim* resp) {
   const absl::Status input =
       FirstError({Required(req->assignee(), "assignee", 128), Optional(req->reason(), "reason", kMaxReason)});
-  return ToGrpcStatus(Transition(ctx, "AssignClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
+  return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
                          [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
                            CAREOPS_ASSIGN_OR_RETURN(ClaimChange change,
                                                     Step(cur, ClaimAction::kAssign, caller, req->reason(),
                                                          absl::StrCat("assigned to ", req->assignee()), now));
                            change.claim.assignee = req->assignee();
                            return change;
-                         }));
+                         });
 }
 
 grpc::Status ClaimsServiceImpl::StartReview(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                             v1::Claim* resp) {
   const absl::Status input = Optional(req->reason(), "reason", kMaxReason);
-  return ToGrpcStatus(Transition(ctx, "StartReview", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
+  return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
                          [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
                            CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kStartReview, caller,
                                                                              req->reason(), "", now));
                            if (change.claim.assignee.empty()) change.claim.assignee = caller.user;
                            return change;
-                         }));
+                         });
 }
 
 grpc::Status ClaimsServiceImpl::RequestInformation(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                                    v1::Claim* resp) {
   const absl::Status input = Required(req->reason(), "reason", kMaxReason);
-  return ToGrpcStatus(Transition(ctx, "RequestInformation", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
+  return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
                          [&](const Principal& caller, const Claim& cur, absl::Time now) {
                            return Step(cur, ClaimAction::kRequestInfo, caller, req->reason(), "", now);
-                         }));
+                         });
 }
 
 grpc::Status ClaimsServiceImpl::ProvideInformation(grpc::ServerContext* ctx, const v1::ProvideInformationRequest* req,
                                                    v1::Claim* resp) {
   const absl::Status input = FirstError(
       {Optional(req->reason(), "reason", kMaxReason), ValidateList(req->attachment_refs(), "attachment_refs", 256)});
-  return ToGrpcStatus(Transition(
-      ctx, "ProvideInformation", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
+  return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
         CAREOPS_ASSIGN_OR_RETURN(ClaimChange change,
                                  Step(cur, ClaimAction::kProvideInfo, caller, req->reason(),
@@ -421,7 +395,7 @@ grpc::Status ClaimsServiceImpl::ProvideInformation(grpc::ServerContext* ctx, con
           return InvalidArgument("attachment_refs", absl::StrCat("a claim holds at most ", kMaxCodes, " attachments"));
         }
         return change;
-      }));
+      });
 }
 
 ClaimsServiceImpl::AfterCommit ClaimsServiceImpl::CountDecision(const bool& late) {
@@ -471,32 +445,30 @@ grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContext* ctx, const v1:
     return change;
   };
   AfterCommit count = CountDecision(late);
-  return ToGrpcStatus(Transition(ctx, "ApproveClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
+  return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
                          decide, [&](const Claim& c, absl::Time now) {
                            count(c, now);
                            metrics_.ApprovedAmount(c.amount_approved);
-                         }));
+                         });
 }
 
 grpc::Status ClaimsServiceImpl::DenyClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                           v1::Claim* resp) {
   const absl::Status input = Required(req->reason(), "reason", kMaxReason);
   bool late = false;
-  return ToGrpcStatus(Transition(
-      ctx, "DenyClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
+  return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
         CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kDeny, caller, req->reason(), "", now));
         late = StampDecision(change.claim, now);
         return change;
       },
-      CountDecision(late)));
+      CountDecision(late));
 }
 
 grpc::Status ClaimsServiceImpl::EscalateClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                               v1::Claim* resp) {
   const absl::Status input = Required(req->reason(), "reason", kMaxReason);
-  return ToGrpcStatus(Transition(
-      ctx, "EscalateClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
+  return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
         CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kEscalate, caller, req->reason(), "", now));
         CAREOPS_ASSIGN_OR_RETURN(std::string next_role, options_.authority.NextRole(cur.routed_role));
@@ -505,7 +477,7 @@ grpc::Status ClaimsServiceImpl::EscalateClaim(grpc::ServerContext* ctx, const v1
         change.claim.assignee.clear();  // the next role's queue picks it up
         return change;
       },
-      [&](const Claim& c, absl::Time) { metrics_.Escalated(c.routed_role); }));
+      [&](const Claim& c, absl::Time) { metrics_.Escalated(c.routed_role); });
 }
 
 grpc::Status ClaimsServiceImpl::SettleClaim(grpc::ServerContext* ctx, const v1::SettleClaimRequest* req,
@@ -513,8 +485,7 @@ grpc::Status ClaimsServiceImpl::SettleClaim(grpc::ServerContext* ctx, const v1::
   const absl::Status input = FirstError(
       {Required(req->payment_reference(), "payment_reference", 128), Optional(req->reason(), "reason", kMaxReason)});
   bool late = false;  // settled after the due time and not yet marked by a scan
-  return ToGrpcStatus(Transition(
-      ctx, "SettleClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
+  return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
         CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kSettle, caller, req->reason(),
                                                           absl::StrCat("payment ", req->payment_reference()), now));
@@ -528,23 +499,22 @@ grpc::Status ClaimsServiceImpl::SettleClaim(grpc::ServerContext* ctx, const v1::
       [&](const Claim& c, absl::Time now) {
         if (c.decided_at) metrics_.Turnaround("settlement", now - *c.decided_at);
         if (late) metrics_.Breaches("settlement", 1);
-      }));
+      });
 }
 
 grpc::Status ClaimsServiceImpl::CloseClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                            v1::Claim* resp) {
   const absl::Status input = Optional(req->reason(), "reason", kMaxReason);
-  return ToGrpcStatus(Transition(ctx, "CloseClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
+  return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
                          [&](const Principal& caller, const Claim& cur, absl::Time now) {
                            return Step(cur, ClaimAction::kClose, caller, req->reason(), "", now);
-                         }));
+                         });
 }
 
 grpc::Status ClaimsServiceImpl::ReopenClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                             v1::Claim* resp) {
   const absl::Status input = Required(req->reason(), "reason", kMaxReason);
-  return ToGrpcStatus(Transition(
-      ctx, "ReopenClaim", *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
+  return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
         CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kReopen, caller, req->reason(), "", now));
         // An approval that was never paid gives its utilisation back before the
@@ -564,13 +534,12 @@ grpc::Status ClaimsServiceImpl::ReopenClaim(grpc::ServerContext* ctx, const v1::
         c.decision_due_at = options_.tat.DecisionDue(now);
         c.decision_breached = false;
         return change;
-      }));
+      });
 }
 
 grpc::Status ClaimsServiceImpl::GetClaimHistory(grpc::ServerContext* ctx, const v1::GetClaimHistoryRequest* req,
                                                 v1::GetClaimHistoryResponse* resp) {
-  auto s = [&]() -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(authenticator_.Authenticate(*ctx).status());
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Required(req->claim_id(), "claim_id", 26));
     CAREOPS_ASSIGN_OR_RETURN(std::vector<ClaimEvent> events, store_.GetHistory(req->claim_id()));
     for (const ClaimEvent& e : events) {
@@ -585,8 +554,7 @@ grpc::Status ClaimsServiceImpl::GetClaimHistory(grpc::ServerContext* ctx, const 
       out->set_details(e.details);
     }
     return absl::OkStatus();
-  }();
-  return ToGrpcStatus(s);
+  });
 }
 
 // ---- TAT breaches ----------------------------------------------------------------
@@ -600,106 +568,96 @@ absl::StatusOr<BreachScanResult> ClaimsServiceImpl::ScanBreaches(absl::Time as_o
 
 grpc::Status ClaimsServiceImpl::RunBreachScan(grpc::ServerContext* ctx, const v1::RunBreachScanRequest* req,
                                               v1::RunBreachScanResponse* resp) {
-  auto s = [&]() -> absl::Status {
-    CAREOPS_ASSIGN_OR_RETURN(Principal caller, authenticator_.Authenticate(*ctx));
-    if (!options_.authority.Contains(caller.role) && caller.role != "service") {
-      return absl::PermissionDeniedError(absl::StrCat("role '", caller.role, "' may not run the breach scan"));
-    }
-    absl::Time as_of = req->has_as_of() ? FromProto(req->as_of()) : clock_.Now();
+  return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
+    absl::Time as_of = req->has_as_of() ? FromProto(req->as_of()) : call.now;
     CAREOPS_ASSIGN_OR_RETURN(BreachScanResult result, ScanBreaches(as_of));
     resp->set_decision_breaches(result.decision_breaches);
     resp->set_settlement_breaches(result.settlement_breaches);
     return absl::OkStatus();
-  }();
-  return ToGrpcStatus(s);
+  });
 }
 
 // ---- Non-conformance ------------------------------------------------------------------
 
 grpc::Status ClaimsServiceImpl::FlagNonConformance(grpc::ServerContext* ctx, const v1::FlagNonConformanceRequest* req,
                                                    v1::Investigation* resp) {
-  auto s = [&]() -> absl::Status {
-    CAREOPS_ASSIGN_OR_RETURN(Principal caller, ChainMember(ctx));
-    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Required(req->claim_id(), "claim_id", 26));
     if (req->category() == v1::NON_CONFORMANCE_CATEGORY_UNSPECIFIED ||
         !v1::NonConformanceCategory_IsValid(req->category())) {
       return InvalidArgument("category", "is required: one of the NonConformanceCategory values");
     }
     CAREOPS_RETURN_IF_ERROR(Required(req->notes(), "notes", 4000));
-    absl::Time now = clock_.Now();
+    const absl::Time now = m.now;
     Investigation v;
     v.investigation_id = ids_.Next();
     v.claim_id = req->claim_id();
     v.category = DomainName(req->category(), kCategoryPrefix);
     v.notes = req->notes();
     v.status = InvestigationStatus::kFlagged;
-    v.flagged_by = caller.user;
+    v.flagged_by = m.caller.user;
     v.flagged_at = now;
     v.updated_at = now;
-    Mutation m{"FlagNonConformance", req->request_id(), req, resp, caller, now};
     return store_.CreateInvestigation(m, v, [&](const Investigation& stored) { *resp = ToProto(stored); });
-  }();
-  return ToGrpcStatus(s);
+  });
 }
 
-absl::Status ClaimsServiceImpl::InvestigationTransition(
-    grpc::ServerContext* ctx, std::string method, const google::protobuf::Message& request, v1::Investigation* response,
-    const std::string& request_id, const std::string& investigation_id, const std::string& etag,
-    const absl::Status& input, InvestigationAction action,
+grpc::Status ClaimsServiceImpl::InvestigationTransition(
+    grpc::ServerContext* ctx, std::string_view method, const google::protobuf::Message& request,
+    v1::Investigation* response, const std::string& request_id, const std::string& investigation_id,
+    const std::string& etag, const absl::Status& input, InvestigationAction action,
     const std::function<void(const Principal&, Investigation&)>& apply) {
-  CAREOPS_ASSIGN_OR_RETURN(Principal caller, ChainMember(ctx));
-  CAREOPS_RETURN_IF_ERROR(input);
-  CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(request_id));
-  CAREOPS_RETURN_IF_ERROR(Required(investigation_id, "investigation_id", 26));
-  CAREOPS_ASSIGN_OR_RETURN(int64_t version, ParseEtag(etag));
-  absl::Time now = clock_.Now();
-  Mutation m{std::move(method), request_id, &request, response, caller, now};
-  return store_.TransitionInvestigation(
-      m, investigation_id, version,
-      [&](const Investigation& cur) -> absl::StatusOr<InvestigationChange> {
-        CAREOPS_ASSIGN_OR_RETURN(InvestigationStatus to, NextInvestigationStatus(cur.status, action));
-        InvestigationChange change{cur, std::string(InvestigationActionName(action))};
-        change.investigation.status = to;
-        if (to == InvestigationStatus::kClosed) change.investigation.closed_at = now;
-        apply(caller, change.investigation);
-        return change;
-      },
-      [&](const Investigation& v) { *response = ToProto(v); });
+  return rpc_.Write(ctx, method, request_id, request, response, [&](const Mutation& m) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(input);
+    CAREOPS_RETURN_IF_ERROR(Required(investigation_id, "investigation_id", 26));
+    CAREOPS_ASSIGN_OR_RETURN(int64_t version, ParseEtag(etag));
+    const absl::Time now = m.now;
+    const Principal& caller = m.caller;
+    return store_.TransitionInvestigation(
+        m, investigation_id, version,
+        [&](const Investigation& cur) -> absl::StatusOr<InvestigationChange> {
+          CAREOPS_ASSIGN_OR_RETURN(InvestigationStatus to, NextInvestigationStatus(cur.status, action));
+          InvestigationChange change{cur, std::string(InvestigationActionName(action))};
+          change.investigation.status = to;
+          if (to == InvestigationStatus::kClosed) change.investigation.closed_at = now;
+          apply(caller, change.investigation);
+          return change;
+        },
+        [&](const Investigation& v) { *response = ToProto(v); });
+  });
 }
 
 grpc::Status ClaimsServiceImpl::OpenInvestigation(grpc::ServerContext* ctx,
                                                   const v1::InvestigationTransitionRequest* req,
                                                   v1::Investigation* resp) {
-  return ToGrpcStatus(InvestigationTransition(ctx, "OpenInvestigation", *req, resp, req->request_id(), req->investigation_id(),
+  return InvestigationTransition(ctx, __func__, *req, resp, req->request_id(), req->investigation_id(),
                                       req->etag(), absl::OkStatus(), InvestigationAction::kOpen,
-                                      [](const Principal& caller, Investigation& v) { v.investigator = caller.user; }));
+                                      [](const Principal& caller, Investigation& v) { v.investigator = caller.user; });
 }
 
 grpc::Status ClaimsServiceImpl::RecordFindings(grpc::ServerContext* ctx, const v1::RecordFindingsRequest* req,
                                                v1::Investigation* resp) {
   const absl::Status input = FirstError(
       {Required(req->findings(), "findings", 8000), Required(req->remedial_action(), "remedial_action", 8000)});
-  return ToGrpcStatus(InvestigationTransition(ctx, "RecordFindings", *req, resp, req->request_id(), req->investigation_id(),
+  return InvestigationTransition(ctx, __func__, *req, resp, req->request_id(), req->investigation_id(),
                                       req->etag(), input, InvestigationAction::kRecordFindings,
                                       [&](const Principal&, Investigation& v) {
                                         v.findings = req->findings();
                                         v.remedial_action = req->remedial_action();
-                                      }));
+                                      });
 }
 
 grpc::Status ClaimsServiceImpl::CloseInvestigation(grpc::ServerContext* ctx,
                                                    const v1::InvestigationTransitionRequest* req,
                                                    v1::Investigation* resp) {
-  return ToGrpcStatus(InvestigationTransition(ctx, "CloseInvestigation", *req, resp, req->request_id(), req->investigation_id(),
+  return InvestigationTransition(ctx, __func__, *req, resp, req->request_id(), req->investigation_id(),
                                       req->etag(), absl::OkStatus(), InvestigationAction::kClose,
-                                      [](const Principal&, Investigation&) {}));
+                                      [](const Principal&, Investigation&) {});
 }
 
 grpc::Status ClaimsServiceImpl::ListInvestigations(grpc::ServerContext* ctx, const v1::ListInvestigationsRequest* req,
                                                    v1::ListInvestigationsResponse* resp) {
-  auto s = [&]() -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(authenticator_.Authenticate(*ctx).status());
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
     const int page_size = page.limit;
     const std::string& after_id = page.after_id;
@@ -711,16 +669,14 @@ grpc::Status ClaimsServiceImpl::ListInvestigations(grpc::ServerContext* ctx, con
     for (const Investigation& v : rows) *resp->add_investigations() = ToProto(v);
     if (more) resp->set_next_page_token(NextPageToken(*req, rows.back().investigation_id));
     return absl::OkStatus();
-  }();
-  return ToGrpcStatus(s);
+  });
 }
 
 // ---- Bordereau ----------------------------------------------------------------------
 
 grpc::Status ClaimsServiceImpl::StreamBordereau(grpc::ServerContext* ctx, const v1::StreamBordereauRequest* req,
                                                 grpc::ServerWriter<v1::BordereauChunk>* writer) {
-  auto s = [&]() -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(authenticator_.Authenticate(*ctx).status());
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     if (req->year() < 2000 || req->year() > 9999) return InvalidArgument("year", "must be between 2000 and 9999");
     if (req->month() < 1 || req->month() > 12) return InvalidArgument("month", "must be between 1 and 12");
     CAREOPS_RETURN_IF_ERROR(Optional(req->account_id(), "account_id", 64));
@@ -767,8 +723,7 @@ grpc::Status ClaimsServiceImpl::StreamBordereau(grpc::ServerContext* ctx, const 
       if (!writer->Write(chunk)) return absl::CancelledError("the client went away during the bordereau");
     }
     return absl::OkStatus();
-  }();
-  return ToGrpcStatus(s);
+  });
 }
 
 }  // namespace careops::claims

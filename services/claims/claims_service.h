@@ -1,22 +1,21 @@
 // The gRPC adapter of careops.claims.v1.ClaimsService.
 //
-// Each handler authenticates the caller (common Authenticator), checks the
-// caller's role, validates the request (INVALID_ARGUMENT naming the field),
-// applies the rules of claim_rules.h through the store's locked transition, and
-// maps the outcome to a canonical status once, at the edge. It holds no state of
-// its own: everything lives in the ClaimStore and in membership, so any number of
+// Each handler runs through the common handler wrapper (common/rpc.h: the caller
+// is authenticated and authorized against claims_access.cc, `now` comes from the
+// injected clock, request_id is checked, statuses are mapped once at the edge),
+// validates the request (INVALID_ARGUMENT naming the field), and applies the rules
+// of claim_rules.h through the store's locked transition. It holds no state of its
+// own: everything lives in the ClaimStore and in membership, so any number of
 // replicas can serve.
 //
-// Who may do what: reads (get, list, history, investigations, bordereau) need
-// any known caller; submitting needs a role of the authority chain or a service
-// identity; every other change needs a role of the authority chain, and approval
-// also the limit (PERMISSION_DENIED otherwise).
+// Who may call what is in claims_access.cc; approval is further bound by the
+// approver's authority limit (claim_rules.h, PERMISSION_DENIED).
 #pragma once
 
 #include <memory>
 
 #include "careops/claims/v1/claims.grpc.pb.h"
-#include "common/auth.h"
+#include "common/rpc.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "services/claims/claim_rules.h"
@@ -34,8 +33,8 @@ struct ClaimsServiceOptions {
 
 class ClaimsServiceImpl final : public v1::ClaimsService::Service {
  public:
-  ClaimsServiceImpl(ClaimStore& store, MembershipClient& membership, const Authenticator& authenticator,
-                    ClaimsMetrics& metrics, const Clock& clock, ClaimsServiceOptions options);
+  ClaimsServiceImpl(ClaimStore& store, MembershipClient& membership, const RpcKit& rpc, ClaimsMetrics& metrics,
+                    ClaimsServiceOptions options);
 
   grpc::Status SubmitClaim(grpc::ServerContext* ctx, const v1::SubmitClaimRequest* req, v1::Claim* resp) override;
   grpc::Status GetClaim(grpc::ServerContext* ctx, const v1::GetClaimRequest* req, v1::Claim* resp) override;
@@ -80,11 +79,11 @@ class ClaimsServiceImpl final : public v1::ClaimsService::Service {
   using Decide = std::function<absl::StatusOr<ClaimChange>(const Principal& caller, const Claim& current,
                                                            absl::Time now)>;
   using AfterCommit = std::function<void(const Claim& stored, absl::Time now)>;
-  absl::Status Transition(grpc::ServerContext* ctx, std::string method, const google::protobuf::Message& request,
+  grpc::Status Transition(grpc::ServerContext* ctx, std::string_view method, const google::protobuf::Message& request,
                           v1::Claim* response, const std::string& request_id, const std::string& claim_id,
                           const std::string& etag, const absl::Status& input, const Decide& decide,
                           const AfterCommit& after = nullptr);
-  absl::Status InvestigationTransition(grpc::ServerContext* ctx, std::string method,
+  grpc::Status InvestigationTransition(grpc::ServerContext* ctx, std::string_view method,
                                        const google::protobuf::Message& request, v1::Investigation* response,
                                        const std::string& request_id, const std::string& investigation_id,
                                        const std::string& etag, const absl::Status& input, InvestigationAction action,
@@ -92,12 +91,10 @@ class ClaimsServiceImpl final : public v1::ClaimsService::Service {
   // What a decision (approve, deny) counts once committed; `late` is set by the
   // decide function and read after the commit.
   AfterCommit CountDecision(const bool& late);
-  // The caller, when it holds a role of the authority chain (PERMISSION_DENIED otherwise).
-  absl::StatusOr<Principal> ChainMember(grpc::ServerContext* ctx) const;
 
   ClaimStore& store_;
   MembershipClient& membership_;
-  const Authenticator& authenticator_;
+  const RpcKit rpc_;
   ClaimsMetrics& metrics_;
   const Clock& clock_;
   const ClaimsServiceOptions options_;

@@ -3,6 +3,7 @@
 // (utilisation recorded before the claim becomes APPROVED, nothing changed when
 // membership refuses or is down, reversal on reopen).
 #include "services/claims/claims_service.h"
+#include "services/claims/claims_access.h"
 
 #include <grpcpp/test/server_context_test_spouse.h>
 #include <gtest/gtest.h>
@@ -62,7 +63,7 @@ class FakeClaimStore final : public ClaimStore {
     auto change = decide(it->second);
     if (!change.ok()) return change.status();
     change->claim.version = it->second.version + 1;
-    change->claim.updated_at = m.at;
+    change->claim.updated_at = m.now;
     it->second = change->claim;
     history_[claim_id].push_back(change->event);
     render(it->second);
@@ -154,7 +155,7 @@ class ClaimsServiceTest : public ::testing::Test {
   ClaimsServiceTest()
       : clock_(Friday10()),
         metrics_(registry_),
-        service_(store_, membership_, authenticator_, metrics_, clock_,
+        service_(store_, membership_, rpc_, metrics_,
                  {*AuthorityChain::Parse(AuthorityChain::DefaultText()), *ParseAutoRouteThresholds("PHP=100000000"),
                   TatTargets{}}) {}
 
@@ -171,7 +172,8 @@ class ClaimsServiceTest : public ::testing::Test {
         "t-specialist ana specialist claims\n"
         "t-officer ben officer claims\n"
         "t-manager dan manager claims\n"
-        "t-analyst hana analyst reporting\n");
+        "t-analyst hana analyst reporting\n"
+        "t-finance fay finance finance\n");
   }
 
   // A valid submission from its own provider (so never a duplicate of another).
@@ -240,7 +242,10 @@ class ClaimsServiceTest : public ::testing::Test {
   FakeClaimStore store_;
   FakeMembership membership_;
   Authenticator authenticator_ = MakeAuthenticator();
+  Authorizer authorizer_ = *Authorizer::Create(v1::ClaimsService::service_full_name(),
+                                               ClaimsAccess(*AuthorityChain::Parse(AuthorityChain::DefaultText())));
   FakeClock clock_;
+  RpcKit rpc_{authenticator_, authorizer_, clock_};
   prometheus::Registry registry_;
   ClaimsMetrics metrics_;
   ClaimsServiceImpl service_;
@@ -419,7 +424,7 @@ TEST_F(ClaimsServiceTest, LateSettlementIsMarkedBreached) {
   req.set_claim_id(c.claim_id());
   req.set_etag(approved.etag());
   req.set_payment_reference("PAY-1");
-  Call call("t-specialist");
+  Call call("t-finance");
   ASSERT_TRUE(service_.SettleClaim(&call.ctx, &req, &settled).ok());
   EXPECT_TRUE(settled.settlement_breached());
   EXPECT_FALSE(settled.decision_breached());

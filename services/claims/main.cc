@@ -4,8 +4,10 @@
 #include "common/business_days.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/rpc.h"
 #include "common/server.h"
 #include "services/claims/claim_rules.h"
+#include "services/claims/claims_access.h"
 #include "services/claims/claims_metrics.h"
 #include "services/claims/claims_service.h"
 #include "services/claims/membership_client.h"
@@ -36,10 +38,15 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<claims::AuthorityChain> chain;
   absl::StatusOr<claims::AutoRouteThresholds> thresholds;
+  absl::StatusOr<Authorizer> access;
   auto runtime = StartService(flags, config, argc, argv, careops_claims_migrations(), [&] {
     chain = claims::AuthorityChain::Parse(authority_chain);
     thresholds = claims::ParseAutoRouteThresholds(auto_route);
-    return chain.ok() ? thresholds.status() : chain.status();
+    if (!chain.ok()) return chain.status();
+    if (!thresholds.ok()) return thresholds.status();
+    access = Authorizer::Create(claims::v1::ClaimsService::service_full_name(), claims::ClaimsAccess(*chain),
+                                config.access_roles);
+    return access.status();
   });
   if (!runtime.ok()) return ExitCode(runtime.status());
   ServiceRuntime& rt = **runtime;
@@ -51,8 +58,8 @@ int main(int argc, char** argv) {
       claims::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline));
   claims::ClaimsMetrics metrics(*rt.registry());
   metrics.DeclareChain(*chain);
-  claims::ClaimsServiceImpl service(store, *membership, rt.authenticator(), metrics, SystemClock::Instance(),
-                                    options);
+  RpcKit rpc(rt.authenticator(), *access, SystemClock::Instance());
+  claims::ClaimsServiceImpl service(store, *membership, rpc, metrics, options);
   if (auto s = metrics.RefreshOpenGauge(store); !s.ok()) {
     log::Warn("open-claims gauge not refreshed", {{"error", s.ToString()}});
   }
@@ -62,5 +69,5 @@ int main(int argc, char** argv) {
        [&] { return service.ScanBreaches(SystemClock::Instance().Now()).status(); }},
       {"claims-open-gauge", config.gauge_refresh, [&] { return metrics.RefreshOpenGauge(store); }},
   };
-  return ServeUntilStopped(rt, {{&service, claims::v1::ClaimsService::service_full_name()}}, std::move(jobs));
+  return ServeUntilStopped(rt, {{&service, claims::v1::ClaimsService::service_full_name(), &*access}}, std::move(jobs));
 }

@@ -308,8 +308,8 @@ void InsertHistory(mysql::Connection& conn, const std::string& claim_id, const C
 }
 
 void AuditClaim(mysql::Connection& conn, const Mutation& m, const std::string& claim_id, const ClaimEvent& e) {
-  mysql::AppendAudit(conn, {.at = m.at,
-                            .actor = m.actor,
+  mysql::AppendAudit(conn, {.at = m.now,
+                            .actor = m.caller,
                             .action = absl::StrCat("claim.", e.action),
                             .resource_type = "claim",
                             .resource_id = claim_id,
@@ -449,7 +449,7 @@ absl::Status MysqlClaimStore::TransitionClaim(const Mutation& m, const std::stri
                                 Claim& next = change.claim;
                                 next.claim_id = current.claim_id;
                                 next.version = current.version + 1;
-                                next.updated_at = m.at;
+                                next.updated_at = m.now;
                                 auto& st = conn.Prepare(kUpdateClaim);
                                 BindClaimFields(st, next, 1);
                                 st.setString(35, current.claim_id);
@@ -522,7 +522,7 @@ absl::StatusOr<BreachScanResult> MysqlClaimStore::MarkBreaches(absl::Time as_of)
             due.emplace_back(Str(*rs, 1), ParseClaimStatus(Str(*rs, 2)).value_or(ClaimStatus::kSubmitted));
           }
         }
-        Mutation m{.method = "RunBreachScan", .request_id = "", .actor = system, .at = as_of};
+        Mutation m{.caller = system, .method = "RunBreachScan", .request_id = "", .now = as_of};
         for (const auto& [claim_id, status] : due) {
           auto& st = conn.Prepare(stage.mark);
           st.setString(1, claim_id);
@@ -609,13 +609,13 @@ absl::Status MysqlClaimStore::CreateInvestigation(const Mutation& m, const Inves
         st.setInt64(13, v.version);
         st.executeUpdate();
         // The claim's own history shows it was flagged.
-        ClaimEvent e{.at = m.at, .action = "flag_non_conformance", .from_status = claim_status,
-                     .to_status = claim_status, .actor_user = m.actor.user, .actor_role = m.actor.role,
+        ClaimEvent e{.at = m.now, .action = "flag_non_conformance", .from_status = claim_status,
+                     .to_status = claim_status, .actor_user = m.caller.user, .actor_role = m.caller.role,
                      .reason = v.notes.substr(0, 1024),
                      .details = absl::StrCat(v.category, "; investigation ", v.investigation_id)};
         InsertHistory(conn, v.claim_id, e);
-        mysql::AppendAudit(conn, {.at = m.at,
-                                  .actor = m.actor,
+        mysql::AppendAudit(conn, {.at = m.now,
+                                  .actor = m.caller,
                                   .action = "investigation.flag",
                                   .resource_type = "investigation",
                                   .resource_id = v.investigation_id,
@@ -646,7 +646,7 @@ absl::Status MysqlClaimStore::TransitionInvestigation(const Mutation& m, const s
         CAREOPS_ASSIGN_OR_RETURN(InvestigationChange change, decide(current));
         Investigation& next = change.investigation;
         next.version = current.version + 1;
-        next.updated_at = m.at;
+        next.updated_at = m.now;
         auto& st = conn.Prepare(kUpdateInvestigation);
         st.setString(1, std::string(InvestigationStatusName(next.status)));
         st.setString(2, next.investigator);
@@ -658,8 +658,8 @@ absl::Status MysqlClaimStore::TransitionInvestigation(const Mutation& m, const s
         st.setString(8, investigation_id);
         st.setInt64(9, current.version);
         if (st.executeUpdate() != 1) return StaleEtag("investigation", current.version);
-        mysql::AppendAudit(conn, {.at = m.at,
-                                  .actor = m.actor,
+        mysql::AppendAudit(conn, {.at = m.now,
+                                  .actor = m.caller,
                                   .action = absl::StrCat("investigation.", change.action),
                                   .resource_type = "investigation",
                                   .resource_id = investigation_id,

@@ -7,8 +7,10 @@
 #include "common/business_days.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/rpc.h"
 #include "common/server.h"
 #include "common/text.h"
+#include "services/membership/membership_access.h"
 #include "services/membership/membership_metrics.h"
 #include "services/membership/membership_rules.h"
 #include "services/membership/membership_service.h"
@@ -18,14 +20,6 @@ namespace careops {
 std::vector<Migration> careops_membership_migrations();
 }
 
-namespace {
-std::set<std::string> RoleSet(const std::string& text) {
-  std::set<std::string> out;
-  for (std::string_view role : careops::SplitAny(text, ", ", true)) out.emplace(role);
-  return out;
-}
-}  // namespace
-
 int main(int argc, char** argv) {
   using namespace careops;
   FlagSet flags("membership");
@@ -34,15 +28,15 @@ int main(int argc, char** argv) {
   std::string movement_tat = "enrollment:2,termination:2,plan_change:2,reinstatement:2,detail_change:2";
   flags.String("movement_tat", &movement_tat,
                "TAT target per movement type in business days, e.g. enrollment:2,termination:2,plan_change:3");
-  std::string editor_roles = "account_officer,assistant_manager,manager,service";
-  flags.String("editor_roles", &editor_roles, "roles that may change accounts, plans, members and movements");
-  std::string utilization_roles = "service,manager";
-  flags.String("utilization_roles", &utilization_roles, "roles that may record and reverse benefit utilisation");
 
   absl::StatusOr<membership::TatTargets> tat;
+  absl::StatusOr<Authorizer> access;
   auto runtime = StartService(flags, config, argc, argv, careops_membership_migrations(), [&] {
     tat = membership::ParseTatTargets(movement_tat);
-    return tat.status();
+    if (!tat.ok()) return tat.status();
+    access = Authorizer::Create(membership::v1::MembershipService::service_full_name(), membership::MembershipAccess(),
+                                config.access_roles);
+    return access.status();
   });
   if (!runtime.ok()) return ExitCode(runtime.status());
 
@@ -55,10 +49,9 @@ int main(int argc, char** argv) {
   membership::MembershipServiceOptions options;
   options.movement_tat = *tat;
   options.calendar = config.calendar;
-  options.editor_roles = RoleSet(editor_roles);
-  options.utilization_roles = RoleSet(utilization_roles);
-  membership::MembershipServiceImpl service(store, (*runtime)->authenticator(), clock, metrics, options);
+  RpcKit rpc((*runtime)->authenticator(), *access, clock);
+  membership::MembershipServiceImpl service(store, rpc, metrics, options);
   BackgroundJob refresh_gauges{"refresh_gauges", config.gauge_refresh, [&] { return metrics.Refresh(store, clock.Now()); }};
-  return ServeUntilStopped(**runtime, {{&service, membership::v1::MembershipService::service_full_name()}},
+  return ServeUntilStopped(**runtime, {{&service, membership::v1::MembershipService::service_full_name(), &*access}},
                            {refresh_gauges});
 }

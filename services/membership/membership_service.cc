@@ -58,7 +58,7 @@ void CountDecision(MembershipMetrics& metrics, const MovementDecision& decision,
                           FromProto(mv.decide_time()) - FromProto(mv.request_time()), mv.tat_met());
 }
 
-absl::CivilDay Today(const Clock& clock) { return absl::ToCivilDay(clock.Now(), absl::UTCTimeZone()); }
+absl::CivilDay BusinessToday(absl::Time now) { return absl::ToCivilDay(now, absl::UTCTimeZone()); }
 
 absl::Status ValidateEnrollee(const std::string& plan_id, const std::string& external_ref, const v1::Person& person,
                               bool has_date, const common::v1::Date& date, std::string_view prefix,
@@ -71,50 +71,16 @@ absl::Status ValidateEnrollee(const std::string& plan_id, const std::string& ext
 
 }  // namespace
 
-MembershipServiceImpl::MembershipServiceImpl(MembershipStore& store, const Authenticator& authenticator,
-                                             const Clock& clock, MembershipMetrics& metrics,
+MembershipServiceImpl::MembershipServiceImpl(MembershipStore& store, const RpcKit& rpc, MembershipMetrics& metrics,
                                              MembershipServiceOptions options)
-    : store_(store),
-      authenticator_(authenticator),
-      clock_(clock),
-      metrics_(metrics),
-      options_(std::move(options)),
-      ids_(clock) {}
-
-grpc::Status MembershipServiceImpl::Handle(grpc::ServerContext* ctx, Access access,
-                                           const std::function<absl::Status(const Principal&)>& handler) {
-  auto who = authenticator_.Authenticate(*ctx);
-  if (!who.ok()) return ToGrpcStatus(who.status());
-  if (access != Access::kRead) {
-    const std::set<std::string>& allowed =
-        access == Access::kEdit ? options_.editor_roles : options_.utilization_roles;
-    if (!allowed.count(who->role)) {
-      return ToGrpcStatus(absl::PermissionDeniedError(absl::StrCat(
-          "role '", who->role, "' may not ", access == Access::kEdit ? "change membership data" : "record or reverse utilisation",
-          "; allowed roles: ", absl::StrJoin(allowed, ", "))));
-    }
-  }
-  return ToGrpcStatus(handler(*who));
-}
-
-Mutation MembershipServiceImpl::NewMutation(std::string method, std::string request_id,
-                                            const google::protobuf::Message& request, const Principal& actor) const {
-  Mutation m;
-  m.method = std::move(method);
-  m.request_id = std::move(request_id);
-  m.request = &request;
-  m.actor = actor;
-  m.now = clock_.Now();
-  return m;
-}
+    : store_(store), rpc_(rpc), metrics_(metrics), options_(std::move(options)), ids_(rpc.clock()) {}
 
 // ================================================================ accounts
 
 grpc::Status MembershipServiceImpl::CreateClientAccount(grpc::ServerContext* ctx,
                                                         const v1::CreateClientAccountRequest* req,
                                                         v1::ClientAccount* resp) {
-  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(ValidateNewAccount(req->account(), "account"));
     v1::ClientAccount a;
     a.set_account_id(ids_.Next());
@@ -125,14 +91,14 @@ grpc::Status MembershipServiceImpl::CreateClientAccount(grpc::ServerContext* ctx
     a.set_contact_email(req->account().contact_email());
     *a.mutable_start_date() = req->account().start_date();
     *a.mutable_status_effective_date() = req->account().start_date();
-    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.CreateAccount(NewMutation("CreateClientAccount", req->request_id(), *req, who), a));
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.CreateAccount(m, a));
     return absl::OkStatus();
   });
 }
 
 grpc::Status MembershipServiceImpl::GetClientAccount(grpc::ServerContext* ctx, const v1::GetClientAccountRequest* req,
                                                      v1::ClientAccount* resp) {
-  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
+  return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Require(req->account_id(), "account_id"));
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetAccount(req->account_id()));
     return absl::OkStatus();
@@ -142,7 +108,7 @@ grpc::Status MembershipServiceImpl::GetClientAccount(grpc::ServerContext* ctx, c
 grpc::Status MembershipServiceImpl::ListClientAccounts(grpc::ServerContext* ctx,
                                                        const v1::ListClientAccountsRequest* req,
                                                        v1::ListClientAccountsResponse* resp) {
-  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
+  return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
     if (!v1::ClientAccountType_IsValid(req->type())) return InvalidArgument("type", "is not a known account type");
     if (!v1::ClientAccountStatus_IsValid(req->status())) {
@@ -158,8 +124,7 @@ grpc::Status MembershipServiceImpl::ListClientAccounts(grpc::ServerContext* ctx,
 grpc::Status MembershipServiceImpl::UpdateClientAccount(grpc::ServerContext* ctx,
                                                         const v1::UpdateClientAccountRequest* req,
                                                         v1::ClientAccount* resp) {
-  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     const v1::ClientAccount& in = req->account();
     CAREOPS_RETURN_IF_ERROR(Require(in.account_id(), "account.account_id"));
     if (req->update_mask().paths().empty()) {
@@ -171,7 +136,7 @@ grpc::Status MembershipServiceImpl::UpdateClientAccount(grpc::ServerContext* ctx
       paths.insert(path);
     }
     CAREOPS_ASSIGN_OR_RETURN(
-        *resp, store_.UpdateAccount(NewMutation("UpdateClientAccount", req->request_id(), *req, who), in.account_id(),
+        *resp, store_.UpdateAccount(m, in.account_id(),
                                     in.etag(), [&](v1::ClientAccount& a) {
                                       if (paths.count("name")) a.set_name(std::string(StripSpace(in.name())));
                                       if (paths.count("account_officer")) a.set_account_officer(in.account_officer());
@@ -183,22 +148,20 @@ grpc::Status MembershipServiceImpl::UpdateClientAccount(grpc::ServerContext* ctx
 }
 
 absl::StatusOr<v1::ClientAccount> MembershipServiceImpl::Transition(
-    const std::string& method, const google::protobuf::Message& req, const Principal& who,
-    const std::string& request_id, const std::string& account_id, const std::string& etag, const std::string& reason,
+    const Mutation& m, const std::string& account_id, const std::string& etag, const std::string& reason,
     bool has_date, const common::v1::Date& date, AccountAction action) {
-  CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(request_id));
   CAREOPS_RETURN_IF_ERROR(Require(account_id, "account_id"));
   CAREOPS_RETURN_IF_ERROR(RequireReason(reason));
   CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay day, RequireDate(has_date, date, "effective_date"));
   AccountTransition t{account_id, etag, action, reason, day};
-  return store_.TransitionAccount(NewMutation(method, request_id, req, who), t);
+  return store_.TransitionAccount(m, t);
 }
 
 grpc::Status MembershipServiceImpl::SuspendClientAccount(grpc::ServerContext* ctx,
                                                          const v1::SuspendClientAccountRequest* req,
                                                          v1::ClientAccount* resp) {
-  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
-    CAREOPS_ASSIGN_OR_RETURN(*resp, Transition("SuspendClientAccount", *req, who, req->request_id(), req->account_id(),
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(*resp, Transition(m, req->account_id(),
                                                req->etag(), req->reason(), req->has_effective_date(),
                                                req->effective_date(), AccountAction::kSuspend));
     return absl::OkStatus();
@@ -208,9 +171,8 @@ grpc::Status MembershipServiceImpl::SuspendClientAccount(grpc::ServerContext* ct
 grpc::Status MembershipServiceImpl::ReinstateClientAccount(grpc::ServerContext* ctx,
                                                            const v1::ReinstateClientAccountRequest* req,
                                                            v1::ClientAccount* resp) {
-  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
-    CAREOPS_ASSIGN_OR_RETURN(*resp, Transition("ReinstateClientAccount", *req, who, req->request_id(),
-                                               req->account_id(), req->etag(), req->reason(),
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(*resp, Transition(m, req->account_id(), req->etag(), req->reason(),
                                                req->has_effective_date(), req->effective_date(),
                                                AccountAction::kReinstate));
     return absl::OkStatus();
@@ -220,8 +182,8 @@ grpc::Status MembershipServiceImpl::ReinstateClientAccount(grpc::ServerContext* 
 grpc::Status MembershipServiceImpl::CancelClientAccount(grpc::ServerContext* ctx,
                                                         const v1::CancelClientAccountRequest* req,
                                                         v1::ClientAccount* resp) {
-  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
-    CAREOPS_ASSIGN_OR_RETURN(*resp, Transition("CancelClientAccount", *req, who, req->request_id(), req->account_id(),
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(*resp, Transition(m, req->account_id(),
                                                req->etag(), req->reason(), req->has_effective_date(),
                                                req->effective_date(), AccountAction::kCancel));
     return absl::OkStatus();
@@ -231,7 +193,7 @@ grpc::Status MembershipServiceImpl::CancelClientAccount(grpc::ServerContext* ctx
 grpc::Status MembershipServiceImpl::GetAccountSummary(grpc::ServerContext* ctx,
                                                       const v1::GetAccountSummaryRequest* req,
                                                       v1::AccountSummary* resp) {
-  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
+  return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay start,
                              RequireDate(req->has_period_start(), req->period_start(), "period_start"));
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, RequireDate(req->has_period_end(), req->period_end(), "period_end"));
@@ -245,8 +207,7 @@ grpc::Status MembershipServiceImpl::GetAccountSummary(grpc::ServerContext* ctx,
 
 grpc::Status MembershipServiceImpl::CreatePlan(grpc::ServerContext* ctx, const v1::CreatePlanRequest* req,
                                                v1::Plan* resp) {
-  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(ValidateNewPlan(req->plan(), "plan"));
     v1::Plan plan = req->plan();
     plan.set_plan_id(ids_.Next());
@@ -255,13 +216,13 @@ grpc::Status MembershipServiceImpl::CreatePlan(grpc::ServerContext* ctx, const v
     plan.set_status(v1::PLAN_STATUS_ACTIVE);
     plan.clear_etag();
     plan.clear_create_time();
-    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.CreatePlan(NewMutation("CreatePlan", req->request_id(), *req, who), plan));
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.CreatePlan(m, plan));
     return absl::OkStatus();
   });
 }
 
 grpc::Status MembershipServiceImpl::GetPlan(grpc::ServerContext* ctx, const v1::GetPlanRequest* req, v1::Plan* resp) {
-  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
+  return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Require(req->plan_id(), "plan_id"));
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetPlan(req->plan_id()));
     return absl::OkStatus();
@@ -270,7 +231,7 @@ grpc::Status MembershipServiceImpl::GetPlan(grpc::ServerContext* ctx, const v1::
 
 grpc::Status MembershipServiceImpl::ListPlans(grpc::ServerContext* ctx, const v1::ListPlansRequest* req,
                                               v1::ListPlansResponse* resp) {
-  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
+  return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
     if (!v1::PlanStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known plan status");
     CAREOPS_ASSIGN_OR_RETURN(Page<v1::Plan> result, store_.ListPlans({req->account_id(), req->status()}, page));
@@ -281,8 +242,7 @@ grpc::Status MembershipServiceImpl::ListPlans(grpc::ServerContext* ctx, const v1
 
 grpc::Status MembershipServiceImpl::RevisePlan(grpc::ServerContext* ctx, const v1::RevisePlanRequest* req,
                                                v1::Plan* resp) {
-  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Require(req->plan_id(), "plan_id"));
     if (req->name().size() > 200) return InvalidArgument("name", "must be at most 200 characters");
     if (req->benefits().empty()) return InvalidArgument("benefits", "must list at least one benefit");
@@ -291,7 +251,7 @@ grpc::Status MembershipServiceImpl::RevisePlan(grpc::ServerContext* ctx, const v
     next.set_name(req->name());
     *next.mutable_benefits() = req->benefits();
     CAREOPS_ASSIGN_OR_RETURN(
-        *resp, store_.RevisePlan(NewMutation("RevisePlan", req->request_id(), *req, who), req->plan_id(), req->etag(), next));
+        *resp, store_.RevisePlan(m, req->plan_id(), req->etag(), next));
     return absl::OkStatus();
   });
 }
@@ -300,27 +260,26 @@ grpc::Status MembershipServiceImpl::RevisePlan(grpc::ServerContext* ctx, const v
 
 grpc::Status MembershipServiceImpl::EnrollMember(grpc::ServerContext* ctx, const v1::EnrollMemberRequest* req,
                                                  v1::Member* resp) {
-  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Require(req->account_id(), "account_id"));
     CAREOPS_RETURN_IF_ERROR(ValidateEnrollee(req->plan_id(), req->external_ref(), req->person(),
-                                             req->has_effective_date(), req->effective_date(), "", Today(clock_)));
-    v1::Member m;
-    m.set_member_id(ids_.Next());
-    m.set_account_id(req->account_id());
-    m.set_plan_id(req->plan_id());
-    m.set_external_ref(req->external_ref());
-    m.set_status(v1::MEMBER_STATUS_ACTIVE);
-    *m.mutable_person() = req->person();
-    *m.mutable_effective_date() = req->effective_date();
-    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.EnrollMember(NewMutation("EnrollMember", req->request_id(), *req, who), m));
+                                             req->has_effective_date(), req->effective_date(), "", BusinessToday(m.now)));
+    v1::Member member;
+    member.set_member_id(ids_.Next());
+    member.set_account_id(req->account_id());
+    member.set_plan_id(req->plan_id());
+    member.set_external_ref(req->external_ref());
+    member.set_status(v1::MEMBER_STATUS_ACTIVE);
+    *member.mutable_person() = req->person();
+    *member.mutable_effective_date() = req->effective_date();
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.EnrollMember(m, member));
     return absl::OkStatus();
   });
 }
 
 grpc::Status MembershipServiceImpl::GetMember(grpc::ServerContext* ctx, const v1::GetMemberRequest* req,
                                               v1::Member* resp) {
-  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
+  return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Require(req->member_id(), "member_id"));
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetMember(req->member_id()));
     return absl::OkStatus();
@@ -329,7 +288,7 @@ grpc::Status MembershipServiceImpl::GetMember(grpc::ServerContext* ctx, const v1
 
 grpc::Status MembershipServiceImpl::ListMembers(grpc::ServerContext* ctx, const v1::ListMembersRequest* req,
                                                 v1::ListMembersResponse* resp) {
-  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
+  return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
     if (!v1::MemberStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known member status");
     CAREOPS_ASSIGN_OR_RETURN(Page<v1::Member> result,
@@ -342,13 +301,12 @@ grpc::Status MembershipServiceImpl::ListMembers(grpc::ServerContext* ctx, const 
 grpc::Status MembershipServiceImpl::BatchEnrollMembers(grpc::ServerContext* ctx,
                                                        const v1::BatchEnrollMembersRequest* req,
                                                        v1::BatchEnrollMembersResponse* resp) {
-  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Require(req->account_id(), "account_id"));
     if (req->rows().empty() || req->rows_size() > kMaxBatchRows) {
       return InvalidArgument("rows", absl::StrCat("must have 1 to ", kMaxBatchRows, " rows"));
     }
-    const absl::CivilDay today = Today(clock_);
+    const absl::CivilDay today = BusinessToday(m.now);
     std::vector<BatchRow> rows;
     rows.reserve(req->rows_size());
     for (int i = 0; i < req->rows_size(); ++i) {
@@ -357,7 +315,7 @@ grpc::Status MembershipServiceImpl::BatchEnrollMembers(grpc::ServerContext* ctx,
                                          r.effective_date(), absl::StrCat("rows[", i, "]."), today);
       rows.push_back({r, ok.ok() ? std::string() : std::string(ok.message())});
     }
-    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.BatchEnroll(NewMutation("BatchEnrollMembers", req->request_id(), *req, who),
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.BatchEnroll(m,
                                                        req->account_id(), rows, [this] { return ids_.Next(); }));
     return absl::OkStatus();
   });
@@ -367,15 +325,14 @@ grpc::Status MembershipServiceImpl::BatchEnrollMembers(grpc::ServerContext* ctx,
 
 grpc::Status MembershipServiceImpl::RequestMovement(grpc::ServerContext* ctx, const v1::RequestMovementRequest* req,
                                                     v1::Movement* resp) {
-  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Require(req->account_id(), "account_id"));
     if (req->type() == v1::MOVEMENT_TYPE_UNSPECIFIED || !v1::MovementType_IsValid(req->type())) {
       return InvalidArgument("type", "must be ENROLLMENT, TERMINATION, PLAN_CHANGE, REINSTATEMENT or DETAIL_CHANGE");
     }
     CAREOPS_RETURN_IF_ERROR(RequireDate(req->has_effective_date(), req->effective_date(), "effective_date").status());
     if (req->note().size() > 1024) return InvalidArgument("note", "must be at most 1024 characters");
-    const absl::CivilDay today = Today(clock_);
+    const absl::CivilDay today = BusinessToday(m.now);
     v1::Movement mv;
     switch (req->type()) {
       case v1::MOVEMENT_TYPE_ENROLLMENT:
@@ -401,7 +358,7 @@ grpc::Status MembershipServiceImpl::RequestMovement(grpc::ServerContext* ctx, co
         CAREOPS_RETURN_IF_ERROR(Require(req->member_id(), "member_id"));
         break;
     }
-    const absl::Time now = clock_.Now();
+    const absl::Time now = m.now;
     mv.set_movement_id(ids_.Next());
     mv.set_account_id(req->account_id());
     mv.set_member_id(req->member_id());
@@ -409,11 +366,9 @@ grpc::Status MembershipServiceImpl::RequestMovement(grpc::ServerContext* ctx, co
     mv.set_status(v1::MOVEMENT_STATUS_PENDING);
     *mv.mutable_effective_date() = req->effective_date();
     mv.set_note(req->note());
-    mv.set_requested_by(who.user);
+    mv.set_requested_by(m.caller.user);
     *mv.mutable_request_time() = ToProtoTimestamp(now);
     *mv.mutable_due_time() = ToProtoTimestamp(options_.calendar.AddBusinessDays(now, TatBusinessDays(options_.movement_tat, req->type())));
-    Mutation m = NewMutation("RequestMovement", req->request_id(), *req, who);
-    m.now = now;
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.CreateMovement(m, mv));
     // A replayed request returns the first answer, with the first call's movement id.
     if (resp->movement_id() == mv.movement_id()) metrics_.MovementRequested(req->type());
@@ -423,20 +378,19 @@ grpc::Status MembershipServiceImpl::RequestMovement(grpc::ServerContext* ctx, co
 
 grpc::Status MembershipServiceImpl::GetMovement(grpc::ServerContext* ctx, const v1::GetMovementRequest* req,
                                                 v1::Movement* resp) {
-  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
+  return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Require(req->movement_id(), "movement_id"));
-    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetMovement(req->movement_id(), clock_.Now()));
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetMovement(req->movement_id(), call.now));
     return absl::OkStatus();
   });
 }
 
 grpc::Status MembershipServiceImpl::ApplyMovement(grpc::ServerContext* ctx, const v1::ApplyMovementRequest* req,
                                                   v1::Movement* resp) {
-  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Require(req->movement_id(), "movement_id"));
     MovementDecision decision;
-    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.ApplyMovement(NewMutation("ApplyMovement", req->request_id(), *req, who),
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.ApplyMovement(m,
                                                          req->movement_id(), req->etag(), ids_.Next(), &decision));
     CountDecision(metrics_, decision, *resp);
     return absl::OkStatus();
@@ -445,12 +399,11 @@ grpc::Status MembershipServiceImpl::ApplyMovement(grpc::ServerContext* ctx, cons
 
 grpc::Status MembershipServiceImpl::RejectMovement(grpc::ServerContext* ctx, const v1::RejectMovementRequest* req,
                                                    v1::Movement* resp) {
-  return Handle(ctx, Access::kEdit, [&](const Principal& who) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Require(req->movement_id(), "movement_id"));
     CAREOPS_RETURN_IF_ERROR(RequireReason(req->reason()));
     MovementDecision decision;
-    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.RejectMovement(NewMutation("RejectMovement", req->request_id(), *req, who),
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.RejectMovement(m,
                                                           req->movement_id(), req->etag(), req->reason(), &decision));
     CountDecision(metrics_, decision, *resp);
     return absl::OkStatus();
@@ -459,7 +412,7 @@ grpc::Status MembershipServiceImpl::RejectMovement(grpc::ServerContext* ctx, con
 
 grpc::Status MembershipServiceImpl::ListMovements(grpc::ServerContext* ctx, const v1::ListMovementsRequest* req,
                                                   v1::ListMovementsResponse* resp) {
-  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
+  return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
     if (!v1::MovementStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known movement status");
     if (!v1::MovementType_IsValid(req->type())) return InvalidArgument("type", "is not a known movement type");
@@ -468,7 +421,7 @@ grpc::Status MembershipServiceImpl::ListMovements(grpc::ServerContext* ctx, cons
     filter.status = req->status();
     filter.type = req->type();
     filter.overdue_only = req->overdue_only();
-    filter.as_of = req->has_as_of() ? FromProto(req->as_of()) : clock_.Now();
+    filter.as_of = req->has_as_of() ? FromProto(req->as_of()) : call.now;
     CAREOPS_ASSIGN_OR_RETURN(Page<v1::Movement> result, store_.ListMovements(filter, page));
     FillPage(result, *req, &v1::Movement::movement_id, resp->mutable_movements(), resp->mutable_next_page_token());
     return absl::OkStatus();
@@ -479,7 +432,7 @@ grpc::Status MembershipServiceImpl::ListMovements(grpc::ServerContext* ctx, cons
 
 grpc::Status MembershipServiceImpl::CheckEligibility(grpc::ServerContext* ctx, const v1::CheckEligibilityRequest* req,
                                                      v1::CheckEligibilityResponse* resp) {
-  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
+  return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Require(req->member_id(), "member_id"));
     CAREOPS_RETURN_IF_ERROR(Require(req->benefit_code(), "benefit_code"));
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay day,
@@ -527,8 +480,9 @@ grpc::Status MembershipServiceImpl::CheckEligibility(grpc::ServerContext* ctx, c
 grpc::Status MembershipServiceImpl::RecordUtilization(grpc::ServerContext* ctx,
                                                       const v1::RecordUtilizationRequest* req,
                                                       v1::Utilization* resp) {
-  return Handle(ctx, Access::kUtilization, [&](const Principal& who) -> absl::Status {
-    if (!req->request_id().empty()) CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+  // request_id is optional here: source_reference is the idempotency key.
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, RpcKit::RequestIdPolicy::kOptional,
+                    [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Require(req->source_reference(), "source_reference"));
     CAREOPS_RETURN_IF_ERROR(Require(req->member_id(), "member_id"));
     CAREOPS_RETURN_IF_ERROR(Require(req->benefit_code(), "benefit_code"));
@@ -537,7 +491,7 @@ grpc::Status MembershipServiceImpl::RecordUtilization(grpc::ServerContext* ctx,
     if (req->amount().amount_minor() == 0) return InvalidArgument("amount.amount_minor", "must be more than zero");
     CAREOPS_RETURN_IF_ERROR(RequireDate(req->has_service_date(), req->service_date(), "service_date").status());
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.RecordUtilization(
-                                        NewMutation("RecordUtilization", req->request_id(), *req, who), *req, ids_.Next()));
+                                        m, *req, ids_.Next()));
     return absl::OkStatus();
   });
 }
@@ -545,12 +499,13 @@ grpc::Status MembershipServiceImpl::RecordUtilization(grpc::ServerContext* ctx,
 grpc::Status MembershipServiceImpl::ReverseUtilization(grpc::ServerContext* ctx,
                                                        const v1::ReverseUtilizationRequest* req,
                                                        v1::Utilization* resp) {
-  return Handle(ctx, Access::kUtilization, [&](const Principal& who) -> absl::Status {
-    if (!req->request_id().empty()) CAREOPS_RETURN_IF_ERROR(mysql::ValidateRequestId(req->request_id()));
+  // request_id is optional here: source_reference is the idempotency key.
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, RpcKit::RequestIdPolicy::kOptional,
+                    [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Require(req->source_reference(), "source_reference"));
     if (req->reason().size() > 1024) return InvalidArgument("reason", "must be at most 1024 characters");
     CAREOPS_ASSIGN_OR_RETURN(*resp,
-                             store_.ReverseUtilization(NewMutation("ReverseUtilization", req->request_id(), *req, who), *req));
+                             store_.ReverseUtilization(m, *req));
     return absl::OkStatus();
   });
 }

@@ -1,10 +1,11 @@
 // The gRPC face of the membership service (careops.membership.v1.MembershipService).
 //
-// Each handler authenticates the caller, validates the request (INVALID_ARGUMENT
-// naming the field and the rule, before anything is read or written), turns it
-// into a store call with a Mutation (who, when, request_id), applies the pure
-// rules of membership_rules.h, counts the KPIs and maps the status once, at the
-// edge. Reads need any caller; changes need one of the configured roles.
+// Each handler runs through the common handler wrapper (common/rpc.h: caller
+// authenticated and authorized against membership_access.cc, `now` from the
+// injected clock, request_id checked, status mapped once at the edge), validates
+// the request (INVALID_ARGUMENT naming the field and the rule, before anything is
+// read or written), hands the store its Mutation, applies the pure rules of
+// membership_rules.h and counts the KPIs.
 // It holds no state of its own; any number of replicas may serve.
 #pragma once
 
@@ -15,7 +16,7 @@
 #include <string>
 
 #include "careops/membership/v1/membership.grpc.pb.h"
-#include "common/auth.h"
+#include "common/rpc.h"
 #include "common/business_days.h"
 #include "common/clock.h"
 #include "common/ids.h"
@@ -28,16 +29,12 @@ namespace careops::membership {
 struct MembershipServiceOptions {
   TatTargets movement_tat;  // business days per movement type
   BusinessCalendar calendar;  // the days that count for movement TAT (weekends and holidays do not)
-  // Roles that may change accounts, plans, members and movements. Any caller may read.
-  std::set<std::string> editor_roles = {"account_officer", "assistant_manager", "manager", "service"};
-  // Roles that may record and reverse utilisation (claims calls with its service identity).
-  std::set<std::string> utilization_roles = {"service", "manager"};
 };
 
 class MembershipServiceImpl final : public v1::MembershipService::Service {
  public:
-  MembershipServiceImpl(MembershipStore& store, const Authenticator& authenticator, const Clock& clock,
-                        MembershipMetrics& metrics, MembershipServiceOptions options);
+  MembershipServiceImpl(MembershipStore& store, const RpcKit& rpc, MembershipMetrics& metrics,
+                        MembershipServiceOptions options);
 
   grpc::Status CreateClientAccount(grpc::ServerContext* ctx, const v1::CreateClientAccountRequest* req,
                                    v1::ClientAccount* resp) override;
@@ -87,22 +84,13 @@ class MembershipServiceImpl final : public v1::MembershipService::Service {
                                   v1::Utilization* resp) override;
 
  private:
-  enum class Access { kRead, kEdit, kUtilization };
-  // Authenticates, checks the caller's role may do `access` (PERMISSION_DENIED
-  // otherwise), then runs `handler` with the caller; maps its status.
-  grpc::Status Handle(grpc::ServerContext* ctx, Access access,
-                      const std::function<absl::Status(const Principal&)>& handler);
-  Mutation NewMutation(std::string method, std::string request_id, const google::protobuf::Message& request,
-                       const Principal& actor) const;
-  absl::StatusOr<v1::ClientAccount> Transition(const std::string& method, const google::protobuf::Message& req,
-                                               const Principal& who, const std::string& request_id,
-                                               const std::string& account_id, const std::string& etag,
+  absl::StatusOr<v1::ClientAccount> Transition(const Mutation& m, const std::string& account_id,
+                                               const std::string& etag,
                                                const std::string& reason, bool has_date,
                                                const common::v1::Date& date, AccountAction action);
 
   MembershipStore& store_;
-  const Authenticator& authenticator_;
-  const Clock& clock_;
+  const RpcKit rpc_;
   MembershipMetrics& metrics_;
   const MembershipServiceOptions options_;
   IdGenerator ids_;

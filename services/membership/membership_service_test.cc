@@ -3,6 +3,7 @@
 // store, due times come from the configured TAT and the injected clock, page
 // tokens round-trip, and eligibility outcomes are counted.
 #include "services/membership/membership_service.h"
+#include "services/membership/membership_access.h"
 
 #include <grpcpp/test/server_context_test_spouse.h>
 #include <gtest/gtest.h>
@@ -124,7 +125,7 @@ class MembershipServiceTest : public ::testing::Test {
   MembershipServiceTest()
       : clock_(absl::FromCivil(absl::CivilSecond(2026, 11, 20, 10, 0, 0), absl::UTCTimeZone())),  // a Friday
         metrics_(registry_),
-        service_(store_, authenticator_, clock_, metrics_, {*ParseTatTargets("enrollment:3")}) {}
+        service_(store_, rpc_, metrics_, {*ParseTatTargets("enrollment:3")}) {}
 
   // A server context as an officer's call would arrive (or with no caller).
   struct Call {
@@ -144,7 +145,9 @@ class MembershipServiceTest : public ::testing::Test {
 
   FakeStore store_;
   Authenticator authenticator_ = MakeAuthenticator();
+  Authorizer authorizer_ = *Authorizer::Create(v1::MembershipService::service_full_name(), MembershipAccess());
   FakeClock clock_;
+  RpcKit rpc_{authenticator_, authorizer_, clock_};
   prometheus::Registry registry_;
   MembershipMetrics metrics_;
   MembershipServiceImpl service_;
@@ -158,7 +161,7 @@ TEST_F(MembershipServiceTest, NoCallerIsUnauthenticatedAndReachesNothing) {
   EXPECT_EQ(store_.calls, 0);
 }
 
-TEST_F(MembershipServiceTest, ChangesNeedAnAllowedRoleReadsAnyCaller) {
+TEST_F(MembershipServiceTest, EveryCallNeedsItsRule) {
   {
     Call call(true, "dev-analyst");
     v1::CreateClientAccountRequest req;
@@ -174,12 +177,19 @@ TEST_F(MembershipServiceTest, ChangesNeedAnAllowedRoleReadsAnyCaller) {
     EXPECT_EQ(service_.RecordUtilization(&call.ctx, &req, &resp).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   }
   {
+    // Member lists are personal data: not for analysts.
     Call call(true, "dev-analyst");
+    v1::ListMembersRequest req;
+    v1::ListMembersResponse resp;
+    EXPECT_EQ(service_.ListMembers(&call.ctx, &req, &resp).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    Call call(true, "dev-account-officer");
     v1::ListMembersRequest req;
     v1::ListMembersResponse resp;
     EXPECT_TRUE(service_.ListMembers(&call.ctx, &req, &resp).ok());
   }
-  EXPECT_EQ(store_.calls, 1);  // only the read
+  EXPECT_EQ(store_.calls, 1);  // only the allowed read
 }
 
 TEST_F(MembershipServiceTest, BadInputNeverReachesTheStore) {
@@ -257,7 +267,7 @@ TEST_F(MembershipServiceTest, MovementDueTimeUsesTheConfiguredTatInBusinessDays)
 
   // Configured holidays do not count either: with Tuesday 24 November off, Thursday.
   MembershipServiceOptions with_holiday{*ParseTatTargets("enrollment:3"), BusinessCalendar({absl::CivilDay(2026, 11, 24)})};
-  MembershipServiceImpl holiday_service(store_, authenticator_, clock_, metrics_, with_holiday);
+  MembershipServiceImpl holiday_service(store_, rpc_, metrics_, with_holiday);
   Call again;
   req.set_request_id("r3-holiday");
   ASSERT_TRUE(holiday_service.RequestMovement(&again.ctx, &req, &resp).ok());

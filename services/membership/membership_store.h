@@ -25,19 +25,14 @@
 #include "absl/time/time.h"
 #include "careops/membership/v1/membership.pb.h"
 #include "common/auth.h"
+#include "common/mutation.h"
 #include "services/membership/membership_rules.h"
 #include "common/paging.h"
 
 namespace careops::membership {
 
-// Who asks for a change, when, and under which request id.
-struct Mutation {
-  std::string method;       // RPC name, part of the idempotency fingerprint
-  std::string request_id;   // the client's id; required unless the method says otherwise
-  const google::protobuf::Message* request = nullptr;  // fingerprinted for request_id reuse
-  Principal actor;
-  absl::Time now;
-};
+// Who asks for a change, when, and under which request id (common/mutation.h).
+using Mutation = MutationContext;
 
 // Keyset paging: rows after `after_id` (exclusive), at most `limit`.
 using careops::PageRequest;  // common/paging.h

@@ -332,7 +332,7 @@ mysql::AuditEntry Audit(const Mutation& m, std::string action, std::string type,
                         std::string reason = "", std::string details = "{}") {
   mysql::AuditEntry e;
   e.at = m.now;
-  e.actor = m.actor;
+  e.actor = m.caller;
   e.action = std::move(action);
   e.resource_type = std::move(type);
   e.resource_id = std::move(id);
@@ -1235,7 +1235,7 @@ absl::StatusOr<v1::Movement> MysqlMembershipStore::DecideMovement(const Mutation
     ParseInt(mv.etag(), &version);
     ++version;
     mv.set_status(target);
-    mv.set_decided_by(m.actor.user);
+    mv.set_decided_by(m.caller.user);
     *mv.mutable_decide_time() = ToProtoTimestamp(m.now);
     mv.set_rejection_reason(reason);
     mv.set_tat_met(TatMet(FromProto(mv.due_time()), m.now));

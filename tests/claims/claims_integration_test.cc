@@ -38,6 +38,7 @@ constexpr char kSpecialist[] = "dev-specialist";
 constexpr char kOfficer[] = "dev-officer";
 constexpr char kManager[] = "dev-manager";
 constexpr char kAccountOfficer[] = "dev-account-officer";
+constexpr char kFinance[] = "dev-finance";
 
 std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token) { return testing::BearerContext(token); }
 
@@ -205,7 +206,7 @@ class ClaimsIntegrationTest : public ::testing::Test {
     req.set_claim_id(c.claim_id());
     req.set_etag(c.etag());
     req.set_payment_reference(payment_reference);
-    return claims_stub_->SettleClaim(Ctx(kSpecialist).get(), req, out);
+    return claims_stub_->SettleClaim(Ctx(kFinance).get(), req, out);
   }
 
   cv1::Claim Get(const std::string& claim_id) {
@@ -493,7 +494,7 @@ TEST_F(ClaimsIntegrationTest, BordereauTotalsEqualTheSumOfItsRows) {
   req.set_year(static_cast<int>(today.year()));
   req.set_month(today.month());
   req.set_account_id(m.account_id);
-  auto ctx = Ctx("dev-analyst");
+  auto ctx = Ctx(kFinance);
   auto reader = claims_stub_->StreamBordereau(ctx.get(), req);
   cv1::BordereauChunk chunk;
   std::map<std::string, std::pair<int64_t, int64_t>> row_sums;  // category -> claimed, approved
@@ -537,14 +538,14 @@ TEST_F(ClaimsIntegrationTest, BreachScanMarksOverdueClaimsOnce) {
   // Due in 5 business days: not breached a day from now, breached a month from now.
   *req.mutable_as_of() = ToProtoTimestamp(absl::Now() + absl::Hours(24));
   cv1::RunBreachScanResponse resp;
-  ASSERT_TRUE(claims_stub_->RunBreachScan(Ctx(kSpecialist).get(), req, &resp).ok());
+  ASSERT_TRUE(claims_stub_->RunBreachScan(Ctx(kManager).get(), req, &resp).ok());
   EXPECT_FALSE(Get(c.claim_id()).decision_breached());
 
   *req.mutable_as_of() = ToProtoTimestamp(absl::Now() + absl::Hours(24 * 30));
-  ASSERT_TRUE(claims_stub_->RunBreachScan(Ctx(kSpecialist).get(), req, &resp).ok());
+  ASSERT_TRUE(claims_stub_->RunBreachScan(Ctx(kManager).get(), req, &resp).ok());
   EXPECT_GE(resp.decision_breaches(), 1);
   EXPECT_TRUE(Get(c.claim_id()).decision_breached());
-  ASSERT_TRUE(claims_stub_->RunBreachScan(Ctx(kSpecialist).get(), req, &resp).ok());
+  ASSERT_TRUE(claims_stub_->RunBreachScan(Ctx(kManager).get(), req, &resp).ok());
   EXPECT_EQ(resp.decision_breaches(), 0);
   int breach_events = 0;
   for (const auto& e : History(c.claim_id())) breach_events += e.action() == "decision_tat_breach";

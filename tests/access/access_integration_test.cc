@@ -1,0 +1,199 @@
+// Deny by default, through the real binaries: for every method of membership and
+// claims (enumerated from the service descriptors, not listed by hand) and every
+// development caller (tools/dev-tokens), a caller the method's rule does not admit
+// gets PERMISSION_DENIED before anything is read or validated, and a caller it
+// admits is never refused for its role.
+#include <grpcpp/create_channel.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/security/credentials.h>
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <fstream>
+#include <future>
+#include <sstream>
+
+#include "careops/claims/v1/claims.grpc.pb.h"
+#include "careops/membership/v1/membership.grpc.pb.h"
+#include "common/access.h"
+#include "common/text.h"
+#include "services/claims/claims_access.h"
+#include "services/membership/membership_access.h"
+#include "tests/support/harness.h"
+#include "tests/support/rpc.h"
+
+namespace careops {
+namespace {
+
+struct DevCaller {
+  std::string token;
+  Principal principal;
+};
+
+std::vector<DevCaller> DevCallers() {
+  std::ifstream in(testing::DevTokenFile());
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string file = text.str();
+  std::vector<DevCaller> out;
+  for (std::string_view line : SplitAny(file, "\n", true)) {
+    line = StripSpace(line);
+    if (line.empty() || line.front() == '#') continue;
+    auto f = SplitAny(line, " \t", true);
+    out.push_back({std::string(f[0]), {std::string(f[1]), std::string(f[2]), std::string(f[3])}});
+  }
+  return out;
+}
+
+// Calls `method` of `service` with an empty request as `token`.
+grpc::Status CallEmpty(grpc::Channel& channel, const google::protobuf::MethodDescriptor& method,
+                       const std::string& token) {
+  auto ctx = testing::BearerContext(token);
+  const std::string path = absl::StrCat("/", method.service()->full_name(), "/", method.name());
+  if (method.server_streaming()) {
+    // The only streaming method: claims' bordereau.
+    claims::v1::ClaimsService::Stub stub(std::shared_ptr<grpc::Channel>(&channel, [](grpc::Channel*) {}));
+    claims::v1::StreamBordereauRequest req;
+    auto reader = stub.StreamBordereau(ctx.get(), req);
+    claims::v1::BordereauChunk chunk;
+    while (reader->Read(&chunk)) {
+    }
+    return reader->Finish();
+  }
+  grpc::GenericStub stub(std::shared_ptr<grpc::Channel>(&channel, [](grpc::Channel*) {}));
+  // An empty message: zero bytes on the wire (a ByteBuffer without a slice is not a message).
+  grpc::Slice nothing{std::string()};
+  grpc::ByteBuffer request(&nothing, 1), response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(ctx.get(), path, grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) { done.set_value(std::move(s)); });
+  return done.get_future().get();
+}
+
+class AccessIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    membership_schema_ = new testing::TestSchema("membership");
+    claims_schema_ = new testing::TestSchema("claims");
+    membership_ = new testing::ServiceProcess("membership", membership_schema_->dsn());
+    claims_ = new testing::ServiceProcess("claims", claims_schema_->dsn(),
+                                          {"--membership_addr=" + membership_->address()});
+    ASSERT_TRUE(testing::Eventually([] { return testing::Health(membership_->address()) == "SERVING"; }))
+        << membership_->process().output();
+    ASSERT_TRUE(testing::Eventually([] { return testing::Health(claims_->address()) == "SERVING"; }))
+        << claims_->process().output();
+  }
+  static void TearDownTestSuite() {
+    delete claims_;
+    delete membership_;
+    delete claims_schema_;
+    delete membership_schema_;
+  }
+
+  // Every method x every development caller, judged by the service's own table.
+  static void WalkEveryMethod(const std::string& address, const std::string& service, AccessTable table) {
+    const google::protobuf::ServiceDescriptor* descriptor = FindServiceDescriptor(service);
+    ASSERT_NE(descriptor, nullptr);
+    Authorizer access = *Authorizer::Create(*descriptor, std::move(table));
+    auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+    int denied = 0, admitted = 0;
+    for (int i = 0; i < descriptor->method_count(); ++i) {
+      const auto& method = *descriptor->method(i);
+      for (const DevCaller& caller : DevCallers()) {
+        grpc::Status s = CallEmpty(*channel, method, caller.token);
+        if (access.Check(method.name(), caller.principal).ok()) {
+          ++admitted;
+          EXPECT_NE(s.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+              << method.name() << " refused admitted caller " << caller.token << ": " << s.error_message();
+          EXPECT_NE(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << method.name() << " " << caller.token;
+        } else {
+          ++denied;
+          EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+              << method.name() << " let " << caller.token << " through: " << s.error_message();
+        }
+      }
+      // No caller at all: UNAUTHENTICATED, for every method.
+      EXPECT_EQ(CallEmpty(*channel, method, "").error_code(), grpc::StatusCode::UNAUTHENTICATED) << method.name();
+      EXPECT_EQ(CallEmpty(*channel, method, "not-a-token").error_code(), grpc::StatusCode::UNAUTHENTICATED)
+          << method.name();
+    }
+    EXPECT_GT(denied, 0);
+    EXPECT_GT(admitted, 0);
+  }
+
+  static testing::TestSchema* membership_schema_;
+  static testing::TestSchema* claims_schema_;
+  static testing::ServiceProcess* membership_;
+  static testing::ServiceProcess* claims_;
+};
+
+testing::TestSchema* AccessIntegrationTest::membership_schema_ = nullptr;
+testing::TestSchema* AccessIntegrationTest::claims_schema_ = nullptr;
+testing::ServiceProcess* AccessIntegrationTest::membership_ = nullptr;
+testing::ServiceProcess* AccessIntegrationTest::claims_ = nullptr;
+
+TEST_F(AccessIntegrationTest, EveryMembershipMethodDeniesCallersOutsideItsRule) {
+  WalkEveryMethod(membership_->address(), membership::v1::MembershipService::service_full_name(),
+                  membership::MembershipAccess());
+}
+
+TEST_F(AccessIntegrationTest, EveryClaimsMethodDeniesCallersOutsideItsRule) {
+  WalkEveryMethod(claims_->address(), claims::v1::ClaimsService::service_full_name(),
+                  claims::ClaimsAccess(*claims::AuthorityChain::Parse(claims::AuthorityChain::DefaultText())));
+}
+
+TEST_F(AccessIntegrationTest, ReportingCannotRecordReverseOrCancelAnything) {
+  namespace mv1 = membership::v1;
+  auto channel = grpc::CreateChannel(membership_->address(), grpc::InsecureChannelCredentials());
+  auto stub = mv1::MembershipService::NewStub(channel);
+  mv1::CreateClientAccountRequest create;
+  create.set_request_id("acct-1");
+  create.mutable_account()->set_name("Reporting Target Corp");
+  create.mutable_account()->set_type(mv1::CLIENT_ACCOUNT_TYPE_CORPORATE);
+  create.mutable_account()->set_account_officer("eva.tan");
+  *create.mutable_account()->mutable_start_date() = testing::DateOf(2026, 1, 1);
+  mv1::ClientAccount account;
+  ASSERT_TRUE(stub->CreateClientAccount(testing::BearerContext("dev-account-officer").get(), create, &account).ok());
+
+  mv1::CancelClientAccountRequest cancel;
+  cancel.set_request_id("cancel-1");
+  cancel.set_account_id(account.account_id());
+  cancel.set_etag(account.etag());
+  cancel.set_reason("not yours to cancel");
+  *cancel.mutable_effective_date() = testing::DateOf(2026, 2, 1);
+  mv1::ClientAccount after;
+  grpc::Status s = stub->CancelClientAccount(testing::BearerContext("svc-reporting").get(), cancel, &after);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_EQ(s.error_message(), "service identity 'svc-reporting' may not call CancelClientAccount");
+
+  mv1::RecordUtilizationRequest record;
+  record.set_source_reference("CLM-1");
+  mv1::Utilization u;
+  EXPECT_EQ(stub->RecordUtilization(testing::BearerContext("svc-reporting").get(), record, &u).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  mv1::ReverseUtilizationRequest reverse;
+  reverse.set_source_reference("CLM-1");
+  EXPECT_EQ(stub->ReverseUtilization(testing::BearerContext("svc-reporting").get(), reverse, &u).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  mv1::GetClientAccountRequest get;
+  get.set_account_id(account.account_id());
+  mv1::ClientAccount now;
+  ASSERT_TRUE(stub->GetClientAccount(testing::BearerContext("svc-reporting").get(), get, &now).ok());
+  EXPECT_EQ(now.status(), mv1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+  EXPECT_EQ(now.etag(), account.etag());
+}
+
+TEST(AccessStartupTest, ABadAccessOverrideStopsTheStartNamingTheMethod) {
+  testing::TestSchema schema("membership");
+  testing::ServiceProcess p("membership", schema.dsn(), {"--access_roles=RecordUtilizations=manager"});
+  int status = p.process().Wait(absl::Seconds(30));
+  ASSERT_TRUE(WIFEXITED(status)) << p.process().output();
+  EXPECT_EQ(WEXITSTATUS(status), 2) << p.process().output();
+  EXPECT_NE(p.process().output().find("has no method 'RecordUtilizations'"), std::string::npos)
+      << p.process().output();
+}
+
+}  // namespace
+}  // namespace careops
