@@ -245,6 +245,8 @@ void RegisterServiceFlags(FlagSet& flags, ServiceConfig& c) {
   flags.Int("max_message_bytes", &c.max_message_bytes, 1024, 1 << 30, "largest gRPC message accepted");
   flags.Bool("log_ok_rpcs", &c.log_ok_rpcs, "log every successful RPC too (errors are always logged)");
   flags.Duration("gauge_refresh", &c.gauge_refresh, "how often state gauges are re-read from the database");
+  flags.Int("admission_queue", &c.admission_queue, 0, 100000,
+            "calls that may wait for a worker (workers = db_pool_size); more are answered RESOURCE_EXHAUSTED");
   flags.String("access_roles", &c.access_roles,
                "replace the person roles of methods: Method=role,role;Method=role (see the service's *_access.cc)");
   flags.String("tat_holidays", &c.tat_holidays,

@@ -1,5 +1,7 @@
 #include "common/rpc.h"
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -27,8 +29,38 @@ absl::StatusOr<Principal> RpcKit::Admit(const grpc::ServerContextBase& ctx, std:
   return caller;
 }
 
+namespace {
+
+absl::Time DeadlineOf(const grpc::ServerContextBase& ctx) {
+  auto deadline = ctx.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
+// A worker slot for the call, or why there is none.
+absl::StatusOr<std::optional<AdmissionGate::Ticket>> Enter(AdmissionGate* gate, const grpc::ServerContextBase& ctx) {
+  std::optional<AdmissionGate::Ticket> ticket;
+  if (gate == nullptr) return ticket;
+  absl::StatusOr<AdmissionGate::Ticket> t = gate->Enter(DeadlineOf(ctx));
+  if (!t.ok()) return t.status();
+  ticket.emplace(std::move(t).value());
+  return ticket;
+}
+
+}  // namespace
+
+grpc::Status RpcKit::Stream(const grpc::ServerContextBase* ctx, std::string_view method,
+                            const std::function<absl::Status(const Call&)>& body) const {
+  absl::StatusOr<Principal> caller = Admit(*ctx, method);
+  if (!caller.ok()) return ToClientStatus(caller.status(), method);
+  Call call{*caller, method, TruncateToMicros(clock_.Now()), *ctx};
+  return ToClientStatus(body(call), method);
+}
+
 grpc::Status RpcKit::Read(const grpc::ServerContextBase* ctx, std::string_view method,
                           const std::function<absl::Status(const Call&)>& body) const {
+  auto ticket = Enter(admission_, *ctx);
+  if (!ticket.ok()) return ToClientStatus(ticket.status(), method);
   absl::StatusOr<Principal> caller = Admit(*ctx, method);
   if (!caller.ok()) return ToClientStatus(caller.status(), method);
   Call call{*caller, method, TruncateToMicros(clock_.Now()), *ctx};
@@ -39,6 +71,8 @@ grpc::Status RpcKit::Write(const grpc::ServerContextBase* ctx, std::string_view 
                            const google::protobuf::Message& request, google::protobuf::Message* response,
                            RequestIdPolicy policy,
                            const std::function<absl::Status(const MutationContext&)>& body) const {
+  auto ticket = Enter(admission_, *ctx);
+  if (!ticket.ok()) return ToClientStatus(ticket.status(), method);
   absl::StatusOr<Principal> caller = Admit(*ctx, method);
   if (!caller.ok()) return ToClientStatus(caller.status(), method);
   if (policy == RequestIdPolicy::kRequired || !request_id.empty()) {

@@ -42,6 +42,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/access.h"
+#include "common/admission.h"
 #include "common/auth.h"
 #include "common/clock.h"
 #include "common/mutation.h"
@@ -61,12 +62,20 @@ absl::Time TruncateToMicros(absl::Time t);
 
 class RpcKit {
  public:
-  RpcKit(const Authenticator& authenticator, const Authorizer& authorizer, const Clock& clock)
-      : authenticator_(authenticator), authorizer_(authorizer), clock_(clock) {}
+  // `admission` (optional; the runtime's, see common/admission.h) bounds how many
+  // calls run their bodies at once and how many wait: RESOURCE_EXHAUSTED when the
+  // queue is full, DEADLINE_EXCEEDED when the call's deadline passes while it waits.
+  RpcKit(const Authenticator& authenticator, const Authorizer& authorizer, const Clock& clock,
+         AdmissionGate* admission = nullptr)
+      : authenticator_(authenticator), authorizer_(authorizer), clock_(clock), admission_(admission) {}
 
-  // Any RPC that writes nothing (and streams).
+  // Any unary RPC that writes nothing.
   grpc::Status Read(const grpc::ServerContextBase* ctx, std::string_view method,
                     const std::function<absl::Status(const Call&)>& body) const;
+  // A server stream: like Read, but outside the admission gate, so a slow reader
+  // never holds a worker slot (its body must read the database in short pages).
+  grpc::Status Stream(const grpc::ServerContextBase* ctx, std::string_view method,
+                      const std::function<absl::Status(const Call&)>& body) const;
 
   // kOptional: for the few methods whose contract keys idempotency on a resource
   // reference instead (membership's utilisation, by source_reference); an empty
@@ -95,6 +104,7 @@ class RpcKit {
   const Authenticator& authenticator_;
   const Authorizer& authorizer_;
   const Clock& clock_;
+  AdmissionGate* admission_;
 };
 
 // The status a client sees for `status` of `method`: itself, except INTERNAL and

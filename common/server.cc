@@ -25,7 +25,9 @@ sigset_t StopSignals() {
 }  // namespace
 
 ServiceRuntime::ServiceRuntime(ServiceConfig config)
-    : config_(std::move(config)), registry_(std::make_shared<prometheus::Registry>()) {}
+    : config_(std::move(config)),
+      admission_({.workers = static_cast<int>(config_.db_pool_size), .queue = static_cast<int>(config_.admission_queue)}),
+      registry_(std::make_shared<prometheus::Registry>()) {}
 
 ServiceRuntime::~ServiceRuntime() = default;
 

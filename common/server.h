@@ -29,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "common/access.h"
+#include "common/admission.h"
 #include "common/auth.h"
 #include "common/config.h"
 #include "common/metrics.h"
@@ -74,6 +75,8 @@ class ServiceRuntime {
   const ServiceConfig& config() const { return config_; }
   mysql::ConnectionPool& pool() { return *pool_; }
   const Authenticator& authenticator() const { return authenticator_; }
+  // Bounds the calls that work at once (db_pool_size) and wait (admission_queue).
+  AdmissionGate& admission() { return admission_; }
   std::shared_ptr<prometheus::Registry> registry() { return registry_; }
   int grpc_port() const { return grpc_port_; }
 
@@ -88,6 +91,7 @@ class ServiceRuntime {
 
   ServiceConfig config_;
   Authenticator authenticator_;
+  AdmissionGate admission_;
   std::unique_ptr<mysql::ConnectionPool> pool_;
   std::unique_ptr<mysql::ConnectionPool> health_pool_;  // one connection, never starved by traffic
   std::shared_ptr<prometheus::Registry> registry_;

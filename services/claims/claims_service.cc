@@ -676,7 +676,7 @@ grpc::Status ClaimsServiceImpl::ListInvestigations(grpc::ServerContext* ctx, con
 
 grpc::Status ClaimsServiceImpl::StreamBordereau(grpc::ServerContext* ctx, const v1::StreamBordereauRequest* req,
                                                 grpc::ServerWriter<v1::BordereauChunk>* writer) {
-  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+  return rpc_.Stream(ctx, __func__, [&](const Call&) -> absl::Status {
     if (req->year() < 2000 || req->year() > 9999) return InvalidArgument("year", "must be between 2000 and 9999");
     if (req->month() < 1 || req->month() > 12) return InvalidArgument("month", "must be between 1 and 12");
     CAREOPS_RETURN_IF_ERROR(Optional(req->account_id(), "account_id", 64));

@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
       claims::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline));
   claims::ClaimsMetrics metrics(*rt.registry());
   metrics.DeclareChain(*chain);
-  RpcKit rpc(rt.authenticator(), *access, SystemClock::Instance());
+  RpcKit rpc(rt.authenticator(), *access, SystemClock::Instance(), &rt.admission());
   claims::ClaimsServiceImpl service(store, *membership, rpc, metrics, options);
   if (auto s = metrics.RefreshOpenGauge(store); !s.ok()) {
     log::Warn("open-claims gauge not refreshed", {{"error", s.ToString()}});

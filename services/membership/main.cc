@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   membership::MembershipServiceOptions options;
   options.movement_tat = *tat;
   options.calendar = config.calendar;
-  RpcKit rpc((*runtime)->authenticator(), *access, clock);
+  RpcKit rpc((*runtime)->authenticator(), *access, clock, &(*runtime)->admission());
   membership::MembershipServiceImpl service(store, rpc, metrics, options);
   BackgroundJob refresh_gauges{"refresh_gauges", config.gauge_refresh, [&] { return metrics.Refresh(store, clock.Now()); }};
   return ServeUntilStopped(**runtime, {{&service, membership::v1::MembershipService::service_full_name(), &*access}},
