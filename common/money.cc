@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "common/status.h"
 #include "common/text.h"
+#include "common/validation.h"
 
 namespace careops {
 namespace {
@@ -67,7 +68,7 @@ bool IsKnownCurrency(std::string_view code) {
 absl::Status ValidateMoney(const Money& money, std::string_view field, bool allow_negative) {
   if (!IsKnownCurrency(money.currency())) {
     return InvalidArgument(absl::StrCat(Abs(field), ".currency_code"),
-                           absl::StrCat("unknown ISO-4217 currency '", money.currency(), "'"));
+                           absl::StrCat("unknown ISO-4217 currency ", Quote(money.currency())));
   }
   if (!allow_negative && money.minor() < 0) {
     return InvalidArgument(absl::StrCat(Abs(field), ".amount_minor"), "must not be negative");

@@ -14,6 +14,7 @@
 #include "common/proto_time.h"
 #include "common/status.h"
 #include "common/text.h"
+#include "common/validation.h"
 #include "services/claims/claim_rules.h"
 
 namespace careops::claims {
@@ -324,7 +325,7 @@ absl::StatusOr<Claim> LockClaim(mysql::Connection& conn, const std::string& clai
   auto& st = conn.Prepare(kLockClaim);
   st.setString(1, claim_id);
   CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> rows, ReadClaims(st));
-  if (rows.empty()) return absl::NotFoundError(absl::StrCat("claim_id: no claim '", claim_id, "'"));
+  if (rows.empty()) return absl::NotFoundError(absl::StrCat("claim_id: no claim ", Quote(claim_id)));
   return std::move(rows.front());
 }
 
@@ -394,7 +395,7 @@ absl::StatusOr<Claim> MysqlClaimStore::GetClaim(const std::string& claim_id) {
     CAREOPS_ASSIGN_OR_RETURN(rows, ReadClaims(st));
     return absl::OkStatus();
   }));
-  if (rows.empty()) return absl::NotFoundError(absl::StrCat("claim_id: no claim '", claim_id, "'"));
+  if (rows.empty()) return absl::NotFoundError(absl::StrCat("claim_id: no claim ", Quote(claim_id)));
   return std::move(rows.front());
 }
 
@@ -489,7 +490,7 @@ absl::StatusOr<std::vector<ClaimEvent>> MysqlClaimStore::GetHistory(const std::s
     }
     return absl::OkStatus();
   }));
-  if (!exists) return absl::NotFoundError(absl::StrCat("claim_id: no claim '", claim_id, "'"));
+  if (!exists) return absl::NotFoundError(absl::StrCat("claim_id: no claim ", Quote(claim_id)));
   return events;
 }
 
@@ -590,7 +591,7 @@ absl::Status MysqlClaimStore::CreateInvestigation(const Mutation& m, const Inves
           auto& st = conn.Prepare(kClaimExists);
           st.setString(1, v.claim_id);
           std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-          if (!rs->next()) return absl::NotFoundError(absl::StrCat("claim_id: no claim '", v.claim_id, "'"));
+          if (!rs->next()) return absl::NotFoundError(absl::StrCat("claim_id: no claim ", Quote(v.claim_id)));
           claim_status = ParseClaimStatus(Str(*rs, 1)).value_or(ClaimStatus::kSubmitted);
         }
         auto& st = conn.Prepare(kInsertInvestigation);
@@ -638,7 +639,7 @@ absl::Status MysqlClaimStore::TransitionInvestigation(const Mutation& m, const s
           st.setString(1, investigation_id);
           std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
           if (!rs->next()) {
-            return absl::NotFoundError(absl::StrCat("investigation_id: no investigation '", investigation_id, "'"));
+            return absl::NotFoundError(absl::StrCat("investigation_id: no investigation ", Quote(investigation_id)));
           }
           CAREOPS_ASSIGN_OR_RETURN(current, ReadInvestigation(*rs));
         }

@@ -11,7 +11,9 @@
 //   - Movement TAT: due = request time + N business days (Mon-Fri, UTC, minus
 //     configured holidays; common/business_days.h).
 //   - Validation of resources a caller sends (accounts, plans, people), each
-//     error INVALID_ARGUMENT naming the field and the rule.
+//     error INVALID_ARGUMENT naming the field and the rule, built on the common
+//     validator (common/validation.h: lengths in characters, no control
+//     characters, names of only blanks or zero-width characters are empty).
 #pragma once
 
 #include <cstdint>

@@ -265,5 +265,30 @@ TEST(ValidationTest, PersonAndAccount) {
             "effective_date: must not be before the account's start date 2026-01-01");
 }
 
+TEST(ValidationTest, NamesCountCharactersAndMustBeVisible) {
+  v1::Person person;
+  person.set_family_name("Reyes");
+  *person.mutable_birth_date() = ToProto(CivilDay(1990, 5, 1));
+  std::string hundred;
+  for (int i = 0; i < 100; ++i) hundred += "\xC3\xB1";  // "ñ": 100 characters, 200 bytes
+  person.set_given_name(hundred);
+  EXPECT_TRUE(ValidatePerson(person, "person", CivilDay(2026, 1, 1)).ok());
+  for (const char* blank : {"\xE2\x80\x8B", "\xC2\xA0\xE3\x80\x80", "\xEF\xBB\xBF "}) {
+    person.set_given_name(blank);
+    EXPECT_EQ(ValidatePerson(person, "person", CivilDay(2026, 1, 1)).message(), "person.given_name: must not be empty");
+  }
+  person.set_given_name("Ana\nReyes");
+  EXPECT_EQ(ValidatePerson(person, "person", CivilDay(2026, 1, 1)).message(),
+            "person.given_name: must not contain control characters or line breaks");
+
+  v1::ClientAccount a;
+  a.set_name("\xE2\x80\x8B\xE2\x80\x8D");
+  a.set_type(v1::CLIENT_ACCOUNT_TYPE_CORPORATE);
+  *a.mutable_start_date() = ToProto(CivilDay(2026, 1, 1));
+  EXPECT_EQ(ValidateNewAccount(a, "account").message(), "account.name: must not be empty");
+  // A path the caller made up comes back as a short prefix only.
+  EXPECT_LT(ValidateAccountField(a, std::string(100000, 'p'), "account").message().size(), 120u);
+}
+
 }  // namespace
 }  // namespace careops::membership
