@@ -698,9 +698,11 @@ grpc::Status ClaimsServiceImpl::StreamBordereau(grpc::ServerContext* ctx, const 
     absl::CivilMonth month(req->year(), req->month());
     BordereauQuery query{absl::FromCivil(month, absl::UTCTimeZone()),
                          absl::FromCivil(month + 1, absl::UTCTimeZone()), req->account_id()};
-    // Totals are summed from exactly the rows sent, so they always agree.
+    // Totals are summed from exactly the rows sent, so they always agree; a total
+    // past the money bound ends the stream with FAILED_PRECONDITION.
     struct Total {
-      int64_t count = 0, claimed = 0, approved = 0;
+      int64_t count = 0;
+      Money claimed, approved;
     };
     std::map<std::pair<std::string, std::string>, Total> totals;
     CAREOPS_RETURN_IF_ERROR(store_.ScanBordereau(query, [&](const Claim& c) -> absl::Status {
@@ -720,10 +722,21 @@ grpc::Status ClaimsServiceImpl::StreamBordereau(grpc::ServerContext* ctx, const 
       if (c.decided_at) *row->mutable_decision_time() = ToProtoTimestamp(*c.decided_at);
       if (c.settled_at) *row->mutable_settle_time() = ToProtoTimestamp(*c.settled_at);
       row->set_payment_reference(c.payment_reference);
-      Total& t = totals[{c.benefit_category, c.amount_claimed.currency()}];
+      const std::string& currency = c.amount_claimed.currency();
+      auto [it, fresh] = totals.try_emplace({c.benefit_category, currency});
+      Total& t = it->second;
+      if (fresh) t = Total{0, Money(currency, 0), Money(currency, 0)};
       ++t.count;
-      t.claimed += c.amount_claimed.minor();
-      t.approved += c.amount_approved.minor();
+      absl::StatusOr<Money> claimed = t.claimed.Add(c.amount_claimed);
+      absl::StatusOr<Money> approved = t.approved.Add(c.amount_approved);
+      for (const absl::Status& sum : {claimed.status(), approved.status()}) {
+        if (!sum.ok()) {
+          return Annotate(sum, absl::StrCat("bordereau total of ", c.benefit_category,
+                                            " (narrow it with account_id)"));
+        }
+      }
+      t.claimed = *std::move(claimed);
+      t.approved = *std::move(approved);
       if (!writer->Write(chunk)) return absl::CancelledError("the client went away during the bordereau");
       return absl::OkStatus();
     }));
@@ -733,8 +746,8 @@ grpc::Status ClaimsServiceImpl::StreamBordereau(grpc::ServerContext* ctx, const 
       total->set_benefit_category(key.first);
       total->set_currency_code(key.second);
       total->set_claim_count(t.count);
-      *total->mutable_amount_claimed() = careops::ToProto(Money(key.second, t.claimed));
-      *total->mutable_amount_approved() = careops::ToProto(Money(key.second, t.approved));
+      *total->mutable_amount_claimed() = careops::ToProto(t.claimed);
+      *total->mutable_amount_approved() = careops::ToProto(t.approved);
       if (!writer->Write(chunk)) return absl::CancelledError("the client went away during the bordereau");
     }
     return absl::OkStatus();

@@ -27,6 +27,24 @@ absl::CivilDay WaitingPeriodEnd(absl::CivilDay effective_date, int waiting_perio
   return effective_date + waiting_period_days;
 }
 
+int64_t RemainingLimit(const BenefitTerms& b, std::string_view currency, int64_t used_minor) {
+  if (b.unlimited) return 0;
+  absl::StatusOr<Money> left =
+      Money(std::string(currency), b.annual_limit_minor).Subtract(Money(std::string(currency), used_minor));
+  return left.ok() && left->minor() > 0 ? left->minor() : 0;
+}
+
+absl::StatusOr<int64_t> UsedAfterRecording(const EligibilityFacts& f, int64_t amount_minor) {
+  absl::StatusOr<Money> used = Money(f.currency, f.used_minor).Add(Money(f.currency, amount_minor));
+  if (!used.ok()) {
+    if (used.status().code() != absl::StatusCode::kFailedPrecondition) return used.status();
+    return absl::FailedPreconditionError(absl::StrCat("amount: the member's utilisation of ",
+                                                      f.benefit ? f.benefit->code : "this benefit",
+                                                      " this year would exceed 10^15 minor units"));
+  }
+  return used->minor();
+}
+
 EligibilityDecision DecideEligibility(const EligibilityFacts& f, absl::CivilDay service_date,
                                       int64_t amount_minor) {
   EligibilityDecision d;
@@ -61,7 +79,7 @@ EligibilityDecision DecideEligibility(const EligibilityFacts& f, absl::CivilDay 
   } else {
     const BenefitTerms& b = *f.benefit;
     d.unlimited = b.unlimited;
-    d.remaining_minor = b.unlimited ? 0 : std::max<int64_t>(0, b.annual_limit_minor - f.used_minor);
+    d.remaining_minor = RemainingLimit(b, f.currency, f.used_minor);
     absl::CivilDay served = WaitingPeriodEnd(f.effective_date, b.waiting_period_days);
     if (b.waiting_period_days > 0 && service_date < served) {
       add(v1::WAITING_PERIOD_NOT_SERVED,
@@ -276,6 +294,7 @@ absl::Status ValidateBenefits(const google::protobuf::RepeatedPtrField<v1::Benef
         return InvalidArgument(SubField(f, "annual_limit.currency_code"),
                                absl::StrCat("must be the plan's currency ", Abs(currency)));
       }
+      CAREOPS_RETURN_IF_ERROR(ValidateMoney(FromProto(b.annual_limit()), SubField(f, "annual_limit")));
     }
     if (b.has_per_visit_cap()) {
       if (b.per_visit_cap().amount_minor() < 0) {
@@ -284,6 +303,10 @@ absl::Status ValidateBenefits(const google::protobuf::RepeatedPtrField<v1::Benef
       if (b.per_visit_cap().amount_minor() > 0 && b.per_visit_cap().currency_code() != currency) {
         return InvalidArgument(SubField(f, "per_visit_cap.currency_code"),
                                absl::StrCat("must be the plan's currency ", Abs(currency)));
+      }
+      if (b.per_visit_cap().amount_minor() > kMaxMoneyMinor) {
+        return InvalidArgument(SubField(f, "per_visit_cap.amount_minor"),
+                               "must be at most 10^15 (1000000000000000) minor units");
       }
     }
     if (b.copay_basis_points() < 0 || b.copay_basis_points() > 10000) {

@@ -100,6 +100,42 @@ TEST(EligibilityTest, UnlimitedBenefitHasNoLimitReason) {
   EXPECT_TRUE(d.unlimited);
 }
 
+TEST(EligibilityTest, BalancesStayWithinTheMoneyBound) {
+  EligibilityFacts f = CoveredMember();
+  EXPECT_EQ(RemainingLimit(*f.benefit, "PHP", 30000), 70000);
+  EXPECT_EQ(RemainingLimit(*f.benefit, "PHP", 200000), 0);  // over-used: nothing left, never negative
+  f.benefit->unlimited = true;
+  EXPECT_EQ(RemainingLimit(*f.benefit, "PHP", 5), 0);
+  f.used_minor = kMaxMoneyMinor - 10;
+  EXPECT_EQ(*UsedAfterRecording(f, 10), kMaxMoneyMinor);
+  auto over = UsedAfterRecording(f, 11);
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(over.status().message(),
+            "amount: the member's utilisation of OUTPATIENT this year would exceed 10^15 minor units");
+}
+
+TEST(ValidationTest, PlanLimitsStayWithinTheMoneyBound) {
+  v1::Plan p;
+  p.set_account_id("A1");
+  p.set_name("Gold");
+  p.set_currency_code("PHP");
+  v1::Benefit* b = p.add_benefits();
+  b->set_code("OUTPATIENT");
+  b->set_category("outpatient");
+  b->mutable_annual_limit()->set_currency_code("PHP");
+  b->mutable_annual_limit()->set_amount_minor(kMaxMoneyMinor);
+  EXPECT_TRUE(ValidateNewPlan(p, "plan").ok());
+  b->mutable_annual_limit()->set_amount_minor(kMaxMoneyMinor + 1);
+  EXPECT_EQ(ValidateNewPlan(p, "plan").message(),
+            "plan.benefits[0].annual_limit.amount_minor: must be at most 10^15 (1000000000000000) minor units in "
+            "absolute value");
+  b->mutable_annual_limit()->set_amount_minor(1000);
+  b->mutable_per_visit_cap()->set_currency_code("PHP");
+  b->mutable_per_visit_cap()->set_amount_minor(kMaxMoneyMinor + 1);
+  EXPECT_EQ(ValidateNewPlan(p, "plan").message(),
+            "plan.benefits[0].per_visit_cap.amount_minor: must be at most 10^15 (1000000000000000) minor units");
+}
+
 TEST(EligibilityTest, PerVisitCap) {
   EligibilityFacts f = CoveredMember();
   EXPECT_TRUE(DecideEligibility(f, CivilDay(2026, 3, 1), 30000).eligible);

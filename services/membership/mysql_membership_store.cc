@@ -661,8 +661,7 @@ void AddToBalance(mysql::Connection& c, const std::string& member_id, const std:
 void SetRemaining(v1::Utilization& u, const EligibilityFacts& f) {
   u.set_unlimited(f.benefit && f.benefit->unlimited);
   u.mutable_remaining_limit()->set_currency_code(f.currency);
-  u.mutable_remaining_limit()->set_amount_minor(
-      u.unlimited() || !f.benefit ? 0 : std::max<int64_t>(0, f.benefit->annual_limit_minor - f.used_minor));
+  u.mutable_remaining_limit()->set_amount_minor(f.benefit ? RemainingLimit(*f.benefit, f.currency, f.used_minor) : 0);
 }
 
 // Runs one read on a pooled connection; `read`'s own status (e.g. NOT_FOUND) is the answer.
@@ -1335,6 +1334,7 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mu
       return absl::FailedPreconditionError(
           absl::StrCat("utilisation refused: ", absl::StrJoin(why, "; ")));
     }
+    CAREOPS_ASSIGN_OR_RETURN(const int64_t used_after, UsedAfterRecording(facts, r.amount().amount_minor()));
     {
       auto& st = c.Prepare(kInsertUtilization);
       st.setString(1, new_utilization_id);
@@ -1360,7 +1360,7 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mu
     *out.mutable_service_date() = r.service_date();
     out.set_source_reference(r.source_reference());
     *out.mutable_recorded_at() = ToProtoTimestamp(m.now);
-    facts.used_minor += r.amount().amount_minor();
+    facts.used_minor = used_after;
     SetRemaining(out, facts);
     return absl::OkStatus();
   }));

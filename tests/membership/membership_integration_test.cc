@@ -1057,6 +1057,30 @@ TEST_F(MembershipTest, UtilisationIsIdempotentBySourceReferenceAndReversible) {
             StatusCode::NOT_FOUND);
 }
 
+TEST_F(MembershipTest, UnlimitedUtilisationPastTheMoneyBoundIsFailedPrecondition) {
+  v1::ClientAccount account = m_->Account("Bound Corp");
+  v1::Plan plan = m_->Plan(account.account_id());
+  v1::Member member = m_->Enroll(account, plan, "B-1");
+  const int64_t bound = 1'000'000'000'000'000;  // 10^15 minor units
+  v1::Utilization u;
+  grpc::Status s = m_->Record(member.member_id(), "ROOM", bound + 1, "claim-too-big", &u);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(),
+            "amount.amount_minor: must be at most 10^15 (1000000000000000) minor units in absolute value");
+  ASSERT_TRUE(m_->Record(member.member_id(), "ROOM", bound, "claim-at-bound", &u).ok());
+  // The year's balance would pass the bound: refused with the documented code,
+  // never stored as a wrapped or negative balance.
+  s = m_->Record(member.member_id(), "ROOM", 1, "claim-one-more", &u);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_EQ(s.error_message(), "amount: the member's utilisation of ROOM this year would exceed 10^15 minor units");
+  // Nothing was recorded: after reversing the first, the second fits.
+  v1::ReverseUtilizationRequest reverse;
+  reverse.set_source_reference("claim-at-bound");
+  reverse.set_reason("claim reopened");
+  ASSERT_TRUE(m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(), reverse, &u).ok());
+  EXPECT_TRUE(m_->Record(member.member_id(), "ROOM", 1, "claim-one-more", &u).ok());
+}
+
 TEST_F(MembershipTest, SixteenConcurrentRecordsNeverOverspendTheLimit) {
   v1::ClientAccount account = m_->Account("Race Co");
   v1::Plan plan = m_->Plan(account.account_id());
