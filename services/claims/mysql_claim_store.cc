@@ -559,27 +559,28 @@ absl::StatusOr<std::map<ClaimStatus, int64_t>> MysqlClaimStore::CountByStatus() 
 
 absl::Status MysqlClaimStore::ScanBordereau(const BordereauQuery& q,
                                             const std::function<absl::Status(const Claim&)>& row) {
-  // REPEATABLE READ: every page reads the snapshot of the first, so rows and the
-  // totals built from them agree even while claims are being approved. Not
-  // retried: rows may already have gone to the caller.
-  return mysql::RunInTransaction(
-      pool_,
-      [&](mysql::Connection& conn) -> absl::Status {
-        std::string after;
-        for (;;) {
-          auto& st = conn.Prepare(kBordereauPage);
-          st.setString(1, ToSqlDatetime(q.from));
-          st.setString(2, ToSqlDatetime(q.until));
-          st.setString(3, q.account_id);
-          st.setString(4, q.account_id);
-          st.setString(5, after);
-          CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> page, ReadClaims(st));
-          for (const Claim& c : page) CAREOPS_RETURN_IF_ERROR(row(c));
-          if (static_cast<int>(page.size()) < kBordereauPageSize) return absl::OkStatus();
-          after = page.back().claim_id;
-        }
-      },
-      {.max_attempts = 1, .isolation = "REPEATABLE READ"});
+  // One keyset page per pooled-connection lease: the connection goes back to the
+  // pool before any row of the page reaches `row`, which writes to a client that
+  // may be slow or never read, so a stalled reader holds no connection and no
+  // transaction. Each page is its own autocommit read (see claim_store.h for the
+  // consistency that gives).
+  std::string after;
+  for (;;) {
+    std::vector<Claim> page;
+    CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+      auto& st = conn.Prepare(kBordereauPage);
+      st.setString(1, ToSqlDatetime(q.from));
+      st.setString(2, ToSqlDatetime(q.until));
+      st.setString(3, q.account_id);
+      st.setString(4, q.account_id);
+      st.setString(5, after);
+      CAREOPS_ASSIGN_OR_RETURN(page, ReadClaims(st));
+      return absl::OkStatus();
+    }));
+    for (const Claim& c : page) CAREOPS_RETURN_IF_ERROR(row(c));
+    if (static_cast<int>(page.size()) < kBordereauPageSize) return absl::OkStatus();
+    after = page.back().claim_id;
+  }
 }
 
 absl::Status MysqlClaimStore::CreateInvestigation(const Mutation& m, const Investigation& v,

@@ -1,10 +1,16 @@
-// The bordereau stream at the money bound, end to end: the real careops-claims
-// and careops-membership binaries on their own schemas, so the huge totals made
-// here touch no other test.
+// The bordereau stream under load and at the money bound, end to end: the real
+// careops-claims and careops-membership binaries on their own schemas, so the
+// thousands of rows and the huge totals made here touch no other test.
+//
+// careops-claims runs with a pool of 4 database connections, fewer than the 16
+// stalled readers, so a stream that held a connection while its client does not
+// read would starve every other RPC.
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +35,8 @@ namespace mv1 = ::careops::membership::v1;
 constexpr char kSpecialist[] = "dev-specialist";
 constexpr char kManager[] = "dev-manager";
 constexpr char kAccountOfficer[] = "dev-account-officer";
+constexpr int kStalledReaders = 16;
+constexpr int kClonedRows = 3000;  // ~600 KB per stream: far more than HTTP/2 buffers hold
 
 std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token) { return testing::BearerContext(token); }
 
@@ -41,8 +49,9 @@ class BordereauTest : public ::testing::Test {
     claims_schema_ = new testing::TestSchema("claims");
     membership_ = new testing::ServiceProcess("membership", membership_schema_->dsn());
     ASSERT_TRUE(Serving(*membership_));
-    claims_ = new testing::ServiceProcess("claims", claims_schema_->dsn(),
-                                          std::vector<std::string>{"--membership_addr=" + membership_->address()});
+    claims_ = new testing::ServiceProcess(
+        "claims", claims_schema_->dsn(),
+        std::vector<std::string>{"--membership_addr=" + membership_->address(), "--db_pool_size=4"});
     ASSERT_TRUE(Serving(*claims_));
   }
 
@@ -213,6 +222,95 @@ TEST_F(BordereauTest, TotalPastTheMoneyBoundIsFailedPreconditionNotAWrappedTotal
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(),
             "amount_claimed.amount_minor: must be at most 10^15 (1000000000000000) minor units in absolute value");
+}
+
+// A client of its own per reader (no shared HTTP/2 connection or window) that
+// opens the stream, reads one message and then never reads again.
+struct StalledReader {
+  ~StalledReader() {
+    if (ctx) ctx->TryCancel();  // also when an assertion ends the test early
+  }
+  std::unique_ptr<cv1::ClaimsService::Stub> stub;
+  std::unique_ptr<grpc::ClientContext> ctx;
+  std::unique_ptr<grpc::ClientReader<cv1::BordereauChunk>> reader;
+};
+
+TEST_F(BordereauTest, SixteenStalledReadersLeaveGetClaimAnswering) {
+  Account account = NewAccount(1);
+  cv1::Claim seed = ApprovedClaim(account.member_ids[0], 100000);
+  // Thousands of bordereau rows in this account, copied from the seed claim in
+  // the claims schema (setup only; every assertion goes through the RPCs).
+  const std::string schema = absl::StrCat("`", claims_schema_->dsn().schema, "`");
+  testing::RootExec(testing::RootDsn(),
+                    {absl::StrCat("CREATE TABLE ", schema, ".bordereau_clones AS SELECT c.*, s.seq AS n FROM ", schema,
+                                  ".claims c JOIN ", schema, ".seq_1_to_", kClonedRows,
+                                  " s WHERE c.claim_id = '", seed.claim_id(), "'"),
+                     absl::StrCat("UPDATE ", schema, ".bordereau_clones SET claim_id = CONCAT('ZZ', LPAD(n, 24, '0'))"),
+                     absl::StrCat("ALTER TABLE ", schema, ".bordereau_clones DROP COLUMN n"),
+                     absl::StrCat("INSERT INTO ", schema, ".claims SELECT * FROM ", schema, ".bordereau_clones"),
+                     absl::StrCat("DROP TABLE ", schema, ".bordereau_clones")});
+
+  std::vector<StalledReader> stalled(kStalledReaders);
+  for (int i = 0; i < kStalledReaders; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);            // keep the receive window small
+    args.SetInt("careops.test.reader", i);
+    StalledReader& r = stalled[i];
+    r.stub = cv1::ClaimsService::NewStub(
+        grpc::CreateCustomChannel(claims_->address(), grpc::InsecureChannelCredentials(), args));
+    r.ctx = testing::BearerContext("dev-analyst", std::chrono::seconds(300));
+    r.reader = r.stub->StreamBordereau(r.ctx.get(), ThisMonth(account.account_id));
+    cv1::BordereauChunk first;
+    ASSERT_TRUE(r.reader->Read(&first)) << "reader " << i << ": " << r.reader->Finish().error_message();
+    EXPECT_TRUE(first.has_row());
+  }
+
+  // Every reader is now inside its stream with the server writing to it; none
+  // reads again. Other RPCs keep answering within their deadline.
+  for (int i = 0; i < 20; ++i) {
+    cv1::GetClaimRequest get;
+    get.set_claim_id(seed.claim_id());
+    cv1::Claim got;
+    auto ctx = testing::BearerContext(kSpecialist, std::chrono::seconds(2));
+    grpc::Status s = claims_stub_->GetClaim(ctx.get(), get, &got);
+    ASSERT_TRUE(s.ok()) << "GetClaim " << i << " with " << kStalledReaders
+                        << " stalled bordereau readers: " << s.error_code() << " " << s.error_message();
+    EXPECT_EQ(got.claim_id(), seed.claim_id());
+  }
+  cv1::ListClaimsRequest list;
+  list.set_account_id(account.account_id);
+  list.set_page_size(10);
+  cv1::ListClaimsResponse listed;
+  auto ctx = testing::BearerContext(kSpecialist, std::chrono::seconds(2));
+  grpc::Status s = claims_stub_->ListClaims(ctx.get(), list, &listed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(listed.claims_size(), 10);
+
+  // A reader that does read gets every row and totals that match them.
+  auto reading_ctx = testing::BearerContext("dev-analyst", std::chrono::seconds(60));
+  auto reading = claims_stub_->StreamBordereau(reading_ctx.get(), ThisMonth(account.account_id));
+  cv1::BordereauChunk chunk;
+  int64_t rows = 0, total_count = 0, total_approved = 0;
+  std::string last_id;
+  while (reading->Read(&chunk)) {
+    if (chunk.has_row()) {
+      ++rows;
+      EXPECT_LT(last_id, chunk.row().claim_id()) << "rows come in claim_id order, each once";
+      last_id = chunk.row().claim_id();
+    } else {
+      total_count += chunk.total().claim_count();
+      total_approved += chunk.total().amount_approved().amount_minor();
+    }
+  }
+  s = reading->Finish();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(rows, kClonedRows + 1);
+  EXPECT_EQ(total_count, rows);
+  EXPECT_EQ(total_approved, rows * 100000);
+
+  for (StalledReader& r : stalled) r.ctx->TryCancel();
+  for (StalledReader& r : stalled) EXPECT_EQ(r.reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
 }  // namespace
