@@ -132,6 +132,7 @@ grpc::Status MembershipServiceImpl::ListClientAccounts(grpc::ServerContext* ctx,
     if (!v1::ClientAccountStatus_IsValid(req->status())) {
       return InvalidArgument("status", "is not a known account status");
     }
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->account_officer(), "account_officer", 128));
     AccountFilter filter{req->type(), req->status(), req->account_officer()};
     CAREOPS_ASSIGN_OR_RETURN(Page<v1::ClientAccount> result, store_.ListAccounts(filter, page));
     FillPage(result, *req, &v1::ClientAccount::account_id, resp->mutable_accounts(), resp->mutable_next_page_token());
@@ -222,6 +223,7 @@ grpc::Status MembershipServiceImpl::GetAccountSummary(grpc::ServerContext* ctx,
                              RequireDate(req->has_period_start(), req->period_start(), "period_start"));
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, RequireDate(req->has_period_end(), req->period_end(), "period_end"));
     if (end < start) return InvalidArgument("period_end", "must not be before period_start");
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->account_id(), "account_id", 64));
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.Summarize(req->account_id(), start, end));
     return absl::OkStatus();
   });
@@ -259,6 +261,7 @@ grpc::Status MembershipServiceImpl::ListPlans(grpc::ServerContext* ctx, const v1
   return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
     if (!v1::PlanStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known plan status");
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->account_id(), "account_id", 64));
     CAREOPS_ASSIGN_OR_RETURN(Page<v1::Plan> result, store_.ListPlans({req->account_id(), req->status()}, page));
     FillPage(result, *req, &v1::Plan::plan_id, resp->mutable_plans(), resp->mutable_next_page_token());
     return absl::OkStatus();
@@ -319,6 +322,8 @@ grpc::Status MembershipServiceImpl::ListMembers(grpc::ServerContext* ctx, const 
   return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
     if (!v1::MemberStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known member status");
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->account_id(), "account_id", 64));
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->plan_id(), "plan_id", 64));
     CAREOPS_ASSIGN_OR_RETURN(Page<v1::Member> result,
                              store_.ListMembers({req->account_id(), req->status(), req->plan_id()}, page));
     FillPage(result, *req, &v1::Member::member_id, resp->mutable_members(), resp->mutable_next_page_token());
@@ -452,6 +457,7 @@ grpc::Status MembershipServiceImpl::ListMovements(grpc::ServerContext* ctx, cons
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
     if (!v1::MovementStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known movement status");
     if (!v1::MovementType_IsValid(req->type())) return InvalidArgument("type", "is not a known movement type");
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->account_id(), "account_id", 64));
     MovementFilter filter;
     filter.account_id = req->account_id();
     filter.status = req->status();

@@ -332,6 +332,59 @@ TEST_F(MembershipTest, BadInputIsInvalidArgumentNamingTheFieldAndNothingIsWritte
 
 // ---------------------------------------------------------------- accounts
 
+TEST_F(MembershipTest, TextIsCountedInCharactersAndBadValuesAreNeverEchoedInFull) {
+  v1::CreateClientAccountRequest create;
+  create.set_request_id(NewRequestId());
+  create.mutable_account()->set_type(v1::CLIENT_ACCOUNT_TYPE_CORPORATE);
+  *create.mutable_account()->mutable_start_date() = D(2026, 1, 1);
+  v1::ClientAccount a;
+  // Only zero-width characters and an ideographic space: empty.
+  create.mutable_account()->set_name("\xE2\x80\x8B\xE3\x80\x80\xEF\xBB\xBF");
+  grpc::Status s = m_->stub().CreateClientAccount(m_->Ctx().get(), create, &a);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "account.name: must not be empty");
+  create.mutable_account()->set_name("Acme\nInjected: line");
+  s = m_->stub().CreateClientAccount(m_->Ctx().get(), create, &a);
+  EXPECT_EQ(s.error_message(), "account.name: must not contain control characters or line breaks");
+  // 200 characters of two bytes each fit the 200-character limit; 201 do not.
+  std::string name;
+  for (int i = 0; i < 200; ++i) name += "\xC3\xB1";
+  create.mutable_account()->set_name(name + "\xC3\xB1");
+  s = m_->stub().CreateClientAccount(m_->Ctx().get(), create, &a);
+  EXPECT_EQ(s.error_message(), "account.name: must be at most 200 characters");
+  create.mutable_account()->set_name(name);
+  ASSERT_TRUE(m_->stub().CreateClientAccount(m_->Ctx().get(), create, &a).ok());
+  EXPECT_EQ(a.name(), name);
+
+  // A megabyte etag comes back as a short message; an empty one is refused.
+  v1::SuspendClientAccountRequest suspend;
+  suspend.set_request_id(NewRequestId());
+  suspend.set_account_id(a.account_id());
+  suspend.set_reason("past due");
+  *suspend.mutable_effective_date() = D(2026, 4, 1);
+  suspend.set_etag(std::string(1 << 20, 'x'));
+  v1::ClientAccount out;
+  s = m_->stub().SuspendClientAccount(m_->Ctx().get(), suspend, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "etag: '" + std::string(32, 'x') + "…' is not an etag this service issued");
+  suspend.clear_etag();
+  s = m_->stub().SuspendClientAccount(m_->Ctx().get(), suspend, &out);
+  EXPECT_EQ(s.error_message(), "etag: is required (send the etag from your last read)");
+  EXPECT_EQ(m_->AccountEtag(a.account_id()), a.etag()) << "nothing changed";
+
+  // Timestamps outside 0001..9999 or with bad nanos name the field.
+  v1::ListMovementsRequest list;
+  list.mutable_as_of()->set_seconds(253402300800);  // 10000-01-01
+  v1::ListMovementsResponse listed;
+  s = m_->stub().ListMovements(m_->Ctx().get(), list, &listed);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "as_of: must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z");
+  list.mutable_as_of()->set_seconds(0);
+  list.mutable_as_of()->set_nanos(-1);
+  s = m_->stub().ListMovements(m_->Ctx().get(), list, &listed);
+  EXPECT_EQ(s.error_message(), "as_of: nanos must be between 0 and 999999999");
+}
+
 TEST_F(MembershipTest, SameRequestIdReturnsTheFirstAnswerAndADifferentRequestIsRefused) {
   v1::CreateClientAccountRequest req;
   req.set_request_id(NewRequestId());
