@@ -114,28 +114,6 @@ TEST(EligibilityTest, BalancesStayWithinTheMoneyBound) {
             "amount: the member's utilisation of OUTPATIENT this year would exceed 10^15 minor units");
 }
 
-TEST(ValidationTest, PlanLimitsStayWithinTheMoneyBound) {
-  v1::Plan p;
-  p.set_account_id("A1");
-  p.set_name("Gold");
-  p.set_currency_code("PHP");
-  v1::Benefit* b = p.add_benefits();
-  b->set_code("OUTPATIENT");
-  b->set_category("outpatient");
-  b->mutable_annual_limit()->set_currency_code("PHP");
-  b->mutable_annual_limit()->set_amount_minor(kMaxMoneyMinor);
-  EXPECT_TRUE(ValidateNewPlan(p, "plan").ok());
-  b->mutable_annual_limit()->set_amount_minor(kMaxMoneyMinor + 1);
-  EXPECT_EQ(ValidateNewPlan(p, "plan").message(),
-            "plan.benefits[0].annual_limit.amount_minor: must be at most 10^15 (1000000000000000) minor units in "
-            "absolute value");
-  b->mutable_annual_limit()->set_amount_minor(1000);
-  b->mutable_per_visit_cap()->set_currency_code("PHP");
-  b->mutable_per_visit_cap()->set_amount_minor(kMaxMoneyMinor + 1);
-  EXPECT_EQ(ValidateNewPlan(p, "plan").message(),
-            "plan.benefits[0].per_visit_cap.amount_minor: must be at most 10^15 (1000000000000000) minor units");
-}
-
 TEST(EligibilityTest, PerVisitCap) {
   EligibilityFacts f = CoveredMember();
   EXPECT_TRUE(DecideEligibility(f, CivilDay(2026, 3, 1), 30000).eligible);
@@ -250,6 +228,22 @@ v1::Plan GoodPlan() {
   b->mutable_annual_limit()->set_currency_code("PHP");
   b->mutable_annual_limit()->set_amount_minor(100000);
   return p;
+}
+
+TEST(ValidationTest, PlanLimitsStayWithinTheMoneyBound) {
+  v1::Plan p = GoodPlan();
+  v1::Benefit* b = p.mutable_benefits(0);
+  b->mutable_annual_limit()->set_amount_minor(kMaxMoneyMinor);
+  EXPECT_TRUE(ValidateNewPlan(p, "plan").ok());
+  b->mutable_annual_limit()->set_amount_minor(kMaxMoneyMinor + 1);
+  EXPECT_EQ(ValidateNewPlan(p, "plan").message(),
+            "plan.benefits[0].annual_limit.amount_minor: must be at most 10^15 (1000000000000000) minor units in "
+            "absolute value");
+  b->mutable_annual_limit()->set_amount_minor(1000);
+  b->mutable_per_visit_cap()->set_currency_code("PHP");
+  b->mutable_per_visit_cap()->set_amount_minor(kMaxMoneyMinor + 1);
+  EXPECT_EQ(ValidateNewPlan(p, "plan").message(),
+            "plan.benefits[0].per_visit_cap.amount_minor: must be at most 10^15 (1000000000000000) minor units");
 }
 
 TEST(ValidationTest, PlanRulesNameTheField) {
