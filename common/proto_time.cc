@@ -28,6 +28,11 @@ absl::StatusOr<absl::CivilDay> FromProto(const common::v1::Date& d, std::string_
   return day;
 }
 
+absl::StatusOr<absl::CivilDay> RequireDate(bool present, const common::v1::Date& d, std::string_view field) {
+  if (!present) return InvalidArgument(field, "is required");
+  return FromProto(d, field);
+}
+
 common::v1::Date ToProto(absl::CivilDay day) {
   common::v1::Date out;
   out.set_year(static_cast<int32_t>(day.year()));
@@ -37,6 +42,18 @@ common::v1::Date ToProto(absl::CivilDay day) {
 }
 
 common::v1::Date TodayUtc(absl::Time now) { return ToProto(absl::ToCivilDay(now, absl::UTCTimeZone())); }
+
+absl::StatusOr<absl::Time> FromProto(const google::protobuf::Timestamp& t, std::string_view field) {
+  constexpr int64_t kMinSeconds = -62135596800;  // 0001-01-01T00:00:00Z
+  constexpr int64_t kMaxSeconds = 253402300799;  // 9999-12-31T23:59:59Z
+  if (t.nanos() < 0 || t.nanos() > 999999999) {
+    return InvalidArgument(field, "nanos must be between 0 and 999999999");
+  }
+  if (t.seconds() < kMinSeconds || t.seconds() > kMaxSeconds) {
+    return InvalidArgument(field, "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z");
+  }
+  return FromProto(t);
+}
 
 absl::Time FromProto(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());

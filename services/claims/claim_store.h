@@ -99,7 +99,16 @@ class ClaimStore {
 
   // Calls `row` for every bordereau claim (approved in the period, approved
   // amount > 0, now APPROVED, PARTIALLY_APPROVED, SETTLED or CLOSED) in id
-  // order, all read from one consistent snapshot. Stops at the first error `row` returns.
+  // order. Stops at the first error `row` returns.
+  //
+  // Served in keyset pages: each page is read on a pooled connection that is
+  // released before `row` sees the page's claims, so a slow `row` (a stalled
+  // stream reader) holds neither a connection nor a transaction. The price is
+  // consistency per page rather than per stream: every claim appears at most
+  // once and in id order, but a claim that changes while the scan runs may
+  // appear with its newer state, and one that enters or leaves the criteria
+  // mid-scan may be missing or present depending on whether its page had been
+  // read.
   virtual absl::Status ScanBordereau(const BordereauQuery& query,
                                      const std::function<absl::Status(const Claim&)>& row) = 0;
 

@@ -13,6 +13,7 @@
 #include "common/proto_time.h"
 #include "common/status.h"
 #include "common/text.h"
+#include "common/validation.h"
 
 namespace careops::claims {
 namespace {
@@ -43,47 +44,6 @@ std::string DomainName(WireEnum wire, std::string_view prefix) {
   if (!value) return "";
   std::string_view name = value->name();
   return ConsumePrefix(&name, prefix) ? std::string(name) : "";
-}
-
-// ---- Validation ------------------------------------------------------------------
-
-absl::Status Required(const std::string& value, std::string_view field, size_t max) {
-  if (value.empty()) return InvalidArgument(field, "is required");
-  if (value.size() > max) return InvalidArgument(field, absl::StrCat("must be at most ", max, " characters"));
-  return absl::OkStatus();
-}
-
-absl::Status Optional(const std::string& value, std::string_view field, size_t max) {
-  if (value.size() > max) return InvalidArgument(field, absl::StrCat("must be at most ", max, " characters"));
-  return absl::OkStatus();
-}
-
-// Codes and references are stored one per line: no blanks, no control characters.
-absl::Status ValidateList(const google::protobuf::RepeatedPtrField<std::string>& items, std::string_view field,
-                          size_t max_len) {
-  if (static_cast<size_t>(items.size()) > kMaxCodes) {
-    return InvalidArgument(field, absl::StrCat("must have at most ", kMaxCodes, " entries"));
-  }
-  for (int i = 0; i < items.size(); ++i) {
-    const std::string& item = items[i];
-    std::string name = absl::StrCat(Abs(field), "[", i, "]");
-    if (item.empty() || item.size() > max_len) {
-      return InvalidArgument(name, absl::StrCat("must be 1 to ", max_len, " characters"));
-    }
-    for (unsigned char c : item) {
-      if (c < 0x20 || c == 0x7f) return InvalidArgument(name, "must not contain control characters");
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<int64_t> ParseEtag(const std::string& etag) {
-  int64_t version = 0;
-  if (etag.empty()) return InvalidArgument("etag", "is required (send the etag of the claim as last read)");
-  if (!ParseInt(etag, &version) || version < 1) {
-    return InvalidArgument("etag", absl::StrCat("'", etag, "' is not an etag this service issued"));
-  }
-  return version;
 }
 
 // ---- Transitions -------------------------------------------------------------------
@@ -205,9 +165,9 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
     if (req->channel() == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(req->channel())) {
       return InvalidArgument("channel", "is required: PORTAL, HOTLINE, EMAIL or PROVIDER");
     }
-    CAREOPS_RETURN_IF_ERROR(Required(req->member_id(), "member_id", 64));
-    CAREOPS_RETURN_IF_ERROR(Required(req->benefit_code(), "benefit_code", 64));
-    CAREOPS_RETURN_IF_ERROR(Required(req->provider_id(), "provider_id", 128));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->member_id(), "member_id", 64));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->benefit_code(), "benefit_code", 64));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->provider_id(), "provider_id", 128));
     if (!req->has_service_date()) return InvalidArgument("service_date", "is required");
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay service_date, FromProto(req->service_date(), "service_date"));
     const absl::Time now = m.now;
@@ -219,9 +179,9 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
     Money amount = FromProto(req->amount_claimed());
     CAREOPS_RETURN_IF_ERROR(ValidateMoney(amount, "amount_claimed"));
     if (amount.minor() == 0) return InvalidArgument("amount_claimed.amount_minor", "must be greater than zero");
-    CAREOPS_RETURN_IF_ERROR(ValidateList(req->diagnosis_codes(), "diagnosis_codes", 32));
-    CAREOPS_RETURN_IF_ERROR(ValidateList(req->procedure_codes(), "procedure_codes", 32));
-    CAREOPS_RETURN_IF_ERROR(ValidateList(req->attachment_refs(), "attachment_refs", 256));
+    CAREOPS_RETURN_IF_ERROR(ValidateIdList(req->diagnosis_codes(), "diagnosis_codes", kMaxCodes, 32));
+    CAREOPS_RETURN_IF_ERROR(ValidateIdList(req->procedure_codes(), "procedure_codes", kMaxCodes, 32));
+    CAREOPS_RETURN_IF_ERROR(ValidateIdList(req->attachment_refs(), "attachment_refs", kMaxCodes, 256));
 
     CAREOPS_ASSIGN_OR_RETURN(Eligibility eligibility,
                              membership_.CheckEligibility({req->member_id(), req->benefit_code(), service_date, amount}));
@@ -279,7 +239,7 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
 
 grpc::Status ClaimsServiceImpl::GetClaim(grpc::ServerContext* ctx, const v1::GetClaimRequest* req, v1::Claim* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Required(req->claim_id(), "claim_id", 26));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->claim_id(), "claim_id", 26));
     CAREOPS_ASSIGN_OR_RETURN(Claim c, store_.GetClaim(req->claim_id()));
     *resp = ToProto(c);
     return absl::OkStatus();
@@ -297,9 +257,9 @@ grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::L
       filter.status = ParseClaimStatus(DomainName(req->status(), kStatusPrefix));
       if (!filter.status) return InvalidArgument("status", "is not a claim status");
     }
-    CAREOPS_RETURN_IF_ERROR(Optional(req->assignee(), "assignee", 128));
-    CAREOPS_RETURN_IF_ERROR(Optional(req->member_id(), "member_id", 64));
-    CAREOPS_RETURN_IF_ERROR(Optional(req->account_id(), "account_id", 64));
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->assignee(), "assignee", 128));
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->member_id(), "member_id", 64));
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->account_id(), "account_id", 64));
     filter.assignee = req->assignee();
     filter.member_id = req->member_id();
     filter.account_id = req->account_id();
@@ -308,8 +268,12 @@ grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::L
       filter.channel = DomainName(req->channel(), kChannelPrefix);
     }
     filter.breached_only = req->breached_only();
-    if (req->has_submitted_from()) filter.submitted_from = FromProto(req->submitted_from());
-    if (req->has_submitted_before()) filter.submitted_before = FromProto(req->submitted_before());
+    if (req->has_submitted_from()) {
+      CAREOPS_ASSIGN_OR_RETURN(filter.submitted_from, FromProto(req->submitted_from(), "submitted_from"));
+    }
+    if (req->has_submitted_before()) {
+      CAREOPS_ASSIGN_OR_RETURN(filter.submitted_before, FromProto(req->submitted_before(), "submitted_before"));
+    }
     if (filter.submitted_from && filter.submitted_before && *filter.submitted_before <= *filter.submitted_from) {
       return InvalidArgument("submitted_before", "must be after submitted_from");
     }
@@ -331,7 +295,7 @@ grpc::Status ClaimsServiceImpl::Transition(grpc::ServerContext* ctx, std::string
                                            const AfterCommit& after) {
   return rpc_.Write(ctx, method, request_id, request, response, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(input);
-    CAREOPS_RETURN_IF_ERROR(Required(claim_id, "claim_id", 26));
+    CAREOPS_RETURN_IF_ERROR(RequireId(claim_id, "claim_id", 26));
     CAREOPS_ASSIGN_OR_RETURN(int64_t version, ParseEtag(etag));
     std::optional<Claim> stored;
     CAREOPS_RETURN_IF_ERROR(store_.TransitionClaim(
@@ -349,7 +313,7 @@ grpc::Status ClaimsServiceImpl::Transition(grpc::ServerContext* ctx, std::string
 grpc::Status ClaimsServiceImpl::AssignClaim(grpc::ServerContext* ctx, const v1::AssignClaimRequest* req,
                                             v1::Claim* resp) {
   const absl::Status input =
-      FirstError({Required(req->assignee(), "assignee", 128), Optional(req->reason(), "reason", kMaxReason)});
+      FirstError({RequireId(req->assignee(), "assignee", 128), OptionalText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine)});
   return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
                          [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
                            CAREOPS_ASSIGN_OR_RETURN(ClaimChange change,
@@ -362,7 +326,7 @@ grpc::Status ClaimsServiceImpl::AssignClaim(grpc::ServerContext* ctx, const v1::
 
 grpc::Status ClaimsServiceImpl::StartReview(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                             v1::Claim* resp) {
-  const absl::Status input = Optional(req->reason(), "reason", kMaxReason);
+  const absl::Status input = OptionalText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine);
   return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
                          [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
                            CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kStartReview, caller,
@@ -374,7 +338,7 @@ grpc::Status ClaimsServiceImpl::StartReview(grpc::ServerContext* ctx, const v1::
 
 grpc::Status ClaimsServiceImpl::RequestInformation(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                                    v1::Claim* resp) {
-  const absl::Status input = Required(req->reason(), "reason", kMaxReason);
+  const absl::Status input = RequireText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine);
   return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
                          [&](const Principal& caller, const Claim& cur, absl::Time now) {
                            return Step(cur, ClaimAction::kRequestInfo, caller, req->reason(), "", now);
@@ -384,7 +348,7 @@ grpc::Status ClaimsServiceImpl::RequestInformation(grpc::ServerContext* ctx, con
 grpc::Status ClaimsServiceImpl::ProvideInformation(grpc::ServerContext* ctx, const v1::ProvideInformationRequest* req,
                                                    v1::Claim* resp) {
   const absl::Status input = FirstError(
-      {Optional(req->reason(), "reason", kMaxReason), ValidateList(req->attachment_refs(), "attachment_refs", 256)});
+      {OptionalText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine), ValidateIdList(req->attachment_refs(), "attachment_refs", kMaxCodes, 256)});
   return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
         CAREOPS_ASSIGN_OR_RETURN(ClaimChange change,
@@ -409,7 +373,7 @@ ClaimsServiceImpl::AfterCommit ClaimsServiceImpl::CountDecision(const bool& late
 grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContext* ctx, const v1::ApproveClaimRequest* req,
                                              v1::Claim* resp) {
   const absl::Status input =
-      FirstError({Optional(req->reason(), "reason", kMaxReason),
+      FirstError({OptionalText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine),
                   req->has_approved_amount() ? ValidateMoney(FromProto(req->approved_amount()), "approved_amount")
                                              : absl::OkStatus()});
   bool late = false;
@@ -454,7 +418,7 @@ grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContext* ctx, const v1:
 
 grpc::Status ClaimsServiceImpl::DenyClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                           v1::Claim* resp) {
-  const absl::Status input = Required(req->reason(), "reason", kMaxReason);
+  const absl::Status input = RequireText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine);
   bool late = false;
   return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
@@ -467,7 +431,7 @@ grpc::Status ClaimsServiceImpl::DenyClaim(grpc::ServerContext* ctx, const v1::Tr
 
 grpc::Status ClaimsServiceImpl::EscalateClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                               v1::Claim* resp) {
-  const absl::Status input = Required(req->reason(), "reason", kMaxReason);
+  const absl::Status input = RequireText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine);
   return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
         CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kEscalate, caller, req->reason(), "", now));
@@ -483,7 +447,8 @@ grpc::Status ClaimsServiceImpl::EscalateClaim(grpc::ServerContext* ctx, const v1
 grpc::Status ClaimsServiceImpl::SettleClaim(grpc::ServerContext* ctx, const v1::SettleClaimRequest* req,
                                             v1::Claim* resp) {
   const absl::Status input = FirstError(
-      {Required(req->payment_reference(), "payment_reference", 128), Optional(req->reason(), "reason", kMaxReason)});
+      {RequireId(req->payment_reference(), "payment_reference", 128),
+       OptionalText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine)});
   bool late = false;  // settled after the due time and not yet marked by a scan
   return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
@@ -504,7 +469,7 @@ grpc::Status ClaimsServiceImpl::SettleClaim(grpc::ServerContext* ctx, const v1::
 
 grpc::Status ClaimsServiceImpl::CloseClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                            v1::Claim* resp) {
-  const absl::Status input = Optional(req->reason(), "reason", kMaxReason);
+  const absl::Status input = OptionalText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine);
   return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
                          [&](const Principal& caller, const Claim& cur, absl::Time now) {
                            return Step(cur, ClaimAction::kClose, caller, req->reason(), "", now);
@@ -513,7 +478,7 @@ grpc::Status ClaimsServiceImpl::CloseClaim(grpc::ServerContext* ctx, const v1::T
 
 grpc::Status ClaimsServiceImpl::ReopenClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                             v1::Claim* resp) {
-  const absl::Status input = Required(req->reason(), "reason", kMaxReason);
+  const absl::Status input = RequireText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine);
   return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
         CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kReopen, caller, req->reason(), "", now));
@@ -540,7 +505,7 @@ grpc::Status ClaimsServiceImpl::ReopenClaim(grpc::ServerContext* ctx, const v1::
 grpc::Status ClaimsServiceImpl::GetClaimHistory(grpc::ServerContext* ctx, const v1::GetClaimHistoryRequest* req,
                                                 v1::GetClaimHistoryResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Required(req->claim_id(), "claim_id", 26));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->claim_id(), "claim_id", 26));
     CAREOPS_ASSIGN_OR_RETURN(std::vector<ClaimEvent> events, store_.GetHistory(req->claim_id()));
     for (const ClaimEvent& e : events) {
       auto* out = resp->add_events();
@@ -569,7 +534,10 @@ absl::StatusOr<BreachScanResult> ClaimsServiceImpl::ScanBreaches(absl::Time as_o
 grpc::Status ClaimsServiceImpl::RunBreachScan(grpc::ServerContext* ctx, const v1::RunBreachScanRequest* req,
                                               v1::RunBreachScanResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
-    absl::Time as_of = req->has_as_of() ? FromProto(req->as_of()) : call.now;
+    absl::Time as_of = call.now;
+    if (req->has_as_of()) {
+      CAREOPS_ASSIGN_OR_RETURN(as_of, FromProto(req->as_of(), "as_of"));
+    }
     CAREOPS_ASSIGN_OR_RETURN(BreachScanResult result, ScanBreaches(as_of));
     resp->set_decision_breaches(result.decision_breaches);
     resp->set_settlement_breaches(result.settlement_breaches);
@@ -582,12 +550,12 @@ grpc::Status ClaimsServiceImpl::RunBreachScan(grpc::ServerContext* ctx, const v1
 grpc::Status ClaimsServiceImpl::FlagNonConformance(grpc::ServerContext* ctx, const v1::FlagNonConformanceRequest* req,
                                                    v1::Investigation* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Required(req->claim_id(), "claim_id", 26));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->claim_id(), "claim_id", 26));
     if (req->category() == v1::NON_CONFORMANCE_CATEGORY_UNSPECIFIED ||
         !v1::NonConformanceCategory_IsValid(req->category())) {
       return InvalidArgument("category", "is required: one of the NonConformanceCategory values");
     }
-    CAREOPS_RETURN_IF_ERROR(Required(req->notes(), "notes", 4000));
+    CAREOPS_RETURN_IF_ERROR(RequireText(req->notes(), "notes", 4000, TextKind::kMultiLine));
     const absl::Time now = m.now;
     Investigation v;
     v.investigation_id = ids_.Next();
@@ -609,7 +577,7 @@ grpc::Status ClaimsServiceImpl::InvestigationTransition(
     const std::function<void(const Principal&, Investigation&)>& apply) {
   return rpc_.Write(ctx, method, request_id, request, response, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(input);
-    CAREOPS_RETURN_IF_ERROR(Required(investigation_id, "investigation_id", 26));
+    CAREOPS_RETURN_IF_ERROR(RequireId(investigation_id, "investigation_id", 26));
     CAREOPS_ASSIGN_OR_RETURN(int64_t version, ParseEtag(etag));
     const absl::Time now = m.now;
     const Principal& caller = m.caller;
@@ -638,7 +606,7 @@ grpc::Status ClaimsServiceImpl::OpenInvestigation(grpc::ServerContext* ctx,
 grpc::Status ClaimsServiceImpl::RecordFindings(grpc::ServerContext* ctx, const v1::RecordFindingsRequest* req,
                                                v1::Investigation* resp) {
   const absl::Status input = FirstError(
-      {Required(req->findings(), "findings", 8000), Required(req->remedial_action(), "remedial_action", 8000)});
+      {RequireText(req->findings(), "findings", 8000, TextKind::kMultiLine), RequireText(req->remedial_action(), "remedial_action", 8000, TextKind::kMultiLine)});
   return InvestigationTransition(ctx, __func__, *req, resp, req->request_id(), req->investigation_id(),
                                       req->etag(), input, InvestigationAction::kRecordFindings,
                                       [&](const Principal&, Investigation& v) {
@@ -661,7 +629,7 @@ grpc::Status ClaimsServiceImpl::ListInvestigations(grpc::ServerContext* ctx, con
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
     const int page_size = page.limit;
     const std::string& after_id = page.after_id;
-    CAREOPS_RETURN_IF_ERROR(Optional(req->claim_id(), "claim_id", 26));
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->claim_id(), "claim_id", 26));
     CAREOPS_ASSIGN_OR_RETURN(std::vector<Investigation> rows,
                              store_.ListInvestigations(req->open_only(), req->claim_id(), after_id, page_size + 1));
     bool more = static_cast<int>(rows.size()) > page_size;
@@ -679,13 +647,15 @@ grpc::Status ClaimsServiceImpl::StreamBordereau(grpc::ServerContext* ctx, const 
   return rpc_.Stream(ctx, __func__, [&](const Call&) -> absl::Status {
     if (req->year() < 2000 || req->year() > 9999) return InvalidArgument("year", "must be between 2000 and 9999");
     if (req->month() < 1 || req->month() > 12) return InvalidArgument("month", "must be between 1 and 12");
-    CAREOPS_RETURN_IF_ERROR(Optional(req->account_id(), "account_id", 64));
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->account_id(), "account_id", 64));
     absl::CivilMonth month(req->year(), req->month());
     BordereauQuery query{absl::FromCivil(month, absl::UTCTimeZone()),
                          absl::FromCivil(month + 1, absl::UTCTimeZone()), req->account_id()};
-    // Totals are summed from exactly the rows sent, so they always agree.
+    // Totals are summed from exactly the rows sent, so they always agree; a total
+    // past the money bound ends the stream with FAILED_PRECONDITION.
     struct Total {
-      int64_t count = 0, claimed = 0, approved = 0;
+      int64_t count = 0;
+      Money claimed, approved;
     };
     std::map<std::pair<std::string, std::string>, Total> totals;
     CAREOPS_RETURN_IF_ERROR(store_.ScanBordereau(query, [&](const Claim& c) -> absl::Status {
@@ -705,10 +675,21 @@ grpc::Status ClaimsServiceImpl::StreamBordereau(grpc::ServerContext* ctx, const 
       if (c.decided_at) *row->mutable_decision_time() = ToProtoTimestamp(*c.decided_at);
       if (c.settled_at) *row->mutable_settle_time() = ToProtoTimestamp(*c.settled_at);
       row->set_payment_reference(c.payment_reference);
-      Total& t = totals[{c.benefit_category, c.amount_claimed.currency()}];
+      const std::string& currency = c.amount_claimed.currency();
+      auto [it, fresh] = totals.try_emplace({c.benefit_category, currency});
+      Total& t = it->second;
+      if (fresh) t = Total{0, Money(currency, 0), Money(currency, 0)};
       ++t.count;
-      t.claimed += c.amount_claimed.minor();
-      t.approved += c.amount_approved.minor();
+      absl::StatusOr<Money> claimed = t.claimed.Add(c.amount_claimed);
+      absl::StatusOr<Money> approved = t.approved.Add(c.amount_approved);
+      for (const absl::Status& sum : {claimed.status(), approved.status()}) {
+        if (!sum.ok()) {
+          return Annotate(sum, absl::StrCat("bordereau total of ", c.benefit_category,
+                                            " (narrow it with account_id)"));
+        }
+      }
+      t.claimed = *std::move(claimed);
+      t.approved = *std::move(approved);
       if (!writer->Write(chunk)) return absl::CancelledError("the client went away during the bordereau");
       return absl::OkStatus();
     }));
@@ -718,8 +699,8 @@ grpc::Status ClaimsServiceImpl::StreamBordereau(grpc::ServerContext* ctx, const 
       total->set_benefit_category(key.first);
       total->set_currency_code(key.second);
       total->set_claim_count(t.count);
-      *total->mutable_amount_claimed() = careops::ToProto(Money(key.second, t.claimed));
-      *total->mutable_amount_approved() = careops::ToProto(Money(key.second, t.approved));
+      *total->mutable_amount_claimed() = careops::ToProto(t.claimed);
+      *total->mutable_amount_approved() = careops::ToProto(t.approved);
       if (!writer->Write(chunk)) return absl::CancelledError("the client went away during the bordereau");
     }
     return absl::OkStatus();

@@ -309,6 +309,43 @@ TEST_F(ClaimsServiceTest, BadInputIsInvalidArgumentNamingTheField) {
   EXPECT_TRUE(InvalidArgumentNaming(s, "etag"));
 }
 
+TEST_F(ClaimsServiceTest, CodesAmountsTimestampsAndEtagsFollowTheCommonRules) {
+  v1::Claim out;
+  v1::SubmitClaimRequest req = SubmitRequest(100);
+  req.add_diagnosis_codes("J06.9");
+  req.add_diagnosis_codes("J06.9\nE11");
+  Call submit("t-specialist");
+  grpc::Status s = service_.SubmitClaim(&submit.ctx, &req, &out);
+  EXPECT_EQ(s.error_message(), "diagnosis_codes[1]: must not contain control characters or line breaks");
+  req = SubmitRequest(kMaxMoneyMinor + 1);
+  Call too_big("t-specialist");
+  s = service_.SubmitClaim(&too_big.ctx, &req, &out);
+  EXPECT_TRUE(InvalidArgumentNaming(s, "amount_claimed.amount_minor"));
+  EXPECT_TRUE(store_.claims_.empty());
+
+  v1::Claim c = Submit(1000);
+  auto tr = Tr(c);
+  tr.set_etag(std::string(1 << 20, '7'));
+  Call close("t-specialist");
+  s = service_.CloseClaim(&close.ctx, &tr, &out);
+  EXPECT_TRUE(InvalidArgumentNaming(s, "etag"));
+  EXPECT_LT(s.error_message().size(), 100u);
+
+  v1::ListClaimsRequest list;
+  list.mutable_submitted_from()->set_nanos(1000000000);
+  v1::ListClaimsResponse listed;
+  Call list_call("t-specialist");
+  s = service_.ListClaims(&list_call.ctx, &list, &listed);
+  EXPECT_EQ(s.error_message(), "submitted_from: nanos must be between 0 and 999999999");
+
+  v1::RunBreachScanRequest scan;
+  scan.mutable_as_of()->set_seconds(-62135596801);  // the second before 0001-01-01
+  v1::RunBreachScanResponse scanned;
+  Call scan_call("t-specialist");
+  s = service_.RunBreachScan(&scan_call.ctx, &scan, &scanned);
+  EXPECT_EQ(s.error_message(), "as_of: must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z");
+}
+
 TEST_F(ClaimsServiceTest, BadRequestIdIsRefusedBeforeMembershipIsAsked) {
   v1::SubmitClaimRequest req = SubmitRequest(100);
   req.clear_request_id();

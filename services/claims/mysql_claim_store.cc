@@ -14,6 +14,7 @@
 #include "common/proto_time.h"
 #include "common/status.h"
 #include "common/text.h"
+#include "common/validation.h"
 #include "services/claims/claim_rules.h"
 
 namespace careops::claims {
@@ -324,7 +325,7 @@ absl::StatusOr<Claim> LockClaim(mysql::Connection& conn, const std::string& clai
   auto& st = conn.Prepare(kLockClaim);
   st.setString(1, claim_id);
   CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> rows, ReadClaims(st));
-  if (rows.empty()) return absl::NotFoundError(absl::StrCat("claim_id: no claim '", claim_id, "'"));
+  if (rows.empty()) return absl::NotFoundError(absl::StrCat("claim_id: no claim ", Quote(claim_id)));
   return std::move(rows.front());
 }
 
@@ -394,7 +395,7 @@ absl::StatusOr<Claim> MysqlClaimStore::GetClaim(const std::string& claim_id) {
     CAREOPS_ASSIGN_OR_RETURN(rows, ReadClaims(st));
     return absl::OkStatus();
   }));
-  if (rows.empty()) return absl::NotFoundError(absl::StrCat("claim_id: no claim '", claim_id, "'"));
+  if (rows.empty()) return absl::NotFoundError(absl::StrCat("claim_id: no claim ", Quote(claim_id)));
   return std::move(rows.front());
 }
 
@@ -489,7 +490,7 @@ absl::StatusOr<std::vector<ClaimEvent>> MysqlClaimStore::GetHistory(const std::s
     }
     return absl::OkStatus();
   }));
-  if (!exists) return absl::NotFoundError(absl::StrCat("claim_id: no claim '", claim_id, "'"));
+  if (!exists) return absl::NotFoundError(absl::StrCat("claim_id: no claim ", Quote(claim_id)));
   return events;
 }
 
@@ -558,27 +559,28 @@ absl::StatusOr<std::map<ClaimStatus, int64_t>> MysqlClaimStore::CountByStatus() 
 
 absl::Status MysqlClaimStore::ScanBordereau(const BordereauQuery& q,
                                             const std::function<absl::Status(const Claim&)>& row) {
-  // REPEATABLE READ: every page reads the snapshot of the first, so rows and the
-  // totals built from them agree even while claims are being approved. Not
-  // retried: rows may already have gone to the caller.
-  return mysql::RunInTransaction(
-      pool_,
-      [&](mysql::Connection& conn) -> absl::Status {
-        std::string after;
-        for (;;) {
-          auto& st = conn.Prepare(kBordereauPage);
-          st.setString(1, ToSqlDatetime(q.from));
-          st.setString(2, ToSqlDatetime(q.until));
-          st.setString(3, q.account_id);
-          st.setString(4, q.account_id);
-          st.setString(5, after);
-          CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> page, ReadClaims(st));
-          for (const Claim& c : page) CAREOPS_RETURN_IF_ERROR(row(c));
-          if (static_cast<int>(page.size()) < kBordereauPageSize) return absl::OkStatus();
-          after = page.back().claim_id;
-        }
-      },
-      {.max_attempts = 1, .isolation = "REPEATABLE READ"});
+  // One keyset page per pooled-connection lease: the connection goes back to the
+  // pool before any row of the page reaches `row`, which writes to a client that
+  // may be slow or never read, so a stalled reader holds no connection and no
+  // transaction. Each page is its own autocommit read (see claim_store.h for the
+  // consistency that gives).
+  std::string after;
+  for (;;) {
+    std::vector<Claim> page;
+    CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+      auto& st = conn.Prepare(kBordereauPage);
+      st.setString(1, ToSqlDatetime(q.from));
+      st.setString(2, ToSqlDatetime(q.until));
+      st.setString(3, q.account_id);
+      st.setString(4, q.account_id);
+      st.setString(5, after);
+      CAREOPS_ASSIGN_OR_RETURN(page, ReadClaims(st));
+      return absl::OkStatus();
+    }));
+    for (const Claim& c : page) CAREOPS_RETURN_IF_ERROR(row(c));
+    if (static_cast<int>(page.size()) < kBordereauPageSize) return absl::OkStatus();
+    after = page.back().claim_id;
+  }
 }
 
 absl::Status MysqlClaimStore::CreateInvestigation(const Mutation& m, const Investigation& v,
@@ -590,7 +592,7 @@ absl::Status MysqlClaimStore::CreateInvestigation(const Mutation& m, const Inves
           auto& st = conn.Prepare(kClaimExists);
           st.setString(1, v.claim_id);
           std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-          if (!rs->next()) return absl::NotFoundError(absl::StrCat("claim_id: no claim '", v.claim_id, "'"));
+          if (!rs->next()) return absl::NotFoundError(absl::StrCat("claim_id: no claim ", Quote(v.claim_id)));
           claim_status = ParseClaimStatus(Str(*rs, 1)).value_or(ClaimStatus::kSubmitted);
         }
         auto& st = conn.Prepare(kInsertInvestigation);
@@ -638,7 +640,7 @@ absl::Status MysqlClaimStore::TransitionInvestigation(const Mutation& m, const s
           st.setString(1, investigation_id);
           std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
           if (!rs->next()) {
-            return absl::NotFoundError(absl::StrCat("investigation_id: no investigation '", investigation_id, "'"));
+            return absl::NotFoundError(absl::StrCat("investigation_id: no investigation ", Quote(investigation_id)));
           }
           CAREOPS_ASSIGN_OR_RETURN(current, ReadInvestigation(*rs));
         }

@@ -6,13 +6,10 @@
 #include "common/proto_time.h"
 #include "common/status.h"
 #include "common/text.h"
+#include "common/validation.h"
 
 namespace careops::membership {
 namespace {
-
-std::string Field(std::string_view parent, std::string_view child) {
-  return parent.empty() ? std::string(child) : absl::StrCat(Abs(parent), ".", Abs(child));
-}
 
 std::string DayText(absl::CivilDay d) { return ToSqlDate(d); }
 
@@ -28,6 +25,24 @@ bool CoveredOn(absl::CivilDay effective_date, std::optional<absl::CivilDay> term
 
 absl::CivilDay WaitingPeriodEnd(absl::CivilDay effective_date, int waiting_period_days) {
   return effective_date + waiting_period_days;
+}
+
+int64_t RemainingLimit(const BenefitTerms& b, std::string_view currency, int64_t used_minor) {
+  if (b.unlimited) return 0;
+  absl::StatusOr<Money> left =
+      Money(std::string(currency), b.annual_limit_minor).Subtract(Money(std::string(currency), used_minor));
+  return left.ok() && left->minor() > 0 ? left->minor() : 0;
+}
+
+absl::StatusOr<int64_t> UsedAfterRecording(const EligibilityFacts& f, int64_t amount_minor) {
+  absl::StatusOr<Money> used = Money(f.currency, f.used_minor).Add(Money(f.currency, amount_minor));
+  if (!used.ok()) {
+    if (used.status().code() != absl::StatusCode::kFailedPrecondition) return used.status();
+    return absl::FailedPreconditionError(absl::StrCat("amount: the member's utilisation of ",
+                                                      f.benefit ? f.benefit->code : "this benefit",
+                                                      " this year would exceed 10^15 minor units"));
+  }
+  return used->minor();
 }
 
 EligibilityDecision DecideEligibility(const EligibilityFacts& f, absl::CivilDay service_date,
@@ -64,7 +79,7 @@ EligibilityDecision DecideEligibility(const EligibilityFacts& f, absl::CivilDay 
   } else {
     const BenefitTerms& b = *f.benefit;
     d.unlimited = b.unlimited;
-    d.remaining_minor = b.unlimited ? 0 : std::max<int64_t>(0, b.annual_limit_minor - f.used_minor);
+    d.remaining_minor = RemainingLimit(b, f.currency, f.used_minor);
     absl::CivilDay served = WaitingPeriodEnd(f.effective_date, b.waiting_period_days);
     if (b.waiting_period_days > 0 && service_date < served) {
       add(v1::WAITING_PERIOD_NOT_SERVED,
@@ -198,22 +213,6 @@ std::string_view MemberStatusName(v1::MemberStatus status) {
 
 namespace {
 
-absl::Status RequireText(std::string_view value, std::string_view field, size_t max) {
-  if (StripSpace(value).empty()) return InvalidArgument(field, "must not be empty");
-  if (value.size() > max) return InvalidArgument(field, absl::StrCat("must be at most ", max, " characters"));
-  return absl::OkStatus();
-}
-
-absl::Status OptionalText(std::string_view value, std::string_view field, size_t max) {
-  if (value.size() > max) return InvalidArgument(field, absl::StrCat("must be at most ", max, " characters"));
-  return absl::OkStatus();
-}
-
-absl::Status RequireDate(const common::v1::Date& d, bool present, std::string_view field) {
-  if (!present) return InvalidArgument(field, "is required");
-  return FromProto(d, field).status();
-}
-
 bool ValidCode(std::string_view code) {
   if (code.empty() || code.size() > 32) return false;
   for (char c : code) {
@@ -225,46 +224,45 @@ bool ValidCode(std::string_view code) {
 }  // namespace
 
 absl::Status ValidateAccountField(const v1::ClientAccount& a, std::string_view path, std::string_view field) {
-  std::string f = Field(field, path);
+  std::string f = SubField(field, path);
   if (path == "name") return RequireText(a.name(), f, 200);
-  if (path == "account_officer") return OptionalText(a.account_officer(), f, 128);
+  if (path == "account_officer") return OptionalId(a.account_officer(), f, 128);
   if (path == "contact_email") {
-    CAREOPS_RETURN_IF_ERROR(OptionalText(a.contact_email(), f, 254));
+    CAREOPS_RETURN_IF_ERROR(OptionalId(a.contact_email(), f, 254));
     if (!a.contact_email().empty() && a.contact_email().find('@') == std::string::npos) {
       return InvalidArgument(f, "must be an e-mail address");
     }
     return absl::OkStatus();
   }
-  return InvalidArgument("update_mask", absl::StrCat("path '", Abs(path),
-                                                     "' is not updatable (name, account_officer, contact_email)"));
+  return InvalidArgument("update_mask", absl::StrCat("path ", Quote(path),
+                                                     " is not updatable (name, account_officer, contact_email)"));
 }
 
 absl::Status ValidateNewAccount(const v1::ClientAccount& a, std::string_view field) {
   CAREOPS_RETURN_IF_ERROR(ValidateAccountField(a, "name", field));
   if (a.type() == v1::CLIENT_ACCOUNT_TYPE_UNSPECIFIED || !v1::ClientAccountType_IsValid(a.type())) {
-    return InvalidArgument(Field(field, "type"), "must be DIRECT_CLIENT, CORPORATE, BROKER or AGENT");
+    return InvalidArgument(SubField(field, "type"), "must be DIRECT_CLIENT, CORPORATE, BROKER or AGENT");
   }
   CAREOPS_RETURN_IF_ERROR(ValidateAccountField(a, "account_officer", field));
   CAREOPS_RETURN_IF_ERROR(ValidateAccountField(a, "contact_email", field));
-  return RequireDate(a.start_date(), a.has_start_date(), Field(field, "start_date"));
+  return RequireDate(a.has_start_date(), a.start_date(), SubField(field, "start_date")).status();
 }
 
 absl::Status ValidatePerson(const v1::Person& p, std::string_view field, absl::CivilDay today) {
-  CAREOPS_RETURN_IF_ERROR(RequireText(p.given_name(), Field(field, "given_name"), 100));
-  CAREOPS_RETURN_IF_ERROR(RequireText(p.family_name(), Field(field, "family_name"), 100));
-  std::string birth_field = Field(field, "birth_date");
-  if (!p.has_birth_date()) return InvalidArgument(birth_field, "is required");
-  auto birth = FromProto(p.birth_date(), birth_field);
+  CAREOPS_RETURN_IF_ERROR(RequireText(p.given_name(), SubField(field, "given_name"), 100));
+  CAREOPS_RETURN_IF_ERROR(RequireText(p.family_name(), SubField(field, "family_name"), 100));
+  std::string birth_field = SubField(field, "birth_date");
+  auto birth = RequireDate(p.has_birth_date(), p.birth_date(), birth_field);
   if (!birth.ok()) return birth.status();
   if (*birth > today) return InvalidArgument(birth_field, "must not be in the future");
   if (!(p.sex().empty() || p.sex() == "F" || p.sex() == "M" || p.sex() == "X")) {
-    return InvalidArgument(Field(field, "sex"), "must be empty, F, M or X");
+    return InvalidArgument(SubField(field, "sex"), "must be empty, F, M or X");
   }
-  CAREOPS_RETURN_IF_ERROR(OptionalText(p.email(), Field(field, "email"), 254));
+  CAREOPS_RETURN_IF_ERROR(OptionalId(p.email(), SubField(field, "email"), 254));
   if (!p.email().empty() && p.email().find('@') == std::string::npos) {
-    return InvalidArgument(Field(field, "email"), "must be an e-mail address");
+    return InvalidArgument(SubField(field, "email"), "must be an e-mail address");
   }
-  return OptionalText(p.phone(), Field(field, "phone"), 32);
+  return OptionalId(p.phone(), SubField(field, "phone"), 32);
 }
 
 absl::Status ValidateExternalRef(std::string_view ref, std::string_view field) {
@@ -278,52 +276,57 @@ absl::Status ValidateBenefits(const google::protobuf::RepeatedPtrField<v1::Benef
   std::set<std::string> codes;
   for (int i = 0; i < benefits.size(); ++i) {
     const v1::Benefit& b = benefits[i];
-    std::string f = absl::StrCat(Abs(field), "[", i, "]");
+    std::string f = ItemField(field, i);
     if (!ValidCode(b.code())) {
-      return InvalidArgument(Field(f, "code"), "must be 1 to 32 of A-Z, 0-9, '_' or '-'");
+      return InvalidArgument(SubField(f, "code"), "must be 1 to 32 of A-Z, 0-9, '_' or '-'");
     }
     if (!codes.insert(b.code()).second) {
-      return InvalidArgument(Field(f, "code"), absl::StrCat("'", b.code(), "' appears twice in the plan"));
+      return InvalidArgument(SubField(f, "code"), absl::StrCat(Quote(b.code()), " appears twice in the plan"));
     }
-    CAREOPS_RETURN_IF_ERROR(RequireText(b.category(), Field(f, "category"), 64));
+    CAREOPS_RETURN_IF_ERROR(RequireText(b.category(), SubField(f, "category"), 64));
     if (b.unlimited()) {
-      if (b.has_annual_limit()) return InvalidArgument(Field(f, "annual_limit"), "must be unset when unlimited");
+      if (b.has_annual_limit()) return InvalidArgument(SubField(f, "annual_limit"), "must be unset when unlimited");
     } else {
       if (!b.has_annual_limit() || b.annual_limit().amount_minor() <= 0) {
-        return InvalidArgument(Field(f, "annual_limit"), "must be more than zero unless unlimited is set");
+        return InvalidArgument(SubField(f, "annual_limit"), "must be more than zero unless unlimited is set");
       }
       if (b.annual_limit().currency_code() != currency) {
-        return InvalidArgument(Field(f, "annual_limit.currency_code"),
+        return InvalidArgument(SubField(f, "annual_limit.currency_code"),
                                absl::StrCat("must be the plan's currency ", Abs(currency)));
       }
+      CAREOPS_RETURN_IF_ERROR(ValidateMoney(FromProto(b.annual_limit()), SubField(f, "annual_limit")));
     }
     if (b.has_per_visit_cap()) {
       if (b.per_visit_cap().amount_minor() < 0) {
-        return InvalidArgument(Field(f, "per_visit_cap.amount_minor"), "must not be negative");
+        return InvalidArgument(SubField(f, "per_visit_cap.amount_minor"), "must not be negative");
       }
       if (b.per_visit_cap().amount_minor() > 0 && b.per_visit_cap().currency_code() != currency) {
-        return InvalidArgument(Field(f, "per_visit_cap.currency_code"),
+        return InvalidArgument(SubField(f, "per_visit_cap.currency_code"),
                                absl::StrCat("must be the plan's currency ", Abs(currency)));
+      }
+      if (b.per_visit_cap().amount_minor() > kMaxMoneyMinor) {
+        return InvalidArgument(SubField(f, "per_visit_cap.amount_minor"),
+                               "must be at most 10^15 (1000000000000000) minor units");
       }
     }
     if (b.copay_basis_points() < 0 || b.copay_basis_points() > 10000) {
-      return InvalidArgument(Field(f, "copay_basis_points"), "must be between 0 and 10000");
+      return InvalidArgument(SubField(f, "copay_basis_points"), "must be between 0 and 10000");
     }
     if (b.waiting_period_days() < 0 || b.waiting_period_days() > 3650) {
-      return InvalidArgument(Field(f, "waiting_period_days"), "must be between 0 and 3650");
+      return InvalidArgument(SubField(f, "waiting_period_days"), "must be between 0 and 3650");
     }
   }
   return absl::OkStatus();
 }
 
 absl::Status ValidateNewPlan(const v1::Plan& plan, std::string_view field) {
-  if (plan.account_id().empty()) return InvalidArgument(Field(field, "account_id"), "is required");
-  CAREOPS_RETURN_IF_ERROR(RequireText(plan.name(), Field(field, "name"), 200));
+  CAREOPS_RETURN_IF_ERROR(RequireId(plan.account_id(), SubField(field, "account_id"), 64));
+  CAREOPS_RETURN_IF_ERROR(RequireText(plan.name(), SubField(field, "name"), 200));
   if (!IsKnownCurrency(plan.currency_code())) {
-    return InvalidArgument(Field(field, "currency_code"),
-                           absl::StrCat("unknown ISO-4217 currency '", plan.currency_code(), "'"));
+    return InvalidArgument(SubField(field, "currency_code"),
+                           absl::StrCat("unknown ISO-4217 currency ", Quote(plan.currency_code())));
   }
-  return ValidateBenefits(plan.benefits(), plan.currency_code(), Field(field, "benefits"));
+  return ValidateBenefits(plan.benefits(), plan.currency_code(), SubField(field, "benefits"));
 }
 
 absl::Status ValidateNotBeforeStart(absl::CivilDay day, absl::CivilDay account_start, std::string_view field) {

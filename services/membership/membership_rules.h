@@ -11,7 +11,9 @@
 //   - Movement TAT: due = request time + N business days (Mon-Fri, UTC, minus
 //     configured holidays; common/business_days.h).
 //   - Validation of resources a caller sends (accounts, plans, people), each
-//     error INVALID_ARGUMENT naming the field and the rule.
+//     error INVALID_ARGUMENT naming the field and the rule, built on the common
+//     validator (common/validation.h: lengths in characters, no control
+//     characters, names of only blanks or zero-width characters are empty).
 #pragma once
 
 #include <cstdint>
@@ -78,6 +80,15 @@ struct EligibilityDecision {
   bool unlimited = false;
   int64_t remaining_minor = 0;  // before this amount; 0 when unlimited
 };
+
+// What is left of `benefit`'s annual limit after `used_minor` (0 when used up or
+// unlimited), computed with Money's checked arithmetic.
+int64_t RemainingLimit(const BenefitTerms& benefit, std::string_view currency, int64_t used_minor);
+
+// The year's utilisation after recording `amount_minor` more. FAILED_PRECONDITION
+// naming "amount" when it would pass 10^15 minor units (only an unlimited benefit
+// gets there: a limit is itself at most 10^15).
+absl::StatusOr<int64_t> UsedAfterRecording(const EligibilityFacts& facts, int64_t amount_minor);
 
 // Every reason that applies, in the enum's order. `amount_minor` 0 checks
 // coverage only (no limit or cap reason can apply).

@@ -100,6 +100,20 @@ TEST(EligibilityTest, UnlimitedBenefitHasNoLimitReason) {
   EXPECT_TRUE(d.unlimited);
 }
 
+TEST(EligibilityTest, BalancesStayWithinTheMoneyBound) {
+  EligibilityFacts f = CoveredMember();
+  EXPECT_EQ(RemainingLimit(*f.benefit, "PHP", 30000), 70000);
+  EXPECT_EQ(RemainingLimit(*f.benefit, "PHP", 200000), 0);  // over-used: nothing left, never negative
+  f.benefit->unlimited = true;
+  EXPECT_EQ(RemainingLimit(*f.benefit, "PHP", 5), 0);
+  f.used_minor = kMaxMoneyMinor - 10;
+  EXPECT_EQ(*UsedAfterRecording(f, 10), kMaxMoneyMinor);
+  auto over = UsedAfterRecording(f, 11);
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(over.status().message(),
+            "amount: the member's utilisation of OUTPATIENT this year would exceed 10^15 minor units");
+}
+
 TEST(EligibilityTest, PerVisitCap) {
   EligibilityFacts f = CoveredMember();
   EXPECT_TRUE(DecideEligibility(f, CivilDay(2026, 3, 1), 30000).eligible);
@@ -216,6 +230,22 @@ v1::Plan GoodPlan() {
   return p;
 }
 
+TEST(ValidationTest, PlanLimitsStayWithinTheMoneyBound) {
+  v1::Plan p = GoodPlan();
+  v1::Benefit* b = p.mutable_benefits(0);
+  b->mutable_annual_limit()->set_amount_minor(kMaxMoneyMinor);
+  EXPECT_TRUE(ValidateNewPlan(p, "plan").ok());
+  b->mutable_annual_limit()->set_amount_minor(kMaxMoneyMinor + 1);
+  EXPECT_EQ(ValidateNewPlan(p, "plan").message(),
+            "plan.benefits[0].annual_limit.amount_minor: must be at most 10^15 (1000000000000000) minor units in "
+            "absolute value");
+  b->mutable_annual_limit()->set_amount_minor(1000);
+  b->mutable_per_visit_cap()->set_currency_code("PHP");
+  b->mutable_per_visit_cap()->set_amount_minor(kMaxMoneyMinor + 1);
+  EXPECT_EQ(ValidateNewPlan(p, "plan").message(),
+            "plan.benefits[0].per_visit_cap.amount_minor: must be at most 10^15 (1000000000000000) minor units");
+}
+
 TEST(ValidationTest, PlanRulesNameTheField) {
   EXPECT_TRUE(ValidateNewPlan(GoodPlan(), "plan").ok());
   v1::Plan p = GoodPlan();
@@ -263,6 +293,31 @@ TEST(ValidationTest, PersonAndAccount) {
             "update_mask: path 'type' is not updatable (name, account_officer, contact_email)");
   EXPECT_EQ(ValidateNotBeforeStart(CivilDay(2025, 12, 31), CivilDay(2026, 1, 1), "effective_date").message(),
             "effective_date: must not be before the account's start date 2026-01-01");
+}
+
+TEST(ValidationTest, NamesCountCharactersAndMustBeVisible) {
+  v1::Person person;
+  person.set_family_name("Reyes");
+  *person.mutable_birth_date() = ToProto(CivilDay(1990, 5, 1));
+  std::string hundred;
+  for (int i = 0; i < 100; ++i) hundred += "\xC3\xB1";  // "ñ": 100 characters, 200 bytes
+  person.set_given_name(hundred);
+  EXPECT_TRUE(ValidatePerson(person, "person", CivilDay(2026, 1, 1)).ok());
+  for (const char* blank : {"\xE2\x80\x8B", "\xC2\xA0\xE3\x80\x80", "\xEF\xBB\xBF "}) {
+    person.set_given_name(blank);
+    EXPECT_EQ(ValidatePerson(person, "person", CivilDay(2026, 1, 1)).message(), "person.given_name: must not be empty");
+  }
+  person.set_given_name("Ana\nReyes");
+  EXPECT_EQ(ValidatePerson(person, "person", CivilDay(2026, 1, 1)).message(),
+            "person.given_name: must not contain control characters or line breaks");
+
+  v1::ClientAccount a;
+  a.set_name("\xE2\x80\x8B\xE2\x80\x8D");
+  a.set_type(v1::CLIENT_ACCOUNT_TYPE_CORPORATE);
+  *a.mutable_start_date() = ToProto(CivilDay(2026, 1, 1));
+  EXPECT_EQ(ValidateNewAccount(a, "account").message(), "account.name: must not be empty");
+  // A path the caller made up comes back as a short prefix only.
+  EXPECT_LT(ValidateAccountField(a, std::string(100000, 'p'), "account").message().size(), 120u);
 }
 
 }  // namespace

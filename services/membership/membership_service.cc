@@ -17,28 +17,12 @@
 #include "common/proto_time.h"
 #include "common/status.h"
 #include "common/text.h"
+#include "common/validation.h"
 
 namespace careops::membership {
 namespace {
 
 constexpr int kMaxBatchRows = 5000;
-
-absl::Status Require(const std::string& value, std::string_view field) {
-  if (value.empty()) return InvalidArgument(field, "is required");
-  if (value.size() > 64) return InvalidArgument(field, "must be at most 64 characters");
-  return absl::OkStatus();
-}
-
-absl::Status RequireReason(const std::string& reason) {
-  if (StripSpace(reason).empty()) return InvalidArgument("reason", "must not be empty");
-  if (reason.size() > 1024) return InvalidArgument("reason", "must be at most 1024 characters");
-  return absl::OkStatus();
-}
-
-absl::StatusOr<absl::CivilDay> RequireDate(bool present, const common::v1::Date& d, std::string_view field) {
-  if (!present) return InvalidArgument(field, "is required");
-  return FromProto(d, field);
-}
 
 // Moves a page's items into the response and sets next_page_token (empty on the
 // last page) from the last item's key, bound to the request's filters.
@@ -63,7 +47,7 @@ absl::CivilDay BusinessToday(absl::Time now) { return absl::ToCivilDay(now, absl
 absl::Status ValidateEnrollee(const std::string& plan_id, const std::string& external_ref, const v1::Person& person,
                               bool has_date, const common::v1::Date& date, std::string_view prefix,
                               absl::CivilDay today) {
-  CAREOPS_RETURN_IF_ERROR(Require(plan_id, absl::StrCat(Abs(prefix), "plan_id")));
+  CAREOPS_RETURN_IF_ERROR(RequireId(plan_id, absl::StrCat(Abs(prefix), "plan_id"), 64));
   CAREOPS_RETURN_IF_ERROR(ValidateExternalRef(external_ref, absl::StrCat(Abs(prefix), "external_ref")));
   CAREOPS_RETURN_IF_ERROR(ValidatePerson(person, absl::StrCat(Abs(prefix), "person"), today));
   return RequireDate(has_date, date, absl::StrCat(Abs(prefix), "effective_date")).status();
@@ -99,7 +83,7 @@ grpc::Status MembershipServiceImpl::CreateClientAccount(grpc::ServerContext* ctx
 grpc::Status MembershipServiceImpl::GetClientAccount(grpc::ServerContext* ctx, const v1::GetClientAccountRequest* req,
                                                      v1::ClientAccount* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Require(req->account_id(), "account_id"));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->account_id(), "account_id", 64));
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetAccount(req->account_id()));
     return absl::OkStatus();
   });
@@ -114,6 +98,7 @@ grpc::Status MembershipServiceImpl::ListClientAccounts(grpc::ServerContext* ctx,
     if (!v1::ClientAccountStatus_IsValid(req->status())) {
       return InvalidArgument("status", "is not a known account status");
     }
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->account_officer(), "account_officer", 128));
     AccountFilter filter{req->type(), req->status(), req->account_officer()};
     CAREOPS_ASSIGN_OR_RETURN(Page<v1::ClientAccount> result, store_.ListAccounts(filter, page));
     FillPage(result, *req, &v1::ClientAccount::account_id, resp->mutable_accounts(), resp->mutable_next_page_token());
@@ -126,7 +111,8 @@ grpc::Status MembershipServiceImpl::UpdateClientAccount(grpc::ServerContext* ctx
                                                         v1::ClientAccount* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     const v1::ClientAccount& in = req->account();
-    CAREOPS_RETURN_IF_ERROR(Require(in.account_id(), "account.account_id"));
+    CAREOPS_RETURN_IF_ERROR(RequireId(in.account_id(), "account.account_id", 64));
+    CAREOPS_RETURN_IF_ERROR(ParseEtag(in.etag(), "account.etag").status());
     if (req->update_mask().paths().empty()) {
       return InvalidArgument("update_mask", "must name at least one of name, account_officer, contact_email");
     }
@@ -150,8 +136,9 @@ grpc::Status MembershipServiceImpl::UpdateClientAccount(grpc::ServerContext* ctx
 absl::StatusOr<v1::ClientAccount> MembershipServiceImpl::Transition(
     const Mutation& m, const std::string& account_id, const std::string& etag, const std::string& reason,
     bool has_date, const common::v1::Date& date, AccountAction action) {
-  CAREOPS_RETURN_IF_ERROR(Require(account_id, "account_id"));
-  CAREOPS_RETURN_IF_ERROR(RequireReason(reason));
+  CAREOPS_RETURN_IF_ERROR(RequireId(account_id, "account_id", 64));
+  CAREOPS_RETURN_IF_ERROR(ParseEtag(etag).status());
+  CAREOPS_RETURN_IF_ERROR(RequireText(reason, "reason", 1024, TextKind::kMultiLine));
   CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay day, RequireDate(has_date, date, "effective_date"));
   AccountTransition t{account_id, etag, action, reason, day};
   return store_.TransitionAccount(m, t);
@@ -198,6 +185,7 @@ grpc::Status MembershipServiceImpl::GetAccountSummary(grpc::ServerContext* ctx,
                              RequireDate(req->has_period_start(), req->period_start(), "period_start"));
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, RequireDate(req->has_period_end(), req->period_end(), "period_end"));
     if (end < start) return InvalidArgument("period_end", "must not be before period_start");
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->account_id(), "account_id", 64));
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.Summarize(req->account_id(), start, end));
     return absl::OkStatus();
   });
@@ -223,7 +211,7 @@ grpc::Status MembershipServiceImpl::CreatePlan(grpc::ServerContext* ctx, const v
 
 grpc::Status MembershipServiceImpl::GetPlan(grpc::ServerContext* ctx, const v1::GetPlanRequest* req, v1::Plan* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Require(req->plan_id(), "plan_id"));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->plan_id(), "plan_id", 64));
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetPlan(req->plan_id()));
     return absl::OkStatus();
   });
@@ -234,6 +222,7 @@ grpc::Status MembershipServiceImpl::ListPlans(grpc::ServerContext* ctx, const v1
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
     if (!v1::PlanStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known plan status");
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->account_id(), "account_id", 64));
     CAREOPS_ASSIGN_OR_RETURN(Page<v1::Plan> result, store_.ListPlans({req->account_id(), req->status()}, page));
     FillPage(result, *req, &v1::Plan::plan_id, resp->mutable_plans(), resp->mutable_next_page_token());
     return absl::OkStatus();
@@ -243,8 +232,9 @@ grpc::Status MembershipServiceImpl::ListPlans(grpc::ServerContext* ctx, const v1
 grpc::Status MembershipServiceImpl::RevisePlan(grpc::ServerContext* ctx, const v1::RevisePlanRequest* req,
                                                v1::Plan* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Require(req->plan_id(), "plan_id"));
-    if (req->name().size() > 200) return InvalidArgument("name", "must be at most 200 characters");
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->plan_id(), "plan_id", 64));
+    CAREOPS_RETURN_IF_ERROR(ParseEtag(req->etag()).status());
+    CAREOPS_RETURN_IF_ERROR(OptionalText(req->name(), "name", 200));
     if (req->benefits().empty()) return InvalidArgument("benefits", "must list at least one benefit");
     v1::Plan next;
     next.set_plan_id(ids_.Next());
@@ -261,7 +251,7 @@ grpc::Status MembershipServiceImpl::RevisePlan(grpc::ServerContext* ctx, const v
 grpc::Status MembershipServiceImpl::EnrollMember(grpc::ServerContext* ctx, const v1::EnrollMemberRequest* req,
                                                  v1::Member* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Require(req->account_id(), "account_id"));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->account_id(), "account_id", 64));
     CAREOPS_RETURN_IF_ERROR(ValidateEnrollee(req->plan_id(), req->external_ref(), req->person(),
                                              req->has_effective_date(), req->effective_date(), "", BusinessToday(m.now)));
     v1::Member member;
@@ -280,7 +270,7 @@ grpc::Status MembershipServiceImpl::EnrollMember(grpc::ServerContext* ctx, const
 grpc::Status MembershipServiceImpl::GetMember(grpc::ServerContext* ctx, const v1::GetMemberRequest* req,
                                               v1::Member* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Require(req->member_id(), "member_id"));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->member_id(), "member_id", 64));
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetMember(req->member_id()));
     return absl::OkStatus();
   });
@@ -291,6 +281,8 @@ grpc::Status MembershipServiceImpl::ListMembers(grpc::ServerContext* ctx, const 
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
     if (!v1::MemberStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known member status");
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->account_id(), "account_id", 64));
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->plan_id(), "plan_id", 64));
     CAREOPS_ASSIGN_OR_RETURN(Page<v1::Member> result,
                              store_.ListMembers({req->account_id(), req->status(), req->plan_id()}, page));
     FillPage(result, *req, &v1::Member::member_id, resp->mutable_members(), resp->mutable_next_page_token());
@@ -302,7 +294,7 @@ grpc::Status MembershipServiceImpl::BatchEnrollMembers(grpc::ServerContext* ctx,
                                                        const v1::BatchEnrollMembersRequest* req,
                                                        v1::BatchEnrollMembersResponse* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Require(req->account_id(), "account_id"));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->account_id(), "account_id", 64));
     if (req->rows().empty() || req->rows_size() > kMaxBatchRows) {
       return InvalidArgument("rows", absl::StrCat("must have 1 to ", kMaxBatchRows, " rows"));
     }
@@ -326,12 +318,12 @@ grpc::Status MembershipServiceImpl::BatchEnrollMembers(grpc::ServerContext* ctx,
 grpc::Status MembershipServiceImpl::RequestMovement(grpc::ServerContext* ctx, const v1::RequestMovementRequest* req,
                                                     v1::Movement* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Require(req->account_id(), "account_id"));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->account_id(), "account_id", 64));
     if (req->type() == v1::MOVEMENT_TYPE_UNSPECIFIED || !v1::MovementType_IsValid(req->type())) {
       return InvalidArgument("type", "must be ENROLLMENT, TERMINATION, PLAN_CHANGE, REINSTATEMENT or DETAIL_CHANGE");
     }
     CAREOPS_RETURN_IF_ERROR(RequireDate(req->has_effective_date(), req->effective_date(), "effective_date").status());
-    if (req->note().size() > 1024) return InvalidArgument("note", "must be at most 1024 characters");
+    CAREOPS_RETURN_IF_ERROR(OptionalText(req->note(), "note", 1024, TextKind::kMultiLine));
     const absl::CivilDay today = BusinessToday(m.now);
     v1::Movement mv;
     switch (req->type()) {
@@ -344,18 +336,18 @@ grpc::Status MembershipServiceImpl::RequestMovement(grpc::ServerContext* ctx, co
         *mv.mutable_enrollment() = req->enrollment();
         break;
       case v1::MOVEMENT_TYPE_PLAN_CHANGE:
-        CAREOPS_RETURN_IF_ERROR(Require(req->member_id(), "member_id"));
-        CAREOPS_RETURN_IF_ERROR(Require(req->new_plan_id(), "new_plan_id"));
+        CAREOPS_RETURN_IF_ERROR(RequireId(req->member_id(), "member_id", 64));
+        CAREOPS_RETURN_IF_ERROR(RequireId(req->new_plan_id(), "new_plan_id", 64));
         mv.set_new_plan_id(req->new_plan_id());
         break;
       case v1::MOVEMENT_TYPE_DETAIL_CHANGE:
-        CAREOPS_RETURN_IF_ERROR(Require(req->member_id(), "member_id"));
+        CAREOPS_RETURN_IF_ERROR(RequireId(req->member_id(), "member_id", 64));
         if (!req->has_person()) return InvalidArgument("person", "is required for a DETAIL_CHANGE");
         CAREOPS_RETURN_IF_ERROR(ValidatePerson(req->person(), "person", today));
         *mv.mutable_person() = req->person();
         break;
       default:
-        CAREOPS_RETURN_IF_ERROR(Require(req->member_id(), "member_id"));
+        CAREOPS_RETURN_IF_ERROR(RequireId(req->member_id(), "member_id", 64));
         break;
     }
     const absl::Time now = m.now;
@@ -379,7 +371,7 @@ grpc::Status MembershipServiceImpl::RequestMovement(grpc::ServerContext* ctx, co
 grpc::Status MembershipServiceImpl::GetMovement(grpc::ServerContext* ctx, const v1::GetMovementRequest* req,
                                                 v1::Movement* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Require(req->movement_id(), "movement_id"));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->movement_id(), "movement_id", 64));
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetMovement(req->movement_id(), call.now));
     return absl::OkStatus();
   });
@@ -388,7 +380,8 @@ grpc::Status MembershipServiceImpl::GetMovement(grpc::ServerContext* ctx, const 
 grpc::Status MembershipServiceImpl::ApplyMovement(grpc::ServerContext* ctx, const v1::ApplyMovementRequest* req,
                                                   v1::Movement* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Require(req->movement_id(), "movement_id"));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->movement_id(), "movement_id", 64));
+    CAREOPS_RETURN_IF_ERROR(ParseEtag(req->etag()).status());
     MovementDecision decision;
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.ApplyMovement(m,
                                                          req->movement_id(), req->etag(), ids_.Next(), &decision));
@@ -400,8 +393,9 @@ grpc::Status MembershipServiceImpl::ApplyMovement(grpc::ServerContext* ctx, cons
 grpc::Status MembershipServiceImpl::RejectMovement(grpc::ServerContext* ctx, const v1::RejectMovementRequest* req,
                                                    v1::Movement* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Require(req->movement_id(), "movement_id"));
-    CAREOPS_RETURN_IF_ERROR(RequireReason(req->reason()));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->movement_id(), "movement_id", 64));
+    CAREOPS_RETURN_IF_ERROR(ParseEtag(req->etag()).status());
+    CAREOPS_RETURN_IF_ERROR(RequireText(req->reason(), "reason", 1024, TextKind::kMultiLine));
     MovementDecision decision;
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.RejectMovement(m,
                                                           req->movement_id(), req->etag(), req->reason(), &decision));
@@ -416,12 +410,16 @@ grpc::Status MembershipServiceImpl::ListMovements(grpc::ServerContext* ctx, cons
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
     if (!v1::MovementStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known movement status");
     if (!v1::MovementType_IsValid(req->type())) return InvalidArgument("type", "is not a known movement type");
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->account_id(), "account_id", 64));
     MovementFilter filter;
     filter.account_id = req->account_id();
     filter.status = req->status();
     filter.type = req->type();
     filter.overdue_only = req->overdue_only();
-    filter.as_of = req->has_as_of() ? FromProto(req->as_of()) : call.now;
+    filter.as_of = call.now;
+    if (req->has_as_of()) {
+      CAREOPS_ASSIGN_OR_RETURN(filter.as_of, FromProto(req->as_of(), "as_of"));
+    }
     CAREOPS_ASSIGN_OR_RETURN(Page<v1::Movement> result, store_.ListMovements(filter, page));
     FillPage(result, *req, &v1::Movement::movement_id, resp->mutable_movements(), resp->mutable_next_page_token());
     return absl::OkStatus();
@@ -433,8 +431,8 @@ grpc::Status MembershipServiceImpl::ListMovements(grpc::ServerContext* ctx, cons
 grpc::Status MembershipServiceImpl::CheckEligibility(grpc::ServerContext* ctx, const v1::CheckEligibilityRequest* req,
                                                      v1::CheckEligibilityResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Require(req->member_id(), "member_id"));
-    CAREOPS_RETURN_IF_ERROR(Require(req->benefit_code(), "benefit_code"));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->member_id(), "member_id", 64));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->benefit_code(), "benefit_code", 64));
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay day,
                              RequireDate(req->has_service_date(), req->service_date(), "service_date"));
     int64_t amount = 0;
@@ -483,9 +481,9 @@ grpc::Status MembershipServiceImpl::RecordUtilization(grpc::ServerContext* ctx,
   // request_id is optional here: source_reference is the idempotency key.
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, RpcKit::RequestIdPolicy::kOptional,
                     [&](const Mutation& m) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Require(req->source_reference(), "source_reference"));
-    CAREOPS_RETURN_IF_ERROR(Require(req->member_id(), "member_id"));
-    CAREOPS_RETURN_IF_ERROR(Require(req->benefit_code(), "benefit_code"));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->source_reference(), "source_reference", 64));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->member_id(), "member_id", 64));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->benefit_code(), "benefit_code", 64));
     if (!req->has_amount()) return InvalidArgument("amount", "is required");
     CAREOPS_RETURN_IF_ERROR(ValidateMoney(FromProto(req->amount()), "amount"));
     if (req->amount().amount_minor() == 0) return InvalidArgument("amount.amount_minor", "must be more than zero");
@@ -502,8 +500,8 @@ grpc::Status MembershipServiceImpl::ReverseUtilization(grpc::ServerContext* ctx,
   // request_id is optional here: source_reference is the idempotency key.
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, RpcKit::RequestIdPolicy::kOptional,
                     [&](const Mutation& m) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Require(req->source_reference(), "source_reference"));
-    if (req->reason().size() > 1024) return InvalidArgument("reason", "must be at most 1024 characters");
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->source_reference(), "source_reference", 64));
+    CAREOPS_RETURN_IF_ERROR(OptionalText(req->reason(), "reason", 1024, TextKind::kMultiLine));
     CAREOPS_ASSIGN_OR_RETURN(*resp,
                              store_.ReverseUtilization(m, *req));
     return absl::OkStatus();

@@ -5,7 +5,8 @@
 // takes a Mutation: it runs exactly once per request_id (see
 // common/mysql/idempotency.h), writes its audit entry in the same transaction, and
 // returns the first answer again for a repeated request. Methods that take an etag
-// return ABORTED when it is set and stale. Reads return NOT_FOUND naming the id.
+// require it (INVALID_ARGUMENT when empty) and return ABORTED when it is stale.
+// Reads return NOT_FOUND naming the id.
 //
 // Implementations: MysqlMembershipStore (mysql_membership_store.h).
 #pragma once

@@ -17,6 +17,7 @@
 #include "common/proto_time.h"
 #include "common/status.h"
 #include "common/text.h"
+#include "common/validation.h"
 
 namespace careops::membership {
 namespace {
@@ -211,8 +212,11 @@ std::string Blob(sql::ResultSet& rs, int col) {
 
 std::string Etag(int64_t version) { return std::to_string(version); }
 
+// Etags are required (the adapter refuses an empty one first); compared as
+// versions, so "07" and "7" name the same one.
 absl::Status CheckEtag(const std::string& given, const std::string& current, std::string_view what) {
-  if (!given.empty() && given != current) {
+  CAREOPS_ASSIGN_OR_RETURN(int64_t version, ParseEtag(given));
+  if (Etag(version) != current) {
     return absl::AbortedError(absl::StrCat("etag: the ", Abs(what), " changed since it was read (etag ",
                                            current, " now); read it again and retry"));
   }
@@ -365,7 +369,7 @@ absl::StatusOr<v1::ClientAccount> LoadAccount(mysql::Connection& c, const std::s
   auto& st = c.Prepare(lock ? kSelectAccountForUpdate : kSelectAccount);
   st.setString(1, id);
   std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-  if (!rs->next()) return absl::NotFoundError(absl::StrCat("account_id: no client account '", id, "'"));
+  if (!rs->next()) return absl::NotFoundError(absl::StrCat("account_id: no client account ", Quote(id)));
   return ReadAccount(*rs);
 }
 
@@ -417,7 +421,7 @@ void AppendStatusHistory(mysql::Connection& c, const v1::ClientAccount& a, absl:
 absl::Status RequireOpen(const v1::ClientAccount& account, std::string_view field) {
   if (account.status() != v1::CLIENT_ACCOUNT_STATUS_CANCELLED) return absl::OkStatus();
   return absl::FailedPreconditionError(
-      absl::StrCat(Abs(field), ": client account '", account.account_id(), "' is cancelled"));
+      absl::StrCat(Abs(field), ": client account ", Quote(account.account_id()), " is cancelled"));
 }
 
 void LoadBenefits(mysql::Connection& c, v1::Plan& plan) {
@@ -433,7 +437,7 @@ absl::StatusOr<v1::Plan> LoadPlan(mysql::Connection& c, const std::string& id, b
     auto& st = c.Prepare(lock ? kSelectPlanForUpdate : kSelectPlan);
     st.setString(1, id);
     std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    if (!rs->next()) return absl::NotFoundError(absl::StrCat("plan_id: no plan '", id, "'"));
+    if (!rs->next()) return absl::NotFoundError(absl::StrCat("plan_id: no plan ", Quote(id)));
     plan = ReadPlan(*rs);
   }
   LoadBenefits(c, plan);
@@ -472,7 +476,7 @@ absl::StatusOr<v1::Member> LoadMember(mysql::Connection& c, const std::string& i
   auto& st = c.Prepare(lock ? kSelectMemberForUpdate : kSelectMember);
   st.setString(1, id);
   std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-  if (!rs->next()) return absl::NotFoundError(absl::StrCat("member_id: no member '", id, "'"));
+  if (!rs->next()) return absl::NotFoundError(absl::StrCat("member_id: no member ", Quote(id)));
   return ReadMember(*rs);
 }
 
@@ -534,12 +538,12 @@ absl::Status CheckEnrollable(const v1::ClientAccount& account, v1::PlanStatus pl
   CAREOPS_RETURN_IF_ERROR(ValidateNotBeforeStart(DayOf(m.effective_date()), DayOf(account.start_date()),
                                                  absl::StrCat(Abs(prefix), "effective_date")));
   if (!plan_found) {
-    return absl::FailedPreconditionError(absl::StrCat(Abs(prefix), "plan_id: '", m.plan_id(),
-                                                      "' is not a plan of account '", account.account_id(), "'"));
+    return absl::FailedPreconditionError(absl::StrCat(Abs(prefix), "plan_id: ", Quote(m.plan_id()),
+                                                      " is not a plan of account ", Quote(account.account_id())));
   }
   if (plan_status != v1::PLAN_STATUS_ACTIVE) {
-    return absl::FailedPreconditionError(absl::StrCat(Abs(prefix), "plan_id: plan '", m.plan_id(),
-                                                      "' is superseded; enrol on its newest version"));
+    return absl::FailedPreconditionError(absl::StrCat(Abs(prefix), "plan_id: plan ", Quote(m.plan_id()),
+                                                      " is superseded; enrol on its newest version"));
   }
   return absl::OkStatus();
 }
@@ -556,8 +560,8 @@ absl::Status InsertOneMember(mysql::Connection& c, const v1::ClientAccount& acco
     st.setString(2, m.external_ref());
     std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
     if (rs->next()) {
-      return absl::AlreadyExistsError(absl::StrCat("external_ref: '", m.external_ref(),
-                                                   "' is already member '", Str(*rs, 1), "' of the account"));
+      return absl::AlreadyExistsError(absl::StrCat("external_ref: ", Quote(m.external_ref()), " is already member ",
+                                                   Quote(Str(*rs, 1)), " of the account"));
     }
   }
   auto& st = c.Prepare(MultiRowSql(kInsertMemberHead, kInsertMemberRow, 1));
@@ -593,7 +597,7 @@ absl::StatusOr<v1::Movement> LoadMovement(mysql::Connection& c, const std::strin
   auto& st = c.Prepare(lock ? kSelectMovementForUpdate : kSelectMovement);
   st.setString(1, id);
   std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-  if (!rs->next()) return absl::NotFoundError(absl::StrCat("movement_id: no movement '", id, "'"));
+  if (!rs->next()) return absl::NotFoundError(absl::StrCat("movement_id: no movement ", Quote(id)));
   return ParseMovement(Blob(*rs, 1), as_of);
 }
 
@@ -657,8 +661,7 @@ void AddToBalance(mysql::Connection& c, const std::string& member_id, const std:
 void SetRemaining(v1::Utilization& u, const EligibilityFacts& f) {
   u.set_unlimited(f.benefit && f.benefit->unlimited);
   u.mutable_remaining_limit()->set_currency_code(f.currency);
-  u.mutable_remaining_limit()->set_amount_minor(
-      u.unlimited() || !f.benefit ? 0 : std::max<int64_t>(0, f.benefit->annual_limit_minor - f.used_minor));
+  u.mutable_remaining_limit()->set_amount_minor(f.benefit ? RemainingLimit(*f.benefit, f.currency, f.used_minor) : 0);
 }
 
 // Runs one read on a pooled connection; `read`'s own status (e.g. NOT_FOUND) is the answer.
@@ -922,7 +925,7 @@ absl::StatusOr<v1::Plan> MysqlMembershipStore::RevisePlan(const Mutation& m, con
     CAREOPS_RETURN_IF_ERROR(CheckEtag(etag, current.etag(), "plan"));
     if (current.status() != v1::PLAN_STATUS_ACTIVE) {
       return absl::FailedPreconditionError(
-          absl::StrCat("plan_id: plan '", plan_id, "' is already superseded; revise its newest version"));
+          absl::StrCat("plan_id: plan ", Quote(plan_id), " is already superseded; revise its newest version"));
     }
     CAREOPS_RETURN_IF_ERROR(ValidateBenefits(next.benefits(), current.currency_code(), "benefits"));
     v1::Plan plan = next;
@@ -1017,13 +1020,15 @@ absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll
       if (auto it = existing.find(r.row.external_ref()); it != existing.end()) {
         res->set_outcome(v1::BATCH_ROW_OUTCOME_DUPLICATE);
         res->set_member_id(it->second);
-        res->set_error(absl::StrCat(prefix, "external_ref: '", r.row.external_ref(), "' is already in the account"));
+        res->set_error(
+            absl::StrCat(prefix, "external_ref: ", Quote(r.row.external_ref()), " is already in the account"));
         continue;
       }
       if (auto it = seen.find(r.row.external_ref()); it != seen.end()) {
         res->set_outcome(v1::BATCH_ROW_OUTCOME_DUPLICATE);
         res->set_member_id(it->second);
-        res->set_error(absl::StrCat(prefix, "external_ref: '", r.row.external_ref(), "' appears earlier in the batch"));
+        res->set_error(
+            absl::StrCat(prefix, "external_ref: ", Quote(r.row.external_ref()), " appears earlier in the batch"));
         continue;
       }
       v1::Member member;
@@ -1080,8 +1085,8 @@ absl::StatusOr<v1::Movement> MysqlMembershipStore::CreateMovement(const Mutation
     if (movement.type() != v1::MOVEMENT_TYPE_ENROLLMENT) {
       CAREOPS_ASSIGN_OR_RETURN(v1::Member member, LoadMember(c, movement.member_id(), false));
       if (member.account_id() != movement.account_id()) {
-        return absl::InvalidArgumentError(absl::StrCat("member_id: member '", movement.member_id(),
-                                                       "' is not in account '", movement.account_id(), "'"));
+        return absl::InvalidArgumentError(absl::StrCat("member_id: member ", Quote(movement.member_id()),
+                                                       " is not in account ", Quote(movement.account_id())));
       }
     }
     v1::Movement mv = movement;
@@ -1138,7 +1143,7 @@ absl::Status ApplyToMember(mysql::Connection& c, const Mutation& m, v1::Movement
   CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, mv.account_id(), true));
   if (account.status() == v1::CLIENT_ACCOUNT_STATUS_CANCELLED) {
     return absl::FailedPreconditionError(
-        absl::StrCat("account_id: client account '", mv.account_id(), "' is cancelled; reject the movement"));
+        absl::StrCat("account_id: client account ", Quote(mv.account_id()), " is cancelled; reject the movement"));
   }
   const absl::CivilDay effective = DayOf(mv.effective_date());
   if (mv.type() == v1::MOVEMENT_TYPE_ENROLLMENT) {
@@ -1163,8 +1168,8 @@ absl::Status ApplyToMember(mysql::Connection& c, const Mutation& m, v1::Movement
   switch (mv.type()) {
     case v1::MOVEMENT_TYPE_TERMINATION:
       if (member.has_termination_date() && DayOf(member.termination_date()) <= effective) {
-        return absl::FailedPreconditionError(absl::StrCat("member_id: member '", member.member_id(),
-                                                          "' is already terminated as of ",
+        return absl::FailedPreconditionError(absl::StrCat("member_id: member ", Quote(member.member_id()),
+                                                          " is already terminated as of ",
                                                           ToSqlDate(DayOf(member.termination_date()))));
       }
       if (effective < DayOf(member.effective_date())) {
@@ -1177,7 +1182,7 @@ absl::Status ApplyToMember(mysql::Connection& c, const Mutation& m, v1::Movement
     case v1::MOVEMENT_TYPE_REINSTATEMENT:
       if (member.status() != v1::MEMBER_STATUS_TERMINATED) {
         return absl::FailedPreconditionError(
-            absl::StrCat("member_id: member '", member.member_id(), "' is not terminated"));
+            absl::StrCat("member_id: member ", Quote(member.member_id()), " is not terminated"));
       }
       member.set_status(v1::MEMBER_STATUS_ACTIVE);
       member.clear_termination_date();
@@ -1187,10 +1192,11 @@ absl::Status ApplyToMember(mysql::Connection& c, const Mutation& m, v1::Movement
       auto plan = LoadPlan(c, mv.new_plan_id(), false);
       if (!plan.ok() || plan->account_id() != mv.account_id()) {
         return absl::FailedPreconditionError(
-            absl::StrCat("new_plan_id: '", mv.new_plan_id(), "' is not a plan of the account"));
+            absl::StrCat("new_plan_id: ", Quote(mv.new_plan_id()), " is not a plan of the account"));
       }
       if (plan->status() != v1::PLAN_STATUS_ACTIVE) {
-        return absl::FailedPreconditionError(absl::StrCat("new_plan_id: plan '", mv.new_plan_id(), "' is superseded"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("new_plan_id: plan ", Quote(mv.new_plan_id()), " is superseded"));
       }
       member.set_plan_id(mv.new_plan_id());
       action = "member.change_plan";
@@ -1226,7 +1232,7 @@ absl::StatusOr<v1::Movement> MysqlMembershipStore::DecideMovement(const Mutation
       return absl::OkStatus();
     }
     if (mv.status() != v1::MOVEMENT_STATUS_PENDING) {
-      return absl::FailedPreconditionError(absl::StrCat("movement '", movement_id, "' is already ",
+      return absl::FailedPreconditionError(absl::StrCat("movement ", Quote(movement_id), " is already ",
                                                         Abs(MovementStatusName(mv.status()))));
     }
     CAREOPS_RETURN_IF_ERROR(CheckEtag(etag, mv.etag(), "movement"));
@@ -1302,8 +1308,8 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mu
             existing.amount().currency_code() != r.amount().currency_code() ||
             DayOf(existing.service_date()) != service_day) {
           return absl::AlreadyExistsError(
-              absl::StrCat("source_reference: '", r.source_reference(),
-                           "' already recorded a different utilisation (member, benefit, amount or service date)"));
+              absl::StrCat("source_reference: ", Quote(r.source_reference()),
+                           " already recorded a different utilisation (member, benefit, amount or service date)"));
         }
         CAREOPS_ASSIGN_OR_RETURN(
             EligibilityFacts facts,
@@ -1315,7 +1321,7 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mu
       }
     }
     CAREOPS_ASSIGN_OR_RETURN(EligibilityFacts facts, QueryFacts(c, r.member_id(), r.benefit_code(), service_day, nullptr, nullptr));
-    if (!facts.member_found) return absl::NotFoundError(absl::StrCat("member_id: no member '", r.member_id(), "'"));
+    if (!facts.member_found) return absl::NotFoundError(absl::StrCat("member_id: no member ", Quote(r.member_id())));
     if (facts.benefit && r.amount().currency_code() != facts.currency) {
       return absl::InvalidArgumentError(absl::StrCat("amount.currency_code: must be the plan's currency ", facts.currency));
     }
@@ -1328,6 +1334,7 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mu
       return absl::FailedPreconditionError(
           absl::StrCat("utilisation refused: ", absl::StrJoin(why, "; ")));
     }
+    CAREOPS_ASSIGN_OR_RETURN(const int64_t used_after, UsedAfterRecording(facts, r.amount().amount_minor()));
     {
       auto& st = c.Prepare(kInsertUtilization);
       st.setString(1, new_utilization_id);
@@ -1353,7 +1360,7 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mu
     *out.mutable_service_date() = r.service_date();
     out.set_source_reference(r.source_reference());
     *out.mutable_recorded_at() = ToProtoTimestamp(m.now);
-    facts.used_minor += r.amount().amount_minor();
+    facts.used_minor = used_after;
     SetRemaining(out, facts);
     return absl::OkStatus();
   }));
@@ -1371,7 +1378,7 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::ReverseUtilization(const M
       std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
       if (!rs->next()) {
         return absl::NotFoundError(
-            absl::StrCat("source_reference: no utilisation was recorded for '", r.source_reference(), "'"));
+            absl::StrCat("source_reference: no utilisation was recorded for ", Quote(r.source_reference())));
       }
       out = ReadUtilization(*rs);
     }

@@ -151,7 +151,8 @@ class Membership {
     return stub_->RecordUtilization(Ctx("svc-claims").get(), req, out);
   }
 
-  // Account transitions from `day`, without an etag, as collections calls them; the call's status.
+  // Account transitions from `day` as collections calls them (reading the account
+  // for its etag first); the call's status.
   grpc::Status Suspend(const std::string& account_id, common::v1::Date day) {
     return Transition(&v1::MembershipService::Stub::SuspendClientAccount, account_id, day, "past due");
   }
@@ -163,6 +164,14 @@ class Membership {
   }
 
   std::string Metrics() { return testing::HttpGet(service_.metrics_port(), "/metrics"); }
+
+  // The account's current etag ("" when it cannot be read).
+  std::string AccountEtag(const std::string& account_id) {
+    v1::GetClientAccountRequest req;
+    req.set_account_id(account_id);
+    v1::ClientAccount out;
+    return stub_->GetClientAccount(Ctx().get(), req, &out).ok() ? out.etag() : "";
+  }
 
   // The audit trail of one resource, oldest first, as "action by user: reason".
   std::vector<std::string> Audit(const std::string& resource_id) {
@@ -197,6 +206,7 @@ class Membership {
     Request req;
     req.set_request_id(NewRequestId());
     req.set_account_id(account_id);
+    req.set_etag(AccountEtag(account_id));
     req.set_reason(reason);
     *req.mutable_effective_date() = day;
     v1::ClientAccount out;
@@ -322,6 +332,59 @@ TEST_F(MembershipTest, BadInputIsInvalidArgumentNamingTheFieldAndNothingIsWritte
 
 // ---------------------------------------------------------------- accounts
 
+TEST_F(MembershipTest, TextIsCountedInCharactersAndBadValuesAreNeverEchoedInFull) {
+  v1::CreateClientAccountRequest create;
+  create.set_request_id(NewRequestId());
+  create.mutable_account()->set_type(v1::CLIENT_ACCOUNT_TYPE_CORPORATE);
+  *create.mutable_account()->mutable_start_date() = D(2026, 1, 1);
+  v1::ClientAccount a;
+  // Only zero-width characters and an ideographic space: empty.
+  create.mutable_account()->set_name("\xE2\x80\x8B\xE3\x80\x80\xEF\xBB\xBF");
+  grpc::Status s = m_->stub().CreateClientAccount(m_->Ctx().get(), create, &a);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "account.name: must not be empty");
+  create.mutable_account()->set_name("Acme\nInjected: line");
+  s = m_->stub().CreateClientAccount(m_->Ctx().get(), create, &a);
+  EXPECT_EQ(s.error_message(), "account.name: must not contain control characters or line breaks");
+  // 200 characters of two bytes each fit the 200-character limit; 201 do not.
+  std::string name;
+  for (int i = 0; i < 200; ++i) name += "\xC3\xB1";
+  create.mutable_account()->set_name(name + "\xC3\xB1");
+  s = m_->stub().CreateClientAccount(m_->Ctx().get(), create, &a);
+  EXPECT_EQ(s.error_message(), "account.name: must be at most 200 characters");
+  create.mutable_account()->set_name(name);
+  ASSERT_TRUE(m_->stub().CreateClientAccount(m_->Ctx().get(), create, &a).ok());
+  EXPECT_EQ(a.name(), name);
+
+  // A megabyte etag comes back as a short message; an empty one is refused.
+  v1::SuspendClientAccountRequest suspend;
+  suspend.set_request_id(NewRequestId());
+  suspend.set_account_id(a.account_id());
+  suspend.set_reason("past due");
+  *suspend.mutable_effective_date() = D(2026, 4, 1);
+  suspend.set_etag(std::string(1 << 20, 'x'));
+  v1::ClientAccount out;
+  s = m_->stub().SuspendClientAccount(m_->Ctx().get(), suspend, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "etag: '" + std::string(32, 'x') + "…' is not an etag this service issued");
+  suspend.clear_etag();
+  s = m_->stub().SuspendClientAccount(m_->Ctx().get(), suspend, &out);
+  EXPECT_EQ(s.error_message(), "etag: is required (send the etag from your last read)");
+  EXPECT_EQ(m_->AccountEtag(a.account_id()), a.etag()) << "nothing changed";
+
+  // Timestamps outside 0001..9999 or with bad nanos name the field.
+  v1::ListMovementsRequest list;
+  list.mutable_as_of()->set_seconds(253402300800);  // 10000-01-01
+  v1::ListMovementsResponse listed;
+  s = m_->stub().ListMovements(m_->Ctx().get(), list, &listed);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "as_of: must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z");
+  list.mutable_as_of()->set_seconds(0);
+  list.mutable_as_of()->set_nanos(-1);
+  s = m_->stub().ListMovements(m_->Ctx().get(), list, &listed);
+  EXPECT_EQ(s.error_message(), "as_of: nanos must be between 0 and 999999999");
+}
+
 TEST_F(MembershipTest, SameRequestIdReturnsTheFirstAnswerAndADifferentRequestIsRefused) {
   v1::CreateClientAccountRequest req;
   req.set_request_id(NewRequestId());
@@ -422,6 +485,7 @@ TEST_F(MembershipTest, SuspendReinstateAndCancelFollowTheStatusMachine) {
   v1::ReinstateClientAccountRequest reinstate;
   reinstate.set_request_id(NewRequestId());
   reinstate.set_account_id(account.account_id());
+  reinstate.set_etag(out.etag());
   reinstate.set_reason("paid in full");
   *reinstate.mutable_effective_date() = D(2026, 4, 10);
   ASSERT_TRUE(m_->stub().ReinstateClientAccount(m_->Ctx().get(), reinstate, &out).ok());
@@ -431,13 +495,21 @@ TEST_F(MembershipTest, SuspendReinstateAndCancelFollowTheStatusMachine) {
   cancel.set_request_id(NewRequestId());
   cancel.set_account_id(account.account_id());
   *cancel.mutable_effective_date() = D(2026, 5, 1);
+  cancel.set_reason("notice of cancellation");
+  // The etag is required: an empty one is refused before anything is looked at.
   grpc::Status s = m_->stub().CancelClientAccount(m_->Ctx().get(), cancel, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "etag: is required (send the etag from your last read)");
+  cancel.set_etag(out.etag());
+  cancel.clear_reason();
+  s = m_->stub().CancelClientAccount(m_->Ctx().get(), cancel, &out);
   EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(), "reason: must not be empty");
   cancel.set_reason("notice of cancellation");
   ASSERT_TRUE(m_->stub().CancelClientAccount(m_->Ctx().get(), cancel, &out).ok());
   EXPECT_EQ(out.status(), v1::CLIENT_ACCOUNT_STATUS_CANCELLED);
   reinstate.set_request_id(NewRequestId());
+  reinstate.set_etag(out.etag());
   EXPECT_EQ(m_->stub().ReinstateClientAccount(m_->Ctx().get(), reinstate, &out).error_code(),
             StatusCode::FAILED_PRECONDITION);
 
@@ -458,6 +530,7 @@ TEST_F(MembershipTest, CancellingAnAccountEndsItsMembersCoverage) {
   v1::CancelClientAccountRequest cancel;
   cancel.set_request_id(NewRequestId());
   cancel.set_account_id(account.account_id());
+  cancel.set_etag(account.etag());
   cancel.set_reason("notice of cancellation grace period lapsed");
   *cancel.mutable_effective_date() = D(2026, 6, 1);
   v1::ClientAccount out;
@@ -534,6 +607,8 @@ TEST_F(MembershipTest, PlansAreVersionedNotEditedInPlace) {
   EXPECT_EQ(m_->stub().RevisePlan(m_->Ctx().get(), revise, &v2_plan).error_code(), StatusCode::ABORTED);
   revise.set_request_id(NewRequestId());
   revise.clear_etag();
+  EXPECT_EQ(m_->stub().RevisePlan(m_->Ctx().get(), revise, &v2_plan).error_code(), StatusCode::INVALID_ARGUMENT);
+  revise.set_etag(old.etag());
   EXPECT_EQ(m_->stub().RevisePlan(m_->Ctx().get(), revise, &v2_plan).error_code(), StatusCode::FAILED_PRECONDITION);
   v1::EnrollMemberRequest enroll;
   enroll.set_request_id(NewRequestId());
@@ -791,6 +866,7 @@ TEST_F(MembershipTest, MovementsArePendingUntilAppliedOrRejectedAndTrackTheirTat
   v1::RejectMovementRequest reject_applied;
   reject_applied.set_request_id(NewRequestId());
   reject_applied.set_movement_id(pending.movement_id());
+  reject_applied.set_etag(applied.etag());
   reject_applied.set_reason("too late");
   EXPECT_EQ(m_->stub().RejectMovement(m_->Ctx().get(), reject_applied, &twice).error_code(),
             StatusCode::FAILED_PRECONDITION);
@@ -824,11 +900,14 @@ TEST_F(MembershipTest, MovementsArePendingUntilAppliedOrRejectedAndTrackTheirTat
   terminate.set_member_id(member_id);
   *terminate.mutable_effective_date() = D(2026, 7, 1);
   ASSERT_TRUE(m_->stub().RequestMovement(m_->Ctx().get(), terminate, &mv).ok());
+  const std::string terminate_etag = mv.etag();
   apply.set_request_id(NewRequestId());
   apply.set_movement_id(mv.movement_id());
   apply.set_etag("999");
   EXPECT_EQ(m_->stub().ApplyMovement(m_->Ctx().get(), apply, &mv).error_code(), StatusCode::ABORTED);
   apply.clear_etag();
+  EXPECT_EQ(m_->stub().ApplyMovement(m_->Ctx().get(), apply, &mv).error_code(), StatusCode::INVALID_ARGUMENT);
+  apply.set_etag(terminate_etag);
   ASSERT_TRUE(m_->stub().ApplyMovement(m_->Ctx().get(), apply, &mv).ok());
   EXPECT_FALSE(m_->Check(member_id, "OUTPATIENT", D(2026, 7, 1), 100).eligible());
   EXPECT_TRUE(m_->Check(member_id, "OUTPATIENT", D(2026, 6, 30), 100).eligible());
@@ -927,6 +1006,7 @@ TEST_F(MembershipTest, EligibilityListsEveryReasonWithTheRemainingLimit) {
   v1::SuspendClientAccountRequest suspend;
   suspend.set_request_id(NewRequestId());
   suspend.set_account_id(account.account_id());
+  suspend.set_etag(account.etag());
   suspend.set_reason("past due");
   *suspend.mutable_effective_date() = D(2026, 4, 1);
   v1::ClientAccount out;
@@ -1030,6 +1110,30 @@ TEST_F(MembershipTest, UtilisationIsIdempotentBySourceReferenceAndReversible) {
             StatusCode::NOT_FOUND);
 }
 
+TEST_F(MembershipTest, UnlimitedUtilisationPastTheMoneyBoundIsFailedPrecondition) {
+  v1::ClientAccount account = m_->Account("Bound Corp");
+  v1::Plan plan = m_->Plan(account.account_id());
+  v1::Member member = m_->Enroll(account, plan, "B-1");
+  const int64_t bound = 1'000'000'000'000'000;  // 10^15 minor units
+  v1::Utilization u;
+  grpc::Status s = m_->Record(member.member_id(), "ROOM", bound + 1, "claim-too-big", &u);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(),
+            "amount.amount_minor: must be at most 10^15 (1000000000000000) minor units in absolute value");
+  ASSERT_TRUE(m_->Record(member.member_id(), "ROOM", bound, "claim-at-bound", &u).ok());
+  // The year's balance would pass the bound: refused with the documented code,
+  // never stored as a wrapped or negative balance.
+  s = m_->Record(member.member_id(), "ROOM", 1, "claim-one-more", &u);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_EQ(s.error_message(), "amount: the member's utilisation of ROOM this year would exceed 10^15 minor units");
+  // Nothing was recorded: after reversing the first, the second fits.
+  v1::ReverseUtilizationRequest reverse;
+  reverse.set_source_reference("claim-at-bound");
+  reverse.set_reason("claim reopened");
+  ASSERT_TRUE(m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(), reverse, &u).ok());
+  EXPECT_TRUE(m_->Record(member.member_id(), "ROOM", 1, "claim-one-more", &u).ok());
+}
+
 TEST_F(MembershipTest, SixteenConcurrentRecordsNeverOverspendTheLimit) {
   v1::ClientAccount account = m_->Account("Race Co");
   v1::Plan plan = m_->Plan(account.account_id());
@@ -1114,6 +1218,7 @@ TEST_F(MembershipTest, CorporateEnrolmentWorkflowEndToEnd) {
   v1::RevisePlanRequest revise;
   revise.set_request_id(NewRequestId());
   revise.set_plan_id(plan.plan_id());
+  revise.set_etag(plan.etag());
   revise.set_name("Gold 2026.2");
   *revise.mutable_benefits() = plan.benefits();
   v1::Plan revised;
@@ -1295,6 +1400,7 @@ TEST(MembershipGaugesTest, GaugesComeFromTheDatabaseAndSurviveARestart) {
   v1::CancelClientAccountRequest cancel;
   cancel.set_request_id(NewRequestId());
   cancel.set_account_id(a2.account_id());
+  cancel.set_etag(a2.etag());
   cancel.set_reason("closed");
   *cancel.mutable_effective_date() = D(2026, 9, 1);
   v1::ClientAccount out;
@@ -1329,6 +1435,7 @@ TEST(MembershipGaugesTest, GaugesComeFromTheDatabaseAndSurviveARestart) {
   v1::ApplyMovementRequest apply;
   apply.set_request_id(NewRequestId());
   apply.set_movement_id(pending.movement_id());
+  apply.set_etag(pending.etag());
   v1::Movement applied;
   ASSERT_TRUE(m.stub().ApplyMovement(m.Ctx().get(), apply, &applied).ok());
   EXPECT_FALSE(applied.tat_met());
