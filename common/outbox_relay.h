@@ -124,7 +124,15 @@ struct RunResult {
   int delivered = 0, refused = 0, retried = 0, lost = 0;
 };
 
-class OutboxRelay {
+// What a writer needs after its commit: deliver the intent it just wrote (see
+// OutboxRelay::DeliverNow). An interface so adapters can be tested with a fake.
+class IntentDeliverer {
+ public:
+  virtual ~IntentDeliverer() = default;
+  virtual absl::StatusOr<IntentRecord> DeliverNow(const std::string& key, absl::Time deadline) = 0;
+};
+
+class OutboxRelay final : public IntentDeliverer {
  public:
   OutboxRelay(mysql::ConnectionPool& pool, OutboxPeer& peer, const Clock& clock, prometheus::Registry& registry,
               RelayOptions options);
@@ -136,7 +144,7 @@ class OutboxRelay {
   // (polling) for another replica's delivery otherwise; gives up at `deadline`
   // and returns the intent as it then is. A retry it schedules is left to
   // RunOnce() (the caller sees PENDING).
-  absl::StatusOr<IntentRecord> DeliverNow(const std::string& key, absl::Time deadline);
+  absl::StatusOr<IntentRecord> DeliverNow(const std::string& key, absl::Time deadline) override;
 
   // Delivers every due PENDING intent nobody holds, batch by batch, refreshes the
   // gauges and purges settled rows past `retention`.

@@ -7,6 +7,10 @@
 // its own: everything lives in the ClaimStore and in membership, so any number of
 // replicas can serve.
 //
+// Approval and reopening never call membership inside the claim's transaction:
+// they store the claim pending with an outbox intent, then deliver it after the
+// commit (AwaitMembership; see claims_outbox.h for what each answer does).
+//
 // Who may do what: reads (get, list, history, investigations, bordereau) need
 // any known caller; submitting needs a role of the authority chain or a service
 // identity; every other change needs a role of the authority chain, and approval
@@ -19,6 +23,7 @@
 #include "common/auth.h"
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/outbox_relay.h"
 #include "services/claims/claim_rules.h"
 #include "services/claims/claim_store.h"
 #include "services/claims/claims_metrics.h"
@@ -30,12 +35,17 @@ struct ClaimsServiceOptions {
   AuthorityChain authority;
   AutoRouteThresholds auto_route;
   TatTargets tat;
+  // How long ApproveClaim/ReopenClaim wait for membership after their commit
+  // (never past the caller's deadline) before answering with the pending claim.
+  absl::Duration settle_wait = absl::Seconds(3);
 };
 
 class ClaimsServiceImpl final : public v1::ClaimsService::Service {
  public:
-  ClaimsServiceImpl(ClaimStore& store, MembershipClient& membership, const Authenticator& authenticator,
-                    ClaimsMetrics& metrics, const Clock& clock, ClaimsServiceOptions options);
+  // `intents` delivers the outbox intents approval and reopening write (claims_outbox.h).
+  ClaimsServiceImpl(ClaimStore& store, MembershipClient& membership, outbox::IntentDeliverer& intents,
+                    const Authenticator& authenticator, ClaimsMetrics& metrics, const Clock& clock,
+                    ClaimsServiceOptions options);
 
   grpc::Status SubmitClaim(grpc::ServerContext* ctx, const v1::SubmitClaimRequest* req, v1::Claim* resp) override;
   grpc::Status GetClaim(grpc::ServerContext* ctx, const v1::GetClaimRequest* req, v1::Claim* resp) override;
@@ -92,11 +102,17 @@ class ClaimsServiceImpl final : public v1::ClaimsService::Service {
   // What a decision (approve, deny) counts once committed; `late` is set by the
   // decide function and read after the commit.
   AfterCommit CountDecision(const bool& late);
+  // After a transition left `resp` waiting for membership: delivers its intent
+  // now, within the caller's deadline, and answers with the settled claim
+  // (FAILED_PRECONDITION with membership's reason when it refused), or with the
+  // pending claim when membership did not answer in time.
+  absl::Status AwaitMembership(grpc::ServerContext* ctx, v1::Claim* resp);
   // The caller, when it holds a role of the authority chain (PERMISSION_DENIED otherwise).
   absl::StatusOr<Principal> ChainMember(grpc::ServerContext* ctx) const;
 
   ClaimStore& store_;
   MembershipClient& membership_;
+  outbox::IntentDeliverer& intents_;
   const Authenticator& authenticator_;
   ClaimsMetrics& metrics_;
   const Clock& clock_;

@@ -1,6 +1,8 @@
-// What the claims service needs from membership, behind a small interface so the
-// claims logic can be tested with a fake: eligibility screening at submission and
-// utilisation recorded on approval / reversed on reopen.
+// What the claims service asks membership directly, behind a small interface so
+// the claims logic can be tested with a fake: eligibility screening at
+// submission (a read, made with no transaction open). Utilisation is recorded
+// and given back through the outbox instead (claims_outbox.h), never by a call
+// from inside a claims transaction.
 //
 // Status contract of every method (the gRPC implementation maps membership's
 // answers to these, so callers can pass them straight to their own caller):
@@ -41,29 +43,16 @@ struct Eligibility {
   std::string account_id, plan_id, benefit_category;
 };
 
-struct UtilizationRecord {
-  std::string member_id;
-  std::string benefit_code;
-  Money amount;
-  absl::CivilDay service_date;
-  std::string source_reference;  // the claim id: membership counts it once
-};
-
 class MembershipClient {
  public:
   virtual ~MembershipClient() = default;
   // Eligible or not, with every reason; an unknown member is not eligible
   // (MEMBER_NOT_FOUND), not an error.
   virtual absl::StatusOr<Eligibility> CheckEligibility(const EligibilityQuery& query) = 0;
-  // Idempotent by source_reference. FAILED_PRECONDITION when it would exceed the
-  // remaining limit or the member is not eligible.
-  virtual absl::Status RecordUtilization(const UtilizationRecord& record) = 0;
-  // Idempotent; OK when the reference was never recorded (nothing to give back).
-  virtual absl::Status ReverseUtilization(const std::string& source_reference, const std::string& reason) = 0;
 };
 
 // The gRPC implementation over a PeerChannel whose service config retries
-// UNAVAILABLE for the three (idempotent) methods.
+// UNAVAILABLE for CheckEligibility (a read).
 std::unique_ptr<MembershipClient> NewGrpcMembershipClient(PeerOptions options);
 
 // PeerOptions for membership at `address` with the retry policy above.
