@@ -3,6 +3,7 @@
 // in the completion transaction, transient answers are retried after the
 // backoff, a crashed delivery is taken over after its lease, and two relays on
 // one schema deliver and complete each intent exactly once.
+#include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 #include <gtest/gtest.h>
 
