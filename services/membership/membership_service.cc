@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/failpoint.h"
 #include "common/migrations.h"
 #include "common/money.h"
 #include "common/mysql/idempotency.h"
@@ -538,7 +539,8 @@ grpc::Status MembershipServiceImpl::RecordUtilization(grpc::ServerContext* ctx,
     CAREOPS_RETURN_IF_ERROR(RequireDate(req->has_service_date(), req->service_date(), "service_date").status());
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.RecordUtilization(
                                         NewMutation("RecordUtilization", req->request_id(), *req, who), *req, ids_.Next()));
-    return absl::OkStatus();
+    // Test builds only: committed, and yet the caller hears it timed out.
+    return Failpoint("membership.utilization.after_commit");
   });
 }
 
@@ -551,6 +553,15 @@ grpc::Status MembershipServiceImpl::ReverseUtilization(grpc::ServerContext* ctx,
     if (req->reason().size() > 1024) return InvalidArgument("reason", "must be at most 1024 characters");
     CAREOPS_ASSIGN_OR_RETURN(*resp,
                              store_.ReverseUtilization(NewMutation("ReverseUtilization", req->request_id(), *req, who), *req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::GetUtilization(grpc::ServerContext* ctx, const v1::GetUtilizationRequest* req,
+                                                   v1::Utilization* resp) {
+  return Handle(ctx, Access::kRead, [&](const Principal&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Require(req->source_reference(), "source_reference"));
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetUtilization(req->source_reference()));
     return absl::OkStatus();
   });
 }

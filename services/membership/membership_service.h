@@ -85,6 +85,8 @@ class MembershipServiceImpl final : public v1::MembershipService::Service {
                                  v1::Utilization* resp) override;
   grpc::Status ReverseUtilization(grpc::ServerContext* ctx, const v1::ReverseUtilizationRequest* req,
                                   v1::Utilization* resp) override;
+  grpc::Status GetUtilization(grpc::ServerContext* ctx, const v1::GetUtilizationRequest* req,
+                              v1::Utilization* resp) override;
 
  private:
   enum class Access { kRead, kEdit, kUtilization };

@@ -326,7 +326,9 @@ TEST_F(OutboxRelayTest, TwoRelaysOnOneSchemaDeliverEachIntentExactlyOnce) {
       std::string key = absl::StrCat("k", i);
       EXPECT_TRUE(Write(key).ok());
       // The writer's own synchronous delivery races both background relays.
-      if (i % 3 == 0) EXPECT_TRUE(a->DeliverNow(key, Soon()).ok());
+      if (i % 3 == 0) {
+        EXPECT_TRUE(a->DeliverNow(key, Soon()).ok());
+      }
     }
     writing = false;
   });
