@@ -321,12 +321,13 @@ absl::StatusOr<IntentRecord> OutboxRelay::DeliverNow(const std::string& key, abs
 
 absl::StatusOr<RunResult> OutboxRelay::RunOnce() {
   RunResult result;
-  for (;;) {
+  for (bool more = true; more;) {
     const std::string token = NewId();
     std::vector<IntentRecord> batch;
+    const absl::Time claimed_at = clock_.Now();
     CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& conn) -> absl::Status {
       batch.clear();
-      const absl::Time now = clock_.Now();
+      const absl::Time now = claimed_at;
       std::vector<int64_t> ids;
       {
         auto& st = conn.Prepare(kLockDueBatch);
@@ -344,7 +345,15 @@ absl::StatusOr<RunResult> OutboxRelay::RunOnce() {
       }
       return absl::OkStatus();
     }));
+    more = static_cast<int>(batch.size()) == options_.batch_size;
     for (const IntentRecord& r : batch) {
+      // The batch's lease runs while earlier rows are delivered: a row whose
+      // lease could run out during its call is left for a later run (any
+      // replica takes it once the lease has expired), never sent twice at once.
+      if (clock_.Now() + options_.peer_deadline >= claimed_at + options_.lease) {
+        more = false;
+        break;
+      }
       CAREOPS_ASSIGN_OR_RETURN(Outcome o, Deliver(r, token, absl::InfiniteFuture()));
       switch (o) {
         case Outcome::kDelivered: ++result.delivered; break;
@@ -353,7 +362,6 @@ absl::StatusOr<RunResult> OutboxRelay::RunOnce() {
         case Outcome::kLost: ++result.lost; break;
       }
     }
-    if (static_cast<int>(batch.size()) < options_.batch_size) break;
   }
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
     auto& st = conn.Prepare(kPurgeSettled);

@@ -113,7 +113,7 @@ struct RelayOptions {
   // Longer than any peer call (peer_deadline), so a live relay never loses its lease.
   absl::Duration lease = absl::Seconds(10);
   absl::Duration peer_deadline = absl::Seconds(3);
-  int batch_size = 50;
+  int batch_size = 20;
   // DELIVERED and FAILED rows are kept this long (replays read their result).
   absl::Duration retention = absl::Hours(24 * 30);
   // How often DeliverNow() looks again at an intent another replica holds.

@@ -294,6 +294,25 @@ TEST_F(OutboxRelayTest, AnAnswerArrivingAfterTheLeaseWasTakenOverIsDropped) {
   EXPECT_EQ(Settled("e", "finalised"), 1);  // completed once, by b
 }
 
+TEST_F(OutboxRelayTest, ABatchStopsBeforeALeaseCouldRunOutDuringACall) {
+  prometheus::Registry registry;
+  auto relay = NewRelay(registry);  // lease 30s, peer deadline 3s
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Write(absl::StrCat("slow", i)).ok());
+  peer_.DuringCall([&] { clock_.Advance(absl::Seconds(10)); });  // a slow peer
+  auto run = relay->RunOnce();
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->delivered, 3);  // at +0s, +10s, +20s; +30s would outlive the lease
+  run = relay->RunOnce();        // the rest, once their lease has expired
+  ASSERT_TRUE(run.ok());
+  EXPECT_GE(run->delivered, 1);
+  ASSERT_TRUE(relay->RunOnce().ok());
+  peer_.DuringCall(nullptr);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(peer_.Calls(absl::StrCat("slow", i)), 1) << i;
+    EXPECT_EQ(relay->Find(absl::StrCat("slow", i))->state, outbox::IntentState::kDelivered) << i;
+  }
+}
+
 TEST_F(OutboxRelayTest, PendingGaugesAreReadFromTheDatabase) {
   prometheus::Registry registry;
   auto relay = NewRelay(registry);
