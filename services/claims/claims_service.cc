@@ -639,6 +639,21 @@ grpc::Status ClaimsServiceImpl::RunBreachScan(grpc::ServerContext* ctx, const v1
   return ToGrpcStatus(s);
 }
 
+grpc::Status ClaimsServiceImpl::ReconcileUtilization(grpc::ServerContext* ctx,
+                                                     const v1::ReconcileUtilizationRequest* req,
+                                                     v1::ReconcileUtilizationResponse* resp) {
+  auto s = [&]() -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(Principal caller, authenticator_.Authenticate(*ctx));
+    if (!options_.authority.Contains(caller.role) && caller.role != "service") {
+      return absl::PermissionDeniedError(absl::StrCat("role '", caller.role, "' may not run the reconciliation"));
+    }
+    absl::Time as_of = req->has_as_of() ? FromProto(req->as_of()) : clock_.Now();
+    CAREOPS_ASSIGN_OR_RETURN(*resp, Reconcile(as_of, caller));
+    return absl::OkStatus();
+  }();
+  return ToGrpcStatus(s);
+}
+
 // ---- Non-conformance ------------------------------------------------------------------
 
 grpc::Status ClaimsServiceImpl::FlagNonConformance(grpc::ServerContext* ctx, const v1::FlagNonConformanceRequest* req,

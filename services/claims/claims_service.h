@@ -80,8 +80,14 @@ class ClaimsServiceImpl final : public v1::ClaimsService::Service {
   grpc::Status StreamBordereau(grpc::ServerContext* ctx, const v1::StreamBordereauRequest* req,
                                grpc::ServerWriter<v1::BordereauChunk>* writer) override;
 
+  grpc::Status ReconcileUtilization(grpc::ServerContext* ctx, const v1::ReconcileUtilizationRequest* req,
+                                    v1::ReconcileUtilizationResponse* resp) override;
+
   // The scheduled breach scan (BackgroundJob) and RunBreachScan share this.
   absl::StatusOr<BreachScanResult> ScanBreaches(absl::Time as_of);
+  // The scheduled reconciliation and ReconcileUtilization share this
+  // (claims_reconcile.cc); `actor` is who the repairs are recorded as.
+  absl::StatusOr<v1::ReconcileUtilizationResponse> Reconcile(absl::Time as_of, const Principal& actor);
 
  private:
   // What a claim transition handler supplies: the outcome of its own input checks

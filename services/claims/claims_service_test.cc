@@ -133,6 +133,17 @@ class FakeMembership final : public MembershipClient {
     if (q.member_id == "M-UNKNOWN") return Eligibility{false, {{"MEMBER_NOT_FOUND", "no member"}}, "", "", ""};
     return Eligibility{true, {}, "ACC-1", "PLAN-1", "outpatient"};
   }
+  absl::StatusOr<std::optional<UtilizationState>> GetUtilization(const std::string& ref) override {
+    std::optional<UtilizationState> out;
+    for (const auto& r : recorded) {
+      if (r.source_reference() == ref) out = UtilizationState{FromProto(r.amount()), false};
+    }
+    for (const auto& r : reversed) {
+      if (r == ref && out) out->reversed = true;
+    }
+    return out;
+  }
+
   absl::Status next_status = absl::OkStatus();  // CheckEligibility's answer
   absl::Status utilization_status = absl::OkStatus();  // what Record/ReverseUtilization answer
   int eligibility_checks = 0;
@@ -592,6 +603,41 @@ TEST_F(ClaimsServiceTest, AReplayAfterARefusalIsRefusedTheSameWay) {
   EXPECT_EQ(s1.error_message(), s2.error_message());
   EXPECT_TRUE(membership_.recorded.empty());
   EXPECT_EQ(store_.claims_[c.claim_id()].status, ClaimStatus::kInReview);
+}
+
+TEST_F(ClaimsServiceTest, ReconciliationFindsAnOrphanAndSchedulesItsReversalOnce) {
+  v1::Claim orphaned = InReview(1500);
+  v1::Claim approved, fine = InReview(2500);
+  ASSERT_TRUE(Approve(fine, "t-specialist", &approved).ok());
+  // Membership holds a utilisation for a claim that never left review.
+  mv1::RecordUtilizationRequest stray;
+  stray.set_source_reference(orphaned.claim_id());
+  *stray.mutable_amount() = careops::ToProto(Money("PHP", 1500));
+  membership_.recorded.push_back(stray);
+
+  auto report = service_.Reconcile(clock_.Now(), {"reconciler", "system", "claims"});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->claims_checked(), 2);
+  ASSERT_EQ(report->differences_size(), 1);
+  EXPECT_EQ(report->differences(0).kind(), v1::UTILIZATION_DIFFERENCE_KIND_ORPHANED);
+  EXPECT_TRUE(report->differences(0).repair_scheduled());
+  const Claim& stored = store_.claims_[orphaned.claim_id()];
+  EXPECT_EQ(stored.utilization_seq, 1);  // its first approval will use claim_id/2
+  EXPECT_EQ(store_.history_[orphaned.claim_id()].back().action, "reconcile_repair");
+  ASSERT_EQ(store_.intents_.count(IntentKeyFor([&] {
+              v1::Claim c = ToProto(stored);
+              c.set_status(v1::CLAIM_STATUS_REOPEN_PENDING);  // the key form of a pending claim's intent
+              return c;
+            }())),
+            1u);
+  // The reversal is delivered; a second run finds nothing.
+  for (auto& [key, intent] : store_.intents_) {
+    if (intent.state == outbox::IntentState::kPending) ASSERT_TRUE(intents_.DeliverNow(key, absl::InfiniteFuture()).ok());
+  }
+  EXPECT_EQ(membership_.reversed, std::vector<std::string>{orphaned.claim_id()});
+  report = service_.Reconcile(clock_.Now(), {"reconciler", "system", "claims"});
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->differences_size(), 0);
 }
 
 TEST_F(ClaimsServiceTest, UnknownEnumValuesAreInvalidArgumentAndStoreNothing) {

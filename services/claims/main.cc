@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   int64_t decision_days = 5, settlement_days = 10;
   absl::Duration breach_scan_interval = absl::Minutes(5);
   absl::Duration outbox_interval = absl::Seconds(5), outbox_lease = absl::Seconds(15);
+  absl::Duration reconcile_interval = absl::Hours(1);
   flags.String("membership_addr", &membership_addr, "membership gRPC address (host:port)");
   flags.String("authority_chain", &authority_chain,
                "approval limits, lowest role first: role:CUR=minor,...;...;role:unlimited");
@@ -37,6 +38,8 @@ int main(int argc, char** argv) {
   flags.Int("settlement_tat_days", &settlement_days, 1, 60, "business days from approval to settlement");
   flags.Duration("breach_scan_interval", &breach_scan_interval, "how often the TAT breach scan runs");
   flags.Duration("outbox_interval", &outbox_interval, "how often pending outbox intents (utilisation) are delivered");
+  flags.Duration("reconcile_interval", &reconcile_interval,
+                 "how often approvals are compared with membership's utilisation (and repaired)");
   flags.Duration("outbox_lease", &outbox_lease,
                  "how long a replica holds an outbox intent it is delivering; longer than peer_deadline");
 
@@ -80,6 +83,8 @@ int main(int argc, char** argv) {
        [&] { return service.ScanBreaches(SystemClock::Instance().Now()).status(); }},
       {"claims-open-gauge", config.gauge_refresh, [&] { return metrics.RefreshOpenGauge(store); }},
       relay.Job(outbox_interval),
+      {"claims-reconcile", reconcile_interval,
+       [&] { return service.Reconcile(SystemClock::Instance().Now(), {"reconciler", "system", "claims"}).status(); }},
   };
   return ServeUntilStopped(rt, {{&service, claims::v1::ClaimsService::service_full_name()}}, std::move(jobs));
 }

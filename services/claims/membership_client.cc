@@ -57,6 +57,17 @@ class GrpcMembershipClient final : public MembershipClient {
     return out;
   }
 
+  absl::StatusOr<std::optional<UtilizationState>> GetUtilization(const std::string& source_reference) override {
+    mv1::GetUtilizationRequest req;
+    req.set_source_reference(source_reference);
+    mv1::Utilization resp;
+    auto ctx = peer_.NewContext();
+    grpc::Status s = stub_->GetUtilization(ctx.get(), req, &resp);
+    if (s.error_code() == grpc::StatusCode::NOT_FOUND) return std::optional<UtilizationState>();
+    CAREOPS_RETURN_IF_ERROR(MapStatus(s, "GetUtilization"));
+    return std::optional<UtilizationState>(UtilizationState{FromProto(resp.amount()), resp.reversed()});
+  }
+
  private:
   PeerChannel peer_;
   std::unique_ptr<mv1::MembershipService::Stub> stub_;
@@ -68,7 +79,7 @@ PeerOptions MembershipPeerOptions(std::string address, std::string token, absl::
   PeerOptions o;
   o.address = std::move(address);
   o.service = mv1::MembershipService::service_full_name();
-  o.idempotent_methods = {"CheckEligibility"};
+  o.idempotent_methods = {"CheckEligibility", "GetUtilization"};
   o.token = std::move(token);
   o.deadline = deadline;
   return o;

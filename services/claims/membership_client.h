@@ -1,6 +1,7 @@
 // What the claims service asks membership directly, behind a small interface so
 // the claims logic can be tested with a fake: eligibility screening at
-// submission (a read, made with no transaction open). Utilisation is recorded
+// submission and utilisation reads for reconciliation (reads, made with no
+// transaction open). Utilisation is recorded
 // and given back through the outbox instead (claims_outbox.h), never by a call
 // from inside a claims transaction.
 //
@@ -14,6 +15,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,16 +45,24 @@ struct Eligibility {
   std::string account_id, plan_id, benefit_category;
 };
 
+// What membership holds under a source_reference.
+struct UtilizationState {
+  Money amount;
+  bool reversed = false;
+};
+
 class MembershipClient {
  public:
   virtual ~MembershipClient() = default;
   // Eligible or not, with every reason; an unknown member is not eligible
   // (MEMBER_NOT_FOUND), not an error.
   virtual absl::StatusOr<Eligibility> CheckEligibility(const EligibilityQuery& query) = 0;
+  // The utilisation recorded under `source_reference`; nullopt when none was.
+  virtual absl::StatusOr<std::optional<UtilizationState>> GetUtilization(const std::string& source_reference) = 0;
 };
 
 // The gRPC implementation over a PeerChannel whose service config retries
-// UNAVAILABLE for CheckEligibility (a read).
+// UNAVAILABLE for the reads.
 std::unique_ptr<MembershipClient> NewGrpcMembershipClient(PeerOptions options);
 
 // PeerOptions for membership at `address` with the retry policy above.
