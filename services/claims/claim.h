@@ -27,12 +27,16 @@ enum class ClaimStatus {
   kSettled,
   kClosed,
   kRejected,
+  // Waiting for membership (an outbox intent): approval recording utilisation,
+  // reopening giving it back. Nothing else may happen to the claim meanwhile.
+  kApprovalPending,
+  kReopenPending,
 };
 inline constexpr ClaimStatus kAllClaimStatuses[] = {
     ClaimStatus::kSubmitted, ClaimStatus::kAssigned,          ClaimStatus::kInReview,
     ClaimStatus::kPendingInfo, ClaimStatus::kApproved,        ClaimStatus::kPartiallyApproved,
     ClaimStatus::kDenied,    ClaimStatus::kSettled,           ClaimStatus::kClosed,
-    ClaimStatus::kRejected};
+    ClaimStatus::kRejected,  ClaimStatus::kApprovalPending,   ClaimStatus::kReopenPending};
 
 // "SUBMITTED", "IN_REVIEW", ...
 std::string_view ClaimStatusName(ClaimStatus s);
@@ -68,8 +72,9 @@ struct Claim {
   std::optional<absl::Time> settlement_due_at;
   bool decision_breached = false;
   bool settlement_breached = false;
-  // Utilisation recorded in membership for the current approval ("" when none);
-  // the first approval uses the claim id, a re-approval after a reopen claim_id/N.
+  // Utilisation recorded (or, while APPROVAL_PENDING, being recorded) in
+  // membership for the current approval ("" when none); the first approval uses
+  // the claim id, a re-approval after a reopen claim_id/N.
   std::string utilization_ref;
   int utilization_seq = 0;
   int64_t version = 1;  // the etag

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
+#include "common/status.h"
 #include "common/text.h"
 
 namespace careops::claims {
@@ -26,8 +27,8 @@ constexpr Transition kTransitions[] = {
     {A::kStartReview, S::kAssigned, S::kInReview},
     {A::kRequestInfo, S::kInReview, S::kPendingInfo},
     {A::kProvideInfo, S::kPendingInfo, S::kInReview},
-    {A::kApprove, S::kInReview, S::kApproved},
-    {A::kPartiallyApprove, S::kInReview, S::kPartiallyApproved},
+    {A::kApprove, S::kInReview, S::kApprovalPending},
+    {A::kPartiallyApprove, S::kInReview, S::kApprovalPending},
     {A::kDeny, S::kInReview, S::kDenied},
     {A::kEscalate, S::kAssigned, S::kAssigned},
     {A::kEscalate, S::kInReview, S::kInReview},
@@ -41,6 +42,10 @@ constexpr Transition kTransitions[] = {
     {A::kReopen, S::kApproved, S::kInReview},
     {A::kReopen, S::kPartiallyApproved, S::kInReview},
     {A::kReopen, S::kClosed, S::kInReview},
+    {A::kConfirmApproval, S::kApprovalPending, S::kApproved},
+    {A::kRefuseApproval, S::kApprovalPending, S::kInReview},
+    {A::kConfirmReopen, S::kReopenPending, S::kInReview},
+    {A::kRefuseReopen, S::kReopenPending, S::kApproved},
 };
 
 constexpr std::pair<ClaimStatus, std::string_view> kStatusNames[] = {
@@ -49,6 +54,7 @@ constexpr std::pair<ClaimStatus, std::string_view> kStatusNames[] = {
     {S::kApproved, "APPROVED"},   {S::kPartiallyApproved, "PARTIALLY_APPROVED"},
     {S::kDenied, "DENIED"},       {S::kSettled, "SETTLED"},
     {S::kClosed, "CLOSED"},       {S::kRejected, "REJECTED"},
+    {S::kApprovalPending, "APPROVAL_PENDING"}, {S::kReopenPending, "REOPEN_PENDING"},
 };
 
 constexpr std::pair<InvestigationStatus, std::string_view> kInvestigationNames[] = {
@@ -105,6 +111,10 @@ std::string_view ClaimActionName(ClaimAction a) {
     case A::kSettle: return "settle";
     case A::kClose: return "close";
     case A::kReopen: return "reopen";
+    case A::kConfirmApproval: return "approval_confirmed";
+    case A::kRefuseApproval: return "approval_refused";
+    case A::kConfirmReopen: return "reopen_confirmed";
+    case A::kRefuseReopen: return "reopen_refused";
   }
   return "unknown";
 }
@@ -116,6 +126,13 @@ absl::StatusOr<ClaimStatus> NextStatus(ClaimStatus from, ClaimAction action) {
     if (t.from == from) return t.to;
     accepted.emplace_back(ClaimStatusName(t.from));
   }
+  if (AwaitsMembership(from)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "claim is ", Abs(ClaimStatusName(from)), " (waiting for membership to confirm ",
+        from == S::kApprovalPending ? "the utilisation" : "the utilisation was given back",
+        "; it settles by itself, read it again shortly); ", Abs(ClaimActionName(action)), " needs ",
+        absl::StrJoin(accepted, " or ")));
+  }
   return absl::FailedPreconditionError(absl::StrCat("claim is ", Abs(ClaimStatusName(from)), "; ",
                                                     Abs(ClaimActionName(action)), " needs ",
                                                     absl::StrJoin(accepted, " or ")));
@@ -126,7 +143,23 @@ absl::StatusOr<ClaimStatus> NextStatus(const Claim& claim, ClaimAction action) {
     return absl::FailedPreconditionError(
         "claim is CLOSED after settlement (payment made); it cannot be reopened, submit an adjustment claim");
   }
-  return NextStatus(claim.status, action);
+  CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(claim.status, action));
+  if (action == A::kReopen && AwaitsSettlement(claim.status) && !claim.utilization_ref.empty()) {
+    return S::kReopenPending;
+  }
+  if (to == S::kApproved && claim.amount_approved.minor() < claim.amount_claimed.minor()) {
+    return S::kPartiallyApproved;
+  }
+  return to;
+}
+
+bool AwaitsMembership(ClaimStatus s) { return s == S::kApprovalPending || s == S::kReopenPending; }
+
+bool StampDecision(Claim& c, absl::Time now) {
+  bool newly_late = !c.decision_breached && now > c.decision_due_at;
+  c.decided_at = now;
+  c.decision_breached = c.decision_breached || newly_late;
+  return newly_late;
 }
 
 bool AwaitsDecision(ClaimStatus s) {

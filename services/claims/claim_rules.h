@@ -31,19 +31,26 @@ enum class ClaimAction {
   kStartReview,       // ASSIGNED -> IN_REVIEW
   kRequestInfo,       // IN_REVIEW -> PENDING_INFO
   kProvideInfo,       // PENDING_INFO -> IN_REVIEW
-  kApprove,           // IN_REVIEW -> APPROVED
-  kPartiallyApprove,  // IN_REVIEW -> PARTIALLY_APPROVED
+  kApprove,           // IN_REVIEW -> APPROVAL_PENDING (full amount)
+  kPartiallyApprove,  // IN_REVIEW -> APPROVAL_PENDING (less than claimed)
   kDeny,              // IN_REVIEW -> DENIED
   kEscalate,          // ASSIGNED, IN_REVIEW -> same status, next role up
   kSettle,            // APPROVED, PARTIALLY_APPROVED -> SETTLED
   kClose,             // SETTLED, DENIED, REJECTED -> CLOSED
-  kReopen,            // DENIED, REJECTED, APPROVED, PARTIALLY_APPROVED, CLOSED -> IN_REVIEW
+  kReopen,            // DENIED, REJECTED, CLOSED -> IN_REVIEW; APPROVED, PARTIALLY_APPROVED
+                      // -> REOPEN_PENDING when a utilisation is to be given back, else IN_REVIEW
+  // Membership's answer to a pending claim's intent (the outbox completion):
+  kConfirmApproval,   // APPROVAL_PENDING -> APPROVED / PARTIALLY_APPROVED (by the amount approved)
+  kRefuseApproval,    // APPROVAL_PENDING -> IN_REVIEW
+  kConfirmReopen,     // REOPEN_PENDING -> IN_REVIEW
+  kRefuseReopen,      // REOPEN_PENDING -> APPROVED / PARTIALLY_APPROVED (as it was)
 };
 inline constexpr ClaimAction kAllClaimActions[] = {
     ClaimAction::kAssign, ClaimAction::kStartReview, ClaimAction::kRequestInfo,
     ClaimAction::kProvideInfo, ClaimAction::kApprove, ClaimAction::kPartiallyApprove,
     ClaimAction::kDeny, ClaimAction::kEscalate, ClaimAction::kSettle,
-    ClaimAction::kClose, ClaimAction::kReopen};
+    ClaimAction::kClose, ClaimAction::kReopen, ClaimAction::kConfirmApproval,
+    ClaimAction::kRefuseApproval, ClaimAction::kConfirmReopen, ClaimAction::kRefuseReopen};
 
 // "assign", "start_review", ... (history and audit use these).
 std::string_view ClaimActionName(ClaimAction a);
@@ -53,8 +60,18 @@ std::string_view ClaimActionName(ClaimAction a);
 absl::StatusOr<ClaimStatus> NextStatus(ClaimStatus from, ClaimAction action);
 
 // NextStatus plus the rules that need more of the claim than its status: a
-// CLOSED claim that was settled cannot be reopened (its money has been paid).
+// CLOSED claim that was settled cannot be reopened (its money has been paid);
+// reopening an approval with a recorded utilisation waits for membership to give
+// it back (REOPEN_PENDING); a confirmed approval, or a refused reopening, is
+// PARTIALLY_APPROVED when less than the amount claimed was approved.
 absl::StatusOr<ClaimStatus> NextStatus(const Claim& claim, ClaimAction action);
+
+// Waiting for membership: APPROVAL_PENDING or REOPEN_PENDING.
+bool AwaitsMembership(ClaimStatus s);
+
+// Stamps a decision made at `now` on `c`; true when it is late and no breach
+// scan had marked it yet (so it counts as a breach now, once).
+bool StampDecision(Claim& c, absl::Time now);
 
 // Statuses a claim can still be decided in (the decision TAT runs).
 bool AwaitsDecision(ClaimStatus s);

@@ -26,8 +26,8 @@ const std::map<std::pair<S, A>, S>& ExpectedLifeCycle() {
       {{S::kAssigned, A::kStartReview}, S::kInReview},
       {{S::kInReview, A::kRequestInfo}, S::kPendingInfo},
       {{S::kPendingInfo, A::kProvideInfo}, S::kInReview},
-      {{S::kInReview, A::kApprove}, S::kApproved},
-      {{S::kInReview, A::kPartiallyApprove}, S::kPartiallyApproved},
+      {{S::kInReview, A::kApprove}, S::kApprovalPending},
+      {{S::kInReview, A::kPartiallyApprove}, S::kApprovalPending},
       {{S::kInReview, A::kDeny}, S::kDenied},
       {{S::kAssigned, A::kEscalate}, S::kAssigned},
       {{S::kInReview, A::kEscalate}, S::kInReview},
@@ -41,6 +41,11 @@ const std::map<std::pair<S, A>, S>& ExpectedLifeCycle() {
       {{S::kApproved, A::kReopen}, S::kInReview},
       {{S::kPartiallyApproved, A::kReopen}, S::kInReview},
       {{S::kClosed, A::kReopen}, S::kInReview},
+      // Membership's answer to a pending claim (the outbox completion).
+      {{S::kApprovalPending, A::kConfirmApproval}, S::kApproved},
+      {{S::kApprovalPending, A::kRefuseApproval}, S::kInReview},
+      {{S::kReopenPending, A::kConfirmReopen}, S::kInReview},
+      {{S::kReopenPending, A::kRefuseReopen}, S::kApproved},
   };
   return *table;
 }
@@ -66,8 +71,8 @@ TEST(LifeCycleTest, EveryLegalAndIllegalTransition) {
       }
     }
   }
-  EXPECT_EQ(legal, 20);
-  EXPECT_EQ(illegal, 10 * 11 - 20);
+  EXPECT_EQ(legal, 24);
+  EXPECT_EQ(illegal, 12 * 15 - 24);
 }
 
 TEST(LifeCycleTest, IllegalTransitionMessageSaysWhatIsNeeded) {
@@ -85,7 +90,58 @@ TEST(LifeCycleTest, SettledThenClosedClaimCannotBeReopened) {
   EXPECT_EQ(*NextStatus(denied_then_closed, A::kReopen), S::kInReview);
 }
 
+TEST(LifeCycleTest, APendingClaimRefusesEveryUserActionNamingItsStatus) {
+  for (S pending : {S::kApprovalPending, S::kReopenPending}) {
+    for (A action : {A::kSettle, A::kClose, A::kReopen, A::kDeny, A::kApprove, A::kEscalate, A::kAssign}) {
+      auto next = NextStatus(pending, action);
+      ASSERT_FALSE(next.ok());
+      EXPECT_EQ(next.status().code(), absl::StatusCode::kFailedPrecondition);
+      EXPECT_NE(next.status().message().find(std::string(ClaimStatusName(pending)) + " (waiting for membership"),
+                std::string::npos)
+          << next.status();
+    }
+  }
+}
+
+TEST(LifeCycleTest, ConfirmedApprovalIsPartialWhenLessThanClaimedWasApproved) {
+  Claim c;
+  c.status = S::kApprovalPending;
+  c.amount_claimed = Money("PHP", 1000);
+  c.amount_approved = Money("PHP", 1000);
+  EXPECT_EQ(*NextStatus(c, A::kConfirmApproval), S::kApproved);
+  c.amount_approved = Money("PHP", 400);
+  EXPECT_EQ(*NextStatus(c, A::kConfirmApproval), S::kPartiallyApproved);
+  EXPECT_EQ(*NextStatus(c, A::kRefuseApproval), S::kInReview);
+  // A refused reopening puts the approval back as it was.
+  c.status = S::kReopenPending;
+  EXPECT_EQ(*NextStatus(c, A::kRefuseReopen), S::kPartiallyApproved);
+  c.amount_approved = Money("PHP", 1000);
+  EXPECT_EQ(*NextStatus(c, A::kRefuseReopen), S::kApproved);
+  EXPECT_EQ(*NextStatus(c, A::kConfirmReopen), S::kInReview);
+}
+
+TEST(LifeCycleTest, ReopeningARecordedApprovalWaitsForMembership) {
+  Claim c;
+  c.status = S::kApproved;
+  c.amount_claimed = c.amount_approved = Money("PHP", 1000);
+  c.utilization_ref = "01CLAIM";
+  EXPECT_EQ(*NextStatus(c, A::kReopen), S::kReopenPending);
+  c.status = S::kPartiallyApproved;
+  EXPECT_EQ(*NextStatus(c, A::kReopen), S::kReopenPending);
+  c.utilization_ref.clear();  // nothing recorded: nothing to give back
+  EXPECT_EQ(*NextStatus(c, A::kReopen), S::kInReview);
+  c.status = S::kDenied;
+  c.utilization_ref = "01CLAIM";
+  EXPECT_EQ(*NextStatus(c, A::kReopen), S::kInReview);
+}
+
 TEST(LifeCycleTest, StageAndOpenPredicates) {
+  EXPECT_TRUE(AwaitsMembership(S::kApprovalPending));
+  EXPECT_TRUE(AwaitsMembership(S::kReopenPending));
+  EXPECT_FALSE(AwaitsMembership(S::kApproved));
+  EXPECT_FALSE(AwaitsDecision(S::kApprovalPending));
+  EXPECT_FALSE(AwaitsSettlement(S::kApprovalPending));
+  EXPECT_TRUE(IsOpen(S::kApprovalPending));
   EXPECT_TRUE(AwaitsDecision(S::kPendingInfo));
   EXPECT_FALSE(AwaitsDecision(S::kApproved));
   EXPECT_TRUE(AwaitsSettlement(S::kPartiallyApproved));

@@ -3,9 +3,11 @@
 // Every mutation is exactly-once by the caller's request_id and runs in one
 // transaction with its history line and audit entry, so the data, the history
 // and the audit trail never disagree. A transition locks the claim's row, hands
-// the current claim to the caller's `decide` function (which applies the rules
-// and may call membership) and stores what it returns only when the etag the
-// client sent still matches; an error from `decide` rolls everything back.
+// the current claim to the caller's `decide` function (which applies the rules;
+// it never calls another service, the transaction is open) and stores what it
+// returns only when the etag the client sent still matches; an error from
+// `decide` rolls everything back. A change that needs membership carries an
+// outbox intent (common/outbox.h), written in the same transaction.
 //
 // Status contract: NOT_FOUND for an unknown id, ABORTED for a stale etag or a
 // lost race (retry after reading again), UNAVAILABLE when the database is down,
@@ -25,6 +27,7 @@
 #include "absl/time/time.h"
 #include "common/auth.h"
 #include "common/mutation.h"
+#include "common/outbox.h"
 #include "services/claims/claim.h"
 
 namespace careops::claims {
@@ -32,10 +35,12 @@ namespace careops::claims {
 // Who changes what, when, and under which request_id (common/mutation.h).
 using Mutation = MutationContext;
 
-// A transition's outcome: the claim as it is to be stored and its history line.
+// A transition's outcome: the claim as it is to be stored, its history line and,
+// when membership must follow, the intent to deliver after the commit.
 struct ClaimChange {
   Claim claim;
   ClaimEvent event;
+  std::optional<outbox::Intent> intent;
 };
 using ClaimDecider = std::function<absl::StatusOr<ClaimChange>(const Claim& current)>;
 using RenderClaim = std::function<void(const Claim&)>;

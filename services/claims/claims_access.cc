@@ -43,6 +43,8 @@ AccessTable ClaimsAccess(const AuthorityChain& chain) {
       // The scan also runs on a schedule inside the service; by hand it is a
       // supervisor's back-fill.
       {"RunBreachScan", {.roles = supervisors, .services = {}}},
+      // Also hourly inside the service; by hand it is a supervisor's check.
+      {"ReconcileUtilization", {.roles = supervisors, .services = {"svc-claims"}}},
       {"FlagNonConformance", work},
       {"OpenInvestigation", work},
       {"RecordFindings", work},

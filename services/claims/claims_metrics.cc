@@ -46,7 +46,11 @@ ClaimsMetrics::ClaimsMetrics(prometheus::Registry& registry)
       approved_amount_(prometheus::BuildCounter()
                            .Name("careops_claims_approved_amount_minor_total")
                            .Help("Approved claim amounts in minor units, by currency")
-                           .Register(registry)) {
+                           .Register(registry)),
+      differences_(prometheus::BuildGauge()
+                       .Name("careops_claims_reconciliation_differences")
+                       .Help("Claims that disagree with membership's utilisation at the last reconciliation, by kind")
+                       .Register(registry)) {
   // Every bounded series from the start, so dashboards and alerts see zeros
   // rather than gaps before the first event.
   for (const char* decision : {"approved", "partially_approved", "denied", "rejected"}) {
@@ -97,6 +101,13 @@ absl::Status ClaimsMetrics::RefreshOpenGauge(ClaimStore& store) {
     open_.Add({{"status", Lower(ClaimStatusName(s))}}).Set(it == counts.end() ? 0 : static_cast<double>(it->second));
   }
   return absl::OkStatus();
+}
+
+void ClaimsMetrics::Reconciled(const std::map<std::string, int>& by_kind) {
+  for (const char* kind : {"missing", "amount_mismatch", "orphaned"}) {
+    auto it = by_kind.find(kind);
+    differences_.Add({{"kind", kind}}).Set(it == by_kind.end() ? 0 : it->second);
+  }
 }
 
 }  // namespace careops::claims

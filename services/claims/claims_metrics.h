@@ -8,6 +8,7 @@
 //   careops_claims_tat_seconds{stage}                   decision | settlement
 //   careops_claims_tat_breaches_total{stage}
 //   careops_claims_approved_amount_minor_total{currency}
+//   careops_claims_reconciliation_differences{kind}     gauge: the last reconciliation's findings
 #pragma once
 
 #include <map>
@@ -48,6 +49,10 @@ class ClaimsMetrics {
   // zero included), so the gauge is right after a restart and on every replica.
   absl::Status RefreshOpenGauge(ClaimStore& store);
 
+  // Sets careops_claims_reconciliation_differences{kind} (missing,
+  // amount_mismatch, orphaned; zero included) from the last reconciliation.
+  void Reconciled(const std::map<std::string, int>& by_kind);
+
  private:
   prometheus::Family<prometheus::Counter>& submitted_;
   prometheus::Family<prometheus::Counter>& decisions_;
@@ -56,6 +61,7 @@ class ClaimsMetrics {
   prometheus::Family<prometheus::Histogram>& tat_;
   prometheus::Family<prometheus::Counter>& breaches_;
   prometheus::Family<prometheus::Counter>& approved_amount_;
+  prometheus::Family<prometheus::Gauge>& differences_;
 };
 
 }  // namespace careops::claims

@@ -8,12 +8,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
+#include "common/failpoint.h"
+#include "common/log.h"
 #include "common/mysql/idempotency.h"
 #include "common/paging.h"
 #include "common/proto_time.h"
 #include "common/status.h"
 #include "common/text.h"
 #include "common/validation.h"
+#include "services/claims/claims_outbox.h"
 
 namespace careops::claims {
 namespace {
@@ -65,15 +68,6 @@ absl::StatusOr<ClaimChange> Step(const Claim& current, ClaimAction action, const
   return change;
 }
 
-// Stamps a decision made at `now` on `c`; true when it is late and no breach
-// scan had marked it yet (so it counts as a breach now, once).
-bool StampDecision(Claim& c, absl::Time now) {
-  bool newly_late = !c.decision_breached && now > c.decision_due_at;
-  c.decided_at = now;
-  c.decision_breached = c.decision_breached || newly_late;
-  return newly_late;
-}
-
 // The first failed check, in order; OK when all passed.
 absl::Status FirstError(std::initializer_list<absl::Status> checks) {
   for (const absl::Status& s : checks) {
@@ -122,6 +116,7 @@ v1::Claim ToProto(const Claim& c) {
   out.set_decision_breached(c.decision_breached);
   out.set_settlement_breached(c.settlement_breached);
   out.set_etag(absl::StrCat(c.version));
+  out.set_utilization_reference(c.utilization_ref);
   return out;
 }
 
@@ -143,10 +138,12 @@ v1::Investigation ToProto(const Investigation& v) {
   return out;
 }
 
-ClaimsServiceImpl::ClaimsServiceImpl(ClaimStore& store, MembershipClient& membership, const RpcKit& rpc,
-                                     ClaimsMetrics& metrics, ClaimsServiceOptions options)
+ClaimsServiceImpl::ClaimsServiceImpl(ClaimStore& store, MembershipClient& membership,
+                                     outbox::IntentDeliverer& intents, const RpcKit& rpc, ClaimsMetrics& metrics,
+                                     ClaimsServiceOptions options)
     : store_(store),
       membership_(membership),
+      intents_(intents),
       rpc_(rpc),
       metrics_(metrics),
       clock_(rpc.clock()),
@@ -376,7 +373,6 @@ grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContext* ctx, const v1:
       FirstError({OptionalText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine),
                   req->has_approved_amount() ? ValidateMoney(FromProto(req->approved_amount()), "approved_amount")
                                              : absl::OkStatus()});
-  bool late = false;
   auto decide = [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
     Money amount = req->has_approved_amount() ? FromProto(req->approved_amount()) : cur.amount_claimed;
     if (amount.currency() != cur.amount_claimed.currency()) {
@@ -392,28 +388,50 @@ grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContext* ctx, const v1:
                                                                      : ClaimAction::kApprove;
     CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, action, caller, req->reason(), "", now));
     CAREOPS_RETURN_IF_ERROR(CheckApprovalAuthority(options_.authority, caller.role, cur, amount));
-    // Utilisation first: the claim becomes APPROVED only once membership has
-    // counted it. Keyed by the claim id, so a retry never counts twice.
+    // The claim waits for membership to count the utilisation; the intent is
+    // keyed by the reference, so a redelivery never counts twice.
     int seq = cur.utilization_seq + 1;
     std::string ref = seq == 1 ? cur.claim_id : absl::StrCat(cur.claim_id, "/", seq);
-    CAREOPS_RETURN_IF_ERROR(membership_.RecordUtilization(
-        {cur.member_id, cur.benefit_code, amount, cur.service_date, ref}));
-    change.event.details = absl::StrCat("approved ", amount.ToString(), "; utilisation ", ref);
+    change.event.details = absl::StrCat("approving ", amount.ToString(), "; utilisation ", ref,
+                                        " to be recorded in membership");
     Claim& c = change.claim;
-    late = StampDecision(c, now);
     c.amount_approved = amount;
-    c.settlement_due_at = options_.tat.SettlementDue(now);
-    c.settlement_breached = false;
     c.utilization_ref = ref;
     c.utilization_seq = seq;
+    change.intent = RecordUtilizationIntent(c, cur.version + 1);
     return change;
   };
-  AfterCommit count = CountDecision(late);
-  return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
-                         decide, [&](const Claim& c, absl::Time now) {
-                           count(c, now);
-                           metrics_.ApprovedAmount(c.amount_approved);
-                         });
+  // Decisions count when membership confirms (claims_outbox.cc).
+  grpc::Status s = Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
+                              decide);
+  if (!s.ok()) return s;
+  return ToClientStatus(AwaitMembership(ctx, resp), __func__);
+}
+
+absl::Status ClaimsServiceImpl::AwaitMembership(grpc::ServerContext* ctx, v1::Claim* resp) {
+  const std::string key = IntentKeyFor(*resp);
+  if (key.empty()) return absl::OkStatus();
+  // A crash here: the claim is pending with its intent, nothing is delivered yet.
+  CAREOPS_RETURN_IF_ERROR(Failpoint("claims.after_intent_commit"));
+  // Answer a little before the caller's deadline, with whatever is known then.
+  const auto left = ctx->deadline() - std::chrono::system_clock::now() - std::chrono::milliseconds(50);
+  absl::Time deadline = absl::Now() + options_.settle_wait;
+  if (left < absl::ToChronoNanoseconds(options_.settle_wait)) deadline = absl::Now() + absl::FromChrono(left);
+  const bool approving = resp->status() == v1::CLAIM_STATUS_APPROVAL_PENDING;
+  absl::StatusOr<outbox::IntentRecord> intent = intents_.DeliverNow(key, deadline);
+  if (!intent.ok()) {
+    // Committed and pending: the background relay settles it.
+    log::Warn("outbox delivery after commit failed", {{"intent", key}, {"error", intent.status().ToString()}});
+    return absl::OkStatus();
+  }
+  if (intent->state == outbox::IntentState::kPending) return absl::OkStatus();
+  v1::Claim settled;
+  if (settled.ParseFromString(intent->result)) *resp = settled;
+  if (intent->state == outbox::IntentState::kDelivered) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      approving ? absl::StrCat("membership refused the utilisation; the claim is back IN_REVIEW: ", intent->last_error)
+                : absl::StrCat("membership refused to give the utilisation back; the approval stands: ",
+                               intent->last_error));
 }
 
 grpc::Status ClaimsServiceImpl::DenyClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
@@ -479,14 +497,16 @@ grpc::Status ClaimsServiceImpl::CloseClaim(grpc::ServerContext* ctx, const v1::T
 grpc::Status ClaimsServiceImpl::ReopenClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
                                             v1::Claim* resp) {
   const absl::Status input = RequireText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine);
-  return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
+  grpc::Status s = Transition(
+      ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
         CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kReopen, caller, req->reason(), "", now));
-        // An approval that was never paid gives its utilisation back before the
-        // claim leaves APPROVED; if membership is down nothing changes here.
-        if (AwaitsSettlement(cur.status) && !cur.utilization_ref.empty()) {
-          CAREOPS_RETURN_IF_ERROR(membership_.ReverseUtilization(cur.utilization_ref, req->reason()));
-          change.event.details = absl::StrCat("utilisation ", cur.utilization_ref, " reversed");
+        // An approval that was never paid gives its utilisation back first: the
+        // claim waits REOPEN_PENDING for membership (claims_outbox.cc).
+        if (change.claim.status == ClaimStatus::kReopenPending) {
+          change.event.details = absl::StrCat("utilisation ", cur.utilization_ref, " to be given back in membership");
+          change.intent = ReverseUtilizationIntent(cur, cur.version + 1, req->reason());
+          return change;
         }
         Claim& c = change.claim;
         c.amount_approved = Money(cur.amount_claimed.currency(), 0);
@@ -500,6 +520,8 @@ grpc::Status ClaimsServiceImpl::ReopenClaim(grpc::ServerContext* ctx, const v1::
         c.decision_breached = false;
         return change;
       });
+  if (!s.ok()) return s;
+  return ToClientStatus(AwaitMembership(ctx, resp), __func__);
 }
 
 grpc::Status ClaimsServiceImpl::GetClaimHistory(grpc::ServerContext* ctx, const v1::GetClaimHistoryRequest* req,
@@ -541,6 +563,19 @@ grpc::Status ClaimsServiceImpl::RunBreachScan(grpc::ServerContext* ctx, const v1
     CAREOPS_ASSIGN_OR_RETURN(BreachScanResult result, ScanBreaches(as_of));
     resp->set_decision_breaches(result.decision_breaches);
     resp->set_settlement_breaches(result.settlement_breaches);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ClaimsServiceImpl::ReconcileUtilization(grpc::ServerContext* ctx,
+                                                     const v1::ReconcileUtilizationRequest* req,
+                                                     v1::ReconcileUtilizationResponse* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
+    absl::Time as_of = call.now;
+    if (req->has_as_of()) {
+      CAREOPS_ASSIGN_OR_RETURN(as_of, FromProto(req->as_of(), "as_of"));
+    }
+    CAREOPS_ASSIGN_OR_RETURN(*resp, Reconcile(as_of, call.caller));
     return absl::OkStatus();
   });
 }

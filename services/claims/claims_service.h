@@ -8,6 +8,10 @@
 // own: everything lives in the ClaimStore and in membership, so any number of
 // replicas can serve.
 //
+// Approval and reopening never call membership inside the claim's transaction:
+// they store the claim pending with an outbox intent, then deliver it after the
+// commit (AwaitMembership; see claims_outbox.h for what each answer does).
+//
 // Who may call what is in claims_access.cc; approval is further bound by the
 // approver's authority limit (claim_rules.h, PERMISSION_DENIED).
 #pragma once
@@ -18,6 +22,7 @@
 #include "common/rpc.h"
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/outbox_relay.h"
 #include "services/claims/claim_rules.h"
 #include "services/claims/claim_store.h"
 #include "services/claims/claims_metrics.h"
@@ -29,11 +34,16 @@ struct ClaimsServiceOptions {
   AuthorityChain authority;
   AutoRouteThresholds auto_route;
   TatTargets tat;
+  // How long ApproveClaim/ReopenClaim wait for membership after their commit
+  // (never past the caller's deadline) before answering with the pending claim.
+  absl::Duration settle_wait = absl::Seconds(3);
 };
 
 class ClaimsServiceImpl final : public v1::ClaimsService::Service {
  public:
-  ClaimsServiceImpl(ClaimStore& store, MembershipClient& membership, const RpcKit& rpc, ClaimsMetrics& metrics,
+  // `intents` delivers the outbox intents approval and reopening write (claims_outbox.h).
+  ClaimsServiceImpl(ClaimStore& store, MembershipClient& membership, outbox::IntentDeliverer& intents,
+                    const RpcKit& rpc, ClaimsMetrics& metrics,
                     ClaimsServiceOptions options);
 
   grpc::Status SubmitClaim(grpc::ServerContext* ctx, const v1::SubmitClaimRequest* req, v1::Claim* resp) override;
@@ -69,8 +79,14 @@ class ClaimsServiceImpl final : public v1::ClaimsService::Service {
   grpc::Status StreamBordereau(grpc::ServerContext* ctx, const v1::StreamBordereauRequest* req,
                                grpc::ServerWriter<v1::BordereauChunk>* writer) override;
 
+  grpc::Status ReconcileUtilization(grpc::ServerContext* ctx, const v1::ReconcileUtilizationRequest* req,
+                                    v1::ReconcileUtilizationResponse* resp) override;
+
   // The scheduled breach scan (BackgroundJob) and RunBreachScan share this.
   absl::StatusOr<BreachScanResult> ScanBreaches(absl::Time as_of);
+  // The scheduled reconciliation and ReconcileUtilization share this
+  // (claims_reconcile.cc); `actor` is who the repairs are recorded as.
+  absl::StatusOr<v1::ReconcileUtilizationResponse> Reconcile(absl::Time as_of, const Principal& actor);
 
  private:
   // What a claim transition handler supplies: the outcome of its own input checks
@@ -91,9 +107,15 @@ class ClaimsServiceImpl final : public v1::ClaimsService::Service {
   // What a decision (approve, deny) counts once committed; `late` is set by the
   // decide function and read after the commit.
   AfterCommit CountDecision(const bool& late);
+  // After a transition left `resp` waiting for membership: delivers its intent
+  // now, within the caller's deadline, and answers with the settled claim
+  // (FAILED_PRECONDITION with membership's reason when it refused), or with the
+  // pending claim when membership did not answer in time.
+  absl::Status AwaitMembership(grpc::ServerContext* ctx, v1::Claim* resp);
 
   ClaimStore& store_;
   MembershipClient& membership_;
+  outbox::IntentDeliverer& intents_;
   const RpcKit rpc_;
   ClaimsMetrics& metrics_;
   const Clock& clock_;

@@ -1,7 +1,8 @@
-// The gRPC adapter over an in-memory store, a fake membership and a fake clock:
-// who may call, what is validated, and the order of effects around approval
-// (utilisation recorded before the claim becomes APPROVED, nothing changed when
-// membership refuses or is down, reversal on reopen).
+// The gRPC adapter over an in-memory store, a fake membership, a fake outbox
+// delivery and a fake clock: who may call, what is validated, and the order of
+// effects around approval (the claim waits APPROVAL_PENDING until membership
+// records the utilisation, goes back to IN_REVIEW when membership refuses, stays
+// pending while membership is down; reversal on reopen the same way).
 #include "services/claims/claims_service.h"
 #include "services/claims/claims_access.h"
 
@@ -13,10 +14,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
+#include "careops/membership/v1/membership.pb.h"
 #include "prometheus/registry.h"
+#include "services/claims/claims_outbox.h"
 
 namespace careops::claims {
 namespace {
+
+namespace mv1 = ::careops::membership::v1;
 
 // ClaimStore in memory, with the same contract: exactly-once by request_id,
 // etag checks, duplicate flagging, history per change.
@@ -65,6 +70,12 @@ class FakeClaimStore final : public ClaimStore {
     change->claim.version = it->second.version + 1;
     change->claim.updated_at = m.now;
     it->second = change->claim;
+    if (change->intent) {
+      outbox::IntentRecord r;
+      r.intent = *change->intent;
+      r.request_id = m.request_id;
+      intents_[r.intent.key] = r;
+    }
     history_[claim_id].push_back(change->event);
     render(it->second);
     Remember(m);
@@ -102,6 +113,7 @@ class FakeClaimStore final : public ClaimStore {
 
   std::map<std::string, Claim> claims_;
   std::map<std::string, std::vector<ClaimEvent>> history_;
+  std::map<std::string, outbox::IntentRecord> intents_;  // by key, as the outbox table holds them
 
  private:
   bool Replayed(const Mutation& m) {
@@ -122,21 +134,83 @@ class FakeMembership final : public MembershipClient {
     if (q.member_id == "M-UNKNOWN") return Eligibility{false, {{"MEMBER_NOT_FOUND", "no member"}}, "", "", ""};
     return Eligibility{true, {}, "ACC-1", "PLAN-1", "outpatient"};
   }
-  absl::Status RecordUtilization(const UtilizationRecord& r) override {
-    if (!next_status.ok()) return next_status;
-    recorded.push_back(r);
-    return absl::OkStatus();
-  }
-  absl::Status ReverseUtilization(const std::string& ref, const std::string&) override {
-    if (!next_status.ok()) return next_status;
-    reversed.push_back(ref);
-    return absl::OkStatus();
+  absl::StatusOr<std::optional<UtilizationState>> GetUtilization(const std::string& ref) override {
+    std::optional<UtilizationState> out;
+    for (const auto& r : recorded) {
+      if (r.source_reference() == ref) out = UtilizationState{FromProto(r.amount()), false};
+    }
+    for (const auto& r : reversed) {
+      if (r == ref && out) out->reversed = true;
+    }
+    return out;
   }
 
-  absl::Status next_status = absl::OkStatus();
+  absl::Status next_status = absl::OkStatus();  // CheckEligibility's answer
+  absl::Status utilization_status = absl::OkStatus();  // what Record/ReverseUtilization answer
   int eligibility_checks = 0;
-  std::vector<UtilizationRecord> recorded;
+  std::vector<mv1::RecordUtilizationRequest> recorded;
   std::vector<std::string> reversed;
+};
+
+// The outbox delivery over the fake store and membership: membership answers
+// with utilization_status, the relay's verdict is the real outbox::Decide, and
+// the claim is settled by the real SettleOnAnswer, as the completion handler
+// does in the relay's transaction.
+class FakeIntents final : public outbox::IntentDeliverer {
+ public:
+  FakeIntents(FakeClaimStore& store, FakeMembership& membership, const Clock& clock)
+      : store_(store), membership_(membership), clock_(clock) {}
+
+  absl::StatusOr<outbox::IntentRecord> DeliverNow(const std::string& key, absl::Time) override {
+    auto it = store_.intents_.find(key);
+    if (it == store_.intents_.end()) return absl::NotFoundError("no intent");
+    outbox::IntentRecord& r = it->second;
+    if (r.state != outbox::IntentState::kPending) return r;
+    ++r.attempts;
+    ++deliveries;
+    const bool record = r.intent.peer_method == kRecordUtilizationMethod;
+    outbox::PeerReply reply{membership_.utilization_status, ""};
+    if (reply.status.ok()) {
+      if (record) {
+        mv1::RecordUtilizationRequest req;
+        req.ParseFromString(r.intent.request);
+        membership_.recorded.push_back(req);
+      } else {
+        mv1::ReverseUtilizationRequest req;
+        req.ParseFromString(r.intent.request);
+        membership_.reversed.push_back(req.source_reference());
+      }
+    }
+    const absl::Time now = clock_.Now();
+    outbox::Decision d = outbox::Decide(reply.status.code(),
+                                        record ? std::vector<absl::StatusCode>{}
+                                               : std::vector<absl::StatusCode>{absl::StatusCode::kNotFound},
+                                        r.attempts, now, {});
+    r.last_error = reply.status.ok() ? "" : absl::StrCat(absl::StatusCodeToString(reply.status.code()), ": ",
+                                                         reply.status.message());
+    if (d.verdict == outbox::Verdict::kRetry) return r;
+    Claim& claim = store_.claims_[r.intent.resource_id];
+    TatTargets tat;
+    auto change = SettleOnAnswer(claim, r, d.verdict == outbox::Verdict::kDelivered, reply, now, tat, nullptr);
+    if (!change.ok()) return change.status();
+    if (*change) {
+      (*change)->claim.version = claim.version + 1;
+      (*change)->claim.updated_at = now;
+      claim = (*change)->claim;
+      store_.history_[claim.claim_id].push_back((*change)->event);
+    }
+    r.result = ToProto(claim).SerializeAsString();
+    r.state = d.verdict == outbox::Verdict::kDelivered ? outbox::IntentState::kDelivered
+                                                       : outbox::IntentState::kFailed;
+    return r;
+  }
+
+  int deliveries = 0;
+
+ private:
+  FakeClaimStore& store_;
+  FakeMembership& membership_;
+  const Clock& clock_;
 };
 
 // INVALID_ARGUMENT whose message names `field`, as every refusal of bad input must.
@@ -155,7 +229,8 @@ class ClaimsServiceTest : public ::testing::Test {
   ClaimsServiceTest()
       : clock_(Friday10()),
         metrics_(registry_),
-        service_(store_, membership_, rpc_, metrics_,
+        intents_(store_, membership_, clock_),
+        service_(store_, membership_, intents_, rpc_, metrics_,
                  {*AuthorityChain::Parse(AuthorityChain::DefaultText()), *ParseAutoRouteThresholds("PHP=100000000"),
                   TatTargets{}}) {}
 
@@ -248,8 +323,15 @@ class ClaimsServiceTest : public ::testing::Test {
   RpcKit rpc_{authenticator_, authorizer_, clock_};
   prometheus::Registry registry_;
   ClaimsMetrics metrics_;
+  FakeIntents intents_;
   ClaimsServiceImpl service_;
 };
+
+std::vector<std::string> Actions(const std::vector<ClaimEvent>& events) {
+  std::vector<std::string> out;
+  for (const ClaimEvent& e : events) out.push_back(e.action);
+  return out;
+}
 
 TEST_F(ClaimsServiceTest, NoCallerIsUnauthenticatedAndARoleOutsideTheChainChangesNothing) {
   v1::Claim c = Submit(1000);
@@ -365,33 +447,70 @@ TEST_F(ClaimsServiceTest, BadRequestIdIsRefusedBeforeMembershipIsAsked) {
   s = service_.ApproveClaim(&b.ctx, &approve, &out);
   EXPECT_TRUE(InvalidArgumentNaming(s, "request_id"));
   EXPECT_TRUE(membership_.recorded.empty());
+  EXPECT_TRUE(store_.intents_.empty());
   EXPECT_EQ(store_.claims_[c.claim_id()].status, ClaimStatus::kInReview);
 }
 
-TEST_F(ClaimsServiceTest, ApprovalRecordsUtilisationKeyedByTheClaimIdBeforeApproving) {
+TEST_F(ClaimsServiceTest, ApprovalWaitsForMembershipThenAnswersApproved) {
   v1::Claim c = InReview(2000000);
   v1::Claim approved;
   ASSERT_TRUE(Approve(c, "t-specialist", &approved).ok());
   ASSERT_EQ(membership_.recorded.size(), 1u);
-  EXPECT_EQ(membership_.recorded[0].source_reference, c.claim_id());
-  EXPECT_EQ(membership_.recorded[0].amount, Money("PHP", 2000000));
+  EXPECT_EQ(membership_.recorded[0].source_reference(), c.claim_id());
+  EXPECT_EQ(membership_.recorded[0].amount().amount_minor(), 2000000);
   EXPECT_EQ(approved.status(), v1::CLAIM_STATUS_APPROVED);
+  EXPECT_EQ(approved.utilization_reference(), c.claim_id());
   // Friday + 10 business days.
   EXPECT_EQ(FromProto(approved.settlement_due_time()), Friday10() + absl::Hours(24 * 14));
+  // Two steps: approved here (pending), confirmed once membership recorded it.
+  EXPECT_EQ(Actions(store_.history_[c.claim_id()]),
+            (std::vector<std::string>{"submit", "assign", "start_review", "approve", "approval_confirmed"}));
+  EXPECT_EQ(store_.history_[c.claim_id()][3].to_status, ClaimStatus::kApprovalPending);
 }
 
-TEST_F(ClaimsServiceTest, MembershipRefusalOrOutageLeavesTheClaimUnchanged) {
+TEST_F(ClaimsServiceTest, MembershipRefusalPutsTheClaimBackInReviewWithTheReason) {
   v1::Claim c = InReview(2000000);
-  const Claim before = store_.claims_[c.claim_id()];
-  const size_t events = store_.history_[c.claim_id()].size();
   v1::Claim out;
-  membership_.next_status = absl::FailedPreconditionError("membership RecordUtilization: limit exhausted");
-  EXPECT_EQ(Approve(c, "t-specialist", &out).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  membership_.next_status = absl::UnavailableError("membership is unavailable");
-  EXPECT_EQ(Approve(c, "t-specialist", &out).error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(store_.claims_[c.claim_id()].version, before.version);
-  EXPECT_EQ(store_.claims_[c.claim_id()].status, ClaimStatus::kInReview);
-  EXPECT_EQ(store_.history_[c.claim_id()].size(), events);
+  membership_.utilization_status = absl::FailedPreconditionError("utilisation refused: ANNUAL_LIMIT_EXHAUSTED");
+  grpc::Status s = Approve(c, "t-specialist", &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("ANNUAL_LIMIT_EXHAUSTED"), std::string::npos) << s.error_message();
+  const Claim& stored = store_.claims_[c.claim_id()];
+  EXPECT_EQ(stored.status, ClaimStatus::kInReview);
+  EXPECT_EQ(stored.amount_approved.minor(), 0);
+  EXPECT_TRUE(stored.utilization_ref.empty());
+  const ClaimEvent& refusal = store_.history_[c.claim_id()].back();
+  EXPECT_EQ(refusal.action, "approval_refused");
+  EXPECT_NE(refusal.reason.find("ANNUAL_LIMIT_EXHAUSTED"), std::string::npos);
+  // The next approval is a new utilisation reference.
+  membership_.utilization_status = absl::OkStatus();
+  v1::Claim current = ToProto(stored), approved;
+  ASSERT_TRUE(Approve(current, "t-specialist", &approved).ok());
+  EXPECT_EQ(approved.status(), v1::CLAIM_STATUS_APPROVED);
+  EXPECT_EQ(approved.utilization_reference(), c.claim_id() + "/2");
+}
+
+TEST_F(ClaimsServiceTest, MembershipDownLeavesTheClaimPendingUntilTheRelayDeliversIt) {
+  v1::Claim c = InReview(2000000);
+  v1::Claim out;
+  membership_.utilization_status = absl::UnavailableError("membership is down");
+  ASSERT_TRUE(Approve(c, "t-specialist", &out).ok());
+  EXPECT_EQ(out.status(), v1::CLAIM_STATUS_APPROVAL_PENDING);
+  EXPECT_TRUE(membership_.recorded.empty());
+  // Nothing else may happen to it meanwhile.
+  Call call("t-specialist");
+  auto tr = Tr(out, "changed my mind");
+  v1::Claim ignored;
+  grpc::Status s = service_.DenyClaim(&call.ctx, &tr, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("APPROVAL_PENDING"), std::string::npos) << s.error_message();
+  // Membership is back; the background relay delivers.
+  membership_.utilization_status = absl::OkStatus();
+  auto delivered = intents_.DeliverNow(IntentKeyFor(out), absl::InfiniteFuture());
+  ASSERT_TRUE(delivered.ok());
+  EXPECT_EQ(delivered->state, outbox::IntentState::kDelivered);
+  EXPECT_EQ(store_.claims_[c.claim_id()].status, ClaimStatus::kApproved);
+  EXPECT_EQ(membership_.recorded.size(), 1u);
 }
 
 TEST_F(ClaimsServiceTest, AboveTheLimitIsPermissionDeniedWithoutAskingMembership) {
@@ -418,22 +537,48 @@ TEST_F(ClaimsServiceTest, ReopeningAnUnsettledApprovalReversesItsUtilisation) {
   // The second approval is a new utilisation, distinct from the reversed one.
   ASSERT_TRUE(Approve(reopened, "t-specialist", &again).ok());
   ASSERT_EQ(membership_.recorded.size(), 2u);
-  EXPECT_EQ(membership_.recorded[1].source_reference, c.claim_id() + "/2");
+  EXPECT_EQ(membership_.recorded[1].source_reference(), c.claim_id() + "/2");
 }
 
-TEST_F(ClaimsServiceTest, ReopenWhileMembershipIsDownLeavesTheApprovalInPlace) {
+TEST_F(ClaimsServiceTest, ReopenWhileMembershipIsDownWaitsReopenPending) {
   v1::Claim c = InReview(1000);
   v1::Claim approved, out;
   ASSERT_TRUE(Approve(c, "t-specialist", &approved).ok());
-  membership_.next_status = absl::UnavailableError("membership is unavailable");
+  membership_.utilization_status = absl::UnavailableError("membership is unavailable");
   Call call("t-specialist");
   auto tr = Tr(approved, "amount wrong");
-  EXPECT_EQ(service_.ReopenClaim(&call.ctx, &tr, &out).error_code(), grpc::StatusCode::UNAVAILABLE);
+  ASSERT_TRUE(service_.ReopenClaim(&call.ctx, &tr, &out).ok());
+  EXPECT_EQ(out.status(), v1::CLAIM_STATUS_REOPEN_PENDING);
+  const Claim& stored = store_.claims_[c.claim_id()];
+  EXPECT_EQ(stored.utilization_ref, c.claim_id());
+  EXPECT_TRUE(membership_.reversed.empty());
+  // Settling is refused while the reversal waits.
+  v1::SettleClaimRequest settle;
+  settle.set_request_id("settle-pending");
+  settle.set_claim_id(c.claim_id());
+  settle.set_etag(out.etag());
+  settle.set_payment_reference("PAY-1");
+  Call s_call("t-specialist");
+  v1::Claim ignored;
+  EXPECT_EQ(service_.SettleClaim(&s_call.ctx, &settle, &ignored).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  membership_.utilization_status = absl::OkStatus();
+  ASSERT_TRUE(intents_.DeliverNow(IntentKeyFor(out), absl::InfiniteFuture()).ok());
+  EXPECT_EQ(store_.claims_[c.claim_id()].status, ClaimStatus::kInReview);
+  EXPECT_EQ(membership_.reversed, std::vector<std::string>{c.claim_id()});
+}
+
+TEST_F(ClaimsServiceTest, ARefusedReversalLeavesTheApprovalStanding) {
+  v1::Claim c = InReview(1000);
+  v1::Claim approved, out;
+  ASSERT_TRUE(Approve(c, "t-specialist", &approved).ok());
+  membership_.utilization_status = absl::PermissionDeniedError("not allowed");
+  Call call("t-specialist");
+  auto tr = Tr(approved, "amount wrong");
+  EXPECT_EQ(service_.ReopenClaim(&call.ctx, &tr, &out).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   const Claim& stored = store_.claims_[c.claim_id()];
   EXPECT_EQ(stored.status, ClaimStatus::kApproved);
   EXPECT_EQ(stored.utilization_ref, c.claim_id());
-  EXPECT_EQ(absl::StrCat(stored.version), approved.etag());
-  EXPECT_TRUE(membership_.reversed.empty());
+  EXPECT_EQ(store_.history_[c.claim_id()].back().action, "reopen_refused");
 }
 
 TEST_F(ClaimsServiceTest, EscalationClimbsTheChainAndStopsAtTheTop) {
@@ -478,7 +623,63 @@ TEST_F(ClaimsServiceTest, ReplayedRequestIdReturnsTheFirstAnswerWithoutCallingMe
   ASSERT_TRUE(service_.ApproveClaim(&a.ctx, &req, &first).ok());
   ASSERT_TRUE(service_.ApproveClaim(&b.ctx, &req, &second).ok());
   EXPECT_EQ(first.SerializeAsString(), second.SerializeAsString());
+  EXPECT_EQ(first.status(), v1::CLAIM_STATUS_APPROVED);
   EXPECT_EQ(membership_.recorded.size(), 1u);
+  EXPECT_EQ(intents_.deliveries, 1);
+}
+
+TEST_F(ClaimsServiceTest, AReplayAfterARefusalIsRefusedTheSameWay) {
+  v1::Claim c = InReview(1000);
+  v1::ApproveClaimRequest req;
+  req.set_request_id("approve-refused");
+  req.set_claim_id(c.claim_id());
+  req.set_etag(c.etag());
+  membership_.utilization_status = absl::FailedPreconditionError("utilisation refused: ACCOUNT_CANCELLED");
+  v1::Claim first, second;
+  Call a("t-specialist"), b("t-specialist");
+  grpc::Status s1 = service_.ApproveClaim(&a.ctx, &req, &first);
+  membership_.utilization_status = absl::OkStatus();  // a replay must not try again
+  grpc::Status s2 = service_.ApproveClaim(&b.ctx, &req, &second);
+  EXPECT_EQ(s1.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s2.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s1.error_message(), s2.error_message());
+  EXPECT_TRUE(membership_.recorded.empty());
+  EXPECT_EQ(store_.claims_[c.claim_id()].status, ClaimStatus::kInReview);
+}
+
+TEST_F(ClaimsServiceTest, ReconciliationFindsAnOrphanAndSchedulesItsReversalOnce) {
+  v1::Claim orphaned = InReview(1500);
+  v1::Claim approved, fine = InReview(2500);
+  ASSERT_TRUE(Approve(fine, "t-specialist", &approved).ok());
+  // Membership holds a utilisation for a claim that never left review.
+  mv1::RecordUtilizationRequest stray;
+  stray.set_source_reference(orphaned.claim_id());
+  *stray.mutable_amount() = careops::ToProto(Money("PHP", 1500));
+  membership_.recorded.push_back(stray);
+
+  auto report = service_.Reconcile(clock_.Now(), {"reconciler", "system", "claims"});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->claims_checked(), 2);
+  ASSERT_EQ(report->differences_size(), 1);
+  EXPECT_EQ(report->differences(0).kind(), v1::UTILIZATION_DIFFERENCE_KIND_ORPHANED);
+  EXPECT_TRUE(report->differences(0).repair_scheduled());
+  const Claim& stored = store_.claims_[orphaned.claim_id()];
+  EXPECT_EQ(stored.utilization_seq, 1);  // its first approval will use claim_id/2
+  EXPECT_EQ(store_.history_[orphaned.claim_id()].back().action, "reconcile_repair");
+  ASSERT_EQ(store_.intents_.count(IntentKeyFor([&] {
+              v1::Claim c = ToProto(stored);
+              c.set_status(v1::CLAIM_STATUS_REOPEN_PENDING);  // the key form of a pending claim's intent
+              return c;
+            }())),
+            1u);
+  // The reversal is delivered; a second run finds nothing.
+  for (auto& [key, intent] : store_.intents_) {
+    if (intent.state == outbox::IntentState::kPending) ASSERT_TRUE(intents_.DeliverNow(key, absl::InfiniteFuture()).ok());
+  }
+  EXPECT_EQ(membership_.reversed, std::vector<std::string>{orphaned.claim_id()});
+  report = service_.Reconcile(clock_.Now(), {"reconciler", "system", "claims"});
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->differences_size(), 0);
 }
 
 TEST_F(ClaimsServiceTest, UnknownEnumValuesAreInvalidArgumentAndStoreNothing) {

@@ -5,10 +5,12 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/rpc.h"
+#include "common/outbox_relay.h"
 #include "common/server.h"
 #include "services/claims/claim_rules.h"
 #include "services/claims/claims_access.h"
 #include "services/claims/claims_metrics.h"
+#include "services/claims/claims_outbox.h"
 #include "services/claims/claims_service.h"
 #include "services/claims/membership_client.h"
 #include "services/claims/mysql_claim_store.h"
@@ -27,6 +29,8 @@ int main(int argc, char** argv) {
   std::string auto_route = "PHP=100000000,USD=100000000";
   int64_t decision_days = 5, settlement_days = 10;
   absl::Duration breach_scan_interval = absl::Minutes(5);
+  absl::Duration outbox_interval = absl::Seconds(5), outbox_lease = absl::Seconds(15);
+  absl::Duration reconcile_interval = absl::Hours(1);
   flags.String("membership_addr", &membership_addr, "membership gRPC address (host:port)");
   flags.String("authority_chain", &authority_chain,
                "approval limits, lowest role first: role:CUR=minor,...;...;role:unlimited");
@@ -35,6 +39,11 @@ int main(int argc, char** argv) {
   flags.Int("decision_tat_days", &decision_days, 1, 60, "business days from submission to decision");
   flags.Int("settlement_tat_days", &settlement_days, 1, 60, "business days from approval to settlement");
   flags.Duration("breach_scan_interval", &breach_scan_interval, "how often the TAT breach scan runs");
+  flags.Duration("outbox_interval", &outbox_interval, "how often pending outbox intents (utilisation) are delivered");
+  flags.Duration("reconcile_interval", &reconcile_interval,
+                 "how often approvals are compared with membership's utilisation (and repaired)");
+  flags.Duration("outbox_lease", &outbox_lease,
+                 "how long a replica holds an outbox intent it is delivering; longer than peer_deadline");
 
   absl::StatusOr<claims::AuthorityChain> chain;
   absl::StatusOr<claims::AutoRouteThresholds> thresholds;
@@ -44,6 +53,10 @@ int main(int argc, char** argv) {
     thresholds = claims::ParseAutoRouteThresholds(auto_route);
     if (!chain.ok()) return chain.status();
     if (!thresholds.ok()) return thresholds.status();
+    if (outbox_lease <= config.peer_deadline) {
+      return absl::InvalidArgumentError("outbox_lease: must be longer than peer_deadline");
+    }
+    if (outbox_interval <= absl::ZeroDuration()) return absl::InvalidArgumentError("outbox_interval: must be positive");
     access = Authorizer::Create(claims::v1::ClaimsService::service_full_name(), claims::ClaimsAccess(*chain),
                                 config.access_roles);
     return access.status();
@@ -51,15 +64,23 @@ int main(int argc, char** argv) {
   if (!runtime.ok()) return ExitCode(runtime.status());
   ServiceRuntime& rt = **runtime;
   claims::ClaimsServiceOptions options{
-      *chain, *thresholds, {static_cast<int>(decision_days), static_cast<int>(settlement_days), config.calendar}};
+      *chain, *thresholds, {static_cast<int>(decision_days), static_cast<int>(settlement_days), config.calendar},
+      config.peer_deadline};
 
   claims::MysqlClaimStore store(rt.pool());
   auto membership = claims::NewGrpcMembershipClient(
       claims::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline));
   claims::ClaimsMetrics metrics(*rt.registry());
   metrics.DeclareChain(*chain);
+  // Utilisation is recorded and given back through the outbox, never from
+  // inside a claims transaction.
+  outbox::GrpcOutboxPeer membership_peer(
+      claims::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline));
+  outbox::OutboxRelay relay(rt.pool(), membership_peer, SystemClock::Instance(), *rt.registry(),
+                            {.lease = outbox_lease, .peer_deadline = config.peer_deadline});
+  claims::RegisterClaimCompletions(relay, store, metrics, options.tat);
   RpcKit rpc(rt.authenticator(), *access, SystemClock::Instance(), &rt.admission());
-  claims::ClaimsServiceImpl service(store, *membership, rpc, metrics, options);
+  claims::ClaimsServiceImpl service(store, *membership, relay, rpc, metrics, options);
   if (auto s = metrics.RefreshOpenGauge(store); !s.ok()) {
     log::Warn("open-claims gauge not refreshed", {{"error", s.ToString()}});
   }
@@ -68,6 +89,9 @@ int main(int argc, char** argv) {
       {"claims-breach-scan", breach_scan_interval,
        [&] { return service.ScanBreaches(SystemClock::Instance().Now()).status(); }},
       {"claims-open-gauge", config.gauge_refresh, [&] { return metrics.RefreshOpenGauge(store); }},
+      relay.Job(outbox_interval),
+      {"claims-reconcile", reconcile_interval,
+       [&] { return service.Reconcile(SystemClock::Instance().Now(), {"reconciler", "system", "claims"}).status(); }},
   };
   return ServeUntilStopped(rt, {{&service, claims::v1::ClaimsService::service_full_name(), &*access}}, std::move(jobs));
 }

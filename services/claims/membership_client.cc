@@ -57,30 +57,15 @@ class GrpcMembershipClient final : public MembershipClient {
     return out;
   }
 
-  absl::Status RecordUtilization(const UtilizationRecord& r) override {
-    mv1::RecordUtilizationRequest req;
-    req.set_request_id(absl::StrCat("util-", r.source_reference));
-    req.set_member_id(r.member_id);
-    req.set_benefit_code(r.benefit_code);
-    *req.mutable_amount() = ToProto(r.amount);
-    *req.mutable_service_date() = ToProto(r.service_date);
-    req.set_source_reference(r.source_reference);
-    mv1::Utilization resp;
-    auto ctx = peer_.NewContext(req.request_id());
-    return MapStatus(stub_->RecordUtilization(ctx.get(), req, &resp), "RecordUtilization");
-  }
-
-  absl::Status ReverseUtilization(const std::string& source_reference, const std::string& reason) override {
-    mv1::ReverseUtilizationRequest req;
-    req.set_request_id(absl::StrCat("reverse-", source_reference));
+  absl::StatusOr<std::optional<UtilizationState>> GetUtilization(const std::string& source_reference) override {
+    mv1::GetUtilizationRequest req;
     req.set_source_reference(source_reference);
-    req.set_reason(reason);
     mv1::Utilization resp;
-    auto ctx = peer_.NewContext(req.request_id());
-    grpc::Status s = stub_->ReverseUtilization(ctx.get(), req, &resp);
-    // Nothing recorded under the reference: nothing to give back.
-    if (s.error_code() == grpc::StatusCode::NOT_FOUND) return absl::OkStatus();
-    return MapStatus(s, "ReverseUtilization");
+    auto ctx = peer_.NewContext();
+    grpc::Status s = stub_->GetUtilization(ctx.get(), req, &resp);
+    if (s.error_code() == grpc::StatusCode::NOT_FOUND) return std::optional<UtilizationState>();
+    CAREOPS_RETURN_IF_ERROR(MapStatus(s, "GetUtilization"));
+    return std::optional<UtilizationState>(UtilizationState{FromProto(resp.amount()), resp.reversed()});
   }
 
  private:
@@ -94,7 +79,7 @@ PeerOptions MembershipPeerOptions(std::string address, std::string token, absl::
   PeerOptions o;
   o.address = std::move(address);
   o.service = mv1::MembershipService::service_full_name();
-  o.idempotent_methods = {"CheckEligibility", "RecordUtilization", "ReverseUtilization"};
+  o.idempotent_methods = {"CheckEligibility", "GetUtilization"};
   o.token = std::move(token);
   o.deadline = deadline;
   return o;

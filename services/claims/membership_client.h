@@ -1,6 +1,9 @@
-// What the claims service needs from membership, behind a small interface so the
-// claims logic can be tested with a fake: eligibility screening at submission and
-// utilisation recorded on approval / reversed on reopen.
+// What the claims service asks membership directly, behind a small interface so
+// the claims logic can be tested with a fake: eligibility screening at
+// submission and utilisation reads for reconciliation (reads, made with no
+// transaction open). Utilisation is recorded
+// and given back through the outbox instead (claims_outbox.h), never by a call
+// from inside a claims transaction.
 //
 // Status contract of every method (the gRPC implementation maps membership's
 // answers to these, so callers can pass them straight to their own caller):
@@ -12,6 +15,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,12 +45,10 @@ struct Eligibility {
   std::string account_id, plan_id, benefit_category;
 };
 
-struct UtilizationRecord {
-  std::string member_id;
-  std::string benefit_code;
+// What membership holds under a source_reference.
+struct UtilizationState {
   Money amount;
-  absl::CivilDay service_date;
-  std::string source_reference;  // the claim id: membership counts it once
+  bool reversed = false;
 };
 
 class MembershipClient {
@@ -55,15 +57,12 @@ class MembershipClient {
   // Eligible or not, with every reason; an unknown member is not eligible
   // (MEMBER_NOT_FOUND), not an error.
   virtual absl::StatusOr<Eligibility> CheckEligibility(const EligibilityQuery& query) = 0;
-  // Idempotent by source_reference. FAILED_PRECONDITION when it would exceed the
-  // remaining limit or the member is not eligible.
-  virtual absl::Status RecordUtilization(const UtilizationRecord& record) = 0;
-  // Idempotent; OK when the reference was never recorded (nothing to give back).
-  virtual absl::Status ReverseUtilization(const std::string& source_reference, const std::string& reason) = 0;
+  // The utilisation recorded under `source_reference`; nullopt when none was.
+  virtual absl::StatusOr<std::optional<UtilizationState>> GetUtilization(const std::string& source_reference) = 0;
 };
 
 // The gRPC implementation over a PeerChannel whose service config retries
-// UNAVAILABLE for the three (idempotent) methods.
+// UNAVAILABLE for the reads.
 std::unique_ptr<MembershipClient> NewGrpcMembershipClient(PeerOptions options);
 
 // PeerOptions for membership at `address` with the retry policy above.

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/mysql/audit.h"
 #include "common/mysql/idempotency.h"
+#include "common/outbox.h"
 #include "common/proto_time.h"
 #include "common/status.h"
 #include "common/text.h"
@@ -357,6 +358,27 @@ absl::Status StaleEtag(std::string_view what, int64_t current) {
                                          current, "\"); read it again and retry"));
 }
 
+// Writes `change` over the locked `current` (next version), its history line,
+// its audit entry and its outbox intent, all on the caller's transaction.
+absl::StatusOr<Claim> StoreChange(mysql::Connection& conn, const Mutation& m, const Claim& current,
+                                  ClaimChange& change) {
+  Claim& next = change.claim;
+  next.claim_id = current.claim_id;
+  next.version = current.version + 1;
+  next.updated_at = m.now;
+  auto& st = conn.Prepare(kUpdateClaim);
+  BindClaimFields(st, next, 1);
+  st.setString(35, current.claim_id);
+  st.setInt64(36, current.version);
+  if (st.executeUpdate() != 1) return StaleEtag("claim", current.version);
+  InsertHistory(conn, next.claim_id, change.event);
+  AuditClaim(conn, m, next.claim_id, change.event);
+  if (change.intent) {
+    outbox::Enqueue(conn, m, *change.intent);
+  }
+  return next;
+}
+
 }  // namespace
 
 absl::Status MysqlClaimStore::CreateClaim(const Mutation& m, Claim claim, const ClaimEvent& event,
@@ -447,20 +469,19 @@ absl::Status MysqlClaimStore::TransitionClaim(const Mutation& m, const std::stri
                                 CAREOPS_ASSIGN_OR_RETURN(Claim current, LockClaim(conn, claim_id));
                                 if (current.version != expected_version) return StaleEtag("claim", current.version);
                                 CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, decide(current));
-                                Claim& next = change.claim;
-                                next.claim_id = current.claim_id;
-                                next.version = current.version + 1;
-                                next.updated_at = m.now;
-                                auto& st = conn.Prepare(kUpdateClaim);
-                                BindClaimFields(st, next, 1);
-                                st.setString(35, current.claim_id);
-                                st.setInt64(36, current.version);
-                                if (st.executeUpdate() != 1) return StaleEtag("claim", current.version);
-                                InsertHistory(conn, next.claim_id, change.event);
-                                AuditClaim(conn, m, next.claim_id, change.event);
+                                CAREOPS_ASSIGN_OR_RETURN(Claim next, StoreChange(conn, m, current, change));
                                 render(next);
                                 return absl::OkStatus();
                               });
+}
+
+absl::StatusOr<Claim> MysqlClaimStore::SettleInTransaction(mysql::Connection& conn, const Mutation& m,
+                                                           const std::string& claim_id,
+                                                           const SettleDecider& decide) {
+  CAREOPS_ASSIGN_OR_RETURN(Claim current, LockClaim(conn, claim_id));
+  CAREOPS_ASSIGN_OR_RETURN(std::optional<ClaimChange> change, decide(current));
+  if (!change) return current;
+  return StoreChange(conn, m, current, *change);
 }
 
 absl::StatusOr<std::vector<ClaimEvent>> MysqlClaimStore::GetHistory(const std::string& claim_id) {

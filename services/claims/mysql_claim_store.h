@@ -33,6 +33,14 @@ class MysqlClaimStore final : public ClaimStore {
   absl::StatusOr<std::vector<Investigation>> ListInvestigations(bool open_only, const std::string& claim_id,
                                                                 const std::string& after_id, int limit) override;
 
+  // For the outbox completion handlers: locks the claim on `conn`, inside the
+  // relay's completion transaction, and stores what `decide` returns with its
+  // history line and audit entry (nullopt: leave the claim as it is). Returns
+  // the claim as stored. May throw sql::SQLException (the relay catches).
+  using SettleDecider = std::function<absl::StatusOr<std::optional<ClaimChange>>(const Claim& current)>;
+  absl::StatusOr<Claim> SettleInTransaction(mysql::Connection& conn, const Mutation& m, const std::string& claim_id,
+                                            const SettleDecider& decide);
+
  private:
   mysql::ConnectionPool& pool_;
 };

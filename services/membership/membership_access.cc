@@ -64,6 +64,8 @@ AccessTable MembershipAccess() {
       {"ListMovements", movement_read},
       {"CheckEligibility", {.roles = Union({editors, claims_people}), .services = {"svc-claims"}}},
       {"RecordUtilization", utilization},
+      // Claims confirms and reconciles what it recorded; the claims people see a claim's utilisation.
+      {"GetUtilization", {.roles = Union({editors, claims_people}), .services = {"svc-claims"}}},
       {"ReverseUtilization", utilization},
   };
 }

@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/failpoint.h"
 #include "common/migrations.h"
 #include "common/money.h"
 #include "common/mysql/idempotency.h"
@@ -490,7 +491,8 @@ grpc::Status MembershipServiceImpl::RecordUtilization(grpc::ServerContext* ctx,
     CAREOPS_RETURN_IF_ERROR(RequireDate(req->has_service_date(), req->service_date(), "service_date").status());
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.RecordUtilization(
                                         m, *req, ids_.Next()));
-    return absl::OkStatus();
+    // Test builds only: committed, and yet the caller hears it timed out.
+    return Failpoint("membership.utilization.after_commit");
   });
 }
 
@@ -504,6 +506,15 @@ grpc::Status MembershipServiceImpl::ReverseUtilization(grpc::ServerContext* ctx,
     CAREOPS_RETURN_IF_ERROR(OptionalText(req->reason(), "reason", 1024, TextKind::kMultiLine));
     CAREOPS_ASSIGN_OR_RETURN(*resp,
                              store_.ReverseUtilization(m, *req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::GetUtilization(grpc::ServerContext* ctx, const v1::GetUtilizationRequest* req,
+                                                   v1::Utilization* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->source_reference(), "source_reference", 64));
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetUtilization(req->source_reference()));
     return absl::OkStatus();
   });
 }

@@ -102,6 +102,9 @@ class FakeStore final : public MembershipStore {
     ++calls;
     return v1::Utilization();
   }
+  absl::StatusOr<v1::Utilization> GetUtilization(const std::string&) override {
+    return absl::NotFoundError("not in this fake");
+  }
   absl::StatusOr<v1::Utilization> ReverseUtilization(const Mutation&, const v1::ReverseUtilizationRequest&) override {
     return Unimplemented();
   }

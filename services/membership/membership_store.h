@@ -172,6 +172,8 @@ class MembershipStore {
                                                             const std::string& new_utilization_id) = 0;
   virtual absl::StatusOr<v1::Utilization> ReverseUtilization(const Mutation& m,
                                                              const v1::ReverseUtilizationRequest& request) = 0;
+  // The record under `source_reference` with the remaining limit now; NOT_FOUND when none.
+  virtual absl::StatusOr<v1::Utilization> GetUtilization(const std::string& source_reference) = 0;
 
   // ---- gauges
   // Current counts; movements are overdue when PENDING with due time before `as_of`.

@@ -1408,6 +1408,28 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::ReverseUtilization(const M
   return out;
 }
 
+absl::StatusOr<v1::Utilization> MysqlMembershipStore::GetUtilization(const std::string& source_reference) {
+  std::optional<v1::Utilization> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) -> absl::Status {
+    {
+      auto& st = c.Prepare(kSelectUtilization);
+      st.setString(1, source_reference);
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      if (!rs->next()) return absl::OkStatus();
+      out = ReadUtilization(*rs);
+    }
+    CAREOPS_ASSIGN_OR_RETURN(EligibilityFacts facts,
+                             QueryFacts(c, out->member_id(), out->benefit_code(), DayOf(out->service_date()), nullptr,
+                                        nullptr));
+    SetRemaining(*out, facts);
+    return absl::OkStatus();
+  }));
+  if (!out) {
+    return absl::NotFoundError(absl::StrCat("source_reference: no utilisation was recorded for '", source_reference, "'"));
+  }
+  return std::move(*out);
+}
+
 absl::StatusOr<MembershipCounts> MysqlMembershipStore::Count(absl::Time as_of) {
   MembershipCounts out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) {

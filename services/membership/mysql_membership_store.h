@@ -59,6 +59,7 @@ class MysqlMembershipStore final : public MembershipStore {
                                                     const std::string& new_utilization_id) override;
   absl::StatusOr<v1::Utilization> ReverseUtilization(const Mutation& m,
                                                      const v1::ReverseUtilizationRequest& request) override;
+  absl::StatusOr<v1::Utilization> GetUtilization(const std::string& source_reference) override;
 
   absl::StatusOr<MembershipCounts> Count(absl::Time as_of) override;
 

@@ -9,7 +9,11 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <sys/wait.h>
+
+#include <algorithm>
 #include <atomic>
+#include <iostream>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -23,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "careops/claims/v1/claims.grpc.pb.h"
 #include "careops/membership/v1/membership.grpc.pb.h"
+#include "common/failpoint.h"
 #include "common/ids.h"
 #include "common/proto_time.h"
 #include "tests/support/harness.h"
@@ -65,11 +70,22 @@ class ClaimsIntegrationTest : public ::testing::Test {
     return ::testing::AssertionFailure() << p.process().output();
   }
 
-  // A careops-claims on `schema`, talking to the suite's membership.
-  static std::unique_ptr<testing::ServiceProcess> StartClaims(const testing::TestSchema& schema) {
+  // A careops-claims on `schema`, talking to the suite's membership, with a
+  // short relay interval and lease; `failpoints` arms common/failpoint.h.
+  static std::unique_ptr<testing::ServiceProcess> StartClaims(const testing::TestSchema& schema,
+                                                              const std::string& failpoints = "") {
+    std::map<std::string, std::string> env;
+    if (!failpoints.empty()) env["CAREOPS_FAILPOINTS"] = failpoints;
     return std::make_unique<testing::ServiceProcess>(
         "claims", schema.dsn(),
-        std::vector<std::string>{"--membership_addr=" + membership_->address(), "--gauge_refresh=200ms"});
+        std::vector<std::string>{"--membership_addr=" + membership_->address(), "--gauge_refresh=200ms",
+                                 "--outbox_interval=200ms", "--peer_deadline=1s", "--outbox_lease=2s"},
+        env);
+  }
+
+  // Points the helpers (Submit, Approve, Get, ...) at `claims`.
+  void Use(testing::ServiceProcess& claims) {
+    claims_stub_ = cv1::ClaimsService::NewStub(grpc::CreateChannel(claims.address(), grpc::InsecureChannelCredentials()));
   }
 
   static void TearDownTestSuite() {
@@ -239,6 +255,18 @@ class ClaimsIntegrationTest : public ::testing::Test {
     return out.remaining_limit().amount_minor();
   }
 
+  // The live (recorded, not reversed) utilisation membership holds under
+  // `source_reference`, in minor units; 0 when none or reversed.
+  int64_t LiveUtilization(const std::string& source_reference) {
+    mv1::GetUtilizationRequest req;
+    req.set_source_reference(source_reference);
+    mv1::Utilization out;
+    grpc::Status s = membership_stub_->GetUtilization(Ctx(kSpecialist).get(), req, &out);
+    if (s.error_code() == grpc::StatusCode::NOT_FOUND) return 0;
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out.reversed() ? 0 : out.amount().amount_minor();
+  }
+
   static testing::TestSchema* membership_schema_;
   static testing::TestSchema* claims_schema_;
   static testing::ServiceProcess* membership_;
@@ -309,12 +337,16 @@ TEST_F(ClaimsIntegrationTest, ClaimWithinSpecialistLimitIsApprovedSettledAndClos
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 
   auto history = History(closed.claim_id());
-  EXPECT_EQ(Actions(history),
-            (std::vector<std::string>{"submit", "assign", "start_review", "approve", "settle", "close"}));
+  EXPECT_EQ(Actions(history), (std::vector<std::string>{"submit", "assign", "start_review", "approve",
+                                                        "approval_confirmed", "settle", "close"}));
   EXPECT_EQ(history[3].actor(), "ana.reyes");
   EXPECT_EQ(history[3].from_status(), cv1::CLAIM_STATUS_IN_REVIEW);
-  EXPECT_EQ(history[3].to_status(), cv1::CLAIM_STATUS_APPROVED);
-  EXPECT_EQ(history[5].reason(), "paid");
+  EXPECT_EQ(history[3].to_status(), cv1::CLAIM_STATUS_APPROVAL_PENDING);
+  EXPECT_EQ(history[4].from_status(), cv1::CLAIM_STATUS_APPROVAL_PENDING);
+  EXPECT_EQ(history[4].to_status(), cv1::CLAIM_STATUS_APPROVED);
+  EXPECT_EQ(history[6].reason(), "paid");
+  EXPECT_EQ(approved.utilization_reference(), approved.claim_id());
+  EXPECT_EQ(LiveUtilization(approved.utilization_reference()), 2000000);
 
   // The same claim again is flagged as a likely duplicate, not silently accepted.
   cv1::Claim again;
@@ -353,7 +385,7 @@ TEST_F(ClaimsIntegrationTest, ClaimAboveTheLimitIsEscalatedTwiceAndApprovedByAMa
   EXPECT_EQ(Remaining(m), 500000000 - 30000000);
   auto history = History(c.claim_id());
   EXPECT_EQ(Actions(history), (std::vector<std::string>{"submit", "assign", "start_review", "escalate", "escalate",
-                                                        "approve"}));
+                                                        "approve", "approval_confirmed"}));
   EXPECT_EQ(history[5].actor(), "dan.uy");
   EXPECT_EQ(history[5].actor_role(), "manager");
 
@@ -393,7 +425,7 @@ TEST_F(ClaimsIntegrationTest, IneligibleClaimsAreRejectedWithCodedReasons) {
             grpc::StatusCode::UNAUTHENTICATED);
 }
 
-TEST_F(ClaimsIntegrationTest, ApprovalRefusedWhenTheBenefitLimitIsExhaustedLeavesTheClaimUnchanged) {
+TEST_F(ClaimsIntegrationTest, ApprovalRefusedWhenTheBenefitLimitIsExhaustedPutsTheClaimBackInReview) {
   Member m = NewMember(1000000);  // PHP 10,000.00
   cv1::Claim first, second;
   ASSERT_TRUE(Submit(m.member_id, 800000, &first).ok());
@@ -407,16 +439,22 @@ TEST_F(ClaimsIntegrationTest, ApprovalRefusedWhenTheBenefitLimitIsExhaustedLeave
   grpc::Status s = Approve(b, kSpecialist, &ignored);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
 
+  EXPECT_NE(s.error_message().find("ANNUAL_LIMIT"), std::string::npos) << s.error_message();
+
   cv1::Claim after = Get(b.claim_id());
   EXPECT_EQ(after.status(), cv1::CLAIM_STATUS_IN_REVIEW);
-  EXPECT_EQ(after.etag(), b.etag());
   EXPECT_EQ(after.amount_approved().amount_minor(), 0);
-  EXPECT_EQ(Actions(History(b.claim_id())), (std::vector<std::string>{"submit", "assign", "start_review"}));
+  EXPECT_TRUE(after.utilization_reference().empty());
+  auto history = History(b.claim_id());
+  EXPECT_EQ(Actions(history),
+            (std::vector<std::string>{"submit", "assign", "start_review", "approve", "approval_refused"}));
+  EXPECT_NE(history.back().reason().find("ANNUAL_LIMIT"), std::string::npos) << history.back().reason();
   EXPECT_EQ(Remaining(m), 1000000 - 800000);
+  EXPECT_EQ(LiveUtilization(b.claim_id()), 0);
 
   // A partial approval within what is left goes through.
   cv1::Claim partially;
-  s = Approve(b, kSpecialist, &partially, NewId(), 200000);
+  s = Approve(after, kSpecialist, &partially, NewId(), 200000);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(partially.status(), cv1::CLAIM_STATUS_PARTIALLY_APPROVED);
   EXPECT_EQ(Remaining(m), 0);
@@ -428,9 +466,11 @@ TEST_F(ClaimsIntegrationTest, ApprovalRefusedWhenTheBenefitLimitIsExhaustedLeave
   EXPECT_EQ(reopened.status(), cv1::CLAIM_STATUS_IN_REVIEW);
   EXPECT_EQ(reopened.amount_approved().amount_minor(), 0);
   EXPECT_EQ(Remaining(m), 200000);
+  EXPECT_EQ(LiveUtilization(partially.utilization_reference()), 0);
+  EXPECT_EQ(Actions(History(b.claim_id())).back(), "reopen_confirmed");
 }
 
-TEST_F(ClaimsIntegrationTest, MembershipDownDuringApprovalIsUnavailableThenApprovalCountsOnce) {
+TEST_F(ClaimsIntegrationTest, MembershipDownDuringApprovalLeavesItPendingAndItSettlesByItself) {
   Member m = NewMember(100000000);
   cv1::Claim submitted;
   ASSERT_TRUE(Submit(m.member_id, 1234500, &submitted).ok());
@@ -439,27 +479,31 @@ TEST_F(ClaimsIntegrationTest, MembershipDownDuringApprovalIsUnavailableThenAppro
   membership_->Stop();
 
   const std::string request_id = NewId();
+  cv1::Claim pending;
+  grpc::Status s = Approve(c, kSpecialist, &pending, request_id);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(pending.status(), cv1::CLAIM_STATUS_APPROVAL_PENDING);
+  EXPECT_EQ(pending.utilization_reference(), c.claim_id());
+  // Nothing else may happen to it while it waits.
   cv1::Claim ignored;
-  grpc::Status s = Approve(c, kSpecialist, &ignored, request_id);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
-  cv1::Claim unchanged = Get(c.claim_id());
-  EXPECT_EQ(unchanged.status(), cv1::CLAIM_STATUS_IN_REVIEW);
-  EXPECT_EQ(unchanged.etag(), c.etag());
-  EXPECT_EQ(Actions(History(c.claim_id())), (std::vector<std::string>{"submit", "assign", "start_review"}));
+  s = claims_stub_->DenyClaim(Ctx(kSpecialist).get(), Tr(pending, "no"), &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("APPROVAL_PENDING"), std::string::npos) << s.error_message();
+  // A replay while membership is still down answers the same way.
+  cv1::Claim replay;
+  ASSERT_TRUE(Approve(c, kSpecialist, &replay, request_id).ok());
+  EXPECT_EQ(replay.status(), cv1::CLAIM_STATUS_APPROVAL_PENDING);
 
   membership_->Start();  // same ports, same database
   ASSERT_TRUE(Serving(*membership_));
 
-  // The client retries its approval with the same request_id until membership answers.
-  cv1::Claim approved;
-  ASSERT_TRUE(testing::Eventually([&] {
-    approved.Clear();
-    return Approve(c, kSpecialist, &approved, request_id).ok();
-  }));
-  EXPECT_EQ(approved.status(), cv1::CLAIM_STATUS_APPROVED);
+  // Nobody retries: the background relay delivers it.
+  ASSERT_TRUE(testing::Eventually([&] { return Get(c.claim_id()).status() == cv1::CLAIM_STATUS_APPROVED; }));
   EXPECT_EQ(Remaining(m), 100000000 - 1234500);
-  cv1::Claim replay;
+  EXPECT_EQ(LiveUtilization(c.claim_id()), 1234500);
+  // The client's retry now gets the approved claim; nothing counts twice.
   ASSERT_TRUE(Approve(c, kSpecialist, &replay, request_id).ok());
+  EXPECT_EQ(replay.status(), cv1::CLAIM_STATUS_APPROVED);
   EXPECT_EQ(Remaining(m), 100000000 - 1234500);
 }
 
@@ -846,6 +890,415 @@ TEST_F(ClaimsIntegrationTest, OpenClaimsGaugeIsReadFromTheDatabaseAndSurvivesRes
   claims->Restart();
   ASSERT_TRUE(Serving(*claims));
   EXPECT_TRUE(testing::Eventually(gauges_right)) << testing::HttpGet(claims->metrics_port(), "/metrics");
+}
+
+// ---- The outbox over the real binaries: crashes at the worst moments ----------
+
+// Every claim agrees with membership: APPROVED/PARTIALLY_APPROVED/SETTLED iff a
+// live utilisation of the approved amount exists under its reference; any other
+// claim has no live utilisation under its id. Returns the number of claims that
+// disagree (and logs each).
+class OutboxIntegrationTest : public ClaimsIntegrationTest {
+ protected:
+  int Disagreements(const std::vector<std::string>& claim_ids) {
+    int bad = 0;
+    for (const std::string& id : claim_ids) {
+      cv1::Claim c = Get(id);
+      const bool approved = c.status() == cv1::CLAIM_STATUS_APPROVED ||
+                            c.status() == cv1::CLAIM_STATUS_PARTIALLY_APPROVED ||
+                            c.status() == cv1::CLAIM_STATUS_SETTLED;
+      const int64_t live = LiveUtilization(approved ? c.utilization_reference() : id);
+      const bool agrees = approved ? !c.utilization_reference().empty() && live == c.amount_approved().amount_minor()
+                                   : live == 0;
+      if (!agrees) {
+        ++bad;
+        ADD_FAILURE() << "claim " << id << " is " << cv1::ClaimStatus_Name(c.status()) << " approving "
+                      << c.amount_approved().amount_minor() << " but membership holds " << live;
+      }
+    }
+    return bad;
+  }
+
+  // Waits until `claims` answers, then until no claim in `ids` waits on membership.
+  bool Settled(const std::vector<std::string>& ids, absl::Duration timeout = absl::Seconds(30)) {
+    return testing::Eventually(
+        [&] {
+          for (const std::string& id : ids) {
+            cv1::GetClaimRequest req;
+            req.set_claim_id(id);
+            cv1::Claim c;
+            if (!claims_stub_->GetClaim(Ctx(kSpecialist).get(), req, &c).ok()) return false;
+            if (c.status() == cv1::CLAIM_STATUS_APPROVAL_PENDING || c.status() == cv1::CLAIM_STATUS_REOPEN_PENDING) {
+              return false;
+            }
+          }
+          return true;
+        },
+        timeout);
+  }
+
+  // Restarts `claims` without failure points (it crashed, or is killed now).
+  void RestartClean(testing::ServiceProcess& claims) {
+    if (claims.process().running()) claims.Kill();
+    claims.SetEnv({});
+    claims.Start();
+    ASSERT_TRUE(Serving(claims));
+    Use(claims);
+  }
+};
+
+TEST_F(OutboxIntegrationTest, CrashAfterWritingTheIntentIsDeliveredAfterRestart) {
+  testing::TestSchema schema("claimscrasha");
+  auto claims = StartClaims(schema, "claims.after_intent_commit=exit");
+  ASSERT_TRUE(Serving(*claims));
+  Use(*claims);
+  Member m = NewMember(100000000);
+  cv1::Claim submitted, ignored;
+  ASSERT_TRUE(Submit(m.member_id, 450000, &submitted).ok());
+  cv1::Claim c = ToReview(submitted);
+  const std::string request_id = NewId();
+  EXPECT_FALSE(Approve(c, kSpecialist, &ignored, request_id).ok());  // the process died after its commit
+  EXPECT_EQ(WEXITSTATUS(claims->process().Wait(absl::Seconds(10))), kFailpointExitCode);
+  EXPECT_EQ(LiveUtilization(c.claim_id()), 0);  // nothing delivered yet
+
+  RestartClean(*claims);
+  ASSERT_TRUE(Settled({c.claim_id()}));
+  EXPECT_EQ(Get(c.claim_id()).status(), cv1::CLAIM_STATUS_APPROVED);
+  EXPECT_EQ(Disagreements({c.claim_id()}), 0);
+  EXPECT_EQ(Remaining(m), 100000000 - 450000);
+  // The client's retry gets the approved claim.
+  cv1::Claim replay;
+  ASSERT_TRUE(Approve(c, kSpecialist, &replay, request_id).ok());
+  EXPECT_EQ(replay.status(), cv1::CLAIM_STATUS_APPROVED);
+}
+
+TEST_F(OutboxIntegrationTest, CrashAfterMembershipCommittedIsFinalisedOnceAfterRestart) {
+  testing::TestSchema schema("claimscrashb");
+  auto claims = StartClaims(schema, "outbox.after_peer_answered=exit");
+  ASSERT_TRUE(Serving(*claims));
+  Use(*claims);
+  Member m = NewMember(100000000);
+  cv1::Claim submitted, ignored;
+  ASSERT_TRUE(Submit(m.member_id, 330000, &submitted).ok());
+  cv1::Claim c = ToReview(submitted);
+  EXPECT_FALSE(Approve(c, kSpecialist, &ignored).ok());
+  EXPECT_EQ(WEXITSTATUS(claims->process().Wait(absl::Seconds(10))), kFailpointExitCode);
+  // Membership has it; claims has not finished: the orphan the outbox must close.
+  EXPECT_EQ(LiveUtilization(c.claim_id()), 330000);
+
+  RestartClean(*claims);
+  ASSERT_TRUE(Settled({c.claim_id()}));  // after the dead replica's lease
+  EXPECT_EQ(Get(c.claim_id()).status(), cv1::CLAIM_STATUS_APPROVED);
+  EXPECT_EQ(Disagreements({c.claim_id()}), 0);
+  EXPECT_EQ(Remaining(m), 100000000 - 330000);  // redelivered, counted once
+  auto actions = Actions(History(c.claim_id()));
+  EXPECT_EQ(std::count(actions.begin(), actions.end(), "approval_confirmed"), 1);
+}
+
+TEST_F(OutboxIntegrationTest, CrashDuringCompensationIsCompensatedOnceAfterRestart) {
+  testing::TestSchema schema("claimscrashc");
+  auto claims = StartClaims(schema, "outbox.during_compensation=exit");
+  ASSERT_TRUE(Serving(*claims));
+  Use(*claims);
+  Member m = NewMember(1000000);  // PHP 10,000.00: the two claims below exceed it together
+  cv1::Claim first, second, approved, ignored;
+  ASSERT_TRUE(Submit(m.member_id, 800000, &first).ok());
+  ASSERT_TRUE(Submit(m.member_id, 500000, &second, "OUTPATIENT", kSpecialist, "PROV-2").ok());
+  cv1::Claim c = ToReview(second);
+  ASSERT_TRUE(Approve(ToReview(first), kSpecialist, &approved).ok());
+  ASSERT_EQ(approved.status(), cv1::CLAIM_STATUS_APPROVED);
+  EXPECT_FALSE(Approve(c, kSpecialist, &ignored).ok());  // refused; the process dies compensating
+  EXPECT_EQ(WEXITSTATUS(claims->process().Wait(absl::Seconds(10))), kFailpointExitCode);
+
+  RestartClean(*claims);
+  EXPECT_EQ(Get(c.claim_id()).status(), cv1::CLAIM_STATUS_APPROVAL_PENDING);  // the compensation rolled back
+  ASSERT_TRUE(Settled({c.claim_id()}));
+  cv1::Claim after = Get(c.claim_id());
+  EXPECT_EQ(after.status(), cv1::CLAIM_STATUS_IN_REVIEW);
+  EXPECT_EQ(Disagreements({c.claim_id(), first.claim_id()}), 0);
+  EXPECT_EQ(Remaining(m), 1000000 - 800000);
+  auto actions = Actions(History(c.claim_id()));
+  EXPECT_EQ(std::count(actions.begin(), actions.end(), "approval_refused"), 1);
+}
+
+TEST_F(OutboxIntegrationTest, MembershipTimingOutAfterItsCommitIsSettledByTheRelay) {
+  // Membership commits the utilisation and then answers DEADLINE_EXCEEDED, once.
+  membership_->Stop();
+  membership_->SetEnv({{"CAREOPS_FAILPOINTS", "membership.utilization.after_commit=deadline*1"}});
+  membership_->Start();
+  ASSERT_TRUE(Serving(*membership_));
+  Member m = NewMember(100000000);
+  cv1::Claim submitted, pending;
+  ASSERT_TRUE(Submit(m.member_id, 270000, &submitted).ok());
+  cv1::Claim c = ToReview(submitted);
+  grpc::Status s = Approve(c, kSpecialist, &pending);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(pending.status(), cv1::CLAIM_STATUS_APPROVAL_PENDING);  // "it will settle by itself"
+  EXPECT_EQ(LiveUtilization(c.claim_id()), 270000);
+  ASSERT_TRUE(Settled({c.claim_id()}));
+  EXPECT_EQ(Get(c.claim_id()).status(), cv1::CLAIM_STATUS_APPROVED);
+  EXPECT_EQ(Disagreements({c.claim_id()}), 0);
+  EXPECT_EQ(Remaining(m), 100000000 - 270000);
+  membership_->Stop();
+  membership_->SetEnv({});
+  membership_->Start();
+  ASSERT_TRUE(Serving(*membership_));
+}
+
+TEST_F(OutboxIntegrationTest, ReopenGivesTheUtilisationBackThroughTheOutbox) {
+  Member m = NewMember(100000000);
+  cv1::Claim submitted, approved, reopening;
+  ASSERT_TRUE(Submit(m.member_id, 510000, &submitted).ok());
+  ASSERT_TRUE(Approve(ToReview(submitted), kSpecialist, &approved).ok());
+  ASSERT_EQ(approved.status(), cv1::CLAIM_STATUS_APPROVED);
+  membership_->Stop();
+  grpc::Status s = claims_stub_->ReopenClaim(Ctx(kSpecialist).get(), Tr(approved, "wrong provider"), &reopening);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(reopening.status(), cv1::CLAIM_STATUS_REOPEN_PENDING);
+  cv1::Claim ignored;
+  s = Settle(reopening, "PAY-X", &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("REOPEN_PENDING"), std::string::npos) << s.error_message();
+  membership_->Start();
+  ASSERT_TRUE(Serving(*membership_));
+  ASSERT_TRUE(Settled({approved.claim_id()}));
+  cv1::Claim after = Get(approved.claim_id());
+  EXPECT_EQ(after.status(), cv1::CLAIM_STATUS_IN_REVIEW);
+  EXPECT_EQ(LiveUtilization(approved.claim_id()), 0);
+  EXPECT_EQ(Remaining(m), 100000000);
+  EXPECT_EQ(Disagreements({approved.claim_id()}), 0);
+}
+
+// Sum of careops_outbox_deliveries_total{peer_method=RecordUtilization,result} on `port`.
+double Deliveries(int port, const std::string& result) {
+  return MetricValue(port, absl::StrCat("careops_outbox_deliveries_total{peer_method=\"/careops.membership.v1."
+                                        "MembershipService/RecordUtilization\",result=\"",
+                                        result, "\"}"));
+}
+
+TEST_F(OutboxIntegrationTest, TwoReplicasRunningTheRelayDeliverEachIntentExactlyOnce) {
+  testing::TestSchema schema("claimsreplicas");
+  auto a = StartClaims(schema);
+  auto b = StartClaims(schema);
+  ASSERT_TRUE(Serving(*a));
+  ASSERT_TRUE(Serving(*b));
+  Use(*a);
+  constexpr int kClaims = 24;
+  Member m = NewMember(100000000);
+  std::vector<cv1::Claim> reviewing;
+  for (int i = 0; i < kClaims; ++i) {
+    cv1::Claim c;
+    ASSERT_TRUE(Submit(m.member_id, 10000 + i, &c, "OUTPATIENT", kSpecialist, absl::StrCat("PROV-R", i)).ok());
+    reviewing.push_back(ToReview(c));
+  }
+  // Membership is down while they are approved: every intent waits for the relays.
+  membership_->Stop();
+  std::vector<std::string> ids;
+  int64_t total = 0;
+  for (const cv1::Claim& c : reviewing) {
+    cv1::Claim pending;
+    ASSERT_TRUE(Approve(c, kSpecialist, &pending).ok());
+    ASSERT_EQ(pending.status(), cv1::CLAIM_STATUS_APPROVAL_PENDING);
+    ids.push_back(c.claim_id());
+    total += c.amount_claimed().amount_minor();
+  }
+  membership_->Start();
+  ASSERT_TRUE(Serving(*membership_));
+  ASSERT_TRUE(Settled(ids));
+  EXPECT_EQ(Disagreements(ids), 0);
+  EXPECT_EQ(Remaining(m), 100000000 - total);
+  // Completed exactly once between the two: the delivered counts add up.
+  ASSERT_TRUE(testing::Eventually([&] {
+    return Deliveries(a->metrics_port(), "delivered") + Deliveries(b->metrics_port(), "delivered") == kClaims;
+  })) << Deliveries(a->metrics_port(), "delivered") << " + " << Deliveries(b->metrics_port(), "delivered");
+  for (const std::string& id : ids) {
+    auto actions = Actions(History(id));
+    EXPECT_EQ(std::count(actions.begin(), actions.end(), "approval_confirmed"), 1) << id;
+  }
+  // Both replicas report nothing pending, from the database.
+  EXPECT_TRUE(testing::Eventually([&] {
+    return MetricValue(a->metrics_port(), "careops_outbox_oldest_pending_seconds") == 0 &&
+           MetricValue(b->metrics_port(), "careops_outbox_oldest_pending_seconds") == 0;
+  }));
+}
+
+// The issue's stress test: 300 approvals, 16 in flight, while the claims process
+// is killed with SIGKILL and restarted. Clients retry with the same request_id
+// until they get an answer. Afterwards no orphaned utilisation, no approved
+// claim without one, and nothing left pending once the relay has run.
+TEST_F(OutboxIntegrationTest, ThreeHundredApprovalsSurviveASigkillOfClaims) {
+  const absl::Time started = absl::Now();
+  testing::TestSchema schema("claimsstress");
+  auto claims = StartClaims(schema);
+  ASSERT_TRUE(Serving(*claims));
+  Use(*claims);
+  constexpr int kApprovals = 300, kInFlight = 16;
+  // Ten members; one with a limit that runs out, so refusals are part of the mix.
+  std::vector<Member> members;
+  for (int i = 0; i < 10; ++i) members.push_back(NewMember(i == 0 ? 2000000 : 100000000));
+
+  std::vector<cv1::Claim> reviewing(kApprovals);
+  std::atomic<int> next{0};
+  auto prepare = [&] {
+    auto stub = cv1::ClaimsService::NewStub(grpc::CreateChannel(claims->address(), grpc::InsecureChannelCredentials()));
+    for (int i = next++; i < kApprovals; i = next++) {
+      cv1::Claim c, assigned;
+      auto req = SubmitRequest(members[i % members.size()].member_id, 100000 + i, "OUTPATIENT",
+                               absl::StrCat("PROV-S", i));
+      ASSERT_TRUE(stub->SubmitClaim(Ctx(kSpecialist).get(), req, &c).ok());
+      cv1::AssignClaimRequest assign;
+      assign.set_request_id(NewId());
+      assign.set_claim_id(c.claim_id());
+      assign.set_etag(c.etag());
+      assign.set_assignee("ana.reyes");
+      ASSERT_TRUE(stub->AssignClaim(Ctx(kSpecialist).get(), assign, &assigned).ok());
+      ASSERT_TRUE(stub->StartReview(Ctx(kSpecialist).get(), Tr(assigned), &reviewing[i]).ok());
+    }
+  };
+  {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kInFlight; ++t) threads.emplace_back(prepare);
+    for (auto& t : threads) t.join();
+  }
+  if (HasFatalFailure()) return;
+
+  std::atomic<int> approved{0}, refused{0}, answered{0}, retries{0};
+  next = 0;
+  const std::string address = claims->address();
+  auto approve = [&] {
+    for (int i = next++; i < kApprovals; i = next++) {
+      cv1::ApproveClaimRequest req;
+      req.set_request_id(NewId());
+      req.set_claim_id(reviewing[i].claim_id());
+      req.set_etag(reviewing[i].etag());
+      // Retried with the same request_id until claims answers (it is being killed).
+      const absl::Time give_up = absl::Now() + absl::Seconds(30);
+      for (;;) {
+        auto stub = cv1::ClaimsService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+        cv1::Claim out;
+        grpc::Status s = stub->ApproveClaim(Ctx(kSpecialist).get(), req, &out);
+        if (s.ok()) {
+          ++approved;
+          break;
+        }
+        if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+          ++refused;
+          break;
+        }
+        ASSERT_TRUE(s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                    s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+                    s.error_code() == grpc::StatusCode::CANCELLED)
+            << s.error_code() << ": " << s.error_message();
+        ASSERT_LT(absl::Now(), give_up) << "claims never came back";
+        ++retries;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));  // back off before retrying
+      }
+      ++answered;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kInFlight; ++t) threads.emplace_back(approve);
+  // Kill it in the middle of the approvals, then bring it back.
+  ASSERT_TRUE(testing::Eventually([&] { return answered >= kApprovals / 3; }, absl::Seconds(30)));
+  claims->Kill();
+  RestartClean(*claims);
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(approved + refused, kApprovals);
+  EXPECT_GT(retries, 0);  // the kill did cut approvals off
+
+  std::vector<std::string> ids;
+  for (const cv1::Claim& c : reviewing) ids.push_back(c.claim_id());
+  ASSERT_TRUE(Settled(ids));  // no claim stuck pending after the relay has run
+  EXPECT_EQ(Disagreements(ids), 0);  // no orphaned utilisation, no approval without one
+  // The member whose limit ran out: what membership counted equals what claims approved.
+  int64_t approved_for_first = 0;
+  for (size_t i = 0; i < ids.size(); i += members.size()) {
+    cv1::Claim c = Get(ids[i]);
+    if (c.status() == cv1::CLAIM_STATUS_APPROVED) approved_for_first += c.amount_approved().amount_minor();
+  }
+  EXPECT_EQ(Remaining(members[0]), 2000000 - approved_for_first);
+  EXPECT_GT(refused, 0);
+  std::cerr << "stress: " << approved << " approved, " << refused << " refused, " << retries << " retries, in "
+            << absl::FormatDuration(absl::Now() - started) << "\n";
+}
+
+TEST_F(OutboxIntegrationTest, ReconciliationReportsDifferencesAndRepairsAnOrphanThroughTheOutbox) {
+  testing::TestSchema schema("claimsreconcile");
+  auto claims = StartClaims(schema);
+  ASSERT_TRUE(Serving(*claims));
+  Use(*claims);
+  Member m = NewMember(100000000);
+  cv1::Claim a_submitted, b_submitted, b_approved;
+  ASSERT_TRUE(Submit(m.member_id, 120000, &a_submitted).ok());
+  ASSERT_TRUE(Submit(m.member_id, 340000, &b_submitted, "OUTPATIENT", kSpecialist, "PROV-2").ok());
+  cv1::Claim a = ToReview(a_submitted);
+  ASSERT_TRUE(Approve(ToReview(b_submitted), kSpecialist, &b_approved).ok());
+  ASSERT_EQ(b_approved.status(), cv1::CLAIM_STATUS_APPROVED);
+  // The faults the issue describes, made by hand in membership: A's utilisation
+  // recorded while A never left review (an orphan), B's approval given back
+  // behind claims' back (missing).
+  {
+    mv1::RecordUtilizationRequest req;
+    req.set_member_id(m.member_id);
+    req.set_benefit_code("OUTPATIENT");
+    *req.mutable_amount() = Php(120000);
+    *req.mutable_service_date() = Today();
+    req.set_source_reference(a.claim_id());
+    mv1::Utilization out;
+    grpc::Status s = membership_stub_->RecordUtilization(Ctx("svc-claims").get(), req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    mv1::ReverseUtilizationRequest rev;
+    rev.set_source_reference(b_approved.utilization_reference());
+    rev.set_reason("manual correction");
+    s = membership_stub_->ReverseUtilization(Ctx("svc-claims").get(), rev, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // Before the claims existed: nothing to compare.
+  cv1::ReconcileUtilizationRequest req;
+  *req.mutable_as_of() = ToProtoTimestamp(absl::Now() - absl::Hours(1));
+  cv1::ReconcileUtilizationResponse report;
+  ASSERT_TRUE(claims_stub_->ReconcileUtilization(Ctx("svc-claims").get(), req, &report).ok());
+  EXPECT_EQ(report.claims_checked(), 0);
+  EXPECT_EQ(report.differences_size(), 0);
+
+  req.Clear();  // as of now
+  report.Clear();
+  grpc::Status s = claims_stub_->ReconcileUtilization(Ctx("svc-claims").get(), req, &report);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(report.claims_checked(), 2);
+  std::map<std::string, cv1::UtilizationDifference> found;
+  for (const auto& d : report.differences()) found[d.claim_id()] = d;
+  ASSERT_EQ(found.size(), 2u) << report.DebugString();
+  EXPECT_EQ(found[a.claim_id()].kind(), cv1::UTILIZATION_DIFFERENCE_KIND_ORPHANED);
+  EXPECT_EQ(found[a.claim_id()].utilization_reference(), a.claim_id());
+  EXPECT_EQ(found[a.claim_id()].membership_amount().amount_minor(), 120000);
+  EXPECT_TRUE(found[a.claim_id()].repair_scheduled());
+  EXPECT_EQ(found[b_approved.claim_id()].kind(), cv1::UTILIZATION_DIFFERENCE_KIND_MISSING);
+  EXPECT_EQ(found[b_approved.claim_id()].claim_amount().amount_minor(), 340000);
+  EXPECT_FALSE(found[b_approved.claim_id()].repair_scheduled());  // a reversed record: a person decides
+  EXPECT_EQ(MetricValue(claims->metrics_port(), "careops_claims_reconciliation_differences{kind=\"orphaned\"}"), 1);
+
+  // The outbox gives the orphan back; A's next approval uses a fresh reference.
+  ASSERT_TRUE(testing::Eventually([&] { return LiveUtilization(a.claim_id()) == 0; }));
+  EXPECT_EQ(Actions(History(a.claim_id())).back(), "reconcile_repair");
+  cv1::Claim a_now = Get(a.claim_id()), a_approved;
+  EXPECT_EQ(a_now.status(), cv1::CLAIM_STATUS_IN_REVIEW);
+  ASSERT_TRUE(Approve(a_now, kSpecialist, &a_approved).ok());
+  EXPECT_EQ(a_approved.status(), cv1::CLAIM_STATUS_APPROVED);
+  EXPECT_EQ(a_approved.utilization_reference(), a.claim_id() + "/2");
+  EXPECT_EQ(Disagreements({a.claim_id()}), 0);
+
+  // Run again: only B's difference is left.
+  report.Clear();
+  ASSERT_TRUE(claims_stub_->ReconcileUtilization(Ctx("svc-claims").get(), req, &report).ok());
+  ASSERT_EQ(report.differences_size(), 1) << report.DebugString();
+  EXPECT_EQ(report.differences(0).claim_id(), b_approved.claim_id());
+  EXPECT_EQ(MetricValue(claims->metrics_port(), "careops_claims_reconciliation_differences{kind=\"orphaned\"}"), 0);
+  EXPECT_EQ(MetricValue(claims->metrics_port(), "careops_claims_reconciliation_differences{kind=\"missing\"}"), 1);
+  // Not for callers outside the chain or the services.
+  EXPECT_EQ(claims_stub_->ReconcileUtilization(Ctx("dev-analyst").get(), req, &report).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
 }
 
 }  // namespace

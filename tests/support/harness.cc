@@ -196,8 +196,13 @@ std::string Process::output() const {
 }
 
 ServiceProcess::ServiceProcess(const std::string& service, const MysqlDsn& dsn,
-                               const std::vector<std::string>& extra_args)
-    : service_(service), dsn_(dsn), extra_args_(extra_args), grpc_port_(FreePort()), metrics_port_(FreePort()) {
+                               const std::vector<std::string>& extra_args, std::map<std::string, std::string> env)
+    : service_(service),
+      dsn_(dsn),
+      extra_args_(extra_args),
+      env_(std::move(env)),
+      grpc_port_(FreePort()),
+      metrics_port_(FreePort()) {
   address_ = absl::StrCat("127.0.0.1:", grpc_port_);
   Launch();
 }
@@ -210,7 +215,7 @@ void ServiceProcess::Launch() {
       "--health_interval=100ms",                          "--drain_timeout=5s"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   process_ = std::make_unique<Process>(
-      absl::StrCat(BinaryDir(), "/services/", service_, "/careops-", service_), args);
+      absl::StrCat(BinaryDir(), "/services/", service_, "/careops-", service_), args, env_);
 }
 
 void ServiceProcess::Restart() {
@@ -227,6 +232,11 @@ void ServiceProcess::Stop() {
 }
 
 void ServiceProcess::Start() { Launch(); }
+
+void ServiceProcess::Kill() {
+  process_->Signal(SIGKILL);
+  process_->Wait(absl::Seconds(20));
+}
 
 std::string HttpGet(int port, const std::string& path) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -87,8 +87,10 @@ class Process {
 // A careops service binary on free ports, pointed at `dsn`.
 class ServiceProcess {
  public:
+  // `env` is added to the environment (e.g. CAREOPS_FAILPOINTS, common/failpoint.h).
   ServiceProcess(const std::string& service, const MysqlDsn& dsn,
-                 const std::vector<std::string>& extra_args = {});
+                 const std::vector<std::string>& extra_args = {},
+                 std::map<std::string, std::string> env = {});
   const std::string& address() const { return address_; }
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const { return metrics_port_; }
@@ -98,12 +100,17 @@ class ServiceProcess {
   // The two halves of Restart, for tests that act while the service is down.
   void Stop();
   void Start();
+  // The environment for the next Start(), replacing the constructor's.
+  void SetEnv(std::map<std::string, std::string> env) { env_ = std::move(env); }
+  // SIGKILL and wait for the exit: a crash, no drain.
+  void Kill();
 
  private:
   void Launch();
   std::string service_;
   MysqlDsn dsn_;
   std::vector<std::string> extra_args_;
+  std::map<std::string, std::string> env_;
   int grpc_port_, metrics_port_;
   std::string address_;
   std::unique_ptr<Process> process_;

@@ -1,0 +1,157 @@
+// ClaimsServiceImpl::Reconcile: claims' approvals against membership's live
+// utilisation (see ReconcileUtilization in claims.proto for the contract).
+//
+// Membership is read with no claims transaction open. A claim's findings count
+// only if the claim is unchanged when read again after membership answered, so
+// an approval or reopening racing the scan is never reported or "repaired". A
+// repair is a claim transition of its own (claim locked, etag checked): a
+// history line, the outbox intent, and for an orphan a utilisation sequence
+// moved past the orphan's reference so the claim's next approval never reuses
+// it. Repairs are exactly-once by a request_id derived from the reference.
+#include "absl/strings/str_cat.h"
+#include "careops/membership/v1/membership.pb.h"
+#include "common/proto_time.h"
+#include "common/status.h"
+#include "common/text.h"
+#include "services/claims/claims_outbox.h"
+#include "services/claims/claims_service.h"
+
+namespace careops::claims {
+namespace {
+
+namespace mv1 = ::careops::membership::v1;
+
+constexpr int kPage = 200;
+
+// The reference of approval number `seq` (1 = the claim id).
+std::string Reference(const Claim& c, int seq) {
+  return seq == 1 ? c.claim_id : absl::StrCat(c.claim_id, "/", seq);
+}
+
+// Whether the money of `c` was decided and stands (it must be counted in membership).
+bool CountsAsApproved(const Claim& c) {
+  if (c.status == ClaimStatus::kApproved || c.status == ClaimStatus::kPartiallyApproved ||
+      c.status == ClaimStatus::kSettled) {
+    return true;
+  }
+  return c.status == ClaimStatus::kClosed && c.settled_at.has_value();
+}
+
+struct Finding {
+  v1::UtilizationDifference difference;
+  int seq = 0;            // of the reference
+  bool repairable = false;
+};
+
+}  // namespace
+
+absl::StatusOr<v1::ReconcileUtilizationResponse> ClaimsServiceImpl::Reconcile(absl::Time as_of,
+                                                                              const Principal& actor) {
+  v1::ReconcileUtilizationResponse out;
+  std::map<std::string, int> by_kind;
+  std::string after;
+  for (bool more = true; more;) {
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> page, store_.ListClaims(ClaimFilter{}, after, kPage));
+    more = static_cast<int>(page.size()) == kPage;
+    if (!page.empty()) after = page.back().claim_id;
+    for (const Claim& c : page) {
+      if (c.updated_at > as_of || AwaitsMembership(c.status)) continue;
+      out.set_claims_checked(out.claims_checked() + 1);
+      const bool approved = CountsAsApproved(c) && !c.utilization_ref.empty();
+      std::vector<Finding> findings;
+      for (int seq = 1; seq <= std::max(1, c.utilization_seq); ++seq) {
+        const std::string ref = Reference(c, seq);
+        CAREOPS_ASSIGN_OR_RETURN(std::optional<UtilizationState> held, membership_.GetUtilization(ref));
+        const bool live = held && !held->reversed;
+        Finding f;
+        f.seq = seq;
+        v1::UtilizationDifference& d = f.difference;
+        if (approved && ref == c.utilization_ref) {
+          if (!live) {
+            d.set_kind(v1::UTILIZATION_DIFFERENCE_KIND_MISSING);
+            f.repairable = !held;  // never recorded; a reversed record stays as it is
+          } else if (held->amount != c.amount_approved) {
+            d.set_kind(v1::UTILIZATION_DIFFERENCE_KIND_AMOUNT_MISMATCH);
+          } else {
+            continue;
+          }
+          *d.mutable_claim_amount() = careops::ToProto(c.amount_approved);
+        } else if (live) {
+          d.set_kind(v1::UTILIZATION_DIFFERENCE_KIND_ORPHANED);
+          f.repairable = true;
+          *d.mutable_claim_amount() = careops::ToProto(Money(c.amount_claimed.currency(), 0));
+        } else {
+          continue;
+        }
+        d.set_claim_id(c.claim_id);
+        d.set_utilization_reference(ref);
+        *d.mutable_membership_amount() =
+            careops::ToProto(live ? held->amount : Money(c.amount_claimed.currency(), 0));
+        findings.push_back(std::move(f));
+      }
+      if (findings.empty()) continue;
+      // Changed meanwhile (an approval or reopening in flight): not a difference.
+      CAREOPS_ASSIGN_OR_RETURN(Claim now_claim, store_.GetClaim(c.claim_id));
+      if (now_claim.version != c.version) continue;
+      for (Finding& f : findings) {
+        v1::UtilizationDifference& d = f.difference;
+        d.set_claim_status(ToProto(c).status());
+        if (f.repairable) {
+          const bool orphan = d.kind() == v1::UTILIZATION_DIFFERENCE_KIND_ORPHANED;
+          // Exactly once per reference, whichever run or replica gets there first.
+          mv1::ReverseUtilizationRequest key_request;
+          key_request.set_source_reference(d.utilization_reference());
+          key_request.set_reason(orphan ? "reconcile: orphaned" : "reconcile: missing");
+          v1::Claim ignored;
+          MutationContext m{.caller = actor,
+                            .method = "ReconcileUtilization",
+                            .request_id = absl::StrCat("reconcile-", d.utilization_reference()),
+                            .request = &key_request,
+                            .response = &ignored,
+                            .now = clock_.Now()};
+          absl::Status repaired = store_.TransitionClaim(
+              m, c.claim_id, c.version,
+              [&](const Claim& cur) -> absl::StatusOr<ClaimChange> {
+                ClaimChange change{cur, ClaimEvent{.at = m.now,
+                                                   .action = "reconcile_repair",
+                                                   .from_status = cur.status,
+                                                   .to_status = cur.status,
+                                                   .actor_user = actor.user,
+                                                   .actor_role = actor.role,
+                                                   .reason = "",
+                                                   .details = ""}};
+                if (orphan) {
+                  change.event.details = absl::StrCat("orphaned utilisation ", d.utilization_reference(),
+                                                      " of ", FromProto(d.membership_amount()).ToString(),
+                                                      " to be given back in membership");
+                  // The next approval must never reuse the orphan's reference.
+                  change.claim.utilization_seq = std::max(cur.utilization_seq, f.seq);
+                  Claim subject = cur;
+                  subject.utilization_ref = d.utilization_reference();
+                  change.intent = ReverseUtilizationIntent(subject, cur.version + 1, "reconciliation: orphaned");
+                } else {
+                  change.event.details = absl::StrCat("missing utilisation ", d.utilization_reference(), " of ",
+                                                      cur.amount_approved.ToString(),
+                                                      " to be recorded in membership");
+                  change.intent = RecordUtilizationIntent(cur, cur.version + 1);
+                }
+                return change;
+              },
+              [](const Claim&) {});
+          // Stale etag or a lost race: reported, repaired by a later run.
+          d.set_repair_scheduled(repaired.ok());
+        }
+        switch (d.kind()) {
+          case v1::UTILIZATION_DIFFERENCE_KIND_MISSING: ++by_kind["missing"]; break;
+          case v1::UTILIZATION_DIFFERENCE_KIND_AMOUNT_MISMATCH: ++by_kind["amount_mismatch"]; break;
+          default: ++by_kind["orphaned"]; break;
+        }
+        *out.add_differences() = std::move(d);
+      }
+    }
+  }
+  metrics_.Reconciled(by_kind);
+  return out;
+}
+
+}  // namespace careops::claims
