@@ -87,6 +87,30 @@ TEST(EchoSmokeTest, ACallerWithoutTokenIsCountedAsUnauthenticated) {
   EXPECT_NE(r.output.find("\"errors_by_code\":{\"UNAUTHENTICATED\":"), std::string::npos) << r.output;
 }
 
+TEST(EchoSmokeTest, AnOpenLoopGivenTheClosedLoopP50IsJudgedInItsJsonLine) {
+  int port = testing::FreePort();
+  std::string address = absl::StrCat("127.0.0.1:", port);
+  testing::Process echo(Tool("careops-echo"), {absl::StrCat("--grpc_port=", port), "--rpc_metrics=false",
+                                               absl::StrCat("--token_file=", testing::DevTokenFile())});
+  ASSERT_TRUE(testing::Eventually([&] { return testing::Health(address) == "SERVING"; })) << echo.output();
+  LoadgenResult r = Loadgen({"--scenario=echo", absl::StrCat("--target=", address), "--token=dev-analyst",
+                             "--rate=200", "--concurrency=8", "--channels=2", "--reference_p50=1.5ms",
+                             "--rate_tolerance_pct=5", "--p99_limit_x=20"});
+  ExpectCleanRun(r);
+  // Whether it is met depends on the machine; that the rule and the figures reach the report does not.
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("\"achieved_rps\":[0-9]+\\.[0-9]")));
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("\"verdict\":\\{\"met\":(true|false),\"rate_met\":(true|false),"
+                                                     "\"latency_met\":(true|false),\"offered_rps\":200\\.0,")))
+      << r.output;
+  EXPECT_NE(r.output.find("\"reference_p50_ms\":1.5000,"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\"rate_tolerance\":0.0500,\"p99_factor\":20,\"why\":"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("open-loop rule: "), std::string::npos) << r.output;
+  // Without a reference the open loop is reported but not judged.
+  LoadgenResult unjudged = Loadgen({"--scenario=echo", absl::StrCat("--target=", address), "--token=dev-analyst",
+                                    "--rate=200", "--concurrency=8", "--channels=2"});
+  EXPECT_EQ(unjudged.output.find("verdict"), std::string::npos) << unjudged.output;
+}
+
 INSTANTIATE_TEST_SUITE_P(Variants, EchoSmokeTest,
                          ::testing::Values(EchoVariant{true, "sync"}, EchoVariant{false, "sync"},
                                            EchoVariant{true, "callback"}, EchoVariant{false, "callback"}),

@@ -49,6 +49,7 @@ void PreciseTimers() { prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); }
 struct alignas(64) Shard {
   LatencyRecorder latency;
   ErrorCounts outcomes;
+  uint64_t ok_received_in_window = 0;
 };
 
 // The measured window and the counters the progress line shows.
@@ -57,7 +58,12 @@ struct Window {
       : start(Now()),
         t0(start + absl::ToInt64Nanoseconds(o.warmup)),
         t1(t0 + absl::ToInt64Nanoseconds(o.duration)) {}
+  // Whether a request belongs to the measurement: it was due (open) or started (closed) in the window.
   bool Measured(int64_t intended) const { return intended >= t0 && intended < t1; }
+  // Counts an answer towards the delivered rate: an OK received in the window, whenever it was due.
+  void CountDelivered(Shard& shard, int code, int64_t received) const {
+    if (code == 0 && received >= t0 && received < t1) ++shard.ok_received_in_window;
+  }
   const int64_t start, t0, t1;
   std::atomic<uint64_t> completed{0};
   std::atomic<uint64_t> failed{0};
@@ -129,6 +135,7 @@ RunSummary Summarise(const RunOptions& options, std::vector<Shard>& shards, doub
   for (Shard& s : shards) {
     all.Merge(s.latency);
     summary.outcomes.Merge(s.outcomes);
+    summary.ok_received_in_window += s.ok_received_in_window;
   }
   summary.latency = all.Summarise();
   summary.cpu_seconds = cpu_seconds;
@@ -233,6 +240,7 @@ class GrpcRun {
         shard.latency.Record(now - call->intended);
         shard.outcomes.Add(code);
       }
+      window_->CountDelivered(shard, code, now);
       window_->completed.fetch_add(1, std::memory_order_relaxed);
       if (code != 0) window_->failed.fetch_add(1, std::memory_order_relaxed);
       if (closed_loop_ && !stopping_.load() && now < window_->t1) Start(call->channel, index, now);
@@ -317,6 +325,7 @@ class BlockingRun {
       shard.latency.Record(now - intended);
       shard.outcomes.Add(code);
     }
+    window_->CountDelivered(shard, code, now);
     window_->completed.fetch_add(1, std::memory_order_relaxed);
     if (code != 0) window_->failed.fetch_add(1, std::memory_order_relaxed);
   }

@@ -12,15 +12,18 @@ namespace {
 
 class FakeScenario final : public BlockingScenario {
  public:
-  explicit FakeScenario(absl::Duration service_time) : service_time_(service_time) {}
+  // Every `fail_every`-th call (by sequence number) fails; 0: none does.
+  explicit FakeScenario(absl::Duration service_time, uint64_t fail_every = 5)
+      : service_time_(service_time), fail_every_(fail_every) {}
   absl::Status Call(uint64_t seq) override {
     std::this_thread::sleep_for(absl::ToChronoMicroseconds(service_time_));
-    if (seq % 5 == 0) return absl::UnavailableError("every fifth call fails");
+    if (fail_every_ > 0 && seq % fail_every_ == 0) return absl::UnavailableError("a planned failure");
     return absl::OkStatus();
   }
 
  private:
   absl::Duration service_time_;
+  uint64_t fail_every_;
 };
 
 RunOptions Options() {
@@ -71,6 +74,37 @@ TEST(DriverTest, OpenLoopLatencyIncludesTheQueueBehindASlowServer) {
   EXPECT_EQ(s.outcomes.total(), 60u);
   EXPECT_GT(s.latency.max, 200'000'000);  // the last one waited behind ~30 others
   EXPECT_GT(s.latency.p50, 50'000'000);
+  // Every due request is counted, so the request rate is the offered one; what the
+  // server delivered in the window is at most its 100/s.
+  EXPECT_DOUBLE_EQ(s.requests_per_second(), 200.0);
+  EXPECT_LE(s.achieved_per_second(), 110.0);
+  OpenLoopRule rule;
+  rule.reference_p50_nanos = 10'000'000;
+  EXPECT_FALSE(JudgeOpenLoop(s, rule).rate_met);
+}
+
+TEST(DriverTest, OpenLoopAServerThatKeepsUpDeliversTheOfferedRate) {
+  FakeScenario scenario(absl::Microseconds(100), /*fail_every=*/0);
+  RunOptions o = Options();
+  o.concurrency = 4;
+  o.rate = 400;
+  RunSummary s = RunBlocking(scenario, o);
+  // Within a few answers of the 200 due: those in flight at either edge of the window.
+  EXPECT_NEAR(s.achieved_per_second(), 400.0, 20.0);
+  OpenLoopRule rule;
+  rule.reference_p50_nanos = 100'000'000;  // generous: a loaded test machine must not flake
+  rule.rate_tolerance = 0.05;
+  EXPECT_TRUE(JudgeOpenLoop(s, rule).met()) << JudgeOpenLoop(s, rule).Describe(rule);
+}
+
+TEST(DriverTest, ClosedLoopAchievedRateCountsOnlyOkAnswers) {
+  FakeScenario scenario(absl::Milliseconds(1));
+  RunOptions o = Options();
+  o.concurrency = 2;
+  RunSummary s = RunBlocking(scenario, o);
+  ASSERT_GT(s.outcomes.total(), 100u);
+  // One in five fails; the rest were answered inside the window.
+  EXPECT_NEAR(s.achieved_per_second() / s.requests_per_second(), 0.8, 0.05);
 }
 
 TEST(DriverTest, OpenLoopBacklogPastTheDeadlineIsCountedNotDropped) {

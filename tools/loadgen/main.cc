@@ -4,6 +4,7 @@
 //   careops-loadgen --scenario=echo --target=127.0.0.1:50100 --concurrency=64 --channels=4
 //   careops-loadgen --scenario=db.point_select --mysql_dsn=mysql://u:p@127.0.0.1:3307/bench
 //   careops-loadgen --scenario=claims.GetClaim --target=127.0.0.1:50052 --seed_file=seed.txt --rate=2000
+//   careops-loadgen --scenario=echo --rate=20000 --reference_p50=0.54ms   (judged: see OpenLoopRule)
 //   careops-loadgen --list
 //
 // Prints a short table, then one JSON line (also appended to --json_out). Exits 1
@@ -42,7 +43,9 @@ int main(int argc, char** argv) {
   careops::FlagSet flags("loadgen");
   std::string scenario_name, target = "127.0.0.1:50100", token, mysql_dsn, seed_file, json_out;
   int64_t concurrency = 16, channels = 4, threads = 1, rate = 0, db_rows = 10000, payload_bytes = 16;
+  int64_t rate_tolerance_pct = 2, p99_limit_x = 10;
   absl::Duration warmup = absl::Seconds(5), duration = absl::Seconds(10), deadline = absl::Seconds(10);
+  absl::Duration reference_p50 = absl::ZeroDuration();
   bool progress = true, list = false;
   flags.String("scenario", &scenario_name, "what to drive (see --list)");
   flags.String("target", &target, "host:port of the gRPC server");
@@ -56,6 +59,12 @@ int main(int argc, char** argv) {
   flags.Duration("warmup", &warmup, "traffic before measuring");
   flags.Duration("duration", &duration, "measured window");
   flags.Duration("deadline", &deadline, "per-request deadline");
+  flags.Duration("reference_p50", &reference_p50,
+                 "open loop: the closed-loop p50 of the same scenario; when set, the run is judged met only if "
+                 "the offered rate was achieved and p99 <= p99_limit_x times this");
+  flags.Int("rate_tolerance_pct", &rate_tolerance_pct, 0, 100,
+            "open loop: how far (percent) the OK answers per second may fall short of --rate");
+  flags.Int("p99_limit_x", &p99_limit_x, 1, 1000, "open loop: p99 limit, in multiples of --reference_p50");
   flags.String("mysql_dsn", &mysql_dsn, "db.* scenarios: mysql://user:password@host:port/schema");
   flags.Int("db_rows", &db_rows, 1, 100'000'000, "db.point_select: rows in bench_member");
   flags.Int("payload_bytes", &payload_bytes, 0, 1 << 20, "echo: payload size");
@@ -117,6 +126,13 @@ int main(int argc, char** argv) {
   options.progress = progress;
   careops::loadgen::RunSummary summary = scenario->grpc ? careops::loadgen::RunGrpc(*scenario->grpc, options)
                                                         : careops::loadgen::RunBlocking(*scenario->blocking, options);
+  if (rate > 0 && reference_p50 > absl::ZeroDuration()) {
+    careops::loadgen::OpenLoopRule rule;
+    rule.reference_p50_nanos = absl::ToInt64Nanoseconds(reference_p50);
+    rule.rate_tolerance = static_cast<double>(rate_tolerance_pct) / 100;
+    rule.p99_factor = static_cast<double>(p99_limit_x);
+    summary.rule = rule;
+  }
   std::string json = summary.Json();
   std::cout << summary.Table() << json << std::endl;
   if (!json_out.empty()) {

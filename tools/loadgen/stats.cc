@@ -116,6 +116,46 @@ double RunSummary::requests_per_second() const {
   return seconds > 0 ? static_cast<double>(outcomes.total()) / seconds : 0;
 }
 
+double RunSummary::achieved_per_second() const {
+  return seconds > 0 ? static_cast<double>(ok_received_in_window) / seconds : 0;
+}
+
+OpenLoopVerdict JudgeOpenLoop(const RunSummary& run, const OpenLoopRule& rule) {
+  OpenLoopVerdict v;
+  v.offered_per_second = run.target_rate;
+  v.achieved_per_second = run.achieved_per_second();
+  if (v.offered_per_second > 0) {
+    v.achieved_fraction = v.achieved_per_second / v.offered_per_second;
+    // The relative slack keeps a run exactly at the tolerance on the met side of it.
+    v.rate_met = v.achieved_per_second >= v.offered_per_second * (1 - rule.rate_tolerance) * (1 - 1e-12);
+  }
+  if (rule.reference_p50_nanos > 0) {
+    auto reference = static_cast<double>(rule.reference_p50_nanos);
+    v.p50_vs_reference = static_cast<double>(run.latency.p50) / reference;
+    v.p99_vs_reference = static_cast<double>(run.latency.p99) / reference;
+    v.latency_met = static_cast<double>(run.latency.p99) <= rule.p99_factor * reference;
+  }
+  return v;
+}
+
+std::string OpenLoopVerdict::Describe(const OpenLoopRule& rule) const {
+  if (met()) return "met";
+  std::string out;
+  if (!rate_met) {
+    absl::StrAppendFormat(&out, "achieved %.2f%% of offered, needs %g%%", achieved_fraction * 100,
+                          (1 - rule.rate_tolerance) * 100);
+  }
+  if (!latency_met) {
+    if (!out.empty()) out += "; ";
+    if (rule.reference_p50_nanos <= 0) {
+      out += "no closed-loop p50 to compare with";
+    } else {
+      absl::StrAppendFormat(&out, "p99 %.1fx closed p50, limit %gx", p99_vs_reference, rule.p99_factor);
+    }
+  }
+  return out;
+}
+
 double RunSummary::cpu_micros_per_request() const {
   return outcomes.total() > 0 ? cpu_seconds * 1e6 / static_cast<double>(outcomes.total()) : 0;
 }
@@ -128,9 +168,10 @@ std::string RunSummary::Json() const {
   log::AppendJsonString(out, target);
   absl::StrAppendFormat(&out,
                         ",\"concurrency\":%d,\"channels\":%d,\"target_rate\":%.1f,\"warmup_s\":%.3f,"
-                        "\"duration_s\":%.3f,\"requests\":%u,\"ok\":%u,\"errors\":%u,\"rps\":%.1f",
+                        "\"duration_s\":%.3f,\"requests\":%u,\"ok\":%u,\"errors\":%u,\"rps\":%.1f,"
+                        "\"achieved_rps\":%.1f",
                         concurrency, channels, target_rate, warmup_seconds, seconds, outcomes.total(),
-                        outcomes.ok(), outcomes.errors(), requests_per_second());
+                        outcomes.ok(), outcomes.errors(), requests_per_second(), achieved_per_second());
   absl::StrAppend(&out, ",\"errors_by_code\":{");
   bool first = true;
   for (int code = 1; code < kStatusCodes; ++code) {
@@ -141,9 +182,24 @@ std::string RunSummary::Json() const {
   absl::StrAppend(&out, "}");
   absl::StrAppendFormat(&out,
                         ",\"p50_ms\":%.4f,\"p90_ms\":%.4f,\"p99_ms\":%.4f,\"p999_ms\":%.4f,\"max_ms\":%.4f,"
-                        "\"mean_ms\":%.4f,\"cpu_s\":%.3f,\"cpu_us_per_req\":%.2f}",
+                        "\"mean_ms\":%.4f,\"cpu_s\":%.3f,\"cpu_us_per_req\":%.2f",
                         Millis(latency.p50), Millis(latency.p90), Millis(latency.p99), Millis(latency.p999),
                         Millis(latency.max), latency.mean / 1e6, cpu_seconds, cpu_micros_per_request());
+  if (rule) {
+    OpenLoopVerdict v = JudgeOpenLoop(*this, *rule);
+    absl::StrAppendFormat(&out,
+                          ",\"verdict\":{\"met\":%s,\"rate_met\":%s,\"latency_met\":%s,\"offered_rps\":%.1f,"
+                          "\"achieved_rps\":%.1f,\"achieved_fraction\":%.4f,\"reference_p50_ms\":%.4f,"
+                          "\"p50_vs_reference\":%.2f,\"p99_vs_reference\":%.2f,\"rate_tolerance\":%.4f,"
+                          "\"p99_factor\":%g,\"why\":",
+                          v.met() ? "true" : "false", v.rate_met ? "true" : "false", v.latency_met ? "true" : "false",
+                          v.offered_per_second, v.achieved_per_second, v.achieved_fraction,
+                          Millis(rule->reference_p50_nanos), v.p50_vs_reference, v.p99_vs_reference,
+                          rule->rate_tolerance, rule->p99_factor);
+    log::AppendJsonString(out, v.Describe(*rule));
+    out += "}";
+  }
+  out += "}";
   return out;
 }
 
@@ -160,12 +216,13 @@ std::string RunSummary::Table() const {
                                   : absl::StrFormat("over %d pooled connection(s)", concurrency);
   absl::StrAppendFormat(&out, "%s  %s %s, %.0fs after %.0fs warm-up, target %s\n", scenario, shape, over, seconds,
                         warmup_seconds, target);
-  absl::StrAppendFormat(&out, "  requests %u  (%.1f/s)  errors %u\n", outcomes.total(), requests_per_second(),
-                        outcomes.errors());
+  absl::StrAppendFormat(&out, "  requests %u  (%.1f/s)  errors %u  ok answers in the window %.1f/s\n",
+                        outcomes.total(), requests_per_second(), outcomes.errors(), achieved_per_second());
   absl::StrAppendFormat(&out, "  latency ms  p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n",
                         Millis(latency.p50), Millis(latency.p90), Millis(latency.p99), Millis(latency.p999),
                         Millis(latency.max));
   absl::StrAppendFormat(&out, "  loadgen cpu %.1f us/request\n", cpu_micros_per_request());
+  if (rule) absl::StrAppendFormat(&out, "  open-loop rule: %s\n", JudgeOpenLoop(*this, *rule).Describe(*rule));
   return out;
 }
 
