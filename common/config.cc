@@ -249,6 +249,8 @@ void RegisterServiceFlags(FlagSet& flags, ServiceConfig& c) {
                "replace the person roles of methods: Method=role,role;Method=role (see the service's *_access.cc)");
   flags.String("tat_holidays", &c.tat_holidays,
                "dates that are not business days for TAT targets: YYYY-MM-DD,YYYY-MM-DD,...");
+  flags.Duration("request_log_retention", &c.request_log_retention,
+                 "how long answers of mutating RPCs are kept for request_id replays (at least 1h)");
 }
 
 absl::Status ParseServiceConfig(FlagSet& flags, ServiceConfig& config, int argc,
@@ -259,6 +261,11 @@ absl::Status ParseServiceConfig(FlagSet& flags, ServiceConfig& config, int argc,
   auto calendar = BusinessCalendar::FromHolidayList(config.tat_holidays, "tat_holidays");
   if (!calendar.ok()) return calendar.status();
   config.calendar = std::move(calendar).value();
+  if (config.request_log_retention < absl::Hours(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--request_log_retention='", absl::FormatDuration(config.request_log_retention),
+                     "': must be at least 1h (a retry later than the retention applies its request again)"));
+  }
   return absl::OkStatus();
 }
 

@@ -89,6 +89,9 @@ struct ServiceConfig {
   std::string access_roles;   // per-method person-role overrides (common/access.h)
   std::string tat_holidays;   // "YYYY-MM-DD,..." not counted as business days for TAT targets
   BusinessCalendar calendar;  // parsed from tat_holidays by ParseServiceConfig
+  // Answers of mutating RPCs are kept this long for replays, then purged
+  // (common/mysql/mutation_runner.h); at least an hour.
+  absl::Duration request_log_retention = absl::Hours(24 * 30);
   MysqlDsn dsn;               // parsed from mysql_dsn by Parse
 };
 

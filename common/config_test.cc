@@ -82,5 +82,25 @@ TEST(ConfigTest, RejectsBadDsnsNamingTheRule) {
   EXPECT_NE(ParseMysqlDsn("mysql://u@h/s?ssl=1", &d).message().find("unknown option"), std::string::npos);
 }
 
+absl::Status ParseService(ServiceConfig& c, std::vector<const char*> args) {
+  FlagSet flags(c.service);
+  RegisterServiceFlags(flags, c);
+  args.insert(args.begin(), {"prog", "--mysql_dsn=mysql://u:p@db:3307/careops_claims", "--token_file=/t"});
+  return ParseServiceConfig(flags, c, static_cast<int>(args.size()), args.data(), EnvFromMap({}));
+}
+
+TEST(ConfigTest, RequestLogRetentionDefaultsToThirtyDaysAndRefusesLessThanAnHour) {
+  ServiceConfig c = DefaultServiceConfig("claims");
+  ASSERT_TRUE(ParseService(c, {}).ok());
+  EXPECT_EQ(c.request_log_retention, absl::Hours(720));
+  ServiceConfig week = DefaultServiceConfig("claims");
+  ASSERT_TRUE(ParseService(week, {"--request_log_retention=168h"}).ok());
+  EXPECT_EQ(week.request_log_retention, absl::Hours(168));
+  ServiceConfig short_one = DefaultServiceConfig("claims");
+  absl::Status s = ParseService(short_one, {"--request_log_retention=10m"});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("--request_log_retention='10m': must be at least 1h"), std::string::npos) << s;
+}
+
 }  // namespace
 }  // namespace careops

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/mysql/mutation_runner.h"
 #include "common/server_builder.h"
 #include "common/status.h"
 
@@ -140,6 +141,19 @@ void ServiceRuntime::JobLoop(const BackgroundJob& job) {
   }
 }
 
+BackgroundJob ServiceRuntime::RequestLogPurgeJob() {
+  // Often enough that the table never holds much more than the retention, rarely
+  // enough to cost nothing: a tenth of the retention, at most hourly.
+  const absl::Duration interval = std::min(absl::Hours(1), config_.request_log_retention / 10);
+  return {"request-log-purge", interval, [this]() -> absl::Status {
+            CAREOPS_ASSIGN_OR_RETURN(
+                int64_t deleted,
+                mysql::PurgeRequestLog(*pool_, absl::Now(), {.retention = config_.request_log_retention}));
+            if (deleted > 0) log::Info("request log purged", {{"rows", deleted}});
+            return absl::OkStatus();
+          }};
+}
+
 absl::Status ServiceRuntime::Serve(const std::vector<ServedService>& services,
                                    std::vector<BackgroundJob> jobs) {
   for (const ServedService& s : services) {
@@ -173,6 +187,7 @@ absl::Status ServiceRuntime::Serve(const std::vector<ServedService>& services,
   std::thread signals;
   if (signals_blocked_) signals = std::thread([this] { SignalLoop(); });
   std::thread health([this] { HealthLoop(); });
+  jobs.push_back(RequestLogPurgeJob());
   std::vector<std::thread> workers;
   for (const BackgroundJob& job : jobs) workers.emplace_back([this, &job] { JobLoop(job); });
 

@@ -12,7 +12,8 @@
 // database that is not up yet) and opens /metrics. Serve() builds the gRPC server
 // with the standard health service, reflection, keepalive, message-size limits and
 // the RPC metrics interceptor, keeps health SERVING only while the database
-// answers, runs background jobs, and on SIGTERM/SIGINT (or RequestStop()) reports
+// answers, runs background jobs (the service's own and the request-log purge
+// every service needs), and on SIGTERM/SIGINT (or RequestStop()) reports
 // NOT_SERVING, stops accepting calls and gives in-flight ones drain_timeout.
 #pragma once
 
@@ -81,6 +82,8 @@ class ServiceRuntime {
   void HealthLoop();
   void SignalLoop();
   void JobLoop(const BackgroundJob& job);
+  // Removes request_log rows older than --request_log_retention; every service runs it.
+  BackgroundJob RequestLogPurgeJob();
   // Waits up to d for a stop; returns true when stopping.
   bool WaitForStop(absl::Duration d);
   // WaitForStop() that also takes SIGTERM/SIGINT itself (before Serve()).

@@ -22,7 +22,7 @@ namespace {
 // etag checks, duplicate flagging, history per change.
 class FakeClaimStore final : public ClaimStore {
  public:
-  absl::Status CreateClaim(const Mutation& m, Claim claim, const ClaimEvent& event,
+  absl::Status CreateClaim(const MutationContext& m, Claim claim, const ClaimEvent& event,
                            const RenderClaim& render) override {
     if (Replayed(m)) return absl::OkStatus();
     std::vector<Claim> candidates;
@@ -54,7 +54,7 @@ class FakeClaimStore final : public ClaimStore {
     return out;
   }
 
-  absl::Status TransitionClaim(const Mutation& m, const std::string& claim_id, int64_t expected_version,
+  absl::Status TransitionClaim(const MutationContext& m, const std::string& claim_id, int64_t expected_version,
                                const ClaimDecider& decide, const RenderClaim& render) override {
     if (Replayed(m)) return absl::OkStatus();
     auto it = claims_.find(claim_id);
@@ -88,10 +88,10 @@ class FakeClaimStore final : public ClaimStore {
   absl::Status ScanBordereau(const BordereauQuery&, const std::function<absl::Status(const Claim&)>&) override {
     return absl::UnimplementedError("not in this fake");
   }
-  absl::Status CreateInvestigation(const Mutation&, const Investigation&, const RenderInvestigation&) override {
+  absl::Status CreateInvestigation(const MutationContext&, const Investigation&, const RenderInvestigation&) override {
     return absl::UnimplementedError("not in this fake");
   }
-  absl::Status TransitionInvestigation(const Mutation&, const std::string&, int64_t, const InvestigationDecider&,
+  absl::Status TransitionInvestigation(const MutationContext&, const std::string&, int64_t, const InvestigationDecider&,
                                        const RenderInvestigation&) override {
     return absl::UnimplementedError("not in this fake");
   }
@@ -104,13 +104,13 @@ class FakeClaimStore final : public ClaimStore {
   std::map<std::string, std::vector<ClaimEvent>> history_;
 
  private:
-  bool Replayed(const Mutation& m) {
+  bool Replayed(const MutationContext& m) {
     auto it = responses_.find(m.request_id);
     if (it == responses_.end()) return false;
     m.response->ParseFromString(it->second);
     return true;
   }
-  void Remember(const Mutation& m) { responses_[m.request_id] = m.response->SerializeAsString(); }
+  void Remember(const MutationContext& m) { responses_[m.request_id] = m.response->SerializeAsString(); }
   std::map<std::string, std::string> responses_;
 };
 

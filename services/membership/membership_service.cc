@@ -12,7 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "common/migrations.h"
 #include "common/money.h"
-#include "common/mysql/idempotency.h"
+#include "common/mysql/mutation_runner.h"
 #include "common/paging.h"
 #include "common/proto_time.h"
 #include "common/status.h"

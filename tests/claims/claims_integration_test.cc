@@ -752,6 +752,29 @@ TEST_F(ClaimsIntegrationTest, ConcurrentIdenticalSubmissionsAreFlaggedAgainstEac
   }
 }
 
+TEST_F(ClaimsIntegrationTest, OneRequestIdUsedByTwoCallersGivesEachTheirOwnClaim) {
+  Member m = NewMember(100000000);
+  const cv1::SubmitClaimRequest req = SubmitRequest(m.member_id, 12300);
+  cv1::Claim by_specialist, by_officer, replay, officer_replay, reused;
+  ASSERT_TRUE(claims_stub_->SubmitClaim(Ctx(kSpecialist).get(), req, &by_specialist).ok());
+  grpc::Status s = claims_stub_->SubmitClaim(Ctx(kOfficer).get(), req, &by_officer);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_NE(by_officer.claim_id(), by_specialist.claim_id()) << "the officer was handed the specialist's answer";
+  EXPECT_EQ(by_specialist.submitted_by(), "ana.reyes");
+  EXPECT_EQ(by_officer.submitted_by(), "ben.cruz");
+  // Each replay is the caller's own first answer.
+  ASSERT_TRUE(claims_stub_->SubmitClaim(Ctx(kSpecialist).get(), req, &replay).ok());
+  ASSERT_TRUE(claims_stub_->SubmitClaim(Ctx(kOfficer).get(), req, &officer_replay).ok());
+  EXPECT_EQ(replay.claim_id(), by_specialist.claim_id());
+  EXPECT_EQ(officer_replay.claim_id(), by_officer.claim_id());
+  // The same caller reusing the id for another request is refused.
+  cv1::SubmitClaimRequest other = req;
+  *other.mutable_amount_claimed() = Php(45600);
+  s = claims_stub_->SubmitClaim(Ctx(kSpecialist).get(), other, &reused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  EXPECT_EQ(s.error_message().rfind("request_id", 0), 0u) << s.error_message();
+}
+
 TEST_F(ClaimsIntegrationTest, NonConformanceIsFlaggedInvestigatedAndClosed) {
   Member m = NewMember(100000000);
   cv1::Claim c;
