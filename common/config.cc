@@ -240,6 +240,9 @@ void RegisterServiceFlags(FlagSet& flags, ServiceConfig& c) {
   flags.String("service_token", &c.service_token, "this service's bearer token for calls to peers");
   flags.Int("db_pool_size", &c.db_pool_size, 1, 1024, "maximum open database connections");
   flags.Duration("drain_timeout", &c.drain_timeout, "time in-flight RPCs get to finish on SIGTERM");
+  flags.Duration("shutdown_delay", &c.shutdown_delay,
+                 "after SIGTERM, how long readiness reports NOT_SERVING before draining starts "
+                 "(set ~5s under Kubernetes so load balancers notice first)");
   flags.Duration("health_interval", &c.health_interval, "how often the database is probed for health");
   flags.Duration("peer_deadline", &c.peer_deadline, "deadline of each call to another service");
   flags.Int("max_message_bytes", &c.max_message_bytes, 1024, 1 << 30, "largest gRPC message accepted");

@@ -81,6 +81,9 @@ struct ServiceConfig {
   std::string service_token;  // this service's own token, sent to peers
   int64_t db_pool_size = 16;
   absl::Duration drain_timeout = absl::Seconds(10);
+  // After SIGTERM: readiness NOT_SERVING for this long before draining starts, so
+  // load balancers stop routing first (Kubernetes: ~5s; 0 for tests and dev).
+  absl::Duration shutdown_delay = absl::ZeroDuration();
   absl::Duration health_interval = absl::Seconds(1);
   absl::Duration peer_deadline = absl::Seconds(3);
   int64_t max_message_bytes = 16 << 20;

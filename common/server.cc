@@ -117,15 +117,21 @@ void ServiceRuntime::SignalLoop() {
   }
 }
 
+void ServiceRuntime::SetReadiness(bool serving) {
+  auto* health = server_->GetHealthCheckService();
+  for (const std::string& name : health_names_) health->SetServingStatus(name, serving);
+  health->SetServingStatus("", serving);
+}
+
 void ServiceRuntime::HealthLoop() {
   bool last = false;
   bool first = true;
-  auto* health = server_->GetHealthCheckService();
   do {
     bool up = health_pool_->Ping().ok();
+    std::lock_guard<std::mutex> lock(health_mu_);
+    if (draining_) return;
     if (up != last || first) {
-      for (const std::string& name : health_names_) health->SetServingStatus(name, up);
-      health->SetServingStatus(up);
+      SetReadiness(up);
       log::Info(up ? "database reachable: SERVING" : "database unreachable: NOT_SERVING",
                 {{"schema", config_.dsn.schema}});
       last = up;
@@ -180,6 +186,9 @@ absl::Status ServiceRuntime::Serve(const std::vector<ServedService>& services,
     return absl::UnavailableError(
         absl::StrCat("grpc_port: cannot listen on ", config_.listen_host, ":", config_.grpc_port));
   }
+  // Not ready until the first database probe says so; alive from now on.
+  SetReadiness(false);
+  server_->GetHealthCheckService()->SetServingStatus(kLivenessService, true);
   log::Info("serving", {{"service", config_.service},
                         {"grpc_port", grpc_port_},
                         {"metrics_port", metrics_server_ ? metrics_server_->port() : 0}});
@@ -195,7 +204,18 @@ absl::Status ServiceRuntime::Serve(const std::vector<ServedService>& services,
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [this] { return stop_; });
   }
-  // Drain: tell load balancers first, then stop accepting and finish in-flight calls.
+  // Drain: tell load balancers first and give them shutdown_delay to notice, then
+  // stop accepting and finish in-flight calls.
+  {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    draining_ = true;
+    SetReadiness(false);
+  }
+  if (config_.shutdown_delay > absl::ZeroDuration()) {
+    log::Info("stopping: NOT_SERVING, draining after the shutdown delay",
+              {{"shutdown_delay", absl::FormatDuration(config_.shutdown_delay)}});
+    absl::SleepFor(config_.shutdown_delay);
+  }
   server_->GetHealthCheckService()->Shutdown();
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(config_.drain_timeout));
   health.join();
