@@ -91,7 +91,15 @@ struct ServiceConfig {
   absl::Duration gauge_refresh = absl::Seconds(15);  // state gauges re-read from the database
   std::string access_roles;   // per-method person-role overrides (common/access.h)
   std::string tat_holidays;   // "YYYY-MM-DD,..." not counted as business days for TAT targets
-  BusinessCalendar calendar;  // parsed from tat_holidays by ParseServiceConfig
+  // IANA time zone of the business (e.g. "Asia/Manila"): "today", business days
+  // and holidays are its local dates (common/business_days.h).
+  std::string business_tz = "UTC";
+  BusinessCalendar calendar;  // from tat_holidays and business_tz, by ParseServiceConfig
+  // For tests only: the service's clock reads this RFC 3339 instant at start and
+  // runs on at the wall clock's pace ("" = the system clock). Lets a test submit
+  // "at 07:00 in Manila" whatever the time of day it runs at.
+  std::string test_clock_start;
+  std::optional<absl::Time> clock_start;  // parsed from test_clock_start
   // Answers of mutating RPCs are kept this long for replays, then purged
   // (common/mysql/mutation_runner.h); at least an hour.
   absl::Duration request_log_retention = absl::Hours(24 * 30);
@@ -102,8 +110,8 @@ struct ServiceConfig {
 // retention, reporting.
 ServiceConfig DefaultServiceConfig(const std::string& service);
 void RegisterServiceFlags(FlagSet& flags, ServiceConfig& config);
-// Parses flags, then the DSN and the TAT calendar; on error the status names
-// every bad setting.
+// Parses flags, then the DSN, the business time zone and TAT calendar and the
+// test clock; on error the status names every bad setting.
 absl::Status ParseServiceConfig(FlagSet& flags, ServiceConfig& config, int argc,
                                 const char* const* argv, const EnvLookup& env);
 

@@ -26,7 +26,13 @@ sigset_t StopSignals() {
 }  // namespace
 
 ServiceRuntime::ServiceRuntime(ServiceConfig config)
-    : config_(std::move(config)), registry_(std::make_shared<prometheus::Registry>()) {}
+    : config_(std::move(config)), clock_(&SystemClock::Instance()), registry_(std::make_shared<prometheus::Registry>()) {
+  if (config_.clock_start) {
+    owned_clock_ = std::make_unique<OffsetClock>(*config_.clock_start);
+    clock_ = owned_clock_.get();
+    log::Warn("test clock in use: not for production", {{"test_clock_start", config_.test_clock_start}});
+  }
+}
 
 ServiceRuntime::~ServiceRuntime() = default;
 
@@ -154,7 +160,7 @@ BackgroundJob ServiceRuntime::RequestLogPurgeJob() {
   return {"request-log-purge", interval, [this]() -> absl::Status {
             CAREOPS_ASSIGN_OR_RETURN(
                 int64_t deleted,
-                mysql::PurgeRequestLog(*pool_, absl::Now(), {.retention = config_.request_log_retention}));
+                mysql::PurgeRequestLog(*pool_, clock_->Now(), {.retention = config_.request_log_retention}));
             if (deleted > 0) log::Info("request log purged", {{"rows", deleted}});
             return absl::OkStatus();
           }};

@@ -41,6 +41,7 @@
 #include "absl/status/status.h"
 #include "common/access.h"
 #include "common/auth.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/metrics.h"
 #include "common/migrations.h"
@@ -88,6 +89,9 @@ class ServiceRuntime {
   const ServiceConfig& config() const { return config_; }
   mysql::ConnectionPool& pool() { return *pool_; }
   const Authenticator& authenticator() const { return authenticator_; }
+  // The clock every handler and job of this process reads: the system clock, or
+  // an OffsetClock when config.clock_start is set (tests only).
+  const Clock& clock() const { return *clock_; }
   std::shared_ptr<prometheus::Registry> registry() { return registry_; }
   int grpc_port() const { return grpc_port_; }
 
@@ -106,6 +110,8 @@ class ServiceRuntime {
   bool WaitForStopOrSignal(absl::Duration d);
 
   ServiceConfig config_;
+  std::unique_ptr<Clock> owned_clock_;
+  const Clock* clock_;
   Authenticator authenticator_;
   std::unique_ptr<mysql::ConnectionPool> pool_;
   std::unique_ptr<mysql::ConnectionPool> health_pool_;  // one connection, never starved by traffic

@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
       claims::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline));
   claims::ClaimsMetrics metrics(*rt.registry());
   metrics.DeclareChain(*chain);
-  RpcKit rpc(rt.authenticator(), *access, SystemClock::Instance());
+  RpcKit rpc(rt.authenticator(), *access, rt.clock());
   claims::ClaimsServiceImpl service(store, *membership, rpc, metrics, options);
   if (auto s = metrics.RefreshOpenGauge(store); !s.ok()) {
     log::Warn("open-claims gauge not refreshed", {{"error", s.ToString()}});
@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
 
   std::vector<BackgroundJob> jobs = {
       {"claims-breach-scan", breach_scan_interval,
-       [&] { return service.ScanBreaches(SystemClock::Instance().Now()).status(); }},
+       [&] { return service.ScanBreaches(rt.clock().Now()).status(); }},
       {"claims-open-gauge", config.gauge_refresh, [&] { return metrics.RefreshOpenGauge(store); }},
   };
   return ServeUntilStopped(rt, {{&service, claims::v1::ClaimsService::service_full_name(), &*access}}, std::move(jobs));

@@ -58,8 +58,6 @@ void CountDecision(MembershipMetrics& metrics, const MovementDecision& decision,
                           FromProto(mv.decide_time()) - FromProto(mv.request_time()), mv.tat_met());
 }
 
-absl::CivilDay BusinessToday(absl::Time now) { return absl::ToCivilDay(now, absl::UTCTimeZone()); }
-
 absl::Status ValidateEnrollee(const std::string& plan_id, const std::string& external_ref, const v1::Person& person,
                               bool has_date, const common::v1::Date& date, std::string_view prefix,
                               absl::CivilDay today) {
@@ -263,7 +261,7 @@ grpc::Status MembershipServiceImpl::EnrollMember(grpc::ServerContext* ctx, const
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(Require(req->account_id(), "account_id"));
     CAREOPS_RETURN_IF_ERROR(ValidateEnrollee(req->plan_id(), req->external_ref(), req->person(),
-                                             req->has_effective_date(), req->effective_date(), "", BusinessToday(m.now)));
+                                             req->has_effective_date(), req->effective_date(), "", options_.calendar.DayOf(m.now)));
     v1::Member member;
     member.set_member_id(ids_.Next());
     member.set_account_id(req->account_id());
@@ -306,7 +304,7 @@ grpc::Status MembershipServiceImpl::BatchEnrollMembers(grpc::ServerContext* ctx,
     if (req->rows().empty() || req->rows_size() > kMaxBatchRows) {
       return InvalidArgument("rows", absl::StrCat("must have 1 to ", kMaxBatchRows, " rows"));
     }
-    const absl::CivilDay today = BusinessToday(m.now);
+    const absl::CivilDay today = options_.calendar.DayOf(m.now);
     std::vector<BatchRow> rows;
     rows.reserve(req->rows_size());
     for (int i = 0; i < req->rows_size(); ++i) {
@@ -332,7 +330,7 @@ grpc::Status MembershipServiceImpl::RequestMovement(grpc::ServerContext* ctx, co
     }
     CAREOPS_RETURN_IF_ERROR(RequireDate(req->has_effective_date(), req->effective_date(), "effective_date").status());
     if (req->note().size() > 1024) return InvalidArgument("note", "must be at most 1024 characters");
-    const absl::CivilDay today = BusinessToday(m.now);
+    const absl::CivilDay today = options_.calendar.DayOf(m.now);
     v1::Movement mv;
     switch (req->type()) {
       case v1::MOVEMENT_TYPE_ENROLLMENT:

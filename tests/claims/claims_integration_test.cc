@@ -66,10 +66,11 @@ class ClaimsIntegrationTest : public ::testing::Test {
   }
 
   // A careops-claims on `schema`, talking to the suite's membership.
-  static std::unique_ptr<testing::ServiceProcess> StartClaims(const testing::TestSchema& schema) {
-    return std::make_unique<testing::ServiceProcess>(
-        "claims", schema.dsn(),
-        std::vector<std::string>{"--membership_addr=" + membership_->address(), "--gauge_refresh=200ms"});
+  static std::unique_ptr<testing::ServiceProcess> StartClaims(const testing::TestSchema& schema,
+                                                              const std::vector<std::string>& extra_args = {}) {
+    std::vector<std::string> args{"--membership_addr=" + membership_->address(), "--gauge_refresh=200ms"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    return std::make_unique<testing::ServiceProcess>("claims", schema.dsn(), args);
   }
 
   static void TearDownTestSuite() {
@@ -773,6 +774,42 @@ TEST_F(ClaimsIntegrationTest, OneRequestIdUsedByTwoCallersGivesEachTheirOwnClaim
   s = claims_stub_->SubmitClaim(Ctx(kSpecialist).get(), other, &reused);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
   EXPECT_EQ(s.error_message().rfind("request_id", 0), 0u) << s.error_message();
+}
+
+TEST_F(ClaimsIntegrationTest, HotlineClaimAtSevenInTheMorningInManilaForThatDayIsAccepted) {
+  Member m = NewMember(100000000);
+  // Friday 2026-06-05 23:00 UTC is Saturday 2026-06-06 07:00 in Manila (UTC+8).
+  const std::string at = "--test_clock_start=2026-06-05T23:00:00Z";
+  testing::TestSchema manila_schema("claims_manila"), utc_schema("claims_utc");
+  auto manila = StartClaims(manila_schema, {"--business_tz=Asia/Manila", at});
+  auto utc = StartClaims(utc_schema, {at});
+  ASSERT_TRUE(Serving(*manila));
+  ASSERT_TRUE(Serving(*utc));
+  cv1::SubmitClaimRequest req = SubmitRequest(m.member_id, 150000);
+  req.set_channel(cv1::CHANNEL_HOTLINE);
+  *req.mutable_service_date() = ToProto(absl::CivilDay(2026, 6, 6));  // "today" in Manila
+
+  auto manila_stub = cv1::ClaimsService::NewStub(grpc::CreateChannel(manila->address(), grpc::InsecureChannelCredentials()));
+  cv1::Claim accepted;
+  grpc::Status s = manila_stub->SubmitClaim(Ctx(kSpecialist).get(), req, &accepted);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(accepted.status(), cv1::CLAIM_STATUS_SUBMITTED);
+  const absl::Time start = absl::FromCivil(absl::CivilSecond(2026, 6, 5, 23, 0, 0), absl::UTCTimeZone());
+  // The test clock runs on from its start: a few seconds have passed since.
+  EXPECT_GE(FromProto(accepted.submit_time()), start);
+  EXPECT_LT(FromProto(accepted.submit_time()), start + absl::Minutes(5)) << "the test clock is not in use";
+  // Arrived on a Manila Saturday: the 5 business days count from Monday 00:00 in
+  // Manila, so the decision is due Monday 2026-06-15 00:00 there (Sunday 16:00 UTC).
+  EXPECT_EQ(FromProto(accepted.decision_due_time()),
+            absl::FromCivil(absl::CivilSecond(2026, 6, 14, 16, 0, 0), absl::UTCTimeZone()));
+
+  // The same instant and service date in a UTC business: still Friday there, so
+  // the service date is in the future.
+  auto utc_stub = cv1::ClaimsService::NewStub(grpc::CreateChannel(utc->address(), grpc::InsecureChannelCredentials()));
+  cv1::Claim refused;
+  s = utc_stub->SubmitClaim(Ctx(kSpecialist).get(), req, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_EQ(s.error_message().rfind("service_date", 0), 0u) << s.error_message();
 }
 
 TEST_F(ClaimsIntegrationTest, NonConformanceIsFlaggedInvestigatedAndClosed) {

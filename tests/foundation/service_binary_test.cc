@@ -136,6 +136,16 @@ TEST(ServiceConfigTest, BadConfigurationExitsWithEveryProblemNamed) {
   EXPECT_NE(out.find("--token_file (or CAREOPS_CLAIMS_TOKEN_FILE) is required"), std::string::npos) << out;
 }
 
+TEST(ServiceConfigTest, UnknownBusinessTimeZoneIsABadFlag) {
+  testing::Process p(testing::BinaryDir() + "/services/claims/careops-claims",
+                     {"--mysql_dsn=mysql://u:p@127.0.0.1:1/x", "--token_file=" + testing::DevTokenFile(),
+                      "--business_tz=Asia/Atlantis"});
+  int status = p.Wait(absl::Seconds(10));
+  ASSERT_TRUE(WIFEXITED(status)) << p.output();
+  EXPECT_EQ(WEXITSTATUS(status), 2) << p.output();
+  EXPECT_NE(p.output().find("--business_tz='Asia/Atlantis'"), std::string::npos) << p.output();
+}
+
 TEST(ServiceConfigTest, ChangedAppliedMigrationRefusesToStart) {
   testing::TestSchema schema("tampered");
   {
