@@ -5,8 +5,12 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <mutex>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/deadline.h"
 #include "common/log.h"
 #include "common/mysql/mutation_runner.h"
 #include "common/server_builder.h"
@@ -16,6 +20,30 @@
 
 namespace careops {
 namespace {
+
+// Opens the call's CallDeadlineScope around every synchronous handler, on the
+// handler's own thread, so the pool and peer calls below it see the deadline
+// without any parameter (common/deadline.h).
+class CallDeadlineCallbacks final : public grpc::Server::GlobalCallbacks {
+ public:
+  void PreSynchronousRequest(grpc::ServerContext* context) override {
+    scope().emplace(absl::FromChrono(context->deadline()));
+  }
+  void PostSynchronousRequest(grpc::ServerContext*) override { scope().reset(); }
+
+ private:
+  static std::optional<CallDeadlineScope>& scope() {
+    thread_local std::optional<CallDeadlineScope> current;
+    return current;
+  }
+};
+
+// gRPC takes global callbacks once per process, before its first server.
+void InstallCallDeadlineCallbacks() {
+  static std::once_flag once;
+  std::call_once(once, [] { grpc::Server::SetGlobalCallbacks(new CallDeadlineCallbacks); });
+}
+
 sigset_t StopSignals() {
   sigset_t set;
   sigemptyset(&set);
@@ -175,6 +203,7 @@ absl::Status ServiceRuntime::Serve(const std::vector<ServedService>& services,
     }
   }
   EnableHealthAndReflection();
+  InstallCallDeadlineCallbacks();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat(config_.listen_host, ":", config_.grpc_port),
                            grpc::InsecureServerCredentials(), &grpc_port_);

@@ -15,6 +15,10 @@
 // request-log purge every service needs), and on SIGTERM/SIGINT (or RequestStop())
 // drains.
 //
+// Every handler runs inside a CallDeadlineScope with its RPC's deadline
+// (common/deadline.h): database waits and peer calls under it end when the
+// client's time is up.
+//
 // Health has two meanings, under separate names of the standard health service:
 //   - readiness: the overall name "" and each served service's name are SERVING
 //     only while the database answers (probed every health_interval), so load

@@ -812,6 +812,35 @@ TEST_F(ClaimsIntegrationTest, HotlineClaimAtSevenInTheMorningInManilaForThatDayI
   EXPECT_EQ(s.error_message().rfind("service_date", 0), 0u) << s.error_message();
 }
 
+TEST_F(ClaimsIntegrationTest, ACallToMembershipEndsWithTheCallersDeadline) {
+  Member m = NewMember(100000000);
+  // peer_deadline far above the client's deadline: only inheritance ends the wait.
+  testing::TestSchema schema("claims_deadline");
+  auto claims = StartClaims(schema, {"--peer_deadline=30s"});
+  ASSERT_TRUE(Serving(*claims));
+  auto stub = cv1::ClaimsService::NewStub(grpc::CreateChannel(claims->address(), grpc::InsecureChannelCredentials()));
+  // Membership frozen: connections open, nothing answers.
+  membership_->process().Signal(SIGSTOP);
+  struct Thaw {
+    testing::ServiceProcess& p;
+    ~Thaw() { p.process().Signal(SIGCONT); }
+  } thaw{*membership_};
+  auto ctx = Ctx(kSpecialist);
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  cv1::Claim out;
+  grpc::Status s = stub->SubmitClaim(ctx.get(), SubmitRequest(m.member_id, 1000), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
+  // The handler's own peer call ends with the client's deadline too, not after
+  // peer_deadline: its log line appears within seconds.
+  EXPECT_TRUE(testing::Eventually(
+      [&] {
+        return claims->process().output().find("\"method\":\"/careops.claims.v1.ClaimsService/SubmitClaim\"") !=
+               std::string::npos;
+      },
+      absl::Seconds(5)))
+      << claims->process().output();
+}
+
 TEST_F(ClaimsIntegrationTest, NonConformanceIsFlaggedInvestigatedAndClosed) {
   Member m = NewMember(100000000);
   cv1::Claim c;

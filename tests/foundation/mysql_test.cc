@@ -16,6 +16,7 @@
 #include "absl/time/civil_time.h"
 #include "careops/common/v1/types.pb.h"
 #include "common/migrations.h"
+#include "common/deadline.h"
 #include "common/fingerprint.h"
 #include "common/mysql/audit.h"
 #include "common/mysql/mutation_runner.h"
@@ -131,6 +132,28 @@ TEST_F(MysqlTest, StaleEtagStyleAbortedFromTheBodyIsNotRetried) {
   });
   EXPECT_EQ(s.code(), absl::StatusCode::kAborted);
   EXPECT_EQ(attempts, 1);
+}
+
+TEST_F(MysqlTest, PoolWaitEndsAtTheCallsDeadlineWithDeadlineExceeded) {
+  mysql::PoolOptions o = Options(schema_->dsn(), 1);
+  o.acquire_timeout = absl::Seconds(10);
+  mysql::ConnectionPool small(o);
+  auto held = small.Acquire();
+  ASSERT_TRUE(held.ok());
+  {
+    CallDeadlineScope call(absl::Now() + absl::Milliseconds(200));
+    const absl::Time start = absl::Now();
+    auto waited = small.Acquire();
+    EXPECT_EQ(waited.status().code(), absl::StatusCode::kDeadlineExceeded) << waited.status();
+    EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << "waited for acquire_timeout, not the call's deadline";
+  }
+  {
+    // A call already out of time gets no connection even when one is free.
+    mysql::ConnectionPool free_pool(Options(schema_->dsn(), 2));
+    CallDeadlineScope call(absl::Now() - absl::Milliseconds(1));
+    EXPECT_EQ(free_pool.Acquire().status().code(), absl::StatusCode::kDeadlineExceeded);
+    EXPECT_EQ(free_pool.open_connections(), 0);
+  }
 }
 
 TEST_F(MysqlTest, PoolIsBoundedAndTimesOutWithUnavailable) {
