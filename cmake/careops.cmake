@@ -31,9 +31,11 @@ function(careops_proto_library target)
 endfunction()
 
 # careops_embed_migrations(<target> [<dir>])
-# Compiles the runtime tables (common/schema: V001, audit trail and request log)
-# and every V<NNN>__<name>.sql file under <dir> (V002 and up) into the binary, so a
-# service carries its whole schema and needs no files at run time.
+# Compiles the runtime tables (common/schema: V001, audit trail and request log,
+# and later shared changes V901 and up) and every V<NNN>__<name>.sql file under
+# <dir> (V002..V899) into the binary, so a service carries its whole schema and
+# needs no files at run time. Migrate() applies them in version order, so a
+# shared V901 runs after the service's own V002..V899.
 function(careops_embed_migrations target)
   file(GLOB sql_files CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/common/schema/V*__*.sql")
   if(ARGC GREATER 1)

@@ -4,7 +4,8 @@ set(body "")
 foreach(f ${FILES})
   get_filename_component(name "${f}" NAME)
   string(REGEX MATCH "^V([0-9]+)__" _ "${name}")
-  set(version "${CMAKE_MATCH_1}")
+  # Without its leading zeros: "010" as a C++ literal would be octal 8.
+  string(REGEX REPLACE "^0+([0-9])" "\\1" version "${CMAKE_MATCH_1}")
   file(READ "${f}" sql)
   # Raw string literal with a delimiter no migration uses.
   string(APPEND body "    {${version}, \"${name}\", R\"careops_sql(${sql})careops_sql\"},\n")

@@ -7,7 +7,8 @@
 namespace careops {
 
 absl::StatusOr<BusinessCalendar> BusinessCalendar::FromHolidayList(const std::string& text,
-                                                                   const std::string& field) {
+                                                                   const std::string& field,
+                                                                   absl::TimeZone zone) {
   std::vector<absl::CivilDay> days;
   for (std::string_view part : SplitAny(text, ",", true)) {
     absl::CivilDay day;
@@ -17,7 +18,7 @@ absl::StatusOr<BusinessCalendar> BusinessCalendar::FromHolidayList(const std::st
     }
     days.push_back(day);
   }
-  return BusinessCalendar(std::move(days));
+  return BusinessCalendar(std::move(days), zone);
 }
 
 bool BusinessCalendar::IsBusinessDay(absl::CivilDay day) const {
@@ -28,18 +29,23 @@ bool BusinessCalendar::IsBusinessDay(absl::CivilDay day) const {
 
 absl::Time BusinessCalendar::AddBusinessDays(absl::Time start, int days) const {
   if (days <= 0) return start;
-  const absl::TimeZone utc = absl::UTCTimeZone();
-  absl::CivilDay day(absl::ToCivilSecond(start, utc));
-  absl::Duration time_of_day = start - absl::FromCivil(day, utc);
+  // The local time of day is kept as a civil time, so a due time keeps its wall
+  // clock reading across a daylight-saving change.
+  const absl::CivilSecond local = absl::ToCivilSecond(start, zone_);
+  absl::CivilDay day(local);
+  int64_t seconds_into_day = local - absl::CivilSecond(day);
+  const absl::Duration since_epoch = start - absl::UnixEpoch();
+  absl::Duration subsecond = since_epoch - absl::Floor(since_epoch, absl::Seconds(1));
   if (!IsBusinessDay(day)) {
     while (!IsBusinessDay(day)) ++day;
-    time_of_day = absl::ZeroDuration();
+    seconds_into_day = 0;
+    subsecond = absl::ZeroDuration();
   }
   for (int added = 0; added < days;) {
     ++day;
     if (IsBusinessDay(day)) ++added;
   }
-  return absl::FromCivil(day, utc) + time_of_day;
+  return absl::FromCivil(absl::CivilSecond(day) + seconds_into_day, zone_) + subsecond;
 }
 
 absl::Time AddBusinessDays(absl::Time start, int days) {

@@ -40,5 +40,51 @@ TEST(BusinessDaysTest, HolidaysAreNotBusinessDays) {
   EXPECT_NE(bad.status().message().find("holidays: '2026-02-30'"), std::string::npos) << bad.status();
 }
 
+absl::TimeZone Zone(const std::string& name) {
+  absl::TimeZone tz;
+  EXPECT_TRUE(absl::LoadTimeZone(name, &tz)) << name << ": is tzdata installed?";
+  return tz;
+}
+
+TEST(BusinessDaysTest, TodayIsTheBusinessTimeZonesDate) {
+  const BusinessCalendar manila({}, Zone("Asia/Manila"));
+  const BusinessCalendar utc;
+  // 23:00 UTC on Monday 2026-06-01 is 07:00 on Tuesday in Manila (UTC+8).
+  EXPECT_EQ(manila.DayOf(Utc(2026, 6, 1, 23)), absl::CivilDay(2026, 6, 2));
+  EXPECT_EQ(utc.DayOf(Utc(2026, 6, 1, 23)), absl::CivilDay(2026, 6, 1));
+  EXPECT_EQ(manila.DayOf(Utc(2026, 6, 1, 15, 59)), absl::CivilDay(2026, 6, 1));
+  EXPECT_EQ(manila.DayOf(Utc(2026, 6, 1, 16)), absl::CivilDay(2026, 6, 2));
+}
+
+TEST(BusinessDaysTest, WeekendsAndHolidaysAreTheBusinessTimeZones) {
+  const absl::TimeZone tz = Zone("Asia/Manila");
+  auto manila_time = [&](int y, int mo, int d, int h = 0) {
+    return absl::FromCivil(absl::CivilSecond(y, mo, d, h, 0, 0), tz);
+  };
+  const BusinessCalendar manila({}, tz);
+  // Friday 23:00 UTC is Saturday 07:00 in Manila: counts from Monday 00:00 there.
+  EXPECT_EQ(manila.AddBusinessDays(Utc(2026, 6, 5, 23), 1), manila_time(2026, 6, 9));
+  EXPECT_EQ(manila.AddBusinessDays(Utc(2026, 6, 5, 23), 5), manila_time(2026, 6, 15));
+  // In UTC the same instant is a Friday evening: one business day is Monday evening.
+  EXPECT_EQ(BusinessCalendar().AddBusinessDays(Utc(2026, 6, 5, 23), 1), Utc(2026, 6, 8, 23));
+  // Local time of day is kept: Tuesday 10:00 Manila + 1 = Wednesday 10:00 Manila.
+  EXPECT_EQ(manila.AddBusinessDays(manila_time(2026, 6, 9, 10), 1), manila_time(2026, 6, 10, 10));
+  // A holiday is a local date: 2026-06-12 (Independence Day, a Friday) in Manila.
+  auto with_holiday = BusinessCalendar::FromHolidayList("2026-06-12", "tat_holidays", tz);
+  ASSERT_TRUE(with_holiday.ok());
+  EXPECT_EQ(with_holiday->AddBusinessDays(manila_time(2026, 6, 11, 9), 1), manila_time(2026, 6, 15, 9));
+  EXPECT_EQ(with_holiday->zone(), tz);
+}
+
+TEST(BusinessDaysTest, DueTimesKeepTheirLocalTimeAcrossDaylightSaving) {
+  const absl::TimeZone ny = Zone("America/New_York");
+  auto local = [&](int y, int mo, int d, int h) { return absl::FromCivil(absl::CivilSecond(y, mo, d, h, 0, 0), ny); };
+  // Friday 2026-03-06 09:00 EST + 1 business day = Monday 2026-03-09 09:00 EDT
+  // (clocks went forward on Sunday the 8th): 71 hours later, not 72.
+  const BusinessCalendar calendar({}, ny);
+  EXPECT_EQ(calendar.AddBusinessDays(local(2026, 3, 6, 9), 1), local(2026, 3, 9, 9));
+  EXPECT_EQ(local(2026, 3, 9, 9) - local(2026, 3, 6, 9), absl::Hours(71));
+}
+
 }  // namespace
 }  // namespace careops

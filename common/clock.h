@@ -26,6 +26,18 @@ class SystemClock final : public Clock {
   }
 };
 
+// A clock that reads `start` when constructed and runs on at the wall clock's
+// pace: a whole process on another date and time of day, for tests of binaries
+// (ServiceConfig::test_clock_start). Thread-safe.
+class OffsetClock final : public Clock {
+ public:
+  explicit OffsetClock(absl::Time start) : offset_(start - absl::Now()) {}
+  absl::Time Now() const override { return absl::Now() + offset_; }
+
+ private:
+  const absl::Duration offset_;
+};
+
 // A clock that only moves when told to. Thread-safe.
 class FakeClock final : public Clock {
  public:

@@ -240,6 +240,9 @@ void RegisterServiceFlags(FlagSet& flags, ServiceConfig& c) {
   flags.String("service_token", &c.service_token, "this service's bearer token for calls to peers");
   flags.Int("db_pool_size", &c.db_pool_size, 1, 1024, "maximum open database connections");
   flags.Duration("drain_timeout", &c.drain_timeout, "time in-flight RPCs get to finish on SIGTERM");
+  flags.Duration("shutdown_delay", &c.shutdown_delay,
+                 "after SIGTERM, how long readiness reports NOT_SERVING before draining starts "
+                 "(set ~5s under Kubernetes so load balancers notice first)");
   flags.Duration("health_interval", &c.health_interval, "how often the database is probed for health");
   flags.Duration("peer_deadline", &c.peer_deadline, "deadline of each call to another service");
   flags.Int("max_message_bytes", &c.max_message_bytes, 1024, 1 << 30, "largest gRPC message accepted");
@@ -251,6 +254,13 @@ void RegisterServiceFlags(FlagSet& flags, ServiceConfig& c) {
                "replace the person roles of methods: Method=role,role;Method=role (see the service's *_access.cc)");
   flags.String("tat_holidays", &c.tat_holidays,
                "dates that are not business days for TAT targets: YYYY-MM-DD,YYYY-MM-DD,...");
+  flags.String("business_tz", &c.business_tz,
+               "IANA time zone of the business, e.g. Asia/Manila: 'today', business days and holidays are its dates");
+  flags.String("test_clock_start", &c.test_clock_start,
+               "TESTS ONLY: the clock starts at this RFC 3339 instant (e.g. 2026-06-01T23:00:00Z) and runs on "
+               "from there; empty uses the system clock");
+  flags.Duration("request_log_retention", &c.request_log_retention,
+                 "how long answers of mutating RPCs are kept for request_id replays (at least 1h)");
 }
 
 absl::Status ParseServiceConfig(FlagSet& flags, ServiceConfig& config, int argc,
@@ -258,9 +268,30 @@ absl::Status ParseServiceConfig(FlagSet& flags, ServiceConfig& config, int argc,
   absl::Status s = flags.Parse(argc, argv, env);
   if (!s.ok() || flags.help_requested()) return s;
   CAREOPS_RETURN_IF_ERROR(ParseMysqlDsn(config.mysql_dsn, &config.dsn));
-  auto calendar = BusinessCalendar::FromHolidayList(config.tat_holidays, "tat_holidays");
+  absl::TimeZone zone;
+  if (config.business_tz.empty() || !absl::LoadTimeZone(config.business_tz, &zone)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--business_tz='", config.business_tz,
+                     "': must be an IANA time zone name such as Asia/Manila or UTC (needs the tzdata package)"));
+  }
+  auto calendar = BusinessCalendar::FromHolidayList(config.tat_holidays, "tat_holidays", zone);
   if (!calendar.ok()) return calendar.status();
   config.calendar = std::move(calendar).value();
+  config.clock_start.reset();
+  if (!config.test_clock_start.empty()) {
+    absl::Time start;
+    std::string error;
+    if (!absl::ParseTime(absl::RFC3339_full, config.test_clock_start, &start, &error)) {
+      return absl::InvalidArgumentError(absl::StrCat("--test_clock_start='", config.test_clock_start,
+                                                     "': must be an RFC 3339 instant such as 2026-06-01T23:00:00Z"));
+    }
+    config.clock_start = start;
+  }
+  if (config.request_log_retention < absl::Hours(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--request_log_retention='", absl::FormatDuration(config.request_log_retention),
+                     "': must be at least 1h (a retry later than the retention applies its request again)"));
+  }
   return absl::OkStatus();
 }
 

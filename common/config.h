@@ -81,6 +81,9 @@ struct ServiceConfig {
   std::string service_token;  // this service's own token, sent to peers
   int64_t db_pool_size = 16;
   absl::Duration drain_timeout = absl::Seconds(10);
+  // After SIGTERM: readiness NOT_SERVING for this long before draining starts, so
+  // load balancers stop routing first (Kubernetes: ~5s; 0 for tests and dev).
+  absl::Duration shutdown_delay = absl::ZeroDuration();
   absl::Duration health_interval = absl::Seconds(1);
   absl::Duration peer_deadline = absl::Seconds(3);
   int64_t max_message_bytes = 16 << 20;
@@ -89,7 +92,18 @@ struct ServiceConfig {
   int64_t admission_queue = 64;  // calls that may wait for one of db_pool_size workers (common/admission.h)
   std::string access_roles;   // per-method person-role overrides (common/access.h)
   std::string tat_holidays;   // "YYYY-MM-DD,..." not counted as business days for TAT targets
-  BusinessCalendar calendar;  // parsed from tat_holidays by ParseServiceConfig
+  // IANA time zone of the business (e.g. "Asia/Manila"): "today", business days
+  // and holidays are its local dates (common/business_days.h).
+  std::string business_tz = "UTC";
+  BusinessCalendar calendar;  // from tat_holidays and business_tz, by ParseServiceConfig
+  // For tests only: the service's clock reads this RFC 3339 instant at start and
+  // runs on at the wall clock's pace ("" = the system clock). Lets a test submit
+  // "at 07:00 in Manila" whatever the time of day it runs at.
+  std::string test_clock_start;
+  std::optional<absl::Time> clock_start;  // parsed from test_clock_start
+  // Answers of mutating RPCs are kept this long for replays, then purged
+  // (common/mysql/mutation_runner.h); at least an hour.
+  absl::Duration request_log_retention = absl::Hours(24 * 30);
   MysqlDsn dsn;               // parsed from mysql_dsn by Parse
 };
 
@@ -97,8 +111,8 @@ struct ServiceConfig {
 // retention, reporting.
 ServiceConfig DefaultServiceConfig(const std::string& service);
 void RegisterServiceFlags(FlagSet& flags, ServiceConfig& config);
-// Parses flags, then the DSN and the TAT calendar; on error the status names
-// every bad setting.
+// Parses flags, then the DSN, the business time zone and TAT calendar and the
+// test clock; on error the status names every bad setting.
 absl::Status ParseServiceConfig(FlagSet& flags, ServiceConfig& config, int argc,
                                 const char* const* argv, const EnvLookup& env);
 

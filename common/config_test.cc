@@ -82,5 +82,55 @@ TEST(ConfigTest, RejectsBadDsnsNamingTheRule) {
   EXPECT_NE(ParseMysqlDsn("mysql://u@h/s?ssl=1", &d).message().find("unknown option"), std::string::npos);
 }
 
+absl::Status ParseService(ServiceConfig& c, std::vector<const char*> args) {
+  FlagSet flags(c.service);
+  RegisterServiceFlags(flags, c);
+  args.insert(args.begin(), {"prog", "--mysql_dsn=mysql://u:p@db:3307/careops_claims", "--token_file=/t"});
+  return ParseServiceConfig(flags, c, static_cast<int>(args.size()), args.data(), EnvFromMap({}));
+}
+
+TEST(ConfigTest, RequestLogRetentionDefaultsToThirtyDaysAndRefusesLessThanAnHour) {
+  ServiceConfig c = DefaultServiceConfig("claims");
+  ASSERT_TRUE(ParseService(c, {}).ok());
+  EXPECT_EQ(c.request_log_retention, absl::Hours(720));
+  ServiceConfig week = DefaultServiceConfig("claims");
+  ASSERT_TRUE(ParseService(week, {"--request_log_retention=168h"}).ok());
+  EXPECT_EQ(week.request_log_retention, absl::Hours(168));
+  ServiceConfig short_one = DefaultServiceConfig("claims");
+  absl::Status s = ParseService(short_one, {"--request_log_retention=10m"});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("--request_log_retention='10m': must be at least 1h"), std::string::npos) << s;
+}
+
+TEST(ConfigTest, BusinessTimeZoneIsLoadedIntoTheCalendarAndABadOneIsABadFlag) {
+  ServiceConfig utc = DefaultServiceConfig("claims");
+  ASSERT_TRUE(ParseService(utc, {}).ok());
+  EXPECT_EQ(utc.calendar.zone(), absl::UTCTimeZone());
+  ServiceConfig manila = DefaultServiceConfig("claims");
+  ASSERT_TRUE(ParseService(manila, {"--business_tz=Asia/Manila", "--tat_holidays=2026-06-12"}).ok());
+  EXPECT_EQ(manila.calendar.zone().name(), "Asia/Manila");
+  EXPECT_FALSE(manila.calendar.IsBusinessDay(absl::CivilDay(2026, 6, 12)));
+  const absl::Time t = absl::FromCivil(absl::CivilSecond(2026, 6, 1, 23, 0, 0), absl::UTCTimeZone());
+  EXPECT_EQ(manila.calendar.DayOf(t), absl::CivilDay(2026, 6, 2));
+  ServiceConfig bad = DefaultServiceConfig("claims");
+  absl::Status s = ParseService(bad, {"--business_tz=Mars/Olympus_Mons"});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("--business_tz='Mars/Olympus_Mons': must be an IANA time zone name"), std::string::npos)
+      << s;
+}
+
+TEST(ConfigTest, TestClockStartIsAnRfc3339Instant) {
+  ServiceConfig none = DefaultServiceConfig("claims");
+  ASSERT_TRUE(ParseService(none, {}).ok());
+  EXPECT_FALSE(none.clock_start.has_value());
+  ServiceConfig set = DefaultServiceConfig("claims");
+  ASSERT_TRUE(ParseService(set, {"--test_clock_start=2026-06-01T23:00:00Z"}).ok());
+  ASSERT_TRUE(set.clock_start.has_value());
+  EXPECT_EQ(*set.clock_start, absl::FromCivil(absl::CivilSecond(2026, 6, 1, 23, 0, 0), absl::UTCTimeZone()));
+  ServiceConfig bad = DefaultServiceConfig("claims");
+  EXPECT_NE(ParseService(bad, {"--test_clock_start=tomorrow"}).message().find("--test_clock_start='tomorrow'"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace careops

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/deadline.h"
 
 namespace careops {
 
@@ -35,7 +36,10 @@ PeerChannel::PeerChannel(PeerOptions options) : options_(std::move(options)) {
 
 std::unique_ptr<grpc::ClientContext> PeerChannel::NewContext(std::string_view request_id) const {
   auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.deadline));
+  // The caller's deadline, capped by peer_deadline: a peer call never outlives
+  // the call that needs its answer (common/deadline.h).
+  const absl::Time now = absl::Now();
+  ctx->set_deadline(absl::ToChronoTime(now + WithinCallDeadline(options_.deadline, now)));
   if (!options_.token.empty()) ctx->AddMetadata("authorization", absl::StrCat("Bearer ", options_.token));
   if (!request_id.empty()) ctx->AddMetadata("x-request-id", std::string(request_id));
   return ctx;

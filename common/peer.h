@@ -1,7 +1,8 @@
 // Calls from one careops service to another.
 //
 // A PeerChannel is one gRPC channel per peer address, shared by all calls. Every
-// call gets a context from NewContext(): a deadline (config peer_deadline), this
+// call gets a context from NewContext(): a deadline (the deadline of the call
+// being served, common/deadline.h, capped by config peer_deadline), this
 // service's own bearer token, and the caller's request id for tracing. Retries
 // are the channel's job, declared in its service config: only UNAVAILABLE, only
 // for the methods named idempotent (e.g. CheckEligibility, or RecordUtilization,

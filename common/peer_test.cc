@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/time/clock.h"
+#include "common/deadline.h"
+
 namespace careops {
 namespace {
 
@@ -34,6 +37,30 @@ TEST(PeerTest, EveryCallCarriesDeadlineTokenAndRequestId) {
   EXPECT_GT(left, std::chrono::milliseconds(1400));
   EXPECT_LE(left, std::chrono::milliseconds(1600));
   EXPECT_NE(peer.channel(), nullptr);
+}
+
+TEST(PeerTest, APeerCallInheritsTheCallersDeadlineCappedByPeerDeadline) {
+  PeerOptions o;
+  o.address = "127.0.0.1:1";
+  o.service = "careops.membership.v1.MembershipService";
+  o.deadline = absl::Seconds(3);
+  PeerChannel peer(o);
+  {
+    // The caller has 300ms left: the peer call gets no more.
+    auto before = std::chrono::system_clock::now();
+    CallDeadlineScope call(absl::FromChrono(before) + absl::Milliseconds(300));
+    auto left = peer.NewContext()->deadline() - before;
+    EXPECT_LE(left, std::chrono::milliseconds(301));
+    EXPECT_GT(left, std::chrono::milliseconds(200));
+  }
+  {
+    // The caller has a minute: peer_deadline caps it.
+    auto before = std::chrono::system_clock::now();
+    CallDeadlineScope call(absl::FromChrono(before) + absl::Minutes(1));
+    auto left = peer.NewContext()->deadline() - before;
+    EXPECT_LE(left, std::chrono::milliseconds(3100));
+    EXPECT_GT(left, std::chrono::milliseconds(2900));
+  }
 }
 
 }  // namespace

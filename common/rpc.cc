@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/log.h"
-#include "common/mysql/idempotency.h"
+#include "common/mysql/mutation_runner.h"
 #include "common/status.h"
 #include "common/text.h"
 

@@ -5,9 +5,14 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <mutex>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/deadline.h"
 #include "common/log.h"
+#include "common/mysql/mutation_runner.h"
 #include "common/server_builder.h"
 #include "common/status.h"
 
@@ -15,6 +20,30 @@
 
 namespace careops {
 namespace {
+
+// Opens the call's CallDeadlineScope around every synchronous handler, on the
+// handler's own thread, so the pool and peer calls below it see the deadline
+// without any parameter (common/deadline.h).
+class CallDeadlineCallbacks final : public grpc::Server::GlobalCallbacks {
+ public:
+  void PreSynchronousRequest(grpc::ServerContext* context) override {
+    scope().emplace(absl::FromChrono(context->deadline()));
+  }
+  void PostSynchronousRequest(grpc::ServerContext*) override { scope().reset(); }
+
+ private:
+  static std::optional<CallDeadlineScope>& scope() {
+    thread_local std::optional<CallDeadlineScope> current;
+    return current;
+  }
+};
+
+// gRPC takes global callbacks once per process, before its first server.
+void InstallCallDeadlineCallbacks() {
+  static std::once_flag once;
+  std::call_once(once, [] { grpc::Server::SetGlobalCallbacks(new CallDeadlineCallbacks); });
+}
+
 sigset_t StopSignals() {
   sigset_t set;
   sigemptyset(&set);
@@ -26,8 +55,15 @@ sigset_t StopSignals() {
 
 ServiceRuntime::ServiceRuntime(ServiceConfig config)
     : config_(std::move(config)),
+      clock_(&SystemClock::Instance()),
       admission_({.workers = static_cast<int>(config_.db_pool_size), .queue = static_cast<int>(config_.admission_queue)}),
-      registry_(std::make_shared<prometheus::Registry>()) {}
+      registry_(std::make_shared<prometheus::Registry>()) {
+  if (config_.clock_start) {
+    owned_clock_ = std::make_unique<OffsetClock>(*config_.clock_start);
+    clock_ = owned_clock_.get();
+    log::Warn("test clock in use: not for production", {{"test_clock_start", config_.test_clock_start}});
+  }
+}
 
 ServiceRuntime::~ServiceRuntime() = default;
 
@@ -118,15 +154,21 @@ void ServiceRuntime::SignalLoop() {
   }
 }
 
+void ServiceRuntime::SetReadiness(bool serving) {
+  auto* health = server_->GetHealthCheckService();
+  for (const std::string& name : health_names_) health->SetServingStatus(name, serving);
+  health->SetServingStatus("", serving);
+}
+
 void ServiceRuntime::HealthLoop() {
   bool last = false;
   bool first = true;
-  auto* health = server_->GetHealthCheckService();
   do {
     bool up = health_pool_->Ping().ok();
+    std::lock_guard<std::mutex> lock(health_mu_);
+    if (draining_) return;
     if (up != last || first) {
-      for (const std::string& name : health_names_) health->SetServingStatus(name, up);
-      health->SetServingStatus(up);
+      SetReadiness(up);
       log::Info(up ? "database reachable: SERVING" : "database unreachable: NOT_SERVING",
                 {{"schema", config_.dsn.schema}});
       last = up;
@@ -142,6 +184,19 @@ void ServiceRuntime::JobLoop(const BackgroundJob& job) {
   }
 }
 
+BackgroundJob ServiceRuntime::RequestLogPurgeJob() {
+  // Often enough that the table never holds much more than the retention, rarely
+  // enough to cost nothing: a tenth of the retention, at most hourly.
+  const absl::Duration interval = std::min(absl::Hours(1), config_.request_log_retention / 10);
+  return {"request-log-purge", interval, [this]() -> absl::Status {
+            CAREOPS_ASSIGN_OR_RETURN(
+                int64_t deleted,
+                mysql::PurgeRequestLog(*pool_, clock_->Now(), {.retention = config_.request_log_retention}));
+            if (deleted > 0) log::Info("request log purged", {{"rows", deleted}});
+            return absl::OkStatus();
+          }};
+}
+
 absl::Status ServiceRuntime::Serve(const std::vector<ServedService>& services,
                                    std::vector<BackgroundJob> jobs) {
   for (const ServedService& s : services) {
@@ -151,6 +206,7 @@ absl::Status ServiceRuntime::Serve(const std::vector<ServedService>& services,
     }
   }
   EnableHealthAndReflection();
+  InstallCallDeadlineCallbacks();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat(config_.listen_host, ":", config_.grpc_port),
                            grpc::InsecureServerCredentials(), &grpc_port_);
@@ -168,6 +224,9 @@ absl::Status ServiceRuntime::Serve(const std::vector<ServedService>& services,
     return absl::UnavailableError(
         absl::StrCat("grpc_port: cannot listen on ", config_.listen_host, ":", config_.grpc_port));
   }
+  // Not ready until the first database probe says so; alive from now on.
+  SetReadiness(false);
+  server_->GetHealthCheckService()->SetServingStatus(kLivenessService, true);
   log::Info("serving", {{"service", config_.service},
                         {"grpc_port", grpc_port_},
                         {"metrics_port", metrics_server_ ? metrics_server_->port() : 0}});
@@ -175,6 +234,7 @@ absl::Status ServiceRuntime::Serve(const std::vector<ServedService>& services,
   std::thread signals;
   if (signals_blocked_) signals = std::thread([this] { SignalLoop(); });
   std::thread health([this] { HealthLoop(); });
+  jobs.push_back(RequestLogPurgeJob());
   std::vector<std::thread> workers;
   for (const BackgroundJob& job : jobs) workers.emplace_back([this, &job] { JobLoop(job); });
 
@@ -182,7 +242,18 @@ absl::Status ServiceRuntime::Serve(const std::vector<ServedService>& services,
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [this] { return stop_; });
   }
-  // Drain: tell load balancers first, then stop accepting and finish in-flight calls.
+  // Drain: tell load balancers first and give them shutdown_delay to notice, then
+  // stop accepting and finish in-flight calls.
+  {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    draining_ = true;
+    SetReadiness(false);
+  }
+  if (config_.shutdown_delay > absl::ZeroDuration()) {
+    log::Info("stopping: NOT_SERVING, draining after the shutdown delay",
+              {{"shutdown_delay", absl::FormatDuration(config_.shutdown_delay)}});
+    absl::SleepFor(config_.shutdown_delay);
+  }
   server_->GetHealthCheckService()->Shutdown();
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(config_.drain_timeout));
   health.join();

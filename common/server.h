@@ -11,9 +11,24 @@
 // tokens, opens the connection pool, applies the schema migrations (waiting for a
 // database that is not up yet) and opens /metrics. Serve() builds the gRPC server
 // with the standard health service, reflection, keepalive, message-size limits and
-// the RPC metrics interceptor, keeps health SERVING only while the database
-// answers, runs background jobs, and on SIGTERM/SIGINT (or RequestStop()) reports
-// NOT_SERVING, stops accepting calls and gives in-flight ones drain_timeout.
+// the RPC metrics interceptor, runs background jobs (the service's own and the
+// request-log purge every service needs), and on SIGTERM/SIGINT (or RequestStop())
+// drains.
+//
+// Every handler runs inside a CallDeadlineScope with its RPC's deadline
+// (common/deadline.h): database waits and peer calls under it end when the
+// client's time is up.
+//
+// Health has two meanings, under separate names of the standard health service:
+//   - readiness: the overall name "" and each served service's name are SERVING
+//     only while the database answers (probed every health_interval), so load
+//     balancers route around a replica that cannot do its work;
+//   - liveness: the name "liveness" (kLivenessService) is SERVING while the
+//     process runs, whatever the database does, so a database outage never gets
+//     pods restarted.
+// Stopping: readiness goes NOT_SERVING at once, the server keeps answering for
+// shutdown_delay (load balancers notice and stop routing), then stops accepting
+// calls and gives in-flight ones drain_timeout; liveness stays SERVING until then.
 #pragma once
 
 #include <grpcpp/server.h>
@@ -31,6 +46,7 @@
 #include "common/access.h"
 #include "common/admission.h"
 #include "common/auth.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/metrics.h"
 #include "common/migrations.h"
@@ -59,6 +75,9 @@ struct ServedService {
 
 class ServiceRuntime {
  public:
+  // The health-check name that reports the process alive (see above).
+  static constexpr char kLivenessService[] = "liveness";
+
   explicit ServiceRuntime(ServiceConfig config);
   ~ServiceRuntime();
 
@@ -77,19 +96,29 @@ class ServiceRuntime {
   const Authenticator& authenticator() const { return authenticator_; }
   // Bounds the calls that work at once (db_pool_size) and wait (admission_queue).
   AdmissionGate& admission() { return admission_; }
+  // The clock every handler and job of this process reads: the system clock, or
+  // an OffsetClock when config.clock_start is set (tests only).
+  const Clock& clock() const { return *clock_; }
   std::shared_ptr<prometheus::Registry> registry() { return registry_; }
   int grpc_port() const { return grpc_port_; }
 
  private:
   void HealthLoop();
+  // "" and every served service's name; the caller holds health_mu_ once
+  // HealthLoop runs.
+  void SetReadiness(bool serving);
   void SignalLoop();
   void JobLoop(const BackgroundJob& job);
+  // Removes request_log rows older than --request_log_retention; every service runs it.
+  BackgroundJob RequestLogPurgeJob();
   // Waits up to d for a stop; returns true when stopping.
   bool WaitForStop(absl::Duration d);
   // WaitForStop() that also takes SIGTERM/SIGINT itself (before Serve()).
   bool WaitForStopOrSignal(absl::Duration d);
 
   ServiceConfig config_;
+  std::unique_ptr<Clock> owned_clock_;
+  const Clock* clock_;
   Authenticator authenticator_;
   AdmissionGate admission_;
   std::unique_ptr<mysql::ConnectionPool> pool_;
@@ -98,6 +127,10 @@ class ServiceRuntime {
   std::unique_ptr<MetricsServer> metrics_server_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> health_names_;
+  // Guards readiness updates: once stopping, the probe loop must not report
+  // SERVING again.
+  std::mutex health_mu_;
+  bool draining_ = false;
   int grpc_port_ = 0;
 
   std::mutex mu_;

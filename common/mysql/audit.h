@@ -25,7 +25,7 @@ struct AuditEntry {
 };
 
 // Appends `entry`. Throws sql::SQLException like any statement (call it inside
-// RunInTransaction / RunIdempotent).
+// RunInTransaction / RunMutation).
 void AppendAudit(Connection& conn, const AuditEntry& entry);
 
 }  // namespace careops::mysql

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/deadline.h"
 #include "common/log.h"
 #include "common/text.h"
 #include "common/mysql/errors.h"
@@ -88,16 +89,26 @@ absl::StatusOr<std::unique_ptr<Connection>> ConnectionPool::Connect() {
 }
 
 absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire() {
+  // A call whose client has given up gets no connection, and a wait never
+  // outlasts the call (common/deadline.h).
+  const absl::Duration wait = WithinCallDeadline(options_.acquire_timeout, absl::Now());
+  const bool call_bound = wait < options_.acquire_timeout;
+  auto out_of_time = [&] {
+    if (call_bound) {
+      return absl::DeadlineExceededError("the call's deadline passed while waiting for a database connection");
+    }
+    return absl::UnavailableError(
+        absl::StrCat("no database connection free within ", absl::FormatDuration(options_.acquire_timeout)));
+  };
+  if (call_bound && wait <= absl::ZeroDuration()) return out_of_time();
   std::unique_ptr<Connection> conn;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    auto deadline = std::chrono::steady_clock::now() +
-                    absl::ToChronoMilliseconds(options_.acquire_timeout);
+    auto deadline = std::chrono::steady_clock::now() + absl::ToChronoMilliseconds(wait);
     while (idle_.empty() && open_ >= options_.max_size) {
       if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
           open_ >= options_.max_size) {
-        return absl::UnavailableError(absl::StrCat("no database connection free within ",
-                                                   absl::FormatDuration(options_.acquire_timeout)));
+        return out_of_time();
       }
     }
     if (!idle_.empty()) {

@@ -86,8 +86,10 @@ class ConnectionPool {
     std::unique_ptr<Connection> conn_;
   };
 
-  // A healthy connection. UNAVAILABLE when the server cannot be reached or no
-  // connection frees up within acquire_timeout.
+  // A healthy connection. Waits at most acquire_timeout, and never past the
+  // current call's deadline (common/deadline.h). UNAVAILABLE when the server
+  // cannot be reached or no connection frees up within acquire_timeout;
+  // DEADLINE_EXCEEDED when the call's deadline comes first (or has passed).
   absl::StatusOr<Lease> Acquire();
 
   // OK when a connection can run SELECT 1 now; used by the health check.

@@ -10,7 +10,7 @@
 #include "absl/time/civil_time.h"
 #include "common/failpoint.h"
 #include "common/log.h"
-#include "common/mysql/idempotency.h"
+#include "common/mysql/mutation_runner.h"
 #include "common/paging.h"
 #include "common/proto_time.h"
 #include "common/status.h"
@@ -168,7 +168,7 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
     if (!req->has_service_date()) return InvalidArgument("service_date", "is required");
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay service_date, FromProto(req->service_date(), "service_date"));
     const absl::Time now = m.now;
-    absl::CivilDay today(absl::ToCivilDay(now, absl::UTCTimeZone()));
+    const absl::CivilDay today = options_.tat.calendar.DayOf(now);  // the business's date, not UTC's
     if (req->type() == v1::CLAIM_TYPE_CLAIM && service_date > today) {
       return InvalidArgument("service_date", "must not be in the future for a claim (use PRE_AUTHORIZATION)");
     }

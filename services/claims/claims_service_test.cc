@@ -27,7 +27,7 @@ namespace mv1 = ::careops::membership::v1;
 // etag checks, duplicate flagging, history per change.
 class FakeClaimStore final : public ClaimStore {
  public:
-  absl::Status CreateClaim(const Mutation& m, Claim claim, const ClaimEvent& event,
+  absl::Status CreateClaim(const MutationContext& m, Claim claim, const ClaimEvent& event,
                            const RenderClaim& render) override {
     if (Replayed(m)) return absl::OkStatus();
     std::vector<Claim> candidates;
@@ -59,7 +59,7 @@ class FakeClaimStore final : public ClaimStore {
     return out;
   }
 
-  absl::Status TransitionClaim(const Mutation& m, const std::string& claim_id, int64_t expected_version,
+  absl::Status TransitionClaim(const MutationContext& m, const std::string& claim_id, int64_t expected_version,
                                const ClaimDecider& decide, const RenderClaim& render) override {
     if (Replayed(m)) return absl::OkStatus();
     auto it = claims_.find(claim_id);
@@ -99,10 +99,10 @@ class FakeClaimStore final : public ClaimStore {
   absl::Status ScanBordereau(const BordereauQuery&, const std::function<absl::Status(const Claim&)>&) override {
     return absl::UnimplementedError("not in this fake");
   }
-  absl::Status CreateInvestigation(const Mutation&, const Investigation&, const RenderInvestigation&) override {
+  absl::Status CreateInvestigation(const MutationContext&, const Investigation&, const RenderInvestigation&) override {
     return absl::UnimplementedError("not in this fake");
   }
-  absl::Status TransitionInvestigation(const Mutation&, const std::string&, int64_t, const InvestigationDecider&,
+  absl::Status TransitionInvestigation(const MutationContext&, const std::string&, int64_t, const InvestigationDecider&,
                                        const RenderInvestigation&) override {
     return absl::UnimplementedError("not in this fake");
   }
@@ -116,13 +116,13 @@ class FakeClaimStore final : public ClaimStore {
   std::map<std::string, outbox::IntentRecord> intents_;  // by key, as the outbox table holds them
 
  private:
-  bool Replayed(const Mutation& m) {
+  bool Replayed(const MutationContext& m) {
     auto it = responses_.find(m.request_id);
     if (it == responses_.end()) return false;
     m.response->ParseFromString(it->second);
     return true;
   }
-  void Remember(const Mutation& m) { responses_[m.request_id] = m.response->SerializeAsString(); }
+  void Remember(const MutationContext& m) { responses_[m.request_id] = m.response->SerializeAsString(); }
   std::map<std::string, std::string> responses_;
 };
 
@@ -423,7 +423,7 @@ TEST_F(ClaimsServiceTest, CodesAmountsTimestampsAndEtagsFollowTheCommonRules) {
   v1::RunBreachScanRequest scan;
   scan.mutable_as_of()->set_seconds(-62135596801);  // the second before 0001-01-01
   v1::RunBreachScanResponse scanned;
-  Call scan_call("t-specialist");
+  Call scan_call("t-manager");
   s = service_.RunBreachScan(&scan_call.ctx, &scan, &scanned);
   EXPECT_EQ(s.error_message(), "as_of: must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z");
 }
@@ -558,7 +558,7 @@ TEST_F(ClaimsServiceTest, ReopenWhileMembershipIsDownWaitsReopenPending) {
   settle.set_claim_id(c.claim_id());
   settle.set_etag(out.etag());
   settle.set_payment_reference("PAY-1");
-  Call s_call("t-specialist");
+  Call s_call("t-finance");
   v1::Claim ignored;
   EXPECT_EQ(service_.SettleClaim(&s_call.ctx, &settle, &ignored).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   membership_.utilization_status = absl::OkStatus();

@@ -76,10 +76,10 @@ int main(int argc, char** argv) {
   // inside a claims transaction.
   outbox::GrpcOutboxPeer membership_peer(
       claims::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline));
-  outbox::OutboxRelay relay(rt.pool(), membership_peer, SystemClock::Instance(), *rt.registry(),
+  outbox::OutboxRelay relay(rt.pool(), membership_peer, rt.clock(), *rt.registry(),
                             {.lease = outbox_lease, .peer_deadline = config.peer_deadline});
   claims::RegisterClaimCompletions(relay, store, metrics, options.tat);
-  RpcKit rpc(rt.authenticator(), *access, SystemClock::Instance(), &rt.admission());
+  RpcKit rpc(rt.authenticator(), *access, rt.clock(), &rt.admission());
   claims::ClaimsServiceImpl service(store, *membership, relay, rpc, metrics, options);
   if (auto s = metrics.RefreshOpenGauge(store); !s.ok()) {
     log::Warn("open-claims gauge not refreshed", {{"error", s.ToString()}});
@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
 
   std::vector<BackgroundJob> jobs = {
       {"claims-breach-scan", breach_scan_interval,
-       [&] { return service.ScanBreaches(SystemClock::Instance().Now()).status(); }},
+       [&] { return service.ScanBreaches(rt.clock().Now()).status(); }},
       {"claims-open-gauge", config.gauge_refresh, [&] { return metrics.RefreshOpenGauge(store); }},
       relay.Job(outbox_interval),
       {"claims-reconcile", reconcile_interval,

@@ -10,7 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/mysql/audit.h"
-#include "common/mysql/idempotency.h"
+#include "common/mysql/mutation_runner.h"
 #include "common/outbox.h"
 #include "common/proto_time.h"
 #include "common/status.h"
@@ -309,7 +309,7 @@ void InsertHistory(mysql::Connection& conn, const std::string& claim_id, const C
   st.executeUpdate();
 }
 
-void AuditClaim(mysql::Connection& conn, const Mutation& m, const std::string& claim_id, const ClaimEvent& e) {
+void AuditClaim(mysql::Connection& conn, const MutationContext& m, const std::string& claim_id, const ClaimEvent& e) {
   mysql::AppendAudit(conn, {.at = m.now,
                             .actor = m.caller,
                             .action = absl::StrCat("claim.", e.action),
@@ -381,9 +381,9 @@ absl::StatusOr<Claim> StoreChange(mysql::Connection& conn, const Mutation& m, co
 
 }  // namespace
 
-absl::Status MysqlClaimStore::CreateClaim(const Mutation& m, Claim claim, const ClaimEvent& event,
+absl::Status MysqlClaimStore::CreateClaim(const MutationContext& m, Claim claim, const ClaimEvent& event,
                                           const RenderClaim& render) {
-  return mysql::RunIdempotent(pool_, m.method, m.request_id, *m.request, m.response,
+  return mysql::RunMutation(pool_, m,
                               [&](mysql::Connection& conn) -> absl::Status {
                                 Claim c = claim;
                                 if (c.status != ClaimStatus::kRejected) {
@@ -461,10 +461,10 @@ absl::StatusOr<std::vector<Claim>> MysqlClaimStore::ListClaims(const ClaimFilter
   return rows;
 }
 
-absl::Status MysqlClaimStore::TransitionClaim(const Mutation& m, const std::string& claim_id,
+absl::Status MysqlClaimStore::TransitionClaim(const MutationContext& m, const std::string& claim_id,
                                               int64_t expected_version, const ClaimDecider& decide,
                                               const RenderClaim& render) {
-  return mysql::RunIdempotent(pool_, m.method, m.request_id, *m.request, m.response,
+  return mysql::RunMutation(pool_, m,
                               [&](mysql::Connection& conn) -> absl::Status {
                                 CAREOPS_ASSIGN_OR_RETURN(Claim current, LockClaim(conn, claim_id));
                                 if (current.version != expected_version) return StaleEtag("claim", current.version);
@@ -544,7 +544,7 @@ absl::StatusOr<BreachScanResult> MysqlClaimStore::MarkBreaches(absl::Time as_of)
             due.emplace_back(Str(*rs, 1), ParseClaimStatus(Str(*rs, 2)).value_or(ClaimStatus::kSubmitted));
           }
         }
-        Mutation m{.caller = system, .method = "RunBreachScan", .request_id = "", .now = as_of};
+        MutationContext m{.caller = system, .method = "RunBreachScan", .request_id = "", .now = as_of};
         for (const auto& [claim_id, status] : due) {
           auto& st = conn.Prepare(stage.mark);
           st.setString(1, claim_id);
@@ -604,10 +604,10 @@ absl::Status MysqlClaimStore::ScanBordereau(const BordereauQuery& q,
   }
 }
 
-absl::Status MysqlClaimStore::CreateInvestigation(const Mutation& m, const Investigation& v,
+absl::Status MysqlClaimStore::CreateInvestigation(const MutationContext& m, const Investigation& v,
                                                   const RenderInvestigation& render) {
-  return mysql::RunIdempotent(
-      pool_, m.method, m.request_id, *m.request, m.response, [&](mysql::Connection& conn) -> absl::Status {
+  return mysql::RunMutation(
+      pool_, m, [&](mysql::Connection& conn) -> absl::Status {
         ClaimStatus claim_status;
         {
           auto& st = conn.Prepare(kClaimExists);
@@ -650,11 +650,11 @@ absl::Status MysqlClaimStore::CreateInvestigation(const Mutation& m, const Inves
       });
 }
 
-absl::Status MysqlClaimStore::TransitionInvestigation(const Mutation& m, const std::string& investigation_id,
+absl::Status MysqlClaimStore::TransitionInvestigation(const MutationContext& m, const std::string& investigation_id,
                                                       int64_t expected_version, const InvestigationDecider& decide,
                                                       const RenderInvestigation& render) {
-  return mysql::RunIdempotent(
-      pool_, m.method, m.request_id, *m.request, m.response, [&](mysql::Connection& conn) -> absl::Status {
+  return mysql::RunMutation(
+      pool_, m, [&](mysql::Connection& conn) -> absl::Status {
         Investigation current;
         {
           auto& st = conn.Prepare(kLockInvestigation);

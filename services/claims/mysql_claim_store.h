@@ -1,7 +1,7 @@
 // ClaimStore on MySQL/MariaDB (schema services/claims/schema), through the
 // common connection pool. SQL lives in named constants in the .cc, every
 // statement is prepared and parameterised, and Connector/C++ exceptions become
-// statuses inside mysql::RunInTransaction / mysql::RunIdempotent.
+// statuses inside mysql::RunInTransaction / mysql::RunMutation.
 #pragma once
 
 #include "common/mysql/pool.h"
@@ -13,21 +13,21 @@ class MysqlClaimStore final : public ClaimStore {
  public:
   explicit MysqlClaimStore(mysql::ConnectionPool& pool) : pool_(pool) {}
 
-  absl::Status CreateClaim(const Mutation& m, Claim claim, const ClaimEvent& event,
+  absl::Status CreateClaim(const MutationContext& m, Claim claim, const ClaimEvent& event,
                            const RenderClaim& render) override;
   absl::StatusOr<Claim> GetClaim(const std::string& claim_id) override;
   absl::StatusOr<std::vector<Claim>> ListClaims(const ClaimFilter& filter, const std::string& after_id,
                                                 int limit) override;
-  absl::Status TransitionClaim(const Mutation& m, const std::string& claim_id, int64_t expected_version,
+  absl::Status TransitionClaim(const MutationContext& m, const std::string& claim_id, int64_t expected_version,
                                const ClaimDecider& decide, const RenderClaim& render) override;
   absl::StatusOr<std::vector<ClaimEvent>> GetHistory(const std::string& claim_id) override;
   absl::StatusOr<BreachScanResult> MarkBreaches(absl::Time as_of) override;
   absl::StatusOr<std::map<ClaimStatus, int64_t>> CountByStatus() override;
   absl::Status ScanBordereau(const BordereauQuery& query,
                              const std::function<absl::Status(const Claim&)>& row) override;
-  absl::Status CreateInvestigation(const Mutation& m, const Investigation& investigation,
+  absl::Status CreateInvestigation(const MutationContext& m, const Investigation& investigation,
                                    const RenderInvestigation& render) override;
-  absl::Status TransitionInvestigation(const Mutation& m, const std::string& investigation_id,
+  absl::Status TransitionInvestigation(const MutationContext& m, const std::string& investigation_id,
                                        int64_t expected_version, const InvestigationDecider& decide,
                                        const RenderInvestigation& render) override;
   absl::StatusOr<std::vector<Investigation>> ListInvestigations(bool open_only, const std::string& claim_id,

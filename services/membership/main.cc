@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
 
   membership::MysqlMembershipStore store((*runtime)->pool());
   membership::MembershipMetrics metrics(*(*runtime)->registry());
-  const Clock& clock = SystemClock::Instance();
+  const Clock& clock = (*runtime)->clock();
   if (auto s = metrics.Refresh(store, clock.Now()); !s.ok()) {
     log::Warn("gauge refresh failed", {{"error", s.ToString()}});
   }

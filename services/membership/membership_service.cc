@@ -13,7 +13,7 @@
 #include "common/failpoint.h"
 #include "common/migrations.h"
 #include "common/money.h"
-#include "common/mysql/idempotency.h"
+#include "common/mysql/mutation_runner.h"
 #include "common/paging.h"
 #include "common/proto_time.h"
 #include "common/status.h"
@@ -42,8 +42,6 @@ void CountDecision(MembershipMetrics& metrics, const MovementDecision& decision,
   metrics.MovementDecided(mv.type(), mv.status() == v1::MOVEMENT_STATUS_APPLIED,
                           FromProto(mv.decide_time()) - FromProto(mv.request_time()), mv.tat_met());
 }
-
-absl::CivilDay BusinessToday(absl::Time now) { return absl::ToCivilDay(now, absl::UTCTimeZone()); }
 
 absl::Status ValidateEnrollee(const std::string& plan_id, const std::string& external_ref, const v1::Person& person,
                               bool has_date, const common::v1::Date& date, std::string_view prefix,
@@ -254,7 +252,7 @@ grpc::Status MembershipServiceImpl::EnrollMember(grpc::ServerContext* ctx, const
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->account_id(), "account_id", 64));
     CAREOPS_RETURN_IF_ERROR(ValidateEnrollee(req->plan_id(), req->external_ref(), req->person(),
-                                             req->has_effective_date(), req->effective_date(), "", BusinessToday(m.now)));
+                                             req->has_effective_date(), req->effective_date(), "", options_.calendar.DayOf(m.now)));
     v1::Member member;
     member.set_member_id(ids_.Next());
     member.set_account_id(req->account_id());
@@ -299,7 +297,7 @@ grpc::Status MembershipServiceImpl::BatchEnrollMembers(grpc::ServerContext* ctx,
     if (req->rows().empty() || req->rows_size() > kMaxBatchRows) {
       return InvalidArgument("rows", absl::StrCat("must have 1 to ", kMaxBatchRows, " rows"));
     }
-    const absl::CivilDay today = BusinessToday(m.now);
+    const absl::CivilDay today = options_.calendar.DayOf(m.now);
     std::vector<BatchRow> rows;
     rows.reserve(req->rows_size());
     for (int i = 0; i < req->rows_size(); ++i) {
@@ -325,7 +323,7 @@ grpc::Status MembershipServiceImpl::RequestMovement(grpc::ServerContext* ctx, co
     }
     CAREOPS_RETURN_IF_ERROR(RequireDate(req->has_effective_date(), req->effective_date(), "effective_date").status());
     CAREOPS_RETURN_IF_ERROR(OptionalText(req->note(), "note", 1024, TextKind::kMultiLine));
-    const absl::CivilDay today = BusinessToday(m.now);
+    const absl::CivilDay today = options_.calendar.DayOf(m.now);
     v1::Movement mv;
     switch (req->type()) {
       case v1::MOVEMENT_TYPE_ENROLLMENT:

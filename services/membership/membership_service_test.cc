@@ -26,7 +26,7 @@ class FakeStore final : public MembershipStore {
   PageRequest last_page;
   v1::Movement last_movement;
 
-  absl::StatusOr<v1::ClientAccount> CreateAccount(const Mutation&, const v1::ClientAccount& a) override {
+  absl::StatusOr<v1::ClientAccount> CreateAccount(const MutationContext&, const v1::ClientAccount& a) override {
     ++calls;
     return a;
   }
@@ -34,24 +34,24 @@ class FakeStore final : public MembershipStore {
   absl::StatusOr<Page<v1::ClientAccount>> ListAccounts(const AccountFilter&, const PageRequest&) override {
     return Unimplemented();
   }
-  absl::StatusOr<v1::ClientAccount> UpdateAccount(const Mutation&, const std::string&, const std::string&,
+  absl::StatusOr<v1::ClientAccount> UpdateAccount(const MutationContext&, const std::string&, const std::string&,
                                                   const std::function<absl::Status(v1::ClientAccount&)>&) override {
     return Unimplemented();
   }
-  absl::StatusOr<v1::ClientAccount> TransitionAccount(const Mutation&, const AccountTransition&) override {
+  absl::StatusOr<v1::ClientAccount> TransitionAccount(const MutationContext&, const AccountTransition&) override {
     return Unimplemented();
   }
   absl::StatusOr<v1::AccountSummary> Summarize(const std::string&, absl::CivilDay, absl::CivilDay) override {
     return Unimplemented();
   }
-  absl::StatusOr<v1::Plan> CreatePlan(const Mutation&, const v1::Plan&) override { return Unimplemented(); }
+  absl::StatusOr<v1::Plan> CreatePlan(const MutationContext&, const v1::Plan&) override { return Unimplemented(); }
   absl::StatusOr<v1::Plan> GetPlan(const std::string&) override { return Unimplemented(); }
   absl::StatusOr<Page<v1::Plan>> ListPlans(const PlanFilter&, const PageRequest&) override { return Unimplemented(); }
-  absl::StatusOr<v1::Plan> RevisePlan(const Mutation&, const std::string&, const std::string&,
+  absl::StatusOr<v1::Plan> RevisePlan(const MutationContext&, const std::string&, const std::string&,
                                       const v1::Plan&) override {
     return Unimplemented();
   }
-  absl::StatusOr<v1::Member> EnrollMember(const Mutation&, const v1::Member& m) override {
+  absl::StatusOr<v1::Member> EnrollMember(const MutationContext&, const v1::Member& m) override {
     ++calls;
     return m;
   }
@@ -67,23 +67,23 @@ class FakeStore final : public MembershipStore {
     page.more = true;
     return page;
   }
-  absl::StatusOr<v1::BatchEnrollMembersResponse> BatchEnroll(const Mutation&, const std::string&,
+  absl::StatusOr<v1::BatchEnrollMembersResponse> BatchEnroll(const MutationContext&, const std::string&,
                                                              const std::vector<BatchRow>&,
                                                              const std::function<std::string()>&) override {
     ++calls;
     return v1::BatchEnrollMembersResponse();
   }
-  absl::StatusOr<v1::Movement> CreateMovement(const Mutation&, const v1::Movement& m) override {
+  absl::StatusOr<v1::Movement> CreateMovement(const MutationContext&, const v1::Movement& m) override {
     ++calls;
     last_movement = m;
     return m;
   }
   absl::StatusOr<v1::Movement> GetMovement(const std::string&, absl::Time) override { return Unimplemented(); }
-  absl::StatusOr<v1::Movement> ApplyMovement(const Mutation&, const std::string&, const std::string&,
+  absl::StatusOr<v1::Movement> ApplyMovement(const MutationContext&, const std::string&, const std::string&,
                                              const std::string&, MovementDecision*) override {
     return Unimplemented();
   }
-  absl::StatusOr<v1::Movement> RejectMovement(const Mutation&, const std::string&, const std::string&,
+  absl::StatusOr<v1::Movement> RejectMovement(const MutationContext&, const std::string&, const std::string&,
                                               const std::string&, MovementDecision*) override {
     return Unimplemented();
   }
@@ -97,7 +97,7 @@ class FakeStore final : public MembershipStore {
     *plan_id = "PLAN";
     return facts;
   }
-  absl::StatusOr<v1::Utilization> RecordUtilization(const Mutation&, const v1::RecordUtilizationRequest&,
+  absl::StatusOr<v1::Utilization> RecordUtilization(const MutationContext&, const v1::RecordUtilizationRequest&,
                                                     const std::string&) override {
     ++calls;
     return v1::Utilization();

@@ -3,7 +3,7 @@
 // The interface speaks the contract's messages (ClientAccount, Plan, Member,
 // Movement, Utilization) so the adapter maps nothing twice. Every mutating method
 // takes a Mutation: it runs exactly once per request_id (see
-// common/mysql/idempotency.h), writes its audit entry in the same transaction, and
+// common/mysql/mutation_runner.h), writes its audit entry in the same transaction, and
 // returns the first answer again for a repeated request. Methods that take an etag
 // require it (INVALID_ARGUMENT when empty) and return ABORTED when it is stale.
 // Reads return NOT_FOUND naming the id.

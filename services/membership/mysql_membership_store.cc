@@ -13,7 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "common/mysql/audit.h"
 #include "common/log.h"
-#include "common/mysql/idempotency.h"
+#include "common/mysql/mutation_runner.h"
 #include "common/proto_time.h"
 #include "common/status.h"
 #include "common/text.h"
@@ -332,7 +332,7 @@ void SetOptionalDate(sql::PreparedStatement& st, int idx, std::optional<absl::Ci
   }
 }
 
-mysql::AuditEntry Audit(const Mutation& m, std::string action, std::string type, std::string id,
+mysql::AuditEntry Audit(const MutationContext& m, std::string action, std::string type, std::string id,
                         std::string reason = "", std::string details = "{}") {
   mysql::AuditEntry e;
   e.at = m.now;
@@ -352,13 +352,15 @@ std::string JsonString(std::string_view s) {
   return out;
 }
 
-// Runs a mutation exactly once per request_id, filling `out`.
+// RunMutation with the answer as the return value: `fn` fills `out`, which is
+// what the request log stores and replays.
 template <typename Response>
-absl::StatusOr<Response> Idempotent(mysql::ConnectionPool& pool, const Mutation& m,
+absl::StatusOr<Response> Idempotent(mysql::ConnectionPool& pool, const MutationContext& m,
                                     const std::function<absl::Status(mysql::Connection&, Response&)>& fn) {
   Response out;
-  absl::Status s = mysql::RunIdempotent(pool, m.method, m.request_id, *m.request, &out,
-                                        [&](mysql::Connection& c) { return fn(c, out); });
+  MutationContext with_response = m;
+  with_response.response = &out;
+  absl::Status s = mysql::RunMutation(pool, with_response, [&](mysql::Connection& c) { return fn(c, out); });
   if (!s.ok()) return s;
   return out;
 }
@@ -733,7 +735,7 @@ absl::StatusOr<Page<T>> ListPage(mysql::ConnectionPool& pool, const std::string&
 
 // ================================================================ accounts
 
-absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::CreateAccount(const Mutation& m,
+absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::CreateAccount(const MutationContext& m,
                                                                       const v1::ClientAccount& account) {
   return Idempotent<v1::ClientAccount>(pool_, m, [&](mysql::Connection& c, v1::ClientAccount& out) {
     auto& st = c.Prepare(kInsertAccount);
@@ -776,7 +778,7 @@ absl::StatusOr<Page<v1::ClientAccount>> MysqlMembershipStore::ListAccounts(const
 }
 
 absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::UpdateAccount(
-    const Mutation& m, const std::string& account_id, const std::string& etag,
+    const MutationContext& m, const std::string& account_id, const std::string& etag,
     const std::function<absl::Status(v1::ClientAccount&)>& edit) {
   return Idempotent<v1::ClientAccount>(pool_, m, [&](mysql::Connection& c, v1::ClientAccount& out) {
     CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, account_id, true));
@@ -793,7 +795,7 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::UpdateAccount(
   });
 }
 
-absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::TransitionAccount(const Mutation& m,
+absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::TransitionAccount(const MutationContext& m,
                                                                           const AccountTransition& t) {
   return Idempotent<v1::ClientAccount>(pool_, m, [&](mysql::Connection& c, v1::ClientAccount& out) {
     CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, t.account_id, true));
@@ -875,7 +877,7 @@ absl::StatusOr<v1::AccountSummary> MysqlMembershipStore::Summarize(const std::st
 
 // ================================================================ plans
 
-absl::StatusOr<v1::Plan> MysqlMembershipStore::CreatePlan(const Mutation& m, const v1::Plan& plan) {
+absl::StatusOr<v1::Plan> MysqlMembershipStore::CreatePlan(const MutationContext& m, const v1::Plan& plan) {
   return Idempotent<v1::Plan>(pool_, m, [&](mysql::Connection& c, v1::Plan& out) {
     CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, plan.account_id(), false));
     CAREOPS_RETURN_IF_ERROR(RequireOpen(account, "plan.account_id"));
@@ -918,7 +920,7 @@ absl::StatusOr<Page<v1::Plan>> MysqlMembershipStore::ListPlans(const PlanFilter&
   return out;
 }
 
-absl::StatusOr<v1::Plan> MysqlMembershipStore::RevisePlan(const Mutation& m, const std::string& plan_id,
+absl::StatusOr<v1::Plan> MysqlMembershipStore::RevisePlan(const MutationContext& m, const std::string& plan_id,
                                                           const std::string& etag, const v1::Plan& next) {
   return Idempotent<v1::Plan>(pool_, m, [&](mysql::Connection& c, v1::Plan& out) {
     CAREOPS_ASSIGN_OR_RETURN(v1::Plan current, LoadPlan(c, plan_id, true));
@@ -950,7 +952,7 @@ absl::StatusOr<v1::Plan> MysqlMembershipStore::RevisePlan(const Mutation& m, con
 
 // ================================================================ members
 
-absl::StatusOr<v1::Member> MysqlMembershipStore::EnrollMember(const Mutation& m, const v1::Member& member) {
+absl::StatusOr<v1::Member> MysqlMembershipStore::EnrollMember(const MutationContext& m, const v1::Member& member) {
   return Idempotent<v1::Member>(pool_, m, [&](mysql::Connection& c, v1::Member& out) {
     CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, member.account_id(), false));
     CAREOPS_RETURN_IF_ERROR(InsertOneMember(c, account, member, m.now));
@@ -977,7 +979,7 @@ absl::StatusOr<Page<v1::Member>> MysqlMembershipStore::ListMembers(const MemberF
 }
 
 absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll(
-    const Mutation& m, const std::string& account_id, const std::vector<BatchRow>& rows,
+    const MutationContext& m, const std::string& account_id, const std::vector<BatchRow>& rows,
     const std::function<std::string()>& new_id) {
   return Idempotent<v1::BatchEnrollMembersResponse>(pool_, m, [&](mysql::Connection& c,
                                                                   v1::BatchEnrollMembersResponse& out) {
@@ -1076,7 +1078,7 @@ absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll
 
 // ================================================================ movements
 
-absl::StatusOr<v1::Movement> MysqlMembershipStore::CreateMovement(const Mutation& m, const v1::Movement& movement) {
+absl::StatusOr<v1::Movement> MysqlMembershipStore::CreateMovement(const MutationContext& m, const v1::Movement& movement) {
   return Idempotent<v1::Movement>(pool_, m, [&](mysql::Connection& c, v1::Movement& out) {
     CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, movement.account_id(), false));
     CAREOPS_RETURN_IF_ERROR(RequireOpen(account, "account_id"));
@@ -1122,14 +1124,14 @@ absl::StatusOr<v1::Movement> MysqlMembershipStore::GetMovement(const std::string
   });
 }
 
-absl::StatusOr<v1::Movement> MysqlMembershipStore::ApplyMovement(const Mutation& m, const std::string& movement_id,
+absl::StatusOr<v1::Movement> MysqlMembershipStore::ApplyMovement(const MutationContext& m, const std::string& movement_id,
                                                                  const std::string& etag,
                                                                  const std::string& new_member_id,
                                                                  MovementDecision* decision) {
   return DecideMovement(m, movement_id, etag, true, new_member_id, "", decision);
 }
 
-absl::StatusOr<v1::Movement> MysqlMembershipStore::RejectMovement(const Mutation& m, const std::string& movement_id,
+absl::StatusOr<v1::Movement> MysqlMembershipStore::RejectMovement(const MutationContext& m, const std::string& movement_id,
                                                                   const std::string& etag, const std::string& reason,
                                                                   MovementDecision* decision) {
   return DecideMovement(m, movement_id, etag, false, "", reason, decision);
@@ -1138,7 +1140,7 @@ absl::StatusOr<v1::Movement> MysqlMembershipStore::RejectMovement(const Mutation
 namespace {
 
 // Makes an APPLIED movement's change to the member (or creates it).
-absl::Status ApplyToMember(mysql::Connection& c, const Mutation& m, v1::Movement& mv,
+absl::Status ApplyToMember(mysql::Connection& c, const MutationContext& m, v1::Movement& mv,
                            const std::string& new_member_id) {
   CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, mv.account_id(), true));
   if (account.status() == v1::CLIENT_ACCOUNT_STATUS_CANCELLED) {
@@ -1217,7 +1219,7 @@ absl::Status ApplyToMember(mysql::Connection& c, const Mutation& m, v1::Movement
 
 }  // namespace
 
-absl::StatusOr<v1::Movement> MysqlMembershipStore::DecideMovement(const Mutation& m, const std::string& movement_id,
+absl::StatusOr<v1::Movement> MysqlMembershipStore::DecideMovement(const MutationContext& m, const std::string& movement_id,
                                                                   const std::string& etag, bool apply,
                                                                   const std::string& new_member_id,
                                                                   const std::string& reason,
@@ -1279,7 +1281,7 @@ absl::StatusOr<EligibilityFacts> MysqlMembershipStore::LoadEligibilityFacts(cons
   });
 }
 
-absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mutation& m,
+absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const MutationContext& m,
                                                                         const v1::RecordUtilizationRequest& r,
                                                                         const std::string& new_utilization_id) {
   const absl::CivilDay service_day = DayOf(r.service_date());
@@ -1367,7 +1369,7 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mu
   return out;
 }
 
-absl::StatusOr<v1::Utilization> MysqlMembershipStore::ReverseUtilization(const Mutation& m,
+absl::StatusOr<v1::Utilization> MysqlMembershipStore::ReverseUtilization(const MutationContext& m,
                                                                          const v1::ReverseUtilizationRequest& r) {
   v1::Utilization out;
   CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& c) -> absl::Status {

@@ -1,7 +1,7 @@
 // MembershipStore on MySQL/MariaDB (schema/V002__membership.sql and later) through
 // Connector/C++ 1.1.
 //
-// Every write runs in mysql::RunIdempotent (keyed by the request_id) or, for
+// Every write runs in mysql::RunMutation (keyed by caller, method and request_id) or, for
 // utilisation (keyed by source_reference), in mysql::RunInTransaction, with its
 // audit entry in the same transaction. Utilisation locks the member's
 // benefit_balances row for the service year (SELECT ... FOR UPDATE) before it
@@ -18,36 +18,36 @@ class MysqlMembershipStore final : public MembershipStore {
  public:
   explicit MysqlMembershipStore(mysql::ConnectionPool& pool) : pool_(pool) {}
 
-  absl::StatusOr<v1::ClientAccount> CreateAccount(const Mutation& m, const v1::ClientAccount& account) override;
+  absl::StatusOr<v1::ClientAccount> CreateAccount(const MutationContext& m, const v1::ClientAccount& account) override;
   absl::StatusOr<v1::ClientAccount> GetAccount(const std::string& account_id) override;
   absl::StatusOr<Page<v1::ClientAccount>> ListAccounts(const AccountFilter& filter,
                                                        const PageRequest& page) override;
-  absl::StatusOr<v1::ClientAccount> UpdateAccount(const Mutation& m, const std::string& account_id,
+  absl::StatusOr<v1::ClientAccount> UpdateAccount(const MutationContext& m, const std::string& account_id,
                                                   const std::string& etag,
                                                   const std::function<absl::Status(v1::ClientAccount&)>& edit) override;
-  absl::StatusOr<v1::ClientAccount> TransitionAccount(const Mutation& m, const AccountTransition& t) override;
+  absl::StatusOr<v1::ClientAccount> TransitionAccount(const MutationContext& m, const AccountTransition& t) override;
   absl::StatusOr<v1::AccountSummary> Summarize(const std::string& account_id, absl::CivilDay start,
                                                absl::CivilDay end) override;
 
-  absl::StatusOr<v1::Plan> CreatePlan(const Mutation& m, const v1::Plan& plan) override;
+  absl::StatusOr<v1::Plan> CreatePlan(const MutationContext& m, const v1::Plan& plan) override;
   absl::StatusOr<v1::Plan> GetPlan(const std::string& plan_id) override;
   absl::StatusOr<Page<v1::Plan>> ListPlans(const PlanFilter& filter, const PageRequest& page) override;
-  absl::StatusOr<v1::Plan> RevisePlan(const Mutation& m, const std::string& plan_id, const std::string& etag,
+  absl::StatusOr<v1::Plan> RevisePlan(const MutationContext& m, const std::string& plan_id, const std::string& etag,
                                       const v1::Plan& next) override;
 
-  absl::StatusOr<v1::Member> EnrollMember(const Mutation& m, const v1::Member& member) override;
+  absl::StatusOr<v1::Member> EnrollMember(const MutationContext& m, const v1::Member& member) override;
   absl::StatusOr<v1::Member> GetMember(const std::string& member_id) override;
   absl::StatusOr<Page<v1::Member>> ListMembers(const MemberFilter& filter, const PageRequest& page) override;
-  absl::StatusOr<v1::BatchEnrollMembersResponse> BatchEnroll(const Mutation& m, const std::string& account_id,
+  absl::StatusOr<v1::BatchEnrollMembersResponse> BatchEnroll(const MutationContext& m, const std::string& account_id,
                                                              const std::vector<BatchRow>& rows,
                                                              const std::function<std::string()>& new_id) override;
 
-  absl::StatusOr<v1::Movement> CreateMovement(const Mutation& m, const v1::Movement& movement) override;
+  absl::StatusOr<v1::Movement> CreateMovement(const MutationContext& m, const v1::Movement& movement) override;
   absl::StatusOr<v1::Movement> GetMovement(const std::string& movement_id, absl::Time as_of) override;
-  absl::StatusOr<v1::Movement> ApplyMovement(const Mutation& m, const std::string& movement_id,
+  absl::StatusOr<v1::Movement> ApplyMovement(const MutationContext& m, const std::string& movement_id,
                                              const std::string& etag, const std::string& new_member_id,
                                              MovementDecision* decision) override;
-  absl::StatusOr<v1::Movement> RejectMovement(const Mutation& m, const std::string& movement_id,
+  absl::StatusOr<v1::Movement> RejectMovement(const MutationContext& m, const std::string& movement_id,
                                               const std::string& etag, const std::string& reason,
                                               MovementDecision* decision) override;
   absl::StatusOr<Page<v1::Movement>> ListMovements(const MovementFilter& filter, const PageRequest& page) override;
@@ -55,16 +55,16 @@ class MysqlMembershipStore final : public MembershipStore {
   absl::StatusOr<EligibilityFacts> LoadEligibilityFacts(const std::string& member_id,
                                                         const std::string& benefit_code, absl::CivilDay service_date,
                                                         std::string* account_id, std::string* plan_id) override;
-  absl::StatusOr<v1::Utilization> RecordUtilization(const Mutation& m, const v1::RecordUtilizationRequest& request,
+  absl::StatusOr<v1::Utilization> RecordUtilization(const MutationContext& m, const v1::RecordUtilizationRequest& request,
                                                     const std::string& new_utilization_id) override;
-  absl::StatusOr<v1::Utilization> ReverseUtilization(const Mutation& m,
+  absl::StatusOr<v1::Utilization> ReverseUtilization(const MutationContext& m,
                                                      const v1::ReverseUtilizationRequest& request) override;
   absl::StatusOr<v1::Utilization> GetUtilization(const std::string& source_reference) override;
 
   absl::StatusOr<MembershipCounts> Count(absl::Time as_of) override;
 
  private:
-  absl::StatusOr<v1::Movement> DecideMovement(const Mutation& m, const std::string& movement_id,
+  absl::StatusOr<v1::Movement> DecideMovement(const MutationContext& m, const std::string& movement_id,
                                               const std::string& etag, bool apply, const std::string& new_member_id,
                                               const std::string& reason, MovementDecision* decision);
 

@@ -73,14 +73,14 @@ class ClaimsIntegrationTest : public ::testing::Test {
   // A careops-claims on `schema`, talking to the suite's membership, with a
   // short relay interval and lease; `failpoints` arms common/failpoint.h.
   static std::unique_ptr<testing::ServiceProcess> StartClaims(const testing::TestSchema& schema,
-                                                              const std::string& failpoints = "") {
+                                                              const std::string& failpoints = "",
+                                                              const std::vector<std::string>& extra_args = {}) {
     std::map<std::string, std::string> env;
     if (!failpoints.empty()) env["CAREOPS_FAILPOINTS"] = failpoints;
-    return std::make_unique<testing::ServiceProcess>(
-        "claims", schema.dsn(),
-        std::vector<std::string>{"--membership_addr=" + membership_->address(), "--gauge_refresh=200ms",
-                                 "--outbox_interval=200ms", "--peer_deadline=1s", "--outbox_lease=2s"},
-        env);
+    std::vector<std::string> args{"--membership_addr=" + membership_->address(), "--gauge_refresh=200ms",
+                                  "--outbox_interval=200ms", "--peer_deadline=1s", "--outbox_lease=2s"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());  // later flags win
+    return std::make_unique<testing::ServiceProcess>("claims", schema.dsn(), args, env);
   }
 
   // Points the helpers (Submit, Approve, Get, ...) at `claims`.
@@ -794,6 +794,94 @@ TEST_F(ClaimsIntegrationTest, ConcurrentIdenticalSubmissionsAreFlaggedAgainstEac
     }
     EXPECT_EQ(unflagged, 1) << "round " << round << ": identical claims submitted at once must be flagged";
   }
+}
+
+TEST_F(ClaimsIntegrationTest, OneRequestIdUsedByTwoCallersGivesEachTheirOwnClaim) {
+  Member m = NewMember(100000000);
+  const cv1::SubmitClaimRequest req = SubmitRequest(m.member_id, 12300);
+  cv1::Claim by_specialist, by_officer, replay, officer_replay, reused;
+  ASSERT_TRUE(claims_stub_->SubmitClaim(Ctx(kSpecialist).get(), req, &by_specialist).ok());
+  grpc::Status s = claims_stub_->SubmitClaim(Ctx(kOfficer).get(), req, &by_officer);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_NE(by_officer.claim_id(), by_specialist.claim_id()) << "the officer was handed the specialist's answer";
+  EXPECT_EQ(by_specialist.submitted_by(), "ana.reyes");
+  EXPECT_EQ(by_officer.submitted_by(), "ben.cruz");
+  // Each replay is the caller's own first answer.
+  ASSERT_TRUE(claims_stub_->SubmitClaim(Ctx(kSpecialist).get(), req, &replay).ok());
+  ASSERT_TRUE(claims_stub_->SubmitClaim(Ctx(kOfficer).get(), req, &officer_replay).ok());
+  EXPECT_EQ(replay.claim_id(), by_specialist.claim_id());
+  EXPECT_EQ(officer_replay.claim_id(), by_officer.claim_id());
+  // The same caller reusing the id for another request is refused.
+  cv1::SubmitClaimRequest other = req;
+  *other.mutable_amount_claimed() = Php(45600);
+  s = claims_stub_->SubmitClaim(Ctx(kSpecialist).get(), other, &reused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  EXPECT_EQ(s.error_message().rfind("request_id", 0), 0u) << s.error_message();
+}
+
+TEST_F(ClaimsIntegrationTest, HotlineClaimAtSevenInTheMorningInManilaForThatDayIsAccepted) {
+  Member m = NewMember(100000000);
+  // Friday 2026-06-05 23:00 UTC is Saturday 2026-06-06 07:00 in Manila (UTC+8).
+  const std::string at = "--test_clock_start=2026-06-05T23:00:00Z";
+  testing::TestSchema manila_schema("claims_manila"), utc_schema("claims_utc");
+  auto manila = StartClaims(manila_schema, "", {"--business_tz=Asia/Manila", at});
+  auto utc = StartClaims(utc_schema, "", {at});
+  ASSERT_TRUE(Serving(*manila));
+  ASSERT_TRUE(Serving(*utc));
+  cv1::SubmitClaimRequest req = SubmitRequest(m.member_id, 150000);
+  req.set_channel(cv1::CHANNEL_HOTLINE);
+  *req.mutable_service_date() = ToProto(absl::CivilDay(2026, 6, 6));  // "today" in Manila
+
+  auto manila_stub = cv1::ClaimsService::NewStub(grpc::CreateChannel(manila->address(), grpc::InsecureChannelCredentials()));
+  cv1::Claim accepted;
+  grpc::Status s = manila_stub->SubmitClaim(Ctx(kSpecialist).get(), req, &accepted);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(accepted.status(), cv1::CLAIM_STATUS_SUBMITTED);
+  const absl::Time start = absl::FromCivil(absl::CivilSecond(2026, 6, 5, 23, 0, 0), absl::UTCTimeZone());
+  // The test clock runs on from its start: a few seconds have passed since.
+  EXPECT_GE(FromProto(accepted.submit_time()), start);
+  EXPECT_LT(FromProto(accepted.submit_time()), start + absl::Minutes(5)) << "the test clock is not in use";
+  // Arrived on a Manila Saturday: the 5 business days count from Monday 00:00 in
+  // Manila, so the decision is due Monday 2026-06-15 00:00 there (Sunday 16:00 UTC).
+  EXPECT_EQ(FromProto(accepted.decision_due_time()),
+            absl::FromCivil(absl::CivilSecond(2026, 6, 14, 16, 0, 0), absl::UTCTimeZone()));
+
+  // The same instant and service date in a UTC business: still Friday there, so
+  // the service date is in the future.
+  auto utc_stub = cv1::ClaimsService::NewStub(grpc::CreateChannel(utc->address(), grpc::InsecureChannelCredentials()));
+  cv1::Claim refused;
+  s = utc_stub->SubmitClaim(Ctx(kSpecialist).get(), req, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_EQ(s.error_message().rfind("service_date", 0), 0u) << s.error_message();
+}
+
+TEST_F(ClaimsIntegrationTest, ACallToMembershipEndsWithTheCallersDeadline) {
+  Member m = NewMember(100000000);
+  // peer_deadline far above the client's deadline: only inheritance ends the wait.
+  testing::TestSchema schema("claims_deadline");
+  auto claims = StartClaims(schema, "", {"--peer_deadline=30s", "--outbox_lease=40s"});
+  ASSERT_TRUE(Serving(*claims));
+  auto stub = cv1::ClaimsService::NewStub(grpc::CreateChannel(claims->address(), grpc::InsecureChannelCredentials()));
+  // Membership frozen: connections open, nothing answers.
+  membership_->process().Signal(SIGSTOP);
+  struct Thaw {
+    testing::ServiceProcess& p;
+    ~Thaw() { p.process().Signal(SIGCONT); }
+  } thaw{*membership_};
+  auto ctx = Ctx(kSpecialist);
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  cv1::Claim out;
+  grpc::Status s = stub->SubmitClaim(ctx.get(), SubmitRequest(m.member_id, 1000), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
+  // The handler's own peer call ends with the client's deadline too, not after
+  // peer_deadline: its log line appears within seconds.
+  EXPECT_TRUE(testing::Eventually(
+      [&] {
+        return claims->process().output().find("\"method\":\"/careops.claims.v1.ClaimsService/SubmitClaim\"") !=
+               std::string::npos;
+      },
+      absl::Seconds(5)))
+      << claims->process().output();
 }
 
 TEST_F(ClaimsIntegrationTest, NonConformanceIsFlaggedInvestigatedAndClosed) {

@@ -1,5 +1,6 @@
 // Each real service binary: migrates, reports SERVING, serves /metrics with the
-// grpc_server_* families, follows its database's health, and stops cleanly.
+// grpc_server_* families, follows its database's health (readiness) while staying
+// alive (liveness), and stops cleanly after its shutdown delay.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -38,17 +39,51 @@ TEST_P(ServiceBinaryTest, ServesHealthAndMetricsAndStopsOnSigterm) {
 INSTANTIATE_TEST_SUITE_P(AllServices, ServiceBinaryTest,
                          ::testing::Values("membership", "claims", "collections", "retention", "reporting"));
 
-TEST(ServiceHealthTest, NotServingWhileTheDatabaseIsDownAndServingAfter) {
+TEST(ServiceHealthTest, ReadinessFollowsTheDatabaseAndLivenessStaysServing) {
   testing::PrivateMariaDb db;
   testing::TestSchema schema("health", db.root_dsn());
   testing::ServiceProcess service("claims", schema.dsn());
+  const std::string kClaims = "careops.claims.v1.ClaimsService";
   ASSERT_TRUE(testing::Eventually([&] { return testing::Health(service.address()) == "SERVING"; }))
       << service.process().output();
+  EXPECT_EQ(testing::Health(service.address(), kClaims), "SERVING");
+  EXPECT_EQ(testing::Health(service.address(), "liveness"), "SERVING");
   db.Stop();
   EXPECT_TRUE(testing::Eventually([&] { return testing::Health(service.address()) == "NOT_SERVING"; }));
+  EXPECT_EQ(testing::Health(service.address(), kClaims), "NOT_SERVING");
+  // A database outage is not a reason to restart the pod.
+  EXPECT_EQ(testing::Health(service.address(), "liveness"), "SERVING");
   db.Start();
   EXPECT_TRUE(testing::Eventually([&] { return testing::Health(service.address()) == "SERVING"; }))
       << service.process().output();
+  EXPECT_EQ(testing::Health(service.address(), kClaims), "SERVING");
+  EXPECT_EQ(testing::Health(service.address(), "liveness"), "SERVING");
+}
+
+TEST(ServiceStopTest, SigtermReportsNotReadyForTheShutdownDelayThenDrains) {
+  testing::TestSchema schema("shutdown_delay");
+  const absl::Duration delay = absl::Seconds(2);
+  testing::ServiceProcess service("reporting", schema.dsn(), {"--shutdown_delay=2s"});
+  ASSERT_TRUE(testing::Eventually([&] { return testing::Health(service.address()) == "SERVING"; }))
+      << service.process().output();
+  const absl::Time signalled = absl::Now();
+  service.process().Signal(SIGTERM);
+  // Still answering, no longer ready, still alive: what a load balancer must see
+  // before the listener goes away.
+  std::string readiness, liveness;
+  ASSERT_TRUE(testing::Eventually(
+      [&] {
+        readiness = testing::Health(service.address());
+        liveness = testing::Health(service.address(), "liveness");
+        return readiness == "NOT_SERVING";
+      },
+      delay))
+      << readiness << "\n" << service.process().output();
+  EXPECT_EQ(liveness, "SERVING");
+  int status = service.process().Wait(absl::Seconds(15));
+  ASSERT_NE(status, -1) << "did not exit after SIGTERM";
+  EXPECT_GE(absl::Now() - signalled, delay) << "drained before the shutdown delay was over";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << service.process().output();
 }
 
 TEST(ServiceStopTest, SigtermWhileWaitingForTheDatabaseExitsPromptly) {
@@ -99,6 +134,16 @@ TEST(ServiceConfigTest, BadConfigurationExitsWithEveryProblemNamed) {
   std::string out = p.output();
   EXPECT_NE(out.find("--grpc_port='99999'"), std::string::npos) << out;
   EXPECT_NE(out.find("--token_file (or CAREOPS_CLAIMS_TOKEN_FILE) is required"), std::string::npos) << out;
+}
+
+TEST(ServiceConfigTest, UnknownBusinessTimeZoneIsABadFlag) {
+  testing::Process p(testing::BinaryDir() + "/services/claims/careops-claims",
+                     {"--mysql_dsn=mysql://u:p@127.0.0.1:1/x", "--token_file=" + testing::DevTokenFile(),
+                      "--business_tz=Asia/Atlantis"});
+  int status = p.Wait(absl::Seconds(10));
+  ASSERT_TRUE(WIFEXITED(status)) << p.output();
+  EXPECT_EQ(WEXITSTATUS(status), 2) << p.output();
+  EXPECT_NE(p.output().find("--business_tz='Asia/Atlantis'"), std::string::npos) << p.output();
 }
 
 TEST(ServiceConfigTest, ChangedAppliedMigrationRefusesToStart) {

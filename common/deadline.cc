@@ -1,0 +1,22 @@
+#include "common/deadline.h"
+
+#include <algorithm>
+
+namespace careops {
+namespace {
+thread_local absl::Time current_deadline = absl::InfiniteFuture();
+}  // namespace
+
+CallDeadlineScope::CallDeadlineScope(absl::Time deadline) : previous_(current_deadline) {
+  current_deadline = deadline;
+}
+
+CallDeadlineScope::~CallDeadlineScope() { current_deadline = previous_; }
+
+absl::Time CurrentCallDeadline() { return current_deadline; }
+
+absl::Duration WithinCallDeadline(absl::Duration limit, absl::Time now) {
+  return std::max(absl::ZeroDuration(), std::min(limit, current_deadline - now));
+}
+
+}  // namespace careops
