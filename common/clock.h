@@ -9,6 +9,10 @@
 
 namespace careops {
 
+// `t` at the microsecond precision every careops store keeps (DATETIME(6)), so a
+// time handed out equals the one read back.
+inline absl::Time TruncateToMicros(absl::Time t) { return absl::FromUnixMicros(absl::ToUnixMicros(t)); }
+
 class Clock {
  public:
   virtual ~Clock() = default;

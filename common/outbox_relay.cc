@@ -221,7 +221,7 @@ absl::StatusOr<OutboxRelay::Outcome> OutboxRelay::Deliver(const IntentRecord& cl
                                      claimed.intent.idempotency_key, call_deadline);
   // A crash here: the peer has applied it, this service has not finished it.
   CAREOPS_RETURN_IF_ERROR(Failpoint("outbox.after_peer_answered"));
-  const absl::Time now = clock_.Now();
+  const absl::Time now = TruncateToMicros(clock_.Now());
   static const std::vector<absl::StatusCode> kNone;
   Decision d = Decide(reply.status.code(), handlers ? handlers->also_delivered : kNone, claimed.attempts, now,
                       options_.retry);
@@ -280,7 +280,7 @@ absl::StatusOr<IntentRecord> OutboxRelay::DeliverNow(const std::string& key, abs
     CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& conn) -> absl::Status {
       seen = Seen::kMissing;
       claimed.reset();
-      const absl::Time now = clock_.Now();
+      const absl::Time now = TruncateToMicros(clock_.Now());
       int64_t id = 0;
       {
         auto& st = conn.Prepare(kLockKeyForClaim);

@@ -11,8 +11,6 @@
 
 namespace careops {
 
-absl::Time TruncateToMicros(absl::Time t) { return absl::FromUnixMicros(absl::ToUnixMicros(t)); }
-
 grpc::Status ToClientStatus(const absl::Status& status, std::string_view method) {
   if (status.code() != absl::StatusCode::kInternal && status.code() != absl::StatusCode::kUnknown) {
     return ToGrpcStatus(status);

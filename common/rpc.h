@@ -57,9 +57,6 @@ struct Call {
   const grpc::ServerContextBase& context;
 };
 
-// `t` at the microsecond precision careops stores keep.
-absl::Time TruncateToMicros(absl::Time t);
-
 class RpcKit {
  public:
   // `admission` (optional; the runtime's, see common/admission.h) bounds how many

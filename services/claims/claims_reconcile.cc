@@ -108,7 +108,7 @@ absl::StatusOr<v1::ReconcileUtilizationResponse> ClaimsServiceImpl::Reconcile(ab
                             .request_id = absl::StrCat("reconcile-", d.utilization_reference()),
                             .request = &key_request,
                             .response = &ignored,
-                            .now = clock_.Now()};
+                            .now = TruncateToMicros(clock_.Now())};
           absl::Status repaired = store_.TransitionClaim(
               m, c.claim_id, c.version,
               [&](const Claim& cur) -> absl::StatusOr<ClaimChange> {
