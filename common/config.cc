@@ -233,6 +233,10 @@ void RegisterServiceFlags(FlagSet& flags, ServiceConfig& c) {
   flags.String("mysql_dsn", &c.mysql_dsn,
                "MySQL/MariaDB DSN, mysql://user:password@host:port/schema[?socket=path]", true);
   flags.String("listen_host", &c.listen_host, "address the gRPC and metrics servers bind");
+  flags.Bool("migrate_only", &c.migrate_only,
+             "apply the schema migrations, grant --runtime_db_role, and exit 0 (run as the DDL user)");
+  flags.String("runtime_db_role", &c.runtime_db_role,
+               "with --migrate_only: database role granted DML on every table (audit_log: SELECT, INSERT only)");
   flags.Port("grpc_port", &c.grpc_port, "gRPC port (application, health, reflection)");
   flags.Port("metrics_port", &c.metrics_port, "Prometheus /metrics HTTP port");
   flags.String("token_file", &c.token_file,

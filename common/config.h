@@ -75,6 +75,10 @@ struct ServiceConfig {
   std::string service;        // "membership"
   std::string mysql_dsn;      // required
   std::string listen_host = "0.0.0.0";
+  // Apply the migrations (as a DDL user), grant runtime_db_role the runtime's DML,
+  // and exit 0 without serving: a Kubernetes init container or Job.
+  bool migrate_only = false;
+  std::string runtime_db_role;
   int grpc_port = 0;
   int metrics_port = 0;
   std::string token_file;     // bearer tokens of callers; required

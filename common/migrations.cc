@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/substitute.h"
 #include "common/fingerprint.h"
 #include "common/log.h"
 #include "common/mysql/pool.h"
@@ -24,11 +25,27 @@ constexpr char kCreateTable[] =
     " checksum CHAR(16) NOT NULL,"
     " applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)"
     ") ENGINE=InnoDB";
+// Looked up first so a runtime user without CREATE (migrations applied by their own
+// user) passes on a schema whose table exists: CREATE ... IF NOT EXISTS needs CREATE.
+constexpr char kTableExists[] =
+    "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?";
 constexpr char kGetLock[] = "SELECT GET_LOCK(?, ?)";
 constexpr char kReleaseLock[] = "SELECT RELEASE_LOCK(?)";
 constexpr char kSelectApplied[] = "SELECT version, name, checksum FROM schema_migrations";
 constexpr char kInsertApplied[] =
     "INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)";
+constexpr char kListTables[] =
+    "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'";
+// GRANT takes no placeholders for identifiers: the role and table names are
+// checked against kIdentifierChars before they are put in these templates.
+constexpr char kGrantDml[] = "GRANT SELECT, INSERT, UPDATE, DELETE ON `$0` TO `$1`";
+constexpr char kGrantAppendOnly[] = "GRANT SELECT, INSERT ON `$0` TO `$1`";
+constexpr char kGrantReadOnly[] = "GRANT SELECT ON `$0` TO `$1`";
+constexpr char kIdentifierChars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
+
+bool IsPlainIdentifier(const std::string& name) {
+  return !name.empty() && name.size() <= 64 && name.find_first_not_of(kIdentifierChars) == std::string::npos;
+}
 
 }  // namespace
 
@@ -113,7 +130,14 @@ absl::Status Migrate(mysql::ConnectionPool& pool, std::vector<Migration> migrati
       }
     } unlock{conn, lock_name};
 
-    conn.Execute(kCreateTable);
+    bool exists = false;
+    {
+      auto& q = conn.Prepare(kTableExists);
+      q.setString(1, "schema_migrations");
+      std::unique_ptr<sql::ResultSet> rs(q.executeQuery());
+      exists = rs->next() && rs->getInt(1) > 0;
+    }
+    if (!exists) conn.Execute(kCreateTable);
     std::map<int, std::pair<std::string, std::string>> applied;
     {
       std::unique_ptr<sql::ResultSet> rs(conn.Prepare(kSelectApplied).executeQuery());
@@ -141,6 +165,32 @@ absl::Status Migrate(mysql::ConnectionPool& pool, std::vector<Migration> migrati
       if (result != nullptr) result->applied.push_back(m.version);
       log::Info("migration applied", {{"schema", pool.options().dsn.schema}, {"migration", m.name}});
     }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status GrantRuntimeRole(mysql::ConnectionPool& pool, const std::string& role) {
+  if (!IsPlainIdentifier(role)) {
+    return absl::InvalidArgumentError("runtime_db_role: must be 1-64 letters, digits or _");
+  }
+  return mysql::WithConnection(pool, [&](mysql::Connection& conn) -> absl::Status {
+    std::vector<std::string> tables;
+    {
+      std::unique_ptr<sql::ResultSet> rs(conn.Prepare(kListTables).executeQuery());
+      while (rs->next()) tables.emplace_back(rs->getString(1));
+    }
+    for (const std::string& table : tables) {
+      if (!IsPlainIdentifier(table)) {
+        return absl::FailedPreconditionError(absl::StrCat("table '", table, "' has a name GRANT cannot take"));
+      }
+      // The audit trail is append-only and the migration record the migrations' own.
+      const char* grant = table == "audit_log"           ? kGrantAppendOnly
+                          : table == "schema_migrations" ? kGrantReadOnly
+                                                         : kGrantDml;
+      conn.Execute(absl::Substitute(grant, table, role));
+    }
+    log::Info("runtime role granted", {{"schema", pool.options().dsn.schema}, {"role", role},
+                                       {"tables", absl::StrCat(tables.size())}});
     return absl::OkStatus();
   });
 }

@@ -44,4 +44,12 @@ absl::Status Migrate(mysql::ConnectionPool& pool, std::vector<Migration> migrati
                      MigrationResult* result = nullptr,
                      absl::Duration lock_timeout = absl::Seconds(60));
 
+// For migrations run by their own (DDL) user: grants `role` (a database role the
+// runtime user holds as its default) SELECT, INSERT, UPDATE, DELETE on every table
+// of the pool's schema, except audit_log (SELECT, INSERT: append-only) and
+// schema_migrations (SELECT). Re-run after each migration so new tables are
+// covered. INVALID_ARGUMENT for a role that is not a plain identifier;
+// UNAVAILABLE when the database is down; the pool's user needs GRANT OPTION.
+absl::Status GrantRuntimeRole(mysql::ConnectionPool& pool, const std::string& role);
+
 }  // namespace careops

@@ -11,12 +11,15 @@
 namespace careops {
 
 std::string PeerChannel::ServiceConfigJson(const PeerOptions& o) {
-  if (o.idempotent_methods.empty()) return "{}";
+  // round_robin: with a dns:/// target naming a headless Service, calls spread over
+  // every ready pod of the peer (pick_first, the default, pins one pod).
+  constexpr char kBalancing[] = R"("loadBalancingConfig":[{"round_robin":{}}])";
+  if (o.idempotent_methods.empty()) return absl::StrCat("{", kBalancing, "}");
   std::vector<std::string> names;
   for (const std::string& m : o.idempotent_methods) {
     names.push_back(absl::StrCat(R"({"service":")", o.service, R"(","method":")", m, R"("})"));
   }
-  return absl::StrCat(R"({"methodConfig":[{"name":[)", absl::StrJoin(names, ","),
+  return absl::StrCat("{", kBalancing, R"(,"methodConfig":[{"name":[)", absl::StrJoin(names, ","),
                       R"(],"retryPolicy":{"maxAttempts":)", o.max_attempts,
                       R"(,"initialBackoff":"0.05s","maxBackoff":"0.5s","backoffMultiplier":2,)",
                       R"("retryableStatusCodes":["UNAVAILABLE"]}}]})");

@@ -102,6 +102,10 @@ absl::Status ServiceRuntime::Start(std::vector<Migration> migrations, absl::Dura
     if (WaitForStopOrSignal(backoff)) return absl::CancelledError("stopped while waiting for the database");
     backoff = std::min(backoff * 2, absl::Seconds(2));
   }
+  if (config_.migrate_only) {
+    if (!config_.runtime_db_role.empty()) CAREOPS_RETURN_IF_ERROR(GrantRuntimeRole(*pool_, config_.runtime_db_role));
+    return absl::CancelledError("--migrate_only: migrations applied");
+  }
 
   try {
     metrics_server_ = std::make_unique<MetricsServer>(config_.listen_host, config_.metrics_port, registry_);
@@ -279,6 +283,10 @@ absl::StatusOr<std::unique_ptr<ServiceRuntime>> StartService(FlagSet& flags, Ser
   }
   auto runtime = std::make_unique<ServiceRuntime>(config);
   absl::Status started = runtime->Start(std::move(migrations));
+  if (started.code() == absl::StatusCode::kCancelled && config.migrate_only) {
+    log::Info("migrations applied; exiting (--migrate_only)", {{"service", config.service}});
+    return started;
+  }
   if (!started.ok()) {
     log::Error("start failed", {{"service", config.service}, {"error", started.ToString()}});
     return started;

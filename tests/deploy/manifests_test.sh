@@ -1,37 +1,48 @@
 #!/usr/bin/env bash
-# Renders every kustomize overlay and checks what the platform team relies on:
-# gRPC probes, non-root read-only containers, one Deployment/Service/PDB/HPA/
-# NetworkPolicy per service; then checks the Prometheus rules with promtool.
+# Renders every kustomize overlay, validates every object against the Kubernetes
+# OpenAPI schemas offline (npm kubernetes-models, installed here on first use into
+# a cache) and checks each service's Deployment, NetworkPolicy and headless
+# Service by name (check_manifests.mjs); then the Prometheus rules: promtool
+# check rules and the rule unit tests (k8s/monitoring/tests).
 set -euo pipefail
 root=$1
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-if command -v promtool >/dev/null; then
-  promtool check rules "$root/k8s/monitoring/careops-rules.yaml" || fail "promtool rejects the rules"
-else
-  fail "promtool missing (Debian package prometheus; tools/dev installs it)"
-fi
+command -v promtool >/dev/null || fail "promtool missing (Debian package prometheus; tools/dev deps installs it)"
+command -v kubectl >/dev/null || fail "kubectl missing (tools/dev deps installs it)"
+command -v npm >/dev/null || fail "node/npm missing (tools/dev deps installs nodejs and npm)"
 
-if ! command -v kubectl >/dev/null; then
-  echo "kubectl not installed: skipping kustomize rendering"
-  exit 77
-fi
-for overlay in dev prod; do
-  out=$(kubectl kustomize "$root/k8s/overlays/$overlay") || fail "overlay $overlay does not render"
-  for kind in Deployment Service PodDisruptionBudget HorizontalPodAutoscaler NetworkPolicy ServiceAccount; do
-    for svc in membership claims collections retention reporting; do
-      grep -q "name: $svc-careops$" <<<"$out" || fail "$overlay: no $svc resources"
-    done
-    n=$(grep -c "^kind: $kind$" <<<"$out" || true)
-    [ "$n" -ge 5 ] || fail "$overlay: $n ${kind}s, want one per service"
-  done
-  deployments=$(grep -c "^kind: Deployment$" <<<"$out")
-  for needle in "grpc:" "runAsNonRoot: true" "readOnlyRootFilesystem: true" "allowPrivilegeEscalation: false"; do
-    n=$(grep -c "$needle" <<<"$out" || true)
-    [ "$n" -ge "$deployments" ] || fail "$overlay: '$needle' on $n of $deployments deployments"
-  done
-  if grep -n "secretKeyRef" -A2 <<<"$out" | grep -q "name: careops-db$"; then
-    fail "$overlay: a deployment still points at the unnamed template secret"
-  fi
-  echo "$overlay: renders, $deployments deployments checked"
+rules=("$root"/k8s/monitoring/*-rules.yaml)
+promtool check rules "${rules[@]}" || fail "promtool rejects the rules"
+shopt -s nullglob
+rule_tests=("$root"/k8s/monitoring/tests/*.yaml)
+[ ${#rule_tests[@]} -gt 0 ] || fail "no rule unit tests in k8s/monitoring/tests"
+(cd "$root/k8s/monitoring/tests" && promtool test rules "${rule_tests[@]##*/}") || fail "rule unit tests fail"
+# Every recording and alerting rule has a unit test that names it.
+for name in $(sed -nE 's/^ *- *(record|alert): *([A-Za-z0-9_:]+).*/\2/p' "${rules[@]}"); do
+  grep -qE "(^|[^A-Za-z0-9_:])$name([^A-Za-z0-9_:]|$)" "${rule_tests[@]}" \
+    || fail "rule $name has no unit test in k8s/monitoring/tests"
 done
+
+# Pinned versions; installed once per machine (tools/dev deps installs node and npm).
+modules=${CAREOPS_NPM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/careops/npm-deploy}
+want="kubernetes-models@5.1.0 yaml@2.9.1"
+if [ "$(cat "$modules/installed" 2>/dev/null)" != "$want" ]; then
+  mkdir -p "$modules"
+  echo '{"name":"careops-deploy-check","private":true,"type":"module"}' >"$modules/package.json"
+  # shellcheck disable=SC2086
+  npm install --prefix "$modules" --no-audit --no-fund --loglevel=error $want >/dev/null \
+    || fail "npm install $want failed"
+  echo "$want" >"$modules/installed"
+fi
+# ESM resolves packages from the script's folder upwards: run a copy beside the modules.
+cp "$here/check_manifests.mjs" "$modules/check_manifests.mjs"
+
+for overlay_dir in "$root"/k8s/overlays/*/; do
+  overlay=$(basename "$overlay_dir")
+  out=$(kubectl kustomize "$overlay_dir") || fail "overlay $overlay does not render"
+  node "$modules/check_manifests.mjs" "$overlay" <<<"$out" || fail "overlay $overlay"
+done
+monitoring=$(kubectl kustomize "$root/k8s/monitoring") || fail "k8s/monitoring does not render"
+node "$modules/check_manifests.mjs" monitoring --schemas-only <<<"$monitoring" || fail "k8s/monitoring"
