@@ -1,0 +1,34 @@
+// Who may do what in collections. Deny by default: a method missing here stops
+// the service at start (common/access.h).
+//
+// - Collection assistants work the ledgers: open them, take in installments,
+//   keep the contact for notices, post and reverse payments, pause the count.
+// - finance (billing and treasury) opens ledgers, loads the billing download and
+//   posts or reverses payments; it does not touch contacts or pauses.
+// - Managers read everything, to supervise.
+// - No other service writes here.
+#include "services/collections/collections_access.h"
+
+namespace careops::collections {
+
+AccessTable CollectionsAccess() {
+  const AccessRule billing{.roles = {"collection_assistant", "finance"}, .services = {}};
+  const AccessRule assistant{.roles = {"collection_assistant"}, .services = {}};
+  const AccessRule read{.roles = {"collection_assistant", "finance", "manager"}, .services = {}};
+  return {
+      {"OpenLedger", billing},
+      {"GetLedger", read},
+      {"AddInstallment", billing},
+      {"BatchAddInstallments", billing},
+      {"UpdateContact", assistant},
+      {"ListContactHistory", read},
+      {"PostPayment", billing},
+      {"ReversePayment", billing},
+      {"ListPayments", read},
+      {"GetAging", read},
+      {"AddPause", assistant},
+      {"EndPause", assistant},
+  };
+}
+
+}  // namespace careops::collections

@@ -1,0 +1,341 @@
+#include "services/collections/collections_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/money.h"
+#include "common/proto_time.h"
+#include "common/status.h"
+
+namespace careops::collections {
+namespace {
+
+constexpr int kMaxBatchRows = 5000;
+
+absl::Status Required(const std::string& value, std::string_view field, size_t max) {
+  if (value.empty()) return InvalidArgument(field, "is required");
+  if (value.size() > max) return InvalidArgument(field, absl::StrCat("must be at most ", max, " characters"));
+  return absl::OkStatus();
+}
+
+absl::Status AtMost(const std::string& value, std::string_view field, size_t max) {
+  if (value.size() > max) return InvalidArgument(field, absl::StrCat("must be at most ", max, " characters"));
+  return absl::OkStatus();
+}
+
+// An amount in the ledger's currency, zero or more; unset means zero.
+absl::Status ValidateComponent(const common::v1::Money& m, bool set, const std::string& currency,
+                               const std::string& field) {
+  if (!set) return absl::OkStatus();
+  if (m.currency_code() != currency) {
+    return InvalidArgument(absl::StrCat(field, ".currency_code"), absl::StrCat("must be the ledger's ", currency));
+  }
+  if (m.amount_minor() < 0) return InvalidArgument(absl::StrCat(field, ".amount_minor"), "must not be negative");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateContact(const v1::Contact& c, const std::string& field) {
+  CAREOPS_RETURN_IF_ERROR(AtMost(c.billing_email(), absl::StrCat(field, ".billing_email"), 254));
+  if (!c.billing_email().empty() && c.billing_email().find('@') == std::string::npos) {
+    return InvalidArgument(absl::StrCat(field, ".billing_email"), "must be an email address");
+  }
+  CAREOPS_RETURN_IF_ERROR(AtMost(c.mobile(), absl::StrCat(field, ".mobile"), 32));
+  CAREOPS_RETURN_IF_ERROR(AtMost(c.postal_address(), absl::StrCat(field, ".postal_address"), 500));
+  if (!v1::Channel_IsValid(c.preferred_channel())) {
+    return InvalidArgument(absl::StrCat(field, ".preferred_channel"), "is not a known channel");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> LedgerCurrency(CollectionsStore& store, const std::string& ledger_id) {
+  CAREOPS_RETURN_IF_ERROR(Required(ledger_id, "ledger_id", 26));
+  CAREOPS_ASSIGN_OR_RETURN(v1::Ledger ledger, store.GetLedger(ledger_id));
+  return ledger.currency_code();
+}
+
+}  // namespace
+
+absl::Status ValidateInstallment(const v1::Installment& row, const std::string& currency, const std::string& field) {
+  CAREOPS_RETURN_IF_ERROR(Required(row.number(), absl::StrCat(field, ".number"), 64));
+  if (row.kind() == v1::INSTALLMENT_KIND_UNSPECIFIED || !v1::InstallmentKind_IsValid(row.kind())) {
+    return InvalidArgument(absl::StrCat(field, ".kind"),
+                           "is required: REGULAR, BALLOON, RETENTION, FEE or INTEREST");
+  }
+  if (!row.has_due_date()) return InvalidArgument(absl::StrCat(field, ".due_date"), "is required");
+  CAREOPS_RETURN_IF_ERROR(FromProto(row.due_date(), absl::StrCat(field, ".due_date")).status());
+  CAREOPS_RETURN_IF_ERROR(ValidateComponent(row.principal(), row.has_principal(), currency, field + ".principal"));
+  CAREOPS_RETURN_IF_ERROR(ValidateComponent(row.interest(), row.has_interest(), currency, field + ".interest"));
+  CAREOPS_RETURN_IF_ERROR(ValidateComponent(row.fee(), row.has_fee(), currency, field + ".fee"));
+  int64_t total = row.principal().amount_minor() + row.interest().amount_minor() + row.fee().amount_minor();
+  if (total <= 0) {
+    return InvalidArgument(field, "must ask for something: principal, interest or fee above zero");
+  }
+  return absl::OkStatus();
+}
+
+CollectionsServiceImpl::CollectionsServiceImpl(CollectionsStore& store, MembershipClient& membership,
+                                               const RpcKit& rpc, CollectionsOptions options)
+    : store_(store), membership_(membership), rpc_(rpc), options_(std::move(options)), ids_(rpc.clock()) {}
+
+grpc::Status CollectionsServiceImpl::OpenLedger(grpc::ServerContext* ctx, const v1::OpenLedgerRequest* req,
+                                                v1::Ledger* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Required(req->account_id(), "account_id", 64));
+    if (!IsKnownCurrency(req->currency_code())) {
+      return InvalidArgument("currency_code", "must be a known ISO-4217 code");
+    }
+    // Asked before the transaction: no call to membership while one is open.
+    absl::StatusOr<AccountInfo> account = membership_.GetClientAccount(req->account_id());
+    if (absl::IsNotFound(account.status())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("account_id: membership has no client account '", req->account_id(), "'"));
+    }
+    CAREOPS_RETURN_IF_ERROR(account.status());
+    if (account->cancelled) {
+      return absl::FailedPreconditionError(absl::StrCat("account_id: account '", req->account_id(), "' is cancelled"));
+    }
+    v1::Ledger ledger;
+    ledger.set_ledger_id(ids_.Next());
+    ledger.set_account_id(account->account_id);
+    ledger.set_account_name(account->name);
+    ledger.set_currency_code(req->currency_code());
+    ledger.mutable_contact()->set_billing_email(account->contact_email);
+    if (!account->contact_email.empty()) ledger.mutable_contact()->set_preferred_channel(v1::CHANNEL_EMAIL);
+    return store_.OpenLedger(m, ledger, "membership account contact", [&](const v1::Ledger& l) { *resp = l; });
+  });
+}
+
+grpc::Status CollectionsServiceImpl::GetLedger(grpc::ServerContext* ctx, const v1::GetLedgerRequest* req,
+                                               v1::Ledger* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Required(req->ledger_id(), "ledger_id", 26));
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetLedger(req->ledger_id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::AddInstallment(grpc::ServerContext* ctx, const v1::AddInstallmentRequest* req,
+                                                    v1::Installment* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    const v1::Installment& in = req->installment();
+    CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(store_, in.ledger_id()));
+    CAREOPS_RETURN_IF_ERROR(ValidateInstallment(in, currency, "installment"));
+    v1::Installment row = in;
+    row.set_installment_id(ids_.Next());
+    return store_.AddInstallments(
+        m, in.ledger_id(), {row}, [&](const std::vector<std::optional<std::string>>& existing) -> absl::Status {
+          if (existing[0]) {
+            return absl::AlreadyExistsError(absl::StrCat("installment.number: '", in.number(),
+                                                         "' is already installment ", *existing[0]));
+          }
+          // Balances as stored: a new installment owes all of it.
+          *resp = row;
+          int64_t total = row.principal().amount_minor() + row.interest().amount_minor() + row.fee().amount_minor();
+          *resp->mutable_principal() = ToProto(Money(currency, row.principal().amount_minor()));
+          *resp->mutable_interest() = ToProto(Money(currency, row.interest().amount_minor()));
+          *resp->mutable_fee() = ToProto(Money(currency, row.fee().amount_minor()));
+          *resp->mutable_amount() = ToProto(Money(currency, total));
+          *resp->mutable_paid() = ToProto(Money(currency, 0));
+          *resp->mutable_balance() = ToProto(Money(currency, total));
+          return absl::OkStatus();
+        });
+  });
+}
+
+grpc::Status CollectionsServiceImpl::BatchAddInstallments(grpc::ServerContext* ctx,
+                                                          const v1::BatchAddInstallmentsRequest* req,
+                                                          v1::BatchAddInstallmentsResponse* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    if (req->installments_size() == 0) return InvalidArgument("installments", "must have at least one row");
+    if (req->installments_size() > kMaxBatchRows) {
+      return InvalidArgument("installments", absl::StrCat("must have at most ", kMaxBatchRows, " rows"));
+    }
+    CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(store_, req->ledger_id()));
+    std::vector<v1::BatchRowResult> results(req->installments_size());
+    std::vector<v1::Installment> rows;
+    std::vector<int> row_of;  // index in `rows` -> request row
+    std::map<std::string, int> numbers;
+    for (int i = 0; i < req->installments_size(); ++i) {
+      results[i].set_row(i);
+      absl::Status valid = ValidateInstallment(req->installments(i), currency, absl::StrCat("installments[", i, "]"));
+      if (valid.ok() && numbers.count(req->installments(i).number()) > 0) {
+        valid = InvalidArgument(absl::StrCat("installments[", i, "].number"),
+                                absl::StrCat("repeats row ", numbers[req->installments(i).number()]));
+      }
+      if (!valid.ok()) {
+        results[i].set_outcome(v1::ROW_OUTCOME_INVALID);
+        results[i].set_error(std::string(valid.message()));
+        continue;
+      }
+      numbers[req->installments(i).number()] = i;
+      v1::Installment row = req->installments(i);
+      row.set_ledger_id(req->ledger_id());
+      row.set_installment_id(ids_.Next());
+      rows.push_back(std::move(row));
+      row_of.push_back(i);
+    }
+    return store_.AddInstallments(
+        m, req->ledger_id(), rows, [&](const std::vector<std::optional<std::string>>& existing) -> absl::Status {
+          resp->Clear();
+          for (size_t k = 0; k < rows.size(); ++k) {
+            v1::BatchRowResult& r = results[row_of[k]];
+            r.set_outcome(existing[k] ? v1::ROW_OUTCOME_DUPLICATE : v1::ROW_OUTCOME_CREATED);
+            r.set_installment_id(existing[k] ? *existing[k] : rows[k].installment_id());
+          }
+          for (v1::BatchRowResult& r : results) {
+            if (r.outcome() == v1::ROW_OUTCOME_CREATED) resp->set_created(resp->created() + 1);
+            if (r.outcome() == v1::ROW_OUTCOME_DUPLICATE) resp->set_duplicates(resp->duplicates() + 1);
+            if (r.outcome() == v1::ROW_OUTCOME_INVALID) resp->set_invalid(resp->invalid() + 1);
+            *resp->add_results() = r;
+          }
+          return absl::OkStatus();
+        });
+  });
+}
+
+grpc::Status CollectionsServiceImpl::UpdateContact(grpc::ServerContext* ctx, const v1::UpdateContactRequest* req,
+                                                   v1::Ledger* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Required(req->ledger_id(), "ledger_id", 26));
+    CAREOPS_RETURN_IF_ERROR(ValidateContact(req->contact(), "contact"));
+    CAREOPS_RETURN_IF_ERROR(Required(req->source(), "source", 200));
+    return store_.UpdateContact(m, req->ledger_id(), req->contact(), req->source(),
+                                [&](const v1::Ledger& l) { *resp = l; });
+  });
+}
+
+grpc::Status CollectionsServiceImpl::ListContactHistory(grpc::ServerContext* ctx,
+                                                        const v1::ListContactHistoryRequest* req,
+                                                        v1::ListContactHistoryResponse* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Required(req->ledger_id(), "ledger_id", 26));
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::ContactChange> changes, store_.ListContactHistory(req->ledger_id()));
+    for (v1::ContactChange& c : changes) *resp->add_changes() = std::move(c);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::PostPayment(grpc::ServerContext* ctx, const v1::PostPaymentRequest* req,
+                                                 v1::Payment* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(store_, req->ledger_id()));
+    if (!req->has_amount()) return InvalidArgument("amount", "is required");
+    if (req->amount().currency_code() != currency) {
+      return InvalidArgument("amount.currency_code", absl::StrCat("must be the ledger's ", currency));
+    }
+    if (req->amount().amount_minor() <= 0) return InvalidArgument("amount.amount_minor", "must be greater than zero");
+    if (!req->has_payment_date()) return InvalidArgument("payment_date", "is required");
+    CAREOPS_RETURN_IF_ERROR(FromProto(req->payment_date(), "payment_date").status());
+    if (req->method() == v1::PAYMENT_METHOD_UNSPECIFIED || !v1::PaymentMethod_IsValid(req->method())) {
+      return InvalidArgument("method", "is required: AUTO_DEBIT, CHECK, BANK_TRANSFER, CASH or CARD");
+    }
+    if (req->method() != v1::PAYMENT_METHOD_CASH) {
+      CAREOPS_RETURN_IF_ERROR(Required(req->reference(), "reference", 128));
+    } else {
+      CAREOPS_RETURN_IF_ERROR(AtMost(req->reference(), "reference", 128));
+    }
+    std::vector<RequestedAllocation> requested;
+    for (int i = 0; i < req->allocations_size(); ++i) {
+      const v1::Allocation& a = req->allocations(i);
+      const std::string field = absl::StrCat("allocations[", i, "]");
+      CAREOPS_RETURN_IF_ERROR(Required(a.installment_id(), field + ".installment_id", 26));
+      if (a.amount().currency_code() != currency) {
+        return InvalidArgument(field + ".amount.currency_code", absl::StrCat("must be the ledger's ", currency));
+      }
+      requested.push_back({a.installment_id(), a.amount().amount_minor()});
+    }
+    v1::Payment payment;
+    payment.set_payment_id(ids_.Next());
+    payment.set_ledger_id(req->ledger_id());
+    *payment.mutable_amount() = req->amount();
+    *payment.mutable_payment_date() = req->payment_date();
+    payment.set_method(req->method());
+    payment.set_reference(req->reference());
+    return store_.PostPayment(m, payment, requested, options_.allocation_order,
+                              [&](const v1::Payment& p) { *resp = p; });
+  });
+}
+
+grpc::Status CollectionsServiceImpl::ReversePayment(grpc::ServerContext* ctx, const v1::ReversePaymentRequest* req,
+                                                    v1::Payment* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Required(req->payment_id(), "payment_id", 26));
+    CAREOPS_RETURN_IF_ERROR(Required(req->reason(), "reason", 500));
+    return store_.ReversePayment(m, req->payment_id(), req->unapply_only(), req->reason(),
+                                 [&](const v1::Payment& p) { *resp = p; });
+  });
+}
+
+grpc::Status CollectionsServiceImpl::ListPayments(grpc::ServerContext* ctx, const v1::ListPaymentsRequest* req,
+                                                  v1::ListPaymentsResponse* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Required(req->ledger_id(), "ledger_id", 26));
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Payment> payments, store_.ListPayments(req->ledger_id()));
+    for (v1::Payment& p : payments) *resp->add_payments() = std::move(p);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::GetAging(grpc::ServerContext* ctx, const v1::GetAgingRequest* req,
+                                              v1::Aging* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Required(req->ledger_id(), "ledger_id", 26));
+    absl::CivilDay as_of = absl::ToCivilDay(call.now, absl::UTCTimeZone());
+    if (req->has_as_of()) {
+      CAREOPS_ASSIGN_OR_RETURN(as_of, FromProto(req->as_of(), "as_of"));
+    }
+    CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, store_.GetAgingInputs(req->ledger_id()));
+    resp->set_ledger_id(req->ledger_id());
+    *resp->mutable_as_of() = ToProto(as_of);
+    int64_t outstanding = 0, past_due = 0;
+    const OpenItem* anchor = nullptr;
+    for (const OpenItem& item : in.open_items) {  // due date order
+      outstanding += item.total();
+      if (item.due_date < as_of) past_due += item.total();
+      if (anchor == nullptr) anchor = &item;
+    }
+    int64_t dpd = 0;
+    if (anchor != nullptr) {
+      resp->set_anchor_installment_id(anchor->installment_id);
+      *resp->mutable_anchor_due_date() = ToProto(anchor->due_date);
+      dpd = DaysPastDue(anchor->due_date, as_of, options_.grace_days, in.pauses);
+      resp->set_paused_days(static_cast<int32_t>(PausedDays(anchor->due_date, as_of, in.pauses)));
+    }
+    resp->set_days_past_due(static_cast<int32_t>(dpd));
+    resp->set_bucket(options_.buckets.For(dpd).name);
+    *resp->mutable_outstanding() = ToProto(Money(in.currency, outstanding));
+    *resp->mutable_past_due() = ToProto(Money(in.currency, past_due));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::AddPause(grpc::ServerContext* ctx, const v1::AddPauseRequest* req,
+                                              v1::Pause* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    const v1::Pause& in = req->pause();
+    CAREOPS_RETURN_IF_ERROR(Required(in.ledger_id(), "pause.ledger_id", 26));
+    if (in.kind() == v1::PAUSE_KIND_UNSPECIFIED || !v1::PauseKind_IsValid(in.kind())) {
+      return InvalidArgument("pause.kind", "is required: PROMISE_TO_PAY or DISPUTE");
+    }
+    if (!in.has_start_date()) return InvalidArgument("pause.start_date", "is required");
+    CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay start, FromProto(in.start_date(), "pause.start_date"));
+    if (in.has_end_date()) {
+      CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, FromProto(in.end_date(), "pause.end_date"));
+      if (end <= start) return InvalidArgument("pause.end_date", "must be after start_date");
+    }
+    CAREOPS_RETURN_IF_ERROR(AtMost(in.note(), "pause.note", 500));
+    v1::Pause pause = in;
+    pause.set_pause_id(ids_.Next());
+    return store_.AddPause(m, pause, [&](const v1::Pause& p) { *resp = p; });
+  });
+}
+
+grpc::Status CollectionsServiceImpl::EndPause(grpc::ServerContext* ctx, const v1::EndPauseRequest* req,
+                                              v1::Pause* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Required(req->pause_id(), "pause_id", 26));
+    if (!req->has_end_date()) return InvalidArgument("end_date", "is required");
+    CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, FromProto(req->end_date(), "end_date"));
+    return store_.EndPause(m, req->pause_id(), end, [&](const v1::Pause& p) { *resp = p; });
+  });
+}
+
+}  // namespace careops::collections
