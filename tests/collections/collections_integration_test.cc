@@ -446,7 +446,7 @@ TEST_F(CollectionsIntegrationTest, AgingCountsFromTheOldestUnpaidLessGraceAndPau
   *pause.mutable_pause()->mutable_start_date() = DateOf(2026, 1, 21);
   cv1::Pause p;
   ASSERT_TRUE(stub_->AddPause(Ctx(kCollector).get(), pause, &p).ok());
-  EXPECT_EQ(AgingOn(id, DateOf(2026, 3, 5)).days_past_due(), 17);  // Jan 2..20 less grace
+  EXPECT_EQ(AgingOn(id, DateOf(2026, 3, 5)).days_past_due(), 16);  // Jan 2..20 (19 days) less 3 of grace
   // Resumed early: paused Jan 21..30 only.
   cv1::EndPauseRequest end;
   end.set_request_id(NewId());
