@@ -5,7 +5,7 @@
 //   keep the contact for notices, post and reverse payments, pause the count.
 // - finance (billing and treasury) opens ledgers, loads the billing download and
 //   posts or reverses payments; it does not touch contacts or pauses.
-// - Managers read everything, to supervise.
+// - Managers read everything, to supervise, and may run a back-fill of aging.
 // - No other service writes here.
 #include "services/collections/collections_access.h"
 
@@ -28,6 +28,10 @@ AccessTable CollectionsAccess() {
       {"GetAging", read},
       {"AddPause", assistant},
       {"EndPause", assistant},
+      // The run is also scheduled inside the service; by hand it is a back-fill.
+      {"RunAging", {.roles = {"collection_assistant", "manager"}, .services = {}}},
+      {"GetAgingHistory", read},
+      {"GetAgingReport", read},
   };
 }
 

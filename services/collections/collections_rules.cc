@@ -215,4 +215,28 @@ const Bucket& AgingBuckets::For(int64_t days) const {
   return buckets_.back();
 }
 
+LedgerAging AgeLedger(std::vector<OpenItem> open_items, const std::vector<PauseSpan>& pauses, absl::CivilDay as_of,
+                      int64_t grace_days, const AgingBuckets& buckets) {
+  std::stable_sort(open_items.begin(), open_items.end(), [](const OpenItem& a, const OpenItem& b) {
+    if (a.due_date != b.due_date) return a.due_date < b.due_date;
+    return a.number < b.number;
+  });
+  LedgerAging out;
+  out.as_of = as_of;
+  for (const OpenItem& item : open_items) {
+    if (item.total() <= 0) continue;
+    if (!out.anchor) out.anchor = item;
+    out.outstanding_minor += item.total();
+    if (item.due_date < as_of) out.past_due_minor += item.total();
+    int64_t dpd = DaysPastDue(item.due_date, as_of, grace_days, pauses);
+    out.installments.push_back({item.installment_id, dpd, buckets.For(dpd).name, item.total()});
+  }
+  if (out.anchor) {
+    out.days_past_due = DaysPastDue(out.anchor->due_date, as_of, grace_days, pauses);
+    out.paused_days = PausedDays(out.anchor->due_date, as_of, pauses);
+  }
+  out.bucket = buckets.For(out.days_past_due).name;
+  return out;
+}
+
 }  // namespace careops::collections

@@ -121,4 +121,28 @@ class AgingBuckets {
   std::vector<Bucket> buckets_;
 };
 
+// A ledger on one day: the account (anchored on its oldest item with a
+// balance) and every installment with a balance, each in its bucket. Items due
+// on or after `as_of` are current.
+struct InstallmentAging {
+  std::string installment_id;
+  int64_t days_past_due = 0;
+  std::string bucket;
+  int64_t balance_minor = 0;
+};
+
+struct LedgerAging {
+  absl::CivilDay as_of;
+  int64_t days_past_due = 0;
+  std::string bucket;
+  std::optional<OpenItem> anchor;
+  int64_t paused_days = 0;
+  int64_t outstanding_minor = 0;
+  int64_t past_due_minor = 0;
+  std::vector<InstallmentAging> installments;
+};
+
+LedgerAging AgeLedger(std::vector<OpenItem> open_items, const std::vector<PauseSpan>& pauses, absl::CivilDay as_of,
+                      int64_t grace_days, const AgingBuckets& buckets);
+
 }  // namespace careops::collections

@@ -138,5 +138,24 @@ TEST(AgingBuckets, GapsOverlapsAndBoundedLastAreRefused) {
   EXPECT_FALSE(AgingBuckets::Parse("junk").ok());
 }
 
+TEST(AgeLedger, AnchorsOnTheOldestItemWithABalanceAndAgesEachInstallment) {
+  auto buckets = *AgingBuckets::Parse(AgingBuckets::DefaultText());
+  std::vector<OpenItem> items = {Item("feb", CivilDay(2026, 2, 1), 0, 0, 100), Item("jan", CivilDay(2026, 1, 1), 0, 0, 0),
+                                 Item("mar", CivilDay(2026, 3, 10), 0, 0, 100)};
+  LedgerAging a = AgeLedger(items, {}, CivilDay(2026, 3, 5), 0, buckets);
+  ASSERT_TRUE(a.anchor);
+  EXPECT_EQ(a.anchor->installment_id, "feb");  // jan is paid
+  EXPECT_EQ(a.days_past_due, 32);
+  EXPECT_EQ(a.bucket, "31-60");
+  EXPECT_EQ(a.outstanding_minor, 200);
+  EXPECT_EQ(a.past_due_minor, 100);
+  ASSERT_EQ(a.installments.size(), 2u);
+  EXPECT_EQ(a.installments[1].installment_id, "mar");
+  EXPECT_EQ(a.installments[1].bucket, "current");
+  LedgerAging none = AgeLedger({}, {}, CivilDay(2026, 3, 5), 0, buckets);
+  EXPECT_FALSE(none.anchor);
+  EXPECT_EQ(none.bucket, "current");
+}
+
 }  // namespace
 }  // namespace careops::collections

@@ -1,5 +1,7 @@
 #include "services/collections/collections_service.h"
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "common/money.h"
 #include "common/proto_time.h"
@@ -283,26 +285,82 @@ grpc::Status CollectionsServiceImpl::GetAging(grpc::ServerContext* ctx, const v1
       CAREOPS_ASSIGN_OR_RETURN(as_of, FromProto(req->as_of(), "as_of"));
     }
     CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, store_.GetAgingInputs(req->ledger_id()));
+    LedgerAging a = AgeLedger(in.open_items, in.pauses, as_of, options_.grace_days, options_.buckets);
     resp->set_ledger_id(req->ledger_id());
     *resp->mutable_as_of() = ToProto(as_of);
-    int64_t outstanding = 0, past_due = 0;
-    const OpenItem* anchor = nullptr;
-    for (const OpenItem& item : in.open_items) {  // due date order
-      outstanding += item.total();
-      if (item.due_date < as_of) past_due += item.total();
-      if (anchor == nullptr) anchor = &item;
+    if (a.anchor) {
+      resp->set_anchor_installment_id(a.anchor->installment_id);
+      *resp->mutable_anchor_due_date() = ToProto(a.anchor->due_date);
     }
-    int64_t dpd = 0;
-    if (anchor != nullptr) {
-      resp->set_anchor_installment_id(anchor->installment_id);
-      *resp->mutable_anchor_due_date() = ToProto(anchor->due_date);
-      dpd = DaysPastDue(anchor->due_date, as_of, options_.grace_days, in.pauses);
-      resp->set_paused_days(static_cast<int32_t>(PausedDays(anchor->due_date, as_of, in.pauses)));
+    resp->set_days_past_due(static_cast<int32_t>(a.days_past_due));
+    resp->set_paused_days(static_cast<int32_t>(a.paused_days));
+    resp->set_bucket(a.bucket);
+    *resp->mutable_outstanding() = ToProto(Money(in.currency, a.outstanding_minor));
+    *resp->mutable_past_due() = ToProto(Money(in.currency, a.past_due_minor));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<AgingRunResult> CollectionsServiceImpl::AgeAll(absl::CivilDay as_of) {
+  return store_.RunAging(as_of, TruncateToMicros(rpc_.clock().Now()), [&](const AgingInputs& in) {
+    return AgeLedger(in.open_items, in.pauses, as_of, options_.grace_days, options_.buckets);
+  });
+}
+
+grpc::Status CollectionsServiceImpl::RunAging(grpc::ServerContext* ctx, const v1::RunAgingRequest* req,
+                                              v1::RunAgingResponse* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
+    absl::CivilDay as_of = absl::ToCivilDay(call.now, absl::UTCTimeZone());
+    if (req->has_as_of()) {
+      CAREOPS_ASSIGN_OR_RETURN(as_of, FromProto(req->as_of(), "as_of"));
     }
-    resp->set_days_past_due(static_cast<int32_t>(dpd));
-    resp->set_bucket(options_.buckets.For(dpd).name);
-    *resp->mutable_outstanding() = ToProto(Money(in.currency, outstanding));
-    *resp->mutable_past_due() = ToProto(Money(in.currency, past_due));
+    CAREOPS_ASSIGN_OR_RETURN(AgingRunResult result, AgeAll(as_of));
+    *resp->mutable_as_of() = ToProto(as_of);
+    resp->set_ledgers_aged(result.ledgers_aged);
+    resp->set_bucket_changes(result.bucket_changes);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::GetAgingHistory(grpc::ServerContext* ctx, const v1::GetAgingHistoryRequest* req,
+                                                     v1::GetAgingHistoryResponse* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Required(req->ledger_id(), "ledger_id", 26));
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::AgingChange> changes, store_.GetAgingHistory(req->ledger_id()));
+    for (v1::AgingChange& c : changes) *resp->add_changes() = std::move(c);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::GetAgingReport(grpc::ServerContext* ctx, const v1::GetAgingReportRequest* req,
+                                                    v1::AgingReport* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    if (!req->has_as_of()) return InvalidArgument("as_of", "is required");
+    CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay as_of, FromProto(req->as_of(), "as_of"));
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<AgingReportEntry> entries, store_.AgingReport(as_of));
+    *resp->mutable_as_of() = ToProto(as_of);
+    // Totals from the very rows returned, so they always equal them.
+    std::map<std::pair<std::string, std::string>, std::pair<int32_t, int64_t>> totals;
+    for (const AgingReportEntry& e : entries) {
+      v1::AgingReportRow* row = resp->add_rows();
+      row->set_ledger_id(e.ledger_id);
+      row->set_account_id(e.account_id);
+      row->set_bucket(e.bucket);
+      *row->mutable_since() = ToProto(e.since);
+      *row->mutable_outstanding() = ToProto(Money(e.currency, e.outstanding_minor));
+      auto& t = totals[{e.bucket, e.currency}];
+      t.first += 1;
+      t.second += e.outstanding_minor;
+    }
+    for (const Bucket& b : options_.buckets.buckets()) {
+      for (const auto& [key, t] : totals) {
+        if (key.first != b.name) continue;
+        v1::BucketTotal* total = resp->add_totals();
+        total->set_bucket(b.name);
+        total->set_accounts(t.first);
+        *total->mutable_outstanding() = ToProto(Money(key.second, t.second));
+      }
+    }
     return absl::OkStatus();
   });
 }

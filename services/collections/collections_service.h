@@ -46,6 +46,14 @@ class CollectionsServiceImpl final : public v1::CollectionsService::Service {
   grpc::Status GetAging(grpc::ServerContext* ctx, const v1::GetAgingRequest* req, v1::Aging* resp) override;
   grpc::Status AddPause(grpc::ServerContext* ctx, const v1::AddPauseRequest* req, v1::Pause* resp) override;
   grpc::Status EndPause(grpc::ServerContext* ctx, const v1::EndPauseRequest* req, v1::Pause* resp) override;
+  grpc::Status RunAging(grpc::ServerContext* ctx, const v1::RunAgingRequest* req, v1::RunAgingResponse* resp) override;
+  grpc::Status GetAgingHistory(grpc::ServerContext* ctx, const v1::GetAgingHistoryRequest* req,
+                               v1::GetAgingHistoryResponse* resp) override;
+  grpc::Status GetAgingReport(grpc::ServerContext* ctx, const v1::GetAgingReportRequest* req,
+                              v1::AgingReport* resp) override;
+
+  // The scheduled daily aging run and RunAging share this.
+  absl::StatusOr<AgingRunResult> AgeAll(absl::CivilDay as_of);
 
  private:
   CollectionsStore& store_;

@@ -38,6 +38,18 @@ struct AgingInputs {
   std::vector<PauseSpan> pauses;
 };
 
+struct AgingRunResult {
+  int ledgers_aged = 0;
+  int bucket_changes = 0;
+};
+
+// One ledger's bucket on a date, as the aging runs recorded it.
+struct AgingReportEntry {
+  std::string ledger_id, account_id, currency, bucket;
+  absl::CivilDay since;
+  int64_t outstanding_minor = 0;
+};
+
 class CollectionsStore {
  public:
   virtual ~CollectionsStore() = default;
@@ -71,6 +83,17 @@ class CollectionsStore {
   virtual absl::StatusOr<AgingInputs> GetAgingInputs(const std::string& ledger_id) = 0;
   virtual absl::Status AddPause(const Mutation& m, const v1::Pause& pause,
                                 const std::function<void(const v1::Pause&)>& render) = 0;
+  // Ages every ledger with `age` on `as_of`, each in its own transaction under
+  // its row lock: ledgers another replica holds are skipped (SKIP LOCKED) and
+  // tried once more, waiting, after the pass, so none is missed. A subject's row
+  // is recorded only when its bucket differs from its latest row on or before
+  // as_of (or it has none), so a re-run records nothing.
+  virtual absl::StatusOr<AgingRunResult> RunAging(absl::CivilDay as_of, absl::Time now,
+                                                  const std::function<LedgerAging(const AgingInputs&)>& age) = 0;
+  virtual absl::StatusOr<std::vector<v1::AgingChange>> GetAgingHistory(const std::string& ledger_id) = 0;
+  // Every aged ledger's latest account row on or before as_of, in ledger order.
+  virtual absl::StatusOr<std::vector<AgingReportEntry>> AgingReport(absl::CivilDay as_of) = 0;
+
   virtual absl::Status EndPause(const Mutation& m, const std::string& pause_id, absl::CivilDay end_date,
                                 const std::function<void(const v1::Pause&)>& render) = 0;
 };

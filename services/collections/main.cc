@@ -23,11 +23,14 @@ int main(int argc, char** argv) {
   std::string allocation_order = "fee,interest,principal";
   std::string buckets = collections::AgingBuckets::DefaultText();
   int64_t grace_days = 0;
+  absl::Duration aging_interval = absl::Hours(1);
   flags.String("membership_addr", &membership_addr, "membership gRPC address (host:port)");
   flags.String("allocation_order", &allocation_order,
                "the order an installment's components are paid in: fee,interest,principal in any order");
   flags.String("aging_buckets", &buckets, "aging buckets name:min-max,...,name:min- covering 0.. without gaps");
   flags.Int("grace_days", &grace_days, 0, 365, "days after a due date before it counts as past due");
+  flags.Duration("aging_interval", &aging_interval,
+                 "how often the aging run ages today (re-runs of one day record nothing new)");
 
   absl::StatusOr<collections::ComponentOrder> order;
   absl::StatusOr<collections::AgingBuckets> aging;
@@ -49,6 +52,11 @@ int main(int argc, char** argv) {
       collections::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline));
   RpcKit rpc(rt.authenticator(), *access, SystemClock::Instance());
   collections::CollectionsServiceImpl service(store, *membership, rpc, {*order, *aging, grace_days});
-  return ServeUntilStopped(
-      rt, {{&service, collections::v1::CollectionsService::service_full_name(), &*access}}, {});
+  std::vector<BackgroundJob> jobs = {
+      {"collections-aging", aging_interval, [&] {
+         return service.AgeAll(absl::ToCivilDay(SystemClock::Instance().Now(), absl::UTCTimeZone())).status();
+       }},
+  };
+  return ServeUntilStopped(rt, {{&service, collections::v1::CollectionsService::service_full_name(), &*access}},
+                           std::move(jobs));
 }

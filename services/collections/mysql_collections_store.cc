@@ -85,6 +85,26 @@ constexpr char kLockPause[] = "SELECT " PAUSE_COLUMNS " FROM pauses WHERE pause_
 constexpr char kSetPauseEnd[] = "UPDATE pauses SET end_date = ? WHERE pause_id = ?";
 constexpr char kSelectPauses[] = "SELECT " PAUSE_COLUMNS " FROM pauses WHERE ledger_id = ? ORDER BY start_date";
 
+constexpr char kLedgerPage[] = "SELECT ledger_id FROM ledgers WHERE ledger_id > ? ORDER BY ledger_id LIMIT 500";
+constexpr char kLockLedgerSkipLocked[] = "SELECT currency FROM ledgers WHERE ledger_id = ? FOR UPDATE SKIP LOCKED";
+constexpr char kLatestAging[] =
+    "SELECT bucket FROM aging_history WHERE ledger_id = ? AND installment_id = ? AND as_of <= ?"
+    " ORDER BY as_of DESC LIMIT 1";
+constexpr char kInsertAging[] =
+    "INSERT INTO aging_history (ledger_id, installment_id, as_of, bucket, days_past_due, balance_minor, recorded_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE bucket = VALUES(bucket),"
+    " days_past_due = VALUES(days_past_due), balance_minor = VALUES(balance_minor)";
+constexpr char kSelectAgingHistory[] =
+    "SELECT installment_id, as_of, bucket, days_past_due, balance_minor FROM aging_history WHERE ledger_id = ?"
+    " ORDER BY as_of, installment_id";
+// The latest account row (installment_id '') of every ledger on or before a date.
+constexpr char kAgingReport[] =
+    "SELECT h.ledger_id, l.account_id, l.currency, h.bucket, h.as_of, h.balance_minor FROM aging_history h"
+    " JOIN ledgers l ON l.ledger_id = h.ledger_id"
+    " JOIN (SELECT ledger_id, MAX(as_of) AS as_of FROM aging_history WHERE installment_id = '' AND as_of <= ?"
+    " GROUP BY ledger_id) latest ON latest.ledger_id = h.ledger_id AND latest.as_of = h.as_of"
+    " WHERE h.installment_id = '' ORDER BY h.ledger_id";
+
 // ---- Enum text: the value name without its prefix ("REGULAR", "BANK_TRANSFER").
 
 std::string ShortName(const google::protobuf::EnumDescriptor* d, int value, std::string_view prefix) {
@@ -246,6 +266,34 @@ absl::StatusOr<v1::Pause> ReadPause(const sql::ResultSet& rs) {
   }
   p.set_note(Str(rs, 6));
   return p;
+}
+
+absl::StatusOr<AgingInputs> LoadAgingInputs(mysql::Connection& conn, const std::string& ledger_id,
+                                            const std::string& currency) {
+  AgingInputs out;
+  out.currency = currency;
+  {
+    auto& st = conn.Prepare(kSelectInstallments);
+    st.setString(1, ledger_id);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) {
+      CAREOPS_ASSIGN_OR_RETURN(OpenItem item, ReadOpenItem(*rs));
+      if (item.total() > 0) out.open_items.push_back(std::move(item));
+    }
+  }
+  auto& st = conn.Prepare(kSelectPauses);
+  st.setString(1, ledger_id);
+  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+  while (rs->next()) {
+    CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay start, ParseSqlDate(Str(*rs, 4)));
+    PauseSpan span{start, std::nullopt};
+    if (!rs->isNull(5)) {
+      CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, ParseSqlDate(Str(*rs, 5)));
+      span.end = end;
+    }
+    out.pauses.push_back(span);
+  }
+  return out;
 }
 
 void Audit(mysql::Connection& conn, const Mutation& m, std::string action, std::string type, std::string id,
@@ -556,28 +604,131 @@ absl::StatusOr<std::vector<v1::Payment>> MysqlCollectionsStore::ListPayments(con
 absl::StatusOr<AgingInputs> MysqlCollectionsStore::GetAgingInputs(const std::string& ledger_id) {
   AgingInputs out;
   CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& conn) -> absl::Status {
-    out = AgingInputs();
-    CAREOPS_ASSIGN_OR_RETURN(out.currency, LedgerCurrency(conn, ledger_id, false));
-    {
-      auto& st = conn.Prepare(kSelectInstallments);
+    CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(conn, ledger_id, false));
+    CAREOPS_ASSIGN_OR_RETURN(out, LoadAgingInputs(conn, ledger_id, currency));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<bool> MysqlCollectionsStore::AgeOne(const std::string& ledger_id, bool skip_locked,
+                                                   absl::CivilDay as_of, absl::Time now,
+                                                   const std::function<LedgerAging(const AgingInputs&)>& age,
+                                                   AgingRunResult& result) {
+  bool aged = false;
+  int changes = 0;
+  CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    aged = false;
+    changes = 0;
+    std::string currency;
+    if (skip_locked) {
+      auto& st = conn.Prepare(kLockLedgerSkipLocked);
       st.setString(1, ledger_id);
       std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      while (rs->next()) {
-        CAREOPS_ASSIGN_OR_RETURN(OpenItem item, ReadOpenItem(*rs));
-        if (item.total() > 0) out.open_items.push_back(std::move(item));
-      }
+      if (!rs->next()) return absl::OkStatus();  // another replica has it now
+      currency = Str(*rs, 1);
+    } else {
+      CAREOPS_ASSIGN_OR_RETURN(currency, LedgerCurrency(conn, ledger_id, true));
     }
-    auto& st = conn.Prepare(kSelectPauses);
+    CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, LoadAgingInputs(conn, ledger_id, currency));
+    LedgerAging a = age(in);
+    std::vector<InstallmentAging> subjects = {{"", a.days_past_due, a.bucket, a.outstanding_minor}};
+    subjects.insert(subjects.end(), a.installments.begin(), a.installments.end());
+    for (const InstallmentAging& subject : subjects) {
+      {
+        auto& st = conn.Prepare(kLatestAging);
+        st.setString(1, ledger_id);
+        st.setString(2, subject.installment_id);
+        st.setString(3, ToSqlDate(as_of));
+        std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+        if (rs->next() && Str(*rs, 1) == subject.bucket) continue;
+      }
+      auto& st = conn.Prepare(kInsertAging);
+      st.setString(1, ledger_id);
+      st.setString(2, subject.installment_id);
+      st.setString(3, ToSqlDate(as_of));
+      st.setString(4, subject.bucket);
+      st.setInt64(5, subject.days_past_due);
+      st.setInt64(6, subject.balance_minor);
+      st.setString(7, ToSqlDatetime(now));
+      st.executeUpdate();
+      ++changes;
+    }
+    aged = true;
+    return absl::OkStatus();
+  }));
+  if (aged) {
+    ++result.ledgers_aged;
+    result.bucket_changes += changes;
+  }
+  return aged;
+}
+
+absl::StatusOr<AgingRunResult> MysqlCollectionsStore::RunAging(
+    absl::CivilDay as_of, absl::Time now, const std::function<LedgerAging(const AgingInputs&)>& age) {
+  AgingRunResult result;
+  std::vector<std::string> skipped;
+  std::string after;
+  while (true) {
+    std::vector<std::string> ids;
+    CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+      auto& st = conn.Prepare(kLedgerPage);
+      st.setString(1, after);
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      while (rs->next()) ids.push_back(Str(*rs, 1));
+      return absl::OkStatus();
+    }));
+    if (ids.empty()) break;
+    for (const std::string& id : ids) {
+      CAREOPS_ASSIGN_OR_RETURN(bool aged, AgeOne(id, true, as_of, now, age, result));
+      if (!aged) skipped.push_back(id);
+    }
+    after = ids.back();
+  }
+  // Held by a payment or another replica a moment ago: wait for it this time
+  // (a replica that already aged it leaves nothing to record).
+  for (const std::string& id : skipped) {
+    CAREOPS_RETURN_IF_ERROR(AgeOne(id, false, as_of, now, age, result).status());
+  }
+  return result;
+}
+
+absl::StatusOr<std::vector<v1::AgingChange>> MysqlCollectionsStore::GetAgingHistory(const std::string& ledger_id) {
+  std::vector<v1::AgingChange> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(conn, ledger_id, false));
+    auto& st = conn.Prepare(kSelectAgingHistory);
     st.setString(1, ledger_id);
     std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
     while (rs->next()) {
-      CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay start, ParseSqlDate(Str(*rs, 4)));
-      PauseSpan span{start, std::nullopt};
-      if (!rs->isNull(5)) {
-        CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, ParseSqlDate(Str(*rs, 5)));
-        span.end = end;
-      }
-      out.pauses.push_back(span);
+      v1::AgingChange c;
+      c.set_installment_id(Str(*rs, 1));
+      CAREOPS_ASSIGN_OR_RETURN(*c.mutable_as_of(), DateColumn(*rs, 2));
+      c.set_bucket(Str(*rs, 3));
+      c.set_days_past_due(rs->getInt(4));
+      *c.mutable_balance() = Minor(currency, rs->getInt64(5));
+      out.push_back(std::move(c));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<AgingReportEntry>> MysqlCollectionsStore::AgingReport(absl::CivilDay as_of) {
+  std::vector<AgingReportEntry> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    auto& st = conn.Prepare(kAgingReport);
+    st.setString(1, ToSqlDate(as_of));
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) {
+      AgingReportEntry e;
+      e.ledger_id = Str(*rs, 1);
+      e.account_id = Str(*rs, 2);
+      e.currency = Str(*rs, 3);
+      e.bucket = Str(*rs, 4);
+      CAREOPS_ASSIGN_OR_RETURN(e.since, ParseSqlDate(Str(*rs, 5)));
+      e.outstanding_minor = rs->getInt64(6);
+      out.push_back(std::move(e));
     }
     return absl::OkStatus();
   }));

@@ -31,6 +31,10 @@ class MysqlCollectionsStore final : public CollectionsStore {
   absl::StatusOr<AgingInputs> GetAgingInputs(const std::string& ledger_id) override;
   absl::Status AddPause(const Mutation& m, const v1::Pause& pause,
                         const std::function<void(const v1::Pause&)>& render) override;
+  absl::StatusOr<AgingRunResult> RunAging(absl::CivilDay as_of, absl::Time now,
+                                          const std::function<LedgerAging(const AgingInputs&)>& age) override;
+  absl::StatusOr<std::vector<v1::AgingChange>> GetAgingHistory(const std::string& ledger_id) override;
+  absl::StatusOr<std::vector<AgingReportEntry>> AgingReport(absl::CivilDay as_of) override;
   absl::Status EndPause(const Mutation& m, const std::string& pause_id, absl::CivilDay end_date,
                         const std::function<void(const v1::Pause&)>& render) override;
 
@@ -38,6 +42,11 @@ class MysqlCollectionsStore final : public CollectionsStore {
   // Runs a mutation exactly once in one transaction: the single switch point to
   // the kit's exactly-once runner.
   absl::Status Mutate(const Mutation& m, const std::function<absl::Status(mysql::Connection&)>& fn);
+
+  // Ages one ledger under its lock; false when another transaction holds it
+  // and `skip_locked` is set.
+  absl::StatusOr<bool> AgeOne(const std::string& ledger_id, bool skip_locked, absl::CivilDay as_of, absl::Time now,
+                              const std::function<LedgerAging(const AgingInputs&)>& age, AgingRunResult& result);
 
   mysql::ConnectionPool& pool_;
 };
