@@ -17,6 +17,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -93,6 +94,9 @@ class CollectionsStore {
   virtual absl::StatusOr<std::vector<v1::AgingChange>> GetAgingHistory(const std::string& ledger_id) = 0;
   // Every aged ledger's latest account row on or before as_of, in ledger order.
   virtual absl::StatusOr<std::vector<AgingReportEntry>> AgingReport(absl::CivilDay as_of) = 0;
+
+  // Payments posted and still POSTED, by method short name ("CHECK").
+  virtual absl::StatusOr<std::map<std::string, int64_t>> PostedPaymentsByMethod() = 0;
 
   virtual absl::Status EndPause(const Mutation& m, const std::string& pause_id, absl::CivilDay end_date,
                                 const std::function<void(const v1::Pause&)>& render) = 0;

@@ -4,7 +4,9 @@
 #include "common/clock.h"
 #include "common/rpc.h"
 #include "common/server.h"
+#include "common/log.h"
 #include "services/collections/collections_access.h"
+#include "services/collections/collections_metrics.h"
 #include "services/collections/collections_rules.h"
 #include "services/collections/collections_service.h"
 #include "services/collections/membership_client.h"
@@ -52,10 +54,16 @@ int main(int argc, char** argv) {
       collections::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline));
   RpcKit rpc(rt.authenticator(), *access, SystemClock::Instance());
   collections::CollectionsServiceImpl service(store, *membership, rpc, {*order, *aging, grace_days});
+  collections::CollectionsMetrics metrics(*rt.registry(), *aging);
+  auto today = [] { return absl::ToCivilDay(SystemClock::Instance().Now(), absl::UTCTimeZone()); };
+  if (auto s = metrics.Refresh(store, today()); !s.ok()) {
+    log::Warn("collections gauges not refreshed", {{"error", s.ToString()}});
+  }
   std::vector<BackgroundJob> jobs = {
       {"collections-aging", aging_interval, [&] {
-         return service.AgeAll(absl::ToCivilDay(SystemClock::Instance().Now(), absl::UTCTimeZone())).status();
+         return service.AgeAll(today()).status();
        }},
+      {"collections-gauges", config.gauge_refresh, [&] { return metrics.Refresh(store, today()); }},
   };
   return ServeUntilStopped(rt, {{&service, collections::v1::CollectionsService::service_full_name(), &*access}},
                            std::move(jobs));

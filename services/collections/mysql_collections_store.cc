@@ -105,6 +105,9 @@ constexpr char kAgingReport[] =
     " GROUP BY ledger_id) latest ON latest.ledger_id = h.ledger_id AND latest.as_of = h.as_of"
     " WHERE h.installment_id = '' ORDER BY h.ledger_id";
 
+constexpr char kPaymentsByMethod[] =
+    "SELECT method, COUNT(*) FROM payments WHERE status = 'POSTED' GROUP BY method";
+
 // ---- Enum text: the value name without its prefix ("REGULAR", "BANK_TRANSFER").
 
 std::string ShortName(const google::protobuf::EnumDescriptor* d, int value, std::string_view prefix) {
@@ -730,6 +733,17 @@ absl::StatusOr<std::vector<AgingReportEntry>> MysqlCollectionsStore::AgingReport
       e.outstanding_minor = rs->getInt64(6);
       out.push_back(std::move(e));
     }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> MysqlCollectionsStore::PostedPaymentsByMethod() {
+  std::map<std::string, int64_t> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    auto& st = conn.Prepare(kPaymentsByMethod);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) out[Str(*rs, 1)] = rs->getInt64(2);
     return absl::OkStatus();
   }));
   return out;

@@ -35,6 +35,7 @@ class MysqlCollectionsStore final : public CollectionsStore {
                                           const std::function<LedgerAging(const AgingInputs&)>& age) override;
   absl::StatusOr<std::vector<v1::AgingChange>> GetAgingHistory(const std::string& ledger_id) override;
   absl::StatusOr<std::vector<AgingReportEntry>> AgingReport(absl::CivilDay as_of) override;
+  absl::StatusOr<std::map<std::string, int64_t>> PostedPaymentsByMethod() override;
   absl::Status EndPause(const Mutation& m, const std::string& pause_id, absl::CivilDay end_date,
                         const std::function<void(const v1::Pause&)>& render) override;
 

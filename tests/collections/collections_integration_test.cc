@@ -47,7 +47,7 @@ class CollectionsIntegrationTest : public ::testing::Test {
     collections_ = new testing::ServiceProcess(
         "collections", collections_schema_->dsn(),
         std::vector<std::string>{"--membership_addr=" + membership_->address(), "--grace_days=3",
-                                 "--peer_deadline=2s"});
+                                 "--peer_deadline=2s", "--gauge_refresh=200ms"});
     ASSERT_TRUE(Serving(*collections_));
   }
 
@@ -535,6 +535,17 @@ TEST_F(CollectionsIntegrationTest, AgingRunRecordsBucketChangesOnceAndHistoryRea
   }
   EXPECT_EQ(totals_total, rows_total);
   EXPECT_EQ(accounts, rows);
+
+  // The gauges are read from the database: every configured bucket is exported,
+  // and the posted payments by method.
+  EXPECT_TRUE(testing::Eventually([&] {
+    std::string body = testing::HttpGet(collections_->metrics_port(), "/metrics");
+    return body.find("careops_collections_past_due_accounts{bucket=\"120+\"} 0") != std::string::npos &&
+           body.find("careops_collections_past_due_accounts{bucket=\"31-60\"} 0") == std::string::npos &&
+           body.find("careops_collections_past_due_amount_minor{bucket=\"31-60\",currency=\"PHP\"}") !=
+               std::string::npos &&
+           body.find("careops_collections_payments_posted_total{method=\"CARD\"}") != std::string::npos;
+  })) << testing::HttpGet(collections_->metrics_port(), "/metrics");
 }
 
 }  // namespace
