@@ -24,6 +24,7 @@ AccessTable CollectionsAccess() {
       {"ListContactHistory", read},
       {"PostPayment", billing},
       {"ReversePayment", billing},
+      {"IngestBankReturns", billing},
       {"ListPayments", read},
       {"GetAging", read},
       {"AddPause", assistant},

@@ -20,7 +20,11 @@ CollectionsMetrics::CollectionsMetrics(prometheus::Registry& registry, const Agi
       payments_(prometheus::BuildGauge()
                     .Name("careops_collections_payments_posted_total")
                     .Help("Payments posted and not reversed or un-applied, by method")
-                    .Register(registry)) {}
+                    .Register(registry)),
+      returns_(prometheus::BuildGauge()
+                   .Name("careops_collections_failed_debits_total")
+                   .Help("Failed auto-debits and bounced checks ingested from the bank, by reason")
+                   .Register(registry)) {}
 
 absl::Status CollectionsMetrics::Refresh(CollectionsStore& store, absl::CivilDay today) {
   CAREOPS_ASSIGN_OR_RETURN(std::vector<AgingReportEntry> entries, store.AgingReport(today));
@@ -42,6 +46,14 @@ absl::Status CollectionsMetrics::Refresh(CollectionsStore& store, absl::CivilDay
     std::string name = methods->value(i)->name().substr(sizeof("PAYMENT_METHOD_") - 1);
     auto it = by_method.find(name);
     payments_.Add({{"method", name}}).Set(it == by_method.end() ? 0.0 : static_cast<double>(it->second));
+  }
+  CAREOPS_ASSIGN_OR_RETURN(auto by_reason, store.BankReturnsByReason());
+  const auto* reasons = v1::ReturnReason_descriptor();
+  for (int i = 0; i < reasons->value_count(); ++i) {
+    if (reasons->value(i)->number() == 0) continue;
+    std::string name = reasons->value(i)->name().substr(sizeof("RETURN_REASON_") - 1);
+    auto it = by_reason.find(name);
+    returns_.Add({{"reason", name}}).Set(it == by_reason.end() ? 0.0 : static_cast<double>(it->second));
   }
   return absl::OkStatus();
 }

@@ -7,6 +7,7 @@
 //   careops_collections_past_due_accounts{bucket}                 ledgers in each bucket (latest aging run)
 //   careops_collections_past_due_amount_minor{bucket,currency}    their outstanding, as aged
 //   careops_collections_payments_posted_total{method}             payments posted and not reversed
+//   careops_collections_failed_debits_total{reason}               failed debits and bounced checks ingested
 #pragma once
 
 #include "absl/status/status.h"
@@ -32,6 +33,7 @@ class CollectionsMetrics {
   prometheus::Family<prometheus::Gauge>& accounts_;
   prometheus::Family<prometheus::Gauge>& amount_;
   prometheus::Family<prometheus::Gauge>& payments_;
+  prometheus::Family<prometheus::Gauge>& returns_;
 };
 
 }  // namespace careops::collections

@@ -266,6 +266,84 @@ grpc::Status CollectionsServiceImpl::ReversePayment(grpc::ServerContext* ctx, co
   });
 }
 
+grpc::Status CollectionsServiceImpl::IngestBankReturns(grpc::ServerContext* ctx,
+                                                       const v1::IngestBankReturnsRequest* req,
+                                                       v1::IngestBankReturnsResponse* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    if (req->rows_size() == 0) return InvalidArgument("rows", "must have at least one row");
+    if (req->rows_size() > kMaxBatchRows) {
+      return InvalidArgument("rows", absl::StrCat("must have at most ", kMaxBatchRows, " rows"));
+    }
+    if (req->has_bounce_fee()) {
+      CAREOPS_RETURN_IF_ERROR(ValidateMoney(FromProto(req->bounce_fee()), "bounce_fee"));
+    }
+    std::vector<v1::BankReturnResult> results(req->rows_size());
+    std::vector<BankReturn> rows;
+    std::vector<int> row_of;
+    std::map<std::string, int> references;
+    for (int i = 0; i < req->rows_size(); ++i) {
+      const v1::BankReturnRow& r = req->rows(i);
+      const std::string f = absl::StrCat("rows[", i, "]");
+      results[i].set_row(i);
+      absl::Status valid = [&]() -> absl::Status {
+        CAREOPS_RETURN_IF_ERROR(Required(r.ledger_id(), f + ".ledger_id", 26));
+        CAREOPS_RETURN_IF_ERROR(Required(r.bank_reference(), f + ".bank_reference", 128));
+        if (references.count(r.bank_reference()) > 0) {
+          return InvalidArgument(f + ".bank_reference", absl::StrCat("repeats row ", references[r.bank_reference()]));
+        }
+        if (r.kind() == v1::RETURN_KIND_UNSPECIFIED || !v1::ReturnKind_IsValid(r.kind())) {
+          return InvalidArgument(f + ".kind", "is required: FAILED_DEBIT or BOUNCED_CHECK");
+        }
+        if (r.reason() == v1::RETURN_REASON_UNSPECIFIED || !v1::ReturnReason_IsValid(r.reason())) {
+          return InvalidArgument(f + ".reason",
+                                 "is required: INSUFFICIENT_FUNDS, ACCOUNT_CLOSED, STOP_PAYMENT or SIGNATURE_MISMATCH");
+        }
+        if (r.amount().amount_minor() <= 0) return InvalidArgument(f + ".amount.amount_minor", "must be greater than zero");
+        if (!r.has_return_date()) return InvalidArgument(f + ".return_date", "is required");
+        CAREOPS_RETURN_IF_ERROR(FromProto(r.return_date(), f + ".return_date").status());
+        if (r.kind() == v1::RETURN_KIND_BOUNCED_CHECK) {
+          CAREOPS_RETURN_IF_ERROR(Required(r.payment_reference(), f + ".payment_reference", 128));
+        }
+        return AtMost(r.payment_reference(), f + ".payment_reference", 128);
+      }();
+      if (!valid.ok()) {
+        results[i].set_outcome(v1::RETURN_OUTCOME_INVALID);
+        results[i].set_error(std::string(valid.message()));
+        continue;
+      }
+      references[r.bank_reference()] = i;
+      BankReturn row{r, "", 0};
+      if (r.kind() == v1::RETURN_KIND_BOUNCED_CHECK && req->bounce_fee().amount_minor() > 0) {
+        if (req->bounce_fee().currency_code() != r.amount().currency_code()) {
+          results[i].set_outcome(v1::RETURN_OUTCOME_INVALID);
+          results[i].set_error(f + ".amount.currency_code: must be the bounce fee's currency");
+          continue;
+        }
+        row.fee_installment_id = ids_.Next();
+        row.fee_minor = req->bounce_fee().amount_minor();
+      }
+      rows.push_back(std::move(row));
+      row_of.push_back(i);
+    }
+    return store_.IngestBankReturns(m, rows, [&](const std::vector<BankReturnOutcome>& outcomes) {
+      resp->Clear();
+      for (size_t k = 0; k < rows.size(); ++k) {
+        v1::BankReturnResult& r = results[row_of[k]];
+        r.set_outcome(outcomes[k].outcome);
+        r.set_reversed_payment_id(outcomes[k].reversed_payment_id);
+        r.set_fee_installment_id(outcomes[k].fee_installment_id);
+        r.set_error(outcomes[k].error);
+      }
+      for (const v1::BankReturnResult& r : results) {
+        if (r.outcome() == v1::RETURN_OUTCOME_APPLIED) resp->set_applied(resp->applied() + 1);
+        if (r.outcome() == v1::RETURN_OUTCOME_DUPLICATE) resp->set_duplicates(resp->duplicates() + 1);
+        if (r.outcome() == v1::RETURN_OUTCOME_INVALID) resp->set_invalid(resp->invalid() + 1);
+        *resp->add_results() = r;
+      }
+    });
+  });
+}
+
 grpc::Status CollectionsServiceImpl::ListPayments(grpc::ServerContext* ctx, const v1::ListPaymentsRequest* req,
                                                   v1::ListPaymentsResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {

@@ -41,6 +41,8 @@ class CollectionsServiceImpl final : public v1::CollectionsService::Service {
   grpc::Status PostPayment(grpc::ServerContext* ctx, const v1::PostPaymentRequest* req, v1::Payment* resp) override;
   grpc::Status ReversePayment(grpc::ServerContext* ctx, const v1::ReversePaymentRequest* req,
                               v1::Payment* resp) override;
+  grpc::Status IngestBankReturns(grpc::ServerContext* ctx, const v1::IngestBankReturnsRequest* req,
+                                 v1::IngestBankReturnsResponse* resp) override;
   grpc::Status ListPayments(grpc::ServerContext* ctx, const v1::ListPaymentsRequest* req,
                             v1::ListPaymentsResponse* resp) override;
   grpc::Status GetAging(grpc::ServerContext* ctx, const v1::GetAgingRequest* req, v1::Aging* resp) override;

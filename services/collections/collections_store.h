@@ -51,6 +51,19 @@ struct AgingReportEntry {
   int64_t outstanding_minor = 0;
 };
 
+// One validated row of the bank's report, with the id its bounce fee
+// installment gets (empty: no fee).
+struct BankReturn {
+  v1::BankReturnRow row;
+  std::string fee_installment_id;
+  int64_t fee_minor = 0;
+};
+
+struct BankReturnOutcome {
+  v1::ReturnOutcome outcome = v1::RETURN_OUTCOME_APPLIED;
+  std::string reversed_payment_id, fee_installment_id, error;
+};
+
 class CollectionsStore {
  public:
   virtual ~CollectionsStore() = default;
@@ -79,6 +92,12 @@ class CollectionsStore {
   virtual absl::Status ReversePayment(const Mutation& m, const std::string& payment_id, bool unapply_only,
                                       const std::string& reason,
                                       const std::function<void(const v1::Payment&)>& render) = 0;
+  // Applies each row at most once by bank_reference (in one transaction); a row
+  // naming no ledger, no POSTED payment or another amount is INVALID and
+  // changes nothing.
+  virtual absl::Status IngestBankReturns(
+      const Mutation& m, const std::vector<BankReturn>& rows,
+      const std::function<void(const std::vector<BankReturnOutcome>&)>& render) = 0;
   virtual absl::StatusOr<std::vector<v1::Payment>> ListPayments(const std::string& ledger_id) = 0;
 
   virtual absl::StatusOr<AgingInputs> GetAgingInputs(const std::string& ledger_id) = 0;
@@ -95,6 +114,8 @@ class CollectionsStore {
   // Every aged ledger's latest account row on or before as_of, in ledger order.
   virtual absl::StatusOr<std::vector<AgingReportEntry>> AgingReport(absl::CivilDay as_of) = 0;
 
+  // Bank returns ingested so far, by reason short name ("INSUFFICIENT_FUNDS").
+  virtual absl::StatusOr<std::map<std::string, int64_t>> BankReturnsByReason() = 0;
   // Payments posted and still POSTED, by method short name ("CHECK").
   virtual absl::StatusOr<std::map<std::string, int64_t>> PostedPaymentsByMethod() = 0;
 

@@ -108,6 +108,14 @@ constexpr char kAgingReport[] =
 constexpr char kPaymentsByMethod[] =
     "SELECT method, COUNT(*) FROM payments WHERE status = 'POSTED' GROUP BY method";
 
+constexpr char kReturnsByReason[] = "SELECT reason, COUNT(*) FROM bank_returns GROUP BY reason";
+constexpr char kBankReturnExists[] = "SELECT ledger_id FROM bank_returns WHERE bank_reference = ?";
+constexpr char kInsertBankReturn[] =
+    "INSERT INTO bank_returns (bank_reference, ledger_id, kind, reason, amount_minor, return_date, payment_id,"
+    " fee_installment_id, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr char kLockPaymentByReference[] =
+    "SELECT payment_id, status, amount_minor FROM payments WHERE ledger_id = ? AND reference = ? FOR UPDATE";
+
 // ---- Enum text: the value name without its prefix ("REGULAR", "BANK_TRANSFER").
 
 std::string ShortName(const google::protobuf::EnumDescriptor* d, int value, std::string_view prefix) {
@@ -514,6 +522,47 @@ absl::Status MysqlCollectionsStore::PostPayment(const Mutation& m, const v1::Pay
   });
 }
 
+namespace {
+
+// Gives every live allocation of a POSTED payment back to its installment and
+// sets the payment's new status; the caller holds the ledger lock.
+void GiveBack(mysql::Connection& conn, const Mutation& m, const std::string& payment_id, const std::string& status,
+              const std::string& reason) {
+  std::vector<AllocationLine> give_back;
+  {
+    auto& st = conn.Prepare(kSelectAllocations);
+    st.setString(1, payment_id);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) {
+      if (rs->getInt(4) != 0) continue;
+      // Components were written from ComponentName(); anything else cannot be stored.
+      Component c = ParseComponent(Str(*rs, 2)).value_or(Component::kPrincipal);
+      give_back.push_back({Str(*rs, 1), c, rs->getInt64(3)});
+    }
+  }
+  for (const AllocationLine& line : give_back) {
+    auto& pay = conn.Prepare(kPayInstallment);
+    pay.setInt64(1, line.component == Component::kFee ? -line.amount_minor : 0);
+    pay.setInt64(2, line.component == Component::kInterest ? -line.amount_minor : 0);
+    pay.setInt64(3, line.component == Component::kPrincipal ? -line.amount_minor : 0);
+    pay.setString(4, line.installment_id);
+    pay.executeUpdate();
+  }
+  {
+    auto& st = conn.Prepare(kMarkAllocationsReversed);
+    st.setString(1, payment_id);
+    st.executeUpdate();
+  }
+  auto& st = conn.Prepare(kSetPaymentStatus);
+  st.setString(1, status);
+  st.setString(2, reason);
+  st.setString(3, ToSqlDatetime(m.now));
+  st.setString(4, payment_id);
+  st.executeUpdate();
+}
+
+}  // namespace
+
 absl::Status MysqlCollectionsStore::ReversePayment(const Mutation& m, const std::string& payment_id, bool unapply_only,
                                                    const std::string& reason,
                                                    const std::function<void(const v1::Payment&)>& render) {
@@ -542,40 +591,7 @@ absl::Status MysqlCollectionsStore::ReversePayment(const Mutation& m, const std:
                                                                   "PAYMENT_STATUS_"),
                                                         ", not POSTED"));
     }
-    {
-      auto& st = conn.Prepare(kSelectAllocations);
-      st.setString(1, payment_id);
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      std::vector<AllocationLine> give_back;
-      while (rs->next()) {
-        if (rs->getInt(4) != 0) continue;
-        std::optional<Component> c = ParseComponent(Str(*rs, 2));
-        if (!c) return absl::InternalError(absl::StrCat("allocation of ", payment_id, " has a bad component"));
-        give_back.push_back({Str(*rs, 1), *c, rs->getInt64(3)});
-      }
-      rs.reset();
-      for (const AllocationLine& line : give_back) {
-        auto& pay = conn.Prepare(kPayInstallment);
-        pay.setInt64(1, line.component == Component::kFee ? -line.amount_minor : 0);
-        pay.setInt64(2, line.component == Component::kInterest ? -line.amount_minor : 0);
-        pay.setInt64(3, line.component == Component::kPrincipal ? -line.amount_minor : 0);
-        pay.setString(4, line.installment_id);
-        pay.executeUpdate();
-      }
-    }
-    {
-      auto& st = conn.Prepare(kMarkAllocationsReversed);
-      st.setString(1, payment_id);
-      st.executeUpdate();
-    }
-    {
-      auto& st = conn.Prepare(kSetPaymentStatus);
-      st.setString(1, unapply_only ? "UNAPPLIED" : "REVERSED");
-      st.setString(2, reason);
-      st.setString(3, ToSqlDatetime(m.now));
-      st.setString(4, payment_id);
-      st.executeUpdate();
-    }
+    GiveBack(conn, m, payment_id, unapply_only ? "UNAPPLIED" : "REVERSED", reason);
     Audit(conn, m, unapply_only ? "payment.unapply" : "payment.reverse", "payment", payment_id, reason);
     auto& st = conn.Prepare(kLockPayment);
     st.setString(1, payment_id);
@@ -583,6 +599,109 @@ absl::Status MysqlCollectionsStore::ReversePayment(const Mutation& m, const std:
     if (!rs->next()) return absl::InternalError("payment vanished after update");
     CAREOPS_ASSIGN_OR_RETURN(v1::Payment stored, ReadPayment(conn, *rs, currency));
     render(stored);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status MysqlCollectionsStore::IngestBankReturns(
+    const Mutation& m, const std::vector<BankReturn>& rows,
+    const std::function<void(const std::vector<BankReturnOutcome>&)>& render) {
+  return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
+    std::vector<BankReturnOutcome> outcomes(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const v1::BankReturnRow& row = rows[i].row;
+      BankReturnOutcome& out = outcomes[i];
+      auto invalid = [&](std::string error) {
+        out.outcome = v1::RETURN_OUTCOME_INVALID;
+        out.error = std::move(error);
+      };
+      {
+        auto& st = conn.Prepare(kBankReturnExists);
+        st.setString(1, row.bank_reference());
+        std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+        if (rs->next()) {
+          out.outcome = v1::RETURN_OUTCOME_DUPLICATE;
+          continue;
+        }
+      }
+      absl::StatusOr<std::string> currency = LedgerCurrency(conn, row.ledger_id(), true);
+      if (absl::IsNotFound(currency.status())) {
+        invalid(absl::StrCat("rows[", i, "].ledger_id: no ledger '", row.ledger_id(), "'"));
+        continue;
+      }
+      CAREOPS_RETURN_IF_ERROR(currency.status());
+      if (row.amount().currency_code() != *currency) {
+        invalid(absl::StrCat("rows[", i, "].amount.currency_code: must be the ledger's ", *currency));
+        continue;
+      }
+      std::string payment_id;
+      if (!row.payment_reference().empty()) {
+        auto& st = conn.Prepare(kLockPaymentByReference);
+        st.setString(1, row.ledger_id());
+        st.setString(2, row.payment_reference());
+        std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+        if (!rs->next()) {
+          invalid(absl::StrCat("rows[", i, "].payment_reference: no payment '", row.payment_reference(),
+                               "' in the ledger"));
+          continue;
+        }
+        if (Str(*rs, 2) != "POSTED") {
+          invalid(absl::StrCat("rows[", i, "].payment_reference: payment ", Str(*rs, 1), " is ", Str(*rs, 2),
+                               ", not POSTED"));
+          continue;
+        }
+        if (rs->getInt64(3) != row.amount().amount_minor()) {
+          invalid(absl::StrCat("rows[", i, "].amount: differs from the payment's ", rs->getInt64(3),
+                               " minor units"));
+          continue;
+        }
+        payment_id = Str(*rs, 1);
+      }
+      const std::string reason = ShortName(v1::ReturnReason_descriptor(), row.reason(), "RETURN_REASON_");
+      const std::string kind = ShortName(v1::ReturnKind_descriptor(), row.kind(), "RETURN_KIND_");
+      CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay returned, FromProto(row.return_date(), "return_date"));
+      if (!payment_id.empty()) {
+        GiveBack(conn, m, payment_id, "REVERSED", absl::StrCat(kind, ": ", reason, " (", row.bank_reference(), ")"));
+        Audit(conn, m, "payment.return", "payment", payment_id, reason);
+        out.reversed_payment_id = payment_id;
+      }
+      if (!rows[i].fee_installment_id.empty()) {
+        auto& st = conn.Prepare(kInsertInstallment);
+        st.setString(1, rows[i].fee_installment_id);
+        st.setString(2, row.ledger_id());
+        st.setString(3, absl::StrCat("BOUNCE-", row.bank_reference()).substr(0, 64));
+        st.setString(4, "FEE");
+        st.setString(5, ToSqlDate(returned));
+        st.setInt64(6, rows[i].fee_minor);
+        st.setInt64(7, 0);
+        st.setInt64(8, 0);
+        st.setString(9, ToSqlDatetime(m.now));
+        st.executeUpdate();
+        out.fee_installment_id = rows[i].fee_installment_id;
+      }
+      auto& st = conn.Prepare(kInsertBankReturn);
+      st.setString(1, row.bank_reference());
+      st.setString(2, row.ledger_id());
+      st.setString(3, kind);
+      st.setString(4, reason);
+      st.setInt64(5, row.amount().amount_minor());
+      st.setString(6, ToSqlDate(returned));
+      if (payment_id.empty()) {
+        st.setNull(7, sql::DataType::CHAR);
+      } else {
+        st.setString(7, payment_id);
+      }
+      if (out.fee_installment_id.empty()) {
+        st.setNull(8, sql::DataType::CHAR);
+      } else {
+        st.setString(8, out.fee_installment_id);
+      }
+      st.setString(9, m.caller.user);
+      st.setString(10, ToSqlDatetime(m.now));
+      st.executeUpdate();
+      Audit(conn, m, "bank_return.ingest", "ledger", row.ledger_id(), row.bank_reference());
+    }
+    render(outcomes);
     return absl::OkStatus();
   });
 }
@@ -742,6 +861,17 @@ absl::StatusOr<std::map<std::string, int64_t>> MysqlCollectionsStore::PostedPaym
   std::map<std::string, int64_t> out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
     auto& st = conn.Prepare(kPaymentsByMethod);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) out[Str(*rs, 1)] = rs->getInt64(2);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> MysqlCollectionsStore::BankReturnsByReason() {
+  std::map<std::string, int64_t> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    auto& st = conn.Prepare(kReturnsByReason);
     std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
     while (rs->next()) out[Str(*rs, 1)] = rs->getInt64(2);
     return absl::OkStatus();

@@ -27,6 +27,8 @@ class MysqlCollectionsStore final : public CollectionsStore {
   absl::Status ReversePayment(const Mutation& m, const std::string& payment_id, bool unapply_only,
                               const std::string& reason,
                               const std::function<void(const v1::Payment&)>& render) override;
+  absl::Status IngestBankReturns(const Mutation& m, const std::vector<BankReturn>& rows,
+                                 const std::function<void(const std::vector<BankReturnOutcome>&)>& render) override;
   absl::StatusOr<std::vector<v1::Payment>> ListPayments(const std::string& ledger_id) override;
   absl::StatusOr<AgingInputs> GetAgingInputs(const std::string& ledger_id) override;
   absl::Status AddPause(const Mutation& m, const v1::Pause& pause,
@@ -36,6 +38,7 @@ class MysqlCollectionsStore final : public CollectionsStore {
   absl::StatusOr<std::vector<v1::AgingChange>> GetAgingHistory(const std::string& ledger_id) override;
   absl::StatusOr<std::vector<AgingReportEntry>> AgingReport(absl::CivilDay as_of) override;
   absl::StatusOr<std::map<std::string, int64_t>> PostedPaymentsByMethod() override;
+  absl::StatusOr<std::map<std::string, int64_t>> BankReturnsByReason() override;
   absl::Status EndPause(const Mutation& m, const std::string& pause_id, absl::CivilDay end_date,
                         const std::function<void(const v1::Pause&)>& render) override;
 

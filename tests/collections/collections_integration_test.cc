@@ -361,6 +361,68 @@ TEST_F(CollectionsIntegrationTest, ReverseAndUnapplyGiveTheMoneyBackToTheInstall
   EXPECT_EQ(l.outstanding().amount_minor(), 20000);
 }
 
+TEST_F(CollectionsIntegrationTest, ABouncedCheckBringsBackTheOriginalAgeOnceWithItsFee) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  Add(Row(id, "1", DateOf(2026, 1, 1), 10000));
+  Add(Row(id, "2", DateOf(2026, 2, 1), 10000));
+  cv1::Payment check;
+  cv1::PostPaymentRequest pay = PaymentRequest(id, 15000, "CHK-" + NewId());
+  pay.set_method(cv1::PAYMENT_METHOD_CHECK);
+  ASSERT_TRUE(stub_->PostPayment(Ctx(kCollector).get(), pay, &check).ok());
+  EXPECT_EQ(AgingOn(id, DateOf(2026, 3, 5)).anchor_due_date().month(), 2);
+
+  const std::string b1 = "BNK-" + NewId(), b2 = "BNK-" + NewId();
+  cv1::IngestBankReturnsRequest report;
+  report.set_request_id(NewId());
+  *report.mutable_bounce_fee() = Php(50000);
+  auto row = [&](const std::string& bank_ref, cv1::ReturnKind kind, const std::string& payment_ref, int64_t amount) {
+    cv1::BankReturnRow* r = report.add_rows();
+    r->set_ledger_id(id);
+    r->set_bank_reference(bank_ref);
+    r->set_kind(kind);
+    r->set_reason(cv1::RETURN_REASON_INSUFFICIENT_FUNDS);
+    *r->mutable_amount() = Php(amount);
+    *r->mutable_return_date() = DateOf(2026, 3, 6);
+    r->set_payment_reference(payment_ref);
+  };
+  row(b1, cv1::RETURN_KIND_BOUNCED_CHECK, pay.reference(), 15000);
+  row(b2, cv1::RETURN_KIND_FAILED_DEBIT, "", 10000);
+  row("BNK-" + NewId(), cv1::RETURN_KIND_BOUNCED_CHECK, "CHK-NEVER-POSTED", 15000);
+  row("BNK-" + NewId(), cv1::RETURN_KIND_BOUNCED_CHECK, "", 15000);
+  cv1::IngestBankReturnsResponse resp;
+  grpc::Status s = stub_->IngestBankReturns(Ctx(kFinance).get(), report, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.results_size(), 4);
+  EXPECT_EQ(resp.results(0).outcome(), cv1::RETURN_OUTCOME_APPLIED);
+  EXPECT_EQ(resp.results(0).reversed_payment_id(), check.payment_id());
+  EXPECT_FALSE(resp.results(0).fee_installment_id().empty());
+  EXPECT_EQ(resp.results(1).outcome(), cv1::RETURN_OUTCOME_APPLIED);
+  EXPECT_TRUE(resp.results(1).reversed_payment_id().empty());
+  EXPECT_EQ(resp.results(2).outcome(), cv1::RETURN_OUTCOME_INVALID);
+  EXPECT_NE(resp.results(2).error().find("rows[2].payment_reference"), std::string::npos) << resp.results(2).error();
+  EXPECT_EQ(resp.results(3).outcome(), cv1::RETURN_OUTCOME_INVALID);
+  EXPECT_NE(resp.results(3).error().find("rows[3].payment_reference"), std::string::npos);
+
+  // What the check paid is owed again, from the original (January) due date.
+  auto balances = Balances(id);
+  EXPECT_EQ(balances["1"], 10000);
+  EXPECT_EQ(balances["2"], 10000);
+  EXPECT_EQ(balances["BOUNCE-" + b1], 50000);
+  cv1::Aging aging = AgingOn(id, DateOf(2026, 3, 5));
+  EXPECT_EQ(aging.anchor_due_date().month(), 1);
+  EXPECT_EQ(aging.days_past_due(), 60);
+
+  // The same bank report again (a new request): every row is applied once only.
+  report.set_request_id(NewId());
+  cv1::IngestBankReturnsResponse again;
+  ASSERT_TRUE(stub_->IngestBankReturns(Ctx(kFinance).get(), report, &again).ok());
+  EXPECT_EQ(again.results(0).outcome(), cv1::RETURN_OUTCOME_DUPLICATE);
+  EXPECT_EQ(again.results(1).outcome(), cv1::RETURN_OUTCOME_DUPLICATE);
+  EXPECT_EQ(again.applied(), 0);
+  EXPECT_EQ(Balances(id), balances);
+}
+
 TEST_F(CollectionsIntegrationTest, AnExplicitSpreadPaysThreeInstallmentsAndMustAddUp) {
   cv1::Ledger ledger = NewLedger();
   const std::string id = ledger.ledger_id();
@@ -544,7 +606,8 @@ TEST_F(CollectionsIntegrationTest, AgingRunRecordsBucketChangesOnceAndHistoryRea
            body.find("careops_collections_past_due_accounts{bucket=\"31-60\"} 0") == std::string::npos &&
            body.find("careops_collections_past_due_amount_minor{bucket=\"31-60\",currency=\"PHP\"}") !=
                std::string::npos &&
-           body.find("careops_collections_payments_posted_total{method=\"CARD\"}") != std::string::npos;
+           body.find("careops_collections_payments_posted_total{method=\"CARD\"}") != std::string::npos &&
+           body.find("careops_collections_failed_debits_total{reason=\"STOP_PAYMENT\"}") != std::string::npos;
   })) << testing::HttpGet(collections_->metrics_port(), "/metrics");
 }
 
