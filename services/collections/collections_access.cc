@@ -1,0 +1,39 @@
+// Who may do what in collections. Deny by default: a method missing here stops
+// the service at start (common/access.h).
+//
+// - Collection assistants work the ledgers: open them, take in installments,
+//   keep the contact for notices, post and reverse payments, pause the count.
+// - finance (billing and treasury) opens ledgers, loads the billing download and
+//   posts or reverses payments; it does not touch contacts or pauses.
+// - Managers read everything, to supervise, and may run a back-fill of aging.
+// - No other service writes here.
+#include "services/collections/collections_access.h"
+
+namespace careops::collections {
+
+AccessTable CollectionsAccess() {
+  const AccessRule billing{.roles = {"collection_assistant", "finance"}, .services = {}};
+  const AccessRule assistant{.roles = {"collection_assistant"}, .services = {}};
+  const AccessRule read{.roles = {"collection_assistant", "finance", "manager"}, .services = {}};
+  return {
+      {"OpenLedger", billing},
+      {"GetLedger", read},
+      {"AddInstallment", billing},
+      {"BatchAddInstallments", billing},
+      {"UpdateContact", assistant},
+      {"ListContactHistory", read},
+      {"PostPayment", billing},
+      {"ReversePayment", billing},
+      {"IngestBankReturns", billing},
+      {"ListPayments", read},
+      {"GetAging", read},
+      {"AddPause", assistant},
+      {"EndPause", assistant},
+      // The run is also scheduled inside the service; by hand it is a back-fill.
+      {"RunAging", {.roles = {"collection_assistant", "manager"}, .services = {}}},
+      {"GetAgingHistory", read},
+      {"GetAgingReport", read},
+  };
+}
+
+}  // namespace careops::collections

@@ -1,0 +1,61 @@
+#include "services/collections/collections_metrics.h"
+
+#include <map>
+
+#include "careops/collections/v1/collections.pb.h"
+#include "common/status.h"
+
+namespace careops::collections {
+
+CollectionsMetrics::CollectionsMetrics(prometheus::Registry& registry, const AgingBuckets& buckets)
+    : buckets_(buckets),
+      accounts_(prometheus::BuildGauge()
+                    .Name("careops_collections_past_due_accounts")
+                    .Help("Ledgers in each aging bucket, as the latest aging run put them")
+                    .Register(registry)),
+      amount_(prometheus::BuildGauge()
+                  .Name("careops_collections_past_due_amount_minor")
+                  .Help("Outstanding of the ledgers in each aging bucket, in minor units")
+                  .Register(registry)),
+      payments_(prometheus::BuildGauge()
+                    .Name("careops_collections_payments_posted_total")
+                    .Help("Payments posted and not reversed or un-applied, by method")
+                    .Register(registry)),
+      returns_(prometheus::BuildGauge()
+                   .Name("careops_collections_failed_debits_total")
+                   .Help("Failed auto-debits and bounced checks ingested from the bank, by reason")
+                   .Register(registry)) {}
+
+absl::Status CollectionsMetrics::Refresh(CollectionsStore& store, absl::CivilDay today) {
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<AgingReportEntry> entries, store.AgingReport(today));
+  CAREOPS_ASSIGN_OR_RETURN(auto by_method, store.PostedPaymentsByMethod());
+  std::map<std::string, int64_t> accounts;
+  std::map<std::pair<std::string, std::string>, int64_t> amounts;
+  for (const Bucket& b : buckets_.buckets()) accounts[b.name] = 0;
+  for (const AgingReportEntry& e : entries) {
+    accounts[e.bucket] += 1;
+    amounts[{e.bucket, e.currency}] += e.outstanding_minor;
+  }
+  for (const auto& [bucket, n] : accounts) accounts_.Add({{"bucket", bucket}}).Set(static_cast<double>(n));
+  for (const auto& [key, minor] : amounts) {
+    amount_.Add({{"bucket", key.first}, {"currency", key.second}}).Set(static_cast<double>(minor));
+  }
+  const auto* methods = v1::PaymentMethod_descriptor();
+  for (int i = 0; i < methods->value_count(); ++i) {
+    if (methods->value(i)->number() == 0) continue;
+    std::string name = methods->value(i)->name().substr(sizeof("PAYMENT_METHOD_") - 1);
+    auto it = by_method.find(name);
+    payments_.Add({{"method", name}}).Set(it == by_method.end() ? 0.0 : static_cast<double>(it->second));
+  }
+  CAREOPS_ASSIGN_OR_RETURN(auto by_reason, store.BankReturnsByReason());
+  const auto* reasons = v1::ReturnReason_descriptor();
+  for (int i = 0; i < reasons->value_count(); ++i) {
+    if (reasons->value(i)->number() == 0) continue;
+    std::string name = reasons->value(i)->name().substr(sizeof("RETURN_REASON_") - 1);
+    auto it = by_reason.find(name);
+    returns_.Add({{"reason", name}}).Set(it == by_reason.end() ? 0.0 : static_cast<double>(it->second));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace careops::collections

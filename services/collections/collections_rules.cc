@@ -1,0 +1,242 @@
+#include "services/collections/collections_rules.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/status.h"
+#include "common/text.h"
+
+namespace careops::collections {
+
+std::string_view ComponentName(Component c) {
+  switch (c) {
+    case Component::kFee:
+      return "FEE";
+    case Component::kInterest:
+      return "INTEREST";
+    case Component::kPrincipal:
+      return "PRINCIPAL";
+  }
+  return "PRINCIPAL";
+}
+
+std::optional<Component> ParseComponent(std::string_view name) {
+  for (Component c : {Component::kFee, Component::kInterest, Component::kPrincipal}) {
+    if (ComponentName(c) == name) return c;
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<ComponentOrder> ComponentOrder::Parse(std::string_view text) {
+  ComponentOrder out;
+  std::vector<std::string> parts = absl::StrSplit(Abs(text), ',');
+  if (parts.size() != kComponents) {
+    return InvalidArgument("allocation_order", "must name fee, interest and principal once each, comma-separated");
+  }
+  std::set<Component> seen;
+  for (int i = 0; i < kComponents; ++i) {
+    std::string upper(absl::StripAsciiWhitespace(parts[i]));
+    for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    std::optional<Component> c = ParseComponent(upper);
+    if (!c || !seen.insert(*c).second) {
+      return InvalidArgument("allocation_order", "must name fee, interest and principal once each, comma-separated");
+    }
+    out.order_[i] = *c;
+  }
+  return out;
+}
+
+namespace {
+
+// Pays up to `amount` of `item` in component order; returns what is left.
+int64_t PayItem(OpenItem& item, int64_t amount, const ComponentOrder& order, std::vector<AllocationLine>& out) {
+  for (Component c : order.order()) {
+    if (amount == 0) break;
+    int64_t& owed = item.outstanding[static_cast<int>(c)];
+    int64_t take = std::min(owed, amount);
+    if (take <= 0) continue;
+    owed -= take;
+    amount -= take;
+    out.push_back({item.installment_id, c, take});
+  }
+  return amount;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<AllocationLine>> AllocateOldestFirst(std::vector<OpenItem> items, int64_t amount_minor,
+                                                                const ComponentOrder& order) {
+  if (amount_minor <= 0) return InvalidArgument("amount", "must be greater than zero");
+  int64_t owed = 0;
+  for (const OpenItem& item : items) owed += item.total();
+  if (amount_minor > owed) {
+    return InvalidArgument("amount", absl::StrCat("exceeds what the ledger owes (", owed,
+                                                  " minor units): over-allocation is refused"));
+  }
+  std::stable_sort(items.begin(), items.end(), [](const OpenItem& a, const OpenItem& b) {
+    if (a.due_date != b.due_date) return a.due_date < b.due_date;
+    return a.number < b.number;
+  });
+  std::vector<AllocationLine> out;
+  for (OpenItem& item : items) {
+    amount_minor = PayItem(item, amount_minor, order, out);
+    if (amount_minor == 0) break;
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<AllocationLine>> AllocateAsRequested(const std::vector<OpenItem>& items,
+                                                                const std::vector<RequestedAllocation>& requested,
+                                                                int64_t amount_minor, const ComponentOrder& order) {
+  std::map<std::string, OpenItem> by_id;
+  for (const OpenItem& item : items) by_id.emplace(item.installment_id, item);
+  std::set<std::string> seen;
+  int64_t sum = 0;
+  std::vector<AllocationLine> out;
+  for (size_t i = 0; i < requested.size(); ++i) {
+    const RequestedAllocation& r = requested[i];
+    const std::string field = absl::StrCat("allocations[", i, "]");
+    auto it = by_id.find(r.installment_id);
+    if (it == by_id.end()) {
+      return InvalidArgument(absl::StrCat(field, ".installment_id"), "is not an installment of the ledger with a balance");
+    }
+    if (!seen.insert(r.installment_id).second) {
+      return InvalidArgument(absl::StrCat(field, ".installment_id"), "appears more than once");
+    }
+    if (r.amount_minor <= 0) return InvalidArgument(absl::StrCat(field, ".amount"), "must be greater than zero");
+    if (r.amount_minor > it->second.total()) {
+      return InvalidArgument(absl::StrCat(field, ".amount"),
+                             absl::StrCat("exceeds the installment's balance (", it->second.total(),
+                                          " minor units): over-allocation is refused"));
+    }
+    sum += r.amount_minor;
+    PayItem(it->second, r.amount_minor, order, out);
+  }
+  if (sum != amount_minor) {
+    return InvalidArgument("allocations", absl::StrCat("add up to ", sum, " minor units, not the amount of ",
+                                                       amount_minor));
+  }
+  return out;
+}
+
+int64_t PausedDays(absl::CivilDay due, absl::CivilDay as_of, const std::vector<PauseSpan>& pauses) {
+  if (as_of <= due) return 0;
+  // Clip each pause to [due + 1, as_of + 1), then merge overlapping spans.
+  std::vector<std::pair<absl::CivilDay, absl::CivilDay>> spans;
+  for (const PauseSpan& p : pauses) {
+    absl::CivilDay lo = std::max(p.start, due + 1);
+    absl::CivilDay hi = std::min(p.end.value_or(as_of + 1), as_of + 1);
+    if (lo < hi) spans.emplace_back(lo, hi);
+  }
+  std::sort(spans.begin(), spans.end());
+  int64_t days = 0;
+  std::optional<std::pair<absl::CivilDay, absl::CivilDay>> cur;
+  for (const auto& s : spans) {
+    if (cur && s.first <= cur->second) {
+      cur->second = std::max(cur->second, s.second);
+      continue;
+    }
+    if (cur) days += cur->second - cur->first;
+    cur = s;
+  }
+  if (cur) days += cur->second - cur->first;
+  return days;
+}
+
+int64_t DaysPastDue(absl::CivilDay due, absl::CivilDay as_of, int64_t grace_days,
+                    const std::vector<PauseSpan>& pauses) {
+  if (as_of <= due) return 0;
+  return std::max<int64_t>(0, (as_of - due) - grace_days - PausedDays(due, as_of, pauses));
+}
+
+std::string AgingBuckets::DefaultText() {
+  return "current:0-0,1-30:1-30,31-60:31-60,61-90:61-90,91-120:91-120,120+:121-";
+}
+
+absl::StatusOr<AgingBuckets> AgingBuckets::Parse(std::string_view text) {
+  AgingBuckets out;
+  std::set<std::string> names;
+  for (absl::string_view entry : absl::StrSplit(Abs(text), ',')) {
+    entry = absl::StripAsciiWhitespace(entry);
+    size_t colon = entry.rfind(':');
+    size_t dash = colon == absl::string_view::npos ? absl::string_view::npos : entry.find('-', colon);
+    if (colon == absl::string_view::npos || colon == 0 || dash == absl::string_view::npos) {
+      return InvalidArgument("aging_buckets", absl::StrCat("entry '", entry, "' is not name:min-max or name:min-"));
+    }
+    Bucket b;
+    b.name = std::string(entry.substr(0, colon));
+    absl::string_view min_text = entry.substr(colon + 1, dash - colon - 1);
+    absl::string_view max_text = entry.substr(dash + 1);
+    int64_t min = 0, max = 0;
+    if (!absl::SimpleAtoi(min_text, &min) || min < 0 || (!max_text.empty() && !absl::SimpleAtoi(max_text, &max))) {
+      return InvalidArgument("aging_buckets", absl::StrCat("entry '", entry, "' has a bad day range"));
+    }
+    b.min_days = min;
+    if (!max_text.empty()) {
+      if (max < min) return InvalidArgument("aging_buckets", absl::StrCat("entry '", entry, "' ends before it starts"));
+      b.max_days = max;
+    }
+    if (!names.insert(b.name).second) {
+      return InvalidArgument("aging_buckets", absl::StrCat("bucket '", b.name, "' appears twice"));
+    }
+    if (out.buckets_.empty()) {
+      if (b.min_days != 0) return InvalidArgument("aging_buckets", "the first bucket must start at 0 days");
+    } else {
+      const Bucket& prev = out.buckets_.back();
+      if (!prev.max_days) {
+        return InvalidArgument("aging_buckets", absl::StrCat("bucket '", prev.name, "' is open-ended but not last"));
+      }
+      if (b.min_days <= *prev.max_days) {
+        return InvalidArgument("aging_buckets", absl::StrCat("bucket '", b.name, "' overlaps '", prev.name, "'"));
+      }
+      if (b.min_days > *prev.max_days + 1) {
+        return InvalidArgument("aging_buckets", absl::StrCat("days ", *prev.max_days + 1, "..", b.min_days - 1,
+                                                             " fall in no bucket (between '", prev.name, "' and '",
+                                                             b.name, "')"));
+      }
+    }
+    out.buckets_.push_back(std::move(b));
+  }
+  if (out.buckets_.empty() || out.buckets_.back().max_days) {
+    return InvalidArgument("aging_buckets", "the last bucket must be open-ended (name:min-)");
+  }
+  return out;
+}
+
+const Bucket& AgingBuckets::For(int64_t days) const {
+  for (const Bucket& b : buckets_) {
+    if (!b.max_days || days <= *b.max_days) return b;
+  }
+  return buckets_.back();
+}
+
+LedgerAging AgeLedger(std::vector<OpenItem> open_items, const std::vector<PauseSpan>& pauses, absl::CivilDay as_of,
+                      int64_t grace_days, const AgingBuckets& buckets) {
+  std::stable_sort(open_items.begin(), open_items.end(), [](const OpenItem& a, const OpenItem& b) {
+    if (a.due_date != b.due_date) return a.due_date < b.due_date;
+    return a.number < b.number;
+  });
+  LedgerAging out;
+  out.as_of = as_of;
+  for (const OpenItem& item : open_items) {
+    if (item.total() <= 0) continue;
+    if (!out.anchor) out.anchor = item;
+    out.outstanding_minor += item.total();
+    if (item.due_date < as_of) out.past_due_minor += item.total();
+    int64_t dpd = DaysPastDue(item.due_date, as_of, grace_days, pauses);
+    out.installments.push_back({item.installment_id, dpd, buckets.For(dpd).name, item.total()});
+  }
+  if (out.anchor) {
+    out.days_past_due = DaysPastDue(out.anchor->due_date, as_of, grace_days, pauses);
+    out.paused_days = PausedDays(out.anchor->due_date, as_of, pauses);
+  }
+  out.bucket = buckets.For(out.days_past_due).name;
+  return out;
+}
+
+}  // namespace careops::collections

@@ -1,0 +1,477 @@
+#include "services/collections/collections_service.h"
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "common/money.h"
+#include "common/proto_time.h"
+#include "common/status.h"
+
+namespace careops::collections {
+namespace {
+
+constexpr int kMaxBatchRows = 5000;
+
+absl::Status Required(const std::string& value, std::string_view field, size_t max) {
+  if (value.empty()) return InvalidArgument(field, "is required");
+  if (value.size() > max) return InvalidArgument(field, absl::StrCat("must be at most ", max, " characters"));
+  return absl::OkStatus();
+}
+
+absl::Status AtMost(const std::string& value, std::string_view field, size_t max) {
+  if (value.size() > max) return InvalidArgument(field, absl::StrCat("must be at most ", max, " characters"));
+  return absl::OkStatus();
+}
+
+// An amount in the ledger's currency, zero or more; unset means zero.
+absl::Status ValidateComponent(const common::v1::Money& m, bool set, const std::string& currency,
+                               const std::string& field) {
+  if (!set) return absl::OkStatus();
+  if (m.currency_code() != currency) {
+    return InvalidArgument(absl::StrCat(field, ".currency_code"), absl::StrCat("must be the ledger's ", currency));
+  }
+  if (m.amount_minor() < 0) return InvalidArgument(absl::StrCat(field, ".amount_minor"), "must not be negative");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateContact(const v1::Contact& c, const std::string& field) {
+  CAREOPS_RETURN_IF_ERROR(AtMost(c.billing_email(), absl::StrCat(field, ".billing_email"), 254));
+  if (!c.billing_email().empty() && c.billing_email().find('@') == std::string::npos) {
+    return InvalidArgument(absl::StrCat(field, ".billing_email"), "must be an email address");
+  }
+  CAREOPS_RETURN_IF_ERROR(AtMost(c.mobile(), absl::StrCat(field, ".mobile"), 32));
+  CAREOPS_RETURN_IF_ERROR(AtMost(c.postal_address(), absl::StrCat(field, ".postal_address"), 500));
+  if (!v1::Channel_IsValid(c.preferred_channel())) {
+    return InvalidArgument(absl::StrCat(field, ".preferred_channel"), "is not a known channel");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> LedgerCurrency(CollectionsStore& store, const std::string& ledger_id) {
+  CAREOPS_RETURN_IF_ERROR(Required(ledger_id, "ledger_id", 26));
+  CAREOPS_ASSIGN_OR_RETURN(v1::Ledger ledger, store.GetLedger(ledger_id));
+  return ledger.currency_code();
+}
+
+}  // namespace
+
+absl::Status ValidateInstallment(const v1::Installment& row, const std::string& currency, const std::string& field) {
+  CAREOPS_RETURN_IF_ERROR(Required(row.number(), absl::StrCat(field, ".number"), 64));
+  if (row.kind() == v1::INSTALLMENT_KIND_UNSPECIFIED || !v1::InstallmentKind_IsValid(row.kind())) {
+    return InvalidArgument(absl::StrCat(field, ".kind"),
+                           "is required: REGULAR, BALLOON, RETENTION, FEE or INTEREST");
+  }
+  if (!row.has_due_date()) return InvalidArgument(absl::StrCat(field, ".due_date"), "is required");
+  CAREOPS_RETURN_IF_ERROR(FromProto(row.due_date(), absl::StrCat(field, ".due_date")).status());
+  CAREOPS_RETURN_IF_ERROR(ValidateComponent(row.principal(), row.has_principal(), currency, field + ".principal"));
+  CAREOPS_RETURN_IF_ERROR(ValidateComponent(row.interest(), row.has_interest(), currency, field + ".interest"));
+  CAREOPS_RETURN_IF_ERROR(ValidateComponent(row.fee(), row.has_fee(), currency, field + ".fee"));
+  int64_t total = row.principal().amount_minor() + row.interest().amount_minor() + row.fee().amount_minor();
+  if (total <= 0) {
+    return InvalidArgument(field, "must ask for something: principal, interest or fee above zero");
+  }
+  return absl::OkStatus();
+}
+
+CollectionsServiceImpl::CollectionsServiceImpl(CollectionsStore& store, MembershipClient& membership,
+                                               const RpcKit& rpc, CollectionsOptions options)
+    : store_(store), membership_(membership), rpc_(rpc), options_(std::move(options)), ids_(rpc.clock()) {}
+
+grpc::Status CollectionsServiceImpl::OpenLedger(grpc::ServerContext* ctx, const v1::OpenLedgerRequest* req,
+                                                v1::Ledger* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Required(req->account_id(), "account_id", 64));
+    if (!IsKnownCurrency(req->currency_code())) {
+      return InvalidArgument("currency_code", "must be a known ISO-4217 code");
+    }
+    // Asked before the transaction: no call to membership while one is open.
+    absl::StatusOr<AccountInfo> account = membership_.GetClientAccount(req->account_id());
+    if (absl::IsNotFound(account.status())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("account_id: membership has no client account '", req->account_id(), "'"));
+    }
+    CAREOPS_RETURN_IF_ERROR(account.status());
+    if (account->cancelled) {
+      return absl::FailedPreconditionError(absl::StrCat("account_id: account '", req->account_id(), "' is cancelled"));
+    }
+    v1::Ledger ledger;
+    ledger.set_ledger_id(ids_.Next());
+    ledger.set_account_id(account->account_id);
+    ledger.set_account_name(account->name);
+    ledger.set_currency_code(req->currency_code());
+    ledger.mutable_contact()->set_billing_email(account->contact_email);
+    if (!account->contact_email.empty()) ledger.mutable_contact()->set_preferred_channel(v1::CHANNEL_EMAIL);
+    return store_.OpenLedger(m, ledger, "membership account contact", [&](const v1::Ledger& l) { *resp = l; });
+  });
+}
+
+grpc::Status CollectionsServiceImpl::GetLedger(grpc::ServerContext* ctx, const v1::GetLedgerRequest* req,
+                                               v1::Ledger* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Required(req->ledger_id(), "ledger_id", 26));
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetLedger(req->ledger_id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::AddInstallment(grpc::ServerContext* ctx, const v1::AddInstallmentRequest* req,
+                                                    v1::Installment* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    const v1::Installment& in = req->installment();
+    CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(store_, in.ledger_id()));
+    CAREOPS_RETURN_IF_ERROR(ValidateInstallment(in, currency, "installment"));
+    v1::Installment row = in;
+    row.set_installment_id(ids_.Next());
+    return store_.AddInstallments(
+        m, in.ledger_id(), {row}, [&](const std::vector<std::optional<std::string>>& existing) -> absl::Status {
+          if (existing[0]) {
+            return absl::AlreadyExistsError(absl::StrCat("installment.number: '", in.number(),
+                                                         "' is already installment ", *existing[0]));
+          }
+          // Balances as stored: a new installment owes all of it.
+          *resp = row;
+          int64_t total = row.principal().amount_minor() + row.interest().amount_minor() + row.fee().amount_minor();
+          *resp->mutable_principal() = ToProto(Money(currency, row.principal().amount_minor()));
+          *resp->mutable_interest() = ToProto(Money(currency, row.interest().amount_minor()));
+          *resp->mutable_fee() = ToProto(Money(currency, row.fee().amount_minor()));
+          *resp->mutable_amount() = ToProto(Money(currency, total));
+          *resp->mutable_paid() = ToProto(Money(currency, 0));
+          *resp->mutable_balance() = ToProto(Money(currency, total));
+          return absl::OkStatus();
+        });
+  });
+}
+
+grpc::Status CollectionsServiceImpl::BatchAddInstallments(grpc::ServerContext* ctx,
+                                                          const v1::BatchAddInstallmentsRequest* req,
+                                                          v1::BatchAddInstallmentsResponse* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    if (req->installments_size() == 0) return InvalidArgument("installments", "must have at least one row");
+    if (req->installments_size() > kMaxBatchRows) {
+      return InvalidArgument("installments", absl::StrCat("must have at most ", kMaxBatchRows, " rows"));
+    }
+    CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(store_, req->ledger_id()));
+    std::vector<v1::BatchRowResult> results(req->installments_size());
+    std::vector<v1::Installment> rows;
+    std::vector<int> row_of;  // index in `rows` -> request row
+    std::map<std::string, int> numbers;
+    for (int i = 0; i < req->installments_size(); ++i) {
+      results[i].set_row(i);
+      absl::Status valid = ValidateInstallment(req->installments(i), currency, absl::StrCat("installments[", i, "]"));
+      if (valid.ok() && numbers.count(req->installments(i).number()) > 0) {
+        valid = InvalidArgument(absl::StrCat("installments[", i, "].number"),
+                                absl::StrCat("repeats row ", numbers[req->installments(i).number()]));
+      }
+      if (!valid.ok()) {
+        results[i].set_outcome(v1::ROW_OUTCOME_INVALID);
+        results[i].set_error(std::string(valid.message()));
+        continue;
+      }
+      numbers[req->installments(i).number()] = i;
+      v1::Installment row = req->installments(i);
+      row.set_ledger_id(req->ledger_id());
+      row.set_installment_id(ids_.Next());
+      rows.push_back(std::move(row));
+      row_of.push_back(i);
+    }
+    return store_.AddInstallments(
+        m, req->ledger_id(), rows, [&](const std::vector<std::optional<std::string>>& existing) -> absl::Status {
+          resp->Clear();
+          for (size_t k = 0; k < rows.size(); ++k) {
+            v1::BatchRowResult& r = results[row_of[k]];
+            r.set_outcome(existing[k] ? v1::ROW_OUTCOME_DUPLICATE : v1::ROW_OUTCOME_CREATED);
+            r.set_installment_id(existing[k] ? *existing[k] : rows[k].installment_id());
+          }
+          for (v1::BatchRowResult& r : results) {
+            if (r.outcome() == v1::ROW_OUTCOME_CREATED) resp->set_created(resp->created() + 1);
+            if (r.outcome() == v1::ROW_OUTCOME_DUPLICATE) resp->set_duplicates(resp->duplicates() + 1);
+            if (r.outcome() == v1::ROW_OUTCOME_INVALID) resp->set_invalid(resp->invalid() + 1);
+            *resp->add_results() = r;
+          }
+          return absl::OkStatus();
+        });
+  });
+}
+
+grpc::Status CollectionsServiceImpl::UpdateContact(grpc::ServerContext* ctx, const v1::UpdateContactRequest* req,
+                                                   v1::Ledger* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Required(req->ledger_id(), "ledger_id", 26));
+    CAREOPS_RETURN_IF_ERROR(ValidateContact(req->contact(), "contact"));
+    CAREOPS_RETURN_IF_ERROR(Required(req->source(), "source", 200));
+    return store_.UpdateContact(m, req->ledger_id(), req->contact(), req->source(),
+                                [&](const v1::Ledger& l) { *resp = l; });
+  });
+}
+
+grpc::Status CollectionsServiceImpl::ListContactHistory(grpc::ServerContext* ctx,
+                                                        const v1::ListContactHistoryRequest* req,
+                                                        v1::ListContactHistoryResponse* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Required(req->ledger_id(), "ledger_id", 26));
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::ContactChange> changes, store_.ListContactHistory(req->ledger_id()));
+    for (v1::ContactChange& c : changes) *resp->add_changes() = std::move(c);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::PostPayment(grpc::ServerContext* ctx, const v1::PostPaymentRequest* req,
+                                                 v1::Payment* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(store_, req->ledger_id()));
+    if (!req->has_amount()) return InvalidArgument("amount", "is required");
+    if (req->amount().currency_code() != currency) {
+      return InvalidArgument("amount.currency_code", absl::StrCat("must be the ledger's ", currency));
+    }
+    if (req->amount().amount_minor() <= 0) return InvalidArgument("amount.amount_minor", "must be greater than zero");
+    if (!req->has_payment_date()) return InvalidArgument("payment_date", "is required");
+    CAREOPS_RETURN_IF_ERROR(FromProto(req->payment_date(), "payment_date").status());
+    if (req->method() == v1::PAYMENT_METHOD_UNSPECIFIED || !v1::PaymentMethod_IsValid(req->method())) {
+      return InvalidArgument("method", "is required: AUTO_DEBIT, CHECK, BANK_TRANSFER, CASH or CARD");
+    }
+    if (req->method() != v1::PAYMENT_METHOD_CASH) {
+      CAREOPS_RETURN_IF_ERROR(Required(req->reference(), "reference", 128));
+    } else {
+      CAREOPS_RETURN_IF_ERROR(AtMost(req->reference(), "reference", 128));
+    }
+    std::vector<RequestedAllocation> requested;
+    for (int i = 0; i < req->allocations_size(); ++i) {
+      const v1::Allocation& a = req->allocations(i);
+      const std::string field = absl::StrCat("allocations[", i, "]");
+      CAREOPS_RETURN_IF_ERROR(Required(a.installment_id(), field + ".installment_id", 26));
+      if (a.amount().currency_code() != currency) {
+        return InvalidArgument(field + ".amount.currency_code", absl::StrCat("must be the ledger's ", currency));
+      }
+      requested.push_back({a.installment_id(), a.amount().amount_minor()});
+    }
+    v1::Payment payment;
+    payment.set_payment_id(ids_.Next());
+    payment.set_ledger_id(req->ledger_id());
+    *payment.mutable_amount() = req->amount();
+    *payment.mutable_payment_date() = req->payment_date();
+    payment.set_method(req->method());
+    payment.set_reference(req->reference());
+    return store_.PostPayment(m, payment, requested, options_.allocation_order,
+                              [&](const v1::Payment& p) { *resp = p; });
+  });
+}
+
+grpc::Status CollectionsServiceImpl::ReversePayment(grpc::ServerContext* ctx, const v1::ReversePaymentRequest* req,
+                                                    v1::Payment* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Required(req->payment_id(), "payment_id", 26));
+    CAREOPS_RETURN_IF_ERROR(Required(req->reason(), "reason", 500));
+    return store_.ReversePayment(m, req->payment_id(), req->unapply_only(), req->reason(),
+                                 [&](const v1::Payment& p) { *resp = p; });
+  });
+}
+
+grpc::Status CollectionsServiceImpl::IngestBankReturns(grpc::ServerContext* ctx,
+                                                       const v1::IngestBankReturnsRequest* req,
+                                                       v1::IngestBankReturnsResponse* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    if (req->rows_size() == 0) return InvalidArgument("rows", "must have at least one row");
+    if (req->rows_size() > kMaxBatchRows) {
+      return InvalidArgument("rows", absl::StrCat("must have at most ", kMaxBatchRows, " rows"));
+    }
+    if (req->has_bounce_fee()) {
+      CAREOPS_RETURN_IF_ERROR(ValidateMoney(FromProto(req->bounce_fee()), "bounce_fee"));
+    }
+    std::vector<v1::BankReturnResult> results(req->rows_size());
+    std::vector<BankReturn> rows;
+    std::vector<int> row_of;
+    std::map<std::string, int> references;
+    for (int i = 0; i < req->rows_size(); ++i) {
+      const v1::BankReturnRow& r = req->rows(i);
+      const std::string f = absl::StrCat("rows[", i, "]");
+      results[i].set_row(i);
+      absl::Status valid = [&]() -> absl::Status {
+        CAREOPS_RETURN_IF_ERROR(Required(r.ledger_id(), f + ".ledger_id", 26));
+        CAREOPS_RETURN_IF_ERROR(Required(r.bank_reference(), f + ".bank_reference", 128));
+        if (references.count(r.bank_reference()) > 0) {
+          return InvalidArgument(f + ".bank_reference", absl::StrCat("repeats row ", references[r.bank_reference()]));
+        }
+        if (r.kind() == v1::RETURN_KIND_UNSPECIFIED || !v1::ReturnKind_IsValid(r.kind())) {
+          return InvalidArgument(f + ".kind", "is required: FAILED_DEBIT or BOUNCED_CHECK");
+        }
+        if (r.reason() == v1::RETURN_REASON_UNSPECIFIED || !v1::ReturnReason_IsValid(r.reason())) {
+          return InvalidArgument(f + ".reason",
+                                 "is required: INSUFFICIENT_FUNDS, ACCOUNT_CLOSED, STOP_PAYMENT or SIGNATURE_MISMATCH");
+        }
+        if (r.amount().amount_minor() <= 0) return InvalidArgument(f + ".amount.amount_minor", "must be greater than zero");
+        if (!r.has_return_date()) return InvalidArgument(f + ".return_date", "is required");
+        CAREOPS_RETURN_IF_ERROR(FromProto(r.return_date(), f + ".return_date").status());
+        if (r.kind() == v1::RETURN_KIND_BOUNCED_CHECK) {
+          CAREOPS_RETURN_IF_ERROR(Required(r.payment_reference(), f + ".payment_reference", 128));
+        }
+        return AtMost(r.payment_reference(), f + ".payment_reference", 128);
+      }();
+      if (!valid.ok()) {
+        results[i].set_outcome(v1::RETURN_OUTCOME_INVALID);
+        results[i].set_error(std::string(valid.message()));
+        continue;
+      }
+      references[r.bank_reference()] = i;
+      BankReturn row{r, "", 0};
+      if (r.kind() == v1::RETURN_KIND_BOUNCED_CHECK && req->bounce_fee().amount_minor() > 0) {
+        if (req->bounce_fee().currency_code() != r.amount().currency_code()) {
+          results[i].set_outcome(v1::RETURN_OUTCOME_INVALID);
+          results[i].set_error(f + ".amount.currency_code: must be the bounce fee's currency");
+          continue;
+        }
+        row.fee_installment_id = ids_.Next();
+        row.fee_minor = req->bounce_fee().amount_minor();
+      }
+      rows.push_back(std::move(row));
+      row_of.push_back(i);
+    }
+    return store_.IngestBankReturns(m, rows, [&](const std::vector<BankReturnOutcome>& outcomes) {
+      resp->Clear();
+      for (size_t k = 0; k < rows.size(); ++k) {
+        v1::BankReturnResult& r = results[row_of[k]];
+        r.set_outcome(outcomes[k].outcome);
+        r.set_reversed_payment_id(outcomes[k].reversed_payment_id);
+        r.set_fee_installment_id(outcomes[k].fee_installment_id);
+        r.set_error(outcomes[k].error);
+      }
+      for (const v1::BankReturnResult& r : results) {
+        if (r.outcome() == v1::RETURN_OUTCOME_APPLIED) resp->set_applied(resp->applied() + 1);
+        if (r.outcome() == v1::RETURN_OUTCOME_DUPLICATE) resp->set_duplicates(resp->duplicates() + 1);
+        if (r.outcome() == v1::RETURN_OUTCOME_INVALID) resp->set_invalid(resp->invalid() + 1);
+        *resp->add_results() = r;
+      }
+    });
+  });
+}
+
+grpc::Status CollectionsServiceImpl::ListPayments(grpc::ServerContext* ctx, const v1::ListPaymentsRequest* req,
+                                                  v1::ListPaymentsResponse* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Required(req->ledger_id(), "ledger_id", 26));
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Payment> payments, store_.ListPayments(req->ledger_id()));
+    for (v1::Payment& p : payments) *resp->add_payments() = std::move(p);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::GetAging(grpc::ServerContext* ctx, const v1::GetAgingRequest* req,
+                                              v1::Aging* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Required(req->ledger_id(), "ledger_id", 26));
+    absl::CivilDay as_of = absl::ToCivilDay(call.now, absl::UTCTimeZone());
+    if (req->has_as_of()) {
+      CAREOPS_ASSIGN_OR_RETURN(as_of, FromProto(req->as_of(), "as_of"));
+    }
+    CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, store_.GetAgingInputs(req->ledger_id()));
+    LedgerAging a = AgeLedger(in.open_items, in.pauses, as_of, options_.grace_days, options_.buckets);
+    resp->set_ledger_id(req->ledger_id());
+    *resp->mutable_as_of() = ToProto(as_of);
+    if (a.anchor) {
+      resp->set_anchor_installment_id(a.anchor->installment_id);
+      *resp->mutable_anchor_due_date() = ToProto(a.anchor->due_date);
+    }
+    resp->set_days_past_due(static_cast<int32_t>(a.days_past_due));
+    resp->set_paused_days(static_cast<int32_t>(a.paused_days));
+    resp->set_bucket(a.bucket);
+    *resp->mutable_outstanding() = ToProto(Money(in.currency, a.outstanding_minor));
+    *resp->mutable_past_due() = ToProto(Money(in.currency, a.past_due_minor));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<AgingRunResult> CollectionsServiceImpl::AgeAll(absl::CivilDay as_of) {
+  return store_.RunAging(as_of, TruncateToMicros(rpc_.clock().Now()), [&](const AgingInputs& in) {
+    return AgeLedger(in.open_items, in.pauses, as_of, options_.grace_days, options_.buckets);
+  });
+}
+
+grpc::Status CollectionsServiceImpl::RunAging(grpc::ServerContext* ctx, const v1::RunAgingRequest* req,
+                                              v1::RunAgingResponse* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
+    absl::CivilDay as_of = absl::ToCivilDay(call.now, absl::UTCTimeZone());
+    if (req->has_as_of()) {
+      CAREOPS_ASSIGN_OR_RETURN(as_of, FromProto(req->as_of(), "as_of"));
+    }
+    CAREOPS_ASSIGN_OR_RETURN(AgingRunResult result, AgeAll(as_of));
+    *resp->mutable_as_of() = ToProto(as_of);
+    resp->set_ledgers_aged(result.ledgers_aged);
+    resp->set_bucket_changes(result.bucket_changes);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::GetAgingHistory(grpc::ServerContext* ctx, const v1::GetAgingHistoryRequest* req,
+                                                     v1::GetAgingHistoryResponse* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Required(req->ledger_id(), "ledger_id", 26));
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::AgingChange> changes, store_.GetAgingHistory(req->ledger_id()));
+    for (v1::AgingChange& c : changes) *resp->add_changes() = std::move(c);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::GetAgingReport(grpc::ServerContext* ctx, const v1::GetAgingReportRequest* req,
+                                                    v1::AgingReport* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    if (!req->has_as_of()) return InvalidArgument("as_of", "is required");
+    CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay as_of, FromProto(req->as_of(), "as_of"));
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<AgingReportEntry> entries, store_.AgingReport(as_of));
+    *resp->mutable_as_of() = ToProto(as_of);
+    // Totals from the very rows returned, so they always equal them.
+    std::map<std::pair<std::string, std::string>, std::pair<int32_t, int64_t>> totals;
+    for (const AgingReportEntry& e : entries) {
+      v1::AgingReportRow* row = resp->add_rows();
+      row->set_ledger_id(e.ledger_id);
+      row->set_account_id(e.account_id);
+      row->set_bucket(e.bucket);
+      *row->mutable_since() = ToProto(e.since);
+      *row->mutable_outstanding() = ToProto(Money(e.currency, e.outstanding_minor));
+      auto& t = totals[{e.bucket, e.currency}];
+      t.first += 1;
+      t.second += e.outstanding_minor;
+    }
+    for (const Bucket& b : options_.buckets.buckets()) {
+      for (const auto& [key, t] : totals) {
+        if (key.first != b.name) continue;
+        v1::BucketTotal* total = resp->add_totals();
+        total->set_bucket(b.name);
+        total->set_accounts(t.first);
+        *total->mutable_outstanding() = ToProto(Money(key.second, t.second));
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::AddPause(grpc::ServerContext* ctx, const v1::AddPauseRequest* req,
+                                              v1::Pause* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    const v1::Pause& in = req->pause();
+    CAREOPS_RETURN_IF_ERROR(Required(in.ledger_id(), "pause.ledger_id", 26));
+    if (in.kind() == v1::PAUSE_KIND_UNSPECIFIED || !v1::PauseKind_IsValid(in.kind())) {
+      return InvalidArgument("pause.kind", "is required: PROMISE_TO_PAY or DISPUTE");
+    }
+    if (!in.has_start_date()) return InvalidArgument("pause.start_date", "is required");
+    CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay start, FromProto(in.start_date(), "pause.start_date"));
+    if (in.has_end_date()) {
+      CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, FromProto(in.end_date(), "pause.end_date"));
+      if (end <= start) return InvalidArgument("pause.end_date", "must be after start_date");
+    }
+    CAREOPS_RETURN_IF_ERROR(AtMost(in.note(), "pause.note", 500));
+    v1::Pause pause = in;
+    pause.set_pause_id(ids_.Next());
+    return store_.AddPause(m, pause, [&](const v1::Pause& p) { *resp = p; });
+  });
+}
+
+grpc::Status CollectionsServiceImpl::EndPause(grpc::ServerContext* ctx, const v1::EndPauseRequest* req,
+                                              v1::Pause* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(Required(req->pause_id(), "pause_id", 26));
+    if (!req->has_end_date()) return InvalidArgument("end_date", "is required");
+    CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, FromProto(req->end_date(), "end_date"));
+    return store_.EndPause(m, req->pause_id(), end, [&](const v1::Pause& p) { *resp = p; });
+  });
+}
+
+}  // namespace careops::collections

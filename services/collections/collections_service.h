@@ -1,0 +1,72 @@
+// The gRPC adapter of careops.collections.v1.CollectionsService.
+//
+// Each handler runs through the common handler wrapper (common/rpc.h: caller
+// authenticated and authorized against collections_access.cc, `now` from the
+// injected clock, request_id checked, statuses mapped once at the edge),
+// validates the request (INVALID_ARGUMENT naming the field, before anything is
+// read or written), and hands the change to the CollectionsStore. Membership is
+// asked (OpenLedger) before the store's transaction starts, never inside it.
+// It holds no state of its own, so any number of replicas can serve.
+#pragma once
+
+#include "careops/collections/v1/collections.grpc.pb.h"
+#include "common/ids.h"
+#include "common/rpc.h"
+#include "services/collections/collections_rules.h"
+#include "services/collections/collections_store.h"
+#include "services/collections/membership_client.h"
+
+namespace careops::collections {
+
+struct CollectionsOptions {
+  ComponentOrder allocation_order;
+  AgingBuckets buckets;
+  int64_t grace_days = 0;
+};
+
+class CollectionsServiceImpl final : public v1::CollectionsService::Service {
+ public:
+  CollectionsServiceImpl(CollectionsStore& store, MembershipClient& membership, const RpcKit& rpc,
+                         CollectionsOptions options);
+
+  grpc::Status OpenLedger(grpc::ServerContext* ctx, const v1::OpenLedgerRequest* req, v1::Ledger* resp) override;
+  grpc::Status GetLedger(grpc::ServerContext* ctx, const v1::GetLedgerRequest* req, v1::Ledger* resp) override;
+  grpc::Status AddInstallment(grpc::ServerContext* ctx, const v1::AddInstallmentRequest* req,
+                              v1::Installment* resp) override;
+  grpc::Status BatchAddInstallments(grpc::ServerContext* ctx, const v1::BatchAddInstallmentsRequest* req,
+                                    v1::BatchAddInstallmentsResponse* resp) override;
+  grpc::Status UpdateContact(grpc::ServerContext* ctx, const v1::UpdateContactRequest* req, v1::Ledger* resp) override;
+  grpc::Status ListContactHistory(grpc::ServerContext* ctx, const v1::ListContactHistoryRequest* req,
+                                  v1::ListContactHistoryResponse* resp) override;
+  grpc::Status PostPayment(grpc::ServerContext* ctx, const v1::PostPaymentRequest* req, v1::Payment* resp) override;
+  grpc::Status ReversePayment(grpc::ServerContext* ctx, const v1::ReversePaymentRequest* req,
+                              v1::Payment* resp) override;
+  grpc::Status IngestBankReturns(grpc::ServerContext* ctx, const v1::IngestBankReturnsRequest* req,
+                                 v1::IngestBankReturnsResponse* resp) override;
+  grpc::Status ListPayments(grpc::ServerContext* ctx, const v1::ListPaymentsRequest* req,
+                            v1::ListPaymentsResponse* resp) override;
+  grpc::Status GetAging(grpc::ServerContext* ctx, const v1::GetAgingRequest* req, v1::Aging* resp) override;
+  grpc::Status AddPause(grpc::ServerContext* ctx, const v1::AddPauseRequest* req, v1::Pause* resp) override;
+  grpc::Status EndPause(grpc::ServerContext* ctx, const v1::EndPauseRequest* req, v1::Pause* resp) override;
+  grpc::Status RunAging(grpc::ServerContext* ctx, const v1::RunAgingRequest* req, v1::RunAgingResponse* resp) override;
+  grpc::Status GetAgingHistory(grpc::ServerContext* ctx, const v1::GetAgingHistoryRequest* req,
+                               v1::GetAgingHistoryResponse* resp) override;
+  grpc::Status GetAgingReport(grpc::ServerContext* ctx, const v1::GetAgingReportRequest* req,
+                              v1::AgingReport* resp) override;
+
+  // The scheduled daily aging run and RunAging share this.
+  absl::StatusOr<AgingRunResult> AgeAll(absl::CivilDay as_of);
+
+ private:
+  CollectionsStore& store_;
+  MembershipClient& membership_;
+  const RpcKit rpc_;
+  const CollectionsOptions options_;
+  IdGenerator ids_;
+};
+
+// INVALID_ARGUMENT naming `field` (e.g. "installments[3].due_date") unless the
+// installment is well formed for a ledger in `currency`. Exposed for tests.
+absl::Status ValidateInstallment(const v1::Installment& row, const std::string& currency, const std::string& field);
+
+}  // namespace careops::collections

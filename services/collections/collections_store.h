@@ -1,0 +1,126 @@
+// Where ledgers, installments, payments, contact history and pauses are kept.
+//
+// Every mutation is exactly-once by the caller's request_id and runs in one
+// transaction with its audit entry (MysqlCollectionsStore::Mutate, the one place
+// that picks the exactly-once runner). A ledger's mutations lock the ledger row
+// first, so two payments to one ledger allocate one after the other and never
+// pay the same minor unit twice. No method calls another service.
+//
+// The `render` callbacks run inside the transaction with what was stored, and
+// fill the RPC response that is kept for replays.
+//
+// Status contract: NOT_FOUND for an unknown ledger, payment or pause;
+// ALREADY_EXISTS for a second ledger of one account, a taken installment number
+// or a reference posted before; INVALID_ARGUMENT from the allocation rules
+// (collections_rules.h); FAILED_PRECONDITION for a payment no longer POSTED or a
+// pause already ended before the new end; UNAVAILABLE when the database is down.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "careops/collections/v1/collections.pb.h"
+#include "common/mutation.h"
+#include "services/collections/collections_rules.h"
+
+namespace careops::collections {
+
+using Mutation = MutationContext;
+
+// What aging needs of a ledger.
+struct AgingInputs {
+  std::string currency;
+  std::vector<OpenItem> open_items;  // installments with a balance
+  std::vector<PauseSpan> pauses;
+};
+
+struct AgingRunResult {
+  int ledgers_aged = 0;
+  int bucket_changes = 0;
+};
+
+// One ledger's bucket on a date, as the aging runs recorded it.
+struct AgingReportEntry {
+  std::string ledger_id, account_id, currency, bucket;
+  absl::CivilDay since;
+  int64_t outstanding_minor = 0;
+};
+
+// One validated row of the bank's report, with the id its bounce fee
+// installment gets (empty: no fee).
+struct BankReturn {
+  v1::BankReturnRow row;
+  std::string fee_installment_id;
+  int64_t fee_minor = 0;
+};
+
+struct BankReturnOutcome {
+  v1::ReturnOutcome outcome = v1::RETURN_OUTCOME_APPLIED;
+  std::string reversed_payment_id, fee_installment_id, error;
+};
+
+class CollectionsStore {
+ public:
+  virtual ~CollectionsStore() = default;
+
+  // `ledger` carries its new id, account, name, currency and contact.
+  virtual absl::Status OpenLedger(const Mutation& m, const v1::Ledger& ledger, const std::string& source,
+                                  const std::function<void(const v1::Ledger&)>& render) = 0;
+  virtual absl::StatusOr<v1::Ledger> GetLedger(const std::string& ledger_id) = 0;
+
+  // Inserts `rows` (validated, ids set) into the ledger; a row whose number is
+  // taken is not inserted and `existing[i]` names the installment that has it.
+  virtual absl::Status AddInstallments(
+      const Mutation& m, const std::string& ledger_id, const std::vector<v1::Installment>& rows,
+      const std::function<absl::Status(const std::vector<std::optional<std::string>>& existing)>& render) = 0;
+
+  virtual absl::Status UpdateContact(const Mutation& m, const std::string& ledger_id, const v1::Contact& contact,
+                                     const std::string& source,
+                                     const std::function<void(const v1::Ledger&)>& render) = 0;
+  virtual absl::StatusOr<std::vector<v1::ContactChange>> ListContactHistory(const std::string& ledger_id) = 0;
+
+  // `payment` is validated with its id set; allocations are computed here under
+  // the ledger lock: `requested` empty means oldest first.
+  virtual absl::Status PostPayment(const Mutation& m, const v1::Payment& payment,
+                                   const std::vector<RequestedAllocation>& requested, const ComponentOrder& order,
+                                   const std::function<void(const v1::Payment&)>& render) = 0;
+  virtual absl::Status ReversePayment(const Mutation& m, const std::string& payment_id, bool unapply_only,
+                                      const std::string& reason,
+                                      const std::function<void(const v1::Payment&)>& render) = 0;
+  // Applies each row at most once by bank_reference (in one transaction); a row
+  // naming no ledger, no POSTED payment or another amount is INVALID and
+  // changes nothing.
+  virtual absl::Status IngestBankReturns(
+      const Mutation& m, const std::vector<BankReturn>& rows,
+      const std::function<void(const std::vector<BankReturnOutcome>&)>& render) = 0;
+  virtual absl::StatusOr<std::vector<v1::Payment>> ListPayments(const std::string& ledger_id) = 0;
+
+  virtual absl::StatusOr<AgingInputs> GetAgingInputs(const std::string& ledger_id) = 0;
+  virtual absl::Status AddPause(const Mutation& m, const v1::Pause& pause,
+                                const std::function<void(const v1::Pause&)>& render) = 0;
+  // Ages every ledger with `age` on `as_of`, each in its own transaction under
+  // its row lock: ledgers another replica holds are skipped (SKIP LOCKED) and
+  // tried once more, waiting, after the pass, so none is missed. A subject's row
+  // is recorded only when its bucket differs from its latest row on or before
+  // as_of (or it has none), so a re-run records nothing.
+  virtual absl::StatusOr<AgingRunResult> RunAging(absl::CivilDay as_of, absl::Time now,
+                                                  const std::function<LedgerAging(const AgingInputs&)>& age) = 0;
+  virtual absl::StatusOr<std::vector<v1::AgingChange>> GetAgingHistory(const std::string& ledger_id) = 0;
+  // Every aged ledger's latest account row on or before as_of, in ledger order.
+  virtual absl::StatusOr<std::vector<AgingReportEntry>> AgingReport(absl::CivilDay as_of) = 0;
+
+  // Bank returns ingested so far, by reason short name ("INSUFFICIENT_FUNDS").
+  virtual absl::StatusOr<std::map<std::string, int64_t>> BankReturnsByReason() = 0;
+  // Payments posted and still POSTED, by method short name ("CHECK").
+  virtual absl::StatusOr<std::map<std::string, int64_t>> PostedPaymentsByMethod() = 0;
+
+  virtual absl::Status EndPause(const Mutation& m, const std::string& pause_id, absl::CivilDay end_date,
+                                const std::function<void(const v1::Pause&)>& render) = 0;
+};
+
+}  // namespace careops::collections

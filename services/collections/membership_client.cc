@@ -1,0 +1,59 @@
+#include "services/collections/membership_client.h"
+
+#include "absl/strings/str_cat.h"
+#include "careops/membership/v1/membership.grpc.pb.h"
+
+namespace careops::collections {
+namespace {
+
+namespace mv1 = ::careops::membership::v1;
+
+class GrpcMembershipClient final : public MembershipClient {
+ public:
+  explicit GrpcMembershipClient(PeerOptions options)
+      : peer_(std::move(options)), stub_(mv1::MembershipService::NewStub(peer_.channel())) {}
+
+  absl::StatusOr<AccountInfo> GetClientAccount(const std::string& account_id) override {
+    mv1::GetClientAccountRequest req;
+    req.set_account_id(account_id);
+    mv1::ClientAccount resp;
+    auto ctx = peer_.NewContext();
+    grpc::Status s = stub_->GetClientAccount(ctx.get(), req, &resp);
+    switch (s.error_code()) {
+      case grpc::StatusCode::OK:
+        return AccountInfo{resp.account_id(), resp.name(), resp.contact_email(),
+                           resp.status() == mv1::CLIENT_ACCOUNT_STATUS_CANCELLED};
+      case grpc::StatusCode::NOT_FOUND:
+        return absl::NotFoundError(absl::StrCat("membership has no account '", account_id, "'"));
+      case grpc::StatusCode::UNAVAILABLE:
+      case grpc::StatusCode::DEADLINE_EXCEEDED:
+      case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      case grpc::StatusCode::CANCELLED:
+        return absl::UnavailableError("membership is unavailable; retry later");
+      default:
+        return absl::InternalError(absl::StrCat("membership GetClientAccount: ", s.error_message()));
+    }
+  }
+
+ private:
+  PeerChannel peer_;
+  std::unique_ptr<mv1::MembershipService::Stub> stub_;
+};
+
+}  // namespace
+
+PeerOptions MembershipPeerOptions(std::string address, std::string token, absl::Duration deadline) {
+  PeerOptions o;
+  o.address = std::move(address);
+  o.service = mv1::MembershipService::service_full_name();
+  o.idempotent_methods = {"GetClientAccount"};
+  o.token = std::move(token);
+  o.deadline = deadline;
+  return o;
+}
+
+std::unique_ptr<MembershipClient> NewGrpcMembershipClient(PeerOptions options) {
+  return std::make_unique<GrpcMembershipClient>(std::move(options));
+}
+
+}  // namespace careops::collections

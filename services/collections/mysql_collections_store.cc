@@ -1,0 +1,939 @@
+#include "services/collections/mysql_collections_store.h"
+
+#include <cppconn/datatype.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+
+#include <map>
+#include <memory>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/mysql/audit.h"
+#include "common/mysql/mutation_runner.h"
+#include "common/proto_time.h"
+#include "common/status.h"
+#include "common/text.h"
+
+namespace careops::collections {
+namespace {
+
+// ---- SQL --------------------------------------------------------------------
+
+constexpr char kInsertLedger[] =
+    "INSERT INTO ledgers (ledger_id, account_id, account_name, currency, billing_email, mobile, postal_address,"
+    " preferred_channel, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr char kLedgerByAccount[] = "SELECT ledger_id FROM ledgers WHERE account_id = ?";
+#define LEDGER_COLUMNS \
+  "ledger_id, account_id, account_name, currency, billing_email, mobile, postal_address, preferred_channel, created_at"
+constexpr char kSelectLedger[] = "SELECT " LEDGER_COLUMNS " FROM ledgers WHERE ledger_id = ?";
+constexpr char kLockLedger[] = "SELECT " LEDGER_COLUMNS " FROM ledgers WHERE ledger_id = ? FOR UPDATE";
+constexpr char kUpdateContact[] =
+    "UPDATE ledgers SET billing_email = ?, mobile = ?, postal_address = ?, preferred_channel = ?, updated_at = ?"
+    " WHERE ledger_id = ?";
+constexpr char kInsertContactHistory[] =
+    "INSERT INTO contact_history (ledger_id, billing_email, mobile, postal_address, preferred_channel, changed_by,"
+    " source, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr char kSelectContactHistory[] =
+    "SELECT billing_email, mobile, postal_address, preferred_channel, changed_by, source, changed_at"
+    " FROM contact_history WHERE ledger_id = ? ORDER BY id";
+
+#define INSTALLMENT_COLUMNS                                                                          \
+  "installment_id, ledger_id, number, kind, due_date, fee_minor, interest_minor, principal_minor," \
+  " paid_fee_minor, paid_interest_minor, paid_principal_minor"
+constexpr char kInsertInstallment[] =
+    "INSERT INTO installments (installment_id, ledger_id, number, kind, due_date, fee_minor, interest_minor,"
+    " principal_minor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr char kInstallmentByNumber[] = "SELECT installment_id FROM installments WHERE ledger_id = ? AND number = ?";
+constexpr char kSelectInstallments[] =
+    "SELECT " INSTALLMENT_COLUMNS " FROM installments WHERE ledger_id = ? ORDER BY due_date, number";
+// Open items under the ledger lock (taken first), so balances cannot move.
+constexpr char kOpenInstallments[] =
+    "SELECT " INSTALLMENT_COLUMNS " FROM installments WHERE ledger_id = ?"
+    " AND fee_minor + interest_minor + principal_minor > paid_fee_minor + paid_interest_minor + paid_principal_minor"
+    " ORDER BY due_date, number FOR UPDATE";
+constexpr char kPayInstallment[] =
+    "UPDATE installments SET paid_fee_minor = paid_fee_minor + ?, paid_interest_minor = paid_interest_minor + ?,"
+    " paid_principal_minor = paid_principal_minor + ? WHERE installment_id = ?";
+
+#define PAYMENT_COLUMNS                                                                          \
+  "payment_id, ledger_id, amount_minor, payment_date, method, reference, status, reversal_reason," \
+  " posted_by, posted_at"
+constexpr char kInsertPayment[] =
+    "INSERT INTO payments (payment_id, ledger_id, amount_minor, payment_date, method, reference, status,"
+    " reversal_reason, posted_by, posted_at) VALUES (?, ?, ?, ?, ?, ?, 'POSTED', '', ?, ?)";
+constexpr char kPaymentByReference[] = "SELECT payment_id FROM payments WHERE ledger_id = ? AND reference = ?";
+constexpr char kSelectPaymentLedger[] = "SELECT ledger_id FROM payments WHERE payment_id = ?";
+constexpr char kLockPayment[] = "SELECT " PAYMENT_COLUMNS " FROM payments WHERE payment_id = ? FOR UPDATE";
+constexpr char kSelectPayments[] =
+    "SELECT " PAYMENT_COLUMNS " FROM payments WHERE ledger_id = ? ORDER BY payment_id";
+constexpr char kSetPaymentStatus[] =
+    "UPDATE payments SET status = ?, reversal_reason = ?, reversed_at = ? WHERE payment_id = ?";
+constexpr char kUnallocated[] =
+    "SELECT COALESCE(SUM(amount_minor), 0) FROM payments WHERE ledger_id = ? AND status = 'UNAPPLIED'";
+constexpr char kInsertAllocation[] =
+    "INSERT INTO allocations (payment_id, installment_id, component, amount_minor) VALUES (?, ?, ?, ?)";
+constexpr char kSelectAllocations[] =
+    "SELECT installment_id, component, amount_minor, reversed FROM allocations WHERE payment_id = ? ORDER BY id";
+constexpr char kMarkAllocationsReversed[] = "UPDATE allocations SET reversed = 1 WHERE payment_id = ?";
+
+#define PAUSE_COLUMNS "pause_id, ledger_id, kind, start_date, end_date, note"
+constexpr char kInsertPause[] =
+    "INSERT INTO pauses (pause_id, ledger_id, kind, start_date, end_date, note, created_by, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr char kLockPause[] = "SELECT " PAUSE_COLUMNS " FROM pauses WHERE pause_id = ? FOR UPDATE";
+constexpr char kSetPauseEnd[] = "UPDATE pauses SET end_date = ? WHERE pause_id = ?";
+constexpr char kSelectPauses[] = "SELECT " PAUSE_COLUMNS " FROM pauses WHERE ledger_id = ? ORDER BY start_date";
+
+constexpr char kLedgerPage[] = "SELECT ledger_id FROM ledgers WHERE ledger_id > ? ORDER BY ledger_id LIMIT 500";
+constexpr char kLockLedgerSkipLocked[] = "SELECT currency FROM ledgers WHERE ledger_id = ? FOR UPDATE SKIP LOCKED";
+constexpr char kLatestAging[] =
+    "SELECT bucket FROM aging_history WHERE ledger_id = ? AND installment_id = ? AND as_of <= ?"
+    " ORDER BY as_of DESC LIMIT 1";
+constexpr char kInsertAging[] =
+    "INSERT INTO aging_history (ledger_id, installment_id, as_of, bucket, days_past_due, balance_minor, recorded_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE bucket = VALUES(bucket),"
+    " days_past_due = VALUES(days_past_due), balance_minor = VALUES(balance_minor)";
+constexpr char kSelectAgingHistory[] =
+    "SELECT installment_id, as_of, bucket, days_past_due, balance_minor FROM aging_history WHERE ledger_id = ?"
+    " ORDER BY as_of, installment_id";
+// The latest account row (installment_id '') of every ledger on or before a date.
+constexpr char kAgingReport[] =
+    "SELECT h.ledger_id, l.account_id, l.currency, h.bucket, h.as_of, h.balance_minor FROM aging_history h"
+    " JOIN ledgers l ON l.ledger_id = h.ledger_id"
+    " JOIN (SELECT ledger_id, MAX(as_of) AS as_of FROM aging_history WHERE installment_id = '' AND as_of <= ?"
+    " GROUP BY ledger_id) latest ON latest.ledger_id = h.ledger_id AND latest.as_of = h.as_of"
+    " WHERE h.installment_id = '' ORDER BY h.ledger_id";
+
+constexpr char kPaymentsByMethod[] =
+    "SELECT method, COUNT(*) FROM payments WHERE status = 'POSTED' GROUP BY method";
+
+constexpr char kReturnsByReason[] = "SELECT reason, COUNT(*) FROM bank_returns GROUP BY reason";
+constexpr char kBankReturnExists[] = "SELECT ledger_id FROM bank_returns WHERE bank_reference = ?";
+constexpr char kInsertBankReturn[] =
+    "INSERT INTO bank_returns (bank_reference, ledger_id, kind, reason, amount_minor, return_date, payment_id,"
+    " fee_installment_id, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr char kLockPaymentByReference[] =
+    "SELECT payment_id, status, amount_minor FROM payments WHERE ledger_id = ? AND reference = ? FOR UPDATE";
+
+// ---- Enum text: the value name without its prefix ("REGULAR", "BANK_TRANSFER").
+
+std::string ShortName(const google::protobuf::EnumDescriptor* d, int value, std::string_view prefix) {
+  const google::protobuf::EnumValueDescriptor* v = d->FindValueByNumber(value);
+  if (v == nullptr) return "";
+  std::string name = v->name();
+  return absl::StartsWith(name, Abs(prefix)) ? name.substr(prefix.size()) : name;
+}
+
+int FromShortName(const google::protobuf::EnumDescriptor* d, const std::string& text, std::string_view prefix) {
+  const google::protobuf::EnumValueDescriptor* v = d->FindValueByName(absl::StrCat(Abs(prefix), text));
+  return v == nullptr ? 0 : v->number();
+}
+
+std::string Str(const sql::ResultSet& rs, int col) { return std::string(rs.getString(col)); }
+
+common::v1::Money Minor(const std::string& currency, int64_t minor) { return ToProto(Money(currency, minor)); }
+
+absl::StatusOr<common::v1::Date> DateColumn(const sql::ResultSet& rs, int col) {
+  CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay day, ParseSqlDate(Str(rs, col)));
+  return ToProto(day);
+}
+
+void BindContact(sql::PreparedStatement& st, int first, const v1::Contact& c) {
+  st.setString(first, c.billing_email());
+  st.setString(first + 1, c.mobile());
+  st.setString(first + 2, c.postal_address());
+  st.setString(first + 3, c.preferred_channel() == v1::CHANNEL_UNSPECIFIED
+                              ? std::string()
+                              : ShortName(v1::Channel_descriptor(), c.preferred_channel(), "CHANNEL_"));
+}
+
+v1::Contact ReadContact(const sql::ResultSet& rs, int first) {
+  v1::Contact c;
+  c.set_billing_email(Str(rs, first));
+  c.set_mobile(Str(rs, first + 1));
+  c.set_postal_address(Str(rs, first + 2));
+  c.set_preferred_channel(
+      static_cast<v1::Channel>(FromShortName(v1::Channel_descriptor(), Str(rs, first + 3), "CHANNEL_")));
+  return c;
+}
+
+absl::StatusOr<v1::Ledger> ReadLedgerRow(const sql::ResultSet& rs) {
+  v1::Ledger l;
+  l.set_ledger_id(Str(rs, 1));
+  l.set_account_id(Str(rs, 2));
+  l.set_account_name(Str(rs, 3));
+  l.set_currency_code(Str(rs, 4));
+  *l.mutable_contact() = ReadContact(rs, 5);
+  CAREOPS_ASSIGN_OR_RETURN(absl::Time created, ParseSqlDatetime(Str(rs, 9)));
+  *l.mutable_create_time() = ToProtoTimestamp(created);
+  return l;
+}
+
+absl::StatusOr<v1::Installment> ReadInstallment(const sql::ResultSet& rs, const std::string& currency) {
+  v1::Installment i;
+  i.set_installment_id(Str(rs, 1));
+  i.set_ledger_id(Str(rs, 2));
+  i.set_number(Str(rs, 3));
+  i.set_kind(static_cast<v1::InstallmentKind>(
+      FromShortName(v1::InstallmentKind_descriptor(), Str(rs, 4), "INSTALLMENT_KIND_")));
+  CAREOPS_ASSIGN_OR_RETURN(*i.mutable_due_date(), DateColumn(rs, 5));
+  int64_t fee = rs.getInt64(6), interest = rs.getInt64(7), principal = rs.getInt64(8);
+  int64_t paid = rs.getInt64(9) + rs.getInt64(10) + rs.getInt64(11);
+  *i.mutable_fee() = Minor(currency, fee);
+  *i.mutable_interest() = Minor(currency, interest);
+  *i.mutable_principal() = Minor(currency, principal);
+  *i.mutable_amount() = Minor(currency, fee + interest + principal);
+  *i.mutable_paid() = Minor(currency, paid);
+  *i.mutable_balance() = Minor(currency, fee + interest + principal - paid);
+  return i;
+}
+
+absl::StatusOr<OpenItem> ReadOpenItem(const sql::ResultSet& rs) {
+  OpenItem item;
+  item.installment_id = Str(rs, 1);
+  item.number = Str(rs, 3);
+  CAREOPS_ASSIGN_OR_RETURN(item.due_date, ParseSqlDate(Str(rs, 5)));
+  item.outstanding = {rs.getInt64(6) - rs.getInt64(9), rs.getInt64(7) - rs.getInt64(10),
+                      rs.getInt64(8) - rs.getInt64(11)};
+  return item;
+}
+
+absl::StatusOr<v1::Ledger> LoadLedger(mysql::Connection& conn, const std::string& ledger_id, bool lock) {
+  v1::Ledger l;
+  {
+    auto& st = conn.Prepare(lock ? kLockLedger : kSelectLedger);
+    st.setString(1, ledger_id);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    if (!rs->next()) return absl::NotFoundError(absl::StrCat("ledger_id: no ledger '", ledger_id, "'"));
+    CAREOPS_ASSIGN_OR_RETURN(l, ReadLedgerRow(*rs));
+  }
+  int64_t outstanding = 0;
+  {
+    auto& st = conn.Prepare(kSelectInstallments);
+    st.setString(1, ledger_id);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) {
+      CAREOPS_ASSIGN_OR_RETURN(v1::Installment i, ReadInstallment(*rs, l.currency_code()));
+      outstanding += i.balance().amount_minor();
+      *l.add_installments() = std::move(i);
+    }
+  }
+  *l.mutable_outstanding() = Minor(l.currency_code(), outstanding);
+  {
+    auto& st = conn.Prepare(kUnallocated);
+    st.setString(1, ledger_id);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    rs->next();
+    *l.mutable_unallocated() = Minor(l.currency_code(), rs->getInt64(1));
+  }
+  return l;
+}
+
+absl::StatusOr<v1::Payment> ReadPayment(mysql::Connection& conn, const sql::ResultSet& rs, const std::string& currency) {
+  v1::Payment p;
+  p.set_payment_id(Str(rs, 1));
+  p.set_ledger_id(Str(rs, 2));
+  *p.mutable_amount() = Minor(currency, rs.getInt64(3));
+  CAREOPS_ASSIGN_OR_RETURN(*p.mutable_payment_date(), DateColumn(rs, 4));
+  p.set_method(static_cast<v1::PaymentMethod>(
+      FromShortName(v1::PaymentMethod_descriptor(), Str(rs, 5), "PAYMENT_METHOD_")));
+  if (!rs.isNull(6)) p.set_reference(Str(rs, 6));
+  p.set_status(static_cast<v1::PaymentStatus>(
+      FromShortName(v1::PaymentStatus_descriptor(), Str(rs, 7), "PAYMENT_STATUS_")));
+  p.set_reversal_reason(Str(rs, 8));
+  p.set_posted_by(Str(rs, 9));
+  CAREOPS_ASSIGN_OR_RETURN(absl::Time posted, ParseSqlDatetime(Str(rs, 10)));
+  *p.mutable_post_time() = ToProtoTimestamp(posted);
+  auto& st = conn.Prepare(kSelectAllocations);
+  st.setString(1, p.payment_id());
+  std::unique_ptr<sql::ResultSet> alloc(st.executeQuery());
+  while (alloc->next()) {
+    v1::Allocation* a = p.add_allocations();
+    a->set_installment_id(Str(*alloc, 1));
+    a->set_component(static_cast<v1::Component>(
+        FromShortName(v1::Component_descriptor(), Str(*alloc, 2), "COMPONENT_")));
+    *a->mutable_amount() = Minor(currency, alloc->getInt64(3));
+  }
+  return p;
+}
+
+absl::StatusOr<std::string> LedgerCurrency(mysql::Connection& conn, const std::string& ledger_id, bool lock) {
+  auto& st = conn.Prepare(lock ? kLockLedger : kSelectLedger);
+  st.setString(1, ledger_id);
+  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+  if (!rs->next()) return absl::NotFoundError(absl::StrCat("ledger_id: no ledger '", ledger_id, "'"));
+  return Str(*rs, 4);
+}
+
+absl::StatusOr<v1::Pause> ReadPause(const sql::ResultSet& rs) {
+  v1::Pause p;
+  p.set_pause_id(Str(rs, 1));
+  p.set_ledger_id(Str(rs, 2));
+  p.set_kind(static_cast<v1::PauseKind>(FromShortName(v1::PauseKind_descriptor(), Str(rs, 3), "PAUSE_KIND_")));
+  CAREOPS_ASSIGN_OR_RETURN(*p.mutable_start_date(), DateColumn(rs, 4));
+  if (!rs.isNull(5)) {
+    CAREOPS_ASSIGN_OR_RETURN(*p.mutable_end_date(), DateColumn(rs, 5));
+  }
+  p.set_note(Str(rs, 6));
+  return p;
+}
+
+absl::StatusOr<AgingInputs> LoadAgingInputs(mysql::Connection& conn, const std::string& ledger_id,
+                                            const std::string& currency) {
+  AgingInputs out;
+  out.currency = currency;
+  {
+    auto& st = conn.Prepare(kSelectInstallments);
+    st.setString(1, ledger_id);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) {
+      CAREOPS_ASSIGN_OR_RETURN(OpenItem item, ReadOpenItem(*rs));
+      if (item.total() > 0) out.open_items.push_back(std::move(item));
+    }
+  }
+  auto& st = conn.Prepare(kSelectPauses);
+  st.setString(1, ledger_id);
+  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+  while (rs->next()) {
+    CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay start, ParseSqlDate(Str(*rs, 4)));
+    PauseSpan span{start, std::nullopt};
+    if (!rs->isNull(5)) {
+      CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, ParseSqlDate(Str(*rs, 5)));
+      span.end = end;
+    }
+    out.pauses.push_back(span);
+  }
+  return out;
+}
+
+void Audit(mysql::Connection& conn, const Mutation& m, std::string action, std::string type, std::string id,
+           std::string reason = "") {
+  mysql::AppendAudit(conn, {.at = m.now,
+                            .actor = m.caller,
+                            .action = std::move(action),
+                            .resource_type = std::move(type),
+                            .resource_id = std::move(id),
+                            .reason = reason.substr(0, 1024),
+                            .details_json = "{}",
+                            .request_id = m.request_id});
+}
+
+void InsertContactHistory(mysql::Connection& conn, const Mutation& m, const std::string& ledger_id,
+                          const v1::Contact& contact, const std::string& source) {
+  auto& st = conn.Prepare(kInsertContactHistory);
+  st.setString(1, ledger_id);
+  BindContact(st, 2, contact);
+  st.setString(6, m.caller.user);
+  st.setString(7, source);
+  st.setString(8, ToSqlDatetime(m.now));
+  st.executeUpdate();
+}
+
+}  // namespace
+
+absl::Status MysqlCollectionsStore::Mutate(const Mutation& m,
+                                           const std::function<absl::Status(mysql::Connection&)>& fn) {
+  return mysql::RunMutation(pool_, m, fn);
+}
+
+absl::Status MysqlCollectionsStore::OpenLedger(const Mutation& m, const v1::Ledger& ledger, const std::string& source,
+                                               const std::function<void(const v1::Ledger&)>& render) {
+  return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
+    {
+      auto& st = conn.Prepare(kLedgerByAccount);
+      st.setString(1, ledger.account_id());
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      if (rs->next()) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("account_id: account '", ledger.account_id(), "' already has ledger ", Str(*rs, 1)));
+      }
+    }
+    auto& st = conn.Prepare(kInsertLedger);
+    st.setString(1, ledger.ledger_id());
+    st.setString(2, ledger.account_id());
+    st.setString(3, ledger.account_name());
+    st.setString(4, ledger.currency_code());
+    BindContact(st, 5, ledger.contact());
+    st.setString(9, ToSqlDatetime(m.now));
+    st.setString(10, ToSqlDatetime(m.now));
+    st.executeUpdate();
+    InsertContactHistory(conn, m, ledger.ledger_id(), ledger.contact(), source);
+    Audit(conn, m, "ledger.open", "ledger", ledger.ledger_id());
+    CAREOPS_ASSIGN_OR_RETURN(v1::Ledger stored, LoadLedger(conn, ledger.ledger_id(), false));
+    render(stored);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Ledger> MysqlCollectionsStore::GetLedger(const std::string& ledger_id) {
+  v1::Ledger out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(out, LoadLedger(conn, ledger_id, false));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status MysqlCollectionsStore::AddInstallments(
+    const Mutation& m, const std::string& ledger_id, const std::vector<v1::Installment>& rows,
+    const std::function<absl::Status(const std::vector<std::optional<std::string>>& existing)>& render) {
+  return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(LedgerCurrency(conn, ledger_id, true).status());
+    std::vector<std::optional<std::string>> existing(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const v1::Installment& row = rows[i];
+      {
+        auto& st = conn.Prepare(kInstallmentByNumber);
+        st.setString(1, ledger_id);
+        st.setString(2, row.number());
+        std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+        if (rs->next()) {
+          existing[i] = Str(*rs, 1);
+          continue;
+        }
+      }
+      CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay due, FromProto(row.due_date(), "due_date"));
+      auto& st = conn.Prepare(kInsertInstallment);
+      st.setString(1, row.installment_id());
+      st.setString(2, ledger_id);
+      st.setString(3, row.number());
+      st.setString(4, ShortName(v1::InstallmentKind_descriptor(), row.kind(), "INSTALLMENT_KIND_"));
+      st.setString(5, ToSqlDate(due));
+      st.setInt64(6, row.fee().amount_minor());
+      st.setInt64(7, row.interest().amount_minor());
+      st.setInt64(8, row.principal().amount_minor());
+      st.setString(9, ToSqlDatetime(m.now));
+      st.executeUpdate();
+      Audit(conn, m, "installment.add", "installment", row.installment_id());
+    }
+    return render(existing);
+  });
+}
+
+absl::Status MysqlCollectionsStore::UpdateContact(const Mutation& m, const std::string& ledger_id,
+                                                  const v1::Contact& contact, const std::string& source,
+                                                  const std::function<void(const v1::Ledger&)>& render) {
+  return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(LedgerCurrency(conn, ledger_id, true).status());
+    auto& st = conn.Prepare(kUpdateContact);
+    BindContact(st, 1, contact);
+    st.setString(5, ToSqlDatetime(m.now));
+    st.setString(6, ledger_id);
+    st.executeUpdate();
+    InsertContactHistory(conn, m, ledger_id, contact, source);
+    Audit(conn, m, "ledger.contact", "ledger", ledger_id, source);
+    CAREOPS_ASSIGN_OR_RETURN(v1::Ledger stored, LoadLedger(conn, ledger_id, false));
+    render(stored);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<v1::ContactChange>> MysqlCollectionsStore::ListContactHistory(const std::string& ledger_id) {
+  std::vector<v1::ContactChange> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(LedgerCurrency(conn, ledger_id, false).status());
+    auto& st = conn.Prepare(kSelectContactHistory);
+    st.setString(1, ledger_id);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) {
+      v1::ContactChange c;
+      *c.mutable_contact() = ReadContact(*rs, 1);
+      c.set_changed_by(Str(*rs, 5));
+      c.set_source(Str(*rs, 6));
+      CAREOPS_ASSIGN_OR_RETURN(absl::Time at, ParseSqlDatetime(Str(*rs, 7)));
+      *c.mutable_change_time() = ToProtoTimestamp(at);
+      out.push_back(std::move(c));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status MysqlCollectionsStore::PostPayment(const Mutation& m, const v1::Payment& payment,
+                                                const std::vector<RequestedAllocation>& requested,
+                                                const ComponentOrder& order,
+                                                const std::function<void(const v1::Payment&)>& render) {
+  return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(conn, payment.ledger_id(), true));
+    if (!payment.reference().empty()) {
+      auto& st = conn.Prepare(kPaymentByReference);
+      st.setString(1, payment.ledger_id());
+      st.setString(2, payment.reference());
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      if (rs->next()) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("reference: '", payment.reference(), "' was already posted as payment ", Str(*rs, 1)));
+      }
+    }
+    std::vector<OpenItem> items;
+    {
+      auto& st = conn.Prepare(kOpenInstallments);
+      st.setString(1, payment.ledger_id());
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      while (rs->next()) {
+        CAREOPS_ASSIGN_OR_RETURN(OpenItem item, ReadOpenItem(*rs));
+        items.push_back(std::move(item));
+      }
+    }
+    const int64_t amount = payment.amount().amount_minor();
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<AllocationLine> lines,
+                             requested.empty() ? AllocateOldestFirst(items, amount, order)
+                                               : AllocateAsRequested(items, requested, amount, order));
+    CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay paid_on, FromProto(payment.payment_date(), "payment_date"));
+    {
+      auto& st = conn.Prepare(kInsertPayment);
+      st.setString(1, payment.payment_id());
+      st.setString(2, payment.ledger_id());
+      st.setInt64(3, amount);
+      st.setString(4, ToSqlDate(paid_on));
+      st.setString(5, ShortName(v1::PaymentMethod_descriptor(), payment.method(), "PAYMENT_METHOD_"));
+      if (payment.reference().empty()) {
+        st.setNull(6, sql::DataType::VARCHAR);
+      } else {
+        st.setString(6, payment.reference());
+      }
+      st.setString(7, m.caller.user);
+      st.setString(8, ToSqlDatetime(m.now));
+      st.executeUpdate();
+    }
+    for (const AllocationLine& line : lines) {
+      auto& ins = conn.Prepare(kInsertAllocation);
+      ins.setString(1, payment.payment_id());
+      ins.setString(2, line.installment_id);
+      ins.setString(3, std::string(ComponentName(line.component)));
+      ins.setInt64(4, line.amount_minor);
+      ins.executeUpdate();
+      auto& pay = conn.Prepare(kPayInstallment);
+      pay.setInt64(1, line.component == Component::kFee ? line.amount_minor : 0);
+      pay.setInt64(2, line.component == Component::kInterest ? line.amount_minor : 0);
+      pay.setInt64(3, line.component == Component::kPrincipal ? line.amount_minor : 0);
+      pay.setString(4, line.installment_id);
+      pay.executeUpdate();
+    }
+    Audit(conn, m, "payment.post", "payment", payment.payment_id());
+    auto& st = conn.Prepare(kLockPayment);
+    st.setString(1, payment.payment_id());
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    if (!rs->next()) return absl::InternalError("payment vanished after insert");
+    CAREOPS_ASSIGN_OR_RETURN(v1::Payment stored, ReadPayment(conn, *rs, currency));
+    render(stored);
+    return absl::OkStatus();
+  });
+}
+
+namespace {
+
+// Gives every live allocation of a POSTED payment back to its installment and
+// sets the payment's new status; the caller holds the ledger lock.
+void GiveBack(mysql::Connection& conn, const Mutation& m, const std::string& payment_id, const std::string& status,
+              const std::string& reason) {
+  std::vector<AllocationLine> give_back;
+  {
+    auto& st = conn.Prepare(kSelectAllocations);
+    st.setString(1, payment_id);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) {
+      if (rs->getInt(4) != 0) continue;
+      // Components were written from ComponentName(); anything else cannot be stored.
+      Component c = ParseComponent(Str(*rs, 2)).value_or(Component::kPrincipal);
+      give_back.push_back({Str(*rs, 1), c, rs->getInt64(3)});
+    }
+  }
+  for (const AllocationLine& line : give_back) {
+    auto& pay = conn.Prepare(kPayInstallment);
+    pay.setInt64(1, line.component == Component::kFee ? -line.amount_minor : 0);
+    pay.setInt64(2, line.component == Component::kInterest ? -line.amount_minor : 0);
+    pay.setInt64(3, line.component == Component::kPrincipal ? -line.amount_minor : 0);
+    pay.setString(4, line.installment_id);
+    pay.executeUpdate();
+  }
+  {
+    auto& st = conn.Prepare(kMarkAllocationsReversed);
+    st.setString(1, payment_id);
+    st.executeUpdate();
+  }
+  auto& st = conn.Prepare(kSetPaymentStatus);
+  st.setString(1, status);
+  st.setString(2, reason);
+  st.setString(3, ToSqlDatetime(m.now));
+  st.setString(4, payment_id);
+  st.executeUpdate();
+}
+
+}  // namespace
+
+absl::Status MysqlCollectionsStore::ReversePayment(const Mutation& m, const std::string& payment_id, bool unapply_only,
+                                                   const std::string& reason,
+                                                   const std::function<void(const v1::Payment&)>& render) {
+  return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
+    std::string ledger_id;
+    {
+      auto& st = conn.Prepare(kSelectPaymentLedger);
+      st.setString(1, payment_id);
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      if (!rs->next()) return absl::NotFoundError(absl::StrCat("payment_id: no payment '", payment_id, "'"));
+      ledger_id = Str(*rs, 1);
+    }
+    // Ledger first, like every other ledger mutation, so lock order is one.
+    CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(conn, ledger_id, true));
+    v1::Payment current;
+    {
+      auto& st = conn.Prepare(kLockPayment);
+      st.setString(1, payment_id);
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      if (!rs->next()) return absl::NotFoundError(absl::StrCat("payment_id: no payment '", payment_id, "'"));
+      CAREOPS_ASSIGN_OR_RETURN(current, ReadPayment(conn, *rs, currency));
+    }
+    if (current.status() != v1::PAYMENT_STATUS_POSTED) {
+      return absl::FailedPreconditionError(absl::StrCat("payment ", payment_id, " is ",
+                                                        ShortName(v1::PaymentStatus_descriptor(), current.status(),
+                                                                  "PAYMENT_STATUS_"),
+                                                        ", not POSTED"));
+    }
+    GiveBack(conn, m, payment_id, unapply_only ? "UNAPPLIED" : "REVERSED", reason);
+    Audit(conn, m, unapply_only ? "payment.unapply" : "payment.reverse", "payment", payment_id, reason);
+    auto& st = conn.Prepare(kLockPayment);
+    st.setString(1, payment_id);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    if (!rs->next()) return absl::InternalError("payment vanished after update");
+    CAREOPS_ASSIGN_OR_RETURN(v1::Payment stored, ReadPayment(conn, *rs, currency));
+    render(stored);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status MysqlCollectionsStore::IngestBankReturns(
+    const Mutation& m, const std::vector<BankReturn>& rows,
+    const std::function<void(const std::vector<BankReturnOutcome>&)>& render) {
+  return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
+    std::vector<BankReturnOutcome> outcomes(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const v1::BankReturnRow& row = rows[i].row;
+      BankReturnOutcome& out = outcomes[i];
+      auto invalid = [&](std::string error) {
+        out.outcome = v1::RETURN_OUTCOME_INVALID;
+        out.error = std::move(error);
+      };
+      {
+        auto& st = conn.Prepare(kBankReturnExists);
+        st.setString(1, row.bank_reference());
+        std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+        if (rs->next()) {
+          out.outcome = v1::RETURN_OUTCOME_DUPLICATE;
+          continue;
+        }
+      }
+      absl::StatusOr<std::string> currency = LedgerCurrency(conn, row.ledger_id(), true);
+      if (absl::IsNotFound(currency.status())) {
+        invalid(absl::StrCat("rows[", i, "].ledger_id: no ledger '", row.ledger_id(), "'"));
+        continue;
+      }
+      CAREOPS_RETURN_IF_ERROR(currency.status());
+      if (row.amount().currency_code() != *currency) {
+        invalid(absl::StrCat("rows[", i, "].amount.currency_code: must be the ledger's ", *currency));
+        continue;
+      }
+      std::string payment_id;
+      if (!row.payment_reference().empty()) {
+        auto& st = conn.Prepare(kLockPaymentByReference);
+        st.setString(1, row.ledger_id());
+        st.setString(2, row.payment_reference());
+        std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+        if (!rs->next()) {
+          invalid(absl::StrCat("rows[", i, "].payment_reference: no payment '", row.payment_reference(),
+                               "' in the ledger"));
+          continue;
+        }
+        if (Str(*rs, 2) != "POSTED") {
+          invalid(absl::StrCat("rows[", i, "].payment_reference: payment ", Str(*rs, 1), " is ", Str(*rs, 2),
+                               ", not POSTED"));
+          continue;
+        }
+        if (rs->getInt64(3) != row.amount().amount_minor()) {
+          invalid(absl::StrCat("rows[", i, "].amount: differs from the payment's ", rs->getInt64(3),
+                               " minor units"));
+          continue;
+        }
+        payment_id = Str(*rs, 1);
+      }
+      const std::string reason = ShortName(v1::ReturnReason_descriptor(), row.reason(), "RETURN_REASON_");
+      const std::string kind = ShortName(v1::ReturnKind_descriptor(), row.kind(), "RETURN_KIND_");
+      CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay returned, FromProto(row.return_date(), "return_date"));
+      if (!payment_id.empty()) {
+        GiveBack(conn, m, payment_id, "REVERSED", absl::StrCat(kind, ": ", reason, " (", row.bank_reference(), ")"));
+        Audit(conn, m, "payment.return", "payment", payment_id, reason);
+        out.reversed_payment_id = payment_id;
+      }
+      if (!rows[i].fee_installment_id.empty()) {
+        auto& st = conn.Prepare(kInsertInstallment);
+        st.setString(1, rows[i].fee_installment_id);
+        st.setString(2, row.ledger_id());
+        st.setString(3, absl::StrCat("BOUNCE-", row.bank_reference()).substr(0, 64));
+        st.setString(4, "FEE");
+        st.setString(5, ToSqlDate(returned));
+        st.setInt64(6, rows[i].fee_minor);
+        st.setInt64(7, 0);
+        st.setInt64(8, 0);
+        st.setString(9, ToSqlDatetime(m.now));
+        st.executeUpdate();
+        out.fee_installment_id = rows[i].fee_installment_id;
+      }
+      auto& st = conn.Prepare(kInsertBankReturn);
+      st.setString(1, row.bank_reference());
+      st.setString(2, row.ledger_id());
+      st.setString(3, kind);
+      st.setString(4, reason);
+      st.setInt64(5, row.amount().amount_minor());
+      st.setString(6, ToSqlDate(returned));
+      if (payment_id.empty()) {
+        st.setNull(7, sql::DataType::CHAR);
+      } else {
+        st.setString(7, payment_id);
+      }
+      if (out.fee_installment_id.empty()) {
+        st.setNull(8, sql::DataType::CHAR);
+      } else {
+        st.setString(8, out.fee_installment_id);
+      }
+      st.setString(9, m.caller.user);
+      st.setString(10, ToSqlDatetime(m.now));
+      st.executeUpdate();
+      Audit(conn, m, "bank_return.ingest", "ledger", row.ledger_id(), row.bank_reference());
+    }
+    render(outcomes);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<v1::Payment>> MysqlCollectionsStore::ListPayments(const std::string& ledger_id) {
+  std::vector<v1::Payment> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(conn, ledger_id, false));
+    std::vector<std::string> ids;
+    auto& st = conn.Prepare(kSelectPayments);
+    st.setString(1, ledger_id);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) {
+      CAREOPS_ASSIGN_OR_RETURN(v1::Payment p, ReadPayment(conn, *rs, currency));
+      out.push_back(std::move(p));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<AgingInputs> MysqlCollectionsStore::GetAgingInputs(const std::string& ledger_id) {
+  AgingInputs out;
+  CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(conn, ledger_id, false));
+    CAREOPS_ASSIGN_OR_RETURN(out, LoadAgingInputs(conn, ledger_id, currency));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<bool> MysqlCollectionsStore::AgeOne(const std::string& ledger_id, bool skip_locked,
+                                                   absl::CivilDay as_of, absl::Time now,
+                                                   const std::function<LedgerAging(const AgingInputs&)>& age,
+                                                   AgingRunResult& result) {
+  bool aged = false;
+  int changes = 0;
+  CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    aged = false;
+    changes = 0;
+    std::string currency;
+    if (skip_locked) {
+      auto& st = conn.Prepare(kLockLedgerSkipLocked);
+      st.setString(1, ledger_id);
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      if (!rs->next()) return absl::OkStatus();  // another replica has it now
+      currency = Str(*rs, 1);
+    } else {
+      CAREOPS_ASSIGN_OR_RETURN(currency, LedgerCurrency(conn, ledger_id, true));
+    }
+    CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, LoadAgingInputs(conn, ledger_id, currency));
+    LedgerAging a = age(in);
+    std::vector<InstallmentAging> subjects = {{"", a.days_past_due, a.bucket, a.outstanding_minor}};
+    subjects.insert(subjects.end(), a.installments.begin(), a.installments.end());
+    for (const InstallmentAging& subject : subjects) {
+      {
+        auto& st = conn.Prepare(kLatestAging);
+        st.setString(1, ledger_id);
+        st.setString(2, subject.installment_id);
+        st.setString(3, ToSqlDate(as_of));
+        std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+        if (rs->next() && Str(*rs, 1) == subject.bucket) continue;
+      }
+      auto& st = conn.Prepare(kInsertAging);
+      st.setString(1, ledger_id);
+      st.setString(2, subject.installment_id);
+      st.setString(3, ToSqlDate(as_of));
+      st.setString(4, subject.bucket);
+      st.setInt64(5, subject.days_past_due);
+      st.setInt64(6, subject.balance_minor);
+      st.setString(7, ToSqlDatetime(now));
+      st.executeUpdate();
+      ++changes;
+    }
+    aged = true;
+    return absl::OkStatus();
+  }));
+  if (aged) {
+    ++result.ledgers_aged;
+    result.bucket_changes += changes;
+  }
+  return aged;
+}
+
+absl::StatusOr<AgingRunResult> MysqlCollectionsStore::RunAging(
+    absl::CivilDay as_of, absl::Time now, const std::function<LedgerAging(const AgingInputs&)>& age) {
+  AgingRunResult result;
+  std::vector<std::string> skipped;
+  std::string after;
+  while (true) {
+    std::vector<std::string> ids;
+    CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+      auto& st = conn.Prepare(kLedgerPage);
+      st.setString(1, after);
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      while (rs->next()) ids.push_back(Str(*rs, 1));
+      return absl::OkStatus();
+    }));
+    if (ids.empty()) break;
+    for (const std::string& id : ids) {
+      CAREOPS_ASSIGN_OR_RETURN(bool aged, AgeOne(id, true, as_of, now, age, result));
+      if (!aged) skipped.push_back(id);
+    }
+    after = ids.back();
+  }
+  // Held by a payment or another replica a moment ago: wait for it this time
+  // (a replica that already aged it leaves nothing to record).
+  for (const std::string& id : skipped) {
+    CAREOPS_RETURN_IF_ERROR(AgeOne(id, false, as_of, now, age, result).status());
+  }
+  return result;
+}
+
+absl::StatusOr<std::vector<v1::AgingChange>> MysqlCollectionsStore::GetAgingHistory(const std::string& ledger_id) {
+  std::vector<v1::AgingChange> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(conn, ledger_id, false));
+    auto& st = conn.Prepare(kSelectAgingHistory);
+    st.setString(1, ledger_id);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) {
+      v1::AgingChange c;
+      c.set_installment_id(Str(*rs, 1));
+      CAREOPS_ASSIGN_OR_RETURN(*c.mutable_as_of(), DateColumn(*rs, 2));
+      c.set_bucket(Str(*rs, 3));
+      c.set_days_past_due(rs->getInt(4));
+      *c.mutable_balance() = Minor(currency, rs->getInt64(5));
+      out.push_back(std::move(c));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<AgingReportEntry>> MysqlCollectionsStore::AgingReport(absl::CivilDay as_of) {
+  std::vector<AgingReportEntry> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    auto& st = conn.Prepare(kAgingReport);
+    st.setString(1, ToSqlDate(as_of));
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) {
+      AgingReportEntry e;
+      e.ledger_id = Str(*rs, 1);
+      e.account_id = Str(*rs, 2);
+      e.currency = Str(*rs, 3);
+      e.bucket = Str(*rs, 4);
+      CAREOPS_ASSIGN_OR_RETURN(e.since, ParseSqlDate(Str(*rs, 5)));
+      e.outstanding_minor = rs->getInt64(6);
+      out.push_back(std::move(e));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> MysqlCollectionsStore::PostedPaymentsByMethod() {
+  std::map<std::string, int64_t> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    auto& st = conn.Prepare(kPaymentsByMethod);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) out[Str(*rs, 1)] = rs->getInt64(2);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> MysqlCollectionsStore::BankReturnsByReason() {
+  std::map<std::string, int64_t> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    auto& st = conn.Prepare(kReturnsByReason);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) out[Str(*rs, 1)] = rs->getInt64(2);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status MysqlCollectionsStore::AddPause(const Mutation& m, const v1::Pause& pause,
+                                             const std::function<void(const v1::Pause&)>& render) {
+  return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(LedgerCurrency(conn, pause.ledger_id(), true).status());
+    CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay start, FromProto(pause.start_date(), "pause.start_date"));
+    auto& st = conn.Prepare(kInsertPause);
+    st.setString(1, pause.pause_id());
+    st.setString(2, pause.ledger_id());
+    st.setString(3, ShortName(v1::PauseKind_descriptor(), pause.kind(), "PAUSE_KIND_"));
+    st.setString(4, ToSqlDate(start));
+    if (pause.has_end_date()) {
+      CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, FromProto(pause.end_date(), "pause.end_date"));
+      st.setString(5, ToSqlDate(end));
+    } else {
+      st.setNull(5, sql::DataType::DATE);
+    }
+    st.setString(6, pause.note());
+    st.setString(7, m.caller.user);
+    st.setString(8, ToSqlDatetime(m.now));
+    st.executeUpdate();
+    Audit(conn, m, "pause.add", "pause", pause.pause_id(), pause.note());
+    render(pause);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status MysqlCollectionsStore::EndPause(const Mutation& m, const std::string& pause_id, absl::CivilDay end_date,
+                                             const std::function<void(const v1::Pause&)>& render) {
+  return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
+    v1::Pause current;
+    {
+      auto& st = conn.Prepare(kLockPause);
+      st.setString(1, pause_id);
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      if (!rs->next()) return absl::NotFoundError(absl::StrCat("pause_id: no pause '", pause_id, "'"));
+      CAREOPS_ASSIGN_OR_RETURN(current, ReadPause(*rs));
+    }
+    CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay start, FromProto(current.start_date(), "start_date"));
+    if (end_date <= start) return InvalidArgument("end_date", "must be after the pause's start_date");
+    if (current.has_end_date()) {
+      CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay old_end, FromProto(current.end_date(), "end_date"));
+      if (end_date > old_end) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("pause ", pause_id, " already ends on ", ToSqlDate(old_end), "; it can only end earlier"));
+      }
+    }
+    auto& st = conn.Prepare(kSetPauseEnd);
+    st.setString(1, ToSqlDate(end_date));
+    st.setString(2, pause_id);
+    st.executeUpdate();
+    Audit(conn, m, "pause.end", "pause", pause_id);
+    *current.mutable_end_date() = ToProto(end_date);
+    render(current);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace careops::collections

@@ -1,0 +1,58 @@
+// CollectionsStore on MySQL/MariaDB (schema/V002__collections.sql). SQL text is
+// in named constants in the .cc, every statement is prepared, and Connector/C++
+// exceptions become statuses inside the pool's runners.
+#pragma once
+
+#include "common/mysql/pool.h"
+#include "services/collections/collections_store.h"
+
+namespace careops::collections {
+
+class MysqlCollectionsStore final : public CollectionsStore {
+ public:
+  explicit MysqlCollectionsStore(mysql::ConnectionPool& pool) : pool_(pool) {}
+
+  absl::Status OpenLedger(const Mutation& m, const v1::Ledger& ledger, const std::string& source,
+                          const std::function<void(const v1::Ledger&)>& render) override;
+  absl::StatusOr<v1::Ledger> GetLedger(const std::string& ledger_id) override;
+  absl::Status AddInstallments(
+      const Mutation& m, const std::string& ledger_id, const std::vector<v1::Installment>& rows,
+      const std::function<absl::Status(const std::vector<std::optional<std::string>>& existing)>& render) override;
+  absl::Status UpdateContact(const Mutation& m, const std::string& ledger_id, const v1::Contact& contact,
+                             const std::string& source, const std::function<void(const v1::Ledger&)>& render) override;
+  absl::StatusOr<std::vector<v1::ContactChange>> ListContactHistory(const std::string& ledger_id) override;
+  absl::Status PostPayment(const Mutation& m, const v1::Payment& payment,
+                           const std::vector<RequestedAllocation>& requested, const ComponentOrder& order,
+                           const std::function<void(const v1::Payment&)>& render) override;
+  absl::Status ReversePayment(const Mutation& m, const std::string& payment_id, bool unapply_only,
+                              const std::string& reason,
+                              const std::function<void(const v1::Payment&)>& render) override;
+  absl::Status IngestBankReturns(const Mutation& m, const std::vector<BankReturn>& rows,
+                                 const std::function<void(const std::vector<BankReturnOutcome>&)>& render) override;
+  absl::StatusOr<std::vector<v1::Payment>> ListPayments(const std::string& ledger_id) override;
+  absl::StatusOr<AgingInputs> GetAgingInputs(const std::string& ledger_id) override;
+  absl::Status AddPause(const Mutation& m, const v1::Pause& pause,
+                        const std::function<void(const v1::Pause&)>& render) override;
+  absl::StatusOr<AgingRunResult> RunAging(absl::CivilDay as_of, absl::Time now,
+                                          const std::function<LedgerAging(const AgingInputs&)>& age) override;
+  absl::StatusOr<std::vector<v1::AgingChange>> GetAgingHistory(const std::string& ledger_id) override;
+  absl::StatusOr<std::vector<AgingReportEntry>> AgingReport(absl::CivilDay as_of) override;
+  absl::StatusOr<std::map<std::string, int64_t>> PostedPaymentsByMethod() override;
+  absl::StatusOr<std::map<std::string, int64_t>> BankReturnsByReason() override;
+  absl::Status EndPause(const Mutation& m, const std::string& pause_id, absl::CivilDay end_date,
+                        const std::function<void(const v1::Pause&)>& render) override;
+
+ private:
+  // Runs a mutation exactly once in one transaction: the single switch point to
+  // the kit's exactly-once runner.
+  absl::Status Mutate(const Mutation& m, const std::function<absl::Status(mysql::Connection&)>& fn);
+
+  // Ages one ledger under its lock; false when another transaction holds it
+  // and `skip_locked` is set.
+  absl::StatusOr<bool> AgeOne(const std::string& ledger_id, bool skip_locked, absl::CivilDay as_of, absl::Time now,
+                              const std::function<LedgerAging(const AgingInputs&)>& age, AgingRunResult& result);
+
+  mysql::ConnectionPool& pool_;
+};
+
+}  // namespace careops::collections

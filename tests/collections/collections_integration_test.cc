@@ -1,0 +1,615 @@
+// The collections service end to end: the real careops-collections and
+// careops-membership binaries, each on its own schema of the real MariaDB,
+// driven through their generated stubs with the development tokens.
+//
+// Every test opens its own client account in membership and its own ledger, so
+// the tests share the two processes without sharing data. Dates are explicit
+// (`as_of`, due dates in 2026): nothing waits on the clock.
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "careops/collections/v1/collections.grpc.pb.h"
+#include "careops/membership/v1/membership.grpc.pb.h"
+#include "common/ids.h"
+#include "common/proto_time.h"
+#include "tests/support/harness.h"
+#include "tests/support/rpc.h"
+
+namespace careops {
+namespace {
+
+namespace cv1 = ::careops::collections::v1;
+namespace mv1 = ::careops::membership::v1;
+
+constexpr char kCollector[] = "dev-collector";
+constexpr char kFinance[] = "dev-finance";
+constexpr char kAnalyst[] = "dev-analyst";
+constexpr char kAccountOfficer[] = "dev-account-officer";
+
+std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token) { return testing::BearerContext(token); }
+using testing::DateOf;
+using testing::Php;
+
+class CollectionsIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    membership_schema_ = new testing::TestSchema("membership");
+    collections_schema_ = new testing::TestSchema("collections");
+    membership_ = new testing::ServiceProcess("membership", membership_schema_->dsn());
+    ASSERT_TRUE(Serving(*membership_));
+    collections_ = new testing::ServiceProcess(
+        "collections", collections_schema_->dsn(),
+        std::vector<std::string>{"--membership_addr=" + membership_->address(), "--grace_days=3",
+                                 "--peer_deadline=2s", "--gauge_refresh=200ms"});
+    ASSERT_TRUE(Serving(*collections_));
+  }
+
+  static ::testing::AssertionResult Serving(testing::ServiceProcess& p) {
+    if (testing::Eventually([&] { return testing::Health(p.address()) == "SERVING"; })) {
+      return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << p.process().output();
+  }
+
+  static void TearDownTestSuite() {
+    delete collections_;
+    delete membership_;
+    delete collections_schema_;
+    delete membership_schema_;
+  }
+
+  void SetUp() override {
+    stub_ = cv1::CollectionsService::NewStub(
+        grpc::CreateChannel(collections_->address(), grpc::InsecureChannelCredentials()));
+    membership_stub_ = mv1::MembershipService::NewStub(
+        grpc::CreateChannel(membership_->address(), grpc::InsecureChannelCredentials()));
+  }
+
+  std::string NewAccount() {
+    mv1::CreateClientAccountRequest req;
+    req.set_request_id(NewId());
+    req.mutable_account()->set_name("Buyer " + req.request_id());
+    req.mutable_account()->set_type(mv1::CLIENT_ACCOUNT_TYPE_CORPORATE);
+    req.mutable_account()->set_contact_email("billing@buyer.example");
+    *req.mutable_account()->mutable_start_date() = DateOf(2025, 1, 1);
+    mv1::ClientAccount account;
+    grpc::Status s = membership_stub_->CreateClientAccount(Ctx(kAccountOfficer).get(), req, &account);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return account.account_id();
+  }
+
+  grpc::Status Open(const std::string& account_id, cv1::Ledger* out, const std::string& request_id = NewId()) {
+    cv1::OpenLedgerRequest req;
+    req.set_request_id(request_id);
+    req.set_account_id(account_id);
+    req.set_currency_code("PHP");
+    return stub_->OpenLedger(Ctx(kCollector).get(), req, out);
+  }
+
+  cv1::Ledger NewLedger() {
+    cv1::Ledger ledger;
+    grpc::Status s = Open(NewAccount(), &ledger);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return ledger;
+  }
+
+  static cv1::Installment Row(const std::string& ledger_id, const std::string& number, common::v1::Date due,
+                              int64_t principal, int64_t fee = 0, int64_t interest = 0) {
+    cv1::Installment i;
+    i.set_ledger_id(ledger_id);
+    i.set_number(number);
+    i.set_kind(cv1::INSTALLMENT_KIND_REGULAR);
+    *i.mutable_due_date() = due;
+    *i.mutable_principal() = Php(principal);
+    if (fee) *i.mutable_fee() = Php(fee);
+    if (interest) *i.mutable_interest() = Php(interest);
+    return i;
+  }
+
+  cv1::Installment Add(const cv1::Installment& row) {
+    cv1::AddInstallmentRequest req;
+    req.set_request_id(NewId());
+    *req.mutable_installment() = row;
+    cv1::Installment out;
+    grpc::Status s = stub_->AddInstallment(Ctx(kFinance).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  cv1::PostPaymentRequest PaymentRequest(const std::string& ledger_id, int64_t amount, const std::string& ref) {
+    cv1::PostPaymentRequest req;
+    req.set_request_id(NewId());
+    req.set_ledger_id(ledger_id);
+    *req.mutable_amount() = Php(amount);
+    *req.mutable_payment_date() = DateOf(2026, 3, 5);
+    req.set_method(cv1::PAYMENT_METHOD_BANK_TRANSFER);
+    req.set_reference(ref);
+    return req;
+  }
+
+  grpc::Status Pay(const std::string& ledger_id, int64_t amount, cv1::Payment* out, const std::string& ref = NewId()) {
+    return stub_->PostPayment(Ctx(kCollector).get(), PaymentRequest(ledger_id, amount, ref), out);
+  }
+
+  // Balance per installment number.
+  std::map<std::string, int64_t> Balances(const std::string& ledger_id) {
+    cv1::GetLedgerRequest req;
+    req.set_ledger_id(ledger_id);
+    cv1::Ledger l;
+    grpc::Status s = stub_->GetLedger(Ctx(kCollector).get(), req, &l);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::map<std::string, int64_t> out;
+    for (const auto& i : l.installments()) out[i.number()] = i.balance().amount_minor();
+    return out;
+  }
+
+  cv1::Aging AgingOn(const std::string& ledger_id, common::v1::Date as_of) {
+    cv1::GetAgingRequest req;
+    req.set_ledger_id(ledger_id);
+    *req.mutable_as_of() = as_of;
+    cv1::Aging out;
+    grpc::Status s = stub_->GetAging(Ctx(kCollector).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  static testing::TestSchema* membership_schema_;
+  static testing::TestSchema* collections_schema_;
+  static testing::ServiceProcess* membership_;
+  static testing::ServiceProcess* collections_;
+  std::unique_ptr<cv1::CollectionsService::Stub> stub_;
+  std::unique_ptr<mv1::MembershipService::Stub> membership_stub_;
+};
+
+testing::TestSchema* CollectionsIntegrationTest::membership_schema_ = nullptr;
+testing::TestSchema* CollectionsIntegrationTest::collections_schema_ = nullptr;
+testing::ServiceProcess* CollectionsIntegrationTest::membership_ = nullptr;
+testing::ServiceProcess* CollectionsIntegrationTest::collections_ = nullptr;
+
+TEST_F(CollectionsIntegrationTest, LedgerOpensOnlyForAMembershipAccountOnceWithItsContact) {
+  cv1::Ledger none;
+  grpc::Status s = Open("NO-SUCH-ACCOUNT", &none);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_NE(s.error_message().find("account_id"), std::string::npos);
+
+  const std::string account = NewAccount();
+  const std::string request_id = NewId();
+  cv1::Ledger ledger, replay, second;
+  ASSERT_TRUE(Open(account, &ledger, request_id).ok());
+  EXPECT_EQ(ledger.account_id(), account);
+  EXPECT_EQ(ledger.contact().billing_email(), "billing@buyer.example");
+  EXPECT_EQ(ledger.contact().preferred_channel(), cv1::CHANNEL_EMAIL);
+  EXPECT_EQ(ledger.account_name().rfind("Buyer ", 0), 0u);
+  // Same request_id: the first answer, nothing new.
+  ASSERT_TRUE(Open(account, &replay, request_id).ok());
+  EXPECT_EQ(replay.ledger_id(), ledger.ledger_id());
+  // Another request for the same account: one ledger per account.
+  EXPECT_EQ(Open(account, &second).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+
+  cv1::GetLedgerRequest get;
+  get.set_ledger_id(ledger.ledger_id());
+  cv1::Ledger read;
+  EXPECT_EQ(stub_->GetLedger(Ctx(kAnalyst).get(), get, &read).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  get.set_ledger_id("01JUNKJUNKJUNKJUNKJUNKJUNK");
+  EXPECT_EQ(stub_->GetLedger(Ctx(kCollector).get(), get, &read).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(CollectionsIntegrationTest, MembershipDownMeansUnavailableAndNoLedger) {
+  const std::string account = NewAccount();
+  membership_->Stop();
+  cv1::Ledger ledger;
+  grpc::Status s = Open(account, &ledger);
+  membership_->Start();
+  ASSERT_TRUE(Serving(*membership_));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  // Nothing was written: the account can be opened now.
+  grpc::Status again = Open(account, &ledger);
+  EXPECT_TRUE(again.ok()) << again.error_message();
+}
+
+TEST_F(CollectionsIntegrationTest, InstallmentsOneByOneAndInABatchWithAResultPerRow) {
+  cv1::Ledger ledger = NewLedger();
+  cv1::Installment first = Add(Row(ledger.ledger_id(), "INV-1", DateOf(2026, 1, 15), 100000));
+  EXPECT_EQ(first.balance().amount_minor(), 100000);
+
+  cv1::AddInstallmentRequest dup;
+  dup.set_request_id(NewId());
+  *dup.mutable_installment() = Row(ledger.ledger_id(), "INV-1", DateOf(2026, 2, 15), 5);
+  cv1::Installment out;
+  EXPECT_EQ(stub_->AddInstallment(Ctx(kFinance).get(), dup, &out).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+
+  cv1::AddInstallmentRequest usd = dup;
+  usd.set_request_id(NewId());
+  usd.mutable_installment()->set_number("INV-USD");
+  usd.mutable_installment()->mutable_principal()->set_currency_code("USD");
+  grpc::Status bad = stub_->AddInstallment(Ctx(kFinance).get(), usd, &out);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(bad.error_message().find("installment.principal.currency_code"), std::string::npos) << bad.error_message();
+
+  cv1::BatchAddInstallmentsRequest batch;
+  batch.set_request_id(NewId());
+  batch.set_ledger_id(ledger.ledger_id());
+  *batch.add_installments() = Row("", "INV-2", DateOf(2026, 2, 15), 100000);
+  *batch.add_installments() = Row("", "INV-1", DateOf(2026, 1, 15), 100000);  // already there
+  cv1::Installment no_due = Row("", "INV-3", DateOf(2026, 3, 15), 100000);
+  no_due.clear_due_date();
+  *batch.add_installments() = no_due;
+  cv1::Installment balloon = Row("", "INV-B", DateOf(2026, 12, 15), 900000);
+  balloon.set_kind(cv1::INSTALLMENT_KIND_BALLOON);
+  *batch.add_installments() = balloon;
+  cv1::BatchAddInstallmentsResponse resp;
+  grpc::Status s = stub_->BatchAddInstallments(Ctx(kFinance).get(), batch, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.results_size(), 4);
+  EXPECT_EQ(resp.results(0).outcome(), cv1::ROW_OUTCOME_CREATED);
+  EXPECT_EQ(resp.results(1).outcome(), cv1::ROW_OUTCOME_DUPLICATE);
+  EXPECT_EQ(resp.results(1).installment_id(), first.installment_id());
+  EXPECT_EQ(resp.results(2).outcome(), cv1::ROW_OUTCOME_INVALID);
+  EXPECT_NE(resp.results(2).error().find("installments[2].due_date"), std::string::npos);
+  EXPECT_EQ(resp.results(3).outcome(), cv1::ROW_OUTCOME_CREATED);
+  EXPECT_EQ(resp.created(), 2);
+  EXPECT_EQ(resp.duplicates(), 1);
+  EXPECT_EQ(resp.invalid(), 1);
+
+  // The same download again (same request_id) changes nothing.
+  cv1::BatchAddInstallmentsResponse replay;
+  ASSERT_TRUE(stub_->BatchAddInstallments(Ctx(kFinance).get(), batch, &replay).ok());
+  EXPECT_EQ(replay.created(), 2);
+  auto balances = Balances(ledger.ledger_id());
+  EXPECT_EQ(balances.size(), 3u);
+  EXPECT_EQ(balances["INV-B"], 900000);
+}
+
+TEST_F(CollectionsIntegrationTest, PaymentPaysOldestFirstFeesInterestPrincipalAndKeepsOneMinorUnit) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  cv1::Installment feb = Add(Row(id, "2", DateOf(2026, 2, 1), 10000));
+  cv1::Installment jan = Add(Row(id, "1", DateOf(2026, 1, 1), 10000, /*fee=*/500, /*interest=*/200));
+
+  cv1::Payment p;
+  ASSERT_TRUE(Pay(id, 10750, &p).ok());
+  ASSERT_EQ(p.allocations_size(), 4);
+  EXPECT_EQ(p.allocations(0).installment_id(), jan.installment_id());
+  EXPECT_EQ(p.allocations(0).component(), cv1::COMPONENT_FEE);
+  EXPECT_EQ(p.allocations(0).amount().amount_minor(), 500);
+  EXPECT_EQ(p.allocations(1).component(), cv1::COMPONENT_INTEREST);
+  EXPECT_EQ(p.allocations(2).component(), cv1::COMPONENT_PRINCIPAL);
+  EXPECT_EQ(p.allocations(2).amount().amount_minor(), 10000);
+  EXPECT_EQ(p.allocations(3).installment_id(), feb.installment_id());
+  EXPECT_EQ(p.allocations(3).amount().amount_minor(), 50);
+  EXPECT_EQ(p.status(), cv1::PAYMENT_STATUS_POSTED);
+  EXPECT_EQ(p.posted_by(), "fe.ramos");
+
+  // 9949 of the 9950 left: exactly one minor unit stays owed.
+  cv1::Payment q;
+  ASSERT_TRUE(Pay(id, 9949, &q).ok());
+  EXPECT_EQ(Balances(id), (std::map<std::string, int64_t>{{"1", 0}, {"2", 1}}));
+
+  // Over-allocation is refused and nothing changes.
+  cv1::Payment over;
+  grpc::Status s = Pay(id, 2, &over);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("amount"), std::string::npos);
+  EXPECT_EQ(Balances(id)["2"], 1);
+
+  // A reference is posted once.
+  cv1::Payment twice;
+  cv1::PostPaymentRequest again = PaymentRequest(id, 1, p.reference());
+  EXPECT_EQ(stub_->PostPayment(Ctx(kCollector).get(), again, &twice).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+
+  // A retried request (same request_id) is the same payment, not a second one.
+  cv1::PostPaymentRequest last = PaymentRequest(id, 1, NewId());
+  cv1::Payment a, b;
+  ASSERT_TRUE(stub_->PostPayment(Ctx(kCollector).get(), last, &a).ok());
+  ASSERT_TRUE(stub_->PostPayment(Ctx(kCollector).get(), last, &b).ok());
+  EXPECT_EQ(a.payment_id(), b.payment_id());
+  cv1::ListPaymentsRequest list;
+  list.set_ledger_id(id);
+  cv1::ListPaymentsResponse payments;
+  ASSERT_TRUE(stub_->ListPayments(Ctx(kCollector).get(), list, &payments).ok());
+  EXPECT_EQ(payments.payments_size(), 3);
+}
+
+TEST_F(CollectionsIntegrationTest, ReverseAndUnapplyGiveTheMoneyBackToTheInstallments) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  Add(Row(id, "1", DateOf(2026, 1, 1), 10000));
+  Add(Row(id, "2", DateOf(2026, 2, 1), 10000));
+  cv1::Payment p, q;
+  ASSERT_TRUE(Pay(id, 15000, &p).ok());
+  EXPECT_EQ(Balances(id), (std::map<std::string, int64_t>{{"1", 0}, {"2", 5000}}));
+
+  cv1::ReversePaymentRequest rev;
+  rev.set_request_id(NewId());
+  rev.set_payment_id(p.payment_id());
+  cv1::Payment reversed;
+  grpc::Status noreason = stub_->ReversePayment(Ctx(kCollector).get(), rev, &reversed);
+  EXPECT_EQ(noreason.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(noreason.error_message().find("reason"), std::string::npos);
+  rev.set_reason("check bounced: insufficient funds");
+  ASSERT_TRUE(stub_->ReversePayment(Ctx(kCollector).get(), rev, &reversed).ok());
+  EXPECT_EQ(reversed.status(), cv1::PAYMENT_STATUS_REVERSED);
+  EXPECT_EQ(Balances(id), (std::map<std::string, int64_t>{{"1", 10000}, {"2", 10000}}));
+  // The oldest installment is owed again at its original age.
+  EXPECT_EQ(AgingOn(id, DateOf(2026, 3, 5)).anchor_due_date().month(), 1);
+
+  rev.set_request_id(NewId());
+  EXPECT_EQ(stub_->ReversePayment(Ctx(kCollector).get(), rev, &reversed).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+
+  ASSERT_TRUE(Pay(id, 3000, &q).ok());
+  cv1::ReversePaymentRequest unapply;
+  unapply.set_request_id(NewId());
+  unapply.set_payment_id(q.payment_id());
+  unapply.set_unapply_only(true);
+  unapply.set_reason("posted to the wrong installment");
+  cv1::Payment unapplied;
+  ASSERT_TRUE(stub_->ReversePayment(Ctx(kFinance).get(), unapply, &unapplied).ok());
+  EXPECT_EQ(unapplied.status(), cv1::PAYMENT_STATUS_UNAPPLIED);
+  cv1::GetLedgerRequest get;
+  get.set_ledger_id(id);
+  cv1::Ledger l;
+  ASSERT_TRUE(stub_->GetLedger(Ctx(kCollector).get(), get, &l).ok());
+  EXPECT_EQ(l.unallocated().amount_minor(), 3000);
+  EXPECT_EQ(l.outstanding().amount_minor(), 20000);
+}
+
+TEST_F(CollectionsIntegrationTest, ABouncedCheckBringsBackTheOriginalAgeOnceWithItsFee) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  Add(Row(id, "1", DateOf(2026, 1, 1), 10000));
+  Add(Row(id, "2", DateOf(2026, 2, 1), 10000));
+  cv1::Payment check;
+  cv1::PostPaymentRequest pay = PaymentRequest(id, 15000, "CHK-" + NewId());
+  pay.set_method(cv1::PAYMENT_METHOD_CHECK);
+  ASSERT_TRUE(stub_->PostPayment(Ctx(kCollector).get(), pay, &check).ok());
+  EXPECT_EQ(AgingOn(id, DateOf(2026, 3, 5)).anchor_due_date().month(), 2);
+
+  const std::string b1 = "BNK-" + NewId(), b2 = "BNK-" + NewId();
+  cv1::IngestBankReturnsRequest report;
+  report.set_request_id(NewId());
+  *report.mutable_bounce_fee() = Php(50000);
+  auto row = [&](const std::string& bank_ref, cv1::ReturnKind kind, const std::string& payment_ref, int64_t amount) {
+    cv1::BankReturnRow* r = report.add_rows();
+    r->set_ledger_id(id);
+    r->set_bank_reference(bank_ref);
+    r->set_kind(kind);
+    r->set_reason(cv1::RETURN_REASON_INSUFFICIENT_FUNDS);
+    *r->mutable_amount() = Php(amount);
+    *r->mutable_return_date() = DateOf(2026, 3, 6);
+    r->set_payment_reference(payment_ref);
+  };
+  row(b1, cv1::RETURN_KIND_BOUNCED_CHECK, pay.reference(), 15000);
+  row(b2, cv1::RETURN_KIND_FAILED_DEBIT, "", 10000);
+  row("BNK-" + NewId(), cv1::RETURN_KIND_BOUNCED_CHECK, "CHK-NEVER-POSTED", 15000);
+  row("BNK-" + NewId(), cv1::RETURN_KIND_BOUNCED_CHECK, "", 15000);
+  cv1::IngestBankReturnsResponse resp;
+  grpc::Status s = stub_->IngestBankReturns(Ctx(kFinance).get(), report, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.results_size(), 4);
+  EXPECT_EQ(resp.results(0).outcome(), cv1::RETURN_OUTCOME_APPLIED);
+  EXPECT_EQ(resp.results(0).reversed_payment_id(), check.payment_id());
+  EXPECT_FALSE(resp.results(0).fee_installment_id().empty());
+  EXPECT_EQ(resp.results(1).outcome(), cv1::RETURN_OUTCOME_APPLIED);
+  EXPECT_TRUE(resp.results(1).reversed_payment_id().empty());
+  EXPECT_EQ(resp.results(2).outcome(), cv1::RETURN_OUTCOME_INVALID);
+  EXPECT_NE(resp.results(2).error().find("rows[2].payment_reference"), std::string::npos) << resp.results(2).error();
+  EXPECT_EQ(resp.results(3).outcome(), cv1::RETURN_OUTCOME_INVALID);
+  EXPECT_NE(resp.results(3).error().find("rows[3].payment_reference"), std::string::npos);
+
+  // What the check paid is owed again, from the original (January) due date.
+  auto balances = Balances(id);
+  EXPECT_EQ(balances["1"], 10000);
+  EXPECT_EQ(balances["2"], 10000);
+  EXPECT_EQ(balances["BOUNCE-" + b1], 50000);
+  cv1::Aging aging = AgingOn(id, DateOf(2026, 3, 5));
+  EXPECT_EQ(aging.anchor_due_date().month(), 1);
+  EXPECT_EQ(aging.days_past_due(), 60);
+
+  // The same bank report again (a new request): every row is applied once only.
+  report.set_request_id(NewId());
+  cv1::IngestBankReturnsResponse again;
+  ASSERT_TRUE(stub_->IngestBankReturns(Ctx(kFinance).get(), report, &again).ok());
+  EXPECT_EQ(again.results(0).outcome(), cv1::RETURN_OUTCOME_DUPLICATE);
+  EXPECT_EQ(again.results(1).outcome(), cv1::RETURN_OUTCOME_DUPLICATE);
+  EXPECT_EQ(again.applied(), 0);
+  EXPECT_EQ(Balances(id), balances);
+}
+
+TEST_F(CollectionsIntegrationTest, AnExplicitSpreadPaysThreeInstallmentsAndMustAddUp) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  cv1::Installment a = Add(Row(id, "1", DateOf(2026, 1, 1), 10000));
+  cv1::Installment b = Add(Row(id, "2", DateOf(2026, 2, 1), 10000));
+  cv1::Installment c = Add(Row(id, "3", DateOf(2026, 3, 1), 10000));
+  cv1::PostPaymentRequest req = PaymentRequest(id, 12000, NewId());
+  for (auto [inst, amount] : {std::pair{&c, 10000}, std::pair{&a, 1000}, std::pair{&b, 1000}}) {
+    cv1::Allocation* alloc = req.add_allocations();
+    alloc->set_installment_id(inst->installment_id());
+    *alloc->mutable_amount() = Php(amount);
+  }
+  cv1::PostPaymentRequest wrong = req;
+  wrong.set_request_id(NewId());
+  wrong.set_reference(NewId());
+  *wrong.mutable_amount() = Php(12001);
+  cv1::Payment out;
+  grpc::Status s = stub_->PostPayment(Ctx(kCollector).get(), wrong, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("allocations"), std::string::npos);
+  cv1::PostPaymentRequest too_much = req;
+  too_much.set_request_id(NewId());
+  too_much.set_reference(NewId());
+  *too_much.mutable_allocations(1)->mutable_amount() = Php(10001);
+  *too_much.mutable_amount() = Php(21001);
+  s = stub_->PostPayment(Ctx(kCollector).get(), too_much, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("allocations[1].amount"), std::string::npos) << s.error_message();
+
+  ASSERT_TRUE(stub_->PostPayment(Ctx(kCollector).get(), req, &out).ok());
+  EXPECT_EQ(out.allocations_size(), 3);
+  EXPECT_EQ(Balances(id), (std::map<std::string, int64_t>{{"1", 9000}, {"2", 9000}, {"3", 0}}));
+}
+
+TEST_F(CollectionsIntegrationTest, ContactChangesAreKeptWithWhoAndSource) {
+  cv1::Ledger ledger = NewLedger();
+  cv1::UpdateContactRequest req;
+  req.set_request_id(NewId());
+  req.set_ledger_id(ledger.ledger_id());
+  req.mutable_contact()->set_billing_email("not-an-email");
+  req.set_source("phone call with the buyer");
+  cv1::Ledger out;
+  grpc::Status s = stub_->UpdateContact(Ctx(kCollector).get(), req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("contact.billing_email"), std::string::npos);
+
+  req.mutable_contact()->set_billing_email("ap@buyer.example");
+  req.mutable_contact()->set_mobile("+63 917 555 0101");
+  req.mutable_contact()->set_preferred_channel(cv1::CHANNEL_SMS);
+  ASSERT_TRUE(stub_->UpdateContact(Ctx(kCollector).get(), req, &out).ok());
+  EXPECT_EQ(out.contact().mobile(), "+63 917 555 0101");
+  EXPECT_EQ(out.contact().preferred_channel(), cv1::CHANNEL_SMS);
+  EXPECT_EQ(stub_->UpdateContact(Ctx(kFinance).get(), req, &out).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  cv1::ListContactHistoryRequest hist;
+  hist.set_ledger_id(ledger.ledger_id());
+  cv1::ListContactHistoryResponse changes;
+  ASSERT_TRUE(stub_->ListContactHistory(Ctx(kCollector).get(), hist, &changes).ok());
+  ASSERT_EQ(changes.changes_size(), 2);
+  EXPECT_EQ(changes.changes(0).contact().billing_email(), "billing@buyer.example");
+  EXPECT_EQ(changes.changes(1).contact().billing_email(), "ap@buyer.example");
+  EXPECT_EQ(changes.changes(1).changed_by(), "fe.ramos");
+  EXPECT_EQ(changes.changes(1).source(), "phone call with the buyer");
+}
+
+TEST_F(CollectionsIntegrationTest, AgingCountsFromTheOldestUnpaidLessGraceAndPauses) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  Add(Row(id, "1", DateOf(2026, 1, 1), 10000));
+  Add(Row(id, "2", DateOf(2026, 2, 1), 10000));
+  // The suite runs with --grace_days=3.
+  EXPECT_EQ(AgingOn(id, DateOf(2026, 1, 4)).days_past_due(), 0);
+  EXPECT_EQ(AgingOn(id, DateOf(2026, 1, 4)).bucket(), "current");
+  cv1::Aging march = AgingOn(id, DateOf(2026, 3, 5));  // 63 days after Jan 1
+  EXPECT_EQ(march.days_past_due(), 60);
+  EXPECT_EQ(march.bucket(), "31-60");
+  EXPECT_EQ(march.past_due().amount_minor(), 20000);
+
+  // A dispute backdated to Jan 21 and still open pauses the count.
+  cv1::AddPauseRequest pause;
+  pause.set_request_id(NewId());
+  pause.mutable_pause()->set_ledger_id(id);
+  pause.mutable_pause()->set_kind(cv1::PAUSE_KIND_DISPUTE);
+  *pause.mutable_pause()->mutable_start_date() = DateOf(2026, 1, 21);
+  cv1::Pause p;
+  ASSERT_TRUE(stub_->AddPause(Ctx(kCollector).get(), pause, &p).ok());
+  EXPECT_EQ(AgingOn(id, DateOf(2026, 3, 5)).days_past_due(), 16);  // Jan 2..20 (19 days) less 3 of grace
+  // Resumed early: paused Jan 21..30 only.
+  cv1::EndPauseRequest end;
+  end.set_request_id(NewId());
+  end.set_pause_id(p.pause_id());
+  *end.mutable_end_date() = DateOf(2026, 1, 31);
+  ASSERT_TRUE(stub_->EndPause(Ctx(kCollector).get(), end, &p).ok());
+  cv1::Aging resumed = AgingOn(id, DateOf(2026, 3, 5));
+  EXPECT_EQ(resumed.paused_days(), 10);
+  EXPECT_EQ(resumed.days_past_due(), 50);
+
+  // Paying the oldest installment moves the anchor to the next one at once.
+  cv1::Payment pay;
+  ASSERT_TRUE(Pay(id, 10000, &pay).ok());
+  cv1::Aging after = AgingOn(id, DateOf(2026, 3, 5));
+  EXPECT_EQ(after.anchor_due_date().month(), 2);
+  EXPECT_EQ(after.days_past_due(), 29);  // Feb 1 -> Mar 5 is 32 days, less grace
+  EXPECT_EQ(after.bucket(), "1-30");
+}
+
+TEST_F(CollectionsIntegrationTest, AgingRunRecordsBucketChangesOnceAndHistoryReadsForPastDates) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  cv1::Installment jan = Add(Row(id, "1", DateOf(2026, 1, 1), 10000));
+  Add(Row(id, "2", DateOf(2026, 2, 1), 10000));
+  auto run = [&](common::v1::Date as_of) {
+    cv1::RunAgingRequest req;
+    *req.mutable_as_of() = as_of;
+    cv1::RunAgingResponse resp;
+    grpc::Status s = stub_->RunAging(Ctx(kCollector).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  };
+  run(DateOf(2026, 1, 2));
+  cv1::RunAgingResponse jan20 = run(DateOf(2026, 1, 20));
+  EXPECT_GE(jan20.bucket_changes(), 1);
+  EXPECT_EQ(run(DateOf(2026, 1, 20)).bucket_changes(), 0);  // the same day again records nothing
+
+  // Two replicas running the same day at once: each change is recorded once.
+  cv1::RunAgingResponse r1, r2;
+  std::thread t1([&] { r1 = run(DateOf(2026, 2, 10)); });
+  std::thread t2([&] { r2 = run(DateOf(2026, 2, 10)); });
+  t1.join();
+  t2.join();
+  EXPECT_EQ(run(DateOf(2026, 2, 10)).bucket_changes(), 0);
+
+  cv1::GetAgingHistoryRequest hreq;
+  hreq.set_ledger_id(id);
+  cv1::GetAgingHistoryResponse history;
+  ASSERT_TRUE(stub_->GetAgingHistory(Ctx(kCollector).get(), hreq, &history).ok());
+  std::vector<std::pair<int, std::string>> account;  // (day of year-ish, bucket) of the account rows
+  for (const auto& c : history.changes()) {
+    if (c.installment_id().empty()) account.emplace_back(c.as_of().month() * 100 + c.as_of().day(), c.bucket());
+  }
+  EXPECT_EQ(account, (std::vector<std::pair<int, std::string>>{{102, "current"}, {120, "1-30"}, {210, "31-60"}}));
+  bool jan_installment_recorded = false;
+  for (const auto& c : history.changes()) {
+    if (c.installment_id() == jan.installment_id() && c.as_of().month() == 2) {
+      jan_installment_recorded = c.bucket() == "31-60";
+    }
+  }
+  EXPECT_TRUE(jan_installment_recorded);
+
+  // The report for a past date reads what the runs recorded then; totals equal rows.
+  cv1::GetAgingReportRequest rreq;
+  *rreq.mutable_as_of() = DateOf(2026, 1, 25);
+  cv1::AgingReport report;
+  ASSERT_TRUE(stub_->GetAgingReport(Ctx(kFinance).get(), rreq, &report).ok());
+  bool found = false;
+  int64_t rows_total = 0;
+  int rows = 0;
+  for (const auto& row : report.rows()) {
+    rows_total += row.outstanding().amount_minor();
+    ++rows;
+    if (row.ledger_id() == id) {
+      found = true;
+      EXPECT_EQ(row.bucket(), "1-30");
+    }
+  }
+  EXPECT_TRUE(found);
+  int64_t totals_total = 0;
+  int accounts = 0;
+  for (const auto& t : report.totals()) {
+    totals_total += t.outstanding().amount_minor();
+    accounts += t.accounts();
+  }
+  EXPECT_EQ(totals_total, rows_total);
+  EXPECT_EQ(accounts, rows);
+
+  // The gauges are read from the database: every configured bucket is exported,
+  // and the posted payments by method.
+  EXPECT_TRUE(testing::Eventually([&] {
+    std::string body = testing::HttpGet(collections_->metrics_port(), "/metrics");
+    return body.find("careops_collections_past_due_accounts{bucket=\"120+\"} 0") != std::string::npos &&
+           body.find("careops_collections_past_due_accounts{bucket=\"31-60\"} 0") == std::string::npos &&
+           body.find("careops_collections_past_due_amount_minor{bucket=\"31-60\",currency=\"PHP\"}") !=
+               std::string::npos &&
+           body.find("careops_collections_payments_posted_total{method=\"CARD\"}") != std::string::npos &&
+           body.find("careops_collections_failed_debits_total{reason=\"STOP_PAYMENT\"}") != std::string::npos;
+  })) << testing::HttpGet(collections_->metrics_port(), "/metrics");
+}
+
+}  // namespace
+}  // namespace careops
