@@ -1136,7 +1136,10 @@ TEST_F(OutboxIntegrationTest, MembershipTimingOutAfterItsCommitIsSettledByTheRel
 TEST_F(OutboxIntegrationTest, ReopenGivesTheUtilisationBackThroughTheOutbox) {
   Member m = NewMember(100000000);
   cv1::Claim submitted, approved, reopening;
-  ASSERT_TRUE(Submit(m.member_id, 510000, &submitted).ok());
+  // The previous test restarted membership: claims' round_robin channel may still
+  // be reconnecting, and a refused submit (UNAVAILABLE) wrote nothing, so retry as
+  // a client would.
+  ASSERT_TRUE(testing::Eventually([&] { return Submit(m.member_id, 510000, &submitted).ok(); }));
   ASSERT_TRUE(Approve(ToReview(submitted), kSpecialist, &approved).ok());
   ASSERT_EQ(approved.status(), cv1::CLAIM_STATUS_APPROVED);
   membership_->Stop();
