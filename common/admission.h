@@ -39,6 +39,7 @@ class AdmissionGate {
   AdmissionGate(const AdmissionGate&) = delete;
   AdmissionGate& operator=(const AdmissionGate&) = delete;
 
+  // Holds one slot until destroyed; Ticket(nullptr) holds none (no gate).
   class Ticket {
    public:
     explicit Ticket(AdmissionGate* gate) : gate_(gate) {}

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
+#include "common/enum_codec.h"
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "common/mysql/mutation_runner.h"
@@ -23,31 +24,6 @@ namespace {
 
 constexpr size_t kMaxReason = 1024;
 constexpr size_t kMaxCodes = 50;
-
-// ---- Enum names: the domain stores the wire name without its prefix -----------
-
-constexpr char kStatusPrefix[] = "CLAIM_STATUS_";
-constexpr char kChannelPrefix[] = "CHANNEL_";
-constexpr char kTypePrefix[] = "CLAIM_TYPE_";
-constexpr char kCategoryPrefix[] = "NON_CONFORMANCE_CATEGORY_";
-constexpr char kInvestigationPrefix[] = "INVESTIGATION_STATUS_";
-
-// The wire value named `prefix` + `name`; the enum's zero (UNSPECIFIED) for none.
-template <typename WireEnum>
-WireEnum WireValue(std::string_view prefix, std::string_view name) {
-  const auto* value =
-      google::protobuf::GetEnumDescriptor<WireEnum>()->FindValueByName(absl::StrCat(Abs(prefix), Abs(name)));
-  return static_cast<WireEnum>(value ? value->number() : 0);
-}
-
-// The domain name of a wire value: its name without `prefix` ("" when unknown).
-template <typename WireEnum>
-std::string DomainName(WireEnum wire, std::string_view prefix) {
-  const auto* value = google::protobuf::GetEnumDescriptor<WireEnum>()->FindValueByNumber(wire);
-  if (!value) return "";
-  std::string_view name = value->name();
-  return ConsumePrefix(&name, prefix) ? std::string(name) : "";
-}
 
 // ---- Transitions -------------------------------------------------------------------
 
@@ -81,7 +57,7 @@ absl::Status FirstError(std::initializer_list<absl::Status> checks) {
 v1::Claim ToProto(const Claim& c) {
   v1::Claim out;
   out.set_claim_id(c.claim_id);
-  out.set_type(WireValue<v1::ClaimType>(kTypePrefix, c.type));
+  out.set_type(EnumFromShortName<v1::ClaimType>(c.type));
   out.set_member_id(c.member_id);
   out.set_account_id(c.account_id);
   out.set_plan_id(c.plan_id);
@@ -91,11 +67,11 @@ v1::Claim ToProto(const Claim& c) {
   out.set_provider_id(c.provider_id);
   *out.mutable_amount_claimed() = careops::ToProto(c.amount_claimed);
   *out.mutable_amount_approved() = careops::ToProto(c.amount_approved);
-  out.set_channel(WireValue<v1::Channel>(kChannelPrefix, c.channel));
+  out.set_channel(EnumFromShortName<v1::Channel>(c.channel));
   for (const auto& s : c.diagnosis_codes) out.add_diagnosis_codes(s);
   for (const auto& s : c.procedure_codes) out.add_procedure_codes(s);
   for (const auto& s : c.attachment_refs) out.add_attachment_refs(s);
-  out.set_status(WireValue<v1::ClaimStatus>(kStatusPrefix, ClaimStatusName(c.status)));
+  out.set_status(EnumFromShortName<v1::ClaimStatus>(ClaimStatusName(c.status)));
   for (const auto& r : c.rejection_reasons) {
     auto* reason = out.add_rejection_reasons();
     reason->set_code(r.code);
@@ -124,9 +100,9 @@ v1::Investigation ToProto(const Investigation& v) {
   v1::Investigation out;
   out.set_investigation_id(v.investigation_id);
   out.set_claim_id(v.claim_id);
-  out.set_category(WireValue<v1::NonConformanceCategory>(kCategoryPrefix, v.category));
+  out.set_category(EnumFromShortName<v1::NonConformanceCategory>(v.category));
   out.set_notes(v.notes);
-  out.set_status(WireValue<v1::InvestigationStatus>(kInvestigationPrefix, InvestigationStatusName(v.status)));
+  out.set_status(EnumFromShortName<v1::InvestigationStatus>(InvestigationStatusName(v.status)));
   out.set_flagged_by(v.flagged_by);
   out.set_investigator(v.investigator);
   out.set_findings(v.findings);
@@ -184,7 +160,7 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
                              membership_.CheckEligibility({req->member_id(), req->benefit_code(), service_date, amount}));
     Claim claim;
     claim.claim_id = ids_.Next();
-    claim.type = DomainName(req->type(), kTypePrefix);
+    claim.type = EnumShortName(req->type());
     claim.member_id = req->member_id();
     claim.account_id = eligibility.account_id;
     claim.plan_id = eligibility.plan_id;
@@ -194,7 +170,7 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
     claim.provider_id = req->provider_id();
     claim.amount_claimed = amount;
     claim.amount_approved = Money(amount.currency(), 0);
-    claim.channel = DomainName(req->channel(), kChannelPrefix);
+    claim.channel = EnumShortName(req->channel());
     claim.diagnosis_codes.assign(req->diagnosis_codes().begin(), req->diagnosis_codes().end());
     claim.procedure_codes.assign(req->procedure_codes().begin(), req->procedure_codes().end());
     claim.attachment_refs.assign(req->attachment_refs().begin(), req->attachment_refs().end());
@@ -251,7 +227,7 @@ grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::L
     const std::string& after_id = page.after_id;
     ClaimFilter filter;
     if (req->status() != v1::CLAIM_STATUS_UNSPECIFIED) {
-      filter.status = ParseClaimStatus(DomainName(req->status(), kStatusPrefix));
+      filter.status = ParseClaimStatus(EnumShortName(req->status()));
       if (!filter.status) return InvalidArgument("status", "is not a claim status");
     }
     CAREOPS_RETURN_IF_ERROR(OptionalId(req->assignee(), "assignee", 128));
@@ -262,7 +238,7 @@ grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::L
     filter.account_id = req->account_id();
     if (req->channel() != v1::CHANNEL_UNSPECIFIED) {
       if (!v1::Channel_IsValid(req->channel())) return InvalidArgument("channel", "is not a claim channel");
-      filter.channel = DomainName(req->channel(), kChannelPrefix);
+      filter.channel = EnumShortName(req->channel());
     }
     filter.breached_only = req->breached_only();
     if (req->has_submitted_from()) {
@@ -533,8 +509,8 @@ grpc::Status ClaimsServiceImpl::GetClaimHistory(grpc::ServerContext* ctx, const 
       auto* out = resp->add_events();
       *out->mutable_time() = ToProtoTimestamp(e.at);
       out->set_action(e.action);
-      out->set_from_status(WireValue<v1::ClaimStatus>(kStatusPrefix, ClaimStatusName(e.from_status)));
-      out->set_to_status(WireValue<v1::ClaimStatus>(kStatusPrefix, ClaimStatusName(e.to_status)));
+      out->set_from_status(EnumFromShortName<v1::ClaimStatus>(ClaimStatusName(e.from_status)));
+      out->set_to_status(EnumFromShortName<v1::ClaimStatus>(ClaimStatusName(e.to_status)));
       out->set_actor(e.actor_user);
       out->set_actor_role(e.actor_role);
       out->set_reason(e.reason);
@@ -595,7 +571,7 @@ grpc::Status ClaimsServiceImpl::FlagNonConformance(grpc::ServerContext* ctx, con
     Investigation v;
     v.investigation_id = ids_.Next();
     v.claim_id = req->claim_id();
-    v.category = DomainName(req->category(), kCategoryPrefix);
+    v.category = EnumShortName(req->category());
     v.notes = req->notes();
     v.status = InvestigationStatus::kFlagged;
     v.flagged_by = m.caller.user;
@@ -704,7 +680,7 @@ grpc::Status ClaimsServiceImpl::StreamBordereau(grpc::ServerContext* ctx, const 
       row->set_benefit_category(c.benefit_category);
       *row->mutable_service_date() = careops::ToProto(c.service_date);
       row->set_provider_id(c.provider_id);
-      row->set_status(WireValue<v1::ClaimStatus>(kStatusPrefix, ClaimStatusName(c.status)));
+      row->set_status(EnumFromShortName<v1::ClaimStatus>(ClaimStatusName(c.status)));
       *row->mutable_amount_claimed() = careops::ToProto(c.amount_claimed);
       *row->mutable_amount_approved() = careops::ToProto(c.amount_approved);
       if (c.decided_at) *row->mutable_decision_time() = ToProtoTimestamp(*c.decided_at);

@@ -6,22 +6,12 @@
 #include "common/money.h"
 #include "common/proto_time.h"
 #include "common/status.h"
+#include "common/validation.h"
 
 namespace careops::collections {
 namespace {
 
 constexpr int kMaxBatchRows = 5000;
-
-absl::Status Required(const std::string& value, std::string_view field, size_t max) {
-  if (value.empty()) return InvalidArgument(field, "is required");
-  if (value.size() > max) return InvalidArgument(field, absl::StrCat("must be at most ", max, " characters"));
-  return absl::OkStatus();
-}
-
-absl::Status AtMost(const std::string& value, std::string_view field, size_t max) {
-  if (value.size() > max) return InvalidArgument(field, absl::StrCat("must be at most ", max, " characters"));
-  return absl::OkStatus();
-}
 
 // An amount in the ledger's currency, zero or more; unset means zero.
 absl::Status ValidateComponent(const common::v1::Money& m, bool set, const std::string& currency,
@@ -30,17 +20,16 @@ absl::Status ValidateComponent(const common::v1::Money& m, bool set, const std::
   if (m.currency_code() != currency) {
     return InvalidArgument(absl::StrCat(field, ".currency_code"), absl::StrCat("must be the ledger's ", currency));
   }
-  if (m.amount_minor() < 0) return InvalidArgument(absl::StrCat(field, ".amount_minor"), "must not be negative");
-  return absl::OkStatus();
+  return ValidateMoney(FromProto(m), field);  // not negative, within the Money bound
 }
 
 absl::Status ValidateContact(const v1::Contact& c, const std::string& field) {
-  CAREOPS_RETURN_IF_ERROR(AtMost(c.billing_email(), absl::StrCat(field, ".billing_email"), 254));
+  CAREOPS_RETURN_IF_ERROR(OptionalId(c.billing_email(), absl::StrCat(field, ".billing_email"), 254));
   if (!c.billing_email().empty() && c.billing_email().find('@') == std::string::npos) {
     return InvalidArgument(absl::StrCat(field, ".billing_email"), "must be an email address");
   }
-  CAREOPS_RETURN_IF_ERROR(AtMost(c.mobile(), absl::StrCat(field, ".mobile"), 32));
-  CAREOPS_RETURN_IF_ERROR(AtMost(c.postal_address(), absl::StrCat(field, ".postal_address"), 500));
+  CAREOPS_RETURN_IF_ERROR(OptionalId(c.mobile(), absl::StrCat(field, ".mobile"), 32));
+  CAREOPS_RETURN_IF_ERROR(OptionalText(c.postal_address(), absl::StrCat(field, ".postal_address"), 500, TextKind::kMultiLine));
   if (!v1::Channel_IsValid(c.preferred_channel())) {
     return InvalidArgument(absl::StrCat(field, ".preferred_channel"), "is not a known channel");
   }
@@ -48,7 +37,7 @@ absl::Status ValidateContact(const v1::Contact& c, const std::string& field) {
 }
 
 absl::StatusOr<std::string> LedgerCurrency(CollectionsStore& store, const std::string& ledger_id) {
-  CAREOPS_RETURN_IF_ERROR(Required(ledger_id, "ledger_id", 26));
+  CAREOPS_RETURN_IF_ERROR(RequireId(ledger_id, "ledger_id", 26));
   CAREOPS_ASSIGN_OR_RETURN(v1::Ledger ledger, store.GetLedger(ledger_id));
   return ledger.currency_code();
 }
@@ -56,7 +45,7 @@ absl::StatusOr<std::string> LedgerCurrency(CollectionsStore& store, const std::s
 }  // namespace
 
 absl::Status ValidateInstallment(const v1::Installment& row, const std::string& currency, const std::string& field) {
-  CAREOPS_RETURN_IF_ERROR(Required(row.number(), absl::StrCat(field, ".number"), 64));
+  CAREOPS_RETURN_IF_ERROR(RequireId(row.number(), absl::StrCat(field, ".number"), 64));
   if (row.kind() == v1::INSTALLMENT_KIND_UNSPECIFIED || !v1::InstallmentKind_IsValid(row.kind())) {
     return InvalidArgument(absl::StrCat(field, ".kind"),
                            "is required: REGULAR, BALLOON, RETENTION, FEE or INTEREST");
@@ -80,7 +69,7 @@ CollectionsServiceImpl::CollectionsServiceImpl(CollectionsStore& store, Membersh
 grpc::Status CollectionsServiceImpl::OpenLedger(grpc::ServerContext* ctx, const v1::OpenLedgerRequest* req,
                                                 v1::Ledger* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Required(req->account_id(), "account_id", 64));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->account_id(), "account_id", 64));
     if (!IsKnownCurrency(req->currency_code())) {
       return InvalidArgument("currency_code", "must be a known ISO-4217 code");
     }
@@ -88,11 +77,11 @@ grpc::Status CollectionsServiceImpl::OpenLedger(grpc::ServerContext* ctx, const 
     absl::StatusOr<AccountInfo> account = membership_.GetClientAccount(req->account_id());
     if (absl::IsNotFound(account.status())) {
       return absl::FailedPreconditionError(
-          absl::StrCat("account_id: membership has no client account '", req->account_id(), "'"));
+          absl::StrCat("account_id: membership has no client account ", Quote(req->account_id())));
     }
     CAREOPS_RETURN_IF_ERROR(account.status());
     if (account->cancelled) {
-      return absl::FailedPreconditionError(absl::StrCat("account_id: account '", req->account_id(), "' is cancelled"));
+      return absl::FailedPreconditionError(absl::StrCat("account_id: account ", Quote(req->account_id()), " is cancelled"));
     }
     v1::Ledger ledger;
     ledger.set_ledger_id(ids_.Next());
@@ -108,7 +97,7 @@ grpc::Status CollectionsServiceImpl::OpenLedger(grpc::ServerContext* ctx, const 
 grpc::Status CollectionsServiceImpl::GetLedger(grpc::ServerContext* ctx, const v1::GetLedgerRequest* req,
                                                v1::Ledger* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Required(req->ledger_id(), "ledger_id", 26));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->ledger_id(), "ledger_id", 26));
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetLedger(req->ledger_id()));
     return absl::OkStatus();
   });
@@ -125,8 +114,8 @@ grpc::Status CollectionsServiceImpl::AddInstallment(grpc::ServerContext* ctx, co
     return store_.AddInstallments(
         m, in.ledger_id(), {row}, [&](const std::vector<std::optional<std::string>>& existing) -> absl::Status {
           if (existing[0]) {
-            return absl::AlreadyExistsError(absl::StrCat("installment.number: '", in.number(),
-                                                         "' is already installment ", *existing[0]));
+            return absl::AlreadyExistsError(absl::StrCat("installment.number: ", Quote(in.number()),
+                                                         " is already installment ", *existing[0]));
           }
           // Balances as stored: a new installment owes all of it.
           *resp = row;
@@ -196,9 +185,9 @@ grpc::Status CollectionsServiceImpl::BatchAddInstallments(grpc::ServerContext* c
 grpc::Status CollectionsServiceImpl::UpdateContact(grpc::ServerContext* ctx, const v1::UpdateContactRequest* req,
                                                    v1::Ledger* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Required(req->ledger_id(), "ledger_id", 26));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->ledger_id(), "ledger_id", 26));
     CAREOPS_RETURN_IF_ERROR(ValidateContact(req->contact(), "contact"));
-    CAREOPS_RETURN_IF_ERROR(Required(req->source(), "source", 200));
+    CAREOPS_RETURN_IF_ERROR(RequireText(req->source(), "source", 200));
     return store_.UpdateContact(m, req->ledger_id(), req->contact(), req->source(),
                                 [&](const v1::Ledger& l) { *resp = l; });
   });
@@ -208,7 +197,7 @@ grpc::Status CollectionsServiceImpl::ListContactHistory(grpc::ServerContext* ctx
                                                         const v1::ListContactHistoryRequest* req,
                                                         v1::ListContactHistoryResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Required(req->ledger_id(), "ledger_id", 26));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->ledger_id(), "ledger_id", 26));
     CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::ContactChange> changes, store_.ListContactHistory(req->ledger_id()));
     for (v1::ContactChange& c : changes) *resp->add_changes() = std::move(c);
     return absl::OkStatus();
@@ -230,15 +219,15 @@ grpc::Status CollectionsServiceImpl::PostPayment(grpc::ServerContext* ctx, const
       return InvalidArgument("method", "is required: AUTO_DEBIT, CHECK, BANK_TRANSFER, CASH or CARD");
     }
     if (req->method() != v1::PAYMENT_METHOD_CASH) {
-      CAREOPS_RETURN_IF_ERROR(Required(req->reference(), "reference", 128));
+      CAREOPS_RETURN_IF_ERROR(RequireId(req->reference(), "reference", 128));
     } else {
-      CAREOPS_RETURN_IF_ERROR(AtMost(req->reference(), "reference", 128));
+      CAREOPS_RETURN_IF_ERROR(OptionalId(req->reference(), "reference", 128));
     }
     std::vector<RequestedAllocation> requested;
     for (int i = 0; i < req->allocations_size(); ++i) {
       const v1::Allocation& a = req->allocations(i);
       const std::string field = absl::StrCat("allocations[", i, "]");
-      CAREOPS_RETURN_IF_ERROR(Required(a.installment_id(), field + ".installment_id", 26));
+      CAREOPS_RETURN_IF_ERROR(RequireId(a.installment_id(), field + ".installment_id", 26));
       if (a.amount().currency_code() != currency) {
         return InvalidArgument(field + ".amount.currency_code", absl::StrCat("must be the ledger's ", currency));
       }
@@ -259,8 +248,8 @@ grpc::Status CollectionsServiceImpl::PostPayment(grpc::ServerContext* ctx, const
 grpc::Status CollectionsServiceImpl::ReversePayment(grpc::ServerContext* ctx, const v1::ReversePaymentRequest* req,
                                                     v1::Payment* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Required(req->payment_id(), "payment_id", 26));
-    CAREOPS_RETURN_IF_ERROR(Required(req->reason(), "reason", 500));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->payment_id(), "payment_id", 26));
+    CAREOPS_RETURN_IF_ERROR(RequireText(req->reason(), "reason", 500, TextKind::kMultiLine));
     return store_.ReversePayment(m, req->payment_id(), req->unapply_only(), req->reason(),
                                  [&](const v1::Payment& p) { *resp = p; });
   });
@@ -286,8 +275,8 @@ grpc::Status CollectionsServiceImpl::IngestBankReturns(grpc::ServerContext* ctx,
       const std::string f = absl::StrCat("rows[", i, "]");
       results[i].set_row(i);
       absl::Status valid = [&]() -> absl::Status {
-        CAREOPS_RETURN_IF_ERROR(Required(r.ledger_id(), f + ".ledger_id", 26));
-        CAREOPS_RETURN_IF_ERROR(Required(r.bank_reference(), f + ".bank_reference", 128));
+        CAREOPS_RETURN_IF_ERROR(RequireId(r.ledger_id(), f + ".ledger_id", 26));
+        CAREOPS_RETURN_IF_ERROR(RequireId(r.bank_reference(), f + ".bank_reference", 128));
         if (references.count(r.bank_reference()) > 0) {
           return InvalidArgument(f + ".bank_reference", absl::StrCat("repeats row ", references[r.bank_reference()]));
         }
@@ -302,9 +291,9 @@ grpc::Status CollectionsServiceImpl::IngestBankReturns(grpc::ServerContext* ctx,
         if (!r.has_return_date()) return InvalidArgument(f + ".return_date", "is required");
         CAREOPS_RETURN_IF_ERROR(FromProto(r.return_date(), f + ".return_date").status());
         if (r.kind() == v1::RETURN_KIND_BOUNCED_CHECK) {
-          CAREOPS_RETURN_IF_ERROR(Required(r.payment_reference(), f + ".payment_reference", 128));
+          CAREOPS_RETURN_IF_ERROR(RequireId(r.payment_reference(), f + ".payment_reference", 128));
         }
-        return AtMost(r.payment_reference(), f + ".payment_reference", 128);
+        return OptionalId(r.payment_reference(), f + ".payment_reference", 128);
       }();
       if (!valid.ok()) {
         results[i].set_outcome(v1::RETURN_OUTCOME_INVALID);
@@ -347,7 +336,7 @@ grpc::Status CollectionsServiceImpl::IngestBankReturns(grpc::ServerContext* ctx,
 grpc::Status CollectionsServiceImpl::ListPayments(grpc::ServerContext* ctx, const v1::ListPaymentsRequest* req,
                                                   v1::ListPaymentsResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Required(req->ledger_id(), "ledger_id", 26));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->ledger_id(), "ledger_id", 26));
     CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Payment> payments, store_.ListPayments(req->ledger_id()));
     for (v1::Payment& p : payments) *resp->add_payments() = std::move(p);
     return absl::OkStatus();
@@ -357,7 +346,7 @@ grpc::Status CollectionsServiceImpl::ListPayments(grpc::ServerContext* ctx, cons
 grpc::Status CollectionsServiceImpl::GetAging(grpc::ServerContext* ctx, const v1::GetAgingRequest* req,
                                               v1::Aging* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Required(req->ledger_id(), "ledger_id", 26));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->ledger_id(), "ledger_id", 26));
     absl::CivilDay as_of = absl::ToCivilDay(call.now, absl::UTCTimeZone());
     if (req->has_as_of()) {
       CAREOPS_ASSIGN_OR_RETURN(as_of, FromProto(req->as_of(), "as_of"));
@@ -403,7 +392,7 @@ grpc::Status CollectionsServiceImpl::RunAging(grpc::ServerContext* ctx, const v1
 grpc::Status CollectionsServiceImpl::GetAgingHistory(grpc::ServerContext* ctx, const v1::GetAgingHistoryRequest* req,
                                                      v1::GetAgingHistoryResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Required(req->ledger_id(), "ledger_id", 26));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->ledger_id(), "ledger_id", 26));
     CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::AgingChange> changes, store_.GetAgingHistory(req->ledger_id()));
     for (v1::AgingChange& c : changes) *resp->add_changes() = std::move(c);
     return absl::OkStatus();
@@ -447,7 +436,7 @@ grpc::Status CollectionsServiceImpl::AddPause(grpc::ServerContext* ctx, const v1
                                               v1::Pause* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     const v1::Pause& in = req->pause();
-    CAREOPS_RETURN_IF_ERROR(Required(in.ledger_id(), "pause.ledger_id", 26));
+    CAREOPS_RETURN_IF_ERROR(RequireId(in.ledger_id(), "pause.ledger_id", 26));
     if (in.kind() == v1::PAUSE_KIND_UNSPECIFIED || !v1::PauseKind_IsValid(in.kind())) {
       return InvalidArgument("pause.kind", "is required: PROMISE_TO_PAY or DISPUTE");
     }
@@ -457,7 +446,7 @@ grpc::Status CollectionsServiceImpl::AddPause(grpc::ServerContext* ctx, const v1
       CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, FromProto(in.end_date(), "pause.end_date"));
       if (end <= start) return InvalidArgument("pause.end_date", "must be after start_date");
     }
-    CAREOPS_RETURN_IF_ERROR(AtMost(in.note(), "pause.note", 500));
+    CAREOPS_RETURN_IF_ERROR(OptionalText(in.note(), "pause.note", 500, TextKind::kMultiLine));
     v1::Pause pause = in;
     pause.set_pause_id(ids_.Next());
     return store_.AddPause(m, pause, [&](const v1::Pause& p) { *resp = p; });
@@ -467,7 +456,7 @@ grpc::Status CollectionsServiceImpl::AddPause(grpc::ServerContext* ctx, const v1
 grpc::Status CollectionsServiceImpl::EndPause(grpc::ServerContext* ctx, const v1::EndPauseRequest* req,
                                               v1::Pause* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(Required(req->pause_id(), "pause_id", 26));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->pause_id(), "pause_id", 26));
     if (!req->has_end_date()) return InvalidArgument("end_date", "is required");
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, FromProto(req->end_date(), "end_date"));
     return store_.EndPause(m, req->pause_id(), end, [&](const v1::Pause& p) { *resp = p; });

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "careops/membership/v1/membership.grpc.pb.h"
+#include "common/validation.h"
 
 namespace careops::collections {
 namespace {
@@ -24,7 +25,7 @@ class GrpcMembershipClient final : public MembershipClient {
         return AccountInfo{resp.account_id(), resp.name(), resp.contact_email(),
                            resp.status() == mv1::CLIENT_ACCOUNT_STATUS_CANCELLED};
       case grpc::StatusCode::NOT_FOUND:
-        return absl::NotFoundError(absl::StrCat("membership has no account '", account_id, "'"));
+        return absl::NotFoundError(absl::StrCat("membership has no account ", Quote(account_id)));
       case grpc::StatusCode::UNAVAILABLE:
       case grpc::StatusCode::DEADLINE_EXCEEDED:
       case grpc::StatusCode::RESOURCE_EXHAUSTED:

@@ -10,9 +10,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/mysql/audit.h"
+#include "common/enum_codec.h"
+#include "common/mysql/batch.h"
 #include "common/mysql/mutation_runner.h"
 #include "common/proto_time.h"
 #include "common/status.h"
+#include "common/validation.h"
 #include "common/text.h"
 
 namespace careops::collections {
@@ -44,7 +47,8 @@ constexpr char kSelectContactHistory[] =
 constexpr char kInsertInstallment[] =
     "INSERT INTO installments (installment_id, ledger_id, number, kind, due_date, fee_minor, interest_minor,"
     " principal_minor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
-constexpr char kInstallmentByNumber[] = "SELECT installment_id FROM installments WHERE ledger_id = ? AND number = ?";
+constexpr char kInstallmentsByNumberHead[] =
+    "SELECT number, installment_id FROM installments WHERE ledger_id = ? AND number IN (";
 constexpr char kSelectInstallments[] =
     "SELECT " INSTALLMENT_COLUMNS " FROM installments WHERE ledger_id = ? ORDER BY due_date, number";
 // Open items under the ledger lock (taken first), so balances cannot move.
@@ -118,18 +122,6 @@ constexpr char kLockPaymentByReference[] =
 
 // ---- Enum text: the value name without its prefix ("REGULAR", "BANK_TRANSFER").
 
-std::string ShortName(const google::protobuf::EnumDescriptor* d, int value, std::string_view prefix) {
-  const google::protobuf::EnumValueDescriptor* v = d->FindValueByNumber(value);
-  if (v == nullptr) return "";
-  std::string name = v->name();
-  return absl::StartsWith(name, Abs(prefix)) ? name.substr(prefix.size()) : name;
-}
-
-int FromShortName(const google::protobuf::EnumDescriptor* d, const std::string& text, std::string_view prefix) {
-  const google::protobuf::EnumValueDescriptor* v = d->FindValueByName(absl::StrCat(Abs(prefix), text));
-  return v == nullptr ? 0 : v->number();
-}
-
 std::string Str(const sql::ResultSet& rs, int col) { return std::string(rs.getString(col)); }
 
 common::v1::Money Minor(const std::string& currency, int64_t minor) { return ToProto(Money(currency, minor)); }
@@ -145,7 +137,7 @@ void BindContact(sql::PreparedStatement& st, int first, const v1::Contact& c) {
   st.setString(first + 2, c.postal_address());
   st.setString(first + 3, c.preferred_channel() == v1::CHANNEL_UNSPECIFIED
                               ? std::string()
-                              : ShortName(v1::Channel_descriptor(), c.preferred_channel(), "CHANNEL_"));
+                              : EnumShortName(c.preferred_channel()));
 }
 
 v1::Contact ReadContact(const sql::ResultSet& rs, int first) {
@@ -154,7 +146,7 @@ v1::Contact ReadContact(const sql::ResultSet& rs, int first) {
   c.set_mobile(Str(rs, first + 1));
   c.set_postal_address(Str(rs, first + 2));
   c.set_preferred_channel(
-      static_cast<v1::Channel>(FromShortName(v1::Channel_descriptor(), Str(rs, first + 3), "CHANNEL_")));
+      EnumFromShortName<v1::Channel>(Str(rs, first + 3)));
   return c;
 }
 
@@ -175,8 +167,7 @@ absl::StatusOr<v1::Installment> ReadInstallment(const sql::ResultSet& rs, const 
   i.set_installment_id(Str(rs, 1));
   i.set_ledger_id(Str(rs, 2));
   i.set_number(Str(rs, 3));
-  i.set_kind(static_cast<v1::InstallmentKind>(
-      FromShortName(v1::InstallmentKind_descriptor(), Str(rs, 4), "INSTALLMENT_KIND_")));
+  i.set_kind(EnumFromShortName<v1::InstallmentKind>(Str(rs, 4)));
   CAREOPS_ASSIGN_OR_RETURN(*i.mutable_due_date(), DateColumn(rs, 5));
   int64_t fee = rs.getInt64(6), interest = rs.getInt64(7), principal = rs.getInt64(8);
   int64_t paid = rs.getInt64(9) + rs.getInt64(10) + rs.getInt64(11);
@@ -205,7 +196,7 @@ absl::StatusOr<v1::Ledger> LoadLedger(mysql::Connection& conn, const std::string
     auto& st = conn.Prepare(lock ? kLockLedger : kSelectLedger);
     st.setString(1, ledger_id);
     std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    if (!rs->next()) return absl::NotFoundError(absl::StrCat("ledger_id: no ledger '", ledger_id, "'"));
+    if (!rs->next()) return absl::NotFoundError(absl::StrCat("ledger_id: no ledger ", Quote(ledger_id)));
     CAREOPS_ASSIGN_OR_RETURN(l, ReadLedgerRow(*rs));
   }
   int64_t outstanding = 0;
@@ -236,11 +227,9 @@ absl::StatusOr<v1::Payment> ReadPayment(mysql::Connection& conn, const sql::Resu
   p.set_ledger_id(Str(rs, 2));
   *p.mutable_amount() = Minor(currency, rs.getInt64(3));
   CAREOPS_ASSIGN_OR_RETURN(*p.mutable_payment_date(), DateColumn(rs, 4));
-  p.set_method(static_cast<v1::PaymentMethod>(
-      FromShortName(v1::PaymentMethod_descriptor(), Str(rs, 5), "PAYMENT_METHOD_")));
+  p.set_method(EnumFromShortName<v1::PaymentMethod>(Str(rs, 5)));
   if (!rs.isNull(6)) p.set_reference(Str(rs, 6));
-  p.set_status(static_cast<v1::PaymentStatus>(
-      FromShortName(v1::PaymentStatus_descriptor(), Str(rs, 7), "PAYMENT_STATUS_")));
+  p.set_status(EnumFromShortName<v1::PaymentStatus>(Str(rs, 7)));
   p.set_reversal_reason(Str(rs, 8));
   p.set_posted_by(Str(rs, 9));
   CAREOPS_ASSIGN_OR_RETURN(absl::Time posted, ParseSqlDatetime(Str(rs, 10)));
@@ -251,8 +240,7 @@ absl::StatusOr<v1::Payment> ReadPayment(mysql::Connection& conn, const sql::Resu
   while (alloc->next()) {
     v1::Allocation* a = p.add_allocations();
     a->set_installment_id(Str(*alloc, 1));
-    a->set_component(static_cast<v1::Component>(
-        FromShortName(v1::Component_descriptor(), Str(*alloc, 2), "COMPONENT_")));
+    a->set_component(EnumFromShortName<v1::Component>(Str(*alloc, 2)));
     *a->mutable_amount() = Minor(currency, alloc->getInt64(3));
   }
   return p;
@@ -262,7 +250,7 @@ absl::StatusOr<std::string> LedgerCurrency(mysql::Connection& conn, const std::s
   auto& st = conn.Prepare(lock ? kLockLedger : kSelectLedger);
   st.setString(1, ledger_id);
   std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-  if (!rs->next()) return absl::NotFoundError(absl::StrCat("ledger_id: no ledger '", ledger_id, "'"));
+  if (!rs->next()) return absl::NotFoundError(absl::StrCat("ledger_id: no ledger ", Quote(ledger_id)));
   return Str(*rs, 4);
 }
 
@@ -270,7 +258,7 @@ absl::StatusOr<v1::Pause> ReadPause(const sql::ResultSet& rs) {
   v1::Pause p;
   p.set_pause_id(Str(rs, 1));
   p.set_ledger_id(Str(rs, 2));
-  p.set_kind(static_cast<v1::PauseKind>(FromShortName(v1::PauseKind_descriptor(), Str(rs, 3), "PAUSE_KIND_")));
+  p.set_kind(EnumFromShortName<v1::PauseKind>(Str(rs, 3)));
   CAREOPS_ASSIGN_OR_RETURN(*p.mutable_start_date(), DateColumn(rs, 4));
   if (!rs.isNull(5)) {
     CAREOPS_ASSIGN_OR_RETURN(*p.mutable_end_date(), DateColumn(rs, 5));
@@ -346,7 +334,7 @@ absl::Status MysqlCollectionsStore::OpenLedger(const Mutation& m, const v1::Ledg
       std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
       if (rs->next()) {
         return absl::AlreadyExistsError(
-            absl::StrCat("account_id: account '", ledger.account_id(), "' already has ledger ", Str(*rs, 1)));
+            absl::StrCat("account_id: account ", Quote(ledger.account_id()), " already has ledger ", Str(*rs, 1)));
       }
     }
     auto& st = conn.Prepare(kInsertLedger);
@@ -380,25 +368,28 @@ absl::Status MysqlCollectionsStore::AddInstallments(
     const std::function<absl::Status(const std::vector<std::optional<std::string>>& existing)>& render) {
   return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(LedgerCurrency(conn, ledger_id, true).status());
+    // Numbers already in the ledger, in a few chunked lookups (not one per row).
+    std::map<std::string, std::string> taken;  // number -> installment_id
+    mysql::ForEachChunk(rows.size(), [&](size_t start, int n) {
+      auto& st = conn.Prepare(mysql::MultiRowSql(kInstallmentsByNumberHead, "?", n, ")"));
+      st.setString(1, ledger_id);
+      for (int i = 0; i < n; ++i) st.setString(2 + i, rows[start + i].number());
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      while (rs->next()) taken[Str(*rs, 1)] = Str(*rs, 2);
+    });
     std::vector<std::optional<std::string>> existing(rows.size());
     for (size_t i = 0; i < rows.size(); ++i) {
       const v1::Installment& row = rows[i];
-      {
-        auto& st = conn.Prepare(kInstallmentByNumber);
-        st.setString(1, ledger_id);
-        st.setString(2, row.number());
-        std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-        if (rs->next()) {
-          existing[i] = Str(*rs, 1);
-          continue;
-        }
+      if (auto it = taken.find(row.number()); it != taken.end()) {
+        existing[i] = it->second;
+        continue;
       }
       CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay due, FromProto(row.due_date(), "due_date"));
       auto& st = conn.Prepare(kInsertInstallment);
       st.setString(1, row.installment_id());
       st.setString(2, ledger_id);
       st.setString(3, row.number());
-      st.setString(4, ShortName(v1::InstallmentKind_descriptor(), row.kind(), "INSTALLMENT_KIND_"));
+      st.setString(4, EnumShortName(row.kind()));
       st.setString(5, ToSqlDate(due));
       st.setInt64(6, row.fee().amount_minor());
       st.setInt64(7, row.interest().amount_minor());
@@ -463,7 +454,7 @@ absl::Status MysqlCollectionsStore::PostPayment(const Mutation& m, const v1::Pay
       std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
       if (rs->next()) {
         return absl::AlreadyExistsError(
-            absl::StrCat("reference: '", payment.reference(), "' was already posted as payment ", Str(*rs, 1)));
+            absl::StrCat("reference: ", Quote(payment.reference()), " was already posted as payment ", Str(*rs, 1)));
       }
     }
     std::vector<OpenItem> items;
@@ -487,7 +478,7 @@ absl::Status MysqlCollectionsStore::PostPayment(const Mutation& m, const v1::Pay
       st.setString(2, payment.ledger_id());
       st.setInt64(3, amount);
       st.setString(4, ToSqlDate(paid_on));
-      st.setString(5, ShortName(v1::PaymentMethod_descriptor(), payment.method(), "PAYMENT_METHOD_"));
+      st.setString(5, EnumShortName(payment.method()));
       if (payment.reference().empty()) {
         st.setNull(6, sql::DataType::VARCHAR);
       } else {
@@ -572,7 +563,7 @@ absl::Status MysqlCollectionsStore::ReversePayment(const Mutation& m, const std:
       auto& st = conn.Prepare(kSelectPaymentLedger);
       st.setString(1, payment_id);
       std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      if (!rs->next()) return absl::NotFoundError(absl::StrCat("payment_id: no payment '", payment_id, "'"));
+      if (!rs->next()) return absl::NotFoundError(absl::StrCat("payment_id: no payment ", Quote(payment_id)));
       ledger_id = Str(*rs, 1);
     }
     // Ledger first, like every other ledger mutation, so lock order is one.
@@ -582,13 +573,12 @@ absl::Status MysqlCollectionsStore::ReversePayment(const Mutation& m, const std:
       auto& st = conn.Prepare(kLockPayment);
       st.setString(1, payment_id);
       std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      if (!rs->next()) return absl::NotFoundError(absl::StrCat("payment_id: no payment '", payment_id, "'"));
+      if (!rs->next()) return absl::NotFoundError(absl::StrCat("payment_id: no payment ", Quote(payment_id)));
       CAREOPS_ASSIGN_OR_RETURN(current, ReadPayment(conn, *rs, currency));
     }
     if (current.status() != v1::PAYMENT_STATUS_POSTED) {
       return absl::FailedPreconditionError(absl::StrCat("payment ", payment_id, " is ",
-                                                        ShortName(v1::PaymentStatus_descriptor(), current.status(),
-                                                                  "PAYMENT_STATUS_"),
+                                                        EnumShortName(current.status()),
                                                         ", not POSTED"));
     }
     GiveBack(conn, m, payment_id, unapply_only ? "UNAPPLIED" : "REVERSED", reason);
@@ -626,7 +616,7 @@ absl::Status MysqlCollectionsStore::IngestBankReturns(
       }
       absl::StatusOr<std::string> currency = LedgerCurrency(conn, row.ledger_id(), true);
       if (absl::IsNotFound(currency.status())) {
-        invalid(absl::StrCat("rows[", i, "].ledger_id: no ledger '", row.ledger_id(), "'"));
+        invalid(absl::StrCat("rows[", i, "].ledger_id: no ledger ", Quote(row.ledger_id())));
         continue;
       }
       CAREOPS_RETURN_IF_ERROR(currency.status());
@@ -641,8 +631,8 @@ absl::Status MysqlCollectionsStore::IngestBankReturns(
         st.setString(2, row.payment_reference());
         std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
         if (!rs->next()) {
-          invalid(absl::StrCat("rows[", i, "].payment_reference: no payment '", row.payment_reference(),
-                               "' in the ledger"));
+          invalid(absl::StrCat("rows[", i, "].payment_reference: no payment ", Quote(row.payment_reference()),
+                               " in the ledger"));
           continue;
         }
         if (Str(*rs, 2) != "POSTED") {
@@ -657,8 +647,8 @@ absl::Status MysqlCollectionsStore::IngestBankReturns(
         }
         payment_id = Str(*rs, 1);
       }
-      const std::string reason = ShortName(v1::ReturnReason_descriptor(), row.reason(), "RETURN_REASON_");
-      const std::string kind = ShortName(v1::ReturnKind_descriptor(), row.kind(), "RETURN_KIND_");
+      const std::string reason = EnumShortName(row.reason());
+      const std::string kind = EnumShortName(row.kind());
       CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay returned, FromProto(row.return_date(), "return_date"));
       if (!payment_id.empty()) {
         GiveBack(conn, m, payment_id, "REVERSED", absl::StrCat(kind, ": ", reason, " (", row.bank_reference(), ")"));
@@ -887,7 +877,7 @@ absl::Status MysqlCollectionsStore::AddPause(const Mutation& m, const v1::Pause&
     auto& st = conn.Prepare(kInsertPause);
     st.setString(1, pause.pause_id());
     st.setString(2, pause.ledger_id());
-    st.setString(3, ShortName(v1::PauseKind_descriptor(), pause.kind(), "PAUSE_KIND_"));
+    st.setString(3, EnumShortName(pause.kind()));
     st.setString(4, ToSqlDate(start));
     if (pause.has_end_date()) {
       CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, FromProto(pause.end_date(), "pause.end_date"));
@@ -913,7 +903,7 @@ absl::Status MysqlCollectionsStore::EndPause(const Mutation& m, const std::strin
       auto& st = conn.Prepare(kLockPause);
       st.setString(1, pause_id);
       std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      if (!rs->next()) return absl::NotFoundError(absl::StrCat("pause_id: no pause '", pause_id, "'"));
+      if (!rs->next()) return absl::NotFoundError(absl::StrCat("pause_id: no pause ", Quote(pause_id)));
       CAREOPS_ASSIGN_OR_RETURN(current, ReadPause(*rs));
     }
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay start, FromProto(current.start_date(), "start_date"));

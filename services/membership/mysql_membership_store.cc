@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "common/mysql/audit.h"
 #include "common/log.h"
+#include "common/mysql/batch.h"
 #include "common/mysql/mutation_runner.h"
 #include "common/proto_time.h"
 #include "common/status.h"
@@ -169,25 +170,6 @@ constexpr char kCountMembers[] = "SELECT status, COUNT(*) FROM members GROUP BY 
 constexpr char kCountAccounts[] = "SELECT type, status, COUNT(*) FROM client_accounts GROUP BY type, status";
 constexpr char kCountOverdueMovements[] =
     "SELECT type, COUNT(*) FROM movements WHERE status = 'pending' AND due_at < ? GROUP BY type";
-
-// Multi-row statements use only these row counts, so a connection caches at
-// most a few prepared statements for them whatever the batch size.
-constexpr int kChunkSizes[] = {500, 50, 5, 1};
-
-// Calls `chunk(start, n)` over [0, total) in the largest kChunkSizes that fit.
-void ForEachChunk(size_t total, const std::function<void(size_t, int)>& chunk) {
-  for (size_t done = 0; done < total;) {
-    int n = 1;
-    for (int size : kChunkSizes) {
-      if (total - done >= static_cast<size_t>(size)) {
-        n = size;
-        break;
-      }
-    }
-    chunk(done, n);
-    done += n;
-  }
-}
 
 // ---------------------------------------------------------------- row helpers
 
@@ -503,12 +485,6 @@ void BindMember(sql::PreparedStatement& st, int base, const v1::Member& m, absl:
   st.setString(base + 15, ToSqlDatetime(now));
 }
 
-std::string MultiRowSql(const char* head, const char* row, int rows, const char* tail = "") {
-  std::string sql = head;
-  for (int i = 0; i < rows; ++i) absl::StrAppend(&sql, i ? ", " : "", row);
-  return sql + tail;
-}
-
 void StoreMember(mysql::Connection& c, v1::Member& m, absl::Time now) {
   int64_t version = 0;
   ParseInt(m.etag(), &version);
@@ -566,7 +542,7 @@ absl::Status InsertOneMember(mysql::Connection& c, const v1::ClientAccount& acco
                                                    Quote(Str(*rs, 1)), " of the account"));
     }
   }
-  auto& st = c.Prepare(MultiRowSql(kInsertMemberHead, kInsertMemberRow, 1));
+  auto& st = c.Prepare(mysql::MultiRowSql(kInsertMemberHead, kInsertMemberRow, 1));
   BindMember(st, 1, m, now);
   st.executeUpdate();
   return absl::OkStatus();
@@ -999,8 +975,8 @@ absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll
       if (r.invalid.empty()) refs.push_back(r.row.external_ref());
     }
     std::unordered_map<std::string, std::string> existing;
-    ForEachChunk(refs.size(), [&](size_t start, int n) {
-      auto& st = c.Prepare(MultiRowSql(kExistingRefsHead, "?", n, ")"));
+    mysql::ForEachChunk(refs.size(), [&](size_t start, int n) {
+      auto& st = c.Prepare(mysql::MultiRowSql(kExistingRefsHead, "?", n, ")"));
       st.setString(1, account_id);
       for (int i = 0; i < n; ++i) st.setString(2 + i, refs[start + i]);
       std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
@@ -1054,8 +1030,8 @@ absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll
       seen[member.external_ref()] = member.member_id();
       good.push_back(std::move(member));
     }
-    ForEachChunk(good.size(), [&](size_t start, int n) {
-      auto& st = c.Prepare(MultiRowSql(kInsertMemberHead, kInsertMemberRow, n));
+    mysql::ForEachChunk(good.size(), [&](size_t start, int n) {
+      auto& st = c.Prepare(mysql::MultiRowSql(kInsertMemberHead, kInsertMemberRow, n));
       for (int i = 0; i < n; ++i) BindMember(st, 1 + kMemberColumnCount * i, good[start + i], m.now);
       st.executeUpdate();
     });

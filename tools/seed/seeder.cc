@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "careops/claims/v1/claims.grpc.pb.h"
+#include "common/enum_codec.h"
 #include "common/proto_time.h"
 #include "careops/membership/v1/membership.grpc.pb.h"
 #include "tools/loadgen/scenarios.h"
@@ -291,7 +292,7 @@ class Seeder {
       ok = transition("settle", &cv1::ClaimsService::Stub::SettleClaim, settle);
     }
     if (ok && reach("CLOSED")) ok = transition("close", &cv1::ClaimsService::Stub::CloseClaim, with_reason);
-    std::string status = cv1::ClaimStatus_Name(claim.status()).substr(std::string("CLAIM_STATUS_").size());
+    std::string status = EnumShortName(claim.status());
     std::lock_guard<std::mutex> lock(mu_);
     ++report_.claims_by_status[status];
     claims_made_.push_back({claim.claim_id(), status, m.member_id});
