@@ -21,6 +21,7 @@
 #include "services/claims/claims_access.h"
 #include "services/membership/membership_access.h"
 #include "tests/support/harness.h"
+#include "tests/support/stack.h"
 #include "tests/support/rpc.h"
 
 namespace careops {
@@ -31,19 +32,23 @@ struct DevCaller {
   Principal principal;
 };
 
-std::vector<DevCaller> DevCallers() {
-  std::ifstream in(testing::DevTokenFile());
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string file = text.str();
-  std::vector<DevCaller> out;
-  for (std::string_view line : SplitAny(file, "\n", true)) {
-    line = StripSpace(line);
-    if (line.empty() || line.front() == '#') continue;
-    auto f = SplitAny(line, " \t", true);
-    out.push_back({std::string(f[0]), {std::string(f[1]), std::string(f[2]), std::string(f[3])}});
-  }
-  return out;
+// Parsed once: the matrix walks them for every method.
+const std::vector<DevCaller>& DevCallers() {
+  static const std::vector<DevCaller> callers = [] {
+    std::ifstream in(testing::DevTokenFile());
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string file = text.str();
+    std::vector<DevCaller> out;
+    for (std::string_view line : SplitAny(file, "\n", true)) {
+      line = StripSpace(line);
+      if (line.empty() || line.front() == '#') continue;
+      auto f = SplitAny(line, " \t", true);
+      out.push_back({std::string(f[0]), {std::string(f[1]), std::string(f[2]), std::string(f[3])}});
+    }
+    return out;
+  }();
+  return callers;
 }
 
 // Calls `method` of `service` with an empty request as `token`.
@@ -74,22 +79,10 @@ grpc::Status CallEmpty(grpc::Channel& channel, const google::protobuf::MethodDes
 class AccessIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    membership_schema_ = new testing::TestSchema("membership");
-    claims_schema_ = new testing::TestSchema("claims");
-    membership_ = new testing::ServiceProcess("membership", membership_schema_->dsn());
-    claims_ = new testing::ServiceProcess("claims", claims_schema_->dsn(),
-                                          {"--membership_addr=" + membership_->address()});
-    ASSERT_TRUE(testing::Eventually([] { return testing::Health(membership_->address()) == "SERVING"; }))
-        << membership_->process().output();
-    ASSERT_TRUE(testing::Eventually([] { return testing::Health(claims_->address()) == "SERVING"; }))
-        << claims_->process().output();
+    stack_ = new testing::MembershipAndClaims();
+    ASSERT_TRUE(stack_->Serving());
   }
-  static void TearDownTestSuite() {
-    delete claims_;
-    delete membership_;
-    delete claims_schema_;
-    delete membership_schema_;
-  }
+  static void TearDownTestSuite() { delete stack_; }
 
   // Every method x every development caller, judged by the service's own table.
   static void WalkEveryMethod(const std::string& address, const std::string& service, AccessTable table) {
@@ -122,30 +115,24 @@ class AccessIntegrationTest : public ::testing::Test {
     EXPECT_GT(admitted, 0);
   }
 
-  static testing::TestSchema* membership_schema_;
-  static testing::TestSchema* claims_schema_;
-  static testing::ServiceProcess* membership_;
-  static testing::ServiceProcess* claims_;
+  static testing::MembershipAndClaims* stack_;
 };
 
-testing::TestSchema* AccessIntegrationTest::membership_schema_ = nullptr;
-testing::TestSchema* AccessIntegrationTest::claims_schema_ = nullptr;
-testing::ServiceProcess* AccessIntegrationTest::membership_ = nullptr;
-testing::ServiceProcess* AccessIntegrationTest::claims_ = nullptr;
+testing::MembershipAndClaims* AccessIntegrationTest::stack_ = nullptr;
 
 TEST_F(AccessIntegrationTest, EveryMembershipMethodDeniesCallersOutsideItsRule) {
-  WalkEveryMethod(membership_->address(), membership::v1::MembershipService::service_full_name(),
+  WalkEveryMethod(stack_->membership().address(), membership::v1::MembershipService::service_full_name(),
                   membership::MembershipAccess());
 }
 
 TEST_F(AccessIntegrationTest, EveryClaimsMethodDeniesCallersOutsideItsRule) {
-  WalkEveryMethod(claims_->address(), claims::v1::ClaimsService::service_full_name(),
+  WalkEveryMethod(stack_->claims().address(), claims::v1::ClaimsService::service_full_name(),
                   claims::ClaimsAccess(*claims::AuthorityChain::Parse(claims::AuthorityChain::DefaultText())));
 }
 
 TEST_F(AccessIntegrationTest, ReportingCannotRecordReverseOrCancelAnything) {
   namespace mv1 = membership::v1;
-  auto channel = grpc::CreateChannel(membership_->address(), grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(stack_->membership().address(), grpc::InsecureChannelCredentials());
   auto stub = mv1::MembershipService::NewStub(channel);
   mv1::CreateClientAccountRequest create;
   create.set_request_id("acct-1");

@@ -24,6 +24,7 @@
 #include "common/money.h"
 #include "common/proto_time.h"
 #include "tests/support/harness.h"
+#include "tests/support/stack.h"
 #include "tests/support/rpc.h"
 
 namespace careops {
@@ -34,7 +35,6 @@ namespace mv1 = ::careops::membership::v1;
 
 constexpr char kSpecialist[] = "dev-specialist";
 constexpr char kManager[] = "dev-manager";
-constexpr char kAccountOfficer[] = "dev-account-officer";
 constexpr int kStalledReaders = 16;
 constexpr int kClonedRows = 3000;  // ~600 KB per stream: far more than HTTP/2 buffers hold
 
@@ -45,34 +45,15 @@ absl::CivilDay TodayUtc() { return absl::ToCivilDay(absl::Now(), absl::UTCTimeZo
 class BordereauTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    membership_schema_ = new testing::TestSchema("membership");
-    claims_schema_ = new testing::TestSchema("claims");
-    membership_ = new testing::ServiceProcess("membership", membership_schema_->dsn());
-    ASSERT_TRUE(Serving(*membership_));
-    claims_ = new testing::ServiceProcess(
-        "claims", claims_schema_->dsn(),
-        std::vector<std::string>{"--membership_addr=" + membership_->address(), "--db_pool_size=4"});
-    ASSERT_TRUE(Serving(*claims_));
+    stack_ = new testing::MembershipAndClaims({"--db_pool_size=4"});
+    ASSERT_TRUE(stack_->Serving());
   }
-
-  static void TearDownTestSuite() {
-    delete claims_;
-    delete membership_;
-    delete claims_schema_;
-    delete membership_schema_;
-  }
-
-  static ::testing::AssertionResult Serving(testing::ServiceProcess& p) {
-    if (testing::Eventually([&] { return testing::Health(p.address()) == "SERVING"; })) {
-      return ::testing::AssertionSuccess();
-    }
-    return ::testing::AssertionFailure() << p.process().output();
-  }
+  static void TearDownTestSuite() { delete stack_; }
 
   void SetUp() override {
-    claims_stub_ = cv1::ClaimsService::NewStub(grpc::CreateChannel(claims_->address(), grpc::InsecureChannelCredentials()));
+    claims_stub_ = cv1::ClaimsService::NewStub(grpc::CreateChannel(stack_->claims().address(), grpc::InsecureChannelCredentials()));
     membership_stub_ =
-        mv1::MembershipService::NewStub(grpc::CreateChannel(membership_->address(), grpc::InsecureChannelCredentials()));
+        mv1::MembershipService::NewStub(grpc::CreateChannel(stack_->membership().address(), grpc::InsecureChannelCredentials()));
   }
 
   // A corporate account whose plan's OUTPATIENT benefit has the largest limit
@@ -82,46 +63,9 @@ class BordereauTest : public ::testing::Test {
     std::vector<std::string> member_ids;
   };
   Account NewAccount(int members) {
-    Account out;
-    mv1::CreateClientAccountRequest account;
-    account.set_request_id(NewId());
-    account.mutable_account()->set_name("Bordereau Corp " + account.request_id());
-    account.mutable_account()->set_type(mv1::CLIENT_ACCOUNT_TYPE_CORPORATE);
-    *account.mutable_account()->mutable_start_date() = ToProto(absl::CivilDay(2024, 1, 1));
-    mv1::ClientAccount created;
-    grpc::Status s = membership_stub_->CreateClientAccount(Ctx(kAccountOfficer).get(), account, &created);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    out.account_id = created.account_id();
-
-    mv1::CreatePlanRequest plan;
-    plan.set_request_id(NewId());
-    plan.mutable_plan()->set_account_id(out.account_id);
-    plan.mutable_plan()->set_name("Platinum");
-    plan.mutable_plan()->set_currency_code("PHP");
-    mv1::Benefit* b = plan.mutable_plan()->add_benefits();
-    b->set_code("OUTPATIENT");
-    b->set_category("outpatient");
-    *b->mutable_annual_limit() = testing::Php(kMaxMoneyMinor);
-    mv1::Plan created_plan;
-    s = membership_stub_->CreatePlan(Ctx(kAccountOfficer).get(), plan, &created_plan);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-
-    for (int i = 0; i < members; ++i) {
-      mv1::EnrollMemberRequest enroll;
-      enroll.set_request_id(NewId());
-      enroll.set_account_id(out.account_id);
-      enroll.set_plan_id(created_plan.plan_id());
-      enroll.set_external_ref("EMP-" + enroll.request_id());
-      enroll.mutable_person()->set_given_name("Rosa");
-      enroll.mutable_person()->set_family_name("Santos");
-      *enroll.mutable_person()->mutable_birth_date() = ToProto(absl::CivilDay(1990, 5, 17));
-      *enroll.mutable_effective_date() = ToProto(absl::CivilDay(2024, 1, 1));
-      mv1::Member member;
-      s = membership_stub_->EnrollMember(Ctx(kAccountOfficer).get(), enroll, &member);
-      EXPECT_TRUE(s.ok()) << s.error_message();
-      out.member_ids.push_back(member.member_id());
-    }
-    return out;
+    testing::CorporateClient c = testing::NewCorporateClient(*membership_stub_, {{"OUTPATIENT", "outpatient"}},
+                                                             kMaxMoneyMinor, members);
+    return {c.account_id, c.member_ids};
   }
 
   // Submitted today, assigned, reviewed and approved in full by the manager.
@@ -173,18 +117,12 @@ class BordereauTest : public ::testing::Test {
     return req;
   }
 
-  static testing::TestSchema* membership_schema_;
-  static testing::TestSchema* claims_schema_;
-  static testing::ServiceProcess* membership_;
-  static testing::ServiceProcess* claims_;
+  static testing::MembershipAndClaims* stack_;
   std::unique_ptr<cv1::ClaimsService::Stub> claims_stub_;
   std::unique_ptr<mv1::MembershipService::Stub> membership_stub_;
 };
 
-testing::TestSchema* BordereauTest::membership_schema_ = nullptr;
-testing::TestSchema* BordereauTest::claims_schema_ = nullptr;
-testing::ServiceProcess* BordereauTest::membership_ = nullptr;
-testing::ServiceProcess* BordereauTest::claims_ = nullptr;
+testing::MembershipAndClaims* BordereauTest::stack_ = nullptr;
 
 TEST_F(BordereauTest, TotalPastTheMoneyBoundIsFailedPreconditionNotAWrappedTotal) {
   // Two claims of 6 * 10^14 each: every amount is valid, their sum is not.
@@ -240,7 +178,7 @@ TEST_F(BordereauTest, SixteenStalledReadersLeaveGetClaimAnswering) {
   cv1::Claim seed = ApprovedClaim(account.member_ids[0], 100000);
   // Thousands of bordereau rows in this account, copied from the seed claim in
   // the claims schema (setup only; every assertion goes through the RPCs).
-  const std::string schema = absl::StrCat("`", claims_schema_->dsn().schema, "`");
+  const std::string schema = absl::StrCat("`", stack_->claims_schema().dsn().schema, "`");
   testing::RootExec(testing::RootDsn(),
                     {absl::StrCat("CREATE TABLE ", schema, ".bordereau_clones AS SELECT c.*, s.seq AS n FROM ", schema,
                                   ".claims c JOIN ", schema, ".seq_1_to_", kClonedRows,
@@ -258,7 +196,7 @@ TEST_F(BordereauTest, SixteenStalledReadersLeaveGetClaimAnswering) {
     args.SetInt("careops.test.reader", i);
     StalledReader& r = stalled[i];
     r.stub = cv1::ClaimsService::NewStub(
-        grpc::CreateCustomChannel(claims_->address(), grpc::InsecureChannelCredentials(), args));
+        grpc::CreateCustomChannel(stack_->claims().address(), grpc::InsecureChannelCredentials(), args));
     r.ctx = testing::BearerContext("dev-finance", std::chrono::seconds(300));
     r.reader = r.stub->StreamBordereau(r.ctx.get(), ThisMonth(account.account_id));
     cv1::BordereauChunk first;

@@ -31,6 +31,7 @@
 #include "common/ids.h"
 #include "common/proto_time.h"
 #include "tests/support/harness.h"
+#include "tests/support/stack.h"
 #include "tests/support/rpc.h"
 
 namespace careops {
@@ -57,17 +58,9 @@ class ClaimsIntegrationTest : public ::testing::Test {
     membership_schema_ = new testing::TestSchema("membership");
     claims_schema_ = new testing::TestSchema("claims");
     membership_ = new testing::ServiceProcess("membership", membership_schema_->dsn());
-    ASSERT_TRUE(Serving(*membership_));
+    ASSERT_TRUE(testing::Serving(*membership_));
     claims_ = StartClaims(*claims_schema_).release();
-    ASSERT_TRUE(Serving(*claims_));
-  }
-
-  // Waits until `p` answers its health check; prints its output otherwise.
-  static ::testing::AssertionResult Serving(testing::ServiceProcess& p) {
-    if (testing::Eventually([&] { return testing::Health(p.address()) == "SERVING"; })) {
-      return ::testing::AssertionSuccess();
-    }
-    return ::testing::AssertionFailure() << p.process().output();
+    ASSERT_TRUE(testing::Serving(*claims_));
   }
 
   // A careops-claims on `schema`, talking to the suite's membership, with a
@@ -108,52 +101,9 @@ class ClaimsIntegrationTest : public ::testing::Test {
   // A corporate account with a plan of OUTPATIENT (outpatient) and DENTAL
   // (dental) benefits, each with `annual_limit_minor` PHP a year, and one member.
   Member NewMember(int64_t annual_limit_minor) {
-    Member out;
-    {
-      mv1::CreateClientAccountRequest req;
-      req.set_request_id(NewId());
-      req.mutable_account()->set_name("Claims Test Corp " + req.request_id());
-      req.mutable_account()->set_type(mv1::CLIENT_ACCOUNT_TYPE_CORPORATE);
-      *req.mutable_account()->mutable_start_date() = ToProto(absl::CivilDay(2024, 1, 1));
-      mv1::ClientAccount account;
-      grpc::Status s = membership_stub_->CreateClientAccount(Ctx(kAccountOfficer).get(), req, &account);
-      EXPECT_TRUE(s.ok()) << s.error_message();
-      out.account_id = account.account_id();
-    }
-    {
-      mv1::CreatePlanRequest req;
-      req.set_request_id(NewId());
-      mv1::Plan* plan = req.mutable_plan();
-      plan->set_account_id(out.account_id);
-      plan->set_name("Gold");
-      plan->set_currency_code("PHP");
-      for (auto [code, category] : {std::pair{"OUTPATIENT", "outpatient"}, std::pair{"DENTAL", "dental"}}) {
-        mv1::Benefit* b = plan->add_benefits();
-        b->set_code(code);
-        b->set_category(category);
-        *b->mutable_annual_limit() = Php(annual_limit_minor);
-      }
-      mv1::Plan created;
-      grpc::Status s = membership_stub_->CreatePlan(Ctx(kAccountOfficer).get(), req, &created);
-      EXPECT_TRUE(s.ok()) << s.error_message();
-      out.plan_id = created.plan_id();
-    }
-    {
-      mv1::EnrollMemberRequest req;
-      req.set_request_id(NewId());
-      req.set_account_id(out.account_id);
-      req.set_plan_id(out.plan_id);
-      req.set_external_ref("EMP-" + req.request_id());
-      req.mutable_person()->set_given_name("Rosa");
-      req.mutable_person()->set_family_name("Santos");
-      *req.mutable_person()->mutable_birth_date() = ToProto(absl::CivilDay(1990, 5, 17));
-      *req.mutable_effective_date() = ToProto(absl::CivilDay(2024, 1, 1));
-      mv1::Member member;
-      grpc::Status s = membership_stub_->EnrollMember(Ctx(kAccountOfficer).get(), req, &member);
-      EXPECT_TRUE(s.ok()) << s.error_message();
-      out.member_id = member.member_id();
-    }
-    return out;
+    testing::CorporateClient c = testing::NewCorporateClient(
+        *membership_stub_, {{"OUTPATIENT", "outpatient"}, {"DENTAL", "dental"}}, annual_limit_minor);
+    return {c.member_ids.front(), c.account_id, c.plan_id};
   }
 
   static cv1::SubmitClaimRequest SubmitRequest(const std::string& member_id, int64_t amount_minor,
@@ -495,7 +445,7 @@ TEST_F(ClaimsIntegrationTest, MembershipDownDuringApprovalLeavesItPendingAndItSe
   EXPECT_EQ(replay.status(), cv1::CLAIM_STATUS_APPROVAL_PENDING);
 
   membership_->Start();  // same ports, same database
-  ASSERT_TRUE(Serving(*membership_));
+  ASSERT_TRUE(testing::Serving(*membership_));
 
   // Nobody retries: the background relay delivers it.
   ASSERT_TRUE(testing::Eventually([&] { return Get(c.claim_id()).status() == cv1::CLAIM_STATUS_APPROVED; }));
@@ -606,7 +556,7 @@ TEST_F(ClaimsIntegrationTest, BreachScanMarksOverdueClaimsOnce) {
 
 TEST_F(ClaimsIntegrationTest, BreachScansOnTwoReplicasAtOnceMarkEachClaimOnce) {
   auto replica = StartClaims(*claims_schema_);
-  ASSERT_TRUE(Serving(*replica));
+  ASSERT_TRUE(testing::Serving(*replica));
   Member m = NewMember(100000000);
   std::vector<std::string> mine;
   for (int i = 0; i < 6; ++i) {
@@ -826,8 +776,8 @@ TEST_F(ClaimsIntegrationTest, HotlineClaimAtSevenInTheMorningInManilaForThatDayI
   testing::TestSchema manila_schema("claims_manila"), utc_schema("claims_utc");
   auto manila = StartClaims(manila_schema, "", {"--business_tz=Asia/Manila", at});
   auto utc = StartClaims(utc_schema, "", {at});
-  ASSERT_TRUE(Serving(*manila));
-  ASSERT_TRUE(Serving(*utc));
+  ASSERT_TRUE(testing::Serving(*manila));
+  ASSERT_TRUE(testing::Serving(*utc));
   cv1::SubmitClaimRequest req = SubmitRequest(m.member_id, 150000);
   req.set_channel(cv1::CHANNEL_HOTLINE);
   *req.mutable_service_date() = ToProto(absl::CivilDay(2026, 6, 6));  // "today" in Manila
@@ -860,7 +810,7 @@ TEST_F(ClaimsIntegrationTest, ACallToMembershipEndsWithTheCallersDeadline) {
   // peer_deadline far above the client's deadline: only inheritance ends the wait.
   testing::TestSchema schema("claims_deadline");
   auto claims = StartClaims(schema, "", {"--peer_deadline=30s", "--outbox_lease=40s"});
-  ASSERT_TRUE(Serving(*claims));
+  ASSERT_TRUE(testing::Serving(*claims));
   auto stub = cv1::ClaimsService::NewStub(grpc::CreateChannel(claims->address(), grpc::InsecureChannelCredentials()));
   // Membership frozen: connections open, nothing answers.
   membership_->process().Signal(SIGSTOP);
@@ -948,7 +898,7 @@ double MetricValue(int port, const std::string& series) {
 TEST_F(ClaimsIntegrationTest, OpenClaimsGaugeIsReadFromTheDatabaseAndSurvivesRestart) {
   testing::TestSchema schema("claimsgauge");
   auto claims = StartClaims(schema);
-  ASSERT_TRUE(Serving(*claims));
+  ASSERT_TRUE(testing::Serving(*claims));
   auto stub = cv1::ClaimsService::NewStub(grpc::CreateChannel(claims->address(), grpc::InsecureChannelCredentials()));
   Member m = NewMember(100000000);
   for (int i = 0; i < 3; ++i) {
@@ -976,7 +926,7 @@ TEST_F(ClaimsIntegrationTest, OpenClaimsGaugeIsReadFromTheDatabaseAndSurvivesRes
   EXPECT_EQ(MetricValue(claims->metrics_port(), "careops_claims_decisions_total{decision=\"approved\"}"), 0);
 
   claims->Restart();
-  ASSERT_TRUE(Serving(*claims));
+  ASSERT_TRUE(testing::Serving(*claims));
   EXPECT_TRUE(testing::Eventually(gauges_right)) << testing::HttpGet(claims->metrics_port(), "/metrics");
 }
 
@@ -1030,7 +980,7 @@ class OutboxIntegrationTest : public ClaimsIntegrationTest {
     if (claims.process().running()) claims.Kill();
     claims.SetEnv({});
     claims.Start();
-    ASSERT_TRUE(Serving(claims));
+    ASSERT_TRUE(testing::Serving(claims));
     Use(claims);
   }
 };
@@ -1038,7 +988,7 @@ class OutboxIntegrationTest : public ClaimsIntegrationTest {
 TEST_F(OutboxIntegrationTest, CrashAfterWritingTheIntentIsDeliveredAfterRestart) {
   testing::TestSchema schema("claimscrasha");
   auto claims = StartClaims(schema, "claims.after_intent_commit=exit");
-  ASSERT_TRUE(Serving(*claims));
+  ASSERT_TRUE(testing::Serving(*claims));
   Use(*claims);
   Member m = NewMember(100000000);
   cv1::Claim submitted, ignored;
@@ -1063,7 +1013,7 @@ TEST_F(OutboxIntegrationTest, CrashAfterWritingTheIntentIsDeliveredAfterRestart)
 TEST_F(OutboxIntegrationTest, CrashAfterMembershipCommittedIsFinalisedOnceAfterRestart) {
   testing::TestSchema schema("claimscrashb");
   auto claims = StartClaims(schema, "outbox.after_peer_answered=exit");
-  ASSERT_TRUE(Serving(*claims));
+  ASSERT_TRUE(testing::Serving(*claims));
   Use(*claims);
   Member m = NewMember(100000000);
   cv1::Claim submitted, ignored;
@@ -1086,7 +1036,7 @@ TEST_F(OutboxIntegrationTest, CrashAfterMembershipCommittedIsFinalisedOnceAfterR
 TEST_F(OutboxIntegrationTest, CrashDuringCompensationIsCompensatedOnceAfterRestart) {
   testing::TestSchema schema("claimscrashc");
   auto claims = StartClaims(schema, "outbox.during_compensation=exit");
-  ASSERT_TRUE(Serving(*claims));
+  ASSERT_TRUE(testing::Serving(*claims));
   Use(*claims);
   Member m = NewMember(1000000);  // PHP 10,000.00: the two claims below exceed it together
   cv1::Claim first, second, approved, ignored;
@@ -1114,7 +1064,7 @@ TEST_F(OutboxIntegrationTest, MembershipTimingOutAfterItsCommitIsSettledByTheRel
   membership_->Stop();
   membership_->SetEnv({{"CAREOPS_FAILPOINTS", "membership.utilization.after_commit=deadline*1"}});
   membership_->Start();
-  ASSERT_TRUE(Serving(*membership_));
+  ASSERT_TRUE(testing::Serving(*membership_));
   Member m = NewMember(100000000);
   cv1::Claim submitted, pending;
   ASSERT_TRUE(Submit(m.member_id, 270000, &submitted).ok());
@@ -1130,7 +1080,7 @@ TEST_F(OutboxIntegrationTest, MembershipTimingOutAfterItsCommitIsSettledByTheRel
   membership_->Stop();
   membership_->SetEnv({});
   membership_->Start();
-  ASSERT_TRUE(Serving(*membership_));
+  ASSERT_TRUE(testing::Serving(*membership_));
 }
 
 TEST_F(OutboxIntegrationTest, ReopenGivesTheUtilisationBackThroughTheOutbox) {
@@ -1151,7 +1101,7 @@ TEST_F(OutboxIntegrationTest, ReopenGivesTheUtilisationBackThroughTheOutbox) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(s.error_message().find("REOPEN_PENDING"), std::string::npos) << s.error_message();
   membership_->Start();
-  ASSERT_TRUE(Serving(*membership_));
+  ASSERT_TRUE(testing::Serving(*membership_));
   ASSERT_TRUE(Settled({approved.claim_id()}));
   cv1::Claim after = Get(approved.claim_id());
   EXPECT_EQ(after.status(), cv1::CLAIM_STATUS_IN_REVIEW);
@@ -1171,8 +1121,8 @@ TEST_F(OutboxIntegrationTest, TwoReplicasRunningTheRelayDeliverEachIntentExactly
   testing::TestSchema schema("claimsreplicas");
   auto a = StartClaims(schema);
   auto b = StartClaims(schema);
-  ASSERT_TRUE(Serving(*a));
-  ASSERT_TRUE(Serving(*b));
+  ASSERT_TRUE(testing::Serving(*a));
+  ASSERT_TRUE(testing::Serving(*b));
   Use(*a);
   constexpr int kClaims = 24;
   Member m = NewMember(100000000);
@@ -1194,7 +1144,7 @@ TEST_F(OutboxIntegrationTest, TwoReplicasRunningTheRelayDeliverEachIntentExactly
     total += c.amount_claimed().amount_minor();
   }
   membership_->Start();
-  ASSERT_TRUE(Serving(*membership_));
+  ASSERT_TRUE(testing::Serving(*membership_));
   ASSERT_TRUE(Settled(ids));
   EXPECT_EQ(Disagreements(ids), 0);
   EXPECT_EQ(Remaining(m), 100000000 - total);
@@ -1221,7 +1171,7 @@ TEST_F(OutboxIntegrationTest, ThreeHundredApprovalsSurviveASigkillOfClaims) {
   const absl::Time started = absl::Now();
   testing::TestSchema schema("claimsstress");
   auto claims = StartClaims(schema);
-  ASSERT_TRUE(Serving(*claims));
+  ASSERT_TRUE(testing::Serving(*claims));
   Use(*claims);
   constexpr int kApprovals = 300, kInFlight = 16;
   // Ten members; one with a limit that runs out, so refusals are part of the mix.
@@ -1316,7 +1266,7 @@ TEST_F(OutboxIntegrationTest, ThreeHundredApprovalsSurviveASigkillOfClaims) {
 TEST_F(OutboxIntegrationTest, ReconciliationReportsDifferencesAndRepairsAnOrphanThroughTheOutbox) {
   testing::TestSchema schema("claimsreconcile");
   auto claims = StartClaims(schema);
-  ASSERT_TRUE(Serving(*claims));
+  ASSERT_TRUE(testing::Serving(*claims));
   Use(*claims);
   Member m = NewMember(100000000);
   cv1::Claim a_submitted, b_submitted, b_approved;

@@ -20,6 +20,7 @@
 #include "common/ids.h"
 #include "common/proto_time.h"
 #include "tests/support/harness.h"
+#include "tests/support/stack.h"
 #include "tests/support/rpc.h"
 
 namespace careops {
@@ -43,19 +44,12 @@ class CollectionsIntegrationTest : public ::testing::Test {
     membership_schema_ = new testing::TestSchema("membership");
     collections_schema_ = new testing::TestSchema("collections");
     membership_ = new testing::ServiceProcess("membership", membership_schema_->dsn());
-    ASSERT_TRUE(Serving(*membership_));
+    ASSERT_TRUE(testing::Serving(*membership_));
     collections_ = new testing::ServiceProcess(
         "collections", collections_schema_->dsn(),
         std::vector<std::string>{"--membership_addr=" + membership_->address(), "--grace_days=3",
                                  "--peer_deadline=2s", "--gauge_refresh=200ms"});
-    ASSERT_TRUE(Serving(*collections_));
-  }
-
-  static ::testing::AssertionResult Serving(testing::ServiceProcess& p) {
-    if (testing::Eventually([&] { return testing::Health(p.address()) == "SERVING"; })) {
-      return ::testing::AssertionSuccess();
-    }
-    return ::testing::AssertionFailure() << p.process().output();
+    ASSERT_TRUE(testing::Serving(*collections_));
   }
 
   static void TearDownTestSuite() {
@@ -207,7 +201,7 @@ TEST_F(CollectionsIntegrationTest, MembershipDownMeansUnavailableAndNoLedger) {
   cv1::Ledger ledger;
   grpc::Status s = Open(account, &ledger);
   membership_->Start();
-  ASSERT_TRUE(Serving(*membership_));
+  ASSERT_TRUE(testing::Serving(*membership_));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
   // Nothing was written: the account can be opened now.
   grpc::Status again = Open(account, &ledger);

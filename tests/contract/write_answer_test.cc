@@ -13,6 +13,7 @@
 #include "careops/membership/v1/membership.grpc.pb.h"
 #include "common/proto_time.h"
 #include "tests/support/harness.h"
+#include "tests/support/stack.h"
 #include "tests/support/rpc.h"
 
 namespace careops {
@@ -37,25 +38,13 @@ std::string Id(const std::string& what) { return absl::StrCat(what, "-", ++seq, 
 class WriteAnswerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    membership_schema_ = new testing::TestSchema("membership");
-    claims_schema_ = new testing::TestSchema("claims");
-    membership_ = new testing::ServiceProcess("membership", membership_schema_->dsn());
-    claims_ = new testing::ServiceProcess("claims", claims_schema_->dsn(),
-                                          {"--membership_addr=" + membership_->address()});
-    ASSERT_TRUE(testing::Eventually([] { return testing::Health(membership_->address()) == "SERVING"; }))
-        << membership_->process().output();
-    ASSERT_TRUE(testing::Eventually([] { return testing::Health(claims_->address()) == "SERVING"; }))
-        << claims_->process().output();
+    stack_ = new testing::MembershipAndClaims();
+    ASSERT_TRUE(stack_->Serving());
   }
-  static void TearDownTestSuite() {
-    delete claims_;
-    delete membership_;
-    delete claims_schema_;
-    delete membership_schema_;
-  }
+  static void TearDownTestSuite() { delete stack_; }
   void SetUp() override {
-    m_ = mv1::MembershipService::NewStub(grpc::CreateChannel(membership_->address(), grpc::InsecureChannelCredentials()));
-    c_ = cv1::ClaimsService::NewStub(grpc::CreateChannel(claims_->address(), grpc::InsecureChannelCredentials()));
+    m_ = mv1::MembershipService::NewStub(grpc::CreateChannel(stack_->membership().address(), grpc::InsecureChannelCredentials()));
+    c_ = cv1::ClaimsService::NewStub(grpc::CreateChannel(stack_->claims().address(), grpc::InsecureChannelCredentials()));
   }
 
   mv1::ClientAccount GetAccount(const std::string& id) {
@@ -73,18 +62,12 @@ class WriteAnswerTest : public ::testing::Test {
     return out;
   }
 
-  static testing::TestSchema* membership_schema_;
-  static testing::TestSchema* claims_schema_;
-  static testing::ServiceProcess* membership_;
-  static testing::ServiceProcess* claims_;
+  static testing::MembershipAndClaims* stack_;
   std::unique_ptr<mv1::MembershipService::Stub> m_;
   std::unique_ptr<cv1::ClaimsService::Stub> c_;
 };
 
-testing::TestSchema* WriteAnswerTest::membership_schema_ = nullptr;
-testing::TestSchema* WriteAnswerTest::claims_schema_ = nullptr;
-testing::ServiceProcess* WriteAnswerTest::membership_ = nullptr;
-testing::ServiceProcess* WriteAnswerTest::claims_ = nullptr;
+testing::MembershipAndClaims* WriteAnswerTest::stack_ = nullptr;
 
 TEST_F(WriteAnswerTest, EveryMembershipAndClaimsWriteAnswersWhatAGetReads) {
   const std::string officer = "dev-account-officer";
