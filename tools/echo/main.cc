@@ -1,10 +1,13 @@
 // careops-echo: the benchmark's gRPC ceiling. Serves careops.echo.v1.EchoService
 // with the careops server settings (health, reflection, keepalive, message limits)
 // and, unless --rpc_metrics=false, the common RPC metrics interceptor and /metrics,
-// so that tools/bench can measure what the runtime itself costs. No database.
+// so that tools/bench can measure what the runtime itself costs. With --mysql_dsn
+// every call also makes one prepared round trip to MariaDB through the common pool,
+// so the threading models are compared on blocking work (see echo_service.h).
 //
-//   careops-echo --grpc_port=50100 [--rpc_metrics=false] [--model=callback]
+//   careops-echo --grpc_port=50100 [--rpc_metrics=false] [--model=sync|callback|callback_pool]
 //                [--token_file=tools/dev-tokens] [--log_ok_rpcs=false]
+//                [--mysql_dsn=mysql://root@127.0.0.1:3306/careops_bench --db_pool_size=16]
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
@@ -33,10 +36,16 @@ int main(int argc, char** argv) {
   flags.Port("grpc_port", &grpc_port, "gRPC port (0 picks a free one)");
   flags.Port("metrics_port", &metrics_port, "Prometheus /metrics port (0 picks a free one)");
   flags.String("token_file", &token_file, "caller tokens; when set, every Echo needs a known bearer token");
-  flags.String("model", &model, "server threading model: sync (thread pool) or callback");
+  flags.String("model", &model, "server threading model: sync (thread pool), callback, or callback_pool (callback + fixed workers)");
   flags.Bool("rpc_metrics", &rpc_metrics, "the common RPC metrics interceptor and /metrics, as services run");
   flags.Bool("log_ok_rpcs", &log_ok_rpcs, "with rpc_metrics: log every successful RPC, as services do by default");
   flags.Int("max_message_bytes", &max_message_bytes, 1024, 1 << 30, "largest gRPC message accepted");
+  std::string mysql_dsn;
+  int64_t db_pool_size = 16;
+  int64_t worker_queue = 64;
+  flags.String("mysql_dsn", &mysql_dsn, "when set, every Echo also runs one prepared SELECT on this database");
+  flags.Int("db_pool_size", &db_pool_size, 1, 512, "database connections (and callback_pool workers)");
+  flags.Int("worker_queue", &worker_queue, 1, 1 << 20, "callback_pool: calls that may wait for a worker");
   int64_t handler_threads = 18;  // what a service with the default db_pool_size keeps
   flags.Int("handler_threads", &handler_threads, 2, 1024, "threads the sync server keeps alive");
   absl::Status parsed = flags.Parse(argc, argv, careops::EnvFromProcess());
@@ -44,9 +53,12 @@ int main(int argc, char** argv) {
     std::cout << "usage: careops-echo [--flag=value ...]\n" << flags.Usage();
     return 0;
   }
-  if (parsed.ok() && model != "sync" && model != "callback") {
-    parsed = absl::InvalidArgumentError(absl::StrCat("--model='", model, "': must be sync or callback"));
+  if (parsed.ok() && model != "sync" && model != "callback" && model != "callback_pool") {
+    parsed = absl::InvalidArgumentError(
+        absl::StrCat("--model='", model, "': must be sync, callback or callback_pool"));
   }
+  careops::MysqlDsn dsn;
+  if (parsed.ok() && !mysql_dsn.empty()) parsed = careops::ParseMysqlDsn(mysql_dsn, &dsn);
   if (!parsed.ok()) {
     careops::log::Error("bad configuration", {{"error", std::string(parsed.message())}});
     return 2;
@@ -69,11 +81,26 @@ int main(int argc, char** argv) {
     auth = std::make_unique<careops::Authenticator>(std::move(loaded).value());
   }
 
+  std::unique_ptr<careops::mysql::ConnectionPool> pool;
+  if (!mysql_dsn.empty()) {
+    pool = std::make_unique<careops::mysql::ConnectionPool>(
+        careops::mysql::PoolOptions{.dsn = dsn, .max_size = static_cast<int>(db_pool_size)});
+    if (absl::Status ping = pool->Ping(); !ping.ok()) {
+      careops::log::Error("cannot reach the database", {{"error", ping.ToString()}});
+      return 1;
+    }
+  }
+  careops::echo::EchoWork work{.auth = auth.get(), .pool = pool.get()};
+  std::unique_ptr<careops::echo::WorkerPool> workers;
   std::unique_ptr<grpc::Service> service;
   if (model == "sync") {
-    service = std::make_unique<careops::echo::EchoServiceImpl>(auth.get());
+    service = std::make_unique<careops::echo::EchoServiceImpl>(work);
   } else {
-    service = std::make_unique<careops::echo::EchoCallbackServiceImpl>(auth.get());
+    if (model == "callback_pool") {
+      workers = std::make_unique<careops::echo::WorkerPool>(static_cast<int>(db_pool_size),
+                                                            static_cast<int>(worker_queue));
+    }
+    service = std::make_unique<careops::echo::EchoCallbackServiceImpl>(work, workers.get());
   }
 
   careops::EnableHealthAndReflection();
@@ -104,7 +131,8 @@ int main(int argc, char** argv) {
                                  {"grpc_port", bound_port},
                                  {"metrics_port", metrics ? metrics->port() : 0},
                                  {"model", model},
-                                 {"rpc_metrics", rpc_metrics}});
+                                 {"rpc_metrics", rpc_metrics},
+                                 {"database", pool != nullptr}});
   int sig = 0;
   sigwait(&stop_signals, &sig);
   server->GetHealthCheckService()->Shutdown();
