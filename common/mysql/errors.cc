@@ -25,6 +25,9 @@ absl::StatusCode CodeForMysqlError(int error_code) {
     case 2013:  // CR_SERVER_LOST
     case 2055:  // CR_SERVER_LOST_EXTENDED
       return absl::StatusCode::kUnavailable;
+    case 1969:  // ER_STATEMENT_TIMEOUT (MariaDB max_statement_time, statement_time.h)
+    case 3024:  // ER_QUERY_TIMEOUT (MySQL max_execution_time)
+      return absl::StatusCode::kDeadlineExceeded;
     case 1044:  // ER_DBACCESS_DENIED_ERROR
     case 1045:  // ER_ACCESS_DENIED_ERROR
     case 1142:  // ER_TABLEACCESS_DENIED_ERROR
@@ -62,6 +65,9 @@ absl::Status FromSqlException(const sql::SQLException& e, std::string_view what)
       break;
     case absl::StatusCode::kAlreadyExists:
       message = absl::StrCat(Abs(what), ": already exists");
+      break;
+    case absl::StatusCode::kDeadlineExceeded:
+      message = absl::StrCat(Abs(what), ": the call's deadline passed while the database was working");
       break;
     case absl::StatusCode::kPermissionDenied:
       message = absl::StrCat(Abs(what), ": the service's database user may not do this");

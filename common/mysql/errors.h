@@ -4,6 +4,7 @@
 //   lock wait timeout (1205), deadlock (1213)  -> ABORTED: retry the whole transaction
 //   lost or refused connection (2002, 2003, 2006, 2013, 2055), server
 //   shutting down (1053), too many connections (1040)  -> UNAVAILABLE
+//   statement stopped by max_statement_time (1969; MySQL 3024)  -> DEADLINE_EXCEEDED
 //   access denied (1044, 1045, 1142, 1143)     -> PERMISSION_DENIED
 //   anything else                              -> INTERNAL
 #pragma once

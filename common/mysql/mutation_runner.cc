@@ -149,6 +149,19 @@ absl::Status RunMutation(ConnectionPool& pool, const MutationContext& m,
                                          "' is being used by a concurrent call; retry with the same request_id"));
 }
 
+absl::StatusOr<bool> AnswerIfReplayed(ConnectionPool& pool, const MutationContext& m) {
+  CAREOPS_RETURN_IF_ERROR(ValidateRequestId(m.request_id));
+  CAREOPS_RETURN_IF_ERROR(CheckContext(m));
+  const std::string hash = Fingerprint(m.method, *m.request);
+  Lookup found = Lookup::kAbsent;
+  CAREOPS_RETURN_IF_ERROR(WithConnection(pool, [&](Connection& conn) -> absl::Status {
+    m.response->Clear();
+    CAREOPS_ASSIGN_OR_RETURN(found, FindStored(conn, m, hash));
+    return absl::OkStatus();
+  }));
+  return found == Lookup::kReplayed;
+}
+
 absl::StatusOr<int64_t> PurgeRequestLog(ConnectionPool& pool, absl::Time now, const RequestLogPurge& purge) {
   const std::string cutoff = ToSqlDatetime(now - purge.retention);
   int64_t deleted = 0;

@@ -54,6 +54,14 @@ absl::Status RunMutation(ConnectionPool& pool, const MutationContext& m,
                          const std::function<absl::Status(Connection&)>& mutate,
                          TransactionOptions options = {});
 
+// Replay detection before any work that must not repeat (a call to another
+// service): true, with *m.response filled, when m's key already holds the same
+// request's answer; false when it is not there yet (then go on to the peer and
+// RunMutation, which still settles any race). ALREADY_EXISTS naming request_id
+// for a different request under the key; INVALID_ARGUMENT for a malformed
+// request_id. Reads in autocommit; takes no lock.
+absl::StatusOr<bool> AnswerIfReplayed(ConnectionPool& pool, const MutationContext& m);
+
 struct RequestLogPurge {
   absl::Duration retention = absl::Hours(24 * 30);
   int batch_size = 1000;  // rows per DELETE, each its own short transaction

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "common/mysql/errors.h"
+#include "common/mysql/statement_time.h"
 
 namespace careops::mysql {
 
@@ -195,6 +196,7 @@ absl::Status Guarded(ConnectionPool& pool, const std::function<absl::Status(Conn
   if (!lease.ok()) return lease.status();
   Connection& conn = **lease;
   try {
+    BoundStatementTime(conn, absl::Now());
     return fn(conn);
   } catch (const sql::SQLException& e) {
     if (IsConnectionLost(e.getErrorCode()) || std::string(e.getSQLState()).rfind("08", 0) == 0) {

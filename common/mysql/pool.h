@@ -48,6 +48,8 @@ class Connection {
   void MarkBroken() { broken_ = true; }
   bool broken() const { return broken_; }
   absl::Time last_used;
+  // The session's max_statement_time in seconds, 0 for none (statement_time.h).
+  double statement_time_seconds = 0;
 
  private:
   std::unique_ptr<sql::Connection> conn_;
