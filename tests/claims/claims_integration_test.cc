@@ -457,6 +457,28 @@ TEST_F(ClaimsIntegrationTest, MembershipDownDuringApprovalLeavesItPendingAndItSe
   EXPECT_EQ(Remaining(m), 100000000 - 1234500);
 }
 
+// A replayed submission is answered from the request log before membership is
+// asked anything: with membership down, the client's retry still gets its claim.
+TEST_F(ClaimsIntegrationTest, AReplayedSubmissionIsAnsweredWithMembershipDown) {
+  Member m = NewMember(100000000);
+  const cv1::SubmitClaimRequest req = SubmitRequest(m.member_id, 45600);
+  cv1::Claim first;
+  ASSERT_TRUE(claims_stub_->SubmitClaim(Ctx(kSpecialist).get(), req, &first).ok());
+
+  membership_->Stop();
+  cv1::Claim replay;
+  grpc::Status s = claims_stub_->SubmitClaim(Ctx(kSpecialist).get(), req, &replay);
+  // A new submission does need membership: the stop really took effect.
+  cv1::Claim fresh;
+  grpc::Status needs_membership = Submit(m.member_id, 45600, &fresh);
+  membership_->Start();
+  ASSERT_TRUE(testing::Serving(*membership_));
+
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(replay.SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(needs_membership.error_code(), grpc::StatusCode::UNAVAILABLE) << needs_membership.error_message();
+}
+
 TEST_F(ClaimsIntegrationTest, BordereauTotalsEqualTheSumOfItsRows) {
   Member m = NewMember(100000000);
   struct Want {
