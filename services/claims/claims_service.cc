@@ -93,6 +93,11 @@ v1::Claim ToProto(const Claim& c) {
   out.set_settlement_breached(c.settlement_breached);
   out.set_etag(mysql::EtagOf(c.version));
   out.set_utilization_reference(c.utilization_ref);
+  *out.mutable_payable_amount() = careops::ToProto(c.payable);
+  out.set_copay_basis_points(c.copay_basis_points);
+  if (c.per_visit_cap) *out.mutable_per_visit_cap() = careops::ToProto(*c.per_visit_cap);
+  *out.mutable_plan_share() = careops::ToProto(PlanShare(c));
+  *out.mutable_member_share() = careops::ToProto(MemberShare(c));
   return out;
 }
 
@@ -160,7 +165,15 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
     CAREOPS_RETURN_IF_ERROR(ValidateIdList(req->attachment_refs(), "attachment_refs", kMaxCodes, 256));
 
     CAREOPS_ASSIGN_OR_RETURN(Eligibility eligibility,
-                             membership_.CheckEligibility({req->member_id(), req->benefit_code(), service_date, amount}));
+                             membership_.CheckEligibility({req->member_id(), req->benefit_code(), service_date}));
+    // A member membership knows has a plan currency; a claim in another is bad input.
+    if (!eligibility.plan_currency.empty() && eligibility.plan_currency != amount.currency()) {
+      return InvalidArgument("amount_claimed.currency_code",
+                             absl::StrCat("must be the plan's currency ", eligibility.plan_currency));
+    }
+    CAREOPS_ASSIGN_OR_RETURN(Money payable, PayableAmount(amount, {.copay_basis_points = eligibility.copay_basis_points,
+                                                                   .per_visit_cap = eligibility.per_visit_cap,
+                                                                   .remaining_limit = eligibility.remaining_limit}));
     Claim claim;
     claim.claim_id = ids_.Next();
     claim.type = EnumShortName(req->type());
@@ -173,6 +186,9 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
     claim.provider_id = req->provider_id();
     claim.amount_claimed = amount;
     claim.amount_approved = Money(amount.currency(), 0);
+    claim.copay_basis_points = eligibility.copay_basis_points;
+    claim.per_visit_cap = eligibility.per_visit_cap;
+    claim.payable = payable;
     claim.channel = EnumShortName(req->channel());
     claim.diagnosis_codes.assign(req->diagnosis_codes().begin(), req->diagnosis_codes().end());
     claim.procedure_codes.assign(req->procedure_codes().begin(), req->procedure_codes().end());
@@ -198,7 +214,8 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
                      .actor_role = m.caller.role,
                      .reason = "",
                      .details = eligibility.eligible
-                                    ? absl::StrCat("eligible; routed to ", claim.routed_role)
+                                    ? absl::StrCat("eligible; payable ", payable.ToString(), "; routed to ",
+                                                   claim.routed_role)
                                     : absl::StrCat("rejected at screening: ", claim.rejection_reasons.front().code)};
     bool stored = false;
     CAREOPS_RETURN_IF_ERROR(store_.CreateClaim(m, claim, event, [&](const Claim& c) {
@@ -349,20 +366,14 @@ grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContext* ctx, const v1:
                   req->has_approved_amount() ? ValidateMoney(FromProto(req->approved_amount()), "approved_amount")
                                              : absl::OkStatus()});
   auto decide = [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
-    Money amount = req->has_approved_amount() ? FromProto(req->approved_amount()) : cur.amount_claimed;
-    if (amount.currency() != cur.amount_claimed.currency()) {
-      return InvalidArgument("approved_amount.currency_code",
-                             absl::StrCat("must be the claim's currency ", cur.amount_claimed.currency()));
+    std::optional<Money> requested;
+    if (req->has_approved_amount()) requested = FromProto(req->approved_amount());
+    CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kApprove, caller, req->reason(), "", now));
+    CAREOPS_RETURN_IF_ERROR(CheckApprovalAuthority(options_.authority, caller.role, cur));
+    CAREOPS_ASSIGN_OR_RETURN(Money amount, AmountToApprove(cur, requested));
+    if (amount.minor() < cur.payable.minor()) {
+      change.event.action = std::string(ClaimActionName(ClaimAction::kPartiallyApprove));
     }
-    if (amount.minor() <= 0 || amount.minor() > cur.amount_claimed.minor()) {
-      return InvalidArgument("approved_amount.amount_minor",
-                             absl::StrCat("must be more than zero and at most the amount claimed (",
-                                          cur.amount_claimed.ToString(), ")"));
-    }
-    ClaimAction action = amount.minor() < cur.amount_claimed.minor() ? ClaimAction::kPartiallyApprove
-                                                                     : ClaimAction::kApprove;
-    CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, action, caller, req->reason(), "", now));
-    CAREOPS_RETURN_IF_ERROR(CheckApprovalAuthority(options_.authority, caller.role, cur, amount));
     // The claim waits for membership to count the utilisation; the intent is
     // keyed by the reference, so a redelivery never counts twice.
     int seq = cur.utilization_seq + 1;

@@ -525,8 +525,11 @@ TEST_F(ClaimsServiceTest, AboveTheLimitIsPermissionDeniedWithoutAskingMembership
   EXPECT_EQ(Approve(c, "t-specialist", &out).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Approve(c, "t-officer", &out).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(membership_.recorded.empty());
-  // A partial approval within the specialist's limit is theirs to make.
-  ASSERT_TRUE(Approve(c, "t-specialist", &out, 5000000).ok());
+  // The limit is judged on the amount claimed (issue 10): approving part of the
+  // claim within the specialist's limit is still above their authority.
+  EXPECT_EQ(Approve(c, "t-specialist", &out, 5000000).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(membership_.recorded.empty());
+  ASSERT_TRUE(Approve(c, "t-manager", &out, 5000000).ok());
   EXPECT_EQ(out.status(), v1::CLAIM_STATUS_PARTIALLY_APPROVED);
 }
 

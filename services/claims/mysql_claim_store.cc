@@ -30,12 +30,12 @@ using mysql::Statement;
   " procedure_codes, attachment_refs, status, rejection_reasons, possible_duplicate, duplicate_of,"     \
   " assignee, routed_role, submitted_by, submitted_at, updated_at, decided_at, settled_at,"             \
   " payment_reference, decision_due_at, settlement_due_at, decision_breached, settlement_breached,"     \
-  " utilization_ref, utilization_seq, version"
+  " utilization_ref, utilization_seq, copay_basis_points, per_visit_cap_minor, payable_minor, version"
 
 constexpr char kInsertClaim[] =
     "INSERT INTO claims (" CLAIM_COLUMNS
     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-    " ?, ?, ?, ?, ?)";
+    " ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr char kSelectClaim[] = "SELECT " CLAIM_COLUMNS " FROM claims WHERE claim_id = ?";
 // The versioned update (common/mysql/versioned.h): every column but claim_id and
 // version in CLAIM_COLUMNS order (BindClaimFields), then the version, the key
@@ -51,7 +51,8 @@ constexpr mysql::VersionedTable kClaims{
         " status = ?, rejection_reasons = ?, possible_duplicate = ?, duplicate_of = ?, assignee = ?,"
         " routed_role = ?, submitted_by = ?, submitted_at = ?, updated_at = ?, decided_at = ?, settled_at = ?,"
         " payment_reference = ?, decision_due_at = ?, settlement_due_at = ?, decision_breached = ?,"
-        " settlement_breached = ?, utilization_ref = ?, utilization_seq = ?, version = ?"
+        " settlement_breached = ?, utilization_ref = ?, utilization_seq = ?, copay_basis_points = ?,"
+        " per_visit_cap_minor = ?, payable_minor = ?, version = ?"
         " WHERE claim_id = ? AND version = ?"};
 // Duplicate detection (V003). The upsert takes the fingerprint row's exclusive
 // lock (InnoDB locks a duplicate key exclusively for ON DUPLICATE KEY UPDATE, so
@@ -200,6 +201,9 @@ absl::StatusOr<Claim> ReadClaim(mysql::RowReader& r) {
   c.settlement_breached = r.Bool();
   c.utilization_ref = r.String();
   c.utilization_seq = r.Int();
+  c.copay_basis_points = r.Int();
+  if (std::optional<int64_t> cap = r.OptionalInt64()) c.per_visit_cap = Money(currency, *cap);
+  c.payable = r.Amount(currency);
   c.version = r.Int64();
   CAREOPS_RETURN_IF_ERROR(r.status());
   return c;
@@ -216,7 +220,8 @@ void BindClaimFields(Statement& st, const Claim& c) {
   st.Add(JoinLines(reasons)).Add(c.possible_duplicate).Add(c.duplicate_of).Add(c.assignee).Add(c.routed_role);
   st.Add(c.submitted_by).Add(c.submitted_at).Add(c.updated_at).Add(c.decided_at).Add(c.settled_at);
   st.Add(c.payment_reference).Add(c.decision_due_at).Add(c.settlement_due_at).Add(c.decision_breached);
-  st.Add(c.settlement_breached).Add(c.utilization_ref).Add(c.utilization_seq);
+  st.Add(c.settlement_breached).Add(c.utilization_ref).Add(c.utilization_seq).Add(c.copay_basis_points);
+  st.Add(c.per_visit_cap ? mysql::SqlValue(c.per_visit_cap->minor()) : mysql::SqlValue()).Add(c.payable.minor());
 }
 
 absl::StatusOr<Investigation> ReadInvestigation(mysql::RowReader& r) {
