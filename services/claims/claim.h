@@ -55,7 +55,12 @@ struct Claim {
   absl::CivilDay service_date;
   std::string provider_id;
   Money amount_claimed;
-  Money amount_approved;  // same currency, 0 until approved
+  Money amount_approved;  // same currency, 0 until approved: the plan's share approved
+  // The plan's terms at screening and what they make the claim pay in full
+  // (claim_rules.h PayableAmount).
+  int copay_basis_points = 0;
+  std::optional<Money> per_visit_cap;
+  Money payable;
   std::string channel;    // "PORTAL" | "HOTLINE" | "EMAIL" | "PROVIDER"
   std::vector<std::string> diagnosis_codes, procedure_codes, attachment_refs;
   ClaimStatus status = ClaimStatus::kSubmitted;

@@ -147,7 +147,7 @@ absl::StatusOr<ClaimStatus> NextStatus(const Claim& claim, ClaimAction action) {
   if (action == A::kReopen && AwaitsSettlement(claim.status) && !claim.utilization_ref.empty()) {
     return S::kReopenPending;
   }
-  if (to == S::kApproved && claim.amount_approved.minor() < claim.amount_claimed.minor()) {
+  if (to == S::kApproved && claim.amount_approved.minor() < claim.payable.minor()) {
     return S::kPartiallyApproved;
   }
   return to;
@@ -256,8 +256,8 @@ std::string AuthorityChain::LimitText(std::string_view role, std::string_view cu
   return Money(std::string(currency), it->second).ToString();
 }
 
-absl::Status CheckApprovalAuthority(const AuthorityChain& chain, std::string_view role, const Claim& claim,
-                                    const Money& amount) {
+absl::Status CheckApprovalAuthority(const AuthorityChain& chain, std::string_view role, const Claim& claim) {
+  const Money& amount = claim.amount_claimed;
   std::optional<int> rank = chain.Rank(role);
   if (!rank) {
     return absl::PermissionDeniedError(
@@ -269,11 +269,72 @@ absl::Status CheckApprovalAuthority(const AuthorityChain& chain, std::string_vie
                                                     " ranks below it and may not approve it"));
   }
   if (!chain.MayApprove(role, amount)) {
-    return absl::PermissionDeniedError(absl::StrCat("approving ", amount.ToString(), " exceeds the ", Abs(role),
-                                                    " limit (", chain.LimitText(role, amount.currency()),
-                                                    "); escalate the claim"));
+    return absl::PermissionDeniedError(absl::StrCat("the claim's amount claimed ", amount.ToString(),
+                                                    " exceeds the ", Abs(role), " limit (",
+                                                    chain.LimitText(role, amount.currency()),
+                                                    "), also for a partial approval; escalate the claim"));
   }
   return absl::OkStatus();
+}
+
+// ---- What a claim pays -----------------------------------------------------------
+
+absl::StatusOr<Money> PayableAmount(const Money& claimed, const PlanTerms& terms) {
+  for (const std::optional<Money>* term : {&terms.per_visit_cap, &terms.remaining_limit}) {
+    if (*term && (*term)->currency() != claimed.currency()) {
+      return InvalidArgument("amount_claimed.currency_code",
+                             absl::StrCat("must be the plan's currency ", (*term)->currency()));
+    }
+  }
+  CAREOPS_ASSIGN_OR_RETURN(Money copay, claimed.ApplyBasisPoints(terms.copay_basis_points));
+  CAREOPS_ASSIGN_OR_RETURN(Money payable, claimed.Subtract(copay));
+  for (const std::optional<Money>* term : {&terms.per_visit_cap, &terms.remaining_limit}) {
+    if (*term && (*term)->minor() < payable.minor()) payable = **term;
+  }
+  if (payable.is_negative()) payable = Money(claimed.currency(), 0);
+  return payable;
+}
+
+Money PlanShare(const Claim& c) {
+  const std::string& currency = c.amount_claimed.currency();
+  switch (c.status) {
+    case S::kApproved:
+    case S::kPartiallyApproved:
+    case S::kSettled:
+    case S::kApprovalPending:
+    case S::kReopenPending:
+      return c.amount_approved;
+    case S::kClosed:
+      return c.decided_at && c.amount_approved.minor() > 0 ? c.amount_approved : Money(currency, 0);
+    case S::kDenied:
+    case S::kRejected:
+      return Money(currency, 0);
+    default:
+      return c.payable;
+  }
+}
+
+Money MemberShare(const Claim& c) {
+  absl::StatusOr<Money> rest = c.amount_claimed.Subtract(PlanShare(c));
+  return rest.ok() ? *rest : Money(c.amount_claimed.currency(), 0);
+}
+
+absl::StatusOr<Money> AmountToApprove(const Claim& c, const std::optional<Money>& requested) {
+  if (c.payable.minor() <= 0) {
+    return absl::FailedPreconditionError(
+        "nothing is payable on this claim (co-pay, cap or remaining limit); deny it instead of approving it");
+  }
+  if (!requested) return c.payable;
+  if (requested->currency() != c.amount_claimed.currency()) {
+    return InvalidArgument("approved_amount.currency_code",
+                           absl::StrCat("must be the claim's currency ", c.amount_claimed.currency()));
+  }
+  if (requested->minor() <= 0 || requested->minor() > c.payable.minor()) {
+    return InvalidArgument("approved_amount.amount_minor",
+                           absl::StrCat("must be more than zero and at most the payable amount (",
+                                        c.payable.ToString(), " of ", c.amount_claimed.ToString(), " claimed)"));
+  }
+  return *requested;
 }
 
 absl::StatusOr<AutoRouteThresholds> ParseAutoRouteThresholds(std::string_view text) {

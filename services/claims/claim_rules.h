@@ -63,7 +63,7 @@ absl::StatusOr<ClaimStatus> NextStatus(ClaimStatus from, ClaimAction action);
 // CLOSED claim that was settled cannot be reopened (its money has been paid);
 // reopening an approval with a recorded utilisation waits for membership to give
 // it back (REOPEN_PENDING); a confirmed approval, or a refused reopening, is
-// PARTIALLY_APPROVED when less than the amount claimed was approved.
+// PARTIALLY_APPROVED when less than the payable amount was approved.
 absl::StatusOr<ClaimStatus> NextStatus(const Claim& claim, ClaimAction action);
 
 // Waiting for membership: APPROVAL_PENDING or REOPEN_PENDING.
@@ -79,6 +79,35 @@ bool AwaitsDecision(ClaimStatus s);
 bool AwaitsSettlement(ClaimStatus s);
 // Not CLOSED: what the careops_claims_open gauge counts.
 bool IsOpen(ClaimStatus s);
+
+// ---- What a claim pays -----------------------------------------------------------
+
+// The plan's terms for a claim's benefit on its service date (membership's
+// CheckEligibility at screening).
+struct PlanTerms {
+  int copay_basis_points = 0;            // the member's share, 0..10000
+  std::optional<Money> per_visit_cap;    // unset: none
+  std::optional<Money> remaining_limit;  // unset: unlimited
+};
+
+// What the plan pays for `claimed` approved in full: the amount less the
+// co-pay (copay_basis_points of it, rounded half away from zero), at most the
+// per-visit cap and at most the remaining limit. INVALID_ARGUMENT naming
+// amount_claimed when a term is in another currency.
+absl::StatusOr<Money> PayableAmount(const Money& claimed, const PlanTerms& terms);
+
+// The plan's share of `c`: amount_approved once approved (also while membership
+// confirms it, and after settlement), zero when it was denied or rejected or
+// closed without approval, the payable amount while it is undecided.
+Money PlanShare(const Claim& c);
+// amount_claimed - PlanShare(c): what the member pays.
+Money MemberShare(const Claim& c);
+
+// The amount an approval of `c` approves: `requested`, or the payable amount
+// when none is given. INVALID_ARGUMENT naming approved_amount when it is in
+// another currency, not above zero, or above the payable amount;
+// FAILED_PRECONDITION when nothing is payable (deny the claim instead).
+absl::StatusOr<Money> AmountToApprove(const Claim& c, const std::optional<Money>& requested);
 
 // ---- Authority chain -----------------------------------------------------------
 
@@ -118,11 +147,12 @@ class AuthorityChain {
   std::vector<AuthorityLevel> levels_;
 };
 
-// Whether `role` may approve `amount` of `claim`: PERMISSION_DENIED when the role
-// is not in the chain, ranks below the role the claim is routed to, or its limit
-// in the claim's currency is below `amount`.
-absl::Status CheckApprovalAuthority(const AuthorityChain& chain, std::string_view role, const Claim& claim,
-                                    const Money& amount);
+// Whether `role` may approve `claim`: PERMISSION_DENIED when the role is not in
+// the chain, ranks below the role the claim is routed to, or its limit in the
+// claim's currency is below the amount claimed. The limit is judged on the
+// amount claimed, not on the amount approved: approving part of a claim above
+// one's limit is still deciding that claim.
+absl::Status CheckApprovalAuthority(const AuthorityChain& chain, std::string_view role, const Claim& claim);
 
 // Per-currency thresholds above which a claim is routed at submission straight to
 // a role that may approve it, instead of the lowest role. "PHP=100000000,USD=2000000".

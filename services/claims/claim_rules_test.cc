@@ -103,10 +103,11 @@ TEST(LifeCycleTest, APendingClaimRefusesEveryUserActionNamingItsStatus) {
   }
 }
 
-TEST(LifeCycleTest, ConfirmedApprovalIsPartialWhenLessThanClaimedWasApproved) {
+TEST(LifeCycleTest, ConfirmedApprovalIsPartialWhenLessThanPayableWasApproved) {
   Claim c;
   c.status = S::kApprovalPending;
-  c.amount_claimed = Money("PHP", 1000);
+  c.amount_claimed = Money("PHP", 1250);  // a co-pay leaves 1000 payable
+  c.payable = Money("PHP", 1000);
   c.amount_approved = Money("PHP", 1000);
   EXPECT_EQ(*NextStatus(c, A::kConfirmApproval), S::kApproved);
   c.amount_approved = Money("PHP", 400);
@@ -157,6 +158,7 @@ AuthorityChain DefaultChain() { return *AuthorityChain::Parse(AuthorityChain::De
 Claim ClaimFor(std::string currency, int64_t minor, std::string routed_role = "specialist") {
   Claim c;
   c.amount_claimed = Money(currency, minor);
+  c.payable = c.amount_claimed;
   c.routed_role = std::move(routed_role);
   return c;
 }
@@ -195,27 +197,84 @@ TEST(AuthorityTest, ParseRejectsBadChains) {
 TEST(AuthorityTest, ApprovalAboveLimitIsPermissionDeniedNamingTheLimit) {
   AuthorityChain chain = DefaultChain();
   Claim claim = ClaimFor("PHP", 30000000);
-  absl::Status s = CheckApprovalAuthority(chain, "specialist", claim, claim.amount_claimed);
+  absl::Status s = CheckApprovalAuthority(chain, "specialist", claim);
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_NE(s.message().find("PHP 50000.00"), std::string::npos) << s;
   EXPECT_NE(s.message().find("PHP 300000.00"), std::string::npos) << s;
-  EXPECT_EQ(CheckApprovalAuthority(chain, "officer", claim, claim.amount_claimed).code(),
+  EXPECT_EQ(CheckApprovalAuthority(chain, "officer", claim).code(),
             absl::StatusCode::kPermissionDenied);
-  EXPECT_TRUE(CheckApprovalAuthority(chain, "assistant_manager", claim, claim.amount_claimed).ok());
-  EXPECT_TRUE(CheckApprovalAuthority(chain, "manager", claim, claim.amount_claimed).ok());
-  // A partial approval within the limit is within authority.
-  EXPECT_TRUE(CheckApprovalAuthority(chain, "specialist", claim, Money("PHP", 5000000)).ok());
-  EXPECT_EQ(CheckApprovalAuthority(chain, "collection_assistant", claim, Money("PHP", 1)).code(),
+  EXPECT_TRUE(CheckApprovalAuthority(chain, "assistant_manager", claim).ok());
+  EXPECT_TRUE(CheckApprovalAuthority(chain, "manager", claim).ok());
+  // The limit is judged on the amount claimed: a partial approval of a claim
+  // above the limit is refused like a full one (issue 10).
+  claim.payable = Money("PHP", 30000000);
+  absl::StatusOr<Money> part = AmountToApprove(claim, Money("PHP", 5000000));
+  ASSERT_TRUE(part.ok());
+  EXPECT_EQ(CheckApprovalAuthority(chain, "specialist", claim).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckApprovalAuthority(chain, "collection_assistant", ClaimFor("PHP", 1)).code(),
             absl::StatusCode::kPermissionDenied);
 }
 
 TEST(AuthorityTest, RoleBelowTheRoutedRoleMayNotApprove) {
   AuthorityChain chain = DefaultChain();
   Claim claim = ClaimFor("PHP", 100, "officer");
-  EXPECT_EQ(CheckApprovalAuthority(chain, "specialist", claim, claim.amount_claimed).code(),
+  EXPECT_EQ(CheckApprovalAuthority(chain, "specialist", claim).code(),
             absl::StatusCode::kPermissionDenied);
-  EXPECT_TRUE(CheckApprovalAuthority(chain, "officer", claim, claim.amount_claimed).ok());
-  EXPECT_TRUE(CheckApprovalAuthority(chain, "manager", claim, claim.amount_claimed).ok());
+  EXPECT_TRUE(CheckApprovalAuthority(chain, "officer", claim).ok());
+  EXPECT_TRUE(CheckApprovalAuthority(chain, "manager", claim).ok());
+}
+
+TEST(PayableTest, CoPayCapAndRemainingLimitMakeThePlansShare) {
+  const Money claimed("PHP", 1000000);  // PHP 10,000.00
+  // 20% co-pay: the plan pays 8,000.00.
+  EXPECT_EQ(*PayableAmount(claimed, {.copay_basis_points = 2000}), Money("PHP", 800000));
+  // ... at most the per-visit cap,
+  EXPECT_EQ(*PayableAmount(claimed, {.copay_basis_points = 2000, .per_visit_cap = Money("PHP", 500000)}),
+            Money("PHP", 500000));
+  // ... and at most what is left of the annual limit, whichever is lower.
+  EXPECT_EQ(*PayableAmount(claimed, {.copay_basis_points = 2000,
+                                     .per_visit_cap = Money("PHP", 500000),
+                                     .remaining_limit = Money("PHP", 300000)}),
+            Money("PHP", 300000));
+  // No terms: the plan pays what was claimed. Rounding is half away from zero.
+  EXPECT_EQ(*PayableAmount(claimed, {}), claimed);
+  EXPECT_EQ(*PayableAmount(Money("PHP", 10001), {.copay_basis_points = 2000}), Money("PHP", 8001));
+  EXPECT_EQ(*PayableAmount(claimed, {.copay_basis_points = 10000}), Money("PHP", 0));
+  // A term in another currency is the claim's currency being wrong.
+  absl::StatusOr<Money> usd = PayableAmount(Money("USD", 100), {.per_visit_cap = Money("PHP", 500000)});
+  EXPECT_EQ(usd.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(usd.status().message().rfind("amount_claimed", 0), 0u) << usd.status();
+}
+
+TEST(PayableTest, SharesFollowTheDecision) {
+  Claim c = ClaimFor("PHP", 1000000);
+  c.payable = Money("PHP", 800000);
+  c.status = S::kInReview;
+  EXPECT_EQ(PlanShare(c), Money("PHP", 800000));
+  EXPECT_EQ(MemberShare(c), Money("PHP", 200000));
+  c.status = S::kPartiallyApproved;
+  c.amount_approved = Money("PHP", 600000);
+  EXPECT_EQ(PlanShare(c), Money("PHP", 600000));
+  EXPECT_EQ(MemberShare(c), Money("PHP", 400000));
+  c.status = S::kDenied;
+  c.amount_approved = Money("PHP", 0);
+  EXPECT_EQ(PlanShare(c), Money("PHP", 0));
+  EXPECT_EQ(MemberShare(c), Money("PHP", 1000000));
+}
+
+TEST(PayableTest, AnApprovalDefaultsToThePayableAmountAndNeverExceedsIt) {
+  Claim c = ClaimFor("PHP", 1000000);
+  c.payable = Money("PHP", 800000);
+  EXPECT_EQ(*AmountToApprove(c, std::nullopt), Money("PHP", 800000));
+  EXPECT_EQ(*AmountToApprove(c, Money("PHP", 800000)), Money("PHP", 800000));
+  EXPECT_EQ(*AmountToApprove(c, Money("PHP", 1)), Money("PHP", 1));
+  for (const Money& bad : {Money("PHP", 800001), Money("PHP", 0), Money("USD", 100)}) {
+    absl::StatusOr<Money> refused = AmountToApprove(c, bad);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << bad.ToString();
+    EXPECT_EQ(refused.status().message().rfind("approved_amount", 0), 0u) << refused.status();
+  }
+  c.payable = Money("PHP", 0);
+  EXPECT_EQ(AmountToApprove(c, std::nullopt).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(AuthorityTest, EscalationGoesOneRoleUpAndStopsAtTheTop) {

@@ -27,6 +27,8 @@
 #include "absl/time/time.h"
 #include "common/auth.h"
 #include "common/mutation.h"
+#include "common/mysql/keyset.h"
+#include "common/mysql/versioned.h"
 #include "common/outbox.h"
 #include "services/claims/claim.h"
 
@@ -73,6 +75,11 @@ class ClaimStore {
  public:
   virtual ~ClaimStore() = default;
 
+  // True, with *m.response filled, when m's request_id already holds the answer
+  // to this same request (mysql::AnswerIfReplayed): the adapter asks before it
+  // calls membership, so a replay never reaches another service.
+  virtual absl::StatusOr<bool> AnswerIfReplayed(const Mutation& m) = 0;
+
   // Stores a new claim and its "submit" history line. Before inserting, the
   // claim is compared with the member's live claims for the same benefit and
   // service date (FindLikelyDuplicate) and flagged when one matches.
@@ -81,14 +88,14 @@ class ClaimStore {
 
   virtual absl::StatusOr<Claim> GetClaim(const std::string& claim_id) = 0;
 
-  // Up to `limit` claims with ids after `after_id`, in id order.
-  virtual absl::StatusOr<std::vector<Claim>> ListClaims(const ClaimFilter& filter, const std::string& after_id,
-                                                        int limit) = 0;
+  // One page of claims after page.after_id, in id order (common/mysql/keyset.h).
+  virtual absl::StatusOr<mysql::KeysetPage<Claim>> ListClaims(const ClaimFilter& filter, const PageRequest& page) = 0;
 
-  // Locks the claim, runs `decide` on it, and stores the change when
-  // `expected_version` still matches (ABORTED otherwise). `decide` may run more
-  // than once when the transaction is retried after a deadlock.
-  virtual absl::Status TransitionClaim(const Mutation& m, const std::string& claim_id, int64_t expected_version,
+  // The versioned update (common/mysql/versioned.h): locks the claim, checks
+  // `expected` (ABORTED when stale), runs `decide` on it and stores the change
+  // with the next version. `decide` may run more than once when the
+  // transaction is retried after a deadlock.
+  virtual absl::Status TransitionClaim(const Mutation& m, const std::string& claim_id, mysql::ExpectedVersion expected,
                                        const ClaimDecider& decide, const RenderClaim& render) = 0;
 
   // Oldest first; NOT_FOUND when the claim does not exist.
@@ -121,10 +128,11 @@ class ClaimStore {
   virtual absl::Status CreateInvestigation(const Mutation& m, const Investigation& investigation,
                                            const RenderInvestigation& render) = 0;
   virtual absl::Status TransitionInvestigation(const Mutation& m, const std::string& investigation_id,
-                                               int64_t expected_version, const InvestigationDecider& decide,
+                                               mysql::ExpectedVersion expected, const InvestigationDecider& decide,
                                                const RenderInvestigation& render) = 0;
-  virtual absl::StatusOr<std::vector<Investigation>> ListInvestigations(bool open_only, const std::string& claim_id,
-                                                                        const std::string& after_id, int limit) = 0;
+  virtual absl::StatusOr<mysql::KeysetPage<Investigation>> ListInvestigations(bool open_only,
+                                                                              const std::string& claim_id,
+                                                                              const PageRequest& page) = 0;
 };
 
 }  // namespace careops::claims

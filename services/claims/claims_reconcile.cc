@@ -49,12 +49,12 @@ absl::StatusOr<v1::ReconcileUtilizationResponse> ClaimsServiceImpl::Reconcile(ab
                                                                               const Principal& actor) {
   v1::ReconcileUtilizationResponse out;
   std::map<std::string, int> by_kind;
-  std::string after;
+  PageRequest next{.after_id = "", .limit = kPage};
   for (bool more = true; more;) {
-    CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> page, store_.ListClaims(ClaimFilter{}, after, kPage));
-    more = static_cast<int>(page.size()) == kPage;
-    if (!page.empty()) after = page.back().claim_id;
-    for (const Claim& c : page) {
+    CAREOPS_ASSIGN_OR_RETURN(mysql::KeysetPage<Claim> page, store_.ListClaims(ClaimFilter{}, next));
+    more = page.more;
+    if (!page.items.empty()) next.after_id = page.items.back().claim_id;
+    for (const Claim& c : page.items) {
       if (c.updated_at > as_of || AwaitsMembership(c.status)) continue;
       out.set_claims_checked(out.claims_checked() + 1);
       const bool approved = CountsAsApproved(c) && !c.utilization_ref.empty();
@@ -109,8 +109,13 @@ absl::StatusOr<v1::ReconcileUtilizationResponse> ClaimsServiceImpl::Reconcile(ab
                             .request = &key_request,
                             .response = &ignored,
                             .now = TruncateToMicros(clock_.Now())};
+          // Repaired only on the version this run read: a claim changed since is
+          // looked at again by the next run.
+          absl::StatusOr<mysql::ExpectedVersion> read_version =
+              mysql::ExpectedVersion::FromEtag(mysql::EtagOf(c.version));
+          if (!read_version.ok()) return read_version.status();
           absl::Status repaired = store_.TransitionClaim(
-              m, c.claim_id, c.version,
+              m, c.claim_id, *read_version,
               [&](const Claim& cur) -> absl::StatusOr<ClaimChange> {
                 ClaimChange change{cur, ClaimEvent{.at = m.now,
                                                    .action = "reconcile_repair",

@@ -91,8 +91,13 @@ v1::Claim ToProto(const Claim& c) {
   if (c.settlement_due_at) *out.mutable_settlement_due_time() = ToProtoTimestamp(*c.settlement_due_at);
   out.set_decision_breached(c.decision_breached);
   out.set_settlement_breached(c.settlement_breached);
-  out.set_etag(absl::StrCat(c.version));
+  out.set_etag(mysql::EtagOf(c.version));
   out.set_utilization_reference(c.utilization_ref);
+  *out.mutable_payable_amount() = careops::ToProto(c.payable);
+  out.set_copay_basis_points(c.copay_basis_points);
+  if (c.per_visit_cap) *out.mutable_per_visit_cap() = careops::ToProto(*c.per_visit_cap);
+  *out.mutable_plan_share() = careops::ToProto(PlanShare(c));
+  *out.mutable_member_share() = careops::ToProto(MemberShare(c));
   return out;
 }
 
@@ -110,7 +115,7 @@ v1::Investigation ToProto(const Investigation& v) {
   *out.mutable_flag_time() = ToProtoTimestamp(v.flagged_at);
   *out.mutable_update_time() = ToProtoTimestamp(v.updated_at);
   if (v.closed_at) *out.mutable_close_time() = ToProtoTimestamp(*v.closed_at);
-  out.set_etag(absl::StrCat(v.version));
+  out.set_etag(mysql::EtagOf(v.version));
   return out;
 }
 
@@ -130,8 +135,11 @@ ClaimsServiceImpl::ClaimsServiceImpl(ClaimStore& store, MembershipClient& member
 
 grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::SubmitClaimRequest* req,
                                             v1::Claim* resp) {
-  // The wrapper checks request_id before membership is asked anything.
+  // The wrapper checks request_id, and the request log answers a replay, before
+  // membership is asked anything: a retried submission never depends on the peer.
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(bool replayed, store_.AnswerIfReplayed(m));
+    if (replayed) return absl::OkStatus();
     if (req->type() == v1::CLAIM_TYPE_UNSPECIFIED || !v1::ClaimType_IsValid(req->type())) {
       return InvalidArgument("type", "is required: CLAIM or PRE_AUTHORIZATION");
     }
@@ -157,7 +165,15 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
     CAREOPS_RETURN_IF_ERROR(ValidateIdList(req->attachment_refs(), "attachment_refs", kMaxCodes, 256));
 
     CAREOPS_ASSIGN_OR_RETURN(Eligibility eligibility,
-                             membership_.CheckEligibility({req->member_id(), req->benefit_code(), service_date, amount}));
+                             membership_.CheckEligibility({req->member_id(), req->benefit_code(), service_date}));
+    // A member membership knows has a plan currency; a claim in another is bad input.
+    if (!eligibility.plan_currency.empty() && eligibility.plan_currency != amount.currency()) {
+      return InvalidArgument("amount_claimed.currency_code",
+                             absl::StrCat("must be the plan's currency ", eligibility.plan_currency));
+    }
+    CAREOPS_ASSIGN_OR_RETURN(Money payable, PayableAmount(amount, {.copay_basis_points = eligibility.copay_basis_points,
+                                                                   .per_visit_cap = eligibility.per_visit_cap,
+                                                                   .remaining_limit = eligibility.remaining_limit}));
     Claim claim;
     claim.claim_id = ids_.Next();
     claim.type = EnumShortName(req->type());
@@ -170,6 +186,9 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
     claim.provider_id = req->provider_id();
     claim.amount_claimed = amount;
     claim.amount_approved = Money(amount.currency(), 0);
+    claim.copay_basis_points = eligibility.copay_basis_points;
+    claim.per_visit_cap = eligibility.per_visit_cap;
+    claim.payable = payable;
     claim.channel = EnumShortName(req->channel());
     claim.diagnosis_codes.assign(req->diagnosis_codes().begin(), req->diagnosis_codes().end());
     claim.procedure_codes.assign(req->procedure_codes().begin(), req->procedure_codes().end());
@@ -195,7 +214,8 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
                      .actor_role = m.caller.role,
                      .reason = "",
                      .details = eligibility.eligible
-                                    ? absl::StrCat("eligible; routed to ", claim.routed_role)
+                                    ? absl::StrCat("eligible; payable ", payable.ToString(), "; routed to ",
+                                                   claim.routed_role)
                                     : absl::StrCat("rejected at screening: ", claim.rejection_reasons.front().code)};
     bool stored = false;
     CAREOPS_RETURN_IF_ERROR(store_.CreateClaim(m, claim, event, [&](const Claim& c) {
@@ -223,8 +243,6 @@ grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::L
                                            v1::ListClaimsResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
-    const int page_size = page.limit;
-    const std::string& after_id = page.after_id;
     ClaimFilter filter;
     if (req->status() != v1::CLAIM_STATUS_UNSPECIFIED) {
       filter.status = ParseClaimStatus(EnumShortName(req->status()));
@@ -250,11 +268,9 @@ grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::L
     if (filter.submitted_from && filter.submitted_before && *filter.submitted_before <= *filter.submitted_from) {
       return InvalidArgument("submitted_before", "must be after submitted_from");
     }
-    CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> rows, store_.ListClaims(filter, after_id, page_size + 1));
-    bool more = static_cast<int>(rows.size()) > page_size;
-    if (more) rows.resize(page_size);
-    for (const Claim& c : rows) *resp->add_claims() = ToProto(c);
-    if (more) resp->set_next_page_token(NextPageToken(*req, rows.back().claim_id));
+    CAREOPS_ASSIGN_OR_RETURN(mysql::KeysetPage<Claim> rows, store_.ListClaims(filter, page));
+    for (const Claim& c : rows.items) *resp->add_claims() = ToProto(c);
+    if (rows.more) resp->set_next_page_token(NextPageToken(*req, rows.items.back().claim_id));
     return absl::OkStatus();
   });
 }
@@ -269,10 +285,10 @@ grpc::Status ClaimsServiceImpl::Transition(grpc::ServerContext* ctx, std::string
   return rpc_.Write(ctx, method, request_id, request, response, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(input);
     CAREOPS_RETURN_IF_ERROR(RequireId(claim_id, "claim_id", 26));
-    CAREOPS_ASSIGN_OR_RETURN(int64_t version, ParseEtag(etag));
+    CAREOPS_ASSIGN_OR_RETURN(mysql::ExpectedVersion expected, mysql::ExpectedVersion::FromEtag(etag));
     std::optional<Claim> stored;
     CAREOPS_RETURN_IF_ERROR(store_.TransitionClaim(
-        m, claim_id, version, [&](const Claim& current) { return decide(m.caller, current, m.now); },
+        m, claim_id, expected, [&](const Claim& current) { return decide(m.caller, current, m.now); },
         [&](const Claim& c) {
           stored = c;
           *response = ToProto(c);
@@ -350,20 +366,14 @@ grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContext* ctx, const v1:
                   req->has_approved_amount() ? ValidateMoney(FromProto(req->approved_amount()), "approved_amount")
                                              : absl::OkStatus()});
   auto decide = [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
-    Money amount = req->has_approved_amount() ? FromProto(req->approved_amount()) : cur.amount_claimed;
-    if (amount.currency() != cur.amount_claimed.currency()) {
-      return InvalidArgument("approved_amount.currency_code",
-                             absl::StrCat("must be the claim's currency ", cur.amount_claimed.currency()));
+    std::optional<Money> requested;
+    if (req->has_approved_amount()) requested = FromProto(req->approved_amount());
+    CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kApprove, caller, req->reason(), "", now));
+    CAREOPS_RETURN_IF_ERROR(CheckApprovalAuthority(options_.authority, caller.role, cur));
+    CAREOPS_ASSIGN_OR_RETURN(Money amount, AmountToApprove(cur, requested));
+    if (amount.minor() < cur.payable.minor()) {
+      change.event.action = std::string(ClaimActionName(ClaimAction::kPartiallyApprove));
     }
-    if (amount.minor() <= 0 || amount.minor() > cur.amount_claimed.minor()) {
-      return InvalidArgument("approved_amount.amount_minor",
-                             absl::StrCat("must be more than zero and at most the amount claimed (",
-                                          cur.amount_claimed.ToString(), ")"));
-    }
-    ClaimAction action = amount.minor() < cur.amount_claimed.minor() ? ClaimAction::kPartiallyApprove
-                                                                     : ClaimAction::kApprove;
-    CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, action, caller, req->reason(), "", now));
-    CAREOPS_RETURN_IF_ERROR(CheckApprovalAuthority(options_.authority, caller.role, cur, amount));
     // The claim waits for membership to count the utilisation; the intent is
     // keyed by the reference, so a redelivery never counts twice.
     int seq = cur.utilization_seq + 1;
@@ -589,11 +599,11 @@ grpc::Status ClaimsServiceImpl::InvestigationTransition(
   return rpc_.Write(ctx, method, request_id, request, response, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(input);
     CAREOPS_RETURN_IF_ERROR(RequireId(investigation_id, "investigation_id", 26));
-    CAREOPS_ASSIGN_OR_RETURN(int64_t version, ParseEtag(etag));
+    CAREOPS_ASSIGN_OR_RETURN(mysql::ExpectedVersion expected, mysql::ExpectedVersion::FromEtag(etag));
     const absl::Time now = m.now;
     const Principal& caller = m.caller;
     return store_.TransitionInvestigation(
-        m, investigation_id, version,
+        m, investigation_id, expected,
         [&](const Investigation& cur) -> absl::StatusOr<InvestigationChange> {
           CAREOPS_ASSIGN_OR_RETURN(InvestigationStatus to, NextInvestigationStatus(cur.status, action));
           InvestigationChange change{cur, std::string(InvestigationActionName(action))};
@@ -638,15 +648,11 @@ grpc::Status ClaimsServiceImpl::ListInvestigations(grpc::ServerContext* ctx, con
                                                    v1::ListInvestigationsResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
-    const int page_size = page.limit;
-    const std::string& after_id = page.after_id;
     CAREOPS_RETURN_IF_ERROR(OptionalId(req->claim_id(), "claim_id", 26));
-    CAREOPS_ASSIGN_OR_RETURN(std::vector<Investigation> rows,
-                             store_.ListInvestigations(req->open_only(), req->claim_id(), after_id, page_size + 1));
-    bool more = static_cast<int>(rows.size()) > page_size;
-    if (more) rows.resize(page_size);
-    for (const Investigation& v : rows) *resp->add_investigations() = ToProto(v);
-    if (more) resp->set_next_page_token(NextPageToken(*req, rows.back().investigation_id));
+    CAREOPS_ASSIGN_OR_RETURN(mysql::KeysetPage<Investigation> rows,
+                             store_.ListInvestigations(req->open_only(), req->claim_id(), page));
+    for (const Investigation& v : rows.items) *resp->add_investigations() = ToProto(v);
+    if (rows.more) resp->set_next_page_token(NextPageToken(*req, rows.items.back().investigation_id));
     return absl::OkStatus();
   });
 }

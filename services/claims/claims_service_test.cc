@@ -51,20 +51,26 @@ class FakeClaimStore final : public ClaimStore {
     return it->second;
   }
 
-  absl::StatusOr<std::vector<Claim>> ListClaims(const ClaimFilter&, const std::string& after_id, int limit) override {
-    std::vector<Claim> out;
-    for (auto it = claims_.upper_bound(after_id); it != claims_.end() && static_cast<int>(out.size()) < limit; ++it) {
-      out.push_back(it->second);
+  absl::StatusOr<mysql::KeysetPage<Claim>> ListClaims(const ClaimFilter&, const PageRequest& page) override {
+    mysql::KeysetPage<Claim> out;
+    for (auto it = claims_.upper_bound(page.after_id); it != claims_.end(); ++it) {
+      if (static_cast<int>(out.items.size()) == page.limit) {
+        out.more = true;
+        break;
+      }
+      out.items.push_back(it->second);
     }
     return out;
   }
 
-  absl::Status TransitionClaim(const MutationContext& m, const std::string& claim_id, int64_t expected_version,
+  absl::StatusOr<bool> AnswerIfReplayed(const MutationContext& m) override { return Replayed(m); }
+
+  absl::Status TransitionClaim(const MutationContext& m, const std::string& claim_id, mysql::ExpectedVersion expected,
                                const ClaimDecider& decide, const RenderClaim& render) override {
     if (Replayed(m)) return absl::OkStatus();
     auto it = claims_.find(claim_id);
     if (it == claims_.end()) return absl::NotFoundError("no claim");
-    if (it->second.version != expected_version) return absl::AbortedError("stale etag");
+    if (it->second.version != expected.value()) return absl::AbortedError("stale etag");
     auto change = decide(it->second);
     if (!change.ok()) return change.status();
     change->claim.version = it->second.version + 1;
@@ -102,12 +108,12 @@ class FakeClaimStore final : public ClaimStore {
   absl::Status CreateInvestigation(const MutationContext&, const Investigation&, const RenderInvestigation&) override {
     return absl::UnimplementedError("not in this fake");
   }
-  absl::Status TransitionInvestigation(const MutationContext&, const std::string&, int64_t, const InvestigationDecider&,
-                                       const RenderInvestigation&) override {
+  absl::Status TransitionInvestigation(const MutationContext&, const std::string&, mysql::ExpectedVersion,
+                                       const InvestigationDecider&, const RenderInvestigation&) override {
     return absl::UnimplementedError("not in this fake");
   }
-  absl::StatusOr<std::vector<Investigation>> ListInvestigations(bool, const std::string&, const std::string&,
-                                                                int) override {
+  absl::StatusOr<mysql::KeysetPage<Investigation>> ListInvestigations(bool, const std::string&,
+                                                                      const PageRequest&) override {
     return absl::UnimplementedError("not in this fake");
   }
 
@@ -519,8 +525,11 @@ TEST_F(ClaimsServiceTest, AboveTheLimitIsPermissionDeniedWithoutAskingMembership
   EXPECT_EQ(Approve(c, "t-specialist", &out).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Approve(c, "t-officer", &out).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(membership_.recorded.empty());
-  // A partial approval within the specialist's limit is theirs to make.
-  ASSERT_TRUE(Approve(c, "t-specialist", &out, 5000000).ok());
+  // The limit is judged on the amount claimed (issue 10): approving part of the
+  // claim within the specialist's limit is still above their authority.
+  EXPECT_EQ(Approve(c, "t-specialist", &out, 5000000).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(membership_.recorded.empty());
+  ASSERT_TRUE(Approve(c, "t-manager", &out, 5000000).ok());
   EXPECT_EQ(out.status(), v1::CLAIM_STATUS_PARTIALLY_APPROVED);
 }
 

@@ -42,7 +42,6 @@ class GrpcMembershipClient final : public MembershipClient {
     req.set_member_id(q.member_id);
     req.set_benefit_code(q.benefit_code);
     *req.mutable_service_date() = ToProto(q.service_date);
-    *req.mutable_amount() = ToProto(q.amount);
     mv1::CheckEligibilityResponse resp;
     auto ctx = peer_.NewContext();
     CAREOPS_RETURN_IF_ERROR(MapStatus(stub_->CheckEligibility(ctx.get(), req, &resp), "CheckEligibility"));
@@ -51,6 +50,14 @@ class GrpcMembershipClient final : public MembershipClient {
     out.account_id = resp.account_id();
     out.plan_id = resp.plan_id();
     out.benefit_category = resp.benefit_category();
+    // Membership states the remaining limit (in the plan's currency) for every
+    // member it knows, also when the benefit is unlimited.
+    if (resp.has_remaining_limit()) out.plan_currency = resp.remaining_limit().currency_code();
+    out.copay_basis_points = resp.copay_basis_points();
+    if (resp.has_per_visit_cap() && resp.per_visit_cap().amount_minor() > 0) {
+      out.per_visit_cap = FromProto(resp.per_visit_cap());
+    }
+    if (resp.has_remaining_limit() && !resp.unlimited()) out.remaining_limit = FromProto(resp.remaining_limit());
     for (const auto& r : resp.reasons()) {
       out.reasons.push_back({mv1::EligibilityReasonCode_Name(r.code()), r.message()});
     }

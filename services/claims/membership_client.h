@@ -27,11 +27,14 @@
 
 namespace careops::claims {
 
+// Claims asks for the member's standing and the plan's terms on the service
+// date, without an amount: what a claim pays is judged here (claim_rules.h
+// PayableAmount), so a claim above the per-visit cap or the remaining limit is
+// accepted for what the plan covers instead of being rejected outright.
 struct EligibilityQuery {
   std::string member_id;
   std::string benefit_code;
   absl::CivilDay service_date;
-  Money amount;
 };
 
 struct EligibilityReason {
@@ -43,6 +46,12 @@ struct Eligibility {
   bool eligible = false;
   std::vector<EligibilityReason> reasons;
   std::string account_id, plan_id, benefit_category;
+  // The plan's terms for the benefit ("" / unset when the member or the
+  // benefit is unknown).
+  std::string plan_currency;
+  int copay_basis_points = 0;
+  std::optional<Money> per_visit_cap;    // unset: no cap
+  std::optional<Money> remaining_limit;  // this year, before the claim; unset: unlimited
 };
 
 // What membership holds under a source_reference.

@@ -1,16 +1,15 @@
 #include "services/claims/mysql_claim_store.h"
 
-#include <cppconn/datatype.h>
-#include <cppconn/prepared_statement.h>
-#include <cppconn/resultset.h>
-
 #include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/mysql/audit.h"
+#include "common/mysql/keyset.h"
 #include "common/mysql/mutation_runner.h"
+#include "common/mysql/row.h"
+#include "common/mysql/versioned.h"
 #include "common/outbox.h"
 #include "common/proto_time.h"
 #include "common/status.h"
@@ -21,6 +20,8 @@
 namespace careops::claims {
 namespace {
 
+using mysql::Statement;
+
 // ---- SQL --------------------------------------------------------------------
 
 #define CLAIM_COLUMNS                                                                                 \
@@ -29,24 +30,30 @@ namespace {
   " procedure_codes, attachment_refs, status, rejection_reasons, possible_duplicate, duplicate_of,"     \
   " assignee, routed_role, submitted_by, submitted_at, updated_at, decided_at, settled_at,"             \
   " payment_reference, decision_due_at, settlement_due_at, decision_breached, settlement_breached,"     \
-  " utilization_ref, utilization_seq, version"
+  " utilization_ref, utilization_seq, copay_basis_points, per_visit_cap_minor, payable_minor, version"
 
 constexpr char kInsertClaim[] =
     "INSERT INTO claims (" CLAIM_COLUMNS
     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-    " ?, ?, ?, ?, ?)";
-// Every column but claim_id, in CLAIM_COLUMNS order, then the key and the version read.
-constexpr char kUpdateClaim[] =
-    "UPDATE claims SET claim_type = ?, member_id = ?, account_id = ?, plan_id = ?, benefit_code = ?,"
-    " benefit_category = ?, service_date = ?, provider_id = ?, currency = ?, amount_claimed_minor = ?,"
-    " amount_approved_minor = ?, channel = ?, diagnosis_codes = ?, procedure_codes = ?, attachment_refs = ?,"
-    " status = ?, rejection_reasons = ?, possible_duplicate = ?, duplicate_of = ?, assignee = ?,"
-    " routed_role = ?, submitted_by = ?, submitted_at = ?, updated_at = ?, decided_at = ?, settled_at = ?,"
-    " payment_reference = ?, decision_due_at = ?, settlement_due_at = ?, decision_breached = ?,"
-    " settlement_breached = ?, utilization_ref = ?, utilization_seq = ?, version = ?"
-    " WHERE claim_id = ? AND version = ?";
+    " ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr char kSelectClaim[] = "SELECT " CLAIM_COLUMNS " FROM claims WHERE claim_id = ?";
-constexpr char kLockClaim[] = "SELECT " CLAIM_COLUMNS " FROM claims WHERE claim_id = ? FOR UPDATE";
+// The versioned update (common/mysql/versioned.h): every column but claim_id and
+// version in CLAIM_COLUMNS order (BindClaimFields), then the version, the key
+// and the version locked.
+constexpr mysql::VersionedTable kClaims{
+    .resource = "claim",
+    .key_field = "claim_id",
+    .lock_sql = "SELECT " CLAIM_COLUMNS " FROM claims WHERE claim_id = ? FOR UPDATE",
+    .update_sql =
+        "UPDATE claims SET claim_type = ?, member_id = ?, account_id = ?, plan_id = ?, benefit_code = ?,"
+        " benefit_category = ?, service_date = ?, provider_id = ?, currency = ?, amount_claimed_minor = ?,"
+        " amount_approved_minor = ?, channel = ?, diagnosis_codes = ?, procedure_codes = ?, attachment_refs = ?,"
+        " status = ?, rejection_reasons = ?, possible_duplicate = ?, duplicate_of = ?, assignee = ?,"
+        " routed_role = ?, submitted_by = ?, submitted_at = ?, updated_at = ?, decided_at = ?, settled_at = ?,"
+        " payment_reference = ?, decision_due_at = ?, settlement_due_at = ?, decision_breached = ?,"
+        " settlement_breached = ?, utilization_ref = ?, utilization_seq = ?, copay_basis_points = ?,"
+        " per_visit_cap_minor = ?, payable_minor = ?, version = ?"
+        " WHERE claim_id = ? AND version = ?"};
 // Duplicate detection (V003). The upsert takes the fingerprint row's exclusive
 // lock (InnoDB locks a duplicate key exclusively for ON DUPLICATE KEY UPDATE, so
 // waiters queue instead of deadlocking on a shared-to-exclusive upgrade) and
@@ -62,28 +69,30 @@ constexpr char kLockFingerprint[] =
 // The statuses excluded here are those CountsForDuplicates() rules out.
 constexpr char kLiveTwins[] = "SELECT " CLAIM_COLUMNS " FROM claims WHERE " FINGERPRINT_KEY
                               " AND status NOT IN ('REJECTED', 'DENIED') ORDER BY claim_id LIMIT 1";
-// ListClaims: one statement per leading filter, so that the page is a range scan
-// of an index on (that column, claim_id) in claim_id order rather than a walk of
-// the primary key that tests every row; the most selective filter set leads
-// (the order of `leads` in ListClaims). The other filters are optional: an empty parameter
-// matches every row. Parameters: the leading value (none for kListClaimsAll),
-// then LIST_CLAIMS_REST's.
-#define LIST_CLAIMS_REST                                                                      \
-  " claim_id > ? AND (? = '' OR status = ?) AND (? = '' OR assignee = ?)"                     \
-  " AND (? = '' OR member_id = ?) AND (? = '' OR account_id = ?) AND (? = '' OR channel = ?)" \
-  " AND (? = 0 OR decision_breached = 1 OR settlement_breached = 1)"                          \
-  " AND submitted_at >= ? AND submitted_at < ? ORDER BY claim_id LIMIT ?"
-constexpr char kListClaimsByMember[] =
-    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_member_page) WHERE member_id = ? AND" LIST_CLAIMS_REST;
-constexpr char kListClaimsByAccount[] =
-    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_account) WHERE account_id = ? AND" LIST_CLAIMS_REST;
-constexpr char kListClaimsByAssignee[] =
-    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_assignee) WHERE assignee = ? AND" LIST_CLAIMS_REST;
-constexpr char kListClaimsByStatus[] =
-    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_status) WHERE status = ? AND" LIST_CLAIMS_REST;
-constexpr char kListClaimsByChannel[] =
-    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_channel_page) WHERE channel = ? AND" LIST_CLAIMS_REST;
-constexpr char kListClaimsAll[] = "SELECT " CLAIM_COLUMNS " FROM claims WHERE" LIST_CLAIMS_REST;
+// ListClaims (common/mysql/keyset.h): one select per leading filter, so that the
+// page is a range scan of an index on (that column, claim_id) in claim_id order
+// rather than a walk of the primary key that tests every row; the most selective
+// filter given leads (the order of `leads` in ListClaims). Every filter is also
+// an optional clause, so each lead has one statement text.
+constexpr char kListClaimsByMember[] = "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_member_page)";
+constexpr char kListClaimsByAccount[] = "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_account)";
+constexpr char kListClaimsByAssignee[] = "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_assignee)";
+constexpr char kListClaimsByStatus[] = "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_status)";
+constexpr char kListClaimsByChannel[] = "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_channel_page)";
+constexpr char kListClaimsAll[] = "SELECT " CLAIM_COLUMNS " FROM claims";
+constexpr char kMemberIs[] = "member_id = ?";
+constexpr char kAccountIs[] = "account_id = ?";
+constexpr char kAssigneeIs[] = "assignee = ?";
+constexpr char kStatusIs[] = "status = ?";
+constexpr char kChannelIs[] = "channel = ?";
+constexpr char kMaybeMember[] = "(? IS NULL OR member_id = ?)";
+constexpr char kMaybeAccount[] = "(? IS NULL OR account_id = ?)";
+constexpr char kMaybeAssignee[] = "(? IS NULL OR assignee = ?)";
+constexpr char kMaybeStatus[] = "(? IS NULL OR status = ?)";
+constexpr char kMaybeChannel[] = "(? IS NULL OR channel = ?)";
+constexpr char kMaybeBreached[] = "(? = 0 OR decision_breached = 1 OR settlement_breached = 1)";
+constexpr char kMaybeSubmittedFrom[] = "(? IS NULL OR submitted_at >= ?)";
+constexpr char kMaybeSubmittedBefore[] = "(? IS NULL OR submitted_at < ?)";
 constexpr char kInsertHistory[] =
     "INSERT INTO claim_history (claim_id, at, action, from_status, to_status, actor_user, actor_role, reason,"
     " details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -103,11 +112,11 @@ constexpr char kSettlementOverdue[] =
 constexpr char kMarkDecisionBreached[] = "UPDATE claims SET decision_breached = 1 WHERE claim_id = ?";
 constexpr char kMarkSettlementBreached[] = "UPDATE claims SET settlement_breached = 1 WHERE claim_id = ?";
 constexpr char kCountByStatus[] = "SELECT status, COUNT(*) FROM claims GROUP BY status";
-constexpr char kBordereauPage[] =
-    "SELECT " CLAIM_COLUMNS
-    " FROM claims WHERE decided_at >= ? AND decided_at < ? AND amount_approved_minor > 0"
-    " AND status IN ('APPROVED', 'PARTIALLY_APPROVED', 'SETTLED', 'CLOSED')"
-    " AND (? = '' OR account_id = ?) AND claim_id > ? ORDER BY claim_id LIMIT 500";
+constexpr char kBordereauSelect[] = "SELECT " CLAIM_COLUMNS " FROM claims";
+constexpr char kDecidedFrom[] = "decided_at >= ?";
+constexpr char kDecidedBefore[] = "decided_at < ?";
+constexpr char kBordereauRows[] =
+    "amount_approved_minor > 0 AND status IN ('APPROVED', 'PARTIALLY_APPROVED', 'SETTLED', 'CLOSED')";
 
 #define INVESTIGATION_COLUMNS                                                                       \
   "investigation_id, claim_id, category, notes, status, flagged_by, investigator, findings,"        \
@@ -115,20 +124,18 @@ constexpr char kBordereauPage[] =
 
 constexpr char kInsertInvestigation[] =
     "INSERT INTO investigations (" INVESTIGATION_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-constexpr char kLockInvestigation[] =
-    "SELECT " INVESTIGATION_COLUMNS " FROM investigations WHERE investigation_id = ? FOR UPDATE";
-constexpr char kUpdateInvestigation[] =
-    "UPDATE investigations SET status = ?, investigator = ?, findings = ?, remedial_action = ?,"
-    " updated_at = ?, closed_at = ?, version = ? WHERE investigation_id = ? AND version = ?";
-// Parameters: after id, open only (0/1), limit; one claim's list first binds its id
-// and reads investigations_by_claim in key order.
-#define LIST_INVESTIGATIONS_REST \
-  " investigation_id > ? AND (? = 0 OR status <> 'CLOSED') ORDER BY investigation_id LIMIT ?"
-constexpr char kListInvestigations[] =
-    "SELECT " INVESTIGATION_COLUMNS " FROM investigations WHERE" LIST_INVESTIGATIONS_REST;
-constexpr char kListClaimInvestigations[] = "SELECT " INVESTIGATION_COLUMNS
-                                            " FROM investigations FORCE INDEX (investigations_by_claim)"
-                                            " WHERE claim_id = ? AND" LIST_INVESTIGATIONS_REST;
+constexpr mysql::VersionedTable kInvestigations{
+    .resource = "investigation",
+    .key_field = "investigation_id",
+    .lock_sql = "SELECT " INVESTIGATION_COLUMNS " FROM investigations WHERE investigation_id = ? FOR UPDATE",
+    .update_sql = "UPDATE investigations SET status = ?, investigator = ?, findings = ?, remedial_action = ?,"
+                  " updated_at = ?, closed_at = ?, version = ? WHERE investigation_id = ? AND version = ?"};
+// One claim's investigations read investigations_by_claim in key order.
+constexpr char kListInvestigations[] = "SELECT " INVESTIGATION_COLUMNS " FROM investigations";
+constexpr char kListClaimInvestigations[] =
+    "SELECT " INVESTIGATION_COLUMNS " FROM investigations FORCE INDEX (investigations_by_claim)";
+constexpr char kInvestigationOfClaim[] = "claim_id = ?";
+constexpr char kMaybeOpenOnly[] = "(? = 0 OR status <> 'CLOSED')";
 
 constexpr int kBordereauPageSize = 500;
 
@@ -149,136 +156,90 @@ std::string OneLine(std::string s) {
   return s;
 }
 
-std::string Str(const sql::ResultSet& rs, int col) { return std::string(rs.getString(col)); }
+const std::function<std::optional<ClaimStatus>(std::string_view)> kClaimStatus = ParseClaimStatus;
+const std::function<std::optional<InvestigationStatus>(std::string_view)> kInvestigationStatus =
+    ParseInvestigationStatus;
 
-absl::StatusOr<std::optional<absl::Time>> OptionalTime(const sql::ResultSet& rs, int col) {
-  if (rs.isNull(col)) return std::optional<absl::Time>();
-  CAREOPS_ASSIGN_OR_RETURN(absl::Time t, ParseSqlDatetime(Str(rs, col)));
-  return std::optional<absl::Time>(t);
-}
-
-void SetOptionalTime(sql::PreparedStatement& st, int index, const std::optional<absl::Time>& t) {
-  if (t) {
-    st.setString(index, ToSqlDatetime(*t));
-  } else {
-    st.setNull(index, sql::DataType::TIMESTAMP);
-  }
-}
-
-absl::StatusOr<Claim> ReadClaim(const sql::ResultSet& rs) {
+// A claim in CLAIM_COLUMNS order.
+absl::StatusOr<Claim> ReadClaim(mysql::RowReader& r) {
   Claim c;
-  c.claim_id = Str(rs, 1);
-  c.type = Str(rs, 2);
-  c.member_id = Str(rs, 3);
-  c.account_id = Str(rs, 4);
-  c.plan_id = Str(rs, 5);
-  c.benefit_code = Str(rs, 6);
-  c.benefit_category = Str(rs, 7);
-  CAREOPS_ASSIGN_OR_RETURN(c.service_date, ParseSqlDate(Str(rs, 8)));
-  c.provider_id = Str(rs, 9);
-  std::string currency = Str(rs, 10);
-  c.amount_claimed = Money(currency, rs.getInt64(11));
-  c.amount_approved = Money(currency, rs.getInt64(12));
-  c.channel = Str(rs, 13);
-  c.diagnosis_codes = SplitLines(Str(rs, 14));
-  c.procedure_codes = SplitLines(Str(rs, 15));
-  c.attachment_refs = SplitLines(Str(rs, 16));
-  std::optional<ClaimStatus> status = ParseClaimStatus(Str(rs, 17));
-  if (!status) return absl::InternalError(absl::StrCat("claim ", c.claim_id, " has unknown status ", Str(rs, 17)));
-  c.status = *status;
-  for (const std::string& line : SplitLines(Str(rs, 18))) {
+  c.claim_id = r.String();
+  c.type = r.String();
+  c.member_id = r.String();
+  c.account_id = r.String();
+  c.plan_id = r.String();
+  c.benefit_code = r.String();
+  c.benefit_category = r.String();
+  c.service_date = r.Date();
+  c.provider_id = r.String();
+  const std::string currency = r.String();
+  c.amount_claimed = r.Amount(currency);
+  c.amount_approved = r.Amount(currency);
+  c.channel = r.String();
+  c.diagnosis_codes = SplitLines(r.String());
+  c.procedure_codes = SplitLines(r.String());
+  c.attachment_refs = SplitLines(r.String());
+  c.status = r.Mapped(kClaimStatus);
+  for (const std::string& line : SplitLines(r.String())) {
     size_t tab = line.find('\t');
     c.rejection_reasons.push_back(
         {line.substr(0, tab), tab == std::string::npos ? std::string() : line.substr(tab + 1)});
   }
-  c.possible_duplicate = rs.getInt(19) != 0;
-  c.duplicate_of = Str(rs, 20);
-  c.assignee = Str(rs, 21);
-  c.routed_role = Str(rs, 22);
-  c.submitted_by = Str(rs, 23);
-  CAREOPS_ASSIGN_OR_RETURN(c.submitted_at, ParseSqlDatetime(Str(rs, 24)));
-  CAREOPS_ASSIGN_OR_RETURN(c.updated_at, ParseSqlDatetime(Str(rs, 25)));
-  CAREOPS_ASSIGN_OR_RETURN(c.decided_at, OptionalTime(rs, 26));
-  CAREOPS_ASSIGN_OR_RETURN(c.settled_at, OptionalTime(rs, 27));
-  c.payment_reference = Str(rs, 28);
-  CAREOPS_ASSIGN_OR_RETURN(c.decision_due_at, ParseSqlDatetime(Str(rs, 29)));
-  CAREOPS_ASSIGN_OR_RETURN(c.settlement_due_at, OptionalTime(rs, 30));
-  c.decision_breached = rs.getInt(31) != 0;
-  c.settlement_breached = rs.getInt(32) != 0;
-  c.utilization_ref = Str(rs, 33);
-  c.utilization_seq = rs.getInt(34);
-  c.version = rs.getInt64(35);
+  c.possible_duplicate = r.Bool();
+  c.duplicate_of = r.String();
+  c.assignee = r.String();
+  c.routed_role = r.String();
+  c.submitted_by = r.String();
+  c.submitted_at = r.Timestamp();
+  c.updated_at = r.Timestamp();
+  c.decided_at = r.OptionalTimestamp();
+  c.settled_at = r.OptionalTimestamp();
+  c.payment_reference = r.String();
+  c.decision_due_at = r.Timestamp();
+  c.settlement_due_at = r.OptionalTimestamp();
+  c.decision_breached = r.Bool();
+  c.settlement_breached = r.Bool();
+  c.utilization_ref = r.String();
+  c.utilization_seq = r.Int();
+  c.copay_basis_points = r.Int();
+  if (std::optional<int64_t> cap = r.OptionalInt64()) c.per_visit_cap = Money(currency, *cap);
+  c.payable = r.Amount(currency);
+  c.version = r.Int64();
+  CAREOPS_RETURN_IF_ERROR(r.status());
   return c;
 }
 
-// Binds every column after claim_id, in CLAIM_COLUMNS order, from parameter `first` on.
-void BindClaimFields(sql::PreparedStatement& st, const Claim& c, int first) {
-  int i = first;
-  st.setString(i++, c.type);
-  st.setString(i++, c.member_id);
-  st.setString(i++, c.account_id);
-  st.setString(i++, c.plan_id);
-  st.setString(i++, c.benefit_code);
-  st.setString(i++, c.benefit_category);
-  st.setString(i++, ToSqlDate(c.service_date));
-  st.setString(i++, c.provider_id);
-  st.setString(i++, c.amount_claimed.currency());
-  st.setInt64(i++, c.amount_claimed.minor());
-  st.setInt64(i++, c.amount_approved.minor());
-  st.setString(i++, c.channel);
-  st.setString(i++, JoinLines(c.diagnosis_codes));
-  st.setString(i++, JoinLines(c.procedure_codes));
-  st.setString(i++, JoinLines(c.attachment_refs));
-  st.setString(i++, std::string(ClaimStatusName(c.status)));
+// Every column after claim_id and before version, in CLAIM_COLUMNS order.
+void BindClaimFields(Statement& st, const Claim& c) {
   std::vector<std::string> reasons;
   for (const auto& r : c.rejection_reasons) reasons.push_back(absl::StrCat(OneLine(r.code), "\t", OneLine(r.message)));
-  st.setString(i++, JoinLines(reasons));
-  st.setInt(i++, c.possible_duplicate ? 1 : 0);
-  st.setString(i++, c.duplicate_of);
-  st.setString(i++, c.assignee);
-  st.setString(i++, c.routed_role);
-  st.setString(i++, c.submitted_by);
-  st.setString(i++, ToSqlDatetime(c.submitted_at));
-  st.setString(i++, ToSqlDatetime(c.updated_at));
-  SetOptionalTime(st, i++, c.decided_at);
-  SetOptionalTime(st, i++, c.settled_at);
-  st.setString(i++, c.payment_reference);
-  st.setString(i++, ToSqlDatetime(c.decision_due_at));
-  SetOptionalTime(st, i++, c.settlement_due_at);
-  st.setInt(i++, c.decision_breached ? 1 : 0);
-  st.setInt(i++, c.settlement_breached ? 1 : 0);
-  st.setString(i++, c.utilization_ref);
-  st.setInt(i++, c.utilization_seq);
-  st.setInt64(i++, c.version);
+  st.Add(c.type).Add(c.member_id).Add(c.account_id).Add(c.plan_id).Add(c.benefit_code).Add(c.benefit_category);
+  st.Add(c.service_date).Add(c.provider_id).Add(c.amount_claimed.currency()).Add(c.amount_claimed.minor());
+  st.Add(c.amount_approved.minor()).Add(c.channel).Add(JoinLines(c.diagnosis_codes));
+  st.Add(JoinLines(c.procedure_codes)).Add(JoinLines(c.attachment_refs)).Add(ClaimStatusName(c.status));
+  st.Add(JoinLines(reasons)).Add(c.possible_duplicate).Add(c.duplicate_of).Add(c.assignee).Add(c.routed_role);
+  st.Add(c.submitted_by).Add(c.submitted_at).Add(c.updated_at).Add(c.decided_at).Add(c.settled_at);
+  st.Add(c.payment_reference).Add(c.decision_due_at).Add(c.settlement_due_at).Add(c.decision_breached);
+  st.Add(c.settlement_breached).Add(c.utilization_ref).Add(c.utilization_seq).Add(c.copay_basis_points);
+  st.Add(c.per_visit_cap ? mysql::SqlValue(c.per_visit_cap->minor()) : mysql::SqlValue()).Add(c.payable.minor());
 }
 
-absl::StatusOr<std::vector<Claim>> ReadClaims(sql::PreparedStatement& st) {
-  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-  std::vector<Claim> out;
-  while (rs->next()) {
-    CAREOPS_ASSIGN_OR_RETURN(Claim c, ReadClaim(*rs));
-    out.push_back(std::move(c));
-  }
-  return out;
-}
-
-absl::StatusOr<Investigation> ReadInvestigation(const sql::ResultSet& rs) {
+absl::StatusOr<Investigation> ReadInvestigation(mysql::RowReader& r) {
   Investigation v;
-  v.investigation_id = Str(rs, 1);
-  v.claim_id = Str(rs, 2);
-  v.category = Str(rs, 3);
-  v.notes = Str(rs, 4);
-  std::optional<InvestigationStatus> status = ParseInvestigationStatus(Str(rs, 5));
-  if (!status) return absl::InternalError(absl::StrCat("investigation has unknown status ", Str(rs, 5)));
-  v.status = *status;
-  v.flagged_by = Str(rs, 6);
-  v.investigator = Str(rs, 7);
-  v.findings = Str(rs, 8);
-  v.remedial_action = Str(rs, 9);
-  CAREOPS_ASSIGN_OR_RETURN(v.flagged_at, ParseSqlDatetime(Str(rs, 10)));
-  CAREOPS_ASSIGN_OR_RETURN(v.updated_at, ParseSqlDatetime(Str(rs, 11)));
-  CAREOPS_ASSIGN_OR_RETURN(v.closed_at, OptionalTime(rs, 12));
-  v.version = rs.getInt64(13);
+  v.investigation_id = r.String();
+  v.claim_id = r.String();
+  v.category = r.String();
+  v.notes = r.String();
+  v.status = r.Mapped(kInvestigationStatus);
+  v.flagged_by = r.String();
+  v.investigator = r.String();
+  v.findings = r.String();
+  v.remedial_action = r.String();
+  v.flagged_at = r.Timestamp();
+  v.updated_at = r.Timestamp();
+  v.closed_at = r.OptionalTimestamp();
+  v.version = r.Int64();
+  CAREOPS_RETURN_IF_ERROR(r.status());
   return v;
 }
 
@@ -295,18 +256,11 @@ std::string DetailsJson(std::initializer_list<std::pair<std::string_view, std::s
   return out + "}";
 }
 
-void InsertHistory(mysql::Connection& conn, const std::string& claim_id, const ClaimEvent& e) {
-  auto& st = conn.Prepare(kInsertHistory);
-  st.setString(1, claim_id);
-  st.setString(2, ToSqlDatetime(e.at));
-  st.setString(3, e.action);
-  st.setString(4, std::string(ClaimStatusName(e.from_status)));
-  st.setString(5, std::string(ClaimStatusName(e.to_status)));
-  st.setString(6, e.actor_user);
-  st.setString(7, e.actor_role);
-  st.setString(8, e.reason.substr(0, 1024));
-  st.setString(9, e.details.substr(0, 1024));
-  st.executeUpdate();
+absl::Status InsertHistory(mysql::Connection& conn, const std::string& claim_id, const ClaimEvent& e) {
+  Statement st(conn, kInsertHistory);
+  st.Add(claim_id).Add(e.at).Add(e.action).Add(ClaimStatusName(e.from_status)).Add(ClaimStatusName(e.to_status));
+  st.Add(e.actor_user).Add(e.actor_role).Add(e.reason.substr(0, 1024)).Add(e.details.substr(0, 1024));
+  return st.Update().status();
 }
 
 void AuditClaim(mysql::Connection& conn, const MutationContext& m, const std::string& claim_id, const ClaimEvent& e) {
@@ -322,166 +276,153 @@ void AuditClaim(mysql::Connection& conn, const MutationContext& m, const std::st
                             .request_id = m.request_id});
 }
 
-absl::StatusOr<Claim> LockClaim(mysql::Connection& conn, const std::string& claim_id) {
-  auto& st = conn.Prepare(kLockClaim);
-  st.setString(1, claim_id);
-  CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> rows, ReadClaims(st));
-  if (rows.empty()) return absl::NotFoundError(absl::StrCat("claim_id: no claim ", Quote(claim_id)));
-  return std::move(rows.front());
-}
-
-// Binds the fingerprint of `c` (FINGERPRINT_KEY order) from parameter 1 on.
-void BindFingerprint(sql::PreparedStatement& st, const Claim& c) {
-  st.setString(1, c.member_id);
-  st.setString(2, c.benefit_code);
-  st.setString(3, c.provider_id);
-  st.setString(4, ToSqlDate(c.service_date));
-  st.setString(5, c.amount_claimed.currency());
-  st.setInt64(6, c.amount_claimed.minor());
+// The fingerprint of `c`, in FINGERPRINT_KEY order.
+void AddFingerprint(Statement& st, const Claim& c) {
+  st.Add(c.member_id).Add(c.benefit_code).Add(c.provider_id).Add(c.service_date);
+  st.Add(c.amount_claimed.currency()).Add(c.amount_claimed.minor());
 }
 
 // The earliest live claim with the fingerprint of `incoming`, after taking the
 // fingerprint's lock for the rest of the transaction.
 absl::StatusOr<std::optional<std::string>> FindLiveTwin(mysql::Connection& conn, const Claim& incoming) {
-  auto& lock = conn.Prepare(kLockFingerprint);
-  BindFingerprint(lock, incoming);
-  lock.setString(7, incoming.claim_id);
-  lock.executeUpdate();
-  auto& twins = conn.Prepare(kLiveTwins);
-  BindFingerprint(twins, incoming);
-  CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> candidates, ReadClaims(twins));
+  Statement lock(conn, kLockFingerprint);
+  AddFingerprint(lock, incoming);
+  lock.Add(incoming.claim_id);
+  CAREOPS_RETURN_IF_ERROR(lock.Update().status());
+  Statement twins(conn, kLiveTwins);
+  AddFingerprint(twins, incoming);
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> candidates, mysql::QueryAll<Claim>(twins, ReadClaim));
   return FindLikelyDuplicate(incoming, candidates);
 }
 
-absl::Status StaleEtag(std::string_view what, int64_t current) {
-  return absl::AbortedError(absl::StrCat("etag: the ", Abs(what), " changed since it was read (etag is now \"",
-                                         current, "\"); read it again and retry"));
+// The claim as `change` leaves it, written at `now` (its version comes from the write).
+Claim Next(const Claim& current, const ClaimChange& change, absl::Time now) {
+  Claim next = change.claim;
+  next.claim_id = current.claim_id;
+  next.updated_at = now;
+  return next;
 }
 
-// Writes `change` over the locked `current` (next version), its history line,
-// its audit entry and its outbox intent, all on the caller's transaction.
-absl::StatusOr<Claim> StoreChange(mysql::Connection& conn, const Mutation& m, const Claim& current,
-                                  ClaimChange& change) {
-  Claim& next = change.claim;
-  next.claim_id = current.claim_id;
-  next.version = current.version + 1;
-  next.updated_at = m.now;
-  auto& st = conn.Prepare(kUpdateClaim);
-  BindClaimFields(st, next, 1);
-  st.setString(35, current.claim_id);
-  st.setInt64(36, current.version);
-  if (st.executeUpdate() != 1) return StaleEtag("claim", current.version);
-  InsertHistory(conn, next.claim_id, change.event);
-  AuditClaim(conn, m, next.claim_id, change.event);
-  if (change.intent) {
-    outbox::Enqueue(conn, m, *change.intent);
-  }
-  return next;
+// What goes with every claim write, on the same transaction: its history
+// line, its audit entry and its outbox intent.
+absl::Status RecordChange(mysql::Connection& conn, const Mutation& m, const std::string& claim_id,
+                          const ClaimChange& change) {
+  CAREOPS_RETURN_IF_ERROR(InsertHistory(conn, claim_id, change.event));
+  AuditClaim(conn, m, claim_id, change.event);
+  if (change.intent) outbox::Enqueue(conn, m, *change.intent);
+  return absl::OkStatus();
 }
 
 }  // namespace
 
+absl::StatusOr<bool> MysqlClaimStore::AnswerIfReplayed(const Mutation& m) { return mysql::AnswerIfReplayed(pool_, m); }
+
 absl::Status MysqlClaimStore::CreateClaim(const MutationContext& m, Claim claim, const ClaimEvent& event,
                                           const RenderClaim& render) {
-  return mysql::RunMutation(pool_, m,
-                              [&](mysql::Connection& conn) -> absl::Status {
-                                Claim c = claim;
-                                if (c.status != ClaimStatus::kRejected) {
-                                  CAREOPS_ASSIGN_OR_RETURN(std::optional<std::string> original, FindLiveTwin(conn, c));
-                                  if (original) {
-                                    c.possible_duplicate = true;
-                                    c.duplicate_of = *original;
-                                  }
-                                }
-                                auto& st = conn.Prepare(kInsertClaim);
-                                st.setString(1, c.claim_id);
-                                BindClaimFields(st, c, 2);
-                                st.executeUpdate();
-                                ClaimEvent e = event;
-                                if (c.possible_duplicate) {
-                                  e.details = absl::StrCat(e.details, e.details.empty() ? "" : "; ",
-                                                           "possible duplicate of ", c.duplicate_of);
-                                }
-                                InsertHistory(conn, c.claim_id, e);
-                                AuditClaim(conn, m, c.claim_id, e);
-                                render(c);
-                                return absl::OkStatus();
-                              });
+  return mysql::RunMutation(pool_, m, [&](mysql::Connection& conn) -> absl::Status {
+    Claim c = claim;
+    if (c.status != ClaimStatus::kRejected) {
+      CAREOPS_ASSIGN_OR_RETURN(std::optional<std::string> original, FindLiveTwin(conn, c));
+      if (original) {
+        c.possible_duplicate = true;
+        c.duplicate_of = *original;
+      }
+    }
+    Statement st(conn, kInsertClaim);
+    st.Add(c.claim_id);
+    BindClaimFields(st, c);
+    st.Add(c.version);
+    CAREOPS_RETURN_IF_ERROR(st.Update().status());
+    ClaimEvent e = event;
+    if (c.possible_duplicate) {
+      e.details = absl::StrCat(e.details, e.details.empty() ? "" : "; ", "possible duplicate of ", c.duplicate_of);
+    }
+    CAREOPS_RETURN_IF_ERROR(InsertHistory(conn, c.claim_id, e));
+    AuditClaim(conn, m, c.claim_id, e);
+    render(c);
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<Claim> MysqlClaimStore::GetClaim(const std::string& claim_id) {
   std::vector<Claim> rows;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
-    auto& st = conn.Prepare(kSelectClaim);
-    st.setString(1, claim_id);
-    CAREOPS_ASSIGN_OR_RETURN(rows, ReadClaims(st));
+    Statement st(conn, kSelectClaim);
+    st.Add(claim_id);
+    CAREOPS_ASSIGN_OR_RETURN(rows, mysql::QueryAll<Claim>(st, ReadClaim));
     return absl::OkStatus();
   }));
-  if (rows.empty()) return absl::NotFoundError(absl::StrCat("claim_id: no claim ", Quote(claim_id)));
+  if (rows.empty()) return mysql::NoSuchRow(kClaims, claim_id);
   return std::move(rows.front());
 }
 
-absl::StatusOr<std::vector<Claim>> MysqlClaimStore::ListClaims(const ClaimFilter& f, const std::string& after_id,
-                                                               int limit) {
-  std::vector<Claim> rows;
-  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
-    std::string status = f.status ? std::string(ClaimStatusName(*f.status)) : "";
-    // The most selective filter given leads.
-    const std::pair<const char*, const std::string*> leads[] = {{kListClaimsByMember, &f.member_id},
-                                                                {kListClaimsByAccount, &f.account_id},
-                                                                {kListClaimsByAssignee, &f.assignee},
-                                                                {kListClaimsByStatus, &status},
-                                                                {kListClaimsByChannel, &f.channel}};
-    const char* sql = kListClaimsAll;
-    const std::string* lead = nullptr;
-    for (const auto& [query, value] : leads) {
-      if (!value->empty()) {
-        sql = query;
-        lead = value;
-        break;
-      }
+absl::StatusOr<mysql::KeysetPage<Claim>> MysqlClaimStore::ListClaims(const ClaimFilter& f, const PageRequest& page) {
+  auto given = [](const std::string& v) { return v.empty() ? std::optional<std::string>() : v; };
+  const std::optional<std::string> status =
+      f.status ? std::optional<std::string>(ClaimStatusName(*f.status)) : std::nullopt;
+  const std::optional<std::string> member = given(f.member_id), account = given(f.account_id),
+                                   assignee = given(f.assignee), channel = given(f.channel);
+  struct Lead {
+    const char* select;
+    const char* clause;
+    const std::optional<std::string>* value;
+  };
+  // The most selective filter given leads.
+  const Lead leads[] = {{kListClaimsByMember, kMemberIs, &member},
+                        {kListClaimsByAccount, kAccountIs, &account},
+                        {kListClaimsByAssignee, kAssigneeIs, &assignee},
+                        {kListClaimsByStatus, kStatusIs, &status},
+                        {kListClaimsByChannel, kChannelIs, &channel}};
+  const Lead* lead = nullptr;
+  for (const Lead& l : leads) {
+    if (l.value->has_value()) {
+      lead = &l;
+      break;
     }
-    auto& st = conn.Prepare(sql);
-    int i = 1;
-    if (lead) st.setString(i++, *lead);
-    st.setString(i++, after_id);
-    for (const std::string* v : std::initializer_list<const std::string*>{&status, &f.assignee, &f.member_id,
-                                                                     &f.account_id, &f.channel}) {
-      st.setString(i++, *v);
-      st.setString(i++, *v);
-    }
-    st.setInt(i++, f.breached_only ? 1 : 0);
-    st.setString(i++, ToSqlDatetime(f.submitted_from.value_or(absl::UnixEpoch())));
-    st.setString(i++, ToSqlDatetime(f.submitted_before.value_or(absl::FromCivil(absl::CivilDay(9999, 12, 31),
-                                                                                   absl::UTCTimeZone()))));
-    st.setInt(i++, limit);
-    CAREOPS_ASSIGN_OR_RETURN(rows, ReadClaims(st));
-    return absl::OkStatus();
-  }));
-  return rows;
+  }
+  mysql::KeysetQuery q(lead ? lead->select : kListClaimsAll, "claim_id");
+  if (lead) q.Where(lead->clause, *lead->value);
+  q.Where(kMaybeStatus, status)
+      .Where(kMaybeAssignee, assignee)
+      .Where(kMaybeMember, member)
+      .Where(kMaybeAccount, account)
+      .Where(kMaybeChannel, channel)
+      .Where(kMaybeBreached, f.breached_only)
+      .Where(kMaybeSubmittedFrom, f.submitted_from)
+      .Where(kMaybeSubmittedBefore, f.submitted_before);
+  return q.Fetch<Claim>(pool_, page, ReadClaim);
 }
 
 absl::Status MysqlClaimStore::TransitionClaim(const MutationContext& m, const std::string& claim_id,
-                                              int64_t expected_version, const ClaimDecider& decide,
+                                              mysql::ExpectedVersion expected, const ClaimDecider& decide,
                                               const RenderClaim& render) {
-  return mysql::RunMutation(pool_, m,
-                              [&](mysql::Connection& conn) -> absl::Status {
-                                CAREOPS_ASSIGN_OR_RETURN(Claim current, LockClaim(conn, claim_id));
-                                if (current.version != expected_version) return StaleEtag("claim", current.version);
-                                CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, decide(current));
-                                CAREOPS_ASSIGN_OR_RETURN(Claim next, StoreChange(conn, m, current, change));
-                                render(next);
-                                return absl::OkStatus();
-                              });
+  return mysql::RunMutation(pool_, m, [&](mysql::Connection& conn) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(
+        auto done, (mysql::UpdateVersioned<Claim, ClaimChange>(
+                       conn, kClaims, claim_id, expected, ReadClaim, decide,
+                       [&](Statement& st, const ClaimChange& change) {
+                         BindClaimFields(st, Next(change.claim, change, m.now));
+                       })));
+    CAREOPS_RETURN_IF_ERROR(RecordChange(conn, m, claim_id, done.decision));
+    Claim next = Next(done.before, done.decision, m.now);
+    next.version = done.version;
+    render(next);
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<Claim> MysqlClaimStore::SettleInTransaction(mysql::Connection& conn, const Mutation& m,
                                                            const std::string& claim_id,
                                                            const SettleDecider& decide) {
-  CAREOPS_ASSIGN_OR_RETURN(Claim current, LockClaim(conn, claim_id));
-  CAREOPS_ASSIGN_OR_RETURN(std::optional<ClaimChange> change, decide(current));
-  if (!change) return current;
-  return StoreChange(conn, m, current, *change);
+  // The relay's own follow-up: no client etag, the lock is the check.
+  CAREOPS_ASSIGN_OR_RETURN(mysql::LockedRow<Claim> locked, mysql::LockVersioned<Claim>(conn, kClaims, claim_id, ReadClaim));
+  CAREOPS_ASSIGN_OR_RETURN(std::optional<ClaimChange> change, decide(locked.row));
+  if (!change) return locked.row;
+  Claim next = Next(locked.row, *change, m.now);
+  CAREOPS_ASSIGN_OR_RETURN(next.version, mysql::WriteVersioned(conn, kClaims, claim_id, locked.version,
+                                                               [&](Statement& st) { BindClaimFields(st, next); }));
+  CAREOPS_RETURN_IF_ERROR(RecordChange(conn, m, claim_id, *change));
+  return next;
 }
 
 absl::StatusOr<std::vector<ClaimEvent>> MysqlClaimStore::GetHistory(const std::string& claim_id) {
@@ -489,29 +430,29 @@ absl::StatusOr<std::vector<ClaimEvent>> MysqlClaimStore::GetHistory(const std::s
   bool exists = false;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
     {
-      auto& st = conn.Prepare(kClaimExists);
-      st.setString(1, claim_id);
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      exists = rs->next();
+      Statement st(conn, kClaimExists);
+      st.Add(claim_id);
+      CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+      exists = rows.Next();
     }
-    auto& st = conn.Prepare(kSelectHistory);
-    st.setString(1, claim_id);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (rs->next()) {
+    Statement st(conn, kSelectHistory);
+    st.Add(claim_id);
+    CAREOPS_ASSIGN_OR_RETURN(events, mysql::QueryAll<ClaimEvent>(st, [](mysql::RowReader& r) -> absl::StatusOr<ClaimEvent> {
       ClaimEvent e;
-      CAREOPS_ASSIGN_OR_RETURN(e.at, ParseSqlDatetime(Str(*rs, 1)));
-      e.action = Str(*rs, 2);
-      e.from_status = ParseClaimStatus(Str(*rs, 3)).value_or(ClaimStatus::kSubmitted);
-      e.to_status = ParseClaimStatus(Str(*rs, 4)).value_or(ClaimStatus::kSubmitted);
-      e.actor_user = Str(*rs, 5);
-      e.actor_role = Str(*rs, 6);
-      e.reason = Str(*rs, 7);
-      e.details = Str(*rs, 8);
-      events.push_back(std::move(e));
-    }
+      e.at = r.Timestamp();
+      e.action = r.String();
+      e.from_status = r.Mapped(kClaimStatus);
+      e.to_status = r.Mapped(kClaimStatus);
+      e.actor_user = r.String();
+      e.actor_role = r.String();
+      e.reason = r.String();
+      e.details = r.String();
+      CAREOPS_RETURN_IF_ERROR(r.status());
+      return e;
+    }));
     return absl::OkStatus();
   }));
-  if (!exists) return absl::NotFoundError(absl::StrCat("claim_id: no claim ", Quote(claim_id)));
+  if (!exists) return mysql::NoSuchRow(kClaims, claim_id);
   return events;
 }
 
@@ -528,6 +469,10 @@ absl::StatusOr<BreachScanResult> MysqlClaimStore::MarkBreaches(absl::Time as_of)
       {kDecisionOverdue, kMarkDecisionBreached, "decision_tat_breach", &result.decision_breaches},
       {kSettlementOverdue, kMarkSettlementBreached, "settlement_tat_breach", &result.settlement_breaches},
   };
+  struct Due {
+    std::string claim_id;
+    ClaimStatus status;
+  };
   for (const Stage& stage : stages) {
     // One transaction per batch, so locks are short; a batch shorter than the
     // limit is the last.
@@ -535,25 +480,23 @@ absl::StatusOr<BreachScanResult> MysqlClaimStore::MarkBreaches(absl::Time as_of)
       int marked = 0;
       CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& conn) -> absl::Status {
         marked = 0;
-        std::vector<std::pair<std::string, ClaimStatus>> due;
-        {
-          auto& st = conn.Prepare(stage.select);
-          st.setString(1, ToSqlDatetime(as_of));
-          std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-          while (rs->next()) {
-            due.emplace_back(Str(*rs, 1), ParseClaimStatus(Str(*rs, 2)).value_or(ClaimStatus::kSubmitted));
-          }
-        }
+        Statement select(conn, stage.select);
+        select.Add(as_of);
+        CAREOPS_ASSIGN_OR_RETURN(std::vector<Due> due,
+                                 mysql::QueryAll<Due>(select, [](mysql::RowReader& r) -> absl::StatusOr<Due> {
+                                   Due d{r.String(), r.Mapped(kClaimStatus)};
+                                   return d;
+                                 }));
         MutationContext m{.caller = system, .method = "RunBreachScan", .request_id = "", .now = as_of};
-        for (const auto& [claim_id, status] : due) {
-          auto& st = conn.Prepare(stage.mark);
-          st.setString(1, claim_id);
-          st.executeUpdate();
-          ClaimEvent e{.at = as_of, .action = stage.action, .from_status = status, .to_status = status,
+        for (const Due& d : due) {
+          Statement mark(conn, stage.mark);
+          mark.Add(d.claim_id);
+          CAREOPS_RETURN_IF_ERROR(mark.Update().status());
+          ClaimEvent e{.at = as_of, .action = stage.action, .from_status = d.status, .to_status = d.status,
                        .actor_user = system.user, .actor_role = system.role, .reason = "TAT target missed",
                        .details = absl::StrCat("as of ", ToSqlDatetime(as_of))};
-          InsertHistory(conn, claim_id, e);
-          AuditClaim(conn, m, claim_id, e);
+          CAREOPS_RETURN_IF_ERROR(InsertHistory(conn, d.claim_id, e));
+          AuditClaim(conn, m, d.claim_id, e);
           ++marked;
         }
         return absl::OkStatus();
@@ -568,10 +511,14 @@ absl::StatusOr<BreachScanResult> MysqlClaimStore::MarkBreaches(absl::Time as_of)
 absl::StatusOr<std::map<ClaimStatus, int64_t>> MysqlClaimStore::CountByStatus() {
   std::map<ClaimStatus, int64_t> out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
-    auto& st = conn.Prepare(kCountByStatus);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (rs->next()) {
-      if (auto s = ParseClaimStatus(Str(*rs, 1))) out[*s] = rs->getInt64(2);
+    Statement st(conn, kCountByStatus);
+    CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+    while (rows.Next()) {
+      mysql::RowReader& r = rows.row();
+      const std::string name = r.String();
+      const int64_t count = r.Int64();
+      CAREOPS_RETURN_IF_ERROR(r.status());
+      if (auto s = ParseClaimStatus(name)) out[*s] = count;
     }
     return absl::OkStatus();
   }));
@@ -585,136 +532,90 @@ absl::Status MysqlClaimStore::ScanBordereau(const BordereauQuery& q,
   // may be slow or never read, so a stalled reader holds no connection and no
   // transaction. Each page is its own autocommit read (see claim_store.h for the
   // consistency that gives).
-  std::string after;
+  mysql::KeysetQuery query(kBordereauSelect, "claim_id");
+  query.Where(kDecidedFrom, q.from).Where(kDecidedBefore, q.until).Where(kBordereauRows);
+  query.Where(kMaybeAccount, q.account_id.empty() ? std::optional<std::string>() : q.account_id);
+  PageRequest page{.after_id = "", .limit = kBordereauPageSize};
   for (;;) {
-    std::vector<Claim> page;
-    CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
-      auto& st = conn.Prepare(kBordereauPage);
-      st.setString(1, ToSqlDatetime(q.from));
-      st.setString(2, ToSqlDatetime(q.until));
-      st.setString(3, q.account_id);
-      st.setString(4, q.account_id);
-      st.setString(5, after);
-      CAREOPS_ASSIGN_OR_RETURN(page, ReadClaims(st));
-      return absl::OkStatus();
-    }));
-    for (const Claim& c : page) CAREOPS_RETURN_IF_ERROR(row(c));
-    if (static_cast<int>(page.size()) < kBordereauPageSize) return absl::OkStatus();
-    after = page.back().claim_id;
+    CAREOPS_ASSIGN_OR_RETURN(mysql::KeysetPage<Claim> claims, query.Fetch<Claim>(pool_, page, ReadClaim));
+    for (const Claim& c : claims.items) CAREOPS_RETURN_IF_ERROR(row(c));
+    if (!claims.more) return absl::OkStatus();
+    page.after_id = claims.items.back().claim_id;
   }
 }
 
 absl::Status MysqlClaimStore::CreateInvestigation(const MutationContext& m, const Investigation& v,
                                                   const RenderInvestigation& render) {
-  return mysql::RunMutation(
-      pool_, m, [&](mysql::Connection& conn) -> absl::Status {
-        ClaimStatus claim_status;
-        {
-          auto& st = conn.Prepare(kClaimExists);
-          st.setString(1, v.claim_id);
-          std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-          if (!rs->next()) return absl::NotFoundError(absl::StrCat("claim_id: no claim ", Quote(v.claim_id)));
-          claim_status = ParseClaimStatus(Str(*rs, 1)).value_or(ClaimStatus::kSubmitted);
-        }
-        auto& st = conn.Prepare(kInsertInvestigation);
-        st.setString(1, v.investigation_id);
-        st.setString(2, v.claim_id);
-        st.setString(3, v.category);
-        st.setString(4, v.notes);
-        st.setString(5, std::string(InvestigationStatusName(v.status)));
-        st.setString(6, v.flagged_by);
-        st.setString(7, v.investigator);
-        st.setString(8, v.findings);
-        st.setString(9, v.remedial_action);
-        st.setString(10, ToSqlDatetime(v.flagged_at));
-        st.setString(11, ToSqlDatetime(v.updated_at));
-        SetOptionalTime(st, 12, v.closed_at);
-        st.setInt64(13, v.version);
-        st.executeUpdate();
-        // The claim's own history shows it was flagged.
-        ClaimEvent e{.at = m.now, .action = "flag_non_conformance", .from_status = claim_status,
-                     .to_status = claim_status, .actor_user = m.caller.user, .actor_role = m.caller.role,
-                     .reason = v.notes.substr(0, 1024),
-                     .details = absl::StrCat(v.category, "; investigation ", v.investigation_id)};
-        InsertHistory(conn, v.claim_id, e);
-        mysql::AppendAudit(conn, {.at = m.now,
-                                  .actor = m.caller,
-                                  .action = "investigation.flag",
-                                  .resource_type = "investigation",
-                                  .resource_id = v.investigation_id,
-                                  .reason = v.notes.substr(0, 1024),
-                                  .details_json = DetailsJson({{"claim_id", v.claim_id}, {"category", v.category}}),
-                                  .request_id = m.request_id});
-        render(v);
-        return absl::OkStatus();
-      });
+  return mysql::RunMutation(pool_, m, [&](mysql::Connection& conn) -> absl::Status {
+    ClaimStatus claim_status;
+    {
+      Statement st(conn, kClaimExists);
+      st.Add(v.claim_id);
+      CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+      if (!rows.Next()) return mysql::NoSuchRow(kClaims, v.claim_id);
+      claim_status = rows.row().Mapped(kClaimStatus);
+      CAREOPS_RETURN_IF_ERROR(rows.row().status());
+    }
+    Statement st(conn, kInsertInvestigation);
+    st.Add(v.investigation_id).Add(v.claim_id).Add(v.category).Add(v.notes).Add(InvestigationStatusName(v.status));
+    st.Add(v.flagged_by).Add(v.investigator).Add(v.findings).Add(v.remedial_action).Add(v.flagged_at);
+    st.Add(v.updated_at).Add(v.closed_at).Add(v.version);
+    CAREOPS_RETURN_IF_ERROR(st.Update().status());
+    // The claim's own history shows it was flagged.
+    ClaimEvent e{.at = m.now, .action = "flag_non_conformance", .from_status = claim_status,
+                 .to_status = claim_status, .actor_user = m.caller.user, .actor_role = m.caller.role,
+                 .reason = v.notes.substr(0, 1024),
+                 .details = absl::StrCat(v.category, "; investigation ", v.investigation_id)};
+    CAREOPS_RETURN_IF_ERROR(InsertHistory(conn, v.claim_id, e));
+    mysql::AppendAudit(conn, {.at = m.now,
+                              .actor = m.caller,
+                              .action = "investigation.flag",
+                              .resource_type = "investigation",
+                              .resource_id = v.investigation_id,
+                              .reason = v.notes.substr(0, 1024),
+                              .details_json = DetailsJson({{"claim_id", v.claim_id}, {"category", v.category}}),
+                              .request_id = m.request_id});
+    render(v);
+    return absl::OkStatus();
+  });
 }
 
 absl::Status MysqlClaimStore::TransitionInvestigation(const MutationContext& m, const std::string& investigation_id,
-                                                      int64_t expected_version, const InvestigationDecider& decide,
+                                                      mysql::ExpectedVersion expected,
+                                                      const InvestigationDecider& decide,
                                                       const RenderInvestigation& render) {
-  return mysql::RunMutation(
-      pool_, m, [&](mysql::Connection& conn) -> absl::Status {
-        Investigation current;
-        {
-          auto& st = conn.Prepare(kLockInvestigation);
-          st.setString(1, investigation_id);
-          std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-          if (!rs->next()) {
-            return absl::NotFoundError(absl::StrCat("investigation_id: no investigation ", Quote(investigation_id)));
-          }
-          CAREOPS_ASSIGN_OR_RETURN(current, ReadInvestigation(*rs));
-        }
-        if (current.version != expected_version) return StaleEtag("investigation", current.version);
-        CAREOPS_ASSIGN_OR_RETURN(InvestigationChange change, decide(current));
-        Investigation& next = change.investigation;
-        next.version = current.version + 1;
-        next.updated_at = m.now;
-        auto& st = conn.Prepare(kUpdateInvestigation);
-        st.setString(1, std::string(InvestigationStatusName(next.status)));
-        st.setString(2, next.investigator);
-        st.setString(3, next.findings);
-        st.setString(4, next.remedial_action);
-        st.setString(5, ToSqlDatetime(next.updated_at));
-        SetOptionalTime(st, 6, next.closed_at);
-        st.setInt64(7, next.version);
-        st.setString(8, investigation_id);
-        st.setInt64(9, current.version);
-        if (st.executeUpdate() != 1) return StaleEtag("investigation", current.version);
-        mysql::AppendAudit(conn, {.at = m.now,
-                                  .actor = m.caller,
-                                  .action = absl::StrCat("investigation.", change.action),
-                                  .resource_type = "investigation",
-                                  .resource_id = investigation_id,
-                                  .reason = "",
-                                  .details_json = DetailsJson({{"from", InvestigationStatusName(current.status)},
-                                                               {"to", InvestigationStatusName(next.status)}}),
-                                  .request_id = m.request_id});
-        render(next);
-        return absl::OkStatus();
-      });
+  return mysql::RunMutation(pool_, m, [&](mysql::Connection& conn) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(
+        auto done, (mysql::UpdateVersioned<Investigation, InvestigationChange>(
+                       conn, kInvestigations, investigation_id, expected, ReadInvestigation, decide,
+                       [&](Statement& st, const InvestigationChange& change) {
+                         const Investigation& next = change.investigation;
+                         st.Add(InvestigationStatusName(next.status)).Add(next.investigator).Add(next.findings);
+                         st.Add(next.remedial_action).Add(m.now).Add(next.closed_at);
+                       })));
+    Investigation next = done.decision.investigation;
+    next.version = done.version;
+    next.updated_at = m.now;
+    mysql::AppendAudit(conn, {.at = m.now,
+                              .actor = m.caller,
+                              .action = absl::StrCat("investigation.", done.decision.action),
+                              .resource_type = "investigation",
+                              .resource_id = investigation_id,
+                              .reason = "",
+                              .details_json = DetailsJson({{"from", InvestigationStatusName(done.before.status)},
+                                                           {"to", InvestigationStatusName(next.status)}}),
+                              .request_id = m.request_id});
+    render(next);
+    return absl::OkStatus();
+  });
 }
 
-absl::StatusOr<std::vector<Investigation>> MysqlClaimStore::ListInvestigations(bool open_only,
-                                                                               const std::string& claim_id,
-                                                                               const std::string& after_id,
-                                                                               int limit) {
-  std::vector<Investigation> out;
-  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
-    auto& st = conn.Prepare(claim_id.empty() ? kListInvestigations : kListClaimInvestigations);
-    int i = 1;
-    if (!claim_id.empty()) st.setString(i++, claim_id);
-    st.setString(i++, after_id);
-    st.setInt(i++, open_only ? 1 : 0);
-    st.setInt(i++, limit);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (rs->next()) {
-      CAREOPS_ASSIGN_OR_RETURN(Investigation v, ReadInvestigation(*rs));
-      out.push_back(std::move(v));
-    }
-    return absl::OkStatus();
-  }));
-  return out;
+absl::StatusOr<mysql::KeysetPage<Investigation>> MysqlClaimStore::ListInvestigations(bool open_only,
+                                                                                     const std::string& claim_id,
+                                                                                     const PageRequest& page) {
+  mysql::KeysetQuery q(claim_id.empty() ? kListInvestigations : kListClaimInvestigations, "investigation_id");
+  q.WhereIf(!claim_id.empty(), kInvestigationOfClaim, claim_id).Where(kMaybeOpenOnly, open_only);
+  return q.Fetch<Investigation>(pool_, page, ReadInvestigation);
 }
 
 }  // namespace careops::claims

@@ -355,12 +355,23 @@ TEST_F(ClaimsIntegrationTest, IneligibleClaimsAreRejectedWithCodedReasons) {
   EXPECT_FALSE(unknown.rejection_reasons(0).message().empty());
 
   Member m = NewMember(1000000);  // PHP 10,000.00
+  // More than the whole limit: accepted for what the limit covers (issue 10:
+  // the remaining limit bounds the payable amount) ...
   cv1::Claim over;
-  ASSERT_TRUE(Submit(m.member_id, 1500000, &over).ok());  // more than the whole limit
-  EXPECT_EQ(over.status(), cv1::CLAIM_STATUS_REJECTED);
+  ASSERT_TRUE(Submit(m.member_id, 1500000, &over).ok());
+  EXPECT_EQ(over.status(), cv1::CLAIM_STATUS_SUBMITTED) << over.DebugString();
+  EXPECT_EQ(over.payable_amount().amount_minor(), 1000000);
+  EXPECT_EQ(over.member_share().amount_minor(), 500000);
+  // ... and once nothing is left, a claim is rejected for it.
+  cv1::Claim used;
+  ASSERT_TRUE(Approve(ToReview(over), kSpecialist, &used).ok());
+  ASSERT_EQ(used.status(), cv1::CLAIM_STATUS_APPROVED) << used.DebugString();
+  cv1::Claim exhausted;
+  ASSERT_TRUE(Submit(m.member_id, 1000, &exhausted, "OUTPATIENT", kSpecialist, "PROV-9").ok());
+  EXPECT_EQ(exhausted.status(), cv1::CLAIM_STATUS_REJECTED);
   bool limit_reason = false;
-  for (const auto& r : over.rejection_reasons()) limit_reason |= r.code() == "ANNUAL_LIMIT_EXHAUSTED";
-  EXPECT_TRUE(limit_reason) << over.DebugString();
+  for (const auto& r : exhausted.rejection_reasons()) limit_reason |= r.code() == "ANNUAL_LIMIT_EXHAUSTED";
+  EXPECT_TRUE(limit_reason) << exhausted.DebugString();
 
   cv1::Claim no_benefit;
   ASSERT_TRUE(Submit(m.member_id, 1000, &no_benefit, "MATERNITY").ok());
@@ -455,6 +466,92 @@ TEST_F(ClaimsIntegrationTest, MembershipDownDuringApprovalLeavesItPendingAndItSe
   ASSERT_TRUE(Approve(c, kSpecialist, &replay, request_id).ok());
   EXPECT_EQ(replay.status(), cv1::CLAIM_STATUS_APPROVED);
   EXPECT_EQ(Remaining(m), 100000000 - 1234500);
+}
+
+// What a claim pays (issue 10): the co-pay and the per-visit cap make the plan's
+// and the member's shares, an approval without an amount approves the plan's
+// share, membership counts exactly that, and more than it is refused.
+TEST_F(ClaimsIntegrationTest, CoPayAndCapMakeTheSharesAndUtilisationCountsThePlansShare) {
+  testing::CorporateClient client = testing::NewCorporateClient(
+      *membership_stub_,
+      {{.code = "OUTPATIENT", .category = "outpatient", .copay_basis_points = 2000, .per_visit_cap_minor = 500000}},
+      10000000);
+  Member m{client.member_ids.front(), client.account_id, client.plan_id};
+
+  // PHP 5,000.00 at 20% co-pay: the plan pays 4,000.00, the member 1,000.00.
+  cv1::Claim small;
+  ASSERT_TRUE(Submit(m.member_id, 500000, &small).ok());
+  ASSERT_EQ(small.status(), cv1::CLAIM_STATUS_SUBMITTED) << small.DebugString();
+  EXPECT_EQ(small.copay_basis_points(), 2000);
+  EXPECT_EQ(small.payable_amount().amount_minor(), 400000);
+  EXPECT_EQ(small.plan_share().amount_minor(), 400000);
+  EXPECT_EQ(small.member_share().amount_minor(), 100000);
+
+  // PHP 10,000.00: 8,000.00 after the co-pay, capped at 5,000.00 per visit.
+  cv1::Claim large;
+  ASSERT_TRUE(Submit(m.member_id, 1000000, &large, "OUTPATIENT", kSpecialist, "PROV-2").ok());
+  ASSERT_EQ(large.status(), cv1::CLAIM_STATUS_SUBMITTED) << large.DebugString();
+  EXPECT_EQ(large.per_visit_cap().amount_minor(), 500000);
+  EXPECT_EQ(large.payable_amount().amount_minor(), 500000);
+  EXPECT_EQ(large.member_share().amount_minor(), 500000);
+
+  // More than the payable amount is INVALID_ARGUMENT naming the field; nothing changes.
+  cv1::Claim reviewing = ToReview(large), ignored;
+  grpc::Status s = Approve(reviewing, kSpecialist, &ignored, NewId(), 500001);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_EQ(s.error_message().rfind("approved_amount", 0), 0u) << s.error_message();
+  EXPECT_EQ(Get(large.claim_id()).etag(), reviewing.etag());
+
+  // Without an amount: the payable amount, APPROVED (not partially), counted as such.
+  cv1::Claim approved;
+  s = Approve(reviewing, kSpecialist, &approved);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(approved.status(), cv1::CLAIM_STATUS_APPROVED);
+  EXPECT_EQ(approved.amount_approved().amount_minor(), 500000);
+  EXPECT_EQ(approved.plan_share().amount_minor(), 500000);
+  EXPECT_EQ(approved.member_share().amount_minor(), 500000);
+  EXPECT_EQ(LiveUtilization(large.claim_id()), 500000);
+  EXPECT_EQ(Remaining(m), 10000000 - 500000);
+  // The answer equals the claim read back.
+  EXPECT_EQ(Get(large.claim_id()).SerializeAsString(), approved.SerializeAsString());
+}
+
+// A claim in a currency other than the plan's is bad input, refused before anything is stored.
+TEST_F(ClaimsIntegrationTest, AClaimInAnotherCurrencyThanThePlansIsInvalidArgument) {
+  Member m = NewMember(100000000);
+  cv1::SubmitClaimRequest req = SubmitRequest(m.member_id, 12300);
+  req.mutable_amount_claimed()->set_currency_code("USD");
+  cv1::Claim out;
+  grpc::Status s = claims_stub_->SubmitClaim(Ctx(kSpecialist).get(), req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_EQ(s.error_message().rfind("amount_claimed", 0), 0u) << s.error_message();
+  cv1::ListClaimsRequest list;
+  list.set_member_id(m.member_id);
+  cv1::ListClaimsResponse claims;
+  ASSERT_TRUE(claims_stub_->ListClaims(Ctx(kSpecialist).get(), list, &claims).ok());
+  EXPECT_EQ(claims.claims_size(), 0);
+}
+
+// A replayed submission is answered from the request log before membership is
+// asked anything: with membership down, the client's retry still gets its claim.
+TEST_F(ClaimsIntegrationTest, AReplayedSubmissionIsAnsweredWithMembershipDown) {
+  Member m = NewMember(100000000);
+  const cv1::SubmitClaimRequest req = SubmitRequest(m.member_id, 45600);
+  cv1::Claim first;
+  ASSERT_TRUE(claims_stub_->SubmitClaim(Ctx(kSpecialist).get(), req, &first).ok());
+
+  membership_->Stop();
+  cv1::Claim replay;
+  grpc::Status s = claims_stub_->SubmitClaim(Ctx(kSpecialist).get(), req, &replay);
+  // A new submission does need membership: the stop really took effect.
+  cv1::Claim fresh;
+  grpc::Status needs_membership = Submit(m.member_id, 45600, &fresh);
+  membership_->Start();
+  ASSERT_TRUE(testing::Serving(*membership_));
+
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(replay.SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(needs_membership.error_code(), grpc::StatusCode::UNAVAILABLE) << needs_membership.error_message();
 }
 
 TEST_F(ClaimsIntegrationTest, BordereauTotalsEqualTheSumOfItsRows) {

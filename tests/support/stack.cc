@@ -50,6 +50,8 @@ CorporateClient NewCorporateClient(mv1::MembershipService::Stub& membership, con
     mv1::Benefit* b = plan.mutable_plan()->add_benefits();
     b->set_code(benefit.code);
     b->set_category(benefit.category);
+    b->set_copay_basis_points(benefit.copay_basis_points);
+    if (benefit.per_visit_cap_minor > 0) *b->mutable_per_visit_cap() = Php(benefit.per_visit_cap_minor);
     *b->mutable_annual_limit() = Php(annual_limit_minor);
   }
   mv1::Plan created_plan;

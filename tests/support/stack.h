@@ -40,6 +40,8 @@ class MembershipAndClaims {
 
 struct Benefit {
   std::string code, category;
+  int copay_basis_points = 0;       // the member's share
+  int64_t per_visit_cap_minor = 0;  // 0: no cap
 };
 
 struct CorporateClient {
