@@ -7,7 +7,6 @@
 
 namespace careops::membership {
 namespace {
-std::string S(std::string_view v) { return std::string(v); }
 
 constexpr v1::MovementType kMovementTypes[] = {v1::MOVEMENT_TYPE_ENROLLMENT, v1::MOVEMENT_TYPE_TERMINATION,
                                                v1::MOVEMENT_TYPE_PLAN_CHANGE, v1::MOVEMENT_TYPE_REINSTATEMENT,
@@ -48,7 +47,7 @@ MembershipMetrics::MembershipMetrics(prometheus::Registry& registry)
   // Every series exists from the start at zero, so rates and dashboards see a
   // type before its first event (the label sets are closed).
   for (auto type : kMovementTypes) {
-    const std::string t = S(MovementTypeName(type));
+    const std::string t = EnumLabel(type);
     for (const char* outcome : kMovementOutcomes) movements_.Add({{"type", t}, {"outcome", outcome}});
     movement_tat_.Add({{"type", t}}, TurnaroundBuckets());
     movement_breaches_.Add({{"type", t}});
@@ -61,30 +60,30 @@ absl::Status MembershipMetrics::Refresh(MembershipStore& store, absl::Time now) 
   if (!counts.ok()) return counts.status();
   for (auto status : {v1::MEMBER_STATUS_ACTIVE, v1::MEMBER_STATUS_TERMINATED}) {
     auto it = counts->members.find(status);
-    members_.Add({{"status", S(MemberStatusName(status))}}).Set(it == counts->members.end() ? 0 : it->second);
+    members_.Add({{"status", EnumLabel(status)}}).Set(it == counts->members.end() ? 0 : it->second);
   }
   for (auto type : {v1::CLIENT_ACCOUNT_TYPE_DIRECT_CLIENT, v1::CLIENT_ACCOUNT_TYPE_CORPORATE,
                     v1::CLIENT_ACCOUNT_TYPE_BROKER, v1::CLIENT_ACCOUNT_TYPE_AGENT}) {
     for (auto status : {v1::CLIENT_ACCOUNT_STATUS_ACTIVE, v1::CLIENT_ACCOUNT_STATUS_SUSPENDED,
                         v1::CLIENT_ACCOUNT_STATUS_CANCELLED}) {
       auto it = counts->accounts.find({type, status});
-      accounts_.Add({{"type", S(AccountTypeName(type))}, {"status", S(AccountStatusName(status))}})
+      accounts_.Add({{"type", EnumLabel(type)}, {"status", EnumLabel(status)}})
           .Set(it == counts->accounts.end() ? 0 : it->second);
     }
   }
   for (auto type : kMovementTypes) {
     auto it = counts->overdue_movements.find(type);
-    overdue_.Add({{"type", S(MovementTypeName(type))}}).Set(it == counts->overdue_movements.end() ? 0 : it->second);
+    overdue_.Add({{"type", EnumLabel(type)}}).Set(it == counts->overdue_movements.end() ? 0 : it->second);
   }
   return absl::OkStatus();
 }
 
 void MembershipMetrics::MovementRequested(v1::MovementType type) {
-  movements_.Add({{"type", S(MovementTypeName(type))}, {"outcome", "requested"}}).Increment();
+  movements_.Add({{"type", EnumLabel(type)}, {"outcome", "requested"}}).Increment();
 }
 
 void MembershipMetrics::MovementDecided(v1::MovementType type, bool applied, absl::Duration tat, bool tat_met) {
-  const std::string t = S(MovementTypeName(type));
+  const std::string t = EnumLabel(type);
   movements_.Add({{"type", t}, {"outcome", applied ? "applied" : "rejected"}}).Increment();
   movement_tat_.Add({{"type", t}}, TurnaroundBuckets()).Observe(absl::ToDoubleSeconds(tat));
   if (!tat_met) movement_breaches_.Add({{"type", t}}).Increment();

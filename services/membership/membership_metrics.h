@@ -11,7 +11,8 @@
 // Counter and histogram series for every type and outcome exist from the start
 // at zero. The gauges are set by Refresh() from MembershipStore::Count(): once at start
 // and then by a background job, so they are right after a restart and agree
-// across replicas. Every label value comes from an enum, never from an id.
+// across replicas. Every label value comes from an enum through EnumLabel()
+// (membership_rules.h: the enum codec's short name, lower-cased), never from an id.
 #pragma once
 
 #include <memory>

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/proto_time.h"
 #include "common/status.h"
 #include "common/text.h"
@@ -131,7 +132,7 @@ absl::StatusOr<v1::ClientAccountStatus> NextAccountStatus(v1::ClientAccountStatu
       break;
   }
   return absl::FailedPreconditionError(absl::StrCat("cannot ", Abs(ActionName(action)), " an account that is ",
-                                                    Abs(AccountStatusName(from))));
+                                                    EnumLabel(from)));
 }
 
 absl::StatusOr<TatTargets> ParseTatTargets(std::string_view text) {
@@ -171,42 +172,182 @@ bool Overdue(v1::MovementStatus status, absl::Time due, absl::Time as_of) {
   return status == v1::MOVEMENT_STATUS_PENDING && as_of > due;
 }
 
-std::string_view MovementTypeName(v1::MovementType type) {
+// ---------------------------------------------------------------- decisions on locked rows
+
+namespace {
+
+absl::CivilDay DayOf(const common::v1::Date& d) { return absl::CivilDay(d.year(), d.month(), d.day()); }
+
+}  // namespace
+
+absl::Status RequireOpenAccount(const v1::ClientAccount& account, std::string_view field) {
+  if (account.status() != v1::CLIENT_ACCOUNT_STATUS_CANCELLED) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat(Abs(field), ": client account ", Quote(account.account_id()), " is cancelled"));
+}
+
+absl::Status DecideEnrolable(const v1::ClientAccount& account, std::optional<v1::PlanStatus> plan_status,
+                             const v1::Member& member, std::string_view prefix) {
+  CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, "account_id"));
+  CAREOPS_RETURN_IF_ERROR(ValidateNotBeforeStart(DayOf(member.effective_date()), DayOf(account.start_date()),
+                                                 absl::StrCat(Abs(prefix), "effective_date")));
+  if (!plan_status.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat(Abs(prefix), "plan_id: ", Quote(member.plan_id()),
+                                                      " is not a plan of account ", Quote(account.account_id())));
+  }
+  if (*plan_status != v1::PLAN_STATUS_ACTIVE) {
+    return absl::FailedPreconditionError(absl::StrCat(Abs(prefix), "plan_id: plan ", Quote(member.plan_id()),
+                                                      " is superseded; enrol on its newest version"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Plan> DecidePlanRevision(const v1::Plan& current, const v1::Plan& next) {
+  if (current.status() != v1::PLAN_STATUS_ACTIVE) {
+    return absl::FailedPreconditionError(absl::StrCat("plan_id: plan ", Quote(current.plan_id()),
+                                                      " is already superseded; revise its newest version"));
+  }
+  CAREOPS_RETURN_IF_ERROR(ValidateBenefits(next.benefits(), current.currency_code(), "benefits"));
+  v1::Plan plan = next;
+  plan.set_account_id(current.account_id());
+  plan.set_currency_code(current.currency_code());
+  if (plan.name().empty()) plan.set_name(current.name());
+  plan.set_version(current.version() + 1);
+  plan.set_supersedes_plan_id(current.plan_id());
+  plan.set_status(v1::PLAN_STATUS_ACTIVE);
+  return plan;
+}
+
+absl::StatusOr<v1::ClientAccount> DecideAccountTransition(v1::ClientAccount account, AccountAction action,
+                                                          absl::CivilDay effective_date, const std::string& reason) {
+  CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccountStatus next, NextAccountStatus(account.status(), action));
+  CAREOPS_RETURN_IF_ERROR(ValidateTransitionDate(effective_date, DayOf(account.start_date()),
+                                                 DayOf(account.status_effective_date()), "effective_date"));
+  account.set_status(next);
+  *account.mutable_status_effective_date() = ToProto(effective_date);
+  account.set_status_reason(reason);
+  return account;
+}
+
+absl::StatusOr<bool> MovementNeedsDecision(const v1::Movement& movement, v1::MovementStatus target) {
+  if (movement.status() == target) return false;
+  if (movement.status() != v1::MOVEMENT_STATUS_PENDING) {
+    return absl::FailedPreconditionError(absl::StrCat("movement ", Quote(movement.movement_id()), " is already ",
+                                                      EnumLabel(movement.status())));
+  }
+  return true;
+}
+
+v1::Movement DecidedMovement(v1::Movement mv, v1::MovementStatus target, const std::string& decided_by,
+                             const std::string& rejection_reason, absl::Time now) {
+  mv.set_status(target);
+  mv.set_decided_by(decided_by);
+  *mv.mutable_decide_time() = ToProtoTimestamp(now);
+  mv.set_rejection_reason(rejection_reason);
+  mv.set_tat_met(TatMet(FromProto(mv.due_time()), now));
+  mv.set_overdue(false);
+  return mv;
+}
+
+v1::Member MemberFromEnrollment(const v1::Movement& mv, const std::string& member_id) {
+  v1::Member member;
+  member.set_member_id(member_id);
+  member.set_account_id(mv.account_id());
+  member.set_plan_id(mv.enrollment().plan_id());
+  member.set_external_ref(mv.enrollment().external_ref());
+  member.set_status(v1::MEMBER_STATUS_ACTIVE);
+  *member.mutable_person() = mv.enrollment().person();
+  *member.mutable_effective_date() = mv.effective_date();
+  return member;
+}
+
+absl::StatusOr<v1::Member> ApplyMovementToMember(const v1::Movement& mv, const v1::ClientAccount& account,
+                                                 v1::Member member, std::optional<v1::PlanStatus> new_plan_status) {
+  if (account.status() == v1::CLIENT_ACCOUNT_STATUS_CANCELLED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("account_id: client account ", Quote(account.account_id()), " is cancelled; reject the movement"));
+  }
+  const absl::CivilDay effective = DayOf(mv.effective_date());
+  switch (mv.type()) {
+    case v1::MOVEMENT_TYPE_TERMINATION:
+      if (member.has_termination_date() && DayOf(member.termination_date()) <= effective) {
+        return absl::FailedPreconditionError(absl::StrCat("member_id: member ", Quote(member.member_id()),
+                                                          " is already terminated as of ",
+                                                          ToSqlDate(DayOf(member.termination_date()))));
+      }
+      if (effective < DayOf(member.effective_date())) {
+        return absl::FailedPreconditionError("effective_date: a termination must not precede the member's coverage");
+      }
+      member.set_status(v1::MEMBER_STATUS_TERMINATED);
+      *member.mutable_termination_date() = mv.effective_date();
+      return member;
+    case v1::MOVEMENT_TYPE_REINSTATEMENT:
+      if (member.status() != v1::MEMBER_STATUS_TERMINATED) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("member_id: member ", Quote(member.member_id()), " is not terminated"));
+      }
+      member.set_status(v1::MEMBER_STATUS_ACTIVE);
+      member.clear_termination_date();
+      return member;
+    case v1::MOVEMENT_TYPE_PLAN_CHANGE:
+      if (!new_plan_status.has_value()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("new_plan_id: ", Quote(mv.new_plan_id()), " is not a plan of the account"));
+      }
+      if (*new_plan_status != v1::PLAN_STATUS_ACTIVE) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("new_plan_id: plan ", Quote(mv.new_plan_id()), " is superseded"));
+      }
+      member.set_plan_id(mv.new_plan_id());
+      return member;
+    case v1::MOVEMENT_TYPE_DETAIL_CHANGE:
+      *member.mutable_person() = mv.person();
+      return member;
+    default:
+      return absl::InvalidArgumentError("type: an ENROLLMENT creates a member; it does not change one");
+  }
+}
+
+std::string_view MemberActionOf(v1::MovementType type) {
   switch (type) {
-    case v1::MOVEMENT_TYPE_ENROLLMENT: return "enrollment";
-    case v1::MOVEMENT_TYPE_TERMINATION: return "termination";
-    case v1::MOVEMENT_TYPE_PLAN_CHANGE: return "plan_change";
-    case v1::MOVEMENT_TYPE_REINSTATEMENT: return "reinstatement";
-    case v1::MOVEMENT_TYPE_DETAIL_CHANGE: return "detail_change";
-    default: return "unspecified";
+    case v1::MOVEMENT_TYPE_ENROLLMENT: return "member.enroll";
+    case v1::MOVEMENT_TYPE_TERMINATION: return "member.terminate";
+    case v1::MOVEMENT_TYPE_REINSTATEMENT: return "member.reinstate";
+    case v1::MOVEMENT_TYPE_PLAN_CHANGE: return "member.change_plan";
+    case v1::MOVEMENT_TYPE_DETAIL_CHANGE: return "member.change_details";
+    default: return "member.unknown";
   }
 }
 
-std::string_view AccountTypeName(v1::ClientAccountType type) {
-  switch (type) {
-    case v1::CLIENT_ACCOUNT_TYPE_DIRECT_CLIENT: return "direct_client";
-    case v1::CLIENT_ACCOUNT_TYPE_CORPORATE: return "corporate";
-    case v1::CLIENT_ACCOUNT_TYPE_BROKER: return "broker";
-    case v1::CLIENT_ACCOUNT_TYPE_AGENT: return "agent";
-    default: return "unspecified";
+absl::Status RequireSameUtilization(const v1::Utilization& existing, const v1::RecordUtilizationRequest& r) {
+  if (existing.member_id() == r.member_id() && existing.benefit_code() == r.benefit_code() &&
+      existing.amount().amount_minor() == r.amount().amount_minor() &&
+      existing.amount().currency_code() == r.amount().currency_code() &&
+      DayOf(existing.service_date()) == DayOf(r.service_date())) {
+    return absl::OkStatus();
   }
+  return absl::AlreadyExistsError(
+      absl::StrCat("source_reference: ", Quote(r.source_reference()),
+                   " already recorded a different utilisation (member, benefit, amount or service date)"));
 }
 
-std::string_view AccountStatusName(v1::ClientAccountStatus status) {
-  switch (status) {
-    case v1::CLIENT_ACCOUNT_STATUS_ACTIVE: return "active";
-    case v1::CLIENT_ACCOUNT_STATUS_SUSPENDED: return "suspended";
-    case v1::CLIENT_ACCOUNT_STATUS_CANCELLED: return "cancelled";
-    default: return "unspecified";
+absl::StatusOr<int64_t> DecideUtilization(const EligibilityFacts& facts, absl::CivilDay service_date,
+                                          int64_t amount_minor, std::string_view currency,
+                                          std::string_view member_id) {
+  if (!facts.member_found) return absl::NotFoundError(absl::StrCat("member_id: no member ", Quote(member_id)));
+  if (facts.benefit && currency != facts.currency) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("amount.currency_code: must be the plan's currency ", facts.currency));
   }
-}
-
-std::string_view MemberStatusName(v1::MemberStatus status) {
-  switch (status) {
-    case v1::MEMBER_STATUS_ACTIVE: return "active";
-    case v1::MEMBER_STATUS_TERMINATED: return "terminated";
-    default: return "unspecified";
+  EligibilityDecision d = DecideEligibility(facts, service_date, amount_minor);
+  if (!d.eligible) {
+    std::vector<std::string> why;
+    for (const auto& reason : d.reasons) {
+      why.push_back(absl::StrCat(v1::EligibilityReasonCode_Name(reason.code), ": ", reason.message));
+    }
+    return absl::FailedPreconditionError(absl::StrCat("utilisation refused: ", absl::StrJoin(why, "; ")));
   }
+  return UsedAfterRecording(facts, amount_minor);
 }
 
 // ---------------------------------------------------------------- validation

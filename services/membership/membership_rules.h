@@ -10,6 +10,12 @@
 //   - Client-account status machine: ACTIVE <-> SUSPENDED, either -> CANCELLED (final).
 //   - Movement TAT: due = request time + N business days (Mon-Fri, UTC, minus
 //     configured holidays; common/business_days.h).
+//   - Decisions on rows the store has locked and loaded (the claims shape: the
+//     store locks and loads, a function here decides, the store writes what was
+//     decided): enrolability, movement application and decision, plan
+//     supersession, account transitions, whether a utilisation may be recorded.
+//     Each takes the loaded rows by value or const reference and returns the
+//     rows to write, or the status the caller sees.
 //   - Validation of resources a caller sends (accounts, plans, people), each
 //     error INVALID_ARGUMENT naming the field and the rule, built on the common
 //     validator (common/validation.h: lengths in characters, no control
@@ -25,9 +31,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "careops/membership/v1/membership.pb.h"
+#include "common/enum_codec.h"
 #include "common/money.h"
 
 #include "common/business_days.h"
@@ -121,11 +129,79 @@ bool TatMet(absl::Time due, absl::Time decided);
 // A pending movement is overdue once `as_of` is past due.
 bool Overdue(v1::MovementStatus status, absl::Time due, absl::Time as_of);
 
-// Lower-case label values for metrics and audit ("enrollment", "plan_change").
-std::string_view MovementTypeName(v1::MovementType type);
-std::string_view AccountTypeName(v1::ClientAccountType type);
-std::string_view AccountStatusName(v1::ClientAccountStatus status);
-std::string_view MemberStatusName(v1::MemberStatus status);
+// The lower-case label of an enum value, for metric labels, audit actions and
+// messages ("enrollment", "plan_change", "direct_client"): the one enum codec's
+// short name (common/enum_codec.h), lower-cased. Columns store the codec's short
+// name itself (V004). "" for a number the enum lacks.
+template <typename E>
+std::string EnumLabel(E value) {
+  return absl::AsciiStrToLower(EnumShortName(value));
+}
+
+// ---------------------------------------------------------------- decisions on locked rows
+
+// FAILED_PRECONDITION naming `field` when the account is cancelled: nothing new
+// (plans, members, movements) may be added to it.
+absl::Status RequireOpenAccount(const v1::ClientAccount& account, std::string_view field);
+
+// Whether `member` may be enrolled in `account` (locked by the store, so its
+// status cannot change before the insert commits): the account is open, the
+// coverage starts on or after the account's start, and the plan is an ACTIVE plan
+// of the account. `plan_status` is the status of member.plan_id() when it is a
+// plan of the account, nullopt when it is not. Field names are prefixed with
+// `prefix` ("rows[3]." in a census). FAILED_PRECONDITION or INVALID_ARGUMENT.
+absl::Status DecideEnrolable(const v1::ClientAccount& account, std::optional<v1::PlanStatus> plan_status,
+                             const v1::Member& member, std::string_view prefix);
+
+// The new version a RevisePlan makes of `current` from `next` (name, benefits):
+// FAILED_PRECONDITION when `current` is already superseded; INVALID_ARGUMENT for
+// benefits that do not fit the plan's currency. Account, currency, version + 1 and
+// supersedes_plan_id come from `current`; an empty name keeps the current one.
+absl::StatusOr<v1::Plan> DecidePlanRevision(const v1::Plan& current, const v1::Plan& next);
+
+// The account after `action` from `effective_date` with `reason`:
+// FAILED_PRECONDITION from a wrong status (NextAccountStatus), INVALID_ARGUMENT
+// for a date per ValidateTransitionDate.
+absl::StatusOr<v1::ClientAccount> DecideAccountTransition(v1::ClientAccount account, AccountAction action,
+                                                          absl::CivilDay effective_date, const std::string& reason);
+
+// Whether a decision (apply or reject) still has to be made on `movement`:
+// false when it is already `target` (the same answer again), true when PENDING,
+// FAILED_PRECONDITION when it was decided the other way.
+absl::StatusOr<bool> MovementNeedsDecision(const v1::Movement& movement, v1::MovementStatus target);
+
+// `movement` decided to `target` by `decided_by` at `now` (TAT met or not).
+v1::Movement DecidedMovement(v1::Movement movement, v1::MovementStatus target, const std::string& decided_by,
+                             const std::string& rejection_reason, absl::Time now);
+
+// The member an ENROLLMENT movement creates, with id `member_id`.
+v1::Member MemberFromEnrollment(const v1::Movement& movement, const std::string& member_id);
+
+// What applying a movement other than ENROLLMENT does to `member`. The account
+// must not be cancelled. TERMINATION ends coverage on the effective date (not
+// before coverage starts, not a member already terminated by then);
+// REINSTATEMENT needs a TERMINATED member; PLAN_CHANGE needs `new_plan_status`
+// (the status of movement.new_plan_id() when it is a plan of the account,
+// nullopt otherwise) to be ACTIVE; DETAIL_CHANGE replaces the person.
+// FAILED_PRECONDITION naming the field for every refusal.
+absl::StatusOr<v1::Member> ApplyMovementToMember(const v1::Movement& movement, const v1::ClientAccount& account,
+                                                 v1::Member member, std::optional<v1::PlanStatus> new_plan_status);
+
+// The audit action of a movement's effect on its member ("member.terminate").
+std::string_view MemberActionOf(v1::MovementType type);
+
+// ALREADY_EXISTS unless `existing` (recorded under the request's
+// source_reference) is the same utilisation: member, benefit, amount and date.
+absl::Status RequireSameUtilization(const v1::Utilization& existing, const v1::RecordUtilizationRequest& request);
+
+// Whether `amount_minor` in `currency` may be recorded for a service on
+// `service_date`, given the facts loaded under the balance lock; the year's
+// utilisation after it. INVALID_ARGUMENT for another currency than the plan's,
+// NOT_FOUND for an unknown member, FAILED_PRECONDITION listing every
+// eligibility reason (or naming the 10^15 bound).
+absl::StatusOr<int64_t> DecideUtilization(const EligibilityFacts& facts, absl::CivilDay service_date,
+                                          int64_t amount_minor, std::string_view currency,
+                                          std::string_view member_id);
 
 // ---------------------------------------------------------------- validation
 

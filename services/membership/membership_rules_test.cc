@@ -320,5 +320,226 @@ TEST(ValidationTest, NamesCountCharactersAndMustBeVisible) {
   EXPECT_LT(ValidateAccountField(a, std::string(100000, 'p'), "account").message().size(), 120u);
 }
 
+
+// ---------------------------------------------------------------- decisions on locked rows
+
+namespace decisions {
+
+v1::ClientAccount OpenAccount() {
+  v1::ClientAccount a;
+  a.set_account_id("ACC");
+  a.set_status(v1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+  *a.mutable_start_date() = ToProto(CivilDay(2026, 1, 1));
+  *a.mutable_status_effective_date() = ToProto(CivilDay(2026, 1, 1));
+  return a;
+}
+
+v1::Member CoveredFrom(CivilDay day) {
+  v1::Member m;
+  m.set_member_id("MEM");
+  m.set_account_id("ACC");
+  m.set_plan_id("PLAN-1");
+  m.set_status(v1::MEMBER_STATUS_ACTIVE);
+  *m.mutable_effective_date() = ToProto(day);
+  m.mutable_person()->set_given_name("Ana");
+  return m;
+}
+
+v1::Movement MovementOf(v1::MovementType type, CivilDay effective) {
+  v1::Movement mv;
+  mv.set_movement_id("MV");
+  mv.set_account_id("ACC");
+  mv.set_member_id("MEM");
+  mv.set_type(type);
+  mv.set_status(v1::MOVEMENT_STATUS_PENDING);
+  *mv.mutable_effective_date() = ToProto(effective);
+  return mv;
+}
+
+TEST(EnrolabilityTest, OpenAccountStartedActivePlan) {
+  const v1::ClientAccount account = OpenAccount();
+  EXPECT_TRUE(DecideEnrolable(account, v1::PLAN_STATUS_ACTIVE, CoveredFrom(CivilDay(2026, 1, 1)), "").ok());
+  absl::Status early = DecideEnrolable(account, v1::PLAN_STATUS_ACTIVE, CoveredFrom(CivilDay(2025, 12, 31)), "rows[2].");
+  EXPECT_EQ(early.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(early.message(), "rows[2].effective_date: must not be before the account's start date 2026-01-01");
+  absl::Status foreign = DecideEnrolable(account, std::nullopt, CoveredFrom(CivilDay(2026, 2, 1)), "");
+  EXPECT_EQ(foreign.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(foreign.message(), "plan_id: 'PLAN-1' is not a plan of account 'ACC'");
+  absl::Status old = DecideEnrolable(account, v1::PLAN_STATUS_SUPERSEDED, CoveredFrom(CivilDay(2026, 2, 1)), "");
+  EXPECT_EQ(old.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(old.message().find("superseded"), std::string_view::npos);
+  v1::ClientAccount cancelled = account;
+  cancelled.set_status(v1::CLIENT_ACCOUNT_STATUS_CANCELLED);
+  absl::Status closed = DecideEnrolable(cancelled, v1::PLAN_STATUS_ACTIVE, CoveredFrom(CivilDay(2026, 2, 1)), "");
+  EXPECT_EQ(closed.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(closed.message(), "account_id: client account 'ACC' is cancelled");
+  // A suspended account still takes enrolments (coverage is judged per service date).
+  v1::ClientAccount suspended = account;
+  suspended.set_status(v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+  EXPECT_TRUE(DecideEnrolable(suspended, v1::PLAN_STATUS_ACTIVE, CoveredFrom(CivilDay(2026, 2, 1)), "").ok());
+}
+
+TEST(PlanRevisionTest, ANewVersionSupersedesTheActiveOne) {
+  v1::Plan current = GoodPlan();
+  current.set_plan_id("PLAN-1");
+  current.set_version(3);
+  current.set_status(v1::PLAN_STATUS_ACTIVE);
+  v1::Plan next;
+  *next.mutable_benefits() = current.benefits();
+  next.mutable_benefits(0)->mutable_annual_limit()->set_amount_minor(200000);
+  auto revised = DecidePlanRevision(current, next);
+  ASSERT_TRUE(revised.ok()) << revised.status();
+  EXPECT_EQ(revised->version(), 4);
+  EXPECT_EQ(revised->supersedes_plan_id(), "PLAN-1");
+  EXPECT_EQ(revised->name(), "Gold");  // empty: kept
+  EXPECT_EQ(revised->account_id(), "A");
+  EXPECT_EQ(revised->currency_code(), "PHP");
+  EXPECT_EQ(revised->status(), v1::PLAN_STATUS_ACTIVE);
+  next.mutable_benefits(0)->mutable_annual_limit()->set_currency_code("USD");
+  EXPECT_EQ(DecidePlanRevision(current, next).status().code(), absl::StatusCode::kInvalidArgument);
+  current.set_status(v1::PLAN_STATUS_SUPERSEDED);
+  EXPECT_EQ(DecidePlanRevision(current, next).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(AccountTransitionTest, TheDecisionCarriesStatusDateAndReason) {
+  auto suspended = DecideAccountTransition(OpenAccount(), AccountAction::kSuspend, CivilDay(2026, 4, 1), "past due");
+  ASSERT_TRUE(suspended.ok()) << suspended.status();
+  EXPECT_EQ(suspended->status(), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+  EXPECT_EQ(suspended->status_effective_date().month(), 4);
+  EXPECT_EQ(suspended->status_reason(), "past due");
+  EXPECT_EQ(DecideAccountTransition(*suspended, AccountAction::kCancel, CivilDay(2026, 3, 31), "x").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecideAccountTransition(*suspended, AccountAction::kSuspend, CivilDay(2026, 5, 1), "x").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(MovementDecisionTest, PendingIsDecidedOnceAndTheOtherWayIsRefused) {
+  v1::Movement mv = MovementOf(v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 3, 1));
+  *mv.mutable_due_time() = ToProtoTimestamp(absl::FromUnixSeconds(1000));
+  EXPECT_TRUE(*MovementNeedsDecision(mv, v1::MOVEMENT_STATUS_APPLIED));
+  v1::Movement applied = DecidedMovement(mv, v1::MOVEMENT_STATUS_APPLIED, "eva.tan", "", absl::FromUnixSeconds(2000));
+  EXPECT_EQ(applied.status(), v1::MOVEMENT_STATUS_APPLIED);
+  EXPECT_EQ(applied.decided_by(), "eva.tan");
+  EXPECT_FALSE(applied.tat_met());  // decided after its due time
+  EXPECT_FALSE(*MovementNeedsDecision(applied, v1::MOVEMENT_STATUS_APPLIED));
+  auto other_way = MovementNeedsDecision(applied, v1::MOVEMENT_STATUS_REJECTED);
+  EXPECT_EQ(other_way.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(other_way.status().message(), "movement 'MV' is already applied");
+  EXPECT_TRUE(DecidedMovement(mv, v1::MOVEMENT_STATUS_REJECTED, "x", "why", absl::FromUnixSeconds(1000)).tat_met());
+}
+
+TEST(MovementApplicationTest, TerminationEndsCoverageOnItsDateAndNeverBeforeItStarts) {
+  const v1::ClientAccount account = OpenAccount();
+  const v1::Member member = CoveredFrom(CivilDay(2026, 2, 1));
+  auto ended = ApplyMovementToMember(MovementOf(v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 7, 1)), account, member,
+                                     std::nullopt);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->status(), v1::MEMBER_STATUS_TERMINATED);
+  EXPECT_EQ(ended->termination_date().month(), 7);
+  auto again = ApplyMovementToMember(MovementOf(v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 8, 1)), account, *ended,
+                                     std::nullopt);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(again.status().message(), "member_id: member 'MEM' is already terminated as of 2026-07-01");
+  auto before = ApplyMovementToMember(MovementOf(v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 1, 15)), account,
+                                      member, std::nullopt);
+  EXPECT_EQ(before.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(before.status().message(), "effective_date: a termination must not precede the member's coverage");
+}
+
+TEST(MovementApplicationTest, ReinstatementNeedsATerminatedMember) {
+  const v1::ClientAccount account = OpenAccount();
+  v1::Member member = CoveredFrom(CivilDay(2026, 2, 1));
+  auto refused = ApplyMovementToMember(MovementOf(v1::MOVEMENT_TYPE_REINSTATEMENT, CivilDay(2026, 3, 1)), account,
+                                       member, std::nullopt);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  member.set_status(v1::MEMBER_STATUS_TERMINATED);
+  *member.mutable_termination_date() = ToProto(CivilDay(2026, 3, 1));
+  auto back = ApplyMovementToMember(MovementOf(v1::MOVEMENT_TYPE_REINSTATEMENT, CivilDay(2026, 3, 1)), account,
+                                    member, std::nullopt);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->status(), v1::MEMBER_STATUS_ACTIVE);
+  EXPECT_FALSE(back->has_termination_date());
+}
+
+TEST(MovementApplicationTest, PlanChangeNeedsAnActivePlanOfTheAccount) {
+  const v1::ClientAccount account = OpenAccount();
+  v1::Movement mv = MovementOf(v1::MOVEMENT_TYPE_PLAN_CHANGE, CivilDay(2026, 3, 1));
+  mv.set_new_plan_id("PLAN-2");
+  const v1::Member member = CoveredFrom(CivilDay(2026, 2, 1));
+  EXPECT_EQ(ApplyMovementToMember(mv, account, member, v1::PLAN_STATUS_ACTIVE)->plan_id(), "PLAN-2");
+  auto foreign = ApplyMovementToMember(mv, account, member, std::nullopt);
+  EXPECT_EQ(foreign.status().message(), "new_plan_id: 'PLAN-2' is not a plan of the account");
+  auto old = ApplyMovementToMember(mv, account, member, v1::PLAN_STATUS_SUPERSEDED);
+  EXPECT_EQ(old.status().message(), "new_plan_id: plan 'PLAN-2' is superseded");
+}
+
+TEST(MovementApplicationTest, DetailChangeReplacesThePersonAndACancelledAccountTakesNothing) {
+  v1::ClientAccount account = OpenAccount();
+  v1::Movement mv = MovementOf(v1::MOVEMENT_TYPE_DETAIL_CHANGE, CivilDay(2026, 3, 1));
+  mv.mutable_person()->set_given_name("Renamed");
+  const v1::Member member = CoveredFrom(CivilDay(2026, 2, 1));
+  EXPECT_EQ(ApplyMovementToMember(mv, account, member, std::nullopt)->person().given_name(), "Renamed");
+  account.set_status(v1::CLIENT_ACCOUNT_STATUS_CANCELLED);
+  auto closed = ApplyMovementToMember(mv, account, member, std::nullopt);
+  EXPECT_EQ(closed.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(closed.status().message(), "account_id: client account 'ACC' is cancelled; reject the movement");
+  EXPECT_EQ(MemberActionOf(v1::MOVEMENT_TYPE_DETAIL_CHANGE), "member.change_details");
+}
+
+TEST(MovementApplicationTest, AnEnrollmentMakesTheMemberItDescribes) {
+  v1::Movement mv = MovementOf(v1::MOVEMENT_TYPE_ENROLLMENT, CivilDay(2026, 3, 1));
+  mv.clear_member_id();
+  mv.mutable_enrollment()->set_plan_id("PLAN-1");
+  mv.mutable_enrollment()->set_external_ref("EMP-9");
+  mv.mutable_enrollment()->mutable_person()->set_given_name("New");
+  v1::Member m = MemberFromEnrollment(mv, "MEM-NEW");
+  EXPECT_EQ(m.member_id(), "MEM-NEW");
+  EXPECT_EQ(m.account_id(), "ACC");
+  EXPECT_EQ(m.external_ref(), "EMP-9");
+  EXPECT_EQ(m.status(), v1::MEMBER_STATUS_ACTIVE);
+  EXPECT_EQ(m.effective_date().month(), 3);
+  EXPECT_EQ(m.person().given_name(), "New");
+}
+
+TEST(UtilizationDecisionTest, RefusalsNameTheirReason) {
+  v1::RecordUtilizationRequest r;
+  r.set_member_id("MEM");
+  r.set_benefit_code("OUTPATIENT");
+  r.set_source_reference("claim-1");
+  r.mutable_amount()->set_currency_code("PHP");
+  r.mutable_amount()->set_amount_minor(1000);
+  *r.mutable_service_date() = ToProto(CivilDay(2026, 3, 2));
+  v1::Utilization same;
+  same.set_member_id("MEM");
+  same.set_benefit_code("OUTPATIENT");
+  *same.mutable_amount() = r.amount();
+  *same.mutable_service_date() = r.service_date();
+  EXPECT_TRUE(RequireSameUtilization(same, r).ok());
+  same.mutable_amount()->set_amount_minor(999);
+  EXPECT_EQ(RequireSameUtilization(same, r).code(), absl::StatusCode::kAlreadyExists);
+
+  EligibilityFacts f = CoveredMember();
+  f.benefit->waiting_period_days = 0;
+  EXPECT_EQ(*DecideUtilization(f, CivilDay(2026, 3, 2), 1000, "PHP", "MEM"), 1000);
+  EXPECT_EQ(DecideUtilization(f, CivilDay(2026, 3, 2), 1000, "USD", "MEM").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto capped = DecideUtilization(f, CivilDay(2026, 3, 2), 30001, "PHP", "MEM");
+  EXPECT_EQ(capped.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(capped.status().message().find("PER_VISIT_CAP_EXCEEDED"), std::string_view::npos);
+  EligibilityFacts unknown;
+  EXPECT_EQ(DecideUtilization(unknown, CivilDay(2026, 3, 2), 1000, "PHP", "MEM").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(EnumLabelTest, LabelsAreTheCodecNamesLowerCased) {
+  EXPECT_EQ(EnumLabel(v1::MOVEMENT_TYPE_PLAN_CHANGE), "plan_change");
+  EXPECT_EQ(EnumLabel(v1::CLIENT_ACCOUNT_TYPE_DIRECT_CLIENT), "direct_client");
+  EXPECT_EQ(EnumLabel(v1::MEMBER_STATUS_TERMINATED), "terminated");
+  EXPECT_EQ(EnumShortName(v1::CLIENT_ACCOUNT_STATUS_SUSPENDED), "SUSPENDED");
+  EXPECT_EQ(EnumFromShortName<v1::MovementStatus>("REJECTED"), v1::MOVEMENT_STATUS_REJECTED);
+}
+
+}  // namespace decisions
+
 }  // namespace
 }  // namespace careops::membership

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/enum_codec.h"
 #include "common/mysql/audit.h"
 #include "common/log.h"
 #include "common/mysql/batch.h"
@@ -47,6 +48,11 @@ constexpr char kInsertAccount[] =
 constexpr char kSelectAccount[] = "SELECT " CAREOPS_ACCOUNT_COLUMNS " FROM client_accounts WHERE account_id = ?";
 constexpr char kSelectAccountForUpdate[] =
     "SELECT " CAREOPS_ACCOUNT_COLUMNS " FROM client_accounts WHERE account_id = ? FOR UPDATE";
+// Taken by everything that adds a child row (plan, member, movement,
+// utilisation): a transition holds FOR UPDATE, so a child can never be added to
+// an account while it is being cancelled, and sees the cancellation once it is.
+constexpr char kSelectAccountForShare[] =
+    "SELECT " CAREOPS_ACCOUNT_COLUMNS " FROM client_accounts WHERE account_id = ? LOCK IN SHARE MODE";
 // Every status an account takes, from the day it takes effect (V003).
 constexpr char kInsertStatusHistory[] =
     "INSERT INTO account_status_history (account_id, effective_date, status, reason, recorded_at)"
@@ -61,11 +67,11 @@ constexpr char kAccountsByStatus[] = " AND status = ?";
 constexpr char kAccountsByOfficer[] = " AND account_officer = ?";
 constexpr char kListAccountsPage[] = " ORDER BY account_id LIMIT ?";
 constexpr char kTerminateAccountMembers[] =
-    "UPDATE members SET status = 'terminated', termination_date = ?, version = version + 1, updated_at = ?"
+    "UPDATE members SET status = 'TERMINATED', termination_date = ?, version = version + 1, updated_at = ?"
     " WHERE account_id = ? AND (termination_date IS NULL OR termination_date > ?)";
 
 constexpr char kSummary[] =
-    "SELECT COALESCE(SUM(status = 'active'), 0), COALESCE(SUM(status = 'terminated'), 0),"
+    "SELECT COALESCE(SUM(status = 'ACTIVE'), 0), COALESCE(SUM(status = 'TERMINATED'), 0),"
     " COALESCE(SUM(effective_date <= ? AND (termination_date IS NULL OR termination_date > ?)), 0),"
     " COALESCE(SUM(effective_date <= ? AND (termination_date IS NULL OR termination_date > ?)), 0),"
     " COALESCE(SUM(effective_date BETWEEN ? AND ?), 0),"
@@ -84,7 +90,7 @@ constexpr char kSelectPlanForUpdate[] = "SELECT " CAREOPS_PLAN_COLUMNS " FROM pl
 constexpr char kSelectBenefits[] =
     "SELECT plan_id, " CAREOPS_BENEFIT_COLUMNS " FROM plan_benefits WHERE plan_id = ? ORDER BY position";
 constexpr char kSupersedePlan[] =
-    "UPDATE plans SET status = 'superseded', version = version + 1 WHERE plan_id = ?";
+    "UPDATE plans SET status = 'SUPERSEDED', version = version + 1 WHERE plan_id = ?";
 constexpr char kListPlansBase[] = " FROM plans WHERE plan_id > ?";
 constexpr char kPlansByAccount[] = " AND account_id = ?";
 constexpr char kPlansByStatus[] = " AND status = ?";
@@ -104,6 +110,8 @@ constexpr char kInsertMemberHead[] = "INSERT INTO members (" CAREOPS_MEMBER_COLU
 constexpr char kSelectMember[] = "SELECT " CAREOPS_MEMBER_COLUMNS " FROM members WHERE member_id = ?";
 constexpr char kSelectMemberForUpdate[] =
     "SELECT " CAREOPS_MEMBER_COLUMNS " FROM members WHERE member_id = ? FOR UPDATE";
+// A member's account never changes, so reading it before the account lock is safe.
+constexpr char kSelectMemberAccount[] = "SELECT account_id FROM members WHERE member_id = ?";
 constexpr char kSelectMemberByRef[] = "SELECT member_id FROM members WHERE account_id = ? AND external_ref = ?";
 constexpr char kUpdateMember[] =
     "UPDATE members SET plan_id = ?, status = ?, given_name = ?, family_name = ?, birth_date = ?, sex = ?,"
@@ -130,7 +138,7 @@ constexpr char kListMovementsBase[] = "SELECT details FROM movements WHERE movem
 constexpr char kMovementsByAccount[] = " AND account_id = ?";
 constexpr char kMovementsByStatus[] = " AND status = ?";
 constexpr char kMovementsByType[] = " AND type = ?";
-constexpr char kMovementsOverdue[] = " AND status = 'pending' AND due_at < ?";
+constexpr char kMovementsOverdue[] = " AND status = 'PENDING' AND due_at < ?";
 constexpr char kListMovementsPage[] = " ORDER BY movement_id LIMIT ?";
 
 // The account status is the one in force on the service date (the last history
@@ -138,7 +146,7 @@ constexpr char kListMovementsPage[] = " ORDER BY movement_id LIMIT ?";
 constexpr char kEligibilityFacts[] =
     "SELECT m.account_id, m.plan_id, m.effective_date, m.termination_date,"
     " COALESCE((SELECT h.status FROM account_status_history h WHERE h.account_id = m.account_id"
-    "   AND h.effective_date <= ? ORDER BY h.effective_date DESC, h.seq DESC LIMIT 1), 'active'),"
+    "   AND h.effective_date <= ? ORDER BY h.effective_date DESC, h.seq DESC LIMIT 1), 'ACTIVE'),"
     " COALESCE((SELECT h.effective_date FROM account_status_history h WHERE h.account_id = m.account_id"
     "   AND h.effective_date <= ? ORDER BY h.effective_date DESC, h.seq DESC LIMIT 1), m.effective_date),"
     " p.currency, b.code, b.category, b.unlimited, b.annual_limit_minor, b.per_visit_cap_minor,"
@@ -169,7 +177,7 @@ constexpr char kReverseUtilization[] =
 constexpr char kCountMembers[] = "SELECT status, COUNT(*) FROM members GROUP BY status";
 constexpr char kCountAccounts[] = "SELECT type, status, COUNT(*) FROM client_accounts GROUP BY type, status";
 constexpr char kCountOverdueMovements[] =
-    "SELECT type, COUNT(*) FROM movements WHERE status = 'pending' AND due_at < ? GROUP BY type";
+    "SELECT type, COUNT(*) FROM movements WHERE status = 'PENDING' AND due_at < ? GROUP BY type";
 
 // ---------------------------------------------------------------- row helpers
 
@@ -205,37 +213,23 @@ absl::Status CheckEtag(const std::string& given, const std::string& current, std
   return absl::OkStatus();
 }
 
+// Enum columns hold the codec's short names ("ACTIVE", "PLAN_CHANGE"; V004).
 template <typename E>
-E ParseEnum(const std::string& text, std::string_view (*name)(E), int max) {
-  for (int i = 1; i <= max; ++i) {
-    if (name(static_cast<E>(i)) == text) return static_cast<E>(i);
-  }
-  return static_cast<E>(0);
+std::string Code(E value) {
+  return EnumShortName(value);
 }
 
-std::string_view PlanStatusName(v1::PlanStatus s) {
-  switch (s) {
-    case v1::PLAN_STATUS_ACTIVE: return "active";
-    case v1::PLAN_STATUS_SUPERSEDED: return "superseded";
-    default: return "unspecified";
-  }
-}
-
-std::string_view MovementStatusName(v1::MovementStatus s) {
-  switch (s) {
-    case v1::MOVEMENT_STATUS_PENDING: return "pending";
-    case v1::MOVEMENT_STATUS_APPLIED: return "applied";
-    case v1::MOVEMENT_STATUS_REJECTED: return "rejected";
-    default: return "unspecified";
-  }
+template <typename E>
+E ParseCode(sql::ResultSet& rs, int col) {
+  return EnumFromShortName<E>(Str(rs, col));
 }
 
 v1::ClientAccount ReadAccount(sql::ResultSet& rs) {
   v1::ClientAccount a;
   a.set_account_id(Str(rs, 1));
   a.set_name(Str(rs, 2));
-  a.set_type(ParseEnum<v1::ClientAccountType>(Str(rs, 3), AccountTypeName, 4));
-  a.set_status(ParseEnum<v1::ClientAccountStatus>(Str(rs, 4), AccountStatusName, 3));
+  a.set_type(ParseCode<v1::ClientAccountType>(rs, 3));
+  a.set_status(ParseCode<v1::ClientAccountStatus>(rs, 4));
   a.set_account_officer(Str(rs, 5));
   a.set_contact_email(Str(rs, 6));
   *a.mutable_start_date() = ToProto(Day(rs, 7));
@@ -255,7 +249,7 @@ v1::Plan ReadPlan(sql::ResultSet& rs) {
   p.set_currency_code(Str(rs, 4));
   p.set_version(rs.getInt(5));
   p.set_supersedes_plan_id(Str(rs, 6));
-  p.set_status(ParseEnum<v1::PlanStatus>(Str(rs, 7), PlanStatusName, 2));
+  p.set_status(ParseCode<v1::PlanStatus>(rs, 7));
   p.set_etag(Etag(rs.getInt64(8)));
   *p.mutable_create_time() = ToProtoTimestamp(Instant(rs, 9));
   return p;
@@ -267,7 +261,7 @@ v1::Member ReadMember(sql::ResultSet& rs) {
   m.set_account_id(Str(rs, 2));
   m.set_plan_id(Str(rs, 3));
   m.set_external_ref(Str(rs, 4));
-  m.set_status(ParseEnum<v1::MemberStatus>(Str(rs, 5), MemberStatusName, 2));
+  m.set_status(ParseCode<v1::MemberStatus>(rs, 5));
   v1::Person* p = m.mutable_person();
   p->set_given_name(Str(rs, 6));
   p->set_family_name(Str(rs, 7));
@@ -349,8 +343,15 @@ absl::StatusOr<Response> Idempotent(mysql::ConnectionPool& pool, const MutationC
 
 // ---------------------------------------------------------------- statements
 
-absl::StatusOr<v1::ClientAccount> LoadAccount(mysql::Connection& c, const std::string& id, bool lock) {
-  auto& st = c.Prepare(lock ? kSelectAccountForUpdate : kSelectAccount);
+// How a transaction reads a client account: kUpdate to change it (transitions,
+// updates), kShare to add a child row under it; lock order is always the account
+// before its members, plans, movements and balances.
+enum class AccountLock { kNone, kShare, kUpdate };
+
+absl::StatusOr<v1::ClientAccount> LoadAccount(mysql::Connection& c, const std::string& id, AccountLock lock) {
+  auto& st = c.Prepare(lock == AccountLock::kUpdate  ? kSelectAccountForUpdate
+                       : lock == AccountLock::kShare ? kSelectAccountForShare
+                                                     : kSelectAccount);
   st.setString(1, id);
   std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
   if (!rs->next()) return absl::NotFoundError(absl::StrCat("account_id: no client account ", Quote(id)));
@@ -360,7 +361,7 @@ absl::StatusOr<v1::ClientAccount> LoadAccount(mysql::Connection& c, const std::s
 void StoreAccount(mysql::Connection& c, const v1::ClientAccount& a, int64_t version, absl::Time now) {
   auto& st = c.Prepare(kUpdateAccount);
   st.setString(1, a.name());
-  st.setString(2, std::string(AccountStatusName(a.status())));
+  st.setString(2, Code(a.status()));
   st.setString(3, a.account_officer());
   st.setString(4, a.contact_email());
   st.setString(5, ToSqlDate(DayOf(a.status_effective_date())));
@@ -394,18 +395,10 @@ void AppendStatusHistory(mysql::Connection& c, const v1::ClientAccount& a, absl:
   auto& st = c.Prepare(kInsertStatusHistory);
   st.setString(1, a.account_id());
   st.setString(2, ToSqlDate(DayOf(a.status_effective_date())));
-  st.setString(3, std::string(AccountStatusName(a.status())));
+  st.setString(3, Code(a.status()));
   st.setString(4, a.status_reason());
   st.setString(5, ToSqlDatetime(now));
   st.executeUpdate();
-}
-
-// FAILED_PRECONDITION naming `field` when the account is cancelled: nothing new
-// (plans, members, movements) may be added to it.
-absl::Status RequireOpen(const v1::ClientAccount& account, std::string_view field) {
-  if (account.status() != v1::CLIENT_ACCOUNT_STATUS_CANCELLED) return absl::OkStatus();
-  return absl::FailedPreconditionError(
-      absl::StrCat(Abs(field), ": client account ", Quote(account.account_id()), " is cancelled"));
 }
 
 void LoadBenefits(mysql::Connection& c, v1::Plan& plan) {
@@ -436,7 +429,7 @@ void InsertPlan(mysql::Connection& c, const v1::Plan& p, absl::Time now) {
   st.setString(4, p.currency_code());
   st.setInt(5, p.version());
   st.setString(6, p.supersedes_plan_id());
-  st.setString(7, std::string(PlanStatusName(p.status())));
+  st.setString(7, Code(p.status()));
   st.setInt64(8, 1);
   st.setString(9, ToSqlDatetime(now));
   st.executeUpdate();
@@ -471,7 +464,7 @@ void BindMember(sql::PreparedStatement& st, int base, const v1::Member& m, absl:
   st.setString(base + 1, m.account_id());
   st.setString(base + 2, m.plan_id());
   st.setString(base + 3, m.external_ref());
-  st.setString(base + 4, std::string(MemberStatusName(m.status())));
+  st.setString(base + 4, Code(m.status()));
   st.setString(base + 5, p.given_name());
   st.setString(base + 6, p.family_name());
   st.setString(base + 7, ToSqlDate(DayOf(p.birth_date())));
@@ -492,7 +485,7 @@ void StoreMember(mysql::Connection& c, v1::Member& m, absl::Time now) {
   const v1::Person& p = m.person();
   auto& st = c.Prepare(kUpdateMember);
   st.setString(1, m.plan_id());
-  st.setString(2, std::string(MemberStatusName(m.status())));
+  st.setString(2, Code(m.status()));
   st.setString(3, p.given_name());
   st.setString(4, p.family_name());
   st.setString(5, ToSqlDate(DayOf(p.birth_date())));
@@ -508,30 +501,21 @@ void StoreMember(mysql::Connection& c, v1::Member& m, absl::Time now) {
   *m.mutable_update_time() = ToProtoTimestamp(now);
 }
 
-// The checks an enrolment needs from the database: the account is open and
-// started by the effective date, the plan is one of its ACTIVE plans.
-absl::Status CheckEnrollable(const v1::ClientAccount& account, v1::PlanStatus plan_status, bool plan_found,
-                             const v1::Member& m, std::string_view prefix) {
-  CAREOPS_RETURN_IF_ERROR(RequireOpen(account, "account_id"));
-  CAREOPS_RETURN_IF_ERROR(ValidateNotBeforeStart(DayOf(m.effective_date()), DayOf(account.start_date()),
-                                                 absl::StrCat(Abs(prefix), "effective_date")));
-  if (!plan_found) {
-    return absl::FailedPreconditionError(absl::StrCat(Abs(prefix), "plan_id: ", Quote(m.plan_id()),
-                                                      " is not a plan of account ", Quote(account.account_id())));
-  }
-  if (plan_status != v1::PLAN_STATUS_ACTIVE) {
-    return absl::FailedPreconditionError(absl::StrCat(Abs(prefix), "plan_id: plan ", Quote(m.plan_id()),
-                                                      " is superseded; enrol on its newest version"));
-  }
-  return absl::OkStatus();
+// The status of `plan_id` when it is a plan of `account_id`; nullopt otherwise.
+// Plans are never edited in place (only superseded, under the account lock the
+// caller holds), so a plain read is enough.
+std::optional<v1::PlanStatus> PlanStatusIn(mysql::Connection& c, const std::string& plan_id,
+                                           const std::string& account_id) {
+  auto plan = LoadPlan(c, plan_id, false);
+  if (!plan.ok() || plan->account_id() != account_id) return std::nullopt;
+  return plan->status();
 }
 
+// Inserts `m` into `account`, which the caller holds locked (AccountLock::kShare
+// at least), after DecideEnrolable and the external_ref check.
 absl::Status InsertOneMember(mysql::Connection& c, const v1::ClientAccount& account, const v1::Member& m,
                              absl::Time now) {
-  auto plan = LoadPlan(c, m.plan_id(), false);
-  bool plan_found = plan.ok() && plan->account_id() == account.account_id();
-  CAREOPS_RETURN_IF_ERROR(
-      CheckEnrollable(account, plan_found ? plan->status() : v1::PLAN_STATUS_UNSPECIFIED, plan_found, m, ""));
+  CAREOPS_RETURN_IF_ERROR(DecideEnrolable(account, PlanStatusIn(c, m.plan_id(), account.account_id()), m, ""));
   {
     auto& st = c.Prepare(kSelectMemberByRef);
     st.setString(1, m.account_id());
@@ -554,7 +538,7 @@ void WriteMovement(mysql::Connection& c, const v1::Movement& mv, int64_t version
   mv.SerializeToString(&bytes);
   std::istringstream in(bytes);
   st.setString(1, mv.member_id());
-  st.setString(2, std::string(MovementStatusName(mv.status())));
+  st.setString(2, Code(mv.status()));
   st.setBlob(3, &in);
   st.setString(4, mv.decided_by());
   st.setString(5, ToSqlDatetime(decided_at));
@@ -598,7 +582,7 @@ absl::StatusOr<EligibilityFacts> QueryFacts(mysql::Connection& c, const std::str
   if (plan_id) *plan_id = Str(*rs, 2);
   f.effective_date = Day(*rs, 3);
   if (!rs->isNull(4)) f.termination_date = Day(*rs, 4);
-  f.account_status = ParseEnum<v1::ClientAccountStatus>(Str(*rs, 5), AccountStatusName, 3);
+  f.account_status = ParseCode<v1::ClientAccountStatus>(*rs, 5);
   f.account_status_effective_date = Day(*rs, 6);
   f.currency = Str(*rs, 7);
   if (!rs->isNull(8)) {
@@ -717,8 +701,8 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::CreateAccount(const Muta
     auto& st = c.Prepare(kInsertAccount);
     st.setString(1, account.account_id());
     st.setString(2, account.name());
-    st.setString(3, std::string(AccountTypeName(account.type())));
-    st.setString(4, std::string(AccountStatusName(account.status())));
+    st.setString(3, Code(account.type()));
+    st.setString(4, Code(account.status()));
     st.setString(5, account.account_officer());
     st.setString(6, account.contact_email());
     st.setString(7, ToSqlDate(DayOf(account.start_date())));
@@ -739,15 +723,15 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::CreateAccount(const Muta
 }
 
 absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::GetAccount(const std::string& account_id) {
-  return ReadOne<v1::ClientAccount>(pool_, [&](mysql::Connection& c) { return LoadAccount(c, account_id, false); });
+  return ReadOne<v1::ClientAccount>(pool_,
+                                    [&](mysql::Connection& c) { return LoadAccount(c, account_id, AccountLock::kNone); });
 }
 
 absl::StatusOr<Page<v1::ClientAccount>> MysqlMembershipStore::ListAccounts(const AccountFilter& f,
                                                                            const PageRequest& page) {
   Filters where;
-  where.Add(f.type != v1::CLIENT_ACCOUNT_TYPE_UNSPECIFIED, kAccountsByType, std::string(AccountTypeName(f.type)));
-  where.Add(f.status != v1::CLIENT_ACCOUNT_STATUS_UNSPECIFIED, kAccountsByStatus,
-            std::string(AccountStatusName(f.status)));
+  where.Add(f.type != v1::CLIENT_ACCOUNT_TYPE_UNSPECIFIED, kAccountsByType, Code(f.type));
+  where.Add(f.status != v1::CLIENT_ACCOUNT_STATUS_UNSPECIFIED, kAccountsByStatus, Code(f.status));
   where.Add(!f.account_officer.empty(), kAccountsByOfficer, f.account_officer);
   return ListPage<v1::ClientAccount>(pool_, absl::StrCat("SELECT ", kAccountColumns, kListAccountsBase), where,
                                      kListAccountsPage, page, [](sql::ResultSet& rs) { return ReadAccount(rs); });
@@ -757,7 +741,7 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::UpdateAccount(
     const MutationContext& m, const std::string& account_id, const std::string& etag,
     const std::function<absl::Status(v1::ClientAccount&)>& edit) {
   return Idempotent<v1::ClientAccount>(pool_, m, [&](mysql::Connection& c, v1::ClientAccount& out) {
-    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, account_id, true));
+    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, account_id, AccountLock::kUpdate));
     CAREOPS_RETURN_IF_ERROR(CheckEtag(etag, account.etag(), "client account"));
     CAREOPS_RETURN_IF_ERROR(edit(account));
     int64_t version = 0;
@@ -774,15 +758,10 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::UpdateAccount(
 absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::TransitionAccount(const MutationContext& m,
                                                                           const AccountTransition& t) {
   return Idempotent<v1::ClientAccount>(pool_, m, [&](mysql::Connection& c, v1::ClientAccount& out) {
-    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, t.account_id, true));
-    CAREOPS_RETURN_IF_ERROR(CheckEtag(t.etag, account.etag(), "client account"));
-    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccountStatus next, NextAccountStatus(account.status(), t.action));
-    CAREOPS_RETURN_IF_ERROR(ValidateTransitionDate(t.effective_date, DayOf(account.start_date()),
-                                                   DayOf(account.status_effective_date()), "effective_date"));
-    std::string from(AccountStatusName(account.status()));
-    account.set_status(next);
-    *account.mutable_status_effective_date() = ToProto(t.effective_date);
-    account.set_status_reason(t.reason);
+    CAREOPS_ASSIGN_OR_RETURN(const v1::ClientAccount current, LoadAccount(c, t.account_id, AccountLock::kUpdate));
+    CAREOPS_RETURN_IF_ERROR(CheckEtag(t.etag, current.etag(), "client account"));
+    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account,
+                             DecideAccountTransition(current, t.action, t.effective_date, t.reason));
     int64_t version = 0;
     ParseInt(account.etag(), &version);
     StoreAccount(c, account, version + 1, m.now);
@@ -798,7 +777,8 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::TransitionAccount(const 
     }
     mysql::AppendAudit(
         c, Audit(m, absl::StrCat("account.", Abs(ActionName(t.action))), "account", t.account_id, t.reason,
-                 absl::StrCat("{\"from\":", JsonString(from), ",\"to\":", JsonString(AccountStatusName(next)),
+                 absl::StrCat("{\"from\":", JsonString(EnumLabel(current.status())),
+                              ",\"to\":", JsonString(EnumLabel(account.status())),
                               ",\"effective_date\":", JsonString(ToSqlDate(t.effective_date)),
                               ",\"members_terminated\":", terminated, "}")));
     account.set_etag(Etag(version + 1));
@@ -813,7 +793,7 @@ absl::StatusOr<v1::AccountSummary> MysqlMembershipStore::Summarize(const std::st
   v1::AccountSummary out;
   absl::Status s = mysql::WithConnection(pool_, [&](mysql::Connection& c) -> absl::Status {
     if (!account_id.empty()) {
-      CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, account_id, false));
+      CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, account_id, AccountLock::kNone));
       out.set_account_status(account.status());
     }
     auto& st = c.Prepare(kSummary);
@@ -855,8 +835,8 @@ absl::StatusOr<v1::AccountSummary> MysqlMembershipStore::Summarize(const std::st
 
 absl::StatusOr<v1::Plan> MysqlMembershipStore::CreatePlan(const MutationContext& m, const v1::Plan& plan) {
   return Idempotent<v1::Plan>(pool_, m, [&](mysql::Connection& c, v1::Plan& out) {
-    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, plan.account_id(), false));
-    CAREOPS_RETURN_IF_ERROR(RequireOpen(account, "plan.account_id"));
+    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, plan.account_id(), AccountLock::kShare));
+    CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, "plan.account_id"));
     InsertPlan(c, plan, m.now);
     mysql::AppendAudit(c, Audit(m, "plan.create", "plan", plan.plan_id()));
     out = plan;
@@ -873,7 +853,7 @@ absl::StatusOr<v1::Plan> MysqlMembershipStore::GetPlan(const std::string& plan_i
 absl::StatusOr<Page<v1::Plan>> MysqlMembershipStore::ListPlans(const PlanFilter& f, const PageRequest& page) {
   Filters where;
   where.Add(!f.account_id.empty(), kPlansByAccount, f.account_id);
-  where.Add(f.status != v1::PLAN_STATUS_UNSPECIFIED, kPlansByStatus, std::string(PlanStatusName(f.status)));
+  where.Add(f.status != v1::PLAN_STATUS_UNSPECIFIED, kPlansByStatus, Code(f.status));
   CAREOPS_ASSIGN_OR_RETURN(Page<v1::Plan> out,
                            ListPage<v1::Plan>(pool_, absl::StrCat("SELECT ", kPlanColumns, kListPlansBase), where,
                                               kListPlansPage, page, [](sql::ResultSet& rs) { return ReadPlan(rs); }));
@@ -899,20 +879,15 @@ absl::StatusOr<Page<v1::Plan>> MysqlMembershipStore::ListPlans(const PlanFilter&
 absl::StatusOr<v1::Plan> MysqlMembershipStore::RevisePlan(const MutationContext& m, const std::string& plan_id,
                                                           const std::string& etag, const v1::Plan& next) {
   return Idempotent<v1::Plan>(pool_, m, [&](mysql::Connection& c, v1::Plan& out) {
+    // The account before the plan (lock order), read through the plan's account_id,
+    // which never changes.
+    CAREOPS_ASSIGN_OR_RETURN(const v1::Plan unlocked, LoadPlan(c, plan_id, false));
+    CAREOPS_ASSIGN_OR_RETURN(const v1::ClientAccount account,
+                             LoadAccount(c, unlocked.account_id(), AccountLock::kShare));
+    CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, "plan_id"));
     CAREOPS_ASSIGN_OR_RETURN(v1::Plan current, LoadPlan(c, plan_id, true));
     CAREOPS_RETURN_IF_ERROR(CheckEtag(etag, current.etag(), "plan"));
-    if (current.status() != v1::PLAN_STATUS_ACTIVE) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("plan_id: plan ", Quote(plan_id), " is already superseded; revise its newest version"));
-    }
-    CAREOPS_RETURN_IF_ERROR(ValidateBenefits(next.benefits(), current.currency_code(), "benefits"));
-    v1::Plan plan = next;
-    plan.set_account_id(current.account_id());
-    plan.set_currency_code(current.currency_code());
-    if (plan.name().empty()) plan.set_name(current.name());
-    plan.set_version(current.version() + 1);
-    plan.set_supersedes_plan_id(plan_id);
-    plan.set_status(v1::PLAN_STATUS_ACTIVE);
+    CAREOPS_ASSIGN_OR_RETURN(v1::Plan plan, DecidePlanRevision(current, next));
     InsertPlan(c, plan, m.now);
     auto& st = c.Prepare(kSupersedePlan);
     st.setString(1, plan_id);
@@ -930,7 +905,7 @@ absl::StatusOr<v1::Plan> MysqlMembershipStore::RevisePlan(const MutationContext&
 
 absl::StatusOr<v1::Member> MysqlMembershipStore::EnrollMember(const MutationContext& m, const v1::Member& member) {
   return Idempotent<v1::Member>(pool_, m, [&](mysql::Connection& c, v1::Member& out) {
-    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, member.account_id(), false));
+    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, member.account_id(), AccountLock::kShare));
     CAREOPS_RETURN_IF_ERROR(InsertOneMember(c, account, member, m.now));
     mysql::AppendAudit(c, Audit(m, "member.enroll", "member", member.member_id()));
     out = member;
@@ -948,7 +923,7 @@ absl::StatusOr<v1::Member> MysqlMembershipStore::GetMember(const std::string& me
 absl::StatusOr<Page<v1::Member>> MysqlMembershipStore::ListMembers(const MemberFilter& f, const PageRequest& page) {
   Filters where;
   where.Add(!f.account_id.empty(), kMembersByAccount, f.account_id);
-  where.Add(f.status != v1::MEMBER_STATUS_UNSPECIFIED, kMembersByStatus, std::string(MemberStatusName(f.status)));
+  where.Add(f.status != v1::MEMBER_STATUS_UNSPECIFIED, kMembersByStatus, Code(f.status));
   where.Add(!f.plan_id.empty(), kMembersByPlan, f.plan_id);
   return ListPage<v1::Member>(pool_, absl::StrCat("SELECT ", kMemberColumns, kListMembersBase), where,
                               kListMembersPage, page, [](sql::ResultSet& rs) { return ReadMember(rs); });
@@ -960,14 +935,14 @@ absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll
   return Idempotent<v1::BatchEnrollMembersResponse>(pool_, m, [&](mysql::Connection& c,
                                                                   v1::BatchEnrollMembersResponse& out) {
     out.Clear();
-    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, account_id, true));
-    CAREOPS_RETURN_IF_ERROR(RequireOpen(account, "account_id"));
+    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, account_id, AccountLock::kShare));
+    CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, "account_id"));
     std::unordered_map<std::string, v1::PlanStatus> plans;
     {
       auto& st = c.Prepare(kSelectAccountPlans);
       st.setString(1, account_id);
       std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      while (rs->next()) plans[Str(*rs, 1)] = ParseEnum<v1::PlanStatus>(Str(*rs, 2), PlanStatusName, 2);
+      while (rs->next()) plans[Str(*rs, 1)] = ParseCode<v1::PlanStatus>(*rs, 2);
     }
     // External references already in the account, looked up in a few chunked queries.
     std::vector<std::string> refs;
@@ -1018,8 +993,8 @@ absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll
       *member.mutable_person() = r.row.person();
       *member.mutable_effective_date() = r.row.effective_date();
       auto plan = plans.find(r.row.plan_id());
-      absl::Status ok = CheckEnrollable(account, plan == plans.end() ? v1::PLAN_STATUS_UNSPECIFIED : plan->second,
-                                        plan != plans.end(), member, prefix);
+      absl::Status ok = DecideEnrolable(
+          account, plan == plans.end() ? std::nullopt : std::optional<v1::PlanStatus>(plan->second), member, prefix);
       if (!ok.ok()) {
         res->set_outcome(v1::BATCH_ROW_OUTCOME_INVALID);
         res->set_error(std::string(ok.message()));
@@ -1056,8 +1031,8 @@ absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll
 
 absl::StatusOr<v1::Movement> MysqlMembershipStore::CreateMovement(const MutationContext& m, const v1::Movement& movement) {
   return Idempotent<v1::Movement>(pool_, m, [&](mysql::Connection& c, v1::Movement& out) {
-    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, movement.account_id(), false));
-    CAREOPS_RETURN_IF_ERROR(RequireOpen(account, "account_id"));
+    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, movement.account_id(), AccountLock::kShare));
+    CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, "account_id"));
     CAREOPS_RETURN_IF_ERROR(ValidateNotBeforeStart(DayOf(movement.effective_date()), DayOf(account.start_date()),
                                                    "effective_date"));
     if (movement.type() != v1::MOVEMENT_TYPE_ENROLLMENT) {
@@ -1076,8 +1051,8 @@ absl::StatusOr<v1::Movement> MysqlMembershipStore::CreateMovement(const Mutation
     st.setString(1, mv.movement_id());
     st.setString(2, mv.account_id());
     st.setString(3, mv.member_id());
-    st.setString(4, std::string(MovementTypeName(mv.type())));
-    st.setString(5, std::string(MovementStatusName(mv.status())));
+    st.setString(4, Code(mv.type()));
+    st.setString(5, Code(mv.status()));
     st.setString(6, ToSqlDate(DayOf(mv.effective_date())));
     st.setString(7, mv.new_plan_id());
     st.setBlob(8, &in);
@@ -1087,7 +1062,7 @@ absl::StatusOr<v1::Movement> MysqlMembershipStore::CreateMovement(const Mutation
     st.setString(12, ToSqlDatetime(FromProto(mv.due_time())));
     st.setString(13, "");
     st.executeUpdate();
-    mysql::AppendAudit(c, Audit(m, absl::StrCat("movement.request.", Abs(MovementTypeName(mv.type()))), "movement",
+    mysql::AppendAudit(c, Audit(m, absl::StrCat("movement.request.", EnumLabel(mv.type())), "movement",
                                 mv.movement_id(), mv.note()));
     out = mv;
     return absl::OkStatus();
@@ -1115,81 +1090,29 @@ absl::StatusOr<v1::Movement> MysqlMembershipStore::RejectMovement(const Mutation
 
 namespace {
 
-// Makes an APPLIED movement's change to the member (or creates it).
+// Makes an APPLIED movement's change to the member (or creates it): locks the
+// account (share: it is not changed, but must not be cancelled meanwhile) and
+// then the member, loads what the rules need, and writes what they decided.
 absl::Status ApplyToMember(mysql::Connection& c, const MutationContext& m, v1::Movement& mv,
                            const std::string& new_member_id) {
-  CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, mv.account_id(), true));
-  if (account.status() == v1::CLIENT_ACCOUNT_STATUS_CANCELLED) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("account_id: client account ", Quote(mv.account_id()), " is cancelled; reject the movement"));
-  }
-  const absl::CivilDay effective = DayOf(mv.effective_date());
+  CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, mv.account_id(), AccountLock::kShare));
+  const std::string movement_json = absl::StrCat("{\"movement_id\":", JsonString(mv.movement_id()), "}");
   if (mv.type() == v1::MOVEMENT_TYPE_ENROLLMENT) {
-    v1::Member member;
-    member.set_member_id(new_member_id);
-    member.set_account_id(mv.account_id());
-    member.set_plan_id(mv.enrollment().plan_id());
-    member.set_external_ref(mv.enrollment().external_ref());
-    member.set_status(v1::MEMBER_STATUS_ACTIVE);
-    *member.mutable_person() = mv.enrollment().person();
-    *member.mutable_effective_date() = mv.effective_date();
-    absl::Status s = InsertOneMember(c, account, member, m.now);
+    CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, "account_id"));
+    absl::Status s = InsertOneMember(c, account, MemberFromEnrollment(mv, new_member_id), m.now);
     if (absl::IsAlreadyExists(s)) return absl::FailedPreconditionError(s.message());
     CAREOPS_RETURN_IF_ERROR(s);
     mv.set_member_id(new_member_id);
-    mysql::AppendAudit(c, Audit(m, "member.enroll", "member", new_member_id, "",
-                                absl::StrCat("{\"movement_id\":", JsonString(mv.movement_id()), "}")));
+    mysql::AppendAudit(c, Audit(m, std::string(MemberActionOf(mv.type())), "member", new_member_id, "", movement_json));
     return absl::OkStatus();
   }
-  CAREOPS_ASSIGN_OR_RETURN(v1::Member member, LoadMember(c, mv.member_id(), true));
-  std::string action;
-  switch (mv.type()) {
-    case v1::MOVEMENT_TYPE_TERMINATION:
-      if (member.has_termination_date() && DayOf(member.termination_date()) <= effective) {
-        return absl::FailedPreconditionError(absl::StrCat("member_id: member ", Quote(member.member_id()),
-                                                          " is already terminated as of ",
-                                                          ToSqlDate(DayOf(member.termination_date()))));
-      }
-      if (effective < DayOf(member.effective_date())) {
-        return absl::FailedPreconditionError("effective_date: a termination must not precede the member's coverage");
-      }
-      member.set_status(v1::MEMBER_STATUS_TERMINATED);
-      *member.mutable_termination_date() = mv.effective_date();
-      action = "member.terminate";
-      break;
-    case v1::MOVEMENT_TYPE_REINSTATEMENT:
-      if (member.status() != v1::MEMBER_STATUS_TERMINATED) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("member_id: member ", Quote(member.member_id()), " is not terminated"));
-      }
-      member.set_status(v1::MEMBER_STATUS_ACTIVE);
-      member.clear_termination_date();
-      action = "member.reinstate";
-      break;
-    case v1::MOVEMENT_TYPE_PLAN_CHANGE: {
-      auto plan = LoadPlan(c, mv.new_plan_id(), false);
-      if (!plan.ok() || plan->account_id() != mv.account_id()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("new_plan_id: ", Quote(mv.new_plan_id()), " is not a plan of the account"));
-      }
-      if (plan->status() != v1::PLAN_STATUS_ACTIVE) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("new_plan_id: plan ", Quote(mv.new_plan_id()), " is superseded"));
-      }
-      member.set_plan_id(mv.new_plan_id());
-      action = "member.change_plan";
-      break;
-    }
-    case v1::MOVEMENT_TYPE_DETAIL_CHANGE:
-      *member.mutable_person() = mv.person();
-      action = "member.change_details";
-      break;
-    default:
-      return absl::InternalError("movement: unknown type");
-  }
+  CAREOPS_ASSIGN_OR_RETURN(v1::Member current, LoadMember(c, mv.member_id(), true));
+  std::optional<v1::PlanStatus> new_plan;
+  if (mv.type() == v1::MOVEMENT_TYPE_PLAN_CHANGE) new_plan = PlanStatusIn(c, mv.new_plan_id(), mv.account_id());
+  CAREOPS_ASSIGN_OR_RETURN(v1::Member member, ApplyMovementToMember(mv, account, current, new_plan));
   StoreMember(c, member, m.now);
-  mysql::AppendAudit(c, Audit(m, action, "member", member.member_id(), "",
-                              absl::StrCat("{\"movement_id\":", JsonString(mv.movement_id()), "}")));
+  mysql::AppendAudit(c, Audit(m, std::string(MemberActionOf(mv.type())), "member", member.member_id(), "",
+                              movement_json));
   return absl::OkStatus();
 }
 
@@ -1203,27 +1126,24 @@ absl::StatusOr<v1::Movement> MysqlMembershipStore::DecideMovement(const Mutation
   decision->decided_now = false;
   return Idempotent<v1::Movement>(pool_, m, [&](mysql::Connection& c, v1::Movement& out) {
     decision->decided_now = false;
+    // The account before the movement (lock order), read through the movement's
+    // account_id, which never changes.
+    CAREOPS_ASSIGN_OR_RETURN(const v1::Movement unlocked, LoadMovement(c, movement_id, false, m.now));
+    CAREOPS_RETURN_IF_ERROR(LoadAccount(c, unlocked.account_id(), AccountLock::kShare).status());
     CAREOPS_ASSIGN_OR_RETURN(v1::Movement mv, LoadMovement(c, movement_id, true, m.now));
+    // One etag policy: checked first, also when the movement is already decided.
+    CAREOPS_RETURN_IF_ERROR(CheckEtag(etag, mv.etag(), "movement"));
     const v1::MovementStatus target = apply ? v1::MOVEMENT_STATUS_APPLIED : v1::MOVEMENT_STATUS_REJECTED;
-    if (mv.status() == target) {  // already decided this way: the same answer again
+    CAREOPS_ASSIGN_OR_RETURN(const bool needed, MovementNeedsDecision(mv, target));
+    if (!needed) {  // already decided this way: the same answer again
       out = mv;
       return absl::OkStatus();
     }
-    if (mv.status() != v1::MOVEMENT_STATUS_PENDING) {
-      return absl::FailedPreconditionError(absl::StrCat("movement ", Quote(movement_id), " is already ",
-                                                        Abs(MovementStatusName(mv.status()))));
-    }
-    CAREOPS_RETURN_IF_ERROR(CheckEtag(etag, mv.etag(), "movement"));
     if (apply) CAREOPS_RETURN_IF_ERROR(ApplyToMember(c, m, mv, new_member_id));
     int64_t version = 0;
     ParseInt(mv.etag(), &version);
     ++version;
-    mv.set_status(target);
-    mv.set_decided_by(m.caller.user);
-    *mv.mutable_decide_time() = ToProtoTimestamp(m.now);
-    mv.set_rejection_reason(reason);
-    mv.set_tat_met(TatMet(FromProto(mv.due_time()), m.now));
-    mv.set_overdue(false);
+    mv = DecidedMovement(std::move(mv), target, m.caller.user, reason, m.now);
     mv.set_etag(Etag(version));
     WriteMovement(c, mv, version, m.now);
     mysql::AppendAudit(c, Audit(m, apply ? "movement.apply" : "movement.reject", "movement", movement_id, reason,
@@ -1238,8 +1158,8 @@ absl::StatusOr<Page<v1::Movement>> MysqlMembershipStore::ListMovements(const Mov
                                                                        const PageRequest& page) {
   Filters where;
   where.Add(!f.account_id.empty(), kMovementsByAccount, f.account_id);
-  where.Add(f.status != v1::MOVEMENT_STATUS_UNSPECIFIED, kMovementsByStatus, std::string(MovementStatusName(f.status)));
-  where.Add(f.type != v1::MOVEMENT_TYPE_UNSPECIFIED, kMovementsByType, std::string(MovementTypeName(f.type)));
+  where.Add(f.status != v1::MOVEMENT_STATUS_UNSPECIFIED, kMovementsByStatus, Code(f.status));
+  where.Add(f.type != v1::MOVEMENT_TYPE_UNSPECIFIED, kMovementsByType, Code(f.type));
   where.Add(f.overdue_only, kMovementsOverdue, ToSqlDatetime(f.as_of));
   return ListPage<v1::Movement>(pool_, kListMovementsBase, where, kListMovementsPage, page,
                                 [&](sql::ResultSet& rs) { return ParseMovement(Blob(rs, 1), f.as_of); });
@@ -1262,18 +1182,26 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mu
                                                                         const std::string& new_utilization_id) {
   const absl::CivilDay service_day = DayOf(r.service_date());
   const int year = static_cast<int>(service_day.year());
+  std::string account_id;  // "" for an unknown member (the decision says NOT_FOUND)
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) {
     auto& st = c.Prepare(kEnsureBalance);
     st.setInt(1, year);
     st.setString(2, r.benefit_code());
     st.setString(3, r.member_id());
     st.executeUpdate();
+    auto& member = c.Prepare(kSelectMemberAccount);
+    member.setString(1, r.member_id());
+    std::unique_ptr<sql::ResultSet> rs(member.executeQuery());
+    if (rs->next()) account_id = Str(*rs, 1);
     return absl::OkStatus();
   }));
   v1::Utilization out;
   CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& c) -> absl::Status {
     out.Clear();
-    // The lock first, so the balance read below is the one the update builds on.
+    // The account first (share), so a cancellation in progress finishes before the
+    // facts are read, and none can start until this record commits; then the
+    // balance, so the balance read below is the one the update builds on.
+    if (!account_id.empty()) CAREOPS_RETURN_IF_ERROR(LoadAccount(c, account_id, AccountLock::kShare).status());
     LockBalance(c, r.member_id(), r.benefit_code(), year);
     {
       auto& st = c.Prepare(kSelectUtilization);
@@ -1281,14 +1209,7 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mu
       std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
       if (rs->next()) {
         v1::Utilization existing = ReadUtilization(*rs);
-        if (existing.member_id() != r.member_id() || existing.benefit_code() != r.benefit_code() ||
-            existing.amount().amount_minor() != r.amount().amount_minor() ||
-            existing.amount().currency_code() != r.amount().currency_code() ||
-            DayOf(existing.service_date()) != service_day) {
-          return absl::AlreadyExistsError(
-              absl::StrCat("source_reference: ", Quote(r.source_reference()),
-                           " already recorded a different utilisation (member, benefit, amount or service date)"));
-        }
+        CAREOPS_RETURN_IF_ERROR(RequireSameUtilization(existing, r));
         CAREOPS_ASSIGN_OR_RETURN(
             EligibilityFacts facts,
             QueryFacts(c, existing.member_id(), existing.benefit_code(), DayOf(existing.service_date()), nullptr,
@@ -1298,21 +1219,11 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mu
         return absl::OkStatus();
       }
     }
-    CAREOPS_ASSIGN_OR_RETURN(EligibilityFacts facts, QueryFacts(c, r.member_id(), r.benefit_code(), service_day, nullptr, nullptr));
-    if (!facts.member_found) return absl::NotFoundError(absl::StrCat("member_id: no member ", Quote(r.member_id())));
-    if (facts.benefit && r.amount().currency_code() != facts.currency) {
-      return absl::InvalidArgumentError(absl::StrCat("amount.currency_code: must be the plan's currency ", facts.currency));
-    }
-    EligibilityDecision d = DecideEligibility(facts, service_day, r.amount().amount_minor());
-    if (!d.eligible) {
-      std::vector<std::string> why;
-      for (const auto& reason : d.reasons) {
-        why.push_back(absl::StrCat(v1::EligibilityReasonCode_Name(reason.code), ": ", reason.message));
-      }
-      return absl::FailedPreconditionError(
-          absl::StrCat("utilisation refused: ", absl::StrJoin(why, "; ")));
-    }
-    CAREOPS_ASSIGN_OR_RETURN(const int64_t used_after, UsedAfterRecording(facts, r.amount().amount_minor()));
+    CAREOPS_ASSIGN_OR_RETURN(EligibilityFacts facts,
+                             QueryFacts(c, r.member_id(), r.benefit_code(), service_day, nullptr, nullptr));
+    CAREOPS_ASSIGN_OR_RETURN(const int64_t used_after,
+                             DecideUtilization(facts, service_day, r.amount().amount_minor(),
+                                               r.amount().currency_code(), r.member_id()));
     {
       auto& st = c.Prepare(kInsertUtilization);
       st.setString(1, new_utilization_id);
@@ -1415,15 +1326,14 @@ absl::StatusOr<MembershipCounts> MysqlMembershipStore::Count(absl::Time as_of) {
       auto& st = c.Prepare(kCountMembers);
       std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
       while (rs->next()) {
-        out.members[ParseEnum<v1::MemberStatus>(Str(*rs, 1), MemberStatusName, 2)] += rs->getInt64(2);
+        out.members[ParseCode<v1::MemberStatus>(*rs, 1)] += rs->getInt64(2);
       }
     }
     {
       auto& st = c.Prepare(kCountAccounts);
       std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
       while (rs->next()) {
-        auto key = std::make_pair(ParseEnum<v1::ClientAccountType>(Str(*rs, 1), AccountTypeName, 4),
-                                  ParseEnum<v1::ClientAccountStatus>(Str(*rs, 2), AccountStatusName, 3));
+        auto key = std::make_pair(ParseCode<v1::ClientAccountType>(*rs, 1), ParseCode<v1::ClientAccountStatus>(*rs, 2));
         out.accounts[key] += rs->getInt64(3);
       }
     }
@@ -1431,7 +1341,7 @@ absl::StatusOr<MembershipCounts> MysqlMembershipStore::Count(absl::Time as_of) {
     st.setString(1, ToSqlDatetime(as_of));
     std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
     while (rs->next()) {
-      out.overdue_movements[ParseEnum<v1::MovementType>(Str(*rs, 1), MovementTypeName, 5)] += rs->getInt64(2);
+      out.overdue_movements[ParseCode<v1::MovementType>(*rs, 1)] += rs->getInt64(2);
     }
     return absl::OkStatus();
   }));

@@ -3,9 +3,19 @@
 //
 // Every write runs in mysql::RunMutation (keyed by caller, method and request_id) or, for
 // utilisation (keyed by source_reference), in mysql::RunInTransaction, with its
-// audit entry in the same transaction. Utilisation locks the member's
-// benefit_balances row for the service year (SELECT ... FOR UPDATE) before it
-// reads the balance, so concurrent records serialise on it and never overspend.
+// audit entry in the same transaction. The store locks and loads; the decision is
+// a pure function of membership_rules.h (enrolability, movement application,
+// plan supersession, account transitions, utilisation); the store writes what
+// it decided.
+//
+// Locks, always in this order: the client account first (FOR UPDATE to change
+// it; LOCK IN SHARE MODE to add a child row: plan, member, movement,
+// utilisation), then the child rows. So a child can never be added beside a
+// cancellation in progress: it waits for the cancel to commit and then sees the
+// account CANCELLED. Utilisation then locks the member's benefit_balances row for
+// the service year (SELECT ... FOR UPDATE) before it reads the balance, so
+// concurrent records serialise on it and never overspend.
+// Enum columns store the enum codec's short names (common/enum_codec.h, V004).
 // Connector/C++ exceptions never leave this file.
 #pragma once
 

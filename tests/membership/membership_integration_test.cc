@@ -67,6 +67,7 @@ class Membership {
 
   v1::MembershipService::Stub& stub() { return *stub_; }
   testing::ServiceProcess& service() { return service_; }
+  const MysqlDsn& dsn() const { return schema_.dsn(); }
 
   v1::ClientAccount Account(const std::string& name, v1::ClientAccountType type = v1::CLIENT_ACCOUNT_TYPE_CORPORATE,
                             const std::string& officer = "eva.tan") {
@@ -573,6 +574,96 @@ TEST_F(MembershipTest, CancellingAnAccountEndsItsMembersCoverage) {
             StatusCode::INVALID_ARGUMENT);
 }
 
+// How many statements on `schema` are running now whose text starts with
+// `prefix` (read as root, which sees every session). On this test's few rows a
+// statement still running is one waiting for a row lock.
+int Running(mysql::ConnectionPool& root, const std::string& schema, const std::string& prefix) {
+  int running = -1;
+  absl::Status s = mysql::WithConnection(root, [&](mysql::Connection& c) {
+    auto& st = c.Prepare("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE ?");
+    st.setString(1, schema);
+    st.setString(2, prefix + "%");
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    if (rs->next()) running = rs->getInt(1);
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(s.ok()) << s;
+  return running;
+}
+
+// A cancellation in progress holds the account: an enrolment and a utilisation
+// that arrive meanwhile wait for it and then see the account CANCELLED, instead
+// of adding a covered member or a record to an account whose members it just
+// terminated. The test holds one member's row, so the cancel transaction stops
+// mid-way (account updated, members being terminated) until the test lets go.
+TEST_F(MembershipTest, NothingIsAddedToAnAccountWhileItIsBeingCancelled) {
+  v1::ClientAccount account = m_->Account("Cancelling Co");
+  v1::Plan plan = m_->Plan(account.account_id());
+  v1::Member ana = m_->Enroll(account, plan, "X-1");
+  v1::Member ben = m_->Enroll(account, plan, "X-2");
+
+  mysql::PoolOptions schema_options, root_options;
+  schema_options.dsn = m_->dsn();
+  schema_options.max_size = 1;
+  root_options.dsn = testing::RootDsn();
+  root_options.max_size = 1;
+  mysql::ConnectionPool holder(schema_options), root(root_options);
+  grpc::Status cancelled, enrolled, recorded;
+  v1::Member late_member;
+  v1::Utilization late_record;
+  bool both_waited = false;
+  absl::Status held = mysql::WithConnection(holder, [&](mysql::Connection& c) {
+    c.Execute("START TRANSACTION");
+    {
+      auto& st = c.Prepare("SELECT member_id FROM members WHERE member_id = ? FOR UPDATE");
+      st.setString(1, ana.member_id());
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    }
+    std::thread cancel([&] { cancelled = m_->Cancel(account.account_id(), D(2026, 6, 1)); });
+    // The cancellation holds the account and waits for Ana's row.
+    const bool cancel_waits = testing::Eventually(
+        [&] { return Running(root, m_->dsn().schema, "UPDATE members SET status = 'TERMINATED'") == 1; });
+    std::thread enrol([&] {
+      v1::EnrollMemberRequest req;
+      req.set_request_id(NewRequestId());
+      req.set_account_id(account.account_id());
+      req.set_plan_id(plan.plan_id());
+      req.set_external_ref("X-3");
+      *req.mutable_person() = Person("Late");
+      *req.mutable_effective_date() = D(2026, 1, 1);
+      enrolled = m_->stub().EnrollMember(m_->Ctx().get(), req, &late_member);
+    });
+    std::thread record([&] {
+      recorded = m_->Record(ben.member_id(), "OUTPATIENT", 1000, "claim-during-cancel", &late_record, D(2026, 6, 3));
+    });
+    // Both wait for the account's lock; without it they would finish at once, accepted.
+    both_waited = cancel_waits && testing::Eventually([&] {
+                    return Running(root, m_->dsn().schema, "SELECT account_id, name") == 2;
+                  });
+    c.Execute("COMMIT");
+    cancel.join();
+    enrol.join();
+    record.join();
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(held.ok()) << held;
+  EXPECT_TRUE(both_waited);
+  ASSERT_TRUE(cancelled.ok()) << cancelled.error_message();
+  EXPECT_EQ(enrolled.error_code(), StatusCode::FAILED_PRECONDITION) << enrolled.error_message();
+  EXPECT_EQ(enrolled.error_message(), "account_id: client account '" + account.account_id() + "' is cancelled");
+  EXPECT_EQ(recorded.error_code(), StatusCode::FAILED_PRECONDITION) << recorded.error_message();
+  EXPECT_NE(recorded.error_message().find("ACCOUNT_CANCELLED"), std::string::npos) << recorded.error_message();
+  v1::ListMembersRequest list;
+  list.set_account_id(account.account_id());
+  v1::ListMembersResponse members;
+  ASSERT_TRUE(m_->stub().ListMembers(m_->Ctx().get(), list, &members).ok());
+  ASSERT_EQ(members.members_size(), 2);
+  for (const auto& m : members.members()) EXPECT_EQ(m.status(), v1::MEMBER_STATUS_TERMINATED);
+  v1::GetUtilizationRequest get;
+  get.set_source_reference("claim-during-cancel");
+  EXPECT_EQ(m_->stub().GetUtilization(m_->Ctx().get(), get, &late_record).error_code(), StatusCode::NOT_FOUND);
+}
+
 // ---------------------------------------------------------------- plans and members
 
 TEST_F(MembershipTest, PlansAreVersionedNotEditedInPlace) {
@@ -858,11 +949,16 @@ TEST_F(MembershipTest, MovementsArePendingUntilAppliedOrRejectedAndTrackTheirTat
   EXPECT_TRUE(applied.tat_met());
   EXPECT_EQ(applied.decided_by(), "eva.tan");
   ASSERT_FALSE(applied.member_id().empty());
-  // Applying again (a new request) returns the applied movement and creates nobody.
+  // Applying again (a new request) with the etag read before the apply is stale;
+  // with the applied movement's etag it returns the movement and creates nobody.
   apply.set_request_id(NewRequestId());
   v1::Movement twice;
+  EXPECT_EQ(m_->stub().ApplyMovement(m_->Ctx().get(), apply, &twice).error_code(), StatusCode::ABORTED);
+  apply.set_request_id(NewRequestId());
+  apply.set_etag(applied.etag());
   ASSERT_TRUE(m_->stub().ApplyMovement(m_->Ctx().get(), apply, &twice).ok());
   EXPECT_EQ(twice.member_id(), applied.member_id());
+  EXPECT_EQ(twice.etag(), applied.etag());
   v1::RejectMovementRequest reject_applied;
   reject_applied.set_request_id(NewRequestId());
   reject_applied.set_movement_id(pending.movement_id());
