@@ -44,17 +44,6 @@ absl::StatusOr<std::string> LedgerCurrency(CollectionsStore& store, const std::s
   return ledger.currency_code();
 }
 
-std::string RungTitle(RungKind kind) {
-  switch (kind) {
-    case RungKind::kReminder: return "Payment reminder";
-    case RungKind::kFirst: return "First notice";
-    case RungKind::kSecond: return "Second notice";
-    case RungKind::kThird: return "Third notice";
-    case RungKind::kCancellation: return "Notice of Cancellation";
-  }
-  return "Notice";
-}
-
 // Where a notice goes: the preferred channel when the ledger has its address,
 // else the first of email, SMS and letter it has an address for.
 std::pair<v1::Channel, std::string> NoticeChannel(const v1::Contact& c) {

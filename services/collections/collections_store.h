@@ -34,6 +34,7 @@
 #include "services/collections/collections_rules.h"
 #include "services/collections/dunning_outbox.h"
 #include "services/collections/dunning_rules.h"
+#include "services/collections/notice_delivery.h"
 
 namespace careops::collections {
 
@@ -172,6 +173,18 @@ class CollectionsStore {
   virtual absl::StatusOr<std::map<std::pair<std::string, std::string>, int64_t>> NoticesByRungAndChannel() = 0;
   // Notices of Cancellation LAPSED whose cancellation membership has not confirmed yet.
   virtual absl::StatusOr<int64_t> LapsesAwaitingCancellation() = 0;
+
+  // Claims up to `limit` PENDING email notices due at `now` that nobody holds
+  // (SKIP LOCKED), each with a fresh token, a lease until now + lease and one
+  // more attempt counted, in one short transaction.
+  virtual absl::StatusOr<std::vector<EmailToSend>> ClaimEmailNotices(absl::Time now, absl::Duration lease,
+                                                                     int limit) = 0;
+  // The outcome of one attempt, only under the token that claimed it (false
+  // when the claim was lost): `state` SENT or FAILED, or PENDING again with
+  // `next_attempt`.
+  virtual absl::StatusOr<bool> RecordDelivery(const std::string& notice_id, const std::string& token,
+                                              v1::DeliveryState state, absl::Time next_attempt,
+                                              const std::string& error, absl::Time now) = 0;
 
   virtual absl::Status EndPause(const Mutation& m, const std::string& pause_id, absl::CivilDay end_date,
                                 const std::function<void(const v1::Pause&)>& render) = 0;

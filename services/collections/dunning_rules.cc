@@ -45,6 +45,17 @@ std::optional<RungKind> ParseRungKind(std::string_view name) {
   return std::nullopt;
 }
 
+std::string RungTitle(RungKind kind) {
+  switch (kind) {
+    case RungKind::kReminder: return "Payment reminder";
+    case RungKind::kFirst: return "First notice";
+    case RungKind::kSecond: return "Second notice";
+    case RungKind::kThird: return "Third notice";
+    case RungKind::kCancellation: return "Notice of Cancellation";
+  }
+  return "Notice";
+}
+
 std::string Rung::name() const {
   switch (kind) {
     case RungKind::kReminder: return absl::StrCat("reminder-", day);

@@ -47,6 +47,8 @@ enum class RungKind { kReminder, kFirst, kSecond, kThird, kCancellation };
 // "NOTICE_OF_CANCELLATION": the NoticeRung short names, stored and exported.
 std::string_view RungKindName(RungKind kind);
 std::optional<RungKind> ParseRungKind(std::string_view name);
+// "Payment reminder", "First notice", ..., "Notice of Cancellation".
+std::string RungTitle(RungKind kind);
 
 struct Rung {
   RungKind kind = RungKind::kFirst;

@@ -12,6 +12,7 @@
 #include "services/collections/collections_service.h"
 #include "services/collections/dunning_outbox.h"
 #include "services/collections/dunning_rules.h"
+#include "services/collections/notice_delivery.h"
 #include "services/collections/membership_client.h"
 #include "services/collections/mysql_collections_store.h"
 
@@ -40,6 +41,12 @@ int main(int argc, char** argv) {
   absl::Duration dunning_interval = absl::Hours(1);
   absl::Duration outbox_interval = absl::Seconds(5), outbox_lease = absl::Seconds(15);
   absl::Duration outbox_max_backoff = absl::Minutes(5);
+  std::string smtp_url, smtp_from = "collections@careops.invalid";
+  absl::Duration delivery_interval = absl::Seconds(30);
+  flags.String("smtp_url", &smtp_url,
+               "the SMTP relay for email notices (smtp://host:port); empty: email notices stay PENDING");
+  flags.String("smtp_from", &smtp_from, "the From address of email notices");
+  flags.Duration("notice_delivery_interval", &delivery_interval, "how often pending email notices are sent");
   flags.String("dunning_ladder", &ladder_text,
                "the notice ladder: reminder:lead,...,first:days[:fee=minor][:rate_bp=bp][:spacing=days],"
                "second:...,third:...,noc:days:grace=days");
@@ -66,10 +73,15 @@ int main(int argc, char** argv) {
     if (outbox_lease <= config.peer_deadline) {
       return absl::InvalidArgumentError("outbox_lease: must be longer than peer_deadline");
     }
+    if (!smtp_url.empty() && smtp_url.rfind("smtp://", 0) != 0 && smtp_url.rfind("smtps://", 0) != 0) {
+      return absl::InvalidArgumentError("smtp_url: must be smtp://host:port or smtps://host:port");
+    }
     if (outbox_interval <= absl::ZeroDuration() || dunning_interval <= absl::ZeroDuration() ||
+        delivery_interval <= absl::ZeroDuration() ||
         outbox_max_backoff < absl::Seconds(1)) {
       return absl::InvalidArgumentError(
-          "outbox_interval, dunning_interval: must be positive; outbox_max_backoff: at least 1s");
+          "outbox_interval, dunning_interval, notice_delivery_interval: must be positive; outbox_max_backoff: at "
+          "least 1s");
     }
     access = Authorizer::Create(collections::v1::CollectionsService::service_full_name(),
                                 collections::CollectionsAccess(), config.access_roles);
@@ -115,6 +127,16 @@ int main(int argc, char** argv) {
       {"collections-gauges", config.gauge_refresh, [&] { return metrics.Refresh(store, today()); }},
       relay.Job(outbox_interval),
   };
+  // Email notices are sent by their own job, never inside a transaction.
+  std::unique_ptr<collections::NoticeMailer> mailer;
+  std::unique_ptr<collections::NoticeDelivery> delivery;
+  if (!smtp_url.empty()) {
+    mailer = collections::NewSmtpMailer({.url = smtp_url, .timeout = config.peer_deadline});
+    delivery = std::make_unique<collections::NoticeDelivery>(
+        store, *mailer, rt.clock(),
+        collections::DeliveryOptions{.from = smtp_from, .retry = {.max_backoff = outbox_max_backoff}});
+    jobs.push_back({"collections-notice-delivery", delivery_interval, [&] { return delivery->RunOnce().status(); }});
+  }
   return ServeUntilStopped(rt, {{&service, collections::v1::CollectionsService::service_full_name(), &*access}},
                            std::move(jobs));
 }

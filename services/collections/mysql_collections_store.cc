@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/mysql/audit.h"
 #include "common/enum_codec.h"
+#include "common/ids.h"
 #include "common/mysql/batch.h"
 #include "common/mysql/mutation_runner.h"
 #include "common/outbox.h"
@@ -168,6 +169,22 @@ constexpr char kNoticesByRungAndChannel[] = "SELECT rung, channel, COUNT(*) FROM
 constexpr char kLapsesAwaitingCancellation[] =
     "SELECT COUNT(*) FROM notices WHERE status = 'LAPSED' AND account_action = 'CANCEL'"
     " AND account_action_state <> 'DONE'";
+
+// ---- Email delivery (notice_delivery.h, V006__notice_delivery.sql).
+constexpr char kDueEmailNotices[] =
+    "SELECT notice_id, recipient, rung, ledger_id, body, delivery_attempts FROM notices"
+    " WHERE delivery_state = 'PENDING' AND channel = 'EMAIL'"
+    " AND (delivery_next_at IS NULL OR delivery_next_at <= ?)"
+    " AND (delivery_claimed_until IS NULL OR delivery_claimed_until < ?)"
+    " ORDER BY delivery_next_at, notice_id LIMIT ? FOR UPDATE SKIP LOCKED";
+constexpr char kLedgerName[] = "SELECT account_name FROM ledgers WHERE ledger_id = ?";
+constexpr char kClaimEmailNotice[] =
+    "UPDATE notices SET delivery_claimed_until = ?, delivery_token = ?, delivery_attempts = delivery_attempts + 1"
+    " WHERE notice_id = ?";
+constexpr char kRecordDelivery[] =
+    "UPDATE notices SET delivery_state = ?, delivery_next_at = ?, delivery_error = ?, delivered_at = ?,"
+    " delivery_claimed_until = NULL, delivery_token = '' WHERE notice_id = ? AND delivery_token = ?"
+    " AND delivery_state = 'PENDING'";
 
 // ---- Enum text: the value name without its prefix ("REGULAR", "BANK_TRANSFER").
 
@@ -1355,6 +1372,69 @@ absl::Status MysqlCollectionsStore::RecordAccountAction(mysql::Connection& conn,
   st.setString(4, action);
   st.executeUpdate();
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<EmailToSend>> MysqlCollectionsStore::ClaimEmailNotices(absl::Time now,
+                                                                                  absl::Duration lease, int limit) {
+  std::vector<EmailToSend> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    out.clear();
+    {
+      auto& st = conn.Prepare(kDueEmailNotices);
+      st.setString(1, ToSqlDatetime(now));
+      st.setString(2, ToSqlDatetime(now));
+      st.setInt(3, limit);
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      while (rs->next()) {
+        EmailToSend e;
+        e.notice_id = Str(*rs, 1);
+        e.recipient = Str(*rs, 2);
+        e.rung = Str(*rs, 3);
+        e.ledger_id = Str(*rs, 4);
+        e.body = Str(*rs, 5);
+        e.attempts = rs->getInt(6) + 1;
+        e.token = NewId();
+        out.push_back(std::move(e));
+      }
+    }
+    for (EmailToSend& e : out) {
+      {
+        auto& name = conn.Prepare(kLedgerName);
+        name.setString(1, e.ledger_id);
+        std::unique_ptr<sql::ResultSet> rs(name.executeQuery());
+        e.account_name = rs->next() ? Str(*rs, 1) : "";
+      }
+      auto& st = conn.Prepare(kClaimEmailNotice);
+      st.setString(1, ToSqlDatetime(now + lease));
+      st.setString(2, e.token);
+      st.setString(3, e.notice_id);
+      st.executeUpdate();
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<bool> MysqlCollectionsStore::RecordDelivery(const std::string& notice_id, const std::string& token,
+                                                           v1::DeliveryState state, absl::Time next_attempt,
+                                                           const std::string& error, absl::Time now) {
+  bool recorded = false;
+  CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    auto& st = conn.Prepare(kRecordDelivery);
+    st.setString(1, EnumShortName(state));
+    st.setString(2, ToSqlDatetime(next_attempt));
+    st.setString(3, error.substr(0, 500));
+    if (state == v1::DELIVERY_STATE_SENT) {
+      st.setString(4, ToSqlDatetime(now));
+    } else {
+      st.setNull(4, sql::DataType::TIMESTAMP);
+    }
+    st.setString(5, notice_id);
+    st.setString(6, token);
+    recorded = st.executeUpdate() > 0;
+    return absl::OkStatus();
+  }));
+  return recorded;
 }
 
 }  // namespace careops::collections

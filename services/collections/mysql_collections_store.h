@@ -48,6 +48,11 @@ class MysqlCollectionsStore final : public CollectionsStore {
   absl::StatusOr<v1::Notice> GetNotice(const std::string& notice_id) override;
   absl::StatusOr<std::map<std::pair<std::string, std::string>, int64_t>> NoticesByRungAndChannel() override;
   absl::StatusOr<int64_t> LapsesAwaitingCancellation() override;
+  absl::StatusOr<std::vector<EmailToSend>> ClaimEmailNotices(absl::Time now, absl::Duration lease,
+                                                             int limit) override;
+  absl::StatusOr<bool> RecordDelivery(const std::string& notice_id, const std::string& token,
+                                      v1::DeliveryState state, absl::Time next_attempt, const std::string& error,
+                                      absl::Time now) override;
 
   // For the outbox completion handlers (dunning_outbox.cc), inside the relay's
   // completion transaction: membership's answer to the notice's `action`

@@ -9,6 +9,13 @@
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <vector>
@@ -62,15 +69,50 @@ class CollectionsIntegrationTest : public ::testing::Test {
     collections_schema_ = new testing::TestSchema("collections");
     membership_ = new testing::ServiceProcess("membership", membership_schema_->dsn());
     ASSERT_TRUE(testing::Serving(*membership_));
+    // Debian's aiosmtpd as the SMTP relay, keeping what it receives in a Maildir.
+    char dir[] = "/tmp/careops-smtp-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    maildir_ = new std::string(std::string(dir) + "/mail");
+    const int smtp_port = testing::FreePort();
+    smtp_sink_ = new testing::Process("/usr/bin/aiosmtpd", {"-n", "-l", absl::StrCat("127.0.0.1:", smtp_port), "-c",
+                                                            "aiosmtpd.handlers.Mailbox", *maildir_});
+    ASSERT_TRUE(testing::Eventually([&] { return Listening(smtp_port); })) << smtp_sink_->output();
     collections_ = new testing::ServiceProcess(
         "collections", collections_schema_->dsn(),
         std::vector<std::string>(std::begin(kCollectionsArgs), std::end(kCollectionsArgs)) +
-            ("--membership_addr=" + membership_->address()));
+            ("--membership_addr=" + membership_->address()) + absl::StrCat("--smtp_url=smtp://127.0.0.1:", smtp_port) +
+            "--notice_delivery_interval=200ms");
     ASSERT_TRUE(testing::Serving(*collections_));
+  }
+
+  static bool Listening(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    return ok;
+  }
+
+  // Every message the SMTP sink received, as its raw text.
+  static std::vector<std::string> ReceivedMail() {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(*maildir_ + "/new", ec)) {
+      std::ifstream in(entry.path());
+      out.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    return out;
   }
 
   static void TearDownTestSuite() {
     delete collections_;
+    delete smtp_sink_;
+    std::error_code ec;
+    if (maildir_ != nullptr) std::filesystem::remove_all(std::filesystem::path(*maildir_).parent_path(), ec);
+    delete maildir_;
     delete membership_;
     delete collections_schema_;
     delete membership_schema_;
@@ -222,6 +264,8 @@ class CollectionsIntegrationTest : public ::testing::Test {
     return ledger;
   }
 
+  static testing::Process* smtp_sink_;
+  static std::string* maildir_;
   static testing::TestSchema* membership_schema_;
   static testing::TestSchema* collections_schema_;
   static testing::ServiceProcess* membership_;
@@ -230,6 +274,8 @@ class CollectionsIntegrationTest : public ::testing::Test {
   std::unique_ptr<mv1::MembershipService::Stub> membership_stub_;
 };
 
+testing::Process* CollectionsIntegrationTest::smtp_sink_ = nullptr;
+std::string* CollectionsIntegrationTest::maildir_ = nullptr;
 testing::TestSchema* CollectionsIntegrationTest::membership_schema_ = nullptr;
 testing::TestSchema* CollectionsIntegrationTest::collections_schema_ = nullptr;
 testing::ServiceProcess* CollectionsIntegrationTest::membership_ = nullptr;
@@ -916,6 +962,53 @@ TEST_F(CollectionsIntegrationTest, MembershipDownWhileANoticeLapsesTheCancellati
       [&] { return AccountStatus(ledger.account_id()) == mv1::CLIENT_ACCOUNT_STATUS_CANCELLED; }));
   EXPECT_TRUE(testing::Eventually(
       [&] { return LadderNotices(id)[3].account_action_state() == cv1::ACCOUNT_ACTION_STATE_DONE; }));
+}
+
+TEST_F(CollectionsIntegrationTest, AnEmailNoticeArrivesAtTheSmtpRelayAndAnSmsNoticeWaitsForItsChannel) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  const std::string email = "ap-" + NewId() + "@buyer.example";
+  cv1::UpdateContactRequest contact;
+  contact.set_request_id(NewId());
+  contact.set_ledger_id(id);
+  contact.mutable_contact()->set_billing_email(email);
+  contact.mutable_contact()->set_preferred_channel(cv1::CHANNEL_EMAIL);
+  contact.set_source("email from the buyer");
+  cv1::Ledger updated;
+  ASSERT_TRUE(stub_->UpdateContact(Ctx(kCollector).get(), contact, &updated).ok());
+  Add(Row(id, "1", DateOf(2026, 1, 1), 100000));
+
+  cv1::Ledger sms_ledger = NewLedger();
+  contact.set_request_id(NewId());
+  contact.set_ledger_id(sms_ledger.ledger_id());
+  contact.mutable_contact()->set_billing_email("");
+  contact.mutable_contact()->set_mobile("+63 917 555 0199");
+  contact.mutable_contact()->set_preferred_channel(cv1::CHANNEL_SMS);
+  ASSERT_TRUE(stub_->UpdateContact(Ctx(kCollector).get(), contact, &updated).ok());
+  Add(Row(sms_ledger.ledger_id(), "1", DateOf(2026, 1, 1), 100000));
+
+  Dun(DateOf(2026, 1, 14));
+  std::string received;
+  ASSERT_TRUE(testing::Eventually([&] {
+    for (const std::string& m : ReceivedMail()) {
+      if (m.find("To: <" + email + ">") != std::string::npos) received = m;
+    }
+    return !received.empty();
+  })) << smtp_sink_->output();
+  EXPECT_NE(received.find("Subject: First notice: Buyer "), std::string::npos) << received;
+  EXPECT_NE(received.find("From: <collections@careops.invalid>"), std::string::npos);
+  EXPECT_NE(received.find("10 days past due"), std::string::npos) << received;
+  cv1::Notice first = LadderNotices(id)[0];
+  EXPECT_NE(received.find(first.notice_id() + "@careops-collections"), std::string::npos);
+  EXPECT_TRUE(testing::Eventually([&] {
+    cv1::Notice n = LadderNotices(id)[0];
+    return n.delivery_state() == cv1::DELIVERY_STATE_SENT && n.delivery_attempts() == 1 && n.has_delivered_time();
+  }));
+
+  cv1::Notice sms = LadderNotices(sms_ledger.ledger_id())[0];
+  EXPECT_EQ(sms.channel(), cv1::CHANNEL_SMS);
+  EXPECT_EQ(sms.recipient(), "+63 917 555 0199");
+  EXPECT_EQ(sms.delivery_state(), cv1::DELIVERY_STATE_AWAITING_CHANNEL);
 }
 
 }  // namespace
