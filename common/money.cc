@@ -67,6 +67,16 @@ absl::StatusOr<Money> Money::ApplyBasisPoints(int64_t basis_points) const {
   return InRange(currency_, q, "percentage");
 }
 
+absl::StatusOr<Money> Money::Scale(int64_t numerator, int64_t denominator) const {
+  if (denominator <= 0) return absl::InvalidArgumentError("money scale: the denominator must be positive");
+  __int128 product = static_cast<__int128>(minor_) * numerator;
+  __int128 q = product / denominator;
+  __int128 r = product % denominator;
+  if (r * 2 >= denominator) ++q;
+  if (r * 2 <= -static_cast<__int128>(denominator)) --q;
+  return InRange(currency_, q, "scaled amount");
+}
+
 std::string Money::ToString() const {
   const uint64_t abs = minor_ < 0 ? 0 - static_cast<uint64_t>(minor_) : static_cast<uint64_t>(minor_);
   const char* sign = minor_ < 0 ? "-" : "";

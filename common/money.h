@@ -4,7 +4,7 @@
 // (10^15 minor units: PHP 10 trillion, far above any real claim, limit or
 // bordereau). ValidateMoney() enforces the bound where an amount enters a
 // service (INVALID_ARGUMENT naming the field), and all arithmetic checks it:
-// Add/Subtract/ApplyBasisPoints return INVALID_ARGUMENT for a currency mismatch
+// Add/Subtract/ApplyBasisPoints/Scale return INVALID_ARGUMENT for a currency mismatch
 // and FAILED_PRECONDITION when the result would leave the range. The operands
 // were valid when they came in, so an out-of-range sum (a total, a balance) is a
 // property of the data already stored, not of one request: the caller must
@@ -40,6 +40,10 @@ class Money {
   absl::StatusOr<Money> Subtract(const Money& other) const;
   // Multiplies by basis_points / 10000, rounding half away from zero.
   absl::StatusOr<Money> ApplyBasisPoints(int64_t basis_points) const;
+  // Multiplies by numerator / denominator, rounding half away from zero (a daily
+  // rate: outstanding.Scale(rate_bp * days, 10000 * 365)). INVALID_ARGUMENT for a
+  // denominator that is not positive.
+  absl::StatusOr<Money> Scale(int64_t numerator, int64_t denominator) const;
 
   // "PHP 1234.50", "JPY 1234", "KWD 1.234" for logs and messages.
   std::string ToString() const;

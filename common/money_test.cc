@@ -45,6 +45,16 @@ TEST(MoneyTest, BasisPointsRoundHalfAwayFromZero) {
   EXPECT_EQ(Money("PHP", 12345).ApplyBasisPoints(10000)->minor(), 12345);
 }
 
+TEST(MoneyTest, ScaleIsOneRoundingOfTheWholeRatio) {
+  // PHP 1,000.00 at 12% a year for 30 days: 100000 * 1200 * 30 / 3650000 = 986.30...
+  EXPECT_EQ(Money("PHP", 100000).Scale(1200 * 30, 10000 * 365)->minor(), 986);
+  EXPECT_EQ(Money("PHP", 3).Scale(1, 2)->minor(), 2);  // 1.5 -> 2
+  EXPECT_EQ(Money("PHP", -3).Scale(1, 2)->minor(), -2);
+  EXPECT_EQ(Money("PHP", 7).Scale(0, 365)->minor(), 0);
+  EXPECT_EQ(Money("PHP", 7).Scale(1, 0).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Money("PHP", kMaxMoneyMinor).Scale(3, 2).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
 TEST(MoneyTest, ValidatesCurrencyAndSign) {
   EXPECT_TRUE(ValidateMoney(Money("PHP", 0), "amount").ok());
   auto bad = ValidateMoney(Money("XYZ", 1), "amount");

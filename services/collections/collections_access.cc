@@ -33,6 +33,10 @@ AccessTable CollectionsAccess() {
       {"RunAging", {.roles = {"collection_assistant", "manager"}, .services = {}}},
       {"GetAgingHistory", read},
       {"GetAgingReport", read},
+      // Like aging: scheduled inside the service; by hand it is a back-fill.
+      {"RunDunning", {.roles = {"collection_assistant", "manager"}, .services = {}}},
+      {"ListNotices", read},
+      {"GetNotice", read},
   };
 }
 

@@ -6,6 +6,18 @@
 #include "common/status.h"
 
 namespace careops::collections {
+namespace {
+
+// An enum's values without its UNSPECIFIED zero: the bounded label values.
+std::vector<const google::protobuf::EnumValueDescriptor*> EnumValues(const google::protobuf::EnumDescriptor* d) {
+  std::vector<const google::protobuf::EnumValueDescriptor*> out;
+  for (int i = 0; i < d->value_count(); ++i) {
+    if (d->value(i)->number() != 0) out.push_back(d->value(i));
+  }
+  return out;
+}
+
+}  // namespace
 
 CollectionsMetrics::CollectionsMetrics(prometheus::Registry& registry, const AgingBuckets& buckets)
     : buckets_(buckets),
@@ -24,7 +36,17 @@ CollectionsMetrics::CollectionsMetrics(prometheus::Registry& registry, const Agi
       returns_(prometheus::BuildGauge()
                    .Name("careops_collections_failed_debits_total")
                    .Help("Failed auto-debits and bounced checks ingested from the bank, by reason")
-                   .Register(registry)) {}
+                   .Register(registry)),
+      notices_(prometheus::BuildGauge()
+                   .Name("careops_collections_notices_total")
+                   .Help("Notices issued by the dunning ladder, by rung and channel")
+                   .Register(registry)),
+      lapsed_waiting_(prometheus::BuildGauge()
+                          .Name("careops_collections_noc_lapsed_awaiting_cancellation")
+                          .Help("Notices of Cancellation whose grace lapsed and whose cancellation membership has "
+                                "not confirmed yet")
+                          .Register(registry)
+                          .Add({})) {}
 
 absl::Status CollectionsMetrics::Refresh(CollectionsStore& store, absl::CivilDay today) {
   CAREOPS_ASSIGN_OR_RETURN(std::vector<AgingReportEntry> entries, store.AgingReport(today));
@@ -55,6 +77,19 @@ absl::Status CollectionsMetrics::Refresh(CollectionsStore& store, absl::CivilDay
     auto it = by_reason.find(name);
     returns_.Add({{"reason", name}}).Set(it == by_reason.end() ? 0.0 : static_cast<double>(it->second));
   }
+  CAREOPS_ASSIGN_OR_RETURN(auto by_rung, store.NoticesByRungAndChannel());
+  for (const auto* rung : EnumValues(v1::NoticeRung_descriptor())) {
+    for (const auto* channel : EnumValues(v1::Channel_descriptor())) {
+      auto it = by_rung.find({rung->name().substr(sizeof("NOTICE_RUNG_") - 1),
+                              channel->name().substr(sizeof("CHANNEL_") - 1)});
+      notices_
+          .Add({{"rung", rung->name().substr(sizeof("NOTICE_RUNG_") - 1)},
+                {"channel", channel->name().substr(sizeof("CHANNEL_") - 1)}})
+          .Set(it == by_rung.end() ? 0.0 : static_cast<double>(it->second));
+    }
+  }
+  CAREOPS_ASSIGN_OR_RETURN(int64_t lapsed, store.LapsesAwaitingCancellation());
+  lapsed_waiting_.Set(static_cast<double>(lapsed));
   return absl::OkStatus();
 }
 

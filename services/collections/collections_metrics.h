@@ -8,6 +8,8 @@
 //   careops_collections_past_due_amount_minor{bucket,currency}    their outstanding, as aged
 //   careops_collections_payments_posted_total{method}             payments posted and not reversed
 //   careops_collections_failed_debits_total{reason}               failed debits and bounced checks ingested
+//   careops_collections_notices_total{rung,channel}               notices issued (every status)
+//   careops_collections_noc_lapsed_awaiting_cancellation          lapsed NoCs membership has not cancelled yet
 #pragma once
 
 #include "absl/status/status.h"
@@ -34,6 +36,8 @@ class CollectionsMetrics {
   prometheus::Family<prometheus::Gauge>& amount_;
   prometheus::Family<prometheus::Gauge>& payments_;
   prometheus::Family<prometheus::Gauge>& returns_;
+  prometheus::Family<prometheus::Gauge>& notices_;
+  prometheus::Gauge& lapsed_waiting_;
 };
 
 }  // namespace careops::collections

@@ -6,7 +6,9 @@
 #include "common/money.h"
 #include "common/proto_time.h"
 #include "common/status.h"
+#include "common/log.h"
 #include "common/validation.h"
+#include "absl/strings/str_join.h"
 
 namespace careops::collections {
 namespace {
@@ -42,7 +44,38 @@ absl::StatusOr<std::string> LedgerCurrency(CollectionsStore& store, const std::s
   return ledger.currency_code();
 }
 
+// Where a notice goes: the preferred channel when the ledger has its address,
+// else the first of email, SMS and letter it has an address for.
+std::pair<v1::Channel, std::string> NoticeChannel(const v1::Contact& c) {
+  auto address = [&](v1::Channel ch) -> std::string {
+    switch (ch) {
+      case v1::CHANNEL_EMAIL: return c.billing_email();
+      case v1::CHANNEL_SMS: return c.mobile();
+      case v1::CHANNEL_LETTER: return c.postal_address();
+      default: return "";
+    }
+  };
+  if (!address(c.preferred_channel()).empty()) return {c.preferred_channel(), address(c.preferred_channel())};
+  for (v1::Channel ch : {v1::CHANNEL_EMAIL, v1::CHANNEL_SMS, v1::CHANNEL_LETTER}) {
+    if (!address(ch).empty()) return {ch, address(ch)};
+  }
+  return {v1::CHANNEL_LETTER, ""};
+}
+
+std::map<std::string, std::string> SampleFields() {
+  std::map<std::string, std::string> fields;
+  for (const std::string& f : NoticeTemplateFields()) fields[f] = "x";
+  return fields;
+}
+
 }  // namespace
+
+absl::Status ValidateNoticeTemplates(const std::map<RungKind, std::string>& templates) {
+  for (const auto& [kind, text] : templates) {
+    CAREOPS_RETURN_IF_ERROR(RenderTemplate(text, SampleFields(), "notice_templates").status());
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ValidateInstallment(const v1::Installment& row, const std::string& currency, const std::string& field) {
   CAREOPS_RETURN_IF_ERROR(RequireId(row.number(), absl::StrCat(field, ".number"), 64));
@@ -63,8 +96,14 @@ absl::Status ValidateInstallment(const v1::Installment& row, const std::string& 
 }
 
 CollectionsServiceImpl::CollectionsServiceImpl(CollectionsStore& store, MembershipClient& membership,
-                                               const RpcKit& rpc, CollectionsOptions options)
-    : store_(store), membership_(membership), rpc_(rpc), options_(std::move(options)), ids_(rpc.clock()) {}
+                                               outbox::IntentDeliverer& intents, const RpcKit& rpc,
+                                               CollectionsOptions options)
+    : store_(store),
+      membership_(membership),
+      intents_(intents),
+      rpc_(rpc),
+      options_(std::move(options)),
+      ids_(rpc.clock()) {}
 
 grpc::Status CollectionsServiceImpl::OpenLedger(grpc::ServerContext* ctx, const v1::OpenLedgerRequest* req,
                                                 v1::Ledger* resp) {
@@ -460,6 +499,115 @@ grpc::Status CollectionsServiceImpl::EndPause(grpc::ServerContext* ctx, const v1
     if (!req->has_end_date()) return InvalidArgument("end_date", "is required");
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, FromProto(req->end_date(), "end_date"));
     return store_.EndPause(m, req->pause_id(), end, [&](const v1::Pause& p) { *resp = p; });
+  });
+}
+
+absl::StatusOr<DunningPlan> CollectionsServiceImpl::PlanDunning(const DunningLedger& ledger, absl::CivilDay as_of) {
+  CAREOPS_ASSIGN_OR_RETURN(DunningDecision decision, DecideDunning(ledger.inputs, options_.ladder, as_of,
+                                                                   options_.grace_days, ledger.currency));
+  DunningPlan plan;
+  plan.close_episode = decision.close_episode;
+  auto record = [&](const std::string& id) -> const NoticeRecord& {
+    for (const NoticeRecord& n : ledger.inputs.notices) {
+      if (n.notice_id == id) return n;
+    }
+    return ledger.inputs.notices.front();  // the decision only names loaded notices
+  };
+  for (const std::string& id : decision.resolve) {
+    plan.transitions.push_back(PaidTransition(record(id), ledger.account_id, as_of));
+  }
+  for (const std::string& id : decision.lapse) {
+    plan.transitions.push_back(LapseTransition(record(id), ledger.account_id, as_of));
+  }
+  const auto money = [&](int64_t minor) { return Money(ledger.currency, minor).ToString(); };
+  for (NoticeDraft& draft : decision.issue) {
+    NoticeToIssue n;
+    n.notice_id = ids_.Next();
+    if (draft.fee_minor > 0) n.fee_installment_id = ids_.Next();
+    if (draft.interest_minor > 0) n.interest_installment_id = ids_.Next();
+    std::tie(n.channel, n.recipient) = NoticeChannel(ledger.contact);
+    n.delivery = n.channel == v1::CHANNEL_EMAIL ? v1::DELIVERY_STATE_PENDING : v1::DELIVERY_STATE_AWAITING_CHANNEL;
+    std::vector<std::string> numbers;
+    for (const OpenItem& item : draft.covered) numbers.push_back(item.number);
+    std::map<std::string, std::string> fields = {
+        {"account_name", ledger.account_name},
+        {"rung_title", RungTitle(draft.rung.kind)},
+        {"as_of", ToSqlDate(as_of)},
+        {"days_past_due", absl::StrCat(draft.days_past_due)},
+        {"outstanding", money(draft.outstanding_minor)},
+        {"fee", money(draft.fee_minor)},
+        {"interest", money(draft.interest_minor)},
+        {"total", money(draft.total_minor())},
+        {"installments", absl::StrJoin(numbers, ", ")},
+        {"due_date", draft.due_date ? ToSqlDate(*draft.due_date) : ""},
+        {"grace_until", draft.grace_until ? ToSqlDate(*draft.grace_until) : ""},
+    };
+    auto configured = options_.templates.find(draft.rung.kind);
+    const std::string_view text =
+        configured != options_.templates.end() ? configured->second : DefaultNoticeTemplate(draft.rung.kind);
+    CAREOPS_ASSIGN_OR_RETURN(n.text, RenderTemplate(text, fields, "notice_templates"));
+    if (draft.rung.kind == RungKind::kCancellation) {
+      n.account_intent = AccountIntent(n.notice_id, ledger.account_id, AccountChange::kSuspend, as_of,
+                                       absl::StrCat("collections: notice of cancellation ", n.notice_id, ", ",
+                                                    draft.days_past_due, " days past due"));
+    }
+    n.draft = std::move(draft);
+    plan.issue.push_back(std::move(n));
+  }
+  return plan;
+}
+
+absl::StatusOr<DunningRunResult> CollectionsServiceImpl::DunAll(absl::CivilDay as_of, absl::Time deliver_by) {
+  CAREOPS_ASSIGN_OR_RETURN(DunningRunResult result,
+                           store_.RunDunning(as_of, TruncateToMicros(rpc_.clock().Now()),
+                                             [&](const DunningLedger& l) { return PlanDunning(l, as_of); }));
+  // Committed: membership is told now, with no transaction open; what does not
+  // get through is retried by the relay job.
+  for (const std::string& key : result.intent_keys) {
+    absl::StatusOr<outbox::IntentRecord> r = intents_.DeliverNow(key, deliver_by);
+    if (!r.ok()) log::Warn("dunning intent not delivered now", {{"intent", key}, {"error", r.status().ToString()}});
+  }
+  return result;
+}
+
+grpc::Status CollectionsServiceImpl::RunDunning(grpc::ServerContext* ctx, const v1::RunDunningRequest* req,
+                                                v1::RunDunningResponse* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
+    absl::CivilDay as_of = absl::ToCivilDay(call.now, absl::UTCTimeZone());
+    if (req->has_as_of()) {
+      CAREOPS_ASSIGN_OR_RETURN(as_of, FromProto(req->as_of(), "as_of"));
+    }
+    // Deliver until a little before the caller's deadline (at most 5 s).
+    absl::Time deliver_by = absl::Now() + absl::Seconds(5);
+    const auto left = ctx->deadline() - std::chrono::system_clock::now() - std::chrono::milliseconds(100);
+    if (left < std::chrono::seconds(5)) deliver_by = absl::Now() + absl::FromChrono(left);
+    CAREOPS_ASSIGN_OR_RETURN(DunningRunResult result, DunAll(as_of, deliver_by));
+    *resp->mutable_as_of() = ToProto(as_of);
+    resp->set_ledgers(result.ledgers);
+    resp->set_notices_issued(result.issued);
+    resp->set_notices_resolved(result.resolved);
+    resp->set_notices_lapsed(result.lapsed);
+    for (const std::string& id : result.issued_ids) resp->add_issued_notice_ids(id);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::ListNotices(grpc::ServerContext* ctx, const v1::ListNoticesRequest* req,
+                                                 v1::ListNoticesResponse* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->ledger_id(), "ledger_id", 26));
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Notice> notices, store_.ListNotices(req->ledger_id()));
+    for (v1::Notice& n : notices) *resp->add_notices() = std::move(n);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::GetNotice(grpc::ServerContext* ctx, const v1::GetNoticeRequest* req,
+                                               v1::Notice* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->notice_id(), "notice_id", 26));
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetNotice(req->notice_id()));
+    return absl::OkStatus();
   });
 }
 

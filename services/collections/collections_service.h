@@ -9,10 +9,15 @@
 // It holds no state of its own, so any number of replicas can serve.
 #pragma once
 
+#include <map>
+#include <string>
+
 #include "careops/collections/v1/collections.grpc.pb.h"
 #include "common/ids.h"
+#include "common/outbox_relay.h"
 #include "common/rpc.h"
 #include "services/collections/collections_rules.h"
+#include "services/collections/dunning_rules.h"
 #include "services/collections/collections_store.h"
 #include "services/collections/membership_client.h"
 
@@ -22,12 +27,21 @@ struct CollectionsOptions {
   ComponentOrder allocation_order;
   AgingBuckets buckets;
   int64_t grace_days = 0;
+  DunningLadder ladder;
+  // The text of each rung kind's notices (DefaultNoticeTemplate when absent);
+  // checked by ValidateNoticeTemplates at start.
+  std::map<RungKind, std::string> templates;
 };
+
+// INVALID_ARGUMENT naming notice_templates for a template with an unknown
+// {field} or an unclosed brace.
+absl::Status ValidateNoticeTemplates(const std::map<RungKind, std::string>& templates);
 
 class CollectionsServiceImpl final : public v1::CollectionsService::Service {
  public:
-  CollectionsServiceImpl(CollectionsStore& store, MembershipClient& membership, const RpcKit& rpc,
-                         CollectionsOptions options);
+  // `intents` delivers the outbox intents a dunning run wrote right after it.
+  CollectionsServiceImpl(CollectionsStore& store, MembershipClient& membership, outbox::IntentDeliverer& intents,
+                         const RpcKit& rpc, CollectionsOptions options);
 
   grpc::Status OpenLedger(grpc::ServerContext* ctx, const v1::OpenLedgerRequest* req, v1::Ledger* resp) override;
   grpc::Status GetLedger(grpc::ServerContext* ctx, const v1::GetLedgerRequest* req, v1::Ledger* resp) override;
@@ -54,12 +68,26 @@ class CollectionsServiceImpl final : public v1::CollectionsService::Service {
   grpc::Status GetAgingReport(grpc::ServerContext* ctx, const v1::GetAgingReportRequest* req,
                               v1::AgingReport* resp) override;
 
+  grpc::Status RunDunning(grpc::ServerContext* ctx, const v1::RunDunningRequest* req,
+                          v1::RunDunningResponse* resp) override;
+  grpc::Status ListNotices(grpc::ServerContext* ctx, const v1::ListNoticesRequest* req,
+                           v1::ListNoticesResponse* resp) override;
+  grpc::Status GetNotice(grpc::ServerContext* ctx, const v1::GetNoticeRequest* req, v1::Notice* resp) override;
+
   // The scheduled daily aging run and RunAging share this.
   absl::StatusOr<AgingRunResult> AgeAll(absl::CivilDay as_of);
+  // The scheduled daily dunning run and RunDunning share this: the store's run,
+  // then the delivery of the intents it wrote (until `deliver_by`; whatever is
+  // left is the relay job's).
+  absl::StatusOr<DunningRunResult> DunAll(absl::CivilDay as_of, absl::Time deliver_by);
 
  private:
   CollectionsStore& store_;
+  // What the run writes for one ledger: DecideDunning plus ids, channel, text and intents.
+  absl::StatusOr<DunningPlan> PlanDunning(const DunningLedger& ledger, absl::CivilDay as_of);
+
   MembershipClient& membership_;
+  outbox::IntentDeliverer& intents_;
   const RpcKit rpc_;
   const CollectionsOptions options_;
   IdGenerator ids_;

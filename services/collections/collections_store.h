@@ -14,6 +14,11 @@
 // or a reference posted before; INVALID_ARGUMENT from the allocation rules
 // (collections_rules.h); FAILED_PRECONDITION for a payment no longer POSTED or a
 // pause already ended before the new end; UNAVAILABLE when the database is down.
+//
+// A payment also settles the ledger's notices in its transaction: an ISSUED
+// notice whose every covered installment is now paid is RESOLVED, a Notice of
+// Cancellation WITHDRAWN with the account's reinstatement in the outbox
+// (dunning_outbox.h).
 #pragma once
 
 #include <functional>
@@ -27,6 +32,9 @@
 #include "careops/collections/v1/collections.pb.h"
 #include "common/mutation.h"
 #include "services/collections/collections_rules.h"
+#include "services/collections/dunning_outbox.h"
+#include "services/collections/dunning_rules.h"
+#include "services/collections/notice_delivery.h"
 
 namespace careops::collections {
 
@@ -62,6 +70,37 @@ struct BankReturn {
 struct BankReturnOutcome {
   v1::ReturnOutcome outcome = v1::RETURN_OUTCOME_APPLIED;
   std::string reversed_payment_id, fee_installment_id, error;
+};
+
+// One ledger as the dunning run sees it, under its lock.
+struct DunningLedger {
+  std::string ledger_id, account_id, account_name, currency;
+  v1::Contact contact;
+  DunningInputs inputs;
+};
+
+// A notice the run issues, prepared by the adapter (ids, channel, text).
+struct NoticeToIssue {
+  NoticeDraft draft;
+  std::string notice_id;
+  std::string fee_installment_id, interest_installment_id;  // empty: no fee / no interest
+  v1::Channel channel = v1::CHANNEL_LETTER;
+  std::string recipient, text;
+  v1::DeliveryState delivery = v1::DELIVERY_STATE_AWAITING_CHANNEL;
+  std::optional<outbox::Intent> account_intent;  // a NoC's suspension
+};
+
+// What the run writes for one ledger.
+struct DunningPlan {
+  std::vector<NoticeTransition> transitions;
+  std::vector<NoticeToIssue> issue;
+  bool close_episode = false;
+};
+
+struct DunningRunResult {
+  int ledgers = 0, issued = 0, resolved = 0, lapsed = 0;
+  std::vector<std::string> issued_ids;
+  std::vector<std::string> intent_keys;  // written by this run, to deliver after it
 };
 
 class CollectionsStore {
@@ -118,6 +157,34 @@ class CollectionsStore {
   virtual absl::StatusOr<std::map<std::string, int64_t>> BankReturnsByReason() = 0;
   // Payments posted and still POSTED, by method short name ("CHECK").
   virtual absl::StatusOr<std::map<std::string, int64_t>> PostedPaymentsByMethod() = 0;
+
+  // The dunning run on `as_of`: each ledger in its own transaction under its
+  // row lock (SKIP LOCKED first, then waiting for the ones another replica
+  // held, like RunAging); `plan` decides, the store writes the transitions (only
+  // of notices still ISSUED), the notices (a subject issued before is skipped:
+  // nothing twice), their fee and interest installments and covered rows, the
+  // outbox intents and the episode change, with one audit entry per notice.
+  virtual absl::StatusOr<DunningRunResult> RunDunning(
+      absl::CivilDay as_of, absl::Time now,
+      const std::function<absl::StatusOr<DunningPlan>(const DunningLedger&)>& plan) = 0;
+  virtual absl::StatusOr<std::vector<v1::Notice>> ListNotices(const std::string& ledger_id) = 0;
+  virtual absl::StatusOr<v1::Notice> GetNotice(const std::string& notice_id) = 0;
+  // Notices by (rung, channel) short names, every status: the notices gauge.
+  virtual absl::StatusOr<std::map<std::pair<std::string, std::string>, int64_t>> NoticesByRungAndChannel() = 0;
+  // Notices of Cancellation LAPSED whose cancellation membership has not confirmed yet.
+  virtual absl::StatusOr<int64_t> LapsesAwaitingCancellation() = 0;
+
+  // Claims up to `limit` PENDING email notices due at `now` that nobody holds
+  // (SKIP LOCKED), each with a fresh token, a lease until now + lease and one
+  // more attempt counted, in one short transaction.
+  virtual absl::StatusOr<std::vector<EmailToSend>> ClaimEmailNotices(absl::Time now, absl::Duration lease,
+                                                                     int limit) = 0;
+  // The outcome of one attempt, only under the token that claimed it (false
+  // when the claim was lost): `state` SENT or FAILED, or PENDING again with
+  // `next_attempt`.
+  virtual absl::StatusOr<bool> RecordDelivery(const std::string& notice_id, const std::string& token,
+                                              v1::DeliveryState state, absl::Time next_attempt,
+                                              const std::string& error, absl::Time now) = 0;
 
   virtual absl::Status EndPause(const Mutation& m, const std::string& pause_id, absl::CivilDay end_date,
                                 const std::function<void(const v1::Pause&)>& render) = 0;

@@ -5,10 +5,14 @@
 #include "common/rpc.h"
 #include "common/server.h"
 #include "common/log.h"
+#include "common/outbox_relay.h"
 #include "services/collections/collections_access.h"
 #include "services/collections/collections_metrics.h"
 #include "services/collections/collections_rules.h"
 #include "services/collections/collections_service.h"
+#include "services/collections/dunning_outbox.h"
+#include "services/collections/dunning_rules.h"
+#include "services/collections/notice_delivery.h"
 #include "services/collections/membership_client.h"
 #include "services/collections/mysql_collections_store.h"
 
@@ -33,15 +37,52 @@ int main(int argc, char** argv) {
   flags.Int("grace_days", &grace_days, 0, 365, "days after a due date before it counts as past due");
   flags.Duration("aging_interval", &aging_interval,
                  "how often the aging run ages today (re-runs of one day record nothing new)");
+  std::string ladder_text = collections::DunningLadder::DefaultText();
+  absl::Duration dunning_interval = absl::Hours(1);
+  absl::Duration outbox_interval = absl::Seconds(5), outbox_lease = absl::Seconds(15);
+  absl::Duration outbox_max_backoff = absl::Minutes(5);
+  std::string smtp_url, smtp_from = "collections@careops.invalid";
+  absl::Duration delivery_interval = absl::Seconds(30);
+  flags.String("smtp_url", &smtp_url,
+               "the SMTP relay for email notices (smtp://host:port); empty: email notices stay PENDING");
+  flags.String("smtp_from", &smtp_from, "the From address of email notices");
+  flags.Duration("notice_delivery_interval", &delivery_interval, "how often pending email notices are sent");
+  flags.String("dunning_ladder", &ladder_text,
+               "the notice ladder: reminder:lead,...,first:days[:fee=minor][:rate_bp=bp][:spacing=days],"
+               "second:...,third:...,noc:days:grace=days");
+  flags.Duration("dunning_interval", &dunning_interval,
+                 "how often the dunning run walks today's ladder (re-runs of one day issue nothing new)");
+  flags.Duration("outbox_interval", &outbox_interval,
+                 "how often pending outbox intents (account suspensions, reinstatements, cancellations) are delivered");
+  flags.Duration("outbox_lease", &outbox_lease,
+                 "how long a replica holds an outbox intent it is delivering; longer than peer_deadline");
+  flags.Duration("outbox_max_backoff", &outbox_max_backoff,
+                 "the longest wait between two deliveries of an intent membership did not take");
 
   absl::StatusOr<collections::ComponentOrder> order;
   absl::StatusOr<collections::AgingBuckets> aging;
+  absl::StatusOr<collections::DunningLadder> ladder;
   absl::StatusOr<Authorizer> access;
   auto runtime = StartService(flags, config, argc, argv, careops_collections_migrations(), [&] {
     order = collections::ComponentOrder::Parse(allocation_order);
     if (!order.ok()) return order.status();
     aging = collections::AgingBuckets::Parse(buckets);
     if (!aging.ok()) return aging.status();
+    ladder = collections::DunningLadder::Parse(ladder_text);
+    if (!ladder.ok()) return ladder.status();
+    if (outbox_lease <= config.peer_deadline) {
+      return absl::InvalidArgumentError("outbox_lease: must be longer than peer_deadline");
+    }
+    if (!smtp_url.empty() && smtp_url.rfind("smtp://", 0) != 0 && smtp_url.rfind("smtps://", 0) != 0) {
+      return absl::InvalidArgumentError("smtp_url: must be smtp://host:port or smtps://host:port");
+    }
+    if (outbox_interval <= absl::ZeroDuration() || dunning_interval <= absl::ZeroDuration() ||
+        delivery_interval <= absl::ZeroDuration() ||
+        outbox_max_backoff < absl::Seconds(1)) {
+      return absl::InvalidArgumentError(
+          "outbox_interval, dunning_interval, notice_delivery_interval: must be positive; outbox_max_backoff: at "
+          "least 1s");
+    }
     access = Authorizer::Create(collections::v1::CollectionsService::service_full_name(),
                                 collections::CollectionsAccess(), config.access_roles);
     return access.status();
@@ -52,10 +93,27 @@ int main(int argc, char** argv) {
   collections::MysqlCollectionsStore store(rt.pool());
   auto membership = collections::NewGrpcMembershipClient(
       collections::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline));
-  RpcKit rpc(rt.authenticator(), *access, SystemClock::Instance());
-  collections::CollectionsServiceImpl service(store, *membership, rpc, {*order, *aging, grace_days});
+  // Suspensions, reinstatements and cancellations go through the outbox, never
+  // from inside a collections transaction (dunning_outbox.h).
+  outbox::GrpcOutboxPeer membership_peer(
+      collections::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline));
+  collections::MembershipStatusPeer status_peer(membership_peer, *membership);
+  outbox::OutboxRelay relay(rt.pool(), status_peer, rt.clock(), *rt.registry(),
+                            {.retry = {.max_backoff = outbox_max_backoff},
+                             .lease = outbox_lease,
+                             .peer_deadline = config.peer_deadline});
+  struct RelayLookup final : collections::IntentLookup {
+    explicit RelayLookup(outbox::OutboxRelay& r) : relay(r) {}
+    absl::StatusOr<outbox::IntentRecord> Find(const std::string& key) override { return relay.Find(key); }
+    outbox::OutboxRelay& relay;
+  } lookup(relay);
+  status_peer.set_lookup(&lookup);
+  collections::RegisterNoticeCompletions(relay, store);
+  RpcKit rpc(rt.authenticator(), *access, rt.clock(), &rt.admission());
+  collections::CollectionsServiceImpl service(store, *membership, relay, rpc,
+                                              {*order, *aging, grace_days, *ladder, {}});
   collections::CollectionsMetrics metrics(*rt.registry(), *aging);
-  auto today = [] { return absl::ToCivilDay(SystemClock::Instance().Now(), absl::UTCTimeZone()); };
+  auto today = [&rt] { return absl::ToCivilDay(rt.clock().Now(), absl::UTCTimeZone()); };
   if (auto s = metrics.Refresh(store, today()); !s.ok()) {
     log::Warn("collections gauges not refreshed", {{"error", s.ToString()}});
   }
@@ -63,8 +121,22 @@ int main(int argc, char** argv) {
       {"collections-aging", aging_interval, [&] {
          return service.AgeAll(today()).status();
        }},
+      {"collections-dunning", dunning_interval, [&] {
+         return service.DunAll(today(), absl::Now() + config.peer_deadline).status();
+       }},
       {"collections-gauges", config.gauge_refresh, [&] { return metrics.Refresh(store, today()); }},
+      relay.Job(outbox_interval),
   };
+  // Email notices are sent by their own job, never inside a transaction.
+  std::unique_ptr<collections::NoticeMailer> mailer;
+  std::unique_ptr<collections::NoticeDelivery> delivery;
+  if (!smtp_url.empty()) {
+    mailer = collections::NewSmtpMailer({.url = smtp_url, .timeout = config.peer_deadline});
+    delivery = std::make_unique<collections::NoticeDelivery>(
+        store, *mailer, rt.clock(),
+        collections::DeliveryOptions{.from = smtp_from, .retry = {.max_backoff = outbox_max_backoff}});
+    jobs.push_back({"collections-notice-delivery", delivery_interval, [&] { return delivery->RunOnce().status(); }});
+  }
   return ServeUntilStopped(rt, {{&service, collections::v1::CollectionsService::service_full_name(), &*access}},
                            std::move(jobs));
 }

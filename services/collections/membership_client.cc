@@ -2,12 +2,30 @@
 
 #include "absl/strings/str_cat.h"
 #include "careops/membership/v1/membership.grpc.pb.h"
+#include "common/proto_time.h"
 #include "common/validation.h"
 
 namespace careops::collections {
 namespace {
 
 namespace mv1 = ::careops::membership::v1;
+
+std::optional<absl::CivilDay> DateOrNone(const common::v1::Date& d) {
+  absl::StatusOr<absl::CivilDay> day = FromProto(d, "date");
+  if (!day.ok()) return std::nullopt;
+  return *day;
+}
+
+AccountInfo ToInfo(const mv1::ClientAccount& a) {
+  AccountInfo info{a.account_id(), a.name(), a.contact_email(), a.status() == mv1::CLIENT_ACCOUNT_STATUS_CANCELLED};
+  info.status = a.status() == mv1::CLIENT_ACCOUNT_STATUS_CANCELLED   ? AccountStatus::kCancelled
+                : a.status() == mv1::CLIENT_ACCOUNT_STATUS_SUSPENDED ? AccountStatus::kSuspended
+                                                                     : AccountStatus::kActive;
+  info.etag = a.etag();
+  if (a.has_start_date()) info.start_date = DateOrNone(a.start_date());
+  if (a.has_status_effective_date()) info.status_effective_date = DateOrNone(a.status_effective_date());
+  return info;
+}
 
 class GrpcMembershipClient final : public MembershipClient {
  public:
@@ -22,8 +40,7 @@ class GrpcMembershipClient final : public MembershipClient {
     grpc::Status s = stub_->GetClientAccount(ctx.get(), req, &resp);
     switch (s.error_code()) {
       case grpc::StatusCode::OK:
-        return AccountInfo{resp.account_id(), resp.name(), resp.contact_email(),
-                           resp.status() == mv1::CLIENT_ACCOUNT_STATUS_CANCELLED};
+        return ToInfo(resp);
       case grpc::StatusCode::NOT_FOUND:
         return absl::NotFoundError(absl::StrCat("membership has no account ", Quote(account_id)));
       case grpc::StatusCode::UNAVAILABLE:

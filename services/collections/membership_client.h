@@ -1,5 +1,6 @@
 // What collections needs from membership, behind a small interface so the
-// adapter can be tested with a fake: the client account a ledger is opened for.
+// adapter can be tested with a fake: the client account a ledger is opened for,
+// and (for the dunning path, dunning_outbox.h) its status and etag.
 //
 // Status contract (the gRPC implementation maps membership's answers to these):
 //   NOT_FOUND     no account has the id
@@ -8,16 +9,23 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
 #include "common/peer.h"
 
 namespace careops::collections {
 
+enum class AccountStatus { kActive, kSuspended, kCancelled };
+
 struct AccountInfo {
   std::string account_id, name, contact_email;
   bool cancelled = false;
+  AccountStatus status = AccountStatus::kActive;
+  std::string etag;  // what a transition must carry
+  std::optional<absl::CivilDay> start_date, status_effective_date;
 };
 
 class MembershipClient {

@@ -11,8 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/mysql/audit.h"
 #include "common/enum_codec.h"
+#include "common/ids.h"
 #include "common/mysql/batch.h"
 #include "common/mysql/mutation_runner.h"
+#include "common/outbox.h"
 #include "common/proto_time.h"
 #include "common/status.h"
 #include "common/validation.h"
@@ -119,6 +121,70 @@ constexpr char kInsertBankReturn[] =
     " fee_installment_id, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr char kLockPaymentByReference[] =
     "SELECT payment_id, status, amount_minor FROM payments WHERE ledger_id = ? AND reference = ? FOR UPDATE";
+
+// ---- Dunning (dunning_rules.h, V005__dunning.sql).
+constexpr char kLedgerAccount[] = "SELECT account_id FROM ledgers WHERE ledger_id = ?";
+#define DUNNING_LEDGER_COLUMNS \
+  "account_id, account_name, currency, billing_email, mobile, postal_address, preferred_channel, dunning_episode"
+constexpr char kLockDunningLedger[] = "SELECT " DUNNING_LEDGER_COLUMNS " FROM ledgers WHERE ledger_id = ? FOR UPDATE";
+constexpr char kLockDunningLedgerSkipLocked[] =
+    "SELECT " DUNNING_LEDGER_COLUMNS " FROM ledgers WHERE ledger_id = ? FOR UPDATE SKIP LOCKED";
+// Every ISSUED notice of the ledger and every notice of its current episode,
+// with what each covered (one row per covered installment).
+constexpr char kDunningNotices[] =
+    "SELECT n.notice_id, n.rung, n.episode, n.sequence, n.issued_on, n.status, n.grace_until, ni.installment_id"
+    " FROM notices n LEFT JOIN notice_installments ni ON ni.notice_id = n.notice_id"
+    " WHERE n.ledger_id = ? AND (n.status = 'ISSUED' OR n.episode = ?) ORDER BY n.issued_on, n.notice_id";
+constexpr char kNoticeSubjects[] = "SELECT subject FROM notices WHERE ledger_id = ?";
+constexpr char kInsertNotice[] =
+    "INSERT INTO notices (notice_id, ledger_id, subject, rung, rung_name, episode, sequence, issued_on,"
+    " days_past_due, currency, outstanding_minor, fee_minor, interest_minor, fee_installment_id,"
+    " interest_installment_id, channel, recipient, body, status, resolved_on, grace_until, delivery_state,"
+    " account_action, account_action_state, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ISSUED', NULL, ?, ?, ?, ?, ?)";
+constexpr char kInsertNoticeInstallment[] =
+    "INSERT INTO notice_installments (notice_id, installment_id, number, balance_minor) VALUES (?, ?, ?, ?)";
+constexpr char kSetNoticeStatus[] =
+    "UPDATE notices SET status = ?, resolved_on = ? WHERE notice_id = ? AND status = 'ISSUED'";
+constexpr char kSetNoticeAction[] =
+    "UPDATE notices SET account_action = ?, account_action_state = 'PENDING', account_action_error = ''"
+    " WHERE notice_id = ?";
+constexpr char kRecordAccountAction[] =
+    "UPDATE notices SET account_action_state = ?, account_action_error = ? WHERE notice_id = ? AND account_action = ?";
+constexpr char kNextEpisode[] = "UPDATE ledgers SET dunning_episode = dunning_episode + 1 WHERE ledger_id = ?";
+#define NOTICE_COLUMNS                                                                                          \
+  "n.notice_id, n.ledger_id, l.account_id, n.rung, n.rung_name, n.episode, n.sequence, n.issued_on,"             \
+  " n.days_past_due, n.currency, n.outstanding_minor, n.fee_minor, n.interest_minor, n.fee_installment_id,"     \
+  " n.interest_installment_id, n.channel, n.recipient, n.body, n.status, n.resolved_on, n.grace_until,"         \
+  " n.delivery_state, n.delivery_attempts, n.delivery_error, n.delivered_at, n.account_action,"                  \
+  " n.account_action_state, n.account_action_error, n.created_at"
+constexpr char kSelectNotice[] =
+    "SELECT " NOTICE_COLUMNS " FROM notices n JOIN ledgers l ON l.ledger_id = n.ledger_id WHERE n.notice_id = ?";
+constexpr char kSelectNoticesByLedger[] =
+    "SELECT " NOTICE_COLUMNS " FROM notices n JOIN ledgers l ON l.ledger_id = n.ledger_id WHERE n.ledger_id = ?"
+    " ORDER BY n.issued_on, n.created_at, n.notice_id";
+constexpr char kSelectNoticeCovered[] =
+    "SELECT installment_id, number, balance_minor FROM notice_installments WHERE notice_id = ? ORDER BY number";
+constexpr char kNoticesByRungAndChannel[] = "SELECT rung, channel, COUNT(*) FROM notices GROUP BY rung, channel";
+constexpr char kLapsesAwaitingCancellation[] =
+    "SELECT COUNT(*) FROM notices WHERE status = 'LAPSED' AND account_action = 'CANCEL'"
+    " AND account_action_state <> 'DONE'";
+
+// ---- Email delivery (notice_delivery.h, V006__notice_delivery.sql).
+constexpr char kDueEmailNotices[] =
+    "SELECT notice_id, recipient, rung, ledger_id, body, delivery_attempts FROM notices"
+    " WHERE delivery_state = 'PENDING' AND channel = 'EMAIL'"
+    " AND (delivery_next_at IS NULL OR delivery_next_at <= ?)"
+    " AND (delivery_claimed_until IS NULL OR delivery_claimed_until < ?)"
+    " ORDER BY delivery_next_at, notice_id LIMIT ? FOR UPDATE SKIP LOCKED";
+constexpr char kLedgerName[] = "SELECT account_name FROM ledgers WHERE ledger_id = ?";
+constexpr char kClaimEmailNotice[] =
+    "UPDATE notices SET delivery_claimed_until = ?, delivery_token = ?, delivery_attempts = delivery_attempts + 1"
+    " WHERE notice_id = ?";
+constexpr char kRecordDelivery[] =
+    "UPDATE notices SET delivery_state = ?, delivery_next_at = ?, delivery_error = ?, delivered_at = ?,"
+    " delivery_claimed_until = NULL, delivery_token = '' WHERE notice_id = ? AND delivery_token = ?"
+    " AND delivery_state = 'PENDING'";
 
 // ---- Enum text: the value name without its prefix ("REGULAR", "BANK_TRANSFER").
 
@@ -318,6 +384,234 @@ void InsertContactHistory(mysql::Connection& conn, const Mutation& m, const std:
   st.executeUpdate();
 }
 
+
+// ---- Dunning helpers ---------------------------------------------------------
+
+const Principal kDunningRun{"dunning-run", "system", "collections"};
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (char& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+void SetOptionalDate(sql::PreparedStatement& st, int col, const std::optional<absl::CivilDay>& day) {
+  if (day) {
+    st.setString(col, ToSqlDate(*day));
+  } else {
+    st.setNull(col, sql::DataType::DATE);
+  }
+}
+
+void SetOptionalId(sql::PreparedStatement& st, int col, const std::string& id) {
+  if (id.empty()) {
+    st.setNull(col, sql::DataType::CHAR);
+  } else {
+    st.setString(col, id);
+  }
+}
+
+// Every ISSUED notice of the ledger and every notice of `episode` (-1: none).
+absl::StatusOr<std::vector<NoticeRecord>> LoadNoticeRecords(mysql::Connection& conn, const std::string& ledger_id,
+                                                            int episode) {
+  std::vector<NoticeRecord> out;
+  std::map<std::string, size_t> index;
+  auto& st = conn.Prepare(kDunningNotices);
+  st.setString(1, ledger_id);
+  st.setInt(2, episode);
+  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+  while (rs->next()) {
+    const std::string id = Str(*rs, 1);
+    auto it = index.find(id);
+    if (it == index.end()) {
+      NoticeRecord n;
+      n.notice_id = id;
+      n.kind = ParseRungKind(Str(*rs, 2)).value_or(RungKind::kFirst);
+      n.episode = rs->getInt(3);
+      n.sequence = rs->getInt(4);
+      CAREOPS_ASSIGN_OR_RETURN(n.issued_on, ParseSqlDate(Str(*rs, 5)));
+      n.state = ParseNoticeState(Str(*rs, 6)).value_or(NoticeState::kIssued);
+      if (!rs->isNull(7)) {
+        CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay grace, ParseSqlDate(Str(*rs, 7)));
+        n.grace_until = grace;
+      }
+      it = index.emplace(id, out.size()).first;
+      out.push_back(std::move(n));
+    }
+    if (!rs->isNull(8)) out[it->second].covered.push_back(Str(*rs, 8));
+  }
+  return out;
+}
+
+// Applies `t` to a notice still ISSUED (false when it no longer is), with its
+// intent and audit entry.
+bool ApplyTransition(mysql::Connection& conn, const Mutation& m, const NoticeTransition& t) {
+  auto& st = conn.Prepare(kSetNoticeStatus);
+  st.setString(1, std::string(NoticeStateName(t.to)));
+  st.setString(2, ToSqlDate(t.on));
+  st.setString(3, t.notice_id);
+  if (st.executeUpdate() == 0) return false;
+  if (t.action && t.intent) {
+    auto& action = conn.Prepare(kSetNoticeAction);
+    action.setString(1, std::string(AccountChangeName(*t.action)));
+    action.setString(2, t.notice_id);
+    action.executeUpdate();
+    outbox::Enqueue(conn, m, *t.intent);
+  }
+  Audit(conn, m, absl::StrCat("notice.", Lower(NoticeStateName(t.to))), "notice", t.notice_id);
+  return true;
+}
+
+// A payment's part of the ladder: the ledger's ISSUED notices it paid in full.
+absl::Status SettlePaidNotices(mysql::Connection& conn, const Mutation& m, const std::string& ledger_id,
+                               absl::CivilDay on) {
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<NoticeRecord> notices, LoadNoticeRecords(conn, ledger_id, -1));
+  if (notices.empty()) return absl::OkStatus();
+  CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, LoadAgingInputs(conn, ledger_id, ""));
+  std::string account_id;
+  {
+    auto& st = conn.Prepare(kLedgerAccount);
+    st.setString(1, ledger_id);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    if (rs->next()) account_id = Str(*rs, 1);
+  }
+  for (const std::string& id : PaidNotices(notices, in.open_items)) {
+    for (const NoticeRecord& n : notices) {
+      if (n.notice_id == id) ApplyTransition(conn, m, PaidTransition(n, account_id, on));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Inserts one FEE or INTEREST installment a notice charges, due on `due`.
+void InsertChargeInstallment(mysql::Connection& conn, const Mutation& m, const std::string& ledger_id,
+                             const std::string& installment_id, const std::string& number, bool fee, int64_t minor,
+                             absl::CivilDay due) {
+  auto& st = conn.Prepare(kInsertInstallment);
+  st.setString(1, installment_id);
+  st.setString(2, ledger_id);
+  st.setString(3, number);
+  st.setString(4, fee ? "FEE" : "INTEREST");
+  st.setString(5, ToSqlDate(due));
+  st.setInt64(6, fee ? minor : 0);
+  st.setInt64(7, fee ? 0 : minor);
+  st.setInt64(8, 0);
+  st.setString(9, ToSqlDatetime(m.now));
+  st.executeUpdate();
+  Audit(conn, m, "installment.add", "installment", installment_id, fee ? "notice fee" : "notice interest");
+}
+
+void InsertCovered(mysql::Connection& conn, const std::string& notice_id, const std::string& installment_id,
+                   const std::string& number, int64_t balance_minor) {
+  auto& st = conn.Prepare(kInsertNoticeInstallment);
+  st.setString(1, notice_id);
+  st.setString(2, installment_id);
+  st.setString(3, number);
+  st.setInt64(4, balance_minor);
+  st.executeUpdate();
+}
+
+void InsertNotice(mysql::Connection& conn, const Mutation& m, const DunningLedger& ledger, absl::CivilDay as_of,
+                  const NoticeToIssue& n) {
+  const NoticeDraft& d = n.draft;
+  const std::string charge_prefix = absl::StrCat("DUN-", d.episode, "-", d.sequence);
+  if (!n.fee_installment_id.empty()) {
+    InsertChargeInstallment(conn, m, ledger.ledger_id, n.fee_installment_id, charge_prefix + "-FEE", true,
+                            d.fee_minor, as_of);
+  }
+  if (!n.interest_installment_id.empty()) {
+    InsertChargeInstallment(conn, m, ledger.ledger_id, n.interest_installment_id, charge_prefix + "-INT", false,
+                            d.interest_minor, as_of);
+  }
+  auto& st = conn.Prepare(kInsertNotice);
+  st.setString(1, n.notice_id);
+  st.setString(2, ledger.ledger_id);
+  st.setString(3, d.subject);
+  st.setString(4, std::string(RungKindName(d.rung.kind)));
+  st.setString(5, d.rung.name());
+  st.setInt(6, d.episode);
+  st.setInt(7, d.sequence);
+  st.setString(8, ToSqlDate(as_of));
+  st.setInt64(9, d.days_past_due);
+  st.setString(10, ledger.currency);
+  st.setInt64(11, d.outstanding_minor);
+  st.setInt64(12, d.fee_minor);
+  st.setInt64(13, d.interest_minor);
+  SetOptionalId(st, 14, n.fee_installment_id);
+  SetOptionalId(st, 15, n.interest_installment_id);
+  st.setString(16, EnumShortName(n.channel));
+  st.setString(17, n.recipient);
+  st.setString(18, n.text);
+  SetOptionalDate(st, 19, d.grace_until);
+  st.setString(20, EnumShortName(n.delivery));
+  st.setString(21, n.account_intent ? "SUSPEND" : "");
+  st.setString(22, n.account_intent ? "PENDING" : "");
+  st.setString(23, ToSqlDatetime(m.now));
+  st.executeUpdate();
+  for (const OpenItem& item : d.covered) InsertCovered(conn, n.notice_id, item.installment_id, item.number, item.total());
+  if (!n.fee_installment_id.empty()) {
+    InsertCovered(conn, n.notice_id, n.fee_installment_id, charge_prefix + "-FEE", d.fee_minor);
+  }
+  if (!n.interest_installment_id.empty()) {
+    InsertCovered(conn, n.notice_id, n.interest_installment_id, charge_prefix + "-INT", d.interest_minor);
+  }
+  if (n.account_intent) outbox::Enqueue(conn, m, *n.account_intent);
+  Audit(conn, m, "notice.issue", "notice", n.notice_id, d.rung.name());
+}
+
+absl::StatusOr<v1::Notice> ReadNotice(mysql::Connection& conn, const sql::ResultSet& rs) {
+  v1::Notice n;
+  n.set_notice_id(Str(rs, 1));
+  n.set_ledger_id(Str(rs, 2));
+  n.set_account_id(Str(rs, 3));
+  n.set_rung(EnumFromShortName<v1::NoticeRung>(Str(rs, 4)));
+  n.set_rung_name(Str(rs, 5));
+  n.set_episode(rs.getInt(6));
+  n.set_sequence(rs.getInt(7));
+  CAREOPS_ASSIGN_OR_RETURN(*n.mutable_issued_on(), DateColumn(rs, 8));
+  n.set_days_past_due(rs.getInt(9));
+  const std::string currency = Str(rs, 10);
+  const int64_t outstanding = rs.getInt64(11), fee = rs.getInt64(12), interest = rs.getInt64(13);
+  *n.mutable_outstanding() = Minor(currency, outstanding);
+  *n.mutable_fee() = Minor(currency, fee);
+  *n.mutable_interest() = Minor(currency, interest);
+  *n.mutable_total() = Minor(currency, outstanding + fee + interest);
+  if (!rs.isNull(14)) n.set_fee_installment_id(Str(rs, 14));
+  if (!rs.isNull(15)) n.set_interest_installment_id(Str(rs, 15));
+  n.set_channel(EnumFromShortName<v1::Channel>(Str(rs, 16)));
+  n.set_recipient(Str(rs, 17));
+  n.set_text(Str(rs, 18));
+  n.set_status(EnumFromShortName<v1::NoticeStatus>(Str(rs, 19)));
+  if (!rs.isNull(20)) {
+    CAREOPS_ASSIGN_OR_RETURN(*n.mutable_resolved_on(), DateColumn(rs, 20));
+  }
+  if (!rs.isNull(21)) {
+    CAREOPS_ASSIGN_OR_RETURN(*n.mutable_grace_until(), DateColumn(rs, 21));
+  }
+  n.set_delivery_state(EnumFromShortName<v1::DeliveryState>(Str(rs, 22)));
+  n.set_delivery_attempts(rs.getInt(23));
+  n.set_delivery_error(Str(rs, 24));
+  if (!rs.isNull(25)) {
+    CAREOPS_ASSIGN_OR_RETURN(absl::Time delivered, ParseSqlDatetime(Str(rs, 25)));
+    *n.mutable_delivered_time() = ToProtoTimestamp(delivered);
+  }
+  n.set_account_action(EnumFromShortName<v1::AccountAction>(Str(rs, 26)));
+  n.set_account_action_state(EnumFromShortName<v1::AccountActionState>(Str(rs, 27)));
+  n.set_account_action_error(Str(rs, 28));
+  CAREOPS_ASSIGN_OR_RETURN(absl::Time created, ParseSqlDatetime(Str(rs, 29)));
+  *n.mutable_create_time() = ToProtoTimestamp(created);
+  auto& st = conn.Prepare(kSelectNoticeCovered);
+  st.setString(1, n.notice_id());
+  std::unique_ptr<sql::ResultSet> covered(st.executeQuery());
+  while (covered->next()) {
+    v1::CoveredInstallment* c = n.add_covered();
+    c->set_installment_id(Str(*covered, 1));
+    c->set_number(Str(*covered, 2));
+    *c->mutable_balance() = Minor(currency, covered->getInt64(3));
+  }
+  return n;
+}
+
 }  // namespace
 
 absl::Status MysqlCollectionsStore::Mutate(const Mutation& m,
@@ -502,6 +796,7 @@ absl::Status MysqlCollectionsStore::PostPayment(const Mutation& m, const v1::Pay
       pay.setString(4, line.installment_id);
       pay.executeUpdate();
     }
+    CAREOPS_RETURN_IF_ERROR(SettlePaidNotices(conn, m, payment.ledger_id(), paid_on));
     Audit(conn, m, "payment.post", "payment", payment.payment_id());
     auto& st = conn.Prepare(kLockPayment);
     st.setString(1, payment.payment_id());
@@ -776,9 +1071,8 @@ absl::StatusOr<bool> MysqlCollectionsStore::AgeOne(const std::string& ledger_id,
   return aged;
 }
 
-absl::StatusOr<AgingRunResult> MysqlCollectionsStore::RunAging(
-    absl::CivilDay as_of, absl::Time now, const std::function<LedgerAging(const AgingInputs&)>& age) {
-  AgingRunResult result;
+absl::Status MysqlCollectionsStore::ForEachLedger(
+    const std::function<absl::StatusOr<bool>(const std::string&, bool)>& visit) {
   std::vector<std::string> skipped;
   std::string after;
   while (true) {
@@ -792,16 +1086,25 @@ absl::StatusOr<AgingRunResult> MysqlCollectionsStore::RunAging(
     }));
     if (ids.empty()) break;
     for (const std::string& id : ids) {
-      CAREOPS_ASSIGN_OR_RETURN(bool aged, AgeOne(id, true, as_of, now, age, result));
-      if (!aged) skipped.push_back(id);
+      CAREOPS_ASSIGN_OR_RETURN(bool visited, visit(id, true));
+      if (!visited) skipped.push_back(id);
     }
     after = ids.back();
   }
   // Held by a payment or another replica a moment ago: wait for it this time
-  // (a replica that already aged it leaves nothing to record).
+  // (a replica that already did it leaves nothing to do).
   for (const std::string& id : skipped) {
-    CAREOPS_RETURN_IF_ERROR(AgeOne(id, false, as_of, now, age, result).status());
+    CAREOPS_RETURN_IF_ERROR(visit(id, false).status());
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AgingRunResult> MysqlCollectionsStore::RunAging(
+    absl::CivilDay as_of, absl::Time now, const std::function<LedgerAging(const AgingInputs&)>& age) {
+  AgingRunResult result;
+  CAREOPS_RETURN_IF_ERROR(ForEachLedger([&](const std::string& id, bool skip_locked) {
+    return AgeOne(id, skip_locked, as_of, now, age, result);
+  }));
   return result;
 }
 
@@ -924,6 +1227,214 @@ absl::Status MysqlCollectionsStore::EndPause(const Mutation& m, const std::strin
     render(current);
     return absl::OkStatus();
   });
+}
+
+absl::StatusOr<bool> MysqlCollectionsStore::DunOne(
+    const std::string& ledger_id, bool skip_locked, absl::CivilDay as_of, absl::Time now,
+    const std::function<absl::StatusOr<DunningPlan>(const DunningLedger&)>& plan, DunningRunResult& result) {
+  bool visited = false;
+  DunningRunResult local;
+  CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    visited = false;
+    local = DunningRunResult{};
+    DunningLedger ledger;
+    ledger.ledger_id = ledger_id;
+    {
+      auto& st = conn.Prepare(skip_locked ? kLockDunningLedgerSkipLocked : kLockDunningLedger);
+      st.setString(1, ledger_id);
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      if (!rs->next()) return absl::OkStatus();  // another replica has it now
+      ledger.account_id = Str(*rs, 1);
+      ledger.account_name = Str(*rs, 2);
+      ledger.currency = Str(*rs, 3);
+      ledger.contact = ReadContact(*rs, 4);
+      ledger.inputs.episode = rs->getInt(8);
+    }
+    CAREOPS_ASSIGN_OR_RETURN(AgingInputs aging, LoadAgingInputs(conn, ledger_id, ledger.currency));
+    ledger.inputs.open_items = std::move(aging.open_items);
+    ledger.inputs.pauses = std::move(aging.pauses);
+    CAREOPS_ASSIGN_OR_RETURN(ledger.inputs.notices, LoadNoticeRecords(conn, ledger_id, ledger.inputs.episode));
+    {
+      auto& st = conn.Prepare(kNoticeSubjects);
+      st.setString(1, ledger_id);
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      while (rs->next()) ledger.inputs.subjects_sent.insert(Str(*rs, 1));
+    }
+    CAREOPS_ASSIGN_OR_RETURN(DunningPlan decided, plan(ledger));
+    const Mutation m{.caller = kDunningRun,
+                     .method = "RunDunning",
+                     .request_id = absl::StrCat("dunning-", ToSqlDate(as_of)),
+                     .now = now};
+    for (const NoticeTransition& t : decided.transitions) {
+      if (!ApplyTransition(conn, m, t)) continue;
+      if (t.to == NoticeState::kLapsed) {
+        ++local.lapsed;
+      } else {
+        ++local.resolved;
+      }
+      if (t.intent) local.intent_keys.push_back(t.intent->key);
+    }
+    for (const NoticeToIssue& n : decided.issue) {
+      if (ledger.inputs.subjects_sent.count(n.draft.subject) > 0) continue;
+      InsertNotice(conn, m, ledger, as_of, n);
+      ++local.issued;
+      local.issued_ids.push_back(n.notice_id);
+      if (n.account_intent) local.intent_keys.push_back(n.account_intent->key);
+    }
+    if (decided.close_episode) {
+      auto& st = conn.Prepare(kNextEpisode);
+      st.setString(1, ledger_id);
+      st.executeUpdate();
+    }
+    visited = true;
+    return absl::OkStatus();
+  }));
+  if (visited) {
+    ++result.ledgers;
+    result.issued += local.issued;
+    result.resolved += local.resolved;
+    result.lapsed += local.lapsed;
+    result.issued_ids.insert(result.issued_ids.end(), local.issued_ids.begin(), local.issued_ids.end());
+    result.intent_keys.insert(result.intent_keys.end(), local.intent_keys.begin(), local.intent_keys.end());
+  }
+  return visited;
+}
+
+absl::StatusOr<DunningRunResult> MysqlCollectionsStore::RunDunning(
+    absl::CivilDay as_of, absl::Time now,
+    const std::function<absl::StatusOr<DunningPlan>(const DunningLedger&)>& plan) {
+  DunningRunResult result;
+  CAREOPS_RETURN_IF_ERROR(ForEachLedger([&](const std::string& id, bool skip_locked) {
+    return DunOne(id, skip_locked, as_of, now, plan, result);
+  }));
+  return result;
+}
+
+absl::StatusOr<std::vector<v1::Notice>> MysqlCollectionsStore::ListNotices(const std::string& ledger_id) {
+  std::vector<v1::Notice> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(LedgerCurrency(conn, ledger_id, false).status());
+    auto& st = conn.Prepare(kSelectNoticesByLedger);
+    st.setString(1, ledger_id);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) {
+      CAREOPS_ASSIGN_OR_RETURN(v1::Notice n, ReadNotice(conn, *rs));
+      out.push_back(std::move(n));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Notice> MysqlCollectionsStore::GetNotice(const std::string& notice_id) {
+  v1::Notice out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    auto& st = conn.Prepare(kSelectNotice);
+    st.setString(1, notice_id);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    if (!rs->next()) return absl::NotFoundError(absl::StrCat("notice_id: no notice ", Quote(notice_id)));
+    CAREOPS_ASSIGN_OR_RETURN(out, ReadNotice(conn, *rs));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::map<std::pair<std::string, std::string>, int64_t>>
+MysqlCollectionsStore::NoticesByRungAndChannel() {
+  std::map<std::pair<std::string, std::string>, int64_t> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    auto& st = conn.Prepare(kNoticesByRungAndChannel);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) out[{Str(*rs, 1), Str(*rs, 2)}] = rs->getInt64(3);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<int64_t> MysqlCollectionsStore::LapsesAwaitingCancellation() {
+  int64_t out = 0;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    auto& st = conn.Prepare(kLapsesAwaitingCancellation);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    if (rs->next()) out = rs->getInt64(1);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status MysqlCollectionsStore::RecordAccountAction(mysql::Connection& conn, const std::string& notice_id,
+                                                        const std::string& action, bool done,
+                                                        const std::string& error) {
+  auto& st = conn.Prepare(kRecordAccountAction);
+  st.setString(1, done ? "DONE" : "REFUSED");
+  st.setString(2, error);
+  st.setString(3, notice_id);
+  st.setString(4, action);
+  st.executeUpdate();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<EmailToSend>> MysqlCollectionsStore::ClaimEmailNotices(absl::Time now,
+                                                                                  absl::Duration lease, int limit) {
+  std::vector<EmailToSend> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    out.clear();
+    {
+      auto& st = conn.Prepare(kDueEmailNotices);
+      st.setString(1, ToSqlDatetime(now));
+      st.setString(2, ToSqlDatetime(now));
+      st.setInt(3, limit);
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      while (rs->next()) {
+        EmailToSend e;
+        e.notice_id = Str(*rs, 1);
+        e.recipient = Str(*rs, 2);
+        e.rung = Str(*rs, 3);
+        e.ledger_id = Str(*rs, 4);
+        e.body = Str(*rs, 5);
+        e.attempts = rs->getInt(6) + 1;
+        e.token = NewId();
+        out.push_back(std::move(e));
+      }
+    }
+    for (EmailToSend& e : out) {
+      {
+        auto& name = conn.Prepare(kLedgerName);
+        name.setString(1, e.ledger_id);
+        std::unique_ptr<sql::ResultSet> rs(name.executeQuery());
+        e.account_name = rs->next() ? Str(*rs, 1) : "";
+      }
+      auto& st = conn.Prepare(kClaimEmailNotice);
+      st.setString(1, ToSqlDatetime(now + lease));
+      st.setString(2, e.token);
+      st.setString(3, e.notice_id);
+      st.executeUpdate();
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<bool> MysqlCollectionsStore::RecordDelivery(const std::string& notice_id, const std::string& token,
+                                                           v1::DeliveryState state, absl::Time next_attempt,
+                                                           const std::string& error, absl::Time now) {
+  bool recorded = false;
+  CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    auto& st = conn.Prepare(kRecordDelivery);
+    st.setString(1, EnumShortName(state));
+    st.setString(2, ToSqlDatetime(next_attempt));
+    st.setString(3, error.substr(0, 500));
+    if (state == v1::DELIVERY_STATE_SENT) {
+      st.setString(4, ToSqlDatetime(now));
+    } else {
+      st.setNull(4, sql::DataType::TIMESTAMP);
+    }
+    st.setString(5, notice_id);
+    st.setString(6, token);
+    recorded = st.executeUpdate() > 0;
+    return absl::OkStatus();
+  }));
+  return recorded;
 }
 
 }  // namespace careops::collections

@@ -41,11 +41,38 @@ class MysqlCollectionsStore final : public CollectionsStore {
   absl::StatusOr<std::map<std::string, int64_t>> BankReturnsByReason() override;
   absl::Status EndPause(const Mutation& m, const std::string& pause_id, absl::CivilDay end_date,
                         const std::function<void(const v1::Pause&)>& render) override;
+  absl::StatusOr<DunningRunResult> RunDunning(
+      absl::CivilDay as_of, absl::Time now,
+      const std::function<absl::StatusOr<DunningPlan>(const DunningLedger&)>& plan) override;
+  absl::StatusOr<std::vector<v1::Notice>> ListNotices(const std::string& ledger_id) override;
+  absl::StatusOr<v1::Notice> GetNotice(const std::string& notice_id) override;
+  absl::StatusOr<std::map<std::pair<std::string, std::string>, int64_t>> NoticesByRungAndChannel() override;
+  absl::StatusOr<int64_t> LapsesAwaitingCancellation() override;
+  absl::StatusOr<std::vector<EmailToSend>> ClaimEmailNotices(absl::Time now, absl::Duration lease,
+                                                             int limit) override;
+  absl::StatusOr<bool> RecordDelivery(const std::string& notice_id, const std::string& token,
+                                      v1::DeliveryState state, absl::Time next_attempt, const std::string& error,
+                                      absl::Time now) override;
+
+  // For the outbox completion handlers (dunning_outbox.cc), inside the relay's
+  // completion transaction: membership's answer to the notice's `action`
+  // ("SUSPEND", ...); left alone when the notice now waits on another action.
+  absl::Status RecordAccountAction(mysql::Connection& conn, const std::string& notice_id, const std::string& action,
+                                   bool done, const std::string& error);
 
  private:
   // Runs a mutation exactly once in one transaction: the single switch point to
   // the kit's exactly-once runner.
   absl::Status Mutate(const Mutation& m, const std::function<absl::Status(mysql::Connection&)>& fn);
+
+  // Visits every ledger: `visit(id, skip_locked)` returns false when it
+  // skipped a ledger another transaction holds; those are visited once more,
+  // waiting for the lock, after the pass, so none is missed.
+  absl::Status ForEachLedger(const std::function<absl::StatusOr<bool>(const std::string&, bool)>& visit);
+  // Runs the dunning of one ledger (see RunDunning); false when skipped.
+  absl::StatusOr<bool> DunOne(const std::string& ledger_id, bool skip_locked, absl::CivilDay as_of, absl::Time now,
+                              const std::function<absl::StatusOr<DunningPlan>(const DunningLedger&)>& plan,
+                              DunningRunResult& result);
 
   // Ages one ledger under its lock; false when another transaction holds it
   // and `skip_locked` is set.

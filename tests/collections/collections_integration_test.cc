@@ -9,7 +9,16 @@
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <set>
+#include <vector>
 #include <memory>
 #include <string>
 #include <thread>
@@ -38,6 +47,21 @@ std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token) { return test
 using testing::DateOf;
 using testing::Php;
 
+// The suite's collections flags (each process of a test adds its membership address).
+// Ladder: first at 10 days past due, second at 30 with a fee of PHP 50.00 and 12%
+// a year, third at 60 with PHP 100.00, the Notice of Cancellation at 90 with 15
+// days of grace; every rung at least 7 days after the previous one.
+const char* const kCollectionsArgs[] = {
+    "--grace_days=3", "--peer_deadline=2s", "--gauge_refresh=200ms", "--outbox_interval=200ms",
+    "--outbox_max_backoff=1s",
+    "--dunning_ladder=reminder:7,first:10,second:30:fee=5000:rate_bp=1200:spacing=7,"
+    "third:60:fee=10000:spacing=7,noc:90:spacing=7:grace=15"};
+
+std::vector<std::string> operator+(std::vector<std::string> args, std::string more) {
+  args.push_back(std::move(more));
+  return args;
+}
+
 class CollectionsIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -45,15 +69,50 @@ class CollectionsIntegrationTest : public ::testing::Test {
     collections_schema_ = new testing::TestSchema("collections");
     membership_ = new testing::ServiceProcess("membership", membership_schema_->dsn());
     ASSERT_TRUE(testing::Serving(*membership_));
+    // Debian's aiosmtpd as the SMTP relay, keeping what it receives in a Maildir.
+    char dir[] = "/tmp/careops-smtp-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    maildir_ = new std::string(std::string(dir) + "/mail");
+    const int smtp_port = testing::FreePort();
+    smtp_sink_ = new testing::Process("/usr/bin/aiosmtpd", {"-n", "-l", absl::StrCat("127.0.0.1:", smtp_port), "-c",
+                                                            "aiosmtpd.handlers.Mailbox", *maildir_});
+    ASSERT_TRUE(testing::Eventually([&] { return Listening(smtp_port); })) << smtp_sink_->output();
     collections_ = new testing::ServiceProcess(
         "collections", collections_schema_->dsn(),
-        std::vector<std::string>{"--membership_addr=" + membership_->address(), "--grace_days=3",
-                                 "--peer_deadline=2s", "--gauge_refresh=200ms"});
+        std::vector<std::string>(std::begin(kCollectionsArgs), std::end(kCollectionsArgs)) +
+            ("--membership_addr=" + membership_->address()) + absl::StrCat("--smtp_url=smtp://127.0.0.1:", smtp_port) +
+            "--notice_delivery_interval=200ms");
     ASSERT_TRUE(testing::Serving(*collections_));
+  }
+
+  static bool Listening(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    return ok;
+  }
+
+  // Every message the SMTP sink received, as its raw text.
+  static std::vector<std::string> ReceivedMail() {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(*maildir_ + "/new", ec)) {
+      std::ifstream in(entry.path());
+      out.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    return out;
   }
 
   static void TearDownTestSuite() {
     delete collections_;
+    delete smtp_sink_;
+    std::error_code ec;
+    if (maildir_ != nullptr) std::filesystem::remove_all(std::filesystem::path(*maildir_).parent_path(), ec);
+    delete maildir_;
     delete membership_;
     delete collections_schema_;
     delete membership_schema_;
@@ -154,6 +213,59 @@ class CollectionsIntegrationTest : public ::testing::Test {
     return out;
   }
 
+  cv1::RunDunningResponse Dun(common::v1::Date as_of, cv1::CollectionsService::Stub* stub = nullptr) {
+    cv1::RunDunningRequest req;
+    *req.mutable_as_of() = as_of;
+    cv1::RunDunningResponse resp;
+    grpc::Status s = (stub ? stub : stub_.get())->RunDunning(Ctx(kCollector).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  }
+
+  std::vector<cv1::Notice> Notices(const std::string& ledger_id) {
+    cv1::ListNoticesRequest req;
+    req.set_ledger_id(ledger_id);
+    cv1::ListNoticesResponse resp;
+    grpc::Status s = stub_->ListNotices(Ctx(kCollector).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return {resp.notices().begin(), resp.notices().end()};
+  }
+
+  // A ledger's ladder notices (no reminders), in issue order.
+  std::vector<cv1::Notice> LadderNotices(const std::string& ledger_id) {
+    std::vector<cv1::Notice> out;
+    for (const cv1::Notice& n : Notices(ledger_id)) {
+      if (n.sequence() > 0) out.push_back(n);
+    }
+    return out;
+  }
+
+  std::vector<std::string> Rungs(const std::string& ledger_id) {
+    std::vector<std::string> out;
+    for (const cv1::Notice& n : LadderNotices(ledger_id)) out.push_back(n.rung_name());
+    return out;
+  }
+
+  mv1::ClientAccountStatus AccountStatus(const std::string& account_id) {
+    mv1::GetClientAccountRequest req;
+    req.set_account_id(account_id);
+    mv1::ClientAccount a;
+    grpc::Status s = membership_stub_->GetClientAccount(Ctx(kAccountOfficer).get(), req, &a);
+    return s.ok() ? a.status() : mv1::CLIENT_ACCOUNT_STATUS_UNSPECIFIED;
+  }
+
+  // A ledger owing PHP 1,000.00 due Jan 1 walked up to its Notice of
+  // Cancellation (Apr 4: 93 days, less 3 of grace), with the runs on the rungs' days.
+  cv1::Ledger LedgerAtNoticeOfCancellation() {
+    cv1::Ledger ledger = NewLedger();
+    Add(Row(ledger.ledger_id(), "1", DateOf(2026, 1, 1), 100000));
+    for (auto day : {DateOf(2026, 1, 14), DateOf(2026, 2, 3), DateOf(2026, 3, 5), DateOf(2026, 4, 4)}) Dun(day);
+    EXPECT_EQ(Rungs(ledger.ledger_id()), (std::vector<std::string>{"first", "second", "third", "noc"}));
+    return ledger;
+  }
+
+  static testing::Process* smtp_sink_;
+  static std::string* maildir_;
   static testing::TestSchema* membership_schema_;
   static testing::TestSchema* collections_schema_;
   static testing::ServiceProcess* membership_;
@@ -162,6 +274,8 @@ class CollectionsIntegrationTest : public ::testing::Test {
   std::unique_ptr<mv1::MembershipService::Stub> membership_stub_;
 };
 
+testing::Process* CollectionsIntegrationTest::smtp_sink_ = nullptr;
+std::string* CollectionsIntegrationTest::maildir_ = nullptr;
 testing::TestSchema* CollectionsIntegrationTest::membership_schema_ = nullptr;
 testing::TestSchema* CollectionsIntegrationTest::collections_schema_ = nullptr;
 testing::ServiceProcess* CollectionsIntegrationTest::membership_ = nullptr;
@@ -203,8 +317,14 @@ TEST_F(CollectionsIntegrationTest, MembershipDownMeansUnavailableAndNoLedger) {
   membership_->Start();
   ASSERT_TRUE(testing::Serving(*membership_));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
-  // Nothing was written: the account can be opened now.
-  grpc::Status again = Open(account, &ledger);
+  // Nothing was written: the account can be opened now (once collections'
+  // channel has reconnected to the restarted membership).
+  grpc::Status again;
+  const std::string retry_id = NewId();
+  EXPECT_TRUE(testing::Eventually([&] {
+    again = Open(account, &ledger, retry_id);
+    return again.error_code() != grpc::StatusCode::UNAVAILABLE;
+  }));
   EXPECT_TRUE(again.ok()) << again.error_message();
 }
 
@@ -603,6 +723,292 @@ TEST_F(CollectionsIntegrationTest, AgingRunRecordsBucketChangesOnceAndHistoryRea
            body.find("careops_collections_payments_posted_total{method=\"CARD\"}") != std::string::npos &&
            body.find("careops_collections_failed_debits_total{reason=\"STOP_PAYMENT\"}") != std::string::npos;
   })) << testing::HttpGet(collections_->metrics_port(), "/metrics");
+}
+
+TEST_F(CollectionsIntegrationTest, TheLadderWalksFirstSecondThirdNocOnItsDaysAndALapseCancelsTheAccount) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  cv1::Installment jan = Add(Row(id, "1", DateOf(2026, 1, 1), 100000));
+  // Jan 13 is 9 days past due (12 less 3 of grace): no notice; Jan 14: the first.
+  Dun(DateOf(2026, 1, 13));
+  EXPECT_TRUE(Rungs(id).empty());
+  Dun(DateOf(2026, 1, 14));
+  ASSERT_EQ(Rungs(id), std::vector<std::string>{"first"});
+  Dun(DateOf(2026, 2, 2));
+  EXPECT_EQ(Rungs(id).size(), 1u);
+  Dun(DateOf(2026, 2, 3));  // 30 days past due
+  ASSERT_EQ(Rungs(id), (std::vector<std::string>{"first", "second"}));
+  cv1::Notice second = LadderNotices(id)[1];
+  EXPECT_EQ(second.rung(), cv1::NOTICE_RUNG_SECOND_NOTICE);
+  EXPECT_EQ(second.days_past_due(), 30);
+  EXPECT_EQ(second.outstanding().amount_minor(), 100000);
+  EXPECT_EQ(second.fee().amount_minor(), 5000);
+  EXPECT_EQ(second.interest().amount_minor(), 986);  // 100000 x 12% / 365 x 30
+  EXPECT_EQ(second.total().amount_minor(), 105986);
+  ASSERT_EQ(second.covered_size(), 3);  // the installment, its fee, its interest
+  EXPECT_EQ(second.channel(), cv1::CHANNEL_EMAIL);
+  EXPECT_EQ(second.recipient(), "billing@buyer.example");
+  EXPECT_NE(second.text().find("Second notice"), std::string::npos) << second.text();
+  EXPECT_NE(second.text().find("PHP 1059.86"), std::string::npos) << second.text();
+  EXPECT_EQ(second.status(), cv1::NOTICE_STATUS_ISSUED);
+  // Fee and interest are installments of their own, due on the issue date.
+  auto balances = Balances(id);
+  EXPECT_EQ(balances["DUN-1-2-FEE"], 5000);
+  EXPECT_EQ(balances["DUN-1-2-INT"], 986);
+
+  Dun(DateOf(2026, 3, 5));  // 60
+  Dun(DateOf(2026, 4, 4));  // 90: the Notice of Cancellation suspends the account
+  ASSERT_EQ(Rungs(id), (std::vector<std::string>{"first", "second", "third", "noc"}));
+  cv1::Notice noc = LadderNotices(id)[3];
+  EXPECT_EQ(noc.grace_until().month(), 4);
+  EXPECT_EQ(noc.grace_until().day(), 19);
+  EXPECT_EQ(noc.account_action(), cv1::ACCOUNT_ACTION_SUSPEND);
+  EXPECT_NE(noc.text().find("NOTICE OF CANCELLATION"), std::string::npos);
+  EXPECT_TRUE(testing::Eventually(
+      [&] { return AccountStatus(ledger.account_id()) == mv1::CLIENT_ACCOUNT_STATUS_SUSPENDED; }));
+
+  // Still in grace on Apr 18; lapsed on Apr 19: cancelled in membership.
+  Dun(DateOf(2026, 4, 18));
+  EXPECT_EQ(LadderNotices(id)[3].status(), cv1::NOTICE_STATUS_ISSUED);
+  Dun(DateOf(2026, 4, 19));
+  EXPECT_EQ(LadderNotices(id)[3].status(), cv1::NOTICE_STATUS_LAPSED);
+  EXPECT_TRUE(testing::Eventually(
+      [&] { return AccountStatus(ledger.account_id()) == mv1::CLIENT_ACCOUNT_STATUS_CANCELLED; }));
+  EXPECT_TRUE(testing::Eventually([&] {
+    cv1::Notice n = LadderNotices(id)[3];
+    return n.account_action() == cv1::ACCOUNT_ACTION_CANCEL &&
+           n.account_action_state() == cv1::ACCOUNT_ACTION_STATE_DONE;
+  }));
+
+  // The same day again, and a replay of every past day: the same notices, nothing more.
+  std::vector<std::string> before;
+  for (const cv1::Notice& n : Notices(id)) before.push_back(n.SerializeAsString());
+  for (auto day : {DateOf(2026, 4, 19), DateOf(2026, 1, 14), DateOf(2026, 2, 3), DateOf(2026, 2, 10),
+                   DateOf(2026, 3, 5), DateOf(2026, 4, 4)}) {
+    Dun(day);
+  }
+  std::vector<std::string> after;
+  for (const cv1::Notice& n : Notices(id)) after.push_back(n.SerializeAsString());
+  EXPECT_EQ(after, before);
+
+  cv1::GetNoticeRequest get;
+  get.set_notice_id(noc.notice_id());
+  cv1::Notice read;
+  ASSERT_TRUE(stub_->GetNotice(Ctx(kFinance).get(), get, &read).ok());
+  EXPECT_EQ(read.notice_id(), noc.notice_id());
+  EXPECT_EQ(stub_->GetNotice(Ctx(kAnalyst).get(), get, &read).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  get.set_notice_id("01JUNKJUNKJUNKJUNKJUNKJUNK");
+  EXPECT_EQ(stub_->GetNotice(Ctx(kFinance).get(), get, &read).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(jan.balance().amount_minor(), 100000);
+
+  // The notices gauge is read from the database.
+  EXPECT_TRUE(testing::Eventually([&] {
+    std::string body = testing::HttpGet(collections_->metrics_port(), "/metrics");
+    return body.find("careops_collections_notices_total{channel=\"EMAIL\",rung=\"NOTICE_OF_CANCELLATION\"} 0") ==
+               std::string::npos &&
+           body.find("careops_collections_notices_total{channel=\"EMAIL\",rung=\"NOTICE_OF_CANCELLATION\"}") !=
+               std::string::npos &&
+           body.find("careops_collections_notices_total{channel=\"SMS\",rung=\"FIRST_NOTICE\"} 0") !=
+               std::string::npos;
+  })) << testing::HttpGet(collections_->metrics_port(), "/metrics");
+}
+
+TEST_F(CollectionsIntegrationTest, APaymentBeforeTheLapseWithdrawsTheNoticeAndReinstatesTheAccount) {
+  cv1::Ledger ledger = LedgerAtNoticeOfCancellation();
+  const std::string id = ledger.ledger_id();
+  ASSERT_TRUE(testing::Eventually(
+      [&] { return AccountStatus(ledger.account_id()) == mv1::CLIENT_ACCOUNT_STATUS_SUSPENDED; }));
+  cv1::GetLedgerRequest get;
+  get.set_ledger_id(id);
+  cv1::Ledger l;
+  ASSERT_TRUE(stub_->GetLedger(Ctx(kCollector).get(), get, &l).ok());
+  cv1::Payment paid;
+  ASSERT_TRUE(Pay(id, l.outstanding().amount_minor(), &paid).ok());
+  // Withdrawn with the payment, every earlier notice resolved.
+  std::vector<cv1::Notice> notices = Notices(id);
+  ASSERT_EQ(notices.size(), 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(notices[i].status(), cv1::NOTICE_STATUS_RESOLVED) << i;
+  EXPECT_EQ(notices[3].status(), cv1::NOTICE_STATUS_WITHDRAWN);
+  EXPECT_EQ(notices[3].account_action(), cv1::ACCOUNT_ACTION_REINSTATE);
+  EXPECT_TRUE(testing::Eventually(
+      [&] { return AccountStatus(ledger.account_id()) == mv1::CLIENT_ACCOUNT_STATUS_ACTIVE; }));
+  // Its grace date passes: nothing lapses, the account stays active.
+  Dun(DateOf(2026, 4, 19));
+  EXPECT_EQ(LadderNotices(id)[3].status(), cv1::NOTICE_STATUS_WITHDRAWN);
+  EXPECT_EQ(AccountStatus(ledger.account_id()), mv1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+}
+
+TEST_F(CollectionsIntegrationTest, ARunFiveDaysLateIssuesTheNextRungNotALaterOne) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  Add(Row(id, "1", DateOf(2026, 1, 1), 100000));
+  Dun(DateOf(2026, 1, 14));
+  // Mar 10: 65 days past due, five days after the third's day; the second comes.
+  Dun(DateOf(2026, 3, 10));
+  EXPECT_EQ(Rungs(id), (std::vector<std::string>{"first", "second"}));
+  // The third waits its 7 days after the second.
+  Dun(DateOf(2026, 3, 16));
+  EXPECT_EQ(Rungs(id).size(), 2u);
+  Dun(DateOf(2026, 3, 17));
+  EXPECT_EQ(Rungs(id), (std::vector<std::string>{"first", "second", "third"}));
+}
+
+TEST_F(CollectionsIntegrationTest, PayingOnlyTheOldestInstallmentReAnchorsTheLadder) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  cv1::Installment jan = Add(Row(id, "1", DateOf(2026, 1, 1), 100000));
+  Add(Row(id, "2", DateOf(2026, 1, 20), 100000));
+  Dun(DateOf(2026, 1, 14));
+  ASSERT_EQ(Rungs(id), std::vector<std::string>{"first"});
+  cv1::Payment p;
+  ASSERT_TRUE(Pay(id, 100000, &p).ok());  // the oldest: the first notice is paid
+  EXPECT_EQ(LadderNotices(id)[0].status(), cv1::NOTICE_STATUS_RESOLVED);
+  // February's installment had its 7-day reminder with the Jan 14 run.
+  std::vector<cv1::Notice> all = Notices(id);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].rung(), cv1::NOTICE_RUNG_REMINDER);
+  EXPECT_EQ(all[0].covered(0).number(), "2");
+  // Feb 3 would be 30 days for January; February's anchor (Jan 20) is at 11.
+  Dun(DateOf(2026, 2, 3));
+  EXPECT_EQ(Rungs(id).size(), 1u);
+  Dun(DateOf(2026, 2, 21));  // 29 from Jan 20
+  EXPECT_EQ(Rungs(id).size(), 1u);
+  Dun(DateOf(2026, 2, 22));  // 30: the ladder goes on with the second
+  ASSERT_EQ(Rungs(id), (std::vector<std::string>{"first", "second"}));
+  cv1::Notice second = LadderNotices(id)[1];
+  EXPECT_EQ(second.outstanding().amount_minor(), 100000);
+  EXPECT_EQ(second.covered(0).number(), "2");
+  EXPECT_EQ(jan.number(), "1");
+}
+
+TEST_F(CollectionsIntegrationTest, PayingOnlyThePrincipalLeavesTheNoticeOpenForItsFeeAndInterest) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  cv1::Installment jan = Add(Row(id, "1", DateOf(2026, 1, 1), 100000));
+  Dun(DateOf(2026, 1, 14));
+  Dun(DateOf(2026, 2, 3));
+  ASSERT_EQ(Rungs(id), (std::vector<std::string>{"first", "second"}));
+  cv1::PostPaymentRequest principal = PaymentRequest(id, 100000, NewId());
+  cv1::Allocation* a = principal.add_allocations();
+  a->set_installment_id(jan.installment_id());
+  *a->mutable_amount() = Php(100000);
+  cv1::Payment p;
+  ASSERT_TRUE(stub_->PostPayment(Ctx(kCollector).get(), principal, &p).ok());
+  std::vector<cv1::Notice> notices = Notices(id);
+  EXPECT_EQ(notices[0].status(), cv1::NOTICE_STATUS_RESOLVED);  // asked for the principal only
+  EXPECT_EQ(notices[1].status(), cv1::NOTICE_STATUS_ISSUED);    // its fee and interest are owed
+  cv1::Payment rest;
+  ASSERT_TRUE(Pay(id, 5000 + 986, &rest).ok());
+  EXPECT_EQ(LadderNotices(id)[1].status(), cv1::NOTICE_STATUS_RESOLVED);
+}
+
+TEST_F(CollectionsIntegrationTest, TwoReplicasRunningTheSameDayIssueEachNoticeOnce) {
+  testing::ServiceProcess replica(
+      "collections", collections_schema_->dsn(),
+      std::vector<std::string>(std::begin(kCollectionsArgs), std::end(kCollectionsArgs)) +
+          ("--membership_addr=" + membership_->address()));
+  ASSERT_TRUE(testing::Serving(replica));
+  auto replica_stub =
+      cv1::CollectionsService::NewStub(grpc::CreateChannel(replica.address(), grpc::InsecureChannelCredentials()));
+  std::set<std::string> mine;
+  for (int i = 0; i < 12; ++i) {
+    cv1::Ledger l = NewLedger();
+    Add(Row(l.ledger_id(), "1", DateOf(2026, 1, 1), 100000));
+    mine.insert(l.ledger_id());
+  }
+  // Both run Jan 14 at once, on the same ledgers.
+  cv1::RunDunningResponse r1, r2;
+  std::thread t1([&] { r1 = Dun(DateOf(2026, 1, 14)); });
+  std::thread t2([&] { r2 = Dun(DateOf(2026, 1, 14), replica_stub.get()); });
+  t1.join();
+  t2.join();
+  std::set<std::string> issued;
+  for (const auto* r : {&r1, &r2}) {
+    for (const std::string& n : r->issued_notice_ids()) EXPECT_TRUE(issued.insert(n).second) << n;
+  }
+  int first_notices = 0;
+  for (const std::string& ledger_id : mine) {
+    std::vector<cv1::Notice> notices = Notices(ledger_id);
+    EXPECT_EQ(Rungs(ledger_id), std::vector<std::string>{"first"}) << ledger_id;
+    for (const cv1::Notice& n : notices) {
+      EXPECT_EQ(issued.count(n.notice_id()), 1u);
+      ++first_notices;
+    }
+  }
+  EXPECT_EQ(first_notices, 12);
+}
+
+TEST_F(CollectionsIntegrationTest, MembershipDownWhileANoticeLapsesTheCancellationArrivesAfterItReturns) {
+  cv1::Ledger ledger = LedgerAtNoticeOfCancellation();
+  const std::string id = ledger.ledger_id();
+  ASSERT_TRUE(testing::Eventually(
+      [&] { return AccountStatus(ledger.account_id()) == mv1::CLIENT_ACCOUNT_STATUS_SUSPENDED; }));
+  membership_->Stop();
+  cv1::RunDunningResponse lapse = Dun(DateOf(2026, 4, 19));
+  EXPECT_GE(lapse.notices_lapsed(), 1);
+  cv1::Notice noc = LadderNotices(id)[3];
+  // Lapsed here, the cancellation waiting in the outbox: nothing half-applied.
+  EXPECT_EQ(noc.status(), cv1::NOTICE_STATUS_LAPSED);
+  EXPECT_EQ(noc.account_action(), cv1::ACCOUNT_ACTION_CANCEL);
+  EXPECT_EQ(noc.account_action_state(), cv1::ACCOUNT_ACTION_STATE_PENDING);
+  EXPECT_TRUE(testing::Eventually([&] {
+    std::string body = testing::HttpGet(collections_->metrics_port(), "/metrics");
+    return body.find("careops_collections_noc_lapsed_awaiting_cancellation 0") == std::string::npos &&
+           body.find("careops_collections_noc_lapsed_awaiting_cancellation") != std::string::npos;
+  }));
+  membership_->Start();
+  ASSERT_TRUE(testing::Serving(*membership_));
+  EXPECT_TRUE(testing::Eventually(
+      [&] { return AccountStatus(ledger.account_id()) == mv1::CLIENT_ACCOUNT_STATUS_CANCELLED; }));
+  EXPECT_TRUE(testing::Eventually(
+      [&] { return LadderNotices(id)[3].account_action_state() == cv1::ACCOUNT_ACTION_STATE_DONE; }));
+}
+
+TEST_F(CollectionsIntegrationTest, AnEmailNoticeArrivesAtTheSmtpRelayAndAnSmsNoticeWaitsForItsChannel) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  const std::string email = "ap-" + NewId() + "@buyer.example";
+  cv1::UpdateContactRequest contact;
+  contact.set_request_id(NewId());
+  contact.set_ledger_id(id);
+  contact.mutable_contact()->set_billing_email(email);
+  contact.mutable_contact()->set_preferred_channel(cv1::CHANNEL_EMAIL);
+  contact.set_source("email from the buyer");
+  cv1::Ledger updated;
+  ASSERT_TRUE(stub_->UpdateContact(Ctx(kCollector).get(), contact, &updated).ok());
+  Add(Row(id, "1", DateOf(2026, 1, 1), 100000));
+
+  cv1::Ledger sms_ledger = NewLedger();
+  contact.set_request_id(NewId());
+  contact.set_ledger_id(sms_ledger.ledger_id());
+  contact.mutable_contact()->set_billing_email("");
+  contact.mutable_contact()->set_mobile("+63 917 555 0199");
+  contact.mutable_contact()->set_preferred_channel(cv1::CHANNEL_SMS);
+  ASSERT_TRUE(stub_->UpdateContact(Ctx(kCollector).get(), contact, &updated).ok());
+  Add(Row(sms_ledger.ledger_id(), "1", DateOf(2026, 1, 1), 100000));
+
+  Dun(DateOf(2026, 1, 14));
+  std::string received;
+  ASSERT_TRUE(testing::Eventually([&] {
+    for (const std::string& m : ReceivedMail()) {
+      if (m.find("To: <" + email + ">") != std::string::npos) received = m;
+    }
+    return !received.empty();
+  })) << smtp_sink_->output();
+  EXPECT_NE(received.find("Subject: First notice: Buyer "), std::string::npos) << received;
+  EXPECT_NE(received.find("From: <collections@careops.invalid>"), std::string::npos);
+  EXPECT_NE(received.find("10 days past due"), std::string::npos) << received;
+  cv1::Notice first = LadderNotices(id)[0];
+  EXPECT_NE(received.find(first.notice_id() + "@careops-collections"), std::string::npos);
+  EXPECT_TRUE(testing::Eventually([&] {
+    cv1::Notice n = LadderNotices(id)[0];
+    return n.delivery_state() == cv1::DELIVERY_STATE_SENT && n.delivery_attempts() == 1 && n.has_delivered_time();
+  }));
+
+  cv1::Notice sms = LadderNotices(sms_ledger.ledger_id())[0];
+  EXPECT_EQ(sms.channel(), cv1::CHANNEL_SMS);
+  EXPECT_EQ(sms.recipient(), "+63 917 555 0199");
+  EXPECT_EQ(sms.delivery_state(), cv1::DELIVERY_STATE_AWAITING_CHANNEL);
 }
 
 }  // namespace
