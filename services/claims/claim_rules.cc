@@ -30,7 +30,7 @@ constexpr Transition kTransitions[] = {
     {A::kApprove, S::kInReview, S::kApprovalPending},
     {A::kPartiallyApprove, S::kInReview, S::kApprovalPending},
     {A::kDeny, S::kInReview, S::kDenied},
-    {A::kEscalate, S::kAssigned, S::kAssigned},
+    {A::kEscalate, S::kAssigned, S::kSubmitted},
     {A::kEscalate, S::kInReview, S::kInReview},
     {A::kSettle, S::kApproved, S::kSettled},
     {A::kSettle, S::kPartiallyApproved, S::kSettled},
@@ -335,6 +335,28 @@ absl::StatusOr<Money> AmountToApprove(const Claim& c, const std::optional<Money>
                                         c.payable.ToString(), " of ", c.amount_claimed.ToString(), " claimed)"));
   }
   return *requested;
+}
+
+absl::Status CheckDecisionRank(const AuthorityChain& chain, std::string_view role, const Claim& claim,
+                               ClaimAction action) {
+  std::optional<int> rank = chain.Rank(role);
+  if (!rank) {
+    return absl::PermissionDeniedError(absl::StrCat("role '", Abs(role), "' is not in the authority chain and may not ",
+                                                    Abs(ClaimActionName(action)), " claims"));
+  }
+  std::optional<int> routed = chain.Rank(claim.routed_role);
+  if (routed && *rank < *routed) {
+    return absl::PermissionDeniedError(absl::StrCat(Abs(ClaimActionName(action)), " needs a rank of at least ",
+                                                    claim.routed_role, " (the claim's routed role); ", Abs(role),
+                                                    " ranks below it"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckMakerChecker(bool enforced, std::string_view user, const Claim& claim) {
+  if (!enforced || user != claim.submitted_by) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      "maker-checker: ", Abs(user), " submitted this claim and may not approve it; another approver must"));
 }
 
 absl::StatusOr<AutoRouteThresholds> ParseAutoRouteThresholds(std::string_view text) {

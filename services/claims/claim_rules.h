@@ -34,7 +34,8 @@ enum class ClaimAction {
   kApprove,           // IN_REVIEW -> APPROVAL_PENDING (full amount)
   kPartiallyApprove,  // IN_REVIEW -> APPROVAL_PENDING (less than claimed)
   kDeny,              // IN_REVIEW -> DENIED
-  kEscalate,          // ASSIGNED, IN_REVIEW -> same status, next role up
+  kEscalate,          // next role up: ASSIGNED -> SUBMITTED (unassigned, in that role's queue);
+                      // IN_REVIEW -> IN_REVIEW (any of that role may decide it)
   kSettle,            // APPROVED, PARTIALLY_APPROVED -> SETTLED
   kClose,             // SETTLED, DENIED, REJECTED -> CLOSED
   kReopen,            // DENIED, REJECTED, CLOSED -> IN_REVIEW; APPROVED, PARTIALLY_APPROVED
@@ -154,12 +155,28 @@ class AuthorityChain {
 // one's limit is still deciding that claim.
 absl::Status CheckApprovalAuthority(const AuthorityChain& chain, std::string_view role, const Claim& claim);
 
+// Denying, reopening and returning a claim for information are decisions on it
+// too: PERMISSION_DENIED unless `role` is in the chain and ranks at least the
+// claim's routed role. (An approval moves routed_role up to the approver's role
+// when the approver ranks higher, so only someone of that rank reopens it.)
+absl::Status CheckDecisionRank(const AuthorityChain& chain, std::string_view role, const Claim& claim,
+                               ClaimAction action);
+
+// Maker-checker: PERMISSION_DENIED when `user` submitted `claim` (the person who
+// logged a claim may not approve it). Off when `enforced` is false.
+absl::Status CheckMakerChecker(bool enforced, std::string_view user, const Claim& claim);
+
 // Per-currency thresholds above which a claim is routed at submission straight to
 // a role that may approve it, instead of the lowest role. "PHP=100000000,USD=2000000".
 using AutoRouteThresholds = std::map<std::string, int64_t, std::less<>>;
 absl::StatusOr<AutoRouteThresholds> ParseAutoRouteThresholds(std::string_view text);
 
-// The role a newly submitted claim for `amount` is queued for.
+// The role a newly submitted claim for `amount` is queued for (Claim.routed_role):
+// the lowest role of the chain, or, above the currency's threshold, the lowest
+// role whose limit covers the amount. Below the threshold a claim starts with
+// the lowest role even when that role may not approve it, and is escalated up
+// the chain until it reaches a role that may (DESIGN: "escalated up the
+// authority chain until someone may approve it").
 std::string RouteOnSubmit(const AuthorityChain& chain, const AutoRouteThresholds& thresholds,
                           const Money& amount);
 

@@ -29,7 +29,7 @@ const std::map<std::pair<S, A>, S>& ExpectedLifeCycle() {
       {{S::kInReview, A::kApprove}, S::kApprovalPending},
       {{S::kInReview, A::kPartiallyApprove}, S::kApprovalPending},
       {{S::kInReview, A::kDeny}, S::kDenied},
-      {{S::kAssigned, A::kEscalate}, S::kAssigned},
+      {{S::kAssigned, A::kEscalate}, S::kSubmitted},  // back in a queue: the next role's
       {{S::kInReview, A::kEscalate}, S::kInReview},
       {{S::kApproved, A::kSettle}, S::kSettled},
       {{S::kPartiallyApproved, A::kSettle}, S::kSettled},

@@ -56,7 +56,7 @@ using RenderInvestigation = std::function<void(const Investigation&)>;
 
 struct ClaimFilter {
   std::optional<ClaimStatus> status;
-  std::string assignee, member_id, account_id, channel;  // "" = any
+  std::string assignee, member_id, account_id, channel, routed_role;  // "" = any
   bool breached_only = false;
   std::optional<absl::Time> submitted_from, submitted_before;
 };

@@ -259,6 +259,11 @@ grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::L
       filter.channel = EnumShortName(req->channel());
     }
     filter.breached_only = req->breached_only();
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->routed_role(), "routed_role", 64));
+    if (!req->routed_role().empty() && !options_.authority.Contains(req->routed_role())) {
+      return InvalidArgument("routed_role", absl::StrCat(Quote(req->routed_role()), " is not a role of the authority chain"));
+    }
+    filter.routed_role = req->routed_role();
     if (req->has_submitted_from()) {
       CAREOPS_ASSIGN_OR_RETURN(filter.submitted_from, FromProto(req->submitted_from(), "submitted_from"));
     }
@@ -329,8 +334,12 @@ grpc::Status ClaimsServiceImpl::RequestInformation(grpc::ServerContext* ctx, con
                                                    v1::Claim* resp) {
   const absl::Status input = RequireText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine);
   return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
-                         [&](const Principal& caller, const Claim& cur, absl::Time now) {
-                           return Step(cur, ClaimAction::kRequestInfo, caller, req->reason(), "", now);
+                         [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
+                           CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kRequestInfo, caller,
+                                                                             req->reason(), "", now));
+                           CAREOPS_RETURN_IF_ERROR(
+                               CheckDecisionRank(options_.authority, caller.role, cur, ClaimAction::kRequestInfo));
+                           return change;
                          });
 }
 
@@ -370,7 +379,12 @@ grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContext* ctx, const v1:
     if (req->has_approved_amount()) requested = FromProto(req->approved_amount());
     CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kApprove, caller, req->reason(), "", now));
     CAREOPS_RETURN_IF_ERROR(CheckApprovalAuthority(options_.authority, caller.role, cur));
+    CAREOPS_RETURN_IF_ERROR(CheckMakerChecker(options_.maker_checker, caller.user, cur));
     CAREOPS_ASSIGN_OR_RETURN(Money amount, AmountToApprove(cur, requested));
+    // The approval belongs to the approver's rank: reopening it needs as much.
+    if (options_.authority.Rank(caller.role) > options_.authority.Rank(cur.routed_role)) {
+      change.claim.routed_role = caller.role;
+    }
     if (amount.minor() < cur.payable.minor()) {
       change.event.action = std::string(ClaimActionName(ClaimAction::kPartiallyApprove));
     }
@@ -427,6 +441,11 @@ grpc::Status ClaimsServiceImpl::DenyClaim(grpc::ServerContext* ctx, const v1::Tr
   return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
         CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kDeny, caller, req->reason(), "", now));
+        CAREOPS_RETURN_IF_ERROR(CheckDecisionRank(options_.authority, caller.role, cur, ClaimAction::kDeny));
+        // The denial belongs to the denier's rank: reopening it needs as much.
+        if (options_.authority.Rank(caller.role) > options_.authority.Rank(cur.routed_role)) {
+          change.claim.routed_role = caller.role;
+        }
         late = StampDecision(change.claim, now);
         return change;
       },
@@ -442,7 +461,9 @@ grpc::Status ClaimsServiceImpl::EscalateClaim(grpc::ServerContext* ctx, const v1
         CAREOPS_ASSIGN_OR_RETURN(std::string next_role, options_.authority.NextRole(cur.routed_role));
         change.event.details = absl::StrCat("escalated from ", cur.routed_role, " to ", next_role);
         change.claim.routed_role = next_role;
-        change.claim.assignee.clear();  // the next role's queue picks it up
+        // The next role's queue picks it up: an assigned claim goes back to
+        // SUBMITTED there rather than staying ASSIGNED to no one.
+        change.claim.assignee.clear();
         return change;
       },
       [&](const Claim& c, absl::Time) { metrics_.Escalated(c.routed_role); });
@@ -487,6 +508,7 @@ grpc::Status ClaimsServiceImpl::ReopenClaim(grpc::ServerContext* ctx, const v1::
       ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
       [&](const Principal& caller, const Claim& cur, absl::Time now) -> absl::StatusOr<ClaimChange> {
         CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, Step(cur, ClaimAction::kReopen, caller, req->reason(), "", now));
+        CAREOPS_RETURN_IF_ERROR(CheckDecisionRank(options_.authority, caller.role, cur, ClaimAction::kReopen));
         // An approval that was never paid gives its utilisation back first: the
         // claim waits REOPEN_PENDING for membership (claims_outbox.cc).
         if (change.claim.status == ClaimStatus::kReopenPending) {

@@ -37,6 +37,8 @@ struct ClaimsServiceOptions {
   // How long ApproveClaim/ReopenClaim wait for membership after their commit
   // (never past the caller's deadline) before answering with the pending claim.
   absl::Duration settle_wait = absl::Seconds(3);
+  // Maker-checker: the person who submitted a claim may not approve it.
+  bool maker_checker = true;
 };
 
 class ClaimsServiceImpl final : public v1::ClaimsService::Service {

@@ -251,6 +251,7 @@ class ClaimsServiceTest : public ::testing::Test {
   static Authenticator MakeAuthenticator() {
     return *Authenticator::FromText(
         "t-specialist ana specialist claims\n"
+        "t-intake ivan specialist claims\n"
         "t-officer ben officer claims\n"
         "t-manager dan manager claims\n"
         "t-analyst hana analyst reporting\n"
@@ -272,10 +273,11 @@ class ClaimsServiceTest : public ::testing::Test {
     return req;
   }
 
-  v1::Claim Submit(int64_t minor, const std::string& member = "M-1") {
+  // Logged by the intake specialist, so that the others may approve it (maker-checker).
+  v1::Claim Submit(int64_t minor, const std::string& member = "M-1", const std::string& token = "t-intake") {
     v1::SubmitClaimRequest req = SubmitRequest(minor, member);
     v1::Claim out;
-    Call call("t-specialist");
+    Call call(token);
     grpc::Status s = service_.SubmitClaim(&call.ctx, &req, &out);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return out;
@@ -517,6 +519,56 @@ TEST_F(ClaimsServiceTest, MembershipDownLeavesTheClaimPendingUntilTheRelayDelive
   EXPECT_EQ(delivered->state, outbox::IntentState::kDelivered);
   EXPECT_EQ(store_.claims_[c.claim_id()].status, ClaimStatus::kApproved);
   EXPECT_EQ(membership_.recorded.size(), 1u);
+}
+
+TEST_F(ClaimsServiceTest, TheSubmitterMayNotApproveTheirOwnClaim) {
+  v1::Claim mine = Submit(1000, "M-1", "t-specialist");
+  v1::AssignClaimRequest assign;
+  assign.set_request_id("assign-own");
+  assign.set_claim_id(mine.claim_id());
+  assign.set_etag(mine.etag());
+  assign.set_assignee("ana");
+  v1::Claim assigned, reviewing, out;
+  Call a("t-specialist");
+  ASSERT_TRUE(service_.AssignClaim(&a.ctx, &assign, &assigned).ok());
+  Call r("t-specialist");
+  auto tr = Tr(assigned);
+  ASSERT_TRUE(service_.StartReview(&r.ctx, &tr, &reviewing).ok());
+  grpc::Status s = Approve(reviewing, "t-specialist", &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_NE(s.error_message().find("maker-checker"), std::string::npos) << s.error_message();
+  EXPECT_TRUE(membership_.recorded.empty());
+  ASSERT_TRUE(Approve(reviewing, "t-officer", &out).ok());
+  EXPECT_EQ(out.status(), v1::CLAIM_STATUS_APPROVED);
+}
+
+TEST_F(ClaimsServiceTest, DenyReopenAndReturnNeedTheRoutedRank) {
+  v1::Claim c = InReview(1000);
+  // A manager's approval belongs to the manager's rank.
+  v1::Claim approved, out;
+  ASSERT_TRUE(Approve(c, "t-manager", &approved).ok());
+  EXPECT_EQ(approved.routed_role(), "manager");
+  Call specialist("t-specialist");
+  auto reopen = Tr(approved, "wrong");
+  grpc::Status s = service_.ReopenClaim(&specialist.ctx, &reopen, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_EQ(store_.claims_[c.claim_id()].status, ClaimStatus::kApproved);
+  // Escalated to the officer: the specialist may neither deny nor return it.
+  v1::Claim other = InReview(1000), escalated;
+  Call esc("t-specialist");
+  auto up = Tr(other, "complex");
+  ASSERT_TRUE(service_.EscalateClaim(&esc.ctx, &up, &escalated).ok());
+  Call deny_call("t-specialist");
+  auto deny = Tr(escalated, "no");
+  EXPECT_EQ(service_.DenyClaim(&deny_call.ctx, &deny, &out).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  Call info_call("t-specialist");
+  auto info = Tr(escalated, "need the receipt");
+  EXPECT_EQ(service_.RequestInformation(&info_call.ctx, &info, &out).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  Call officer("t-officer");
+  auto deny2 = Tr(escalated, "no");
+  ASSERT_TRUE(service_.DenyClaim(&officer.ctx, &deny2, &out).ok());
+  EXPECT_EQ(out.status(), v1::CLAIM_STATUS_DENIED);
 }
 
 TEST_F(ClaimsServiceTest, AboveTheLimitIsPermissionDeniedWithoutAskingMembership) {

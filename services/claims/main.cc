@@ -31,11 +31,13 @@ int main(int argc, char** argv) {
   absl::Duration breach_scan_interval = absl::Minutes(5);
   absl::Duration outbox_interval = absl::Seconds(5), outbox_lease = absl::Seconds(15);
   absl::Duration reconcile_interval = absl::Hours(1);
+  bool maker_checker = true;
   flags.String("membership_addr", &membership_addr, "membership gRPC address (host:port)");
   flags.String("authority_chain", &authority_chain,
                "approval limits, lowest role first: role:CUR=minor,...;...;role:unlimited");
   flags.String("auto_route_threshold", &auto_route,
                "claims above CUR=minor are routed at submission to a role that may approve them");
+  flags.Bool("maker_checker", &maker_checker, "the person who submitted a claim may not approve it");
   flags.Int("decision_tat_days", &decision_days, 1, 60, "business days from submission to decision");
   flags.Int("settlement_tat_days", &settlement_days, 1, 60, "business days from approval to settlement");
   flags.Duration("breach_scan_interval", &breach_scan_interval, "how often the TAT breach scan runs");
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
   claims::ClaimsServiceOptions options{
       *chain, *thresholds, {static_cast<int>(decision_days), static_cast<int>(settlement_days), config.calendar},
       config.peer_deadline};
+  options.maker_checker = maker_checker;
 
   claims::MysqlClaimStore store(rt.pool());
   auto membership = claims::NewGrpcMembershipClient(

@@ -79,12 +79,16 @@ constexpr char kListClaimsByAccount[] = "SELECT " CLAIM_COLUMNS " FROM claims FO
 constexpr char kListClaimsByAssignee[] = "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_assignee)";
 constexpr char kListClaimsByStatus[] = "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_status)";
 constexpr char kListClaimsByChannel[] = "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_channel_page)";
+constexpr char kListClaimsByRoutedRole[] =
+    "SELECT " CLAIM_COLUMNS " FROM claims FORCE INDEX (claims_by_routed_role)";
 constexpr char kListClaimsAll[] = "SELECT " CLAIM_COLUMNS " FROM claims";
 constexpr char kMemberIs[] = "member_id = ?";
 constexpr char kAccountIs[] = "account_id = ?";
 constexpr char kAssigneeIs[] = "assignee = ?";
 constexpr char kStatusIs[] = "status = ?";
 constexpr char kChannelIs[] = "channel = ?";
+constexpr char kRoutedRoleIs[] = "routed_role = ?";
+constexpr char kMaybeRoutedRole[] = "(? IS NULL OR routed_role = ?)";
 constexpr char kMaybeMember[] = "(? IS NULL OR member_id = ?)";
 constexpr char kMaybeAccount[] = "(? IS NULL OR account_id = ?)";
 constexpr char kMaybeAssignee[] = "(? IS NULL OR assignee = ?)";
@@ -361,7 +365,8 @@ absl::StatusOr<mysql::KeysetPage<Claim>> MysqlClaimStore::ListClaims(const Claim
   const std::optional<std::string> status =
       f.status ? std::optional<std::string>(ClaimStatusName(*f.status)) : std::nullopt;
   const std::optional<std::string> member = given(f.member_id), account = given(f.account_id),
-                                   assignee = given(f.assignee), channel = given(f.channel);
+                                   assignee = given(f.assignee), channel = given(f.channel),
+                                   routed_role = given(f.routed_role);
   struct Lead {
     const char* select;
     const char* clause;
@@ -371,6 +376,7 @@ absl::StatusOr<mysql::KeysetPage<Claim>> MysqlClaimStore::ListClaims(const Claim
   const Lead leads[] = {{kListClaimsByMember, kMemberIs, &member},
                         {kListClaimsByAccount, kAccountIs, &account},
                         {kListClaimsByAssignee, kAssigneeIs, &assignee},
+                        {kListClaimsByRoutedRole, kRoutedRoleIs, &routed_role},
                         {kListClaimsByStatus, kStatusIs, &status},
                         {kListClaimsByChannel, kChannelIs, &channel}};
   const Lead* lead = nullptr;
@@ -387,6 +393,7 @@ absl::StatusOr<mysql::KeysetPage<Claim>> MysqlClaimStore::ListClaims(const Claim
       .Where(kMaybeMember, member)
       .Where(kMaybeAccount, account)
       .Where(kMaybeChannel, channel)
+      .Where(kMaybeRoutedRole, routed_role)
       .Where(kMaybeBreached, f.breached_only)
       .Where(kMaybeSubmittedFrom, f.submitted_from)
       .Where(kMaybeSubmittedBefore, f.submitted_before);

@@ -70,8 +70,11 @@ class ClaimsIntegrationTest : public ::testing::Test {
                                                               const std::vector<std::string>& extra_args = {}) {
     std::map<std::string, std::string> env;
     if (!failpoints.empty()) env["CAREOPS_FAILPOINTS"] = failpoints;
+    // The suite's flows are driven by one specialist who logs and approves;
+    // maker-checker (on by default) has its own test with its own process.
     std::vector<std::string> args{"--membership_addr=" + membership_->address(), "--gauge_refresh=200ms",
-                                  "--outbox_interval=200ms", "--peer_deadline=1s", "--outbox_lease=2s"};
+                                  "--outbox_interval=200ms", "--peer_deadline=1s", "--outbox_lease=2s",
+                                  "--maker_checker=false"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());  // later flags win
     return std::make_unique<testing::ServiceProcess>("claims", schema.dsn(), args, env);
   }
@@ -514,6 +517,83 @@ TEST_F(ClaimsIntegrationTest, CoPayAndCapMakeTheSharesAndUtilisationCountsThePla
   EXPECT_EQ(Remaining(m), 10000000 - 500000);
   // The answer equals the claim read back.
   EXPECT_EQ(Get(large.claim_id()).SerializeAsString(), approved.SerializeAsString());
+}
+
+// Authority on every decision (issue 10), through the real binaries with the
+// default configuration: maker-checker on; the limit judged on the amount
+// claimed; reopening a manager's approval needs a manager's rank; each
+// approver's queue by routed_role; escalation keeps the claim in a queue.
+TEST_F(ClaimsIntegrationTest, AuthorityHoldsOnEveryDecisionWithTheDefaults) {
+  testing::TestSchema schema("claims_authority");
+  auto claims = StartClaims(schema, "", {"--maker_checker=true"});
+  ASSERT_TRUE(testing::Serving(*claims));
+  Use(*claims);
+  Member m = NewMember(500000000);
+
+  // The submitter may not approve their own claim.
+  cv1::Claim mine;
+  ASSERT_TRUE(Submit(m.member_id, 100000, &mine).ok());
+  cv1::Claim reviewing = ToReview(mine), out;
+  grpc::Status s = Approve(reviewing, kSpecialist, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_NE(s.error_message().find("maker-checker"), std::string::npos) << s.error_message();
+
+  // A manager approves it; the specialist may not reopen the manager's approval.
+  cv1::Claim approved;
+  ASSERT_TRUE(Approve(reviewing, kManager, &approved).ok());
+  EXPECT_EQ(approved.status(), cv1::CLAIM_STATUS_APPROVED);
+  s = claims_stub_->ReopenClaim(Ctx(kSpecialist).get(), Tr(approved, "wrong amount"), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_EQ(Get(approved.claim_id()).status(), cv1::CLAIM_STATUS_APPROVED);
+
+  // Above the specialist's limit: not even part of it, whoever logged it.
+  cv1::Claim big;
+  ASSERT_TRUE(Submit(m.member_id, 30000000, &big, "OUTPATIENT", kOfficer, "PROV-7").ok());  // PHP 300,000.00
+  cv1::Claim big_review = ToReview(big);
+  s = Approve(big_review, kSpecialist, &out, NewId(), 100000);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+
+  // Escalated twice it is in the assistant manager's queue, not the specialist's.
+  cv1::Claim up1, up2;
+  ASSERT_TRUE(claims_stub_->EscalateClaim(Ctx(kSpecialist).get(), Tr(big_review, "above my limit"), &up1).ok());
+  ASSERT_TRUE(claims_stub_->EscalateClaim(Ctx(kOfficer).get(), Tr(up1, "above mine"), &up2).ok());
+  EXPECT_EQ(up2.routed_role(), "assistant_manager");
+  auto queue = [&](const std::string& role) {
+    cv1::ListClaimsRequest req;
+    req.set_member_id(m.member_id);
+    req.set_routed_role(role);
+    cv1::ListClaimsResponse resp;
+    grpc::Status listed = claims_stub_->ListClaims(Ctx(kManager).get(), req, &resp);
+    EXPECT_TRUE(listed.ok()) << listed.error_message();
+    std::set<std::string> ids;
+    for (const auto& c : resp.claims()) ids.insert(c.claim_id());
+    return ids;
+  };
+  EXPECT_EQ(queue("assistant_manager"), std::set<std::string>{big.claim_id()});
+  EXPECT_EQ(queue("specialist").count(big.claim_id()), 0u);
+  EXPECT_EQ(queue("manager"), std::set<std::string>{mine.claim_id()});  // the manager's approval
+  cv1::ListClaimsRequest bad;
+  bad.set_routed_role("janitor");
+  cv1::ListClaimsResponse ignored;
+  EXPECT_EQ(claims_stub_->ListClaims(Ctx(kManager).get(), bad, &ignored).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // An assigned claim escalated goes back to a queue, not ASSIGNED to no one.
+  cv1::Claim small;
+  ASSERT_TRUE(Submit(m.member_id, 5000, &small, "OUTPATIENT", kOfficer, "PROV-8").ok());
+  cv1::AssignClaimRequest assign;
+  assign.set_request_id(NewId());
+  assign.set_claim_id(small.claim_id());
+  assign.set_etag(small.etag());
+  assign.set_assignee("ana.reyes");
+  cv1::Claim assigned, escalated;
+  ASSERT_TRUE(claims_stub_->AssignClaim(Ctx(kSpecialist).get(), assign, &assigned).ok());
+  ASSERT_TRUE(claims_stub_->EscalateClaim(Ctx(kSpecialist).get(), Tr(assigned, "needs an officer"), &escalated).ok());
+  EXPECT_EQ(escalated.status(), cv1::CLAIM_STATUS_SUBMITTED);
+  EXPECT_TRUE(escalated.assignee().empty());
+  EXPECT_EQ(escalated.routed_role(), "officer");
+  EXPECT_EQ(Actions(History(small.claim_id())), (std::vector<std::string>{"submit", "assign", "escalate"}));
+  Use(*claims_);
 }
 
 // A claim in a currency other than the plan's is bad input, refused before anything is stored.

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   flags.String("claims_addr", &o.claims_addr, "claims gRPC address; empty: make no claims");
   flags.String("membership_token", &o.membership_token, "caller token for membership");
   flags.String("claims_token", &o.claims_token, "caller token for claims (a role that may approve)");
+  flags.String("submit_token", &o.submit_token, "caller token that submits the claims (not the approver)");
   flags.String("finance_token", &o.finance_token, "caller token that settles claims (role finance)");
   flags.String("claims_assignee", &o.claims_assignee, "user claims are assigned to");
   flags.String("run_id", &o.run_id, "prefix of every request id and external ref (default: time and pid)");

@@ -258,7 +258,7 @@ class Seeder {
     submit.add_diagnosis_codes("J06.9");
     submit.add_procedure_codes("99213");
     cv1::Claim claim;
-    if (!Count(claims_->SubmitClaim(Context(token).get(), submit, &claim), "SubmitClaim")) return;
+    if (!Count(claims_->SubmitClaim(Context(options_.submit_token).get(), submit, &claim), "SubmitClaim")) return;
 
     auto transition = [&](const char* step, auto rpc, auto request) -> bool {
       request.set_request_id(id(step));

@@ -25,6 +25,9 @@ struct SeedOptions {
   std::string claims_addr = "127.0.0.1:50052";  // empty: no claims
   std::string membership_token = "dev-account-officer";
   std::string claims_token = "dev-manager";
+  // Who logs the claims: not the approver, since the person who submitted a
+  // claim may not approve it (claims' maker-checker).
+  std::string submit_token = "dev-specialist";
   std::string finance_token = "dev-finance";  // settlement is finance's (services/claims/claims_access.cc)
   std::string claims_assignee = "dan.uy";  // the manager behind dev-manager
   std::string run_id;
