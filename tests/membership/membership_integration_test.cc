@@ -813,6 +813,21 @@ TEST_F(MembershipTest, EnrolledMembersAreReadAndListedByAccountStatusAndPlan) {
   list.set_status(v1::MEMBER_STATUS_TERMINATED);
   ASSERT_TRUE(m_->stub().ListMembers(m_->Ctx().get(), list, &page).ok());
   EXPECT_EQ(page.members_size(), 0);
+
+  // The employee number from the HR census finds its member.
+  v1::ListMembersRequest by_ref;
+  by_ref.set_account_id(account.account_id());
+  by_ref.set_external_ref("L-2");
+  ASSERT_TRUE(m_->stub().ListMembers(m_->Ctx().get(), by_ref, &page).ok());
+  ASSERT_EQ(page.members_size(), 1);
+  EXPECT_EQ(page.members(0).external_ref(), "L-2");
+  by_ref.set_external_ref("L-404");
+  ASSERT_TRUE(m_->stub().ListMembers(m_->Ctx().get(), by_ref, &page).ok());
+  EXPECT_EQ(page.members_size(), 0);
+  by_ref.set_external_ref(std::string(65, 'x'));
+  grpc::Status s = m_->stub().ListMembers(m_->Ctx().get(), by_ref, &page);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "external_ref: must be at most 64 characters");
 }
 
 TEST_F(MembershipTest, BatchEnrolmentKeepsGoodRowsAndExplainsEveryBadOne) {
