@@ -938,6 +938,7 @@ absl::StatusOr<v1::Movement> MysqlMembershipStore::CreateMovement(const Mutation
         return absl::InvalidArgumentError(absl::StrCat("member_id: member ", Quote(movement.member_id()),
                                                        " is not in account ", Quote(movement.account_id())));
       }
+      CAREOPS_RETURN_IF_ERROR(ValidateMovementDates(movement, member));
     }
     const v1::Movement& mv = movement;
     Statement st(c, kInsertMovement);

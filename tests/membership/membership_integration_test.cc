@@ -1023,6 +1023,23 @@ TEST_F(MembershipTest, MovementsArePendingUntilAppliedOrRejectedAndTrackTheirTat
   EXPECT_FALSE(m_->Check(member_id, "OUTPATIENT", D(2026, 7, 1), 100).eligible());
   EXPECT_TRUE(m_->Check(member_id, "OUTPATIENT", D(2026, 6, 30), 100).eligible());
 
+  // Dates that cannot apply are refused when the movement is requested, and
+  // nothing is recorded: a reinstatement before the termination it undoes, a
+  // termination before the member's coverage starts (2026-02-01).
+  v1::RequestMovementRequest backdated = terminate;
+  backdated.set_request_id(NewRequestId());
+  backdated.set_type(v1::MOVEMENT_TYPE_REINSTATEMENT);
+  *backdated.mutable_effective_date() = D(2026, 6, 30);
+  grpc::Status refused = m_->stub().RequestMovement(m_->Ctx().get(), backdated, &mv);
+  EXPECT_EQ(refused.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(refused.error_message(), "effective_date: must not be before the termination it undoes (2026-07-01)");
+  v1::RequestMovementRequest early_end = terminate;
+  early_end.set_request_id(NewRequestId());
+  *early_end.mutable_effective_date() = D(2026, 1, 15);
+  refused = m_->stub().RequestMovement(m_->Ctx().get(), early_end, &mv);
+  EXPECT_EQ(refused.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(refused.error_message(), "effective_date: must not be before the member's coverage starts (2026-02-01)");
+
   v1::RequestMovementRequest reinstate = terminate;
   reinstate.set_request_id(NewRequestId());
   reinstate.set_type(v1::MOVEMENT_TYPE_REINSTATEMENT);
