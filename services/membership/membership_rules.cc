@@ -261,31 +261,50 @@ v1::Member MemberFromEnrollment(const v1::Movement& mv, const std::string& membe
   return member;
 }
 
+absl::Status ValidateMovementDates(const v1::Movement& mv, const v1::Member& member) {
+  if (mv.type() == v1::MOVEMENT_TYPE_ENROLLMENT) return absl::OkStatus();
+  const absl::CivilDay effective = DayOf(mv.effective_date());
+  const absl::CivilDay covered_from = DayOf(member.effective_date());
+  const std::optional<absl::CivilDay> terminated =
+      member.has_termination_date() ? std::optional(DayOf(member.termination_date())) : std::nullopt;
+  if (effective < covered_from) {
+    return InvalidArgument("effective_date", absl::StrCat("must not be before the member's coverage starts (",
+                                                          ToSqlDate(covered_from), ")"));
+  }
+  if (mv.type() == v1::MOVEMENT_TYPE_TERMINATION && terminated && *terminated <= effective) {
+    return absl::FailedPreconditionError(absl::StrCat("member_id: member ", Quote(member.member_id()),
+                                                      " is already terminated as of ", ToSqlDate(*terminated)));
+  }
+  if (mv.type() == v1::MOVEMENT_TYPE_REINSTATEMENT) {
+    if (member.status() != v1::MEMBER_STATUS_TERMINATED || !terminated) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("member_id: member ", Quote(member.member_id()), " is not terminated"));
+    }
+    if (effective < *terminated) {
+      return InvalidArgument("effective_date", absl::StrCat("must not be before the termination it undoes (",
+                                                            ToSqlDate(*terminated), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::Member> ApplyMovementToMember(const v1::Movement& mv, const v1::ClientAccount& account,
                                                  v1::Member member, std::optional<v1::PlanStatus> new_plan_status) {
   if (account.status() == v1::CLIENT_ACCOUNT_STATUS_CANCELLED) {
     return absl::FailedPreconditionError(
         absl::StrCat("account_id: client account ", Quote(account.account_id()), " is cancelled; reject the movement"));
   }
-  const absl::CivilDay effective = DayOf(mv.effective_date());
+  // Checked at request time too; the member may have changed since. A movement
+  // already recorded is a state to fix (reject it), not bad input of this call.
+  if (absl::Status dates = ValidateMovementDates(mv, member); !dates.ok()) {
+    return absl::FailedPreconditionError(dates.message());
+  }
   switch (mv.type()) {
     case v1::MOVEMENT_TYPE_TERMINATION:
-      if (member.has_termination_date() && DayOf(member.termination_date()) <= effective) {
-        return absl::FailedPreconditionError(absl::StrCat("member_id: member ", Quote(member.member_id()),
-                                                          " is already terminated as of ",
-                                                          ToSqlDate(DayOf(member.termination_date()))));
-      }
-      if (effective < DayOf(member.effective_date())) {
-        return absl::FailedPreconditionError("effective_date: a termination must not precede the member's coverage");
-      }
       member.set_status(v1::MEMBER_STATUS_TERMINATED);
       *member.mutable_termination_date() = mv.effective_date();
       return member;
     case v1::MOVEMENT_TYPE_REINSTATEMENT:
-      if (member.status() != v1::MEMBER_STATUS_TERMINATED) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("member_id: member ", Quote(member.member_id()), " is not terminated"));
-      }
       member.set_status(v1::MEMBER_STATUS_ACTIVE);
       member.clear_termination_date();
       return member;

@@ -187,6 +187,16 @@ v1::Member MemberFromEnrollment(const v1::Movement& movement, const std::string&
 absl::StatusOr<v1::Member> ApplyMovementToMember(const v1::Movement& movement, const v1::ClientAccount& account,
                                                  v1::Member member, std::optional<v1::PlanStatus> new_plan_status);
 
+// Whether `movement`'s effective date can apply to `member` as it is now,
+// checked when the movement is requested (so an impossible one is refused then,
+// not days later when someone applies it) and again when it is applied.
+// INVALID_ARGUMENT naming effective_date for a date that cannot apply: any
+// movement dated before the member's coverage starts, a reinstatement dated
+// before the termination it undoes. FAILED_PRECONDITION naming member_id for a
+// member in the wrong state: a termination of a member already terminated by
+// then, a reinstatement of a member who is not terminated.
+absl::Status ValidateMovementDates(const v1::Movement& movement, const v1::Member& member);
+
 // The audit action of a movement's effect on its member ("member.terminate").
 std::string_view MemberActionOf(v1::MovementType type);
 

@@ -443,7 +443,8 @@ TEST(MovementApplicationTest, TerminationEndsCoverageOnItsDateAndNeverBeforeItSt
   auto before = ApplyMovementToMember(MovementOf(v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 1, 15)), account,
                                       member, std::nullopt);
   EXPECT_EQ(before.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(before.status().message(), "effective_date: a termination must not precede the member's coverage");
+  EXPECT_EQ(before.status().message(),
+            "effective_date: must not be before the member's coverage starts (2026-02-01)");
 }
 
 TEST(MovementApplicationTest, ReinstatementNeedsATerminatedMember) {
@@ -459,6 +460,29 @@ TEST(MovementApplicationTest, ReinstatementNeedsATerminatedMember) {
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->status(), v1::MEMBER_STATUS_ACTIVE);
   EXPECT_FALSE(back->has_termination_date());
+}
+
+TEST(MovementDatesTest, ImpossibleDatesAreRefusedWhenRequested) {
+  v1::Member member = CoveredFrom(CivilDay(2026, 2, 1));
+  for (auto type : {v1::MOVEMENT_TYPE_TERMINATION, v1::MOVEMENT_TYPE_PLAN_CHANGE, v1::MOVEMENT_TYPE_DETAIL_CHANGE}) {
+    absl::Status early = ValidateMovementDates(MovementOf(type, CivilDay(2026, 1, 31)), member);
+    EXPECT_EQ(early.code(), absl::StatusCode::kInvalidArgument) << type;
+    EXPECT_EQ(early.message(), "effective_date: must not be before the member's coverage starts (2026-02-01)");
+    EXPECT_TRUE(ValidateMovementDates(MovementOf(type, CivilDay(2026, 2, 1)), member).ok()) << type;
+  }
+  EXPECT_EQ(ValidateMovementDates(MovementOf(v1::MOVEMENT_TYPE_REINSTATEMENT, CivilDay(2026, 3, 1)), member).code(),
+            absl::StatusCode::kFailedPrecondition);
+  member.set_status(v1::MEMBER_STATUS_TERMINATED);
+  *member.mutable_termination_date() = ToProto(CivilDay(2026, 6, 1));
+  absl::Status backdated =
+      ValidateMovementDates(MovementOf(v1::MOVEMENT_TYPE_REINSTATEMENT, CivilDay(2026, 5, 31)), member);
+  EXPECT_EQ(backdated.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(backdated.message(), "effective_date: must not be before the termination it undoes (2026-06-01)");
+  EXPECT_TRUE(ValidateMovementDates(MovementOf(v1::MOVEMENT_TYPE_REINSTATEMENT, CivilDay(2026, 6, 1)), member).ok());
+  EXPECT_EQ(ValidateMovementDates(MovementOf(v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 7, 1)), member).code(),
+            absl::StatusCode::kFailedPrecondition);
+  // A termination brought forward (before the current termination date) is possible.
+  EXPECT_TRUE(ValidateMovementDates(MovementOf(v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 5, 1)), member).ok());
 }
 
 TEST(MovementApplicationTest, PlanChangeNeedsAnActivePlanOfTheAccount) {

@@ -282,8 +282,12 @@ grpc::Status MembershipServiceImpl::ListMembers(grpc::ServerContext* ctx, const 
     if (!v1::MemberStatus_IsValid(req->status())) return InvalidArgument("status", "is not a known member status");
     CAREOPS_RETURN_IF_ERROR(OptionalId(req->account_id(), "account_id", 64));
     CAREOPS_RETURN_IF_ERROR(OptionalId(req->plan_id(), "plan_id", 64));
-    CAREOPS_ASSIGN_OR_RETURN(Page<v1::Member> result,
-                             store_.ListMembers({req->account_id(), req->status(), req->plan_id()}, page));
+    if (!req->external_ref().empty()) {
+      CAREOPS_RETURN_IF_ERROR(ValidateExternalRef(req->external_ref(), "external_ref"));
+    }
+    CAREOPS_ASSIGN_OR_RETURN(
+        Page<v1::Member> result,
+        store_.ListMembers({req->account_id(), req->status(), req->plan_id(), req->external_ref()}, page));
     FillPage(result, *req, &v1::Member::member_id, resp->mutable_members(), resp->mutable_next_page_token());
     return absl::OkStatus();
   });

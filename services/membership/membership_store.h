@@ -59,6 +59,7 @@ struct MemberFilter {
   std::string account_id;
   v1::MemberStatus status = v1::MEMBER_STATUS_UNSPECIFIED;
   std::string plan_id;
+  std::string external_ref;  // the HR census key; empty: any
 };
 
 struct MovementFilter {

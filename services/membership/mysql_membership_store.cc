@@ -1,21 +1,17 @@
 #include "services/membership/mysql_membership_store.h"
 
-#include <cppconn/datatype.h>
-#include <cppconn/prepared_statement.h>
-#include <cppconn/resultset.h>
-
 #include <memory>
 #include <set>
-#include <sstream>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "common/enum_codec.h"
-#include "common/mysql/audit.h"
 #include "common/log.h"
+#include "common/mysql/audit.h"
 #include "common/mysql/batch.h"
+#include "common/mysql/keyset.h"
 #include "common/mysql/mutation_runner.h"
+#include "common/mysql/row.h"
+#include "common/mysql/versioned.h"
 #include "common/proto_time.h"
 #include "common/status.h"
 #include "common/text.h"
@@ -23,6 +19,9 @@
 
 namespace careops::membership {
 namespace {
+
+using mysql::RowReader;
+using mysql::Statement;
 
 // ---------------------------------------------------------------- SQL
 
@@ -42,34 +41,36 @@ namespace {
   "utilization_id, source_reference, member_id, benefit_code, amount_minor, currency, service_date," \
   " reversed, reverse_reason, recorded_at, reversed_at"
 
-constexpr char kAccountColumns[] = CAREOPS_ACCOUNT_COLUMNS;
 constexpr char kInsertAccount[] =
     "INSERT INTO client_accounts (" CAREOPS_ACCOUNT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr char kSelectAccount[] = "SELECT " CAREOPS_ACCOUNT_COLUMNS " FROM client_accounts WHERE account_id = ?";
-constexpr char kSelectAccountForUpdate[] =
-    "SELECT " CAREOPS_ACCOUNT_COLUMNS " FROM client_accounts WHERE account_id = ? FOR UPDATE";
 // Taken by everything that adds a child row (plan, member, movement,
-// utilisation): a transition holds FOR UPDATE, so a child can never be added to
-// an account while it is being cancelled, and sees the cancellation once it is.
+// utilisation): a transition holds the row FOR UPDATE (kAccounts), so a child
+// can never be added to an account while it is being cancelled, and sees the
+// cancellation once it is.
 constexpr char kSelectAccountForShare[] =
     "SELECT " CAREOPS_ACCOUNT_COLUMNS " FROM client_accounts WHERE account_id = ? LOCK IN SHARE MODE";
+// The one versioned update of an account (common/mysql/versioned.h).
+constexpr mysql::VersionedTable kAccounts{
+    .resource = "client account",
+    .key_field = "account_id",
+    .lock_sql = "SELECT " CAREOPS_ACCOUNT_COLUMNS " FROM client_accounts WHERE account_id = ? FOR UPDATE",
+    .update_sql = "UPDATE client_accounts SET name = ?, status = ?, account_officer = ?, contact_email = ?,"
+                  " status_effective_date = ?, status_reason = ?, updated_at = ?, version = ?"
+                  " WHERE account_id = ? AND version = ?"};
 // Every status an account takes, from the day it takes effect (V003).
 constexpr char kInsertStatusHistory[] =
     "INSERT INTO account_status_history (account_id, effective_date, status, reason, recorded_at)"
     " VALUES (?, ?, ?, ?, ?)";
-constexpr char kUpdateAccount[] =
-    "UPDATE client_accounts SET name = ?, status = ?, account_officer = ?, contact_email = ?,"
-    " status_effective_date = ?, status_reason = ?, version = ?, updated_at = ? WHERE account_id = ?";
-// List queries: the base, then one fixed clause per filter given, then the page.
-constexpr char kListAccountsBase[] = " FROM client_accounts WHERE account_id > ?";
-constexpr char kAccountsByType[] = " AND type = ?";
-constexpr char kAccountsByStatus[] = " AND status = ?";
-constexpr char kAccountsByOfficer[] = " AND account_officer = ?";
-constexpr char kListAccountsPage[] = " ORDER BY account_id LIMIT ?";
+constexpr char kListAccounts[] = "SELECT " CAREOPS_ACCOUNT_COLUMNS " FROM client_accounts";
+constexpr char kMaybeAccountType[] = "(? IS NULL OR type = ?)";
+constexpr char kMaybeAccountStatus[] = "(? IS NULL OR status = ?)";
+constexpr char kMaybeAccountOfficer[] = "(? IS NULL OR account_officer = ?)";
 constexpr char kTerminateAccountMembers[] =
     "UPDATE members SET status = 'TERMINATED', termination_date = ?, version = version + 1, updated_at = ?"
     " WHERE account_id = ? AND (termination_date IS NULL OR termination_date > ?)";
 
+// Parameters: start x2, end x2, start and end, start and end, account x2.
 constexpr char kSummary[] =
     "SELECT COALESCE(SUM(status = 'ACTIVE'), 0), COALESCE(SUM(status = 'TERMINATED'), 0),"
     " COALESCE(SUM(effective_date <= ? AND (termination_date IS NULL OR termination_date > ?)), 0),"
@@ -79,70 +80,75 @@ constexpr char kSummary[] =
     " FROM members WHERE (? = '' OR account_id = ?)";
 
 constexpr char kInsertPlan[] =
-    "INSERT INTO plans (plan_id, account_id, name, currency, plan_version, supersedes_plan_id, status, version,"
-    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "INSERT INTO plans (" CAREOPS_PLAN_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr char kInsertBenefit[] =
-    "INSERT INTO plan_benefits (plan_id, code, category, unlimited, annual_limit_minor, per_visit_cap_minor,"
-    " copay_basis_points, waiting_period_days, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
-constexpr char kPlanColumns[] = CAREOPS_PLAN_COLUMNS;
+    "INSERT INTO plan_benefits (plan_id, " CAREOPS_BENEFIT_COLUMNS ", position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr char kSelectPlan[] = "SELECT " CAREOPS_PLAN_COLUMNS " FROM plans WHERE plan_id = ?";
-constexpr char kSelectPlanForUpdate[] = "SELECT " CAREOPS_PLAN_COLUMNS " FROM plans WHERE plan_id = ? FOR UPDATE";
+// A revision supersedes the version it revises (the only change a plan row sees).
+constexpr mysql::VersionedTable kPlans{
+    .resource = "plan",
+    .key_field = "plan_id",
+    .lock_sql = "SELECT " CAREOPS_PLAN_COLUMNS " FROM plans WHERE plan_id = ? FOR UPDATE",
+    .update_sql = "UPDATE plans SET status = ?, version = ? WHERE plan_id = ? AND version = ?"};
 constexpr char kSelectBenefits[] =
     "SELECT plan_id, " CAREOPS_BENEFIT_COLUMNS " FROM plan_benefits WHERE plan_id = ? ORDER BY position";
-constexpr char kSupersedePlan[] =
-    "UPDATE plans SET status = 'SUPERSEDED', version = version + 1 WHERE plan_id = ?";
-constexpr char kListPlansBase[] = " FROM plans WHERE plan_id > ?";
-constexpr char kPlansByAccount[] = " AND account_id = ?";
-constexpr char kPlansByStatus[] = " AND status = ?";
-constexpr char kListPlansPage[] = " ORDER BY plan_id LIMIT ?";
+constexpr char kListPlans[] = "SELECT " CAREOPS_PLAN_COLUMNS " FROM plans";
+constexpr char kMaybePlanAccount[] = "(? IS NULL OR account_id = ?)";
+constexpr char kMaybePlanStatus[] = "(? IS NULL OR status = ?)";
 // The benefits of a whole page of plans in one query: the page's key range with
-// the list's own filter clauses (kPlansBy*), so a list never queries per plan.
-constexpr char kListPlanBenefitsBase[] =
+// the list's own filters, so a list never queries per plan.
+constexpr char kListPlanBenefits[] =
     "SELECT plan_id, " CAREOPS_BENEFIT_COLUMNS " FROM plans JOIN plan_benefits USING (plan_id)"
-    " WHERE plan_id > ? AND plan_id <= ?";
-constexpr char kListPlanBenefitsOrder[] = " ORDER BY plan_id, position";
+    " WHERE (? IS NULL OR account_id = ?) AND (? IS NULL OR status = ?) AND plan_id > ? AND plan_id <= ?"
+    " ORDER BY plan_id, position";
 constexpr char kSelectAccountPlans[] = "SELECT plan_id, status FROM plans WHERE account_id = ?";
 
-constexpr char kMemberColumns[] = CAREOPS_MEMBER_COLUMNS;
 constexpr char kInsertMemberRow[] = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-constexpr int kMemberColumnCount = 16;
 constexpr char kInsertMemberHead[] = "INSERT INTO members (" CAREOPS_MEMBER_COLUMNS ") VALUES ";
 constexpr char kSelectMember[] = "SELECT " CAREOPS_MEMBER_COLUMNS " FROM members WHERE member_id = ?";
-constexpr char kSelectMemberForUpdate[] =
-    "SELECT " CAREOPS_MEMBER_COLUMNS " FROM members WHERE member_id = ? FOR UPDATE";
+// Members change only through movements, whose own etag the caller sent: the
+// member row is locked and written with its version, without a client etag.
+constexpr mysql::VersionedTable kMembers{
+    .resource = "member",
+    .key_field = "member_id",
+    .lock_sql = "SELECT " CAREOPS_MEMBER_COLUMNS " FROM members WHERE member_id = ? FOR UPDATE",
+    .update_sql = "UPDATE members SET plan_id = ?, status = ?, given_name = ?, family_name = ?, birth_date = ?,"
+                  " sex = ?, email = ?, phone = ?, termination_date = ?, updated_at = ?, version = ?"
+                  " WHERE member_id = ? AND version = ?"};
 // A member's account never changes, so reading it before the account lock is safe.
 constexpr char kSelectMemberAccount[] = "SELECT account_id FROM members WHERE member_id = ?";
 constexpr char kSelectMemberByRef[] = "SELECT member_id FROM members WHERE account_id = ? AND external_ref = ?";
-constexpr char kUpdateMember[] =
-    "UPDATE members SET plan_id = ?, status = ?, given_name = ?, family_name = ?, birth_date = ?, sex = ?,"
-    " email = ?, phone = ?, termination_date = ?, version = ?, updated_at = ? WHERE member_id = ?";
-constexpr char kListMembersBase[] = " FROM members WHERE member_id > ?";
-constexpr char kMembersByAccount[] = " AND account_id = ?";
-constexpr char kMembersByStatus[] = " AND status = ?";
-constexpr char kMembersByPlan[] = " AND plan_id = ?";
-constexpr char kListMembersPage[] = " ORDER BY member_id LIMIT ?";
-// Existing external references of a census, looked up in chunks (see ChunkSizes).
+constexpr char kListMembers[] = "SELECT " CAREOPS_MEMBER_COLUMNS " FROM members";
+constexpr char kMaybeMemberAccount[] = "(? IS NULL OR account_id = ?)";
+constexpr char kMaybeMemberStatus[] = "(? IS NULL OR status = ?)";
+constexpr char kMaybeMemberPlan[] = "(? IS NULL OR plan_id = ?)";
+constexpr char kMaybeMemberExternalRef[] = "(? IS NULL OR external_ref = ?)";
+// Existing external references of a census, looked up in chunks (mysql/batch.h).
 constexpr char kExistingRefsHead[] =
     "SELECT external_ref, member_id FROM members WHERE account_id = ? AND external_ref IN (";
 
+#define CAREOPS_MOVEMENT_COLUMNS                                                                         \
+  "movement_id, account_id, member_id, type, status, effective_date, new_plan_id, details, note,"      \
+  " requested_by, requested_at, due_at, decided_by, decided_at, rejection_reason, version"
 constexpr char kInsertMovement[] =
-    "INSERT INTO movements (movement_id, account_id, member_id, type, status, effective_date, new_plan_id,"
-    " details, note, requested_by, requested_at, due_at, decided_by, decided_at, rejection_reason, version)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '', 1)";
-constexpr char kSelectMovement[] = "SELECT details FROM movements WHERE movement_id = ?";
-constexpr char kSelectMovementForUpdate[] = "SELECT details FROM movements WHERE movement_id = ? FOR UPDATE";
-constexpr char kUpdateMovement[] =
-    "UPDATE movements SET member_id = ?, status = ?, details = ?, decided_by = ?, decided_at = ?,"
-    " rejection_reason = ?, version = ? WHERE movement_id = ?";
-constexpr char kListMovementsBase[] = "SELECT details FROM movements WHERE movement_id > ?";
-constexpr char kMovementsByAccount[] = " AND account_id = ?";
-constexpr char kMovementsByStatus[] = " AND status = ?";
-constexpr char kMovementsByType[] = " AND type = ?";
-constexpr char kMovementsOverdue[] = " AND status = 'PENDING' AND due_at < ?";
-constexpr char kListMovementsPage[] = " ORDER BY movement_id LIMIT ?";
+    "INSERT INTO movements (" CAREOPS_MOVEMENT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+// `details` is the whole Movement, serialized; the other columns are for filters.
+constexpr char kSelectMovement[] = "SELECT details, version FROM movements WHERE movement_id = ?";
+constexpr mysql::VersionedTable kMovements{
+    .resource = "movement",
+    .key_field = "movement_id",
+    .lock_sql = "SELECT details, version FROM movements WHERE movement_id = ? FOR UPDATE",
+    .update_sql = "UPDATE movements SET member_id = ?, status = ?, details = ?, decided_by = ?, decided_at = ?,"
+                  " rejection_reason = ?, version = ? WHERE movement_id = ? AND version = ?"};
+constexpr char kListMovements[] = "SELECT details, version FROM movements";
+constexpr char kMaybeMovementAccount[] = "(? IS NULL OR account_id = ?)";
+constexpr char kMaybeMovementStatus[] = "(? IS NULL OR status = ?)";
+constexpr char kMaybeMovementType[] = "(? IS NULL OR type = ?)";
+constexpr char kMovementsOverdue[] = "status = 'PENDING' AND due_at < ?";
 
 // The account status is the one in force on the service date (the last history
 // row on or before it), not the current one; before the first row, active.
+// Parameters: service date x2, benefit code x2, year, member id.
 constexpr char kEligibilityFacts[] =
     "SELECT m.account_id, m.plan_id, m.effective_date, m.termination_date,"
     " COALESCE((SELECT h.status FROM account_status_history h WHERE h.account_id = m.account_id"
@@ -170,7 +176,7 @@ constexpr char kSelectUtilization[] =
 constexpr char kSelectUtilizationForUpdate[] =
     "SELECT " CAREOPS_UTILIZATION_COLUMNS " FROM utilizations WHERE source_reference = ? FOR UPDATE";
 constexpr char kInsertUtilization[] =
-    "INSERT INTO utilizations (" CAREOPS_UTILIZATION_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, 0, '', ?, NULL)";
+    "INSERT INTO utilizations (" CAREOPS_UTILIZATION_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr char kReverseUtilization[] =
     "UPDATE utilizations SET reversed = 1, reverse_reason = ?, reversed_at = ? WHERE utilization_id = ?";
 
@@ -179,133 +185,165 @@ constexpr char kCountAccounts[] = "SELECT type, status, COUNT(*) FROM client_acc
 constexpr char kCountOverdueMovements[] =
     "SELECT type, COUNT(*) FROM movements WHERE status = 'PENDING' AND due_at < ? GROUP BY type";
 
-// ---------------------------------------------------------------- row helpers
-
-std::string Str(sql::ResultSet& rs, int col) { return std::string(rs.getString(col)); }
-
-absl::CivilDay Day(sql::ResultSet& rs, int col) {
-  auto d = ParseSqlDate(Str(rs, col));
-  return d.ok() ? *d : absl::CivilDay();
-}
-
-absl::Time Instant(sql::ResultSet& rs, int col) {
-  auto t = ParseSqlDatetime(Str(rs, col));
-  return t.ok() ? *t : absl::UnixEpoch();
-}
-
-std::string Blob(sql::ResultSet& rs, int col) {
-  std::unique_ptr<std::istream> in(rs.getBlob(col));
-  std::stringstream ss;
-  if (in) ss << in->rdbuf();
-  return ss.str();
-}
-
-std::string Etag(int64_t version) { return std::to_string(version); }
-
-// Etags are required (the adapter refuses an empty one first); compared as
-// versions, so "07" and "7" name the same one.
-absl::Status CheckEtag(const std::string& given, const std::string& current, std::string_view what) {
-  CAREOPS_ASSIGN_OR_RETURN(int64_t version, ParseEtag(given));
-  if (Etag(version) != current) {
-    return absl::AbortedError(absl::StrCat("etag: the ", Abs(what), " changed since it was read (etag ",
-                                           current, " now); read it again and retry"));
-  }
-  return absl::OkStatus();
-}
-
-// Enum columns hold the codec's short names ("ACTIVE", "PLAN_CHANGE"; V004).
-template <typename E>
-std::string Code(E value) {
-  return EnumShortName(value);
-}
-
-template <typename E>
-E ParseCode(sql::ResultSet& rs, int col) {
-  return EnumFromShortName<E>(Str(rs, col));
-}
-
-v1::ClientAccount ReadAccount(sql::ResultSet& rs) {
-  v1::ClientAccount a;
-  a.set_account_id(Str(rs, 1));
-  a.set_name(Str(rs, 2));
-  a.set_type(ParseCode<v1::ClientAccountType>(rs, 3));
-  a.set_status(ParseCode<v1::ClientAccountStatus>(rs, 4));
-  a.set_account_officer(Str(rs, 5));
-  a.set_contact_email(Str(rs, 6));
-  *a.mutable_start_date() = ToProto(Day(rs, 7));
-  *a.mutable_status_effective_date() = ToProto(Day(rs, 8));
-  a.set_status_reason(Str(rs, 9));
-  a.set_etag(Etag(rs.getInt64(10)));
-  *a.mutable_create_time() = ToProtoTimestamp(Instant(rs, 11));
-  *a.mutable_update_time() = ToProtoTimestamp(Instant(rs, 12));
-  return a;
-}
-
-v1::Plan ReadPlan(sql::ResultSet& rs) {
-  v1::Plan p;
-  p.set_plan_id(Str(rs, 1));
-  p.set_account_id(Str(rs, 2));
-  p.set_name(Str(rs, 3));
-  p.set_currency_code(Str(rs, 4));
-  p.set_version(rs.getInt(5));
-  p.set_supersedes_plan_id(Str(rs, 6));
-  p.set_status(ParseCode<v1::PlanStatus>(rs, 7));
-  p.set_etag(Etag(rs.getInt64(8)));
-  *p.mutable_create_time() = ToProtoTimestamp(Instant(rs, 9));
-  return p;
-}
-
-v1::Member ReadMember(sql::ResultSet& rs) {
-  v1::Member m;
-  m.set_member_id(Str(rs, 1));
-  m.set_account_id(Str(rs, 2));
-  m.set_plan_id(Str(rs, 3));
-  m.set_external_ref(Str(rs, 4));
-  m.set_status(ParseCode<v1::MemberStatus>(rs, 5));
-  v1::Person* p = m.mutable_person();
-  p->set_given_name(Str(rs, 6));
-  p->set_family_name(Str(rs, 7));
-  *p->mutable_birth_date() = ToProto(Day(rs, 8));
-  p->set_sex(Str(rs, 9));
-  p->set_email(Str(rs, 10));
-  p->set_phone(Str(rs, 11));
-  *m.mutable_effective_date() = ToProto(Day(rs, 12));
-  if (!rs.isNull(13)) *m.mutable_termination_date() = ToProto(Day(rs, 13));
-  m.set_etag(Etag(rs.getInt64(14)));
-  *m.mutable_create_time() = ToProtoTimestamp(Instant(rs, 15));
-  *m.mutable_update_time() = ToProtoTimestamp(Instant(rs, 16));
-  return m;
-}
-
-v1::Utilization ReadUtilization(sql::ResultSet& rs) {
-  v1::Utilization u;
-  u.set_utilization_id(Str(rs, 1));
-  u.set_source_reference(Str(rs, 2));
-  u.set_member_id(Str(rs, 3));
-  u.set_benefit_code(Str(rs, 4));
-  u.mutable_amount()->set_amount_minor(rs.getInt64(5));
-  u.mutable_amount()->set_currency_code(Str(rs, 6));
-  *u.mutable_service_date() = ToProto(Day(rs, 7));
-  u.set_reversed(rs.getBoolean(8));
-  u.set_reverse_reason(Str(rs, 9));
-  *u.mutable_recorded_at() = ToProtoTimestamp(Instant(rs, 10));
-  if (!rs.isNull(11)) *u.mutable_reversed_at() = ToProtoTimestamp(Instant(rs, 11));
-  return u;
-}
+// ---------------------------------------------------------------- rows
 
 absl::CivilDay DayOf(const common::v1::Date& d) { return absl::CivilDay(d.year(), d.month(), d.day()); }
 
-std::optional<absl::CivilDay> OptionalDay(const v1::Member& m) {
+std::optional<absl::CivilDay> TerminationOf(const v1::Member& m) {
   if (!m.has_termination_date()) return std::nullopt;
   return DayOf(m.termination_date());
 }
 
-void SetOptionalDate(sql::PreparedStatement& st, int idx, std::optional<absl::CivilDay> day) {
-  if (day) {
-    st.setString(idx, ToSqlDate(*day));
-  } else {
-    st.setNull(idx, sql::DataType::DATE);
-  }
+// An enum filter: the value, or NULL (any) for UNSPECIFIED.
+template <typename E>
+mysql::SqlValue EnumFilter(E value) {
+  if (static_cast<int>(value) == 0) return mysql::SqlValue();
+  return mysql::SqlValue(value);
+}
+
+// A text filter: the value, or NULL (any) when empty.
+mysql::SqlValue TextFilter(const std::string& value) {
+  if (value.empty()) return mysql::SqlValue();
+  return mysql::SqlValue(value);
+}
+
+absl::StatusOr<v1::ClientAccount> ReadAccount(RowReader& r) {
+  v1::ClientAccount a;
+  a.set_account_id(r.String());
+  a.set_name(r.String());
+  a.set_type(r.Enum<v1::ClientAccountType>());
+  a.set_status(r.Enum<v1::ClientAccountStatus>());
+  a.set_account_officer(r.String());
+  a.set_contact_email(r.String());
+  *a.mutable_start_date() = ToProto(r.Date());
+  *a.mutable_status_effective_date() = ToProto(r.Date());
+  a.set_status_reason(r.String());
+  a.set_etag(mysql::EtagOf(r.Int64()));
+  *a.mutable_create_time() = ToProtoTimestamp(r.Timestamp());
+  *a.mutable_update_time() = ToProtoTimestamp(r.Timestamp());
+  CAREOPS_RETURN_IF_ERROR(r.status());
+  return a;
+}
+
+absl::StatusOr<v1::Plan> ReadPlan(RowReader& r) {
+  v1::Plan p;
+  p.set_plan_id(r.String());
+  p.set_account_id(r.String());
+  p.set_name(r.String());
+  p.set_currency_code(r.String());
+  p.set_version(r.Int());
+  p.set_supersedes_plan_id(r.String());
+  p.set_status(r.Enum<v1::PlanStatus>());
+  p.set_etag(mysql::EtagOf(r.Int64()));
+  *p.mutable_create_time() = ToProtoTimestamp(r.Timestamp());
+  CAREOPS_RETURN_IF_ERROR(r.status());
+  return p;
+}
+
+// A row of "plan_id, CAREOPS_BENEFIT_COLUMNS"; amounts in `currency`.
+struct BenefitRow {
+  std::string plan_id;
+  v1::Benefit benefit;
+};
+
+mysql::ReadRow<BenefitRow> BenefitReader(const std::function<std::string(const std::string&)>& currency_of) {
+  return [currency_of](RowReader& r) -> absl::StatusOr<BenefitRow> {
+    BenefitRow out;
+    out.plan_id = r.String();
+    const std::string currency = currency_of(out.plan_id);
+    v1::Benefit& b = out.benefit;
+    b.set_code(r.String());
+    b.set_category(r.String());
+    b.set_unlimited(r.Bool());
+    const int64_t limit = r.Int64();
+    const int64_t cap = r.Int64();
+    if (!b.unlimited()) {
+      b.mutable_annual_limit()->set_currency_code(currency);
+      b.mutable_annual_limit()->set_amount_minor(limit);
+    }
+    if (cap > 0) {
+      b.mutable_per_visit_cap()->set_currency_code(currency);
+      b.mutable_per_visit_cap()->set_amount_minor(cap);
+    }
+    b.set_copay_basis_points(r.Int());
+    b.set_waiting_period_days(r.Int());
+    CAREOPS_RETURN_IF_ERROR(r.status());
+    return out;
+  };
+}
+
+absl::StatusOr<v1::Member> ReadMember(RowReader& r) {
+  v1::Member m;
+  m.set_member_id(r.String());
+  m.set_account_id(r.String());
+  m.set_plan_id(r.String());
+  m.set_external_ref(r.String());
+  m.set_status(r.Enum<v1::MemberStatus>());
+  v1::Person* p = m.mutable_person();
+  p->set_given_name(r.String());
+  p->set_family_name(r.String());
+  *p->mutable_birth_date() = ToProto(r.Date());
+  p->set_sex(r.String());
+  p->set_email(r.String());
+  p->set_phone(r.String());
+  *m.mutable_effective_date() = ToProto(r.Date());
+  if (std::optional<absl::CivilDay> end = r.OptionalDate()) *m.mutable_termination_date() = ToProto(*end);
+  m.set_etag(mysql::EtagOf(r.Int64()));
+  *m.mutable_create_time() = ToProtoTimestamp(r.Timestamp());
+  *m.mutable_update_time() = ToProtoTimestamp(r.Timestamp());
+  CAREOPS_RETURN_IF_ERROR(r.status());
+  return m;
+}
+
+// A new member's row in CAREOPS_MEMBER_COLUMNS order (version 1).
+void AddMemberRow(Statement& st, const v1::Member& m, absl::Time now) {
+  const v1::Person& p = m.person();
+  st.Add(m.member_id()).Add(m.account_id()).Add(m.plan_id()).Add(m.external_ref()).Add(m.status());
+  st.Add(p.given_name()).Add(p.family_name()).Add(DayOf(p.birth_date())).Add(p.sex()).Add(p.email()).Add(p.phone());
+  st.Add(DayOf(m.effective_date())).Add(TerminationOf(m)).Add(1).Add(now).Add(now);
+}
+
+// Reads "details, version": the stored Movement with the row's etag and
+// `overdue` as of `as_of`.
+mysql::ReadRow<v1::Movement> MovementReader(absl::Time as_of) {
+  return [as_of](RowReader& r) -> absl::StatusOr<v1::Movement> {
+    const std::string bytes = r.String();
+    const int64_t version = r.Int64();
+    CAREOPS_RETURN_IF_ERROR(r.status());
+    v1::Movement mv;
+    if (!mv.ParseFromString(bytes)) return absl::InternalError("movements: stored movement is unreadable");
+    mv.set_etag(mysql::EtagOf(version));
+    mv.set_overdue(Overdue(mv.status(), FromProto(mv.due_time()), as_of));
+    return mv;
+  };
+}
+
+// The stored form of a movement: the message without the etag (the row's
+// version is the etag) or the as-of dependent `overdue`.
+std::string MovementBytes(v1::Movement mv) {
+  mv.clear_etag();
+  mv.clear_overdue();
+  std::string bytes;
+  mv.SerializeToString(&bytes);
+  return bytes;
+}
+
+absl::StatusOr<v1::Utilization> ReadUtilization(RowReader& r) {
+  v1::Utilization u;
+  u.set_utilization_id(r.String());
+  u.set_source_reference(r.String());
+  u.set_member_id(r.String());
+  u.set_benefit_code(r.String());
+  const int64_t amount = r.Int64();
+  u.mutable_amount()->set_currency_code(r.String());
+  u.mutable_amount()->set_amount_minor(amount);
+  *u.mutable_service_date() = ToProto(r.Date());
+  u.set_reversed(r.Bool());
+  u.set_reverse_reason(r.String());
+  *u.mutable_recorded_at() = ToProtoTimestamp(r.Timestamp());
+  if (std::optional<absl::Time> at = r.OptionalTimestamp()) *u.mutable_reversed_at() = ToProtoTimestamp(*at);
+  CAREOPS_RETURN_IF_ERROR(r.status());
+  return u;
 }
 
 mysql::AuditEntry Audit(const MutationContext& m, std::string action, std::string type, std::string id,
@@ -341,291 +379,6 @@ absl::StatusOr<Response> Idempotent(mysql::ConnectionPool& pool, const MutationC
   return out;
 }
 
-// ---------------------------------------------------------------- statements
-
-// How a transaction reads a client account: kUpdate to change it (transitions,
-// updates), kShare to add a child row under it; lock order is always the account
-// before its members, plans, movements and balances.
-enum class AccountLock { kNone, kShare, kUpdate };
-
-absl::StatusOr<v1::ClientAccount> LoadAccount(mysql::Connection& c, const std::string& id, AccountLock lock) {
-  auto& st = c.Prepare(lock == AccountLock::kUpdate  ? kSelectAccountForUpdate
-                       : lock == AccountLock::kShare ? kSelectAccountForShare
-                                                     : kSelectAccount);
-  st.setString(1, id);
-  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-  if (!rs->next()) return absl::NotFoundError(absl::StrCat("account_id: no client account ", Quote(id)));
-  return ReadAccount(*rs);
-}
-
-void StoreAccount(mysql::Connection& c, const v1::ClientAccount& a, int64_t version, absl::Time now) {
-  auto& st = c.Prepare(kUpdateAccount);
-  st.setString(1, a.name());
-  st.setString(2, Code(a.status()));
-  st.setString(3, a.account_officer());
-  st.setString(4, a.contact_email());
-  st.setString(5, ToSqlDate(DayOf(a.status_effective_date())));
-  st.setString(6, a.status_reason());
-  st.setInt64(7, version);
-  st.setString(8, ToSqlDatetime(now));
-  st.setString(9, a.account_id());
-  st.executeUpdate();
-}
-
-// A row of "plan_id, CAREOPS_BENEFIT_COLUMNS", added to `plan`.
-void ReadBenefit(sql::ResultSet& rs, v1::Plan& plan) {
-  v1::Benefit* b = plan.add_benefits();
-  b->set_code(Str(rs, 2));
-  b->set_category(Str(rs, 3));
-  b->set_unlimited(rs.getBoolean(4));
-  if (!b->unlimited()) {
-    b->mutable_annual_limit()->set_currency_code(plan.currency_code());
-    b->mutable_annual_limit()->set_amount_minor(rs.getInt64(5));
-  }
-  if (rs.getInt64(6) > 0) {
-    b->mutable_per_visit_cap()->set_currency_code(plan.currency_code());
-    b->mutable_per_visit_cap()->set_amount_minor(rs.getInt64(6));
-  }
-  b->set_copay_basis_points(rs.getInt(7));
-  b->set_waiting_period_days(rs.getInt(8));
-}
-
-// Records that `a` takes its current status from its status_effective_date.
-void AppendStatusHistory(mysql::Connection& c, const v1::ClientAccount& a, absl::Time now) {
-  auto& st = c.Prepare(kInsertStatusHistory);
-  st.setString(1, a.account_id());
-  st.setString(2, ToSqlDate(DayOf(a.status_effective_date())));
-  st.setString(3, Code(a.status()));
-  st.setString(4, a.status_reason());
-  st.setString(5, ToSqlDatetime(now));
-  st.executeUpdate();
-}
-
-void LoadBenefits(mysql::Connection& c, v1::Plan& plan) {
-  auto& st = c.Prepare(kSelectBenefits);
-  st.setString(1, plan.plan_id());
-  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-  while (rs->next()) ReadBenefit(*rs, plan);
-}
-
-absl::StatusOr<v1::Plan> LoadPlan(mysql::Connection& c, const std::string& id, bool lock) {
-  v1::Plan plan;
-  {
-    auto& st = c.Prepare(lock ? kSelectPlanForUpdate : kSelectPlan);
-    st.setString(1, id);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    if (!rs->next()) return absl::NotFoundError(absl::StrCat("plan_id: no plan ", Quote(id)));
-    plan = ReadPlan(*rs);
-  }
-  LoadBenefits(c, plan);
-  return plan;
-}
-
-void InsertPlan(mysql::Connection& c, const v1::Plan& p, absl::Time now) {
-  auto& st = c.Prepare(kInsertPlan);
-  st.setString(1, p.plan_id());
-  st.setString(2, p.account_id());
-  st.setString(3, p.name());
-  st.setString(4, p.currency_code());
-  st.setInt(5, p.version());
-  st.setString(6, p.supersedes_plan_id());
-  st.setString(7, Code(p.status()));
-  st.setInt64(8, 1);
-  st.setString(9, ToSqlDatetime(now));
-  st.executeUpdate();
-  for (int i = 0; i < p.benefits_size(); ++i) {
-    const v1::Benefit& b = p.benefits(i);
-    auto& bs = c.Prepare(kInsertBenefit);
-    bs.setString(1, p.plan_id());
-    bs.setString(2, b.code());
-    bs.setString(3, b.category());
-    bs.setBoolean(4, b.unlimited());
-    bs.setInt64(5, b.unlimited() ? 0 : b.annual_limit().amount_minor());
-    bs.setInt64(6, b.per_visit_cap().amount_minor());
-    bs.setInt(7, b.copay_basis_points());
-    bs.setInt(8, b.waiting_period_days());
-    bs.setInt(9, i);
-    bs.executeUpdate();
-  }
-}
-
-absl::StatusOr<v1::Member> LoadMember(mysql::Connection& c, const std::string& id, bool lock) {
-  auto& st = c.Prepare(lock ? kSelectMemberForUpdate : kSelectMember);
-  st.setString(1, id);
-  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-  if (!rs->next()) return absl::NotFoundError(absl::StrCat("member_id: no member ", Quote(id)));
-  return ReadMember(*rs);
-}
-
-// Binds one member's 16 columns starting at parameter `base`.
-void BindMember(sql::PreparedStatement& st, int base, const v1::Member& m, absl::Time now) {
-  const v1::Person& p = m.person();
-  st.setString(base + 0, m.member_id());
-  st.setString(base + 1, m.account_id());
-  st.setString(base + 2, m.plan_id());
-  st.setString(base + 3, m.external_ref());
-  st.setString(base + 4, Code(m.status()));
-  st.setString(base + 5, p.given_name());
-  st.setString(base + 6, p.family_name());
-  st.setString(base + 7, ToSqlDate(DayOf(p.birth_date())));
-  st.setString(base + 8, p.sex());
-  st.setString(base + 9, p.email());
-  st.setString(base + 10, p.phone());
-  st.setString(base + 11, ToSqlDate(DayOf(m.effective_date())));
-  SetOptionalDate(st, base + 12, OptionalDay(m));
-  st.setInt64(base + 13, 1);
-  st.setString(base + 14, ToSqlDatetime(now));
-  st.setString(base + 15, ToSqlDatetime(now));
-}
-
-void StoreMember(mysql::Connection& c, v1::Member& m, absl::Time now) {
-  int64_t version = 0;
-  ParseInt(m.etag(), &version);
-  ++version;
-  const v1::Person& p = m.person();
-  auto& st = c.Prepare(kUpdateMember);
-  st.setString(1, m.plan_id());
-  st.setString(2, Code(m.status()));
-  st.setString(3, p.given_name());
-  st.setString(4, p.family_name());
-  st.setString(5, ToSqlDate(DayOf(p.birth_date())));
-  st.setString(6, p.sex());
-  st.setString(7, p.email());
-  st.setString(8, p.phone());
-  SetOptionalDate(st, 9, OptionalDay(m));
-  st.setInt64(10, version);
-  st.setString(11, ToSqlDatetime(now));
-  st.setString(12, m.member_id());
-  st.executeUpdate();
-  m.set_etag(Etag(version));
-  *m.mutable_update_time() = ToProtoTimestamp(now);
-}
-
-// The status of `plan_id` when it is a plan of `account_id`; nullopt otherwise.
-// Plans are never edited in place (only superseded, under the account lock the
-// caller holds), so a plain read is enough.
-std::optional<v1::PlanStatus> PlanStatusIn(mysql::Connection& c, const std::string& plan_id,
-                                           const std::string& account_id) {
-  auto plan = LoadPlan(c, plan_id, false);
-  if (!plan.ok() || plan->account_id() != account_id) return std::nullopt;
-  return plan->status();
-}
-
-// Inserts `m` into `account`, which the caller holds locked (AccountLock::kShare
-// at least), after DecideEnrolable and the external_ref check.
-absl::Status InsertOneMember(mysql::Connection& c, const v1::ClientAccount& account, const v1::Member& m,
-                             absl::Time now) {
-  CAREOPS_RETURN_IF_ERROR(DecideEnrolable(account, PlanStatusIn(c, m.plan_id(), account.account_id()), m, ""));
-  {
-    auto& st = c.Prepare(kSelectMemberByRef);
-    st.setString(1, m.account_id());
-    st.setString(2, m.external_ref());
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    if (rs->next()) {
-      return absl::AlreadyExistsError(absl::StrCat("external_ref: ", Quote(m.external_ref()), " is already member ",
-                                                   Quote(Str(*rs, 1)), " of the account"));
-    }
-  }
-  auto& st = c.Prepare(mysql::MultiRowSql(kInsertMemberHead, kInsertMemberRow, 1));
-  BindMember(st, 1, m, now);
-  st.executeUpdate();
-  return absl::OkStatus();
-}
-
-void WriteMovement(mysql::Connection& c, const v1::Movement& mv, int64_t version, absl::Time decided_at) {
-  auto& st = c.Prepare(kUpdateMovement);
-  std::string bytes;
-  mv.SerializeToString(&bytes);
-  std::istringstream in(bytes);
-  st.setString(1, mv.member_id());
-  st.setString(2, Code(mv.status()));
-  st.setBlob(3, &in);
-  st.setString(4, mv.decided_by());
-  st.setString(5, ToSqlDatetime(decided_at));
-  st.setString(6, mv.rejection_reason());
-  st.setInt64(7, version);
-  st.setString(8, mv.movement_id());
-  st.executeUpdate();
-}
-
-absl::StatusOr<v1::Movement> ParseMovement(const std::string& bytes, absl::Time as_of) {
-  v1::Movement mv;
-  if (!mv.ParseFromString(bytes)) return absl::InternalError("movements: stored movement is unreadable");
-  mv.set_overdue(Overdue(mv.status(), FromProto(mv.due_time()), as_of));
-  return mv;
-}
-
-absl::StatusOr<v1::Movement> LoadMovement(mysql::Connection& c, const std::string& id, bool lock, absl::Time as_of) {
-  auto& st = c.Prepare(lock ? kSelectMovementForUpdate : kSelectMovement);
-  st.setString(1, id);
-  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-  if (!rs->next()) return absl::NotFoundError(absl::StrCat("movement_id: no movement ", Quote(id)));
-  return ParseMovement(Blob(*rs, 1), as_of);
-}
-
-absl::StatusOr<EligibilityFacts> QueryFacts(mysql::Connection& c, const std::string& member_id,
-                                            const std::string& benefit_code, absl::CivilDay service_date,
-                                            std::string* account_id, std::string* plan_id) {
-  auto& st = c.Prepare(kEligibilityFacts);
-  const std::string day = ToSqlDate(service_date);
-  st.setString(1, day);
-  st.setString(2, day);
-  st.setString(3, benefit_code);
-  st.setString(4, benefit_code);
-  st.setInt(5, static_cast<int>(service_date.year()));
-  st.setString(6, member_id);
-  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-  EligibilityFacts f;
-  if (!rs->next()) return f;
-  f.member_found = true;
-  if (account_id) *account_id = Str(*rs, 1);
-  if (plan_id) *plan_id = Str(*rs, 2);
-  f.effective_date = Day(*rs, 3);
-  if (!rs->isNull(4)) f.termination_date = Day(*rs, 4);
-  f.account_status = ParseCode<v1::ClientAccountStatus>(*rs, 5);
-  f.account_status_effective_date = Day(*rs, 6);
-  f.currency = Str(*rs, 7);
-  if (!rs->isNull(8)) {
-    BenefitTerms b;
-    b.code = Str(*rs, 8);
-    b.category = Str(*rs, 9);
-    b.unlimited = rs->getBoolean(10);
-    b.annual_limit_minor = rs->getInt64(11);
-    b.per_visit_cap_minor = rs->getInt64(12);
-    b.copay_basis_points = rs->getInt(13);
-    b.waiting_period_days = rs->getInt(14);
-    f.benefit = b;
-  }
-  f.used_minor = rs->getInt64(15);
-  return f;
-}
-
-// Locks the member's balance row for the year: concurrent records and reversals
-// for one member, benefit and year queue here.
-void LockBalance(mysql::Connection& c, const std::string& member_id, const std::string& benefit_code, int year) {
-  auto& st = c.Prepare(kLockBalance);
-  st.setString(1, member_id);
-  st.setString(2, benefit_code);
-  st.setInt(3, year);
-  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-}
-
-void AddToBalance(mysql::Connection& c, const std::string& member_id, const std::string& benefit_code, int year,
-                  int64_t delta_minor) {
-  auto& st = c.Prepare(kAddToBalance);
-  st.setInt64(1, delta_minor);
-  st.setString(2, member_id);
-  st.setString(3, benefit_code);
-  st.setInt(4, year);
-  st.executeUpdate();
-}
-
-void SetRemaining(v1::Utilization& u, const EligibilityFacts& f) {
-  u.set_unlimited(f.benefit && f.benefit->unlimited);
-  u.mutable_remaining_limit()->set_currency_code(f.currency);
-  u.mutable_remaining_limit()->set_amount_minor(f.benefit ? RemainingLimit(*f.benefit, f.currency, f.used_minor) : 0);
-}
-
 // Runs one read on a pooled connection; `read`'s own status (e.g. NOT_FOUND) is the answer.
 template <typename T>
 absl::StatusOr<T> ReadOne(mysql::ConnectionPool& pool, const std::function<absl::StatusOr<T>(mysql::Connection&)>& read) {
@@ -637,58 +390,191 @@ absl::StatusOr<T> ReadOne(mysql::ConnectionPool& pool, const std::function<absl:
   return out;
 }
 
-// The optional filters of a list: for each filter given, its clause (a named
-// constant with one '?') and the value bound to it, kept together so the SQL and
-// its parameters cannot disagree.
-class Filters {
- public:
-  void Add(bool given, const char* clause, std::string value) {
-    if (given) clauses_.emplace_back(clause, std::move(value));
-  }
-  std::string AppendTo(std::string sql) const {
-    for (const auto& c : clauses_) sql += c.first;
-    return sql;
-  }
-  // Binds the values from parameter `first` on; returns the next free index.
-  int Bind(sql::PreparedStatement& st, int first) const {
-    for (const auto& c : clauses_) st.setString(first++, c.second);
-    return first;
-  }
-
- private:
-  std::vector<std::pair<const char*, std::string>> clauses_;
-};
-
-// One keyset page: `base` (its first parameter is the key to start after), the
-// filters, `tail` (ORDER BY key LIMIT ?), one row more than the page to know
-// whether another follows.
+// The one row `sql` finds for `key`, or NOT_FOUND "<field>: no <what> '<key>'".
 template <typename T>
-absl::StatusOr<Page<T>> ListPage(mysql::ConnectionPool& pool, const std::string& base, const Filters& where,
-                                 const char* tail, const PageRequest& page,
-                                 const std::function<absl::StatusOr<T>(sql::ResultSet&)>& read) {
-  Page<T> out;
-  absl::Status row_status = absl::OkStatus();
-  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool, [&](mysql::Connection& c) {
-    auto& st = c.Prepare(where.AppendTo(base) + tail);
-    st.setString(1, page.after_id);
-    st.setInt(where.Bind(st, 2), page.limit + 1);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (row_status.ok() && rs->next()) {
-      absl::StatusOr<T> item = read(*rs);
-      if (item.ok()) {
-        out.items.push_back(*std::move(item));
-      } else {
-        row_status = item.status();
-      }
-    }
-    return absl::OkStatus();
-  }));
-  CAREOPS_RETURN_IF_ERROR(row_status);
-  if (static_cast<int>(out.items.size()) > page.limit) {
-    out.items.resize(page.limit);
-    out.more = true;
+absl::StatusOr<T> SelectOne(mysql::Connection& c, const char* sql, const std::string& key,
+                            const mysql::ReadRow<T>& read, std::string_view field, std::string_view what) {
+  Statement st(c, sql);
+  st.Add(key);
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<T> rows, mysql::QueryAll<T>(st, read));
+  if (rows.empty()) return absl::NotFoundError(absl::StrCat(Abs(field), ": no ", Abs(what), " ", Quote(key)));
+  return std::move(rows.front());
+}
+
+// ---------------------------------------------------------------- statements
+
+// How a transaction reads a client account: kShare to add a child row under it.
+// Changes to the account itself lock it FOR UPDATE through kAccounts. Lock order
+// is always the account before its members, plans, movements and balances.
+enum class AccountLock { kNone, kShare };
+
+absl::StatusOr<v1::ClientAccount> LoadAccount(mysql::Connection& c, const std::string& id, AccountLock lock) {
+  return SelectOne<v1::ClientAccount>(c, lock == AccountLock::kShare ? kSelectAccountForShare : kSelectAccount, id,
+                                      ReadAccount, "account_id", "client account");
+}
+
+void AddAccountSet(Statement& st, const v1::ClientAccount& a, absl::Time now) {
+  st.Add(a.name()).Add(a.status()).Add(a.account_officer()).Add(a.contact_email());
+  st.Add(DayOf(a.status_effective_date())).Add(a.status_reason()).Add(now);
+}
+
+// Records that `a` takes its current status from its status_effective_date.
+absl::Status AppendStatusHistory(mysql::Connection& c, const v1::ClientAccount& a, absl::Time now) {
+  Statement st(c, kInsertStatusHistory);
+  st.Add(a.account_id()).Add(DayOf(a.status_effective_date())).Add(a.status()).Add(a.status_reason()).Add(now);
+  return st.Update().status();
+}
+
+absl::Status LoadBenefits(mysql::Connection& c, v1::Plan& plan) {
+  Statement st(c, kSelectBenefits);
+  st.Add(plan.plan_id());
+  const std::string currency = plan.currency_code();
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<BenefitRow> rows,
+                           mysql::QueryAll<BenefitRow>(st, BenefitReader([&](const std::string&) { return currency; })));
+  for (BenefitRow& row : rows) *plan.add_benefits() = std::move(row.benefit);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Plan> LoadPlan(mysql::Connection& c, const std::string& id) {
+  CAREOPS_ASSIGN_OR_RETURN(v1::Plan plan, SelectOne<v1::Plan>(c, kSelectPlan, id, ReadPlan, "plan_id", "plan"));
+  CAREOPS_RETURN_IF_ERROR(LoadBenefits(c, plan));
+  return plan;
+}
+
+// The status of `plan_id` when it is a plan of `account_id`; nullopt otherwise.
+// Plans are never edited in place (only superseded, under the account lock the
+// caller holds), so a plain read is enough.
+absl::StatusOr<std::optional<v1::PlanStatus>> PlanStatusIn(mysql::Connection& c, const std::string& plan_id,
+                                                           const std::string& account_id) {
+  absl::StatusOr<v1::Plan> plan = SelectOne<v1::Plan>(c, kSelectPlan, plan_id, ReadPlan, "plan_id", "plan");
+  if (absl::IsNotFound(plan.status())) return std::nullopt;
+  CAREOPS_RETURN_IF_ERROR(plan.status());
+  if (plan->account_id() != account_id) return std::nullopt;
+  return plan->status();
+}
+
+absl::Status InsertPlan(mysql::Connection& c, const v1::Plan& p, absl::Time now) {
+  Statement st(c, kInsertPlan);
+  st.Add(p.plan_id()).Add(p.account_id()).Add(p.name()).Add(p.currency_code()).Add(p.version());
+  st.Add(p.supersedes_plan_id()).Add(p.status()).Add(1).Add(now);
+  CAREOPS_RETURN_IF_ERROR(st.Update().status());
+  for (int i = 0; i < p.benefits_size(); ++i) {
+    const v1::Benefit& b = p.benefits(i);
+    Statement bs(c, kInsertBenefit);
+    bs.Add(p.plan_id()).Add(b.code()).Add(b.category()).Add(b.unlimited());
+    bs.Add(b.unlimited() ? int64_t{0} : b.annual_limit().amount_minor()).Add(b.per_visit_cap().amount_minor());
+    bs.Add(b.copay_basis_points()).Add(b.waiting_period_days()).Add(i);
+    CAREOPS_RETURN_IF_ERROR(bs.Update().status());
   }
-  return out;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Member> LoadMember(mysql::Connection& c, const std::string& id) {
+  return SelectOne<v1::Member>(c, kSelectMember, id, ReadMember, "member_id", "member");
+}
+
+void AddMemberSet(Statement& st, const v1::Member& m, absl::Time now) {
+  const v1::Person& p = m.person();
+  st.Add(m.plan_id()).Add(m.status()).Add(p.given_name()).Add(p.family_name()).Add(DayOf(p.birth_date()));
+  st.Add(p.sex()).Add(p.email()).Add(p.phone()).Add(TerminationOf(m)).Add(now);
+}
+
+// Inserts `m` into `account`, which the caller holds locked (AccountLock::kShare),
+// after DecideEnrolable and the external_ref check.
+absl::Status InsertOneMember(mysql::Connection& c, const v1::ClientAccount& account, const v1::Member& m,
+                             absl::Time now) {
+  CAREOPS_ASSIGN_OR_RETURN(std::optional<v1::PlanStatus> plan, PlanStatusIn(c, m.plan_id(), account.account_id()));
+  CAREOPS_RETURN_IF_ERROR(DecideEnrolable(account, plan, m, ""));
+  {
+    Statement st(c, kSelectMemberByRef);
+    st.Add(m.account_id()).Add(m.external_ref());
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<std::string> taken,
+                             mysql::QueryAll<std::string>(st, [](RowReader& r) -> absl::StatusOr<std::string> {
+                               return r.String();
+                             }));
+    if (!taken.empty()) {
+      return absl::AlreadyExistsError(absl::StrCat("external_ref: ", Quote(m.external_ref()), " is already member ",
+                                                   Quote(taken.front()), " of the account"));
+    }
+  }
+  const std::string sql = mysql::MultiRowSql(kInsertMemberHead, kInsertMemberRow, 1);
+  Statement st(c, sql.c_str());
+  AddMemberRow(st, m, now);
+  return st.Update().status();
+}
+
+absl::StatusOr<EligibilityFacts> QueryFacts(mysql::Connection& c, const std::string& member_id,
+                                            const std::string& benefit_code, absl::CivilDay service_date,
+                                            std::string* account_id, std::string* plan_id) {
+  Statement st(c, kEligibilityFacts);
+  st.AddRepeated(service_date, 2).AddRepeated(benefit_code, 2).Add(static_cast<int64_t>(service_date.year()));
+  st.Add(member_id);
+  CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+  EligibilityFacts f;
+  if (!rows.Next()) return f;
+  RowReader& r = rows.row();
+  f.member_found = true;
+  const std::string account = r.String();
+  const std::string plan = r.String();
+  if (account_id) *account_id = account;
+  if (plan_id) *plan_id = plan;
+  f.effective_date = r.Date();
+  f.termination_date = r.OptionalDate();
+  f.account_status = r.Enum<v1::ClientAccountStatus>();
+  f.account_status_effective_date = r.Date();
+  f.currency = r.String();
+  if (std::optional<std::string> code = r.OptionalString()) {
+    BenefitTerms b;
+    b.code = *code;
+    b.category = r.String();
+    b.unlimited = r.Bool();
+    b.annual_limit_minor = r.Int64();
+    b.per_visit_cap_minor = r.Int64();
+    b.copay_basis_points = r.Int();
+    b.waiting_period_days = r.Int();
+    f.benefit = b;
+  } else {
+    for (int i = 0; i < 6; ++i) r.OptionalString();  // the absent benefit's other columns
+  }
+  f.used_minor = r.Int64();
+  CAREOPS_RETURN_IF_ERROR(r.status());
+  return f;
+}
+
+// Locks the member's balance row for the year: concurrent records and reversals
+// for one member, benefit and year queue here.
+absl::Status LockBalance(mysql::Connection& c, const std::string& member_id, const std::string& benefit_code,
+                         int year) {
+  Statement st(c, kLockBalance);
+  st.Add(member_id).Add(benefit_code).Add(year);
+  return st.Query().status();
+}
+
+absl::Status AddToBalance(mysql::Connection& c, const std::string& member_id, const std::string& benefit_code,
+                          int year, int64_t delta_minor) {
+  Statement st(c, kAddToBalance);
+  st.Add(delta_minor).Add(member_id).Add(benefit_code).Add(year);
+  return st.Update().status();
+}
+
+void SetRemaining(v1::Utilization& u, const EligibilityFacts& f) {
+  u.set_unlimited(f.benefit && f.benefit->unlimited);
+  u.mutable_remaining_limit()->set_currency_code(f.currency);
+  u.mutable_remaining_limit()->set_amount_minor(f.benefit ? RemainingLimit(*f.benefit, f.currency, f.used_minor) : 0);
+}
+
+absl::StatusOr<std::optional<v1::Utilization>> FindUtilization(mysql::Connection& c, const char* sql,
+                                                                const std::string& source_reference) {
+  Statement st(c, sql);
+  st.Add(source_reference);
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Utilization> rows, mysql::QueryAll<v1::Utilization>(st, ReadUtilization));
+  if (rows.empty()) return std::nullopt;
+  return std::move(rows.front());
+}
+
+template <typename T>
+Page<T> ToPage(mysql::KeysetPage<T> in) {
+  return Page<T>{std::move(in.items), in.more};
 }
 
 }  // namespace
@@ -698,24 +584,15 @@ absl::StatusOr<Page<T>> ListPage(mysql::ConnectionPool& pool, const std::string&
 absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::CreateAccount(const MutationContext& m,
                                                                       const v1::ClientAccount& account) {
   return Idempotent<v1::ClientAccount>(pool_, m, [&](mysql::Connection& c, v1::ClientAccount& out) {
-    auto& st = c.Prepare(kInsertAccount);
-    st.setString(1, account.account_id());
-    st.setString(2, account.name());
-    st.setString(3, Code(account.type()));
-    st.setString(4, Code(account.status()));
-    st.setString(5, account.account_officer());
-    st.setString(6, account.contact_email());
-    st.setString(7, ToSqlDate(DayOf(account.start_date())));
-    st.setString(8, ToSqlDate(DayOf(account.status_effective_date())));
-    st.setString(9, account.status_reason());
-    st.setInt64(10, 1);
-    st.setString(11, ToSqlDatetime(m.now));
-    st.setString(12, ToSqlDatetime(m.now));
-    st.executeUpdate();
-    AppendStatusHistory(c, account, m.now);
+    Statement st(c, kInsertAccount);
+    st.Add(account.account_id()).Add(account.name()).Add(account.type()).Add(account.status());
+    st.Add(account.account_officer()).Add(account.contact_email()).Add(DayOf(account.start_date()));
+    st.Add(DayOf(account.status_effective_date())).Add(account.status_reason()).Add(1).Add(m.now).Add(m.now);
+    CAREOPS_RETURN_IF_ERROR(st.Update().status());
+    CAREOPS_RETURN_IF_ERROR(AppendStatusHistory(c, account, m.now));
     mysql::AppendAudit(c, Audit(m, "account.create", "account", account.account_id()));
     out = account;
-    out.set_etag(Etag(1));
+    out.set_etag(mysql::EtagOf(1));
     *out.mutable_create_time() = ToProtoTimestamp(m.now);
     *out.mutable_update_time() = ToProtoTimestamp(m.now);
     return absl::OkStatus();
@@ -729,61 +606,64 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::GetAccount(const std::st
 
 absl::StatusOr<Page<v1::ClientAccount>> MysqlMembershipStore::ListAccounts(const AccountFilter& f,
                                                                            const PageRequest& page) {
-  Filters where;
-  where.Add(f.type != v1::CLIENT_ACCOUNT_TYPE_UNSPECIFIED, kAccountsByType, Code(f.type));
-  where.Add(f.status != v1::CLIENT_ACCOUNT_STATUS_UNSPECIFIED, kAccountsByStatus, Code(f.status));
-  where.Add(!f.account_officer.empty(), kAccountsByOfficer, f.account_officer);
-  return ListPage<v1::ClientAccount>(pool_, absl::StrCat("SELECT ", kAccountColumns, kListAccountsBase), where,
-                                     kListAccountsPage, page, [](sql::ResultSet& rs) { return ReadAccount(rs); });
+  mysql::KeysetQuery q(kListAccounts, "account_id");
+  q.Where(kMaybeAccountType, EnumFilter(f.type))
+      .Where(kMaybeAccountStatus, EnumFilter(f.status))
+      .Where(kMaybeAccountOfficer, TextFilter(f.account_officer));
+  CAREOPS_ASSIGN_OR_RETURN(auto out, q.Fetch<v1::ClientAccount>(pool_, page, ReadAccount));
+  return ToPage(std::move(out));
 }
 
 absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::UpdateAccount(
     const MutationContext& m, const std::string& account_id, const std::string& etag,
     const std::function<absl::Status(v1::ClientAccount&)>& edit) {
+  CAREOPS_ASSIGN_OR_RETURN(mysql::ExpectedVersion expected, mysql::ExpectedVersion::FromEtag(etag, "account.etag"));
   return Idempotent<v1::ClientAccount>(pool_, m, [&](mysql::Connection& c, v1::ClientAccount& out) {
-    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, account_id, AccountLock::kUpdate));
-    CAREOPS_RETURN_IF_ERROR(CheckEtag(etag, account.etag(), "client account"));
-    CAREOPS_RETURN_IF_ERROR(edit(account));
-    int64_t version = 0;
-    ParseInt(account.etag(), &version);
-    StoreAccount(c, account, version + 1, m.now);
+    CAREOPS_ASSIGN_OR_RETURN(
+        auto done, (mysql::UpdateVersioned<v1::ClientAccount, v1::ClientAccount>(
+                       c, kAccounts, account_id, expected, ReadAccount,
+                       [&](const v1::ClientAccount& current) -> absl::StatusOr<v1::ClientAccount> {
+                         v1::ClientAccount next = current;
+                         CAREOPS_RETURN_IF_ERROR(edit(next));
+                         return next;
+                       },
+                       [&](Statement& st, const v1::ClientAccount& next) { AddAccountSet(st, next, m.now); })));
     mysql::AppendAudit(c, Audit(m, "account.update", "account", account_id));
-    account.set_etag(Etag(version + 1));
-    *account.mutable_update_time() = ToProtoTimestamp(m.now);
-    out = account;
+    out = done.decision;
+    out.set_etag(mysql::EtagOf(done.version));
+    *out.mutable_update_time() = ToProtoTimestamp(m.now);
     return absl::OkStatus();
   });
 }
 
 absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::TransitionAccount(const MutationContext& m,
                                                                           const AccountTransition& t) {
+  CAREOPS_ASSIGN_OR_RETURN(mysql::ExpectedVersion expected, mysql::ExpectedVersion::FromEtag(t.etag));
   return Idempotent<v1::ClientAccount>(pool_, m, [&](mysql::Connection& c, v1::ClientAccount& out) {
-    CAREOPS_ASSIGN_OR_RETURN(const v1::ClientAccount current, LoadAccount(c, t.account_id, AccountLock::kUpdate));
-    CAREOPS_RETURN_IF_ERROR(CheckEtag(t.etag, current.etag(), "client account"));
-    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account,
-                             DecideAccountTransition(current, t.action, t.effective_date, t.reason));
-    int64_t version = 0;
-    ParseInt(account.etag(), &version);
-    StoreAccount(c, account, version + 1, m.now);
-    AppendStatusHistory(c, account, m.now);
+    CAREOPS_ASSIGN_OR_RETURN(
+        auto done, (mysql::UpdateVersioned<v1::ClientAccount, v1::ClientAccount>(
+                       c, kAccounts, t.account_id, expected, ReadAccount,
+                       [&](const v1::ClientAccount& current) {
+                         return DecideAccountTransition(current, t.action, t.effective_date, t.reason);
+                       },
+                       [&](Statement& st, const v1::ClientAccount& next) { AddAccountSet(st, next, m.now); })));
+    const v1::ClientAccount& account = done.decision;
+    CAREOPS_RETURN_IF_ERROR(AppendStatusHistory(c, account, m.now));
     int64_t terminated = 0;
     if (t.action == AccountAction::kCancel) {
-      auto& st = c.Prepare(kTerminateAccountMembers);
-      st.setString(1, ToSqlDate(t.effective_date));
-      st.setString(2, ToSqlDatetime(m.now));
-      st.setString(3, t.account_id);
-      st.setString(4, ToSqlDate(t.effective_date));
-      terminated = st.executeUpdate();
+      Statement st(c, kTerminateAccountMembers);
+      st.Add(t.effective_date).Add(m.now).Add(t.account_id).Add(t.effective_date);
+      CAREOPS_ASSIGN_OR_RETURN(terminated, st.Update());
     }
     mysql::AppendAudit(
         c, Audit(m, absl::StrCat("account.", Abs(ActionName(t.action))), "account", t.account_id, t.reason,
-                 absl::StrCat("{\"from\":", JsonString(EnumLabel(current.status())),
+                 absl::StrCat("{\"from\":", JsonString(EnumLabel(done.before.status())),
                               ",\"to\":", JsonString(EnumLabel(account.status())),
                               ",\"effective_date\":", JsonString(ToSqlDate(t.effective_date)),
                               ",\"members_terminated\":", terminated, "}")));
-    account.set_etag(Etag(version + 1));
-    *account.mutable_update_time() = ToProtoTimestamp(m.now);
     out = account;
+    out.set_etag(mysql::EtagOf(done.version));
+    *out.mutable_update_time() = ToProtoTimestamp(m.now);
     return absl::OkStatus();
   });
 }
@@ -791,40 +671,31 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::TransitionAccount(const 
 absl::StatusOr<v1::AccountSummary> MysqlMembershipStore::Summarize(const std::string& account_id,
                                                                    absl::CivilDay start, absl::CivilDay end) {
   v1::AccountSummary out;
-  absl::Status s = mysql::WithConnection(pool_, [&](mysql::Connection& c) -> absl::Status {
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) -> absl::Status {
     if (!account_id.empty()) {
       CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, account_id, AccountLock::kNone));
       out.set_account_status(account.status());
     }
-    auto& st = c.Prepare(kSummary);
-    const std::string s_day = ToSqlDate(start), e_day = ToSqlDate(end);
-    st.setString(1, s_day);
-    st.setString(2, s_day);
-    st.setString(3, e_day);
-    st.setString(4, e_day);
-    st.setString(5, s_day);
-    st.setString(6, e_day);
-    st.setString(7, s_day);
-    st.setString(8, e_day);
-    st.setString(9, account_id);
-    st.setString(10, account_id);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    if (rs->next()) {
+    Statement st(c, kSummary);
+    st.AddRepeated(start, 2).AddRepeated(end, 2).Add(start).Add(end).Add(start).Add(end).AddRepeated(account_id, 2);
+    CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+    if (rows.Next()) {
+      RowReader& r = rows.row();
       auto* active = out.add_members_by_status();
       active->set_status(v1::MEMBER_STATUS_ACTIVE);
-      active->set_count(rs->getInt64(1));
+      active->set_count(r.Int64());
       auto* terminated = out.add_members_by_status();
       terminated->set_status(v1::MEMBER_STATUS_TERMINATED);
-      terminated->set_count(rs->getInt64(2));
-      out.set_covered_at_period_start(rs->getInt64(3));
-      out.set_covered_at_period_end(rs->getInt64(4));
-      out.set_enrolled_in_period(rs->getInt64(5));
-      out.set_terminated_in_period(rs->getInt64(6));
+      terminated->set_count(r.Int64());
+      out.set_covered_at_period_start(r.Int64());
+      out.set_covered_at_period_end(r.Int64());
+      out.set_enrolled_in_period(r.Int64());
+      out.set_terminated_in_period(r.Int64());
       out.set_net_change(out.covered_at_period_end() - out.covered_at_period_start());
+      CAREOPS_RETURN_IF_ERROR(r.status());
     }
     return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  }));
   out.set_account_id(account_id);
   *out.mutable_period_start() = ToProto(start);
   *out.mutable_period_end() = ToProto(end);
@@ -837,39 +708,40 @@ absl::StatusOr<v1::Plan> MysqlMembershipStore::CreatePlan(const MutationContext&
   return Idempotent<v1::Plan>(pool_, m, [&](mysql::Connection& c, v1::Plan& out) {
     CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, plan.account_id(), AccountLock::kShare));
     CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, "plan.account_id"));
-    InsertPlan(c, plan, m.now);
+    CAREOPS_RETURN_IF_ERROR(InsertPlan(c, plan, m.now));
     mysql::AppendAudit(c, Audit(m, "plan.create", "plan", plan.plan_id()));
     out = plan;
-    out.set_etag(Etag(1));
+    out.set_etag(mysql::EtagOf(1));
     *out.mutable_create_time() = ToProtoTimestamp(m.now);
     return absl::OkStatus();
   });
 }
 
 absl::StatusOr<v1::Plan> MysqlMembershipStore::GetPlan(const std::string& plan_id) {
-  return ReadOne<v1::Plan>(pool_, [&](mysql::Connection& c) { return LoadPlan(c, plan_id, false); });
+  return ReadOne<v1::Plan>(pool_, [&](mysql::Connection& c) { return LoadPlan(c, plan_id); });
 }
 
 absl::StatusOr<Page<v1::Plan>> MysqlMembershipStore::ListPlans(const PlanFilter& f, const PageRequest& page) {
-  Filters where;
-  where.Add(!f.account_id.empty(), kPlansByAccount, f.account_id);
-  where.Add(f.status != v1::PLAN_STATUS_UNSPECIFIED, kPlansByStatus, Code(f.status));
-  CAREOPS_ASSIGN_OR_RETURN(Page<v1::Plan> out,
-                           ListPage<v1::Plan>(pool_, absl::StrCat("SELECT ", kPlanColumns, kListPlansBase), where,
-                                              kListPlansPage, page, [](sql::ResultSet& rs) { return ReadPlan(rs); }));
+  mysql::KeysetQuery q(kListPlans, "plan_id");
+  q.Where(kMaybePlanAccount, TextFilter(f.account_id)).Where(kMaybePlanStatus, EnumFilter(f.status));
+  CAREOPS_ASSIGN_OR_RETURN(auto plans, q.Fetch<v1::Plan>(pool_, page, ReadPlan));
+  Page<v1::Plan> out = ToPage(std::move(plans));
   if (out.items.empty()) return out;
   // A plan's benefits never change once written, so reading them apart is safe.
   std::unordered_map<std::string, v1::Plan*> by_id;
   for (v1::Plan& p : out.items) by_id[p.plan_id()] = &p;
-  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) {
-    auto& st = c.Prepare(where.AppendTo(kListPlanBenefitsBase) + kListPlanBenefitsOrder);
-    st.setString(1, page.after_id);
-    st.setString(2, out.items.back().plan_id());
-    where.Bind(st, 3);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (rs->next()) {
-      auto it = by_id.find(Str(*rs, 1));
-      if (it != by_id.end()) ReadBenefit(*rs, *it->second);
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) -> absl::Status {
+    Statement st(c, kListPlanBenefits);
+    st.AddRepeated(TextFilter(f.account_id), 2).AddRepeated(EnumFilter(f.status), 2);
+    st.Add(page.after_id).Add(out.items.back().plan_id());
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<BenefitRow> rows,
+                             mysql::QueryAll<BenefitRow>(st, BenefitReader([&](const std::string& plan_id) {
+                               auto it = by_id.find(plan_id);
+                               return it == by_id.end() ? std::string() : it->second->currency_code();
+                             })));
+    for (BenefitRow& row : rows) {
+      auto it = by_id.find(row.plan_id);
+      if (it != by_id.end()) *it->second->add_benefits() = std::move(row.benefit);
     }
     return absl::OkStatus();
   }));
@@ -878,24 +750,26 @@ absl::StatusOr<Page<v1::Plan>> MysqlMembershipStore::ListPlans(const PlanFilter&
 
 absl::StatusOr<v1::Plan> MysqlMembershipStore::RevisePlan(const MutationContext& m, const std::string& plan_id,
                                                           const std::string& etag, const v1::Plan& next) {
+  CAREOPS_ASSIGN_OR_RETURN(mysql::ExpectedVersion expected, mysql::ExpectedVersion::FromEtag(etag));
   return Idempotent<v1::Plan>(pool_, m, [&](mysql::Connection& c, v1::Plan& out) {
-    // The account before the plan (lock order), read through the plan's account_id,
-    // which never changes.
-    CAREOPS_ASSIGN_OR_RETURN(const v1::Plan unlocked, LoadPlan(c, plan_id, false));
+    // The account before the plan (lock order), found through the plan's
+    // account_id, which never changes.
+    CAREOPS_ASSIGN_OR_RETURN(const v1::Plan unlocked,
+                             SelectOne<v1::Plan>(c, kSelectPlan, plan_id, ReadPlan, "plan_id", "plan"));
     CAREOPS_ASSIGN_OR_RETURN(const v1::ClientAccount account,
                              LoadAccount(c, unlocked.account_id(), AccountLock::kShare));
     CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, "plan_id"));
-    CAREOPS_ASSIGN_OR_RETURN(v1::Plan current, LoadPlan(c, plan_id, true));
-    CAREOPS_RETURN_IF_ERROR(CheckEtag(etag, current.etag(), "plan"));
-    CAREOPS_ASSIGN_OR_RETURN(v1::Plan plan, DecidePlanRevision(current, next));
-    InsertPlan(c, plan, m.now);
-    auto& st = c.Prepare(kSupersedePlan);
-    st.setString(1, plan_id);
-    st.executeUpdate();
+    CAREOPS_ASSIGN_OR_RETURN(
+        auto done, (mysql::UpdateVersioned<v1::Plan, v1::Plan>(
+                       c, kPlans, plan_id, expected, ReadPlan,
+                       [&](const v1::Plan& current) { return DecidePlanRevision(current, next); },
+                       [](Statement& st, const v1::Plan&) { st.Add(v1::PLAN_STATUS_SUPERSEDED); })));
+    const v1::Plan& plan = done.decision;
+    CAREOPS_RETURN_IF_ERROR(InsertPlan(c, plan, m.now));
     mysql::AppendAudit(c, Audit(m, "plan.revise", "plan", plan.plan_id(), "",
                                 absl::StrCat("{\"supersedes\":", JsonString(plan_id), "}")));
     out = plan;
-    out.set_etag(Etag(1));
+    out.set_etag(mysql::EtagOf(1));
     *out.mutable_create_time() = ToProtoTimestamp(m.now);
     return absl::OkStatus();
   });
@@ -909,7 +783,7 @@ absl::StatusOr<v1::Member> MysqlMembershipStore::EnrollMember(const MutationCont
     CAREOPS_RETURN_IF_ERROR(InsertOneMember(c, account, member, m.now));
     mysql::AppendAudit(c, Audit(m, "member.enroll", "member", member.member_id()));
     out = member;
-    out.set_etag(Etag(1));
+    out.set_etag(mysql::EtagOf(1));
     *out.mutable_create_time() = ToProtoTimestamp(m.now);
     *out.mutable_update_time() = ToProtoTimestamp(m.now);
     return absl::OkStatus();
@@ -917,32 +791,38 @@ absl::StatusOr<v1::Member> MysqlMembershipStore::EnrollMember(const MutationCont
 }
 
 absl::StatusOr<v1::Member> MysqlMembershipStore::GetMember(const std::string& member_id) {
-  return ReadOne<v1::Member>(pool_, [&](mysql::Connection& c) { return LoadMember(c, member_id, false); });
+  return ReadOne<v1::Member>(pool_, [&](mysql::Connection& c) { return LoadMember(c, member_id); });
 }
 
 absl::StatusOr<Page<v1::Member>> MysqlMembershipStore::ListMembers(const MemberFilter& f, const PageRequest& page) {
-  Filters where;
-  where.Add(!f.account_id.empty(), kMembersByAccount, f.account_id);
-  where.Add(f.status != v1::MEMBER_STATUS_UNSPECIFIED, kMembersByStatus, Code(f.status));
-  where.Add(!f.plan_id.empty(), kMembersByPlan, f.plan_id);
-  return ListPage<v1::Member>(pool_, absl::StrCat("SELECT ", kMemberColumns, kListMembersBase), where,
-                              kListMembersPage, page, [](sql::ResultSet& rs) { return ReadMember(rs); });
+  mysql::KeysetQuery q(kListMembers, "member_id");
+  q.Where(kMaybeMemberAccount, TextFilter(f.account_id))
+      .Where(kMaybeMemberStatus, EnumFilter(f.status))
+      .Where(kMaybeMemberPlan, TextFilter(f.plan_id))
+      .Where(kMaybeMemberExternalRef, TextFilter(f.external_ref));
+  CAREOPS_ASSIGN_OR_RETURN(auto out, q.Fetch<v1::Member>(pool_, page, ReadMember));
+  return ToPage(std::move(out));
 }
 
 absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll(
     const MutationContext& m, const std::string& account_id, const std::vector<BatchRow>& rows,
     const std::function<std::string()>& new_id) {
   return Idempotent<v1::BatchEnrollMembersResponse>(pool_, m, [&](mysql::Connection& c,
-                                                                  v1::BatchEnrollMembersResponse& out) {
+                                                                  v1::BatchEnrollMembersResponse& out) -> absl::Status {
     out.Clear();
     CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, account_id, AccountLock::kShare));
     CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, "account_id"));
     std::unordered_map<std::string, v1::PlanStatus> plans;
     {
-      auto& st = c.Prepare(kSelectAccountPlans);
-      st.setString(1, account_id);
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      while (rs->next()) plans[Str(*rs, 1)] = ParseCode<v1::PlanStatus>(*rs, 2);
+      Statement st(c, kSelectAccountPlans);
+      st.Add(account_id);
+      using PlanOfAccount = std::pair<std::string, v1::PlanStatus>;
+      CAREOPS_ASSIGN_OR_RETURN(std::vector<PlanOfAccount> found,
+                               mysql::QueryAll<PlanOfAccount>(st, [](RowReader& r) -> absl::StatusOr<PlanOfAccount> {
+                                 std::string id = r.String();
+                                 return PlanOfAccount{std::move(id), r.Enum<v1::PlanStatus>()};
+                               }));
+      for (auto& [id, status] : found) plans[id] = status;
     }
     // External references already in the account, looked up in a few chunked queries.
     std::vector<std::string> refs;
@@ -950,13 +830,26 @@ absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll
       if (r.invalid.empty()) refs.push_back(r.row.external_ref());
     }
     std::unordered_map<std::string, std::string> existing;
+    absl::Status chunks = absl::OkStatus();
     mysql::ForEachChunk(refs.size(), [&](size_t start, int n) {
-      auto& st = c.Prepare(mysql::MultiRowSql(kExistingRefsHead, "?", n, ")"));
-      st.setString(1, account_id);
-      for (int i = 0; i < n; ++i) st.setString(2 + i, refs[start + i]);
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      while (rs->next()) existing[Str(*rs, 1)] = Str(*rs, 2);
+      if (!chunks.ok()) return;
+      const std::string sql = mysql::MultiRowSql(kExistingRefsHead, "?", n, ")");
+      Statement st(c, sql.c_str());
+      st.Add(account_id);
+      for (int i = 0; i < n; ++i) st.Add(refs[start + i]);
+      using RefOwner = std::pair<std::string, std::string>;
+      absl::StatusOr<std::vector<RefOwner>> found =
+          mysql::QueryAll<RefOwner>(st, [](RowReader& r) -> absl::StatusOr<RefOwner> {
+            std::string ref = r.String();
+            return RefOwner{std::move(ref), r.String()};
+          });
+      if (!found.ok()) {
+        chunks = found.status();
+        return;
+      }
+      for (auto& [ref, member_id] : *found) existing[ref] = member_id;
     });
+    CAREOPS_RETURN_IF_ERROR(chunks);
     // Decide every row, then insert the good ones in multi-row statements.
     std::vector<v1::Member> good;
     std::unordered_map<std::string, std::string> seen;  // external_ref -> member_id in this batch
@@ -1005,11 +898,15 @@ absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll
       seen[member.external_ref()] = member.member_id();
       good.push_back(std::move(member));
     }
+    absl::Status inserts = absl::OkStatus();
     mysql::ForEachChunk(good.size(), [&](size_t start, int n) {
-      auto& st = c.Prepare(mysql::MultiRowSql(kInsertMemberHead, kInsertMemberRow, n));
-      for (int i = 0; i < n; ++i) BindMember(st, 1 + kMemberColumnCount * i, good[start + i], m.now);
-      st.executeUpdate();
+      if (!inserts.ok()) return;
+      const std::string sql = mysql::MultiRowSql(kInsertMemberHead, kInsertMemberRow, n);
+      Statement st(c, sql.c_str());
+      for (int i = 0; i < n; ++i) AddMemberRow(st, good[start + i], m.now);
+      inserts = st.Update().status();
     });
+    CAREOPS_RETURN_IF_ERROR(inserts);
     int created = 0, duplicate = 0, invalid = 0;
     for (const auto& r : out.results()) {
       created += r.outcome() == v1::BATCH_ROW_OUTCOME_CREATED;
@@ -1036,42 +933,31 @@ absl::StatusOr<v1::Movement> MysqlMembershipStore::CreateMovement(const Mutation
     CAREOPS_RETURN_IF_ERROR(ValidateNotBeforeStart(DayOf(movement.effective_date()), DayOf(account.start_date()),
                                                    "effective_date"));
     if (movement.type() != v1::MOVEMENT_TYPE_ENROLLMENT) {
-      CAREOPS_ASSIGN_OR_RETURN(v1::Member member, LoadMember(c, movement.member_id(), false));
+      CAREOPS_ASSIGN_OR_RETURN(v1::Member member, LoadMember(c, movement.member_id()));
       if (member.account_id() != movement.account_id()) {
         return absl::InvalidArgumentError(absl::StrCat("member_id: member ", Quote(movement.member_id()),
                                                        " is not in account ", Quote(movement.account_id())));
       }
+      CAREOPS_RETURN_IF_ERROR(ValidateMovementDates(movement, member));
     }
-    v1::Movement mv = movement;
-    mv.set_etag(Etag(1));
-    std::string bytes;
-    mv.SerializeToString(&bytes);
-    std::istringstream in(bytes);
-    auto& st = c.Prepare(kInsertMovement);
-    st.setString(1, mv.movement_id());
-    st.setString(2, mv.account_id());
-    st.setString(3, mv.member_id());
-    st.setString(4, Code(mv.type()));
-    st.setString(5, Code(mv.status()));
-    st.setString(6, ToSqlDate(DayOf(mv.effective_date())));
-    st.setString(7, mv.new_plan_id());
-    st.setBlob(8, &in);
-    st.setString(9, mv.note());
-    st.setString(10, mv.requested_by());
-    st.setString(11, ToSqlDatetime(FromProto(mv.request_time())));
-    st.setString(12, ToSqlDatetime(FromProto(mv.due_time())));
-    st.setString(13, "");
-    st.executeUpdate();
+    const v1::Movement& mv = movement;
+    Statement st(c, kInsertMovement);
+    st.Add(mv.movement_id()).Add(mv.account_id()).Add(mv.member_id()).Add(mv.type()).Add(mv.status());
+    st.Add(DayOf(mv.effective_date())).Add(mv.new_plan_id()).Add(MovementBytes(mv)).Add(mv.note());
+    st.Add(mv.requested_by()).Add(FromProto(mv.request_time())).Add(FromProto(mv.due_time())).Add("");
+    st.Add(std::nullopt).Add("").Add(1);
+    CAREOPS_RETURN_IF_ERROR(st.Update().status());
     mysql::AppendAudit(c, Audit(m, absl::StrCat("movement.request.", EnumLabel(mv.type())), "movement",
                                 mv.movement_id(), mv.note()));
     out = mv;
+    out.set_etag(mysql::EtagOf(1));
     return absl::OkStatus();
   });
 }
 
 absl::StatusOr<v1::Movement> MysqlMembershipStore::GetMovement(const std::string& movement_id, absl::Time as_of) {
   return ReadOne<v1::Movement>(pool_, [&](mysql::Connection& c) {
-    return LoadMovement(c, movement_id, false, as_of);
+    return SelectOne<v1::Movement>(c, kSelectMovement, movement_id, MovementReader(as_of), "movement_id", "movement");
   });
 }
 
@@ -1090,12 +976,11 @@ absl::StatusOr<v1::Movement> MysqlMembershipStore::RejectMovement(const Mutation
 
 namespace {
 
-// Makes an APPLIED movement's change to the member (or creates it): locks the
-// account (share: it is not changed, but must not be cancelled meanwhile) and
-// then the member, loads what the rules need, and writes what they decided.
-absl::Status ApplyToMember(mysql::Connection& c, const MutationContext& m, v1::Movement& mv,
-                           const std::string& new_member_id) {
-  CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, mv.account_id(), AccountLock::kShare));
+// Makes an APPLIED movement's change to the member (or creates it). The caller
+// holds the account (share: it is not changed, but must not be cancelled
+// meanwhile); the member is locked next, the rules decide, the store writes.
+absl::Status ApplyToMember(mysql::Connection& c, const MutationContext& m, const v1::ClientAccount& account,
+                           v1::Movement& mv, const std::string& new_member_id) {
   const std::string movement_json = absl::StrCat("{\"movement_id\":", JsonString(mv.movement_id()), "}");
   if (mv.type() == v1::MOVEMENT_TYPE_ENROLLMENT) {
     CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, "account_id"));
@@ -1106,11 +991,16 @@ absl::Status ApplyToMember(mysql::Connection& c, const MutationContext& m, v1::M
     mysql::AppendAudit(c, Audit(m, std::string(MemberActionOf(mv.type())), "member", new_member_id, "", movement_json));
     return absl::OkStatus();
   }
-  CAREOPS_ASSIGN_OR_RETURN(v1::Member current, LoadMember(c, mv.member_id(), true));
+  CAREOPS_ASSIGN_OR_RETURN(mysql::LockedRow<v1::Member> locked,
+                           mysql::LockVersioned<v1::Member>(c, kMembers, mv.member_id(), ReadMember));
   std::optional<v1::PlanStatus> new_plan;
-  if (mv.type() == v1::MOVEMENT_TYPE_PLAN_CHANGE) new_plan = PlanStatusIn(c, mv.new_plan_id(), mv.account_id());
-  CAREOPS_ASSIGN_OR_RETURN(v1::Member member, ApplyMovementToMember(mv, account, current, new_plan));
-  StoreMember(c, member, m.now);
+  if (mv.type() == v1::MOVEMENT_TYPE_PLAN_CHANGE) {
+    CAREOPS_ASSIGN_OR_RETURN(new_plan, PlanStatusIn(c, mv.new_plan_id(), mv.account_id()));
+  }
+  CAREOPS_ASSIGN_OR_RETURN(v1::Member member, ApplyMovementToMember(mv, account, locked.row, new_plan));
+  CAREOPS_RETURN_IF_ERROR(mysql::WriteVersioned(c, kMembers, member.member_id(), locked.version,
+                                                [&](Statement& st) { AddMemberSet(st, member, m.now); })
+                              .status());
   mysql::AppendAudit(c, Audit(m, std::string(MemberActionOf(mv.type())), "member", member.member_id(), "",
                               movement_json));
   return absl::OkStatus();
@@ -1124,28 +1014,36 @@ absl::StatusOr<v1::Movement> MysqlMembershipStore::DecideMovement(const Mutation
                                                                   const std::string& reason,
                                                                   MovementDecision* decision) {
   decision->decided_now = false;
-  return Idempotent<v1::Movement>(pool_, m, [&](mysql::Connection& c, v1::Movement& out) {
+  CAREOPS_ASSIGN_OR_RETURN(mysql::ExpectedVersion expected, mysql::ExpectedVersion::FromEtag(etag));
+  const v1::MovementStatus target = apply ? v1::MOVEMENT_STATUS_APPLIED : v1::MOVEMENT_STATUS_REJECTED;
+  return Idempotent<v1::Movement>(pool_, m, [&](mysql::Connection& c, v1::Movement& out) -> absl::Status {
     decision->decided_now = false;
-    // The account before the movement (lock order), read through the movement's
-    // account_id, which never changes.
-    CAREOPS_ASSIGN_OR_RETURN(const v1::Movement unlocked, LoadMovement(c, movement_id, false, m.now));
-    CAREOPS_RETURN_IF_ERROR(LoadAccount(c, unlocked.account_id(), AccountLock::kShare).status());
-    CAREOPS_ASSIGN_OR_RETURN(v1::Movement mv, LoadMovement(c, movement_id, true, m.now));
-    // One etag policy: checked first, also when the movement is already decided.
-    CAREOPS_RETURN_IF_ERROR(CheckEtag(etag, mv.etag(), "movement"));
-    const v1::MovementStatus target = apply ? v1::MOVEMENT_STATUS_APPLIED : v1::MOVEMENT_STATUS_REJECTED;
-    CAREOPS_ASSIGN_OR_RETURN(const bool needed, MovementNeedsDecision(mv, target));
-    if (!needed) {  // already decided this way: the same answer again
-      out = mv;
+    // The account before the movement (lock order), found through the
+    // movement's account_id, which never changes.
+    CAREOPS_ASSIGN_OR_RETURN(const v1::Movement unlocked,
+                             SelectOne<v1::Movement>(c, kSelectMovement, movement_id, MovementReader(m.now),
+                                                     "movement_id", "movement"));
+    CAREOPS_ASSIGN_OR_RETURN(const v1::ClientAccount account,
+                             LoadAccount(c, unlocked.account_id(), AccountLock::kShare));
+    // The versioned update's two steps, with the etag checked first, also when
+    // the movement is already decided this way (then nothing is written).
+    CAREOPS_ASSIGN_OR_RETURN(mysql::LockedRow<v1::Movement> locked,
+                             mysql::LockVersioned<v1::Movement>(c, kMovements, movement_id, MovementReader(m.now)));
+    if (locked.version != expected.value()) return mysql::StaleEtag(kMovements.resource, locked.version);
+    CAREOPS_ASSIGN_OR_RETURN(const bool needed, MovementNeedsDecision(locked.row, target));
+    if (!needed) {  // the same answer again
+      out = locked.row;
       return absl::OkStatus();
     }
-    if (apply) CAREOPS_RETURN_IF_ERROR(ApplyToMember(c, m, mv, new_member_id));
-    int64_t version = 0;
-    ParseInt(mv.etag(), &version);
-    ++version;
+    v1::Movement mv = locked.row;
+    if (apply) CAREOPS_RETURN_IF_ERROR(ApplyToMember(c, m, account, mv, new_member_id));
     mv = DecidedMovement(std::move(mv), target, m.caller.user, reason, m.now);
-    mv.set_etag(Etag(version));
-    WriteMovement(c, mv, version, m.now);
+    CAREOPS_ASSIGN_OR_RETURN(const int64_t version,
+                             mysql::WriteVersioned(c, kMovements, movement_id, locked.version, [&](Statement& st) {
+                               st.Add(mv.member_id()).Add(mv.status()).Add(MovementBytes(mv)).Add(mv.decided_by());
+                               st.Add(m.now).Add(mv.rejection_reason());
+                             }));
+    mv.set_etag(mysql::EtagOf(version));
     mysql::AppendAudit(c, Audit(m, apply ? "movement.apply" : "movement.reject", "movement", movement_id, reason,
                                 absl::StrCat("{\"tat_met\":", mv.tat_met() ? "true" : "false", "}")));
     decision->decided_now = true;
@@ -1156,13 +1054,13 @@ absl::StatusOr<v1::Movement> MysqlMembershipStore::DecideMovement(const Mutation
 
 absl::StatusOr<Page<v1::Movement>> MysqlMembershipStore::ListMovements(const MovementFilter& f,
                                                                        const PageRequest& page) {
-  Filters where;
-  where.Add(!f.account_id.empty(), kMovementsByAccount, f.account_id);
-  where.Add(f.status != v1::MOVEMENT_STATUS_UNSPECIFIED, kMovementsByStatus, Code(f.status));
-  where.Add(f.type != v1::MOVEMENT_TYPE_UNSPECIFIED, kMovementsByType, Code(f.type));
-  where.Add(f.overdue_only, kMovementsOverdue, ToSqlDatetime(f.as_of));
-  return ListPage<v1::Movement>(pool_, kListMovementsBase, where, kListMovementsPage, page,
-                                [&](sql::ResultSet& rs) { return ParseMovement(Blob(rs, 1), f.as_of); });
+  mysql::KeysetQuery q(kListMovements, "movement_id");
+  q.Where(kMaybeMovementAccount, TextFilter(f.account_id))
+      .Where(kMaybeMovementStatus, EnumFilter(f.status))
+      .Where(kMaybeMovementType, EnumFilter(f.type))
+      .WhereIf(f.overdue_only, kMovementsOverdue, f.as_of);
+  CAREOPS_ASSIGN_OR_RETURN(auto out, q.Fetch<v1::Movement>(pool_, page, MovementReader(f.as_of)));
+  return ToPage(std::move(out));
 }
 
 // ================================================================ eligibility and utilisation
@@ -1183,16 +1081,17 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mu
   const absl::CivilDay service_day = DayOf(r.service_date());
   const int year = static_cast<int>(service_day.year());
   std::string account_id;  // "" for an unknown member (the decision says NOT_FOUND)
-  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) {
-    auto& st = c.Prepare(kEnsureBalance);
-    st.setInt(1, year);
-    st.setString(2, r.benefit_code());
-    st.setString(3, r.member_id());
-    st.executeUpdate();
-    auto& member = c.Prepare(kSelectMemberAccount);
-    member.setString(1, r.member_id());
-    std::unique_ptr<sql::ResultSet> rs(member.executeQuery());
-    if (rs->next()) account_id = Str(*rs, 1);
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) -> absl::Status {
+    Statement ensure(c, kEnsureBalance);
+    ensure.Add(year).Add(r.benefit_code()).Add(r.member_id());
+    CAREOPS_RETURN_IF_ERROR(ensure.Update().status());
+    Statement member(c, kSelectMemberAccount);
+    member.Add(r.member_id());
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<std::string> accounts,
+                             mysql::QueryAll<std::string>(member, [](RowReader& row) -> absl::StatusOr<std::string> {
+                               return row.String();
+                             }));
+    if (!accounts.empty()) account_id = accounts.front();
     return absl::OkStatus();
   }));
   v1::Utilization out;
@@ -1202,46 +1101,22 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mu
     // facts are read, and none can start until this record commits; then the
     // balance, so the balance read below is the one the update builds on.
     if (!account_id.empty()) CAREOPS_RETURN_IF_ERROR(LoadAccount(c, account_id, AccountLock::kShare).status());
-    LockBalance(c, r.member_id(), r.benefit_code(), year);
-    {
-      auto& st = c.Prepare(kSelectUtilization);
-      st.setString(1, r.source_reference());
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      if (rs->next()) {
-        v1::Utilization existing = ReadUtilization(*rs);
-        CAREOPS_RETURN_IF_ERROR(RequireSameUtilization(existing, r));
-        CAREOPS_ASSIGN_OR_RETURN(
-            EligibilityFacts facts,
-            QueryFacts(c, existing.member_id(), existing.benefit_code(), DayOf(existing.service_date()), nullptr,
-                       nullptr));
-        out = existing;
-        SetRemaining(out, facts);
-        return absl::OkStatus();
-      }
+    CAREOPS_RETURN_IF_ERROR(LockBalance(c, r.member_id(), r.benefit_code(), year));
+    CAREOPS_ASSIGN_OR_RETURN(std::optional<v1::Utilization> existing,
+                             FindUtilization(c, kSelectUtilization, r.source_reference()));
+    if (existing) {
+      CAREOPS_RETURN_IF_ERROR(RequireSameUtilization(*existing, r));
+      CAREOPS_ASSIGN_OR_RETURN(EligibilityFacts facts, QueryFacts(c, existing->member_id(), existing->benefit_code(),
+                                                                  DayOf(existing->service_date()), nullptr, nullptr));
+      out = *existing;
+      SetRemaining(out, facts);
+      return absl::OkStatus();
     }
     CAREOPS_ASSIGN_OR_RETURN(EligibilityFacts facts,
                              QueryFacts(c, r.member_id(), r.benefit_code(), service_day, nullptr, nullptr));
     CAREOPS_ASSIGN_OR_RETURN(const int64_t used_after,
                              DecideUtilization(facts, service_day, r.amount().amount_minor(),
                                                r.amount().currency_code(), r.member_id()));
-    {
-      auto& st = c.Prepare(kInsertUtilization);
-      st.setString(1, new_utilization_id);
-      st.setString(2, r.source_reference());
-      st.setString(3, r.member_id());
-      st.setString(4, r.benefit_code());
-      st.setInt64(5, r.amount().amount_minor());
-      st.setString(6, r.amount().currency_code());
-      st.setString(7, ToSqlDate(service_day));
-      st.setString(8, ToSqlDatetime(m.now));
-      st.executeUpdate();
-    }
-    AddToBalance(c, r.member_id(), r.benefit_code(), year, r.amount().amount_minor());
-    mysql::AppendAudit(c, Audit(m, "utilization.record", "utilization", new_utilization_id, "",
-                                absl::StrCat("{\"source_reference\":", JsonString(r.source_reference()),
-                                             ",\"member_id\":", JsonString(r.member_id()),
-                                             ",\"benefit_code\":", JsonString(r.benefit_code()),
-                                             ",\"amount_minor\":", r.amount().amount_minor(), "}")));
     out.set_utilization_id(new_utilization_id);
     out.set_member_id(r.member_id());
     out.set_benefit_code(r.benefit_code());
@@ -1249,6 +1124,19 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mu
     *out.mutable_service_date() = r.service_date();
     out.set_source_reference(r.source_reference());
     *out.mutable_recorded_at() = ToProtoTimestamp(m.now);
+    {
+      Statement st(c, kInsertUtilization);
+      st.Add(new_utilization_id).Add(r.source_reference()).Add(r.member_id()).Add(r.benefit_code());
+      st.Add(r.amount().amount_minor()).Add(r.amount().currency_code()).Add(service_day).Add(false).Add("");
+      st.Add(m.now).Add(std::nullopt);
+      CAREOPS_RETURN_IF_ERROR(st.Update().status());
+    }
+    CAREOPS_RETURN_IF_ERROR(AddToBalance(c, r.member_id(), r.benefit_code(), year, r.amount().amount_minor()));
+    mysql::AppendAudit(c, Audit(m, "utilization.record", "utilization", new_utilization_id, "",
+                                absl::StrCat("{\"source_reference\":", JsonString(r.source_reference()),
+                                             ",\"member_id\":", JsonString(r.member_id()),
+                                             ",\"benefit_code\":", JsonString(r.benefit_code()),
+                                             ",\"amount_minor\":", r.amount().amount_minor(), "}")));
     facts.used_minor = used_after;
     SetRemaining(out, facts);
     return absl::OkStatus();
@@ -1261,36 +1149,29 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::ReverseUtilization(const M
   v1::Utilization out;
   CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& c) -> absl::Status {
     out.Clear();
-    {
-      auto& st = c.Prepare(kSelectUtilizationForUpdate);
-      st.setString(1, r.source_reference());
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      if (!rs->next()) {
-        return absl::NotFoundError(
-            absl::StrCat("source_reference: no utilisation was recorded for ", Quote(r.source_reference())));
-      }
-      out = ReadUtilization(*rs);
+    CAREOPS_ASSIGN_OR_RETURN(std::optional<v1::Utilization> found,
+                             FindUtilization(c, kSelectUtilizationForUpdate, r.source_reference()));
+    if (!found) {
+      return absl::NotFoundError(
+          absl::StrCat("source_reference: no utilisation was recorded for ", Quote(r.source_reference())));
     }
+    out = *std::move(found);
     const int year = static_cast<int>(DayOf(out.service_date()).year());
     if (!out.reversed()) {
-      LockBalance(c, out.member_id(), out.benefit_code(), year);
-      AddToBalance(c, out.member_id(), out.benefit_code(), year, -out.amount().amount_minor());
-      {
-        auto& st = c.Prepare(kReverseUtilization);
-        st.setString(1, r.reason());
-        st.setString(2, ToSqlDatetime(m.now));
-        st.setString(3, out.utilization_id());
-        st.executeUpdate();
-      }
+      CAREOPS_RETURN_IF_ERROR(LockBalance(c, out.member_id(), out.benefit_code(), year));
+      CAREOPS_RETURN_IF_ERROR(
+          AddToBalance(c, out.member_id(), out.benefit_code(), year, -out.amount().amount_minor()));
+      Statement st(c, kReverseUtilization);
+      st.Add(r.reason()).Add(m.now).Add(out.utilization_id());
+      CAREOPS_RETURN_IF_ERROR(st.Update().status());
       mysql::AppendAudit(c, Audit(m, "utilization.reverse", "utilization", out.utilization_id(), r.reason(),
                                   absl::StrCat("{\"source_reference\":", JsonString(r.source_reference()), "}")));
       out.set_reversed(true);
       out.set_reverse_reason(r.reason());
       *out.mutable_reversed_at() = ToProtoTimestamp(m.now);
     }
-    CAREOPS_ASSIGN_OR_RETURN(EligibilityFacts facts,
-                             QueryFacts(c, out.member_id(), out.benefit_code(), DayOf(out.service_date()), nullptr,
-                                        nullptr));
+    CAREOPS_ASSIGN_OR_RETURN(EligibilityFacts facts, QueryFacts(c, out.member_id(), out.benefit_code(),
+                                                                DayOf(out.service_date()), nullptr, nullptr));
     SetRemaining(out, facts);
     return absl::OkStatus();
   }));
@@ -1300,48 +1181,51 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::ReverseUtilization(const M
 absl::StatusOr<v1::Utilization> MysqlMembershipStore::GetUtilization(const std::string& source_reference) {
   std::optional<v1::Utilization> out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) -> absl::Status {
-    {
-      auto& st = c.Prepare(kSelectUtilization);
-      st.setString(1, source_reference);
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      if (!rs->next()) return absl::OkStatus();
-      out = ReadUtilization(*rs);
-    }
-    CAREOPS_ASSIGN_OR_RETURN(EligibilityFacts facts,
-                             QueryFacts(c, out->member_id(), out->benefit_code(), DayOf(out->service_date()), nullptr,
-                                        nullptr));
+    CAREOPS_ASSIGN_OR_RETURN(out, FindUtilization(c, kSelectUtilization, source_reference));
+    if (!out) return absl::OkStatus();
+    CAREOPS_ASSIGN_OR_RETURN(EligibilityFacts facts, QueryFacts(c, out->member_id(), out->benefit_code(),
+                                                                DayOf(out->service_date()), nullptr, nullptr));
     SetRemaining(*out, facts);
     return absl::OkStatus();
   }));
   if (!out) {
-    return absl::NotFoundError(absl::StrCat("source_reference: no utilisation was recorded for '", source_reference, "'"));
+    return absl::NotFoundError(absl::StrCat("source_reference: no utilisation was recorded for ", Quote(source_reference)));
   }
   return std::move(*out);
 }
 
 absl::StatusOr<MembershipCounts> MysqlMembershipStore::Count(absl::Time as_of) {
   MembershipCounts out;
-  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) {
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) -> absl::Status {
     {
-      auto& st = c.Prepare(kCountMembers);
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      while (rs->next()) {
-        out.members[ParseCode<v1::MemberStatus>(*rs, 1)] += rs->getInt64(2);
+      Statement st(c, kCountMembers);
+      CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+      while (rows.Next()) {
+        RowReader& r = rows.row();
+        const v1::MemberStatus status = r.Enum<v1::MemberStatus>();
+        out.members[status] += r.Int64();
+        CAREOPS_RETURN_IF_ERROR(r.status());
       }
     }
     {
-      auto& st = c.Prepare(kCountAccounts);
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      while (rs->next()) {
-        auto key = std::make_pair(ParseCode<v1::ClientAccountType>(*rs, 1), ParseCode<v1::ClientAccountStatus>(*rs, 2));
-        out.accounts[key] += rs->getInt64(3);
+      Statement st(c, kCountAccounts);
+      CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+      while (rows.Next()) {
+        RowReader& r = rows.row();
+        const v1::ClientAccountType type = r.Enum<v1::ClientAccountType>();
+        const v1::ClientAccountStatus status = r.Enum<v1::ClientAccountStatus>();
+        out.accounts[{type, status}] += r.Int64();
+        CAREOPS_RETURN_IF_ERROR(r.status());
       }
     }
-    auto& st = c.Prepare(kCountOverdueMovements);
-    st.setString(1, ToSqlDatetime(as_of));
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (rs->next()) {
-      out.overdue_movements[ParseCode<v1::MovementType>(*rs, 1)] += rs->getInt64(2);
+    Statement st(c, kCountOverdueMovements);
+    st.Add(as_of);
+    CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+    while (rows.Next()) {
+      RowReader& r = rows.row();
+      const v1::MovementType type = r.Enum<v1::MovementType>();
+      out.overdue_movements[type] += r.Int64();
+      CAREOPS_RETURN_IF_ERROR(r.status());
     }
     return absl::OkStatus();
   }));

@@ -15,7 +15,11 @@
 // account CANCELLED. Utilisation then locks the member's benefit_balances row for
 // the service year (SELECT ... FOR UPDATE) before it reads the balance, so
 // concurrent records serialise on it and never overspend.
-// Enum columns store the enum codec's short names (common/enum_codec.h, V004).
+// Statements are typed (common/mysql/row.h: values bound and columns read in
+// order, no index counted by hand); every update of an account, plan, member or
+// movement is the one versioned update (common/mysql/versioned.h); lists are
+// the one keyset list (common/mysql/keyset.h). Enum columns store the enum
+// codec's short names (common/enum_codec.h, V004).
 // Connector/C++ exceptions never leave this file.
 #pragma once
 

@@ -813,6 +813,21 @@ TEST_F(MembershipTest, EnrolledMembersAreReadAndListedByAccountStatusAndPlan) {
   list.set_status(v1::MEMBER_STATUS_TERMINATED);
   ASSERT_TRUE(m_->stub().ListMembers(m_->Ctx().get(), list, &page).ok());
   EXPECT_EQ(page.members_size(), 0);
+
+  // The employee number from the HR census finds its member.
+  v1::ListMembersRequest by_ref;
+  by_ref.set_account_id(account.account_id());
+  by_ref.set_external_ref("L-2");
+  ASSERT_TRUE(m_->stub().ListMembers(m_->Ctx().get(), by_ref, &page).ok());
+  ASSERT_EQ(page.members_size(), 1);
+  EXPECT_EQ(page.members(0).external_ref(), "L-2");
+  by_ref.set_external_ref("L-404");
+  ASSERT_TRUE(m_->stub().ListMembers(m_->Ctx().get(), by_ref, &page).ok());
+  EXPECT_EQ(page.members_size(), 0);
+  by_ref.set_external_ref(std::string(65, 'x'));
+  grpc::Status s = m_->stub().ListMembers(m_->Ctx().get(), by_ref, &page);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "external_ref: must be at most 64 characters");
 }
 
 TEST_F(MembershipTest, BatchEnrolmentKeepsGoodRowsAndExplainsEveryBadOne) {
@@ -1007,6 +1022,23 @@ TEST_F(MembershipTest, MovementsArePendingUntilAppliedOrRejectedAndTrackTheirTat
   ASSERT_TRUE(m_->stub().ApplyMovement(m_->Ctx().get(), apply, &mv).ok());
   EXPECT_FALSE(m_->Check(member_id, "OUTPATIENT", D(2026, 7, 1), 100).eligible());
   EXPECT_TRUE(m_->Check(member_id, "OUTPATIENT", D(2026, 6, 30), 100).eligible());
+
+  // Dates that cannot apply are refused when the movement is requested, and
+  // nothing is recorded: a reinstatement before the termination it undoes, a
+  // termination before the member's coverage starts (2026-02-01).
+  v1::RequestMovementRequest backdated = terminate;
+  backdated.set_request_id(NewRequestId());
+  backdated.set_type(v1::MOVEMENT_TYPE_REINSTATEMENT);
+  *backdated.mutable_effective_date() = D(2026, 6, 30);
+  grpc::Status refused = m_->stub().RequestMovement(m_->Ctx().get(), backdated, &mv);
+  EXPECT_EQ(refused.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(refused.error_message(), "effective_date: must not be before the termination it undoes (2026-07-01)");
+  v1::RequestMovementRequest early_end = terminate;
+  early_end.set_request_id(NewRequestId());
+  *early_end.mutable_effective_date() = D(2026, 1, 15);
+  refused = m_->stub().RequestMovement(m_->Ctx().get(), early_end, &mv);
+  EXPECT_EQ(refused.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(refused.error_message(), "effective_date: must not be before the member's coverage starts (2026-02-01)");
 
   v1::RequestMovementRequest reinstate = terminate;
   reinstate.set_request_id(NewRequestId());
