@@ -6,6 +6,8 @@
 // - finance (billing and treasury) opens ledgers, loads the billing download and
 //   posts or reverses payments; it does not touch contacts or pauses.
 // - Managers read everything, to supervise, and may run a back-fill of aging.
+// - Retention (churn signals) and reporting (KPIs) read the summaries, and so
+//   do analysts and account managers; nothing else.
 // - No other service writes here.
 #include "services/collections/collections_access.h"
 
@@ -37,6 +39,12 @@ AccessTable CollectionsAccess() {
       {"RunDunning", {.roles = {"collection_assistant", "manager"}, .services = {}}},
       {"ListNotices", read},
       {"GetNotice", read},
+      // Retention's churn signals and reporting's KPIs read summaries only.
+      {"GetAccountCollectionsSummary",
+       {.roles = {"collection_assistant", "finance", "manager", "account_manager", "analyst"},
+        .services = {"svc-retention", "svc-reporting"}}},
+      {"GetMonthlyCollectionsSummary",
+       {.roles = {"collection_assistant", "finance", "manager", "analyst"}, .services = {"svc-reporting"}}},
   };
 }
 

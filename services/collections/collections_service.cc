@@ -68,6 +68,27 @@ std::map<std::string, std::string> SampleFields() {
   return fields;
 }
 
+// Totals per bucket and currency from the very rows given, so they always
+// equal them; configured bucket order.
+void AgingTotals(const std::vector<AgingReportEntry>& entries, const AgingBuckets& buckets,
+                 google::protobuf::RepeatedPtrField<v1::BucketTotal>* out) {
+  std::map<std::pair<std::string, std::string>, std::pair<int32_t, int64_t>> totals;
+  for (const AgingReportEntry& e : entries) {
+    auto& t = totals[{e.bucket, e.currency}];
+    t.first += 1;
+    t.second += e.outstanding_minor;
+  }
+  for (const Bucket& b : buckets.buckets()) {
+    for (const auto& [key, t] : totals) {
+      if (key.first != b.name) continue;
+      v1::BucketTotal* total = out->Add();
+      total->set_bucket(b.name);
+      total->set_accounts(t.first);
+      *total->mutable_outstanding() = ToProto(Money(key.second, t.second));
+    }
+  }
+}
+
 }  // namespace
 
 absl::Status ValidateNoticeTemplates(const std::map<RungKind, std::string>& templates) {
@@ -445,8 +466,6 @@ grpc::Status CollectionsServiceImpl::GetAgingReport(grpc::ServerContext* ctx, co
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay as_of, FromProto(req->as_of(), "as_of"));
     CAREOPS_ASSIGN_OR_RETURN(std::vector<AgingReportEntry> entries, store_.AgingReport(as_of));
     *resp->mutable_as_of() = ToProto(as_of);
-    // Totals from the very rows returned, so they always equal them.
-    std::map<std::pair<std::string, std::string>, std::pair<int32_t, int64_t>> totals;
     for (const AgingReportEntry& e : entries) {
       v1::AgingReportRow* row = resp->add_rows();
       row->set_ledger_id(e.ledger_id);
@@ -454,19 +473,8 @@ grpc::Status CollectionsServiceImpl::GetAgingReport(grpc::ServerContext* ctx, co
       row->set_bucket(e.bucket);
       *row->mutable_since() = ToProto(e.since);
       *row->mutable_outstanding() = ToProto(Money(e.currency, e.outstanding_minor));
-      auto& t = totals[{e.bucket, e.currency}];
-      t.first += 1;
-      t.second += e.outstanding_minor;
     }
-    for (const Bucket& b : options_.buckets.buckets()) {
-      for (const auto& [key, t] : totals) {
-        if (key.first != b.name) continue;
-        v1::BucketTotal* total = resp->add_totals();
-        total->set_bucket(b.name);
-        total->set_accounts(t.first);
-        *total->mutable_outstanding() = ToProto(Money(key.second, t.second));
-      }
-    }
+    AgingTotals(entries, options_.buckets, resp->mutable_totals());
     return absl::OkStatus();
   });
 }
@@ -607,6 +615,91 @@ grpc::Status CollectionsServiceImpl::GetNotice(grpc::ServerContext* ctx, const v
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->notice_id(), "notice_id", 26));
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetNotice(req->notice_id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::GetAccountCollectionsSummary(grpc::ServerContext* ctx,
+                                                                  const v1::GetAccountCollectionsSummaryRequest* req,
+                                                                  v1::AccountCollectionsSummary* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->account_id(), "account_id", 64));
+    absl::CivilDay as_of = absl::ToCivilDay(call.now, absl::UTCTimeZone());
+    if (req->has_as_of()) {
+      CAREOPS_ASSIGN_OR_RETURN(as_of, FromProto(req->as_of(), "as_of"));
+    }
+    CAREOPS_ASSIGN_OR_RETURN(std::string ledger_id, store_.LedgerOfAccount(req->account_id()));
+    CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, store_.GetAgingInputs(ledger_id));
+    const LedgerAging a = AgeLedger(in.open_items, in.pauses, as_of, options_.grace_days, options_.buckets);
+    resp->set_account_id(req->account_id());
+    resp->set_ledger_id(ledger_id);
+    *resp->mutable_as_of() = ToProto(as_of);
+    resp->set_days_past_due(static_cast<int32_t>(a.days_past_due));
+    resp->set_bucket(a.bucket);
+    *resp->mutable_outstanding() = ToProto(Money(in.currency, a.outstanding_minor));
+    for (const Bucket& b : options_.buckets.buckets()) {
+      v1::BucketAmount* amount = resp->add_outstanding_by_bucket();
+      amount->set_bucket(b.name);
+      int64_t sum = 0;
+      for (const InstallmentAging& i : a.installments) {
+        if (i.bucket != b.name) continue;
+        amount->set_installments(amount->installments() + 1);
+        sum += i.balance_minor;
+      }
+      *amount->mutable_outstanding() = ToProto(Money(in.currency, sum));
+    }
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Notice> notices, store_.ListNotices(ledger_id));
+    std::map<int, int32_t> by_rung;
+    for (const v1::Notice& n : notices) {
+      ++by_rung[n.rung()];
+      if (n.sequence() == 0) continue;
+      resp->set_notices_issued(resp->notices_issued() + 1);
+      resp->set_last_notice_rung(n.rung());  // issue order: the last one wins
+      *resp->mutable_last_notice_date() = n.issued_on();
+    }
+    for (const auto& [rung, count] : by_rung) {
+      v1::NoticeCount* c = resp->add_notices_by_rung();
+      c->set_rung(static_cast<v1::NoticeRung>(rung));
+      c->set_count(count);
+    }
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Payment> payments, store_.ListPayments(ledger_id));
+    std::optional<absl::CivilDay> last;
+    for (const v1::Payment& p : payments) {
+      if (p.status() != v1::PAYMENT_STATUS_POSTED) continue;
+      CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay paid_on, FromProto(p.payment_date(), "payment_date"));
+      if (last && paid_on < *last) continue;
+      last = paid_on;
+      *resp->mutable_last_payment_date() = p.payment_date();
+      *resp->mutable_last_payment_amount() = p.amount();
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::GetMonthlyCollectionsSummary(grpc::ServerContext* ctx,
+                                                                  const v1::GetMonthlyCollectionsSummaryRequest* req,
+                                                                  v1::MonthlyCollectionsSummary* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    if (req->year() < 2000 || req->year() > 2100) return InvalidArgument("year", "must be 2000..2100");
+    if (req->month() < 1 || req->month() > 12) return InvalidArgument("month", "must be 1..12");
+    const absl::CivilDay first(req->year(), req->month(), 1);
+    const absl::CivilDay last = absl::CivilDay(absl::CivilMonth(first) + 1) - 1;
+    CAREOPS_ASSIGN_OR_RETURN(auto figures, store_.PeriodFiguresByCurrency(first, last));
+    resp->set_year(req->year());
+    resp->set_month(req->month());
+    *resp->mutable_month_end() = ToProto(last);
+    for (const auto& [currency, f] : figures) {
+      v1::CurrencyMonth* m = resp->add_currencies();
+      m->set_currency_code(currency);
+      *m->mutable_amount_due() = ToProto(Money(currency, f.due_minor));
+      *m->mutable_collected() = ToProto(Money(currency, f.collected_minor));
+      if (f.due_minor > 0) {
+        CAREOPS_ASSIGN_OR_RETURN(Money ratio, Money(currency, 10000).Scale(f.collected_minor, f.due_minor));
+        m->set_efficiency_bp(static_cast<int32_t>(std::min<int64_t>(ratio.minor(), 1'000'000'000)));
+      }
+    }
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<AgingReportEntry> entries, store_.AgingReport(last));
+    AgingTotals(entries, options_.buckets, resp->mutable_aging_totals());
     return absl::OkStatus();
   });
 }

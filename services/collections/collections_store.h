@@ -186,6 +186,15 @@ class CollectionsStore {
                                               v1::DeliveryState state, absl::Time next_attempt,
                                               const std::string& error, absl::Time now) = 0;
 
+  // The ledger of a membership account; NOT_FOUND naming account_id when none.
+  virtual absl::StatusOr<std::string> LedgerOfAccount(const std::string& account_id) = 0;
+  // Per currency: what fell due in [first, last] and the POSTED payments dated in it.
+  struct PeriodFigures {
+    int64_t due_minor = 0, collected_minor = 0;
+  };
+  virtual absl::StatusOr<std::map<std::string, PeriodFigures>> PeriodFiguresByCurrency(absl::CivilDay first,
+                                                                                       absl::CivilDay last) = 0;
+
   virtual absl::Status EndPause(const Mutation& m, const std::string& pause_id, absl::CivilDay end_date,
                                 const std::function<void(const v1::Pause&)>& render) = 0;
 };

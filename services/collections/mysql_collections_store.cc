@@ -186,6 +186,14 @@ constexpr char kRecordDelivery[] =
     " delivery_claimed_until = NULL, delivery_token = '' WHERE notice_id = ? AND delivery_token = ?"
     " AND delivery_state = 'PENDING'";
 
+// ---- Summaries for retention and reporting.
+constexpr char kDueInPeriod[] =
+    "SELECT l.currency, COALESCE(SUM(i.fee_minor + i.interest_minor + i.principal_minor), 0) FROM installments i"
+    " JOIN ledgers l ON l.ledger_id = i.ledger_id WHERE i.due_date BETWEEN ? AND ? GROUP BY l.currency";
+constexpr char kCollectedInPeriod[] =
+    "SELECT l.currency, COALESCE(SUM(p.amount_minor), 0) FROM payments p JOIN ledgers l ON l.ledger_id = p.ledger_id"
+    " WHERE p.status = 'POSTED' AND p.payment_date BETWEEN ? AND ? GROUP BY l.currency";
+
 // ---- Enum text: the value name without its prefix ("REGULAR", "BANK_TRANSFER").
 
 std::string Str(const sql::ResultSet& rs, int col) { return std::string(rs.getString(col)); }
@@ -1435,6 +1443,38 @@ absl::StatusOr<bool> MysqlCollectionsStore::RecordDelivery(const std::string& no
     return absl::OkStatus();
   }));
   return recorded;
+}
+
+absl::StatusOr<std::string> MysqlCollectionsStore::LedgerOfAccount(const std::string& account_id) {
+  std::string out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    auto& st = conn.Prepare(kLedgerByAccount);
+    st.setString(1, account_id);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    if (!rs->next()) return absl::NotFoundError(absl::StrCat("account_id: account ", Quote(account_id), " has no ledger"));
+    out = Str(*rs, 1);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, CollectionsStore::PeriodFigures>> MysqlCollectionsStore::PeriodFiguresByCurrency(
+    absl::CivilDay first, absl::CivilDay last) {
+  std::map<std::string, PeriodFigures> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    for (bool due : {true, false}) {
+      auto& st = conn.Prepare(due ? kDueInPeriod : kCollectedInPeriod);
+      st.setString(1, ToSqlDate(first));
+      st.setString(2, ToSqlDate(last));
+      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+      while (rs->next()) {
+        PeriodFigures& f = out[Str(*rs, 1)];
+        (due ? f.due_minor : f.collected_minor) = rs->getInt64(2);
+      }
+    }
+    return absl::OkStatus();
+  }));
+  return out;
 }
 
 }  // namespace careops::collections

@@ -48,6 +48,9 @@ class MysqlCollectionsStore final : public CollectionsStore {
   absl::StatusOr<v1::Notice> GetNotice(const std::string& notice_id) override;
   absl::StatusOr<std::map<std::pair<std::string, std::string>, int64_t>> NoticesByRungAndChannel() override;
   absl::StatusOr<int64_t> LapsesAwaitingCancellation() override;
+  absl::StatusOr<std::string> LedgerOfAccount(const std::string& account_id) override;
+  absl::StatusOr<std::map<std::string, PeriodFigures>> PeriodFiguresByCurrency(absl::CivilDay first,
+                                                                               absl::CivilDay last) override;
   absl::StatusOr<std::vector<EmailToSend>> ClaimEmailNotices(absl::Time now, absl::Duration lease,
                                                              int limit) override;
   absl::StatusOr<bool> RecordDelivery(const std::string& notice_id, const std::string& token,
