@@ -24,6 +24,18 @@ TEST(PeerTest, RetryPolicyCoversOnlyIdempotentMethodsAndOnlyUnavailable) {
   EXPECT_EQ(PeerChannel::ServiceConfigJson(o), R"({"loadBalancingConfig":[{"pick_first":{}}]})");
 }
 
+TEST(PeerTest, UnderTlsTheServiceIsItsCertificateAndSendsNoToken) {
+  ServiceConfig config = DefaultServiceConfig("claims");
+  config.service_token = "svc-claims";
+  PeerOptions plain = WithServiceIdentity(PeerOptions{}, config);
+  EXPECT_EQ(plain.token, "svc-claims");
+  EXPECT_FALSE(plain.tls.enabled());
+  config.tls = {.cert = "/c", .key = "/k", .ca = "/a"};
+  PeerOptions tls = WithServiceIdentity(PeerOptions{}, config);
+  EXPECT_EQ(tls.token, "");
+  EXPECT_EQ(tls.tls.cert, "/c");
+}
+
 TEST(PeerTest, EveryCallCarriesDeadlineTokenAndRequestId) {
   PeerOptions o;
   o.address = "127.0.0.1:1";

@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
 
   collections::MysqlCollectionsStore store(rt.pool());
   auto membership = collections::NewGrpcMembershipClient(
-      collections::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline));
+      WithServiceIdentity(collections::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline), config));
   RpcKit rpc(rt.authenticator(), *access, SystemClock::Instance());
   collections::CollectionsServiceImpl service(store, *membership, rpc, {*order, *aging, grace_days});
   collections::CollectionsMetrics metrics(*rt.registry(), *aging);
