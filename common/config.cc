@@ -229,6 +229,14 @@ ServiceConfig DefaultServiceConfig(const std::string& service) {
   return c;
 }
 
+void RegisterTlsFlags(FlagSet& flags, TlsFiles& tls) {
+  flags.String("tls_cert", &tls.cert, "PEM certificate chain (a service's: server, and client to peers)");
+  flags.String("tls_key", &tls.key, "PEM private key of --tls_cert");
+  flags.String("tls_ca", &tls.ca,
+               "PEM CA bundle that the other side's certificate must chain to (mutual TLS: both ways)");
+  flags.Duration("tls_refresh", &tls.refresh, "how often the TLS files are re-read (renewed certificates)");
+}
+
 void RegisterServiceFlags(FlagSet& flags, ServiceConfig& c) {
   flags.String("mysql_dsn", &c.mysql_dsn,
                "MySQL/MariaDB DSN, mysql://user:password@host:port/schema[?socket=path]", true);
@@ -241,7 +249,19 @@ void RegisterServiceFlags(FlagSet& flags, ServiceConfig& c) {
   flags.Port("metrics_port", &c.metrics_port, "Prometheus /metrics HTTP port");
   flags.String("token_file", &c.token_file,
                "file of caller tokens: one 'token user role team' per line", true);
-  flags.String("service_token", &c.service_token, "this service's bearer token for calls to peers");
+  flags.String("service_token", &c.service_token,
+               "this service's bearer token for calls to peers (plaintext mode only; under TLS its certificate)");
+  RegisterTlsFlags(flags, c.tls);
+  flags.String("tls_trust_domain", &c.tls_trust_domain,
+               "SPIFFE trust domain: a client certificate with URI SAN spiffe://<domain>/svc-<name> is service svc-<name>");
+  flags.Bool("insecure_plaintext", &c.insecure_plaintext,
+             "serve and call peers WITHOUT TLS (tests and development only); required when no --tls_* is given");
+  flags.Port("health_port", &c.health_port,
+             "plaintext port for health probes only (application calls on it are refused); 0 = none");
+  flags.String("jwt_public_keys", &c.jwt_public_keys,
+               "comma-separated PEM public keys (RSA or P-256) that people's JWTs must be signed with; empty = no JWTs");
+  flags.String("jwt_issuer", &c.jwt.issuer, "the 'iss' every JWT must carry");
+  flags.String("jwt_audience", &c.jwt.audience, "the 'aud' every JWT must hold");
   flags.Int("db_pool_size", &c.db_pool_size, 1, 1024, "maximum open database connections");
   flags.Duration("drain_timeout", &c.drain_timeout, "time in-flight RPCs get to finish on SIGTERM");
   flags.Duration("shutdown_delay", &c.shutdown_delay,
@@ -267,6 +287,37 @@ void RegisterServiceFlags(FlagSet& flags, ServiceConfig& c) {
                  "how long answers of mutating RPCs are kept for request_id replays (at least 1h)");
 }
 
+namespace {
+
+// Plaintext is never what a service falls into by forgetting a flag: it needs
+// TLS files or --insecure_plaintext, and not both. --migrate_only serves nothing.
+absl::Status ParseTransportSecurity(ServiceConfig& config) {
+  if (!config.migrate_only) {
+    if (config.tls.enabled() && config.insecure_plaintext) {
+      return absl::InvalidArgumentError("--insecure_plaintext: contradicts --tls_cert/--tls_key/--tls_ca");
+    }
+    if (!config.tls.enabled() && !config.insecure_plaintext) {
+      return absl::InvalidArgumentError(
+          "--tls_cert, --tls_key and --tls_ca are required (mutual TLS); --insecure_plaintext serves without TLS, "
+          "for tests and development only");
+    }
+    CAREOPS_RETURN_IF_ERROR(ValidateTlsFiles(config.tls));
+    if (config.health_port != 0 && config.health_port == config.grpc_port) {
+      return absl::InvalidArgumentError("--health_port: must differ from --grpc_port");
+    }
+  }
+  config.jwt.public_key_files.clear();
+  for (std::string_view f : SplitAny(config.jwt_public_keys, ",", true)) {
+    config.jwt.public_key_files.emplace_back(StripSpace(f));
+  }
+  if (config.jwt.enabled() && (config.jwt.issuer.empty() || config.jwt.audience.empty())) {
+    return absl::InvalidArgumentError("--jwt_issuer and --jwt_audience: both required with --jwt_public_keys");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ParseServiceConfig(FlagSet& flags, ServiceConfig& config, int argc,
                                 const char* const* argv, const EnvLookup& env) {
   absl::Status s = flags.Parse(argc, argv, env);
@@ -291,6 +342,7 @@ absl::Status ParseServiceConfig(FlagSet& flags, ServiceConfig& config, int argc,
     }
     config.clock_start = start;
   }
+  CAREOPS_RETURN_IF_ERROR(ParseTransportSecurity(config));
   if (config.request_log_retention < absl::Hours(1)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--request_log_retention='", absl::FormatDuration(config.request_log_retention),

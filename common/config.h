@@ -22,7 +22,9 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/auth_jwt.h"
 #include "common/business_days.h"
+#include "common/tls.h"
 
 namespace careops {
 
@@ -82,7 +84,20 @@ struct ServiceConfig {
   int grpc_port = 0;
   int metrics_port = 0;
   std::string token_file;     // bearer tokens of callers; required
-  std::string service_token;  // this service's own token, sent to peers
+  std::string service_token;  // this service's own token, sent to peers in plaintext mode only
+  // Mutual TLS (common/tls.h): the server's certificate, also presented to peers;
+  // the CA that clients' and peers' certificates must chain to. Required unless
+  // insecure_plaintext says, explicitly, that this process speaks plaintext.
+  TlsFiles tls;
+  bool insecure_plaintext = false;
+  std::string tls_trust_domain = "careops";  // spiffe://<this>/svc-<name> names a service
+  // A plaintext port that answers only the standard health service, for
+  // probes that cannot speak TLS (the kubelet's gRPC probe); 0 = none. Any
+  // application call arriving on it is refused (common/auth.h).
+  int health_port = 0;
+  // People's JWTs (common/auth_jwt.h); comma-separated PEM public key files.
+  std::string jwt_public_keys;
+  JwtOptions jwt;  // from jwt_public_keys, jwt_issuer, jwt_audience, by ParseServiceConfig
   int64_t db_pool_size = 16;
   absl::Duration drain_timeout = absl::Seconds(10);
   // After SIGTERM: readiness NOT_SERVING for this long before draining starts, so
@@ -110,6 +125,10 @@ struct ServiceConfig {
   absl::Duration request_log_retention = absl::Hours(24 * 30);
   MysqlDsn dsn;               // parsed from mysql_dsn by Parse
 };
+
+// --tls_cert, --tls_key, --tls_ca and --tls_refresh into `tls` (common/tls.h):
+// a service's own files, or a command-line tool's client certificate.
+void RegisterTlsFlags(FlagSet& flags, TlsFiles& tls);
 
 // Ports 50051..50055 / 9101..9105 in the order membership, claims, collections,
 // retention, reporting.

@@ -89,31 +89,67 @@ absl::Status ParseService(ServiceConfig& c, std::vector<const char*> args) {
   return ParseServiceConfig(flags, c, static_cast<int>(args.size()), args.data(), EnvFromMap({}));
 }
 
+absl::Status ParsePlaintext(ServiceConfig& c, std::vector<const char*> args) {
+  args.push_back("--insecure_plaintext");
+  return ParseService(c, std::move(args));
+}
+
+TEST(ConfigTest, PlaintextOnlyWhenSaidExplicitly) {
+  ServiceConfig none = DefaultServiceConfig("claims");
+  absl::Status s = ParseService(none, {});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("--tls_cert, --tls_key and --tls_ca are required"), std::string::npos) << s;
+  ServiceConfig plain = DefaultServiceConfig("claims");
+  EXPECT_TRUE(ParseService(plain, {"--insecure_plaintext"}).ok());
+  ServiceConfig both = DefaultServiceConfig("claims");
+  s = ParseService(both, {"--insecure_plaintext", "--tls_cert=/c", "--tls_key=/k", "--tls_ca=/a"});
+  EXPECT_NE(s.message().find("--insecure_plaintext: contradicts"), std::string::npos) << s;
+  ServiceConfig partial = DefaultServiceConfig("claims");
+  s = ParseService(partial, {"--tls_cert=/c"});
+  EXPECT_NE(s.message().find("give all three"), std::string::npos) << s;
+  ServiceConfig missing = DefaultServiceConfig("claims");
+  s = ParseService(missing, {"--tls_cert=/nonexistent/c", "--tls_key=/k", "--tls_ca=/a"});
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(s.message().find("--tls_cert: cannot read '/nonexistent/c'"), std::string::npos) << s;
+  // Migrations serve nothing: no transport to choose.
+  ServiceConfig migrate = DefaultServiceConfig("claims");
+  EXPECT_TRUE(ParseService(migrate, {"--migrate_only"}).ok());
+}
+
+TEST(ConfigTest, JwtKeysNeedIssuerAndAudience) {
+  ServiceConfig c = DefaultServiceConfig("claims");
+  absl::Status s = ParsePlaintext(c, {"--jwt_public_keys=/a.pem, /b.pem"});
+  EXPECT_NE(s.message().find("--jwt_issuer and --jwt_audience"), std::string::npos) << s;
+  ServiceConfig ok = DefaultServiceConfig("claims");
+  ASSERT_TRUE(ParsePlaintext(ok, {"--jwt_public_keys=/a.pem, /b.pem", "--jwt_issuer=i", "--jwt_audience=a"}).ok());
+  EXPECT_EQ(ok.jwt.public_key_files, (std::vector<std::string>{"/a.pem", "/b.pem"}));
+}
+
 TEST(ConfigTest, RequestLogRetentionDefaultsToThirtyDaysAndRefusesLessThanAnHour) {
   ServiceConfig c = DefaultServiceConfig("claims");
-  ASSERT_TRUE(ParseService(c, {}).ok());
+  ASSERT_TRUE(ParsePlaintext(c, {}).ok());
   EXPECT_EQ(c.request_log_retention, absl::Hours(720));
   ServiceConfig week = DefaultServiceConfig("claims");
-  ASSERT_TRUE(ParseService(week, {"--request_log_retention=168h"}).ok());
+  ASSERT_TRUE(ParsePlaintext(week, {"--request_log_retention=168h"}).ok());
   EXPECT_EQ(week.request_log_retention, absl::Hours(168));
   ServiceConfig short_one = DefaultServiceConfig("claims");
-  absl::Status s = ParseService(short_one, {"--request_log_retention=10m"});
+  absl::Status s = ParsePlaintext(short_one, {"--request_log_retention=10m"});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("--request_log_retention='10m': must be at least 1h"), std::string::npos) << s;
 }
 
 TEST(ConfigTest, BusinessTimeZoneIsLoadedIntoTheCalendarAndABadOneIsABadFlag) {
   ServiceConfig utc = DefaultServiceConfig("claims");
-  ASSERT_TRUE(ParseService(utc, {}).ok());
+  ASSERT_TRUE(ParsePlaintext(utc, {}).ok());
   EXPECT_EQ(utc.calendar.zone(), absl::UTCTimeZone());
   ServiceConfig manila = DefaultServiceConfig("claims");
-  ASSERT_TRUE(ParseService(manila, {"--business_tz=Asia/Manila", "--tat_holidays=2026-06-12"}).ok());
+  ASSERT_TRUE(ParsePlaintext(manila, {"--business_tz=Asia/Manila", "--tat_holidays=2026-06-12"}).ok());
   EXPECT_EQ(manila.calendar.zone().name(), "Asia/Manila");
   EXPECT_FALSE(manila.calendar.IsBusinessDay(absl::CivilDay(2026, 6, 12)));
   const absl::Time t = absl::FromCivil(absl::CivilSecond(2026, 6, 1, 23, 0, 0), absl::UTCTimeZone());
   EXPECT_EQ(manila.calendar.DayOf(t), absl::CivilDay(2026, 6, 2));
   ServiceConfig bad = DefaultServiceConfig("claims");
-  absl::Status s = ParseService(bad, {"--business_tz=Mars/Olympus_Mons"});
+  absl::Status s = ParsePlaintext(bad, {"--business_tz=Mars/Olympus_Mons"});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("--business_tz='Mars/Olympus_Mons': must be an IANA time zone name"), std::string::npos)
       << s;
@@ -121,14 +157,14 @@ TEST(ConfigTest, BusinessTimeZoneIsLoadedIntoTheCalendarAndABadOneIsABadFlag) {
 
 TEST(ConfigTest, TestClockStartIsAnRfc3339Instant) {
   ServiceConfig none = DefaultServiceConfig("claims");
-  ASSERT_TRUE(ParseService(none, {}).ok());
+  ASSERT_TRUE(ParsePlaintext(none, {}).ok());
   EXPECT_FALSE(none.clock_start.has_value());
   ServiceConfig set = DefaultServiceConfig("claims");
-  ASSERT_TRUE(ParseService(set, {"--test_clock_start=2026-06-01T23:00:00Z"}).ok());
+  ASSERT_TRUE(ParsePlaintext(set, {"--test_clock_start=2026-06-01T23:00:00Z"}).ok());
   ASSERT_TRUE(set.clock_start.has_value());
   EXPECT_EQ(*set.clock_start, absl::FromCivil(absl::CivilSecond(2026, 6, 1, 23, 0, 0), absl::UTCTimeZone()));
   ServiceConfig bad = DefaultServiceConfig("claims");
-  EXPECT_NE(ParseService(bad, {"--test_clock_start=tomorrow"}).message().find("--test_clock_start='tomorrow'"),
+  EXPECT_NE(ParsePlaintext(bad, {"--test_clock_start=tomorrow"}).message().find("--test_clock_start='tomorrow'"),
             std::string::npos);
 }
 

@@ -10,12 +10,17 @@
 
 namespace careops {
 
+PeerOptions WithServiceIdentity(PeerOptions options, const ServiceConfig& config) {
+  options.tls = config.tls;
+  options.token = config.tls.enabled() ? std::string() : config.service_token;
+  return options;
+}
+
 std::string PeerChannel::ServiceConfigJson(const PeerOptions& o) {
-  // pick_first for now: round_robin spread calls over every pod of a headless
-  // Service, but after a peer restart its subchannels sat in reconnect backoff and
-  // calls failed UNAVAILABLE for seconds (collections and claims integration
-  // tests). Bring it back with a bounded reconnect backoff and a test for it.
-  constexpr char kBalancing[] = R"("loadBalancingConfig":[{"pick_first":{}}])";
+  // round_robin: calls spread over every ready pod of the peer. The reconnect
+  // backoff that once kept a restarted pod's subchannel failing for seconds is
+  // bounded by the channel arguments in the constructor.
+  constexpr char kBalancing[] = R"("loadBalancingConfig":[{"round_robin":{}}])";
   if (o.idempotent_methods.empty()) return absl::StrCat("{", kBalancing, "}");
   std::vector<std::string> names;
   for (const std::string& m : o.idempotent_methods) {
@@ -33,10 +38,16 @@ PeerChannel::PeerChannel(PeerOptions options) : options_(std::move(options)) {
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
-  // Reconnect quickly after the peer restarts.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  channel_ = grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(absl::ToInt64Milliseconds(options_.reconnect_initial)));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(absl::ToInt64Milliseconds(options_.reconnect_max)));
+  // Despite its name, the least time a connection attempt is given.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(absl::ToInt64Milliseconds(options_.connect_timeout)));
+  // No silent fallback: TLS files that went bad since the start fail the
+  // handshakes (UNAVAILABLE) rather than send plaintext.
+  channel_ = grpc::CreateCustomChannel(options_.address,
+                                       options_.tls.enabled() ? MutualTlsChannelCredentials(options_.tls)
+                                                              : grpc::InsecureChannelCredentials(),
+                                       args);
 }
 
 std::unique_ptr<grpc::ClientContext> PeerChannel::NewContext(std::string_view request_id) const {
@@ -45,7 +56,7 @@ std::unique_ptr<grpc::ClientContext> PeerChannel::NewContext(std::string_view re
   // the call that needs its answer (common/deadline.h).
   const absl::Time now = absl::Now();
   ctx->set_deadline(absl::ToChronoTime(now + WithinCallDeadline(options_.deadline, now)));
-  if (!options_.token.empty()) ctx->AddMetadata("authorization", absl::StrCat("Bearer ", options_.token));
+  if (!options_.token.empty() && !options_.tls.enabled()) ctx->AddMetadata("authorization", absl::StrCat("Bearer ", options_.token));
   if (!request_id.empty()) ctx->AddMetadata("x-request-id", std::string(request_id));
   return ctx;
 }

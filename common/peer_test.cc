@@ -21,7 +21,19 @@ TEST(PeerTest, RetryPolicyCoversOnlyIdempotentMethodsAndOnlyUnavailable) {
   EXPECT_NE(json.find(R"("retryableStatusCodes":["UNAVAILABLE"])"), std::string::npos);
   EXPECT_EQ(json.find("EnrollMember"), std::string::npos);
   o.idempotent_methods.clear();
-  EXPECT_EQ(PeerChannel::ServiceConfigJson(o), R"({"loadBalancingConfig":[{"pick_first":{}}]})");
+  EXPECT_EQ(PeerChannel::ServiceConfigJson(o), R"({"loadBalancingConfig":[{"round_robin":{}}]})");
+}
+
+TEST(PeerTest, UnderTlsTheServiceIsItsCertificateAndSendsNoToken) {
+  ServiceConfig config = DefaultServiceConfig("claims");
+  config.service_token = "svc-claims";
+  PeerOptions plain = WithServiceIdentity(PeerOptions{}, config);
+  EXPECT_EQ(plain.token, "svc-claims");
+  EXPECT_FALSE(plain.tls.enabled());
+  config.tls = {.cert = "/c", .key = "/k", .ca = "/a"};
+  PeerOptions tls = WithServiceIdentity(PeerOptions{}, config);
+  EXPECT_EQ(tls.token, "");
+  EXPECT_EQ(tls.tls.cert, "/c");
 }
 
 TEST(PeerTest, EveryCallCarriesDeadlineTokenAndRequestId) {

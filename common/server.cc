@@ -74,7 +74,11 @@ absl::Status ServiceRuntime::Start(std::vector<Migration> migrations, absl::Dura
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signals_blocked_ = true;
 
-  auto auth = Authenticator::FromFile(config_.token_file);
+  auto auth = Authenticator::Create({.token_file = config_.token_file,
+                                     .mutual_tls = config_.tls.enabled(),
+                                     .trust_domain = config_.tls_trust_domain,
+                                     .jwt = config_.jwt},
+                                    clock_);
   if (!auth.ok()) return auth.status();
   authenticator_ = std::move(auth).value();
 
@@ -212,8 +216,7 @@ absl::Status ServiceRuntime::Serve(const std::vector<ServedService>& services,
   EnableHealthAndReflection();
   InstallCallDeadlineCallbacks();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(absl::StrCat(config_.listen_host, ":", config_.grpc_port),
-                           grpc::InsecureServerCredentials(), &grpc_port_);
+  CAREOPS_RETURN_IF_ERROR(AddServingPorts(builder, config_, &grpc_port_));
   // A handler holds a pooled connection while it blocks, so at most db_pool_size
   // handlers work at once; keep that many threads (plus pollers) alive.
   ApplyStandardServerSettings(builder, config_.max_message_bytes, static_cast<int>(config_.db_pool_size) + 2);

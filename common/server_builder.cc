@@ -4,9 +4,23 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/tls.h"
 #include <vector>
 
 namespace careops {
+
+absl::Status AddServingPorts(grpc::ServerBuilder& builder, const ServiceConfig& config, int* grpc_port) {
+  auto credentials = ServerCredentialsFor(config.tls);
+  if (!credentials.ok()) return credentials.status();
+  builder.AddListeningPort(absl::StrCat(config.listen_host, ":", config.grpc_port), *credentials, grpc_port);
+  if (config.health_port != 0) {
+    builder.AddListeningPort(absl::StrCat(config.listen_host, ":", config.health_port),
+                             grpc::InsecureServerCredentials());
+  }
+  return absl::OkStatus();
+}
 
 void EnableHealthAndReflection() {
   grpc::EnableDefaultHealthCheckService(true);

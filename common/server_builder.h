@@ -13,10 +13,21 @@
 #include <cstdint>
 #include <memory>
 
+#include "absl/status/status.h"
+#include "common/config.h"
 #include "common/metrics.h"
 #include "prometheus/registry.h"
 
 namespace careops {
+
+// The listening ports of a service: the gRPC port with mutual TLS from
+// config.tls (common/tls.h) or, with --insecure_plaintext, in plaintext; and,
+// when config.health_port is set, a plaintext port for probes that cannot speak
+// TLS (the Authenticator refuses every application call that did not arrive over
+// TLS, so only health and reflection answer there). `grpc_port` receives the
+// bound port once the server starts. INVALID_ARGUMENT / NOT_FOUND for bad TLS
+// files, naming the flag.
+absl::Status AddServingPorts(grpc::ServerBuilder& builder, const ServiceConfig& config, int* grpc_port);
 
 // Process-wide: the default gRPC health service and server reflection for every
 // server built afterwards.

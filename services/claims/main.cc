@@ -72,13 +72,13 @@ int main(int argc, char** argv) {
 
   claims::MysqlClaimStore store(rt.pool());
   auto membership = claims::NewGrpcMembershipClient(
-      claims::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline));
+      WithServiceIdentity(claims::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline), config));
   claims::ClaimsMetrics metrics(*rt.registry());
   metrics.DeclareChain(*chain);
   // Utilisation is recorded and given back through the outbox, never from
   // inside a claims transaction.
   outbox::GrpcOutboxPeer membership_peer(
-      claims::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline));
+      WithServiceIdentity(claims::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline), config));
   outbox::OutboxRelay relay(rt.pool(), membership_peer, rt.clock(), *rt.registry(),
                             {.lease = outbox_lease, .peer_deadline = config.peer_deadline});
   claims::RegisterClaimCompletions(relay, store, metrics, options.tat);

@@ -92,11 +92,11 @@ int main(int argc, char** argv) {
 
   collections::MysqlCollectionsStore store(rt.pool());
   auto membership = collections::NewGrpcMembershipClient(
-      collections::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline));
+      WithServiceIdentity(collections::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline), config));
   // Suspensions, reinstatements and cancellations go through the outbox, never
   // from inside a collections transaction (dunning_outbox.h).
   outbox::GrpcOutboxPeer membership_peer(
-      collections::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline));
+      WithServiceIdentity(collections::MembershipPeerOptions(membership_addr, config.service_token, config.peer_deadline), config));
   collections::MembershipStatusPeer status_peer(membership_peer, *membership);
   outbox::OutboxRelay relay(rt.pool(), status_peer, rt.clock(), *rt.registry(),
                             {.retry = {.max_backoff = outbox_max_backoff},

@@ -32,20 +32,27 @@ struct DevCaller {
   Principal principal;
 };
 
-// Parsed once: the matrix walks them for every method.
+// Resolved once: the matrix walks them for every method. The token file holds
+// only hashes, so the callers are the known development tokens, each resolved
+// through the file as a service would; the file must hold no caller the matrix
+// would miss.
 const std::vector<DevCaller>& DevCallers() {
   static const std::vector<DevCaller> callers = [] {
-    std::ifstream in(testing::DevTokenFile());
-    std::stringstream text;
-    text << in.rdbuf();
-    const std::string file = text.str();
-    std::vector<DevCaller> out;
-    for (std::string_view line : SplitAny(file, "\n", true)) {
-      line = StripSpace(line);
-      if (line.empty() || line.front() == '#') continue;
-      auto f = SplitAny(line, " \t", true);
-      out.push_back({std::string(f[0]), {std::string(f[1]), std::string(f[2]), std::string(f[3])}});
+    auto file = Authenticator::FromFile(testing::DevTokenFile());
+    if (!file.ok()) {
+      ADD_FAILURE() << file.status();
+      return std::vector<DevCaller>{};
     }
+    std::vector<DevCaller> out;
+    for (const std::string& token : testing::DevTokens()) {
+      auto principal = file->Lookup(token);
+      if (!principal.ok()) {
+        ADD_FAILURE() << token << ": " << principal.status();
+        continue;
+      }
+      out.push_back({token, *principal});
+    }
+    EXPECT_EQ(out.size(), file->token_count()) << "a caller in tools/dev-tokens is missing from DevTokens()";
     return out;
   }();
   return callers;

@@ -30,9 +30,28 @@ for (const d of docs) {
 const byKindName = new Map(docs.map((d) => [`${d.kind}/${d.metadata?.name}`, d]));
 const get = (kind, name) => byKindName.get(`${kind}/${name}`);
 
+// cert-manager's kinds have no schema in kubernetes-models: the fields careops
+// relies on are checked here (cert-manager's CRDs themselves reject the rest).
+function checkCertManager(d, id) {
+  const spec = d.spec || {};
+  if (d.kind === "Certificate") {
+    if (!spec.secretName) fail(`${id}: spec.secretName missing`);
+    if (!spec.issuerRef?.name) fail(`${id}: spec.issuerRef.name missing`);
+    if (!spec.isCA && !(spec.dnsNames?.length || spec.uris?.length)) fail(`${id}: names no DNS name or URI`);
+  } else if (d.kind === "Issuer" || d.kind === "ClusterIssuer") {
+    if (!spec.selfSigned && !spec.ca?.secretName && !spec.vault && !spec.acme) fail(`${id}: no issuer type`);
+  } else {
+    fail(`${id}: unexpected cert-manager kind`);
+  }
+}
+
 // 1. Schemas.
 for (const d of docs) {
   const id = `${d.kind}/${d.metadata?.name}`;
+  if (d.apiVersion === "cert-manager.io/v1") {
+    checkCertManager(d, id);
+    continue;
+  }
   let mod;
   try {
     mod = await import(`kubernetes-models/${d.apiVersion}`);
@@ -109,11 +128,35 @@ for (const svc of services) {
   }
   const env = checkContainer(svc, main, `${name}/service`);
   const U = svc.toUpperCase();
-  if (!env[`CAREOPS_${U}_SERVICE_TOKEN`]?.valueFrom?.secretKeyRef) fail(`${name}: CAREOPS_${U}_SERVICE_TOKEN not from a secret`);
+  // Services are known by their certificates: no service token.
+  if (env[`CAREOPS_${U}_SERVICE_TOKEN`]) fail(`${name}: CAREOPS_${U}_SERVICE_TOKEN set; under mutual TLS a service is its certificate`);
+  // The kubelet's gRPC probe speaks no TLS: probes use the plaintext health port.
+  const healthPort = Number(((main.args || []).find((a) => a.startsWith("--health_port=")) || "").split("=")[1]);
+  if (!healthPort || healthPort === 50051) fail(`${name}: needs --health_port (plaintext probes) other than 50051`);
   const rp = main.readinessProbe?.grpc, lp = main.livenessProbe?.grpc, sp = main.startupProbe?.grpc;
-  if (!rp || rp.port !== 50051 || (rp.service || "") !== "") fail(`${name}: readiness must be gRPC health "" on 50051 (follows the database)`);
-  if (!lp || lp.port !== 50051 || lp.service !== "liveness") fail(`${name}: liveness must be gRPC health "liveness" on 50051`);
-  if (!sp || sp.service !== "liveness") fail(`${name}: startup probe must be gRPC health "liveness"`);
+  if (!rp || rp.port !== healthPort || (rp.service || "") !== "") fail(`${name}: readiness must be gRPC health "" on the health port (follows the database)`);
+  if (!lp || lp.port !== healthPort || lp.service !== "liveness") fail(`${name}: liveness must be gRPC health "liveness" on the health port`);
+  if (!sp || sp.port !== healthPort || sp.service !== "liveness") fail(`${name}: startup probe must be gRPC health "liveness" on the health port`);
+  // Mutual TLS from the service's own cert-manager Secret.
+  if ((main.args || []).includes("--insecure_plaintext")) fail(`${name}: serves plaintext`);
+  const flag = (f) => ((main.args || []).find((a) => a.startsWith(`--${f}=`)) || "").split("=")[1];
+  const tlsMount = (main.volumeMounts || []).find((m) => m.name === "tls");
+  const tlsVolume = (pod.volumes || []).find((v) => v.name === "tls");
+  if (tlsVolume?.secret?.secretName !== `careops-tls-${svc}`) fail(`${name}: volume tls is not the Secret careops-tls-${svc}`);
+  for (const [f, file] of [["tls_cert", "tls.crt"], ["tls_key", "tls.key"], ["tls_ca", "ca.crt"]]) {
+    if (!tlsMount || flag(f) !== `${tlsMount.mountPath}/${file}`) fail(`${name}: --${f} must be ${file} of the mounted tls volume`);
+  }
+  const cert = get("Certificate", `${svc}-careops-tls`);
+  if (!cert) {
+    fail(`Certificate ${svc}-careops-tls missing`);
+  } else {
+    const cs = cert.spec || {};
+    if (cs.secretName !== `careops-tls-${svc}`) fail(`${svc}-careops-tls: secretName is not careops-tls-${svc}`);
+    if (JSON.stringify(cs.uris) !== JSON.stringify([`spiffe://careops/svc-${svc}`])) fail(`${svc}-careops-tls: uris must be [spiffe://careops/svc-${svc}]`);
+    if (!(cs.dnsNames || []).includes(`${svc}-careops-headless`)) fail(`${svc}-careops-tls: must name ${svc}-careops-headless (what peers dial)`);
+    for (const u of ["server auth", "client auth"]) if (!(cs.usages || []).includes(u)) fail(`${svc}-careops-tls: usage ${u} missing`);
+    if (cs.issuerRef?.name !== "careops-ca") fail(`${svc}-careops-tls: not issued by careops-ca`);
+  }
   const delay = seconds("shutdown_delay", main.args);
   if (!delay || delay < 3) fail(`${name}: --shutdown_delay must be at least 3s to cover endpoint propagation`);
   const drain = seconds("drain_timeout", main.args) ?? 10;
@@ -170,6 +213,8 @@ for (const [k, v] of Object.entries(peerMap?.data || {})) {
   if (!caller || !callers[peer?.toLowerCase()]?.includes(caller.toLowerCase())) fail(`careops-peers ${k}: a call the NetworkPolicies do not declare`);
 }
 if (!peerMap) fail("no careops-peers ConfigMap");
+// The development overlay brings its own CA; production names the platform's.
+if (overlay === "dev" && !get("Issuer", "careops-ca")) fail("no Issuer careops-ca for the services' certificates");
 
 if (problems.length) {
   console.error(problems.join("\n"));

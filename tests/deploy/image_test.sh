@@ -51,23 +51,32 @@ schema="img$$_claims"
 mysql -u"$user" -h"$host" -P"$port" -e "CREATE DATABASE $schema CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
 trap 'mysql -u"$user" -h"$host" -P"$port" -e "DROP DATABASE IF EXISTS $schema" || true; cleanup' EXIT
 
-# The image's root filesystem is read-only to the service; the token file is the
-# one thing it gets from outside (a mounted secret in Kubernetes).
+# The image's root filesystem is read-only to the service; the token file and
+# its TLS certificate are what it gets from outside (mounted secrets in
+# Kubernetes), and it serves over mutual TLS as it does there.
 mkdir -p "$fs/etc/careops"
 cp "$root/tools/dev-tokens" "$fs/etc/careops/tokens"
+"$root/tools/dev" certs "$work/tls" >/dev/null
+mkdir -p "$fs/etc/careops/tls"
+cp "$work/tls/svc-claims.crt" "$fs/etc/careops/tls/tls.crt"
+cp "$work/tls/svc-claims.key" "$fs/etc/careops/tls/tls.key"
+cp "$work/tls/ca.crt" "$fs/etc/careops/tls/ca.crt"
+chown -R 10001:10001 "$fs/etc/careops/tls" 2>/dev/null || chmod a+r "$fs/etc/careops/tls"/*
 grpc=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 metrics=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 chroot_bin=$(command -v chroot)
 env -i CAREOPS_CLAIMS_MYSQL_DSN="mysql://$user@$host:$port/$schema" \
   "$chroot_bin" --userspec=10001:10001 "$fs" /usr/local/bin/careops-claims \
   --listen_host=127.0.0.1 --grpc_port="$grpc" --metrics_port="$metrics" \
-  --token_file=/etc/careops/tokens >"$work/service.log" 2>&1 &
+  --token_file=/etc/careops/tokens --tls_cert=/etc/careops/tls/tls.crt --tls_key=/etc/careops/tls/tls.key \
+  --tls_ca=/etc/careops/tls/ca.crt >"$work/service.log" 2>&1 &
 pid=$!
-if ! "$bin/tools/careops-health" --wait=60s "127.0.0.1:$grpc" >/dev/null; then
+if ! "$bin/tools/careops-health" --wait=60s --tls_cert="$work/tls/dev-cli.crt" --tls_key="$work/tls/dev-cli.key" \
+  --tls_ca="$work/tls/ca.crt" "127.0.0.1:$grpc" >/dev/null; then
   cat "$work/service.log"
   fail "careops-claims from the image did not report SERVING"
 fi
-echo "careops-claims from the image's root filesystem reports SERVING"
+echo "careops-claims from the image's root filesystem reports SERVING over mutual TLS"
 kill -TERM "$pid"
 wait "$pid" || fail "careops-claims exited non-zero after SIGTERM: $(tail -3 "$work/service.log")"
 pid=""

@@ -38,7 +38,7 @@ for s in "${services[@]}"; do
     "CAREOPS_${U}_RETENTION_ADDR=127.0.0.1:${grpc[retention]}" \
     "$bin/services/$s/careops-$s" --listen_host=127.0.0.1 --grpc_port="${grpc[$s]}" \
     --metrics_port="${metrics[$s]}" --token_file="$root/tools/dev-tokens" --service_token="svc-$s" \
-    --gauge_refresh=1s --log_ok_rpcs=false >"$work/$s.log" 2>&1 &
+    --insecure_plaintext --gauge_refresh=1s --log_ok_rpcs=false >"$work/$s.log" 2>&1 &
   pids+=($!)
   targets+="  - job_name: careops-$s
     static_configs: [{targets: ['127.0.0.1:${metrics[$s]}']}]

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -138,6 +139,14 @@ std::string SourceDir() { return CAREOPS_SOURCE_DIR; }
 std::string BinaryDir() { return CAREOPS_BINARY_DIR; }
 std::string DevTokenFile() { return SourceDir() + "/tools/dev-tokens"; }
 
+const std::vector<std::string>& DevTokens() {
+  static const std::vector<std::string> tokens = {
+      "dev-specialist", "dev-officer",  "dev-assistant-manager", "dev-manager",     "dev-account-officer",
+      "dev-collector",  "dev-account-manager", "dev-analyst",    "dev-finance",     "svc-membership",
+      "svc-claims",     "svc-collections", "svc-retention",     "svc-reporting"};
+  return tokens;
+}
+
 Process::Process(const std::string& path, const std::vector<std::string>& args,
                  const std::map<std::string, std::string>& env) {
   char tmpl[] = "/tmp/careops-proc-XXXXXX";
@@ -213,6 +222,11 @@ void ServiceProcess::Launch() {
       absl::StrCat("--metrics_port=", metrics_port_),     "--listen_host=127.0.0.1",
       absl::StrCat("--token_file=", DevTokenFile()),      absl::StrCat("--service_token=svc-", service_),
       "--health_interval=100ms",                          "--drain_timeout=5s"};
+  // Plaintext unless the test gives TLS files (tests/tls): services refuse to
+  // start without one or the other (common/tls.h).
+  if (std::none_of(extra_args_.begin(), extra_args_.end(), [](const std::string& a) { return a.rfind("--tls_", 0) == 0; })) {
+    args.push_back("--insecure_plaintext");
+  }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   process_ = std::make_unique<Process>(
       absl::StrCat(BinaryDir(), "/services/", service_, "/careops-", service_), args, env_);

@@ -62,8 +62,10 @@ int FreePort();
 
 std::string SourceDir();  // checkout root
 std::string BinaryDir();  // build root
-// The development token file (tools/dev-tokens).
+// The development token file (tools/dev-tokens; hashes only).
 std::string DevTokenFile();
+// The development tokens whose hashes that file holds, as callers present them.
+const std::vector<std::string>& DevTokens();
 
 // A child process with stderr/stdout captured to a file.
 class Process {

@@ -1,8 +1,12 @@
 // careops-call: call any careops RPC from the command line with a JSON request.
 //
-//   careops-call [--token=dev-manager] [--request_id=...] [--timeout=10s] HOST:PORT
+//   careops-call [--token=dev-manager] [--request_id=...] [--timeout=10s]
+//       [--tls_cert=C --tls_key=K --tls_ca=CA] HOST:PORT
 //       careops.claims.v1.ClaimsService/GetClaim '{"claimId": "01J..."}'
 //
+// With the --tls_* files (tools/dev up writes a client certificate under
+// .run/tls/) it connects over mutual TLS; without them, plaintext. The token
+// (a development token or a JWT) names the person calling.
 // The request JSON uses protobuf's JSON mapping (lowerCamelCase field names).
 // Prints the response as JSON on stdout, or the status code and message on
 // stderr with exit code 1. Every careops contract linked into this binary can be
@@ -38,6 +42,8 @@ int main(int argc, char** argv) {
   flags.String("token", &token, "bearer token of the caller (see tools/dev-tokens)");
   flags.String("request_id", &request_id, "x-request-id metadata for tracing");
   flags.Duration("timeout", &timeout, "deadline of the call");
+  careops::TlsFiles tls;
+  careops::RegisterTlsFlags(flags, tls);
   std::vector<const char*> args;
   std::vector<std::string> positional;
   for (int i = 0; i < argc; ++i) {
@@ -76,7 +82,9 @@ int main(int argc, char** argv) {
   grpc::Slice slice(bytes);
   grpc::ByteBuffer send(&slice, 1);
 
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  auto credentials = careops::ChannelCredentialsFor(tls);
+  if (!credentials.ok()) return Fail(std::string(credentials.status().message()));
+  auto channel = grpc::CreateChannel(target, *credentials);
   grpc::GenericStub stub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));

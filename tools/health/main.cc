@@ -1,7 +1,10 @@
 // careops-health: the standard gRPC health check from the command line.
 //
-//   careops-health [--wait=30s] [--service=careops.claims.v1.ClaimsService] HOST:PORT
+//   careops-health [--wait=30s] [--service=careops.claims.v1.ClaimsService]
+//                  [--tls_cert=C --tls_key=K --tls_ca=CA] HOST:PORT
 //
+// With the --tls_* files it connects over mutual TLS (as every careops service
+// requires unless it runs with --insecure_plaintext); without them, plaintext.
 // Prints SERVING / NOT_SERVING / UNKNOWN / the error, and exits 0 only on SERVING.
 // With --wait it polls until SERVING or the wait runs out (used by tools/dev up).
 #include <grpcpp/grpcpp.h>
@@ -19,6 +22,8 @@ int main(int argc, char** argv) {
   std::string service;
   flags.Duration("wait", &wait, "keep polling until SERVING for this long");
   flags.String("service", &service, "service name to check; empty checks the server as a whole");
+  careops::TlsFiles tls;
+  careops::RegisterTlsFlags(flags, tls);
   std::vector<const char*> args;
   std::string target;
   for (int i = 0; i < argc; ++i) {
@@ -34,7 +39,12 @@ int main(int argc, char** argv) {
               << "usage: careops-health [--wait=30s] [--service=NAME] HOST:PORT\n";
     return 2;
   }
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  auto credentials = careops::ChannelCredentialsFor(tls);
+  if (!credentials.ok()) {
+    std::cerr << credentials.status().message() << "\n";
+    return 2;
+  }
+  auto channel = grpc::CreateChannel(target, *credentials);
   absl::Time give_up = absl::Now() + wait;
   std::string last;
   do {

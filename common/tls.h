@@ -1,0 +1,68 @@
+// TLS and mutual TLS for careops servers, peer channels and the command-line tools.
+//
+// Every process that speaks gRPC takes its key material from three PEM files:
+//   cert  this process's certificate chain (server certificate, and its client
+//         certificate towards peers),
+//   key   its private key,
+//   ca    the careops CA bundle: every client certificate a server accepts and
+//         every server certificate a client accepts must chain to it.
+// The files are watched (gRPC's FileWatcherCertificateProvider) and re-read every
+// `refresh`, so a certificate that cert-manager renews in a mounted Secret is
+// used by new connections without a restart.
+//
+// A server with TLS requires and verifies a client certificate on every
+// connection (mutual TLS): a client without one never completes the handshake.
+// What a certificate proves about its holder is common/auth.h's business (the
+// SPIFFE URI SAN spiffe://<trust domain>/svc-<service> names a careops service).
+//
+// Plaintext is never a default. A server or tool without TLS files serves or
+// calls in plaintext only when told so explicitly (--insecure_plaintext, for
+// tests and a laptop); ServiceConfig refuses to start otherwise.
+//
+// Errors: NOT_FOUND when a file cannot be read, INVALID_ARGUMENT when it holds no
+// PEM certificate (or key) or when only some of the files are given; each message
+// names the flag.
+#pragma once
+
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/security/server_credentials.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace careops {
+
+struct TlsFiles {
+  std::string cert;  // --tls_cert
+  std::string key;   // --tls_key
+  std::string ca;    // --tls_ca
+  absl::Duration refresh = absl::Seconds(30);
+
+  bool enabled() const { return !cert.empty() || !key.empty() || !ca.empty(); }
+};
+
+// OK when all three files are given, readable and hold PEM material (or none is
+// given); `flag_prefix` names the flags in messages ("tls" -> "--tls_cert").
+absl::Status ValidateTlsFiles(const TlsFiles& files, const std::string& flag_prefix = "tls");
+
+// Mutual-TLS server credentials over `files` (validated first); insecure server
+// credentials when `files` is empty.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(const TlsFiles& files);
+
+// Client credentials: the server must present a certificate chaining to
+// files.ca whose SAN names the host it was dialled as (DNS name or IP address);
+// files.cert/key are presented as this client's certificate. Insecure
+// credentials when `files` is empty.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentialsFor(const TlsFiles& files);
+
+// The same for a process whose files were validated at start (a peer channel):
+// mutual-TLS credentials without reading the files now. A file that has gone
+// bad since fails the handshakes (UNAVAILABLE), never falls back to plaintext.
+// `files` must be enabled().
+std::shared_ptr<grpc::ChannelCredentials> MutualTlsChannelCredentials(const TlsFiles& files);
+
+}  // namespace careops
