@@ -17,10 +17,13 @@ PeerOptions WithServiceIdentity(PeerOptions options, const ServiceConfig& config
 }
 
 std::string PeerChannel::ServiceConfigJson(const PeerOptions& o) {
-  // round_robin: calls spread over every ready pod of the peer. The reconnect
-  // backoff that once kept a restarted pod's subchannel failing for seconds is
-  // bounded by the channel arguments in the constructor.
-  constexpr char kBalancing[] = R"("loadBalancingConfig":[{"round_robin":{}}])";
+  // pick_first still: with round_robin, a peer with a single replica that
+  // restarts fails every call UNAVAILABLE until its subchannel's next reconnect
+  // attempt (up to reconnect_max after it listens again), while pick_first
+  // queues the call on a fresh connection (collections_integration_test's
+  // MembershipDownMeansUnavailableAndNoLedger). round_robin over two replicas
+  // with this backoff passed its own test; it returns once that window is closed.
+  constexpr char kBalancing[] = R"("loadBalancingConfig":[{"pick_first":{}}])";
   if (o.idempotent_methods.empty()) return absl::StrCat("{", kBalancing, "}");
   std::vector<std::string> names;
   for (const std::string& m : o.idempotent_methods) {

@@ -12,11 +12,9 @@
 // for the methods named idempotent (e.g. CheckEligibility, or RecordUtilization,
 // which the callee de-duplicates by source reference).
 //
-// Balancing: round_robin over every address the target resolves to (a
-// Kubernetes headless Service, dns:///membership-careops-headless:50051, gives
-// one per ready pod), so every replica of the peer takes calls; a pod that
-// restarts is skipped while it is down and rejoins within the bounded reconnect
-// backoff below (tests/tls/round_robin_test.cc).
+// Balancing: pick_first (see ServiceConfigJson in peer.cc for why not
+// round_robin yet); a subchannel that lost its peer retries within the bounded
+// reconnect backoff below.
 #pragma once
 
 #include <grpcpp/channel.h>
@@ -43,8 +41,7 @@ struct PeerOptions {
   int max_attempts = 4;
   // How soon a subchannel to a peer pod that went away tries again: from
   // reconnect_initial doubling to reconnect_max, each attempt allowed
-  // connect_timeout. Bounded at about a second, so a restarted pod takes calls
-  // again within ~1s of listening (gRPC's defaults: 1s doubling to 120s, 20s).
+  // connect_timeout (gRPC's defaults: 1s doubling to 120s, 20s).
   absl::Duration reconnect_initial = absl::Milliseconds(100);
   absl::Duration reconnect_max = absl::Seconds(1);
   absl::Duration connect_timeout = absl::Seconds(1);
