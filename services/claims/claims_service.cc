@@ -554,23 +554,50 @@ grpc::Status ClaimsServiceImpl::GetClaimHistory(grpc::ServerContext* ctx, const 
 
 // ---- TAT breaches ----------------------------------------------------------------
 
-absl::StatusOr<BreachScanResult> ClaimsServiceImpl::ScanBreaches(absl::Time as_of) {
-  CAREOPS_ASSIGN_OR_RETURN(BreachScanResult result, store_.MarkBreaches(as_of));
-  metrics_.Breaches("decision", result.decision_breaches);
-  metrics_.Breaches("settlement", result.settlement_breaches);
+absl::StatusOr<BreachScanResult> ClaimsServiceImpl::ScanBreaches(const BreachScanQuery& query) {
+  CAREOPS_ASSIGN_OR_RETURN(BreachScanResult result, store_.MarkBreaches(query));
+  if (!query.preview) {
+    metrics_.Breaches("decision", result.decision_breaches);
+    metrics_.Breaches("settlement", result.settlement_breaches);
+  }
   return result;
+}
+
+absl::Status ClaimsServiceImpl::ScanAllBreaches(absl::Time now, const Principal& actor) {
+  BreachScanQuery query{.as_of = now, .now = now, .actor = actor, .page = {.after_id = "", .limit = kMaxPageSize}};
+  for (;;) {
+    CAREOPS_ASSIGN_OR_RETURN(BreachScanResult page, ScanBreaches(query));
+    if (!page.more || page.claims.empty()) return absl::OkStatus();
+    query.page.after_id = page.claims.back().claim_id;
+  }
 }
 
 grpc::Status ClaimsServiceImpl::RunBreachScan(grpc::ServerContext* ctx, const v1::RunBreachScanRequest* req,
                                               v1::RunBreachScanResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
-    absl::Time as_of = call.now;
+    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->account_id(), "account_id", 64));
+    BreachScanQuery query{.as_of = call.now, .now = call.now, .actor = call.caller,
+                          .account_id = req->account_id(), .preview = false, .page = page};
     if (req->has_as_of()) {
-      CAREOPS_ASSIGN_OR_RETURN(as_of, FromProto(req->as_of(), "as_of"));
+      CAREOPS_ASSIGN_OR_RETURN(query.as_of, FromProto(req->as_of(), "as_of"));
     }
-    CAREOPS_ASSIGN_OR_RETURN(BreachScanResult result, ScanBreaches(as_of));
+    // A scan "as of" a moment still to come marks nothing: it shows what would be late then.
+    query.preview = query.as_of > call.now;
+    CAREOPS_ASSIGN_OR_RETURN(BreachScanResult result, ScanBreaches(query));
     resp->set_decision_breaches(result.decision_breaches);
     resp->set_settlement_breaches(result.settlement_breaches);
+    resp->set_preview(query.preview);
+    for (const BreachMark& mark : result.claims) {
+      v1::BreachedClaim* out = resp->add_claims();
+      out->set_claim_id(mark.claim_id);
+      out->set_account_id(mark.account_id);
+      out->set_decision_breached(mark.decision);
+      out->set_settlement_breached(mark.settlement);
+    }
+    if (result.more && !result.claims.empty()) {
+      resp->set_next_page_token(NextPageToken(*req, result.claims.back().claim_id));
+    }
     return absl::OkStatus();
   });
 }

@@ -85,7 +85,11 @@ class ClaimsServiceImpl final : public v1::ClaimsService::Service {
                                     v1::ReconcileUtilizationResponse* resp) override;
 
   // The scheduled breach scan (BackgroundJob) and RunBreachScan share this.
-  absl::StatusOr<BreachScanResult> ScanBreaches(absl::Time as_of);
+  // One page of a breach scan (claim_store.h BreachScanQuery), counted in the
+  // breach metrics unless it is a preview.
+  absl::StatusOr<BreachScanResult> ScanBreaches(const BreachScanQuery& query);
+  // The scheduled scan: every page at `now`, as `actor`.
+  absl::Status ScanAllBreaches(absl::Time now, const Principal& actor);
   // The scheduled reconciliation and ReconcileUtilization share this
   // (claims_reconcile.cc); `actor` is who the repairs are recorded as.
   absl::StatusOr<v1::ReconcileUtilizationResponse> Reconcile(absl::Time as_of, const Principal& actor);
