@@ -4,6 +4,7 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -53,6 +54,10 @@ absl::Status FirstError(std::initializer_list<absl::Status> checks) {
 }
 
 }  // namespace
+
+v1::ClaimEventAction EventActionOf(std::string_view action) {
+  return EnumFromShortName<v1::ClaimEventAction>(absl::AsciiStrToUpper(Abs(action)));
+}
 
 v1::Claim ToProto(const Claim& c) {
   v1::Claim out;
@@ -207,7 +212,7 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
     claim.version = 1;
 
     ClaimEvent event{.at = now,
-                     .action = "submit",
+                     .action = kEventSubmit,
                      .from_status = ClaimStatus::kSubmitted,
                      .to_status = claim.status,
                      .actor_user = m.caller.user,
@@ -541,6 +546,7 @@ grpc::Status ClaimsServiceImpl::GetClaimHistory(grpc::ServerContext* ctx, const 
       auto* out = resp->add_events();
       *out->mutable_time() = ToProtoTimestamp(e.at);
       out->set_action(e.action);
+      out->set_kind(EventActionOf(e.action));
       out->set_from_status(EnumFromShortName<v1::ClaimStatus>(ClaimStatusName(e.from_status)));
       out->set_to_status(EnumFromShortName<v1::ClaimStatus>(ClaimStatusName(e.to_status)));
       out->set_actor(e.actor_user);

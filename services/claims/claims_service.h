@@ -41,6 +41,10 @@ struct ClaimsServiceOptions {
   bool maker_checker = true;
 };
 
+// The proto's ClaimEventAction for a history action name ("approve" ->
+// CLAIM_EVENT_ACTION_APPROVE); UNSPECIFIED for a name it lacks.
+v1::ClaimEventAction EventActionOf(std::string_view action);
+
 class ClaimsServiceImpl final : public v1::ClaimsService::Service {
  public:
   // `intents` delivers the outbox intents approval and reopening write (claims_outbox.h).

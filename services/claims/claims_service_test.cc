@@ -523,6 +523,17 @@ TEST_F(ClaimsServiceTest, MembershipDownLeavesTheClaimPendingUntilTheRelayDelive
   EXPECT_EQ(membership_.recorded.size(), 1u);
 }
 
+TEST(ClaimEventActionTest, EveryHistoryActionIsAValueOfTheProtoEnum) {
+  for (ClaimAction a : kAllClaimActions) {
+    EXPECT_NE(EventActionOf(ClaimActionName(a)), v1::CLAIM_EVENT_ACTION_UNSPECIFIED) << ClaimActionName(a);
+  }
+  for (const char* other : kOtherClaimEvents) {
+    EXPECT_NE(EventActionOf(other), v1::CLAIM_EVENT_ACTION_UNSPECIFIED) << other;
+  }
+  EXPECT_EQ(EventActionOf("decision_tat_breach"), v1::CLAIM_EVENT_ACTION_DECISION_TAT_BREACH);
+  EXPECT_EQ(EventActionOf("made_up"), v1::CLAIM_EVENT_ACTION_UNSPECIFIED);
+}
+
 TEST_F(ClaimsServiceTest, TheSubmitterMayNotApproveTheirOwnClaim) {
   v1::Claim mine = Submit(1000, "M-1", "t-specialist");
   v1::AssignClaimRequest assign;

@@ -499,8 +499,8 @@ absl::StatusOr<BreachScanResult> MysqlClaimStore::MarkBreaches(const BreachScanQ
       result.settlement_breaches += d.mark.settlement;
       if (q.preview) continue;
       const std::pair<bool, std::pair<const char*, const char*>> stages[] = {
-          {d.mark.decision, {kMarkDecisionBreached, "decision_tat_breach"}},
-          {d.mark.settlement, {kMarkSettlementBreached, "settlement_tat_breach"}}};
+          {d.mark.decision, {kMarkDecisionBreached, kEventDecisionBreach}},
+          {d.mark.settlement, {kMarkSettlementBreached, kEventSettlementBreach}}};
       for (const auto& [missed, stage] : stages) {
         if (!missed) continue;
         Statement mark(conn, stage.first);
@@ -579,7 +579,7 @@ absl::Status MysqlClaimStore::CreateInvestigation(const MutationContext& m, cons
     st.Add(v.updated_at).Add(v.closed_at).Add(v.version);
     CAREOPS_RETURN_IF_ERROR(st.Update().status());
     // The claim's own history shows it was flagged.
-    ClaimEvent e{.at = m.now, .action = "flag_non_conformance", .from_status = claim_status,
+    ClaimEvent e{.at = m.now, .action = kEventFlagNonConformance, .from_status = claim_status,
                  .to_status = claim_status, .actor_user = m.caller.user, .actor_role = m.caller.role,
                  .reason = v.notes.substr(0, 1024),
                  .details = absl::StrCat(v.category, "; investigation ", v.investigation_id)};

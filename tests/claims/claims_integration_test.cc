@@ -786,6 +786,8 @@ TEST_F(ClaimsIntegrationTest, BreachScanPreviewsTheFutureAndMarksOnceDatedWhenIt
   EXPECT_GT(FromProto(history[1].time()), as_of + absl::Hours(24 * 15));
   EXPECT_GE(FromProto(history[1].time()), FromProto(history[0].time()));
   EXPECT_EQ(history[1].actor(), "svc-claims");
+  EXPECT_EQ(history[0].kind(), cv1::CLAIM_EVENT_ACTION_SUBMIT);
+  EXPECT_EQ(history[1].kind(), cv1::CLAIM_EVENT_ACTION_DECISION_TAT_BREACH);
   EXPECT_TRUE(Get(c.claim_id()).decision_breached());
 
   cv1::ListClaimsRequest list;
