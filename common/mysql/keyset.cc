@@ -17,7 +17,7 @@ KeysetQuery& KeysetQuery::WhereIf(bool given, const char* clause, SqlValue value
 std::string KeysetQuery::Sql() const {
   std::string sql = absl::StrCat(select_, " WHERE ");
   for (const auto& [clause, value] : clauses_) absl::StrAppend(&sql, clause, " AND ");
-  absl::StrAppend(&sql, key_, " > ? ORDER BY ", key_, " LIMIT ?");
+  absl::StrAppend(&sql, key_, " > ? ORDER BY ", key_, " LIMIT ?", locking_);
   return sql;
 }
 

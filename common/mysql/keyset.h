@@ -57,6 +57,13 @@ class KeysetQuery {
   // `clause` is part of the statement only when `given`.
   KeysetQuery& WhereIf(bool given, const char* clause, SqlValue value = {});
 
+  // `suffix` (a constant, e.g. " FOR UPDATE SKIP LOCKED") after the LIMIT: a
+  // batch job that claims its page's rows inside a transaction.
+  KeysetQuery& Locking(const char* suffix) {
+    locking_ = suffix;
+    return *this;
+  }
+
   // The statement's text (for tests and plans).
   std::string Sql() const;
 
@@ -96,6 +103,7 @@ class KeysetQuery {
 
   const char* select_;
   const char* key_;
+  const char* locking_ = "";
   std::vector<std::pair<const char*, SqlValue>> clauses_;
 };
 

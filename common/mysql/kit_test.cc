@@ -40,6 +40,8 @@ TEST(KeysetQuery, BuildsTheTextFromConstantsOnly) {
   q.Where("(? IS NULL OR status = ?)", std::optional<std::string>()).WhereIf(false, "flag = 1").WhereIf(true, "owner = ?", "u");
   EXPECT_EQ(q.Sql(), "SELECT id FROM t WHERE (? IS NULL OR status = ?) AND owner = ? AND id > ? ORDER BY id LIMIT ?");
   EXPECT_EQ(CountPlaceholders(q.Sql()), 5);
+  q.Locking(" FOR UPDATE SKIP LOCKED");
+  EXPECT_EQ(q.Sql().substr(q.Sql().size() - 31), " LIMIT ? FOR UPDATE SKIP LOCKED");
 }
 
 TEST(Versioned, UpdateStatementsMustEndInTheBoundShape) {

@@ -56,6 +56,17 @@ inline constexpr ClaimAction kAllClaimActions[] = {
 // "assign", "start_review", ... (history and audit use these).
 std::string_view ClaimActionName(ClaimAction a);
 
+// History lines that are not a ClaimAction. Every history action is one of
+// these or a ClaimActionName, and each is a value of the proto's
+// ClaimEventAction (its name in upper case).
+inline constexpr char kEventSubmit[] = "submit";
+inline constexpr char kEventDecisionBreach[] = "decision_tat_breach";
+inline constexpr char kEventSettlementBreach[] = "settlement_tat_breach";
+inline constexpr char kEventFlagNonConformance[] = "flag_non_conformance";
+inline constexpr char kEventReconcileRepair[] = "reconcile_repair";
+inline constexpr const char* kOtherClaimEvents[] = {kEventSubmit, kEventDecisionBreach, kEventSettlementBreach,
+                                                    kEventFlagNonConformance, kEventReconcileRepair};
+
 // The status `action` moves a claim in `from` to; FAILED_PRECONDITION naming the
 // current status and the statuses the action accepts otherwise.
 absl::StatusOr<ClaimStatus> NextStatus(ClaimStatus from, ClaimAction action);

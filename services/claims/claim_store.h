@@ -61,9 +61,27 @@ struct ClaimFilter {
   std::optional<absl::Time> submitted_from, submitted_before;
 };
 
+// One page of a breach scan (RunBreachScan, and the scheduled scan page by page).
+struct BreachScanQuery {
+  absl::Time as_of;        // a target due at or before this is missed
+  absl::Time now;          // when the marks are made: their history lines are dated now
+  Principal actor;         // who runs the scan, for the audit trail
+  std::string account_id;  // "" = every account
+  bool preview = false;    // read only: which claims would be marked, nothing is
+  PageRequest page;        // claim_id order
+};
+
+struct BreachMark {
+  std::string claim_id, account_id;
+  bool decision = false;    // the decision target was missed
+  bool settlement = false;  // the settlement target was missed
+};
+
 struct BreachScanResult {
-  int decision_breaches = 0;
+  int decision_breaches = 0;  // marked (or, in a preview, to be marked) on this page
   int settlement_breaches = 0;
+  std::vector<BreachMark> claims;
+  bool more = false;  // claims after this page may be due too
 };
 
 struct BordereauQuery {
@@ -101,10 +119,12 @@ class ClaimStore {
   // Oldest first; NOT_FOUND when the claim does not exist.
   virtual absl::StatusOr<std::vector<ClaimEvent>> GetHistory(const std::string& claim_id) = 0;
 
-  // Marks every claim whose decision or settlement was due at or before `as_of`
-  // and is not marked yet, with a history line each. Rows are claimed with
-  // FOR UPDATE SKIP LOCKED, so replicas scanning at once never mark one twice.
-  virtual absl::StatusOr<BreachScanResult> MarkBreaches(absl::Time as_of) = 0;
+  // One page of claims whose decision or settlement was due at or before
+  // q.as_of and is not marked yet: marks each, with a history line dated q.now
+  // and an audit entry naming q.actor, in one transaction; with q.preview it
+  // only reads. Rows are claimed with FOR UPDATE SKIP LOCKED, so replicas
+  // scanning at once never mark one twice.
+  virtual absl::StatusOr<BreachScanResult> MarkBreaches(const BreachScanQuery& q) = 0;
 
   // Claims per status, for the careops_claims_open gauge.
   virtual absl::StatusOr<std::map<ClaimStatus, int64_t>> CountByStatus() = 0;

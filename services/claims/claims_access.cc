@@ -40,9 +40,10 @@ AccessTable ClaimsAccess(const AuthorityChain& chain) {
       {"SettleClaim", {.roles = {"finance"}, .services = {}}},
       {"CloseClaim", work},
       {"ReopenClaim", work},
-      // The scan also runs on a schedule inside the service; by hand it is a
-      // supervisor's back-fill.
-      {"RunBreachScan", {.roles = supervisors, .services = {}}},
+      // The scan also runs on a schedule inside the service; by hand it is
+      // operations' back-fill or preview (it marks claims, so no claims worker
+      // runs it on their own queue).
+      {"RunBreachScan", {.roles = {"operations"}, .services = {"svc-claims"}}},
       // Also hourly inside the service; by hand it is a supervisor's check.
       {"ReconcileUtilization", {.roles = supervisors, .services = {"svc-claims"}}},
       {"FlagNonConformance", work},

@@ -66,8 +66,12 @@ TEST_F(ClaimsAccessTest, TheChainWorksClaimsAndOnlyFinanceSettles) {
     EXPECT_FALSE(access_.Check("SettleClaim", Person(level.role)).ok()) << level.role;
   }
   EXPECT_TRUE(access_.Check("GetClaim", Person("finance")).ok());
+  // The breach scan marks claims: a service identity or operations, no claims worker (issue 10).
   EXPECT_FALSE(access_.Check("RunBreachScan", Person("specialist")).ok());
-  EXPECT_TRUE(access_.Check("RunBreachScan", Person("manager")).ok());
+  EXPECT_FALSE(access_.Check("RunBreachScan", Person("manager")).ok());
+  EXPECT_TRUE(access_.Check("RunBreachScan", Person("operations")).ok());
+  EXPECT_TRUE(access_.Check("RunBreachScan", ServiceIdentity("svc-claims")).ok());
+  EXPECT_FALSE(access_.Check("RunBreachScan", ServiceIdentity("svc-reporting")).ok());
 }
 
 TEST_F(ClaimsAccessTest, AConfiguredChainDecidesWhoWorksClaims) {

@@ -118,7 +118,7 @@ absl::StatusOr<v1::ReconcileUtilizationResponse> ClaimsServiceImpl::Reconcile(ab
               m, c.claim_id, *read_version,
               [&](const Claim& cur) -> absl::StatusOr<ClaimChange> {
                 ClaimChange change{cur, ClaimEvent{.at = m.now,
-                                                   .action = "reconcile_repair",
+                                                   .action = kEventReconcileRepair,
                                                    .from_status = cur.status,
                                                    .to_status = cur.status,
                                                    .actor_user = actor.user,

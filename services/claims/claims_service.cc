@@ -4,6 +4,7 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -53,6 +54,10 @@ absl::Status FirstError(std::initializer_list<absl::Status> checks) {
 }
 
 }  // namespace
+
+v1::ClaimEventAction EventActionOf(std::string_view action) {
+  return EnumFromShortName<v1::ClaimEventAction>(absl::AsciiStrToUpper(Abs(action)));
+}
 
 v1::Claim ToProto(const Claim& c) {
   v1::Claim out;
@@ -207,7 +212,7 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
     claim.version = 1;
 
     ClaimEvent event{.at = now,
-                     .action = "submit",
+                     .action = kEventSubmit,
                      .from_status = ClaimStatus::kSubmitted,
                      .to_status = claim.status,
                      .actor_user = m.caller.user,
@@ -541,6 +546,7 @@ grpc::Status ClaimsServiceImpl::GetClaimHistory(grpc::ServerContext* ctx, const 
       auto* out = resp->add_events();
       *out->mutable_time() = ToProtoTimestamp(e.at);
       out->set_action(e.action);
+      out->set_kind(EventActionOf(e.action));
       out->set_from_status(EnumFromShortName<v1::ClaimStatus>(ClaimStatusName(e.from_status)));
       out->set_to_status(EnumFromShortName<v1::ClaimStatus>(ClaimStatusName(e.to_status)));
       out->set_actor(e.actor_user);
@@ -554,23 +560,50 @@ grpc::Status ClaimsServiceImpl::GetClaimHistory(grpc::ServerContext* ctx, const 
 
 // ---- TAT breaches ----------------------------------------------------------------
 
-absl::StatusOr<BreachScanResult> ClaimsServiceImpl::ScanBreaches(absl::Time as_of) {
-  CAREOPS_ASSIGN_OR_RETURN(BreachScanResult result, store_.MarkBreaches(as_of));
-  metrics_.Breaches("decision", result.decision_breaches);
-  metrics_.Breaches("settlement", result.settlement_breaches);
+absl::StatusOr<BreachScanResult> ClaimsServiceImpl::ScanBreaches(const BreachScanQuery& query) {
+  CAREOPS_ASSIGN_OR_RETURN(BreachScanResult result, store_.MarkBreaches(query));
+  if (!query.preview) {
+    metrics_.Breaches("decision", result.decision_breaches);
+    metrics_.Breaches("settlement", result.settlement_breaches);
+  }
   return result;
+}
+
+absl::Status ClaimsServiceImpl::ScanAllBreaches(absl::Time now, const Principal& actor) {
+  BreachScanQuery query{.as_of = now, .now = now, .actor = actor, .page = {.after_id = "", .limit = kMaxPageSize}};
+  for (;;) {
+    CAREOPS_ASSIGN_OR_RETURN(BreachScanResult page, ScanBreaches(query));
+    if (!page.more || page.claims.empty()) return absl::OkStatus();
+    query.page.after_id = page.claims.back().claim_id;
+  }
 }
 
 grpc::Status ClaimsServiceImpl::RunBreachScan(grpc::ServerContext* ctx, const v1::RunBreachScanRequest* req,
                                               v1::RunBreachScanResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
-    absl::Time as_of = call.now;
+    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->account_id(), "account_id", 64));
+    BreachScanQuery query{.as_of = call.now, .now = call.now, .actor = call.caller,
+                          .account_id = req->account_id(), .preview = false, .page = page};
     if (req->has_as_of()) {
-      CAREOPS_ASSIGN_OR_RETURN(as_of, FromProto(req->as_of(), "as_of"));
+      CAREOPS_ASSIGN_OR_RETURN(query.as_of, FromProto(req->as_of(), "as_of"));
     }
-    CAREOPS_ASSIGN_OR_RETURN(BreachScanResult result, ScanBreaches(as_of));
+    // A scan "as of" a moment still to come marks nothing: it shows what would be late then.
+    query.preview = query.as_of > call.now;
+    CAREOPS_ASSIGN_OR_RETURN(BreachScanResult result, ScanBreaches(query));
     resp->set_decision_breaches(result.decision_breaches);
     resp->set_settlement_breaches(result.settlement_breaches);
+    resp->set_preview(query.preview);
+    for (const BreachMark& mark : result.claims) {
+      v1::BreachedClaim* out = resp->add_claims();
+      out->set_claim_id(mark.claim_id);
+      out->set_account_id(mark.account_id);
+      out->set_decision_breached(mark.decision);
+      out->set_settlement_breached(mark.settlement);
+    }
+    if (result.more && !result.claims.empty()) {
+      resp->set_next_page_token(NextPageToken(*req, result.claims.back().claim_id));
+    }
     return absl::OkStatus();
   });
 }

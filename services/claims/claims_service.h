@@ -41,6 +41,10 @@ struct ClaimsServiceOptions {
   bool maker_checker = true;
 };
 
+// The proto's ClaimEventAction for a history action name ("approve" ->
+// CLAIM_EVENT_ACTION_APPROVE); UNSPECIFIED for a name it lacks.
+v1::ClaimEventAction EventActionOf(std::string_view action);
+
 class ClaimsServiceImpl final : public v1::ClaimsService::Service {
  public:
   // `intents` delivers the outbox intents approval and reopening write (claims_outbox.h).
@@ -85,7 +89,11 @@ class ClaimsServiceImpl final : public v1::ClaimsService::Service {
                                     v1::ReconcileUtilizationResponse* resp) override;
 
   // The scheduled breach scan (BackgroundJob) and RunBreachScan share this.
-  absl::StatusOr<BreachScanResult> ScanBreaches(absl::Time as_of);
+  // One page of a breach scan (claim_store.h BreachScanQuery), counted in the
+  // breach metrics unless it is a preview.
+  absl::StatusOr<BreachScanResult> ScanBreaches(const BreachScanQuery& query);
+  // The scheduled scan: every page at `now`, as `actor`.
+  absl::Status ScanAllBreaches(absl::Time now, const Principal& actor);
   // The scheduled reconciliation and ReconcileUtilization share this
   // (claims_reconcile.cc); `actor` is who the repairs are recorded as.
   absl::StatusOr<v1::ReconcileUtilizationResponse> Reconcile(absl::Time as_of, const Principal& actor);

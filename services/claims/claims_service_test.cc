@@ -91,12 +91,13 @@ class FakeClaimStore final : public ClaimStore {
   absl::StatusOr<std::vector<ClaimEvent>> GetHistory(const std::string& claim_id) override {
     return history_[claim_id];
   }
-  absl::StatusOr<BreachScanResult> MarkBreaches(absl::Time as_of) override {
+  absl::StatusOr<BreachScanResult> MarkBreaches(const BreachScanQuery& q) override {
     BreachScanResult r;
     for (auto& [id, c] : claims_) {
-      if (AwaitsDecision(c.status) && !c.decision_breached && c.decision_due_at <= as_of) {
-        c.decision_breached = true;
+      if (AwaitsDecision(c.status) && !c.decision_breached && c.decision_due_at <= q.as_of) {
+        if (!q.preview) c.decision_breached = true;
         ++r.decision_breaches;
+        r.claims.push_back({c.claim_id, c.account_id, true, false});
       }
     }
     return r;
@@ -255,7 +256,8 @@ class ClaimsServiceTest : public ::testing::Test {
         "t-officer ben officer claims\n"
         "t-manager dan manager claims\n"
         "t-analyst hana analyst reporting\n"
-        "t-finance fay finance finance\n");
+        "t-finance fay finance finance\n"
+        "t-ops olga operations operations\n");
   }
 
   // A valid submission from its own provider (so never a duplicate of another).
@@ -431,7 +433,7 @@ TEST_F(ClaimsServiceTest, CodesAmountsTimestampsAndEtagsFollowTheCommonRules) {
   v1::RunBreachScanRequest scan;
   scan.mutable_as_of()->set_seconds(-62135596801);  // the second before 0001-01-01
   v1::RunBreachScanResponse scanned;
-  Call scan_call("t-manager");
+  Call scan_call("t-ops");
   s = service_.RunBreachScan(&scan_call.ctx, &scan, &scanned);
   EXPECT_EQ(s.error_message(), "as_of: must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z");
 }
@@ -519,6 +521,17 @@ TEST_F(ClaimsServiceTest, MembershipDownLeavesTheClaimPendingUntilTheRelayDelive
   EXPECT_EQ(delivered->state, outbox::IntentState::kDelivered);
   EXPECT_EQ(store_.claims_[c.claim_id()].status, ClaimStatus::kApproved);
   EXPECT_EQ(membership_.recorded.size(), 1u);
+}
+
+TEST(ClaimEventActionTest, EveryHistoryActionIsAValueOfTheProtoEnum) {
+  for (ClaimAction a : kAllClaimActions) {
+    EXPECT_NE(EventActionOf(ClaimActionName(a)), v1::CLAIM_EVENT_ACTION_UNSPECIFIED) << ClaimActionName(a);
+  }
+  for (const char* other : kOtherClaimEvents) {
+    EXPECT_NE(EventActionOf(other), v1::CLAIM_EVENT_ACTION_UNSPECIFIED) << other;
+  }
+  EXPECT_EQ(EventActionOf("decision_tat_breach"), v1::CLAIM_EVENT_ACTION_DECISION_TAT_BREACH);
+  EXPECT_EQ(EventActionOf("made_up"), v1::CLAIM_EVENT_ACTION_UNSPECIFIED);
 }
 
 TEST_F(ClaimsServiceTest, TheSubmitterMayNotApproveTheirOwnClaim) {

@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
 
   std::vector<BackgroundJob> jobs = {
       {"claims-breach-scan", breach_scan_interval,
-       [&] { return service.ScanBreaches(rt.clock().Now()).status(); }},
+       [&] { return service.ScanAllBreaches(TruncateToMicros(rt.clock().Now()), {"svc-claims", "service", "claims"}); }},
       {"claims-open-gauge", config.gauge_refresh, [&] { return metrics.RefreshOpenGauge(store); }},
       relay.Job(outbox_interval),
       {"claims-reconcile", reconcile_interval,

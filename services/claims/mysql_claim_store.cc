@@ -104,15 +104,17 @@ constexpr char kSelectHistory[] =
     "SELECT at, action, from_status, to_status, actor_user, actor_role, reason, details"
     " FROM claim_history WHERE claim_id = ? ORDER BY id";
 constexpr char kClaimExists[] = "SELECT status FROM claims WHERE claim_id = ?";
-// Breach scans claim their rows; a replica scanning at the same time skips them.
-constexpr char kDecisionOverdue[] =
-    "SELECT claim_id, status FROM claims WHERE decision_breached = 0 AND decision_due_at <= ?"
-    " AND status IN ('SUBMITTED', 'ASSIGNED', 'IN_REVIEW', 'PENDING_INFO')"
-    " ORDER BY claim_id LIMIT 200 FOR UPDATE SKIP LOCKED";
-constexpr char kSettlementOverdue[] =
-    "SELECT claim_id, status FROM claims WHERE settlement_breached = 0 AND settlement_due_at <= ?"
-    " AND status IN ('APPROVED', 'PARTIALLY_APPROVED')"
-    " ORDER BY claim_id LIMIT 200 FOR UPDATE SKIP LOCKED";
+// Breach scans: a keyset page of overdue claims, claimed FOR UPDATE SKIP LOCKED
+// (a replica scanning at the same time skips them); the statuses are those
+// AwaitsDecision() and AwaitsSettlement() name. Both ? are the scan's as_of.
+constexpr char kOverdueSelect[] =
+    "SELECT claim_id, account_id, status, decision_breached, decision_due_at, settlement_breached,"
+    " settlement_due_at FROM claims";
+constexpr char kOverdue[] =
+    "((decision_breached = 0 AND decision_due_at <= ?"
+    " AND status IN ('SUBMITTED', 'ASSIGNED', 'IN_REVIEW', 'PENDING_INFO'))"
+    " OR (settlement_breached = 0 AND settlement_due_at <= ? AND status IN ('APPROVED', 'PARTIALLY_APPROVED')))";
+constexpr char kClaimRows[] = " FOR UPDATE SKIP LOCKED";
 constexpr char kMarkDecisionBreached[] = "UPDATE claims SET decision_breached = 1 WHERE claim_id = ?";
 constexpr char kMarkSettlementBreached[] = "UPDATE claims SET settlement_breached = 1 WHERE claim_id = ?";
 constexpr char kCountByStatus[] = "SELECT status, COUNT(*) FROM claims GROUP BY status";
@@ -463,54 +465,62 @@ absl::StatusOr<std::vector<ClaimEvent>> MysqlClaimStore::GetHistory(const std::s
   return events;
 }
 
-absl::StatusOr<BreachScanResult> MysqlClaimStore::MarkBreaches(absl::Time as_of) {
-  BreachScanResult result;
-  const Principal system{"system", "system", "claims"};
-  struct Stage {
-    const char* select;
-    const char* mark;
-    const char* action;
-    int* count;
-  };
-  const Stage stages[] = {
-      {kDecisionOverdue, kMarkDecisionBreached, "decision_tat_breach", &result.decision_breaches},
-      {kSettlementOverdue, kMarkSettlementBreached, "settlement_tat_breach", &result.settlement_breaches},
-  };
+absl::StatusOr<BreachScanResult> MysqlClaimStore::MarkBreaches(const BreachScanQuery& q) {
   struct Due {
-    std::string claim_id;
+    BreachMark mark;
     ClaimStatus status;
   };
-  for (const Stage& stage : stages) {
-    // One transaction per batch, so locks are short; a batch shorter than the
-    // limit is the last.
-    for (bool more = true; more;) {
-      int marked = 0;
-      CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& conn) -> absl::Status {
-        marked = 0;
-        Statement select(conn, stage.select);
-        select.Add(as_of);
-        CAREOPS_ASSIGN_OR_RETURN(std::vector<Due> due,
-                                 mysql::QueryAll<Due>(select, [](mysql::RowReader& r) -> absl::StatusOr<Due> {
-                                   Due d{r.String(), r.Mapped(kClaimStatus)};
-                                   return d;
-                                 }));
-        MutationContext m{.caller = system, .method = "RunBreachScan", .request_id = "", .now = as_of};
-        for (const Due& d : due) {
-          Statement mark(conn, stage.mark);
-          mark.Add(d.claim_id);
-          CAREOPS_RETURN_IF_ERROR(mark.Update().status());
-          ClaimEvent e{.at = as_of, .action = stage.action, .from_status = d.status, .to_status = d.status,
-                       .actor_user = system.user, .actor_role = system.role, .reason = "TAT target missed",
-                       .details = absl::StrCat("as of ", ToSqlDatetime(as_of))};
-          CAREOPS_RETURN_IF_ERROR(InsertHistory(conn, d.claim_id, e));
-          AuditClaim(conn, m, d.claim_id, e);
-          ++marked;
-        }
-        return absl::OkStatus();
-      }));
-      *stage.count += marked;
-      more = marked == 200;
+  const mysql::ReadRow<Due> read = [&](mysql::RowReader& r) -> absl::StatusOr<Due> {
+    Due d;
+    d.mark.claim_id = r.String();
+    d.mark.account_id = r.String();
+    d.status = r.Mapped(kClaimStatus);
+    const bool decision_marked = r.Bool();
+    const absl::Time decision_due = r.Timestamp();
+    const bool settlement_marked = r.Bool();
+    const std::optional<absl::Time> settlement_due = r.OptionalTimestamp();
+    CAREOPS_RETURN_IF_ERROR(r.status());
+    d.mark.decision = !decision_marked && decision_due <= q.as_of && AwaitsDecision(d.status);
+    d.mark.settlement = !settlement_marked && settlement_due && *settlement_due <= q.as_of && AwaitsSettlement(d.status);
+    return d;
+  };
+  mysql::KeysetQuery query(kOverdueSelect, "claim_id");
+  query.Where(kOverdue, q.as_of).Where(kMaybeAccount, q.account_id.empty() ? std::optional<std::string>() : q.account_id);
+  if (!q.preview) query.Locking(kClaimRows);
+  BreachScanResult result;
+  auto scan = [&](mysql::Connection& conn) -> absl::Status {
+    result = BreachScanResult();
+    CAREOPS_ASSIGN_OR_RETURN(mysql::KeysetPage<Due> page, query.Fetch<Due>(conn, q.page, read));
+    result.more = page.more;
+    MutationContext m{.caller = q.actor, .method = "RunBreachScan", .request_id = "", .now = q.now};
+    for (const Due& d : page.items) {
+      result.claims.push_back(d.mark);
+      result.decision_breaches += d.mark.decision;
+      result.settlement_breaches += d.mark.settlement;
+      if (q.preview) continue;
+      const std::pair<bool, std::pair<const char*, const char*>> stages[] = {
+          {d.mark.decision, {kMarkDecisionBreached, kEventDecisionBreach}},
+          {d.mark.settlement, {kMarkSettlementBreached, kEventSettlementBreach}}};
+      for (const auto& [missed, stage] : stages) {
+        if (!missed) continue;
+        Statement mark(conn, stage.first);
+        mark.Add(d.mark.claim_id);
+        CAREOPS_RETURN_IF_ERROR(mark.Update().status());
+        // Dated when the scan made it, so the history stays in time order; the
+        // claim's due time already says when it became late.
+        ClaimEvent e{.at = q.now, .action = stage.second, .from_status = d.status, .to_status = d.status,
+                     .actor_user = q.actor.user, .actor_role = q.actor.role, .reason = "TAT target missed",
+                     .details = absl::StrCat("scan as of ", ToSqlDatetime(q.as_of))};
+        CAREOPS_RETURN_IF_ERROR(InsertHistory(conn, d.mark.claim_id, e));
+        AuditClaim(conn, m, d.mark.claim_id, e);
+      }
     }
+    return absl::OkStatus();
+  };
+  if (q.preview) {
+    CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, scan));
+  } else {
+    CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, scan));
   }
   return result;
 }
@@ -569,7 +579,7 @@ absl::Status MysqlClaimStore::CreateInvestigation(const MutationContext& m, cons
     st.Add(v.updated_at).Add(v.closed_at).Add(v.version);
     CAREOPS_RETURN_IF_ERROR(st.Update().status());
     // The claim's own history shows it was flagged.
-    ClaimEvent e{.at = m.now, .action = "flag_non_conformance", .from_status = claim_status,
+    ClaimEvent e{.at = m.now, .action = kEventFlagNonConformance, .from_status = claim_status,
                  .to_status = claim_status, .actor_user = m.caller.user, .actor_role = m.caller.role,
                  .reason = v.notes.substr(0, 1024),
                  .details = absl::StrCat(v.category, "; investigation ", v.investigation_id)};

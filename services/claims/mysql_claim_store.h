@@ -21,7 +21,7 @@ class MysqlClaimStore final : public ClaimStore {
   absl::Status TransitionClaim(const MutationContext& m, const std::string& claim_id, mysql::ExpectedVersion expected,
                                const ClaimDecider& decide, const RenderClaim& render) override;
   absl::StatusOr<std::vector<ClaimEvent>> GetHistory(const std::string& claim_id) override;
-  absl::StatusOr<BreachScanResult> MarkBreaches(absl::Time as_of) override;
+  absl::StatusOr<BreachScanResult> MarkBreaches(const BreachScanQuery& q) override;
   absl::StatusOr<std::map<ClaimStatus, int64_t>> CountByStatus() override;
   absl::Status ScanBordereau(const BordereauQuery& query,
                              const std::function<absl::Status(const Claim&)>& row) override;

@@ -45,6 +45,7 @@ constexpr char kOfficer[] = "dev-officer";
 constexpr char kManager[] = "dev-manager";
 constexpr char kAccountOfficer[] = "dev-account-officer";
 constexpr char kFinance[] = "dev-finance";
+constexpr char kScanner[] = "svc-claims";
 
 std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token) { return testing::BearerContext(token); }
 
@@ -78,6 +79,16 @@ class ClaimsIntegrationTest : public ::testing::Test {
     args.insert(args.end(), extra_args.begin(), extra_args.end());  // later flags win
     return std::make_unique<testing::ServiceProcess>("claims", schema.dsn(), args, env);
   }
+
+
+ public:
+  // A claims process on `schema` with the suite's flags plus `extra_args`.
+  static std::unique_ptr<testing::ServiceProcess> StartClaimsFor(const testing::TestSchema& schema,
+                                                                 const std::vector<std::string>& extra_args) {
+    return StartClaims(schema, "", extra_args);
+  }
+
+ protected:
 
   // Points the helpers (Submit, Approve, Get, ...) at `claims`.
   void Use(testing::ServiceProcess& claims) {
@@ -701,39 +712,99 @@ TEST_F(ClaimsIntegrationTest, BordereauTotalsEqualTheSumOfItsRows) {
   EXPECT_EQ(totals["dental"].claim_count(), 1);
 }
 
-TEST_F(ClaimsIntegrationTest, BreachScanMarksOverdueClaimsOnce) {
-  Member m = NewMember(100000000);
-  cv1::Claim c;
-  ASSERT_TRUE(Submit(m.member_id, 50000, &c).ok());
-  cv1::RunBreachScanRequest req;
-  // Due in 5 business days: not breached a day from now, breached a month from now.
-  *req.mutable_as_of() = ToProtoTimestamp(absl::Now() + absl::Hours(24));
-  cv1::RunBreachScanResponse resp;
-  ASSERT_TRUE(claims_stub_->RunBreachScan(Ctx(kManager).get(), req, &resp).ok());
-  EXPECT_FALSE(Get(c.claim_id()).decision_breached());
+// RunBreachScan through the real binaries (issue 10). A scanner whose clock
+// runs `ahead` of the wall clock, on the suite's schema, sees today's claims
+// as overdue at its "now": marking needs an as_of that is not in the future.
+std::unique_ptr<testing::ServiceProcess> Scanner(const testing::TestSchema& schema, absl::Duration ahead) {
+  const std::string start = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now() + ahead, absl::UTCTimeZone());
+  return ClaimsIntegrationTest::StartClaimsFor(schema, {"--test_clock_start=" + start, "--breach_scan_interval=1h"});
+}
 
+cv1::RunBreachScanResponse Scan(testing::ServiceProcess& claims, cv1::RunBreachScanRequest req,
+                                const std::string& token = kScanner) {
+  auto stub = cv1::ClaimsService::NewStub(grpc::CreateChannel(claims.address(), grpc::InsecureChannelCredentials()));
+  cv1::RunBreachScanResponse out;
+  grpc::Status s = stub->RunBreachScan(Ctx(token).get(), req, &out);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return out;
+}
+
+std::set<std::string> ClaimIds(const cv1::RunBreachScanResponse& r) {
+  std::set<std::string> ids;
+  for (const auto& c : r.claims()) ids.insert(c.claim_id());
+  return ids;
+}
+
+TEST_F(ClaimsIntegrationTest, BreachScanPreviewsTheFutureAndMarksOnceDatedWhenItRuns) {
+  Member m = NewMember(100000000), other = NewMember(100000000);
+  cv1::Claim c, c2, elsewhere;
+  ASSERT_TRUE(Submit(m.member_id, 50000, &c).ok());
+  ASSERT_TRUE(Submit(m.member_id, 50001, &c2, "OUTPATIENT", kSpecialist, "PROV-2").ok());
+  ASSERT_TRUE(Submit(other.member_id, 50000, &elsewhere).ok());
+
+  // Only a service identity or operations run it.
+  cv1::RunBreachScanRequest req;
+  req.set_account_id(m.account_id);
+  cv1::RunBreachScanResponse ignored;
+  EXPECT_EQ(claims_stub_->RunBreachScan(Ctx(kManager).get(), req, &ignored).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  // Due in 5 business days: a month from now is a preview that marks nothing.
   *req.mutable_as_of() = ToProtoTimestamp(absl::Now() + absl::Hours(24 * 30));
-  ASSERT_TRUE(claims_stub_->RunBreachScan(Ctx(kManager).get(), req, &resp).ok());
-  EXPECT_GE(resp.decision_breaches(), 1);
+  cv1::RunBreachScanResponse preview = Scan(*claims_, req);
+  EXPECT_TRUE(preview.preview());
+  EXPECT_EQ(ClaimIds(preview), (std::set<std::string>{c.claim_id(), c2.claim_id()}));  // this account only
+  EXPECT_EQ(preview.decision_breaches(), 2);
+  EXPECT_FALSE(Get(c.claim_id()).decision_breached());
+  EXPECT_EQ(Actions(History(c.claim_id())), std::vector<std::string>{"submit"});
+
+  // A month later, a back-fill as of ten days from now, one claim per page.
+  auto scanner = Scanner(*claims_schema_, absl::Hours(24 * 30));
+  ASSERT_TRUE(testing::Serving(*scanner));
+  const absl::Time as_of = absl::Now() + absl::Hours(24 * 10);
+  *req.mutable_as_of() = ToProtoTimestamp(as_of);
+  req.set_page_size(1);
+  cv1::RunBreachScanResponse first = Scan(*scanner, req);
+  EXPECT_FALSE(first.preview());
+  EXPECT_EQ(first.decision_breaches(), 1);
+  ASSERT_FALSE(first.next_page_token().empty());
+  req.set_page_token(first.next_page_token());
+  cv1::RunBreachScanResponse second = Scan(*scanner, req);
+  EXPECT_EQ(second.decision_breaches(), 1);
+  std::set<std::string> marked = ClaimIds(first);
+  marked.merge(ClaimIds(second));
+  EXPECT_EQ(marked, (std::set<std::string>{c.claim_id(), c2.claim_id()}));
+  EXPECT_FALSE(Get(elsewhere.claim_id()).decision_breached());  // another account
+
+  // Marked once; the mark is dated when the scan ran, not at its as_of, so the
+  // history stays in time order.
+  req.clear_page_token();
+  req.set_page_size(0);
+  EXPECT_EQ(Scan(*scanner, req).decision_breaches(), 0);
+  auto history = History(c.claim_id());
+  ASSERT_EQ(Actions(history), (std::vector<std::string>{"submit", "decision_tat_breach"}));
+  EXPECT_GT(FromProto(history[1].time()), as_of + absl::Hours(24 * 15));
+  EXPECT_GE(FromProto(history[1].time()), FromProto(history[0].time()));
+  EXPECT_EQ(history[1].actor(), "svc-claims");
+  EXPECT_EQ(history[0].kind(), cv1::CLAIM_EVENT_ACTION_SUBMIT);
+  EXPECT_EQ(history[1].kind(), cv1::CLAIM_EVENT_ACTION_DECISION_TAT_BREACH);
   EXPECT_TRUE(Get(c.claim_id()).decision_breached());
-  ASSERT_TRUE(claims_stub_->RunBreachScan(Ctx(kManager).get(), req, &resp).ok());
-  EXPECT_EQ(resp.decision_breaches(), 0);
-  int breach_events = 0;
-  for (const auto& e : History(c.claim_id())) breach_events += e.action() == "decision_tat_breach";
-  EXPECT_EQ(breach_events, 1);
 
   cv1::ListClaimsRequest list;
   list.set_member_id(m.member_id);
   list.set_breached_only(true);
   cv1::ListClaimsResponse listed;
   ASSERT_TRUE(claims_stub_->ListClaims(Ctx(kSpecialist).get(), list, &listed).ok());
-  ASSERT_EQ(listed.claims_size(), 1);
-  EXPECT_EQ(listed.claims(0).claim_id(), c.claim_id());
+  EXPECT_EQ(listed.claims_size(), 2);
 }
 
 TEST_F(ClaimsIntegrationTest, BreachScansOnTwoReplicasAtOnceMarkEachClaimOnce) {
-  auto replica = StartClaims(*claims_schema_);
-  ASSERT_TRUE(testing::Serving(*replica));
+  // Two replicas whose clocks are 90 days ahead: every open decision and
+  // settlement of the schema is overdue for them.
+  auto a_replica = Scanner(*claims_schema_, absl::Hours(24 * 90));
+  auto b_replica = Scanner(*claims_schema_, absl::Hours(24 * 90));
+  ASSERT_TRUE(testing::Serving(*a_replica));
+  ASSERT_TRUE(testing::Serving(*b_replica));
   Member m = NewMember(100000000);
   std::vector<std::string> mine;
   for (int i = 0; i < 6; ++i) {
@@ -761,21 +832,30 @@ TEST_F(ClaimsIntegrationTest, BreachScansOnTwoReplicasAtOnceMarkEachClaimOnce) {
   } while (!list.page_token().empty());
   ASSERT_GE(due, 5);
 
-  cv1::RunBreachScanRequest req;
-  *req.mutable_as_of() = ToProtoTimestamp(absl::Now() + absl::Hours(24 * 90));
-  auto scan = [&](const std::string& address, cv1::RunBreachScanResponse* out) {
-    auto stub = cv1::ClaimsService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-    return stub->RunBreachScan(Ctx(kManager).get(), req, out);
+  // Each replica scans every page; together they mark each due claim once.
+  auto scan_all = [&](testing::ServiceProcess* replica, int* decisions, int* settlements) {
+    cv1::RunBreachScanRequest req;
+    req.set_page_size(20);
+    auto stub = cv1::ClaimsService::NewStub(grpc::CreateChannel(replica->address(), grpc::InsecureChannelCredentials()));
+    for (;;) {
+      cv1::RunBreachScanResponse page;
+      grpc::Status s = stub->RunBreachScan(Ctx(kScanner).get(), req, &page);
+      if (!s.ok()) return s;
+      *decisions += page.decision_breaches();
+      *settlements += page.settlement_breaches();
+      if (page.next_page_token().empty()) return grpc::Status::OK;
+      req.set_page_token(page.next_page_token());
+    }
   };
-  cv1::RunBreachScanResponse a, b;
+  int a_decisions = 0, a_settlements = 0, b_decisions = 0, b_settlements = 0;
   grpc::Status sa, sb;
-  std::thread other([&] { sb = scan(replica->address(), &b); });
-  sa = scan(claims_->address(), &a);
+  std::thread other([&] { sb = scan_all(b_replica.get(), &b_decisions, &b_settlements); });
+  sa = scan_all(a_replica.get(), &a_decisions, &a_settlements);
   other.join();
   ASSERT_TRUE(sa.ok()) << sa.error_message();
   ASSERT_TRUE(sb.ok()) << sb.error_message();
-  EXPECT_EQ(a.decision_breaches() + b.decision_breaches(), due);
-  EXPECT_GE(a.settlement_breaches() + b.settlement_breaches(), 1);
+  EXPECT_EQ(a_decisions + b_decisions, due);
+  EXPECT_GE(a_settlements + b_settlements, 1);
   for (const std::string& id : mine) {
     int marks = 0;
     for (const auto& e : History(id)) marks += e.action() == "decision_tat_breach";
@@ -829,10 +909,11 @@ TEST_F(ClaimsIntegrationTest, ListsFilterByEveryNamedField) {
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(Submit(m.member_id, 3000 + i, &c[i]).ok());
   const absl::Time after = absl::Now() + absl::Microseconds(1);
   cv1::Claim reviewing = ToReview(c[1]);  // assigned to ana.reyes, now IN_REVIEW
+  auto scanner = Scanner(*claims_schema_, absl::Hours(24 * 30));
+  ASSERT_TRUE(testing::Serving(*scanner));
   cv1::RunBreachScanRequest scan;
-  *scan.mutable_as_of() = ToProtoTimestamp(absl::Now() + absl::Hours(24 * 30));
-  cv1::RunBreachScanResponse scanned;
-  ASSERT_TRUE(claims_stub_->RunBreachScan(Ctx(kManager).get(), scan, &scanned).ok());
+  scan.set_account_id(m.account_id);
+  Scan(*scanner, scan);
 
   auto list = [&](const std::function<void(cv1::ListClaimsRequest&)>& filter) {
     cv1::ListClaimsRequest req;
