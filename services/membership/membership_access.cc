@@ -66,6 +66,7 @@ AccessTable MembershipAccess() {
       {"RecordUtilization", utilization},
       // Claims confirms and reconciles what it recorded; the claims people see a claim's utilisation.
       {"GetUtilization", {.roles = Union({editors, claims_people}), .services = {"svc-claims"}}},
+      {"ListUtilizations", {.roles = Union({editors, claims_people}), .services = {"svc-claims"}}},
       {"ReverseUtilization", utilization},
   };
 }

@@ -369,6 +369,28 @@ absl::StatusOr<int64_t> DecideUtilization(const EligibilityFacts& facts, absl::C
   return UsedAfterRecording(facts, amount_minor);
 }
 
+// ---------------------------------------------------------------- utilisation ledger
+
+void FillRunningBalances(UsedByBenefitYear used, const std::map<std::string, BenefitTerms>& terms,
+                         const std::string& currency,
+                         google::protobuf::RepeatedPtrField<v1::UtilizationLedgerEntry>* entries) {
+  for (v1::UtilizationLedgerEntry& e : *entries) {
+    const v1::Utilization& u = e.utilization();
+    int64_t& so_far = used[{u.benefit_code(), u.service_date().year()}];
+    if (!u.reversed()) {
+      absl::StatusOr<Money> sum = Money(currency, so_far).Add(Money(currency, u.amount().amount_minor()));
+      so_far = sum.ok() ? sum->minor() : kMaxMoneyMinor;
+    }
+    e.mutable_used_in_year()->set_currency_code(currency);
+    e.mutable_used_in_year()->set_amount_minor(so_far);
+    e.mutable_remaining_limit()->set_currency_code(currency);
+    auto t = terms.find(u.benefit_code());
+    if (t == terms.end()) continue;
+    e.set_unlimited(t->second.unlimited);
+    e.mutable_remaining_limit()->set_amount_minor(RemainingLimit(t->second, currency, so_far));
+  }
+}
+
 // ---------------------------------------------------------------- validation
 
 namespace {

@@ -213,6 +213,21 @@ absl::StatusOr<int64_t> DecideUtilization(const EligibilityFacts& facts, absl::C
                                           int64_t amount_minor, std::string_view currency,
                                           std::string_view member_id);
 
+// ---------------------------------------------------------------- utilisation ledger
+
+// Non-reversed utilisation per (benefit code, calendar year).
+using UsedByBenefitYear = std::map<std::pair<std::string, int>, int64_t>;
+
+// Fills each entry's running balance, in the order given (record order):
+// used_in_year starts from `used_before` (what the entries before the first
+// one used) and grows by every entry not reversed; remaining_limit is the
+// benefit's annual limit in `terms` less that. A benefit no longer in the plan
+// shows used_in_year with no limit. Amounts in `currency`, through Money's
+// checked arithmetic (a sum past 10^15 stays at the bound).
+void FillRunningBalances(UsedByBenefitYear used_before, const std::map<std::string, BenefitTerms>& terms,
+                         const std::string& currency,
+                         google::protobuf::RepeatedPtrField<v1::UtilizationLedgerEntry>* entries);
+
 // ---------------------------------------------------------------- validation
 
 // Each returns INVALID_ARGUMENT naming `field` (prefixed to nested fields) and the rule.

@@ -555,6 +555,36 @@ TEST(UtilizationDecisionTest, RefusalsNameTheirReason) {
             absl::StatusCode::kNotFound);
 }
 
+TEST(LedgerTest, TheBalanceRunsPerBenefitAndYearAndSkipsReversedEntries) {
+  google::protobuf::RepeatedPtrField<v1::UtilizationLedgerEntry> entries;
+  auto add = [&](const std::string& code, int year, int64_t amount, bool reversed) {
+    v1::Utilization* u = entries.Add()->mutable_utilization();
+    u->set_benefit_code(code);
+    *u->mutable_service_date() = ToProto(CivilDay(year, 3, 1));
+    u->mutable_amount()->set_amount_minor(amount);
+    u->set_reversed(reversed);
+  };
+  add("OUTPATIENT", 2026, 20000, false);
+  add("OUTPATIENT", 2026, 5000, true);
+  add("ROOM", 2026, 70000, false);
+  add("OUTPATIENT", 2027, 1000, false);
+  add("GONE", 2026, 300, false);  // a benefit the member's plan no longer has
+  std::map<std::string, BenefitTerms> terms = {{"OUTPATIENT", Outpatient()}};
+  terms["ROOM"].code = "ROOM";
+  terms["ROOM"].unlimited = true;
+  FillRunningBalances({{{"OUTPATIENT", 2026}, 50000}}, terms, "PHP", &entries);
+  EXPECT_EQ(entries[0].used_in_year().amount_minor(), 70000);
+  EXPECT_EQ(entries[0].remaining_limit().amount_minor(), 30000);
+  EXPECT_EQ(entries[1].used_in_year().amount_minor(), 70000);  // reversed: nothing
+  EXPECT_TRUE(entries[2].unlimited());
+  EXPECT_EQ(entries[2].remaining_limit().amount_minor(), 0);
+  EXPECT_EQ(entries[3].used_in_year().amount_minor(), 1000);  // a new year
+  EXPECT_EQ(entries[3].remaining_limit().amount_minor(), 99000);
+  EXPECT_EQ(entries[4].used_in_year().amount_minor(), 300);
+  EXPECT_FALSE(entries[4].unlimited());
+  EXPECT_EQ(entries[4].remaining_limit().currency_code(), "PHP");
+}
+
 TEST(EnumLabelTest, LabelsAreTheCodecNamesLowerCased) {
   EXPECT_EQ(EnumLabel(v1::MOVEMENT_TYPE_PLAN_CHANGE), "plan_change");
   EXPECT_EQ(EnumLabel(v1::CLIENT_ACCOUNT_TYPE_DIRECT_CLIENT), "direct_client");

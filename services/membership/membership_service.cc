@@ -521,4 +521,20 @@ grpc::Status MembershipServiceImpl::GetUtilization(grpc::ServerContext* ctx, con
   });
 }
 
+grpc::Status MembershipServiceImpl::ListUtilizations(grpc::ServerContext* ctx, const v1::ListUtilizationsRequest* req,
+                                                     v1::ListUtilizationsResponse* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->member_id(), "member_id", 64));
+    CAREOPS_RETURN_IF_ERROR(OptionalId(req->benefit_code(), "benefit_code", 64));
+    CAREOPS_ASSIGN_OR_RETURN(Page<v1::UtilizationLedgerEntry> result,
+                             store_.ListUtilizations({req->member_id(), req->benefit_code()}, page));
+    for (v1::UtilizationLedgerEntry& e : result.items) *resp->add_entries() = std::move(e);
+    if (result.more && resp->entries_size() > 0) {
+      resp->set_next_page_token(NextPageToken(*req, resp->entries().rbegin()->utilization().utilization_id()));
+    }
+    return absl::OkStatus();
+  });
+}
+
 }  // namespace careops::membership

@@ -84,6 +84,8 @@ class MembershipServiceImpl final : public v1::MembershipService::Service {
                                   v1::Utilization* resp) override;
   grpc::Status GetUtilization(grpc::ServerContext* ctx, const v1::GetUtilizationRequest* req,
                               v1::Utilization* resp) override;
+  grpc::Status ListUtilizations(grpc::ServerContext* ctx, const v1::ListUtilizationsRequest* req,
+                                v1::ListUtilizationsResponse* resp) override;
 
  private:
   absl::StatusOr<v1::ClientAccount> Transition(const Mutation& m, const std::string& account_id,

@@ -56,6 +56,10 @@ class FakeStore final : public MembershipStore {
     return m;
   }
   absl::StatusOr<v1::Member> GetMember(const std::string&) override { return Unimplemented(); }
+  absl::StatusOr<Page<v1::UtilizationLedgerEntry>> ListUtilizations(const UtilizationFilter&,
+                                                                    const PageRequest&) override {
+    return Unimplemented();
+  }
   absl::StatusOr<Page<v1::Member>> ListMembers(const MemberFilter& f, const PageRequest& p) override {
     ++calls;
     last_member_filter = f;

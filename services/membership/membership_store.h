@@ -70,6 +70,11 @@ struct MovementFilter {
   absl::Time as_of;  // for overdue_only and each movement's `overdue`
 };
 
+struct UtilizationFilter {
+  std::string member_id;     // required
+  std::string benefit_code;  // empty: every benefit
+};
+
 struct AccountTransition {
   std::string account_id;
   std::string etag;
@@ -175,6 +180,10 @@ class MembershipStore {
                                                              const v1::ReverseUtilizationRequest& request) = 0;
   // The record under `source_reference` with the remaining limit now; NOT_FOUND when none.
   virtual absl::StatusOr<v1::Utilization> GetUtilization(const std::string& source_reference) = 0;
+  // A page of the member's ledger in record order, with each entry's running
+  // balance (FillRunningBalances); NOT_FOUND for an unknown member.
+  virtual absl::StatusOr<Page<v1::UtilizationLedgerEntry>> ListUtilizations(const UtilizationFilter& filter,
+                                                                            const PageRequest& page) = 0;
 
   // ---- gauges
   // Current counts; movements are overdue when PENDING with due time before `as_of`.

@@ -180,6 +180,16 @@ constexpr char kInsertUtilization[] =
 constexpr char kReverseUtilization[] =
     "UPDATE utilizations SET reversed = 1, reverse_reason = ?, reversed_at = ? WHERE utilization_id = ?";
 
+// The ledger: a member's records in record order (utilization_id is issued in
+// time order), and what the records before a page used, per benefit and year.
+constexpr char kListUtilizations[] = "SELECT " CAREOPS_UTILIZATION_COLUMNS " FROM utilizations";
+constexpr char kUtilizationsOfMember[] = "member_id = ?";
+constexpr char kMaybeUtilizationBenefit[] = "(? IS NULL OR benefit_code = ?)";
+constexpr char kUsedBeforePage[] =
+    "SELECT benefit_code, YEAR(service_date), SUM(amount_minor) FROM utilizations"
+    " WHERE member_id = ? AND (? IS NULL OR benefit_code = ?) AND reversed = 0 AND utilization_id <= ?"
+    " GROUP BY benefit_code, YEAR(service_date)";
+
 constexpr char kCountMembers[] = "SELECT status, COUNT(*) FROM members GROUP BY status";
 constexpr char kCountAccounts[] = "SELECT type, status, COUNT(*) FROM client_accounts GROUP BY type, status";
 constexpr char kCountOverdueMovements[] =
@@ -1192,6 +1202,45 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::GetUtilization(const std::
     return absl::NotFoundError(absl::StrCat("source_reference: no utilisation was recorded for ", Quote(source_reference)));
   }
   return std::move(*out);
+}
+
+absl::StatusOr<Page<v1::UtilizationLedgerEntry>> MysqlMembershipStore::ListUtilizations(const UtilizationFilter& f,
+                                                                                        const PageRequest& page) {
+  Page<v1::UtilizationLedgerEntry> out;
+  // One snapshot for the page and the sums before it, so the balance adds up.
+  mysql::TransactionOptions snapshot;
+  snapshot.isolation = "REPEATABLE READ";
+  CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(
+      pool_,
+      [&](mysql::Connection& c) -> absl::Status {
+        out = {};
+        CAREOPS_ASSIGN_OR_RETURN(const v1::Member member, LoadMember(c, f.member_id));
+        CAREOPS_ASSIGN_OR_RETURN(const v1::Plan plan, LoadPlan(c, member.plan_id()));
+        std::map<std::string, BenefitTerms> terms;
+        for (const v1::Benefit& b : plan.benefits()) terms[b.code()] = TermsFromProto(b);
+        mysql::KeysetQuery q(kListUtilizations, "utilization_id");
+        q.Where(kUtilizationsOfMember, f.member_id).Where(kMaybeUtilizationBenefit, TextFilter(f.benefit_code));
+        CAREOPS_ASSIGN_OR_RETURN(auto records, q.Fetch<v1::Utilization>(c, page, ReadUtilization));
+        UsedByBenefitYear used_before;
+        Statement st(c, kUsedBeforePage);
+        st.Add(f.member_id).AddRepeated(TextFilter(f.benefit_code), 2).Add(page.after_id);
+        CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+        while (rows.Next()) {
+          RowReader& r = rows.row();
+          std::string benefit = r.String();
+          const int year = r.Int();
+          used_before[{std::move(benefit), year}] = r.Int64();
+          CAREOPS_RETURN_IF_ERROR(r.status());
+        }
+        google::protobuf::RepeatedPtrField<v1::UtilizationLedgerEntry> entries;
+        for (v1::Utilization& u : records.items) *entries.Add()->mutable_utilization() = std::move(u);
+        FillRunningBalances(std::move(used_before), terms, plan.currency_code(), &entries);
+        for (v1::UtilizationLedgerEntry& e : entries) out.items.push_back(std::move(e));
+        out.more = records.more;
+        return absl::OkStatus();
+      },
+      snapshot));
+  return out;
 }
 
 absl::StatusOr<MembershipCounts> MysqlMembershipStore::Count(absl::Time as_of) {

@@ -74,6 +74,8 @@ class MysqlMembershipStore final : public MembershipStore {
   absl::StatusOr<v1::Utilization> ReverseUtilization(const MutationContext& m,
                                                      const v1::ReverseUtilizationRequest& request) override;
   absl::StatusOr<v1::Utilization> GetUtilization(const std::string& source_reference) override;
+  absl::StatusOr<Page<v1::UtilizationLedgerEntry>> ListUtilizations(const UtilizationFilter& filter,
+                                                                    const PageRequest& page) override;
 
   absl::StatusOr<MembershipCounts> Count(absl::Time as_of) override;
 

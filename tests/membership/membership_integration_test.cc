@@ -1189,6 +1189,71 @@ TEST_F(MembershipTest, EligibilityJudgesTheAccountStatusInForceOnTheServiceDate)
   EXPECT_TRUE(m_->Check(id, "OUTPATIENT", D(2026, 4, 20), 100).eligible());
 }
 
+// The ledger reads back every record in the order it was made, with its
+// reversal and the running balance of its benefit and year, across pages.
+TEST_F(MembershipTest, TheUtilisationLedgerShowsEveryEntryWithItsRunningBalance) {
+  v1::ClientAccount account = m_->Account("Ledger Co");
+  v1::Plan plan = m_->Plan(account.account_id());
+  v1::Member member = m_->Enroll(account, plan, "LG-1");
+  v1::Utilization u;
+  ASSERT_TRUE(m_->Record(member.member_id(), "OUTPATIENT", 20000, "ledger-a", &u, D(2026, 3, 2)).ok());
+  ASSERT_TRUE(m_->Record(member.member_id(), "OUTPATIENT", 30000, "ledger-b", &u, D(2026, 4, 2)).ok());
+  ASSERT_TRUE(m_->Record(member.member_id(), "DENTAL", 5000, "ledger-d", &u, D(2026, 4, 3)).ok());
+  ASSERT_TRUE(m_->Record(member.member_id(), "OUTPATIENT", 10000, "ledger-c", &u, D(2027, 1, 5)).ok());
+  v1::ReverseUtilizationRequest reverse;
+  reverse.set_source_reference("ledger-a");
+  reverse.set_reason("approval reversed");
+  ASSERT_TRUE(m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(), reverse, &u).ok());
+
+  v1::ListUtilizationsRequest list;
+  list.set_member_id(member.member_id());
+  list.set_benefit_code("OUTPATIENT");
+  list.set_page_size(2);
+  v1::ListUtilizationsResponse page1, page2;
+  ASSERT_TRUE(m_->stub().ListUtilizations(m_->Ctx().get(), list, &page1).ok());
+  ASSERT_EQ(page1.entries_size(), 2);
+  ASSERT_FALSE(page1.next_page_token().empty());
+  list.set_page_token(page1.next_page_token());
+  ASSERT_TRUE(m_->stub().ListUtilizations(m_->Ctx().get(), list, &page2).ok());
+  ASSERT_EQ(page2.entries_size(), 1);
+  EXPECT_TRUE(page2.next_page_token().empty());
+  struct Line {
+    std::string source;
+    bool reversed;
+    int64_t used, remaining;
+    bool operator==(const Line&) const = default;
+  };
+  std::vector<Line> ledger;
+  for (const auto* page : {&page1, &page2}) {
+    for (const auto& e : page->entries()) {
+      ledger.push_back({e.utilization().source_reference(), e.utilization().reversed(), e.used_in_year().amount_minor(),
+                        e.remaining_limit().amount_minor()});
+    }
+  }
+  // The reversed record counts nothing; 2027 starts a new year (limit PHP 1000.00).
+  EXPECT_EQ(ledger, (std::vector<Line>{{"ledger-a", true, 0, 100000},
+                                       {"ledger-b", false, 30000, 70000},
+                                       {"ledger-c", false, 10000, 90000}}));
+  EXPECT_EQ(page1.entries(0).utilization().reverse_reason(), "approval reversed");
+  EXPECT_EQ(page1.entries(1).remaining_limit().currency_code(), "PHP");
+
+  v1::ListUtilizationsRequest all;
+  all.set_member_id(member.member_id());
+  v1::ListUtilizationsResponse every;
+  ASSERT_TRUE(m_->stub().ListUtilizations(m_->Ctx().get(), all, &every).ok());
+  ASSERT_EQ(every.entries_size(), 4);
+  EXPECT_EQ(every.entries(2).utilization().benefit_code(), "DENTAL");
+  EXPECT_EQ(every.entries(2).used_in_year().amount_minor(), 5000);
+  EXPECT_EQ(every.entries(2).remaining_limit().amount_minor(), 45000);
+
+  all.set_member_id("01J0000000000000000000NONE");
+  EXPECT_EQ(m_->stub().ListUtilizations(m_->Ctx().get(), all, &every).error_code(), StatusCode::NOT_FOUND);
+  all.clear_member_id();
+  grpc::Status s = m_->stub().ListUtilizations(m_->Ctx().get(), all, &every);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "member_id: is required");
+}
+
 TEST_F(MembershipTest, UtilisationIsIdempotentBySourceReferenceAndReversible) {
   v1::ClientAccount account = m_->Account("Utilisation Co");
   v1::Plan plan = m_->Plan(account.account_id());
