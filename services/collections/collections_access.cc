@@ -39,6 +39,9 @@ AccessTable CollectionsAccess() {
       {"RunDunning", {.roles = {"collection_assistant", "manager"}, .services = {}}},
       {"ListNotices", read},
       {"GetNotice", read},
+      // The pre-payment program is run by the collection and account management.
+      {"ListPrepaymentEligible", {.roles = {"collection_assistant", "finance", "manager", "account_manager"},
+                                  .services = {}}},
       // Retention's churn signals and reporting's KPIs read summaries only.
       {"GetAccountCollectionsSummary",
        {.roles = {"collection_assistant", "finance", "manager", "account_manager", "analyst"},

@@ -54,6 +54,7 @@ class ComponentOrder {
 struct OpenItem {
   std::string installment_id;
   std::string number;
+  std::string kind = "REGULAR";  // the InstallmentKind short name
   absl::CivilDay due_date;
   std::array<int64_t, kComponents> outstanding{};  // by Component, minor units, >= 0
   int64_t total() const { return outstanding[0] + outstanding[1] + outstanding[2]; }

@@ -704,4 +704,35 @@ grpc::Status CollectionsServiceImpl::GetMonthlyCollectionsSummary(grpc::ServerCo
   });
 }
 
+grpc::Status CollectionsServiceImpl::ListPrepaymentEligible(grpc::ServerContext* ctx,
+                                                            const v1::ListPrepaymentEligibleRequest* req,
+                                                            v1::ListPrepaymentEligibleResponse* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
+    absl::CivilDay as_of = absl::ToCivilDay(call.now, absl::UTCTimeZone());
+    if (req->has_as_of()) {
+      CAREOPS_ASSIGN_OR_RETURN(as_of, FromProto(req->as_of(), "as_of"));
+    }
+    if (req->within_days() < 0 || req->within_days() > 3650) {
+      return InvalidArgument("within_days", "must be 0..3650 (0: 90)");
+    }
+    const int within = req->within_days() == 0 ? 90 : req->within_days();
+    CAREOPS_ASSIGN_OR_RETURN(auto rows, store_.MaturingBalances(as_of + 1, as_of + within, kMaxBatchRows));
+    std::map<std::string, bool> current;  // ledger -> 0 days past due on as_of
+    *resp->mutable_as_of() = ToProto(as_of);
+    for (auto& [currency, row] : rows) {
+      auto it = current.find(row.ledger_id());
+      if (it == current.end()) {
+        CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, store_.GetAgingInputs(row.ledger_id()));
+        const LedgerAging a = AgeLedger(in.open_items, in.pauses, as_of, options_.grace_days, options_.buckets);
+        it = current.emplace(row.ledger_id(), a.days_past_due == 0).first;
+      }
+      if (!it->second) continue;
+      CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay due, FromProto(row.due_date(), "due_date"));
+      row.set_days_to_maturity(static_cast<int32_t>(due - as_of));
+      *resp->add_balances() = std::move(row);
+    }
+    return absl::OkStatus();
+  });
+}
+
 }  // namespace careops::collections

@@ -73,6 +73,8 @@ class CollectionsServiceImpl final : public v1::CollectionsService::Service {
   grpc::Status ListNotices(grpc::ServerContext* ctx, const v1::ListNoticesRequest* req,
                            v1::ListNoticesResponse* resp) override;
   grpc::Status GetNotice(grpc::ServerContext* ctx, const v1::GetNoticeRequest* req, v1::Notice* resp) override;
+  grpc::Status ListPrepaymentEligible(grpc::ServerContext* ctx, const v1::ListPrepaymentEligibleRequest* req,
+                                      v1::ListPrepaymentEligibleResponse* resp) override;
   grpc::Status GetAccountCollectionsSummary(grpc::ServerContext* ctx, const v1::GetAccountCollectionsSummaryRequest* req,
                                             v1::AccountCollectionsSummary* resp) override;
   grpc::Status GetMonthlyCollectionsSummary(grpc::ServerContext* ctx, const v1::GetMonthlyCollectionsSummaryRequest* req,

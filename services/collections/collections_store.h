@@ -186,6 +186,10 @@ class CollectionsStore {
                                               v1::DeliveryState state, absl::Time next_attempt,
                                               const std::string& error, absl::Time now) = 0;
 
+  // Balloon / remaining and retention installments with a balance due in
+  // [first, last], soonest first, at most `limit`.
+  virtual absl::StatusOr<std::vector<std::pair<std::string, v1::MaturingBalance>>> MaturingBalances(
+      absl::CivilDay first, absl::CivilDay last, int limit) = 0;  // (currency, row)
   // The ledger of a membership account; NOT_FOUND naming account_id when none.
   virtual absl::StatusOr<std::string> LedgerOfAccount(const std::string& account_id) = 0;
   // Per currency: what fell due in [first, last] and the POSTED payments dated in it.

@@ -17,6 +17,7 @@ absl::Status Bad(std::string_view why) { return InvalidArgument("dunning_ladder"
 
 std::optional<RungKind> KindNamed(std::string_view name) {
   if (name == "reminder") return RungKind::kReminder;
+  if (name == "balance") return RungKind::kBalanceReminder;
   if (name == "first") return RungKind::kFirst;
   if (name == "second") return RungKind::kSecond;
   if (name == "third") return RungKind::kThird;
@@ -33,13 +34,14 @@ std::string_view RungKindName(RungKind kind) {
     case RungKind::kSecond: return "SECOND_NOTICE";
     case RungKind::kThird: return "THIRD_NOTICE";
     case RungKind::kCancellation: return "NOTICE_OF_CANCELLATION";
+    case RungKind::kBalanceReminder: return "BALANCE_REMINDER";
   }
   return "FIRST_NOTICE";
 }
 
 std::optional<RungKind> ParseRungKind(std::string_view name) {
   for (RungKind k : {RungKind::kReminder, RungKind::kFirst, RungKind::kSecond, RungKind::kThird,
-                     RungKind::kCancellation}) {
+                     RungKind::kCancellation, RungKind::kBalanceReminder}) {
     if (RungKindName(k) == name) return k;
   }
   return std::nullopt;
@@ -52,6 +54,7 @@ std::string RungTitle(RungKind kind) {
     case RungKind::kSecond: return "Second notice";
     case RungKind::kThird: return "Third notice";
     case RungKind::kCancellation: return "Notice of Cancellation";
+    case RungKind::kBalanceReminder: return "Maturing balance reminder";
   }
   return "Notice";
 }
@@ -63,18 +66,19 @@ std::string Rung::name() const {
     case RungKind::kSecond: return "second";
     case RungKind::kThird: return "third";
     case RungKind::kCancellation: return "noc";
+    case RungKind::kBalanceReminder: return absl::StrCat("balance-", day);
   }
   return "first";
 }
 
 std::string DunningLadder::DefaultText() {
-  return "reminder:7,first:10,second:30:fee=50000:rate_bp=1200:spacing=7,third:60:fee=100000:rate_bp=1200:spacing=7,"
+  return "reminder:7,balance:60,balance:30,balance:7,first:10,second:30:fee=50000:rate_bp=1200:spacing=7,third:60:fee=100000:rate_bp=1200:spacing=7,"
          "noc:90:spacing=7:grace=15";
 }
 
 absl::StatusOr<DunningLadder> DunningLadder::Parse(std::string_view text) {
   DunningLadder out;
-  std::set<int64_t> leads;
+  std::set<int64_t> leads, balance_leads;
   for (absl::string_view entry : absl::StrSplit(Abs(text), ',')) {
     entry = absl::StripAsciiWhitespace(entry);
     std::vector<std::string> parts = absl::StrSplit(entry, ':');
@@ -109,12 +113,15 @@ absl::StatusOr<DunningLadder> DunningLadder::Parse(std::string_view text) {
                                 "' (fee, rate_bp, spacing, grace)"));
       }
     }
-    if (r.kind == RungKind::kReminder) {
+    if (r.kind == RungKind::kReminder || r.kind == RungKind::kBalanceReminder) {
       if (r.fee_minor != 0 || r.rate_bp != 0 || has_grace) {
         return Bad(absl::StrCat("reminder '", entry, "' cannot carry a fee, interest or grace"));
       }
-      if (!leads.insert(r.day).second) return Bad(absl::StrCat("reminder lead ", r.day, " appears twice"));
-      out.reminders_.push_back(r);
+      const bool balance = r.kind == RungKind::kBalanceReminder;
+      if (!(balance ? balance_leads : leads).insert(r.day).second) {
+        return Bad(absl::StrCat(parts[0], " lead ", r.day, " appears twice"));
+      }
+      (balance ? out.balance_reminders_ : out.reminders_).push_back(r);
       continue;
     }
     if (has_grace != (r.kind == RungKind::kCancellation)) {
@@ -133,7 +140,9 @@ absl::StatusOr<DunningLadder> DunningLadder::Parse(std::string_view text) {
     out.notices_.push_back(r);
   }
   if (out.notices_.empty()) return Bad("needs at least one notice rung (first, second, third or noc)");
-  std::sort(out.reminders_.begin(), out.reminders_.end(), [](const Rung& a, const Rung& b) { return a.day > b.day; });
+  for (auto* list : {&out.reminders_, &out.balance_reminders_}) {
+    std::sort(list->begin(), list->end(), [](const Rung& a, const Rung& b) { return a.day > b.day; });
+  }
   return out;
 }
 
@@ -158,6 +167,10 @@ std::string LadderSubject(int episode, int sequence) { return absl::StrCat("ladd
 
 std::string ReminderSubject(const std::string& installment_id, int64_t lead) {
   return absl::StrCat("reminder/", installment_id, "/", lead);
+}
+
+std::string BalanceReminderSubject(const std::string& installment_id, int64_t lead) {
+  return absl::StrCat("balance/", installment_id, "/", lead);
 }
 
 std::vector<std::string> PaidNotices(const std::vector<NoticeRecord>& notices,
@@ -197,16 +210,19 @@ absl::StatusOr<DunningDecision> DecideDunning(const DunningInputs& in, const Dun
     }
   }
 
-  // Reminders for what falls due soon.
+  // Reminders for what falls due soon: instalments, and maturing balances.
   for (const OpenItem& item : in.open_items) {
     if (item.outstanding[static_cast<int>(Component::kPrincipal)] <= 0 || item.due_date <= as_of) continue;
+    const bool maturing = item.kind == "BALLOON" || item.kind == "RETENTION";
+    if (!maturing && item.kind != "REGULAR") continue;
     const int64_t days_to_due = item.due_date - as_of;
     const Rung* nearest = nullptr;  // reminders are largest lead first
-    for (const Rung& r : ladder.reminders()) {
+    for (const Rung& r : maturing ? ladder.balance_reminders() : ladder.reminders()) {
       if (r.day >= days_to_due) nearest = &r;
     }
     if (nearest == nullptr) continue;
-    std::string subject = ReminderSubject(item.installment_id, nearest->day);
+    std::string subject = maturing ? BalanceReminderSubject(item.installment_id, nearest->day)
+                                   : ReminderSubject(item.installment_id, nearest->day);
     if (in.subjects_sent.count(subject) > 0) continue;
     NoticeDraft d;
     d.rung = *nearest;
@@ -304,6 +320,10 @@ std::string_view DefaultNoticeTemplate(RungKind kind) {
              "due and has been suspended. Outstanding: {outstanding}; fee: {fee}; interest: {interest}; total due: "
              "{total} (installments {installments}). Unless the total is paid by {grace_until}, your account will "
              "be cancelled on that date.\n";
+    case RungKind::kBalanceReminder:
+      return "Dear {account_name},\n\nYour balance {installments} of {outstanding} matures on {due_date}. To "
+             "avoid a large payment at once, you may pay it ahead of time; ask us about the pre-payment "
+             "program.\n";
     default:
       return "Dear {account_name},\n\n{rung_title} ({as_of})\n\nYour account is {days_past_due} days past due. "
              "Outstanding: {outstanding}; fee: {fee}; interest: {interest}; total due: {total} (installments "

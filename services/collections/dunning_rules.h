@@ -23,9 +23,11 @@
 // re-run of a day decides nothing new (the rung was issued; the reminder's
 // subject exists) and a replay of a past day cannot issue before a later notice.
 //
-// Reminders: an installment with principal owed and due after as_of gets the
-// reminder of the smallest lead that still covers the days to its due date, once
-// (a late run sends the nearer reminder, not the missed earlier one).
+// Reminders: a REGULAR installment with principal owed and due after as_of gets
+// the reminder of the smallest lead that still covers the days to its due date,
+// once (a late run sends the nearer reminder, not the missed earlier one). A
+// BALLOON or RETENTION balance still owed gets the balance reminders the same
+// way at their lead times; one paid in full gets none.
 #pragma once
 
 #include <cstdint>
@@ -42,9 +44,10 @@
 
 namespace careops::collections {
 
-enum class RungKind { kReminder, kFirst, kSecond, kThird, kCancellation };
+enum class RungKind { kReminder, kFirst, kSecond, kThird, kCancellation, kBalanceReminder };
 // "REMINDER", "FIRST_NOTICE", "SECOND_NOTICE", "THIRD_NOTICE",
-// "NOTICE_OF_CANCELLATION": the NoticeRung short names, stored and exported.
+// "NOTICE_OF_CANCELLATION", "BALANCE_REMINDER": the NoticeRung short names,
+// stored and exported.
 std::string_view RungKindName(RungKind kind);
 std::optional<RungKind> ParseRungKind(std::string_view name);
 // "Payment reminder", "First notice", ..., "Notice of Cancellation".
@@ -74,10 +77,13 @@ class DunningLadder {
   static absl::StatusOr<DunningLadder> Parse(std::string_view text);
   static std::string DefaultText();
   const std::vector<Rung>& reminders() const { return reminders_; }  // largest lead first
+  // Maturing balloon / remaining and retention balances: largest lead first.
+  const std::vector<Rung>& balance_reminders() const { return balance_reminders_; }
   const std::vector<Rung>& notices() const { return notices_; }      // ladder order
 
  private:
   std::vector<Rung> reminders_;
+  std::vector<Rung> balance_reminders_;
   std::vector<Rung> notices_;
 };
 
@@ -131,9 +137,11 @@ struct DunningDecision {
   int64_t days_past_due = 0;
 };
 
-// "ladder/<episode>/<sequence>" or "reminder/<installment_id>/<lead>".
+// "ladder/<episode>/<sequence>", "reminder/<installment_id>/<lead>" or
+// "balance/<installment_id>/<lead>".
 std::string LadderSubject(int episode, int sequence);
 std::string ReminderSubject(const std::string& installment_id, int64_t lead);
+std::string BalanceReminderSubject(const std::string& installment_id, int64_t lead);
 
 // The ISSUED notices among `notices` whose every covered installment is paid
 // (absent from `open_items`).

@@ -252,6 +252,25 @@ TEST(DecideDunning, RemindersComeOnceInTheirWindowTheNearestLeadWhenLate) {
   EXPECT_TRUE(DecideDunning(in, Ladder(), CivilDay(2026, 3, 1), 0, "PHP")->issue.empty());
 }
 
+TEST(DecideDunning, MaturingBalancesGetTheirRemindersAtEachLeadAndNoneWhenPaid) {
+  DunningLadder l = Ladder("balance:60,balance:30,balance:7,first:10");
+  DunningInputs in;
+  OpenItem balloon = Item("b", CivilDay(2026, 6, 30), 900000);
+  balloon.kind = "BALLOON";
+  in.open_items = {balloon};
+  EXPECT_TRUE(DecideDunning(in, l, CivilDay(2026, 4, 30), 0, "PHP")->issue.empty());  // 61 days before
+  auto at60 = DecideDunning(in, l, CivilDay(2026, 5, 1), 0, "PHP");
+  ASSERT_EQ(at60->issue.size(), 1u);
+  EXPECT_EQ(at60->issue[0].subject, "balance/b/60");
+  EXPECT_EQ(at60->issue[0].rung.kind, RungKind::kBalanceReminder);
+  EXPECT_EQ(at60->issue[0].outstanding_minor, 900000);
+  in.subjects_sent = {"balance/b/60"};
+  EXPECT_EQ(DecideDunning(in, l, CivilDay(2026, 5, 31), 0, "PHP")->issue[0].subject, "balance/b/30");
+  // Paid in full: no reminder at 7 days.
+  in.open_items.clear();
+  EXPECT_TRUE(DecideDunning(in, l, CivilDay(2026, 6, 23), 0, "PHP")->issue.empty());
+}
+
 TEST(RenderTemplate, ReplacesFieldsAndRefusesUnknownOnes) {
   auto text = RenderTemplate("Dear {account_name}, pay {total}.", {{"account_name", "Acme"}, {"total", "PHP 1.00"}},
                              "notice_templates");

@@ -187,6 +187,15 @@ constexpr char kRecordDelivery[] =
     " AND delivery_state = 'PENDING'";
 
 // ---- Summaries for retention and reporting.
+constexpr char kMaturingBalances[] =
+    "SELECT i.ledger_id, l.account_id, l.account_name, l.currency, i.installment_id, i.number, i.kind, i.due_date,"
+    " (i.fee_minor + i.interest_minor + i.principal_minor)"
+    " - (i.paid_fee_minor + i.paid_interest_minor + i.paid_principal_minor) AS balance"
+    " FROM installments i JOIN ledgers l ON l.ledger_id = i.ledger_id"
+    " WHERE i.kind IN ('BALLOON', 'RETENTION') AND i.due_date BETWEEN ? AND ?"
+    " AND i.fee_minor + i.interest_minor + i.principal_minor"
+    " > i.paid_fee_minor + i.paid_interest_minor + i.paid_principal_minor"
+    " ORDER BY i.due_date, i.installment_id LIMIT ?";
 constexpr char kDueInPeriod[] =
     "SELECT l.currency, COALESCE(SUM(i.fee_minor + i.interest_minor + i.principal_minor), 0) FROM installments i"
     " JOIN ledgers l ON l.ledger_id = i.ledger_id WHERE i.due_date BETWEEN ? AND ? GROUP BY l.currency";
@@ -258,6 +267,7 @@ absl::StatusOr<OpenItem> ReadOpenItem(const sql::ResultSet& rs) {
   OpenItem item;
   item.installment_id = Str(rs, 1);
   item.number = Str(rs, 3);
+  item.kind = Str(rs, 4);
   CAREOPS_ASSIGN_OR_RETURN(item.due_date, ParseSqlDate(Str(rs, 5)));
   item.outstanding = {rs.getInt64(6) - rs.getInt64(9), rs.getInt64(7) - rs.getInt64(10),
                       rs.getInt64(8) - rs.getInt64(11)};
@@ -1471,6 +1481,33 @@ absl::StatusOr<std::map<std::string, CollectionsStore::PeriodFigures>> MysqlColl
         PeriodFigures& f = out[Str(*rs, 1)];
         (due ? f.due_minor : f.collected_minor) = rs->getInt64(2);
       }
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, v1::MaturingBalance>>> MysqlCollectionsStore::MaturingBalances(
+    absl::CivilDay first, absl::CivilDay last, int limit) {
+  std::vector<std::pair<std::string, v1::MaturingBalance>> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    auto& st = conn.Prepare(kMaturingBalances);
+    st.setString(1, ToSqlDate(first));
+    st.setString(2, ToSqlDate(last));
+    st.setInt(3, limit);
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) {
+      v1::MaturingBalance b;
+      b.set_ledger_id(Str(*rs, 1));
+      b.set_account_id(Str(*rs, 2));
+      b.set_account_name(Str(*rs, 3));
+      const std::string currency = Str(*rs, 4);
+      b.set_installment_id(Str(*rs, 5));
+      b.set_number(Str(*rs, 6));
+      b.set_kind(EnumFromShortName<v1::InstallmentKind>(Str(*rs, 7)));
+      CAREOPS_ASSIGN_OR_RETURN(*b.mutable_due_date(), DateColumn(*rs, 8));
+      *b.mutable_balance() = Minor(currency, rs->getInt64(9));
+      out.emplace_back(currency, std::move(b));
     }
     return absl::OkStatus();
   }));

@@ -49,6 +49,9 @@ class MysqlCollectionsStore final : public CollectionsStore {
   absl::StatusOr<std::map<std::pair<std::string, std::string>, int64_t>> NoticesByRungAndChannel() override;
   absl::StatusOr<int64_t> LapsesAwaitingCancellation() override;
   absl::StatusOr<std::string> LedgerOfAccount(const std::string& account_id) override;
+  absl::StatusOr<std::vector<std::pair<std::string, v1::MaturingBalance>>> MaturingBalances(absl::CivilDay first,
+                                                                                         absl::CivilDay last,
+                                                                                         int limit) override;
   absl::StatusOr<std::map<std::string, PeriodFigures>> PeriodFiguresByCurrency(absl::CivilDay first,
                                                                                absl::CivilDay last) override;
   absl::StatusOr<std::vector<EmailToSend>> ClaimEmailNotices(absl::Time now, absl::Duration lease,

@@ -54,7 +54,7 @@ using testing::Php;
 const char* const kCollectionsArgs[] = {
     "--grace_days=3", "--peer_deadline=2s", "--gauge_refresh=200ms", "--outbox_interval=200ms",
     "--outbox_max_backoff=1s",
-    "--dunning_ladder=reminder:7,first:10,second:30:fee=5000:rate_bp=1200:spacing=7,"
+    "--dunning_ladder=reminder:7,balance:60,balance:30,balance:7,first:10,second:30:fee=5000:rate_bp=1200:spacing=7,"
     "third:60:fee=10000:spacing=7,noc:90:spacing=7:grace=15"};
 
 std::vector<std::string> operator+(std::vector<std::string> args, std::string more) {
@@ -1017,6 +1017,67 @@ TEST_F(CollectionsIntegrationTest, AnEmailNoticeArrivesAtTheSmtpRelayAndAnSmsNot
   EXPECT_EQ(sms.channel(), cv1::CHANNEL_SMS);
   EXPECT_EQ(sms.recipient(), "+63 917 555 0199");
   EXPECT_EQ(sms.delivery_state(), cv1::DELIVERY_STATE_AWAITING_CHANNEL);
+}
+
+// Keep near the end: its runs on 2027 dates walk every ledger of the suite.
+TEST_F(CollectionsIntegrationTest, MaturingBalancesAreRemindedAtEachLeadAndListedForPrepayment) {
+  auto balloon = [&](const std::string& ledger_id) {
+    cv1::Installment b = Row(ledger_id, "B", DateOf(2027, 6, 30), 900000);
+    b.set_kind(cv1::INSTALLMENT_KIND_BALLOON);
+    return Add(b);
+  };
+  auto balance_reminders = [&](const std::string& ledger_id) {
+    std::vector<std::string> out;
+    for (const cv1::Notice& n : Notices(ledger_id)) {
+      if (n.rung() == cv1::NOTICE_RUNG_BALANCE_REMINDER) out.push_back(n.rung_name());
+    }
+    return out;
+  };
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  balloon(id);
+  cv1::Ledger prepaid = NewLedger();
+  balloon(prepaid.ledger_id());
+  cv1::Payment p;
+  ASSERT_TRUE(Pay(prepaid.ledger_id(), 900000, &p).ok());
+  cv1::Ledger behind = NewLedger();  // a balloon too, but behind on a regular installment
+  balloon(behind.ledger_id());
+  Add(Row(behind.ledger_id(), "1", DateOf(2027, 3, 1), 10000));
+
+  cv1::ListPrepaymentEligibleRequest elig;
+  *elig.mutable_as_of() = DateOf(2027, 5, 1);
+  cv1::ListPrepaymentEligibleResponse eligible;
+  grpc::Status s = stub_->ListPrepaymentEligible(Ctx(kCollector).get(), elig, &eligible);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  std::map<std::string, cv1::MaturingBalance> listed;
+  for (const auto& b : eligible.balances()) listed[b.ledger_id()] = b;
+  ASSERT_EQ(listed.count(id), 1u);
+  EXPECT_EQ(listed[id].balance().amount_minor(), 900000);
+  EXPECT_EQ(listed[id].days_to_maturity(), 60);
+  EXPECT_EQ(listed[id].kind(), cv1::INSTALLMENT_KIND_BALLOON);
+  EXPECT_EQ(listed.count(prepaid.ledger_id()), 0u);  // paid in full
+  EXPECT_EQ(listed.count(behind.ledger_id()), 0u);   // past due
+  elig.set_within_days(30);
+  ASSERT_TRUE(stub_->ListPrepaymentEligible(Ctx(kCollector).get(), elig, &eligible).ok());
+  for (const auto& b : eligible.balances()) EXPECT_NE(b.ledger_id(), id);  // 60 days out
+
+  Dun(DateOf(2027, 4, 30));
+  EXPECT_TRUE(balance_reminders(id).empty());
+  Dun(DateOf(2027, 5, 1));  // 60 days before
+  EXPECT_EQ(balance_reminders(id), std::vector<std::string>{"balance-60"});
+  Dun(DateOf(2027, 5, 1));
+  EXPECT_EQ(balance_reminders(id).size(), 1u);
+  Dun(DateOf(2027, 5, 31));  // 30 days before
+  EXPECT_EQ(balance_reminders(id), (std::vector<std::string>{"balance-60", "balance-30"}));
+  cv1::Notice reminder = Notices(id).back();
+  EXPECT_NE(reminder.text().find("matures on 2027-06-30"), std::string::npos) << reminder.text();
+  // Prepaid: nothing at 7 days, and the reminders are resolved.
+  cv1::Payment rest;
+  ASSERT_TRUE(Pay(id, 900000, &rest).ok());
+  Dun(DateOf(2027, 6, 23));
+  EXPECT_EQ(balance_reminders(id).size(), 2u);
+  for (const cv1::Notice& n : Notices(id)) EXPECT_EQ(n.status(), cv1::NOTICE_STATUS_RESOLVED);
+  EXPECT_TRUE(balance_reminders(prepaid.ledger_id()).empty());
 }
 
 // Keep last: its run on a 2031 date walks every ledger of the suite.
