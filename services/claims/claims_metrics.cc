@@ -5,18 +5,11 @@
 #include "common/metrics.h"
 #include "common/status.h"
 #include "services/claims/claim_rules.h"
+#include "absl/strings/ascii.h"
+#include "common/text.h"
 #include "services/claims/claim_store.h"
 
 namespace careops::claims {
-namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-}  // namespace
 
 ClaimsMetrics::ClaimsMetrics(prometheus::Registry& registry)
     : submitted_(prometheus::BuildCounter()
@@ -63,11 +56,11 @@ ClaimsMetrics::ClaimsMetrics(prometheus::Registry& registry)
 }
 
 void ClaimsMetrics::Submitted(const std::string& channel, const std::string& type) {
-  submitted_.Add({{"channel", Lower(channel)}, {"type", Lower(type)}}).Increment();
+  submitted_.Add({{"channel", absl::AsciiStrToLower(Abs(channel))}, {"type", absl::AsciiStrToLower(Abs(type))}}).Increment();
 }
 
 void ClaimsMetrics::Decided(ClaimStatus decision) {
-  decisions_.Add({{"decision", Lower(ClaimStatusName(decision))}}).Increment();
+  decisions_.Add({{"decision", absl::AsciiStrToLower(Abs(ClaimStatusName(decision)))}}).Increment();
 }
 
 void ClaimsMetrics::Escalated(const std::string& to_role) { escalations_.Add({{"to_role", to_role}}).Increment(); }
@@ -98,7 +91,7 @@ absl::Status ClaimsMetrics::RefreshOpenGauge(ClaimStore& store) {
   for (ClaimStatus s : kAllClaimStatuses) {
     if (!IsOpen(s)) continue;
     auto it = counts.find(s);
-    open_.Add({{"status", Lower(ClaimStatusName(s))}}).Set(it == counts.end() ? 0 : static_cast<double>(it->second));
+    open_.Add({{"status", absl::AsciiStrToLower(Abs(ClaimStatusName(s)))}}).Set(it == counts.end() ? 0 : static_cast<double>(it->second));
   }
   return absl::OkStatus();
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
+#include "common/text.h"
 #include "absl/strings/str_cat.h"
 #include "careops/membership/v1/membership.pb.h"
 #include "common/proto_time.h"
@@ -63,48 +65,28 @@ std::string_view AccountChangeName(AccountChange c) {
 }
 
 std::string AccountIntentKey(const std::string& notice_id, AccountChange change) {
-  std::string action(AccountChangeName(change));
-  for (char& ch : action) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string action = absl::AsciiStrToLower(Abs(AccountChangeName(change)));
   return absl::StrCat("noc/", notice_id, "/", action);
 }
 
 outbox::Intent AccountIntent(const std::string& notice_id, const std::string& account_id, AccountChange change,
                              absl::CivilDay on, const std::string& reason) {
-  std::string action(AccountChangeName(change));
-  for (char& ch : action) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string action = absl::AsciiStrToLower(Abs(AccountChangeName(change)));
   const std::string request_id = absl::StrCat("noc-", notice_id, "-", action);
   std::string request, method;
+  // The three membership requests share their fields; only the message type differs.
+  auto build = [&](auto req, const char* peer_method) {
+    req.set_request_id(request_id);
+    req.set_account_id(account_id);
+    req.set_reason(reason);
+    *req.mutable_effective_date() = ToProto(on);
+    request = req.SerializeAsString();
+    method = peer_method;
+  };
   switch (change) {
-    case AccountChange::kSuspend: {
-      mv1::SuspendClientAccountRequest req;
-      req.set_request_id(request_id);
-      req.set_account_id(account_id);
-      req.set_reason(reason);
-      *req.mutable_effective_date() = ToProto(on);
-      request = req.SerializeAsString();
-      method = kSuspendAccountMethod;
-      break;
-    }
-    case AccountChange::kReinstate: {
-      mv1::ReinstateClientAccountRequest req;
-      req.set_request_id(request_id);
-      req.set_account_id(account_id);
-      req.set_reason(reason);
-      *req.mutable_effective_date() = ToProto(on);
-      request = req.SerializeAsString();
-      method = kReinstateAccountMethod;
-      break;
-    }
-    case AccountChange::kCancel: {
-      mv1::CancelClientAccountRequest req;
-      req.set_request_id(request_id);
-      req.set_account_id(account_id);
-      req.set_reason(reason);
-      *req.mutable_effective_date() = ToProto(on);
-      request = req.SerializeAsString();
-      method = kCancelAccountMethod;
-      break;
-    }
+    case AccountChange::kSuspend: build(mv1::SuspendClientAccountRequest(), kSuspendAccountMethod); break;
+    case AccountChange::kReinstate: build(mv1::ReinstateClientAccountRequest(), kReinstateAccountMethod); break;
+    case AccountChange::kCancel: build(mv1::CancelClientAccountRequest(), kCancelAccountMethod); break;
   }
   return outbox::Intent{.key = AccountIntentKey(notice_id, change),
                         .peer_method = method,

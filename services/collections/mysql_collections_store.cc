@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/mysql/audit.h"
@@ -407,12 +408,6 @@ void InsertContactHistory(mysql::Connection& conn, const Mutation& m, const std:
 
 const Principal kDunningRun{"dunning-run", "system", "collections"};
 
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return out;
-}
-
 void SetOptionalDate(sql::PreparedStatement& st, int col, const std::optional<absl::CivilDay>& day) {
   if (day) {
     st.setString(col, ToSqlDate(*day));
@@ -476,7 +471,7 @@ bool ApplyTransition(mysql::Connection& conn, const Mutation& m, const NoticeTra
     action.executeUpdate();
     outbox::Enqueue(conn, m, *t.intent);
   }
-  Audit(conn, m, absl::StrCat("notice.", Lower(NoticeStateName(t.to))), "notice", t.notice_id);
+  Audit(conn, m, absl::StrCat("notice.", absl::AsciiStrToLower(Abs(NoticeStateName(t.to)))), "notice", t.notice_id);
   return true;
 }
 
