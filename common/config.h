@@ -108,7 +108,7 @@ struct ServiceConfig {
   int64_t max_message_bytes = 16 << 20;
   bool log_ok_rpcs = true;    // one log line per successful RPC (errors are always logged)
   absl::Duration gauge_refresh = absl::Seconds(15);  // state gauges re-read from the database
-  int64_t admission_queue = 64;  // calls that may wait for one of db_pool_size workers (common/admission.h)
+  int64_t admission_queue = 64;  // calls that may wait for one of db_pool_size workers (common/worker_pool.h)
   std::string access_roles;   // per-method person-role overrides (common/access.h)
   std::string tat_holidays;   // "YYYY-MM-DD,..." not counted as business days for TAT targets
   // IANA time zone of the business (e.g. "Asia/Manila"): "today", business days

@@ -8,6 +8,7 @@
 //
 //   st.setString(4, EnumShortName(row.kind()));                  // "BALLOON"
 //   row.set_kind(EnumFromShortName<v1::InstallmentKind>(text));  // INSTALLMENT_KIND_BALLOON
+//   counter.Add({{"kind", EnumLabel(row.kind())}});              // "balloon"
 //
 // Unknown numbers give "" and unknown names give the zero (UNSPECIFIED) value,
 // so a bad stored value reads as unspecified instead of failing the whole read.
@@ -18,6 +19,8 @@
 
 #include <string>
 #include <string_view>
+
+#include "absl/strings/ascii.h"
 
 namespace careops {
 
@@ -47,6 +50,14 @@ E EnumFromShortName(std::string_view short_name) {
   const auto* v =
       google::protobuf::GetEnumDescriptor<E>()->FindValueByName(EnumPrefixOf<E>() + std::string(short_name));
   return static_cast<E>(v ? v->number() : 0);
+}
+
+// The lower-case label of a value, for metric labels, audit actions and messages
+// ("in_review", "plan_change"); "" for a number the enum lacks. Columns store the
+// short name itself.
+template <typename E>
+std::string EnumLabel(E value) {
+  return absl::AsciiStrToLower(EnumShortName(value));
 }
 
 }  // namespace careops

@@ -29,5 +29,10 @@ TEST(EnumCodecTest, ShortNamesRoundTripAndUnknownsAreUnspecified) {
   EXPECT_EQ(EnumFromShortName<cv1::ClaimStatus>("CLAIM_STATUS_IN_REVIEW"), cv1::CLAIM_STATUS_UNSPECIFIED);
 }
 
+TEST(EnumCodecTest, LabelsAreShortNamesLowerCased) {
+  EXPECT_EQ(EnumLabel(cv1::CLAIM_STATUS_IN_REVIEW), "in_review");
+  EXPECT_EQ(EnumLabel(static_cast<cv1::ClaimStatus>(999)), "");
+}
+
 }  // namespace
 }  // namespace careops

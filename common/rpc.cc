@@ -25,22 +25,6 @@ absl::StatusOr<Principal> RpcKit::Admit(const grpc::ServerContextBase& ctx, std:
   return caller;
 }
 
-namespace {
-
-absl::Time DeadlineOf(const grpc::ServerContextBase& ctx) {
-  auto deadline = ctx.deadline();
-  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
-  return absl::FromChrono(deadline);
-}
-
-// A worker slot for the call, or why there is none; no gate admits everything.
-absl::StatusOr<AdmissionGate::Ticket> Enter(AdmissionGate* gate, const grpc::ServerContextBase& ctx) {
-  if (gate == nullptr) return AdmissionGate::Ticket(nullptr);
-  return gate->Enter(DeadlineOf(ctx));
-}
-
-}  // namespace
-
 grpc::Status RpcKit::Stream(const grpc::ServerContextBase* ctx, std::string_view method,
                             const std::function<absl::Status(const Call&)>& body) const {
   absl::StatusOr<Principal> caller = Admit(*ctx, method);
@@ -51,8 +35,6 @@ grpc::Status RpcKit::Stream(const grpc::ServerContextBase* ctx, std::string_view
 
 grpc::Status RpcKit::Read(const grpc::ServerContextBase* ctx, std::string_view method,
                           const std::function<absl::Status(const Call&)>& body) const {
-  auto ticket = Enter(admission_, *ctx);
-  if (!ticket.ok()) return ToClientStatus(ticket.status(), method);
   absl::StatusOr<Principal> caller = Admit(*ctx, method);
   if (!caller.ok()) return ToClientStatus(caller.status(), method);
   Call call{*caller, method, TruncateToMicros(clock_.Now()), *ctx};
@@ -63,8 +45,6 @@ grpc::Status RpcKit::Write(const grpc::ServerContextBase* ctx, std::string_view 
                            const google::protobuf::Message& request, google::protobuf::Message* response,
                            RequestIdPolicy policy,
                            const std::function<absl::Status(const MutationContext&)>& body) const {
-  auto ticket = Enter(admission_, *ctx);
-  if (!ticket.ok()) return ToClientStatus(ticket.status(), method);
   absl::StatusOr<Principal> caller = Admit(*ctx, method);
   if (!caller.ok()) return ToClientStatus(caller.status(), method);
   if (policy == RequestIdPolicy::kRequired || !request_id.empty()) {

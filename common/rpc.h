@@ -2,7 +2,7 @@
 //
 // An adapter holds one RpcKit and writes each handler as a few lines:
 //
-//   grpc::Status ClaimsServiceImpl::GetClaim(grpc::ServerContext* ctx, const v1::GetClaimRequest* req,
+//   grpc::Status ClaimsServiceImpl::GetClaim(grpc::ServerContextBase* ctx, const v1::GetClaimRequest* req,
 //                                            v1::Claim* resp) {
 //     return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
 //       CAREOPS_ASSIGN_OR_RETURN(Claim c, store_.GetClaim(req->claim_id()));
@@ -11,7 +11,7 @@
 //     });
 //   }
 //
-//   grpc::Status ...::ApproveClaim(grpc::ServerContext* ctx, const v1::ApproveClaimRequest* req, v1::Claim* resp) {
+//   grpc::Status ...::ApproveClaim(grpc::ServerContextBase* ctx, const v1::ApproveClaimRequest* req, v1::Claim* resp) {
 //     return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const MutationContext& m) {
 //       return store_.TransitionClaim(m, ...);
 //     });
@@ -42,7 +42,6 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/access.h"
-#include "common/admission.h"
 #include "common/auth.h"
 #include "common/clock.h"
 #include "common/mutation.h"
@@ -59,18 +58,16 @@ struct Call {
 
 class RpcKit {
  public:
-  // `admission` (optional; the runtime's, see common/admission.h) bounds how many
-  // calls run their bodies at once and how many wait: RESOURCE_EXHAUSTED when the
-  // queue is full, DEADLINE_EXCEEDED when the call's deadline passes while it waits.
-  RpcKit(const Authenticator& authenticator, const Authorizer& authorizer, const Clock& clock,
-         AdmissionGate* admission = nullptr)
-      : authenticator_(authenticator), authorizer_(authorizer), clock_(clock), admission_(admission) {}
+  // How many calls run at once and how many wait is the WorkerPool's business
+  // (common/pooled_service.h), before any of this runs.
+  RpcKit(const Authenticator& authenticator, const Authorizer& authorizer, const Clock& clock)
+      : authenticator_(authenticator), authorizer_(authorizer), clock_(clock) {}
 
   // Any unary RPC that writes nothing.
   grpc::Status Read(const grpc::ServerContextBase* ctx, std::string_view method,
                     const std::function<absl::Status(const Call&)>& body) const;
-  // A server stream: like Read, but outside the admission gate, so a slow reader
-  // never holds a worker slot (its body must read the database in short pages).
+  // A server stream: like Read (streams are served outside the worker pool, so a
+  // slow reader never holds a worker; its body must read the database in short pages).
   grpc::Status Stream(const grpc::ServerContextBase* ctx, std::string_view method,
                       const std::function<absl::Status(const Call&)>& body) const;
 
@@ -101,7 +98,6 @@ class RpcKit {
   const Authenticator& authenticator_;
   const Authorizer& authorizer_;
   const Clock& clock_;
-  AdmissionGate* admission_;
 };
 
 // The status a client sees for `status` of `method`: itself, except INTERNAL and

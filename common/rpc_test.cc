@@ -94,29 +94,5 @@ TEST_F(RpcKitTest, InternalDetailsNeverReachTheClient) {
   EXPECT_EQ(kept.error_message(), "status: claim is CLOSED");
 }
 
-TEST_F(RpcKitTest, AFullServerRefusesAtOnceAndStreamsBypassTheGate) {
-  AdmissionGate full({.workers = 1, .queue = 0});
-  auto held = full.Enter(absl::InfiniteFuture());
-  ASSERT_TRUE(held.ok());
-  RpcKit busy(authn_, authz_, clock_, &full);
-  int runs = 0;
-  auto body = [&](const careops::Call&) {
-    ++runs;
-    return absl::OkStatus();
-  };
-  Ctx read("t-analyst");
-  EXPECT_EQ(busy.Read(&read.ctx, "Echo", body).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  Ctx write("t-analyst");
-  EXPECT_EQ(busy.Write(&write.ctx, "Echo", "r-1", request_, &response_, [&](const MutationContext&) {
-              ++runs;
-              return absl::OkStatus();
-            }).error_code(),
-            grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_EQ(runs, 0);
-  Ctx stream("t-analyst");
-  EXPECT_TRUE(busy.Stream(&stream.ctx, "Echo", body).ok());
-  EXPECT_EQ(runs, 1);
-}
-
 }  // namespace
 }  // namespace careops

@@ -21,6 +21,10 @@
 namespace careops {
 namespace {
 
+// Threads the synchronous server keeps alive for the streams (unary calls run on
+// the worker pool); a stream beyond them gets a thread of its own.
+constexpr int kStreamThreads = 4;
+
 // Opens the call's CallDeadlineScope around every synchronous handler, on the
 // handler's own thread, so the pool and peer calls below it see the deadline
 // without any parameter (common/deadline.h).
@@ -56,7 +60,6 @@ sigset_t StopSignals() {
 ServiceRuntime::ServiceRuntime(ServiceConfig config)
     : config_(std::move(config)),
       clock_(&SystemClock::Instance()),
-      admission_({.workers = static_cast<int>(config_.db_pool_size), .queue = static_cast<int>(config_.admission_queue)}),
       registry_(std::make_shared<prometheus::Registry>()) {
   if (config_.clock_start) {
     owned_clock_ = std::make_unique<OffsetClock>(*config_.clock_start);
@@ -73,6 +76,8 @@ absl::Status ServiceRuntime::Start(std::vector<Migration> migrations, absl::Dura
   sigset_t set = StopSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signals_blocked_ = true;
+  workers_ = std::make_unique<WorkerPool>(WorkerPoolOptions{.workers = static_cast<int>(config_.db_pool_size),
+                                                            .queue = static_cast<int>(config_.admission_queue)});
 
   auto auth = Authenticator::Create({.token_file = config_.token_file,
                                      .mutual_tls = config_.tls.enabled(),
@@ -208,22 +213,23 @@ BackgroundJob ServiceRuntime::RequestLogPurgeJob() {
 absl::Status ServiceRuntime::Serve(const std::vector<ServedService>& services,
                                    std::vector<BackgroundJob> jobs) {
   for (const ServedService& s : services) {
-    if (s.access == nullptr || s.access->service_name() != s.name) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(s.name, ": no access rules; every served service needs its Authorizer (common/access.h)"));
+    CAREOPS_RETURN_IF_ERROR(s.service->Check());
+    if (s.access == nullptr || s.access->service_name() != s.service->name()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          s.service->name(), ": no access rules; every served service needs its Authorizer (common/access.h)"));
     }
   }
   EnableHealthAndReflection();
   InstallCallDeadlineCallbacks();
   grpc::ServerBuilder builder;
   CAREOPS_RETURN_IF_ERROR(AddServingPorts(builder, config_, &grpc_port_));
-  // A handler holds a pooled connection while it blocks, so at most db_pool_size
-  // handlers work at once; keep that many threads (plus pollers) alive.
-  ApplyStandardServerSettings(builder, config_.max_message_bytes, static_cast<int>(config_.db_pool_size) + 2);
+  // Unary calls run on the worker pool; the synchronous server only carries the
+  // streams, each reading in short pages, so a few threads kept alive serve them.
+  ApplyStandardServerSettings(builder, config_.max_message_bytes, kStreamThreads);
   health_names_.clear();
   for (const ServedService& s : services) {
     builder.RegisterService(s.service);
-    health_names_.push_back(s.name);
+    health_names_.push_back(s.service->name());
   }
   AddRpcMetricsInterceptor(builder, registry_, {.log_ok_rpcs = config_.log_ok_rpcs});
   server_ = builder.BuildAndStart();

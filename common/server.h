@@ -4,8 +4,10 @@
 //
 //   ServiceRuntime runtime(config);
 //   if (auto s = runtime.Start(careops_membership_migrations()); !s.ok()) return Fail(s);
-//   MembershipServiceImpl service(store, runtime.authenticator(), ...);
-//   return runtime.Serve({{&service, MembershipService::service_full_name()}}).ok() ? 0 : 1;
+//   MembershipServiceImpl service(store, rpc, ...);
+//   PooledService front(MembershipService::service_full_name(), runtime.workers());
+//   service.Bind(front);
+//   return runtime.Serve({{&front, &access}}).ok() ? 0 : 1;
 //
 // Start() blocks SIGTERM/SIGINT (so Serve() can take them), loads the caller
 // tokens, opens the connection pool, applies the schema migrations (waiting for a
@@ -44,12 +46,13 @@
 
 #include "absl/status/status.h"
 #include "common/access.h"
-#include "common/admission.h"
 #include "common/auth.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/metrics.h"
 #include "common/migrations.h"
+#include "common/pooled_service.h"
+#include "common/worker_pool.h"
 #include "common/mysql/pool.h"
 #include "prometheus/registry.h"
 
@@ -63,13 +66,13 @@ struct BackgroundJob {
   std::function<absl::Status()> run;
 };
 
-// An application service and the name health checks use for it
-// (the generated class's service_full_name(), e.g. "careops.claims.v1.ClaimsService").
-// `access` must cover every method of the service (Serve() refuses to start
-// otherwise): deny by default, and no service is served without its rule table.
+// An application service: its handler table (common/pooled_service.h; its name,
+// the generated class's service_full_name(), is what health checks use) and its
+// access rules. Serve() refuses to start unless the table covers every method of
+// the service and `access` is that service's Authorizer (common/access.h): no
+// method is served without both a handler and a rule.
 struct ServedService {
-  grpc::Service* service;
-  std::string name;
+  PooledService* service;
   const Authorizer* access = nullptr;
 };
 
@@ -94,8 +97,9 @@ class ServiceRuntime {
   const ServiceConfig& config() const { return config_; }
   mysql::ConnectionPool& pool() { return *pool_; }
   const Authenticator& authenticator() const { return authenticator_; }
-  // Bounds the calls that work at once (db_pool_size) and wait (admission_queue).
-  AdmissionGate& admission() { return admission_; }
+  // Runs every unary call: db_pool_size workers, admission_queue waiting
+  // (common/worker_pool.h). Exists once Start() has run.
+  WorkerPool& workers() { return *workers_; }
   // The clock every handler and job of this process reads: the system clock, or
   // an OffsetClock when config.clock_start is set (tests only).
   const Clock& clock() const { return *clock_; }
@@ -120,7 +124,7 @@ class ServiceRuntime {
   std::unique_ptr<Clock> owned_clock_;
   const Clock* clock_;
   Authenticator authenticator_;
-  AdmissionGate admission_;
+  std::unique_ptr<WorkerPool> workers_;
   std::unique_ptr<mysql::ConnectionPool> pool_;
   std::unique_ptr<mysql::ConnectionPool> health_pool_;  // one connection, never starved by traffic
   std::shared_ptr<prometheus::Registry> registry_;
@@ -144,7 +148,9 @@ class ServiceRuntime {
 //   auto runtime = StartService(flags, config, argc, argv, careops_claims_migrations());
 //   if (!runtime.ok()) return ExitCode(runtime.status());
 //   ...construct stores and services on (*runtime)->pool()...
-//   return ServeUntilStopped(**runtime, {{&service, ClaimsService::service_full_name()}});
+//   PooledService front(ClaimsService::service_full_name(), (*runtime)->workers());
+//   service.Bind(front);
+//   return ServeUntilStopped(**runtime, {{&front, access.get()}});
 //
 // StartService parses flags (printing usage for --help or every bad setting) and
 // starts the runtime; CANCELLED means --help was shown.

@@ -138,7 +138,32 @@ ClaimsServiceImpl::ClaimsServiceImpl(ClaimStore& store, MembershipClient& member
 
 // ---- Submit, get, list -------------------------------------------------------------
 
-grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::SubmitClaimRequest* req,
+void ClaimsServiceImpl::Bind(PooledService& s) {
+  s.Unary("SubmitClaim", this, &ClaimsServiceImpl::SubmitClaim)
+   .Unary("GetClaim", this, &ClaimsServiceImpl::GetClaim)
+   .Unary("ListClaims", this, &ClaimsServiceImpl::ListClaims)
+   .Unary("AssignClaim", this, &ClaimsServiceImpl::AssignClaim)
+   .Unary("StartReview", this, &ClaimsServiceImpl::StartReview)
+   .Unary("RequestInformation", this, &ClaimsServiceImpl::RequestInformation)
+   .Unary("ProvideInformation", this, &ClaimsServiceImpl::ProvideInformation)
+   .Unary("ApproveClaim", this, &ClaimsServiceImpl::ApproveClaim)
+   .Unary("DenyClaim", this, &ClaimsServiceImpl::DenyClaim)
+   .Unary("EscalateClaim", this, &ClaimsServiceImpl::EscalateClaim)
+   .Unary("SettleClaim", this, &ClaimsServiceImpl::SettleClaim)
+   .Unary("CloseClaim", this, &ClaimsServiceImpl::CloseClaim)
+   .Unary("ReopenClaim", this, &ClaimsServiceImpl::ReopenClaim)
+   .Unary("GetClaimHistory", this, &ClaimsServiceImpl::GetClaimHistory)
+   .Unary("RunBreachScan", this, &ClaimsServiceImpl::RunBreachScan)
+   .Unary("FlagNonConformance", this, &ClaimsServiceImpl::FlagNonConformance)
+   .Unary("OpenInvestigation", this, &ClaimsServiceImpl::OpenInvestigation)
+   .Unary("RecordFindings", this, &ClaimsServiceImpl::RecordFindings)
+   .Unary("CloseInvestigation", this, &ClaimsServiceImpl::CloseInvestigation)
+   .Unary("ListInvestigations", this, &ClaimsServiceImpl::ListInvestigations)
+   .ServerStream("StreamBordereau", this, &ClaimsServiceImpl::StreamBordereau)
+   .Unary("ReconcileUtilization", this, &ClaimsServiceImpl::ReconcileUtilization);
+}
+
+grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContextBase* ctx, const v1::SubmitClaimRequest* req,
                                             v1::Claim* resp) {
   // The wrapper checks request_id, and the request log answers a replay, before
   // membership is asked anything: a retried submission never depends on the peer.
@@ -235,7 +260,7 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContext* ctx, const v1::
   });
 }
 
-grpc::Status ClaimsServiceImpl::GetClaim(grpc::ServerContext* ctx, const v1::GetClaimRequest* req, v1::Claim* resp) {
+grpc::Status ClaimsServiceImpl::GetClaim(grpc::ServerContextBase* ctx, const v1::GetClaimRequest* req, v1::Claim* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->claim_id(), "claim_id", 26));
     CAREOPS_ASSIGN_OR_RETURN(Claim c, store_.GetClaim(req->claim_id()));
@@ -244,7 +269,7 @@ grpc::Status ClaimsServiceImpl::GetClaim(grpc::ServerContext* ctx, const v1::Get
   });
 }
 
-grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::ListClaimsRequest* req,
+grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContextBase* ctx, const v1::ListClaimsRequest* req,
                                            v1::ListClaimsResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
@@ -287,7 +312,7 @@ grpc::Status ClaimsServiceImpl::ListClaims(grpc::ServerContext* ctx, const v1::L
 
 // ---- Transitions -------------------------------------------------------------------
 
-grpc::Status ClaimsServiceImpl::Transition(grpc::ServerContext* ctx, std::string_view method,
+grpc::Status ClaimsServiceImpl::Transition(grpc::ServerContextBase* ctx, std::string_view method,
                                            const google::protobuf::Message& request, v1::Claim* response,
                                            const std::string& request_id, const std::string& claim_id,
                                            const std::string& etag, const absl::Status& input, const Decide& decide,
@@ -309,7 +334,7 @@ grpc::Status ClaimsServiceImpl::Transition(grpc::ServerContext* ctx, std::string
   });
 }
 
-grpc::Status ClaimsServiceImpl::AssignClaim(grpc::ServerContext* ctx, const v1::AssignClaimRequest* req,
+grpc::Status ClaimsServiceImpl::AssignClaim(grpc::ServerContextBase* ctx, const v1::AssignClaimRequest* req,
                                             v1::Claim* resp) {
   const absl::Status input =
       FirstError({RequireId(req->assignee(), "assignee", 128), OptionalText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine)});
@@ -323,7 +348,7 @@ grpc::Status ClaimsServiceImpl::AssignClaim(grpc::ServerContext* ctx, const v1::
                          });
 }
 
-grpc::Status ClaimsServiceImpl::StartReview(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
+grpc::Status ClaimsServiceImpl::StartReview(grpc::ServerContextBase* ctx, const v1::TransitionRequest* req,
                                             v1::Claim* resp) {
   const absl::Status input = OptionalText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine);
   return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
@@ -335,7 +360,7 @@ grpc::Status ClaimsServiceImpl::StartReview(grpc::ServerContext* ctx, const v1::
                          });
 }
 
-grpc::Status ClaimsServiceImpl::RequestInformation(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
+grpc::Status ClaimsServiceImpl::RequestInformation(grpc::ServerContextBase* ctx, const v1::TransitionRequest* req,
                                                    v1::Claim* resp) {
   const absl::Status input = RequireText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine);
   return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
@@ -348,7 +373,7 @@ grpc::Status ClaimsServiceImpl::RequestInformation(grpc::ServerContext* ctx, con
                          });
 }
 
-grpc::Status ClaimsServiceImpl::ProvideInformation(grpc::ServerContext* ctx, const v1::ProvideInformationRequest* req,
+grpc::Status ClaimsServiceImpl::ProvideInformation(grpc::ServerContextBase* ctx, const v1::ProvideInformationRequest* req,
                                                    v1::Claim* resp) {
   const absl::Status input = FirstError(
       {OptionalText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine), ValidateIdList(req->attachment_refs(), "attachment_refs", kMaxCodes, 256)});
@@ -373,7 +398,7 @@ ClaimsServiceImpl::AfterCommit ClaimsServiceImpl::CountDecision(const bool& late
   };
 }
 
-grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContext* ctx, const v1::ApproveClaimRequest* req,
+grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContextBase* ctx, const v1::ApproveClaimRequest* req,
                                              v1::Claim* resp) {
   const absl::Status input =
       FirstError({OptionalText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine),
@@ -413,7 +438,7 @@ grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContext* ctx, const v1:
   return ToClientStatus(AwaitMembership(ctx, resp), __func__);
 }
 
-absl::Status ClaimsServiceImpl::AwaitMembership(grpc::ServerContext* ctx, v1::Claim* resp) {
+absl::Status ClaimsServiceImpl::AwaitMembership(grpc::ServerContextBase* ctx, v1::Claim* resp) {
   const std::string key = IntentKeyFor(*resp);
   if (key.empty()) return absl::OkStatus();
   // A crash here: the claim is pending with its intent, nothing is delivered yet.
@@ -439,7 +464,7 @@ absl::Status ClaimsServiceImpl::AwaitMembership(grpc::ServerContext* ctx, v1::Cl
                                intent->last_error));
 }
 
-grpc::Status ClaimsServiceImpl::DenyClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
+grpc::Status ClaimsServiceImpl::DenyClaim(grpc::ServerContextBase* ctx, const v1::TransitionRequest* req,
                                           v1::Claim* resp) {
   const absl::Status input = RequireText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine);
   bool late = false;
@@ -457,7 +482,7 @@ grpc::Status ClaimsServiceImpl::DenyClaim(grpc::ServerContext* ctx, const v1::Tr
       CountDecision(late));
 }
 
-grpc::Status ClaimsServiceImpl::EscalateClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
+grpc::Status ClaimsServiceImpl::EscalateClaim(grpc::ServerContextBase* ctx, const v1::TransitionRequest* req,
                                               v1::Claim* resp) {
   const absl::Status input = RequireText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine);
   return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
@@ -474,7 +499,7 @@ grpc::Status ClaimsServiceImpl::EscalateClaim(grpc::ServerContext* ctx, const v1
       [&](const Claim& c, absl::Time) { metrics_.Escalated(c.routed_role); });
 }
 
-grpc::Status ClaimsServiceImpl::SettleClaim(grpc::ServerContext* ctx, const v1::SettleClaimRequest* req,
+grpc::Status ClaimsServiceImpl::SettleClaim(grpc::ServerContextBase* ctx, const v1::SettleClaimRequest* req,
                                             v1::Claim* resp) {
   const absl::Status input = FirstError(
       {RequireId(req->payment_reference(), "payment_reference", 128),
@@ -497,7 +522,7 @@ grpc::Status ClaimsServiceImpl::SettleClaim(grpc::ServerContext* ctx, const v1::
       });
 }
 
-grpc::Status ClaimsServiceImpl::CloseClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
+grpc::Status ClaimsServiceImpl::CloseClaim(grpc::ServerContextBase* ctx, const v1::TransitionRequest* req,
                                            v1::Claim* resp) {
   const absl::Status input = OptionalText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine);
   return Transition(ctx, __func__, *req, resp, req->request_id(), req->claim_id(), req->etag(), input,
@@ -506,7 +531,7 @@ grpc::Status ClaimsServiceImpl::CloseClaim(grpc::ServerContext* ctx, const v1::T
                          });
 }
 
-grpc::Status ClaimsServiceImpl::ReopenClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
+grpc::Status ClaimsServiceImpl::ReopenClaim(grpc::ServerContextBase* ctx, const v1::TransitionRequest* req,
                                             v1::Claim* resp) {
   const absl::Status input = RequireText(req->reason(), "reason", kMaxReason, TextKind::kMultiLine);
   grpc::Status s = Transition(
@@ -537,7 +562,7 @@ grpc::Status ClaimsServiceImpl::ReopenClaim(grpc::ServerContext* ctx, const v1::
   return ToClientStatus(AwaitMembership(ctx, resp), __func__);
 }
 
-grpc::Status ClaimsServiceImpl::GetClaimHistory(grpc::ServerContext* ctx, const v1::GetClaimHistoryRequest* req,
+grpc::Status ClaimsServiceImpl::GetClaimHistory(grpc::ServerContextBase* ctx, const v1::GetClaimHistoryRequest* req,
                                                 v1::GetClaimHistoryResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->claim_id(), "claim_id", 26));
@@ -578,7 +603,7 @@ absl::Status ClaimsServiceImpl::ScanAllBreaches(absl::Time now, const Principal&
   }
 }
 
-grpc::Status ClaimsServiceImpl::RunBreachScan(grpc::ServerContext* ctx, const v1::RunBreachScanRequest* req,
+grpc::Status ClaimsServiceImpl::RunBreachScan(grpc::ServerContextBase* ctx, const v1::RunBreachScanRequest* req,
                                               v1::RunBreachScanResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
@@ -608,7 +633,7 @@ grpc::Status ClaimsServiceImpl::RunBreachScan(grpc::ServerContext* ctx, const v1
   });
 }
 
-grpc::Status ClaimsServiceImpl::ReconcileUtilization(grpc::ServerContext* ctx,
+grpc::Status ClaimsServiceImpl::ReconcileUtilization(grpc::ServerContextBase* ctx,
                                                      const v1::ReconcileUtilizationRequest* req,
                                                      v1::ReconcileUtilizationResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
@@ -623,7 +648,7 @@ grpc::Status ClaimsServiceImpl::ReconcileUtilization(grpc::ServerContext* ctx,
 
 // ---- Non-conformance ------------------------------------------------------------------
 
-grpc::Status ClaimsServiceImpl::FlagNonConformance(grpc::ServerContext* ctx, const v1::FlagNonConformanceRequest* req,
+grpc::Status ClaimsServiceImpl::FlagNonConformance(grpc::ServerContextBase* ctx, const v1::FlagNonConformanceRequest* req,
                                                    v1::Investigation* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->claim_id(), "claim_id", 26));
@@ -647,7 +672,7 @@ grpc::Status ClaimsServiceImpl::FlagNonConformance(grpc::ServerContext* ctx, con
 }
 
 grpc::Status ClaimsServiceImpl::InvestigationTransition(
-    grpc::ServerContext* ctx, std::string_view method, const google::protobuf::Message& request,
+    grpc::ServerContextBase* ctx, std::string_view method, const google::protobuf::Message& request,
     v1::Investigation* response, const std::string& request_id, const std::string& investigation_id,
     const std::string& etag, const absl::Status& input, InvestigationAction action,
     const std::function<void(const Principal&, Investigation&)>& apply) {
@@ -671,7 +696,7 @@ grpc::Status ClaimsServiceImpl::InvestigationTransition(
   });
 }
 
-grpc::Status ClaimsServiceImpl::OpenInvestigation(grpc::ServerContext* ctx,
+grpc::Status ClaimsServiceImpl::OpenInvestigation(grpc::ServerContextBase* ctx,
                                                   const v1::InvestigationTransitionRequest* req,
                                                   v1::Investigation* resp) {
   return InvestigationTransition(ctx, __func__, *req, resp, req->request_id(), req->investigation_id(),
@@ -679,7 +704,7 @@ grpc::Status ClaimsServiceImpl::OpenInvestigation(grpc::ServerContext* ctx,
                                       [](const Principal& caller, Investigation& v) { v.investigator = caller.user; });
 }
 
-grpc::Status ClaimsServiceImpl::RecordFindings(grpc::ServerContext* ctx, const v1::RecordFindingsRequest* req,
+grpc::Status ClaimsServiceImpl::RecordFindings(grpc::ServerContextBase* ctx, const v1::RecordFindingsRequest* req,
                                                v1::Investigation* resp) {
   const absl::Status input = FirstError(
       {RequireText(req->findings(), "findings", 8000, TextKind::kMultiLine), RequireText(req->remedial_action(), "remedial_action", 8000, TextKind::kMultiLine)});
@@ -691,7 +716,7 @@ grpc::Status ClaimsServiceImpl::RecordFindings(grpc::ServerContext* ctx, const v
                                       });
 }
 
-grpc::Status ClaimsServiceImpl::CloseInvestigation(grpc::ServerContext* ctx,
+grpc::Status ClaimsServiceImpl::CloseInvestigation(grpc::ServerContextBase* ctx,
                                                    const v1::InvestigationTransitionRequest* req,
                                                    v1::Investigation* resp) {
   return InvestigationTransition(ctx, __func__, *req, resp, req->request_id(), req->investigation_id(),
@@ -699,7 +724,7 @@ grpc::Status ClaimsServiceImpl::CloseInvestigation(grpc::ServerContext* ctx,
                                       [](const Principal&, Investigation&) {});
 }
 
-grpc::Status ClaimsServiceImpl::ListInvestigations(grpc::ServerContext* ctx, const v1::ListInvestigationsRequest* req,
+grpc::Status ClaimsServiceImpl::ListInvestigations(grpc::ServerContextBase* ctx, const v1::ListInvestigationsRequest* req,
                                                    v1::ListInvestigationsResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
@@ -714,7 +739,7 @@ grpc::Status ClaimsServiceImpl::ListInvestigations(grpc::ServerContext* ctx, con
 
 // ---- Bordereau ----------------------------------------------------------------------
 
-grpc::Status ClaimsServiceImpl::StreamBordereau(grpc::ServerContext* ctx, const v1::StreamBordereauRequest* req,
+grpc::Status ClaimsServiceImpl::StreamBordereau(grpc::ServerContextBase* ctx, const v1::StreamBordereauRequest* req,
                                                 grpc::ServerWriter<v1::BordereauChunk>* writer) {
   return rpc_.Stream(ctx, __func__, [&](const Call&) -> absl::Status {
     if (req->year() < 2000 || req->year() > 9999) return InvalidArgument("year", "must be between 2000 and 9999");

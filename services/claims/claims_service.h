@@ -19,6 +19,7 @@
 #include <memory>
 
 #include "careops/claims/v1/claims.grpc.pb.h"
+#include "common/pooled_service.h"
 #include "common/rpc.h"
 #include "common/clock.h"
 #include "common/ids.h"
@@ -45,48 +46,51 @@ struct ClaimsServiceOptions {
 // CLAIM_EVENT_ACTION_APPROVE); UNSPECIFIED for a name it lacks.
 v1::ClaimEventAction EventActionOf(std::string_view action);
 
-class ClaimsServiceImpl final : public v1::ClaimsService::Service {
+class ClaimsServiceImpl final {
  public:
   // `intents` delivers the outbox intents approval and reopening write (claims_outbox.h).
   ClaimsServiceImpl(ClaimStore& store, MembershipClient& membership, outbox::IntentDeliverer& intents,
                     const RpcKit& rpc, ClaimsMetrics& metrics,
                     ClaimsServiceOptions options);
 
-  grpc::Status SubmitClaim(grpc::ServerContext* ctx, const v1::SubmitClaimRequest* req, v1::Claim* resp) override;
-  grpc::Status GetClaim(grpc::ServerContext* ctx, const v1::GetClaimRequest* req, v1::Claim* resp) override;
-  grpc::Status ListClaims(grpc::ServerContext* ctx, const v1::ListClaimsRequest* req,
-                          v1::ListClaimsResponse* resp) override;
-  grpc::Status AssignClaim(grpc::ServerContext* ctx, const v1::AssignClaimRequest* req, v1::Claim* resp) override;
-  grpc::Status StartReview(grpc::ServerContext* ctx, const v1::TransitionRequest* req, v1::Claim* resp) override;
-  grpc::Status RequestInformation(grpc::ServerContext* ctx, const v1::TransitionRequest* req,
-                                  v1::Claim* resp) override;
-  grpc::Status ProvideInformation(grpc::ServerContext* ctx, const v1::ProvideInformationRequest* req,
-                                  v1::Claim* resp) override;
-  grpc::Status ApproveClaim(grpc::ServerContext* ctx, const v1::ApproveClaimRequest* req, v1::Claim* resp) override;
-  grpc::Status DenyClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req, v1::Claim* resp) override;
-  grpc::Status EscalateClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req, v1::Claim* resp) override;
-  grpc::Status SettleClaim(grpc::ServerContext* ctx, const v1::SettleClaimRequest* req, v1::Claim* resp) override;
-  grpc::Status CloseClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req, v1::Claim* resp) override;
-  grpc::Status ReopenClaim(grpc::ServerContext* ctx, const v1::TransitionRequest* req, v1::Claim* resp) override;
-  grpc::Status GetClaimHistory(grpc::ServerContext* ctx, const v1::GetClaimHistoryRequest* req,
-                               v1::GetClaimHistoryResponse* resp) override;
-  grpc::Status RunBreachScan(grpc::ServerContext* ctx, const v1::RunBreachScanRequest* req,
-                             v1::RunBreachScanResponse* resp) override;
-  grpc::Status FlagNonConformance(grpc::ServerContext* ctx, const v1::FlagNonConformanceRequest* req,
-                                  v1::Investigation* resp) override;
-  grpc::Status OpenInvestigation(grpc::ServerContext* ctx, const v1::InvestigationTransitionRequest* req,
-                                 v1::Investigation* resp) override;
-  grpc::Status RecordFindings(grpc::ServerContext* ctx, const v1::RecordFindingsRequest* req,
-                              v1::Investigation* resp) override;
-  grpc::Status CloseInvestigation(grpc::ServerContext* ctx, const v1::InvestigationTransitionRequest* req,
-                                  v1::Investigation* resp) override;
-  grpc::Status ListInvestigations(grpc::ServerContext* ctx, const v1::ListInvestigationsRequest* req,
-                                  v1::ListInvestigationsResponse* resp) override;
-  grpc::Status StreamBordereau(grpc::ServerContext* ctx, const v1::StreamBordereauRequest* req,
-                               grpc::ServerWriter<v1::BordereauChunk>* writer) override;
+  // Lists every handler for the server (common/pooled_service.h).
+  void Bind(PooledService& s);
 
-  grpc::Status ReconcileUtilization(grpc::ServerContext* ctx, const v1::ReconcileUtilizationRequest* req,
-                                    v1::ReconcileUtilizationResponse* resp) override;
+  grpc::Status SubmitClaim(grpc::ServerContextBase* ctx, const v1::SubmitClaimRequest* req, v1::Claim* resp);
+  grpc::Status GetClaim(grpc::ServerContextBase* ctx, const v1::GetClaimRequest* req, v1::Claim* resp);
+  grpc::Status ListClaims(grpc::ServerContextBase* ctx, const v1::ListClaimsRequest* req,
+                          v1::ListClaimsResponse* resp);
+  grpc::Status AssignClaim(grpc::ServerContextBase* ctx, const v1::AssignClaimRequest* req, v1::Claim* resp);
+  grpc::Status StartReview(grpc::ServerContextBase* ctx, const v1::TransitionRequest* req, v1::Claim* resp);
+  grpc::Status RequestInformation(grpc::ServerContextBase* ctx, const v1::TransitionRequest* req,
+                                  v1::Claim* resp);
+  grpc::Status ProvideInformation(grpc::ServerContextBase* ctx, const v1::ProvideInformationRequest* req,
+                                  v1::Claim* resp);
+  grpc::Status ApproveClaim(grpc::ServerContextBase* ctx, const v1::ApproveClaimRequest* req, v1::Claim* resp);
+  grpc::Status DenyClaim(grpc::ServerContextBase* ctx, const v1::TransitionRequest* req, v1::Claim* resp);
+  grpc::Status EscalateClaim(grpc::ServerContextBase* ctx, const v1::TransitionRequest* req, v1::Claim* resp);
+  grpc::Status SettleClaim(grpc::ServerContextBase* ctx, const v1::SettleClaimRequest* req, v1::Claim* resp);
+  grpc::Status CloseClaim(grpc::ServerContextBase* ctx, const v1::TransitionRequest* req, v1::Claim* resp);
+  grpc::Status ReopenClaim(grpc::ServerContextBase* ctx, const v1::TransitionRequest* req, v1::Claim* resp);
+  grpc::Status GetClaimHistory(grpc::ServerContextBase* ctx, const v1::GetClaimHistoryRequest* req,
+                               v1::GetClaimHistoryResponse* resp);
+  grpc::Status RunBreachScan(grpc::ServerContextBase* ctx, const v1::RunBreachScanRequest* req,
+                             v1::RunBreachScanResponse* resp);
+  grpc::Status FlagNonConformance(grpc::ServerContextBase* ctx, const v1::FlagNonConformanceRequest* req,
+                                  v1::Investigation* resp);
+  grpc::Status OpenInvestigation(grpc::ServerContextBase* ctx, const v1::InvestigationTransitionRequest* req,
+                                 v1::Investigation* resp);
+  grpc::Status RecordFindings(grpc::ServerContextBase* ctx, const v1::RecordFindingsRequest* req,
+                              v1::Investigation* resp);
+  grpc::Status CloseInvestigation(grpc::ServerContextBase* ctx, const v1::InvestigationTransitionRequest* req,
+                                  v1::Investigation* resp);
+  grpc::Status ListInvestigations(grpc::ServerContextBase* ctx, const v1::ListInvestigationsRequest* req,
+                                  v1::ListInvestigationsResponse* resp);
+  grpc::Status StreamBordereau(grpc::ServerContextBase* ctx, const v1::StreamBordereauRequest* req,
+                               grpc::ServerWriter<v1::BordereauChunk>* writer);
+
+  grpc::Status ReconcileUtilization(grpc::ServerContextBase* ctx, const v1::ReconcileUtilizationRequest* req,
+                                    v1::ReconcileUtilizationResponse* resp);
 
   // The scheduled breach scan (BackgroundJob) and RunBreachScan share this.
   // One page of a breach scan (claim_store.h BreachScanQuery), counted in the
@@ -105,11 +109,11 @@ class ClaimsServiceImpl final : public v1::ClaimsService::Service {
   using Decide = std::function<absl::StatusOr<ClaimChange>(const Principal& caller, const Claim& current,
                                                            absl::Time now)>;
   using AfterCommit = std::function<void(const Claim& stored, absl::Time now)>;
-  grpc::Status Transition(grpc::ServerContext* ctx, std::string_view method, const google::protobuf::Message& request,
+  grpc::Status Transition(grpc::ServerContextBase* ctx, std::string_view method, const google::protobuf::Message& request,
                           v1::Claim* response, const std::string& request_id, const std::string& claim_id,
                           const std::string& etag, const absl::Status& input, const Decide& decide,
                           const AfterCommit& after = nullptr);
-  grpc::Status InvestigationTransition(grpc::ServerContext* ctx, std::string_view method,
+  grpc::Status InvestigationTransition(grpc::ServerContextBase* ctx, std::string_view method,
                                        const google::protobuf::Message& request, v1::Investigation* response,
                                        const std::string& request_id, const std::string& investigation_id,
                                        const std::string& etag, const absl::Status& input, InvestigationAction action,
@@ -121,7 +125,7 @@ class ClaimsServiceImpl final : public v1::ClaimsService::Service {
   // now, within the caller's deadline, and answers with the settled claim
   // (FAILED_PRECONDITION with membership's reason when it refused), or with the
   // pending claim when membership did not answer in time.
-  absl::Status AwaitMembership(grpc::ServerContext* ctx, v1::Claim* resp);
+  absl::Status AwaitMembership(grpc::ServerContextBase* ctx, v1::Claim* resp);
 
   ClaimStore& store_;
   MembershipClient& membership_;

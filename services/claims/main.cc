@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
   outbox::OutboxRelay relay(rt.pool(), membership_peer, rt.clock(), *rt.registry(),
                             {.lease = outbox_lease, .peer_deadline = config.peer_deadline});
   claims::RegisterClaimCompletions(relay, store, metrics, options.tat);
-  RpcKit rpc(rt.authenticator(), *access, rt.clock(), &rt.admission());
+  RpcKit rpc(rt.authenticator(), *access, rt.clock());
   claims::ClaimsServiceImpl service(store, *membership, relay, rpc, metrics, options);
   if (auto s = metrics.RefreshOpenGauge(store); !s.ok()) {
     log::Warn("open-claims gauge not refreshed", {{"error", s.ToString()}});
@@ -96,5 +96,7 @@ int main(int argc, char** argv) {
       {"claims-reconcile", reconcile_interval,
        [&] { return service.Reconcile(SystemClock::Instance().Now(), {"reconciler", "system", "claims"}).status(); }},
   };
-  return ServeUntilStopped(rt, {{&service, claims::v1::ClaimsService::service_full_name(), &*access}}, std::move(jobs));
+  PooledService front(claims::v1::ClaimsService::service_full_name(), rt.workers());
+  service.Bind(front);
+  return ServeUntilStopped(rt, {{&front, &*access}}, std::move(jobs));
 }

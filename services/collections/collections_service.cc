@@ -126,7 +126,32 @@ CollectionsServiceImpl::CollectionsServiceImpl(CollectionsStore& store, Membersh
       options_(std::move(options)),
       ids_(rpc.clock()) {}
 
-grpc::Status CollectionsServiceImpl::OpenLedger(grpc::ServerContext* ctx, const v1::OpenLedgerRequest* req,
+void CollectionsServiceImpl::Bind(PooledService& s) {
+  s.Unary("OpenLedger", this, &CollectionsServiceImpl::OpenLedger)
+   .Unary("GetLedger", this, &CollectionsServiceImpl::GetLedger)
+   .Unary("AddInstallment", this, &CollectionsServiceImpl::AddInstallment)
+   .Unary("BatchAddInstallments", this, &CollectionsServiceImpl::BatchAddInstallments)
+   .Unary("UpdateContact", this, &CollectionsServiceImpl::UpdateContact)
+   .Unary("ListContactHistory", this, &CollectionsServiceImpl::ListContactHistory)
+   .Unary("PostPayment", this, &CollectionsServiceImpl::PostPayment)
+   .Unary("ReversePayment", this, &CollectionsServiceImpl::ReversePayment)
+   .Unary("IngestBankReturns", this, &CollectionsServiceImpl::IngestBankReturns)
+   .Unary("ListPayments", this, &CollectionsServiceImpl::ListPayments)
+   .Unary("GetAging", this, &CollectionsServiceImpl::GetAging)
+   .Unary("AddPause", this, &CollectionsServiceImpl::AddPause)
+   .Unary("EndPause", this, &CollectionsServiceImpl::EndPause)
+   .Unary("RunAging", this, &CollectionsServiceImpl::RunAging)
+   .Unary("GetAgingHistory", this, &CollectionsServiceImpl::GetAgingHistory)
+   .Unary("GetAgingReport", this, &CollectionsServiceImpl::GetAgingReport)
+   .Unary("RunDunning", this, &CollectionsServiceImpl::RunDunning)
+   .Unary("ListNotices", this, &CollectionsServiceImpl::ListNotices)
+   .Unary("GetNotice", this, &CollectionsServiceImpl::GetNotice)
+   .Unary("ListPrepaymentEligible", this, &CollectionsServiceImpl::ListPrepaymentEligible)
+   .Unary("GetAccountCollectionsSummary", this, &CollectionsServiceImpl::GetAccountCollectionsSummary)
+   .Unary("GetMonthlyCollectionsSummary", this, &CollectionsServiceImpl::GetMonthlyCollectionsSummary);
+}
+
+grpc::Status CollectionsServiceImpl::OpenLedger(grpc::ServerContextBase* ctx, const v1::OpenLedgerRequest* req,
                                                 v1::Ledger* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->account_id(), "account_id", 64));
@@ -154,7 +179,7 @@ grpc::Status CollectionsServiceImpl::OpenLedger(grpc::ServerContext* ctx, const 
   });
 }
 
-grpc::Status CollectionsServiceImpl::GetLedger(grpc::ServerContext* ctx, const v1::GetLedgerRequest* req,
+grpc::Status CollectionsServiceImpl::GetLedger(grpc::ServerContextBase* ctx, const v1::GetLedgerRequest* req,
                                                v1::Ledger* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->ledger_id(), "ledger_id", 26));
@@ -163,7 +188,7 @@ grpc::Status CollectionsServiceImpl::GetLedger(grpc::ServerContext* ctx, const v
   });
 }
 
-grpc::Status CollectionsServiceImpl::AddInstallment(grpc::ServerContext* ctx, const v1::AddInstallmentRequest* req,
+grpc::Status CollectionsServiceImpl::AddInstallment(grpc::ServerContextBase* ctx, const v1::AddInstallmentRequest* req,
                                                     v1::Installment* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     const v1::Installment& in = req->installment();
@@ -191,7 +216,7 @@ grpc::Status CollectionsServiceImpl::AddInstallment(grpc::ServerContext* ctx, co
   });
 }
 
-grpc::Status CollectionsServiceImpl::BatchAddInstallments(grpc::ServerContext* ctx,
+grpc::Status CollectionsServiceImpl::BatchAddInstallments(grpc::ServerContextBase* ctx,
                                                           const v1::BatchAddInstallmentsRequest* req,
                                                           v1::BatchAddInstallmentsResponse* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
@@ -242,7 +267,7 @@ grpc::Status CollectionsServiceImpl::BatchAddInstallments(grpc::ServerContext* c
   });
 }
 
-grpc::Status CollectionsServiceImpl::UpdateContact(grpc::ServerContext* ctx, const v1::UpdateContactRequest* req,
+grpc::Status CollectionsServiceImpl::UpdateContact(grpc::ServerContextBase* ctx, const v1::UpdateContactRequest* req,
                                                    v1::Ledger* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->ledger_id(), "ledger_id", 26));
@@ -253,7 +278,7 @@ grpc::Status CollectionsServiceImpl::UpdateContact(grpc::ServerContext* ctx, con
   });
 }
 
-grpc::Status CollectionsServiceImpl::ListContactHistory(grpc::ServerContext* ctx,
+grpc::Status CollectionsServiceImpl::ListContactHistory(grpc::ServerContextBase* ctx,
                                                         const v1::ListContactHistoryRequest* req,
                                                         v1::ListContactHistoryResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
@@ -264,7 +289,7 @@ grpc::Status CollectionsServiceImpl::ListContactHistory(grpc::ServerContext* ctx
   });
 }
 
-grpc::Status CollectionsServiceImpl::PostPayment(grpc::ServerContext* ctx, const v1::PostPaymentRequest* req,
+grpc::Status CollectionsServiceImpl::PostPayment(grpc::ServerContextBase* ctx, const v1::PostPaymentRequest* req,
                                                  v1::Payment* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(store_, req->ledger_id()));
@@ -305,7 +330,7 @@ grpc::Status CollectionsServiceImpl::PostPayment(grpc::ServerContext* ctx, const
   });
 }
 
-grpc::Status CollectionsServiceImpl::ReversePayment(grpc::ServerContext* ctx, const v1::ReversePaymentRequest* req,
+grpc::Status CollectionsServiceImpl::ReversePayment(grpc::ServerContextBase* ctx, const v1::ReversePaymentRequest* req,
                                                     v1::Payment* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->payment_id(), "payment_id", 26));
@@ -315,7 +340,7 @@ grpc::Status CollectionsServiceImpl::ReversePayment(grpc::ServerContext* ctx, co
   });
 }
 
-grpc::Status CollectionsServiceImpl::IngestBankReturns(grpc::ServerContext* ctx,
+grpc::Status CollectionsServiceImpl::IngestBankReturns(grpc::ServerContextBase* ctx,
                                                        const v1::IngestBankReturnsRequest* req,
                                                        v1::IngestBankReturnsResponse* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
@@ -393,7 +418,7 @@ grpc::Status CollectionsServiceImpl::IngestBankReturns(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status CollectionsServiceImpl::ListPayments(grpc::ServerContext* ctx, const v1::ListPaymentsRequest* req,
+grpc::Status CollectionsServiceImpl::ListPayments(grpc::ServerContextBase* ctx, const v1::ListPaymentsRequest* req,
                                                   v1::ListPaymentsResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->ledger_id(), "ledger_id", 26));
@@ -403,7 +428,7 @@ grpc::Status CollectionsServiceImpl::ListPayments(grpc::ServerContext* ctx, cons
   });
 }
 
-grpc::Status CollectionsServiceImpl::GetAging(grpc::ServerContext* ctx, const v1::GetAgingRequest* req,
+grpc::Status CollectionsServiceImpl::GetAging(grpc::ServerContextBase* ctx, const v1::GetAgingRequest* req,
                                               v1::Aging* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->ledger_id(), "ledger_id", 26));
@@ -434,7 +459,7 @@ absl::StatusOr<AgingRunResult> CollectionsServiceImpl::AgeAll(absl::CivilDay as_
   });
 }
 
-grpc::Status CollectionsServiceImpl::RunAging(grpc::ServerContext* ctx, const v1::RunAgingRequest* req,
+grpc::Status CollectionsServiceImpl::RunAging(grpc::ServerContextBase* ctx, const v1::RunAgingRequest* req,
                                               v1::RunAgingResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     absl::CivilDay as_of = absl::ToCivilDay(call.now, absl::UTCTimeZone());
@@ -449,7 +474,7 @@ grpc::Status CollectionsServiceImpl::RunAging(grpc::ServerContext* ctx, const v1
   });
 }
 
-grpc::Status CollectionsServiceImpl::GetAgingHistory(grpc::ServerContext* ctx, const v1::GetAgingHistoryRequest* req,
+grpc::Status CollectionsServiceImpl::GetAgingHistory(grpc::ServerContextBase* ctx, const v1::GetAgingHistoryRequest* req,
                                                      v1::GetAgingHistoryResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->ledger_id(), "ledger_id", 26));
@@ -459,7 +484,7 @@ grpc::Status CollectionsServiceImpl::GetAgingHistory(grpc::ServerContext* ctx, c
   });
 }
 
-grpc::Status CollectionsServiceImpl::GetAgingReport(grpc::ServerContext* ctx, const v1::GetAgingReportRequest* req,
+grpc::Status CollectionsServiceImpl::GetAgingReport(grpc::ServerContextBase* ctx, const v1::GetAgingReportRequest* req,
                                                     v1::AgingReport* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     if (!req->has_as_of()) return InvalidArgument("as_of", "is required");
@@ -479,7 +504,7 @@ grpc::Status CollectionsServiceImpl::GetAgingReport(grpc::ServerContext* ctx, co
   });
 }
 
-grpc::Status CollectionsServiceImpl::AddPause(grpc::ServerContext* ctx, const v1::AddPauseRequest* req,
+grpc::Status CollectionsServiceImpl::AddPause(grpc::ServerContextBase* ctx, const v1::AddPauseRequest* req,
                                               v1::Pause* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     const v1::Pause& in = req->pause();
@@ -500,7 +525,7 @@ grpc::Status CollectionsServiceImpl::AddPause(grpc::ServerContext* ctx, const v1
   });
 }
 
-grpc::Status CollectionsServiceImpl::EndPause(grpc::ServerContext* ctx, const v1::EndPauseRequest* req,
+grpc::Status CollectionsServiceImpl::EndPause(grpc::ServerContextBase* ctx, const v1::EndPauseRequest* req,
                                               v1::Pause* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->pause_id(), "pause_id", 26));
@@ -578,7 +603,7 @@ absl::StatusOr<DunningRunResult> CollectionsServiceImpl::DunAll(absl::CivilDay a
   return result;
 }
 
-grpc::Status CollectionsServiceImpl::RunDunning(grpc::ServerContext* ctx, const v1::RunDunningRequest* req,
+grpc::Status CollectionsServiceImpl::RunDunning(grpc::ServerContextBase* ctx, const v1::RunDunningRequest* req,
                                                 v1::RunDunningResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     absl::CivilDay as_of = absl::ToCivilDay(call.now, absl::UTCTimeZone());
@@ -600,7 +625,7 @@ grpc::Status CollectionsServiceImpl::RunDunning(grpc::ServerContext* ctx, const 
   });
 }
 
-grpc::Status CollectionsServiceImpl::ListNotices(grpc::ServerContext* ctx, const v1::ListNoticesRequest* req,
+grpc::Status CollectionsServiceImpl::ListNotices(grpc::ServerContextBase* ctx, const v1::ListNoticesRequest* req,
                                                  v1::ListNoticesResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->ledger_id(), "ledger_id", 26));
@@ -610,7 +635,7 @@ grpc::Status CollectionsServiceImpl::ListNotices(grpc::ServerContext* ctx, const
   });
 }
 
-grpc::Status CollectionsServiceImpl::GetNotice(grpc::ServerContext* ctx, const v1::GetNoticeRequest* req,
+grpc::Status CollectionsServiceImpl::GetNotice(grpc::ServerContextBase* ctx, const v1::GetNoticeRequest* req,
                                                v1::Notice* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->notice_id(), "notice_id", 26));
@@ -619,7 +644,7 @@ grpc::Status CollectionsServiceImpl::GetNotice(grpc::ServerContext* ctx, const v
   });
 }
 
-grpc::Status CollectionsServiceImpl::GetAccountCollectionsSummary(grpc::ServerContext* ctx,
+grpc::Status CollectionsServiceImpl::GetAccountCollectionsSummary(grpc::ServerContextBase* ctx,
                                                                   const v1::GetAccountCollectionsSummaryRequest* req,
                                                                   v1::AccountCollectionsSummary* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
@@ -676,7 +701,7 @@ grpc::Status CollectionsServiceImpl::GetAccountCollectionsSummary(grpc::ServerCo
   });
 }
 
-grpc::Status CollectionsServiceImpl::GetMonthlyCollectionsSummary(grpc::ServerContext* ctx,
+grpc::Status CollectionsServiceImpl::GetMonthlyCollectionsSummary(grpc::ServerContextBase* ctx,
                                                                   const v1::GetMonthlyCollectionsSummaryRequest* req,
                                                                   v1::MonthlyCollectionsSummary* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
@@ -704,7 +729,7 @@ grpc::Status CollectionsServiceImpl::GetMonthlyCollectionsSummary(grpc::ServerCo
   });
 }
 
-grpc::Status CollectionsServiceImpl::ListPrepaymentEligible(grpc::ServerContext* ctx,
+grpc::Status CollectionsServiceImpl::ListPrepaymentEligible(grpc::ServerContextBase* ctx,
                                                             const v1::ListPrepaymentEligibleRequest* req,
                                                             v1::ListPrepaymentEligibleResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {

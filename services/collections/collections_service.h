@@ -15,6 +15,7 @@
 #include "careops/collections/v1/collections.grpc.pb.h"
 #include "common/ids.h"
 #include "common/outbox_relay.h"
+#include "common/pooled_service.h"
 #include "common/rpc.h"
 #include "services/collections/collections_rules.h"
 #include "services/collections/dunning_rules.h"
@@ -37,48 +38,51 @@ struct CollectionsOptions {
 // {field} or an unclosed brace.
 absl::Status ValidateNoticeTemplates(const std::map<RungKind, std::string>& templates);
 
-class CollectionsServiceImpl final : public v1::CollectionsService::Service {
+class CollectionsServiceImpl final {
  public:
   // `intents` delivers the outbox intents a dunning run wrote right after it.
   CollectionsServiceImpl(CollectionsStore& store, MembershipClient& membership, outbox::IntentDeliverer& intents,
                          const RpcKit& rpc, CollectionsOptions options);
 
-  grpc::Status OpenLedger(grpc::ServerContext* ctx, const v1::OpenLedgerRequest* req, v1::Ledger* resp) override;
-  grpc::Status GetLedger(grpc::ServerContext* ctx, const v1::GetLedgerRequest* req, v1::Ledger* resp) override;
-  grpc::Status AddInstallment(grpc::ServerContext* ctx, const v1::AddInstallmentRequest* req,
-                              v1::Installment* resp) override;
-  grpc::Status BatchAddInstallments(grpc::ServerContext* ctx, const v1::BatchAddInstallmentsRequest* req,
-                                    v1::BatchAddInstallmentsResponse* resp) override;
-  grpc::Status UpdateContact(grpc::ServerContext* ctx, const v1::UpdateContactRequest* req, v1::Ledger* resp) override;
-  grpc::Status ListContactHistory(grpc::ServerContext* ctx, const v1::ListContactHistoryRequest* req,
-                                  v1::ListContactHistoryResponse* resp) override;
-  grpc::Status PostPayment(grpc::ServerContext* ctx, const v1::PostPaymentRequest* req, v1::Payment* resp) override;
-  grpc::Status ReversePayment(grpc::ServerContext* ctx, const v1::ReversePaymentRequest* req,
-                              v1::Payment* resp) override;
-  grpc::Status IngestBankReturns(grpc::ServerContext* ctx, const v1::IngestBankReturnsRequest* req,
-                                 v1::IngestBankReturnsResponse* resp) override;
-  grpc::Status ListPayments(grpc::ServerContext* ctx, const v1::ListPaymentsRequest* req,
-                            v1::ListPaymentsResponse* resp) override;
-  grpc::Status GetAging(grpc::ServerContext* ctx, const v1::GetAgingRequest* req, v1::Aging* resp) override;
-  grpc::Status AddPause(grpc::ServerContext* ctx, const v1::AddPauseRequest* req, v1::Pause* resp) override;
-  grpc::Status EndPause(grpc::ServerContext* ctx, const v1::EndPauseRequest* req, v1::Pause* resp) override;
-  grpc::Status RunAging(grpc::ServerContext* ctx, const v1::RunAgingRequest* req, v1::RunAgingResponse* resp) override;
-  grpc::Status GetAgingHistory(grpc::ServerContext* ctx, const v1::GetAgingHistoryRequest* req,
-                               v1::GetAgingHistoryResponse* resp) override;
-  grpc::Status GetAgingReport(grpc::ServerContext* ctx, const v1::GetAgingReportRequest* req,
-                              v1::AgingReport* resp) override;
+  // Lists every handler for the server (common/pooled_service.h).
+  void Bind(PooledService& s);
 
-  grpc::Status RunDunning(grpc::ServerContext* ctx, const v1::RunDunningRequest* req,
-                          v1::RunDunningResponse* resp) override;
-  grpc::Status ListNotices(grpc::ServerContext* ctx, const v1::ListNoticesRequest* req,
-                           v1::ListNoticesResponse* resp) override;
-  grpc::Status GetNotice(grpc::ServerContext* ctx, const v1::GetNoticeRequest* req, v1::Notice* resp) override;
-  grpc::Status ListPrepaymentEligible(grpc::ServerContext* ctx, const v1::ListPrepaymentEligibleRequest* req,
-                                      v1::ListPrepaymentEligibleResponse* resp) override;
-  grpc::Status GetAccountCollectionsSummary(grpc::ServerContext* ctx, const v1::GetAccountCollectionsSummaryRequest* req,
-                                            v1::AccountCollectionsSummary* resp) override;
-  grpc::Status GetMonthlyCollectionsSummary(grpc::ServerContext* ctx, const v1::GetMonthlyCollectionsSummaryRequest* req,
-                                            v1::MonthlyCollectionsSummary* resp) override;
+  grpc::Status OpenLedger(grpc::ServerContextBase* ctx, const v1::OpenLedgerRequest* req, v1::Ledger* resp);
+  grpc::Status GetLedger(grpc::ServerContextBase* ctx, const v1::GetLedgerRequest* req, v1::Ledger* resp);
+  grpc::Status AddInstallment(grpc::ServerContextBase* ctx, const v1::AddInstallmentRequest* req,
+                              v1::Installment* resp);
+  grpc::Status BatchAddInstallments(grpc::ServerContextBase* ctx, const v1::BatchAddInstallmentsRequest* req,
+                                    v1::BatchAddInstallmentsResponse* resp);
+  grpc::Status UpdateContact(grpc::ServerContextBase* ctx, const v1::UpdateContactRequest* req, v1::Ledger* resp);
+  grpc::Status ListContactHistory(grpc::ServerContextBase* ctx, const v1::ListContactHistoryRequest* req,
+                                  v1::ListContactHistoryResponse* resp);
+  grpc::Status PostPayment(grpc::ServerContextBase* ctx, const v1::PostPaymentRequest* req, v1::Payment* resp);
+  grpc::Status ReversePayment(grpc::ServerContextBase* ctx, const v1::ReversePaymentRequest* req,
+                              v1::Payment* resp);
+  grpc::Status IngestBankReturns(grpc::ServerContextBase* ctx, const v1::IngestBankReturnsRequest* req,
+                                 v1::IngestBankReturnsResponse* resp);
+  grpc::Status ListPayments(grpc::ServerContextBase* ctx, const v1::ListPaymentsRequest* req,
+                            v1::ListPaymentsResponse* resp);
+  grpc::Status GetAging(grpc::ServerContextBase* ctx, const v1::GetAgingRequest* req, v1::Aging* resp);
+  grpc::Status AddPause(grpc::ServerContextBase* ctx, const v1::AddPauseRequest* req, v1::Pause* resp);
+  grpc::Status EndPause(grpc::ServerContextBase* ctx, const v1::EndPauseRequest* req, v1::Pause* resp);
+  grpc::Status RunAging(grpc::ServerContextBase* ctx, const v1::RunAgingRequest* req, v1::RunAgingResponse* resp);
+  grpc::Status GetAgingHistory(grpc::ServerContextBase* ctx, const v1::GetAgingHistoryRequest* req,
+                               v1::GetAgingHistoryResponse* resp);
+  grpc::Status GetAgingReport(grpc::ServerContextBase* ctx, const v1::GetAgingReportRequest* req,
+                              v1::AgingReport* resp);
+
+  grpc::Status RunDunning(grpc::ServerContextBase* ctx, const v1::RunDunningRequest* req,
+                          v1::RunDunningResponse* resp);
+  grpc::Status ListNotices(grpc::ServerContextBase* ctx, const v1::ListNoticesRequest* req,
+                           v1::ListNoticesResponse* resp);
+  grpc::Status GetNotice(grpc::ServerContextBase* ctx, const v1::GetNoticeRequest* req, v1::Notice* resp);
+  grpc::Status ListPrepaymentEligible(grpc::ServerContextBase* ctx, const v1::ListPrepaymentEligibleRequest* req,
+                                      v1::ListPrepaymentEligibleResponse* resp);
+  grpc::Status GetAccountCollectionsSummary(grpc::ServerContextBase* ctx, const v1::GetAccountCollectionsSummaryRequest* req,
+                                            v1::AccountCollectionsSummary* resp);
+  grpc::Status GetMonthlyCollectionsSummary(grpc::ServerContextBase* ctx, const v1::GetMonthlyCollectionsSummaryRequest* req,
+                                            v1::MonthlyCollectionsSummary* resp);
 
   // The scheduled daily aging run and RunAging share this.
   absl::StatusOr<AgingRunResult> AgeAll(absl::CivilDay as_of);

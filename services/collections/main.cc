@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
   } lookup(relay);
   status_peer.set_lookup(&lookup);
   collections::RegisterNoticeCompletions(relay, store);
-  RpcKit rpc(rt.authenticator(), *access, rt.clock(), &rt.admission());
+  RpcKit rpc(rt.authenticator(), *access, rt.clock());
   collections::CollectionsServiceImpl service(store, *membership, relay, rpc,
                                               {*order, *aging, grace_days, *ladder, {}});
   collections::CollectionsMetrics metrics(*rt.registry(), *aging);
@@ -137,6 +137,8 @@ int main(int argc, char** argv) {
         collections::DeliveryOptions{.from = smtp_from, .retry = {.max_backoff = outbox_max_backoff}});
     jobs.push_back({"collections-notice-delivery", delivery_interval, [&] { return delivery->RunOnce().status(); }});
   }
-  return ServeUntilStopped(rt, {{&service, collections::v1::CollectionsService::service_full_name(), &*access}},
+  PooledService front(collections::v1::CollectionsService::service_full_name(), rt.workers());
+  service.Bind(front);
+  return ServeUntilStopped(rt, {{&front, &*access}},
                            std::move(jobs));
 }

@@ -49,9 +49,11 @@ int main(int argc, char** argv) {
   membership::MembershipServiceOptions options;
   options.movement_tat = *tat;
   options.calendar = config.calendar;
-  RpcKit rpc((*runtime)->authenticator(), *access, clock, &(*runtime)->admission());
+  RpcKit rpc((*runtime)->authenticator(), *access, clock);
   membership::MembershipServiceImpl service(store, rpc, metrics, options);
   BackgroundJob refresh_gauges{"refresh_gauges", config.gauge_refresh, [&] { return metrics.Refresh(store, clock.Now()); }};
-  return ServeUntilStopped(**runtime, {{&service, membership::v1::MembershipService::service_full_name(), &*access}},
+  PooledService front(membership::v1::MembershipService::service_full_name(), (*runtime)->workers());
+  service.Bind(front);
+  return ServeUntilStopped(**runtime, {{&front, &*access}},
                            {refresh_gauges});
 }

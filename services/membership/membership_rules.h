@@ -129,15 +129,6 @@ bool TatMet(absl::Time due, absl::Time decided);
 // A pending movement is overdue once `as_of` is past due.
 bool Overdue(v1::MovementStatus status, absl::Time due, absl::Time as_of);
 
-// The lower-case label of an enum value, for metric labels, audit actions and
-// messages ("enrollment", "plan_change", "direct_client"): the one enum codec's
-// short name (common/enum_codec.h), lower-cased. Columns store the codec's short
-// name itself (V004). "" for a number the enum lacks.
-template <typename E>
-std::string EnumLabel(E value) {
-  return absl::AsciiStrToLower(EnumShortName(value));
-}
-
 // ---------------------------------------------------------------- decisions on locked rows
 
 // FAILED_PRECONDITION naming `field` when the account is cancelled: nothing new

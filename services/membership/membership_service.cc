@@ -60,7 +60,36 @@ MembershipServiceImpl::MembershipServiceImpl(MembershipStore& store, const RpcKi
 
 // ================================================================ accounts
 
-grpc::Status MembershipServiceImpl::CreateClientAccount(grpc::ServerContext* ctx,
+void MembershipServiceImpl::Bind(PooledService& s) {
+  s.Unary("CreateClientAccount", this, &MembershipServiceImpl::CreateClientAccount)
+   .Unary("GetClientAccount", this, &MembershipServiceImpl::GetClientAccount)
+   .Unary("ListClientAccounts", this, &MembershipServiceImpl::ListClientAccounts)
+   .Unary("UpdateClientAccount", this, &MembershipServiceImpl::UpdateClientAccount)
+   .Unary("SuspendClientAccount", this, &MembershipServiceImpl::SuspendClientAccount)
+   .Unary("ReinstateClientAccount", this, &MembershipServiceImpl::ReinstateClientAccount)
+   .Unary("CancelClientAccount", this, &MembershipServiceImpl::CancelClientAccount)
+   .Unary("GetAccountSummary", this, &MembershipServiceImpl::GetAccountSummary)
+   .Unary("CreatePlan", this, &MembershipServiceImpl::CreatePlan)
+   .Unary("GetPlan", this, &MembershipServiceImpl::GetPlan)
+   .Unary("ListPlans", this, &MembershipServiceImpl::ListPlans)
+   .Unary("RevisePlan", this, &MembershipServiceImpl::RevisePlan)
+   .Unary("EnrollMember", this, &MembershipServiceImpl::EnrollMember)
+   .Unary("GetMember", this, &MembershipServiceImpl::GetMember)
+   .Unary("ListMembers", this, &MembershipServiceImpl::ListMembers)
+   .Unary("BatchEnrollMembers", this, &MembershipServiceImpl::BatchEnrollMembers)
+   .Unary("RequestMovement", this, &MembershipServiceImpl::RequestMovement)
+   .Unary("GetMovement", this, &MembershipServiceImpl::GetMovement)
+   .Unary("ApplyMovement", this, &MembershipServiceImpl::ApplyMovement)
+   .Unary("RejectMovement", this, &MembershipServiceImpl::RejectMovement)
+   .Unary("ListMovements", this, &MembershipServiceImpl::ListMovements)
+   .Unary("CheckEligibility", this, &MembershipServiceImpl::CheckEligibility)
+   .Unary("RecordUtilization", this, &MembershipServiceImpl::RecordUtilization)
+   .Unary("ReverseUtilization", this, &MembershipServiceImpl::ReverseUtilization)
+   .Unary("GetUtilization", this, &MembershipServiceImpl::GetUtilization)
+   .Unary("ListUtilizations", this, &MembershipServiceImpl::ListUtilizations);
+}
+
+grpc::Status MembershipServiceImpl::CreateClientAccount(grpc::ServerContextBase* ctx,
                                                         const v1::CreateClientAccountRequest* req,
                                                         v1::ClientAccount* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
@@ -79,7 +108,7 @@ grpc::Status MembershipServiceImpl::CreateClientAccount(grpc::ServerContext* ctx
   });
 }
 
-grpc::Status MembershipServiceImpl::GetClientAccount(grpc::ServerContext* ctx, const v1::GetClientAccountRequest* req,
+grpc::Status MembershipServiceImpl::GetClientAccount(grpc::ServerContextBase* ctx, const v1::GetClientAccountRequest* req,
                                                      v1::ClientAccount* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->account_id(), "account_id", 64));
@@ -88,7 +117,7 @@ grpc::Status MembershipServiceImpl::GetClientAccount(grpc::ServerContext* ctx, c
   });
 }
 
-grpc::Status MembershipServiceImpl::ListClientAccounts(grpc::ServerContext* ctx,
+grpc::Status MembershipServiceImpl::ListClientAccounts(grpc::ServerContextBase* ctx,
                                                        const v1::ListClientAccountsRequest* req,
                                                        v1::ListClientAccountsResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
@@ -105,7 +134,7 @@ grpc::Status MembershipServiceImpl::ListClientAccounts(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status MembershipServiceImpl::UpdateClientAccount(grpc::ServerContext* ctx,
+grpc::Status MembershipServiceImpl::UpdateClientAccount(grpc::ServerContextBase* ctx,
                                                         const v1::UpdateClientAccountRequest* req,
                                                         v1::ClientAccount* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
@@ -143,7 +172,7 @@ absl::StatusOr<v1::ClientAccount> MembershipServiceImpl::Transition(
   return store_.TransitionAccount(m, t);
 }
 
-grpc::Status MembershipServiceImpl::SuspendClientAccount(grpc::ServerContext* ctx,
+grpc::Status MembershipServiceImpl::SuspendClientAccount(grpc::ServerContextBase* ctx,
                                                          const v1::SuspendClientAccountRequest* req,
                                                          v1::ClientAccount* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
@@ -154,7 +183,7 @@ grpc::Status MembershipServiceImpl::SuspendClientAccount(grpc::ServerContext* ct
   });
 }
 
-grpc::Status MembershipServiceImpl::ReinstateClientAccount(grpc::ServerContext* ctx,
+grpc::Status MembershipServiceImpl::ReinstateClientAccount(grpc::ServerContextBase* ctx,
                                                            const v1::ReinstateClientAccountRequest* req,
                                                            v1::ClientAccount* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
@@ -165,7 +194,7 @@ grpc::Status MembershipServiceImpl::ReinstateClientAccount(grpc::ServerContext* 
   });
 }
 
-grpc::Status MembershipServiceImpl::CancelClientAccount(grpc::ServerContext* ctx,
+grpc::Status MembershipServiceImpl::CancelClientAccount(grpc::ServerContextBase* ctx,
                                                         const v1::CancelClientAccountRequest* req,
                                                         v1::ClientAccount* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
@@ -176,7 +205,7 @@ grpc::Status MembershipServiceImpl::CancelClientAccount(grpc::ServerContext* ctx
   });
 }
 
-grpc::Status MembershipServiceImpl::GetAccountSummary(grpc::ServerContext* ctx,
+grpc::Status MembershipServiceImpl::GetAccountSummary(grpc::ServerContextBase* ctx,
                                                       const v1::GetAccountSummaryRequest* req,
                                                       v1::AccountSummary* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
@@ -192,7 +221,7 @@ grpc::Status MembershipServiceImpl::GetAccountSummary(grpc::ServerContext* ctx,
 
 // ================================================================ plans
 
-grpc::Status MembershipServiceImpl::CreatePlan(grpc::ServerContext* ctx, const v1::CreatePlanRequest* req,
+grpc::Status MembershipServiceImpl::CreatePlan(grpc::ServerContextBase* ctx, const v1::CreatePlanRequest* req,
                                                v1::Plan* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(ValidateNewPlan(req->plan(), "plan"));
@@ -208,7 +237,7 @@ grpc::Status MembershipServiceImpl::CreatePlan(grpc::ServerContext* ctx, const v
   });
 }
 
-grpc::Status MembershipServiceImpl::GetPlan(grpc::ServerContext* ctx, const v1::GetPlanRequest* req, v1::Plan* resp) {
+grpc::Status MembershipServiceImpl::GetPlan(grpc::ServerContextBase* ctx, const v1::GetPlanRequest* req, v1::Plan* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->plan_id(), "plan_id", 64));
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetPlan(req->plan_id()));
@@ -216,7 +245,7 @@ grpc::Status MembershipServiceImpl::GetPlan(grpc::ServerContext* ctx, const v1::
   });
 }
 
-grpc::Status MembershipServiceImpl::ListPlans(grpc::ServerContext* ctx, const v1::ListPlansRequest* req,
+grpc::Status MembershipServiceImpl::ListPlans(grpc::ServerContextBase* ctx, const v1::ListPlansRequest* req,
                                               v1::ListPlansResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
@@ -228,7 +257,7 @@ grpc::Status MembershipServiceImpl::ListPlans(grpc::ServerContext* ctx, const v1
   });
 }
 
-grpc::Status MembershipServiceImpl::RevisePlan(grpc::ServerContext* ctx, const v1::RevisePlanRequest* req,
+grpc::Status MembershipServiceImpl::RevisePlan(grpc::ServerContextBase* ctx, const v1::RevisePlanRequest* req,
                                                v1::Plan* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->plan_id(), "plan_id", 64));
@@ -247,7 +276,7 @@ grpc::Status MembershipServiceImpl::RevisePlan(grpc::ServerContext* ctx, const v
 
 // ================================================================ members
 
-grpc::Status MembershipServiceImpl::EnrollMember(grpc::ServerContext* ctx, const v1::EnrollMemberRequest* req,
+grpc::Status MembershipServiceImpl::EnrollMember(grpc::ServerContextBase* ctx, const v1::EnrollMemberRequest* req,
                                                  v1::Member* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->account_id(), "account_id", 64));
@@ -266,7 +295,7 @@ grpc::Status MembershipServiceImpl::EnrollMember(grpc::ServerContext* ctx, const
   });
 }
 
-grpc::Status MembershipServiceImpl::GetMember(grpc::ServerContext* ctx, const v1::GetMemberRequest* req,
+grpc::Status MembershipServiceImpl::GetMember(grpc::ServerContextBase* ctx, const v1::GetMemberRequest* req,
                                               v1::Member* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->member_id(), "member_id", 64));
@@ -275,7 +304,7 @@ grpc::Status MembershipServiceImpl::GetMember(grpc::ServerContext* ctx, const v1
   });
 }
 
-grpc::Status MembershipServiceImpl::ListMembers(grpc::ServerContext* ctx, const v1::ListMembersRequest* req,
+grpc::Status MembershipServiceImpl::ListMembers(grpc::ServerContextBase* ctx, const v1::ListMembersRequest* req,
                                                 v1::ListMembersResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
@@ -293,7 +322,7 @@ grpc::Status MembershipServiceImpl::ListMembers(grpc::ServerContext* ctx, const 
   });
 }
 
-grpc::Status MembershipServiceImpl::BatchEnrollMembers(grpc::ServerContext* ctx,
+grpc::Status MembershipServiceImpl::BatchEnrollMembers(grpc::ServerContextBase* ctx,
                                                        const v1::BatchEnrollMembersRequest* req,
                                                        v1::BatchEnrollMembersResponse* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
@@ -318,7 +347,7 @@ grpc::Status MembershipServiceImpl::BatchEnrollMembers(grpc::ServerContext* ctx,
 
 // ================================================================ movements
 
-grpc::Status MembershipServiceImpl::RequestMovement(grpc::ServerContext* ctx, const v1::RequestMovementRequest* req,
+grpc::Status MembershipServiceImpl::RequestMovement(grpc::ServerContextBase* ctx, const v1::RequestMovementRequest* req,
                                                     v1::Movement* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->account_id(), "account_id", 64));
@@ -371,7 +400,7 @@ grpc::Status MembershipServiceImpl::RequestMovement(grpc::ServerContext* ctx, co
   });
 }
 
-grpc::Status MembershipServiceImpl::GetMovement(grpc::ServerContext* ctx, const v1::GetMovementRequest* req,
+grpc::Status MembershipServiceImpl::GetMovement(grpc::ServerContextBase* ctx, const v1::GetMovementRequest* req,
                                                 v1::Movement* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->movement_id(), "movement_id", 64));
@@ -380,7 +409,7 @@ grpc::Status MembershipServiceImpl::GetMovement(grpc::ServerContext* ctx, const 
   });
 }
 
-grpc::Status MembershipServiceImpl::ApplyMovement(grpc::ServerContext* ctx, const v1::ApplyMovementRequest* req,
+grpc::Status MembershipServiceImpl::ApplyMovement(grpc::ServerContextBase* ctx, const v1::ApplyMovementRequest* req,
                                                   v1::Movement* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->movement_id(), "movement_id", 64));
@@ -393,7 +422,7 @@ grpc::Status MembershipServiceImpl::ApplyMovement(grpc::ServerContext* ctx, cons
   });
 }
 
-grpc::Status MembershipServiceImpl::RejectMovement(grpc::ServerContext* ctx, const v1::RejectMovementRequest* req,
+grpc::Status MembershipServiceImpl::RejectMovement(grpc::ServerContextBase* ctx, const v1::RejectMovementRequest* req,
                                                    v1::Movement* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->movement_id(), "movement_id", 64));
@@ -407,7 +436,7 @@ grpc::Status MembershipServiceImpl::RejectMovement(grpc::ServerContext* ctx, con
   });
 }
 
-grpc::Status MembershipServiceImpl::ListMovements(grpc::ServerContext* ctx, const v1::ListMovementsRequest* req,
+grpc::Status MembershipServiceImpl::ListMovements(grpc::ServerContextBase* ctx, const v1::ListMovementsRequest* req,
                                                   v1::ListMovementsResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));
@@ -431,7 +460,7 @@ grpc::Status MembershipServiceImpl::ListMovements(grpc::ServerContext* ctx, cons
 
 // ================================================================ eligibility and utilisation
 
-grpc::Status MembershipServiceImpl::CheckEligibility(grpc::ServerContext* ctx, const v1::CheckEligibilityRequest* req,
+grpc::Status MembershipServiceImpl::CheckEligibility(grpc::ServerContextBase* ctx, const v1::CheckEligibilityRequest* req,
                                                      v1::CheckEligibilityResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->member_id(), "member_id", 64));
@@ -478,7 +507,7 @@ grpc::Status MembershipServiceImpl::CheckEligibility(grpc::ServerContext* ctx, c
   });
 }
 
-grpc::Status MembershipServiceImpl::RecordUtilization(grpc::ServerContext* ctx,
+grpc::Status MembershipServiceImpl::RecordUtilization(grpc::ServerContextBase* ctx,
                                                       const v1::RecordUtilizationRequest* req,
                                                       v1::Utilization* resp) {
   // request_id is optional here: source_reference is the idempotency key.
@@ -498,7 +527,7 @@ grpc::Status MembershipServiceImpl::RecordUtilization(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status MembershipServiceImpl::ReverseUtilization(grpc::ServerContext* ctx,
+grpc::Status MembershipServiceImpl::ReverseUtilization(grpc::ServerContextBase* ctx,
                                                        const v1::ReverseUtilizationRequest* req,
                                                        v1::Utilization* resp) {
   // request_id is optional here: source_reference is the idempotency key.
@@ -512,7 +541,7 @@ grpc::Status MembershipServiceImpl::ReverseUtilization(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status MembershipServiceImpl::GetUtilization(grpc::ServerContext* ctx, const v1::GetUtilizationRequest* req,
+grpc::Status MembershipServiceImpl::GetUtilization(grpc::ServerContextBase* ctx, const v1::GetUtilizationRequest* req,
                                                    v1::Utilization* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->source_reference(), "source_reference", 64));
@@ -521,7 +550,7 @@ grpc::Status MembershipServiceImpl::GetUtilization(grpc::ServerContext* ctx, con
   });
 }
 
-grpc::Status MembershipServiceImpl::ListUtilizations(grpc::ServerContext* ctx, const v1::ListUtilizationsRequest* req,
+grpc::Status MembershipServiceImpl::ListUtilizations(grpc::ServerContextBase* ctx, const v1::ListUtilizationsRequest* req,
                                                      v1::ListUtilizationsResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(*req, req->page_size(), req->page_token()));

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "careops/membership/v1/membership.grpc.pb.h"
+#include "common/pooled_service.h"
 #include "common/rpc.h"
 #include "common/business_days.h"
 #include "common/clock.h"
@@ -31,61 +32,64 @@ struct MembershipServiceOptions {
   BusinessCalendar calendar;  // the days that count for movement TAT (weekends and holidays do not)
 };
 
-class MembershipServiceImpl final : public v1::MembershipService::Service {
+class MembershipServiceImpl final {
  public:
   MembershipServiceImpl(MembershipStore& store, const RpcKit& rpc, MembershipMetrics& metrics,
                         MembershipServiceOptions options);
 
-  grpc::Status CreateClientAccount(grpc::ServerContext* ctx, const v1::CreateClientAccountRequest* req,
-                                   v1::ClientAccount* resp) override;
-  grpc::Status GetClientAccount(grpc::ServerContext* ctx, const v1::GetClientAccountRequest* req,
-                                v1::ClientAccount* resp) override;
-  grpc::Status ListClientAccounts(grpc::ServerContext* ctx, const v1::ListClientAccountsRequest* req,
-                                  v1::ListClientAccountsResponse* resp) override;
-  grpc::Status UpdateClientAccount(grpc::ServerContext* ctx, const v1::UpdateClientAccountRequest* req,
-                                   v1::ClientAccount* resp) override;
-  grpc::Status SuspendClientAccount(grpc::ServerContext* ctx, const v1::SuspendClientAccountRequest* req,
-                                    v1::ClientAccount* resp) override;
-  grpc::Status ReinstateClientAccount(grpc::ServerContext* ctx, const v1::ReinstateClientAccountRequest* req,
-                                      v1::ClientAccount* resp) override;
-  grpc::Status CancelClientAccount(grpc::ServerContext* ctx, const v1::CancelClientAccountRequest* req,
-                                   v1::ClientAccount* resp) override;
-  grpc::Status GetAccountSummary(grpc::ServerContext* ctx, const v1::GetAccountSummaryRequest* req,
-                                 v1::AccountSummary* resp) override;
+  // Lists every handler for the server (common/pooled_service.h).
+  void Bind(PooledService& s);
 
-  grpc::Status CreatePlan(grpc::ServerContext* ctx, const v1::CreatePlanRequest* req, v1::Plan* resp) override;
-  grpc::Status GetPlan(grpc::ServerContext* ctx, const v1::GetPlanRequest* req, v1::Plan* resp) override;
-  grpc::Status ListPlans(grpc::ServerContext* ctx, const v1::ListPlansRequest* req,
-                         v1::ListPlansResponse* resp) override;
-  grpc::Status RevisePlan(grpc::ServerContext* ctx, const v1::RevisePlanRequest* req, v1::Plan* resp) override;
+  grpc::Status CreateClientAccount(grpc::ServerContextBase* ctx, const v1::CreateClientAccountRequest* req,
+                                   v1::ClientAccount* resp);
+  grpc::Status GetClientAccount(grpc::ServerContextBase* ctx, const v1::GetClientAccountRequest* req,
+                                v1::ClientAccount* resp);
+  grpc::Status ListClientAccounts(grpc::ServerContextBase* ctx, const v1::ListClientAccountsRequest* req,
+                                  v1::ListClientAccountsResponse* resp);
+  grpc::Status UpdateClientAccount(grpc::ServerContextBase* ctx, const v1::UpdateClientAccountRequest* req,
+                                   v1::ClientAccount* resp);
+  grpc::Status SuspendClientAccount(grpc::ServerContextBase* ctx, const v1::SuspendClientAccountRequest* req,
+                                    v1::ClientAccount* resp);
+  grpc::Status ReinstateClientAccount(grpc::ServerContextBase* ctx, const v1::ReinstateClientAccountRequest* req,
+                                      v1::ClientAccount* resp);
+  grpc::Status CancelClientAccount(grpc::ServerContextBase* ctx, const v1::CancelClientAccountRequest* req,
+                                   v1::ClientAccount* resp);
+  grpc::Status GetAccountSummary(grpc::ServerContextBase* ctx, const v1::GetAccountSummaryRequest* req,
+                                 v1::AccountSummary* resp);
 
-  grpc::Status EnrollMember(grpc::ServerContext* ctx, const v1::EnrollMemberRequest* req, v1::Member* resp) override;
-  grpc::Status GetMember(grpc::ServerContext* ctx, const v1::GetMemberRequest* req, v1::Member* resp) override;
-  grpc::Status ListMembers(grpc::ServerContext* ctx, const v1::ListMembersRequest* req,
-                           v1::ListMembersResponse* resp) override;
-  grpc::Status BatchEnrollMembers(grpc::ServerContext* ctx, const v1::BatchEnrollMembersRequest* req,
-                                  v1::BatchEnrollMembersResponse* resp) override;
+  grpc::Status CreatePlan(grpc::ServerContextBase* ctx, const v1::CreatePlanRequest* req, v1::Plan* resp);
+  grpc::Status GetPlan(grpc::ServerContextBase* ctx, const v1::GetPlanRequest* req, v1::Plan* resp);
+  grpc::Status ListPlans(grpc::ServerContextBase* ctx, const v1::ListPlansRequest* req,
+                         v1::ListPlansResponse* resp);
+  grpc::Status RevisePlan(grpc::ServerContextBase* ctx, const v1::RevisePlanRequest* req, v1::Plan* resp);
 
-  grpc::Status RequestMovement(grpc::ServerContext* ctx, const v1::RequestMovementRequest* req,
-                               v1::Movement* resp) override;
-  grpc::Status GetMovement(grpc::ServerContext* ctx, const v1::GetMovementRequest* req, v1::Movement* resp) override;
-  grpc::Status ApplyMovement(grpc::ServerContext* ctx, const v1::ApplyMovementRequest* req,
-                             v1::Movement* resp) override;
-  grpc::Status RejectMovement(grpc::ServerContext* ctx, const v1::RejectMovementRequest* req,
-                              v1::Movement* resp) override;
-  grpc::Status ListMovements(grpc::ServerContext* ctx, const v1::ListMovementsRequest* req,
-                             v1::ListMovementsResponse* resp) override;
+  grpc::Status EnrollMember(grpc::ServerContextBase* ctx, const v1::EnrollMemberRequest* req, v1::Member* resp);
+  grpc::Status GetMember(grpc::ServerContextBase* ctx, const v1::GetMemberRequest* req, v1::Member* resp);
+  grpc::Status ListMembers(grpc::ServerContextBase* ctx, const v1::ListMembersRequest* req,
+                           v1::ListMembersResponse* resp);
+  grpc::Status BatchEnrollMembers(grpc::ServerContextBase* ctx, const v1::BatchEnrollMembersRequest* req,
+                                  v1::BatchEnrollMembersResponse* resp);
 
-  grpc::Status CheckEligibility(grpc::ServerContext* ctx, const v1::CheckEligibilityRequest* req,
-                                v1::CheckEligibilityResponse* resp) override;
-  grpc::Status RecordUtilization(grpc::ServerContext* ctx, const v1::RecordUtilizationRequest* req,
-                                 v1::Utilization* resp) override;
-  grpc::Status ReverseUtilization(grpc::ServerContext* ctx, const v1::ReverseUtilizationRequest* req,
-                                  v1::Utilization* resp) override;
-  grpc::Status GetUtilization(grpc::ServerContext* ctx, const v1::GetUtilizationRequest* req,
-                              v1::Utilization* resp) override;
-  grpc::Status ListUtilizations(grpc::ServerContext* ctx, const v1::ListUtilizationsRequest* req,
-                                v1::ListUtilizationsResponse* resp) override;
+  grpc::Status RequestMovement(grpc::ServerContextBase* ctx, const v1::RequestMovementRequest* req,
+                               v1::Movement* resp);
+  grpc::Status GetMovement(grpc::ServerContextBase* ctx, const v1::GetMovementRequest* req, v1::Movement* resp);
+  grpc::Status ApplyMovement(grpc::ServerContextBase* ctx, const v1::ApplyMovementRequest* req,
+                             v1::Movement* resp);
+  grpc::Status RejectMovement(grpc::ServerContextBase* ctx, const v1::RejectMovementRequest* req,
+                              v1::Movement* resp);
+  grpc::Status ListMovements(grpc::ServerContextBase* ctx, const v1::ListMovementsRequest* req,
+                             v1::ListMovementsResponse* resp);
+
+  grpc::Status CheckEligibility(grpc::ServerContextBase* ctx, const v1::CheckEligibilityRequest* req,
+                                v1::CheckEligibilityResponse* resp);
+  grpc::Status RecordUtilization(grpc::ServerContextBase* ctx, const v1::RecordUtilizationRequest* req,
+                                 v1::Utilization* resp);
+  grpc::Status ReverseUtilization(grpc::ServerContextBase* ctx, const v1::ReverseUtilizationRequest* req,
+                                  v1::Utilization* resp);
+  grpc::Status GetUtilization(grpc::ServerContextBase* ctx, const v1::GetUtilizationRequest* req,
+                              v1::Utilization* resp);
+  grpc::Status ListUtilizations(grpc::ServerContextBase* ctx, const v1::ListUtilizationsRequest* req,
+                                v1::ListUtilizationsResponse* resp);
 
  private:
   absl::StatusOr<v1::ClientAccount> Transition(const Mutation& m, const std::string& account_id,

@@ -37,44 +37,6 @@ grpc::Status Answer(const EchoWork& work, const grpc::ServerContextBase& context
   return grpc::Status::OK;
 }
 
-WorkerPool::WorkerPool(int threads, int queue) : queue_(static_cast<size_t>(queue)) {
-  threads_.reserve(static_cast<size_t>(threads));
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
-}
-
-WorkerPool::~WorkerPool() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  for (std::thread& t : threads_) t.join();
-}
-
-bool WorkerPool::Submit(std::function<void()> job) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (jobs_.size() >= queue_) return false;
-    jobs_.push_back(std::move(job));
-  }
-  cv_.notify_one();
-  return true;
-}
-
-void WorkerPool::Run() {
-  for (;;) {
-    std::function<void()> job;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-      if (jobs_.empty()) return;  // stopping, and nothing left to run
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
-    }
-    job();
-  }
-}
-
 grpc::Status EchoServiceImpl::Echo(grpc::ServerContext* context, const v1::EchoRequest* request,
                                    v1::EchoResponse* response) {
   return Answer(work_, *context, *request, response);
@@ -84,16 +46,13 @@ grpc::ServerUnaryReactor* EchoCallbackServiceImpl::Echo(grpc::CallbackServerCont
                                                         const v1::EchoRequest* request,
                                                         v1::EchoResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (workers_ == nullptr) {
-    reactor->Finish(Answer(work_, *context, *request, response));
-    return reactor;
-  }
-  // The reactor, context, request and response stay valid until Finish().
-  bool queued = workers_->Submit([this, reactor, context, request, response] {
-    reactor->Finish(Answer(work_, *context, *request, response));
-  });
-  if (!queued) reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "all workers are busy"));
+  reactor->Finish(Answer(work_, *context, *request, response));
   return reactor;
+}
+
+grpc::Status EchoPooledAdapter::Echo(grpc::ServerContextBase* context, const v1::EchoRequest* request,
+                                     v1::EchoResponse* response) {
+  return Answer(work_, *context, *request, response);
 }
 
 }  // namespace careops::echo

@@ -91,16 +91,25 @@ int main(int argc, char** argv) {
     }
   }
   careops::echo::EchoWork work{.auth = auth.get(), .pool = pool.get()};
-  std::unique_ptr<careops::echo::WorkerPool> workers;
+  std::unique_ptr<careops::WorkerPool> workers;
+  std::unique_ptr<careops::echo::EchoPooledAdapter> adapter;
   std::unique_ptr<grpc::Service> service;
   if (model == "sync") {
     service = std::make_unique<careops::echo::EchoServiceImpl>(work);
+  } else if (model == "callback") {
+    service = std::make_unique<careops::echo::EchoCallbackServiceImpl>(work);
   } else {
-    if (model == "callback_pool") {
-      workers = std::make_unique<careops::echo::WorkerPool>(static_cast<int>(db_pool_size),
-                                                            static_cast<int>(worker_queue));
+    workers = std::make_unique<careops::WorkerPool>(careops::WorkerPoolOptions{
+        .workers = static_cast<int>(db_pool_size), .queue = static_cast<int>(worker_queue)});
+    adapter = std::make_unique<careops::echo::EchoPooledAdapter>(work);
+    auto pooled = std::make_unique<careops::PooledService>(careops::echo::v1::EchoService::service_full_name(),
+                                                           *workers);
+    adapter->Bind(*pooled);
+    if (absl::Status complete = pooled->Check(); !complete.ok()) {
+      careops::log::Error("incomplete handler table", {{"error", complete.ToString()}});
+      return 1;
     }
-    service = std::make_unique<careops::echo::EchoCallbackServiceImpl>(work, workers.get());
+    service = std::move(pooled);
   }
 
   careops::EnableHealthAndReflection();
