@@ -266,6 +266,37 @@ void Replace(const std::string& from, const std::string& to) {
   ASSERT_EQ(std::rename(tmp.c_str(), to.c_str()), 0) << to;
 }
 
+// What a user types: careops-health and careops-call with the client
+// certificate `tools/dev up` writes (.run/tls/dev-cli.*) reach a TLS-only
+// service; without it, careops-call is refused.
+TEST_F(TlsTest, TheCommandLineToolsCallOverMutualTls) {
+  const TlsFiles cli = FilesOf(*certs_, "dev-cli");
+  const std::vector<std::string> tls = {"--tls_cert=" + cli.cert, "--tls_key=" + cli.key, "--tls_ca=" + cli.ca};
+  auto run = [](const std::string& tool, const std::vector<std::string>& args) {
+    testing::Process p(testing::BinaryDir() + "/tools/" + tool, args);
+    const int status = p.Wait(absl::Seconds(30));
+    return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, p.output());
+  };
+  auto with = [](std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  };
+  constexpr char kListPlans[] = "careops.membership.v1.MembershipService/ListPlans";
+
+  auto [health_code, health] = run("careops-health", with(tls, {membership_->address()}));
+  EXPECT_EQ(health_code, 0) << health;
+  EXPECT_NE(health.find("SERVING"), std::string::npos) << health;
+
+  auto [call_code, call] =
+      run("careops-call", with(tls, {"--token=dev-account-officer", membership_->address(), kListPlans, "{}"}));
+  EXPECT_EQ(call_code, 0) << call;
+  EXPECT_NE(call.find("{"), std::string::npos) << call;
+
+  auto [plain_code, plain] = run("careops-call", {"--token=dev-account-officer", membership_->address(), kListPlans, "{}"});
+  EXPECT_EQ(plain_code, 1) << plain;
+  EXPECT_NE(plain.find("ERROR 14"), std::string::npos) << plain;  // UNAVAILABLE: no TLS handshake
+}
+
 TEST(TlsRotationTest, RenewedFilesAreUsedWithoutARestart) {
   // The service's files live in a directory of their own, like a mounted Secret.
   const std::string old_ca = NewCertificates(), new_ca = NewCertificates();
