@@ -49,7 +49,7 @@ struct RejectionReason {
 
 struct Claim {
   std::string claim_id;
-  std::string type;     // "CLAIM" | "PRE_AUTHORIZATION"
+  std::string type;     // "CLAIM" | "PRE_AUTHORIZATION" | "ADJUSTMENT"
   std::string member_id, account_id, plan_id;
   std::string benefit_code, benefit_category;
   absl::CivilDay service_date;
@@ -82,8 +82,19 @@ struct Claim {
   // the claim id, a re-approval after a reopen claim_id/N.
   std::string utilization_ref;
   int utilization_seq = 0;
+  // ADJUSTMENT only (claim_rules.h, Adjustments): the settled claim it corrects;
+  // for a claw-back, the record it gives back in membership and the rest it
+  // records again (under utilization_ref) once that record is given back.
+  std::string original_claim_id;
+  std::string clawback_ref;
+  int64_t clawback_rest_minor = 0;
   int64_t version = 1;  // the etag
 };
+
+// Claim::type values.
+inline constexpr char kTypeClaim[] = "CLAIM";
+inline constexpr char kTypeAdjustment[] = "ADJUSTMENT";
+inline bool IsAdjustment(const Claim& c) { return c.type == kTypeAdjustment; }
 
 // One line of GetClaimHistory.
 struct ClaimEvent {

@@ -1,5 +1,6 @@
 #include "services/claims/claim_rules.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -139,9 +140,18 @@ absl::StatusOr<ClaimStatus> NextStatus(ClaimStatus from, ClaimAction action) {
 }
 
 absl::StatusOr<ClaimStatus> NextStatus(const Claim& claim, ClaimAction action) {
-  if (action == A::kReopen && claim.status == S::kClosed && claim.settled_at.has_value()) {
-    return absl::FailedPreconditionError(
-        "claim is CLOSED after settlement (payment made); it cannot be reopened, submit an adjustment claim");
+  if (action == A::kReopen && IsAdjustment(claim)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "claim is an ADJUSTMENT (", Abs(ClaimStatusName(claim.status)),
+        "); an adjustment is not reopened: submit another adjustment (SubmitClaim type ADJUSTMENT,"
+        " original_claim_id ", claim.original_claim_id, ")"));
+  }
+  if (action == A::kReopen && claim.settled_at.has_value() &&
+      (claim.status == S::kClosed || claim.status == S::kSettled)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "claim is ", Abs(ClaimStatusName(claim.status)),
+        " after settlement (payment made); it cannot be reopened: correct it with an adjustment"
+        " (SubmitClaim type ADJUSTMENT, original_claim_id ", claim.claim_id, ")"));
   }
   CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(claim.status, action));
   if (action == A::kReopen && AwaitsSettlement(claim.status) && !claim.utilization_ref.empty()) {
@@ -257,7 +267,7 @@ std::string AuthorityChain::LimitText(std::string_view role, std::string_view cu
 }
 
 absl::Status CheckApprovalAuthority(const AuthorityChain& chain, std::string_view role, const Claim& claim) {
-  const Money& amount = claim.amount_claimed;
+  const Money amount = AuthorityAmount(claim);
   std::optional<int> rank = chain.Rank(role);
   if (!rank) {
     return absl::PermissionDeniedError(
@@ -315,11 +325,21 @@ Money PlanShare(const Claim& c) {
 }
 
 Money MemberShare(const Claim& c) {
+  // An adjustment corrects what the plan pays; the member's share was the original's.
+  if (IsAdjustment(c)) return Money(c.amount_claimed.currency(), 0);
   absl::StatusOr<Money> rest = c.amount_claimed.Subtract(PlanShare(c));
   return rest.ok() ? *rest : Money(c.amount_claimed.currency(), 0);
 }
 
 absl::StatusOr<Money> AmountToApprove(const Claim& c, const std::optional<Money>& requested) {
+  if (IsAdjustment(c)) {
+    if (requested && *requested != c.amount_claimed) {
+      return InvalidArgument("approved_amount.amount_minor",
+                             absl::StrCat("an adjustment is approved for its whole amount ",
+                                          c.amount_claimed.ToString(), " (leave approved_amount unset)"));
+    }
+    return c.amount_claimed;
+  }
   if (c.payable.minor() <= 0) {
     return absl::FailedPreconditionError(
         "nothing is payable on this claim (co-pay, cap or remaining limit); deny it instead of approving it");
@@ -379,6 +399,102 @@ std::string RouteOnSubmit(const AuthorityChain& chain, const AutoRouteThresholds
   auto it = thresholds.find(amount.currency());
   if (it != thresholds.end() && amount.minor() > it->second) return chain.LowestRoleFor(amount);
   return chain.lowest_role();
+}
+
+// ---- Adjustments ---------------------------------------------------------------
+
+bool AdjustmentStands(const Claim& a) {
+  return a.status == S::kApproved || a.status == S::kSettled || (a.status == S::kClosed && a.settled_at.has_value());
+}
+
+AdjustmentBook BookOf(const Claim& original, const std::vector<Claim>& adjustments) {
+  const std::string& currency = original.amount_claimed.currency();
+  AdjustmentBook book{.paid_net = original.amount_approved, .live = {}, .open_adjustment = ""};
+  if (!original.utilization_ref.empty()) book.live.push_back({original.utilization_ref, original.amount_approved});
+  for (const Claim& a : adjustments) {
+    if (AwaitsDecision(a.status) || AwaitsMembership(a.status)) book.open_adjustment = a.claim_id;
+    // A record a claw-back gave back is gone from membership, whatever became
+    // of the claw-back after (its rest may have been refused).
+    if (!a.clawback_ref.empty()) {
+      std::erase_if(book.live, [&](const LiveRecord& r) { return r.ref == a.clawback_ref; });
+    }
+    if (!AdjustmentStands(a)) continue;
+    absl::StatusOr<Money> net = book.paid_net.Add(a.amount_approved);
+    if (net.ok()) book.paid_net = *net;
+    if (!a.amount_approved.is_negative()) {
+      book.live.push_back({a.utilization_ref, a.amount_approved});
+    } else if (a.clawback_rest_minor > 0) {
+      book.live.push_back({a.utilization_ref, Money(currency, a.clawback_rest_minor)});
+    }
+  }
+  return book;
+}
+
+absl::Status CheckAdjustment(const Claim& original, const AdjustmentBook& book, const Money& amount) {
+  if (IsAdjustment(original)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("claim ", original.claim_id, " is an ADJUSTMENT; adjust its original claim ",
+                     original.original_claim_id, " instead"));
+  }
+  const bool paid = original.settled_at.has_value() &&
+                    (original.status == S::kSettled || original.status == S::kClosed);
+  if (!paid) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "claim ", original.claim_id, " is ", Abs(ClaimStatusName(original.status)),
+        "; an adjustment corrects a settled claim (SETTLED, or CLOSED after settlement); before settlement,"
+        " reopen or decide the claim itself"));
+  }
+  if (amount.currency() != original.amount_claimed.currency()) {
+    return InvalidArgument("amount_claimed.currency_code",
+                           absl::StrCat("must be the original claim's currency ", original.amount_claimed.currency()));
+  }
+  if (!book.open_adjustment.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("adjustment ", book.open_adjustment, " of claim ",
+                                                      original.claim_id,
+                                                      " is not decided yet; decide it before submitting another"));
+  }
+  if (amount.is_negative()) {
+    if (-amount.minor() > book.paid_net.minor()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("amount_claimed: claws back ", Money(amount.currency(), -amount.minor()).ToString(),
+                       ", more than the ", book.paid_net.ToString(), " paid on claim ", original.claim_id,
+                       " net of its earlier adjustments"));
+    }
+    return absl::OkStatus();
+  }
+  // The plan never pays more for the original than its rules allow.
+  CAREOPS_ASSIGN_OR_RETURN(Money ceiling,
+                           PayableAmount(original.amount_claimed, {.copay_basis_points = original.copay_basis_points,
+                                                                   .per_visit_cap = original.per_visit_cap,
+                                                                   .remaining_limit = std::nullopt}));
+  CAREOPS_ASSIGN_OR_RETURN(Money after, book.paid_net.Add(amount));
+  if (after.minor() > ceiling.minor()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "amount_claimed: ", amount.ToString(), " would make the plan pay ", after.ToString(), " for claim ",
+        original.claim_id, ", more than its rules allow (", ceiling.ToString(),
+        ": amount claimed less co-pay, at most the per-visit cap)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Clawback> PlanClawback(const AdjustmentBook& book, const Money& amount) {
+  const int64_t back = -amount.minor();
+  int64_t largest = 0;
+  for (auto it = book.live.rbegin(); it != book.live.rend(); ++it) {
+    if (it->amount.minor() >= back) {
+      return Clawback{.give_back_ref = it->ref, .rest = Money(amount.currency(), it->amount.minor() - back)};
+    }
+    largest = std::max(largest, it->amount.minor());
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "amount_claimed: claws back ", Money(amount.currency(), back).ToString(),
+      "; no single utilisation record of the claim covers it (the largest is ",
+      Money(amount.currency(), largest).ToString(), "): split it into adjustments of at most that"));
+}
+
+Money AuthorityAmount(const Claim& c) {
+  const Money& a = c.amount_claimed;
+  return a.is_negative() ? Money(a.currency(), -a.minor()) : a;
 }
 
 // ---- TAT ---------------------------------------------------------------------

@@ -64,8 +64,10 @@ inline constexpr char kEventDecisionBreach[] = "decision_tat_breach";
 inline constexpr char kEventSettlementBreach[] = "settlement_tat_breach";
 inline constexpr char kEventFlagNonConformance[] = "flag_non_conformance";
 inline constexpr char kEventReconcileRepair[] = "reconcile_repair";
+inline constexpr char kEventClawbackGivenBack[] = "clawback_given_back";
 inline constexpr const char* kOtherClaimEvents[] = {kEventSubmit, kEventDecisionBreach, kEventSettlementBreach,
-                                                    kEventFlagNonConformance, kEventReconcileRepair};
+                                                    kEventFlagNonConformance, kEventReconcileRepair,
+                                                    kEventClawbackGivenBack};
 
 // The status `action` moves a claim in `from` to; FAILED_PRECONDITION naming the
 // current status and the statuses the action accepts otherwise.
@@ -120,6 +122,57 @@ Money MemberShare(const Claim& c);
 // another currency, not above zero, or above the payable amount;
 // FAILED_PRECONDITION when nothing is payable (deny the claim instead).
 absl::StatusOr<Money> AmountToApprove(const Claim& c, const std::optional<Money>& requested);
+
+// ---- Adjustments ---------------------------------------------------------------
+//
+// A settled claim is corrected by an ADJUSTMENT claim naming it (the original):
+// a signed amount, positive when the plan pays more, negative when it claws
+// back. An original and its adjustments are its family. Membership records only
+// positive amounts and gives back only whole records, so the family's
+// utilisation is a set of live records: the original's approval, one per
+// positive adjustment, and for a claw-back the record it gave back replaced by
+// the rest (that record less the claw-back), when there is any.
+
+// Whether the adjustment `a` stands: approved (also unsettled) and not undone.
+bool AdjustmentStands(const Claim& a);
+
+// One utilisation record the family holds in membership.
+struct LiveRecord {
+  std::string ref;  // source_reference
+  Money amount;
+};
+
+// What a family amounts to, from the original and its adjustments in claim_id
+// order.
+struct AdjustmentBook {
+  Money paid_net;                // the original's amount approved plus every standing adjustment
+  std::vector<LiveRecord> live;  // oldest first
+  std::string open_adjustment;   // an adjustment not decided yet ("" when none)
+};
+AdjustmentBook BookOf(const Claim& original, const std::vector<Claim>& adjustments);
+
+// Whether an adjustment of `amount` may be submitted against `original`:
+// FAILED_PRECONDITION when the original is not settled (SETTLED, or CLOSED after
+// settlement), is an adjustment itself, or has an undecided adjustment;
+// INVALID_ARGUMENT naming amount_claimed.currency_code for another currency;
+// FAILED_PRECONDITION naming amount_claimed when a claw-back exceeds paid_net,
+// or a positive amount would take paid_net above what the plan's rules allow
+// for the original (amount claimed less co-pay, at most the per-visit cap).
+absl::Status CheckAdjustment(const Claim& original, const AdjustmentBook& book, const Money& amount);
+
+// How a claw-back of `amount` (negative) is counted in membership: the newest
+// live record that covers it is given back, and the rest of that record is
+// recorded again. FAILED_PRECONDITION naming amount_claimed when no single
+// record covers it.
+struct Clawback {
+  std::string give_back_ref;
+  Money rest;  // zero: nothing to record again
+};
+absl::StatusOr<Clawback> PlanClawback(const AdjustmentBook& book, const Money& amount);
+
+// The amount an approval's authority is judged on: the amount claimed, its
+// absolute value for an adjustment.
+Money AuthorityAmount(const Claim& c);
 
 // ---- Authority chain -----------------------------------------------------------
 

@@ -378,5 +378,170 @@ TEST(InvestigationTest, FlagOpenFindingsClose) {
   EXPECT_EQ(NextInvestigationStatus(I::kClosed, IA::kOpen).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// ---- Adjustments -----------------------------------------------------------------
+
+// A settled claim: PHP 10,000.00 claimed, 20% co-pay, PHP 8,000.00 approved and paid.
+Claim SettledOriginal() {
+  Claim c = ClaimFor("PHP", 1000000);
+  c.claim_id = "orig";
+  c.type = kTypeClaim;
+  c.copay_basis_points = 2000;
+  c.payable = Money("PHP", 800000);
+  c.amount_approved = Money("PHP", 800000);
+  c.utilization_ref = "orig";
+  c.status = S::kSettled;
+  c.decided_at = Utc(2026, 3, 2);
+  c.settled_at = Utc(2026, 3, 3);
+  return c;
+}
+
+Claim AdjustmentOf(const Claim& original, std::string id, int64_t minor, S status) {
+  Claim a = ClaimFor("PHP", minor);
+  a.claim_id = std::move(id);
+  a.type = kTypeAdjustment;
+  a.original_claim_id = original.claim_id;
+  a.status = status;
+  if (AdjustmentStands(a)) {
+    a.amount_approved = a.amount_claimed;
+    if (minor > 0) a.utilization_ref = a.claim_id;
+  }
+  return a;
+}
+
+TEST(AdjustmentTest, OnlyASettledOriginalThatIsNoAdjustmentMayBeAdjusted) {
+  Claim original = SettledOriginal();
+  EXPECT_TRUE(CheckAdjustment(original, BookOf(original, {}), Money("PHP", -100)).ok());
+  Claim approved = original;
+  approved.status = S::kApproved;
+  approved.settled_at.reset();
+  absl::Status s = CheckAdjustment(approved, BookOf(approved, {}), Money("PHP", -100));
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("is APPROVED"), std::string::npos) << s;
+  Claim closed = original;
+  closed.status = S::kClosed;
+  EXPECT_TRUE(CheckAdjustment(closed, BookOf(closed, {}), Money("PHP", -100)).ok());
+  Claim denied_closed = closed;
+  denied_closed.settled_at.reset();
+  EXPECT_EQ(CheckAdjustment(denied_closed, BookOf(denied_closed, {}), Money("PHP", -100)).code(),
+            absl::StatusCode::kFailedPrecondition);
+  Claim adjustment = AdjustmentOf(original, "adj1", 100, S::kSettled);
+  adjustment.settled_at = Utc(2026, 3, 4);
+  s = CheckAdjustment(adjustment, BookOf(adjustment, {}), Money("PHP", -50));
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("is an ADJUSTMENT; adjust its original claim orig"), std::string::npos) << s;
+}
+
+TEST(AdjustmentTest, CurrencyMustBeTheOriginalsAndOneAdjustmentIsOpenAtATime) {
+  Claim original = SettledOriginal();
+  absl::Status s = CheckAdjustment(original, BookOf(original, {}), Money("USD", 100));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("amount_claimed.currency_code"), std::string::npos) << s;
+  for (S open : {S::kSubmitted, S::kInReview, S::kApprovalPending}) {
+    AdjustmentBook book = BookOf(original, {AdjustmentOf(original, "adj1", -100, open)});
+    EXPECT_EQ(book.open_adjustment, "adj1");
+    EXPECT_EQ(CheckAdjustment(original, book, Money("PHP", -100)).code(), absl::StatusCode::kFailedPrecondition);
+  }
+  AdjustmentBook after_denial = BookOf(original, {AdjustmentOf(original, "adj1", -100, S::kDenied)});
+  EXPECT_EQ(after_denial.open_adjustment, "");
+  EXPECT_EQ(after_denial.paid_net, Money("PHP", 800000));
+}
+
+TEST(AdjustmentTest, AClawBackIsAtMostWhatWasPaidNetOfEarlierAdjustments) {
+  Claim original = SettledOriginal();
+  // Paid 8,000.00, then clawed back 3,000.00: 5,000.00 left to claw back.
+  Claim first = AdjustmentOf(original, "adj1", -300000, S::kSettled);
+  first.clawback_ref = "orig";
+  first.clawback_rest_minor = 500000;
+  first.utilization_ref = "adj1";
+  AdjustmentBook book = BookOf(original, {first});
+  EXPECT_EQ(book.paid_net, Money("PHP", 500000));
+  EXPECT_TRUE(CheckAdjustment(original, book, Money("PHP", -500000)).ok());
+  absl::Status s = CheckAdjustment(original, book, Money("PHP", -500001));
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message().rfind("amount_claimed: claws back PHP 5000.01, more than the PHP 5000.00 paid", 0), 0u) << s;
+}
+
+TEST(AdjustmentTest, APositiveAdjustmentStaysWithinThePlansRulesForTheOriginal) {
+  Claim original = SettledOriginal();  // at most 8,000.00 (10,000.00 less 20% co-pay)
+  original.amount_approved = Money("PHP", 700000);
+  AdjustmentBook book = BookOf(original, {});
+  EXPECT_TRUE(CheckAdjustment(original, book, Money("PHP", 100000)).ok());
+  absl::Status s = CheckAdjustment(original, book, Money("PHP", 100001));
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message().rfind("amount_claimed:", 0), 0u) << s;
+  original.per_visit_cap = Money("PHP", 750000);
+  EXPECT_EQ(CheckAdjustment(original, BookOf(original, {}), Money("PHP", 50001)).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(CheckAdjustment(original, BookOf(original, {}), Money("PHP", 50000)).ok());
+}
+
+TEST(AdjustmentTest, TheBookMirrorsMembershipsLiveRecords) {
+  Claim original = SettledOriginal();  // record "orig" 8,000.00
+  Claim plus = AdjustmentOf(original, "adj1", 100000, S::kApproved);  // record "adj1" 1,000.00
+  Claim minus = AdjustmentOf(original, "adj2", -200000, S::kSettled);  // gives back "orig", records 6,000.00
+  minus.clawback_ref = "orig";
+  minus.clawback_rest_minor = 600000;
+  minus.utilization_ref = "adj2";
+  AdjustmentBook book = BookOf(original, {plus, minus});
+  EXPECT_EQ(book.paid_net, Money("PHP", 700000));
+  ASSERT_EQ(book.live.size(), 2u);
+  EXPECT_EQ(book.live[0].ref, "adj1");
+  EXPECT_EQ(book.live[1].ref, "adj2");
+  EXPECT_EQ(book.live[1].amount, Money("PHP", 600000));
+  // A claw-back whose rest was refused gave its record back all the same.
+  Claim refused = AdjustmentOf(original, "adj3", -100, S::kInReview);
+  refused.clawback_ref = "adj2";
+  book = BookOf(original, {plus, minus, refused});
+  ASSERT_EQ(book.live.size(), 1u);
+  EXPECT_EQ(book.live[0].ref, "adj1");
+}
+
+TEST(AdjustmentTest, AClawBackGivesBackTheNewestRecordThatCoversItAndRecordsTheRest) {
+  Claim original = SettledOriginal();
+  Claim plus = AdjustmentOf(original, "adj1", 100000, S::kSettled);
+  AdjustmentBook book = BookOf(original, {plus});
+  // 500.00: the newest record (adj1, 1,000.00) covers it; 500.00 is recorded again.
+  absl::StatusOr<Clawback> plan = PlanClawback(book, Money("PHP", -50000));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->give_back_ref, "adj1");
+  EXPECT_EQ(plan->rest, Money("PHP", 50000));
+  // 3,000.00: only the original's record covers it.
+  plan = PlanClawback(book, Money("PHP", -300000));
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->give_back_ref, "orig");
+  EXPECT_EQ(plan->rest, Money("PHP", 500000));
+  // All of it: nothing to record again.
+  plan = PlanClawback(book, Money("PHP", -800000));
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->rest, Money("PHP", 0));
+  // 8,500.00 is within what was paid (9,000.00) but no single record covers it.
+  plan = PlanClawback(book, Money("PHP", -850000));
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(plan.status().message().rfind("amount_claimed:", 0), 0u) << plan.status();
+}
+
+TEST(AdjustmentTest, AuthorityIsJudgedOnTheAbsoluteAmountAndTheWholeAmountIsApproved) {
+  AuthorityChain chain = DefaultChain();  // specialist: PHP 50,000.00
+  Claim a = AdjustmentOf(SettledOriginal(), "adj1", -5000001, S::kInReview);
+  EXPECT_EQ(AuthorityAmount(a), Money("PHP", 5000001));
+  EXPECT_EQ(CheckApprovalAuthority(chain, "specialist", a).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(CheckApprovalAuthority(chain, "officer", a).ok());
+  a.amount_claimed = a.payable = Money("PHP", -5000000);
+  EXPECT_TRUE(CheckApprovalAuthority(chain, "specialist", a).ok());
+  EXPECT_EQ(*AmountToApprove(a, std::nullopt), Money("PHP", -5000000));
+  EXPECT_EQ(AmountToApprove(a, Money("PHP", -100)).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MemberShare(a), Money("PHP", 0));
+  EXPECT_EQ(PlanShare(a), Money("PHP", -5000000));
+}
+
+TEST(AdjustmentTest, NeitherASettledClaimNorAnAdjustmentIsReopened) {
+  Claim original = SettledOriginal();
+  absl::Status s = NextStatus(original, A::kReopen).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("SubmitClaim type ADJUSTMENT, original_claim_id orig"), std::string::npos) << s;
+  Claim denied = AdjustmentOf(original, "adj1", 100, S::kDenied);
+  EXPECT_EQ(NextStatus(denied, A::kReopen).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace careops::claims

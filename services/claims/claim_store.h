@@ -20,6 +20,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -105,6 +106,20 @@ class ClaimStore {
                                    const RenderClaim& render) = 0;
 
   virtual absl::StatusOr<Claim> GetClaim(const std::string& claim_id) = 0;
+
+  // Stores a new ADJUSTMENT of `original_id` (claim_rules.h, Adjustments): locks
+  // the original's row for the rest of the transaction, so an original's
+  // adjustments are submitted one at a time, reads its adjustments, and stores
+  // what `make(original, adjustments)` returns with its "submit" history line
+  // (an error from `make` stores nothing). NOT_FOUND for an unknown original.
+  using AdjustmentMaker =
+      std::function<absl::StatusOr<std::pair<Claim, ClaimEvent>>(const Claim& original,
+                                                                 const std::vector<Claim>& adjustments)>;
+  virtual absl::Status CreateAdjustment(const Mutation& m, const std::string& original_id, const AdjustmentMaker& make,
+                                        const RenderClaim& render) = 0;
+
+  // The adjustments of `original_id`, in claim_id order.
+  virtual absl::StatusOr<std::vector<Claim>> ListAdjustments(const std::string& original_id) = 0;
 
   // One page of claims after page.after_id, in id order (common/mysql/keyset.h).
   virtual absl::StatusOr<mysql::KeysetPage<Claim>> ListClaims(const ClaimFilter& filter, const PageRequest& page) = 0;

@@ -99,19 +99,55 @@ outbox::Intent ReverseUtilizationIntent(const Claim& claim, int64_t version, con
                         .resource_id = claim.claim_id};
 }
 
+outbox::Intent ClawbackIntent(const Claim& pending, int64_t version) {
+  mv1::ReverseUtilizationRequest req;
+  req.set_request_id(absl::StrCat("reverse-", pending.clawback_ref));
+  req.set_source_reference(pending.clawback_ref);
+  req.set_reason(absl::StrCat("claw-back by adjustment ", pending.claim_id));
+  return outbox::Intent{.key = KeyFor(pending.claim_id, version),
+                        .peer_method = kReverseUtilizationMethod,
+                        .request = req.SerializeAsString(),
+                        .idempotency_key = req.request_id(),
+                        .resource_kind = "claim",
+                        .resource_id = pending.claim_id};
+}
+
 absl::StatusOr<std::optional<ClaimChange>> SettleOnAnswer(const Claim& cur, const outbox::IntentRecord& r,
                                                           bool delivered, const outbox::PeerReply& reply,
                                                           absl::Time now, const TatTargets& tat,
                                                           ClaimsMetrics* metrics) {
   const bool record = r.intent.peer_method == kRecordUtilizationMethod;
-  const ClaimStatus waiting = record ? ClaimStatus::kApprovalPending : ClaimStatus::kReopenPending;
+  // A claw-back's give-back: a reversal that an approval, not a reopening, waits on.
+  const bool clawback = !record && cur.status == ClaimStatus::kApprovalPending && !cur.clawback_ref.empty();
+  const ClaimStatus waiting = record || clawback ? ClaimStatus::kApprovalPending : ClaimStatus::kReopenPending;
   const std::string ref = record ? ReferenceOf<mv1::RecordUtilizationRequest>(r)
                                  : ReferenceOf<mv1::ReverseUtilizationRequest>(r);
   // Only the claim still waiting on this very intent is settled; anything else
   // is left alone.
-  if (cur.status != waiting || ref.empty() || cur.utilization_ref != ref) return std::optional<ClaimChange>();
-  const ClaimAction action = record ? (delivered ? ClaimAction::kConfirmApproval : ClaimAction::kRefuseApproval)
-                                    : (delivered ? ClaimAction::kConfirmReopen : ClaimAction::kRefuseReopen);
+  const std::string& awaited = clawback ? cur.clawback_ref : cur.utilization_ref;
+  if (cur.status != waiting || ref.empty() || awaited != ref) return std::optional<ClaimChange>();
+  if (clawback && delivered && cur.clawback_rest_minor > 0) {
+    // Given back; the rest of that record is recorded again under the
+    // adjustment's reference, and the claim waits on that.
+    Claim rest = cur;
+    rest.amount_approved = Money(cur.amount_claimed.currency(), cur.clawback_rest_minor);
+    ClaimChange change{cur, ClaimEvent{.at = now,
+                                       .action = kEventClawbackGivenBack,
+                                       .from_status = cur.status,
+                                       .to_status = cur.status,
+                                       .actor_user = kRelay.user,
+                                       .actor_role = kRelay.role,
+                                       .reason = "",
+                                       .details = absl::StrCat("utilisation ", cur.clawback_ref,
+                                                               " given back in membership; ",
+                                                               rest.amount_approved.ToString(), " to be recorded as ",
+                                                               cur.utilization_ref)}};
+    change.intent = RecordUtilizationIntent(rest, cur.version + 1);
+    return std::optional<ClaimChange>(std::move(change));
+  }
+  const ClaimAction action = record || clawback
+                                 ? (delivered ? ClaimAction::kConfirmApproval : ClaimAction::kRefuseApproval)
+                                 : (delivered ? ClaimAction::kConfirmReopen : ClaimAction::kRefuseReopen);
   CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, action));
   ClaimChange change{cur, Event(cur, to, action, now, delivered ? "" : Refusal(reply), "")};
   Claim& c = change.claim;
@@ -119,7 +155,8 @@ absl::StatusOr<std::optional<ClaimChange>> SettleOnAnswer(const Claim& cur, cons
   switch (action) {
     case ClaimAction::kConfirmApproval: {
       change.event.details = absl::StrCat("approved ", cur.amount_approved.ToString(), "; utilisation ",
-                                          cur.utilization_ref, " recorded in membership");
+                                          clawback ? cur.clawback_ref : cur.utilization_ref,
+                                          clawback ? " given back" : " recorded", " in membership");
       const bool late = StampDecision(c, now);
       c.settlement_due_at = tat.SettlementDue(now);
       c.settlement_breached = false;
@@ -128,7 +165,7 @@ absl::StatusOr<std::optional<ClaimChange>> SettleOnAnswer(const Claim& cur, cons
         metrics->Decided(to);
         metrics->Turnaround("decision", now - c.submitted_at);
         if (late) metrics->Breaches("decision", 1);
-        metrics->ApprovedAmount(c.amount_approved);
+        if (!c.amount_approved.is_negative()) metrics->ApprovedAmount(c.amount_approved);
       }
       break;
     }
@@ -137,6 +174,15 @@ absl::StatusOr<std::optional<ClaimChange>> SettleOnAnswer(const Claim& cur, cons
                                           cur.amount_approved.ToString());
       c.amount_approved = Money(cur.amount_claimed.currency(), 0);
       c.utilization_ref.clear();  // utilization_seq stays: the next approval uses a new reference
+      if (clawback) {
+        // Nothing was given back.
+        change.event.details = absl::StrCat("membership refused to give back utilisation ", cur.clawback_ref);
+        c.clawback_ref.clear();
+        c.clawback_rest_minor = 0;
+      } else if (!cur.clawback_ref.empty()) {
+        change.event.details += absl::StrCat("; utilisation ", cur.clawback_ref,
+                                             " stays given back until the adjustment is approved again");
+      }
       break;
     case ClaimAction::kConfirmReopen:
       change.event.details = absl::StrCat("utilisation ", cur.utilization_ref, " given back in membership");

@@ -12,6 +12,16 @@
 //   ReverseUtilization  delivered (or NOT_FOUND: nothing was recorded) -> IN_REVIEW ("reopen_confirmed")
 //                       refused   -> APPROVED / PARTIALLY_APPROVED as before ("reopen_refused")
 //
+// A claw-back (a negative ADJUSTMENT, APPROVAL_PENDING) first gives back a
+// record (ReverseUtilization of its clawback_ref), then records the rest:
+//   give-back delivered, a rest to record -> APPROVAL_PENDING with the
+//             RecordUtilization intent of the rest ("clawback_given_back")
+//   give-back delivered, no rest          -> APPROVED ("approval_confirmed")
+//   give-back refused                     -> IN_REVIEW ("approval_refused")
+//   rest recorded / refused               -> as RecordUtilization above (a
+//             refused rest leaves the record given back: clawback_ref stays, and
+//             approving the adjustment again records the rest again)
+//
 // Each intent is keyed by the claim and the version its pending transition wrote
 // (IntentKeyFor), so the adapter finds it again from the claim it answered with,
 // also on a replay; membership de-duplicates redeliveries by the utilisation
@@ -45,6 +55,10 @@ outbox::Intent RecordUtilizationIntent(const Claim& pending, int64_t version);
 // The intent that gives back the utilisation `claim` recorded under
 // utilization_ref, for the REOPEN_PENDING claim stored as version `version`.
 outbox::Intent ReverseUtilizationIntent(const Claim& claim, int64_t version, const std::string& reason);
+// The intent that gives back the record a claw-back `pending` (APPROVAL_PENDING,
+// clawback_ref set) takes its amount from, stored as version `version`. The same
+// request every time, so a re-approval is a replay in membership.
+outbox::Intent ClawbackIntent(const Claim& pending, int64_t version);
 
 // What membership's answer to the intent `r` does to the claim `current`, pure:
 // `delivered` is the relay's verdict (false: a definite refusal, `reply` says

@@ -56,6 +56,8 @@ absl::StatusOr<v1::ReconcileUtilizationResponse> ClaimsServiceImpl::Reconcile(ab
     if (!page.items.empty()) next.after_id = page.items.back().claim_id;
     for (const Claim& c : page.items) {
       if (c.updated_at > as_of || AwaitsMembership(c.status)) continue;
+      // A claw-back's records are not its (negative) amount: it is not compared.
+      if (IsAdjustment(c) && c.amount_claimed.is_negative()) continue;
       out.set_claims_checked(out.claims_checked() + 1);
       const bool approved = CountsAsApproved(c) && !c.utilization_ref.empty();
       std::vector<Finding> findings;

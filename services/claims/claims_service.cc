@@ -103,6 +103,8 @@ v1::Claim ToProto(const Claim& c) {
   if (c.per_visit_cap) *out.mutable_per_visit_cap() = careops::ToProto(*c.per_visit_cap);
   *out.mutable_plan_share() = careops::ToProto(PlanShare(c));
   *out.mutable_member_share() = careops::ToProto(MemberShare(c));
+  out.set_original_claim_id(c.original_claim_id);
+  out.set_clawback_reference(c.clawback_ref);
   return out;
 }
 
@@ -171,10 +173,14 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContextBase* ctx, const 
     CAREOPS_ASSIGN_OR_RETURN(bool replayed, store_.AnswerIfReplayed(m));
     if (replayed) return absl::OkStatus();
     if (req->type() == v1::CLAIM_TYPE_UNSPECIFIED || !v1::ClaimType_IsValid(req->type())) {
-      return InvalidArgument("type", "is required: CLAIM or PRE_AUTHORIZATION");
+      return InvalidArgument("type", "is required: CLAIM, PRE_AUTHORIZATION or ADJUSTMENT");
     }
     if (req->channel() == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(req->channel())) {
       return InvalidArgument("channel", "is required: PORTAL, HOTLINE, EMAIL or PROVIDER");
+    }
+    if (req->type() == v1::CLAIM_TYPE_ADJUSTMENT) return SubmitAdjustment(m, *req, resp);
+    if (!req->original_claim_id().empty()) {
+      return InvalidArgument("original_claim_id", "is only for type ADJUSTMENT (the settled claim it corrects)");
     }
     CAREOPS_RETURN_IF_ERROR(RequireId(req->member_id(), "member_id", 64));
     CAREOPS_RETURN_IF_ERROR(RequireId(req->benefit_code(), "benefit_code", 64));
@@ -258,6 +264,98 @@ grpc::Status ClaimsServiceImpl::SubmitClaim(grpc::ServerContextBase* ctx, const 
     }
     return absl::OkStatus();
   });
+}
+
+absl::Status ClaimsServiceImpl::SubmitAdjustment(const Mutation& m, const v1::SubmitClaimRequest& req,
+                                                v1::Claim* resp) {
+  CAREOPS_RETURN_IF_ERROR(RequireId(req.original_claim_id(), "original_claim_id", 26));
+  CAREOPS_RETURN_IF_ERROR(OptionalId(req.member_id(), "member_id", 64));
+  CAREOPS_RETURN_IF_ERROR(OptionalId(req.benefit_code(), "benefit_code", 64));
+  CAREOPS_RETURN_IF_ERROR(OptionalId(req.provider_id(), "provider_id", 128));
+  std::optional<absl::CivilDay> service_date;
+  if (req.has_service_date()) {
+    CAREOPS_ASSIGN_OR_RETURN(service_date, FromProto(req.service_date(), "service_date"));
+  }
+  if (!req.has_amount_claimed()) return InvalidArgument("amount_claimed", "is required");
+  const Money amount = FromProto(req.amount_claimed());
+  CAREOPS_RETURN_IF_ERROR(ValidateMoney(amount, "amount_claimed", /*allow_negative=*/true));
+  if (amount.minor() == 0) {
+    return InvalidArgument("amount_claimed.amount_minor",
+                           "must not be zero: positive when the plan pays more, negative to claw back");
+  }
+  CAREOPS_RETURN_IF_ERROR(ValidateIdList(req.diagnosis_codes(), "diagnosis_codes", kMaxCodes, 32));
+  CAREOPS_RETURN_IF_ERROR(ValidateIdList(req.procedure_codes(), "procedure_codes", kMaxCodes, 32));
+  CAREOPS_RETURN_IF_ERROR(ValidateIdList(req.attachment_refs(), "attachment_refs", kMaxCodes, 256));
+  const absl::Time now = m.now;
+  // Runs with the original locked: its adjustments are judged one at a time.
+  auto make = [&](const Claim& original,
+                  const std::vector<Claim>& adjustments) -> absl::StatusOr<std::pair<Claim, ClaimEvent>> {
+    // What the adjustment is about comes from the original; a client that
+    // repeats it must repeat it exactly.
+    for (const auto& [field, given, theirs] :
+         {std::tuple<const char*, const std::string&, const std::string&>{"member_id", req.member_id(),
+                                                                          original.member_id},
+          {"benefit_code", req.benefit_code(), original.benefit_code},
+          {"provider_id", req.provider_id(), original.provider_id}}) {
+      if (!given.empty() && given != theirs) {
+        return InvalidArgument(field, absl::StrCat("must be the original claim's (", theirs, ") or unset"));
+      }
+    }
+    if (service_date && *service_date != original.service_date) {
+      return InvalidArgument("service_date", "must be the original claim's or unset");
+    }
+    const AdjustmentBook book = BookOf(original, adjustments);
+    CAREOPS_RETURN_IF_ERROR(CheckAdjustment(original, book, amount));
+    Claim c;
+    c.claim_id = ids_.Next();
+    c.type = kTypeAdjustment;
+    c.original_claim_id = original.claim_id;
+    c.member_id = original.member_id;
+    c.account_id = original.account_id;
+    c.plan_id = original.plan_id;
+    c.benefit_code = original.benefit_code;
+    c.benefit_category = original.benefit_category;
+    c.service_date = original.service_date;
+    c.provider_id = original.provider_id;
+    c.amount_claimed = amount;
+    c.amount_approved = Money(amount.currency(), 0);
+    c.copay_basis_points = original.copay_basis_points;
+    c.per_visit_cap = original.per_visit_cap;
+    c.payable = amount;  // the correction is what the plan pays (or recovers)
+    c.channel = EnumShortName(req.channel());
+    c.diagnosis_codes.assign(req.diagnosis_codes().begin(), req.diagnosis_codes().end());
+    c.procedure_codes.assign(req.procedure_codes().begin(), req.procedure_codes().end());
+    c.attachment_refs.assign(req.attachment_refs().begin(), req.attachment_refs().end());
+    c.status = ClaimStatus::kSubmitted;
+    c.routed_role = RouteOnSubmit(options_.authority, options_.auto_route, AuthorityAmount(c));
+    c.submitted_by = m.caller.user;
+    c.submitted_at = now;
+    c.updated_at = now;
+    c.decision_due_at = options_.tat.DecisionDue(now);
+    c.version = 1;
+    ClaimEvent event{.at = now,
+                     .action = kEventSubmit,
+                     .from_status = ClaimStatus::kSubmitted,
+                     .to_status = ClaimStatus::kSubmitted,
+                     .actor_user = m.caller.user,
+                     .actor_role = m.caller.role,
+                     .reason = "",
+                     .details = absl::StrCat("adjustment of ", original.claim_id, " by ", amount.ToString(),
+                                             " (paid net before it ", book.paid_net.ToString(), "); routed to ",
+                                             c.routed_role)};
+    return std::make_pair(std::move(c), std::move(event));
+  };
+  bool stored = false;
+  absl::Status s = store_.CreateAdjustment(m, req.original_claim_id(), make, [&](const Claim& c) {
+    stored = true;
+    *resp = ToProto(c);
+  });
+  if (absl::IsNotFound(s)) {
+    return absl::NotFoundError(absl::StrCat("original_claim_id: no claim '", req.original_claim_id(), "'"));
+  }
+  CAREOPS_RETURN_IF_ERROR(s);
+  if (stored) metrics_.Submitted(EnumShortName(req.channel()), kTypeAdjustment);
+  return absl::OkStatus();
 }
 
 grpc::Status ClaimsServiceImpl::GetClaim(grpc::ServerContextBase* ctx, const v1::GetClaimRequest* req, v1::Claim* resp) {
@@ -415,6 +513,7 @@ grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContextBase* ctx, const
     if (options_.authority.Rank(caller.role) > options_.authority.Rank(cur.routed_role)) {
       change.claim.routed_role = caller.role;
     }
+    if (IsAdjustment(cur) && amount.is_negative()) return ApproveClawback(std::move(change), cur);
     if (amount.minor() < cur.payable.minor()) {
       change.event.action = std::string(ClaimActionName(ClaimAction::kPartiallyApprove));
     }
@@ -438,8 +537,38 @@ grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContextBase* ctx, const
   return ToClientStatus(AwaitMembership(ctx, resp), __func__);
 }
 
+absl::StatusOr<ClaimChange> ClaimsServiceImpl::ApproveClawback(ClaimChange change, const Claim& cur) {
+  Clawback plan;
+  if (!cur.clawback_ref.empty()) {
+    // Approved before and its rest refused: the record is given back already.
+    plan = {cur.clawback_ref, Money(cur.amount_claimed.currency(), cur.clawback_rest_minor)};
+  } else {
+    // The family cannot change meanwhile: this is its only undecided adjustment
+    // (CheckAdjustment), and a decided one is never reopened.
+    CAREOPS_ASSIGN_OR_RETURN(Claim original, store_.GetClaim(cur.original_claim_id));
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> adjustments, store_.ListAdjustments(cur.original_claim_id));
+    CAREOPS_ASSIGN_OR_RETURN(plan, PlanClawback(BookOf(original, adjustments), cur.amount_claimed));
+  }
+  Claim& c = change.claim;
+  c.amount_approved = cur.amount_claimed;
+  c.clawback_ref = plan.give_back_ref;
+  c.clawback_rest_minor = plan.rest.minor();
+  c.utilization_ref.clear();
+  if (plan.rest.minor() > 0) {
+    c.utilization_seq = cur.utilization_seq + 1;
+    c.utilization_ref = c.utilization_seq == 1 ? cur.claim_id : absl::StrCat(cur.claim_id, "/", c.utilization_seq);
+  }
+  change.event.details = absl::StrCat("approving ", cur.amount_claimed.ToString(), "; utilisation ", plan.give_back_ref,
+                                      " to be given back in membership",
+                                      plan.rest.minor() > 0 ? absl::StrCat(" and ", plan.rest.ToString(),
+                                                                           " recorded again as ", c.utilization_ref)
+                                                            : "");
+  change.intent = ClawbackIntent(c, cur.version + 1);
+  return change;
+}
+
 absl::Status ClaimsServiceImpl::AwaitMembership(grpc::ServerContextBase* ctx, v1::Claim* resp) {
-  const std::string key = IntentKeyFor(*resp);
+  std::string key = IntentKeyFor(*resp);
   if (key.empty()) return absl::OkStatus();
   // A crash here: the claim is pending with its intent, nothing is delivered yet.
   CAREOPS_RETURN_IF_ERROR(Failpoint("claims.after_intent_commit"));
@@ -448,16 +577,23 @@ absl::Status ClaimsServiceImpl::AwaitMembership(grpc::ServerContextBase* ctx, v1
   absl::Time deadline = absl::Now() + options_.settle_wait;
   if (left < absl::ToChronoNanoseconds(options_.settle_wait)) deadline = absl::Now() + absl::FromChrono(left);
   const bool approving = resp->status() == v1::CLAIM_STATUS_APPROVAL_PENDING;
-  absl::StatusOr<outbox::IntentRecord> intent = intents_.DeliverNow(key, deadline);
-  if (!intent.ok()) {
-    // Committed and pending: the background relay settles it.
-    log::Warn("outbox delivery after commit failed", {{"intent", key}, {"error", intent.status().ToString()}});
-    return absl::OkStatus();
+  absl::StatusOr<outbox::IntentRecord> intent;
+  // A claw-back's give-back is followed by the intent that records its rest.
+  for (;;) {
+    intent = intents_.DeliverNow(key, deadline);
+    if (!intent.ok()) {
+      // Committed and pending: the background relay settles it.
+      log::Warn("outbox delivery after commit failed", {{"intent", key}, {"error", intent.status().ToString()}});
+      return absl::OkStatus();
+    }
+    if (intent->state == outbox::IntentState::kPending) return absl::OkStatus();
+    v1::Claim settled;
+    if (settled.ParseFromString(intent->result)) *resp = settled;
+    if (intent->state != outbox::IntentState::kDelivered) break;
+    const std::string next = IntentKeyFor(*resp);
+    if (next.empty() || next == key) return absl::OkStatus();
+    key = next;
   }
-  if (intent->state == outbox::IntentState::kPending) return absl::OkStatus();
-  v1::Claim settled;
-  if (settled.ParseFromString(intent->result)) *resp = settled;
-  if (intent->state == outbox::IntentState::kDelivered) return absl::OkStatus();
   return absl::FailedPreconditionError(
       approving ? absl::StrCat("membership refused the utilisation; the claim is back IN_REVIEW: ", intent->last_error)
                 : absl::StrCat("membership refused to give the utilisation back; the approval stands: ",
@@ -772,6 +908,8 @@ grpc::Status ClaimsServiceImpl::StreamBordereau(grpc::ServerContextBase* ctx, co
       if (c.decided_at) *row->mutable_decision_time() = ToProtoTimestamp(*c.decided_at);
       if (c.settled_at) *row->mutable_settle_time() = ToProtoTimestamp(*c.settled_at);
       row->set_payment_reference(c.payment_reference);
+      row->set_type(EnumFromShortName<v1::ClaimType>(c.type));
+      row->set_original_claim_id(c.original_claim_id);
       const std::string& currency = c.amount_claimed.currency();
       auto [it, fresh] = totals.try_emplace({c.benefit_category, currency});
       Total& t = it->second;

@@ -126,6 +126,12 @@ class ClaimsServiceImpl final {
   // (FAILED_PRECONDITION with membership's reason when it refused), or with the
   // pending claim when membership did not answer in time.
   absl::Status AwaitMembership(grpc::ServerContextBase* ctx, v1::Claim* resp);
+  // SubmitClaim for type ADJUSTMENT (claim_rules.h, Adjustments): no membership
+  // call, the original locked while its adjustments are judged.
+  absl::Status SubmitAdjustment(const Mutation& m, const v1::SubmitClaimRequest& req, v1::Claim* resp);
+  // The approval `change` of the claw-back `cur`: which record it gives back
+  // and what it records again (PlanClawback), and the give-back intent.
+  absl::StatusOr<ClaimChange> ApproveClawback(ClaimChange change, const Claim& cur);
 
   ClaimStore& store_;
   MembershipClient& membership_;

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
+#include "common/status.h"
 #include "careops/membership/v1/membership.pb.h"
 #include "prometheus/registry.h"
 #include "services/claims/claims_outbox.h"
@@ -43,6 +44,27 @@ class FakeClaimStore final : public ClaimStore {
     render(claim);
     Remember(m);
     return absl::OkStatus();
+  }
+
+  absl::Status CreateAdjustment(const MutationContext& m, const std::string& original_id, const AdjustmentMaker& make,
+                                const RenderClaim& render) override {
+    if (Replayed(m)) return absl::OkStatus();
+    CAREOPS_ASSIGN_OR_RETURN(Claim original, GetClaim(original_id));
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> adjustments, ListAdjustments(original_id));
+    CAREOPS_ASSIGN_OR_RETURN(auto made, make(original, adjustments));
+    claims_[made.first.claim_id] = made.first;
+    history_[made.first.claim_id].push_back(made.second);
+    render(made.first);
+    Remember(m);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<Claim>> ListAdjustments(const std::string& original_id) override {
+    std::vector<Claim> out;
+    for (const auto& [id, c] : claims_) {
+      if (c.original_claim_id == original_id) out.push_back(c);
+    }
+    return out;
   }
 
   absl::StatusOr<Claim> GetClaim(const std::string& claim_id) override {

@@ -30,13 +30,18 @@ using mysql::Statement;
   " procedure_codes, attachment_refs, status, rejection_reasons, possible_duplicate, duplicate_of,"     \
   " assignee, routed_role, submitted_by, submitted_at, updated_at, decided_at, settled_at,"             \
   " payment_reference, decision_due_at, settlement_due_at, decision_breached, settlement_breached,"     \
-  " utilization_ref, utilization_seq, copay_basis_points, per_visit_cap_minor, payable_minor, version"
+  " utilization_ref, utilization_seq, copay_basis_points, per_visit_cap_minor, payable_minor,"             \
+  " original_claim_id, clawback_ref, clawback_rest_minor, version"
 
 constexpr char kInsertClaim[] =
     "INSERT INTO claims (" CLAIM_COLUMNS
     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-    " ?, ?, ?, ?, ?, ?, ?, ?)";
+    " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr char kSelectClaim[] = "SELECT " CLAIM_COLUMNS " FROM claims WHERE claim_id = ?";
+// An original's adjustments (V005 claims_by_original); the lock on the original
+// (kClaims.lock_sql) orders their submissions.
+constexpr char kSelectAdjustments[] =
+    "SELECT " CLAIM_COLUMNS " FROM claims WHERE original_claim_id = ? ORDER BY claim_id";
 // The versioned update (common/mysql/versioned.h): every column but claim_id and
 // version in CLAIM_COLUMNS order (BindClaimFields), then the version, the key
 // and the version locked.
@@ -52,7 +57,8 @@ constexpr mysql::VersionedTable kClaims{
         " routed_role = ?, submitted_by = ?, submitted_at = ?, updated_at = ?, decided_at = ?, settled_at = ?,"
         " payment_reference = ?, decision_due_at = ?, settlement_due_at = ?, decision_breached = ?,"
         " settlement_breached = ?, utilization_ref = ?, utilization_seq = ?, copay_basis_points = ?,"
-        " per_visit_cap_minor = ?, payable_minor = ?, version = ?"
+        " per_visit_cap_minor = ?, payable_minor = ?, original_claim_id = ?, clawback_ref = ?,"
+        " clawback_rest_minor = ?, version = ?"
         " WHERE claim_id = ? AND version = ?"};
 // Duplicate detection (V003). The upsert takes the fingerprint row's exclusive
 // lock (InnoDB locks a duplicate key exclusively for ON DUPLICATE KEY UPDATE, so
@@ -122,7 +128,7 @@ constexpr char kBordereauSelect[] = "SELECT " CLAIM_COLUMNS " FROM claims";
 constexpr char kDecidedFrom[] = "decided_at >= ?";
 constexpr char kDecidedBefore[] = "decided_at < ?";
 constexpr char kBordereauRows[] =
-    "amount_approved_minor > 0 AND status IN ('APPROVED', 'PARTIALLY_APPROVED', 'SETTLED', 'CLOSED')";
+    "amount_approved_minor <> 0 AND status IN ('APPROVED', 'PARTIALLY_APPROVED', 'SETTLED', 'CLOSED')";
 
 #define INVESTIGATION_COLUMNS                                                                       \
   "investigation_id, claim_id, category, notes, status, flagged_by, investigator, findings,"        \
@@ -210,6 +216,9 @@ absl::StatusOr<Claim> ReadClaim(mysql::RowReader& r) {
   c.copay_basis_points = r.Int();
   if (std::optional<int64_t> cap = r.OptionalInt64()) c.per_visit_cap = Money(currency, *cap);
   c.payable = r.Amount(currency);
+  c.original_claim_id = r.OptionalString().value_or("");
+  c.clawback_ref = r.String();
+  c.clawback_rest_minor = r.Int64();
   c.version = r.Int64();
   CAREOPS_RETURN_IF_ERROR(r.status());
   return c;
@@ -228,6 +237,8 @@ void BindClaimFields(Statement& st, const Claim& c) {
   st.Add(c.payment_reference).Add(c.decision_due_at).Add(c.settlement_due_at).Add(c.decision_breached);
   st.Add(c.settlement_breached).Add(c.utilization_ref).Add(c.utilization_seq).Add(c.copay_basis_points);
   st.Add(c.per_visit_cap ? mysql::SqlValue(c.per_visit_cap->minor()) : mysql::SqlValue()).Add(c.payable.minor());
+  st.Add(c.original_claim_id.empty() ? mysql::SqlValue() : mysql::SqlValue(c.original_claim_id));
+  st.Add(c.clawback_ref).Add(c.clawback_rest_minor);
 }
 
 absl::StatusOr<Investigation> ReadInvestigation(mysql::RowReader& r) {
@@ -360,6 +371,39 @@ absl::StatusOr<Claim> MysqlClaimStore::GetClaim(const std::string& claim_id) {
   }));
   if (rows.empty()) return mysql::NoSuchRow(kClaims, claim_id);
   return std::move(rows.front());
+}
+
+absl::Status MysqlClaimStore::CreateAdjustment(const Mutation& m, const std::string& original_id,
+                                               const AdjustmentMaker& make, const RenderClaim& render) {
+  return mysql::RunMutation(pool_, m, [&](mysql::Connection& conn) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(mysql::LockedRow<Claim> original,
+                             mysql::LockVersioned<Claim>(conn, kClaims, original_id, ReadClaim));
+    Statement list(conn, kSelectAdjustments);
+    list.Add(original_id);
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> adjustments, mysql::QueryAll<Claim>(list, ReadClaim));
+    CAREOPS_ASSIGN_OR_RETURN(auto made, make(original.row, adjustments));
+    const Claim& c = made.first;
+    Statement st(conn, kInsertClaim);
+    st.Add(c.claim_id);
+    BindClaimFields(st, c);
+    st.Add(c.version);
+    CAREOPS_RETURN_IF_ERROR(st.Update().status());
+    CAREOPS_RETURN_IF_ERROR(InsertHistory(conn, c.claim_id, made.second));
+    AuditClaim(conn, m, c.claim_id, made.second);
+    render(c);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<Claim>> MysqlClaimStore::ListAdjustments(const std::string& original_id) {
+  std::vector<Claim> rows;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    Statement st(conn, kSelectAdjustments);
+    st.Add(original_id);
+    CAREOPS_ASSIGN_OR_RETURN(rows, mysql::QueryAll<Claim>(st, ReadClaim));
+    return absl::OkStatus();
+  }));
+  return rows;
 }
 
 absl::StatusOr<mysql::KeysetPage<Claim>> MysqlClaimStore::ListClaims(const ClaimFilter& f, const PageRequest& page) {

@@ -17,6 +17,9 @@ class MysqlClaimStore final : public ClaimStore {
   absl::Status CreateClaim(const MutationContext& m, Claim claim, const ClaimEvent& event,
                            const RenderClaim& render) override;
   absl::StatusOr<Claim> GetClaim(const std::string& claim_id) override;
+  absl::Status CreateAdjustment(const Mutation& m, const std::string& original_id, const AdjustmentMaker& make,
+                                const RenderClaim& render) override;
+  absl::StatusOr<std::vector<Claim>> ListAdjustments(const std::string& original_id) override;
   absl::StatusOr<mysql::KeysetPage<Claim>> ListClaims(const ClaimFilter& filter, const PageRequest& page) override;
   absl::Status TransitionClaim(const MutationContext& m, const std::string& claim_id, mysql::ExpectedVersion expected,
                                const ClaimDecider& decide, const RenderClaim& render) override;

@@ -1600,5 +1600,229 @@ TEST_F(OutboxIntegrationTest, ReconciliationReportsDifferencesAndRepairsAnOrphan
             grpc::StatusCode::PERMISSION_DENIED);
 }
 
+// ---- Adjustments (issue 10) ---------------------------------------------------------
+
+class AdjustmentIntegrationTest : public ClaimsIntegrationTest {
+ protected:
+  // A member whose OUTPATIENT benefit has a 20% co-pay and `limit_minor` a year.
+  Member CoPayMember(int64_t limit_minor) {
+    testing::CorporateClient client = testing::NewCorporateClient(
+        *membership_stub_, {{.code = "OUTPATIENT", .category = "outpatient", .copay_basis_points = 2000}},
+        limit_minor);
+    return {client.member_ids.front(), client.account_id, client.plan_id};
+  }
+
+  // Submitted, reviewed, approved for the payable amount and settled.
+  cv1::Claim SettledClaim(const Member& m, int64_t claimed_minor, const std::string& approver = kSpecialist) {
+    cv1::Claim submitted, approved, settled;
+    EXPECT_TRUE(Submit(m.member_id, claimed_minor, &submitted).ok());
+    grpc::Status s = Approve(ToReview(submitted), approver, &approved);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(approved.status(), cv1::CLAIM_STATUS_APPROVED);
+    s = Settle(approved, "PAY-" + approved.claim_id(), &settled);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return settled;
+  }
+
+  grpc::Status Adjust(const std::string& original_id, int64_t amount_minor, cv1::Claim* out,
+                      const std::string& token = kSpecialist, const std::string& currency = "PHP") {
+    cv1::SubmitClaimRequest req;
+    req.set_request_id(NewId());
+    req.set_type(cv1::CLAIM_TYPE_ADJUSTMENT);
+    req.set_original_claim_id(original_id);
+    req.mutable_amount_claimed()->set_currency_code(currency);
+    req.mutable_amount_claimed()->set_amount_minor(amount_minor);
+    req.set_channel(cv1::CHANNEL_PORTAL);
+    req.add_attachment_refs("doc://audit-finding-1");
+    return claims_stub_->SubmitClaim(Ctx(token).get(), req, out);
+  }
+
+  // The bordereau rows of this month for `account_id`, and its totals by category.
+  std::vector<cv1::BordereauRow> Bordereau(const std::string& account_id,
+                                           std::map<std::string, cv1::BordereauTotal>* totals) {
+    cv1::StreamBordereauRequest req;
+    absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
+    req.set_year(static_cast<int>(today.year()));
+    req.set_month(today.month());
+    req.set_account_id(account_id);
+    auto ctx = Ctx(kFinance);
+    auto reader = claims_stub_->StreamBordereau(ctx.get(), req);
+    std::vector<cv1::BordereauRow> rows;
+    cv1::BordereauChunk chunk;
+    while (reader->Read(&chunk)) {
+      if (chunk.has_row()) rows.push_back(chunk.row());
+      if (chunk.has_total()) (*totals)[chunk.total().benefit_category()] = chunk.total();
+    }
+    grpc::Status s = reader->Finish();
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return rows;
+  }
+};
+
+TEST_F(AdjustmentIntegrationTest, AnAdjustmentCorrectsASettledClaimThroughMembershipAndTheBordereau) {
+  const int64_t limit = 10000000;
+  Member m = CoPayMember(limit);
+  // PHP 5,000.00 at 20% co-pay: the plan paid 4,000.00.
+  cv1::Claim original = SettledClaim(m, 500000);
+  ASSERT_EQ(original.status(), cv1::CLAIM_STATUS_SETTLED);
+  ASSERT_EQ(original.amount_approved().amount_minor(), 400000);
+
+  // A settled claim is not reopened: the error points to the adjustment.
+  cv1::Claim ignored;
+  grpc::Status s = claims_stub_->ReopenClaim(Ctx(kSpecialist).get(), Tr(original, "overpaid"), &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("SubmitClaim type ADJUSTMENT, original_claim_id " + original.claim_id()),
+            std::string::npos)
+      << s.error_message();
+
+  // Refused, nothing stored: more than was paid, more than the plan's rules
+  // allow, another currency, an original that is not settled.
+  s = Adjust(original.claim_id(), -400001, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s.error_message().rfind("amount_claimed: claws back PHP 4000.01, more than the PHP 4000.00 paid", 0), 0u)
+      << s.error_message();
+  s = Adjust(original.claim_id(), 1, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s.error_message().rfind("amount_claimed:", 0), 0u) << s.error_message();
+  s = Adjust(original.claim_id(), -100, &ignored, kSpecialist, "USD");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message().rfind("amount_claimed.currency_code", 0), 0u) << s.error_message();
+  cv1::Claim unsettled_submitted, unsettled;
+  ASSERT_TRUE(Submit(m.member_id, 100000, &unsettled_submitted, "OUTPATIENT", kSpecialist, "PROV-9").ok());
+  ASSERT_TRUE(Approve(ToReview(unsettled_submitted), kSpecialist, &unsettled).ok());
+  s = Adjust(unsettled.claim_id(), -100, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("is APPROVED"), std::string::npos) << s.error_message();
+  const int64_t unsettled_paid = unsettled.amount_approved().amount_minor();
+
+  // Claw back PHP 1,000.00.
+  cv1::Claim clawback;
+  s = Adjust(original.claim_id(), -100000, &clawback);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(clawback.type(), cv1::CLAIM_TYPE_ADJUSTMENT);
+  EXPECT_EQ(clawback.status(), cv1::CLAIM_STATUS_SUBMITTED);
+  EXPECT_EQ(clawback.original_claim_id(), original.claim_id());
+  EXPECT_EQ(clawback.member_id(), m.member_id);
+  EXPECT_EQ(clawback.payable_amount().amount_minor(), -100000);
+  EXPECT_EQ(clawback.member_share().amount_minor(), 0);
+  // One undecided adjustment per claim.
+  s = Adjust(original.claim_id(), -100, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("not decided yet"), std::string::npos) << s.error_message();
+
+  cv1::Claim approved;
+  s = Approve(ToReview(clawback), kSpecialist, &approved);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  // The original's record is given back and the rest recorded as the adjustment's.
+  EXPECT_EQ(approved.status(), cv1::CLAIM_STATUS_APPROVED) << approved.DebugString();
+  EXPECT_EQ(approved.amount_approved().amount_minor(), -100000);
+  EXPECT_EQ(approved.clawback_reference(), original.claim_id());
+  EXPECT_EQ(approved.utilization_reference(), clawback.claim_id());
+  EXPECT_EQ(LiveUtilization(original.claim_id()), 0);
+  EXPECT_EQ(LiveUtilization(clawback.claim_id()), 300000);
+  EXPECT_EQ(Remaining(m), limit - 300000 - unsettled_paid);
+  std::vector<std::string> actions = Actions(History(clawback.claim_id()));
+  EXPECT_NE(std::find(actions.begin(), actions.end(), "clawback_given_back"), actions.end());
+  EXPECT_EQ(actions.back(), "approval_confirmed");
+  // Only finance settles it (here: the recovery).
+  cv1::Claim recovered;
+  ASSERT_TRUE(Settle(approved, "RECOVERY-1", &recovered).ok());
+  EXPECT_EQ(recovered.status(), cv1::CLAIM_STATUS_SETTLED);
+
+  // An adjustment is not adjusted itself, nor reopened.
+  s = Adjust(clawback.claim_id(), 100, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("adjust its original claim " + original.claim_id()), std::string::npos)
+      << s.error_message();
+  // Paid net is now 3,000.00: clawing back more is refused.
+  s = Adjust(original.claim_id(), -300001, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("PHP 3000.00 paid"), std::string::npos) << s.error_message();
+
+  // A positive correction of PHP 500.00: its own utilisation record.
+  cv1::Claim topup, topup_approved;
+  ASSERT_TRUE(Adjust(original.claim_id(), 50000, &topup).ok());
+  s = Approve(ToReview(topup), kSpecialist, &topup_approved);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(topup_approved.status(), cv1::CLAIM_STATUS_APPROVED);
+  EXPECT_EQ(LiveUtilization(topup.claim_id()), 50000);
+  EXPECT_EQ(Remaining(m), limit - 350000 - unsettled_paid);
+
+  // The bordereau: the original and each adjustment on its own row, signed,
+  // referencing the original; the total adds them with their signs.
+  std::map<std::string, cv1::BordereauTotal> totals;
+  std::vector<cv1::BordereauRow> rows = Bordereau(m.account_id, &totals);
+  std::map<std::string, cv1::BordereauRow> by_id;
+  for (const auto& r : rows) by_id[r.claim_id()] = r;
+  ASSERT_EQ(by_id.count(clawback.claim_id()), 1u);
+  ASSERT_EQ(by_id.count(topup.claim_id()), 1u);
+  EXPECT_EQ(by_id[clawback.claim_id()].type(), cv1::CLAIM_TYPE_ADJUSTMENT);
+  EXPECT_EQ(by_id[clawback.claim_id()].original_claim_id(), original.claim_id());
+  EXPECT_EQ(by_id[clawback.claim_id()].amount_approved().amount_minor(), -100000);
+  EXPECT_EQ(by_id[clawback.claim_id()].payment_reference(), "RECOVERY-1");
+  EXPECT_EQ(by_id[topup.claim_id()].amount_approved().amount_minor(), 50000);
+  EXPECT_EQ(by_id[original.claim_id()].original_claim_id(), "");
+  EXPECT_EQ(totals["outpatient"].claim_count(), 4);
+  EXPECT_EQ(totals["outpatient"].amount_approved().amount_minor(), 400000 - 100000 + 50000 + unsettled_paid);
+}
+
+TEST_F(AdjustmentIntegrationTest, AuthorityOnTheAbsoluteAmountAndMakerCheckerHoldForAdjustments) {
+  testing::TestSchema schema("claims_adjust_authority");
+  auto claims = StartClaims(schema, "", {"--maker_checker=true"});
+  ASSERT_TRUE(testing::Serving(*claims));
+  Use(*claims);
+  Member m = CoPayMember(100000000);
+  // PHP 80,000.00 claimed, 64,000.00 paid: approved by an officer.
+  cv1::Claim original = SettledClaim(m, 8000000, kOfficer);
+  ASSERT_EQ(original.amount_approved().amount_minor(), 6400000);
+
+  // Clawing back PHP 50,000.01 is above a specialist's PHP 50,000.00.
+  cv1::Claim big, ignored;
+  ASSERT_TRUE(Adjust(original.claim_id(), -5000001, &big, kOfficer).ok());
+  grpc::Status s = Approve(ToReview(big), kSpecialist, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(s.error_message().find("PHP 50000.01"), std::string::npos) << s.error_message();
+  // The officer submitted it: maker-checker stops them; the manager approves.
+  cv1::Claim reviewing = Get(big.claim_id());
+  s = Approve(reviewing, kOfficer, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(s.error_message().find("maker-checker"), std::string::npos) << s.error_message();
+  cv1::Claim approved;
+  s = Approve(reviewing, kManager, &approved);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(approved.status(), cv1::CLAIM_STATUS_APPROVED);
+  EXPECT_EQ(LiveUtilization(approved.claim_id()), 6400000 - 5000001);
+  Use(*claims_);
+}
+
+TEST_F(AdjustmentIntegrationTest, AClawBackWithMembershipDownIsDeliveredLaterOnce) {
+  const int64_t limit = 10000000;
+  Member m = CoPayMember(limit);
+  cv1::Claim original = SettledClaim(m, 1000000);  // 8,000.00 paid
+  cv1::Claim clawback;
+  ASSERT_TRUE(Adjust(original.claim_id(), -200000, &clawback).ok());
+  cv1::Claim reviewing = ToReview(clawback);
+
+  membership_->Stop();
+  const std::string request_id = NewId();
+  cv1::Claim pending;
+  grpc::Status s = Approve(reviewing, kSpecialist, &pending, request_id);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(pending.status(), cv1::CLAIM_STATUS_APPROVAL_PENDING);
+  membership_->Start();
+  ASSERT_TRUE(testing::Serving(*membership_));
+
+  // Nobody retries: the relay gives the record back, then records the rest.
+  ASSERT_TRUE(testing::Eventually([&] { return Get(clawback.claim_id()).status() == cv1::CLAIM_STATUS_APPROVED; }));
+  EXPECT_EQ(LiveUtilization(original.claim_id()), 0);
+  EXPECT_EQ(LiveUtilization(clawback.claim_id()), 600000);
+  EXPECT_EQ(Remaining(m), limit - 600000);
+  // The client's retry gets the approved claim; nothing counts twice.
+  cv1::Claim replay;
+  ASSERT_TRUE(Approve(reviewing, kSpecialist, &replay, request_id).ok());
+  EXPECT_EQ(replay.status(), cv1::CLAIM_STATUS_APPROVED);
+  EXPECT_EQ(Remaining(m), limit - 600000);
+}
+
 }  // namespace
 }  // namespace careops
