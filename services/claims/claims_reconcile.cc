@@ -8,6 +8,8 @@
 // history line, the outbox intent, and for an orphan a utilisation sequence
 // moved past the orphan's reference so the claim's next approval never reuses
 // it. Repairs are exactly-once by a request_id derived from the reference.
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "careops/membership/v1/membership.pb.h"
 #include "common/proto_time.h"
@@ -37,6 +39,13 @@ bool CountsAsApproved(const Claim& c) {
   return c.status == ClaimStatus::kClosed && c.settled_at.has_value();
 }
 
+// What membership must hold live under c's utilization_ref: its amount approved;
+// for a claw-back, the rest it recorded again (claim_rules.h PlanClawback).
+Money Recorded(const Claim& c) {
+  if (IsAdjustment(c) && c.amount_approved.is_negative()) return Money(c.amount_approved.currency(), c.clawback_rest_minor);
+  return c.amount_approved;
+}
+
 struct Finding {
   v1::UtilizationDifference difference;
   int seq = 0;            // of the reference
@@ -56,8 +65,6 @@ absl::StatusOr<v1::ReconcileUtilizationResponse> ClaimsServiceImpl::Reconcile(ab
     if (!page.items.empty()) next.after_id = page.items.back().claim_id;
     for (const Claim& c : page.items) {
       if (c.updated_at > as_of || AwaitsMembership(c.status)) continue;
-      // A claw-back's records are not its (negative) amount: it is not compared.
-      if (IsAdjustment(c) && c.amount_claimed.is_negative()) continue;
       out.set_claims_checked(out.claims_checked() + 1);
       const bool approved = CountsAsApproved(c) && !c.utilization_ref.empty();
       std::vector<Finding> findings;
@@ -72,12 +79,12 @@ absl::StatusOr<v1::ReconcileUtilizationResponse> ClaimsServiceImpl::Reconcile(ab
           if (!live) {
             d.set_kind(v1::UTILIZATION_DIFFERENCE_KIND_MISSING);
             f.repairable = !held;  // never recorded; a reversed record stays as it is
-          } else if (held->amount != c.amount_approved) {
+          } else if (held->amount != Recorded(c)) {
             d.set_kind(v1::UTILIZATION_DIFFERENCE_KIND_AMOUNT_MISMATCH);
           } else {
             continue;
           }
-          *d.mutable_claim_amount() = careops::ToProto(c.amount_approved);
+          *d.mutable_claim_amount() = careops::ToProto(Recorded(c));
         } else if (live) {
           d.set_kind(v1::UTILIZATION_DIFFERENCE_KIND_ORPHANED);
           f.repairable = true;
@@ -95,6 +102,18 @@ absl::StatusOr<v1::ReconcileUtilizationResponse> ClaimsServiceImpl::Reconcile(ab
       // Changed meanwhile (an approval or reopening in flight): not a difference.
       CAREOPS_ASSIGN_OR_RETURN(Claim now_claim, store_.GetClaim(c.claim_id));
       if (now_claim.version != c.version) continue;
+      // A record a claw-back of the family gave back is not missing: the
+      // claw-back's own reference holds what is left of it.
+      if (CountsAsApproved(c) && (IsAdjustment(c) || c.settled_at.has_value())) {
+        CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> adjustments,
+                                 store_.ListAdjustments(IsAdjustment(c) ? c.original_claim_id : c.claim_id));
+        std::erase_if(findings, [&](const Finding& f) {
+          return f.difference.kind() == v1::UTILIZATION_DIFFERENCE_KIND_MISSING &&
+                 std::any_of(adjustments.begin(), adjustments.end(), [&](const Claim& a) {
+                   return a.clawback_ref == f.difference.utilization_reference();
+                 });
+        });
+      }
       for (Finding& f : findings) {
         v1::UtilizationDifference& d = f.difference;
         d.set_claim_status(ToProto(c).status());
@@ -140,7 +159,9 @@ absl::StatusOr<v1::ReconcileUtilizationResponse> ClaimsServiceImpl::Reconcile(ab
                   change.event.details = absl::StrCat("missing utilisation ", d.utilization_reference(), " of ",
                                                       cur.amount_approved.ToString(),
                                                       " to be recorded in membership");
-                  change.intent = RecordUtilizationIntent(cur, cur.version + 1);
+                  Claim subject = cur;
+                  subject.amount_approved = Recorded(cur);
+                  change.intent = RecordUtilizationIntent(subject, cur.version + 1);
                 }
                 return change;
               },

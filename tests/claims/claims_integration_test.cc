@@ -1764,6 +1764,18 @@ TEST_F(AdjustmentIntegrationTest, AnAdjustmentCorrectsASettledClaimThroughMember
   EXPECT_EQ(by_id[original.claim_id()].original_claim_id(), "");
   EXPECT_EQ(totals["outpatient"].claim_count(), 4);
   EXPECT_EQ(totals["outpatient"].amount_approved().amount_minor(), 400000 - 100000 + 50000 + unsettled_paid);
+
+  // Reconciliation agrees: the original's record was given back by the
+  // claw-back, whose reference holds the rest.
+  cv1::ReconcileUtilizationRequest reconcile;
+  cv1::ReconcileUtilizationResponse report;
+  s = claims_stub_->ReconcileUtilization(Ctx(kManager).get(), reconcile, &report);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  for (const auto& d : report.differences()) {
+    EXPECT_NE(d.claim_id(), original.claim_id()) << d.DebugString();
+    EXPECT_NE(d.claim_id(), clawback.claim_id()) << d.DebugString();
+    EXPECT_NE(d.claim_id(), topup.claim_id()) << d.DebugString();
+  }
 }
 
 TEST_F(AdjustmentIntegrationTest, AuthorityOnTheAbsoluteAmountAndMakerCheckerHoldForAdjustments) {
