@@ -118,7 +118,10 @@ absl::StatusOr<std::optional<ClaimChange>> SettleOnAnswer(const Claim& cur, cons
                                                           ClaimsMetrics* metrics) {
   const bool record = r.intent.peer_method == kRecordUtilizationMethod;
   // A claw-back's give-back: a reversal that an approval, not a reopening, waits on.
-  const bool clawback = !record && cur.status == ClaimStatus::kApprovalPending && !cur.clawback_ref.empty();
+  // Its key names the version the approval wrote: once the give-back is
+  // settled the claim (one version on) waits on the rest instead.
+  const bool clawback = !record && cur.status == ClaimStatus::kApprovalPending && !cur.clawback_ref.empty() &&
+                        r.intent.key == KeyFor(cur.claim_id, cur.version);
   const ClaimStatus waiting = record || clawback ? ClaimStatus::kApprovalPending : ClaimStatus::kReopenPending;
   const std::string ref = record ? ReferenceOf<mv1::RecordUtilizationRequest>(r)
                                  : ReferenceOf<mv1::ReverseUtilizationRequest>(r);

@@ -545,6 +545,84 @@ TEST_F(ClaimsServiceTest, MembershipDownLeavesTheClaimPendingUntilTheRelayDelive
   EXPECT_EQ(membership_.recorded.size(), 1u);
 }
 
+// A claw-back's two intents, settled as the relay's completions do: the
+// give-back, then the record of the rest (claims_outbox.h).
+TEST(ClawbackCompletionTest, GiveBackThenRestSettleTheApprovalAndRefusalsSayWhatIsGivenBack) {
+  const absl::Time now = absl::FromUnixSeconds(1'790'000'000);
+  const TatTargets tat;
+  Claim pending;
+  pending.claim_id = "adj1";
+  pending.type = kTypeAdjustment;
+  pending.original_claim_id = "orig";
+  pending.status = ClaimStatus::kApprovalPending;
+  pending.amount_claimed = pending.payable = pending.amount_approved = Money("PHP", -100000);
+  pending.clawback_ref = "orig";
+  pending.clawback_rest_minor = 300000;
+  pending.utilization_ref = "adj1";
+  pending.utilization_seq = 1;
+  pending.version = 5;
+  auto record_of = [](const outbox::Intent& intent) {
+    outbox::IntentRecord r;
+    r.intent = intent;
+    return r;
+  };
+  const outbox::IntentRecord give_back = record_of(ClawbackIntent(pending, 5));
+  mv1::ReverseUtilizationRequest reverse;
+  ASSERT_TRUE(reverse.ParseFromString(give_back.intent.request));
+  EXPECT_EQ(reverse.source_reference(), "orig");
+
+  // Given back: still pending, now on the record of the rest under its own reference.
+  auto step = SettleOnAnswer(pending, give_back, true, {}, now, tat, nullptr);
+  ASSERT_TRUE(step.ok() && step->has_value()) << step.status();
+  const ClaimChange& given = **step;
+  EXPECT_EQ(given.claim.status, ClaimStatus::kApprovalPending);
+  EXPECT_EQ(given.event.action, kEventClawbackGivenBack);
+  ASSERT_TRUE(given.intent.has_value());
+  EXPECT_EQ(given.intent->peer_method, kRecordUtilizationMethod);
+  EXPECT_EQ(given.intent->key, "claim/adj1/6");
+  mv1::RecordUtilizationRequest rest;
+  ASSERT_TRUE(rest.ParseFromString(given.intent->request));
+  EXPECT_EQ(rest.source_reference(), "adj1");
+  EXPECT_EQ(rest.amount().amount_minor(), 300000);
+  // The give-back answered again is not what the claim waits on any more.
+  Claim waiting_rest = given.claim;
+  waiting_rest.version = 6;
+  auto again = SettleOnAnswer(waiting_rest, give_back, true, {}, now, tat, nullptr);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->has_value());
+
+  // Recorded: APPROVED for the signed amount.
+  auto done = SettleOnAnswer(waiting_rest, record_of(*given.intent), true, {}, now, tat, nullptr);
+  ASSERT_TRUE(done.ok() && done->has_value());
+  EXPECT_EQ((*done)->claim.status, ClaimStatus::kApproved);
+  EXPECT_EQ((*done)->claim.amount_approved, Money("PHP", -100000));
+
+  // The rest refused: back in review, the record stays given back (kept, so a
+  // re-approval records the rest again without giving back another record).
+  outbox::PeerReply refusal{absl::FailedPreconditionError("account cancelled"), ""};
+  auto refused_rest = SettleOnAnswer(waiting_rest, record_of(*given.intent), false, refusal, now, tat, nullptr);
+  ASSERT_TRUE(refused_rest.ok() && refused_rest->has_value());
+  EXPECT_EQ((*refused_rest)->claim.status, ClaimStatus::kInReview);
+  EXPECT_EQ((*refused_rest)->claim.clawback_ref, "orig");
+  EXPECT_NE((*refused_rest)->event.details.find("stays given back"), std::string::npos);
+
+  // The give-back refused: back in review, nothing given back.
+  auto refused = SettleOnAnswer(pending, give_back, false, refusal, now, tat, nullptr);
+  ASSERT_TRUE(refused.ok() && refused->has_value());
+  EXPECT_EQ((*refused)->claim.status, ClaimStatus::kInReview);
+  EXPECT_EQ((*refused)->claim.clawback_ref, "");
+  EXPECT_EQ((*refused)->claim.amount_approved, Money("PHP", 0));
+
+  // A claw-back of a whole record: APPROVED once it is given back.
+  Claim whole = pending;
+  whole.clawback_rest_minor = 0;
+  whole.utilization_ref.clear();
+  auto whole_done = SettleOnAnswer(whole, record_of(ClawbackIntent(whole, 5)), true, {}, now, tat, nullptr);
+  ASSERT_TRUE(whole_done.ok() && whole_done->has_value());
+  EXPECT_EQ((*whole_done)->claim.status, ClaimStatus::kApproved);
+  EXPECT_FALSE((*whole_done)->intent.has_value());
+}
+
 TEST(ClaimEventActionTest, EveryHistoryActionIsAValueOfTheProtoEnum) {
   for (ClaimAction a : kAllClaimActions) {
     EXPECT_NE(EventActionOf(ClaimActionName(a)), v1::CLAIM_EVENT_ACTION_UNSPECIFIED) << ClaimActionName(a);
