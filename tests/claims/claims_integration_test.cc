@@ -815,6 +815,9 @@ TEST_F(ClaimsIntegrationTest, BreachScansOnTwoReplicasAtOnceMarkEachClaimOnce) {
   cv1::Claim approved;
   ASSERT_TRUE(Approve(ToReview(Get(mine.back())), kSpecialist, &approved).ok());
   mine.pop_back();
+  // Its utilisation is confirmed through the outbox: only then is it APPROVED
+  // and awaiting settlement, which is what the scan must find late.
+  ASSERT_TRUE(testing::Eventually([&] { return Get(approved.claim_id()).status() == cv1::CLAIM_STATUS_APPROVED; }));
 
   // What is due: every claim in the schema still awaiting a decision and not yet marked.
   int due = 0;
