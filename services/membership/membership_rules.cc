@@ -76,6 +76,8 @@ v1::Member WithCoverage(v1::Member member, Coverage coverage) {
 
 v1::Member MemberAsOf(v1::Member member, absl::CivilDay today) {
   member.clear_scheduled_plan_change();
+  const bool ended = member.has_termination_date() && Day(member.termination_date()) <= today;
+  member.set_status(ended ? v1::MEMBER_STATUS_TERMINATED : v1::MEMBER_STATUS_ACTIVE);
   const v1::CoveragePeriod* now = PeriodAsOf(member.coverage(), today);
   if (now == nullptr) return member;
   member.set_plan_id(now->plan_id());

@@ -71,13 +71,16 @@ bool CoveredOn(const v1::CoveragePeriod& period, absl::CivilDay day);
 
 // `member` with `coverage` and the columns that summarise it: effective_date
 // (the first start), termination_date (the last end), status (TERMINATED when
-// the last period has ended or will end) and plan_id (the last period's plan:
-// what the member is on once every applied change has taken effect).
+// the last period has an end; reads judge it as of today, MemberAsOf) and
+// plan_id (the last period's plan: what the member is on once every applied
+// change has taken effect).
 v1::Member WithCoverage(v1::Member member, Coverage coverage);
 
 // `member` (with its coverage) as it reads on `today`: plan_id is the plan in
-// force today (of PeriodAsOf(today)) and scheduled_plan_change the next period
-// after today on another plan, if any.
+// force today (of PeriodAsOf(today)), scheduled_plan_change the next period
+// after today on another plan, if any, and status ACTIVE while coverage runs
+// today or later (a termination dated after today is scheduled: it shows in
+// termination_date), TERMINATED once the last period has ended.
 v1::Member MemberAsOf(v1::Member member, absl::CivilDay today);
 
 // The first day a benefit with `waiting_period_days` may be used.

@@ -669,6 +669,9 @@ TEST(CoveragePeriodTest, APlanChangeTakesEffectOnItsDateAndIsShownAsScheduledUnt
   ending = Apply(ending, v1::MOVEMENT_TYPE_PLAN_CHANGE, CivilDay(2026, 10, 1), "PLAN-2");
   EXPECT_EQ(Periods(ending), "2026-02-01..2026-10-01 PLAN-1;2026-10-01..2026-12-01 PLAN-2;");
   EXPECT_EQ(ending.status(), v1::MEMBER_STATUS_TERMINATED);
+  // A termination dated after today is scheduled: ACTIVE until its day.
+  EXPECT_EQ(MemberAsOf(ending, CivilDay(2026, 11, 30)).status(), v1::MEMBER_STATUS_ACTIVE);
+  EXPECT_EQ(MemberAsOf(ending, CivilDay(2026, 12, 1)).status(), v1::MEMBER_STATUS_TERMINATED);
 }
 
 TEST(CoveragePeriodTest, TheHistoryOnlyMovesForward) {

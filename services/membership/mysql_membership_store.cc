@@ -89,9 +89,15 @@ constexpr char kEndAccountCoverage[] =
     " SET c.end_date = GREATEST(c.effective_date, ?)"
     " WHERE m.account_id = ? AND (c.end_date IS NULL OR c.end_date > ?)";
 
-// Parameters: start x2, end x2, start and end, start and end, account x2.
+// A member's status on a day (the one bound `?`, MemberAsOf): ACTIVE while
+// some coverage runs on it or later, TERMINATED once the last period has ended.
+#define CAREOPS_MEMBER_STATUS_AS_OF \
+  "(CASE WHEN termination_date IS NULL OR termination_date > ? THEN 'ACTIVE' ELSE 'TERMINATED' END)"
+
+// Parameters: today x2, start x2, end x2, start and end, start and end, account x2.
 constexpr char kSummary[] =
-    "SELECT COALESCE(SUM(status = 'ACTIVE'), 0), COALESCE(SUM(status = 'TERMINATED'), 0),"
+    "SELECT COALESCE(SUM(" CAREOPS_MEMBER_STATUS_AS_OF " = 'ACTIVE'), 0),"
+    " COALESCE(SUM(" CAREOPS_MEMBER_STATUS_AS_OF " = 'TERMINATED'), 0),"
     " COALESCE(SUM(EXISTS(SELECT 1 FROM coverage_periods c WHERE c.member_id = m.member_id"
     "   AND c.effective_date <= ? AND (c.end_date IS NULL OR c.end_date > ?))), 0),"
     " COALESCE(SUM(EXISTS(SELECT 1 FROM coverage_periods c WHERE c.member_id = m.member_id"
@@ -141,7 +147,8 @@ constexpr char kSelectMemberAccount[] = "SELECT account_id FROM members WHERE me
 constexpr char kSelectMemberByRef[] = "SELECT member_id FROM members WHERE account_id = ? AND external_ref = ?";
 constexpr char kListMembers[] = "SELECT " CAREOPS_MEMBER_COLUMNS " FROM members";
 constexpr char kMaybeMemberAccount[] = "(? IS NULL OR account_id = ?)";
-constexpr char kMaybeMemberStatus[] = "(? IS NULL OR status = ?)";
+// Values: status, status, today.
+constexpr char kMaybeMemberStatusToday[] = "(? IS NULL OR ? = " CAREOPS_MEMBER_STATUS_AS_OF ")";
 // Values: plan, plan, today. The plan in force on the day (MemberAsOf): of the
 // last period begun by then, else of the first.
 constexpr char kMaybeMemberPlanToday[] =
@@ -236,7 +243,8 @@ constexpr char kUsedBeforePage[] =
     " WHERE member_id = ? AND (? IS NULL OR benefit_code = ?) AND reversed = 0 AND utilization_id <= ?"
     " GROUP BY benefit_code, YEAR(service_date)";
 
-constexpr char kCountMembers[] = "SELECT status, COUNT(*) FROM members GROUP BY status";
+constexpr char kCountMembers[] =
+    "SELECT " CAREOPS_MEMBER_STATUS_AS_OF " AS status_today, COUNT(*) FROM members GROUP BY status_today";
 // By the status in force on the day bound.
 constexpr char kCountAccounts[] =
     "SELECT type, " CAREOPS_ACCOUNT_STATUS_AS_OF " AS status_today, COUNT(*) FROM client_accounts a"
@@ -907,7 +915,8 @@ absl::StatusOr<v1::AccountSummary> MysqlMembershipStore::Summarize(const std::st
       out.set_account_status(account.status());
     }
     Statement st(c, kSummary);
-    st.AddRepeated(start, 2).AddRepeated(end, 2).Add(start).Add(end).Add(start).Add(end).AddRepeated(account_id, 2);
+    st.AddRepeated(today, 2).AddRepeated(start, 2).AddRepeated(end, 2).Add(start).Add(end).Add(start).Add(end);
+    st.AddRepeated(account_id, 2);
     CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
     if (rows.Next()) {
       RowReader& r = rows.row();
@@ -1024,7 +1033,7 @@ absl::StatusOr<v1::Member> MysqlMembershipStore::GetMember(const std::string& me
 absl::StatusOr<Page<v1::Member>> MysqlMembershipStore::ListMembers(const MemberFilter& f, const PageRequest& page) {
   mysql::KeysetQuery q(kListMembers, "member_id");
   q.Where(kMaybeMemberAccount, TextFilter(f.account_id))
-      .Where(kMaybeMemberStatus, EnumFilter(f.status))
+      .WhereEach(kMaybeMemberStatusToday, {EnumFilter(f.status), EnumFilter(f.status), f.today})
       .WhereEach(kMaybeMemberPlanToday, {TextFilter(f.plan_id), TextFilter(f.plan_id), f.today})
       .Where(kMaybeMemberExternalRef, TextFilter(f.external_ref));
   // One snapshot for the page and its periods.
@@ -1492,6 +1501,7 @@ absl::StatusOr<MembershipCounts> MysqlMembershipStore::Count(absl::Time as_of, a
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) -> absl::Status {
     {
       Statement st(c, kCountMembers);
+      st.Add(today);
       CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
       while (rows.Next()) {
         RowReader& r = rows.row();

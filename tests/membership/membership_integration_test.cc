@@ -1814,6 +1814,15 @@ TEST(MembershipScheduleTest, AFutureDatedSuspensionLeavesTheAccountActiveInLists
   EXPECT_TRUE(m.Check(leaving, "OUTPATIENT", D(2026, 6, 24), 100).eligible());
   EXPECT_EQ(Codes(m.Check(leaving, "OUTPATIENT", D(2026, 6, 25), 100)),
             (std::vector{v1::MEMBER_NOT_ACTIVE, v1::ACCOUNT_CANCELLED}));
+  // The cancellation's members are covered until its day: ACTIVE, the end scheduled.
+  v1::Member until = GetMember(m, leaving);
+  EXPECT_EQ(until.status(), v1::MEMBER_STATUS_ACTIVE);
+  EXPECT_EQ(until.termination_date().day(), 25);
+  v1::ListMembersRequest terminated;
+  terminated.set_status(v1::MEMBER_STATUS_TERMINATED);
+  v1::ListMembersResponse members;
+  ASSERT_TRUE(m.stub().ListMembers(m.Ctx().get(), terminated, &members).ok());
+  EXPECT_EQ(members.members_size(), 0);
   // The next transition is judged from the scheduled one.
   grpc::Status early = m.Reinstate(account.account_id(), D(2026, 6, 15));
   EXPECT_EQ(early.error_code(), StatusCode::INVALID_ARGUMENT);
@@ -1824,6 +1833,8 @@ TEST(MembershipScheduleTest, AFutureDatedSuspensionLeavesTheAccountActiveInLists
       << metrics;
   EXPECT_NE(metrics.find(R"(careops_membership_accounts{status="suspended",type="corporate"} 0)"), std::string::npos);
   EXPECT_NE(metrics.find(R"(careops_membership_accounts{status="cancelled",type="corporate"} 0)"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(careops_membership_members{status="active"} 2)"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(careops_membership_members{status="terminated"} 0)"), std::string::npos);
 
   // On the 25th both have taken effect, with no job run: reads, lists and gauges agree.
   testing::ServiceProcess later("membership", m.dsn(), {"--test_clock_start=2026-06-25T09:00:00Z"});
@@ -1843,6 +1854,16 @@ TEST(MembershipScheduleTest, AFutureDatedSuspensionLeavesTheAccountActiveInLists
       << metrics;
   EXPECT_NE(metrics.find(R"(careops_membership_accounts{status="cancelled",type="corporate"} 1)"), std::string::npos);
   EXPECT_NE(metrics.find(R"(careops_membership_accounts{status="active",type="corporate"} 0)"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(careops_membership_members{status="active"} 1)"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(careops_membership_members{status="terminated"} 1)"), std::string::npos);
+  v1::GetMemberRequest get_leaving;
+  get_leaving.set_member_id(leaving);
+  v1::Member gone;
+  ASSERT_TRUE(stub->GetMember(m.Ctx().get(), get_leaving, &gone).ok());
+  EXPECT_EQ(gone.status(), v1::MEMBER_STATUS_TERMINATED);
+  ASSERT_TRUE(stub->ListMembers(m.Ctx().get(), terminated, &members).ok());
+  ASSERT_EQ(members.members_size(), 1);
+  EXPECT_EQ(members.members(0).member_id(), leaving);
   // The account summary reports the status in force too.
   v1::GetAccountSummaryRequest summary;
   summary.set_account_id(account.account_id());
