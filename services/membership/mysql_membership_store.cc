@@ -563,7 +563,28 @@ absl::StatusOr<Coverage> LoadCoverage(mysql::Connection& c, const std::string& m
   return out;
 }
 
-// Fills the coverage of a page of members in a few chunked queries.
+// Reads `head` + "?, ?, ..." + `tail` over `ids` (a page's keys) in a few
+// chunked statements (mysql/batch.h) and hands `each` every row.
+template <typename Row>
+absl::Status ForEachRowOf(mysql::Connection& c, const std::vector<std::string>& ids, const char* head,
+                          const char* tail, const mysql::ReadRow<Row>& read, const std::function<void(Row&)>& each) {
+  absl::Status status = absl::OkStatus();
+  mysql::ForEachChunk(ids.size(), [&](size_t start, int n) {
+    if (!status.ok()) return;
+    const std::string sql = mysql::MultiRowSql(head, "?", n, tail);
+    Statement st(c, sql.c_str());
+    for (int i = 0; i < n; ++i) st.Add(ids[start + i]);
+    absl::StatusOr<std::vector<Row>> rows = mysql::QueryAll<Row>(st, read);
+    if (!rows.ok()) {
+      status = rows.status();
+      return;
+    }
+    for (Row& row : *rows) each(row);
+  });
+  return status;
+}
+
+// Fills the coverage of a page of members.
 absl::Status AttachCoverage(mysql::Connection& c, std::vector<v1::Member>& members) {
   std::unordered_map<std::string, v1::Member*> by_id;
   std::vector<std::string> ids;
@@ -571,23 +592,10 @@ absl::Status AttachCoverage(mysql::Connection& c, std::vector<v1::Member>& membe
     by_id[m.member_id()] = &m;
     ids.push_back(m.member_id());
   }
-  absl::Status status = absl::OkStatus();
-  mysql::ForEachChunk(ids.size(), [&](size_t start, int n) {
-    if (!status.ok()) return;
-    const std::string sql = mysql::MultiRowSql(kCoveragesHead, "?", n, kCoveragesTail);
-    Statement st(c, sql.c_str());
-    for (int i = 0; i < n; ++i) st.Add(ids[start + i]);
-    absl::StatusOr<std::vector<CoverageRow>> rows = mysql::QueryAll<CoverageRow>(st, ReadCoverage);
-    if (!rows.ok()) {
-      status = rows.status();
-      return;
-    }
-    for (CoverageRow& row : *rows) {
-      auto it = by_id.find(row.member_id);
-      if (it != by_id.end()) *it->second->add_coverage() = std::move(row.period);
-    }
+  return ForEachRowOf<CoverageRow>(c, ids, kCoveragesHead, kCoveragesTail, ReadCoverage, [&](CoverageRow& row) {
+    auto it = by_id.find(row.member_id);
+    if (it != by_id.end()) *it->second->add_coverage() = std::move(row.period);
   });
-  return status;
 }
 
 // Inserts the periods of `members` (CoverageOf each), in multi-row statements.
@@ -655,25 +663,14 @@ absl::StatusOr<v1::ClientAccount> AccountOn(mysql::Connection& c, v1::ClientAcco
   return AccountAsOf(std::move(account), history, today);
 }
 
-// A page of accounts as they read on `today`, their histories read in a few chunked queries.
+// A page of accounts as they read on `today`.
 absl::Status AccountsOn(mysql::Connection& c, std::vector<v1::ClientAccount>& accounts, absl::CivilDay today) {
   std::unordered_map<std::string, std::vector<StatusChange>> histories;
   std::vector<std::string> ids;
   for (const v1::ClientAccount& a : accounts) ids.push_back(a.account_id());
-  absl::Status status = absl::OkStatus();
-  mysql::ForEachChunk(ids.size(), [&](size_t start, int n) {
-    if (!status.ok()) return;
-    const std::string sql = mysql::MultiRowSql(kStatusHistoriesHead, "?", n, kStatusHistoriesTail);
-    Statement st(c, sql.c_str());
-    for (int i = 0; i < n; ++i) st.Add(ids[start + i]);
-    absl::StatusOr<std::vector<HistoryRow>> rows = mysql::QueryAll<HistoryRow>(st, ReadHistory);
-    if (!rows.ok()) {
-      status = rows.status();
-      return;
-    }
-    for (HistoryRow& row : *rows) histories[row.account_id].push_back(std::move(row.change));
-  });
-  CAREOPS_RETURN_IF_ERROR(status);
+  CAREOPS_RETURN_IF_ERROR(ForEachRowOf<HistoryRow>(
+      c, ids, kStatusHistoriesHead, kStatusHistoriesTail, ReadHistory,
+      [&](HistoryRow& row) { histories[row.account_id].push_back(std::move(row.change)); }));
   for (v1::ClientAccount& a : accounts) {
     const std::vector<StatusChange>& history = histories[a.account_id()];
     a = AccountAsOf(std::move(a), history, today);
