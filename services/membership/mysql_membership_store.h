@@ -14,7 +14,10 @@
 // cancellation in progress: it waits for the cancel to commit and then sees the
 // account CANCELLED. Utilisation then locks the member's benefit_balances row for
 // the service year (SELECT ... FOR UPDATE) before it reads the balance, so
-// concurrent records serialise on it and never overspend.
+// concurrent records serialise on it and never overspend. A member's coverage
+// periods (V005) are rewritten whole under the member's row lock, in the
+// transaction that changes the member; "today" for reads that depend on it
+// (status in force, plan in force) is an argument, never the database's clock.
 // Statements are typed (common/mysql/row.h: values bound and columns read in
 // order, no index counted by hand); every update of an account, plan, member or
 // movement is the one versioned update (common/mysql/versioned.h); lists are
