@@ -54,6 +54,10 @@ class KeysetQuery {
 
   // `clause` is part of the statement; each of its `?` is bound to `value`.
   KeysetQuery& Where(const char* clause, SqlValue value = {});
+  // `clause` whose `?` take different values: each is bound in turn to the
+  // next of `values` (as many as the clause has), e.g. a filter judged as of a
+  // day: "(? IS NULL OR ? = <status as of ?>)" with {status, status, day}.
+  KeysetQuery& WhereEach(const char* clause, std::vector<SqlValue> values);
   // `clause` is part of the statement only when `given`.
   KeysetQuery& WhereIf(bool given, const char* clause, SqlValue value = {});
 
@@ -104,7 +108,12 @@ class KeysetQuery {
   const char* select_;
   const char* key_;
   const char* locking_ = "";
-  std::vector<std::pair<const char*, SqlValue>> clauses_;
+  struct Clause {
+    const char* text;
+    std::vector<SqlValue> values;  // one per `?`; or a single one bound to every `?`
+    bool each = false;
+  };
+  std::vector<Clause> clauses_;
 };
 
 }  // namespace careops::mysql

@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   if (!runtime.ok()) return ExitCode(runtime.status());
 
   membership::MysqlMembershipStore store((*runtime)->pool());
-  membership::MembershipMetrics metrics(*(*runtime)->registry());
+  membership::MembershipMetrics metrics(*(*runtime)->registry(), config.calendar);
   const Clock& clock = (*runtime)->clock();
   if (auto s = metrics.Refresh(store, clock.Now()); !s.ok()) {
     log::Warn("gauge refresh failed", {{"error", s.ToString()}});

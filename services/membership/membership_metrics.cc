@@ -15,8 +15,9 @@ constexpr const char* kMovementOutcomes[] = {"requested", "applied", "rejected"}
 constexpr const char* kEligibilityOutcomes[] = {"eligible", "ineligible"};
 }  // namespace
 
-MembershipMetrics::MembershipMetrics(prometheus::Registry& registry)
-    : members_(prometheus::BuildGauge()
+MembershipMetrics::MembershipMetrics(prometheus::Registry& registry, BusinessCalendar calendar)
+    : calendar_(std::move(calendar)),
+      members_(prometheus::BuildGauge()
                    .Name("careops_membership_members")
                    .Help("Members by record status, read from the database")
                    .Register(registry)),
@@ -56,7 +57,7 @@ MembershipMetrics::MembershipMetrics(prometheus::Registry& registry)
 }
 
 absl::Status MembershipMetrics::Refresh(MembershipStore& store, absl::Time now) {
-  auto counts = store.Count(now);
+  auto counts = store.Count(now, calendar_.DayOf(now));
   if (!counts.ok()) return counts.status();
   for (auto status : {v1::MEMBER_STATUS_ACTIVE, v1::MEMBER_STATUS_TERMINATED}) {
     auto it = counts->members.find(status);

@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "careops/membership/v1/membership.pb.h"
+#include "common/business_days.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -31,9 +32,12 @@ namespace careops::membership {
 
 class MembershipMetrics {
  public:
-  explicit MembershipMetrics(prometheus::Registry& registry);
+  // `calendar` says which business day an instant is (accounts and members are
+  // counted by the status in force that day).
+  MembershipMetrics(prometheus::Registry& registry, BusinessCalendar calendar);
 
-  // Reads the member, account and overdue-movement counts as of `now` and sets
+  // Reads the member and account counts (by the status in force on the
+  // business day of `now`) and the overdue-movement counts as of `now`, and sets
   // the gauges (zero for absent ones).
   absl::Status Refresh(MembershipStore& store, absl::Time now);
 
@@ -43,6 +47,7 @@ class MembershipMetrics {
   void EligibilityChecked(bool eligible);
 
  private:
+  const BusinessCalendar calendar_;
   prometheus::Family<prometheus::Gauge>& members_;
   prometheus::Family<prometheus::Gauge>& accounts_;
   prometheus::Family<prometheus::Gauge>& overdue_;

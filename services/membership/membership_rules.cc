@@ -24,6 +24,74 @@ bool CoveredOn(absl::CivilDay effective_date, std::optional<absl::CivilDay> term
   return !termination_date.has_value() || day < *termination_date;
 }
 
+namespace {
+
+absl::CivilDay Day(const common::v1::Date& d) { return absl::CivilDay(d.year(), d.month(), d.day()); }
+
+std::optional<absl::CivilDay> EndOf(const v1::CoveragePeriod& p) {
+  if (!p.has_end_date()) return std::nullopt;
+  return Day(p.end_date());
+}
+
+}  // namespace
+
+Coverage CoverageOf(const v1::Member& member) {
+  if (!member.coverage().empty()) return member.coverage();
+  Coverage out;
+  v1::CoveragePeriod* p = out.Add();
+  *p->mutable_effective_date() = member.effective_date();
+  if (member.has_termination_date()) *p->mutable_end_date() = member.termination_date();
+  p->set_plan_id(member.plan_id());
+  return out;
+}
+
+const v1::CoveragePeriod* PeriodAsOf(const Coverage& coverage, absl::CivilDay day) {
+  if (coverage.empty()) return nullptr;
+  const v1::CoveragePeriod* out = &coverage[0];
+  for (const v1::CoveragePeriod& p : coverage) {
+    if (Day(p.effective_date()) <= day) out = &p;
+  }
+  return out;
+}
+
+bool CoveredOn(const v1::CoveragePeriod& period, absl::CivilDay day) {
+  return CoveredOn(Day(period.effective_date()), EndOf(period), day);
+}
+
+v1::Member WithCoverage(v1::Member member, Coverage coverage) {
+  if (coverage.empty()) return member;
+  const v1::CoveragePeriod& last = *coverage.rbegin();
+  *member.mutable_effective_date() = coverage[0].effective_date();
+  if (last.has_end_date()) {
+    *member.mutable_termination_date() = last.end_date();
+    member.set_status(v1::MEMBER_STATUS_TERMINATED);
+  } else {
+    member.clear_termination_date();
+    member.set_status(v1::MEMBER_STATUS_ACTIVE);
+  }
+  member.set_plan_id(last.plan_id());
+  *member.mutable_coverage() = std::move(coverage);
+  return member;
+}
+
+v1::Member MemberAsOf(v1::Member member, absl::CivilDay today) {
+  member.clear_scheduled_plan_change();
+  const bool ended = member.has_termination_date() && Day(member.termination_date()) <= today;
+  member.set_status(ended ? v1::MEMBER_STATUS_TERMINATED : v1::MEMBER_STATUS_ACTIVE);
+  const v1::CoveragePeriod* now = PeriodAsOf(member.coverage(), today);
+  if (now == nullptr) return member;
+  member.set_plan_id(now->plan_id());
+  for (const v1::CoveragePeriod& p : member.coverage()) {
+    if (Day(p.effective_date()) <= today || p.plan_id() == now->plan_id()) continue;
+    v1::ScheduledPlanChange* next = member.mutable_scheduled_plan_change();
+    next->set_plan_id(p.plan_id());
+    next->set_plan_version(p.plan_version());
+    *next->mutable_effective_date() = p.effective_date();
+    break;
+  }
+  return member;
+}
+
 absl::CivilDay WaitingPeriodEnd(absl::CivilDay effective_date, int waiting_period_days) {
   return effective_date + waiting_period_days;
 }
@@ -56,12 +124,12 @@ EligibilityDecision DecideEligibility(const EligibilityFacts& f, absl::CivilDay 
     add(v1::MEMBER_NOT_FOUND, "no member has this member_id");
     return d;
   }
-  if (!CoveredOn(f.effective_date, f.termination_date, service_date)) {
-    if (service_date < f.effective_date) {
-      add(v1::MEMBER_NOT_ACTIVE, absl::StrCat("coverage starts on ", DayText(f.effective_date),
+  if (!CoveredOn(f.period_start, f.period_end, service_date)) {
+    if (service_date < f.period_start) {
+      add(v1::MEMBER_NOT_ACTIVE, absl::StrCat("coverage starts on ", DayText(f.period_start),
                                               ", after the service date ", DayText(service_date)));
     } else {
-      add(v1::MEMBER_NOT_ACTIVE, absl::StrCat("coverage ended on ", DayText(*f.termination_date),
+      add(v1::MEMBER_NOT_ACTIVE, absl::StrCat("coverage ended on ", DayText(*f.period_end),
                                               ", on or before the service date ", DayText(service_date)));
     }
   }
@@ -81,7 +149,7 @@ EligibilityDecision DecideEligibility(const EligibilityFacts& f, absl::CivilDay 
     const BenefitTerms& b = *f.benefit;
     d.unlimited = b.unlimited;
     d.remaining_minor = RemainingLimit(b, f.currency, f.used_minor);
-    absl::CivilDay served = WaitingPeriodEnd(f.effective_date, b.waiting_period_days);
+    absl::CivilDay served = WaitingPeriodEnd(f.coverage_start, b.waiting_period_days);
     if (b.waiting_period_days > 0 && service_date < served) {
       add(v1::WAITING_PERIOD_NOT_SERVED,
           absl::StrCat("benefit ", b.code, " has a waiting period of ", b.waiting_period_days,
@@ -112,6 +180,28 @@ std::string_view ActionName(AccountAction action) {
     case AccountAction::kCancel: return "cancel";
   }
   return "unknown";
+}
+
+v1::ClientAccount AccountAsOf(v1::ClientAccount account, const std::vector<StatusChange>& history,
+                              absl::CivilDay today) {
+  account.clear_scheduled_status_changes();
+  if (history.empty()) return account;  // nothing recorded: the columns are all there is
+  account.set_status(v1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+  *account.mutable_status_effective_date() = account.start_date();
+  account.set_status_reason("");
+  for (const StatusChange& h : history) {
+    if (h.effective_date <= today) {
+      account.set_status(h.status);
+      *account.mutable_status_effective_date() = ToProto(h.effective_date);
+      account.set_status_reason(h.reason);
+      continue;
+    }
+    v1::ScheduledStatusChange* next = account.add_scheduled_status_changes();
+    next->set_status(h.status);
+    *next->mutable_effective_date() = ToProto(h.effective_date);
+    next->set_reason(h.reason);
+  }
+  return account;
 }
 
 absl::StatusOr<v1::ClientAccountStatus> NextAccountStatus(v1::ClientAccountStatus from, AccountAction action) {
@@ -258,31 +348,44 @@ v1::Member MemberFromEnrollment(const v1::Movement& mv, const std::string& membe
   member.set_status(v1::MEMBER_STATUS_ACTIVE);
   *member.mutable_person() = mv.enrollment().person();
   *member.mutable_effective_date() = mv.effective_date();
-  return member;
+  Coverage coverage = CoverageOf(member);
+  return WithCoverage(std::move(member), std::move(coverage));
 }
 
 absl::Status ValidateMovementDates(const v1::Movement& mv, const v1::Member& member) {
   if (mv.type() == v1::MOVEMENT_TYPE_ENROLLMENT) return absl::OkStatus();
+  const Coverage coverage = CoverageOf(member);
   const absl::CivilDay effective = DayOf(mv.effective_date());
-  const absl::CivilDay covered_from = DayOf(member.effective_date());
-  const std::optional<absl::CivilDay> terminated =
-      member.has_termination_date() ? std::optional(DayOf(member.termination_date())) : std::nullopt;
+  const absl::CivilDay covered_from = DayOf(coverage[0].effective_date());
+  const v1::CoveragePeriod& latest = *coverage.rbegin();
+  const absl::CivilDay latest_start = DayOf(latest.effective_date());
+  const std::optional<absl::CivilDay> ended = EndOf(latest);
   if (effective < covered_from) {
     return InvalidArgument("effective_date", absl::StrCat("must not be before the member's coverage starts (",
                                                           ToSqlDate(covered_from), ")"));
   }
-  if (mv.type() == v1::MOVEMENT_TYPE_TERMINATION && terminated && *terminated <= effective) {
+  if (mv.type() == v1::MOVEMENT_TYPE_DETAIL_CHANGE) return absl::OkStatus();
+  if (effective < latest_start) {
+    return InvalidArgument("effective_date", absl::StrCat("must not be before the member's latest coverage period "
+                                                          "starts (", ToSqlDate(latest_start), ")"));
+  }
+  if (mv.type() == v1::MOVEMENT_TYPE_TERMINATION && ended && *ended <= effective) {
     return absl::FailedPreconditionError(absl::StrCat("member_id: member ", Quote(member.member_id()),
-                                                      " is already terminated as of ", ToSqlDate(*terminated)));
+                                                      " is already terminated as of ", ToSqlDate(*ended)));
+  }
+  if (mv.type() == v1::MOVEMENT_TYPE_PLAN_CHANGE && ended && *ended <= effective) {
+    return absl::FailedPreconditionError(absl::StrCat("member_id: member ", Quote(member.member_id()),
+                                                      " is not covered from ", ToSqlDate(*ended),
+                                                      "; reinstate the member first"));
   }
   if (mv.type() == v1::MOVEMENT_TYPE_REINSTATEMENT) {
-    if (member.status() != v1::MEMBER_STATUS_TERMINATED || !terminated) {
+    if (!ended) {
       return absl::FailedPreconditionError(
           absl::StrCat("member_id: member ", Quote(member.member_id()), " is not terminated"));
     }
-    if (effective < *terminated) {
+    if (effective < *ended) {
       return InvalidArgument("effective_date", absl::StrCat("must not be before the termination it undoes (",
-                                                            ToSqlDate(*terminated), ")"));
+                                                            ToSqlDate(*ended), ")"));
     }
   }
   return absl::OkStatus();
@@ -299,16 +402,25 @@ absl::StatusOr<v1::Member> ApplyMovementToMember(const v1::Movement& mv, const v
   if (absl::Status dates = ValidateMovementDates(mv, member); !dates.ok()) {
     return absl::FailedPreconditionError(dates.message());
   }
+  Coverage coverage = CoverageOf(member);
+  v1::CoveragePeriod& latest = *coverage.rbegin();
+  const absl::CivilDay effective = DayOf(mv.effective_date());
   switch (mv.type()) {
     case v1::MOVEMENT_TYPE_TERMINATION:
-      member.set_status(v1::MEMBER_STATUS_TERMINATED);
-      *member.mutable_termination_date() = mv.effective_date();
-      return member;
+      *latest.mutable_end_date() = mv.effective_date();
+      break;
     case v1::MOVEMENT_TYPE_REINSTATEMENT:
-      member.set_status(v1::MEMBER_STATUS_ACTIVE);
-      member.clear_termination_date();
-      return member;
-    case v1::MOVEMENT_TYPE_PLAN_CHANGE:
+      if (EndOf(latest) == effective) {
+        latest.clear_end_date();  // reinstated on the day it ended: no gap, the period goes on
+      } else {
+        v1::CoveragePeriod next;
+        *next.mutable_effective_date() = mv.effective_date();
+        next.set_plan_id(latest.plan_id());
+        next.set_plan_version(latest.plan_version());
+        *coverage.Add() = std::move(next);
+      }
+      break;
+    case v1::MOVEMENT_TYPE_PLAN_CHANGE: {
       if (!new_plan_status.has_value()) {
         return absl::FailedPreconditionError(
             absl::StrCat("new_plan_id: ", Quote(mv.new_plan_id()), " is not a plan of the account"));
@@ -317,14 +429,26 @@ absl::StatusOr<v1::Member> ApplyMovementToMember(const v1::Movement& mv, const v
         return absl::FailedPreconditionError(
             absl::StrCat("new_plan_id: plan ", Quote(mv.new_plan_id()), " is superseded"));
       }
-      member.set_plan_id(mv.new_plan_id());
-      return member;
+      if (DayOf(latest.effective_date()) == effective) {
+        latest.set_plan_id(mv.new_plan_id());
+        latest.set_plan_version(0);  // the store reads versions with the periods
+        break;
+      }
+      v1::CoveragePeriod next;
+      *next.mutable_effective_date() = mv.effective_date();
+      if (latest.has_end_date()) *next.mutable_end_date() = latest.end_date();
+      next.set_plan_id(mv.new_plan_id());
+      *latest.mutable_end_date() = mv.effective_date();
+      *coverage.Add() = std::move(next);
+      break;
+    }
     case v1::MOVEMENT_TYPE_DETAIL_CHANGE:
       *member.mutable_person() = mv.person();
-      return member;
+      break;
     default:
       return absl::InvalidArgumentError("type: an ENROLLMENT creates a member; it does not change one");
   }
+  return WithCoverage(std::move(member), std::move(coverage));
 }
 
 std::string_view MemberActionOf(v1::MovementType type) {
@@ -374,8 +498,16 @@ absl::StatusOr<int64_t> DecideUtilization(const EligibilityFacts& facts, absl::C
 void FillRunningBalances(UsedByBenefitYear used, const std::map<std::string, BenefitTerms>& terms,
                          const std::string& currency,
                          google::protobuf::RepeatedPtrField<v1::UtilizationLedgerEntry>* entries) {
+  FillRunningBalances(
+      std::move(used), [&](absl::CivilDay) -> const std::map<std::string, BenefitTerms>& { return terms; }, currency,
+      entries);
+}
+
+void FillRunningBalances(UsedByBenefitYear used, const TermsOn& terms_on, const std::string& currency,
+                         google::protobuf::RepeatedPtrField<v1::UtilizationLedgerEntry>* entries) {
   for (v1::UtilizationLedgerEntry& e : *entries) {
     const v1::Utilization& u = e.utilization();
+    const std::map<std::string, BenefitTerms>& terms = terms_on(DayOf(u.service_date()));
     int64_t& so_far = used[{u.benefit_code(), u.service_date().year()}];
     if (!u.reversed()) {
       absl::StatusOr<Money> sum = Money(currency, so_far).Add(Money(currency, u.amount().amount_minor()));

@@ -2,8 +2,16 @@
 // clock (time arrives as arguments). The gRPC adapter and the store call these;
 // the unit tests exercise them directly.
 //
-//   - Coverage: a member is covered on day d when effective_date <= d and, if a
-//     termination_date is set, d < termination_date.
+//   - Coverage: a member's coverage is a history of periods (Member.coverage,
+//     oldest first, never overlapping), each on one plan version. A member is
+//     covered on day d when a period has effective_date <= d and, if an
+//     end_date is set, d < end_date. The period that answers for a day
+//     (PeriodAsOf) is the last one begun on or before it: its plan's benefits
+//     apply, and a day after its end is a lapse. Movements only extend the
+//     history forward: a termination ends the latest period, a reinstatement
+//     starts a new one on its own date (the days between stay uncovered), a
+//     plan change ends the latest period on its date and starts one on the new
+//     plan, so the old plan still applies before that day.
 //   - Eligibility: DecideEligibility() lists every reason a service is not
 //     covered (member not covered, account suspended/cancelled, benefit not in
 //     plan, waiting period, annual limit, per-visit cap), with the remaining limit.
@@ -23,6 +31,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -47,6 +56,33 @@ namespace careops::membership {
 bool CoveredOn(absl::CivilDay effective_date, std::optional<absl::CivilDay> termination_date,
                absl::CivilDay day);
 
+using Coverage = google::protobuf::RepeatedPtrField<v1::CoveragePeriod>;
+
+// The member's periods, oldest first. A Member read without them (a message
+// built by hand) counts as one period from effective_date to termination_date
+// on plan_id.
+Coverage CoverageOf(const v1::Member& member);
+
+// The period that answers for `day`: the last one begun on or before it, else
+// the first one (coverage not begun yet); nullptr when there is none.
+const v1::CoveragePeriod* PeriodAsOf(const Coverage& coverage, absl::CivilDay day);
+
+bool CoveredOn(const v1::CoveragePeriod& period, absl::CivilDay day);
+
+// `member` with `coverage` and the columns that summarise it: effective_date
+// (the first start), termination_date (the last end), status (TERMINATED when
+// the last period has an end; reads judge it as of today, MemberAsOf) and
+// plan_id (the last period's plan: what the member is on once every applied
+// change has taken effect).
+v1::Member WithCoverage(v1::Member member, Coverage coverage);
+
+// `member` (with its coverage) as it reads on `today`: plan_id is the plan in
+// force today (of PeriodAsOf(today)), scheduled_plan_change the next period
+// after today on another plan, if any, and status ACTIVE while coverage runs
+// today or later (a termination dated after today is scheduled: it shows in
+// termination_date), TERMINATED once the last period has ended.
+v1::Member MemberAsOf(v1::Member member, absl::CivilDay today);
+
 // The first day a benefit with `waiting_period_days` may be used.
 absl::CivilDay WaitingPeriodEnd(absl::CivilDay effective_date, int waiting_period_days);
 
@@ -66,8 +102,11 @@ struct BenefitTerms {
 // What the store knows about a member on the day of a service.
 struct EligibilityFacts {
   bool member_found = false;
-  absl::CivilDay effective_date;
-  std::optional<absl::CivilDay> termination_date;
+  // The coverage period that answers for the service date (PeriodAsOf); its
+  // plan is the one whose benefit, currency and limits are below.
+  absl::CivilDay period_start;
+  std::optional<absl::CivilDay> period_end;
+  absl::CivilDay coverage_start;  // the member's first coverage day: waiting periods count from it
   // The account's status in force on the service date (from its status history,
   // not the current status) and the day that status took effect.
   v1::ClientAccountStatus account_status = v1::CLIENT_ACCOUNT_STATUS_ACTIVE;
@@ -108,6 +147,22 @@ EligibilityDecision DecideEligibility(const EligibilityFacts& facts, absl::Civil
 enum class AccountAction { kSuspend, kReinstate, kCancel };
 
 std::string_view ActionName(AccountAction action);  // "suspend", "reinstate", "cancel"
+
+// One row of an account's status history (V003), in the order it was made.
+struct StatusChange {
+  absl::CivilDay effective_date;
+  v1::ClientAccountStatus status = v1::CLIENT_ACCOUNT_STATUS_ACTIVE;
+  std::string reason;
+};
+
+// `account` as stored (its status columns hold the last transition made,
+// which the status machine judges from) as it reads on `today`: status,
+// status_effective_date and status_reason of the change in force today (the
+// last of `history` dated on or before today; before any, ACTIVE from the
+// start date), every later change in scheduled_status_changes. `history` is
+// in the order made (effective dates never go back).
+v1::ClientAccount AccountAsOf(v1::ClientAccount account, const std::vector<StatusChange>& history,
+                              absl::CivilDay today);
 
 // The status after `action`, or FAILED_PRECONDITION naming the current status.
 absl::StatusOr<v1::ClientAccountStatus> NextAccountStatus(v1::ClientAccountStatus from, AccountAction action);
@@ -168,12 +223,17 @@ v1::Movement DecidedMovement(v1::Movement movement, v1::MovementStatus target, c
 // The member an ENROLLMENT movement creates, with id `member_id`.
 v1::Member MemberFromEnrollment(const v1::Movement& movement, const std::string& member_id);
 
-// What applying a movement other than ENROLLMENT does to `member`. The account
-// must not be cancelled. TERMINATION ends coverage on the effective date (not
-// before coverage starts, not a member already terminated by then);
-// REINSTATEMENT needs a TERMINATED member; PLAN_CHANGE needs `new_plan_status`
-// (the status of movement.new_plan_id() when it is a plan of the account,
-// nullopt otherwise) to be ACTIVE; DETAIL_CHANGE replaces the person.
+// What applying a movement other than ENROLLMENT does to `member` and its
+// coverage (the result's coverage is the member's whole new history; see
+// WithCoverage for the columns). The account must not be cancelled.
+// TERMINATION ends the latest period on the effective date (not before it
+// starts, not a member already terminated by then); REINSTATEMENT needs a
+// TERMINATED member and starts a new period on its date on the last plan (on
+// the termination date itself the period simply goes on); PLAN_CHANGE needs
+// `new_plan_status` (the status of movement.new_plan_id() when it is a plan of
+// the account, nullopt otherwise) to be ACTIVE and ends the latest period on
+// its date, starting one on the new plan that keeps the old end (on the
+// period's first day the plan is replaced); DETAIL_CHANGE replaces the person.
 // FAILED_PRECONDITION naming the field for every refusal.
 absl::StatusOr<v1::Member> ApplyMovementToMember(const v1::Movement& movement, const v1::ClientAccount& account,
                                                  v1::Member member, std::optional<v1::PlanStatus> new_plan_status);
@@ -182,10 +242,13 @@ absl::StatusOr<v1::Member> ApplyMovementToMember(const v1::Movement& movement, c
 // checked when the movement is requested (so an impossible one is refused then,
 // not days later when someone applies it) and again when it is applied.
 // INVALID_ARGUMENT naming effective_date for a date that cannot apply: any
-// movement dated before the member's coverage starts, a reinstatement dated
-// before the termination it undoes. FAILED_PRECONDITION naming member_id for a
-// member in the wrong state: a termination of a member already terminated by
-// then, a reinstatement of a member who is not terminated.
+// movement dated before the member's coverage starts, a termination, plan
+// change or reinstatement dated before the latest period starts (the history
+// only moves forward), a reinstatement dated before the termination it undoes.
+// FAILED_PRECONDITION naming member_id for a member in the wrong state: a
+// termination of a member already terminated by then, a plan change of a
+// member whose coverage has ended by then, a reinstatement of a member who is
+// not terminated.
 absl::Status ValidateMovementDates(const v1::Movement& movement, const v1::Member& member);
 
 // The audit action of a movement's effect on its member ("member.terminate").
@@ -217,6 +280,11 @@ using UsedByBenefitYear = std::map<std::pair<std::string, int>, int64_t>;
 // checked arithmetic (a sum past 10^15 stays at the bound).
 void FillRunningBalances(UsedByBenefitYear used_before, const std::map<std::string, BenefitTerms>& terms,
                          const std::string& currency,
+                         google::protobuf::RepeatedPtrField<v1::UtilizationLedgerEntry>* entries);
+// The same with the terms of the plan in force on each entry's service date
+// (`terms_on`: the benefits of the plan of the member's period for that day).
+using TermsOn = std::function<const std::map<std::string, BenefitTerms>&(absl::CivilDay service_date)>;
+void FillRunningBalances(UsedByBenefitYear used_before, const TermsOn& terms_on, const std::string& currency,
                          google::protobuf::RepeatedPtrField<v1::UtilizationLedgerEntry>* entries);
 
 // ---------------------------------------------------------------- validation

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/proto_time.h"
 
@@ -28,7 +29,8 @@ BenefitTerms Outpatient() {
 EligibilityFacts CoveredMember() {
   EligibilityFacts f;
   f.member_found = true;
-  f.effective_date = CivilDay(2026, 1, 1);
+  f.period_start = CivilDay(2026, 1, 1);
+  f.coverage_start = CivilDay(2026, 1, 1);
   f.account_status = v1::CLIENT_ACCOUNT_STATUS_ACTIVE;
   f.account_status_effective_date = CivilDay(2025, 1, 1);
   f.currency = "PHP";
@@ -68,7 +70,7 @@ TEST(EligibilityTest, UnknownMemberIsOnlyMemberNotFound) {
 
 TEST(EligibilityTest, WaitingPeriodCountsDaysFromEffectiveDate) {
   EligibilityFacts f = CoveredMember();
-  EXPECT_EQ(WaitingPeriodEnd(f.effective_date, 30), CivilDay(2026, 1, 31));
+  EXPECT_EQ(WaitingPeriodEnd(f.coverage_start, 30), CivilDay(2026, 1, 31));
   EXPECT_EQ(Codes(DecideEligibility(f, CivilDay(2026, 1, 30), 100)), std::vector{v1::WAITING_PERIOD_NOT_SERVED});
   EXPECT_TRUE(DecideEligibility(f, CivilDay(2026, 1, 31), 100).eligible);
   // Without a waiting period a service before coverage is only "not active".
@@ -124,7 +126,7 @@ TEST(EligibilityTest, PerVisitCap) {
 
 TEST(EligibilityTest, EveryReasonThatAppliesIsListed) {
   EligibilityFacts f = CoveredMember();
-  f.termination_date = CivilDay(2026, 1, 15);
+  f.period_end = CivilDay(2026, 1, 15);
   f.account_status = v1::CLIENT_ACCOUNT_STATUS_CANCELLED;
   f.account_status_effective_date = CivilDay(2026, 1, 15);
   f.used_minor = 95000;
@@ -583,6 +585,164 @@ TEST(LedgerTest, TheBalanceRunsPerBenefitAndYearAndSkipsReversedEntries) {
   EXPECT_EQ(entries[4].used_in_year().amount_minor(), 300);
   EXPECT_FALSE(entries[4].unlimited());
   EXPECT_EQ(entries[4].remaining_limit().currency_code(), "PHP");
+}
+
+// ---------------------------------------------------------------- coverage periods
+
+CivilDay DayOf(const common::v1::Date& d) { return CivilDay(d.year(), d.month(), d.day()); }
+
+v1::Member Apply(const v1::Member& member, v1::MovementType type, CivilDay day, const std::string& new_plan = "") {
+  v1::Movement mv = MovementOf(type, day);
+  mv.set_new_plan_id(new_plan);
+  auto out = ApplyMovementToMember(mv, OpenAccount(), member,
+                                   type == v1::MOVEMENT_TYPE_PLAN_CHANGE ? std::optional(v1::PLAN_STATUS_ACTIVE)
+                                                                         : std::nullopt);
+  EXPECT_TRUE(out.ok()) << out.status();
+  return out.ok() ? *out : member;
+}
+
+std::string Periods(const v1::Member& m) {
+  std::string out;
+  for (const v1::CoveragePeriod& p : m.coverage()) {
+    absl::StrAppend(&out, ToSqlDate(DayOf(p.effective_date())), "..",
+                    p.has_end_date() ? ToSqlDate(DayOf(p.end_date())) : "", " ", p.plan_id(), ";");
+  }
+  return out;
+}
+
+TEST(CoveragePeriodTest, AReinstatementAfterALapseStartsANewPeriodAndTheGapStaysUncovered) {
+  v1::Member m = Apply(CoveredFrom(CivilDay(2026, 2, 1)), v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 5, 1));
+  m = Apply(m, v1::MOVEMENT_TYPE_REINSTATEMENT, CivilDay(2026, 6, 1));
+  EXPECT_EQ(Periods(m), "2026-02-01..2026-05-01 PLAN-1;2026-06-01.. PLAN-1;");
+  EXPECT_EQ(m.status(), v1::MEMBER_STATUS_ACTIVE);
+  EXPECT_FALSE(m.has_termination_date());
+  EXPECT_EQ(m.effective_date().month(), 2);  // coverage first started then: waiting periods count from it
+  auto covered = [&](CivilDay day) { return CoveredOn(*PeriodAsOf(m.coverage(), day), day); };
+  EXPECT_TRUE(covered(CivilDay(2026, 4, 30)));
+  EXPECT_FALSE(covered(CivilDay(2026, 5, 1)));
+  EXPECT_FALSE(covered(CivilDay(2026, 5, 31)));
+  EXPECT_TRUE(covered(CivilDay(2026, 6, 1)));
+  EXPECT_FALSE(covered(CivilDay(2026, 1, 31)));
+  EXPECT_EQ(DayOf(PeriodAsOf(m.coverage(), CivilDay(2026, 1, 1))->effective_date()), CivilDay(2026, 2, 1));
+  // Reinstated on the termination date itself: no gap, the period goes on.
+  v1::Member same_day = Apply(CoveredFrom(CivilDay(2026, 2, 1)), v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 5, 1));
+  same_day = Apply(same_day, v1::MOVEMENT_TYPE_REINSTATEMENT, CivilDay(2026, 5, 1));
+  EXPECT_EQ(Periods(same_day), "2026-02-01.. PLAN-1;");
+}
+
+TEST(CoveragePeriodTest, ADayInALapseIsNotCoveredForEligibility) {
+  EligibilityFacts f = CoveredMember();
+  f.period_start = CivilDay(2026, 1, 1);
+  f.period_end = CivilDay(2026, 5, 1);  // the period answering for a day in the lapse: the last one begun
+  EligibilityDecision d = DecideEligibility(f, CivilDay(2026, 5, 20), 100);
+  EXPECT_EQ(Codes(d), std::vector{v1::MEMBER_NOT_ACTIVE});
+  EXPECT_EQ(d.reasons[0].message, "coverage ended on 2026-05-01, on or before the service date 2026-05-20");
+  // Waiting periods count from the first coverage day, not the period's start.
+  f.period_start = CivilDay(2026, 6, 1);
+  f.period_end.reset();
+  f.coverage_start = CivilDay(2026, 1, 1);
+  EXPECT_TRUE(DecideEligibility(f, CivilDay(2026, 6, 2), 100).eligible);
+}
+
+TEST(CoveragePeriodTest, APlanChangeTakesEffectOnItsDateAndIsShownAsScheduledUntilThen) {
+  v1::Member m = Apply(CoveredFrom(CivilDay(2026, 2, 1)), v1::MOVEMENT_TYPE_PLAN_CHANGE, CivilDay(2026, 9, 1), "PLAN-2");
+  EXPECT_EQ(Periods(m), "2026-02-01..2026-09-01 PLAN-1;2026-09-01.. PLAN-2;");
+  EXPECT_EQ(m.plan_id(), "PLAN-2");  // the stored column: the last plan
+  EXPECT_EQ(m.status(), v1::MEMBER_STATUS_ACTIVE);
+  EXPECT_EQ(PeriodAsOf(m.coverage(), CivilDay(2026, 8, 31))->plan_id(), "PLAN-1");
+  EXPECT_EQ(PeriodAsOf(m.coverage(), CivilDay(2026, 9, 1))->plan_id(), "PLAN-2");
+
+  v1::Member before = MemberAsOf(m, CivilDay(2026, 8, 22));
+  EXPECT_EQ(before.plan_id(), "PLAN-1");
+  ASSERT_TRUE(before.has_scheduled_plan_change());
+  EXPECT_EQ(before.scheduled_plan_change().plan_id(), "PLAN-2");
+  EXPECT_EQ(DayOf(before.scheduled_plan_change().effective_date()), CivilDay(2026, 9, 1));
+  v1::Member after = MemberAsOf(m, CivilDay(2026, 9, 1));
+  EXPECT_EQ(after.plan_id(), "PLAN-2");
+  EXPECT_FALSE(after.has_scheduled_plan_change());
+
+  // A plan change on the latest period's first day replaces its plan; one of a
+  // member terminated later keeps the end on the new plan's period.
+  v1::Member replaced = Apply(m, v1::MOVEMENT_TYPE_PLAN_CHANGE, CivilDay(2026, 9, 1), "PLAN-3");
+  EXPECT_EQ(Periods(replaced), "2026-02-01..2026-09-01 PLAN-1;2026-09-01.. PLAN-3;");
+  v1::Member ending = Apply(CoveredFrom(CivilDay(2026, 2, 1)), v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 12, 1));
+  ending = Apply(ending, v1::MOVEMENT_TYPE_PLAN_CHANGE, CivilDay(2026, 10, 1), "PLAN-2");
+  EXPECT_EQ(Periods(ending), "2026-02-01..2026-10-01 PLAN-1;2026-10-01..2026-12-01 PLAN-2;");
+  EXPECT_EQ(ending.status(), v1::MEMBER_STATUS_TERMINATED);
+  // A termination dated after today is scheduled: ACTIVE until its day.
+  EXPECT_EQ(MemberAsOf(ending, CivilDay(2026, 11, 30)).status(), v1::MEMBER_STATUS_ACTIVE);
+  EXPECT_EQ(MemberAsOf(ending, CivilDay(2026, 12, 1)).status(), v1::MEMBER_STATUS_TERMINATED);
+}
+
+TEST(CoveragePeriodTest, TheHistoryOnlyMovesForward) {
+  v1::Member m = Apply(CoveredFrom(CivilDay(2026, 2, 1)), v1::MOVEMENT_TYPE_PLAN_CHANGE, CivilDay(2026, 9, 1), "PLAN-2");
+  for (auto type : {v1::MOVEMENT_TYPE_TERMINATION, v1::MOVEMENT_TYPE_PLAN_CHANGE}) {
+    absl::Status s = ValidateMovementDates(MovementOf(type, CivilDay(2026, 8, 1)), m);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << type;
+    EXPECT_EQ(s.message(), "effective_date: must not be before the member's latest coverage period starts (2026-09-01)");
+  }
+  // A detail change is not about coverage: any day from the first one.
+  EXPECT_TRUE(ValidateMovementDates(MovementOf(v1::MOVEMENT_TYPE_DETAIL_CHANGE, CivilDay(2026, 8, 1)), m).ok());
+  // No plan change once coverage has ended; reinstate first.
+  v1::Member ended = Apply(CoveredFrom(CivilDay(2026, 2, 1)), v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 5, 1));
+  absl::Status late = ValidateMovementDates(MovementOf(v1::MOVEMENT_TYPE_PLAN_CHANGE, CivilDay(2026, 5, 1)), ended);
+  EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(late.message(), "member_id: member 'MEM' is not covered from 2026-05-01; reinstate the member first");
+  // A reinstatement before the termination it undoes, and one after a lapse's
+  // reinstatement that went before it, are refused.
+  absl::Status early = ValidateMovementDates(MovementOf(v1::MOVEMENT_TYPE_REINSTATEMENT, CivilDay(2026, 4, 30)), ended);
+  EXPECT_EQ(early.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(early.message(), "effective_date: must not be before the termination it undoes (2026-05-01)");
+  v1::Member back = Apply(ended, v1::MOVEMENT_TYPE_REINSTATEMENT, CivilDay(2026, 7, 1));
+  absl::Status end_in_lapse = ValidateMovementDates(MovementOf(v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 6, 1)), back);
+  EXPECT_EQ(end_in_lapse.code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(AccountAsOfTest, AFutureDatedTransitionIsScheduledUntilItsDay) {
+  v1::ClientAccount stored = OpenAccount();  // columns: the last transition made
+  stored.set_status(v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+  *stored.mutable_status_effective_date() = ToProto(CivilDay(2026, 12, 12));
+  stored.set_status_reason("past due");
+  const std::vector<StatusChange> history = {
+      {CivilDay(2026, 1, 1), v1::CLIENT_ACCOUNT_STATUS_ACTIVE, ""},
+      {CivilDay(2026, 12, 12), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED, "past due"},
+  };
+  v1::ClientAccount today = AccountAsOf(stored, history, CivilDay(2026, 12, 2));
+  EXPECT_EQ(today.status(), v1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+  EXPECT_EQ(DayOf(today.status_effective_date()), CivilDay(2026, 1, 1));
+  EXPECT_EQ(today.status_reason(), "");
+  ASSERT_EQ(today.scheduled_status_changes_size(), 1);
+  EXPECT_EQ(today.scheduled_status_changes(0).status(), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+  EXPECT_EQ(DayOf(today.scheduled_status_changes(0).effective_date()), CivilDay(2026, 12, 12));
+  EXPECT_EQ(today.scheduled_status_changes(0).reason(), "past due");
+  v1::ClientAccount on_the_day = AccountAsOf(stored, history, CivilDay(2026, 12, 12));
+  EXPECT_EQ(on_the_day.status(), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+  EXPECT_EQ(on_the_day.status_reason(), "past due");
+  EXPECT_EQ(on_the_day.scheduled_status_changes_size(), 0);
+  // Before the account starts it reads ACTIVE from its start.
+  EXPECT_EQ(AccountAsOf(stored, {{CivilDay(2027, 1, 1), v1::CLIENT_ACCOUNT_STATUS_ACTIVE, ""}}, CivilDay(2026, 12, 2))
+                .status(),
+            v1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+}
+
+TEST(LedgerTest, EachEntryIsJudgedByThePlanInForceOnItsServiceDate) {
+  google::protobuf::RepeatedPtrField<v1::UtilizationLedgerEntry> entries;
+  for (int month : {3, 10}) {
+    v1::Utilization* u = entries.Add()->mutable_utilization();
+    u->set_benefit_code("OUTPATIENT");
+    *u->mutable_service_date() = ToProto(CivilDay(2026, month, 1));
+    u->mutable_amount()->set_amount_minor(10000);
+  }
+  std::map<std::string, BenefitTerms> old_plan = {{"OUTPATIENT", Outpatient()}};  // PHP 1000.00 a year
+  std::map<std::string, BenefitTerms> new_plan = old_plan;
+  new_plan["OUTPATIENT"].annual_limit_minor = 200000;
+  FillRunningBalances(
+      {}, [&](CivilDay day) -> const std::map<std::string, BenefitTerms>& {
+        return day < CivilDay(2026, 9, 1) ? old_plan : new_plan;
+      },
+      "PHP", &entries);
+  EXPECT_EQ(entries[0].remaining_limit().amount_minor(), 90000);
+  EXPECT_EQ(entries[1].remaining_limit().amount_minor(), 180000);
 }
 
 TEST(EnumLabelTest, LabelsAreTheCodecNamesLowerCased) {

@@ -112,7 +112,7 @@ grpc::Status MembershipServiceImpl::GetClientAccount(grpc::ServerContextBase* ct
                                                      v1::ClientAccount* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->account_id(), "account_id", 64));
-    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetAccount(req->account_id()));
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetAccount(req->account_id(), options_.calendar.DayOf(call.now)));
     return absl::OkStatus();
   });
 }
@@ -127,7 +127,7 @@ grpc::Status MembershipServiceImpl::ListClientAccounts(grpc::ServerContextBase* 
       return InvalidArgument("status", "is not a known account status");
     }
     CAREOPS_RETURN_IF_ERROR(OptionalId(req->account_officer(), "account_officer", 128));
-    AccountFilter filter{req->type(), req->status(), req->account_officer()};
+    AccountFilter filter{req->type(), req->status(), req->account_officer(), options_.calendar.DayOf(call.now)};
     CAREOPS_ASSIGN_OR_RETURN(Page<v1::ClientAccount> result, store_.ListAccounts(filter, page));
     FillPage(result, *req, &v1::ClientAccount::account_id, resp->mutable_accounts(), resp->mutable_next_page_token());
     return absl::OkStatus();
@@ -156,7 +156,8 @@ grpc::Status MembershipServiceImpl::UpdateClientAccount(grpc::ServerContextBase*
                                       if (paths.count("account_officer")) a.set_account_officer(in.account_officer());
                                       if (paths.count("contact_email")) a.set_contact_email(in.contact_email());
                                       return absl::OkStatus();
-                                    }));
+                                    },
+                                    options_.calendar.DayOf(m.now)));
     return absl::OkStatus();
   });
 }
@@ -168,7 +169,7 @@ absl::StatusOr<v1::ClientAccount> MembershipServiceImpl::Transition(
   CAREOPS_RETURN_IF_ERROR(ParseEtag(etag).status());
   CAREOPS_RETURN_IF_ERROR(RequireText(reason, "reason", 1024, TextKind::kMultiLine));
   CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay day, RequireDate(has_date, date, "effective_date"));
-  AccountTransition t{account_id, etag, action, reason, day};
+  AccountTransition t{account_id, etag, action, reason, day, options_.calendar.DayOf(m.now)};
   return store_.TransitionAccount(m, t);
 }
 
@@ -214,7 +215,7 @@ grpc::Status MembershipServiceImpl::GetAccountSummary(grpc::ServerContextBase* c
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, RequireDate(req->has_period_end(), req->period_end(), "period_end"));
     if (end < start) return InvalidArgument("period_end", "must not be before period_start");
     CAREOPS_RETURN_IF_ERROR(OptionalId(req->account_id(), "account_id", 64));
-    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.Summarize(req->account_id(), start, end));
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.Summarize(req->account_id(), start, end, options_.calendar.DayOf(call.now)));
     return absl::OkStatus();
   });
 }
@@ -291,6 +292,7 @@ grpc::Status MembershipServiceImpl::EnrollMember(grpc::ServerContextBase* ctx, c
     *member.mutable_person() = req->person();
     *member.mutable_effective_date() = req->effective_date();
     CAREOPS_ASSIGN_OR_RETURN(*resp, store_.EnrollMember(m, member));
+    *resp = MemberAsOf(std::move(*resp), options_.calendar.DayOf(m.now));
     return absl::OkStatus();
   });
 }
@@ -299,7 +301,8 @@ grpc::Status MembershipServiceImpl::GetMember(grpc::ServerContextBase* ctx, cons
                                               v1::Member* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->member_id(), "member_id", 64));
-    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.GetMember(req->member_id()));
+    CAREOPS_ASSIGN_OR_RETURN(v1::Member member, store_.GetMember(req->member_id()));
+    *resp = MemberAsOf(std::move(member), options_.calendar.DayOf(call.now));
     return absl::OkStatus();
   });
 }
@@ -314,9 +317,11 @@ grpc::Status MembershipServiceImpl::ListMembers(grpc::ServerContextBase* ctx, co
     if (!req->external_ref().empty()) {
       CAREOPS_RETURN_IF_ERROR(ValidateExternalRef(req->external_ref(), "external_ref"));
     }
+    const absl::CivilDay today = options_.calendar.DayOf(call.now);
     CAREOPS_ASSIGN_OR_RETURN(
         Page<v1::Member> result,
-        store_.ListMembers({req->account_id(), req->status(), req->plan_id(), req->external_ref()}, page));
+        store_.ListMembers({req->account_id(), req->status(), req->plan_id(), req->external_ref(), today}, page));
+    for (v1::Member& member : result.items) member = MemberAsOf(std::move(member), today);
     FillPage(result, *req, &v1::Member::member_id, resp->mutable_members(), resp->mutable_next_page_token());
     return absl::OkStatus();
   });

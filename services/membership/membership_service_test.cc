@@ -30,18 +30,19 @@ class FakeStore final : public MembershipStore {
     ++calls;
     return a;
   }
-  absl::StatusOr<v1::ClientAccount> GetAccount(const std::string&) override { return Unimplemented(); }
+  absl::StatusOr<v1::ClientAccount> GetAccount(const std::string&, absl::CivilDay) override { return Unimplemented(); }
   absl::StatusOr<Page<v1::ClientAccount>> ListAccounts(const AccountFilter&, const PageRequest&) override {
     return Unimplemented();
   }
   absl::StatusOr<v1::ClientAccount> UpdateAccount(const MutationContext&, const std::string&, const std::string&,
-                                                  const std::function<absl::Status(v1::ClientAccount&)>&) override {
+                                                  const std::function<absl::Status(v1::ClientAccount&)>&,
+                                                  absl::CivilDay) override {
     return Unimplemented();
   }
   absl::StatusOr<v1::ClientAccount> TransitionAccount(const MutationContext&, const AccountTransition&) override {
     return Unimplemented();
   }
-  absl::StatusOr<v1::AccountSummary> Summarize(const std::string&, absl::CivilDay, absl::CivilDay) override {
+  absl::StatusOr<v1::AccountSummary> Summarize(const std::string&, absl::CivilDay, absl::CivilDay, absl::CivilDay) override {
     return Unimplemented();
   }
   absl::StatusOr<v1::Plan> CreatePlan(const MutationContext&, const v1::Plan&) override { return Unimplemented(); }
@@ -112,7 +113,7 @@ class FakeStore final : public MembershipStore {
   absl::StatusOr<v1::Utilization> ReverseUtilization(const Mutation&, const v1::ReverseUtilizationRequest&) override {
     return Unimplemented();
   }
-  absl::StatusOr<MembershipCounts> Count(absl::Time) override { return MembershipCounts(); }
+  absl::StatusOr<MembershipCounts> Count(absl::Time, absl::CivilDay) override { return MembershipCounts(); }
 
  private:
   static absl::Status Unimplemented() { return absl::UnimplementedError("not in this fake"); }
@@ -131,7 +132,7 @@ class MembershipServiceTest : public ::testing::Test {
  protected:
   MembershipServiceTest()
       : clock_(absl::FromCivil(absl::CivilSecond(2026, 11, 20, 10, 0, 0), absl::UTCTimeZone())),  // a Friday
-        metrics_(registry_),
+        metrics_(registry_, BusinessCalendar()),
         service_(store_, rpc_, metrics_, {*ParseTatTargets("enrollment:3")}) {}
 
   // A server context as an officer's call would arrive (or with no caller).
@@ -341,7 +342,8 @@ TEST_F(MembershipServiceTest, PageTokensRoundTripAndPageSizeIsBounded) {
 
 TEST_F(MembershipServiceTest, EligibilityAnswersFromTheRulesAndIsCounted) {
   store_.facts.member_found = true;
-  store_.facts.effective_date = absl::CivilDay(2026, 1, 1);
+  store_.facts.period_start = absl::CivilDay(2026, 1, 1);
+  store_.facts.coverage_start = absl::CivilDay(2026, 1, 1);
   store_.facts.currency = "PHP";
   BenefitTerms b;
   b.code = "OUTPATIENT";

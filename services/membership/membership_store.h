@@ -8,6 +8,13 @@
 // require it (INVALID_ARGUMENT when empty) and return ABORTED when it is stale.
 // Reads return NOT_FOUND naming the id.
 //
+// Dates that depend on "today" (the business day of the caller's clock in
+// --business_tz, never the database's clock) arrive as arguments: accounts are
+// returned as they read on `today` (AccountAsOf: the status in force, the
+// scheduled changes), lists filter and gauges count by the status in force
+// that day. Members come back with their whole coverage history; the adapter
+// presents them as of today (MemberAsOf).
+//
 // Implementations: MysqlMembershipStore (mysql_membership_store.h).
 #pragma once
 
@@ -48,6 +55,7 @@ struct AccountFilter {
   v1::ClientAccountType type = v1::CLIENT_ACCOUNT_TYPE_UNSPECIFIED;
   v1::ClientAccountStatus status = v1::CLIENT_ACCOUNT_STATUS_UNSPECIFIED;
   std::string account_officer;
+  absl::CivilDay today;  // `status` matches the status in force on this day
 };
 
 struct PlanFilter {
@@ -60,6 +68,7 @@ struct MemberFilter {
   v1::MemberStatus status = v1::MEMBER_STATUS_UNSPECIFIED;
   std::string plan_id;
   std::string external_ref;  // the HR census key; empty: any
+  absl::CivilDay today;      // `plan_id` matches the plan in force on this day
 };
 
 struct MovementFilter {
@@ -81,6 +90,7 @@ struct AccountTransition {
   AccountAction action;
   std::string reason;
   absl::CivilDay effective_date;
+  absl::CivilDay today;  // the answer reads as of this day
 };
 
 // A census row the adapter validated on its own (shape of fields); the store
@@ -109,20 +119,23 @@ class MembershipStore {
   // ---- accounts
   // `account` is complete (id, status ACTIVE, dates); stored as given.
   virtual absl::StatusOr<v1::ClientAccount> CreateAccount(const Mutation& m, const v1::ClientAccount& account) = 0;
-  virtual absl::StatusOr<v1::ClientAccount> GetAccount(const std::string& account_id) = 0;
+  virtual absl::StatusOr<v1::ClientAccount> GetAccount(const std::string& account_id, absl::CivilDay today) = 0;
   virtual absl::StatusOr<Page<v1::ClientAccount>> ListAccounts(const AccountFilter& filter,
                                                                const PageRequest& page) = 0;
   // Loads the account under lock, checks `etag`, applies `edit`, stores it.
   virtual absl::StatusOr<v1::ClientAccount> UpdateAccount(
       const Mutation& m, const std::string& account_id, const std::string& etag,
-      const std::function<absl::Status(v1::ClientAccount&)>& edit) = 0;
+      const std::function<absl::Status(v1::ClientAccount&)>& edit, absl::CivilDay today) = 0;
   // Suspend/reinstate/cancel per NextAccountStatus(); FAILED_PRECONDITION from a
-  // wrong status; INVALID_ARGUMENT per ValidateTransitionDate(). Appends to the
-  // account's status history; a cancel terminates every member still covered on the date.
+  // wrong status; INVALID_ARGUMENT per ValidateTransitionDate(), both judged
+  // from the last transition made (scheduled or in force). Appends to the
+  // account's status history; a cancel terminates every member still covered on
+  // the date (the members' coverage periods end then).
   virtual absl::StatusOr<v1::ClientAccount> TransitionAccount(const Mutation& m, const AccountTransition& t) = 0;
   // Empty account_id: every account.
+  // Coverage counts come from the members' coverage periods.
   virtual absl::StatusOr<v1::AccountSummary> Summarize(const std::string& account_id, absl::CivilDay start,
-                                                       absl::CivilDay end) = 0;
+                                                       absl::CivilDay end, absl::CivilDay today) = 0;
 
   // ---- plans
   virtual absl::StatusOr<v1::Plan> CreatePlan(const Mutation& m, const v1::Plan& plan) = 0;
@@ -164,9 +177,11 @@ class MembershipStore {
                                                            const PageRequest& page) = 0;
 
   // ---- eligibility and utilisation
-  // Facts for DecideEligibility on `service_date`: the account status in force
-  // that day and the balance of its calendar year; member_found=false for an
-  // unknown member. `account_id`, `plan_id` are filled when the member exists.
+  // Facts for DecideEligibility on `service_date`: the coverage period that
+  // answers for that day (PeriodAsOf) with its plan's benefit, the account
+  // status in force that day and the balance of its calendar year;
+  // member_found=false for an unknown member. `account_id`, `plan_id` (the
+  // period's plan) are filled when the member exists.
   virtual absl::StatusOr<EligibilityFacts> LoadEligibilityFacts(const std::string& member_id,
                                                                 const std::string& benefit_code,
                                                                 absl::CivilDay service_date, std::string* account_id,
@@ -186,8 +201,9 @@ class MembershipStore {
                                                                             const PageRequest& page) = 0;
 
   // ---- gauges
-  // Current counts; movements are overdue when PENDING with due time before `as_of`.
-  virtual absl::StatusOr<MembershipCounts> Count(absl::Time as_of) = 0;
+  // Current counts, accounts by the status in force on `today`; movements are
+  // overdue when PENDING with due time before `as_of`.
+  virtual absl::StatusOr<MembershipCounts> Count(absl::Time as_of, absl::CivilDay today) = 0;
 };
 
 }  // namespace careops::membership

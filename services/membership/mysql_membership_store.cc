@@ -62,22 +62,49 @@ constexpr mysql::VersionedTable kAccounts{
 constexpr char kInsertStatusHistory[] =
     "INSERT INTO account_status_history (account_id, effective_date, status, reason, recorded_at)"
     " VALUES (?, ?, ?, ?, ?)";
-constexpr char kListAccounts[] = "SELECT " CAREOPS_ACCOUNT_COLUMNS " FROM client_accounts";
+// An account's status history in the order it was made (AccountAsOf), of one
+// account or of a page of them.
+constexpr char kSelectStatusHistory[] =
+    "SELECT account_id, effective_date, status, reason FROM account_status_history WHERE account_id = ? ORDER BY seq";
+constexpr char kStatusHistoriesHead[] =
+    "SELECT account_id, effective_date, status, reason FROM account_status_history WHERE account_id IN (";
+constexpr char kStatusHistoriesTail[] = ") ORDER BY account_id, seq";
+// The status in force on a day (the one bound `?`) of the account `a`: the last
+// history row dated on or before it; before the first, ACTIVE.
+#define CAREOPS_ACCOUNT_STATUS_AS_OF                                                                      \
+  "COALESCE((SELECT h.status FROM account_status_history h WHERE h.account_id = a.account_id"            \
+  " AND h.effective_date <= ? ORDER BY h.effective_date DESC, h.seq DESC LIMIT 1), 'ACTIVE')"
+constexpr char kListAccounts[] = "SELECT " CAREOPS_ACCOUNT_COLUMNS " FROM client_accounts a";
 constexpr char kMaybeAccountType[] = "(? IS NULL OR type = ?)";
-constexpr char kMaybeAccountStatus[] = "(? IS NULL OR status = ?)";
+// Values: status, status, today.
+constexpr char kMaybeAccountStatusToday[] = "(? IS NULL OR ? = " CAREOPS_ACCOUNT_STATUS_AS_OF ")";
 constexpr char kMaybeAccountOfficer[] = "(? IS NULL OR account_officer = ?)";
 constexpr char kTerminateAccountMembers[] =
     "UPDATE members SET status = 'TERMINATED', termination_date = ?, version = version + 1, updated_at = ?"
     " WHERE account_id = ? AND (termination_date IS NULL OR termination_date > ?)";
+// ... and their coverage: every period still running on the date ends then (one
+// that would only begin later ends as it begins, covering nothing).
+constexpr char kEndAccountCoverage[] =
+    "UPDATE coverage_periods c JOIN members m ON m.member_id = c.member_id"
+    " SET c.end_date = GREATEST(c.effective_date, ?)"
+    " WHERE m.account_id = ? AND (c.end_date IS NULL OR c.end_date > ?)";
 
-// Parameters: start x2, end x2, start and end, start and end, account x2.
+// A member's status on a day (the one bound `?`, MemberAsOf): ACTIVE while
+// some coverage runs on it or later, TERMINATED once the last period has ended.
+#define CAREOPS_MEMBER_STATUS_AS_OF \
+  "(CASE WHEN termination_date IS NULL OR termination_date > ? THEN 'ACTIVE' ELSE 'TERMINATED' END)"
+
+// Parameters: today x2, start x2, end x2, start and end, start and end, account x2.
 constexpr char kSummary[] =
-    "SELECT COALESCE(SUM(status = 'ACTIVE'), 0), COALESCE(SUM(status = 'TERMINATED'), 0),"
-    " COALESCE(SUM(effective_date <= ? AND (termination_date IS NULL OR termination_date > ?)), 0),"
-    " COALESCE(SUM(effective_date <= ? AND (termination_date IS NULL OR termination_date > ?)), 0),"
+    "SELECT COALESCE(SUM(" CAREOPS_MEMBER_STATUS_AS_OF " = 'ACTIVE'), 0),"
+    " COALESCE(SUM(" CAREOPS_MEMBER_STATUS_AS_OF " = 'TERMINATED'), 0),"
+    " COALESCE(SUM(EXISTS(SELECT 1 FROM coverage_periods c WHERE c.member_id = m.member_id"
+    "   AND c.effective_date <= ? AND (c.end_date IS NULL OR c.end_date > ?))), 0),"
+    " COALESCE(SUM(EXISTS(SELECT 1 FROM coverage_periods c WHERE c.member_id = m.member_id"
+    "   AND c.effective_date <= ? AND (c.end_date IS NULL OR c.end_date > ?))), 0),"
     " COALESCE(SUM(effective_date BETWEEN ? AND ?), 0),"
     " COALESCE(SUM(termination_date IS NOT NULL AND termination_date BETWEEN ? AND ?), 0)"
-    " FROM members WHERE (? = '' OR account_id = ?)";
+    " FROM members m WHERE (? = '' OR account_id = ?)";
 
 constexpr char kInsertPlan[] =
     "INSERT INTO plans (" CAREOPS_PLAN_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -120,9 +147,30 @@ constexpr char kSelectMemberAccount[] = "SELECT account_id FROM members WHERE me
 constexpr char kSelectMemberByRef[] = "SELECT member_id FROM members WHERE account_id = ? AND external_ref = ?";
 constexpr char kListMembers[] = "SELECT " CAREOPS_MEMBER_COLUMNS " FROM members";
 constexpr char kMaybeMemberAccount[] = "(? IS NULL OR account_id = ?)";
-constexpr char kMaybeMemberStatus[] = "(? IS NULL OR status = ?)";
-constexpr char kMaybeMemberPlan[] = "(? IS NULL OR plan_id = ?)";
+// Values: status, status, today.
+constexpr char kMaybeMemberStatusToday[] = "(? IS NULL OR ? = " CAREOPS_MEMBER_STATUS_AS_OF ")";
+// Values: plan, plan, today. The plan in force on the day (MemberAsOf): of the
+// last period begun by then, else of the first.
+constexpr char kMaybeMemberPlanToday[] =
+    "(? IS NULL OR ? = COALESCE("
+    "(SELECT c.plan_id FROM coverage_periods c WHERE c.member_id = members.member_id AND c.effective_date <= ?"
+    " ORDER BY c.effective_date DESC LIMIT 1),"
+    "(SELECT c.plan_id FROM coverage_periods c WHERE c.member_id = members.member_id"
+    " ORDER BY c.effective_date LIMIT 1)))";
 constexpr char kMaybeMemberExternalRef[] = "(? IS NULL OR external_ref = ?)";
+// A member's coverage periods with their plans' versions, oldest first; of one
+// member or of a page of them (chunked, mysql/batch.h). Written whole: the
+// member's periods are replaced under the member's row lock.
+#define CAREOPS_COVERAGE_SELECT                                                                      \
+  "SELECT c.member_id, c.effective_date, c.end_date, c.plan_id, p.plan_version FROM coverage_periods c" \
+  " JOIN plans p ON p.plan_id = c.plan_id"
+constexpr char kSelectCoverage[] = CAREOPS_COVERAGE_SELECT " WHERE c.member_id = ? ORDER BY c.effective_date";
+constexpr char kCoveragesHead[] = CAREOPS_COVERAGE_SELECT " WHERE c.member_id IN (";
+constexpr char kCoveragesTail[] = ") ORDER BY c.member_id, c.effective_date";
+constexpr char kDeleteCoverage[] = "DELETE FROM coverage_periods WHERE member_id = ?";
+constexpr char kInsertCoverageHead[] =
+    "INSERT INTO coverage_periods (member_id, effective_date, end_date, plan_id, recorded_at) VALUES ";
+constexpr char kInsertCoverageRow[] = "(?, ?, ?, ?, ?)";
 // Existing external references of a census, looked up in chunks (mysql/batch.h).
 constexpr char kExistingRefsHead[] =
     "SELECT external_ref, member_id FROM members WHERE account_id = ? AND external_ref IN (";
@@ -149,24 +197,29 @@ constexpr char kMovementsOverdue[] = "status = 'PENDING' AND due_at < ?";
 // The account status is the one in force on the service date (the last history
 // row on or before it), not the current one; before the first row, active.
 // Parameters: service date x2, benefit code x2, year, member id.
-constexpr char kEligibilityFacts[] =
+constexpr char kEligibilityMember[] =
     "SELECT m.account_id, m.plan_id, m.effective_date, m.termination_date,"
     " COALESCE((SELECT h.status FROM account_status_history h WHERE h.account_id = m.account_id"
     "   AND h.effective_date <= ? ORDER BY h.effective_date DESC, h.seq DESC LIMIT 1), 'ACTIVE'),"
     " COALESCE((SELECT h.effective_date FROM account_status_history h WHERE h.account_id = m.account_id"
-    "   AND h.effective_date <= ? ORDER BY h.effective_date DESC, h.seq DESC LIMIT 1), m.effective_date),"
-    " p.currency, b.code, b.category, b.unlimited, b.annual_limit_minor, b.per_visit_cap_minor,"
+    "   AND h.effective_date <= ? ORDER BY h.effective_date DESC, h.seq DESC LIMIT 1), m.effective_date)"
+    " FROM members m WHERE m.member_id = ?";
+// The benefit of the plan in force on the service date and the year's balance.
+// Parameters: benefit code, member id, benefit code, year, plan id.
+constexpr char kEligibilityPlan[] =
+    "SELECT p.currency, b.code, b.category, b.unlimited, b.annual_limit_minor, b.per_visit_cap_minor,"
     " b.copay_basis_points, b.waiting_period_days, COALESCE(u.used_minor, 0)"
-    " FROM members m JOIN plans p ON p.plan_id = m.plan_id"
-    " LEFT JOIN plan_benefits b ON b.plan_id = m.plan_id AND b.code = ?"
-    " LEFT JOIN benefit_balances u ON u.member_id = m.member_id AND u.benefit_code = ? AND u.year = ?"
-    " WHERE m.member_id = ?";
+    " FROM plans p LEFT JOIN plan_benefits b ON b.plan_id = p.plan_id AND b.code = ?"
+    " LEFT JOIN benefit_balances u ON u.member_id = ? AND u.benefit_code = ? AND u.year = ?"
+    " WHERE p.plan_id = ?";
 // Creates the balance row a record locks, in its own autocommit statement, only
-// for a benefit of the member's plan; concurrent creators simply skip.
+// for a benefit of a plan the member has a period on (the balance is the
+// member's for the benefit and year, whichever plan version was in force);
+// concurrent creators simply skip.
 constexpr char kEnsureBalance[] =
     "INSERT IGNORE INTO benefit_balances (member_id, benefit_code, year, used_minor)"
-    " SELECT m.member_id, b.code, ?, 0 FROM members m"
-    " JOIN plan_benefits b ON b.plan_id = m.plan_id AND b.code = ? WHERE m.member_id = ?";
+    " SELECT DISTINCT c.member_id, b.code, ?, 0 FROM coverage_periods c"
+    " JOIN plan_benefits b ON b.plan_id = c.plan_id AND b.code = ? WHERE c.member_id = ?";
 constexpr char kLockBalance[] =
     "SELECT used_minor FROM benefit_balances WHERE member_id = ? AND benefit_code = ? AND year = ? FOR UPDATE";
 constexpr char kAddToBalance[] =
@@ -190,8 +243,12 @@ constexpr char kUsedBeforePage[] =
     " WHERE member_id = ? AND (? IS NULL OR benefit_code = ?) AND reversed = 0 AND utilization_id <= ?"
     " GROUP BY benefit_code, YEAR(service_date)";
 
-constexpr char kCountMembers[] = "SELECT status, COUNT(*) FROM members GROUP BY status";
-constexpr char kCountAccounts[] = "SELECT type, status, COUNT(*) FROM client_accounts GROUP BY type, status";
+constexpr char kCountMembers[] =
+    "SELECT " CAREOPS_MEMBER_STATUS_AS_OF " AS status_today, COUNT(*) FROM members GROUP BY status_today";
+// By the status in force on the day bound.
+constexpr char kCountAccounts[] =
+    "SELECT type, " CAREOPS_ACCOUNT_STATUS_AS_OF " AS status_today, COUNT(*) FROM client_accounts a"
+    " GROUP BY type, status_today";
 constexpr char kCountOverdueMovements[] =
     "SELECT type, COUNT(*) FROM movements WHERE status = 'PENDING' AND due_at < ? GROUP BY type";
 
@@ -479,8 +536,146 @@ absl::Status InsertPlan(mysql::Connection& c, const v1::Plan& p, absl::Time now)
   return absl::OkStatus();
 }
 
+// A row of CAREOPS_COVERAGE_SELECT.
+struct CoverageRow {
+  std::string member_id;
+  v1::CoveragePeriod period;
+};
+
+absl::StatusOr<CoverageRow> ReadCoverage(RowReader& r) {
+  CoverageRow out;
+  out.member_id = r.String();
+  *out.period.mutable_effective_date() = ToProto(r.Date());
+  if (std::optional<absl::CivilDay> end = r.OptionalDate()) *out.period.mutable_end_date() = ToProto(*end);
+  out.period.set_plan_id(r.String());
+  out.period.set_plan_version(r.Int());
+  CAREOPS_RETURN_IF_ERROR(r.status());
+  return out;
+}
+
+// The member's coverage periods, oldest first.
+absl::StatusOr<Coverage> LoadCoverage(mysql::Connection& c, const std::string& member_id) {
+  Statement st(c, kSelectCoverage);
+  st.Add(member_id);
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<CoverageRow> rows, mysql::QueryAll<CoverageRow>(st, ReadCoverage));
+  Coverage out;
+  for (CoverageRow& row : rows) *out.Add() = std::move(row.period);
+  return out;
+}
+
+// Reads `head` + "?, ?, ..." + `tail` over `ids` (a page's keys) in a few
+// chunked statements (mysql/batch.h) and hands `each` every row.
+template <typename Row>
+absl::Status ForEachRowOf(mysql::Connection& c, const std::vector<std::string>& ids, const char* head,
+                          const char* tail, const mysql::ReadRow<Row>& read, const std::function<void(Row&)>& each) {
+  absl::Status status = absl::OkStatus();
+  mysql::ForEachChunk(ids.size(), [&](size_t start, int n) {
+    if (!status.ok()) return;
+    const std::string sql = mysql::MultiRowSql(head, "?", n, tail);
+    Statement st(c, sql.c_str());
+    for (int i = 0; i < n; ++i) st.Add(ids[start + i]);
+    absl::StatusOr<std::vector<Row>> rows = mysql::QueryAll<Row>(st, read);
+    if (!rows.ok()) {
+      status = rows.status();
+      return;
+    }
+    for (Row& row : *rows) each(row);
+  });
+  return status;
+}
+
+// Fills the coverage of a page of members.
+absl::Status AttachCoverage(mysql::Connection& c, std::vector<v1::Member>& members) {
+  std::unordered_map<std::string, v1::Member*> by_id;
+  std::vector<std::string> ids;
+  for (v1::Member& m : members) {
+    by_id[m.member_id()] = &m;
+    ids.push_back(m.member_id());
+  }
+  return ForEachRowOf<CoverageRow>(c, ids, kCoveragesHead, kCoveragesTail, ReadCoverage, [&](CoverageRow& row) {
+    auto it = by_id.find(row.member_id);
+    if (it != by_id.end()) *it->second->add_coverage() = std::move(row.period);
+  });
+}
+
+// Inserts the periods of `members` (CoverageOf each), in multi-row statements.
+absl::Status InsertCoverage(mysql::Connection& c, const std::vector<const v1::Member*>& members, absl::Time now) {
+  std::vector<std::pair<const std::string*, v1::CoveragePeriod>> rows;
+  for (const v1::Member* m : members) {
+    for (v1::CoveragePeriod& p : CoverageOf(*m)) rows.emplace_back(&m->member_id(), std::move(p));
+  }
+  absl::Status status = absl::OkStatus();
+  mysql::ForEachChunk(rows.size(), [&](size_t start, int n) {
+    if (!status.ok()) return;
+    const std::string sql = mysql::MultiRowSql(kInsertCoverageHead, kInsertCoverageRow, n);
+    Statement st(c, sql.c_str());
+    for (int i = 0; i < n; ++i) {
+      const auto& [member_id, p] = rows[start + i];
+      std::optional<absl::CivilDay> end;
+      if (p.has_end_date()) end = DayOf(p.end_date());
+      st.Add(*member_id).Add(DayOf(p.effective_date())).Add(end).Add(p.plan_id()).Add(now);
+    }
+    status = st.Update().status();
+  });
+  return status;
+}
+
+// Replaces the member's periods with member.coverage(); the caller holds the member's row lock.
+absl::Status ReplaceCoverage(mysql::Connection& c, const v1::Member& member, absl::Time now) {
+  Statement st(c, kDeleteCoverage);
+  st.Add(member.member_id());
+  CAREOPS_RETURN_IF_ERROR(st.Update().status());
+  return InsertCoverage(c, {&member}, now);
+}
+
+// The member with its coverage periods.
 absl::StatusOr<v1::Member> LoadMember(mysql::Connection& c, const std::string& id) {
-  return SelectOne<v1::Member>(c, kSelectMember, id, ReadMember, "member_id", "member");
+  CAREOPS_ASSIGN_OR_RETURN(v1::Member member,
+                           SelectOne<v1::Member>(c, kSelectMember, id, ReadMember, "member_id", "member"));
+  CAREOPS_ASSIGN_OR_RETURN(*member.mutable_coverage(), LoadCoverage(c, id));
+  return member;
+}
+
+// ---- account status history (AccountAsOf)
+
+struct HistoryRow {
+  std::string account_id;
+  StatusChange change;
+};
+
+absl::StatusOr<HistoryRow> ReadHistory(RowReader& r) {
+  HistoryRow out;
+  out.account_id = r.String();
+  out.change.effective_date = r.Date();
+  out.change.status = r.Enum<v1::ClientAccountStatus>();
+  out.change.reason = r.String();
+  CAREOPS_RETURN_IF_ERROR(r.status());
+  return out;
+}
+
+// `account` as it reads on `today`, from its status history.
+absl::StatusOr<v1::ClientAccount> AccountOn(mysql::Connection& c, v1::ClientAccount account, absl::CivilDay today) {
+  Statement st(c, kSelectStatusHistory);
+  st.Add(account.account_id());
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<HistoryRow> rows, mysql::QueryAll<HistoryRow>(st, ReadHistory));
+  std::vector<StatusChange> history;
+  for (HistoryRow& row : rows) history.push_back(std::move(row.change));
+  return AccountAsOf(std::move(account), history, today);
+}
+
+// A page of accounts as they read on `today`.
+absl::Status AccountsOn(mysql::Connection& c, std::vector<v1::ClientAccount>& accounts, absl::CivilDay today) {
+  std::unordered_map<std::string, std::vector<StatusChange>> histories;
+  std::vector<std::string> ids;
+  for (const v1::ClientAccount& a : accounts) ids.push_back(a.account_id());
+  CAREOPS_RETURN_IF_ERROR(ForEachRowOf<HistoryRow>(
+      c, ids, kStatusHistoriesHead, kStatusHistoriesTail, ReadHistory,
+      [&](HistoryRow& row) { histories[row.account_id].push_back(std::move(row.change)); }));
+  for (v1::ClientAccount& a : accounts) {
+    const std::vector<StatusChange>& history = histories[a.account_id()];
+    a = AccountAsOf(std::move(a), history, today);
+  }
+  return absl::OkStatus();
 }
 
 void AddMemberSet(Statement& st, const v1::Member& m, absl::Time now) {
@@ -510,28 +705,45 @@ absl::Status InsertOneMember(mysql::Connection& c, const v1::ClientAccount& acco
   const std::string sql = mysql::MultiRowSql(kInsertMemberHead, kInsertMemberRow, 1);
   Statement st(c, sql.c_str());
   AddMemberRow(st, m, now);
-  return st.Update().status();
+  CAREOPS_RETURN_IF_ERROR(st.Update().status());
+  return InsertCoverage(c, {&m}, now);
 }
 
 absl::StatusOr<EligibilityFacts> QueryFacts(mysql::Connection& c, const std::string& member_id,
                                             const std::string& benefit_code, absl::CivilDay service_date,
                                             std::string* account_id, std::string* plan_id) {
-  Statement st(c, kEligibilityFacts);
-  st.AddRepeated(service_date, 2).AddRepeated(benefit_code, 2).Add(static_cast<int64_t>(service_date.year()));
-  st.Add(member_id);
-  CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
   EligibilityFacts f;
-  if (!rows.Next()) return f;
+  v1::Member member;  // the columns CoverageOf falls back on
+  {
+    Statement st(c, kEligibilityMember);
+    st.AddRepeated(service_date, 2).Add(member_id);
+    CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+    if (!rows.Next()) return f;
+    RowReader& r = rows.row();
+    f.member_found = true;
+    member.set_account_id(r.String());
+    member.set_plan_id(r.String());
+    f.coverage_start = r.Date();
+    *member.mutable_effective_date() = ToProto(f.coverage_start);
+    if (std::optional<absl::CivilDay> end = r.OptionalDate()) *member.mutable_termination_date() = ToProto(*end);
+    f.account_status = r.Enum<v1::ClientAccountStatus>();
+    f.account_status_effective_date = r.Date();
+    CAREOPS_RETURN_IF_ERROR(r.status());
+  }
+  CAREOPS_ASSIGN_OR_RETURN(*member.mutable_coverage(), LoadCoverage(c, member_id));
+  const Coverage coverage = CoverageOf(member);
+  const v1::CoveragePeriod& period = *PeriodAsOf(coverage, service_date);
+  f.period_start = DayOf(period.effective_date());
+  if (period.has_end_date()) f.period_end = DayOf(period.end_date());
+  f.coverage_start = DayOf(coverage[0].effective_date());
+  if (account_id) *account_id = member.account_id();
+  if (plan_id) *plan_id = period.plan_id();
+  Statement st(c, kEligibilityPlan);
+  st.Add(benefit_code).Add(member_id).Add(benefit_code).Add(static_cast<int64_t>(service_date.year()));
+  st.Add(period.plan_id());
+  CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+  if (!rows.Next()) return absl::InternalError("members: a coverage period's plan is missing");
   RowReader& r = rows.row();
-  f.member_found = true;
-  const std::string account = r.String();
-  const std::string plan = r.String();
-  if (account_id) *account_id = account;
-  if (plan_id) *plan_id = plan;
-  f.effective_date = r.Date();
-  f.termination_date = r.OptionalDate();
-  f.account_status = r.Enum<v1::ClientAccountStatus>();
-  f.account_status_effective_date = r.Date();
   f.currency = r.String();
   if (std::optional<std::string> code = r.OptionalString()) {
     BenefitTerms b;
@@ -609,24 +821,32 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::CreateAccount(const Muta
   });
 }
 
-absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::GetAccount(const std::string& account_id) {
-  return ReadOne<v1::ClientAccount>(pool_,
-                                    [&](mysql::Connection& c) { return LoadAccount(c, account_id, AccountLock::kNone); });
+absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::GetAccount(const std::string& account_id,
+                                                                   absl::CivilDay today) {
+  return ReadOne<v1::ClientAccount>(pool_, [&](mysql::Connection& c) -> absl::StatusOr<v1::ClientAccount> {
+    CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, account_id, AccountLock::kNone));
+    return AccountOn(c, std::move(account), today);
+  });
 }
 
 absl::StatusOr<Page<v1::ClientAccount>> MysqlMembershipStore::ListAccounts(const AccountFilter& f,
                                                                            const PageRequest& page) {
   mysql::KeysetQuery q(kListAccounts, "account_id");
   q.Where(kMaybeAccountType, EnumFilter(f.type))
-      .Where(kMaybeAccountStatus, EnumFilter(f.status))
+      .WhereEach(kMaybeAccountStatusToday, {EnumFilter(f.status), EnumFilter(f.status), f.today})
       .Where(kMaybeAccountOfficer, TextFilter(f.account_officer));
-  CAREOPS_ASSIGN_OR_RETURN(auto out, q.Fetch<v1::ClientAccount>(pool_, page, ReadAccount));
-  return ToPage(std::move(out));
+  Page<v1::ClientAccount> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(auto fetched, q.Fetch<v1::ClientAccount>(c, page, ReadAccount));
+    out = ToPage(std::move(fetched));
+    return AccountsOn(c, out.items, f.today);
+  }));
+  return out;
 }
 
 absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::UpdateAccount(
     const MutationContext& m, const std::string& account_id, const std::string& etag,
-    const std::function<absl::Status(v1::ClientAccount&)>& edit) {
+    const std::function<absl::Status(v1::ClientAccount&)>& edit, absl::CivilDay today) {
   CAREOPS_ASSIGN_OR_RETURN(mysql::ExpectedVersion expected, mysql::ExpectedVersion::FromEtag(etag, "account.etag"));
   return Idempotent<v1::ClientAccount>(pool_, m, [&](mysql::Connection& c, v1::ClientAccount& out) {
     CAREOPS_ASSIGN_OR_RETURN(
@@ -639,7 +859,7 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::UpdateAccount(
                        },
                        [&](Statement& st, const v1::ClientAccount& next) { AddAccountSet(st, next, m.now); })));
     mysql::AppendAudit(c, Audit(m, "account.update", "account", account_id));
-    out = done.decision;
+    CAREOPS_ASSIGN_OR_RETURN(out, AccountOn(c, done.decision, today));
     out.set_etag(mysql::EtagOf(done.version));
     *out.mutable_update_time() = ToProtoTimestamp(m.now);
     return absl::OkStatus();
@@ -664,6 +884,9 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::TransitionAccount(const 
       Statement st(c, kTerminateAccountMembers);
       st.Add(t.effective_date).Add(m.now).Add(t.account_id).Add(t.effective_date);
       CAREOPS_ASSIGN_OR_RETURN(terminated, st.Update());
+      Statement periods(c, kEndAccountCoverage);
+      periods.Add(t.effective_date).Add(t.account_id).Add(t.effective_date);
+      CAREOPS_RETURN_IF_ERROR(periods.Update().status());
     }
     mysql::AppendAudit(
         c, Audit(m, absl::StrCat("account.", Abs(ActionName(t.action))), "account", t.account_id, t.reason,
@@ -671,7 +894,7 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::TransitionAccount(const 
                               ",\"to\":", JsonString(EnumLabel(account.status())),
                               ",\"effective_date\":", JsonString(ToSqlDate(t.effective_date)),
                               ",\"members_terminated\":", terminated, "}")));
-    out = account;
+    CAREOPS_ASSIGN_OR_RETURN(out, AccountOn(c, account, t.today));
     out.set_etag(mysql::EtagOf(done.version));
     *out.mutable_update_time() = ToProtoTimestamp(m.now);
     return absl::OkStatus();
@@ -679,15 +902,18 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::TransitionAccount(const 
 }
 
 absl::StatusOr<v1::AccountSummary> MysqlMembershipStore::Summarize(const std::string& account_id,
-                                                                   absl::CivilDay start, absl::CivilDay end) {
+                                                                   absl::CivilDay start, absl::CivilDay end,
+                                                                   absl::CivilDay today) {
   v1::AccountSummary out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) -> absl::Status {
     if (!account_id.empty()) {
       CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, account_id, AccountLock::kNone));
+      CAREOPS_ASSIGN_OR_RETURN(account, AccountOn(c, std::move(account), today));
       out.set_account_status(account.status());
     }
     Statement st(c, kSummary);
-    st.AddRepeated(start, 2).AddRepeated(end, 2).Add(start).Add(end).Add(start).Add(end).AddRepeated(account_id, 2);
+    st.AddRepeated(today, 2).AddRepeated(start, 2).AddRepeated(end, 2).Add(start).Add(end).Add(start).Add(end);
+    st.AddRepeated(account_id, 2);
     CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
     if (rows.Next()) {
       RowReader& r = rows.row();
@@ -792,10 +1018,7 @@ absl::StatusOr<v1::Member> MysqlMembershipStore::EnrollMember(const MutationCont
     CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, member.account_id(), AccountLock::kShare));
     CAREOPS_RETURN_IF_ERROR(InsertOneMember(c, account, member, m.now));
     mysql::AppendAudit(c, Audit(m, "member.enroll", "member", member.member_id()));
-    out = member;
-    out.set_etag(mysql::EtagOf(1));
-    *out.mutable_create_time() = ToProtoTimestamp(m.now);
-    *out.mutable_update_time() = ToProtoTimestamp(m.now);
+    CAREOPS_ASSIGN_OR_RETURN(out, LoadMember(c, member.member_id()));
     return absl::OkStatus();
   });
 }
@@ -807,11 +1030,22 @@ absl::StatusOr<v1::Member> MysqlMembershipStore::GetMember(const std::string& me
 absl::StatusOr<Page<v1::Member>> MysqlMembershipStore::ListMembers(const MemberFilter& f, const PageRequest& page) {
   mysql::KeysetQuery q(kListMembers, "member_id");
   q.Where(kMaybeMemberAccount, TextFilter(f.account_id))
-      .Where(kMaybeMemberStatus, EnumFilter(f.status))
-      .Where(kMaybeMemberPlan, TextFilter(f.plan_id))
+      .WhereEach(kMaybeMemberStatusToday, {EnumFilter(f.status), EnumFilter(f.status), f.today})
+      .WhereEach(kMaybeMemberPlanToday, {TextFilter(f.plan_id), TextFilter(f.plan_id), f.today})
       .Where(kMaybeMemberExternalRef, TextFilter(f.external_ref));
-  CAREOPS_ASSIGN_OR_RETURN(auto out, q.Fetch<v1::Member>(pool_, page, ReadMember));
-  return ToPage(std::move(out));
+  // One snapshot for the page and its periods.
+  mysql::TransactionOptions snapshot;
+  snapshot.isolation = "REPEATABLE READ";
+  Page<v1::Member> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(
+      pool_,
+      [&](mysql::Connection& c) -> absl::Status {
+        CAREOPS_ASSIGN_OR_RETURN(auto fetched, q.Fetch<v1::Member>(c, page, ReadMember));
+        out = ToPage(std::move(fetched));
+        return AttachCoverage(c, out.items);
+      },
+      snapshot));
+  return out;
 }
 
 absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll(
@@ -917,6 +1151,9 @@ absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll
       inserts = st.Update().status();
     });
     CAREOPS_RETURN_IF_ERROR(inserts);
+    std::vector<const v1::Member*> enrolled;
+    for (const v1::Member& member : good) enrolled.push_back(&member);
+    CAREOPS_RETURN_IF_ERROR(InsertCoverage(c, enrolled, m.now));
     int created = 0, duplicate = 0, invalid = 0;
     for (const auto& r : out.results()) {
       created += r.outcome() == v1::BATCH_ROW_OUTCOME_CREATED;
@@ -1003,6 +1240,7 @@ absl::Status ApplyToMember(mysql::Connection& c, const MutationContext& m, const
   }
   CAREOPS_ASSIGN_OR_RETURN(mysql::LockedRow<v1::Member> locked,
                            mysql::LockVersioned<v1::Member>(c, kMembers, mv.member_id(), ReadMember));
+  CAREOPS_ASSIGN_OR_RETURN(*locked.row.mutable_coverage(), LoadCoverage(c, mv.member_id()));
   std::optional<v1::PlanStatus> new_plan;
   if (mv.type() == v1::MOVEMENT_TYPE_PLAN_CHANGE) {
     CAREOPS_ASSIGN_OR_RETURN(new_plan, PlanStatusIn(c, mv.new_plan_id(), mv.account_id()));
@@ -1011,6 +1249,7 @@ absl::Status ApplyToMember(mysql::Connection& c, const MutationContext& m, const
   CAREOPS_RETURN_IF_ERROR(mysql::WriteVersioned(c, kMembers, member.member_id(), locked.version,
                                                 [&](Statement& st) { AddMemberSet(st, member, m.now); })
                               .status());
+  CAREOPS_RETURN_IF_ERROR(ReplaceCoverage(c, member, m.now));
   mysql::AppendAudit(c, Audit(m, std::string(MemberActionOf(mv.type())), "member", member.member_id(), "",
                               movement_json));
   return absl::OkStatus();
@@ -1215,9 +1454,20 @@ absl::StatusOr<Page<v1::UtilizationLedgerEntry>> MysqlMembershipStore::ListUtili
       [&](mysql::Connection& c) -> absl::Status {
         out = {};
         CAREOPS_ASSIGN_OR_RETURN(const v1::Member member, LoadMember(c, f.member_id));
-        CAREOPS_ASSIGN_OR_RETURN(const v1::Plan plan, LoadPlan(c, member.plan_id()));
-        std::map<std::string, BenefitTerms> terms;
-        for (const v1::Benefit& b : plan.benefits()) terms[b.code()] = TermsFromProto(b);
+        // Each entry is judged by the plan of the period in force on its service date.
+        const Coverage coverage = CoverageOf(member);
+        std::map<std::string, std::map<std::string, BenefitTerms>> terms_by_plan;
+        std::string currency;
+        for (const v1::CoveragePeriod& p : coverage) {
+          if (terms_by_plan.count(p.plan_id())) continue;
+          CAREOPS_ASSIGN_OR_RETURN(const v1::Plan plan, LoadPlan(c, p.plan_id()));
+          currency = plan.currency_code();  // a member's plans share the account's currency
+          auto& terms = terms_by_plan[p.plan_id()];
+          for (const v1::Benefit& b : plan.benefits()) terms[b.code()] = TermsFromProto(b);
+        }
+        auto terms_on = [&](absl::CivilDay day) -> const std::map<std::string, BenefitTerms>& {
+          return terms_by_plan[PeriodAsOf(coverage, day)->plan_id()];
+        };
         mysql::KeysetQuery q(kListUtilizations, "utilization_id");
         q.Where(kUtilizationsOfMember, f.member_id).Where(kMaybeUtilizationBenefit, TextFilter(f.benefit_code));
         CAREOPS_ASSIGN_OR_RETURN(auto records, q.Fetch<v1::Utilization>(c, page, ReadUtilization));
@@ -1234,7 +1484,7 @@ absl::StatusOr<Page<v1::UtilizationLedgerEntry>> MysqlMembershipStore::ListUtili
         }
         google::protobuf::RepeatedPtrField<v1::UtilizationLedgerEntry> entries;
         for (v1::Utilization& u : records.items) *entries.Add()->mutable_utilization() = std::move(u);
-        FillRunningBalances(std::move(used_before), terms, plan.currency_code(), &entries);
+        FillRunningBalances(std::move(used_before), terms_on, currency, &entries);
         for (v1::UtilizationLedgerEntry& e : entries) out.items.push_back(std::move(e));
         out.more = records.more;
         return absl::OkStatus();
@@ -1243,11 +1493,12 @@ absl::StatusOr<Page<v1::UtilizationLedgerEntry>> MysqlMembershipStore::ListUtili
   return out;
 }
 
-absl::StatusOr<MembershipCounts> MysqlMembershipStore::Count(absl::Time as_of) {
+absl::StatusOr<MembershipCounts> MysqlMembershipStore::Count(absl::Time as_of, absl::CivilDay today) {
   MembershipCounts out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& c) -> absl::Status {
     {
       Statement st(c, kCountMembers);
+      st.Add(today);
       CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
       while (rows.Next()) {
         RowReader& r = rows.row();
@@ -1258,6 +1509,7 @@ absl::StatusOr<MembershipCounts> MysqlMembershipStore::Count(absl::Time as_of) {
     }
     {
       Statement st(c, kCountAccounts);
+      st.Add(today);
       CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
       while (rows.Next()) {
         RowReader& r = rows.row();

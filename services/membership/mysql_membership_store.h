@@ -14,7 +14,10 @@
 // cancellation in progress: it waits for the cancel to commit and then sees the
 // account CANCELLED. Utilisation then locks the member's benefit_balances row for
 // the service year (SELECT ... FOR UPDATE) before it reads the balance, so
-// concurrent records serialise on it and never overspend.
+// concurrent records serialise on it and never overspend. A member's coverage
+// periods (V005) are rewritten whole under the member's row lock, in the
+// transaction that changes the member; "today" for reads that depend on it
+// (status in force, plan in force) is an argument, never the database's clock.
 // Statements are typed (common/mysql/row.h: values bound and columns read in
 // order, no index counted by hand); every update of an account, plan, member or
 // movement is the one versioned update (common/mysql/versioned.h); lists are
@@ -33,15 +36,16 @@ class MysqlMembershipStore final : public MembershipStore {
   explicit MysqlMembershipStore(mysql::ConnectionPool& pool) : pool_(pool) {}
 
   absl::StatusOr<v1::ClientAccount> CreateAccount(const MutationContext& m, const v1::ClientAccount& account) override;
-  absl::StatusOr<v1::ClientAccount> GetAccount(const std::string& account_id) override;
+  absl::StatusOr<v1::ClientAccount> GetAccount(const std::string& account_id, absl::CivilDay today) override;
   absl::StatusOr<Page<v1::ClientAccount>> ListAccounts(const AccountFilter& filter,
                                                        const PageRequest& page) override;
   absl::StatusOr<v1::ClientAccount> UpdateAccount(const MutationContext& m, const std::string& account_id,
                                                   const std::string& etag,
-                                                  const std::function<absl::Status(v1::ClientAccount&)>& edit) override;
+                                                  const std::function<absl::Status(v1::ClientAccount&)>& edit,
+                                                  absl::CivilDay today) override;
   absl::StatusOr<v1::ClientAccount> TransitionAccount(const MutationContext& m, const AccountTransition& t) override;
   absl::StatusOr<v1::AccountSummary> Summarize(const std::string& account_id, absl::CivilDay start,
-                                               absl::CivilDay end) override;
+                                               absl::CivilDay end, absl::CivilDay today) override;
 
   absl::StatusOr<v1::Plan> CreatePlan(const MutationContext& m, const v1::Plan& plan) override;
   absl::StatusOr<v1::Plan> GetPlan(const std::string& plan_id) override;
@@ -77,7 +81,7 @@ class MysqlMembershipStore final : public MembershipStore {
   absl::StatusOr<Page<v1::UtilizationLedgerEntry>> ListUtilizations(const UtilizationFilter& filter,
                                                                     const PageRequest& page) override;
 
-  absl::StatusOr<MembershipCounts> Count(absl::Time as_of) override;
+  absl::StatusOr<MembershipCounts> Count(absl::Time as_of, absl::CivilDay today) override;
 
  private:
   absl::StatusOr<v1::Movement> DecideMovement(const MutationContext& m, const std::string& movement_id,

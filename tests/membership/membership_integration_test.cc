@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <memory>
@@ -1574,6 +1575,376 @@ TEST(MembershipMigrationTest, StatusHistoryOfAccountsMadeBeforeV003IsBackFilled)
   EXPECT_EQ(check("000000000000000000000000MA", D(2026, 4, 10)), Reasons{});
   EXPECT_EQ(check("000000000000000000000000MB", D(2026, 4, 30)), Reasons{});
   EXPECT_EQ(check("000000000000000000000000MB", D(2026, 5, 1)), Reasons{v1::ACCOUNT_SUSPENDED});
+}
+
+// ---------------------------------------------------------------- coverage periods and scheduled changes
+
+// Requests a movement and applies it; the first status that is not OK.
+grpc::Status Move(Membership& m, const std::string& account_id, v1::MovementType type, const std::string& member_id,
+                  common::v1::Date day, const std::string& new_plan_id = "") {
+  v1::RequestMovementRequest req;
+  req.set_request_id(NewRequestId());
+  req.set_account_id(account_id);
+  req.set_type(type);
+  req.set_member_id(member_id);
+  req.set_new_plan_id(new_plan_id);
+  *req.mutable_effective_date() = day;
+  v1::Movement mv;
+  grpc::Status s = m.stub().RequestMovement(m.Ctx().get(), req, &mv);
+  if (!s.ok()) return s;
+  v1::ApplyMovementRequest apply;
+  apply.set_request_id(NewRequestId());
+  apply.set_movement_id(mv.movement_id());
+  apply.set_etag(mv.etag());
+  return m.stub().ApplyMovement(m.Ctx().get(), apply, &mv);
+}
+
+v1::Member GetMember(Membership& m, const std::string& member_id) {
+  v1::GetMemberRequest req;
+  req.set_member_id(member_id);
+  v1::Member out;
+  grpc::Status s = m.stub().GetMember(m.Ctx().get(), req, &out);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return out;
+}
+
+std::vector<std::string> MemberIdsOnPlan(Membership& m, const std::string& account_id, const std::string& plan_id) {
+  v1::ListMembersRequest req;
+  req.set_account_id(account_id);
+  req.set_plan_id(plan_id);
+  v1::ListMembersResponse out;
+  grpc::Status s = m.stub().ListMembers(m.Ctx().get(), req, &out);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  std::vector<std::string> ids;
+  for (const v1::Member& member : out.members()) ids.push_back(member.member_id() + " " + member.plan_id());
+  return ids;
+}
+
+TEST_F(MembershipTest, AServiceDateInALapseBetweenTerminationAndReinstatementIsIneligible) {
+  v1::ClientAccount account = m_->Account("Lapse Co");
+  v1::Plan plan = m_->Plan(account.account_id());
+  const std::string id = m_->Enroll(account, plan, "LP-1").member_id();
+  ASSERT_TRUE(Move(*m_, account.account_id(), v1::MOVEMENT_TYPE_TERMINATION, id, D(2026, 5, 1)).ok());
+  ASSERT_TRUE(Move(*m_, account.account_id(), v1::MOVEMENT_TYPE_REINSTATEMENT, id, D(2026, 6, 1)).ok());
+
+  v1::Member member = GetMember(*m_, id);
+  EXPECT_EQ(member.status(), v1::MEMBER_STATUS_ACTIVE);
+  EXPECT_FALSE(member.has_termination_date());
+  ASSERT_EQ(member.coverage_size(), 2);
+  EXPECT_EQ(member.coverage(0).end_date().month(), 5);
+  EXPECT_EQ(member.coverage(1).effective_date().month(), 6);
+  EXPECT_FALSE(member.coverage(1).has_end_date());
+  EXPECT_EQ(member.coverage(1).plan_id(), plan.plan_id());
+  EXPECT_EQ(member.coverage(1).plan_version(), 1);
+
+  v1::CheckEligibilityResponse lapse = m_->Check(id, "OUTPATIENT", D(2026, 5, 15), 100);
+  EXPECT_FALSE(lapse.eligible());
+  EXPECT_EQ(Codes(lapse), std::vector{v1::MEMBER_NOT_ACTIVE});
+  EXPECT_EQ(lapse.reasons(0).message(), "coverage ended on 2026-05-01, on or before the service date 2026-05-15");
+  EXPECT_EQ(Codes(m_->Check(id, "OUTPATIENT", D(2026, 5, 31), 100)), std::vector{v1::MEMBER_NOT_ACTIVE});
+  EXPECT_TRUE(m_->Check(id, "OUTPATIENT", D(2026, 4, 30), 100).eligible());
+  EXPECT_TRUE(m_->Check(id, "OUTPATIENT", D(2026, 6, 1), 100).eligible());
+  v1::Utilization u;
+  grpc::Status s = m_->Record(id, "OUTPATIENT", 100, "claim-lapse", &u, D(2026, 5, 15));
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("MEMBER_NOT_ACTIVE"), std::string::npos) << s.error_message();
+  EXPECT_TRUE(m_->Record(id, "OUTPATIENT", 100, "claim-after-lapse", &u, D(2026, 6, 2)).ok());
+
+  // The history only moves forward: nothing is dated back into the lapse or
+  // before the period in force.
+  s = Move(*m_, account.account_id(), v1::MOVEMENT_TYPE_TERMINATION, id, D(2026, 5, 20));
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "effective_date: must not be before the member's latest coverage period starts (2026-06-01)");
+  ASSERT_TRUE(Move(*m_, account.account_id(), v1::MOVEMENT_TYPE_TERMINATION, id, D(2026, 8, 1)).ok());
+  s = Move(*m_, account.account_id(), v1::MOVEMENT_TYPE_REINSTATEMENT, id, D(2026, 7, 31));
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "effective_date: must not be before the termination it undoes (2026-08-01)");
+  s = Move(*m_, account.account_id(), v1::MOVEMENT_TYPE_PLAN_CHANGE, id, D(2026, 8, 2), plan.plan_id());
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(m_->Check(id, "OUTPATIENT", D(2026, 7, 31), 100).eligible());
+  EXPECT_EQ(Codes(m_->Check(id, "OUTPATIENT", D(2026, 8, 1), 100)), std::vector{v1::MEMBER_NOT_ACTIVE});
+
+  // Coverage counts follow the periods: nobody is covered in the lapse.
+  v1::GetAccountSummaryRequest summary;
+  summary.set_account_id(account.account_id());
+  *summary.mutable_period_start() = D(2026, 5, 15);
+  *summary.mutable_period_end() = D(2026, 6, 15);
+  v1::AccountSummary out;
+  ASSERT_TRUE(m_->stub().GetAccountSummary(m_->Ctx().get(), summary, &out).ok());
+  EXPECT_EQ(out.covered_at_period_start(), 0);
+  EXPECT_EQ(out.covered_at_period_end(), 1);
+}
+
+// One process on 2026-06-10 (the business day, UTC), another on a later day on
+// the same schema: what was scheduled takes effect on its day with no job run.
+constexpr char kJune10[] = "--test_clock_start=2026-06-10T09:00:00Z";
+
+v1::Plan PlatinumPlan(Membership& m, const std::string& account_id) {
+  v1::CreatePlanRequest req;
+  req.set_request_id(NewRequestId());
+  v1::Plan* p = req.mutable_plan();
+  p->set_account_id(account_id);
+  p->set_name("Platinum");
+  p->set_currency_code("PHP");
+  v1::Benefit* op = p->add_benefits();
+  op->set_code("OUTPATIENT");
+  op->set_category("outpatient");
+  *op->mutable_annual_limit() = PHP(500000);
+  *op->mutable_per_visit_cap() = PHP(80000);
+  v1::Plan out;
+  grpc::Status s = m.stub().CreatePlan(m.Ctx().get(), req, &out);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return out;
+}
+
+TEST(MembershipScheduleTest, APlanChangeEffectiveInTenDaysLeavesTodaysPerVisitCapInForce) {
+  Membership m("membership_plan_change", {kJune10});
+  v1::ClientAccount account = m.Account("Plan Change Co");
+  v1::Plan gold = m.Plan(account.account_id());              // PHP 300.00 per visit
+  v1::Plan platinum = PlatinumPlan(m, account.account_id());  // PHP 800.00 per visit
+  const std::string id = m.Enroll(account, gold, "PC-1").member_id();
+  ASSERT_TRUE(Move(m, account.account_id(), v1::MOVEMENT_TYPE_PLAN_CHANGE, id, D(2026, 6, 20), platinum.plan_id()).ok());
+
+  v1::Member member = GetMember(m, id);
+  EXPECT_EQ(member.plan_id(), gold.plan_id());
+  ASSERT_TRUE(member.has_scheduled_plan_change());
+  EXPECT_EQ(member.scheduled_plan_change().plan_id(), platinum.plan_id());
+  EXPECT_EQ(member.scheduled_plan_change().plan_version(), 1);
+  EXPECT_EQ(member.scheduled_plan_change().effective_date().day(), 20);
+  ASSERT_EQ(member.coverage_size(), 2);
+  EXPECT_EQ(member.coverage(0).plan_id(), gold.plan_id());
+  EXPECT_EQ(member.coverage(0).end_date().day(), 20);
+  EXPECT_EQ(MemberIdsOnPlan(m, account.account_id(), gold.plan_id()), std::vector{id + " " + gold.plan_id()});
+  EXPECT_TRUE(MemberIdsOnPlan(m, account.account_id(), platinum.plan_id()).empty());
+
+  // Before the 20th the old plan's cap applies; from it the new one's.
+  v1::CheckEligibilityResponse today = m.Check(id, "OUTPATIENT", D(2026, 6, 10), 50000);
+  EXPECT_EQ(Codes(today), std::vector{v1::PER_VISIT_CAP_EXCEEDED});
+  EXPECT_EQ(today.plan_id(), gold.plan_id());
+  EXPECT_EQ(today.per_visit_cap().amount_minor(), 30000);
+  EXPECT_EQ(Codes(m.Check(id, "OUTPATIENT", D(2026, 6, 19), 50000)), std::vector{v1::PER_VISIT_CAP_EXCEEDED});
+  v1::CheckEligibilityResponse then = m.Check(id, "OUTPATIENT", D(2026, 6, 20), 50000);
+  EXPECT_TRUE(then.eligible());
+  EXPECT_EQ(then.plan_id(), platinum.plan_id());
+  EXPECT_EQ(then.per_visit_cap().amount_minor(), 80000);
+  v1::Utilization u;
+  grpc::Status s = m.Record(id, "OUTPATIENT", 50000, "claim-pc-early", &u, D(2026, 6, 15));
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("PER_VISIT_CAP_EXCEEDED"), std::string::npos) << s.error_message();
+  ASSERT_TRUE(m.Record(id, "OUTPATIENT", 20000, "claim-pc-gold", &u, D(2026, 6, 15)).ok());
+  EXPECT_EQ(u.remaining_limit().amount_minor(), 80000);  // of Gold's PHP 1000.00
+  ASSERT_TRUE(m.Record(id, "OUTPATIENT", 50000, "claim-pc-platinum", &u, D(2026, 6, 21)).ok());
+  EXPECT_EQ(u.remaining_limit().amount_minor(), 430000);  // the year's use, against Platinum's PHP 5000.00
+  v1::ListUtilizationsRequest ledger;
+  ledger.set_member_id(id);
+  v1::ListUtilizationsResponse entries;
+  ASSERT_TRUE(m.stub().ListUtilizations(m.Ctx().get(), ledger, &entries).ok());
+  ASSERT_EQ(entries.entries_size(), 2);
+  EXPECT_EQ(entries.entries(0).remaining_limit().amount_minor(), 80000);
+  EXPECT_EQ(entries.entries(1).remaining_limit().amount_minor(), 430000);
+
+  // On the 21st, with nothing run in between, the new plan is the one in force.
+  testing::ServiceProcess later("membership", m.dsn(), {"--test_clock_start=2026-06-21T09:00:00Z"});
+  ASSERT_TRUE(testing::Eventually([&] { return testing::Health(later.address()) == "SERVING"; }))
+      << later.process().output();
+  auto stub = v1::MembershipService::NewStub(grpc::CreateChannel(later.address(), grpc::InsecureChannelCredentials()));
+  v1::GetMemberRequest get;
+  get.set_member_id(id);
+  v1::Member after;
+  ASSERT_TRUE(stub->GetMember(m.Ctx().get(), get, &after).ok());
+  EXPECT_EQ(after.plan_id(), platinum.plan_id());
+  EXPECT_FALSE(after.has_scheduled_plan_change());
+  v1::ListMembersRequest on_platinum;
+  on_platinum.set_account_id(account.account_id());
+  on_platinum.set_plan_id(platinum.plan_id());
+  v1::ListMembersResponse listed;
+  ASSERT_TRUE(stub->ListMembers(m.Ctx().get(), on_platinum, &listed).ok());
+  ASSERT_EQ(listed.members_size(), 1);
+  EXPECT_EQ(listed.members(0).plan_id(), platinum.plan_id());
+}
+
+TEST(MembershipScheduleTest, AFutureDatedSuspensionLeavesTheAccountActiveInListsAndGaugesUntilItsDay) {
+  Membership m("membership_scheduled", {kJune10});
+  v1::ClientAccount account = m.Account("Scheduled Co");
+  v1::Plan plan = m.Plan(account.account_id());
+  const std::string id = m.Enroll(account, plan, "SC-1").member_id();
+  v1::ClientAccount closing = m.Account("Closing Co");
+  v1::Plan closing_plan = m.Plan(closing.account_id());
+  const std::string leaving = m.Enroll(closing, closing_plan, "SC-2").member_id();
+
+  v1::SuspendClientAccountRequest suspend;
+  suspend.set_request_id(NewRequestId());
+  suspend.set_account_id(account.account_id());
+  suspend.set_etag(account.etag());
+  suspend.set_reason("past due from the 20th");
+  *suspend.mutable_effective_date() = D(2026, 6, 20);
+  v1::ClientAccount scheduled;
+  ASSERT_TRUE(m.stub().SuspendClientAccount(m.Ctx("svc-collections").get(), suspend, &scheduled).ok());
+  EXPECT_EQ(scheduled.status(), v1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+  EXPECT_EQ(scheduled.status_effective_date().month(), 1);
+  ASSERT_EQ(scheduled.scheduled_status_changes_size(), 1);
+  EXPECT_EQ(scheduled.scheduled_status_changes(0).status(), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+  EXPECT_EQ(scheduled.scheduled_status_changes(0).effective_date().day(), 20);
+  EXPECT_EQ(scheduled.scheduled_status_changes(0).reason(), "past due from the 20th");
+  ASSERT_TRUE(m.Cancel(closing.account_id(), D(2026, 6, 25)).ok());
+
+  v1::GetClientAccountRequest get;
+  get.set_account_id(account.account_id());
+  v1::ClientAccount read;
+  ASSERT_TRUE(m.stub().GetClientAccount(m.Ctx().get(), get, &read).ok());
+  EXPECT_EQ(read.status(), v1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+  EXPECT_EQ(read.scheduled_status_changes_size(), 1);
+  auto listed = [](v1::MembershipService::Stub& stub, v1::ClientAccountStatus status) {
+    v1::ListClientAccountsRequest req;
+    req.set_status(status);
+    v1::ListClientAccountsResponse out;
+    grpc::Status s = stub.ListClientAccounts(testing::BearerContext("dev-account-officer").get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::vector<std::string> names;
+    for (const v1::ClientAccount& a : out.accounts()) names.push_back(a.name());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  EXPECT_EQ(listed(m.stub(), v1::CLIENT_ACCOUNT_STATUS_ACTIVE), (std::vector<std::string>{"Closing Co", "Scheduled Co"}));
+  EXPECT_TRUE(listed(m.stub(), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED).empty());
+  EXPECT_TRUE(listed(m.stub(), v1::CLIENT_ACCOUNT_STATUS_CANCELLED).empty());
+  // Covered until the day; refused from it.
+  EXPECT_TRUE(m.Check(id, "OUTPATIENT", D(2026, 6, 19), 100).eligible());
+  EXPECT_EQ(Codes(m.Check(id, "OUTPATIENT", D(2026, 6, 20), 100)), std::vector{v1::ACCOUNT_SUSPENDED});
+  EXPECT_TRUE(m.Check(leaving, "OUTPATIENT", D(2026, 6, 24), 100).eligible());
+  EXPECT_EQ(Codes(m.Check(leaving, "OUTPATIENT", D(2026, 6, 25), 100)),
+            (std::vector{v1::MEMBER_NOT_ACTIVE, v1::ACCOUNT_CANCELLED}));
+  // The cancellation's members are covered until its day: ACTIVE, the end scheduled.
+  v1::Member until = GetMember(m, leaving);
+  EXPECT_EQ(until.status(), v1::MEMBER_STATUS_ACTIVE);
+  EXPECT_EQ(until.termination_date().day(), 25);
+  v1::ListMembersRequest terminated;
+  terminated.set_status(v1::MEMBER_STATUS_TERMINATED);
+  v1::ListMembersResponse members;
+  ASSERT_TRUE(m.stub().ListMembers(m.Ctx().get(), terminated, &members).ok());
+  EXPECT_EQ(members.members_size(), 0);
+  // The next transition is judged from the scheduled one.
+  grpc::Status early = m.Reinstate(account.account_id(), D(2026, 6, 15));
+  EXPECT_EQ(early.error_code(), StatusCode::INVALID_ARGUMENT);
+  m.service().Restart();
+  m.WaitServing();
+  std::string metrics = m.Metrics();
+  EXPECT_NE(metrics.find(R"(careops_membership_accounts{status="active",type="corporate"} 2)"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(R"(careops_membership_accounts{status="suspended",type="corporate"} 0)"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(careops_membership_accounts{status="cancelled",type="corporate"} 0)"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(careops_membership_members{status="active"} 2)"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(careops_membership_members{status="terminated"} 0)"), std::string::npos);
+
+  // On the 25th both have taken effect, with no job run: reads, lists and gauges agree.
+  testing::ServiceProcess later("membership", m.dsn(), {"--test_clock_start=2026-06-25T09:00:00Z"});
+  ASSERT_TRUE(testing::Eventually([&] { return testing::Health(later.address()) == "SERVING"; }))
+      << later.process().output();
+  auto stub = v1::MembershipService::NewStub(grpc::CreateChannel(later.address(), grpc::InsecureChannelCredentials()));
+  ASSERT_TRUE(stub->GetClientAccount(m.Ctx().get(), get, &read).ok());
+  EXPECT_EQ(read.status(), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+  EXPECT_EQ(read.status_effective_date().day(), 20);
+  EXPECT_EQ(read.status_reason(), "past due from the 20th");
+  EXPECT_EQ(read.scheduled_status_changes_size(), 0);
+  EXPECT_EQ(listed(*stub, v1::CLIENT_ACCOUNT_STATUS_SUSPENDED), std::vector<std::string>{"Scheduled Co"});
+  EXPECT_EQ(listed(*stub, v1::CLIENT_ACCOUNT_STATUS_CANCELLED), std::vector<std::string>{"Closing Co"});
+  EXPECT_TRUE(listed(*stub, v1::CLIENT_ACCOUNT_STATUS_ACTIVE).empty());
+  metrics = testing::HttpGet(later.metrics_port(), "/metrics");
+  EXPECT_NE(metrics.find(R"(careops_membership_accounts{status="suspended",type="corporate"} 1)"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(R"(careops_membership_accounts{status="cancelled",type="corporate"} 1)"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(careops_membership_accounts{status="active",type="corporate"} 0)"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(careops_membership_members{status="active"} 1)"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(careops_membership_members{status="terminated"} 1)"), std::string::npos);
+  v1::GetMemberRequest get_leaving;
+  get_leaving.set_member_id(leaving);
+  v1::Member gone;
+  ASSERT_TRUE(stub->GetMember(m.Ctx().get(), get_leaving, &gone).ok());
+  EXPECT_EQ(gone.status(), v1::MEMBER_STATUS_TERMINATED);
+  ASSERT_TRUE(stub->ListMembers(m.Ctx().get(), terminated, &members).ok());
+  ASSERT_EQ(members.members_size(), 1);
+  EXPECT_EQ(members.members(0).member_id(), leaving);
+  // The account summary reports the status in force too.
+  v1::GetAccountSummaryRequest summary;
+  summary.set_account_id(account.account_id());
+  *summary.mutable_period_start() = D(2026, 6, 1);
+  *summary.mutable_period_end() = D(2026, 6, 25);
+  v1::AccountSummary out;
+  ASSERT_TRUE(stub->GetAccountSummary(m.Ctx().get(), summary, &out).ok());
+  EXPECT_EQ(out.account_status(), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+}
+
+// ---------------------------------------------------------------- V005: coverage periods of older members
+
+TEST(MembershipMigrationTest, MembersMadeBeforeV005GetOnePeriodEach) {
+  testing::TestSchema schema("membership_v005");
+  {
+    // The schema as V004 left it: one member covered, one terminated on 1 May.
+    mysql::PoolOptions options;
+    options.dsn = schema.dsn();
+    options.max_size = 1;
+    mysql::ConnectionPool pool(options);
+    std::vector<Migration> upto_v004 = {{1, "V001__runtime.sql", SourceFile("common/schema/V001__runtime.sql")}};
+    for (auto [n, name] : {std::pair{2, "V002__membership.sql"}, {3, "V003__account_status_history.sql"},
+                           {4, "V004__enum_codec_values.sql"}}) {
+      upto_v004.push_back({n, name, SourceFile(absl::StrCat("services/membership/schema/", name))});
+    }
+    ASSERT_TRUE(Migrate(pool, upto_v004).ok());
+    absl::Status s = mysql::WithConnection(pool, [](mysql::Connection& c) {
+      for (const char* sql : {
+               "INSERT INTO client_accounts VALUES ('0000000000000000000000000A', 'Legacy', 'CORPORATE', 'ACTIVE',"
+               " '', '', '2026-01-01', '2026-01-01', '', 1, NOW(6), NOW(6))",
+               "INSERT INTO account_status_history (account_id, effective_date, status, reason, recorded_at)"
+               " VALUES ('0000000000000000000000000A', '2026-01-01', 'ACTIVE', '', NOW(6))",
+               "INSERT INTO plans VALUES ('000000000000000000000000PA', '0000000000000000000000000A', 'Gold', 'PHP', 1,"
+               " '', 'ACTIVE', 1, NOW(6))",
+               "INSERT INTO plan_benefits VALUES ('000000000000000000000000PA', 'OUTPATIENT', 'outpatient', 0, 100000,"
+               " 0, 0, 0, 0)",
+               "INSERT INTO members VALUES ('000000000000000000000000MA', '0000000000000000000000000A',"
+               " '000000000000000000000000PA', 'L-1', 'ACTIVE', 'Ana', 'Cruz', '1990-01-01', 'F', '', '',"
+               " '2026-01-01', NULL, 1, NOW(6), NOW(6)), ('000000000000000000000000MB', '0000000000000000000000000A',"
+               " '000000000000000000000000PA', 'L-2', 'TERMINATED', 'Ben', 'Cruz', '1990-01-01', 'M', '', '',"
+               " '2026-02-01', '2026-05-01', 2, NOW(6), NOW(6))",
+           }) {
+        c.Execute(sql);
+      }
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  testing::ServiceProcess service("membership", schema.dsn());
+  ASSERT_TRUE(testing::Eventually([&] { return testing::Health(service.address()) == "SERVING"; }))
+      << service.process().output();
+  auto stub = v1::MembershipService::NewStub(grpc::CreateChannel(service.address(), grpc::InsecureChannelCredentials()));
+  auto get = [&](const std::string& id) {
+    v1::GetMemberRequest req;
+    req.set_member_id(id);
+    v1::Member out;
+    grpc::Status s = stub->GetMember(testing::BearerContext("dev-account-officer").get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  };
+  v1::Member open = get("000000000000000000000000MA");
+  ASSERT_EQ(open.coverage_size(), 1);
+  EXPECT_EQ(open.coverage(0).effective_date().month(), 1);
+  EXPECT_FALSE(open.coverage(0).has_end_date());
+  EXPECT_EQ(open.coverage(0).plan_id(), "000000000000000000000000PA");
+  EXPECT_EQ(open.coverage(0).plan_version(), 1);
+  EXPECT_EQ(open.plan_id(), "000000000000000000000000PA");
+  v1::Member ended = get("000000000000000000000000MB");
+  ASSERT_EQ(ended.coverage_size(), 1);
+  EXPECT_EQ(ended.coverage(0).effective_date().month(), 2);
+  EXPECT_EQ(ended.coverage(0).end_date().month(), 5);
+  v1::CheckEligibilityRequest check;
+  check.set_member_id("000000000000000000000000MB");
+  check.set_benefit_code("OUTPATIENT");
+  *check.mutable_service_date() = D(2026, 4, 30);
+  v1::CheckEligibilityResponse out;
+  ASSERT_TRUE(stub->CheckEligibility(testing::BearerContext("dev-account-officer").get(), check, &out).ok());
+  EXPECT_TRUE(out.eligible());
+  *check.mutable_service_date() = D(2026, 5, 1);
+  ASSERT_TRUE(stub->CheckEligibility(testing::BearerContext("dev-account-officer").get(), check, &out).ok());
+  EXPECT_EQ(Codes(out), std::vector{v1::MEMBER_NOT_ACTIVE});
 }
 
 // ---------------------------------------------------------------- gauges across a restart
