@@ -1,6 +1,8 @@
 #include "common/peer.h"
 
 #include <grpcpp/create_channel.h>
+
+#include <algorithm>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
@@ -17,13 +19,9 @@ PeerOptions WithServiceIdentity(PeerOptions options, const ServiceConfig& config
 }
 
 std::string PeerChannel::ServiceConfigJson(const PeerOptions& o) {
-  // pick_first still: with round_robin, a peer with a single replica that
-  // restarts fails every call UNAVAILABLE until its subchannel's next reconnect
-  // attempt (up to reconnect_max after it listens again), while pick_first
-  // queues the call on a fresh connection (collections_integration_test's
-  // MembershipDownMeansUnavailableAndNoLedger). round_robin over two replicas
-  // with this backoff passed its own test; it returns once that window is closed.
-  constexpr char kBalancing[] = R"("loadBalancingConfig":[{"pick_first":{}}])";
+  // round_robin: calls spread over every ready pod of the peer (see peer.h for
+  // how a restarted lone peer is reached at once).
+  constexpr char kBalancing[] = R"("loadBalancingConfig":[{"round_robin":{}}])";
   if (o.idempotent_methods.empty()) return absl::StrCat("{", kBalancing, "}");
   std::vector<std::string> names;
   for (const std::string& m : o.idempotent_methods) {
@@ -53,12 +51,23 @@ PeerChannel::PeerChannel(PeerOptions options) : options_(std::move(options)) {
                                        args);
 }
 
+void PeerChannel::AwaitReady(absl::Time until) const {
+  grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
+  while (state != GRPC_CHANNEL_READY && state != GRPC_CHANNEL_SHUTDOWN) {
+    if (!channel_->WaitForStateChange(state, absl::ToChronoTime(until))) return;  // still not ready: let the call say so
+    state = channel_->GetState(/*try_to_connect=*/true);
+  }
+}
+
 std::unique_ptr<grpc::ClientContext> PeerChannel::NewContext(std::string_view request_id) const {
-  auto ctx = std::make_unique<grpc::ClientContext>();
   // The caller's deadline, capped by peer_deadline: a peer call never outlives
-  // the call that needs its answer (common/deadline.h).
+  // the call that needs its answer (common/deadline.h); waiting for a ready
+  // address comes out of it.
   const absl::Time now = absl::Now();
-  ctx->set_deadline(absl::ToChronoTime(now + WithinCallDeadline(options_.deadline, now)));
+  const absl::Time deadline = now + WithinCallDeadline(options_.deadline, now);
+  AwaitReady(std::min(deadline, now + options_.ready_wait));
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(absl::ToChronoTime(deadline));
   if (!options_.token.empty() && !options_.tls.enabled()) ctx->AddMetadata("authorization", absl::StrCat("Bearer ", options_.token));
   if (!request_id.empty()) ctx->AddMetadata("x-request-id", std::string(request_id));
   return ctx;

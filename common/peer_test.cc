@@ -21,7 +21,7 @@ TEST(PeerTest, RetryPolicyCoversOnlyIdempotentMethodsAndOnlyUnavailable) {
   EXPECT_NE(json.find(R"("retryableStatusCodes":["UNAVAILABLE"])"), std::string::npos);
   EXPECT_EQ(json.find("EnrollMember"), std::string::npos);
   o.idempotent_methods.clear();
-  EXPECT_EQ(PeerChannel::ServiceConfigJson(o), R"({"loadBalancingConfig":[{"pick_first":{}}]})");
+  EXPECT_EQ(PeerChannel::ServiceConfigJson(o), R"({"loadBalancingConfig":[{"round_robin":{}}]})");
 }
 
 TEST(PeerTest, UnderTlsTheServiceIsItsCertificateAndSendsNoToken) {
