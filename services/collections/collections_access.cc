@@ -39,6 +39,17 @@ AccessTable CollectionsAccess() {
       {"RunDunning", {.roles = {"collection_assistant", "manager"}, .services = {}}},
       {"ListNotices", read},
       {"GetNotice", read},
+      // Billing and treasury work the unposted deposits; assistants help find
+      // the ledger; managers read.
+      {"IngestUnpostedPayments", billing},
+      {"ListUnpostedPayments", read},
+      {"ListMatchCandidates", read},
+      {"PostUnpostedPayment", billing},
+      // Billing reconciles with finance's statement; managers read the reports.
+      {"ReconcileLedgers", billing},
+      {"GetReconciliationReport", read},
+      {"ListReconciliationReports", read},
+      {"ExportReconciliationReport", read},
       // The pre-payment program is run by the collection and account management.
       {"ListPrepaymentEligible", {.roles = {"collection_assistant", "finance", "manager", "account_manager"},
                                   .services = {}}},

@@ -46,7 +46,16 @@ CollectionsMetrics::CollectionsMetrics(prometheus::Registry& registry, const Agi
                           .Help("Notices of Cancellation whose grace lapsed and whose cancellation membership has "
                                 "not confirmed yet")
                           .Register(registry)
-                          .Add({})) {}
+                          .Add({})),
+      unposted_(prometheus::BuildGauge()
+                    .Name("careops_collections_unposted_payments")
+                    .Help("Bank deposit lines received without a ledger and not yet posted")
+                    .Register(registry)
+                    .Add({})),
+      differences_(prometheus::BuildGauge()
+                       .Name("careops_collections_reconciliation_differences")
+                       .Help("Differences in the latest ledger reconciliation report, by kind")
+                       .Register(registry)) {}
 
 absl::Status CollectionsMetrics::Refresh(CollectionsStore& store, absl::CivilDay today) {
   CAREOPS_ASSIGN_OR_RETURN(std::vector<AgingReportEntry> entries, store.AgingReport(today));
@@ -90,6 +99,14 @@ absl::Status CollectionsMetrics::Refresh(CollectionsStore& store, absl::CivilDay
   }
   CAREOPS_ASSIGN_OR_RETURN(int64_t lapsed, store.LapsesAwaitingCancellation());
   lapsed_waiting_.Set(static_cast<double>(lapsed));
+  CAREOPS_ASSIGN_OR_RETURN(int64_t unposted, store.OpenUnpostedCount());
+  unposted_.Set(static_cast<double>(unposted));
+  CAREOPS_ASSIGN_OR_RETURN(auto by_kind, store.LatestDifferencesByKind());
+  for (const auto* kind : EnumValues(v1::DifferenceKind_descriptor())) {
+    const std::string name = kind->name().substr(sizeof("DIFFERENCE_KIND_") - 1);
+    auto it = by_kind.find(name);
+    differences_.Add({{"kind", name}}).Set(it == by_kind.end() ? 0.0 : static_cast<double>(it->second));
+  }
   return absl::OkStatus();
 }
 

@@ -10,6 +10,8 @@
 //   careops_collections_failed_debits_total{reason}               failed debits and bounced checks ingested
 //   careops_collections_notices_total{rung,channel}               notices issued (every status)
 //   careops_collections_noc_lapsed_awaiting_cancellation          lapsed NoCs membership has not cancelled yet
+//   careops_collections_unposted_payments                         deposit lines still OPEN (no ledger yet)
+//   careops_collections_reconciliation_differences{kind}          differences in the latest reconciliation report
 #pragma once
 
 #include "absl/status/status.h"
@@ -38,6 +40,8 @@ class CollectionsMetrics {
   prometheus::Family<prometheus::Gauge>& returns_;
   prometheus::Family<prometheus::Gauge>& notices_;
   prometheus::Gauge& lapsed_waiting_;
+  prometheus::Gauge& unposted_;
+  prometheus::Family<prometheus::Gauge>& differences_;
 };
 
 }  // namespace careops::collections

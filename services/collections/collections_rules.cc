@@ -239,4 +239,112 @@ LedgerAging AgeLedger(std::vector<OpenItem> open_items, const std::vector<PauseS
   return out;
 }
 
+// ---- Matching ----------------------------------------------------------------
+
+namespace {
+
+bool IsWordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+
+// Lower-case words of letters and digits.
+std::vector<std::string> NameWords(std::string_view name) {
+  std::vector<std::string> words;
+  std::string cur;
+  for (char c : name) {
+    if (IsWordChar(c)) {
+      cur.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    } else if (!cur.empty()) {
+      words.push_back(std::move(cur));
+      cur.clear();
+    }
+  }
+  if (!cur.empty()) words.push_back(std::move(cur));
+  return words;
+}
+
+bool AllIn(const std::vector<std::string>& some, const std::vector<std::string>& all) {
+  if (some.empty()) return false;
+  std::set<std::string> set(all.begin(), all.end());
+  for (const std::string& w : some) {
+    if (set.count(w) == 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool MentionsWord(std::string_view text, std::string_view word) {
+  if (word.empty() || word.size() > text.size()) return false;
+  auto eq = [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+  };
+  for (size_t at = 0; at + word.size() <= text.size(); ++at) {
+    if (!std::equal(word.begin(), word.end(), text.begin() + at, eq)) continue;
+    const bool before_ok = at == 0 || !IsWordChar(text[at - 1]);
+    const bool after_ok = at + word.size() == text.size() || !IsWordChar(text[at + word.size()]);
+    if (before_ok && after_ok) return true;
+  }
+  return false;
+}
+
+MatchScore ScoreMatch(const DepositLine& line, const MatchLedger& ledger, int64_t near_days) {
+  MatchScore out;
+  if (line.currency != ledger.currency) {
+    out.reasons.push_back(absl::StrCat("currency ", line.currency, " is not the ledger's ", ledger.currency));
+    return out;
+  }
+  if (MentionsWord(line.reference_text, ledger.ledger_id)) {
+    out.reference_matches = true;
+    out.reasons.push_back(absl::StrCat("reference names ledger ", ledger.ledger_id, " (+40)"));
+  } else {
+    for (const OpenItem& item : ledger.open_items) {
+      if (item.number.size() < 3 || !MentionsWord(line.reference_text, item.number)) continue;
+      out.reference_matches = true;
+      out.installment_id = item.installment_id;
+      out.reasons.push_back(absl::StrCat("reference names installment ", item.number, " (+40)"));
+      break;
+    }
+  }
+  if (out.reference_matches) out.score += 40;
+
+  const std::vector<std::string> payer = NameWords(line.payer_name), account = NameWords(ledger.account_name);
+  if (!payer.empty() && payer == account) {
+    out.score += 25;
+    out.reasons.push_back("payer is the account name (+25)");
+  } else if (AllIn(payer, account) || AllIn(account, payer)) {
+    out.score += 15;
+    out.reasons.push_back("payer resembles the account name (+15)");
+  }
+
+  int64_t total = 0;
+  const OpenItem* equal = nullptr;
+  for (const OpenItem& item : ledger.open_items) {
+    total += item.total();
+    if (equal == nullptr && item.total() == line.amount_minor) equal = &item;
+  }
+  if (equal != nullptr) {
+    out.score += 20;
+    out.reasons.push_back(absl::StrCat("amount equals installment ", equal->number, "'s balance (+20)"));
+    if (out.installment_id.empty()) out.installment_id = equal->installment_id;
+  } else if (total > 0 && total == line.amount_minor) {
+    out.score += 20;
+    out.reasons.push_back("amount equals the total due (+20)");
+  }
+
+  for (const OpenItem& item : ledger.open_items) {
+    const int64_t apart = line.deposit_date > item.due_date ? line.deposit_date - item.due_date
+                                                             : item.due_date - line.deposit_date;
+    if (apart > near_days) continue;
+    out.score += 15;
+    out.reasons.push_back(absl::StrCat("deposit date is ", apart, " day(s) from installment ", item.number,
+                                       "'s due date (+15)"));
+    break;
+  }
+  return out;
+}
+
+bool ShouldAutoPost(const std::vector<MatchScore>& ranked, int threshold) {
+  if (ranked.empty() || !ranked[0].reference_matches || ranked[0].score <= threshold) return false;
+  return ranked.size() == 1 || ranked[1].score < ranked[0].score;
+}
+
 }  // namespace careops::collections

@@ -146,4 +146,49 @@ struct LedgerAging {
 LedgerAging AgeLedger(std::vector<OpenItem> open_items, const std::vector<PauseSpan>& pauses, absl::CivilDay as_of,
                       int64_t grace_days, const AgingBuckets& buckets);
 
+// ---- Matching unposted payments ----------------------------------------------
+//
+// A deposit line with no ledger is scored against a candidate ledger, 0..100:
+//   +40  the reference text names the ledger id or one of its installment
+//        numbers (case-insensitive, as a whole word; numbers of at least 3
+//        characters, so "1" does not match every "Ref 1")
+//   +25  the payer is the account name (letters and digits compared, case and
+//        punctuation ignored), or +15 when one's words all appear in the other
+//   +20  the amount equals an open installment's balance or the total due
+//   +15  the deposit date is within `near_days` of an open installment's due date
+// Another currency than the ledger's scores 0 with that reason. The reasons
+// say which rule gave what, for the clerk who decides.
+struct DepositLine {
+  std::string payer_name, reference_text, currency;
+  int64_t amount_minor = 0;
+  absl::CivilDay deposit_date;
+};
+
+struct MatchLedger {
+  std::string ledger_id, account_name, currency;
+  std::string account_id;  // not scored: shown to the clerk
+  std::vector<OpenItem> open_items;
+};
+
+struct MatchScore {
+  int score = 0;
+  bool reference_matches = false;
+  std::vector<std::string> reasons;
+  std::string installment_id;  // named by the reference, else the one the amount equals
+};
+
+inline constexpr int kMatchMaxScore = 100;
+inline constexpr int64_t kMatchNearDays = 7;
+
+MatchScore ScoreMatch(const DepositLine& line, const MatchLedger& ledger, int64_t near_days = kMatchNearDays);
+
+// Whether `word` appears in `text` as a whole word (neighbours not letters or
+// digits), case-insensitive.
+bool MentionsWord(std::string_view text, std::string_view word);
+
+// Auto-posting: only a candidate whose reference matches, scored strictly
+// above `threshold`, and better than every other candidate (a tie is for a
+// clerk). `ranked` is best first.
+bool ShouldAutoPost(const std::vector<MatchScore>& ranked, int threshold);
+
 }  // namespace careops::collections

@@ -157,5 +157,77 @@ TEST(AgeLedger, AnchorsOnTheOldestItemWithABalanceAndAgesEachInstallment) {
   EXPECT_EQ(none.bucket, "current");
 }
 
+// ---- Match scoring ------------------------------------------------------------
+
+MatchLedger Acme() {
+  MatchLedger l{"01LEDGERACME0000000000000", "Acme Trading, Inc.", "PHP", "ACC-1", {}};
+  l.open_items = {Item("i1", CivilDay(2026, 3, 1), 0, 0, 150000), Item("i2", CivilDay(2026, 4, 1), 0, 0, 150000)};
+  l.open_items[0].number = "INS-0001";
+  l.open_items[1].number = "INS-0002";
+  return l;
+}
+
+DepositLine Line(std::string payer, std::string ref, int64_t amount, CivilDay date) {
+  return {std::move(payer), std::move(ref), "PHP", amount, date};
+}
+
+TEST(ScoreMatch, EveryRuleAddsItsPointsWithItsReason) {
+  MatchScore s = ScoreMatch(Line("ACME TRADING INC", "payment for INS-0002", 150000, CivilDay(2026, 4, 3)), Acme());
+  EXPECT_TRUE(s.reference_matches);
+  EXPECT_EQ(s.installment_id, "i2");
+  EXPECT_EQ(s.score, 40 + 25 + 20 + 15);
+  ASSERT_EQ(s.reasons.size(), 4u);
+  EXPECT_EQ(s.reasons[0], "reference names installment INS-0002 (+40)");
+  EXPECT_EQ(s.reasons[1], "payer is the account name (+25)");
+  EXPECT_EQ(s.reasons[2], "amount equals installment INS-0001's balance (+20)");
+  EXPECT_EQ(s.reasons[3], "deposit date is 2 day(s) from installment INS-0002's due date (+15)");
+}
+
+TEST(ScoreMatch, TheLedgerIdInTheReferenceMatches) {
+  MatchScore s = ScoreMatch(Line("someone", "ref 01ledgeracme0000000000000.", 1, CivilDay(2026, 6, 1)), Acme());
+  EXPECT_TRUE(s.reference_matches);
+  EXPECT_EQ(s.score, 40);
+}
+
+TEST(ScoreMatch, AWordInsideAnotherWordOrAShortNumberIsNoReference) {
+  MatchLedger l = Acme();
+  EXPECT_FALSE(ScoreMatch(Line("x", "XINS-0002", 1, CivilDay(2026, 6, 1)), l).reference_matches);
+  EXPECT_FALSE(ScoreMatch(Line("x", "INS-00021", 1, CivilDay(2026, 6, 1)), l).reference_matches);
+  l.open_items[0].number = "1";
+  EXPECT_FALSE(ScoreMatch(Line("x", "Ref 1", 1, CivilDay(2026, 6, 1)), l).reference_matches);
+  EXPECT_TRUE(MentionsWord("(ins-0002)", "INS-0002"));
+}
+
+TEST(ScoreMatch, PartialNameTotalDueAndFarDates) {
+  // "Acme Trading" is in "Acme Trading, Inc.": resembles; 3,000.00 is the total due.
+  MatchScore s = ScoreMatch(Line("Acme Trading", "", 300000, CivilDay(2026, 5, 20)), Acme());
+  EXPECT_FALSE(s.reference_matches);
+  EXPECT_EQ(s.score, 15 + 20);
+  EXPECT_EQ(s.reasons.back(), "amount equals the total due (+20)");
+  // Eight days from the nearest due date is not near.
+  EXPECT_EQ(ScoreMatch(Line("Other", "", 1, CivilDay(2026, 3, 9)), Acme()).score, 0);
+  EXPECT_EQ(ScoreMatch(Line("Other", "", 1, CivilDay(2026, 3, 8)), Acme()).score, 15);
+}
+
+TEST(ScoreMatch, AnotherCurrencyScoresNothing) {
+  DepositLine line = Line("Acme Trading Inc", "INS-0001", 150000, CivilDay(2026, 3, 1));
+  line.currency = "USD";
+  MatchScore s = ScoreMatch(line, Acme());
+  EXPECT_EQ(s.score, 0);
+  EXPECT_FALSE(s.reference_matches);
+  ASSERT_EQ(s.reasons.size(), 1u);
+  EXPECT_EQ(s.reasons[0], "currency USD is not the ledger's PHP");
+}
+
+TEST(ShouldAutoPost, OnlyAMatchingReferenceAboveTheThresholdAndNoTie) {
+  MatchScore ref{85, true, {}, ""}, no_ref{85, false, {}, ""}, lower{60, false, {}, ""};
+  EXPECT_TRUE(ShouldAutoPost({ref, lower}, 80));
+  EXPECT_FALSE(ShouldAutoPost({ref, lower}, 85));  // above, not equal
+  EXPECT_FALSE(ShouldAutoPost({no_ref}, 10));      // score alone is not enough
+  EXPECT_FALSE(ShouldAutoPost({ref, no_ref}, 10)); // a tie is for a clerk
+  EXPECT_FALSE(ShouldAutoPost({}, 0));
+  EXPECT_FALSE(ShouldAutoPost({ref}, kMatchMaxScore));  // the default threshold: never
+}
+
 }  // namespace
 }  // namespace careops::collections

@@ -1,5 +1,6 @@
 #include "services/collections/collections_service.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -8,6 +9,7 @@
 #include "common/status.h"
 #include "common/log.h"
 #include "common/validation.h"
+#include "common/enum_codec.h"
 #include "absl/strings/str_join.h"
 
 namespace careops::collections {
@@ -89,6 +91,75 @@ void AgingTotals(const std::vector<AgingReportEntry>& entries, const AgingBucket
   }
 }
 
+DepositLine LineOf(const v1::UnpostedPayment& u) {
+  DepositLine line{u.payer_name(), u.reference_text(), u.amount().currency_code(), u.amount().amount_minor(), {}};
+  line.deposit_date = FromProto(u.deposit_date(), "deposit_date").value_or(absl::CivilDay());
+  return line;
+}
+
+struct RankedCandidate {
+  const MatchLedger* ledger;
+  MatchScore score;
+};
+
+// Best first: score, then ledger id, so the order is the same on every call.
+std::vector<RankedCandidate> RankCandidates(const v1::UnpostedPayment& u, const std::vector<MatchLedger>& ledgers) {
+  const DepositLine line = LineOf(u);
+  std::vector<RankedCandidate> out;
+  for (const MatchLedger& l : ledgers) out.push_back({&l, ScoreMatch(line, l)});
+  std::sort(out.begin(), out.end(), [](const RankedCandidate& a, const RankedCandidate& b) {
+    if (a.score.score != b.score.score) return a.score.score > b.score.score;
+    return a.ledger->ledger_id < b.ledger->ledger_id;
+  });
+  return out;
+}
+
+v1::DifferenceKind KindProto(DifferenceKind k) {
+  return EnumFromShortName<v1::DifferenceKind>(std::string(DifferenceKindName(k)));
+}
+
+// A stored report as the contract shows it; totals summed from its rows.
+absl::Status RenderReport(const ReconciliationRecord& rec, bool with_rows, v1::ReconciliationReport* out) {
+  out->Clear();
+  out->set_report_id(rec.report_id);
+  out->set_statement_reference(rec.statement_reference);
+  *out->mutable_period_start() = ToProto(rec.period_start);
+  *out->mutable_period_end() = ToProto(rec.period_end);
+  out->set_ledgers(rec.ledgers);
+  out->set_difference_count(rec.difference_count);
+  out->set_created_by(rec.created_by);
+  *out->mutable_create_time() = ToProtoTimestamp(rec.created_at);
+  if (!with_rows) return absl::OkStatus();
+  for (const Difference& d : rec.differences) {
+    v1::ReconciliationDifference* row = out->add_differences();
+    row->set_ledger_id(d.ledger_id);
+    row->set_kind(KindProto(d.kind));
+    row->set_subject(d.subject);
+    row->set_reference(d.reference);
+    *row->mutable_statement_amount() = ToProto(Money(d.currency, d.statement_minor));
+    *row->mutable_ledger_amount() = ToProto(Money(d.currency, d.ledger_minor));
+    *row->mutable_difference() = ToProto(Money(d.currency, d.difference_minor()));
+    if (d.statement_date) *row->mutable_statement_date() = ToProto(*d.statement_date);
+    if (d.ledger_date) *row->mutable_ledger_date() = ToProto(*d.ledger_date);
+  }
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<DifferenceTotal> totals, TotalDifferences(rec.differences));
+  for (const DifferenceTotal& t : totals) {
+    v1::DifferenceTotal* total = out->add_totals();
+    total->set_kind(KindProto(t.kind));
+    total->set_count(t.count);
+    *total->mutable_statement_amount() = ToProto(Money(t.currency, t.statement_minor));
+    *total->mutable_ledger_amount() = ToProto(Money(t.currency, t.ledger_minor));
+    *total->mutable_difference() = ToProto(Money(t.currency, t.difference_minor));
+  }
+  return absl::OkStatus();
+}
+
+// An amount for the CSV: the number only (the currency has its own column).
+std::string CsvAmount(const std::string& currency, int64_t minor) {
+  const std::string text = Money(currency, minor).ToString();
+  return text.substr(text.find(' ') + 1);
+}
+
 }  // namespace
 
 absl::Status ValidateNoticeTemplates(const std::map<RungKind, std::string>& templates) {
@@ -148,7 +219,15 @@ void CollectionsServiceImpl::Bind(PooledService& s) {
    .Unary("GetNotice", this, &CollectionsServiceImpl::GetNotice)
    .Unary("ListPrepaymentEligible", this, &CollectionsServiceImpl::ListPrepaymentEligible)
    .Unary("GetAccountCollectionsSummary", this, &CollectionsServiceImpl::GetAccountCollectionsSummary)
-   .Unary("GetMonthlyCollectionsSummary", this, &CollectionsServiceImpl::GetMonthlyCollectionsSummary);
+   .Unary("GetMonthlyCollectionsSummary", this, &CollectionsServiceImpl::GetMonthlyCollectionsSummary)
+   .Unary("IngestUnpostedPayments", this, &CollectionsServiceImpl::IngestUnpostedPayments)
+   .Unary("ListUnpostedPayments", this, &CollectionsServiceImpl::ListUnpostedPayments)
+   .Unary("ListMatchCandidates", this, &CollectionsServiceImpl::ListMatchCandidates)
+   .Unary("PostUnpostedPayment", this, &CollectionsServiceImpl::PostUnpostedPayment)
+   .Unary("ReconcileLedgers", this, &CollectionsServiceImpl::ReconcileLedgers)
+   .Unary("GetReconciliationReport", this, &CollectionsServiceImpl::GetReconciliationReport)
+   .Unary("ListReconciliationReports", this, &CollectionsServiceImpl::ListReconciliationReports)
+   .Unary("ExportReconciliationReport", this, &CollectionsServiceImpl::ExportReconciliationReport);
 }
 
 grpc::Status CollectionsServiceImpl::OpenLedger(grpc::ServerContextBase* ctx, const v1::OpenLedgerRequest* req,
@@ -432,11 +511,11 @@ grpc::Status CollectionsServiceImpl::GetAging(grpc::ServerContextBase* ctx, cons
                                               v1::Aging* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->ledger_id(), "ledger_id", 26));
-    absl::CivilDay as_of = absl::ToCivilDay(call.now, absl::UTCTimeZone());
+    absl::CivilDay as_of = options_.calendar.DayOf(call.now);  // the business's date, not UTC's
     if (req->has_as_of()) {
       CAREOPS_ASSIGN_OR_RETURN(as_of, FromProto(req->as_of(), "as_of"));
     }
-    CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, store_.GetAgingInputs(req->ledger_id()));
+    CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, store_.GetAgingInputs(req->ledger_id(), as_of));
     LedgerAging a = AgeLedger(in.open_items, in.pauses, as_of, options_.grace_days, options_.buckets);
     resp->set_ledger_id(req->ledger_id());
     *resp->mutable_as_of() = ToProto(as_of);
@@ -462,7 +541,7 @@ absl::StatusOr<AgingRunResult> CollectionsServiceImpl::AgeAll(absl::CivilDay as_
 grpc::Status CollectionsServiceImpl::RunAging(grpc::ServerContextBase* ctx, const v1::RunAgingRequest* req,
                                               v1::RunAgingResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
-    absl::CivilDay as_of = absl::ToCivilDay(call.now, absl::UTCTimeZone());
+    absl::CivilDay as_of = options_.calendar.DayOf(call.now);  // the business's date, not UTC's
     if (req->has_as_of()) {
       CAREOPS_ASSIGN_OR_RETURN(as_of, FromProto(req->as_of(), "as_of"));
     }
@@ -606,7 +685,7 @@ absl::StatusOr<DunningRunResult> CollectionsServiceImpl::DunAll(absl::CivilDay a
 grpc::Status CollectionsServiceImpl::RunDunning(grpc::ServerContextBase* ctx, const v1::RunDunningRequest* req,
                                                 v1::RunDunningResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
-    absl::CivilDay as_of = absl::ToCivilDay(call.now, absl::UTCTimeZone());
+    absl::CivilDay as_of = options_.calendar.DayOf(call.now);  // the business's date, not UTC's
     if (req->has_as_of()) {
       CAREOPS_ASSIGN_OR_RETURN(as_of, FromProto(req->as_of(), "as_of"));
     }
@@ -649,12 +728,12 @@ grpc::Status CollectionsServiceImpl::GetAccountCollectionsSummary(grpc::ServerCo
                                                                   v1::AccountCollectionsSummary* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->account_id(), "account_id", 64));
-    absl::CivilDay as_of = absl::ToCivilDay(call.now, absl::UTCTimeZone());
+    absl::CivilDay as_of = options_.calendar.DayOf(call.now);  // the business's date, not UTC's
     if (req->has_as_of()) {
       CAREOPS_ASSIGN_OR_RETURN(as_of, FromProto(req->as_of(), "as_of"));
     }
     CAREOPS_ASSIGN_OR_RETURN(std::string ledger_id, store_.LedgerOfAccount(req->account_id()));
-    CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, store_.GetAgingInputs(ledger_id));
+    CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, store_.GetAgingInputs(ledger_id, as_of));
     const LedgerAging a = AgeLedger(in.open_items, in.pauses, as_of, options_.grace_days, options_.buckets);
     resp->set_account_id(req->account_id());
     resp->set_ledger_id(ledger_id);
@@ -733,7 +812,7 @@ grpc::Status CollectionsServiceImpl::ListPrepaymentEligible(grpc::ServerContextB
                                                             const v1::ListPrepaymentEligibleRequest* req,
                                                             v1::ListPrepaymentEligibleResponse* resp) {
   return rpc_.Read(ctx, __func__, [&](const Call& call) -> absl::Status {
-    absl::CivilDay as_of = absl::ToCivilDay(call.now, absl::UTCTimeZone());
+    absl::CivilDay as_of = options_.calendar.DayOf(call.now);  // the business's date, not UTC's
     if (req->has_as_of()) {
       CAREOPS_ASSIGN_OR_RETURN(as_of, FromProto(req->as_of(), "as_of"));
     }
@@ -747,7 +826,7 @@ grpc::Status CollectionsServiceImpl::ListPrepaymentEligible(grpc::ServerContextB
     for (auto& [currency, row] : rows) {
       auto it = current.find(row.ledger_id());
       if (it == current.end()) {
-        CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, store_.GetAgingInputs(row.ledger_id()));
+        CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, store_.GetAgingInputs(row.ledger_id(), as_of));
         const LedgerAging a = AgeLedger(in.open_items, in.pauses, as_of, options_.grace_days, options_.buckets);
         it = current.emplace(row.ledger_id(), a.days_past_due == 0).first;
       }
@@ -756,6 +835,277 @@ grpc::Status CollectionsServiceImpl::ListPrepaymentEligible(grpc::ServerContextB
       row.set_days_to_maturity(static_cast<int32_t>(due - as_of));
       *resp->add_balances() = std::move(row);
     }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::IngestUnpostedPayments(grpc::ServerContextBase* ctx,
+                                                            const v1::IngestUnpostedPaymentsRequest* req,
+                                                            v1::IngestUnpostedPaymentsResponse* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    if (req->rows_size() == 0) return InvalidArgument("rows", "must have at least one row");
+    if (req->rows_size() > kMaxBatchRows) {
+      return InvalidArgument("rows", absl::StrCat("must have at most ", kMaxBatchRows, " rows"));
+    }
+    std::vector<v1::UnpostedRowResult> results(req->rows_size());
+    std::vector<v1::UnpostedPayment> rows;
+    std::vector<int> row_of;
+    std::map<std::string, int> references;
+    for (int i = 0; i < req->rows_size(); ++i) {
+      const v1::UnpostedPayment& r = req->rows(i);
+      const std::string f = absl::StrCat("rows[", i, "]");
+      results[i].set_row(i);
+      absl::Status valid = [&]() -> absl::Status {
+        CAREOPS_RETURN_IF_ERROR(RequireId(r.bank_reference(), f + ".bank_reference", 128));
+        if (references.count(r.bank_reference()) > 0) {
+          return InvalidArgument(f + ".bank_reference", absl::StrCat("repeats row ", references[r.bank_reference()]));
+        }
+        CAREOPS_RETURN_IF_ERROR(OptionalText(r.payer_name(), f + ".payer_name", 200));
+        CAREOPS_RETURN_IF_ERROR(OptionalText(r.reference_text(), f + ".reference_text", 500));
+        if (!r.has_amount()) return InvalidArgument(f + ".amount", "is required");
+        if (!IsKnownCurrency(r.amount().currency_code())) {
+          return InvalidArgument(f + ".amount.currency_code", "must be a known ISO-4217 code");
+        }
+        if (r.amount().amount_minor() <= 0) {
+          return InvalidArgument(f + ".amount.amount_minor", "must be greater than zero");
+        }
+        CAREOPS_RETURN_IF_ERROR(ValidateMoney(FromProto(r.amount()), f + ".amount"));
+        if (!r.has_deposit_date()) return InvalidArgument(f + ".deposit_date", "is required");
+        return FromProto(r.deposit_date(), f + ".deposit_date").status();
+      }();
+      if (!valid.ok()) {
+        results[i].set_outcome(v1::UNPOSTED_OUTCOME_INVALID);
+        results[i].set_error(std::string(valid.message()));
+        continue;
+      }
+      references[r.bank_reference()] = i;
+      v1::UnpostedPayment row;
+      row.set_unposted_id(ids_.Next());
+      row.set_bank_reference(r.bank_reference());
+      row.set_payer_name(r.payer_name());
+      row.set_reference_text(r.reference_text());
+      *row.mutable_amount() = r.amount();
+      *row.mutable_deposit_date() = r.deposit_date();
+      rows.push_back(std::move(row));
+      row_of.push_back(i);
+    }
+    AutoPostDecision decide;
+    if (options_.unposted_auto_post_above < kMatchMaxScore) {
+      decide = [&](const v1::UnpostedPayment& line, const std::vector<MatchLedger>& ledgers) -> std::optional<AutoPost> {
+        std::vector<RankedCandidate> ranked = RankCandidates(line, ledgers);
+        std::vector<MatchScore> scores;
+        for (const RankedCandidate& c : ranked) scores.push_back(c.score);
+        if (!ShouldAutoPost(scores, options_.unposted_auto_post_above)) return std::nullopt;
+        return AutoPost{ranked[0].ledger->ledger_id, ids_.Next(), ranked[0].score.score};
+      };
+    }
+    return store_.IngestUnposted(
+        m, rows, options_.allocation_order, decide, [&](const std::vector<UnpostedIngestOutcome>& outcomes) {
+          resp->Clear();
+          for (size_t k = 0; k < rows.size(); ++k) {
+            v1::UnpostedRowResult& r = results[row_of[k]];
+            r.set_outcome(outcomes[k].outcome);
+            r.set_unposted_id(outcomes[k].unposted_id);
+            r.set_ledger_id(outcomes[k].ledger_id);
+            r.set_payment_id(outcomes[k].payment_id);
+          }
+          for (const v1::UnpostedRowResult& r : results) {
+            if (r.outcome() == v1::UNPOSTED_OUTCOME_RECORDED) resp->set_recorded(resp->recorded() + 1);
+            if (r.outcome() == v1::UNPOSTED_OUTCOME_AUTO_POSTED) resp->set_auto_posted(resp->auto_posted() + 1);
+            if (r.outcome() == v1::UNPOSTED_OUTCOME_DUPLICATE) resp->set_duplicates(resp->duplicates() + 1);
+            if (r.outcome() == v1::UNPOSTED_OUTCOME_INVALID) resp->set_invalid(resp->invalid() + 1);
+            *resp->add_results() = r;
+          }
+        });
+  });
+}
+
+grpc::Status CollectionsServiceImpl::ListUnpostedPayments(grpc::ServerContextBase* ctx,
+                                                          const v1::ListUnpostedPaymentsRequest* req,
+                                                          v1::ListUnpostedPaymentsResponse* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::UnpostedPayment> rows,
+                             store_.ListUnposted(req->include_posted(), kMaxBatchRows));
+    for (v1::UnpostedPayment& u : rows) *resp->add_payments() = std::move(u);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::ListMatchCandidates(grpc::ServerContextBase* ctx,
+                                                         const v1::ListMatchCandidatesRequest* req,
+                                                         v1::ListMatchCandidatesResponse* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->unposted_id(), "unposted_id", 26));
+    if (req->max_candidates() < 0 || req->max_candidates() > 50) {
+      return InvalidArgument("max_candidates", "must be 0..50 (0: 10)");
+    }
+    const int max = req->max_candidates() == 0 ? 10 : req->max_candidates();
+    CAREOPS_ASSIGN_OR_RETURN(v1::UnpostedPayment line, store_.GetUnposted(req->unposted_id()));
+    // Score more than are shown: the best may come from any of the searches.
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<MatchLedger> ledgers, store_.MatchCandidates(line, 50));
+    std::vector<RankedCandidate> ranked = RankCandidates(line, ledgers);
+    *resp->mutable_unposted() = line;
+    for (const RankedCandidate& c : ranked) {
+      if (resp->candidates_size() == max) break;
+      v1::MatchCandidate* out = resp->add_candidates();
+      out->set_ledger_id(c.ledger->ledger_id);
+      out->set_account_id(c.ledger->account_id);
+      out->set_account_name(c.ledger->account_name);
+      out->set_score(c.score.score);
+      out->set_reference_matches(c.score.reference_matches);
+      for (const std::string& why : c.score.reasons) out->add_reasons(why);
+      out->set_matched_installment_id(c.score.installment_id);
+      int64_t outstanding = 0;
+      for (const OpenItem& item : c.ledger->open_items) outstanding += item.total();
+      *out->mutable_outstanding() = ToProto(Money(c.ledger->currency, outstanding));
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::PostUnpostedPayment(grpc::ServerContextBase* ctx,
+                                                         const v1::PostUnpostedPaymentRequest* req,
+                                                         v1::UnpostedPayment* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->unposted_id(), "unposted_id", 26));
+    CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(store_, req->ledger_id()));
+    if (!v1::PaymentMethod_IsValid(req->method())) return InvalidArgument("method", "is not a known method");
+    std::vector<RequestedAllocation> requested;
+    for (int i = 0; i < req->allocations_size(); ++i) {
+      const v1::Allocation& a = req->allocations(i);
+      const std::string field = absl::StrCat("allocations[", i, "]");
+      CAREOPS_RETURN_IF_ERROR(RequireId(a.installment_id(), field + ".installment_id", 26));
+      if (a.amount().currency_code() != currency) {
+        return InvalidArgument(field + ".amount.currency_code", absl::StrCat("must be the ledger's ", currency));
+      }
+      requested.push_back({a.installment_id(), a.amount().amount_minor()});
+    }
+    v1::Payment payment;
+    payment.set_payment_id(ids_.Next());
+    payment.set_ledger_id(req->ledger_id());
+    payment.set_method(req->method() == v1::PAYMENT_METHOD_UNSPECIFIED ? v1::PAYMENT_METHOD_BANK_TRANSFER
+                                                                        : req->method());
+    return store_.PostUnposted(m, req->unposted_id(), payment, requested, options_.allocation_order,
+                               [&](const v1::UnpostedPayment& u) { *resp = u; });
+  });
+}
+
+grpc::Status CollectionsServiceImpl::ReconcileLedgers(grpc::ServerContextBase* ctx, const v1::ReconcileLedgersRequest* req,
+                                                      v1::ReconciliationReport* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->statement_reference(), "statement_reference", 128));
+    if (!req->has_period_start()) return InvalidArgument("period_start", "is required");
+    if (!req->has_period_end()) return InvalidArgument("period_end", "is required");
+    ReconciliationRecord header;
+    CAREOPS_ASSIGN_OR_RETURN(header.period_start, FromProto(req->period_start(), "period_start"));
+    CAREOPS_ASSIGN_OR_RETURN(header.period_end, FromProto(req->period_end(), "period_end"));
+    if (header.period_end < header.period_start) return InvalidArgument("period_end", "must not be before period_start");
+    if (req->rows_size() == 0) return InvalidArgument("rows", "must have at least one row");
+    if (req->rows_size() > kMaxBatchRows) {
+      return InvalidArgument("rows", absl::StrCat("must have at most ", kMaxBatchRows, " rows"));
+    }
+    std::vector<StatementInput> rows;
+    std::map<std::string, int> seen;
+    for (int i = 0; i < req->rows_size(); ++i) {
+      const v1::StatementRow& r = req->rows(i);
+      const std::string f = absl::StrCat("rows[", i, "]");
+      CAREOPS_RETURN_IF_ERROR(RequireId(r.ledger_id(), f + ".ledger_id", 26));
+      if (!seen.emplace(r.ledger_id(), i).second) {
+        return InvalidArgument(f + ".ledger_id", absl::StrCat("repeats row ", seen[r.ledger_id()]));
+      }
+      if (!r.has_expected_balance() && r.expected_payments_size() == 0) {
+        return InvalidArgument(f, "must give expected_balance or expected_payments");
+      }
+      StatementInput in;
+      in.ledger.ledger_id = r.ledger_id();
+      auto currency_of = [&](const common::v1::Money& money, const std::string& field) -> absl::Status {
+        if (!IsKnownCurrency(money.currency_code())) {
+          return InvalidArgument(field + ".currency_code", "must be a known ISO-4217 code");
+        }
+        if (!in.currency.empty() && money.currency_code() != in.currency) {
+          return InvalidArgument(field + ".currency_code", absl::StrCat("must be the row's ", in.currency));
+        }
+        in.currency = money.currency_code();
+        return absl::OkStatus();
+      };
+      if (r.has_expected_balance()) {
+        CAREOPS_RETURN_IF_ERROR(currency_of(r.expected_balance(), f + ".expected_balance"));
+        CAREOPS_RETURN_IF_ERROR(ValidateMoney(FromProto(r.expected_balance()), f + ".expected_balance"));
+        in.ledger.expected_balance_minor = r.expected_balance().amount_minor();
+      }
+      std::map<std::string, int> references;
+      for (int k = 0; k < r.expected_payments_size(); ++k) {
+        const v1::ExpectedPayment& p = r.expected_payments(k);
+        const std::string pf = absl::StrCat(f, ".expected_payments[", k, "]");
+        CAREOPS_RETURN_IF_ERROR(RequireId(p.reference(), pf + ".reference", 128));
+        if (!references.emplace(p.reference(), k).second) {
+          return InvalidArgument(pf + ".reference", absl::StrCat("repeats payment ", references[p.reference()]));
+        }
+        if (!p.has_amount()) return InvalidArgument(pf + ".amount", "is required");
+        CAREOPS_RETURN_IF_ERROR(currency_of(p.amount(), pf + ".amount"));
+        if (p.amount().amount_minor() <= 0) return InvalidArgument(pf + ".amount.amount_minor", "must be greater than zero");
+        CAREOPS_RETURN_IF_ERROR(ValidateMoney(FromProto(p.amount()), pf + ".amount"));
+        if (!p.has_payment_date()) return InvalidArgument(pf + ".payment_date", "is required");
+        CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay day, FromProto(p.payment_date(), pf + ".payment_date"));
+        in.ledger.expected_payments.push_back({p.reference(), p.amount().amount_minor(), day});
+      }
+      rows.push_back(std::move(in));
+    }
+    header.report_id = ids_.Next();
+    header.statement_reference = req->statement_reference();
+    return store_.Reconcile(m, header, rows,
+                            [&](const ReconciliationRecord& rec) { return RenderReport(rec, true, resp); });
+  });
+}
+
+grpc::Status CollectionsServiceImpl::GetReconciliationReport(grpc::ServerContextBase* ctx,
+                                                             const v1::GetReconciliationReportRequest* req,
+                                                             v1::ReconciliationReport* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->report_id(), "report_id", 26));
+    CAREOPS_ASSIGN_OR_RETURN(ReconciliationRecord rec, store_.GetReconciliation(req->report_id()));
+    return RenderReport(rec, true, resp);
+  });
+}
+
+grpc::Status CollectionsServiceImpl::ListReconciliationReports(grpc::ServerContextBase* ctx,
+                                                               const v1::ListReconciliationReportsRequest* req,
+                                                               v1::ListReconciliationReportsResponse* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    if (req->limit() < 0 || req->limit() > 200) return InvalidArgument("limit", "must be 0..200 (0: 20)");
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<ReconciliationRecord> recs,
+                             store_.ListReconciliations(req->limit() == 0 ? 20 : req->limit()));
+    for (const ReconciliationRecord& rec : recs) {
+      CAREOPS_RETURN_IF_ERROR(RenderReport(rec, false, resp->add_reports()));
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsServiceImpl::ExportReconciliationReport(grpc::ServerContextBase* ctx,
+                                                                const v1::ExportReconciliationReportRequest* req,
+                                                                v1::ReconciliationCsv* resp) {
+  return rpc_.Read(ctx, __func__, [&](const Call&) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->report_id(), "report_id", 26));
+    CAREOPS_ASSIGN_OR_RETURN(ReconciliationRecord rec, store_.GetReconciliation(req->report_id()));
+    std::string csv =
+        "ledger_id,kind,subject,reference,currency,statement_amount,ledger_amount,difference,statement_date,"
+        "ledger_date\r\n";
+    for (const Difference& d : rec.differences) {
+      absl::StrAppend(&csv, CsvField(d.ledger_id), ",", CsvField(DifferenceKindName(d.kind)), ",",
+                      CsvField(d.subject), ",", CsvField(d.reference), ",", CsvField(d.currency), ",",
+                      CsvAmount(d.currency, d.statement_minor), ",", CsvAmount(d.currency, d.ledger_minor), ",",
+                      CsvAmount(d.currency, d.difference_minor()), ",",
+                      d.statement_date ? ToSqlDate(*d.statement_date) : "", ",",
+                      d.ledger_date ? ToSqlDate(*d.ledger_date) : "", "\r\n");
+    }
+    std::string safe;
+    for (char c : rec.statement_reference) {
+      safe.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_');
+    }
+    resp->set_report_id(rec.report_id);
+    resp->set_file_name(absl::StrCat("reconciliation-", safe, "-", rec.report_id, ".csv"));
+    resp->set_csv(std::move(csv));
     return absl::OkStatus();
   });
 }

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "careops/collections/v1/collections.grpc.pb.h"
+#include "common/business_days.h"
 #include "common/ids.h"
 #include "common/outbox_relay.h"
 #include "common/pooled_service.h"
@@ -32,6 +33,12 @@ struct CollectionsOptions {
   // The text of each rung kind's notices (DefaultNoticeTemplate when absent);
   // checked by ValidateNoticeTemplates at start.
   std::map<RungKind, std::string> templates;
+  // A deposit line is auto-posted only when its best candidate's reference
+  // matches and its score is above this (--unposted_auto_post_above; the
+  // highest score, 100, never is).
+  int unposted_auto_post_above = kMatchMaxScore;
+  // Whose "today" a request without `as_of` means (--business_tz).
+  BusinessCalendar calendar;
 };
 
 // INVALID_ARGUMENT naming notice_templates for a template with an unknown
@@ -83,6 +90,23 @@ class CollectionsServiceImpl final {
                                             v1::AccountCollectionsSummary* resp);
   grpc::Status GetMonthlyCollectionsSummary(grpc::ServerContextBase* ctx, const v1::GetMonthlyCollectionsSummaryRequest* req,
                                             v1::MonthlyCollectionsSummary* resp);
+
+  grpc::Status IngestUnpostedPayments(grpc::ServerContextBase* ctx, const v1::IngestUnpostedPaymentsRequest* req,
+                                      v1::IngestUnpostedPaymentsResponse* resp);
+  grpc::Status ListUnpostedPayments(grpc::ServerContextBase* ctx, const v1::ListUnpostedPaymentsRequest* req,
+                                    v1::ListUnpostedPaymentsResponse* resp);
+  grpc::Status ListMatchCandidates(grpc::ServerContextBase* ctx, const v1::ListMatchCandidatesRequest* req,
+                                   v1::ListMatchCandidatesResponse* resp);
+  grpc::Status PostUnpostedPayment(grpc::ServerContextBase* ctx, const v1::PostUnpostedPaymentRequest* req,
+                                   v1::UnpostedPayment* resp);
+  grpc::Status ReconcileLedgers(grpc::ServerContextBase* ctx, const v1::ReconcileLedgersRequest* req,
+                                v1::ReconciliationReport* resp);
+  grpc::Status GetReconciliationReport(grpc::ServerContextBase* ctx, const v1::GetReconciliationReportRequest* req,
+                                       v1::ReconciliationReport* resp);
+  grpc::Status ListReconciliationReports(grpc::ServerContextBase* ctx, const v1::ListReconciliationReportsRequest* req,
+                                         v1::ListReconciliationReportsResponse* resp);
+  grpc::Status ExportReconciliationReport(grpc::ServerContextBase* ctx, const v1::ExportReconciliationReportRequest* req,
+                                          v1::ReconciliationCsv* resp);
 
   // The scheduled daily aging run and RunAging share this.
   absl::StatusOr<AgingRunResult> AgeAll(absl::CivilDay as_of);

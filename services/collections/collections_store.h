@@ -35,6 +35,7 @@
 #include "services/collections/dunning_outbox.h"
 #include "services/collections/dunning_rules.h"
 #include "services/collections/notice_delivery.h"
+#include "services/collections/reconciliation_rules.h"
 
 namespace careops::collections {
 
@@ -103,6 +104,36 @@ struct DunningRunResult {
   std::vector<std::string> intent_keys;  // written by this run, to deliver after it
 };
 
+// What an ingest does with a deposit line it recorded: post it to `ledger_id`
+// as payment `payment_id` (auto-post), oldest due first.
+struct AutoPost {
+  std::string ledger_id, payment_id;
+  int score = 0;
+};
+
+struct UnpostedIngestOutcome {
+  v1::UnpostedOutcome outcome = v1::UNPOSTED_OUTCOME_RECORDED;
+  std::string unposted_id, ledger_id, payment_id;
+};
+
+// Decides a recorded line's auto-post from its candidates (nullopt: leave it OPEN).
+using AutoPostDecision =
+    std::function<std::optional<AutoPost>(const v1::UnpostedPayment&, const std::vector<MatchLedger>&)>;
+
+// One statement row with the currency its amounts are in.
+struct StatementInput {
+  StatementLedger ledger;
+  std::string currency;
+};
+
+struct ReconciliationRecord {
+  std::string report_id, statement_reference, created_by;
+  absl::CivilDay period_start, period_end;
+  int ledgers = 0, difference_count = 0;
+  absl::Time created_at;
+  std::vector<Difference> differences;  // empty in a list
+};
+
 class CollectionsStore {
  public:
   virtual ~CollectionsStore() = default;
@@ -139,7 +170,11 @@ class CollectionsStore {
       const std::function<void(const std::vector<BankReturnOutcome>&)>& render) = 0;
   virtual absl::StatusOr<std::vector<v1::Payment>> ListPayments(const std::string& ledger_id) = 0;
 
-  virtual absl::StatusOr<AgingInputs> GetAgingInputs(const std::string& ledger_id) = 0;
+  // The ledger's open items and pauses; with `as_of`, the balances on that day
+  // as known now (payments dated after it do not count; one given back since
+  // never counted).
+  virtual absl::StatusOr<AgingInputs> GetAgingInputs(const std::string& ledger_id,
+                                                     std::optional<absl::CivilDay> as_of) = 0;
   virtual absl::Status AddPause(const Mutation& m, const v1::Pause& pause,
                                 const std::function<void(const v1::Pause&)>& render) = 0;
   // Ages every ledger with `age` on `as_of`, each in its own transaction under
@@ -201,6 +236,44 @@ class CollectionsStore {
 
   virtual absl::Status EndPause(const Mutation& m, const std::string& pause_id, absl::CivilDay end_date,
                                 const std::function<void(const v1::Pause&)>& render) = 0;
+
+  // ---- Unposted payments.
+  // Records each line (validated, id set) unless its bank_reference is known
+  // (DUPLICATE, naming the line recorded before), all in one transaction; then
+  // asks `decide` with the line's candidates (MatchCandidates) and, when it
+  // says so, posts it under the ledger's lock like PostPayment. A line the
+  // ledger cannot take (it owes less now) stays OPEN.
+  virtual absl::Status IngestUnposted(const Mutation& m, const std::vector<v1::UnpostedPayment>& rows,
+                                      const ComponentOrder& order, const AutoPostDecision& decide,
+                                      const std::function<void(const std::vector<UnpostedIngestOutcome>&)>& render) = 0;
+  virtual absl::StatusOr<v1::UnpostedPayment> GetUnposted(const std::string& unposted_id) = 0;
+  virtual absl::StatusOr<std::vector<v1::UnpostedPayment>> ListUnposted(bool include_posted, int limit) = 0;
+  // The ledgers a line may belong to (see ListMatchCandidates in the proto),
+  // each with its open installments; at most `limit`.
+  virtual absl::StatusOr<std::vector<MatchLedger>> MatchCandidates(const v1::UnpostedPayment& line, int limit) = 0;
+  // Posts an OPEN line to `payment.ledger_id()` as `payment` (id, ledger and
+  // method set; amount, date and reference come from the line). NOT_FOUND for
+  // an unknown line or ledger; FAILED_PRECONDITION for a line already POSTED;
+  // INVALID_ARGUMENT for a ledger in another currency or the allocation rules.
+  virtual absl::Status PostUnposted(const Mutation& m, const std::string& unposted_id, v1::Payment payment,
+                                    const std::vector<RequestedAllocation>& requested, const ComponentOrder& order,
+                                    const std::function<void(const v1::UnpostedPayment&)>& render) = 0;
+  // OPEN lines: the unposted payments gauge.
+  virtual absl::StatusOr<int64_t> OpenUnpostedCount() = 0;
+
+  // ---- Reconciliation.
+  // Compares each row with its ledger as it is in this transaction
+  // (ReconcileLedger), stores the report with its differences and renders it
+  // as stored. INVALID_ARGUMENT naming rows[i] for amounts in another currency
+  // than the ledger's (nothing is stored).
+  virtual absl::Status Reconcile(const Mutation& m, const ReconciliationRecord& header,
+                                 const std::vector<StatementInput>& rows,
+                                 const std::function<absl::Status(const ReconciliationRecord&)>& render) = 0;
+  virtual absl::StatusOr<ReconciliationRecord> GetReconciliation(const std::string& report_id) = 0;
+  // Newest first, without differences.
+  virtual absl::StatusOr<std::vector<ReconciliationRecord>> ListReconciliations(int limit) = 0;
+  // The latest report's differences by kind name: the reconciliation gauge.
+  virtual absl::StatusOr<std::map<std::string, int64_t>> LatestDifferencesByKind() = 0;
 };
 
 }  // namespace careops::collections

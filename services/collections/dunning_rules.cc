@@ -173,6 +173,26 @@ std::string BalanceReminderSubject(const std::string& installment_id, int64_t le
   return absl::StrCat("balance/", installment_id, "/", lead);
 }
 
+std::vector<std::string> ReopenedNotices(const std::vector<NoticeRecord>& notices,
+                                         const std::vector<OpenItem>& open_items) {
+  std::set<std::string> owing;
+  for (const OpenItem& item : open_items) {
+    if (item.total() > 0) owing.insert(item.installment_id);
+  }
+  std::vector<std::string> out;
+  for (const NoticeRecord& n : notices) {
+    if (n.state != NoticeState::kResolved) continue;
+    if (std::any_of(n.covered.begin(), n.covered.end(), [&](const std::string& id) { return owing.count(id) > 0; })) {
+      out.push_back(n.notice_id);
+    }
+  }
+  return out;
+}
+
+bool ResumeEpisode(int reopened_episode, int current_episode, int current_episode_notices) {
+  return reopened_episode < current_episode && current_episode_notices == 0;
+}
+
 std::vector<std::string> PaidNotices(const std::vector<NoticeRecord>& notices,
                                      const std::vector<OpenItem>& open_items) {
   std::set<std::string> owing;
@@ -307,6 +327,48 @@ absl::StatusOr<std::string> RenderTemplate(std::string_view text, const std::map
     out.append(it->second);
     i = close + 1;
   }
+  return out;
+}
+
+absl::StatusOr<std::map<RungKind, std::string>> ParseNoticeTemplates(std::string_view text) {
+  std::map<RungKind, std::string> out;
+  std::optional<RungKind> current;
+  size_t line_no = 0;
+  auto finish = [&] {
+    if (!current) return;
+    std::string& body = out[*current];
+    if (!body.empty() && body.back() == '\n') body.pop_back();
+  };
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);  // the file's last line break ends no line
+  for (std::string_view line : SplitAny(text, "\n", false)) {
+    ++line_no;
+    std::string_view trimmed = line;
+    while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t' || trimmed.back() == '\r')) {
+      trimmed.remove_suffix(1);
+    }
+    if (trimmed.size() > 2 && trimmed.front() == '[' && trimmed.back() == ']') {
+      finish();
+      std::optional<RungKind> kind = ParseRungKind(trimmed.substr(1, trimmed.size() - 2));
+      if (!kind) {
+        return InvalidArgument("notice_templates_file",
+                               absl::StrCat("line ", line_no, ": unknown rung kind ", std::string(trimmed)));
+      }
+      if (out.count(*kind) > 0) {
+        return InvalidArgument("notice_templates_file",
+                               absl::StrCat("line ", line_no, ": ", std::string(trimmed), " repeats"));
+      }
+      current = kind;
+      out[*kind];
+      continue;
+    }
+    if (!current) {
+      if (trimmed.empty() || trimmed.front() == '#') continue;
+      return InvalidArgument("notice_templates_file",
+                             absl::StrCat("line ", line_no, ": text before the first [RUNG] header"));
+    }
+    absl::StrAppend(&out[*current], Abs(line), "\n");
+  }
+  finish();
   return out;
 }
 

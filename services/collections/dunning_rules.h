@@ -147,6 +147,20 @@ std::string BalanceReminderSubject(const std::string& installment_id, int64_t le
 // (absent from `open_items`).
 std::vector<std::string> PaidNotices(const std::vector<NoticeRecord>& notices, const std::vector<OpenItem>& open_items);
 
+// A payment given back (a bounced check, a reversal, an un-apply) makes what
+// it paid owed again; a notice it had RESOLVED asked for that money, so it is
+// reopened (ISSUED again) rather than the ladder starting over: the RESOLVED
+// notices among `notices` with a covered installment owing again. A WITHDRAWN
+// Notice of Cancellation is not reopened (the account was reinstated; the
+// next dunning run goes on from the ladder as it stands).
+std::vector<std::string> ReopenedNotices(const std::vector<NoticeRecord>& notices,
+                                         const std::vector<OpenItem>& open_items);
+
+// Whether the ladder goes back to a reopened notice's episode: only when the
+// ledger has moved on to a later episode that has no ladder notice yet, so
+// the next rung follows the reopened one instead of a first notice again.
+bool ResumeEpisode(int reopened_episode, int current_episode, int current_episode_notices);
+
 // See the header comment. FAILED_PRECONDITION only when the interest or a total
 // would leave the Money range.
 absl::StatusOr<DunningDecision> DecideDunning(const DunningInputs& in, const DunningLadder& ladder,
@@ -166,6 +180,16 @@ absl::StatusOr<std::string> RenderTemplate(std::string_view text, const std::map
 // as_of, days_past_due, outstanding, fee, interest, total, installments,
 // due_date (reminders), grace_until (NoC).
 std::string_view DefaultNoticeTemplate(RungKind kind);
+// Notice templates from a file (--notice_templates_file): sections headed by a
+// line "[<rung kind>]" ("[FIRST_NOTICE]", "[NOTICE_OF_CANCELLATION]", ...), each
+// holding the template text up to the next header, its last line break
+// dropped; a rung kind without a section keeps its built-in template. Lines
+// before the first header must be blank or start with '#'. INVALID_ARGUMENT
+// naming notice_templates_file for an unknown or repeated rung kind or text
+// before the first header. The placeholders are checked separately
+// (ValidateNoticeTemplates).
+absl::StatusOr<std::map<RungKind, std::string>> ParseNoticeTemplates(std::string_view text);
+
 // The placeholder names every template may use.
 const std::set<std::string>& NoticeTemplateFields();
 

@@ -285,5 +285,40 @@ TEST(RenderTemplate, ReplacesFieldsAndRefusesUnknownOnes) {
   }
 }
 
+TEST(ReopenedNotices, AResolvedNoticeWhoseInstallmentOwesAgainIsReopened) {
+  NoticeRecord resolved{"n1", RungKind::kFirst, 1, 1, absl::CivilDay(2026, 1, 14), NoticeState::kResolved, {}, {"i1"}};
+  NoticeRecord other{"n2", RungKind::kFirst, 1, 1, absl::CivilDay(2026, 1, 14), NoticeState::kResolved, {}, {"i2"}};
+  NoticeRecord withdrawn{"n3", RungKind::kCancellation, 1, 4, absl::CivilDay(2026, 4, 4), NoticeState::kWithdrawn,
+                         absl::CivilDay(2026, 4, 19), {"i1"}};
+  NoticeRecord issued{"n4", RungKind::kSecond, 1, 2, absl::CivilDay(2026, 2, 3), NoticeState::kIssued, {}, {"i1"}};
+  OpenItem owing;
+  owing.installment_id = "i1";
+  owing.outstanding = {0, 0, 100};
+  EXPECT_EQ(ReopenedNotices({resolved, other, withdrawn, issued}, {owing}), std::vector<std::string>{"n1"});
+  EXPECT_TRUE(ReopenedNotices({resolved}, {}).empty());
+}
+
+TEST(ResumeEpisode, OnlyWhenTheLaterEpisodeHasNoLadderNoticeYet) {
+  EXPECT_TRUE(ResumeEpisode(1, 2, 0));
+  EXPECT_FALSE(ResumeEpisode(1, 2, 1));
+  EXPECT_FALSE(ResumeEpisode(2, 2, 0));
+}
+
+TEST(ParseNoticeTemplates, SectionsByRungKindAndRefusals) {
+  absl::StatusOr<std::map<RungKind, std::string>> t = ParseNoticeTemplates(
+      "# our wording\n\n[FIRST_NOTICE]\nDear {account_name},\nplease pay {total}.\n"
+      "[NOTICE_OF_CANCELLATION]\nCancelled on {grace_until}.\n");
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(t->size(), 2u);
+  EXPECT_EQ(t->at(RungKind::kFirst), "Dear {account_name},\nplease pay {total}.");
+  EXPECT_EQ(t->at(RungKind::kCancellation), "Cancelled on {grace_until}.");
+  EXPECT_EQ(ParseNoticeTemplates("[FIFTH_NOTICE]\nx\n").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseNoticeTemplates("[FIRST_NOTICE]\na\n[FIRST_NOTICE]\nb\n").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::Status before = ParseNoticeTemplates("hello\n[FIRST_NOTICE]\nx\n").status();
+  EXPECT_EQ(before.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(before.message().find("notice_templates_file"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace careops::collections

@@ -1,6 +1,10 @@
 // careops-collections: the collections service binary. Flags and wiring only;
 // the rules are in collections_rules.h, the SQL in mysql_collections_store.cc,
 // the RPCs in collections_service.h.
+#include <fstream>
+#include <iterator>
+#include <map>
+
 #include "common/clock.h"
 #include "common/rpc.h"
 #include "common/server.h"
@@ -59,6 +63,16 @@ int main(int argc, char** argv) {
   flags.Duration("outbox_max_backoff", &outbox_max_backoff,
                  "the longest wait between two deliveries of an intent membership did not take");
 
+  int64_t unposted_auto_post_above = collections::kMatchMaxScore;
+  flags.Int("unposted_auto_post_above", &unposted_auto_post_above, 0, collections::kMatchMaxScore,
+            "auto-post a deposit line when its best match's reference names the ledger and its score (0..100) is "
+            "above this; 100: never");
+
+  std::string templates_file;
+  flags.String("notice_templates_file", &templates_file,
+               "notice texts: [FIRST_NOTICE], [SECOND_NOTICE], ... sections with {field} placeholders; empty: built-in");
+  std::map<collections::RungKind, std::string> templates;
+
   absl::StatusOr<collections::ComponentOrder> order;
   absl::StatusOr<collections::AgingBuckets> aging;
   absl::StatusOr<collections::DunningLadder> ladder;
@@ -70,6 +84,15 @@ int main(int argc, char** argv) {
     if (!aging.ok()) return aging.status();
     ladder = collections::DunningLadder::Parse(ladder_text);
     if (!ladder.ok()) return ladder.status();
+    if (!templates_file.empty()) {
+      std::ifstream in(templates_file);
+      if (!in) return absl::InvalidArgumentError("notice_templates_file: cannot be read");
+      const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      absl::StatusOr<std::map<collections::RungKind, std::string>> parsed = collections::ParseNoticeTemplates(text);
+      if (!parsed.ok()) return parsed.status();
+      templates = *std::move(parsed);
+      if (auto s = collections::ValidateNoticeTemplates(templates); !s.ok()) return s;
+    }
     if (outbox_lease <= config.peer_deadline) {
       return absl::InvalidArgumentError("outbox_lease: must be longer than peer_deadline");
     }
@@ -111,9 +134,11 @@ int main(int argc, char** argv) {
   collections::RegisterNoticeCompletions(relay, store);
   RpcKit rpc(rt.authenticator(), *access, rt.clock());
   collections::CollectionsServiceImpl service(store, *membership, relay, rpc,
-                                              {*order, *aging, grace_days, *ladder, {}});
+                                              {*order, *aging, grace_days, *ladder, templates,
+                                               static_cast<int>(unposted_auto_post_above), config.calendar});
   collections::CollectionsMetrics metrics(*rt.registry(), *aging);
-  auto today = [&rt] { return absl::ToCivilDay(rt.clock().Now(), absl::UTCTimeZone()); };
+  // The business's date (--business_tz), like claims and membership.
+  auto today = [&rt, &config] { return config.calendar.DayOf(rt.clock().Now()); };
   if (auto s = metrics.Refresh(store, today()); !s.ok()) {
     log::Warn("collections gauges not refreshed", {{"error", s.ToString()}});
   }

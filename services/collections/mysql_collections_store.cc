@@ -4,8 +4,11 @@
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 
+#include <algorithm>
+#include <array>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -15,6 +18,7 @@
 #include "common/ids.h"
 #include "common/mysql/batch.h"
 #include "common/mysql/mutation_runner.h"
+#include "common/mysql/row.h"
 #include "common/outbox.h"
 #include "common/proto_time.h"
 #include "common/status.h"
@@ -204,6 +208,90 @@ constexpr char kCollectedInPeriod[] =
     "SELECT l.currency, COALESCE(SUM(p.amount_minor), 0) FROM payments p JOIN ledgers l ON l.ledger_id = p.ledger_id"
     " WHERE p.status = 'POSTED' AND p.payment_date BETWEEN ? AND ? GROUP BY l.currency";
 
+// ---- Unposted payments (V007__unposted_payments.sql).
+#define UNPOSTED_COLUMNS                                                                                    \
+  "unposted_id, bank_reference, payer_name, reference_text, currency, amount_minor, deposit_date, status," \
+  " ledger_id, payment_id, auto_posted, score"
+constexpr char kInsertUnposted[] =
+    "INSERT INTO unposted_payments (unposted_id, bank_reference, payer_name, reference_text, currency, amount_minor,"
+    " deposit_date, status, received_by, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'OPEN', ?, ?)";
+constexpr char kUnpostedByBankReference[] = "SELECT unposted_id FROM unposted_payments WHERE bank_reference = ?";
+constexpr char kSelectUnposted[] = "SELECT " UNPOSTED_COLUMNS " FROM unposted_payments WHERE unposted_id = ?";
+constexpr char kLockUnposted[] =
+    "SELECT " UNPOSTED_COLUMNS " FROM unposted_payments WHERE unposted_id = ? FOR UPDATE";
+constexpr char kListUnposted[] =
+    "SELECT " UNPOSTED_COLUMNS " FROM unposted_payments WHERE (? = 1 OR status = 'OPEN')"
+    " ORDER BY deposit_date, unposted_id LIMIT ?";
+constexpr char kMarkUnpostedPosted[] =
+    "UPDATE unposted_payments SET status = 'POSTED', ledger_id = ?, payment_id = ?, auto_posted = ?, score = ?,"
+    " posted_by = ?, posted_at = ? WHERE unposted_id = ? AND status = 'OPEN'";
+constexpr char kOpenUnpostedCount[] = "SELECT COUNT(*) FROM unposted_payments WHERE status = 'OPEN'";
+// Candidate ledgers: named by the reference (ledger id or installment number),
+// the payer's name (letters and digits, lower case), or an installment whose
+// balance is the amount.
+constexpr char kCandidatesByIdHead[] = "SELECT ledger_id FROM ledgers WHERE ledger_id IN (";
+constexpr char kCandidatesByNumberHead[] = "SELECT DISTINCT ledger_id FROM installments WHERE number IN (";
+constexpr char kCandidatesByName[] =
+    "SELECT ledger_id FROM ledgers WHERE currency = ? AND REGEXP_REPLACE(LOWER(account_name), '[^a-z0-9]', '') = ?"
+    " ORDER BY ledger_id LIMIT ?";
+constexpr char kCandidatesByAmount[] =
+    "SELECT DISTINCT i.ledger_id FROM installments i JOIN ledgers l ON l.ledger_id = i.ledger_id"
+    " WHERE l.currency = ? AND (i.fee_minor + i.interest_minor + i.principal_minor)"
+    " - (i.paid_fee_minor + i.paid_interest_minor + i.paid_principal_minor) = ? ORDER BY i.ledger_id LIMIT ?";
+constexpr char kMatchLedger[] = "SELECT account_id, account_name, currency FROM ledgers WHERE ledger_id = ?";
+constexpr char kMatchOpenItems[] =
+    "SELECT installment_id, number, kind, due_date, fee_minor - paid_fee_minor, interest_minor - paid_interest_minor,"
+    " principal_minor - paid_principal_minor FROM installments WHERE ledger_id = ?"
+    " AND fee_minor + interest_minor + principal_minor > paid_fee_minor + paid_interest_minor + paid_principal_minor"
+    " ORDER BY due_date, number";
+
+// ---- Reconciliation (V008__reconciliation.sql).
+constexpr char kLedgerOutstanding[] =
+    "SELECT COALESCE(SUM(fee_minor + interest_minor + principal_minor"
+    " - paid_fee_minor - paid_interest_minor - paid_principal_minor), 0) FROM installments WHERE ledger_id = ?";
+constexpr char kPostedWithReference[] =
+    "SELECT reference, amount_minor, payment_date FROM payments WHERE ledger_id = ? AND status = 'POSTED'"
+    " AND reference IS NOT NULL ORDER BY payment_date, reference";
+constexpr char kInsertReconciliation[] =
+    "INSERT INTO reconciliation_reports (report_id, statement_reference, period_start, period_end, ledgers,"
+    " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
+constexpr char kInsertDifference[] =
+    "INSERT INTO reconciliation_differences (report_id, seq, ledger_id, kind, subject, reference, currency,"
+    " statement_minor, ledger_minor, statement_date, ledger_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+#define RECONCILIATION_COLUMNS                                                                          \
+  "r.report_id, r.statement_reference, r.period_start, r.period_end, r.ledgers, r.created_by, r.created_at," \
+  " (SELECT COUNT(*) FROM reconciliation_differences d WHERE d.report_id = r.report_id)"
+constexpr char kSelectReconciliation[] =
+    "SELECT " RECONCILIATION_COLUMNS " FROM reconciliation_reports r WHERE r.report_id = ?";
+constexpr char kListReconciliations[] =
+    "SELECT " RECONCILIATION_COLUMNS " FROM reconciliation_reports r ORDER BY r.created_at DESC, r.report_id DESC"
+    " LIMIT ?";
+constexpr char kSelectDifferences[] =
+    "SELECT ledger_id, kind, subject, reference, currency, statement_minor, ledger_minor, statement_date,"
+    " ledger_date FROM reconciliation_differences WHERE report_id = ? ORDER BY seq";
+constexpr char kLatestDifferencesByKind[] =
+    "SELECT d.kind, COUNT(*) FROM reconciliation_differences d JOIN (SELECT report_id FROM reconciliation_reports"
+    " ORDER BY created_at DESC, report_id DESC LIMIT 1) latest ON latest.report_id = d.report_id GROUP BY d.kind";
+
+// ---- Reopening notices a given-back payment had resolved.
+constexpr char kResolvedNotices[] =
+    "SELECT n.notice_id, n.episode, ni.installment_id FROM notices n"
+    " JOIN notice_installments ni ON ni.notice_id = n.notice_id"
+    " WHERE n.ledger_id = ? AND n.status = 'RESOLVED' ORDER BY n.notice_id";
+constexpr char kReopenNotice[] =
+    "UPDATE notices SET status = 'ISSUED', resolved_on = NULL WHERE notice_id = ? AND status = 'RESOLVED'";
+constexpr char kLedgerEpisode[] = "SELECT dunning_episode FROM ledgers WHERE ledger_id = ?";
+constexpr char kEpisodeLadderNotices[] =
+    "SELECT COUNT(*) FROM notices WHERE ledger_id = ? AND episode = ? AND sequence > 0";
+constexpr char kSetEpisode[] = "UPDATE ledgers SET dunning_episode = ? WHERE ledger_id = ?";
+
+// What still-POSTED payments dated after a day paid, by installment and component.
+constexpr char kPaidAfter[] =
+    "SELECT a.installment_id, a.component, SUM(a.amount_minor) FROM allocations a"
+    " JOIN payments p ON p.payment_id = a.payment_id"
+    " WHERE p.ledger_id = ? AND p.status = 'POSTED' AND a.reversed = 0 AND p.payment_date > ?"
+    " GROUP BY a.installment_id, a.component";
+
 // ---- Enum text: the value name without its prefix ("REGULAR", "BANK_TRANSFER").
 
 std::string Str(const sql::ResultSet& rs, int col) { return std::string(rs.getString(col)); }
@@ -352,16 +440,37 @@ absl::StatusOr<v1::Pause> ReadPause(const sql::ResultSet& rs) {
   return p;
 }
 
+// `paid_by` set: the balances as they were on that day, as known now: what
+// still-POSTED payments dated after it paid is owed again (a payment given back
+// since never paid, so a bounced check does not count on any day).
 absl::StatusOr<AgingInputs> LoadAgingInputs(mysql::Connection& conn, const std::string& ledger_id,
-                                            const std::string& currency) {
+                                            const std::string& currency,
+                                            std::optional<absl::CivilDay> paid_by = std::nullopt) {
   AgingInputs out;
   out.currency = currency;
+  std::map<std::string, std::array<int64_t, kComponents>> paid_later;
+  if (paid_by) {
+    mysql::Statement st(conn, kPaidAfter);
+    st.Add(ledger_id).Add(*paid_by);
+    CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+    while (rows.Next()) {
+      mysql::RowReader& r = rows.row();
+      const std::string installment_id = r.String();
+      const Component component = r.Mapped<Component>(ParseComponent);
+      const int64_t amount = r.Int64();
+      CAREOPS_RETURN_IF_ERROR(r.status());
+      paid_later[installment_id][static_cast<int>(component)] += amount;
+    }
+  }
   {
     auto& st = conn.Prepare(kSelectInstallments);
     st.setString(1, ledger_id);
     std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
     while (rs->next()) {
       CAREOPS_ASSIGN_OR_RETURN(OpenItem item, ReadOpenItem(*rs));
+      if (auto it = paid_later.find(item.installment_id); it != paid_later.end()) {
+        for (int c = 0; c < kComponents; ++c) item.outstanding[c] += it->second[c];
+      }
       if (item.total() > 0) out.open_items.push_back(std::move(item));
     }
   }
@@ -748,74 +857,87 @@ absl::StatusOr<std::vector<v1::ContactChange>> MysqlCollectionsStore::ListContac
   return out;
 }
 
+namespace {
+
+// Posts and allocates `payment` under the ledger's lock (taken here), settles
+// the notices it paid, and returns it as stored: PostPayment and the posting of
+// an unposted payment share it.
+absl::StatusOr<v1::Payment> PostPaymentIn(mysql::Connection& conn, const Mutation& m, const v1::Payment& payment,
+                                          const std::vector<RequestedAllocation>& requested,
+                                          const ComponentOrder& order) {
+  CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(conn, payment.ledger_id(), true));
+  if (!payment.reference().empty()) {
+    auto& st = conn.Prepare(kPaymentByReference);
+    st.setString(1, payment.ledger_id());
+    st.setString(2, payment.reference());
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    if (rs->next()) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("reference: ", Quote(payment.reference()), " was already posted as payment ", Str(*rs, 1)));
+    }
+  }
+  std::vector<OpenItem> items;
+  {
+    auto& st = conn.Prepare(kOpenInstallments);
+    st.setString(1, payment.ledger_id());
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    while (rs->next()) {
+      CAREOPS_ASSIGN_OR_RETURN(OpenItem item, ReadOpenItem(*rs));
+      items.push_back(std::move(item));
+    }
+  }
+  const int64_t amount = payment.amount().amount_minor();
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<AllocationLine> lines,
+                           requested.empty() ? AllocateOldestFirst(items, amount, order)
+                                             : AllocateAsRequested(items, requested, amount, order));
+  CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay paid_on, FromProto(payment.payment_date(), "payment_date"));
+  {
+    auto& st = conn.Prepare(kInsertPayment);
+    st.setString(1, payment.payment_id());
+    st.setString(2, payment.ledger_id());
+    st.setInt64(3, amount);
+    st.setString(4, ToSqlDate(paid_on));
+    st.setString(5, EnumShortName(payment.method()));
+    if (payment.reference().empty()) {
+      st.setNull(6, sql::DataType::VARCHAR);
+    } else {
+      st.setString(6, payment.reference());
+    }
+    st.setString(7, m.caller.user);
+    st.setString(8, ToSqlDatetime(m.now));
+    st.executeUpdate();
+  }
+  for (const AllocationLine& line : lines) {
+    auto& ins = conn.Prepare(kInsertAllocation);
+    ins.setString(1, payment.payment_id());
+    ins.setString(2, line.installment_id);
+    ins.setString(3, std::string(ComponentName(line.component)));
+    ins.setInt64(4, line.amount_minor);
+    ins.executeUpdate();
+    auto& pay = conn.Prepare(kPayInstallment);
+    pay.setInt64(1, line.component == Component::kFee ? line.amount_minor : 0);
+    pay.setInt64(2, line.component == Component::kInterest ? line.amount_minor : 0);
+    pay.setInt64(3, line.component == Component::kPrincipal ? line.amount_minor : 0);
+    pay.setString(4, line.installment_id);
+    pay.executeUpdate();
+  }
+  CAREOPS_RETURN_IF_ERROR(SettlePaidNotices(conn, m, payment.ledger_id(), paid_on));
+  Audit(conn, m, "payment.post", "payment", payment.payment_id());
+  auto& st = conn.Prepare(kLockPayment);
+  st.setString(1, payment.payment_id());
+  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+  if (!rs->next()) return absl::InternalError("payment vanished after insert");
+  return ReadPayment(conn, *rs, currency);
+}
+
+}  // namespace
+
 absl::Status MysqlCollectionsStore::PostPayment(const Mutation& m, const v1::Payment& payment,
                                                 const std::vector<RequestedAllocation>& requested,
                                                 const ComponentOrder& order,
                                                 const std::function<void(const v1::Payment&)>& render) {
   return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
-    CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(conn, payment.ledger_id(), true));
-    if (!payment.reference().empty()) {
-      auto& st = conn.Prepare(kPaymentByReference);
-      st.setString(1, payment.ledger_id());
-      st.setString(2, payment.reference());
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      if (rs->next()) {
-        return absl::AlreadyExistsError(
-            absl::StrCat("reference: ", Quote(payment.reference()), " was already posted as payment ", Str(*rs, 1)));
-      }
-    }
-    std::vector<OpenItem> items;
-    {
-      auto& st = conn.Prepare(kOpenInstallments);
-      st.setString(1, payment.ledger_id());
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      while (rs->next()) {
-        CAREOPS_ASSIGN_OR_RETURN(OpenItem item, ReadOpenItem(*rs));
-        items.push_back(std::move(item));
-      }
-    }
-    const int64_t amount = payment.amount().amount_minor();
-    CAREOPS_ASSIGN_OR_RETURN(std::vector<AllocationLine> lines,
-                             requested.empty() ? AllocateOldestFirst(items, amount, order)
-                                               : AllocateAsRequested(items, requested, amount, order));
-    CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay paid_on, FromProto(payment.payment_date(), "payment_date"));
-    {
-      auto& st = conn.Prepare(kInsertPayment);
-      st.setString(1, payment.payment_id());
-      st.setString(2, payment.ledger_id());
-      st.setInt64(3, amount);
-      st.setString(4, ToSqlDate(paid_on));
-      st.setString(5, EnumShortName(payment.method()));
-      if (payment.reference().empty()) {
-        st.setNull(6, sql::DataType::VARCHAR);
-      } else {
-        st.setString(6, payment.reference());
-      }
-      st.setString(7, m.caller.user);
-      st.setString(8, ToSqlDatetime(m.now));
-      st.executeUpdate();
-    }
-    for (const AllocationLine& line : lines) {
-      auto& ins = conn.Prepare(kInsertAllocation);
-      ins.setString(1, payment.payment_id());
-      ins.setString(2, line.installment_id);
-      ins.setString(3, std::string(ComponentName(line.component)));
-      ins.setInt64(4, line.amount_minor);
-      ins.executeUpdate();
-      auto& pay = conn.Prepare(kPayInstallment);
-      pay.setInt64(1, line.component == Component::kFee ? line.amount_minor : 0);
-      pay.setInt64(2, line.component == Component::kInterest ? line.amount_minor : 0);
-      pay.setInt64(3, line.component == Component::kPrincipal ? line.amount_minor : 0);
-      pay.setString(4, line.installment_id);
-      pay.executeUpdate();
-    }
-    CAREOPS_RETURN_IF_ERROR(SettlePaidNotices(conn, m, payment.ledger_id(), paid_on));
-    Audit(conn, m, "payment.post", "payment", payment.payment_id());
-    auto& st = conn.Prepare(kLockPayment);
-    st.setString(1, payment.payment_id());
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    if (!rs->next()) return absl::InternalError("payment vanished after insert");
-    CAREOPS_ASSIGN_OR_RETURN(v1::Payment stored, ReadPayment(conn, *rs, currency));
+    CAREOPS_ASSIGN_OR_RETURN(v1::Payment stored, PostPaymentIn(conn, m, payment, requested, order));
     render(stored);
     return absl::OkStatus();
   });
@@ -860,6 +982,67 @@ void GiveBack(mysql::Connection& conn, const Mutation& m, const std::string& pay
   st.executeUpdate();
 }
 
+// After a payment was given back (the caller holds the ledger lock): the
+// notices it had RESOLVED are ISSUED again (ReopenedNotices), and the ladder
+// resumes their episode when it had moved on to an empty one (ResumeEpisode).
+absl::Status ReopenUnpaidNotices(mysql::Connection& conn, const Mutation& m, const std::string& ledger_id) {
+  std::vector<NoticeRecord> resolved;
+  {
+    mysql::Statement st(conn, kResolvedNotices);
+    st.Add(ledger_id);
+    CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+    while (rows.Next()) {
+      mysql::RowReader& r = rows.row();
+      std::string id = r.String();
+      const int episode = r.Int();
+      std::string installment = r.String();
+      CAREOPS_RETURN_IF_ERROR(r.status());
+      if (resolved.empty() || resolved.back().notice_id != id) {
+        NoticeRecord n;
+        n.notice_id = std::move(id);
+        n.episode = episode;
+        n.state = NoticeState::kResolved;
+        resolved.push_back(std::move(n));
+      }
+      resolved.back().covered.push_back(std::move(installment));
+    }
+  }
+  if (resolved.empty()) return absl::OkStatus();
+  CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, LoadAgingInputs(conn, ledger_id, ""));
+  const std::vector<std::string> reopen = ReopenedNotices(resolved, in.open_items);
+  if (reopen.empty()) return absl::OkStatus();
+  int latest = 0;
+  for (const std::string& id : reopen) {
+    mysql::Statement st(conn, kReopenNotice);
+    st.Add(id);
+    CAREOPS_RETURN_IF_ERROR(st.Update().status());
+    Audit(conn, m, "notice.reopen", "notice", id, "a payment it was resolved by was given back");
+    for (const NoticeRecord& n : resolved) {
+      if (n.notice_id == id) latest = std::max(latest, n.episode);
+    }
+  }
+  int current = 0;
+  {
+    mysql::Statement st(conn, kLedgerEpisode);
+    st.Add(ledger_id);
+    CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+    if (!rows.Next()) return absl::OkStatus();
+    current = rows.row().Int();
+    CAREOPS_RETURN_IF_ERROR(rows.row().status());
+  }
+  int in_current = 0;
+  {
+    mysql::Statement st(conn, kEpisodeLadderNotices);
+    st.Add(ledger_id).Add(current);
+    CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+    if (rows.Next()) in_current = rows.row().Int();
+  }
+  if (!ResumeEpisode(latest, current, in_current)) return absl::OkStatus();
+  mysql::Statement st(conn, kSetEpisode);
+  st.Add(latest).Add(ledger_id);
+  return st.Update().status();
+}
+
 }  // namespace
 
 absl::Status MysqlCollectionsStore::ReversePayment(const Mutation& m, const std::string& payment_id, bool unapply_only,
@@ -890,6 +1073,7 @@ absl::Status MysqlCollectionsStore::ReversePayment(const Mutation& m, const std:
                                                         ", not POSTED"));
     }
     GiveBack(conn, m, payment_id, unapply_only ? "UNAPPLIED" : "REVERSED", reason);
+    CAREOPS_RETURN_IF_ERROR(ReopenUnpaidNotices(conn, m, ledger_id));
     Audit(conn, m, unapply_only ? "payment.unapply" : "payment.reverse", "payment", payment_id, reason);
     auto& st = conn.Prepare(kLockPayment);
     st.setString(1, payment_id);
@@ -962,6 +1146,7 @@ absl::Status MysqlCollectionsStore::IngestBankReturns(
         GiveBack(conn, m, payment_id, "REVERSED", absl::StrCat(kind, ": ", reason, " (", row.bank_reference(), ")"));
         Audit(conn, m, "payment.return", "payment", payment_id, reason);
         out.reversed_payment_id = payment_id;
+        CAREOPS_RETURN_IF_ERROR(ReopenUnpaidNotices(conn, m, row.ledger_id()));
       }
       if (!rows[i].fee_installment_id.empty()) {
         auto& st = conn.Prepare(kInsertInstallment);
@@ -1021,11 +1206,12 @@ absl::StatusOr<std::vector<v1::Payment>> MysqlCollectionsStore::ListPayments(con
   return out;
 }
 
-absl::StatusOr<AgingInputs> MysqlCollectionsStore::GetAgingInputs(const std::string& ledger_id) {
+absl::StatusOr<AgingInputs> MysqlCollectionsStore::GetAgingInputs(const std::string& ledger_id,
+                                                                   std::optional<absl::CivilDay> as_of) {
   AgingInputs out;
   CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& conn) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(conn, ledger_id, false));
-    CAREOPS_ASSIGN_OR_RETURN(out, LoadAgingInputs(conn, ledger_id, currency));
+    CAREOPS_ASSIGN_OR_RETURN(out, LoadAgingInputs(conn, ledger_id, currency, as_of));
     return absl::OkStatus();
   }));
   return out;
@@ -1050,7 +1236,7 @@ absl::StatusOr<bool> MysqlCollectionsStore::AgeOne(const std::string& ledger_id,
     } else {
       CAREOPS_ASSIGN_OR_RETURN(currency, LedgerCurrency(conn, ledger_id, true));
     }
-    CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, LoadAgingInputs(conn, ledger_id, currency));
+    CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, LoadAgingInputs(conn, ledger_id, currency, as_of));
     LedgerAging a = age(in);
     std::vector<InstallmentAging> subjects = {{"", a.days_past_due, a.bucket, a.outstanding_minor}};
     subjects.insert(subjects.end(), a.installments.begin(), a.installments.end());
@@ -1504,6 +1690,456 @@ absl::StatusOr<std::vector<std::pair<std::string, v1::MaturingBalance>>> MysqlCo
       *b.mutable_balance() = Minor(currency, rs->getInt64(9));
       out.emplace_back(currency, std::move(b));
     }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+// ---- Unposted payments ---------------------------------------------------------
+
+namespace {
+
+constexpr int kMaxReferenceWords = 20;
+
+absl::StatusOr<v1::UnpostedPayment> ReadUnposted(mysql::RowReader& r) {
+  v1::UnpostedPayment u;
+  u.set_unposted_id(r.String());
+  u.set_bank_reference(r.String());
+  u.set_payer_name(r.String());
+  u.set_reference_text(r.String());
+  const std::string currency = r.String();
+  *u.mutable_amount() = ToProto(r.Amount(currency));
+  *u.mutable_deposit_date() = ToProto(r.Date());
+  u.set_status(r.Enum<v1::UnpostedStatus>());
+  u.set_ledger_id(r.OptionalString().value_or(""));
+  u.set_payment_id(r.OptionalString().value_or(""));
+  u.set_auto_posted(r.Bool());
+  u.set_score(r.Int());
+  return u;
+}
+
+absl::StatusOr<v1::UnpostedPayment> LoadUnposted(mysql::Connection& conn, const std::string& unposted_id, bool lock) {
+  mysql::Statement st(conn, lock ? kLockUnposted : kSelectUnposted);
+  st.Add(unposted_id);
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::UnpostedPayment> rows,
+                           mysql::QueryAll<v1::UnpostedPayment>(st, ReadUnposted));
+  if (rows.empty()) {
+    return absl::NotFoundError(absl::StrCat("unposted_id: no unposted payment ", Quote(unposted_id)));
+  }
+  return rows.front();
+}
+
+absl::Status MarkPosted(mysql::Connection& conn, const Mutation& m, const std::string& unposted_id,
+                        const AutoPost& post, bool automatic) {
+  mysql::Statement st(conn, kMarkUnpostedPosted);
+  st.Add(post.ledger_id).Add(post.payment_id).Add(automatic).Add(post.score).Add(m.caller.user).Add(m.now).Add(
+      unposted_id);
+  CAREOPS_RETURN_IF_ERROR(st.Update().status());
+  Audit(conn, m, automatic ? "unposted.auto_post" : "unposted.post", "unposted_payment", unposted_id,
+        absl::StrCat("payment ", post.payment_id, " to ledger ", post.ledger_id));
+  return absl::OkStatus();
+}
+
+// The words of a reference that could be a ledger id or an installment number:
+// split at spaces and punctuation other than - _ / ., trailing dots dropped,
+// 3..64 characters, as written and upper-cased.
+std::vector<std::string> ReferenceWords(const std::string& text) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  std::string cur;
+  auto flush = [&] {
+    while (!cur.empty() && cur.back() == '.') cur.pop_back();
+    if (cur.size() >= 3 && cur.size() <= 64 && static_cast<int>(seen.size()) < 2 * kMaxReferenceWords) {
+      for (std::string w : {cur, absl::AsciiStrToUpper(cur)}) {
+        if (seen.insert(w).second) out.push_back(std::move(w));
+      }
+    }
+    cur.clear();
+  };
+  for (char c : text) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '/' || c == '.') {
+      cur.push_back(c);
+    } else {
+      flush();
+    }
+  }
+  flush();
+  return out;
+}
+
+absl::Status CollectLedgerIds(mysql::Statement& st, std::vector<std::string>& ids, std::set<std::string>& seen) {
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<std::string> found,
+                           mysql::QueryAll<std::string>(st, [](mysql::RowReader& r) -> absl::StatusOr<std::string> {
+                             return r.String();
+                           }));
+  for (std::string& id : found) {
+    if (seen.insert(id).second) ids.push_back(std::move(id));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<OpenItem> ReadMatchItem(mysql::RowReader& r) {
+  OpenItem item;
+  item.installment_id = r.String();
+  item.number = r.String();
+  item.kind = r.String();
+  item.due_date = r.Date();
+  const int64_t fee = r.Int64(), interest = r.Int64(), principal = r.Int64();
+  item.outstanding = {fee, interest, principal};
+  return item;
+}
+
+absl::StatusOr<std::vector<MatchLedger>> CandidatesIn(mysql::Connection& conn, const v1::UnpostedPayment& line,
+                                                      int limit) {
+  std::vector<std::string> ids;
+  std::set<std::string> seen;
+  const std::vector<std::string> words = ReferenceWords(line.reference_text());
+  if (!words.empty()) {
+    for (const char* head : {kCandidatesByIdHead, kCandidatesByNumberHead}) {
+      absl::Status status;
+      mysql::ForEachChunk(words.size(), [&](size_t start, int n) {
+        if (!status.ok()) return;
+        const std::string sql = mysql::MultiRowSql(head, "?", n, ")");
+        mysql::Statement st(conn, sql.c_str());
+        for (int i = 0; i < n; ++i) st.Add(words[start + i]);
+        status = CollectLedgerIds(st, ids, seen);
+      });
+      CAREOPS_RETURN_IF_ERROR(status);
+    }
+  }
+  std::string name;
+  for (char c : line.payer_name()) {
+    if (std::isalnum(static_cast<unsigned char>(c))) name.push_back(static_cast<char>(std::tolower(c)));
+  }
+  if (!name.empty()) {
+    mysql::Statement st(conn, kCandidatesByName);
+    st.Add(line.amount().currency_code()).Add(name).Add(limit);
+    CAREOPS_RETURN_IF_ERROR(CollectLedgerIds(st, ids, seen));
+  }
+  {
+    mysql::Statement st(conn, kCandidatesByAmount);
+    st.Add(line.amount().currency_code()).Add(line.amount().amount_minor()).Add(limit);
+    CAREOPS_RETURN_IF_ERROR(CollectLedgerIds(st, ids, seen));
+  }
+  if (static_cast<int>(ids.size()) > limit) ids.resize(limit);
+  std::vector<MatchLedger> out;
+  for (const std::string& id : ids) {
+    MatchLedger l;
+    l.ledger_id = id;
+    {
+      mysql::Statement st(conn, kMatchLedger);
+      st.Add(id);
+      CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+      if (!rows.Next()) continue;
+      mysql::RowReader& r = rows.row();
+      l.account_id = r.String();
+      l.account_name = r.String();
+      l.currency = r.String();
+      CAREOPS_RETURN_IF_ERROR(r.status());
+    }
+    mysql::Statement st(conn, kMatchOpenItems);
+    st.Add(id);
+    CAREOPS_ASSIGN_OR_RETURN(l.open_items, mysql::QueryAll<OpenItem>(st, ReadMatchItem));
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::Status MysqlCollectionsStore::IngestUnposted(
+    const Mutation& m, const std::vector<v1::UnpostedPayment>& rows, const ComponentOrder& order,
+    const AutoPostDecision& decide, const std::function<void(const std::vector<UnpostedIngestOutcome>&)>& render) {
+  return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
+    std::vector<UnpostedIngestOutcome> outcomes(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const v1::UnpostedPayment& row = rows[i];
+      UnpostedIngestOutcome& out = outcomes[i];
+      {
+        mysql::Statement st(conn, kUnpostedByBankReference);
+        st.Add(row.bank_reference());
+        CAREOPS_ASSIGN_OR_RETURN(mysql::Rows known, st.Query());
+        if (known.Next()) {
+          out.outcome = v1::UNPOSTED_OUTCOME_DUPLICATE;
+          out.unposted_id = known.row().String();
+          CAREOPS_RETURN_IF_ERROR(known.row().status());
+          continue;
+        }
+      }
+      CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay deposited, FromProto(row.deposit_date(), "deposit_date"));
+      mysql::Statement ins(conn, kInsertUnposted);
+      ins.Add(row.unposted_id())
+          .Add(row.bank_reference())
+          .Add(row.payer_name())
+          .Add(row.reference_text())
+          .Add(row.amount().currency_code())
+          .Add(row.amount().amount_minor())
+          .Add(deposited)
+          .Add(m.caller.user)
+          .Add(m.now);
+      CAREOPS_RETURN_IF_ERROR(ins.Update().status());
+      Audit(conn, m, "unposted.record", "unposted_payment", row.unposted_id(), row.bank_reference());
+      out.unposted_id = row.unposted_id();
+      if (!decide) continue;
+      CAREOPS_ASSIGN_OR_RETURN(std::vector<MatchLedger> candidates, CandidatesIn(conn, row, 50));
+      std::optional<AutoPost> post = decide(row, candidates);
+      if (!post) continue;
+      v1::Payment payment;
+      payment.set_payment_id(post->payment_id);
+      payment.set_ledger_id(post->ledger_id);
+      *payment.mutable_amount() = row.amount();
+      *payment.mutable_payment_date() = row.deposit_date();
+      payment.set_method(v1::PAYMENT_METHOD_BANK_TRANSFER);
+      payment.set_reference(row.bank_reference());
+      // Refused before anything is written (more than the ledger owes now, the
+      // reference already posted there): the line stays OPEN for a clerk.
+      absl::StatusOr<v1::Payment> posted = PostPaymentIn(conn, m, payment, {}, order);
+      if (absl::IsInvalidArgument(posted.status()) || absl::IsAlreadyExists(posted.status())) continue;
+      CAREOPS_RETURN_IF_ERROR(posted.status());
+      CAREOPS_RETURN_IF_ERROR(MarkPosted(conn, m, row.unposted_id(), *post, true));
+      out.outcome = v1::UNPOSTED_OUTCOME_AUTO_POSTED;
+      out.ledger_id = post->ledger_id;
+      out.payment_id = post->payment_id;
+    }
+    render(outcomes);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::UnpostedPayment> MysqlCollectionsStore::GetUnposted(const std::string& unposted_id) {
+  v1::UnpostedPayment out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(out, LoadUnposted(conn, unposted_id, false));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::UnpostedPayment>> MysqlCollectionsStore::ListUnposted(bool include_posted, int limit) {
+  std::vector<v1::UnpostedPayment> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    mysql::Statement st(conn, kListUnposted);
+    st.Add(include_posted).Add(limit);
+    CAREOPS_ASSIGN_OR_RETURN(out, mysql::QueryAll<v1::UnpostedPayment>(st, ReadUnposted));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<MatchLedger>> MysqlCollectionsStore::MatchCandidates(const v1::UnpostedPayment& line,
+                                                                                int limit) {
+  std::vector<MatchLedger> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(out, CandidatesIn(conn, line, limit));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status MysqlCollectionsStore::PostUnposted(const Mutation& m, const std::string& unposted_id,
+                                                 v1::Payment payment, const std::vector<RequestedAllocation>& requested,
+                                                 const ComponentOrder& order,
+                                                 const std::function<void(const v1::UnpostedPayment&)>& render) {
+  return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(v1::UnpostedPayment line, LoadUnposted(conn, unposted_id, true));
+    if (line.status() == v1::UNPOSTED_STATUS_POSTED) {
+      return absl::FailedPreconditionError(absl::StrCat("unposted_id: ", Quote(unposted_id),
+                                                        " was already posted as payment ", line.payment_id(),
+                                                        " to ledger ", line.ledger_id()));
+    }
+    CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(conn, payment.ledger_id(), true));
+    if (currency != line.amount().currency_code()) {
+      return InvalidArgument("ledger_id", absl::StrCat("ledger ", payment.ledger_id(), " is in ", currency,
+                                                       ", the deposit in ", line.amount().currency_code()));
+    }
+    *payment.mutable_amount() = line.amount();
+    *payment.mutable_payment_date() = line.deposit_date();
+    payment.set_reference(line.bank_reference());
+    CAREOPS_ASSIGN_OR_RETURN(v1::Payment stored, PostPaymentIn(conn, m, payment, requested, order));
+    CAREOPS_RETURN_IF_ERROR(
+        MarkPosted(conn, m, unposted_id, {.ledger_id = payment.ledger_id(), .payment_id = payment.payment_id()}, false));
+    CAREOPS_ASSIGN_OR_RETURN(v1::UnpostedPayment posted, LoadUnposted(conn, unposted_id, false));
+    *posted.mutable_payment() = std::move(stored);
+    render(posted);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<int64_t> MysqlCollectionsStore::OpenUnpostedCount() {
+  int64_t out = 0;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    mysql::Statement st(conn, kOpenUnpostedCount);
+    CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+    if (!rows.Next()) return absl::OkStatus();
+    out = rows.row().Int64();
+    return rows.row().status();
+  }));
+  return out;
+}
+
+// ---- Reconciliation ----------------------------------------------------------------
+
+namespace {
+
+absl::StatusOr<ReconciliationRecord> ReadReconciliation(mysql::RowReader& r) {
+  ReconciliationRecord rec;
+  rec.report_id = r.String();
+  rec.statement_reference = r.String();
+  rec.period_start = r.Date();
+  rec.period_end = r.Date();
+  rec.ledgers = r.Int();
+  rec.created_by = r.String();
+  rec.created_at = r.Timestamp();
+  rec.difference_count = r.Int();
+  return rec;
+}
+
+absl::StatusOr<Difference> ReadDifference(mysql::RowReader& r) {
+  Difference d;
+  d.ledger_id = r.String();
+  d.kind = r.Mapped<DifferenceKind>(ParseDifferenceKind);
+  d.subject = r.String();
+  d.reference = r.String();
+  d.currency = r.String();
+  d.statement_minor = r.Int64();
+  d.ledger_minor = r.Int64();
+  d.statement_date = r.OptionalDate();
+  d.ledger_date = r.OptionalDate();
+  return d;
+}
+
+absl::StatusOr<ReconciliationRecord> LoadReconciliation(mysql::Connection& conn, const std::string& report_id) {
+  mysql::Statement st(conn, kSelectReconciliation);
+  st.Add(report_id);
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<ReconciliationRecord> found,
+                           mysql::QueryAll<ReconciliationRecord>(st, ReadReconciliation));
+  if (found.empty()) return absl::NotFoundError(absl::StrCat("report_id: no reconciliation report ", Quote(report_id)));
+  mysql::Statement rows(conn, kSelectDifferences);
+  rows.Add(report_id);
+  CAREOPS_ASSIGN_OR_RETURN(found.front().differences, mysql::QueryAll<Difference>(rows, ReadDifference));
+  return found.front();
+}
+
+absl::StatusOr<LedgerSide> LoadLedgerSide(mysql::Connection& conn, const std::string& ledger_id) {
+  LedgerSide side;
+  {
+    mysql::Statement st(conn, kMatchLedger);
+    st.Add(ledger_id);
+    CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+    if (!rows.Next()) {
+      side.known = false;
+      return side;
+    }
+    mysql::RowReader& r = rows.row();
+    r.String();  // account_id
+    r.String();  // account_name
+    side.currency = r.String();
+    CAREOPS_RETURN_IF_ERROR(r.status());
+  }
+  {
+    mysql::Statement st(conn, kLedgerOutstanding);
+    st.Add(ledger_id);
+    CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+    if (rows.Next()) {
+      side.outstanding_minor = rows.row().Int64();
+      CAREOPS_RETURN_IF_ERROR(rows.row().status());
+    }
+  }
+  mysql::Statement st(conn, kPostedWithReference);
+  st.Add(ledger_id);
+  CAREOPS_ASSIGN_OR_RETURN(side.posted_payments,
+                           mysql::QueryAll<DatedAmount>(st, [](mysql::RowReader& r) -> absl::StatusOr<DatedAmount> {
+                             DatedAmount p;
+                             p.reference = r.String();
+                             p.amount_minor = r.Int64();
+                             p.date = r.Date();
+                             return p;
+                           }));
+  return side;
+}
+
+}  // namespace
+
+absl::Status MysqlCollectionsStore::Reconcile(const Mutation& m, const ReconciliationRecord& header,
+                                              const std::vector<StatementInput>& rows,
+                                              const std::function<absl::Status(const ReconciliationRecord&)>& render) {
+  return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
+    std::vector<Difference> differences;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      CAREOPS_ASSIGN_OR_RETURN(LedgerSide side, LoadLedgerSide(conn, rows[i].ledger.ledger_id));
+      if (side.known && side.currency != rows[i].currency) {
+        return InvalidArgument(absl::StrCat("rows[", i, "]"),
+                               absl::StrCat("amounts must be in the ledger's currency ", side.currency));
+      }
+      for (Difference& d : ReconcileLedger(rows[i].ledger, side, rows[i].currency, header.period_start,
+                                           header.period_end)) {
+        differences.push_back(std::move(d));
+      }
+    }
+    {
+      mysql::Statement st(conn, kInsertReconciliation);
+      st.Add(header.report_id)
+          .Add(header.statement_reference)
+          .Add(header.period_start)
+          .Add(header.period_end)
+          .Add(static_cast<int64_t>(rows.size()))
+          .Add(m.caller.user)
+          .Add(m.now);
+      CAREOPS_RETURN_IF_ERROR(st.Update().status());
+    }
+    for (size_t seq = 0; seq < differences.size(); ++seq) {
+      const Difference& d = differences[seq];
+      mysql::Statement st(conn, kInsertDifference);
+      st.Add(header.report_id)
+          .Add(static_cast<int64_t>(seq))
+          .Add(d.ledger_id)
+          .Add(DifferenceKindName(d.kind))
+          .Add(d.subject)
+          .Add(d.reference)
+          .Add(d.currency)
+          .Add(d.statement_minor)
+          .Add(d.ledger_minor)
+          .Add(d.statement_date)
+          .Add(d.ledger_date);
+      CAREOPS_RETURN_IF_ERROR(st.Update().status());
+    }
+    Audit(conn, m, "reconciliation.report", "reconciliation_report", header.report_id, header.statement_reference);
+    CAREOPS_ASSIGN_OR_RETURN(ReconciliationRecord stored, LoadReconciliation(conn, header.report_id));
+    return render(stored);
+  });
+}
+
+absl::StatusOr<ReconciliationRecord> MysqlCollectionsStore::GetReconciliation(const std::string& report_id) {
+  ReconciliationRecord out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    CAREOPS_ASSIGN_OR_RETURN(out, LoadReconciliation(conn, report_id));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<ReconciliationRecord>> MysqlCollectionsStore::ListReconciliations(int limit) {
+  std::vector<ReconciliationRecord> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    mysql::Statement st(conn, kListReconciliations);
+    st.Add(limit);
+    CAREOPS_ASSIGN_OR_RETURN(out, mysql::QueryAll<ReconciliationRecord>(st, ReadReconciliation));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> MysqlCollectionsStore::LatestDifferencesByKind() {
+  std::map<std::string, int64_t> out;
+  CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
+    mysql::Statement st(conn, kLatestDifferencesByKind);
+    using KindCount = std::pair<std::string, int64_t>;
+    const mysql::ReadRow<KindCount> read = [](mysql::RowReader& r) -> absl::StatusOr<KindCount> {
+      std::string kind = r.String();
+      return KindCount(std::move(kind), r.Int64());
+    };
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<KindCount> rows, mysql::QueryAll<KindCount>(st, read));
+    for (auto& [kind, n] : rows) out[kind] = n;
     return absl::OkStatus();
   }));
   return out;

@@ -30,7 +30,8 @@ class MysqlCollectionsStore final : public CollectionsStore {
   absl::Status IngestBankReturns(const Mutation& m, const std::vector<BankReturn>& rows,
                                  const std::function<void(const std::vector<BankReturnOutcome>&)>& render) override;
   absl::StatusOr<std::vector<v1::Payment>> ListPayments(const std::string& ledger_id) override;
-  absl::StatusOr<AgingInputs> GetAgingInputs(const std::string& ledger_id) override;
+  absl::StatusOr<AgingInputs> GetAgingInputs(const std::string& ledger_id,
+                                             std::optional<absl::CivilDay> as_of) override;
   absl::Status AddPause(const Mutation& m, const v1::Pause& pause,
                         const std::function<void(const v1::Pause&)>& render) override;
   absl::StatusOr<AgingRunResult> RunAging(absl::CivilDay as_of, absl::Time now,
@@ -59,6 +60,23 @@ class MysqlCollectionsStore final : public CollectionsStore {
   absl::StatusOr<bool> RecordDelivery(const std::string& notice_id, const std::string& token,
                                       v1::DeliveryState state, absl::Time next_attempt, const std::string& error,
                                       absl::Time now) override;
+
+  absl::Status IngestUnposted(const Mutation& m, const std::vector<v1::UnpostedPayment>& rows,
+                              const ComponentOrder& order, const AutoPostDecision& decide,
+                              const std::function<void(const std::vector<UnpostedIngestOutcome>&)>& render) override;
+  absl::StatusOr<v1::UnpostedPayment> GetUnposted(const std::string& unposted_id) override;
+  absl::StatusOr<std::vector<v1::UnpostedPayment>> ListUnposted(bool include_posted, int limit) override;
+  absl::StatusOr<std::vector<MatchLedger>> MatchCandidates(const v1::UnpostedPayment& line, int limit) override;
+  absl::Status PostUnposted(const Mutation& m, const std::string& unposted_id, v1::Payment payment,
+                            const std::vector<RequestedAllocation>& requested, const ComponentOrder& order,
+                            const std::function<void(const v1::UnpostedPayment&)>& render) override;
+  absl::StatusOr<int64_t> OpenUnpostedCount() override;
+
+  absl::Status Reconcile(const Mutation& m, const ReconciliationRecord& header, const std::vector<StatementInput>& rows,
+                         const std::function<absl::Status(const ReconciliationRecord&)>& render) override;
+  absl::StatusOr<ReconciliationRecord> GetReconciliation(const std::string& report_id) override;
+  absl::StatusOr<std::vector<ReconciliationRecord>> ListReconciliations(int limit) override;
+  absl::StatusOr<std::map<std::string, int64_t>> LatestDifferencesByKind() override;
 
   // For the outbox completion handlers (dunning_outbox.cc), inside the relay's
   // completion transaction: membership's answer to the notice's `action`

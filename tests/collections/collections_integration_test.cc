@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -24,6 +25,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "careops/collections/v1/collections.grpc.pb.h"
 #include "careops/membership/v1/membership.grpc.pb.h"
 #include "common/ids.h"
@@ -1155,6 +1157,461 @@ TEST_F(CollectionsIntegrationTest, SummariesForRetentionAndReportingReadTheLedge
   sreq.set_account_id("NO-SUCH-ACCOUNT");
   EXPECT_EQ(stub_->GetAccountCollectionsSummary(Ctx("svc-retention").get(), sreq, &summary).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(CollectionsIntegrationTest, TodayIsTheBusinessTimeZonesDateNotUtcs) {
+  // 2026-06-05 23:00 UTC is already 2026-06-06 07:00 in Manila (UTC+8).
+  const std::string at = "--test_clock_start=2026-06-05T23:00:00Z";
+  testing::TestSchema manila_schema("collections_manila"), utc_schema("collections_utc");
+  testing::ServiceProcess manila("collections", manila_schema.dsn(),
+                                 {"--business_tz=Asia/Manila", at, "--membership_addr=" + membership_->address()});
+  testing::ServiceProcess utc("collections", utc_schema.dsn(), {at, "--membership_addr=" + membership_->address()});
+  ASSERT_TRUE(testing::Serving(manila));
+  ASSERT_TRUE(testing::Serving(utc));
+  auto today_of = [](testing::ServiceProcess& p) {
+    auto stub = cv1::CollectionsService::NewStub(grpc::CreateChannel(p.address(), grpc::InsecureChannelCredentials()));
+    cv1::RunAgingResponse resp;
+    grpc::Status s = stub->RunAging(Ctx(kCollector).get(), cv1::RunAgingRequest(), &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return FromProto(resp.as_of(), "as_of").value_or(absl::CivilDay());
+  };
+  EXPECT_EQ(today_of(manila), absl::CivilDay(2026, 6, 6));
+  EXPECT_EQ(today_of(utc), absl::CivilDay(2026, 6, 5));
+}
+
+// ---- Unposted payments
+
+cv1::UnpostedPayment DepositLine(const std::string& payer, const std::string& reference, int64_t amount,
+                                 common::v1::Date date, const std::string& bank_reference = NewId()) {
+  cv1::UnpostedPayment u;
+  u.set_bank_reference(bank_reference);
+  u.set_payer_name(payer);
+  u.set_reference_text(reference);
+  *u.mutable_amount() = Php(amount);
+  *u.mutable_deposit_date() = date;
+  return u;
+}
+
+// What the unposted payments gauge says on `p`'s /metrics ("" until it is there).
+std::string UnpostedGauge(testing::ServiceProcess& p) {
+  const std::string body = testing::HttpGet(p.metrics_port(), "/metrics");
+  const std::string name = "\ncareops_collections_unposted_payments ";
+  const size_t at = body.find(name);
+  if (at == std::string::npos) return "";
+  return body.substr(at + name.size(), body.find('\n', at + name.size()) - at - name.size());
+}
+
+TEST_F(CollectionsIntegrationTest, AnUnpostedPaymentIsMatchedAndPostedOverThreeInstallments) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string tag = ledger.ledger_id().substr(16);  // the ULID's random part: numbers no other test has
+  for (int i = 1; i <= 3; ++i) {
+    Add(Row(ledger.ledger_id(), absl::StrCat(tag, "-", i), DateOf(2026, i, 1), 100000));
+  }
+  cv1::GetLedgerRequest get;
+  get.set_ledger_id(ledger.ledger_id());
+  ASSERT_TRUE(stub_->GetLedger(Ctx(kFinance).get(), get, &ledger).ok());
+
+  // The bank's deposit lines: one good, one with no amount; one result per row.
+  cv1::IngestUnpostedPaymentsRequest ingest;
+  ingest.set_request_id(NewId());
+  const std::string bank_ref = NewId();
+  *ingest.add_rows() = DepositLine(ledger.account_name(), absl::StrCat("Q1 dues, inv ", tag, "-1 to 3"), 300000,
+                                   DateOf(2026, 3, 3), bank_ref);
+  *ingest.add_rows() = DepositLine("Somebody", "", 0, DateOf(2026, 3, 3));
+  cv1::IngestUnpostedPaymentsResponse ingested;
+  grpc::Status s = stub_->IngestUnpostedPayments(Ctx(kFinance).get(), ingest, &ingested);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(ingested.results_size(), 2);
+  EXPECT_EQ(ingested.results(0).outcome(), cv1::UNPOSTED_OUTCOME_RECORDED);  // auto-post is off in this suite
+  EXPECT_EQ(ingested.results(1).outcome(), cv1::UNPOSTED_OUTCOME_INVALID);
+  EXPECT_EQ(ingested.results(1).error().rfind("rows[1].amount.amount_minor", 0), 0u) << ingested.results(1).error();
+  EXPECT_EQ(ingested.recorded(), 1);
+  EXPECT_EQ(ingested.invalid(), 1);
+  const std::string unposted_id = ingested.results(0).unposted_id();
+
+  // The same bank reference again is a duplicate naming the line recorded before.
+  cv1::IngestUnpostedPaymentsRequest again;
+  again.set_request_id(NewId());
+  *again.add_rows() = DepositLine("Other", "", 5, DateOf(2026, 3, 4), bank_ref);
+  cv1::IngestUnpostedPaymentsResponse repeated;
+  ASSERT_TRUE(stub_->IngestUnpostedPayments(Ctx(kFinance).get(), again, &repeated).ok());
+  EXPECT_EQ(repeated.results(0).outcome(), cv1::UNPOSTED_OUTCOME_DUPLICATE);
+  EXPECT_EQ(repeated.results(0).unposted_id(), unposted_id);
+
+  // The gauge reads the OPEN lines from the database.
+  cv1::ListUnpostedPaymentsResponse open;
+  ASSERT_TRUE(stub_->ListUnpostedPayments(Ctx(kFinance).get(), cv1::ListUnpostedPaymentsRequest(), &open).ok());
+  const int open_before = open.payments_size();
+  EXPECT_GE(open_before, 1);
+  EXPECT_TRUE(testing::Eventually([&] { return UnpostedGauge(*collections_) == absl::StrCat(open_before); }))
+      << UnpostedGauge(*collections_);
+
+  // Candidates, best first, with the score and its reasons.
+  cv1::ListMatchCandidatesRequest match;
+  match.set_unposted_id(unposted_id);
+  cv1::ListMatchCandidatesResponse candidates;
+  s = stub_->ListMatchCandidates(Ctx(kCollector).get(), match, &candidates);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_GE(candidates.candidates_size(), 1);
+  const cv1::MatchCandidate& best = candidates.candidates(0);
+  EXPECT_EQ(best.ledger_id(), ledger.ledger_id());
+  EXPECT_TRUE(best.reference_matches());
+  EXPECT_EQ(best.score(), 100);  // reference 40, payer 25, total due 20, near the Mar 1 due date 15
+  ASSERT_EQ(best.reasons_size(), 4);
+  EXPECT_EQ(best.reasons(0), absl::StrCat("reference names installment ", tag, "-1 (+40)"));
+  EXPECT_EQ(best.reasons(2), "amount equals the total due (+20)");
+  EXPECT_EQ(best.outstanding().amount_minor(), 300000);
+  for (int i = 1; i < candidates.candidates_size(); ++i) {
+    EXPECT_LE(candidates.candidates(i).score(), candidates.candidates(i - 1).score());
+  }
+
+  // Posted by the clerk: one payment, spread oldest first over the three.
+  cv1::PostUnpostedPaymentRequest post;
+  post.set_request_id(NewId());
+  post.set_unposted_id(unposted_id);
+  post.set_ledger_id(ledger.ledger_id());
+  cv1::UnpostedPayment posted;
+  EXPECT_EQ(stub_->PostUnpostedPayment(Ctx(kAnalyst).get(), post, &posted).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  s = stub_->PostUnpostedPayment(Ctx(kFinance).get(), post, &posted);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(posted.status(), cv1::UNPOSTED_STATUS_POSTED);
+  EXPECT_EQ(posted.ledger_id(), ledger.ledger_id());
+  EXPECT_FALSE(posted.auto_posted());
+  EXPECT_EQ(posted.payment().payment_id(), posted.payment_id());
+  EXPECT_EQ(posted.payment().reference(), bank_ref);
+  EXPECT_EQ(posted.payment().amount().amount_minor(), 300000);
+  std::set<std::string> paid;
+  for (const cv1::Allocation& a : posted.payment().allocations()) paid.insert(a.installment_id());
+  EXPECT_EQ(paid.size(), 3u);
+  EXPECT_EQ(Balances(ledger.ledger_id()), (std::map<std::string, int64_t>{
+                                              {tag + "-1", 0}, {tag + "-2", 0}, {tag + "-3", 0}}));
+
+  // The same request_id answers the first answer; another request cannot post it twice.
+  cv1::UnpostedPayment replay;
+  ASSERT_TRUE(stub_->PostUnpostedPayment(Ctx(kFinance).get(), post, &replay).ok());
+  EXPECT_EQ(replay.payment_id(), posted.payment_id());
+  post.set_request_id(NewId());
+  s = stub_->PostUnpostedPayment(Ctx(kFinance).get(), post, &replay);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  cv1::ListPaymentsRequest lp;
+  lp.set_ledger_id(ledger.ledger_id());
+  cv1::ListPaymentsResponse payments;
+  ASSERT_TRUE(stub_->ListPayments(Ctx(kFinance).get(), lp, &payments).ok());
+  EXPECT_EQ(payments.payments_size(), 1);
+  EXPECT_TRUE(testing::Eventually([&] { return UnpostedGauge(*collections_) == absl::StrCat(open_before - 1); }))
+      << UnpostedGauge(*collections_);
+
+  match.set_unposted_id("01JUNKJUNKJUNKJUNKJUNKJUNK");
+  EXPECT_EQ(stub_->ListMatchCandidates(Ctx(kCollector).get(), match, &candidates).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(CollectionsIntegrationTest, AutoPostNeedsTheReferenceAndAScoreAboveTheThreshold) {
+  // A replica of the same schema with auto-posting on above 80.
+  testing::ServiceProcess auto_poster(
+      "collections", collections_schema_->dsn(),
+      std::vector<std::string>(std::begin(kCollectionsArgs), std::end(kCollectionsArgs)) +
+          ("--membership_addr=" + membership_->address()) + "--unposted_auto_post_above=80");
+  ASSERT_TRUE(testing::Serving(auto_poster));
+  auto stub = cv1::CollectionsService::NewStub(
+      grpc::CreateChannel(auto_poster.address(), grpc::InsecureChannelCredentials()));
+  cv1::Ledger ledger = NewLedger();
+  const std::string tag = ledger.ledger_id().substr(16);
+  Add(Row(ledger.ledger_id(), tag + "-1", DateOf(2026, 5, 1), 120000));
+  Add(Row(ledger.ledger_id(), tag + "-2", DateOf(2026, 6, 1), 120000));
+  const std::string name = ledger.account_name();
+
+  cv1::IngestUnpostedPaymentsRequest ingest;
+  ingest.set_request_id(NewId());
+  // Reference 40 + payer 25 + amount 20 + date 15 = 100 > 80: posted at once.
+  *ingest.add_rows() = DepositLine(name, "ref " + tag + "-1", 120000, DateOf(2026, 5, 2));
+  // Payer, amount and date (60) without the reference: stays for a clerk.
+  *ingest.add_rows() = DepositLine(name, "May dues", 120000, DateOf(2026, 5, 30));
+  cv1::IngestUnpostedPaymentsResponse ingested;
+  grpc::Status s = stub->IngestUnpostedPayments(Ctx(kFinance).get(), ingest, &ingested);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(ingested.results_size(), 2);
+  EXPECT_EQ(ingested.results(0).outcome(), cv1::UNPOSTED_OUTCOME_AUTO_POSTED);
+  EXPECT_EQ(ingested.results(0).ledger_id(), ledger.ledger_id());
+  EXPECT_EQ(ingested.results(1).outcome(), cv1::UNPOSTED_OUTCOME_RECORDED);
+  EXPECT_EQ(ingested.auto_posted(), 1);
+  EXPECT_EQ(Balances(ledger.ledger_id())[tag + "-1"], 0);
+  EXPECT_EQ(Balances(ledger.ledger_id())[tag + "-2"], 120000);
+
+  cv1::ListUnpostedPaymentsRequest all;
+  all.set_include_posted(true);
+  cv1::ListUnpostedPaymentsResponse listed;
+  ASSERT_TRUE(stub->ListUnpostedPayments(Ctx(kFinance).get(), all, &listed).ok());
+  bool found = false;
+  for (const cv1::UnpostedPayment& u : listed.payments()) {
+    if (u.unposted_id() != ingested.results(0).unposted_id()) continue;
+    found = true;
+    EXPECT_EQ(u.status(), cv1::UNPOSTED_STATUS_POSTED);
+    EXPECT_TRUE(u.auto_posted());
+    EXPECT_EQ(u.score(), 100);
+    EXPECT_EQ(u.payment_id(), ingested.results(0).payment_id());
+  }
+  EXPECT_TRUE(found);
+}
+
+// ---- Reconciliation
+
+cv1::ExpectedPayment Expected(const std::string& reference, int64_t amount, common::v1::Date date) {
+  cv1::ExpectedPayment p;
+  p.set_reference(reference);
+  *p.mutable_amount() = Php(amount);
+  *p.mutable_payment_date() = date;
+  return p;
+}
+
+TEST_F(CollectionsIntegrationTest, AReconciliationReportsEachKindWithTotalsEqualToItsRowsAndExportsCsv) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string tag = ledger.ledger_id().substr(16);
+  Add(Row(ledger.ledger_id(), "1", DateOf(2026, 2, 1), 100000));
+  Add(Row(ledger.ledger_id(), "2", DateOf(2026, 3, 1), 100000));
+  cv1::Payment paid;
+  const std::string a = "CHK-A-" + tag, b = "CHK-B-" + tag, c = "CHK-C-" + tag;
+  const std::string odd = "CHK-Z-" + tag + ", \"quoted\"";
+  ASSERT_TRUE(Pay(ledger.ledger_id(), 60000, &paid, a).ok());
+  ASSERT_TRUE(Pay(ledger.ledger_id(), 40000, &paid, b).ok());
+  ASSERT_TRUE(Pay(ledger.ledger_id(), 1000, &paid, c).ok());  // not on the statement
+
+  cv1::ReconcileLedgersRequest req;
+  req.set_request_id(NewId());
+  req.set_statement_reference("BF-2026-03/" + tag);
+  *req.mutable_period_start() = DateOf(2026, 3, 1);
+  *req.mutable_period_end() = DateOf(2026, 3, 31);
+  cv1::StatementRow* row = req.add_rows();
+  row->set_ledger_id(ledger.ledger_id());
+  *row->mutable_expected_balance() = Php(90000);  // the ledger owes 99,000
+  *row->add_expected_payments() = Expected(a, 60000, DateOf(2026, 3, 5));   // agrees
+  *row->add_expected_payments() = Expected(b, 45000, DateOf(2026, 3, 6));   // amount and date differ
+  *row->add_expected_payments() = Expected(odd, 5000, DateOf(2026, 3, 7));  // not in the ledger
+  cv1::StatementRow* unknown = req.add_rows();
+  unknown->set_ledger_id("01UNKNOWNLEDGER" + tag.substr(0, 10) + "0");
+  *unknown->mutable_expected_balance() = Php(100);
+
+  cv1::ReconciliationReport report;
+  EXPECT_EQ(stub_->ReconcileLedgers(Ctx(kAnalyst).get(), req, &report).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  grpc::Status s = stub_->ReconcileLedgers(Ctx(kFinance).get(), req, &report);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(report.ledgers(), 2);
+  ASSERT_EQ(report.differences_size(), 6);
+  EXPECT_EQ(report.difference_count(), 6);
+  auto kind = [&](int i) { return report.differences(i).kind(); };
+  EXPECT_EQ(kind(0), cv1::DIFFERENCE_KIND_AMOUNT_DIFFERS);
+  EXPECT_EQ(report.differences(0).subject(), "BALANCE");
+  EXPECT_EQ(report.differences(0).difference().amount_minor(), -9000);
+  EXPECT_EQ(kind(1), cv1::DIFFERENCE_KIND_AMOUNT_DIFFERS);
+  EXPECT_EQ(report.differences(1).reference(), b);
+  EXPECT_EQ(kind(2), cv1::DIFFERENCE_KIND_DATE_DIFFERS);
+  EXPECT_EQ(report.differences(2).ledger_date().day(), 5);
+  EXPECT_EQ(kind(3), cv1::DIFFERENCE_KIND_MISSING_IN_LEDGER);
+  EXPECT_EQ(report.differences(3).reference(), odd);
+  EXPECT_EQ(kind(4), cv1::DIFFERENCE_KIND_MISSING_IN_STATEMENT);
+  EXPECT_EQ(report.differences(4).reference(), c);
+  EXPECT_EQ(report.differences(4).ledger_amount().amount_minor(), 1000);
+  EXPECT_EQ(kind(5), cv1::DIFFERENCE_KIND_MISSING_IN_LEDGER);
+  EXPECT_EQ(report.differences(5).subject(), "BALANCE");
+
+  // The totals equal the rows, kind by kind.
+  int counted = 0;
+  for (const cv1::DifferenceTotal& t : report.totals()) {
+    int n = 0;
+    int64_t statement = 0, ledger_side = 0, difference = 0;
+    for (const cv1::ReconciliationDifference& d : report.differences()) {
+      if (d.kind() != t.kind()) continue;
+      ++n;
+      statement += d.statement_amount().amount_minor();
+      ledger_side += d.ledger_amount().amount_minor();
+      difference += d.difference().amount_minor();
+    }
+    EXPECT_EQ(t.count(), n);
+    EXPECT_EQ(t.statement_amount().amount_minor(), statement);
+    EXPECT_EQ(t.ledger_amount().amount_minor(), ledger_side);
+    EXPECT_EQ(t.difference().amount_minor(), difference);
+    counted += t.count();
+  }
+  EXPECT_EQ(counted, report.differences_size());
+  EXPECT_EQ(report.totals_size(), 4);
+
+  // Replayed, read back, listed: the same stored report.
+  cv1::ReconciliationReport replay;
+  ASSERT_TRUE(stub_->ReconcileLedgers(Ctx(kFinance).get(), req, &replay).ok());
+  EXPECT_EQ(replay.report_id(), report.report_id());
+  cv1::GetReconciliationReportRequest get;
+  get.set_report_id(report.report_id());
+  cv1::ReconciliationReport read;
+  ASSERT_TRUE(stub_->GetReconciliationReport(Ctx(kCollector).get(), get, &read).ok());
+  EXPECT_EQ(read.SerializeAsString(), report.SerializeAsString());
+  cv1::ListReconciliationReportsResponse listed;
+  ASSERT_TRUE(
+      stub_->ListReconciliationReports(Ctx(kFinance).get(), cv1::ListReconciliationReportsRequest(), &listed).ok());
+  ASSERT_GE(listed.reports_size(), 1);
+  EXPECT_EQ(listed.reports(0).report_id(), report.report_id());
+  EXPECT_EQ(listed.reports(0).difference_count(), 6);
+
+  // CSV: a header and a line per difference; the reference's comma and quotes escaped.
+  cv1::ExportReconciliationReportRequest exp;
+  exp.set_report_id(report.report_id());
+  cv1::ReconciliationCsv csv;
+  EXPECT_EQ(stub_->ExportReconciliationReport(Ctx(kAnalyst).get(), exp, &csv).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(stub_->ExportReconciliationReport(Ctx(kFinance).get(), exp, &csv).ok());
+  EXPECT_EQ(csv.file_name(), absl::StrCat("reconciliation-BF-2026-03_", tag, "-", report.report_id(), ".csv"));
+  std::vector<std::string> lines = absl::StrSplit(csv.csv(), "\r\n", absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 7u) << csv.csv();
+  EXPECT_EQ(lines[0],
+            "ledger_id,kind,subject,reference,currency,statement_amount,ledger_amount,difference,statement_date,"
+            "ledger_date");
+  EXPECT_EQ(lines[1], absl::StrCat(ledger.ledger_id(), ",AMOUNT_DIFFERS,BALANCE,,PHP,900.00,990.00,-90.00,,"));
+  EXPECT_EQ(lines[4], absl::StrCat(ledger.ledger_id(), ",MISSING_IN_LEDGER,PAYMENT,\"CHK-Z-", tag,
+                                   ", \"\"quoted\"\"\",PHP,50.00,0.00,50.00,2026-03-07,"));
+
+  // The gauge reads the latest report from the database.
+  EXPECT_TRUE(testing::Eventually([&] {
+    const std::string body = testing::HttpGet(collections_->metrics_port(), "/metrics");
+    return body.find("careops_collections_reconciliation_differences{kind=\"MISSING_IN_LEDGER\"} 2") !=
+               std::string::npos &&
+           body.find("careops_collections_reconciliation_differences{kind=\"DATE_DIFFERS\"} 1") != std::string::npos;
+  })) << testing::HttpGet(collections_->metrics_port(), "/metrics");
+
+  // Bad input names the field and stores nothing.
+  req.set_request_id(NewId());
+  req.mutable_rows(0)->mutable_expected_payments(1)->set_reference(a);
+  s = stub_->ReconcileLedgers(Ctx(kFinance).get(), req, &report);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message().rfind("rows[0].expected_payments[1].reference", 0), 0u) << s.error_message();
+  get.set_report_id("01JUNKJUNKJUNKJUNKJUNKJUNK");
+  EXPECT_EQ(stub_->GetReconciliationReport(Ctx(kFinance).get(), get, &read).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(CollectionsIntegrationTest, ACheckBouncingAfterItResolvedANoticeReopensItAndTheLadderGoesOn) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  Add(Row(id, "1", DateOf(2026, 1, 1), 100000));
+  Dun(DateOf(2026, 1, 14));  // first notice: 13 days, less 3 of grace
+  ASSERT_EQ(Rungs(id), (std::vector<std::string>{"first"}));
+  cv1::PostPaymentRequest pay = PaymentRequest(id, 100000, "CHK-" + NewId());
+  pay.set_method(cv1::PAYMENT_METHOD_CHECK);
+  cv1::Payment check;
+  ASSERT_TRUE(stub_->PostPayment(Ctx(kCollector).get(), pay, &check).ok());
+  ASSERT_EQ(LadderNotices(id)[0].status(), cv1::NOTICE_STATUS_RESOLVED);
+  Dun(DateOf(2026, 3, 6));  // current and nothing open: the episode ends
+
+  cv1::IngestBankReturnsRequest report;
+  report.set_request_id(NewId());
+  cv1::BankReturnRow* r = report.add_rows();
+  r->set_ledger_id(id);
+  r->set_bank_reference("BNK-" + NewId());
+  r->set_kind(cv1::RETURN_KIND_BOUNCED_CHECK);
+  r->set_reason(cv1::RETURN_REASON_INSUFFICIENT_FUNDS);
+  *r->mutable_amount() = Php(100000);
+  *r->mutable_return_date() = DateOf(2026, 3, 9);
+  r->set_payment_reference(pay.reference());
+  cv1::IngestBankReturnsResponse resp;
+  ASSERT_TRUE(stub_->IngestBankReturns(Ctx(kFinance).get(), report, &resp).ok());
+  ASSERT_EQ(resp.results(0).outcome(), cv1::RETURN_OUTCOME_APPLIED);
+
+  // The first notice asks for the money again...
+  cv1::Notice first = LadderNotices(id)[0];
+  EXPECT_EQ(first.status(), cv1::NOTICE_STATUS_ISSUED);
+  EXPECT_FALSE(first.has_resolved_on());
+  // ... and the ladder goes on from it: the second notice, not a first one again.
+  Dun(DateOf(2026, 3, 10));
+  EXPECT_EQ(Rungs(id), (std::vector<std::string>{"first", "second"}));
+  EXPECT_EQ(LadderNotices(id)[1].episode(), first.episode());
+}
+
+TEST_F(CollectionsIntegrationTest, AgingForAPastDateUsesTheBalancesOfThatDate) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  Add(Row(id, "1", DateOf(2026, 1, 1), 10000));
+  cv1::Payment pay;
+  ASSERT_TRUE(Pay(id, 10000, &pay).ok());  // dated Mar 5
+
+  // On Feb 10 the payment had not been made: 40 days less 3 of grace.
+  cv1::Aging feb = AgingOn(id, DateOf(2026, 2, 10));
+  EXPECT_EQ(feb.days_past_due(), 37);
+  EXPECT_EQ(feb.bucket(), "31-60");
+  EXPECT_EQ(feb.outstanding().amount_minor(), 10000);
+  EXPECT_EQ(feb.anchor_due_date().month(), 1);
+  cv1::Aging march = AgingOn(id, DateOf(2026, 3, 5));
+  EXPECT_EQ(march.days_past_due(), 0);
+  EXPECT_EQ(march.outstanding().amount_minor(), 0);
+
+  // A back-filled aging run for Feb 10 records that day's bucket, not today's.
+  cv1::RunAgingRequest run;
+  *run.mutable_as_of() = DateOf(2026, 2, 10);
+  cv1::RunAgingResponse ran;
+  ASSERT_TRUE(stub_->RunAging(Ctx(kCollector).get(), run, &ran).ok());
+  cv1::GetAgingHistoryRequest hreq;
+  hreq.set_ledger_id(id);
+  cv1::GetAgingHistoryResponse history;
+  ASSERT_TRUE(stub_->GetAgingHistory(Ctx(kCollector).get(), hreq, &history).ok());
+  bool recorded = false;
+  for (const cv1::AgingChange& c : history.changes()) {
+    if (!c.installment_id().empty() || c.as_of().month() != 2 || c.as_of().day() != 10) continue;
+    recorded = true;
+    EXPECT_EQ(c.bucket(), "31-60");
+    EXPECT_EQ(c.balance().amount_minor(), 10000);
+  }
+  EXPECT_TRUE(recorded);
+
+  // A payment given back never paid: reversed, it does not count on any day.
+  cv1::ReversePaymentRequest rev;
+  rev.set_request_id(NewId());
+  rev.set_payment_id(pay.payment_id());
+  rev.set_reason("posted to the wrong ledger");
+  ASSERT_TRUE(stub_->ReversePayment(Ctx(kCollector).get(), rev, &pay).ok());
+  EXPECT_EQ(AgingOn(id, DateOf(2026, 3, 5)).days_past_due(), 60);
+}
+
+TEST_F(CollectionsIntegrationTest, ANoticeTemplatesFileGivesTheNoticesTheirWording) {
+  char dir[] = "/tmp/careops-templates-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/notices.txt";
+  std::ofstream(path) << "# wording approved by legal\n[FIRST_NOTICE]\nDear {account_name}, {total} is {days_past_due} "
+                         "days late.\n";
+  testing::TestSchema schema("collections_templates");
+  testing::ServiceProcess worded(
+      "collections", schema.dsn(),
+      std::vector<std::string>(std::begin(kCollectionsArgs), std::end(kCollectionsArgs)) +
+          ("--membership_addr=" + membership_->address()) + ("--notice_templates_file=" + path));
+  ASSERT_TRUE(testing::Serving(worded));
+  auto stub = cv1::CollectionsService::NewStub(grpc::CreateChannel(worded.address(), grpc::InsecureChannelCredentials()));
+  cv1::OpenLedgerRequest open;
+  open.set_request_id(NewId());
+  open.set_account_id(NewAccount());
+  open.set_currency_code("PHP");
+  cv1::Ledger ledger;
+  ASSERT_TRUE(stub->OpenLedger(Ctx(kCollector).get(), open, &ledger).ok());
+  cv1::AddInstallmentRequest add;
+  add.set_request_id(NewId());
+  *add.mutable_installment() = Row(ledger.ledger_id(), "1", DateOf(2026, 1, 1), 100000);
+  cv1::Installment inst;
+  ASSERT_TRUE(stub->AddInstallment(Ctx(kFinance).get(), add, &inst).ok());
+  Dun(DateOf(2026, 1, 14), stub.get());
+  cv1::ListNoticesRequest list;
+  list.set_ledger_id(ledger.ledger_id());
+  cv1::ListNoticesResponse notices;
+  ASSERT_TRUE(stub->ListNotices(Ctx(kCollector).get(), list, &notices).ok());
+  ASSERT_EQ(notices.notices_size(), 1);
+  EXPECT_EQ(notices.notices(0).text(), absl::StrCat("Dear ", ledger.account_name(), ", PHP 1000.00 is 10 days late."));
+
+  // A template with an unknown placeholder stops the start.
+  std::ofstream(path) << "[SECOND_NOTICE]\n{no_such_field}\n";
+  testing::TestSchema bad_schema("collections_bad_templates");
+  testing::ServiceProcess bad("collections", bad_schema.dsn(),
+                              {"--membership_addr=" + membership_->address(), "--notice_templates_file=" + path});
+  const int status = bad.process().Wait(absl::Seconds(30));
+  ASSERT_NE(status, -1) << "the service started with a bad template";
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_NE(bad.process().output().find("notice_templates"), std::string::npos) << bad.process().output();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 }  // namespace
