@@ -19,4 +19,9 @@ absl::Duration WithinCallDeadline(absl::Duration limit, absl::Time now) {
   return std::max(absl::ZeroDuration(), std::min(limit, current_deadline - now));
 }
 
+absl::Time DeadlineFromChrono(std::chrono::system_clock::time_point deadline) {
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
 }  // namespace careops

@@ -2,9 +2,9 @@
 //
 // Every handler runs inside a CallDeadlineScope holding its RPC's deadline:
 // ServiceRuntime opens it around each synchronous handler (a gRPC global
-// callback, common/server.cc). Code that serves calls on threads of its own (a
-// callback server feeding a worker pool) opens one per call on the worker:
-//   CallDeadlineScope deadline(absl::FromChrono(ctx->deadline()));
+// callback, common/server.cc) and the worker pool around each unary handler
+// (common/pooled_service.cc), both from the context's deadline:
+//   CallDeadlineScope deadline(DeadlineFromChrono(ctx->deadline()));
 // Below it, without any parameter passed down:
 //   - ConnectionPool::Acquire() waits at most min(acquire_timeout, time left) for
 //     a connection, and answers DEADLINE_EXCEEDED once the call's time is up;
@@ -14,6 +14,8 @@
 // Outside a scope (background jobs, start-up) there is no call deadline and the
 // configured limits apply alone. Scopes nest; the innermost one counts.
 #pragma once
+
+#include <chrono>
 
 #include "absl/time/time.h"
 
@@ -29,6 +31,10 @@ class CallDeadlineScope {
  private:
   absl::Time previous_;
 };
+
+// A gRPC deadline as absl time: the client's "no deadline" (time_point::max())
+// is absl::InfiniteFuture(), so code below tells it apart from a real one.
+absl::Time DeadlineFromChrono(std::chrono::system_clock::time_point deadline);
 
 // This thread's call deadline; absl::InfiniteFuture() outside any scope.
 absl::Time CurrentCallDeadline();

@@ -39,5 +39,11 @@ TEST(CallDeadlineTest, EachThreadHasItsOwn) {
   EXPECT_EQ(CurrentCallDeadline(), kNow);
 }
 
+TEST(DeadlineFromChrono, NoDeadlineIsInfiniteAndARealOneIsKept) {
+  EXPECT_EQ(DeadlineFromChrono(std::chrono::system_clock::time_point::max()), absl::InfiniteFuture());
+  const auto t = std::chrono::system_clock::now() + std::chrono::seconds(3);
+  EXPECT_EQ(DeadlineFromChrono(t), absl::FromChrono(t));
+}
+
 }  // namespace
 }  // namespace careops

@@ -9,16 +9,6 @@
 #include "common/text.h"
 
 namespace careops {
-namespace {
-
-absl::Time DeadlineOf(const grpc::ServerContextBase& ctx) {
-  auto deadline = ctx.deadline();
-  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
-  return absl::FromChrono(deadline);
-}
-
-}  // namespace
-
 PooledService::PooledService(std::string_view service_full_name, WorkerPool& workers)
     : name_(service_full_name),
       descriptor_(google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name_)),
@@ -76,7 +66,7 @@ absl::Status PooledService::Check() const {
 grpc::ServerUnaryReactor* PooledService::Dispatch(grpc::CallbackServerContext* ctx,
                                                   std::function<grpc::Status()> call) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  const absl::Time deadline = DeadlineOf(*ctx);
+  const absl::Time deadline = DeadlineFromChrono(ctx->deadline());
   // The reactor, context, request and response stay valid until Finish().
   const bool queued = workers_.Submit([ctx, reactor, deadline, call = std::move(call)] {
     if (ctx->IsCancelled()) {

@@ -134,7 +134,7 @@ class PooledServerTest : public ::testing::Test {
   std::unique_ptr<echo::v1::EchoService::Stub> stub_;
 };
 
-TEST_F(PooledServerTest, HandlersRunOnTheWorkersWithTheCallsDeadline) {
+TEST_F(PooledServerTest, AHandlerSeesTheCallsDeadline) {
   Serve({.workers = 2, .queue = 4});
   grpc::ClientContext ctx;
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(30);

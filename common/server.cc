@@ -31,7 +31,7 @@ constexpr int kStreamThreads = 4;
 class CallDeadlineCallbacks final : public grpc::Server::GlobalCallbacks {
  public:
   void PreSynchronousRequest(grpc::ServerContext* context) override {
-    scope().emplace(absl::FromChrono(context->deadline()));
+    scope().emplace(DeadlineFromChrono(context->deadline()));
   }
   void PostSynchronousRequest(grpc::ServerContext*) override { scope().reset(); }
 

@@ -40,6 +40,23 @@ absl::Status ValidateContact(const v1::Contact& c, const std::string& field) {
   return absl::OkStatus();
 }
 
+// The allocations a clerk asked for (PostPayment, PostUnpostedPayment), each in
+// the ledger's currency; INVALID_ARGUMENT naming allocations[i] otherwise.
+absl::StatusOr<std::vector<RequestedAllocation>> RequestedAllocations(
+    const google::protobuf::RepeatedPtrField<v1::Allocation>& allocations, const std::string& currency) {
+  std::vector<RequestedAllocation> requested;
+  for (int i = 0; i < allocations.size(); ++i) {
+    const v1::Allocation& a = allocations.Get(i);
+    const std::string field = absl::StrCat("allocations[", i, "]");
+    CAREOPS_RETURN_IF_ERROR(RequireId(a.installment_id(), field + ".installment_id", 26));
+    if (a.amount().currency_code() != currency) {
+      return InvalidArgument(field + ".amount.currency_code", absl::StrCat("must be the ledger's ", currency));
+    }
+    requested.push_back({a.installment_id(), a.amount().amount_minor()});
+  }
+  return requested;
+}
+
 absl::StatusOr<std::string> LedgerCurrency(CollectionsStore& store, const std::string& ledger_id) {
   CAREOPS_RETURN_IF_ERROR(RequireId(ledger_id, "ledger_id", 26));
   CAREOPS_ASSIGN_OR_RETURN(v1::Ledger ledger, store.GetLedger(ledger_id));
@@ -387,16 +404,8 @@ grpc::Status CollectionsServiceImpl::PostPayment(grpc::ServerContextBase* ctx, c
     } else {
       CAREOPS_RETURN_IF_ERROR(OptionalId(req->reference(), "reference", 128));
     }
-    std::vector<RequestedAllocation> requested;
-    for (int i = 0; i < req->allocations_size(); ++i) {
-      const v1::Allocation& a = req->allocations(i);
-      const std::string field = absl::StrCat("allocations[", i, "]");
-      CAREOPS_RETURN_IF_ERROR(RequireId(a.installment_id(), field + ".installment_id", 26));
-      if (a.amount().currency_code() != currency) {
-        return InvalidArgument(field + ".amount.currency_code", absl::StrCat("must be the ledger's ", currency));
-      }
-      requested.push_back({a.installment_id(), a.amount().amount_minor()});
-    }
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<RequestedAllocation> requested,
+                             RequestedAllocations(req->allocations(), currency));
     v1::Payment payment;
     payment.set_payment_id(ids_.Next());
     payment.set_ledger_id(req->ledger_id());
@@ -970,16 +979,8 @@ grpc::Status CollectionsServiceImpl::PostUnpostedPayment(grpc::ServerContextBase
     CAREOPS_RETURN_IF_ERROR(RequireId(req->unposted_id(), "unposted_id", 26));
     CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(store_, req->ledger_id()));
     if (!v1::PaymentMethod_IsValid(req->method())) return InvalidArgument("method", "is not a known method");
-    std::vector<RequestedAllocation> requested;
-    for (int i = 0; i < req->allocations_size(); ++i) {
-      const v1::Allocation& a = req->allocations(i);
-      const std::string field = absl::StrCat("allocations[", i, "]");
-      CAREOPS_RETURN_IF_ERROR(RequireId(a.installment_id(), field + ".installment_id", 26));
-      if (a.amount().currency_code() != currency) {
-        return InvalidArgument(field + ".amount.currency_code", absl::StrCat("must be the ledger's ", currency));
-      }
-      requested.push_back({a.installment_id(), a.amount().amount_minor()});
-    }
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<RequestedAllocation> requested,
+                             RequestedAllocations(req->allocations(), currency));
     v1::Payment payment;
     payment.set_payment_id(ids_.Next());
     payment.set_ledger_id(req->ledger_id());

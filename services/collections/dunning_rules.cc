@@ -25,6 +25,15 @@ std::optional<RungKind> KindNamed(std::string_view name) {
   return std::nullopt;
 }
 
+// The installments that still owe something.
+std::set<std::string> Owing(const std::vector<OpenItem>& open_items) {
+  std::set<std::string> owing;
+  for (const OpenItem& item : open_items) {
+    if (item.total() > 0) owing.insert(item.installment_id);
+  }
+  return owing;
+}
+
 }  // namespace
 
 std::string_view RungKindName(RungKind kind) {
@@ -175,10 +184,7 @@ std::string BalanceReminderSubject(const std::string& installment_id, int64_t le
 
 std::vector<std::string> ReopenedNotices(const std::vector<NoticeRecord>& notices,
                                          const std::vector<OpenItem>& open_items) {
-  std::set<std::string> owing;
-  for (const OpenItem& item : open_items) {
-    if (item.total() > 0) owing.insert(item.installment_id);
-  }
+  const std::set<std::string> owing = Owing(open_items);
   std::vector<std::string> out;
   for (const NoticeRecord& n : notices) {
     if (n.state != NoticeState::kResolved) continue;
@@ -195,10 +201,7 @@ bool ResumeEpisode(int reopened_episode, int current_episode, int current_episod
 
 std::vector<std::string> PaidNotices(const std::vector<NoticeRecord>& notices,
                                      const std::vector<OpenItem>& open_items) {
-  std::set<std::string> owing;
-  for (const OpenItem& item : open_items) {
-    if (item.total() > 0) owing.insert(item.installment_id);
-  }
+  const std::set<std::string> owing = Owing(open_items);
   std::vector<std::string> out;
   for (const NoticeRecord& n : notices) {
     if (n.state != NoticeState::kIssued) continue;
