@@ -234,6 +234,8 @@ void RegisterTlsFlags(FlagSet& flags, TlsFiles& tls) {
   flags.String("tls_key", &tls.key, "PEM private key of --tls_cert");
   flags.String("tls_ca", &tls.ca,
                "PEM CA bundle that the other side's certificate must chain to (mutual TLS: both ways)");
+  flags.String("tls_crl_dir", &tls.crl_dir,
+               "directory of the CA's revocation lists, hashed names (<hash>.r0); a revoked certificate is refused");
   flags.Duration("tls_refresh", &tls.refresh, "how often the TLS files are re-read (renewed certificates)");
 }
 

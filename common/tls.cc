@@ -9,8 +9,11 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -25,22 +28,55 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, const std::string& 
   return ss.str();
 }
 
+using BioPtr = std::unique_ptr<BIO, decltype(&BIO_free)>;
+
+BioPtr MemoryBio(const std::string& pem) {
+  return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+}
+
 // OpenSSL parses the PEM so that a wrong or empty file stops the start with a
 // message naming the flag, instead of failing every handshake later.
 bool HoldsCertificate(const std::string& pem) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())),
-                                                &BIO_free);
+  BioPtr bio = MemoryBio(pem);
   std::unique_ptr<X509, decltype(&X509_free)> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr),
                                                    &X509_free);
   return cert != nullptr;
 }
 
 bool HoldsPrivateKey(const std::string& pem) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())),
-                                                &BIO_free);
+  BioPtr bio = MemoryBio(pem);
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
       PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
   return key != nullptr;
+}
+
+// True when some file of `dir` named as OpenSSL's hashed lookup finds it
+// (<8 hex>.r<n>) holds a PEM CRL signed by a certificate of the CA bundle:
+// without one, every handshake would fail (or, worse, pass unchecked) later.
+bool HoldsCrlOfCa(const std::string& dir, const std::string& ca_pem) {
+  std::vector<std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>> ca_keys;
+  BioPtr ca_bio = MemoryBio(ca_pem);
+  while (true) {
+    std::unique_ptr<X509, decltype(&X509_free)> cert(PEM_read_bio_X509(ca_bio.get(), nullptr, nullptr, nullptr),
+                                                     &X509_free);
+    if (cert == nullptr) break;
+    ca_keys.emplace_back(X509_get_pubkey(cert.get()), &EVP_PKEY_free);
+  }
+  static const std::regex kHashedName("[0-9a-f]{8}\\.r[0-9]+");
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    if (!std::regex_match(entry.path().filename().string(), kHashedName)) continue;
+    auto pem = ReadPem(entry.path().string(), "tls_crl_dir");
+    if (!pem.ok()) continue;
+    BioPtr bio = MemoryBio(*pem);
+    std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr),
+                                                            &X509_CRL_free);
+    if (crl == nullptr) continue;
+    for (const auto& key : ca_keys) {
+      if (key != nullptr && X509_CRL_verify(crl.get(), key.get()) == 1) return true;
+    }
+  }
+  return false;
 }
 
 std::shared_ptr<grpc::experimental::FileWatcherCertificateProvider> WatchFiles(const TlsFiles& files) {
@@ -74,6 +110,11 @@ absl::Status ValidateTlsFiles(const TlsFiles& files, const std::string& flag_pre
   if (!HoldsCertificate(*ca)) {
     return absl::InvalidArgumentError(absl::StrCat("--", ca_flag, ": '", files.ca, "' holds no PEM certificate"));
   }
+  if (!files.crl_dir.empty() && !HoldsCrlOfCa(files.crl_dir, *ca)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag_prefix, "_crl_dir: '", files.crl_dir,
+                                                   "' holds no CRL signed by the CA of --", ca_flag,
+                                                   " under a hashed name (<hash>.r0; see openssl rehash)"));
+  }
   if (files.refresh < absl::Seconds(1)) {
     return absl::InvalidArgumentError(absl::StrCat("--", flag_prefix, "_refresh: must be at least 1s"));
   }
@@ -88,6 +129,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(co
   options.watch_identity_key_cert_pairs();
   // Mutual TLS: no connection without a client certificate that chains to the CA.
   options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  if (!files.crl_dir.empty()) options.set_crl_directory(files.crl_dir);
   return grpc::experimental::TlsServerCredentials(options);
 }
 
@@ -103,6 +145,7 @@ std::shared_ptr<grpc::ChannelCredentials> MutualTlsChannelCredentials(const TlsF
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
   options.set_verify_server_certs(true);
+  if (!files.crl_dir.empty()) options.set_crl_directory(files.crl_dir);
   // The chain alone is not enough: the certificate must name the host dialled.
   options.set_certificate_verifier(std::make_shared<grpc::experimental::HostNameCertificateVerifier>());
   return grpc::experimental::TlsCredentials(options);

@@ -12,6 +12,17 @@
 //
 // A server with TLS requires and verifies a client certificate on every
 // connection (mutual TLS): a client without one never completes the handshake.
+//
+// Revocation: with `crl_dir` (--tls_crl_dir) both sides also check the other's
+// certificate against the CA's certificate revocation lists in that directory, in
+// OpenSSL's hashed form (`<issuer hash>.r0`, as `openssl rehash` names them; a
+// Kubernetes ConfigMap can carry them under those keys). A revoked certificate
+// fails the handshake: UNAVAILABLE to a client, no connection at a server. The
+// directory must hold a CRL signed by the CA (tools/dev certs writes an empty one,
+// tools/dev revoke adds to it). gRPC reads the lists when the credentials are
+// built: at start, and again when the certificate files change (a renewal). A
+// new CRL therefore applies after a restart (`kubectl rollout restart`), which
+// is what an operator does when a key is compromised.
 // What a certificate proves about its holder is common/auth.h's business (the
 // SPIFFE URI SAN spiffe://<trust domain>/svc-<service> names a careops service).
 //
@@ -40,13 +51,15 @@ struct TlsFiles {
   std::string cert;  // --tls_cert
   std::string key;   // --tls_key
   std::string ca;    // --tls_ca
+  std::string crl_dir = {};  // --tls_crl_dir: hashed CRLs of the CA; empty: no revocation check
   absl::Duration refresh = absl::Seconds(30);
 
-  bool enabled() const { return !cert.empty() || !key.empty() || !ca.empty(); }
+  bool enabled() const { return !cert.empty() || !key.empty() || !ca.empty() || !crl_dir.empty(); }
 };
 
 // OK when all three files are given, readable and hold PEM material (or none is
-// given); `flag_prefix` names the flags in messages ("tls" -> "--tls_cert").
+// given), and crl_dir, when given, holds a hashed CRL that the CA signed;
+// `flag_prefix` names the flags in messages ("tls" -> "--tls_cert").
 absl::Status ValidateTlsFiles(const TlsFiles& files, const std::string& flag_prefix = "tls");
 
 // Mutual-TLS server credentials over `files` (validated first); insecure server

@@ -332,6 +332,68 @@ TEST(TlsRotationTest, RenewedFilesAreUsedWithoutARestart) {
   EXPECT_FALSE(answers(old_ca));
 }
 
+// Revocation: a service started with --tls_crl_dir refuses a client whose
+// certificate the CA revoked, and keeps serving the others; a client with the
+// CRL refuses a server whose certificate was revoked; a revocation made later
+// applies once the service restarts.
+TEST(TlsRevocationTest, ARevokedCertificateIsRefusedAndTheOthersStillCall) {
+  const std::string certs = NewCertificates();
+  auto revoke = [&](const std::string& name) {
+    const std::string cmd = absl::StrCat(testing::SourceDir(), "/tools/dev revoke '", certs, "' ", name, " >/dev/null");
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  };
+  revoke("svc-reporting");
+  testing::TestSchema schema("membership");
+  std::vector<std::string> args = TlsArgs(certs, "membership");
+  args.push_back("--tls_crl_dir=" + certs + "/crl");
+  testing::ServiceProcess membership("membership", schema.dsn(), args);
+  auto code_for = [&](const std::string& name, bool client_checks_crl = false) {
+    TlsFiles files = FilesOf(certs, name);
+    if (client_checks_crl) files.crl_dir = certs + "/crl";
+    auto credentials = ChannelCredentialsFor(files);
+    EXPECT_TRUE(credentials.ok()) << credentials.status();
+    mv1::GetClientAccountRequest req;
+    req.set_account_id("01J00000000000000000000000");
+    mv1::ClientAccount out;
+    // A new channel each time, so each call makes its own handshake.
+    auto ctx = testing::BearerContext("dev-account-officer");
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return mv1::MembershipService::NewStub(grpc::CreateChannel(membership.address(), *credentials))
+        ->GetClientAccount(ctx.get(), req, &out)
+        .error_code();
+  };
+  ASSERT_TRUE(testing::Eventually([&] { return code_for("dev-cli") == grpc::StatusCode::NOT_FOUND; }))
+      << membership.process().output();
+  EXPECT_EQ(code_for("svc-reporting"), grpc::StatusCode::UNAVAILABLE) << "a revoked client was served";
+  EXPECT_EQ(code_for("svc-claims", /*client_checks_crl=*/true), grpc::StatusCode::NOT_FOUND);
+
+  // Revoked later: the CRL is read when the service starts (and when its
+  // certificate files change), so a restart applies it to every connection.
+  revoke("svc-claims");
+  membership.Restart();
+  ASSERT_TRUE(testing::Eventually([&] { return code_for("dev-cli") == grpc::StatusCode::NOT_FOUND; }))
+      << membership.process().output();
+  EXPECT_EQ(code_for("svc-claims"), grpc::StatusCode::UNAVAILABLE) << "a revocation was not applied after a restart";
+
+  // The client side: with the CRL, a server whose certificate is revoked is refused.
+  revoke("svc-membership");
+  EXPECT_TRUE(testing::Eventually(
+      [&] { return code_for("dev-cli", /*client_checks_crl=*/true) == grpc::StatusCode::UNAVAILABLE; },
+      absl::Seconds(15)));
+}
+
+TEST(TlsStartupTest, ACrlDirectoryWithoutTheCasCrlRefusesToStart) {
+  const std::string certs = NewCertificates(), stranger = NewCertificates();
+  testing::TestSchema schema("membership");
+  std::vector<std::string> args = TlsArgs(certs, "membership");
+  args.push_back("--tls_crl_dir=" + stranger + "/crl");  // another CA's list
+  testing::ServiceProcess p("membership", schema.dsn(), args);
+  int status = p.process().Wait(absl::Seconds(30));
+  ASSERT_TRUE(WIFEXITED(status)) << p.process().output();
+  EXPECT_EQ(WEXITSTATUS(status), 2) << p.process().output();
+  EXPECT_NE(p.process().output().find("--tls_crl_dir"), std::string::npos) << p.process().output();
+}
+
 TEST(TlsStartupTest, NoTlsFilesAndNoInsecurePlaintextRefusesToStart) {
   testing::TestSchema schema("membership");
   // tls_refresh alone is a --tls_ flag: the harness then leaves plaintext off.
