@@ -450,8 +450,10 @@ TEST(AdjustmentTest, AClawBackIsAtMostWhatWasPaidNetOfEarlierAdjustments) {
   Claim original = SettledOriginal();
   // Paid 8,000.00, then clawed back 3,000.00: 5,000.00 left to claw back.
   Claim first = AdjustmentOf(original, "adj1", -300000, S::kSettled);
-  first.clawback_ref = "orig";
+  first.clawback_refs = {"orig"};
   first.clawback_rest_minor = 500000;
+  first.clawback_given = 1;
+  first.clawback_rest_recorded = true;
   first.utilization_ref = "adj1";
   AdjustmentBook book = BookOf(original, {first});
   EXPECT_EQ(book.paid_net, Money("PHP", 500000));
@@ -479,8 +481,10 @@ TEST(AdjustmentTest, TheBookMirrorsMembershipsLiveRecords) {
   Claim original = SettledOriginal();  // record "orig" 8,000.00
   Claim plus = AdjustmentOf(original, "adj1", 100000, S::kApproved);  // record "adj1" 1,000.00
   Claim minus = AdjustmentOf(original, "adj2", -200000, S::kSettled);  // gives back "orig", records 6,000.00
-  minus.clawback_ref = "orig";
+  minus.clawback_refs = {"orig"};
   minus.clawback_rest_minor = 600000;
+  minus.clawback_given = 1;
+  minus.clawback_rest_recorded = true;
   minus.utilization_ref = "adj2";
   AdjustmentBook book = BookOf(original, {plus, minus});
   EXPECT_EQ(book.paid_net, Money("PHP", 700000));
@@ -488,12 +492,17 @@ TEST(AdjustmentTest, TheBookMirrorsMembershipsLiveRecords) {
   EXPECT_EQ(book.live[0].ref, "adj1");
   EXPECT_EQ(book.live[1].ref, "adj2");
   EXPECT_EQ(book.live[1].amount, Money("PHP", 600000));
-  // A claw-back whose rest was refused gave its record back all the same.
+  // A claw-back from before V006 whose rest was refused gave its record back
+  // all the same; one still on its way has given back nothing yet.
   Claim refused = AdjustmentOf(original, "adj3", -100, S::kInReview);
-  refused.clawback_ref = "adj2";
+  refused.clawback_refs = {"adj2"};
+  refused.clawback_given = 1;
   book = BookOf(original, {plus, minus, refused});
   ASSERT_EQ(book.live.size(), 1u);
   EXPECT_EQ(book.live[0].ref, "adj1");
+  refused.clawback_given = 0;
+  refused.status = S::kApprovalPending;
+  EXPECT_EQ(BookOf(original, {plus, minus, refused}).live.size(), 2u);
 }
 
 TEST(AdjustmentTest, AClawBackGivesBackTheNewestRecordThatCoversItAndRecordsTheRest) {
@@ -503,12 +512,12 @@ TEST(AdjustmentTest, AClawBackGivesBackTheNewestRecordThatCoversItAndRecordsTheR
   // 500.00: the newest record (adj1, 1,000.00) covers it; 500.00 is recorded again.
   absl::StatusOr<Clawback> plan = PlanClawback(book, Money("PHP", -50000));
   ASSERT_TRUE(plan.ok()) << plan.status();
-  EXPECT_EQ(plan->give_back_ref, "adj1");
+  EXPECT_EQ(plan->give_back_refs, std::vector<std::string>{"adj1"});
   EXPECT_EQ(plan->rest, Money("PHP", 50000));
   // 3,000.00: only the original's record covers it.
   plan = PlanClawback(book, Money("PHP", -300000));
   ASSERT_TRUE(plan.ok());
-  EXPECT_EQ(plan->give_back_ref, "orig");
+  EXPECT_EQ(plan->give_back_refs, std::vector<std::string>{"orig"});
   EXPECT_EQ(plan->rest, Money("PHP", 500000));
   // All of it: nothing to record again.
   plan = PlanClawback(book, Money("PHP", -800000));
