@@ -485,17 +485,38 @@ absl::Status CheckAdjustment(const Claim& original, const AdjustmentBook& book, 
 
 absl::StatusOr<Clawback> PlanClawback(const AdjustmentBook& book, const Money& amount) {
   const int64_t back = -amount.minor();
-  int64_t largest = 0;
+  // The smallest record that covers it (the newest of equals): the least rest to
+  // record, so the least room it needs in the annual limit while it lands.
+  const LiveRecord* single = nullptr;
   for (auto it = book.live.rbegin(); it != book.live.rend(); ++it) {
-    if (it->amount.minor() >= back) {
-      return Clawback{.give_back_refs = {it->ref}, .rest = Money(amount.currency(), it->amount.minor() - back)};
+    if (it->amount.minor() >= back && (single == nullptr || it->amount.minor() < single->amount.minor())) {
+      single = &*it;
     }
-    largest = std::max(largest, it->amount.minor());
   }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "amount_claimed: claws back ", Money(amount.currency(), back).ToString(),
-      "; no single utilisation record of the claim covers it (the largest is ",
-      Money(amount.currency(), largest).ToString(), "): split it into adjustments of at most that"));
+  if (single != nullptr) {
+    return Clawback{.give_back_refs = {single->ref}, .rest = Money(amount.currency(), single->amount.minor() - back)};
+  }
+  // Else as few records as cover it: the largest first (the newest of equals).
+  std::vector<const LiveRecord*> by_size;
+  for (auto it = book.live.rbegin(); it != book.live.rend(); ++it) by_size.push_back(&*it);
+  std::stable_sort(by_size.begin(), by_size.end(),
+                   [](const LiveRecord* a, const LiveRecord* b) { return a->amount.minor() > b->amount.minor(); });
+  Clawback plan{.give_back_refs = {}, .rest = Money(amount.currency(), 0)};
+  int64_t covered = 0;
+  for (const LiveRecord* r : by_size) {
+    if (covered >= back || static_cast<int>(plan.give_back_refs.size()) == kMaxClawbackRecords) break;
+    plan.give_back_refs.push_back(r->ref);
+    covered += r->amount.minor();
+  }
+  if (covered < back) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "amount_claimed: claws back ", Money(amount.currency(), back).ToString(), "; the ",
+        plan.give_back_refs.size(), " largest utilisation records of the claim cover only ",
+        Money(amount.currency(), covered).ToString(), " (a claw-back gives back at most ", kMaxClawbackRecords,
+        " records): claw back at most that, then adjust again for the difference"));
+  }
+  plan.rest = Money(amount.currency(), covered - back);
+  return plan;
 }
 
 bool IsClawback(const Claim& c) { return IsAdjustment(c) && !c.clawback_refs.empty(); }

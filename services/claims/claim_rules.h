@@ -164,10 +164,13 @@ AdjustmentBook BookOf(const Claim& original, const std::vector<Claim>& adjustmen
 // for the original (amount claimed less co-pay, at most the per-visit cap).
 absl::Status CheckAdjustment(const Claim& original, const AdjustmentBook& book, const Money& amount);
 
-// How a claw-back of `amount` (negative) is counted in membership: the newest
-// live record that covers it is given back, and the rest of that record is
-// recorded again. FAILED_PRECONDITION naming amount_claimed when no single
-// record covers it.
+// How a claw-back of `amount` (negative) is counted in membership: live
+// records of the family are given back and what they hold beyond the claw-back
+// (the rest) is recorded again. The smallest record that covers it, so the
+// rest is the least; when none does, as few records as cover it, largest
+// first, at most kMaxClawbackRecords. FAILED_PRECONDITION naming amount_claimed
+// when those do not cover it (what they cover is in the message).
+inline constexpr int kMaxClawbackRecords = 16;  // V006: clawback_ref holds 16 references
 struct Clawback {
   std::vector<std::string> give_back_refs;  // in the order they are given back
   Money rest;                               // zero: nothing to record again

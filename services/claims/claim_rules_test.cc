@@ -5,6 +5,7 @@
 #include <map>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 
 namespace careops::claims {
@@ -523,10 +524,47 @@ TEST(AdjustmentTest, AClawBackGivesBackTheNewestRecordThatCoversItAndRecordsTheR
   plan = PlanClawback(book, Money("PHP", -800000));
   ASSERT_TRUE(plan.ok());
   EXPECT_EQ(plan->rest, Money("PHP", 0));
-  // 8,500.00 is within what was paid (9,000.00) but no single record covers it.
+  // 8,500.00: no single record covers it; both are given back and 500.00 recorded again.
   plan = PlanClawback(book, Money("PHP", -850000));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->give_back_refs, (std::vector<std::string>{"orig", "adj1"}));
+  EXPECT_EQ(plan->rest, Money("PHP", 50000));
+}
+
+TEST(AdjustmentTest, AClawBackTakesTheSmallestRecordThatCoversItElseTheFewestRecords) {
+  Claim original = SettledOriginal();  // "orig" 8,000.00
+  Claim a1 = AdjustmentOf(original, "adj1", 300000, S::kSettled);
+  Claim a2 = AdjustmentOf(original, "adj2", 200000, S::kSettled);
+  Claim a3 = AdjustmentOf(original, "adj3", 300000, S::kSettled);
+  AdjustmentBook book = BookOf(original, {a1, a2, a3});
+  // 2,500.00: adj1 and adj3 (3,000.00) cover it, the newest of them is taken; not orig.
+  absl::StatusOr<Clawback> plan = PlanClawback(book, Money("PHP", -250000));
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->give_back_refs, std::vector<std::string>{"adj3"});
+  EXPECT_EQ(plan->rest, Money("PHP", 50000));
+  // 12,000.00 of 16,000.00: orig, then the newest 3,000.00, then the other.
+  plan = PlanClawback(book, Money("PHP", -1200000));
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->give_back_refs, (std::vector<std::string>{"orig", "adj3", "adj1"}));
+  EXPECT_EQ(plan->rest, Money("PHP", 200000));
+  // Everything: every record, nothing to record again.
+  plan = PlanClawback(book, Money("PHP", -1600000));
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->give_back_refs.size(), 4u);
+  EXPECT_EQ(plan->rest, Money("PHP", 0));
+  // More records than one claw-back gives back: what they cover is named.
+  std::vector<Claim> many;
+  for (int i = 0; i < kMaxClawbackRecords + 2; ++i) {
+    many.push_back(AdjustmentOf(original, absl::StrCat("adj", 10 + i), 1000, S::kSettled));
+  }
+  Claim small = original;
+  small.amount_approved = Money("PHP", 1000);
+  small.utilization_ref = "orig";
+  plan = PlanClawback(BookOf(small, many), Money("PHP", -(kMaxClawbackRecords + 1) * 1000));
   EXPECT_EQ(plan.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(plan.status().message().rfind("amount_claimed:", 0), 0u) << plan.status();
+  EXPECT_EQ(plan.status().message().rfind("amount_claimed: claws back PHP 170.00; the 16 largest", 0), 0u)
+      << plan.status();
+  EXPECT_NE(plan.status().message().find("cover only PHP 160.00"), std::string::npos) << plan.status();
 }
 
 TEST(AdjustmentTest, AuthorityIsJudgedOnTheAbsoluteAmountAndTheWholeAmountIsApproved) {

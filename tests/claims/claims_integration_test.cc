@@ -1882,6 +1882,69 @@ TEST_F(AdjustmentIntegrationTest, AClawBackMembershipRefusesLeavesTheLedgerAsItW
   EXPECT_EQ(denied.status(), cv1::CLAIM_STATUS_DENIED);
 }
 
+// A claw-back bigger than any single record of the family gives back as many
+// as cover it and records the rest, in one approval.
+TEST_F(AdjustmentIntegrationTest, AClawBackBiggerThanAnyRecordIsTakenFromSeveral) {
+  const int64_t limit = 10000000;
+  Member m = CoPayMember(limit);
+  cv1::Claim original = SettledClaim(m, 500000);  // record 4,000.00 under the original's id
+  // Clawed back 1,000.00: the family's record is now 3,000.00 under that adjustment's id.
+  cv1::Claim first, first_approved;
+  ASSERT_TRUE(Adjust(original.claim_id(), -100000, &first).ok());
+  ASSERT_TRUE(Approve(ToReview(first), kSpecialist, &first_approved).ok());
+  ASSERT_EQ(LiveUtilization(first.claim_id()), 300000);
+  // Then 500.00 more paid: a record of its own.
+  cv1::Claim topup, topup_approved;
+  ASSERT_TRUE(Adjust(original.claim_id(), 50000, &topup).ok());
+  ASSERT_TRUE(Approve(ToReview(topup), kSpecialist, &topup_approved).ok());
+  ASSERT_EQ(topup_approved.status(), cv1::CLAIM_STATUS_APPROVED);
+  ASSERT_EQ(Remaining(m), limit - 350000);
+
+  // 3,200.00 of the 3,500.00 paid net: no single record covers it.
+  cv1::Claim clawback, approved;
+  ASSERT_TRUE(Adjust(original.claim_id(), -320000, &clawback).ok());
+  grpc::Status s = Approve(ToReview(clawback), kSpecialist, &approved);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(approved.status(), cv1::CLAIM_STATUS_APPROVED) << approved.DebugString();
+  EXPECT_EQ(approved.amount_approved().amount_minor(), -320000);
+  ASSERT_EQ(approved.clawback_references_size(), 2);
+  EXPECT_EQ(approved.clawback_references(0), first.claim_id());
+  EXPECT_EQ(approved.clawback_references(1), topup.claim_id());
+  EXPECT_EQ(approved.clawback_reference(), first.claim_id());
+  // Both given back; the 300.00 they held beyond the claw-back recorded as the adjustment's.
+  EXPECT_EQ(LiveUtilization(original.claim_id()), 0);
+  EXPECT_EQ(LiveUtilization(first.claim_id()), 0);
+  EXPECT_EQ(LiveUtilization(topup.claim_id()), 0);
+  EXPECT_EQ(LiveUtilization(clawback.claim_id()), 30000);
+  EXPECT_EQ(Remaining(m), limit - 30000);
+  std::vector<std::string> actions = Actions(History(clawback.claim_id()));
+  EXPECT_EQ(std::count(actions.begin(), actions.end(), "clawback_rest_recorded"), 1);
+  EXPECT_EQ(std::count(actions.begin(), actions.end(), "clawback_given_back"), 1);
+  EXPECT_EQ(actions.back(), "approval_confirmed");
+
+  // The book follows: 300.00 is left to claw back, from the adjustment's own record.
+  cv1::Claim ignored, last, last_approved;
+  s = Adjust(original.claim_id(), -30001, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("PHP 300.00 paid"), std::string::npos) << s.error_message();
+  ASSERT_TRUE(Adjust(original.claim_id(), -30000, &last).ok());
+  ASSERT_TRUE(Approve(ToReview(last), kSpecialist, &last_approved).ok());
+  EXPECT_EQ(last_approved.status(), cv1::CLAIM_STATUS_APPROVED);
+  EXPECT_EQ(last_approved.clawback_reference(), clawback.claim_id());
+  EXPECT_EQ(LiveUtilization(clawback.claim_id()), 0);
+  EXPECT_EQ(Remaining(m), limit);
+
+  // Reconciliation agrees with every record of the family.
+  cv1::ReconcileUtilizationResponse report;
+  ASSERT_TRUE(claims_stub_->ReconcileUtilization(Ctx(kManager).get(), cv1::ReconcileUtilizationRequest(), &report).ok());
+  for (const auto& d : report.differences()) {
+    for (const std::string& id :
+         {original.claim_id(), first.claim_id(), topup.claim_id(), clawback.claim_id(), last.claim_id()}) {
+      EXPECT_NE(d.claim_id(), id) << d.DebugString();
+    }
+  }
+}
+
 TEST_F(AdjustmentIntegrationTest, AClawBackWithMembershipDownIsDeliveredLaterOnce) {
   const int64_t limit = 10000000;
   Member m = CoPayMember(limit);
