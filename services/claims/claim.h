@@ -83,11 +83,16 @@ struct Claim {
   std::string utilization_ref;
   int utilization_seq = 0;
   // ADJUSTMENT only (claim_rules.h, Adjustments): the settled claim it corrects;
-  // for a claw-back, the record it gives back in membership and the rest it
-  // records again (under utilization_ref) once that record is given back.
+  // for a claw-back, the records it gives back in membership (in that order),
+  // the rest it records again under utilization_ref, and how far membership has
+  // got: the first clawback_given records are given back, and the rest is
+  // recorded when clawback_rest_recorded. Together they say exactly what of the
+  // claw-back membership holds at any moment (claims_outbox.h).
   std::string original_claim_id;
-  std::string clawback_ref;
+  std::vector<std::string> clawback_refs;
   int64_t clawback_rest_minor = 0;
+  int clawback_given = 0;
+  bool clawback_rest_recorded = false;
   int64_t version = 1;  // the etag
 };
 

@@ -153,6 +153,13 @@ absl::StatusOr<ClaimStatus> NextStatus(const Claim& claim, ClaimAction action) {
         " after settlement (payment made); it cannot be reopened: correct it with an adjustment"
         " (SubmitClaim type ADJUSTMENT, original_claim_id ", claim.claim_id, ")"));
   }
+  if (action == A::kDeny && ClawbackPartlyHeld(claim)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "claim is an ADJUSTMENT whose claw-back membership holds in part (", claim.clawback_given, " of ",
+        claim.clawback_refs.size(), " record(s) given back",
+        claim.clawback_rest_recorded ? ", the rest recorded" : "",
+        "); it is not denied: approve it again to finish the claw-back"));
+  }
   CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(claim.status, action));
   if (action == A::kReopen && AwaitsSettlement(claim.status) && !claim.utilization_ref.empty()) {
     return S::kReopenPending;
@@ -413,19 +420,18 @@ AdjustmentBook BookOf(const Claim& original, const std::vector<Claim>& adjustmen
   if (!original.utilization_ref.empty()) book.live.push_back({original.utilization_ref, original.amount_approved});
   for (const Claim& a : adjustments) {
     if (AwaitsDecision(a.status) || AwaitsMembership(a.status)) book.open_adjustment = a.claim_id;
-    // A record a claw-back gave back is gone from membership, whatever became
-    // of the claw-back after (its rest may have been refused).
-    if (!a.clawback_ref.empty()) {
-      std::erase_if(book.live, [&](const LiveRecord& r) { return r.ref == a.clawback_ref; });
+    // What membership holds, whatever became of the claw-back after: the records
+    // it gave back are gone, the rest it recorded is there.
+    for (int i = 0; i < a.clawback_given && i < static_cast<int>(a.clawback_refs.size()); ++i) {
+      std::erase_if(book.live, [&](const LiveRecord& r) { return r.ref == a.clawback_refs[i]; });
+    }
+    if (a.clawback_rest_recorded && a.clawback_rest_minor > 0) {
+      book.live.push_back({a.utilization_ref, Money(currency, a.clawback_rest_minor)});
     }
     if (!AdjustmentStands(a)) continue;
     absl::StatusOr<Money> net = book.paid_net.Add(a.amount_approved);
     if (net.ok()) book.paid_net = *net;
-    if (!a.amount_approved.is_negative()) {
-      book.live.push_back({a.utilization_ref, a.amount_approved});
-    } else if (a.clawback_rest_minor > 0) {
-      book.live.push_back({a.utilization_ref, Money(currency, a.clawback_rest_minor)});
-    }
+    if (!a.amount_approved.is_negative()) book.live.push_back({a.utilization_ref, a.amount_approved});
   }
   return book;
 }
@@ -479,17 +485,54 @@ absl::Status CheckAdjustment(const Claim& original, const AdjustmentBook& book, 
 
 absl::StatusOr<Clawback> PlanClawback(const AdjustmentBook& book, const Money& amount) {
   const int64_t back = -amount.minor();
-  int64_t largest = 0;
+  // The smallest record that covers it (the newest of equals): the least rest to
+  // record, so the least room it needs in the annual limit while it lands.
+  const LiveRecord* single = nullptr;
   for (auto it = book.live.rbegin(); it != book.live.rend(); ++it) {
-    if (it->amount.minor() >= back) {
-      return Clawback{.give_back_ref = it->ref, .rest = Money(amount.currency(), it->amount.minor() - back)};
+    if (it->amount.minor() >= back && (single == nullptr || it->amount.minor() < single->amount.minor())) {
+      single = &*it;
     }
-    largest = std::max(largest, it->amount.minor());
   }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "amount_claimed: claws back ", Money(amount.currency(), back).ToString(),
-      "; no single utilisation record of the claim covers it (the largest is ",
-      Money(amount.currency(), largest).ToString(), "): split it into adjustments of at most that"));
+  if (single != nullptr) {
+    return Clawback{.give_back_refs = {single->ref}, .rest = Money(amount.currency(), single->amount.minor() - back)};
+  }
+  // Else as few records as cover it: the largest first (the newest of equals).
+  std::vector<const LiveRecord*> by_size;
+  for (auto it = book.live.rbegin(); it != book.live.rend(); ++it) by_size.push_back(&*it);
+  std::stable_sort(by_size.begin(), by_size.end(),
+                   [](const LiveRecord* a, const LiveRecord* b) { return a->amount.minor() > b->amount.minor(); });
+  Clawback plan{.give_back_refs = {}, .rest = Money(amount.currency(), 0)};
+  int64_t covered = 0;
+  for (const LiveRecord* r : by_size) {
+    if (covered >= back || static_cast<int>(plan.give_back_refs.size()) == kMaxClawbackRecords) break;
+    plan.give_back_refs.push_back(r->ref);
+    covered += r->amount.minor();
+  }
+  if (covered < back) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "amount_claimed: claws back ", Money(amount.currency(), back).ToString(), "; the ",
+        plan.give_back_refs.size(), " largest utilisation records of the claim cover only ",
+        Money(amount.currency(), covered).ToString(), " (a claw-back gives back at most ", kMaxClawbackRecords,
+        " records): claw back at most that, then adjust again for the difference"));
+  }
+  plan.rest = Money(amount.currency(), covered - back);
+  return plan;
+}
+
+bool IsClawback(const Claim& c) { return IsAdjustment(c) && !c.clawback_refs.empty(); }
+
+bool ClawbackPartlyHeld(const Claim& c) {
+  return IsClawback(c) && (c.clawback_given > 0 || c.clawback_rest_recorded);
+}
+
+ClawbackStep NextClawbackStep(const Claim& c) {
+  const int records = static_cast<int>(c.clawback_refs.size());
+  const bool rest_owed = c.clawback_rest_minor > 0 && !c.clawback_rest_recorded;
+  // The rest first; after the give-backs only for a claw-back from before V006,
+  // which gave its record back first.
+  if (rest_owed && (c.clawback_given == 0 || c.clawback_given >= records)) return ClawbackStep::kRecordRest;
+  if (c.clawback_given < records) return ClawbackStep::kGiveBack;
+  return ClawbackStep::kDone;
 }
 
 Money AuthorityAmount(const Claim& c) {

@@ -65,9 +65,12 @@ inline constexpr char kEventSettlementBreach[] = "settlement_tat_breach";
 inline constexpr char kEventFlagNonConformance[] = "flag_non_conformance";
 inline constexpr char kEventReconcileRepair[] = "reconcile_repair";
 inline constexpr char kEventClawbackGivenBack[] = "clawback_given_back";
+inline constexpr char kEventClawbackRestRecorded[] = "clawback_rest_recorded";
+inline constexpr char kEventClawbackGiveBackRefused[] = "clawback_give_back_refused";
 inline constexpr const char* kOtherClaimEvents[] = {kEventSubmit, kEventDecisionBreach, kEventSettlementBreach,
                                                     kEventFlagNonConformance, kEventReconcileRepair,
-                                                    kEventClawbackGivenBack};
+                                                    kEventClawbackGivenBack, kEventClawbackRestRecorded,
+                                                    kEventClawbackGiveBackRefused};
 
 // The status `action` moves a claim in `from` to; FAILED_PRECONDITION naming the
 // current status and the statuses the action accepts otherwise.
@@ -77,7 +80,8 @@ absl::StatusOr<ClaimStatus> NextStatus(ClaimStatus from, ClaimAction action);
 // CLOSED claim that was settled cannot be reopened (its money has been paid);
 // reopening an approval with a recorded utilisation waits for membership to give
 // it back (REOPEN_PENDING); a confirmed approval, or a refused reopening, is
-// PARTIALLY_APPROVED when less than the payable amount was approved.
+// PARTIALLY_APPROVED when less than the payable amount was approved; an
+// adjustment whose claw-back membership holds in part is not denied.
 absl::StatusOr<ClaimStatus> NextStatus(const Claim& claim, ClaimAction action);
 
 // Waiting for membership: APPROVAL_PENDING or REOPEN_PENDING.
@@ -130,8 +134,8 @@ absl::StatusOr<Money> AmountToApprove(const Claim& c, const std::optional<Money>
 // back. An original and its adjustments are its family. Membership records only
 // positive amounts and gives back only whole records, so the family's
 // utilisation is a set of live records: the original's approval, one per
-// positive adjustment, and for a claw-back the record it gave back replaced by
-// the rest (that record less the claw-back), when there is any.
+// positive adjustment, and for a claw-back the records it gave back replaced by
+// the rest (those records less the claw-back), when there is any.
 
 // Whether the adjustment `a` stands: approved (also unsettled) and not undone.
 bool AdjustmentStands(const Claim& a);
@@ -160,15 +164,34 @@ AdjustmentBook BookOf(const Claim& original, const std::vector<Claim>& adjustmen
 // for the original (amount claimed less co-pay, at most the per-visit cap).
 absl::Status CheckAdjustment(const Claim& original, const AdjustmentBook& book, const Money& amount);
 
-// How a claw-back of `amount` (negative) is counted in membership: the newest
-// live record that covers it is given back, and the rest of that record is
-// recorded again. FAILED_PRECONDITION naming amount_claimed when no single
-// record covers it.
+// How a claw-back of `amount` (negative) is counted in membership: live
+// records of the family are given back and what they hold beyond the claw-back
+// (the rest) is recorded again. The smallest record that covers it, so the
+// rest is the least; when none does, as few records as cover it, largest
+// first, at most kMaxClawbackRecords. FAILED_PRECONDITION naming amount_claimed
+// when those do not cover it (what they cover is in the message).
+inline constexpr int kMaxClawbackRecords = 16;  // V006: clawback_ref holds 16 references
 struct Clawback {
-  std::string give_back_ref;
-  Money rest;  // zero: nothing to record again
+  std::vector<std::string> give_back_refs;  // in the order they are given back
+  Money rest;                               // zero: nothing to record again
 };
 absl::StatusOr<Clawback> PlanClawback(const AdjustmentBook& book, const Money& amount);
+
+// An approved (or approving) claw-back: an adjustment with records to give back.
+bool IsClawback(const Claim& c);
+// Membership holds part of c's claw-back (a record given back or the rest
+// recorded): c must be approved again to finish it, never denied.
+bool ClawbackPartlyHeld(const Claim& c);
+
+// A claw-back's next step in membership. The order makes a refusal harmless:
+// the rest is recorded first, because recording is the only step membership
+// can refuse (a limit, the member's coverage on the service date) and at that
+// point nothing is applied yet; then each record is given back, which
+// membership refuses only for a record it does not hold (NOT_FOUND: the ledger
+// does not count it either way). A claw-back from before V006 gave its record
+// back first and records its rest after.
+enum class ClawbackStep { kRecordRest, kGiveBack, kDone };
+ClawbackStep NextClawbackStep(const Claim& c);
 
 // The amount an approval's authority is judged on: the amount claimed, its
 // absolute value for an adjustment.

@@ -5,6 +5,7 @@
 #include <map>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 
 namespace careops::claims {
@@ -450,8 +451,10 @@ TEST(AdjustmentTest, AClawBackIsAtMostWhatWasPaidNetOfEarlierAdjustments) {
   Claim original = SettledOriginal();
   // Paid 8,000.00, then clawed back 3,000.00: 5,000.00 left to claw back.
   Claim first = AdjustmentOf(original, "adj1", -300000, S::kSettled);
-  first.clawback_ref = "orig";
+  first.clawback_refs = {"orig"};
   first.clawback_rest_minor = 500000;
+  first.clawback_given = 1;
+  first.clawback_rest_recorded = true;
   first.utilization_ref = "adj1";
   AdjustmentBook book = BookOf(original, {first});
   EXPECT_EQ(book.paid_net, Money("PHP", 500000));
@@ -479,8 +482,10 @@ TEST(AdjustmentTest, TheBookMirrorsMembershipsLiveRecords) {
   Claim original = SettledOriginal();  // record "orig" 8,000.00
   Claim plus = AdjustmentOf(original, "adj1", 100000, S::kApproved);  // record "adj1" 1,000.00
   Claim minus = AdjustmentOf(original, "adj2", -200000, S::kSettled);  // gives back "orig", records 6,000.00
-  minus.clawback_ref = "orig";
+  minus.clawback_refs = {"orig"};
   minus.clawback_rest_minor = 600000;
+  minus.clawback_given = 1;
+  minus.clawback_rest_recorded = true;
   minus.utilization_ref = "adj2";
   AdjustmentBook book = BookOf(original, {plus, minus});
   EXPECT_EQ(book.paid_net, Money("PHP", 700000));
@@ -488,12 +493,17 @@ TEST(AdjustmentTest, TheBookMirrorsMembershipsLiveRecords) {
   EXPECT_EQ(book.live[0].ref, "adj1");
   EXPECT_EQ(book.live[1].ref, "adj2");
   EXPECT_EQ(book.live[1].amount, Money("PHP", 600000));
-  // A claw-back whose rest was refused gave its record back all the same.
+  // A claw-back from before V006 whose rest was refused gave its record back
+  // all the same; one still on its way has given back nothing yet.
   Claim refused = AdjustmentOf(original, "adj3", -100, S::kInReview);
-  refused.clawback_ref = "adj2";
+  refused.clawback_refs = {"adj2"};
+  refused.clawback_given = 1;
   book = BookOf(original, {plus, minus, refused});
   ASSERT_EQ(book.live.size(), 1u);
   EXPECT_EQ(book.live[0].ref, "adj1");
+  refused.clawback_given = 0;
+  refused.status = S::kApprovalPending;
+  EXPECT_EQ(BookOf(original, {plus, minus, refused}).live.size(), 2u);
 }
 
 TEST(AdjustmentTest, AClawBackGivesBackTheNewestRecordThatCoversItAndRecordsTheRest) {
@@ -503,21 +513,58 @@ TEST(AdjustmentTest, AClawBackGivesBackTheNewestRecordThatCoversItAndRecordsTheR
   // 500.00: the newest record (adj1, 1,000.00) covers it; 500.00 is recorded again.
   absl::StatusOr<Clawback> plan = PlanClawback(book, Money("PHP", -50000));
   ASSERT_TRUE(plan.ok()) << plan.status();
-  EXPECT_EQ(plan->give_back_ref, "adj1");
+  EXPECT_EQ(plan->give_back_refs, std::vector<std::string>{"adj1"});
   EXPECT_EQ(plan->rest, Money("PHP", 50000));
   // 3,000.00: only the original's record covers it.
   plan = PlanClawback(book, Money("PHP", -300000));
   ASSERT_TRUE(plan.ok());
-  EXPECT_EQ(plan->give_back_ref, "orig");
+  EXPECT_EQ(plan->give_back_refs, std::vector<std::string>{"orig"});
   EXPECT_EQ(plan->rest, Money("PHP", 500000));
   // All of it: nothing to record again.
   plan = PlanClawback(book, Money("PHP", -800000));
   ASSERT_TRUE(plan.ok());
   EXPECT_EQ(plan->rest, Money("PHP", 0));
-  // 8,500.00 is within what was paid (9,000.00) but no single record covers it.
+  // 8,500.00: no single record covers it; both are given back and 500.00 recorded again.
   plan = PlanClawback(book, Money("PHP", -850000));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->give_back_refs, (std::vector<std::string>{"orig", "adj1"}));
+  EXPECT_EQ(plan->rest, Money("PHP", 50000));
+}
+
+TEST(AdjustmentTest, AClawBackTakesTheSmallestRecordThatCoversItElseTheFewestRecords) {
+  Claim original = SettledOriginal();  // "orig" 8,000.00
+  Claim a1 = AdjustmentOf(original, "adj1", 300000, S::kSettled);
+  Claim a2 = AdjustmentOf(original, "adj2", 200000, S::kSettled);
+  Claim a3 = AdjustmentOf(original, "adj3", 300000, S::kSettled);
+  AdjustmentBook book = BookOf(original, {a1, a2, a3});
+  // 2,500.00: adj1 and adj3 (3,000.00) cover it, the newest of them is taken; not orig.
+  absl::StatusOr<Clawback> plan = PlanClawback(book, Money("PHP", -250000));
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->give_back_refs, std::vector<std::string>{"adj3"});
+  EXPECT_EQ(plan->rest, Money("PHP", 50000));
+  // 12,000.00 of 16,000.00: orig, then the newest 3,000.00, then the other.
+  plan = PlanClawback(book, Money("PHP", -1200000));
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->give_back_refs, (std::vector<std::string>{"orig", "adj3", "adj1"}));
+  EXPECT_EQ(plan->rest, Money("PHP", 200000));
+  // Everything: every record, nothing to record again.
+  plan = PlanClawback(book, Money("PHP", -1600000));
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->give_back_refs.size(), 4u);
+  EXPECT_EQ(plan->rest, Money("PHP", 0));
+  // More records than one claw-back gives back: what they cover is named.
+  std::vector<Claim> many;
+  for (int i = 0; i < kMaxClawbackRecords + 2; ++i) {
+    many.push_back(AdjustmentOf(original, absl::StrCat("adj", 10 + i), 1000, S::kSettled));
+  }
+  Claim small = original;
+  small.amount_approved = Money("PHP", 1000);
+  small.utilization_ref = "orig";
+  plan = PlanClawback(BookOf(small, many), Money("PHP", -(kMaxClawbackRecords + 1) * 1000));
   EXPECT_EQ(plan.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(plan.status().message().rfind("amount_claimed:", 0), 0u) << plan.status();
+  EXPECT_EQ(plan.status().message().rfind("amount_claimed: claws back PHP 170.00; the 16 largest", 0), 0u)
+      << plan.status();
+  EXPECT_NE(plan.status().message().find("cover only PHP 160.00"), std::string::npos) << plan.status();
 }
 
 TEST(AdjustmentTest, AuthorityIsJudgedOnTheAbsoluteAmountAndTheWholeAmountIsApproved) {

@@ -1,6 +1,7 @@
 #include "services/claims/claims_outbox.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "careops/membership/v1/membership.pb.h"
 #include "common/proto_time.h"
 #include "common/status.h"
@@ -99,93 +100,221 @@ outbox::Intent ReverseUtilizationIntent(const Claim& claim, int64_t version, con
                         .resource_id = claim.claim_id};
 }
 
-outbox::Intent ClawbackIntent(const Claim& pending, int64_t version) {
-  mv1::ReverseUtilizationRequest req;
-  req.set_request_id(absl::StrCat("reverse-", pending.clawback_ref));
-  req.set_source_reference(pending.clawback_ref);
-  req.set_reason(absl::StrCat("claw-back by adjustment ", pending.claim_id));
-  return outbox::Intent{.key = KeyFor(pending.claim_id, version),
-                        .peer_method = kReverseUtilizationMethod,
-                        .request = req.SerializeAsString(),
-                        .idempotency_key = req.request_id(),
-                        .resource_kind = "claim",
-                        .resource_id = pending.claim_id};
+std::optional<outbox::Intent> ClawbackIntent(const Claim& pending, int64_t version) {
+  switch (NextClawbackStep(pending)) {
+    case ClawbackStep::kRecordRest: {
+      Claim rest = pending;
+      rest.amount_approved = Money(pending.amount_claimed.currency(), pending.clawback_rest_minor);
+      return RecordUtilizationIntent(rest, version);
+    }
+    case ClawbackStep::kGiveBack: {
+      const std::string& ref = pending.clawback_refs[pending.clawback_given];
+      mv1::ReverseUtilizationRequest req;
+      req.set_request_id(absl::StrCat("reverse-", ref));
+      req.set_source_reference(ref);
+      req.set_reason(absl::StrCat("claw-back by adjustment ", pending.claim_id));
+      return outbox::Intent{.key = KeyFor(pending.claim_id, version),
+                            .peer_method = kReverseUtilizationMethod,
+                            .request = req.SerializeAsString(),
+                            .idempotency_key = req.request_id(),
+                            .resource_kind = "claim",
+                            .resource_id = pending.claim_id};
+    }
+    case ClawbackStep::kDone: break;
+  }
+  return std::nullopt;
 }
+
+namespace {
+
+// What a claw-back's answer `r` settles (claim_rules.h NextClawbackStep): the
+// record of its rest, the give-back of its next record, or the give-back of its
+// own rest that undoes it after a refused give-back.
+enum class ClawbackAnswer { kNone, kRest, kGiveBack, kUndoRest };
+
+ClawbackAnswer ClawbackAnswerOf(const Claim& cur, const outbox::IntentRecord& r) {
+  // Only the intent the claim waits on now: each step is keyed by the version it wrote.
+  if (!IsClawback(cur) || cur.status != ClaimStatus::kApprovalPending ||
+      r.intent.key != KeyFor(cur.claim_id, cur.version)) {
+    return ClawbackAnswer::kNone;
+  }
+  if (r.intent.peer_method == kRecordUtilizationMethod) {
+    return ReferenceOf<mv1::RecordUtilizationRequest>(r) == cur.utilization_ref && !cur.utilization_ref.empty()
+               ? ClawbackAnswer::kRest
+               : ClawbackAnswer::kNone;
+  }
+  const std::string ref = ReferenceOf<mv1::ReverseUtilizationRequest>(r);
+  if (ref.empty()) return ClawbackAnswer::kNone;
+  if (cur.clawback_given < static_cast<int>(cur.clawback_refs.size()) && ref == cur.clawback_refs[cur.clawback_given]) {
+    return ClawbackAnswer::kGiveBack;
+  }
+  if (cur.clawback_rest_recorded && ref == cur.utilization_ref) return ClawbackAnswer::kUndoRest;
+  return ClawbackAnswer::kNone;
+}
+
+ClaimEvent RelayEvent(const Claim& cur, std::string action, absl::Time now, std::string reason, std::string details) {
+  return ClaimEvent{.at = now,
+                    .action = std::move(action),
+                    .from_status = cur.status,
+                    .to_status = cur.status,
+                    .actor_user = kRelay.user,
+                    .actor_role = kRelay.role,
+                    .reason = std::move(reason),
+                    .details = std::move(details)};
+}
+
+// Back in review with nothing of the claw-back in membership.
+void ForgetClawback(Claim& c) {
+  c.amount_approved = Money(c.amount_claimed.currency(), 0);
+  c.utilization_ref.clear();  // utilization_seq stays: the next approval uses a new reference
+  c.clawback_refs.clear();
+  c.clawback_rest_minor = 0;
+  c.clawback_given = 0;
+  c.clawback_rest_recorded = false;
+}
+
+// The confirmed approval of any claim: stamps the decision and counts the KPIs.
+ClaimChange ConfirmApproval(const Claim& cur, ClaimStatus to, absl::Time now, const TatTargets& tat,
+                            ClaimsMetrics* metrics, std::string details) {
+  ClaimChange change{cur, Event(cur, to, ClaimAction::kConfirmApproval, now, "", std::move(details))};
+  Claim& c = change.claim;
+  c.status = to;
+  const bool late = StampDecision(c, now);
+  c.settlement_due_at = tat.SettlementDue(now);
+  c.settlement_breached = false;
+  // The KPIs count here: this is where the decision takes effect.
+  if (metrics != nullptr) {
+    metrics->Decided(to);
+    metrics->Turnaround("decision", now - c.submitted_at);
+    if (late) metrics->Breaches("decision", 1);
+    if (!c.amount_approved.is_negative()) metrics->ApprovedAmount(c.amount_approved);
+  }
+  return change;
+}
+
+// A claw-back's answer (claims_outbox.h): the next step's intent, the
+// confirmation once every step is done, or back in review with exactly what
+// membership holds.
+absl::StatusOr<std::optional<ClaimChange>> SettleClawback(const Claim& cur, ClawbackAnswer answer, bool delivered,
+                                                          const outbox::PeerReply& reply, absl::Time now,
+                                                          const TatTargets& tat, ClaimsMetrics* metrics) {
+  const int records = static_cast<int>(cur.clawback_refs.size());
+  const Money rest(cur.amount_claimed.currency(), cur.clawback_rest_minor);
+  Claim next = cur;
+  std::string done;  // what this answer did, for the history
+  if (delivered) {
+    switch (answer) {
+      case ClawbackAnswer::kRest:
+        next.clawback_rest_recorded = true;
+        done = absl::StrCat(rest.ToString(), " recorded in membership as ", cur.utilization_ref);
+        break;
+      case ClawbackAnswer::kGiveBack:
+        ++next.clawback_given;
+        done = absl::StrCat("utilisation ", cur.clawback_refs[cur.clawback_given], " given back in membership");
+        break;
+      default: {  // kUndoRest: the claw-back is undone, nothing of it stays
+        ClaimChange change{cur, Event(cur, ClaimStatus::kInReview, ClaimAction::kRefuseApproval, now,
+                                      "membership refused to give back a record of the claw-back",
+                                      absl::StrCat("the rest ", cur.utilization_ref, " (", rest.ToString(),
+                                                   ") given back again; nothing of the claw-back is applied"))};
+        change.claim.status = ClaimStatus::kInReview;
+        ForgetClawback(change.claim);
+        return std::optional<ClaimChange>(std::move(change));
+      }
+    }
+    if (std::optional<outbox::Intent> intent = ClawbackIntent(next, cur.version + 1)) {
+      ClaimChange change{next, RelayEvent(cur,
+                                          answer == ClawbackAnswer::kRest ? kEventClawbackRestRecorded
+                                                                          : kEventClawbackGivenBack,
+                                          now, "", done)};
+      change.intent = std::move(intent);
+      return std::optional<ClaimChange>(std::move(change));
+    }
+    CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(next, ClaimAction::kConfirmApproval));
+    return std::optional<ClaimChange>(ConfirmApproval(
+        next, to, now, tat, metrics,
+        absl::StrCat("approved ", cur.amount_approved.ToString(), "; ", done, "; every record of the claw-back (",
+                     absl::StrJoin(cur.clawback_refs, ", "), ") given back",
+                     cur.clawback_rest_minor > 0 ? absl::StrCat(", the rest recorded as ", cur.utilization_ref) : "")));
+  }
+
+  const std::string why = Refusal(reply);
+  if (answer == ClawbackAnswer::kGiveBack && cur.clawback_given == 0 && cur.clawback_rest_recorded) {
+    // Nothing given back yet, the rest recorded: give the rest back too, so that
+    // nothing of the claw-back stays.
+    ClaimChange change{cur, RelayEvent(cur, kEventClawbackGiveBackRefused, now, why,
+                                       absl::StrCat("membership refused to give back utilisation ",
+                                                    cur.clawback_refs.front(), "; the rest ", cur.utilization_ref,
+                                                    " to be given back")),
+                       std::nullopt};
+    Claim subject = cur;
+    change.intent = ReverseUtilizationIntent(subject, cur.version + 1,
+                                             absl::StrCat("claw-back by adjustment ", cur.claim_id, " undone"));
+    return std::optional<ClaimChange>(std::move(change));
+  }
+  ClaimChange change{cur, Event(cur, ClaimStatus::kInReview, ClaimAction::kRefuseApproval, now, why, "")};
+  Claim& c = change.claim;
+  c.status = ClaimStatus::kInReview;
+  const std::string step = answer == ClawbackAnswer::kRest
+                               ? absl::StrCat("membership refused to record the rest ", rest.ToString(), " as ",
+                                              cur.utilization_ref)
+                               : absl::StrCat("membership refused to give back utilisation ",
+                                              answer == ClawbackAnswer::kGiveBack
+                                                  ? cur.clawback_refs[cur.clawback_given]
+                                                  : cur.utilization_ref);
+  c.amount_approved = Money(cur.amount_claimed.currency(), 0);
+  if (!ClawbackPartlyHeld(cur)) {
+    change.event.details = absl::StrCat(step, "; nothing of the claw-back was applied");
+    ForgetClawback(c);
+  } else {
+    // Membership holds part of it (a claw-back from before V006 gave its record
+    // back first; or a give-back refused after others, which its contract never
+    // does): kept as it is, so approving again finishes it.
+    change.event.details =
+        absl::StrCat(step, "; membership holds ", cur.clawback_given, " of ", records, " record(s) given back",
+                     cur.clawback_rest_recorded ? absl::StrCat(" and the rest as ", cur.utilization_ref) : "",
+                     " until the adjustment is approved again");
+    if (!cur.clawback_rest_recorded) c.utilization_ref.clear();
+  }
+  return std::optional<ClaimChange>(std::move(change));
+}
+
+}  // namespace
 
 absl::StatusOr<std::optional<ClaimChange>> SettleOnAnswer(const Claim& cur, const outbox::IntentRecord& r,
                                                           bool delivered, const outbox::PeerReply& reply,
                                                           absl::Time now, const TatTargets& tat,
                                                           ClaimsMetrics* metrics) {
+  if (IsClawback(cur)) {
+    const ClawbackAnswer answer = ClawbackAnswerOf(cur, r);
+    if (answer == ClawbackAnswer::kNone) return std::optional<ClaimChange>();
+    return SettleClawback(cur, answer, delivered, reply, now, tat, metrics);
+  }
   const bool record = r.intent.peer_method == kRecordUtilizationMethod;
-  // A claw-back's give-back: a reversal that an approval, not a reopening, waits on.
-  // Its key names the version the approval wrote: once the give-back is
-  // settled the claim (one version on) waits on the rest instead.
-  const bool clawback = !record && cur.status == ClaimStatus::kApprovalPending && !cur.clawback_ref.empty() &&
-                        r.intent.key == KeyFor(cur.claim_id, cur.version);
-  const ClaimStatus waiting = record || clawback ? ClaimStatus::kApprovalPending : ClaimStatus::kReopenPending;
+  const ClaimStatus waiting = record ? ClaimStatus::kApprovalPending : ClaimStatus::kReopenPending;
   const std::string ref = record ? ReferenceOf<mv1::RecordUtilizationRequest>(r)
                                  : ReferenceOf<mv1::ReverseUtilizationRequest>(r);
   // Only the claim still waiting on this very intent is settled; anything else
   // is left alone.
-  const std::string& awaited = clawback ? cur.clawback_ref : cur.utilization_ref;
-  if (cur.status != waiting || ref.empty() || awaited != ref) return std::optional<ClaimChange>();
-  if (clawback && delivered && cur.clawback_rest_minor > 0) {
-    // Given back; the rest of that record is recorded again under the
-    // adjustment's reference, and the claim waits on that.
-    Claim rest = cur;
-    rest.amount_approved = Money(cur.amount_claimed.currency(), cur.clawback_rest_minor);
-    ClaimChange change{cur, ClaimEvent{.at = now,
-                                       .action = kEventClawbackGivenBack,
-                                       .from_status = cur.status,
-                                       .to_status = cur.status,
-                                       .actor_user = kRelay.user,
-                                       .actor_role = kRelay.role,
-                                       .reason = "",
-                                       .details = absl::StrCat("utilisation ", cur.clawback_ref,
-                                                               " given back in membership; ",
-                                                               rest.amount_approved.ToString(), " to be recorded as ",
-                                                               cur.utilization_ref)}};
-    change.intent = RecordUtilizationIntent(rest, cur.version + 1);
-    return std::optional<ClaimChange>(std::move(change));
-  }
-  const ClaimAction action = record || clawback
-                                 ? (delivered ? ClaimAction::kConfirmApproval : ClaimAction::kRefuseApproval)
-                                 : (delivered ? ClaimAction::kConfirmReopen : ClaimAction::kRefuseReopen);
+  if (cur.status != waiting || ref.empty() || cur.utilization_ref != ref) return std::optional<ClaimChange>();
+  const ClaimAction action = record ? (delivered ? ClaimAction::kConfirmApproval : ClaimAction::kRefuseApproval)
+                                    : (delivered ? ClaimAction::kConfirmReopen : ClaimAction::kRefuseReopen);
   CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(cur, action));
+  if (action == ClaimAction::kConfirmApproval) {
+    return std::optional<ClaimChange>(ConfirmApproval(
+        cur, to, now, tat, metrics,
+        absl::StrCat("approved ", cur.amount_approved.ToString(), "; utilisation ", cur.utilization_ref,
+                     " recorded in membership")));
+  }
   ClaimChange change{cur, Event(cur, to, action, now, delivered ? "" : Refusal(reply), "")};
   Claim& c = change.claim;
   c.status = to;
   switch (action) {
-    case ClaimAction::kConfirmApproval: {
-      change.event.details = absl::StrCat("approved ", cur.amount_approved.ToString(), "; utilisation ",
-                                          clawback ? cur.clawback_ref : cur.utilization_ref,
-                                          clawback ? " given back" : " recorded", " in membership");
-      const bool late = StampDecision(c, now);
-      c.settlement_due_at = tat.SettlementDue(now);
-      c.settlement_breached = false;
-      // The KPIs count here: this is where the decision takes effect.
-      if (metrics != nullptr) {
-        metrics->Decided(to);
-        metrics->Turnaround("decision", now - c.submitted_at);
-        if (late) metrics->Breaches("decision", 1);
-        if (!c.amount_approved.is_negative()) metrics->ApprovedAmount(c.amount_approved);
-      }
-      break;
-    }
     case ClaimAction::kRefuseApproval:
       change.event.details = absl::StrCat("membership refused utilisation ", cur.utilization_ref, " of ",
                                           cur.amount_approved.ToString());
       c.amount_approved = Money(cur.amount_claimed.currency(), 0);
       c.utilization_ref.clear();  // utilization_seq stays: the next approval uses a new reference
-      if (clawback) {
-        // Nothing was given back.
-        change.event.details = absl::StrCat("membership refused to give back utilisation ", cur.clawback_ref);
-        c.clawback_ref.clear();
-        c.clawback_rest_minor = 0;
-      } else if (!cur.clawback_ref.empty()) {
-        change.event.details += absl::StrCat("; utilisation ", cur.clawback_ref,
-                                             " stays given back until the adjustment is approved again");
-      }
       break;
     case ClaimAction::kConfirmReopen:
       change.event.details = absl::StrCat("utilisation ", cur.utilization_ref, " given back in membership");

@@ -12,15 +12,28 @@
 //   ReverseUtilization  delivered (or NOT_FOUND: nothing was recorded) -> IN_REVIEW ("reopen_confirmed")
 //                       refused   -> APPROVED / PARTIALLY_APPROVED as before ("reopen_refused")
 //
-// A claw-back (a negative ADJUSTMENT, APPROVAL_PENDING) first gives back a
-// record (ReverseUtilization of its clawback_ref), then records the rest:
-//   give-back delivered, a rest to record -> APPROVAL_PENDING with the
-//             RecordUtilization intent of the rest ("clawback_given_back")
-//   give-back delivered, no rest          -> APPROVED ("approval_confirmed")
-//   give-back refused                     -> IN_REVIEW ("approval_refused")
-//   rest recorded / refused               -> as RecordUtilization above (a
-//             refused rest leaves the record given back: clawback_ref stays, and
-//             approving the adjustment again records the rest again)
+// A claw-back (a negative ADJUSTMENT, APPROVAL_PENDING) lands in membership
+// whole or not at all. Membership can refuse only a record, never the give-back
+// of a record it holds, so the rest is recorded first and the records are given
+// back after (claim_rules.h NextClawbackStep); the claim's clawback_given and
+// clawback_rest_recorded say at each step what membership holds:
+//   rest recorded                -> APPROVAL_PENDING, give back the first record ("clawback_rest_recorded")
+//   rest refused                 -> IN_REVIEW, nothing applied ("approval_refused")
+//   a record given back (or NOT_FOUND: membership does not hold it either way)
+//                                -> APPROVAL_PENDING with the next one ("clawback_given_back"),
+//                                   APPROVED after the last ("approval_confirmed")
+//   the first give-back refused  -> APPROVAL_PENDING, the rest given back again
+//                                   ("clawback_give_back_refused"), then IN_REVIEW with
+//                                   nothing applied ("approval_refused")
+//   a later give-back refused (membership's contract never does) -> IN_REVIEW with
+//                                   what membership holds kept; it is not denied, and
+//                                   approving it again finishes the claw-back
+// The price of the order: until the records are given back the rest needs room
+// in the member's annual limit, so a member with less room left than the rest
+// has the claw-back refused, nothing applied (claims.proto ApproveClaim says
+// what to do then).
+// A claw-back from before V006 gave its record back first: it records its rest
+// after, and a refusal leaves it IN_REVIEW with the record given back, as then.
 //
 // Each intent is keyed by the claim and the version its pending transition wrote
 // (IntentKeyFor), so the adapter finds it again from the claim it answered with,
@@ -30,6 +43,7 @@
 // intent's result, so a replayed request gets the answer the first call got.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "careops/claims/v1/claims.pb.h"
@@ -55,10 +69,11 @@ outbox::Intent RecordUtilizationIntent(const Claim& pending, int64_t version);
 // The intent that gives back the utilisation `claim` recorded under
 // utilization_ref, for the REOPEN_PENDING claim stored as version `version`.
 outbox::Intent ReverseUtilizationIntent(const Claim& claim, int64_t version, const std::string& reason);
-// The intent that gives back the record a claw-back `pending` (APPROVAL_PENDING,
-// clawback_ref set) takes its amount from, stored as version `version`. The same
-// request every time, so a re-approval is a replay in membership.
-outbox::Intent ClawbackIntent(const Claim& pending, int64_t version);
+// The intent of the next step of the claw-back `pending` (APPROVAL_PENDING,
+// clawback_refs set; claim_rules.h NextClawbackStep), stored as version
+// `version`; nullopt when every step is done. A step's request is the same
+// every time, so a re-approval is a replay in membership.
+std::optional<outbox::Intent> ClawbackIntent(const Claim& pending, int64_t version);
 
 // What membership's answer to the intent `r` does to the claim `current`, pure:
 // `delivered` is the relay's verdict (false: a definite refusal, `reply` says

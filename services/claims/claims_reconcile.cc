@@ -42,8 +42,27 @@ bool CountsAsApproved(const Claim& c) {
 // What membership must hold live under c's utilization_ref: its amount approved;
 // for a claw-back, the rest it recorded again (claim_rules.h PlanClawback).
 Money Recorded(const Claim& c) {
-  if (IsAdjustment(c) && c.amount_approved.is_negative()) return Money(c.amount_approved.currency(), c.clawback_rest_minor);
+  if (IsClawback(c)) return Money(c.amount_claimed.currency(), c.clawback_rest_minor);
   return c.amount_approved;
+}
+
+// Whether c's utilization_ref must be live in membership: an approval that
+// stands, or a claw-back's rest that membership holds while the claw-back is
+// back in review part-way (claims_outbox.h).
+bool MustHold(const Claim& c) {
+  if (c.utilization_ref.empty()) return false;
+  if (IsClawback(c)) return c.clawback_rest_recorded && c.clawback_rest_minor > 0;
+  return CountsAsApproved(c);
+}
+
+// Whether a claw-back of the family has given back the record `ref`.
+bool GivenBack(const std::vector<Claim>& adjustments, const std::string& ref) {
+  return std::any_of(adjustments.begin(), adjustments.end(), [&](const Claim& a) {
+    for (int i = 0; i < a.clawback_given && i < static_cast<int>(a.clawback_refs.size()); ++i) {
+      if (a.clawback_refs[i] == ref) return true;
+    }
+    return false;
+  });
 }
 
 struct Finding {
@@ -66,7 +85,7 @@ absl::StatusOr<v1::ReconcileUtilizationResponse> ClaimsServiceImpl::Reconcile(ab
     for (const Claim& c : page.items) {
       if (c.updated_at > as_of || AwaitsMembership(c.status)) continue;
       out.set_claims_checked(out.claims_checked() + 1);
-      const bool approved = CountsAsApproved(c) && !c.utilization_ref.empty();
+      const bool approved = MustHold(c);
       std::vector<Finding> findings;
       for (int seq = 1; seq <= std::max(1, c.utilization_seq); ++seq) {
         const std::string ref = Reference(c, seq);
@@ -109,9 +128,7 @@ absl::StatusOr<v1::ReconcileUtilizationResponse> ClaimsServiceImpl::Reconcile(ab
                                  store_.ListAdjustments(IsAdjustment(c) ? c.original_claim_id : c.claim_id));
         std::erase_if(findings, [&](const Finding& f) {
           return f.difference.kind() == v1::UTILIZATION_DIFFERENCE_KIND_MISSING &&
-                 std::any_of(adjustments.begin(), adjustments.end(), [&](const Claim& a) {
-                   return a.clawback_ref == f.difference.utilization_reference();
-                 });
+                 GivenBack(adjustments, f.difference.utilization_reference());
         });
       }
       for (Finding& f : findings) {

@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
 #include "common/enum_codec.h"
 #include "common/failpoint.h"
@@ -104,7 +105,8 @@ v1::Claim ToProto(const Claim& c) {
   *out.mutable_plan_share() = careops::ToProto(PlanShare(c));
   *out.mutable_member_share() = careops::ToProto(MemberShare(c));
   out.set_original_claim_id(c.original_claim_id);
-  out.set_clawback_reference(c.clawback_ref);
+  if (!c.clawback_refs.empty()) out.set_clawback_reference(c.clawback_refs.front());
+  for (const auto& ref : c.clawback_refs) out.add_clawback_references(ref);
   return out;
 }
 
@@ -538,31 +540,35 @@ grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContextBase* ctx, const
 }
 
 absl::StatusOr<ClaimChange> ClaimsServiceImpl::ApproveClawback(ClaimChange change, const Claim& cur) {
-  Clawback plan;
-  if (!cur.clawback_ref.empty()) {
-    // Approved before and its rest refused: the record is given back already.
-    plan = {cur.clawback_ref, Money(cur.amount_claimed.currency(), cur.clawback_rest_minor)};
-  } else {
+  Claim& c = change.claim;
+  if (cur.clawback_refs.empty()) {
     // The family cannot change meanwhile: this is its only undecided adjustment
     // (CheckAdjustment), and a decided one is never reopened.
     CAREOPS_ASSIGN_OR_RETURN(Claim original, store_.GetClaim(cur.original_claim_id));
     CAREOPS_ASSIGN_OR_RETURN(std::vector<Claim> adjustments, store_.ListAdjustments(cur.original_claim_id));
-    CAREOPS_ASSIGN_OR_RETURN(plan, PlanClawback(BookOf(original, adjustments), cur.amount_claimed));
+    CAREOPS_ASSIGN_OR_RETURN(Clawback plan, PlanClawback(BookOf(original, adjustments), cur.amount_claimed));
+    c.clawback_refs = plan.give_back_refs;
+    c.clawback_rest_minor = plan.rest.minor();
+    c.clawback_given = 0;
+    c.clawback_rest_recorded = false;
   }
-  Claim& c = change.claim;
+  // Otherwise membership holds part of it already (claims_outbox.h): approving
+  // again goes on from there.
   c.amount_approved = cur.amount_claimed;
-  c.clawback_ref = plan.give_back_ref;
-  c.clawback_rest_minor = plan.rest.minor();
-  c.utilization_ref.clear();
-  if (plan.rest.minor() > 0) {
-    c.utilization_seq = cur.utilization_seq + 1;
-    c.utilization_ref = c.utilization_seq == 1 ? cur.claim_id : absl::StrCat(cur.claim_id, "/", c.utilization_seq);
+  if (!c.clawback_rest_recorded) {
+    c.utilization_ref.clear();
+    if (c.clawback_rest_minor > 0) {
+      c.utilization_seq = cur.utilization_seq + 1;
+      c.utilization_ref = c.utilization_seq == 1 ? cur.claim_id : absl::StrCat(cur.claim_id, "/", c.utilization_seq);
+    }
   }
-  change.event.details = absl::StrCat("approving ", cur.amount_claimed.ToString(), "; utilisation ", plan.give_back_ref,
-                                      " to be given back in membership",
-                                      plan.rest.minor() > 0 ? absl::StrCat(" and ", plan.rest.ToString(),
-                                                                           " recorded again as ", c.utilization_ref)
-                                                            : "");
+  const Money rest(cur.amount_claimed.currency(), c.clawback_rest_minor);
+  change.event.details = absl::StrCat(
+      "approving ", cur.amount_claimed.ToString(), "; ",
+      rest.minor() > 0 ? absl::StrCat(rest.ToString(), " to be recorded in membership as ", c.utilization_ref,
+                                      ", then ")
+                       : "",
+      "utilisation ", absl::StrJoin(c.clawback_refs, ", "), " to be given back");
   change.intent = ClawbackIntent(c, cur.version + 1);
   return change;
 }
@@ -577,10 +583,11 @@ absl::Status ClaimsServiceImpl::AwaitMembership(grpc::ServerContextBase* ctx, v1
   absl::Time deadline = absl::Now() + options_.settle_wait;
   if (left < absl::ToChronoNanoseconds(options_.settle_wait)) deadline = absl::Now() + absl::FromChrono(left);
   const bool approving = resp->status() == v1::CLAIM_STATUS_APPROVAL_PENDING;
-  absl::StatusOr<outbox::IntentRecord> intent;
-  // A claw-back's give-back is followed by the intent that records its rest.
+  // A claw-back is a chain of intents (claims_outbox.h): followed to its end,
+  // remembering a refusal on the way (the chain may undo itself after one).
+  std::string refusal;
   for (;;) {
-    intent = intents_.DeliverNow(key, deadline);
+    absl::StatusOr<outbox::IntentRecord> intent = intents_.DeliverNow(key, deadline);
     if (!intent.ok()) {
       // Committed and pending: the background relay settles it.
       log::Warn("outbox delivery after commit failed", {{"intent", key}, {"error", intent.status().ToString()}});
@@ -589,15 +596,22 @@ absl::Status ClaimsServiceImpl::AwaitMembership(grpc::ServerContextBase* ctx, v1
     if (intent->state == outbox::IntentState::kPending) return absl::OkStatus();
     v1::Claim settled;
     if (settled.ParseFromString(intent->result)) *resp = settled;
-    if (intent->state != outbox::IntentState::kDelivered) break;
+    if (intent->state != outbox::IntentState::kDelivered) refusal = intent->last_error;
     const std::string next = IntentKeyFor(*resp);
-    if (next.empty() || next == key) return absl::OkStatus();
+    if (next.empty() || next == key) break;
     key = next;
   }
+  if (refusal.empty()) return absl::OkStatus();
+  if (approving && resp->type() == v1::CLAIM_TYPE_ADJUSTMENT && resp->amount_claimed().amount_minor() < 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "membership refused the claw-back; nothing of it was applied and the adjustment is back IN_REVIEW"
+        " (a claw-back records its rest before giving records back, so the rest needs room in the member's"
+        " annual limit: when there is none, claw back whole records and adjust by the rest after): ",
+        refusal));
+  }
   return absl::FailedPreconditionError(
-      approving ? absl::StrCat("membership refused the utilisation; the claim is back IN_REVIEW: ", intent->last_error)
-                : absl::StrCat("membership refused to give the utilisation back; the approval stands: ",
-                               intent->last_error));
+      approving ? absl::StrCat("membership refused the utilisation; the claim is back IN_REVIEW: ", refusal)
+                : absl::StrCat("membership refused to give the utilisation back; the approval stands: ", refusal));
 }
 
 grpc::Status ClaimsServiceImpl::DenyClaim(grpc::ServerContextBase* ctx, const v1::TransitionRequest* req,

@@ -545,82 +545,176 @@ TEST_F(ClaimsServiceTest, MembershipDownLeavesTheClaimPendingUntilTheRelayDelive
   EXPECT_EQ(membership_.recorded.size(), 1u);
 }
 
-// A claw-back's two intents, settled as the relay's completions do: the
-// give-back, then the record of the rest (claims_outbox.h).
-TEST(ClawbackCompletionTest, GiveBackThenRestSettleTheApprovalAndRefusalsSayWhatIsGivenBack) {
-  const absl::Time now = absl::FromUnixSeconds(1'790'000'000);
-  const TatTargets tat;
-  Claim pending;
-  pending.claim_id = "adj1";
-  pending.type = kTypeAdjustment;
-  pending.original_claim_id = "orig";
-  pending.status = ClaimStatus::kApprovalPending;
-  pending.amount_claimed = pending.payable = pending.amount_approved = Money("PHP", -100000);
-  pending.clawback_ref = "orig";
-  pending.clawback_rest_minor = 300000;
-  pending.utilization_ref = "adj1";
-  pending.utilization_seq = 1;
-  pending.version = 5;
-  auto record_of = [](const outbox::Intent& intent) {
+// A claw-back's intents, settled as the relay's completions do
+// (claims_outbox.h): the rest first, then the give-back; a refusal at any step
+// leaves nothing of it in membership.
+class ClawbackCompletionTest : public ::testing::Test {
+ protected:
+  ClawbackCompletionTest() {
+    pending_.claim_id = "adj1";
+    pending_.type = kTypeAdjustment;
+    pending_.original_claim_id = "orig";
+    pending_.status = ClaimStatus::kApprovalPending;
+    pending_.amount_claimed = pending_.payable = pending_.amount_approved = Money("PHP", -100000);
+    pending_.clawback_refs = {"orig"};
+    pending_.clawback_rest_minor = 300000;
+    pending_.utilization_ref = "adj1";
+    pending_.utilization_seq = 1;
+    pending_.version = 5;
+  }
+  static outbox::IntentRecord RecordOf(const outbox::Intent& intent) {
     outbox::IntentRecord r;
     r.intent = intent;
     return r;
-  };
-  const outbox::IntentRecord give_back = record_of(ClawbackIntent(pending, 5));
-  mv1::ReverseUtilizationRequest reverse;
-  ASSERT_TRUE(reverse.ParseFromString(give_back.intent.request));
-  EXPECT_EQ(reverse.source_reference(), "orig");
+  }
+  // The claim as stored after `change` (one version on).
+  static Claim Stored(const ClaimChange& change) {
+    Claim c = change.claim;
+    c.version += 1;
+    return c;
+  }
+  absl::StatusOr<std::optional<ClaimChange>> Answer(const Claim& cur, const outbox::Intent& intent, bool delivered,
+                                                    absl::Status status = absl::OkStatus()) {
+    return SettleOnAnswer(cur, RecordOf(intent), delivered, {std::move(status), ""}, now_, tat_, nullptr);
+  }
 
-  // Given back: still pending, now on the record of the rest under its own reference.
-  auto step = SettleOnAnswer(pending, give_back, true, {}, now, tat, nullptr);
-  ASSERT_TRUE(step.ok() && step->has_value()) << step.status();
-  const ClaimChange& given = **step;
-  EXPECT_EQ(given.claim.status, ClaimStatus::kApprovalPending);
-  EXPECT_EQ(given.event.action, kEventClawbackGivenBack);
-  ASSERT_TRUE(given.intent.has_value());
-  EXPECT_EQ(given.intent->peer_method, kRecordUtilizationMethod);
-  EXPECT_EQ(given.intent->key, "claim/adj1/6");
+  const absl::Time now_ = absl::FromUnixSeconds(1'790'000'000);
+  const TatTargets tat_;
+  Claim pending_;
+};
+
+TEST_F(ClawbackCompletionTest, TheRestIsRecordedFirstThenTheRecordIsGivenBack) {
+  std::optional<outbox::Intent> first = ClawbackIntent(pending_, 5);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->peer_method, kRecordUtilizationMethod);
   mv1::RecordUtilizationRequest rest;
-  ASSERT_TRUE(rest.ParseFromString(given.intent->request));
+  ASSERT_TRUE(rest.ParseFromString(first->request));
   EXPECT_EQ(rest.source_reference(), "adj1");
   EXPECT_EQ(rest.amount().amount_minor(), 300000);
-  // The give-back answered again is not what the claim waits on any more.
-  Claim waiting_rest = given.claim;
-  waiting_rest.version = 6;
-  auto again = SettleOnAnswer(waiting_rest, give_back, true, {}, now, tat, nullptr);
+
+  // Recorded: still pending, now on the give-back.
+  auto step = Answer(pending_, *first, true);
+  ASSERT_TRUE(step.ok() && step->has_value()) << step.status();
+  EXPECT_EQ((*step)->claim.status, ClaimStatus::kApprovalPending);
+  EXPECT_EQ((*step)->event.action, kEventClawbackRestRecorded);
+  EXPECT_TRUE((*step)->claim.clawback_rest_recorded);
+  ASSERT_TRUE((*step)->intent.has_value());
+  EXPECT_EQ((*step)->intent->peer_method, kReverseUtilizationMethod);
+  EXPECT_EQ((*step)->intent->key, "claim/adj1/6");
+  mv1::ReverseUtilizationRequest reverse;
+  ASSERT_TRUE(reverse.ParseFromString((*step)->intent->request));
+  EXPECT_EQ(reverse.source_reference(), "orig");
+  const Claim waiting_give_back = Stored(**step);
+  // The rest answered again is not what the claim waits on any more.
+  auto again = Answer(waiting_give_back, *first, true);
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->has_value());
 
-  // Recorded: APPROVED for the signed amount.
-  auto done = SettleOnAnswer(waiting_rest, record_of(*given.intent), true, {}, now, tat, nullptr);
+  // Given back: APPROVED for the signed amount.
+  auto done = Answer(waiting_give_back, *(*step)->intent, true);
   ASSERT_TRUE(done.ok() && done->has_value());
   EXPECT_EQ((*done)->claim.status, ClaimStatus::kApproved);
   EXPECT_EQ((*done)->claim.amount_approved, Money("PHP", -100000));
+  EXPECT_EQ((*done)->claim.clawback_given, 1);
+  EXPECT_FALSE((*done)->intent.has_value());
+  // NOT_FOUND (the relay counts it delivered): membership does not hold the record either way.
+  auto not_found = Answer(waiting_give_back, *(*step)->intent, true, absl::NotFoundError("no utilisation"));
+  ASSERT_TRUE(not_found.ok() && not_found->has_value());
+  EXPECT_EQ((*not_found)->claim.status, ClaimStatus::kApproved);
+}
 
-  // The rest refused: back in review, the record stays given back (kept, so a
-  // re-approval records the rest again without giving back another record).
-  outbox::PeerReply refusal{absl::FailedPreconditionError("account cancelled"), ""};
-  auto refused_rest = SettleOnAnswer(waiting_rest, record_of(*given.intent), false, refusal, now, tat, nullptr);
-  ASSERT_TRUE(refused_rest.ok() && refused_rest->has_value());
-  EXPECT_EQ((*refused_rest)->claim.status, ClaimStatus::kInReview);
-  EXPECT_EQ((*refused_rest)->claim.clawback_ref, "orig");
-  EXPECT_NE((*refused_rest)->event.details.find("stays given back"), std::string::npos);
+TEST_F(ClawbackCompletionTest, ARefusedRestLeavesNothingApplied) {
+  std::optional<outbox::Intent> first = ClawbackIntent(pending_, 5);
+  ASSERT_TRUE(first.has_value());
+  auto refused = Answer(pending_, *first, false, absl::FailedPreconditionError("utilisation refused: MEMBER_NOT_ACTIVE"));
+  ASSERT_TRUE(refused.ok() && refused->has_value());
+  const ClaimChange& c = **refused;
+  EXPECT_EQ(c.claim.status, ClaimStatus::kInReview);
+  EXPECT_EQ(c.event.action, "approval_refused");
+  EXPECT_EQ(c.event.reason, "utilisation refused: MEMBER_NOT_ACTIVE");
+  EXPECT_NE(c.event.details.find("nothing of the claw-back was applied"), std::string::npos) << c.event.details;
+  EXPECT_TRUE(c.claim.clawback_refs.empty());
+  EXPECT_EQ(c.claim.clawback_given, 0);
+  EXPECT_EQ(c.claim.utilization_ref, "");
+  EXPECT_EQ(c.claim.amount_approved, Money("PHP", 0));
+  EXPECT_FALSE(c.intent.has_value());
+  EXPECT_FALSE(ClawbackPartlyHeld(c.claim));
+}
 
-  // The give-back refused: back in review, nothing given back.
-  auto refused = SettleOnAnswer(pending, give_back, false, refusal, now, tat, nullptr);
+TEST_F(ClawbackCompletionTest, ARefusedGiveBackGivesTheRestBackAgain) {
+  auto recorded = Answer(pending_, *ClawbackIntent(pending_, 5), true);
+  ASSERT_TRUE(recorded.ok() && recorded->has_value());
+  const Claim waiting = Stored(**recorded);
+  auto refused = Answer(waiting, *(*recorded)->intent, false, absl::InvalidArgumentError("reason: bad"));
+  ASSERT_TRUE(refused.ok() && refused->has_value());
+  EXPECT_EQ((*refused)->claim.status, ClaimStatus::kApprovalPending);
+  EXPECT_EQ((*refused)->event.action, kEventClawbackGiveBackRefused);
+  ASSERT_TRUE((*refused)->intent.has_value());
+  mv1::ReverseUtilizationRequest undo;
+  ASSERT_TRUE(undo.ParseFromString((*refused)->intent->request));
+  EXPECT_EQ(undo.source_reference(), "adj1");
+  auto undone = Answer(Stored(**refused), *(*refused)->intent, true);
+  ASSERT_TRUE(undone.ok() && undone->has_value());
+  EXPECT_EQ((*undone)->claim.status, ClaimStatus::kInReview);
+  EXPECT_FALSE(ClawbackPartlyHeld((*undone)->claim));
+  EXPECT_TRUE((*undone)->claim.clawback_refs.empty());
+}
+
+TEST_F(ClawbackCompletionTest, AClawBackFromBeforeV006RecordsItsRestAfterItsRecordWasGivenBack) {
+  // Given back by the old order, then the rest refused: back in review with the
+  // record given back; it may not be denied, and approving again records the rest only.
+  Claim legacy = pending_;
+  legacy.status = ClaimStatus::kInReview;
+  legacy.clawback_given = 1;
+  legacy.utilization_ref.clear();
+  EXPECT_TRUE(ClawbackPartlyHeld(legacy));
+  EXPECT_EQ(NextStatus(legacy, ClaimAction::kDeny).status().code(), absl::StatusCode::kFailedPrecondition);
+  legacy.status = ClaimStatus::kApprovalPending;
+  legacy.utilization_ref = "adj1/2";
+  EXPECT_EQ(NextClawbackStep(legacy), ClawbackStep::kRecordRest);
+  auto refused = Answer(legacy, *ClawbackIntent(legacy, 5), false, absl::FailedPreconditionError("no"));
   ASSERT_TRUE(refused.ok() && refused->has_value());
   EXPECT_EQ((*refused)->claim.status, ClaimStatus::kInReview);
-  EXPECT_EQ((*refused)->claim.clawback_ref, "");
-  EXPECT_EQ((*refused)->claim.amount_approved, Money("PHP", 0));
+  EXPECT_EQ((*refused)->claim.clawback_given, 1);
+  EXPECT_EQ((*refused)->claim.clawback_refs, std::vector<std::string>{"orig"});
+  auto done = Answer(legacy, *ClawbackIntent(legacy, 5), true);
+  ASSERT_TRUE(done.ok() && done->has_value());
+  EXPECT_EQ((*done)->claim.status, ClaimStatus::kApproved);
+  // Its give-back still in flight at the upgrade: the rest follows it.
+  Claim in_flight = pending_;
+  EXPECT_EQ(NextClawbackStep(in_flight), ClawbackStep::kRecordRest);
+  mv1::ReverseUtilizationRequest old_give_back;
+  old_give_back.set_request_id("reverse-orig");
+  old_give_back.set_source_reference("orig");
+  outbox::Intent old_intent{.key = "claim/adj1/5",
+                            .peer_method = kReverseUtilizationMethod,
+                            .request = old_give_back.SerializeAsString(),
+                            .idempotency_key = "reverse-orig",
+                            .resource_kind = "claim",
+                            .resource_id = "adj1"};
+  auto given = Answer(in_flight, old_intent, true);
+  ASSERT_TRUE(given.ok() && given->has_value());
+  EXPECT_EQ((*given)->claim.status, ClaimStatus::kApprovalPending);
+  ASSERT_TRUE((*given)->intent.has_value());
+  EXPECT_EQ((*given)->intent->peer_method, kRecordUtilizationMethod);
+}
 
-  // A claw-back of a whole record: APPROVED once it is given back.
-  Claim whole = pending;
+TEST_F(ClawbackCompletionTest, AClawBackOfWholeRecordsOnlyGivesBack) {
+  Claim whole = pending_;
   whole.clawback_rest_minor = 0;
   whole.utilization_ref.clear();
-  auto whole_done = SettleOnAnswer(whole, record_of(ClawbackIntent(whole, 5)), true, {}, now, tat, nullptr);
-  ASSERT_TRUE(whole_done.ok() && whole_done->has_value());
-  EXPECT_EQ((*whole_done)->claim.status, ClaimStatus::kApproved);
-  EXPECT_FALSE((*whole_done)->intent.has_value());
+  std::optional<outbox::Intent> first = ClawbackIntent(whole, 5);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->peer_method, kReverseUtilizationMethod);
+  auto done = Answer(whole, *first, true);
+  ASSERT_TRUE(done.ok() && done->has_value());
+  EXPECT_EQ((*done)->claim.status, ClaimStatus::kApproved);
+  EXPECT_FALSE((*done)->intent.has_value());
+  // Refused: nothing was applied.
+  auto refused = Answer(whole, *first, false, absl::InvalidArgumentError("bad"));
+  ASSERT_TRUE(refused.ok() && refused->has_value());
+  EXPECT_EQ((*refused)->claim.status, ClaimStatus::kInReview);
+  EXPECT_FALSE(ClawbackPartlyHeld((*refused)->claim));
 }
 
 TEST(ClaimEventActionTest, EveryHistoryActionIsAValueOfTheProtoEnum) {

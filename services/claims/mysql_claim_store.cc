@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "common/mysql/audit.h"
 #include "common/mysql/keyset.h"
@@ -31,12 +32,12 @@ using mysql::Statement;
   " assignee, routed_role, submitted_by, submitted_at, updated_at, decided_at, settled_at,"             \
   " payment_reference, decision_due_at, settlement_due_at, decision_breached, settlement_breached,"     \
   " utilization_ref, utilization_seq, copay_basis_points, per_visit_cap_minor, payable_minor,"             \
-  " original_claim_id, clawback_ref, clawback_rest_minor, version"
+  " original_claim_id, clawback_ref, clawback_rest_minor, clawback_given, clawback_rest_recorded, version"
 
 constexpr char kInsertClaim[] =
     "INSERT INTO claims (" CLAIM_COLUMNS
     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-    " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr char kSelectClaim[] = "SELECT " CLAIM_COLUMNS " FROM claims WHERE claim_id = ?";
 // An original's adjustments (V005 claims_by_original); the lock on the original
 // (kClaims.lock_sql) orders their submissions.
@@ -58,7 +59,7 @@ constexpr mysql::VersionedTable kClaims{
         " payment_reference = ?, decision_due_at = ?, settlement_due_at = ?, decision_breached = ?,"
         " settlement_breached = ?, utilization_ref = ?, utilization_seq = ?, copay_basis_points = ?,"
         " per_visit_cap_minor = ?, payable_minor = ?, original_claim_id = ?, clawback_ref = ?,"
-        " clawback_rest_minor = ?, version = ?"
+        " clawback_rest_minor = ?, clawback_given = ?, clawback_rest_recorded = ?, version = ?"
         " WHERE claim_id = ? AND version = ?"};
 // Duplicate detection (V003). The upsert takes the fingerprint row's exclusive
 // lock (InnoDB locks a duplicate key exclusively for ON DUPLICATE KEY UPDATE, so
@@ -217,8 +218,10 @@ absl::StatusOr<Claim> ReadClaim(mysql::RowReader& r) {
   if (std::optional<int64_t> cap = r.OptionalInt64()) c.per_visit_cap = Money(currency, *cap);
   c.payable = r.Amount(currency);
   c.original_claim_id = r.OptionalString().value_or("");
-  c.clawback_ref = r.String();
+  c.clawback_refs = absl::StrSplit(r.String(), ' ', absl::SkipEmpty());
   c.clawback_rest_minor = r.Int64();
+  c.clawback_given = r.Int();
+  c.clawback_rest_recorded = r.Bool();
   c.version = r.Int64();
   CAREOPS_RETURN_IF_ERROR(r.status());
   return c;
@@ -238,7 +241,8 @@ void BindClaimFields(Statement& st, const Claim& c) {
   st.Add(c.settlement_breached).Add(c.utilization_ref).Add(c.utilization_seq).Add(c.copay_basis_points);
   st.Add(c.per_visit_cap ? mysql::SqlValue(c.per_visit_cap->minor()) : mysql::SqlValue()).Add(c.payable.minor());
   st.Add(c.original_claim_id.empty() ? mysql::SqlValue() : mysql::SqlValue(c.original_claim_id));
-  st.Add(c.clawback_ref).Add(c.clawback_rest_minor);
+  st.Add(absl::StrJoin(c.clawback_refs, " ")).Add(c.clawback_rest_minor).Add(c.clawback_given);
+  st.Add(c.clawback_rest_recorded);
 }
 
 absl::StatusOr<Investigation> ReadInvestigation(mysql::RowReader& r) {

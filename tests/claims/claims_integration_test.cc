@@ -1640,6 +1640,24 @@ class AdjustmentIntegrationTest : public ClaimsIntegrationTest {
     return claims_stub_->SubmitClaim(Ctx(token).get(), req, out);
   }
 
+  // Terminates the member's coverage from `day` on (requested and applied in membership).
+  grpc::Status Terminate(const Member& m, absl::CivilDay day) {
+    mv1::RequestMovementRequest req;
+    req.set_request_id(NewId());
+    req.set_account_id(m.account_id);
+    req.set_type(mv1::MOVEMENT_TYPE_TERMINATION);
+    req.set_member_id(m.member_id);
+    *req.mutable_effective_date() = ToProto(day);
+    mv1::Movement mv;
+    grpc::Status s = membership_stub_->RequestMovement(Ctx("dev-account-officer").get(), req, &mv);
+    if (!s.ok()) return s;
+    mv1::ApplyMovementRequest apply;
+    apply.set_request_id(NewId());
+    apply.set_movement_id(mv.movement_id());
+    apply.set_etag(mv.etag());
+    return membership_stub_->ApplyMovement(Ctx("dev-account-officer").get(), apply, &mv);
+  }
+
   // The bordereau rows of this month for `account_id`, and its totals by category.
   std::vector<cv1::BordereauRow> Bordereau(const std::string& account_id,
                                            std::map<std::string, cv1::BordereauTotal>* totals) {
@@ -1716,7 +1734,7 @@ TEST_F(AdjustmentIntegrationTest, AnAdjustmentCorrectsASettledClaimThroughMember
   cv1::Claim approved;
   s = Approve(ToReview(clawback), kSpecialist, &approved);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  // The original's record is given back and the rest recorded as the adjustment's.
+  // The rest is recorded as the adjustment's, then the original's record is given back.
   EXPECT_EQ(approved.status(), cv1::CLAIM_STATUS_APPROVED) << approved.DebugString();
   EXPECT_EQ(approved.amount_approved().amount_minor(), -100000);
   EXPECT_EQ(approved.clawback_reference(), original.claim_id());
@@ -1725,7 +1743,8 @@ TEST_F(AdjustmentIntegrationTest, AnAdjustmentCorrectsASettledClaimThroughMember
   EXPECT_EQ(LiveUtilization(clawback.claim_id()), 300000);
   EXPECT_EQ(Remaining(m), limit - 300000 - unsettled_paid);
   std::vector<std::string> actions = Actions(History(clawback.claim_id()));
-  EXPECT_NE(std::find(actions.begin(), actions.end(), "clawback_given_back"), actions.end());
+  ASSERT_GE(actions.size(), 2u);
+  EXPECT_EQ(actions[actions.size() - 2], "clawback_rest_recorded");
   EXPECT_EQ(actions.back(), "approval_confirmed");
   // Only finance settles it (here: the recovery).
   cv1::Claim recovered;
@@ -1810,6 +1829,122 @@ TEST_F(AdjustmentIntegrationTest, AuthorityOnTheAbsoluteAmountAndMakerCheckerHol
   Use(*claims_);
 }
 
+// Membership refuses the rest of a claw-back (the member's coverage on the
+// service date was ended afterwards): nothing of the claw-back is applied, the
+// original's record stays counted, and the adjustment says so.
+TEST_F(AdjustmentIntegrationTest, AClawBackMembershipRefusesLeavesTheLedgerAsItWas) {
+  const int64_t limit = 10000000;
+  Member m = CoPayMember(limit);
+  cv1::Claim original = SettledClaim(m, 500000);  // 4,000.00 paid, recorded under the original's id
+  ASSERT_EQ(LiveUtilization(original.claim_id()), 400000);
+  cv1::Claim clawback;
+  ASSERT_TRUE(Adjust(original.claim_id(), -100000, &clawback).ok());
+  cv1::Claim reviewing = ToReview(clawback);
+  // Coverage ended before the service date: membership records nothing for it any more.
+  ASSERT_TRUE(Terminate(m, absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()) - 5).ok());
+
+  const std::string request_id = NewId();
+  cv1::Claim ignored;
+  grpc::Status s = Approve(reviewing, kSpecialist, &ignored, request_id);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("nothing of it was applied"), std::string::npos) << s.error_message();
+  EXPECT_NE(s.error_message().find("MEMBER_NOT_ACTIVE"), std::string::npos) << s.error_message();
+
+  // The ledger is as it was: the original's record counted, nothing under the adjustment.
+  EXPECT_EQ(LiveUtilization(original.claim_id()), 400000);
+  EXPECT_EQ(LiveUtilization(clawback.claim_id()), 0);
+  EXPECT_EQ(Remaining(m), limit - 400000);
+  // And the adjustment says so: back in review, giving nothing back.
+  cv1::Claim after = Get(clawback.claim_id());
+  EXPECT_EQ(after.status(), cv1::CLAIM_STATUS_IN_REVIEW);
+  EXPECT_EQ(after.amount_approved().amount_minor(), 0);
+  EXPECT_EQ(after.clawback_reference(), "");
+  EXPECT_EQ(after.clawback_references_size(), 0);
+  EXPECT_EQ(after.utilization_reference(), "");
+  std::vector<std::string> actions = Actions(History(clawback.claim_id()));
+  EXPECT_EQ(actions.back(), "approval_refused");
+  EXPECT_EQ(std::count(actions.begin(), actions.end(), "clawback_given_back"), 0);
+  // The replay answers the same and changes nothing.
+  s = Approve(reviewing, kSpecialist, &ignored, request_id);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(LiveUtilization(original.claim_id()), 400000);
+  // Reconciliation finds nothing to say about the family.
+  cv1::ReconcileUtilizationResponse report;
+  ASSERT_TRUE(claims_stub_->ReconcileUtilization(Ctx(kManager).get(), cv1::ReconcileUtilizationRequest(), &report).ok());
+  for (const auto& d : report.differences()) {
+    EXPECT_NE(d.claim_id(), original.claim_id()) << d.DebugString();
+    EXPECT_NE(d.claim_id(), clawback.claim_id()) << d.DebugString();
+  }
+  // Nothing is held for it, so it may simply be denied.
+  cv1::Claim denied;
+  s = claims_stub_->DenyClaim(Ctx(kSpecialist).get(), Tr(after, "member no longer covered"), &denied);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(denied.status(), cv1::CLAIM_STATUS_DENIED);
+}
+
+// A claw-back bigger than any single record of the family gives back as many
+// as cover it and records the rest, in one approval.
+TEST_F(AdjustmentIntegrationTest, AClawBackBiggerThanAnyRecordIsTakenFromSeveral) {
+  const int64_t limit = 10000000;
+  Member m = CoPayMember(limit);
+  cv1::Claim original = SettledClaim(m, 500000);  // record 4,000.00 under the original's id
+  // Clawed back 1,000.00: the family's record is now 3,000.00 under that adjustment's id.
+  cv1::Claim first, first_approved;
+  ASSERT_TRUE(Adjust(original.claim_id(), -100000, &first).ok());
+  ASSERT_TRUE(Approve(ToReview(first), kSpecialist, &first_approved).ok());
+  ASSERT_EQ(LiveUtilization(first.claim_id()), 300000);
+  // Then 500.00 more paid: a record of its own.
+  cv1::Claim topup, topup_approved;
+  ASSERT_TRUE(Adjust(original.claim_id(), 50000, &topup).ok());
+  ASSERT_TRUE(Approve(ToReview(topup), kSpecialist, &topup_approved).ok());
+  ASSERT_EQ(topup_approved.status(), cv1::CLAIM_STATUS_APPROVED);
+  ASSERT_EQ(Remaining(m), limit - 350000);
+
+  // 3,200.00 of the 3,500.00 paid net: no single record covers it.
+  cv1::Claim clawback, approved;
+  ASSERT_TRUE(Adjust(original.claim_id(), -320000, &clawback).ok());
+  grpc::Status s = Approve(ToReview(clawback), kSpecialist, &approved);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(approved.status(), cv1::CLAIM_STATUS_APPROVED) << approved.DebugString();
+  EXPECT_EQ(approved.amount_approved().amount_minor(), -320000);
+  ASSERT_EQ(approved.clawback_references_size(), 2);
+  EXPECT_EQ(approved.clawback_references(0), first.claim_id());
+  EXPECT_EQ(approved.clawback_references(1), topup.claim_id());
+  EXPECT_EQ(approved.clawback_reference(), first.claim_id());
+  // Both given back; the 300.00 they held beyond the claw-back recorded as the adjustment's.
+  EXPECT_EQ(LiveUtilization(original.claim_id()), 0);
+  EXPECT_EQ(LiveUtilization(first.claim_id()), 0);
+  EXPECT_EQ(LiveUtilization(topup.claim_id()), 0);
+  EXPECT_EQ(LiveUtilization(clawback.claim_id()), 30000);
+  EXPECT_EQ(Remaining(m), limit - 30000);
+  std::vector<std::string> actions = Actions(History(clawback.claim_id()));
+  EXPECT_EQ(std::count(actions.begin(), actions.end(), "clawback_rest_recorded"), 1);
+  EXPECT_EQ(std::count(actions.begin(), actions.end(), "clawback_given_back"), 1);
+  EXPECT_EQ(actions.back(), "approval_confirmed");
+
+  // The book follows: 300.00 is left to claw back, from the adjustment's own record.
+  cv1::Claim ignored, last, last_approved;
+  s = Adjust(original.claim_id(), -30001, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("PHP 300.00 paid"), std::string::npos) << s.error_message();
+  ASSERT_TRUE(Adjust(original.claim_id(), -30000, &last).ok());
+  ASSERT_TRUE(Approve(ToReview(last), kSpecialist, &last_approved).ok());
+  EXPECT_EQ(last_approved.status(), cv1::CLAIM_STATUS_APPROVED);
+  EXPECT_EQ(last_approved.clawback_reference(), clawback.claim_id());
+  EXPECT_EQ(LiveUtilization(clawback.claim_id()), 0);
+  EXPECT_EQ(Remaining(m), limit);
+
+  // Reconciliation agrees with every record of the family.
+  cv1::ReconcileUtilizationResponse report;
+  ASSERT_TRUE(claims_stub_->ReconcileUtilization(Ctx(kManager).get(), cv1::ReconcileUtilizationRequest(), &report).ok());
+  for (const auto& d : report.differences()) {
+    for (const std::string& id :
+         {original.claim_id(), first.claim_id(), topup.claim_id(), clawback.claim_id(), last.claim_id()}) {
+      EXPECT_NE(d.claim_id(), id) << d.DebugString();
+    }
+  }
+}
+
 TEST_F(AdjustmentIntegrationTest, AClawBackWithMembershipDownIsDeliveredLaterOnce) {
   const int64_t limit = 10000000;
   Member m = CoPayMember(limit);
@@ -1827,7 +1962,7 @@ TEST_F(AdjustmentIntegrationTest, AClawBackWithMembershipDownIsDeliveredLaterOnc
   membership_->Start();
   ASSERT_TRUE(testing::Serving(*membership_));
 
-  // Nobody retries: the relay gives the record back, then records the rest.
+  // Nobody retries: the relay records the rest, then gives the record back.
   ASSERT_TRUE(testing::Eventually([&] { return Get(clawback.claim_id()).status() == cv1::CLAIM_STATUS_APPROVED; }));
   EXPECT_EQ(LiveUtilization(original.claim_id()), 0);
   EXPECT_EQ(LiveUtilization(clawback.claim_id()), 600000);
