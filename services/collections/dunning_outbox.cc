@@ -22,27 +22,25 @@ std::optional<AccountChange> ChangeOf(const std::string& method) {
   return std::nullopt;
 }
 
-// The request with the account's etag and an effective date never before the
-// account's start or its current status's date.
+// Delivers one account change (the three requests share their fields): reads
+// the account, decides with AccountCallDate, and sends the request with the
+// account's etag and the decided date, or answers without a call.
 template <typename Request>
-std::string Prepared(const std::string& serialized, const AccountInfo& account) {
+outbox::PeerReply Deliver(outbox::OutboxPeer& next, MembershipClient& membership, AccountChange change,
+                          const std::string& method, const std::string& serialized,
+                          const std::string& idempotency_key, absl::Time deadline) {
   Request req;
-  req.ParseFromString(serialized);
-  req.set_etag(account.etag);
-  absl::StatusOr<absl::CivilDay> on = FromProto(req.effective_date(), "effective_date");
-  if (on.ok()) {
-    absl::CivilDay day = *on;
-    if (account.status_effective_date) day = std::max(day, *account.status_effective_date);
-    if (account.start_date) day = std::max(day, *account.start_date);
-    *req.mutable_effective_date() = ToProto(day);
-  }
-  return req.SerializeAsString();
-}
-
-template <typename Request>
-std::string AccountOf(const std::string& serialized) {
-  Request req;
-  return req.ParseFromString(serialized) ? req.account_id() : "";
+  if (!req.ParseFromString(serialized)) return {absl::InternalError("an account intent that does not parse"), ""};
+  absl::StatusOr<absl::CivilDay> requested = FromProto(req.effective_date(), "effective_date");
+  if (!requested.ok()) return {requested.status(), ""};
+  absl::StatusOr<AccountInfo> account = membership.GetClientAccount(req.account_id());
+  if (!account.ok()) return {account.status(), ""};
+  absl::StatusOr<std::optional<absl::CivilDay>> on = AccountCallDate(change, *account, *requested);
+  if (!on.ok()) return {on.status(), ""};
+  if (!on->has_value()) return {absl::OkStatus(), ""};
+  req.set_etag(account->etag);
+  *req.mutable_effective_date() = ToProto(**on);
+  return next.Call(method, req.SerializeAsString(), idempotency_key, deadline);
 }
 
 // The notice of an idempotency key "noc-<notice_id>-<action>".
@@ -96,6 +94,32 @@ outbox::Intent AccountIntent(const std::string& notice_id, const std::string& ac
                         .resource_id = notice_id};
 }
 
+absl::StatusOr<std::optional<absl::CivilDay>> AccountCallDate(AccountChange change, const AccountInfo& account,
+                                                              absl::CivilDay requested) {
+  const AccountStatus last = account.last_status;
+  switch (change) {
+    case AccountChange::kSuspend:
+      if (last != AccountStatus::kActive) return std::nullopt;
+      break;
+    case AccountChange::kReinstate:
+      if (last == AccountStatus::kActive) return std::nullopt;
+      if (last == AccountStatus::kCancelled) {
+        return absl::FailedPreconditionError(
+            account.status == AccountStatus::kCancelled
+                ? "the account is cancelled in membership; it cannot be reinstated"
+                : "the account is scheduled to be cancelled in membership; it cannot be reinstated");
+      }
+      break;
+    case AccountChange::kCancel:
+      if (last == AccountStatus::kCancelled) return std::nullopt;
+      break;
+  }
+  absl::CivilDay day = requested;
+  if (account.last_effective_date) day = std::max(day, *account.last_effective_date);
+  if (account.start_date) day = std::max(day, *account.start_date);
+  return day;
+}
+
 NoticeTransition PaidTransition(const NoticeRecord& notice, const std::string& account_id, absl::CivilDay on) {
   NoticeTransition t{.notice_id = notice.notice_id, .to = NoticeState::kResolved, .on = on};
   if (notice.kind == RungKind::kCancellation) {
@@ -132,30 +156,18 @@ outbox::PeerReply MembershipStatusPeer::Call(const std::string& method, const st
     if (!suspend.ok() && !absl::IsNotFound(suspend.status())) return {suspend.status(), ""};
   }
 
-  const std::string account_id = *change == AccountChange::kSuspend     ? AccountOf<mv1::SuspendClientAccountRequest>(request)
-                                 : *change == AccountChange::kReinstate ? AccountOf<mv1::ReinstateClientAccountRequest>(request)
-                                                                        : AccountOf<mv1::CancelClientAccountRequest>(request);
-  absl::StatusOr<AccountInfo> account = membership_.GetClientAccount(account_id);
-  if (!account.ok()) return {account.status(), ""};
   switch (*change) {
     case AccountChange::kSuspend:
-      if (account->status != AccountStatus::kActive) return {absl::OkStatus(), ""};
-      break;
+      return Deliver<mv1::SuspendClientAccountRequest>(next_, membership_, *change, method, request, idempotency_key,
+                                                       deadline);
     case AccountChange::kReinstate:
-      if (account->status == AccountStatus::kActive) return {absl::OkStatus(), ""};
-      if (account->status == AccountStatus::kCancelled) {
-        return {absl::FailedPreconditionError("the account is cancelled in membership; it cannot be reinstated"), ""};
-      }
-      break;
+      return Deliver<mv1::ReinstateClientAccountRequest>(next_, membership_, *change, method, request,
+                                                         idempotency_key, deadline);
     case AccountChange::kCancel:
-      if (account->status == AccountStatus::kCancelled) return {absl::OkStatus(), ""};
-      break;
+      return Deliver<mv1::CancelClientAccountRequest>(next_, membership_, *change, method, request, idempotency_key,
+                                                      deadline);
   }
-  const std::string prepared =
-      *change == AccountChange::kSuspend     ? Prepared<mv1::SuspendClientAccountRequest>(request, *account)
-      : *change == AccountChange::kReinstate ? Prepared<mv1::ReinstateClientAccountRequest>(request, *account)
-                                             : Prepared<mv1::CancelClientAccountRequest>(request, *account);
-  return next_.Call(method, prepared, idempotency_key, deadline);
+  return {absl::InternalError("unknown account change"), ""};
 }
 
 void RegisterNoticeCompletions(outbox::OutboxRelay& relay, MysqlCollectionsStore& store) {

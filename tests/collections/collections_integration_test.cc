@@ -1614,5 +1614,133 @@ TEST_F(CollectionsIntegrationTest, ANoticeTemplatesFileGivesTheNoticesTheirWordi
   std::filesystem::remove_all(dir, ec);
 }
 
+// Collections and membership of their own, membership's today fixed at
+// 2026-04-10 (--test_clock_start), so that a transition dated after it is
+// scheduled: the account stays ACTIVE in reads and the change waits in
+// scheduled_status_changes, where collections must see it. The suite's
+// process and schema slots hold this pair while its tests run, so every helper
+// of the fixture talks to it.
+class CollectionsWithScheduledStatusTest : public CollectionsIntegrationTest {
+ protected:
+  static void SetUpTestSuite() {
+    membership_schema_ = new testing::TestSchema("membership");
+    collections_schema_ = new testing::TestSchema("collections");
+    membership_ = new testing::ServiceProcess("membership", membership_schema_->dsn(),
+                                              {"--test_clock_start=2026-04-10T12:00:00Z"});
+    ASSERT_TRUE(testing::Serving(*membership_));
+    collections_ = new testing::ServiceProcess(
+        "collections", collections_schema_->dsn(),
+        std::vector<std::string>(std::begin(kCollectionsArgs), std::end(kCollectionsArgs)) +
+            ("--membership_addr=" + membership_->address()));
+    ASSERT_TRUE(testing::Serving(*collections_));
+  }
+
+  static void TearDownTestSuite() {
+    delete collections_;
+    delete membership_;
+    delete collections_schema_;
+    delete membership_schema_;
+    collections_ = membership_ = nullptr;
+    collections_schema_ = membership_schema_ = nullptr;
+  }
+
+  mv1::ClientAccount Account(const std::string& account_id) {
+    mv1::GetClientAccountRequest req;
+    req.set_account_id(account_id);
+    mv1::ClientAccount a;
+    grpc::Status s = membership_stub_->GetClientAccount(Ctx(kAccountOfficer).get(), req, &a);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return a;
+  }
+
+  // The account officer suspends the account from `on` (after membership's today: scheduled).
+  void OfficerSuspends(const std::string& account_id, common::v1::Date on) {
+    mv1::SuspendClientAccountRequest req;
+    req.set_request_id(NewId());
+    req.set_account_id(account_id);
+    req.set_etag(Account(account_id).etag());
+    req.set_reason("officer: documents missing");
+    *req.mutable_effective_date() = on;
+    mv1::ClientAccount a;
+    grpc::Status s = membership_stub_->SuspendClientAccount(Ctx(kAccountOfficer).get(), req, &a);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(a.status(), mv1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+    ASSERT_EQ(a.scheduled_status_changes_size(), 1);
+  }
+
+  // The last transition made (scheduled or in force) and its date, "STATUS yyyy-mm-dd".
+  std::string LastTransition(const std::string& account_id) {
+    mv1::ClientAccount a = Account(account_id);
+    if (a.scheduled_status_changes().empty()) {
+      return absl::StrCat(mv1::ClientAccountStatus_Name(a.status()), " ", a.status_effective_date().year(), "-",
+                          a.status_effective_date().month(), "-", a.status_effective_date().day());
+    }
+    const mv1::ScheduledStatusChange& last = *a.scheduled_status_changes().rbegin();
+    return absl::StrCat(mv1::ClientAccountStatus_Name(last.status()), " ", last.effective_date().year(), "-",
+                        last.effective_date().month(), "-", last.effective_date().day());
+  }
+
+  // The ledger's Notice of Cancellation once membership answered for `action`.
+  bool NoticeOfCancellationDone(const std::string& ledger_id, cv1::AccountAction action) {
+    std::vector<cv1::Notice> ladder = LadderNotices(ledger_id);
+    return ladder.size() == 4 && ladder[3].account_action() == action &&
+           ladder[3].account_action_state() == cv1::ACCOUNT_ACTION_STATE_DONE;
+  }
+};
+
+TEST_F(CollectionsWithScheduledStatusTest, APaymentAfterTheNoticeUndoesASuspensionScheduledByTheAccountOfficer) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  Add(Row(id, "1", DateOf(2026, 1, 1), 100000));
+  for (auto day : {DateOf(2026, 1, 14), DateOf(2026, 2, 3), DateOf(2026, 3, 5)}) Dun(day);
+  OfficerSuspends(ledger.account_id(), DateOf(2026, 4, 30));
+  // The Notice of Cancellation finds the account on its way to SUSPENDED: nothing to send.
+  Dun(DateOf(2026, 4, 4));
+  ASSERT_EQ(Rungs(id), (std::vector<std::string>{"first", "second", "third", "noc"}));
+  EXPECT_TRUE(testing::Eventually([&] { return NoticeOfCancellationDone(id, cv1::ACCOUNT_ACTION_SUSPEND); }))
+      << LadderNotices(id)[3].DebugString();
+  EXPECT_EQ(LastTransition(ledger.account_id()), "CLIENT_ACCOUNT_STATUS_SUSPENDED 2026-4-30");
+
+  // Brought current on Apr 12: withdrawn, and the reinstatement lands on the
+  // suspension's day (membership takes none before it), so the account is
+  // never suspended.
+  cv1::GetLedgerRequest get;
+  get.set_ledger_id(id);
+  cv1::Ledger l;
+  ASSERT_TRUE(stub_->GetLedger(Ctx(kCollector).get(), get, &l).ok());
+  cv1::PostPaymentRequest pay = PaymentRequest(id, l.outstanding().amount_minor(), NewId());
+  *pay.mutable_payment_date() = DateOf(2026, 4, 12);
+  cv1::Payment paid;
+  ASSERT_TRUE(stub_->PostPayment(Ctx(kCollector).get(), pay, &paid).ok());
+  EXPECT_EQ(LadderNotices(id)[3].status(), cv1::NOTICE_STATUS_WITHDRAWN);
+  EXPECT_TRUE(testing::Eventually([&] {
+    return NoticeOfCancellationDone(id, cv1::ACCOUNT_ACTION_REINSTATE) &&
+           LastTransition(ledger.account_id()) == "CLIENT_ACCOUNT_STATUS_ACTIVE 2026-4-30";
+  })) << LastTransition(ledger.account_id()) << "\n" << LadderNotices(id)[3].DebugString();
+  EXPECT_EQ(Account(ledger.account_id()).status(), mv1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+}
+
+TEST_F(CollectionsWithScheduledStatusTest, ANoticeLapsingTodayBeforeAScheduledSuspensionCancelsTheAccountOnItsDay) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  // Due Dec 23: the Notice of Cancellation on Mar 26, its grace until Apr 10 (membership's today).
+  Add(Row(id, "1", DateOf(2025, 12, 23), 100000));
+  for (auto day : {DateOf(2026, 1, 5), DateOf(2026, 1, 25), DateOf(2026, 2, 24)}) Dun(day);
+  OfficerSuspends(ledger.account_id(), DateOf(2026, 4, 30));
+  Dun(DateOf(2026, 3, 26));
+  ASSERT_EQ(Rungs(id), (std::vector<std::string>{"first", "second", "third", "noc"}));
+  EXPECT_EQ(LadderNotices(id)[3].grace_until().day(), 10);
+  EXPECT_TRUE(testing::Eventually([&] { return NoticeOfCancellationDone(id, cv1::ACCOUNT_ACTION_SUSPEND); }));
+
+  // Lapsed unpaid today: membership takes no transition dated before the
+  // scheduled suspension, so the cancellation is made on its day, not refused.
+  Dun(DateOf(2026, 4, 10));
+  EXPECT_EQ(LadderNotices(id)[3].status(), cv1::NOTICE_STATUS_LAPSED);
+  EXPECT_TRUE(testing::Eventually([&] {
+    return NoticeOfCancellationDone(id, cv1::ACCOUNT_ACTION_CANCEL) &&
+           LastTransition(ledger.account_id()) == "CLIENT_ACCOUNT_STATUS_CANCELLED 2026-4-30";
+  })) << LastTransition(ledger.account_id()) << "\n" << LadderNotices(id)[3].DebugString();
+}
+
 }  // namespace
 }  // namespace careops
