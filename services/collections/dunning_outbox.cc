@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "common/text.h"
 #include "absl/strings/str_cat.h"
 #include "careops/membership/v1/membership.pb.h"
@@ -43,12 +44,29 @@ outbox::PeerReply Deliver(outbox::OutboxPeer& next, MembershipClient& membership
   return next.Call(method, req.SerializeAsString(), idempotency_key, deadline);
 }
 
-// The notice of an idempotency key "noc-<notice_id>-<action>".
-std::string NoticeOfKey(const std::string& idempotency_key) {
-  size_t first = idempotency_key.find('-');
-  size_t last = idempotency_key.rfind('-');
-  if (first == std::string::npos || last <= first) return "";
-  return idempotency_key.substr(first + 1, last - first - 1);
+// The request_id of a notice's account change: "noc-<notice_id>-<action>",
+// with ".<round>" after the action from the notice's second round on.
+std::string AccountRequestId(const std::string& notice_id, AccountChange change, int round) {
+  const std::string action = absl::AsciiStrToLower(Abs(AccountChangeName(change)));
+  return round == 0 ? absl::StrCat("noc-", notice_id, "-", action) : absl::StrCat("noc-", notice_id, "-", action, ".", round);
+}
+
+// The intent that must be delivered before the one with `idempotency_key` (an
+// AccountRequestId): a round's reinstatement or cancellation follows its
+// suspension, and a later round's suspension follows the reinstatement of the
+// round before. nullopt: none (a first suspension) or not a notice's key.
+std::optional<std::string> PrecedingIntentKey(const std::string& idempotency_key, AccountChange change) {
+  const size_t first = idempotency_key.find('-');
+  const size_t last = idempotency_key.rfind('-');
+  if (first == std::string::npos || last <= first) return std::nullopt;
+  const std::string notice_id = idempotency_key.substr(first + 1, last - first - 1);
+  int round = 0;
+  if (const size_t dot = idempotency_key.rfind('.'); dot != std::string::npos && dot > last) {
+    if (!absl::SimpleAtoi(idempotency_key.substr(dot + 1), &round) || round < 0) return std::nullopt;
+  }
+  if (change != AccountChange::kSuspend) return AccountIntentKey(notice_id, AccountChange::kSuspend, round);
+  if (round == 0) return std::nullopt;
+  return AccountIntentKey(notice_id, AccountChange::kReinstate, round - 1);
 }
 
 }  // namespace
@@ -62,15 +80,14 @@ std::string_view AccountChangeName(AccountChange c) {
   return "SUSPEND";
 }
 
-std::string AccountIntentKey(const std::string& notice_id, AccountChange change) {
+std::string AccountIntentKey(const std::string& notice_id, AccountChange change, int round) {
   const std::string action = absl::AsciiStrToLower(Abs(AccountChangeName(change)));
-  return absl::StrCat("noc/", notice_id, "/", action);
+  return round == 0 ? absl::StrCat("noc/", notice_id, "/", action) : absl::StrCat("noc/", notice_id, "/", action, "/", round);
 }
 
 outbox::Intent AccountIntent(const std::string& notice_id, const std::string& account_id, AccountChange change,
-                             absl::CivilDay on, const std::string& reason) {
-  const std::string action = absl::AsciiStrToLower(Abs(AccountChangeName(change)));
-  const std::string request_id = absl::StrCat("noc-", notice_id, "-", action);
+                             absl::CivilDay on, const std::string& reason, int round) {
+  const std::string request_id = AccountRequestId(notice_id, change, round);
   std::string request, method;
   // The three membership requests share their fields; only the message type differs.
   auto build = [&](auto req, const char* peer_method) {
@@ -86,7 +103,7 @@ outbox::Intent AccountIntent(const std::string& notice_id, const std::string& ac
     case AccountChange::kReinstate: build(mv1::ReinstateClientAccountRequest(), kReinstateAccountMethod); break;
     case AccountChange::kCancel: build(mv1::CancelClientAccountRequest(), kCancelAccountMethod); break;
   }
-  return outbox::Intent{.key = AccountIntentKey(notice_id, change),
+  return outbox::Intent{.key = AccountIntentKey(notice_id, change, round),
                         .peer_method = method,
                         .request = std::move(request),
                         .idempotency_key = request_id,
@@ -127,7 +144,8 @@ NoticeTransition PaidTransition(const NoticeRecord& notice, const std::string& a
     t.action = AccountChange::kReinstate;
     t.intent = AccountIntent(notice.notice_id, account_id, AccountChange::kReinstate, on,
                              absl::StrCat("collections: notice of cancellation ", notice.notice_id,
-                                          " withdrawn, the account was brought current"));
+                                          " withdrawn, the account was brought current"),
+                             notice.account_round);
   }
   return t;
 }
@@ -136,9 +154,16 @@ NoticeTransition LapseTransition(const NoticeRecord& notice, const std::string& 
   NoticeTransition t{.notice_id = notice.notice_id, .to = NoticeState::kLapsed, .on = on};
   t.action = AccountChange::kCancel;
   t.intent = AccountIntent(notice.notice_id, account_id, AccountChange::kCancel, notice.grace_until.value_or(on),
-                           absl::StrCat("collections: notice of cancellation ", notice.notice_id,
-                                        " lapsed unpaid"));
+                           absl::StrCat("collections: notice of cancellation ", notice.notice_id, " lapsed unpaid"),
+                           notice.account_round);
   return t;
+}
+
+outbox::Intent ResuspendIntent(const NoticeRecord& notice, const std::string& account_id) {
+  return AccountIntent(notice.notice_id, account_id, AccountChange::kSuspend, notice.issued_on,
+                       absl::StrCat("collections: notice of cancellation ", notice.notice_id,
+                                    " reopened, the payment that brought the account current was given back"),
+                       notice.account_round + 1);
 }
 
 outbox::PeerReply MembershipStatusPeer::Call(const std::string& method, const std::string& request,
@@ -146,14 +171,13 @@ outbox::PeerReply MembershipStatusPeer::Call(const std::string& method, const st
   std::optional<AccountChange> change = ChangeOf(method);
   if (!change) return next_.Call(method, request, idempotency_key, deadline);
 
-  // Never ahead of the same notice's suspension.
-  if (*change != AccountChange::kSuspend && lookup_ != nullptr) {
-    absl::StatusOr<outbox::IntentRecord> suspend =
-        lookup_->Find(AccountIntentKey(NoticeOfKey(idempotency_key), AccountChange::kSuspend));
-    if (suspend.ok() && suspend->state == outbox::IntentState::kPending) {
-      return {absl::UnavailableError("waiting for the notice's suspension to be delivered first"), ""};
+  // Never ahead of the change the same notice made before it.
+  if (std::optional<std::string> before = PrecedingIntentKey(idempotency_key, *change); before && lookup_ != nullptr) {
+    absl::StatusOr<outbox::IntentRecord> preceding = lookup_->Find(*before);
+    if (preceding.ok() && preceding->state == outbox::IntentState::kPending) {
+      return {absl::UnavailableError("waiting for the notice's previous account change to be delivered first"), ""};
     }
-    if (!suspend.ok() && !absl::IsNotFound(suspend.status())) return {suspend.status(), ""};
+    if (!preceding.ok() && !absl::IsNotFound(preceding.status())) return {preceding.status(), ""};
   }
 
   switch (*change) {

@@ -4,6 +4,8 @@
 //   NoC issued                    -> SuspendClientAccount   (effective the issue date)
 //   grace lapsed unpaid           -> CancelClientAccount    (effective the grace date)
 //   paid before the lapse (WITHDRAWN) -> ReinstateClientAccount (effective the payment or run date)
+//   that payment given back (reopened) -> SuspendClientAccount again, a new round
+//                                        (effective the issue date, so no earlier than the reinstatement)
 //
 // None of them is called while a collections transaction is open: the notice's
 // change and its intent are written in one transaction, and the relay delivers
@@ -27,7 +29,8 @@
 //     take effect on its day after the account was brought current);
 //   - reinstating a cancelled account is FAILED_PRECONDITION (a definite no);
 //   - a reinstatement or cancellation waits (UNAVAILABLE, retried) while the
-//     same notice's suspension is still pending, so they never arrive in the
+//     same notice's suspension is still pending, and a reopened notice's new
+//     suspension while its reinstatement is, so they never arrive in the
 //     wrong order;
 //   - the effective date is never before the last transition's date
 //     (membership refuses that), so a back-filled run still lands, and a
@@ -60,11 +63,21 @@ enum class AccountChange { kSuspend, kReinstate, kCancel };
 // "SUSPEND", "REINSTATE", "CANCEL" (the AccountAction short names).
 std::string_view AccountChangeName(AccountChange c);
 
-std::string AccountIntentKey(const std::string& notice_id, AccountChange change);
+// "noc/<notice_id>/<action>", with "/<round>" from the notice's second round on
+// (NoticeRecord::account_round).
+std::string AccountIntentKey(const std::string& notice_id, AccountChange change, int round = 0);
 
-// The intent that makes `change` to `account_id` for the notice, effective `on`.
+// The intent that makes `change` to `account_id` for the notice in its
+// `round`, effective `on`.
 outbox::Intent AccountIntent(const std::string& notice_id, const std::string& account_id, AccountChange change,
-                             absl::CivilDay on, const std::string& reason);
+                             absl::CivilDay on, const std::string& reason, int round = 0);
+
+// The suspension a Notice of Cancellation asks for again when a given-back
+// payment reopens it after it was WITHDRAWN: a new round (notice.account_round
+// + 1), effective its issue date (delivered no earlier than the reinstatement
+// it follows, AccountCallDate), so the account is suspended as if the payment
+// had never been made.
+outbox::Intent ResuspendIntent(const NoticeRecord& notice, const std::string& account_id);
 
 // A change of an ISSUED notice, with what it asks of membership.
 struct NoticeTransition {

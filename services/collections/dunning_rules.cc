@@ -187,7 +187,8 @@ std::vector<std::string> ReopenedNotices(const std::vector<NoticeRecord>& notice
   const std::set<std::string> owing = Owing(open_items);
   std::vector<std::string> out;
   for (const NoticeRecord& n : notices) {
-    if (n.state != NoticeState::kResolved) continue;
+    const bool withdrawn_noc = n.state == NoticeState::kWithdrawn && n.kind == RungKind::kCancellation;
+    if (n.state != NoticeState::kResolved && !withdrawn_noc) continue;
     if (std::any_of(n.covered.begin(), n.covered.end(), [&](const std::string& id) { return owing.count(id) > 0; })) {
       out.push_back(n.notice_id);
     }

@@ -285,7 +285,7 @@ TEST(RenderTemplate, ReplacesFieldsAndRefusesUnknownOnes) {
   }
 }
 
-TEST(ReopenedNotices, AResolvedNoticeWhoseInstallmentOwesAgainIsReopened) {
+TEST(ReopenedNotices, AResolvedNoticeOrWithdrawnNoticeOfCancellationWhoseInstallmentOwesAgainIsReopened) {
   NoticeRecord resolved{"n1", RungKind::kFirst, 1, 1, absl::CivilDay(2026, 1, 14), NoticeState::kResolved, {}, {"i1"}};
   NoticeRecord other{"n2", RungKind::kFirst, 1, 1, absl::CivilDay(2026, 1, 14), NoticeState::kResolved, {}, {"i2"}};
   NoticeRecord withdrawn{"n3", RungKind::kCancellation, 1, 4, absl::CivilDay(2026, 4, 4), NoticeState::kWithdrawn,
@@ -294,8 +294,11 @@ TEST(ReopenedNotices, AResolvedNoticeWhoseInstallmentOwesAgainIsReopened) {
   OpenItem owing;
   owing.installment_id = "i1";
   owing.outstanding = {0, 0, 100};
-  EXPECT_EQ(ReopenedNotices({resolved, other, withdrawn, issued}, {owing}), std::vector<std::string>{"n1"});
-  EXPECT_TRUE(ReopenedNotices({resolved}, {}).empty());
+  EXPECT_EQ(ReopenedNotices({resolved, other, withdrawn, issued}, {owing}), (std::vector<std::string>{"n1", "n3"}));
+  EXPECT_TRUE(ReopenedNotices({resolved, withdrawn}, {}).empty());
+  NoticeRecord lapsed = withdrawn;
+  lapsed.state = NoticeState::kLapsed;
+  EXPECT_TRUE(ReopenedNotices({lapsed}, {owing}).empty());
 }
 
 TEST(ResumeEpisode, OnlyWhenTheLaterEpisodeHasNoLadderNoticeYet) {

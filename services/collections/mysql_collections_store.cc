@@ -135,9 +135,11 @@ constexpr char kLockDunningLedgerSkipLocked[] =
     "SELECT " DUNNING_LEDGER_COLUMNS " FROM ledgers WHERE ledger_id = ? FOR UPDATE SKIP LOCKED";
 // Every ISSUED notice of the ledger and every notice of its current episode,
 // with what each covered (one row per covered installment).
+#define NOTICE_RECORD_COLUMNS                                                                            \
+  "n.notice_id, n.rung, n.episode, n.sequence, n.issued_on, n.status, n.grace_until, n.account_round," \
+  " ni.installment_id"
 constexpr char kDunningNotices[] =
-    "SELECT n.notice_id, n.rung, n.episode, n.sequence, n.issued_on, n.status, n.grace_until, ni.installment_id"
-    " FROM notices n LEFT JOIN notice_installments ni ON ni.notice_id = n.notice_id"
+    "SELECT " NOTICE_RECORD_COLUMNS " FROM notices n LEFT JOIN notice_installments ni ON ni.notice_id = n.notice_id"
     " WHERE n.ledger_id = ? AND (n.status = 'ISSUED' OR n.episode = ?) ORDER BY n.issued_on, n.notice_id";
 constexpr char kNoticeSubjects[] = "SELECT subject FROM notices WHERE ledger_id = ?";
 constexpr char kInsertNotice[] =
@@ -272,13 +274,16 @@ constexpr char kLatestDifferencesByKind[] =
     "SELECT d.kind, COUNT(*) FROM reconciliation_differences d JOIN (SELECT report_id FROM reconciliation_reports"
     " ORDER BY created_at DESC, report_id DESC LIMIT 1) latest ON latest.report_id = d.report_id GROUP BY d.kind";
 
-// ---- Reopening notices a given-back payment had resolved.
-constexpr char kResolvedNotices[] =
-    "SELECT n.notice_id, n.episode, ni.installment_id FROM notices n"
-    " JOIN notice_installments ni ON ni.notice_id = n.notice_id"
-    " WHERE n.ledger_id = ? AND n.status = 'RESOLVED' ORDER BY n.notice_id";
+// ---- Reopening notices a given-back payment had resolved or withdrawn.
+constexpr char kSettledNotices[] =
+    "SELECT " NOTICE_RECORD_COLUMNS " FROM notices n JOIN notice_installments ni ON ni.notice_id = n.notice_id"
+    " WHERE n.ledger_id = ? AND n.status IN ('RESOLVED', 'WITHDRAWN') ORDER BY n.issued_on, n.notice_id";
 constexpr char kReopenNotice[] =
     "UPDATE notices SET status = 'ISSUED', resolved_on = NULL WHERE notice_id = ? AND status = 'RESOLVED'";
+// A withdrawn Notice of Cancellation starts its next round of account changes.
+constexpr char kReopenWithdrawnNotice[] =
+    "UPDATE notices SET status = 'ISSUED', resolved_on = NULL, account_round = account_round + 1"
+    " WHERE notice_id = ? AND status = 'WITHDRAWN'";
 constexpr char kLedgerEpisode[] = "SELECT dunning_episode FROM ledgers WHERE ledger_id = ?";
 constexpr char kEpisodeLadderNotices[] =
     "SELECT COUNT(*) FROM notices WHERE ledger_id = ? AND episode = ? AND sequence > 0";
@@ -608,13 +613,10 @@ absl::Status InsertInstallment(mysql::Connection& conn, const NewInstallment& i,
 
 const Principal kDunningRun{"dunning-run", "system", "collections"};
 
-// Every ISSUED notice of the ledger and every notice of `episode` (-1: none).
-absl::StatusOr<std::vector<NoticeRecord>> LoadNoticeRecords(mysql::Connection& conn, const std::string& ledger_id,
-                                                            int episode) {
+// The notices of `st` (NOTICE_RECORD_COLUMNS, one row per covered installment).
+absl::StatusOr<std::vector<NoticeRecord>> QueryNoticeRecords(Statement& st) {
   std::vector<NoticeRecord> out;
   std::map<std::string, size_t> index;
-  Statement st(conn, kDunningNotices);
-  st.Add(ledger_id).Add(episode);
   CAREOPS_ASSIGN_OR_RETURN(Rows rows, st.Query());
   while (rows.Next()) {
     RowReader& r = rows.row();
@@ -626,6 +628,7 @@ absl::StatusOr<std::vector<NoticeRecord>> LoadNoticeRecords(mysql::Connection& c
     n.issued_on = r.Date();
     n.state = ParseNoticeState(r.String()).value_or(NoticeState::kIssued);
     n.grace_until = r.OptionalDate();
+    n.account_round = r.Int();
     std::optional<std::string> covered = r.OptionalString();
     CAREOPS_RETURN_IF_ERROR(r.status());
     auto it = index.find(n.notice_id);
@@ -636,6 +639,14 @@ absl::StatusOr<std::vector<NoticeRecord>> LoadNoticeRecords(mysql::Connection& c
     if (covered) out[it->second].covered.push_back(std::move(*covered));
   }
   return out;
+}
+
+// Every ISSUED notice of the ledger and every notice of `episode` (-1: none).
+absl::StatusOr<std::vector<NoticeRecord>> LoadNoticeRecords(mysql::Connection& conn, const std::string& ledger_id,
+                                                            int episode) {
+  Statement st(conn, kDunningNotices);
+  st.Add(ledger_id).Add(episode);
+  return QueryNoticeRecords(st);
 }
 
 // Applies `t` to a notice still ISSUED (false when it no longer is), with its
@@ -1059,40 +1070,37 @@ absl::Status GiveBack(mysql::Connection& conn, const Mutation& m, const std::str
 // notices it had RESOLVED are ISSUED again (ReopenedNotices), and the ladder
 // resumes their episode when it had moved on to an empty one (ResumeEpisode).
 absl::Status ReopenUnpaidNotices(mysql::Connection& conn, const Mutation& m, const std::string& ledger_id) {
-  std::vector<NoticeRecord> resolved;
+  std::vector<NoticeRecord> settled;
   {
-    mysql::Statement st(conn, kResolvedNotices);
+    Statement st(conn, kSettledNotices);
     st.Add(ledger_id);
-    CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
-    while (rows.Next()) {
-      mysql::RowReader& r = rows.row();
-      std::string id = r.String();
-      const int episode = r.Int();
-      std::string installment = r.String();
-      CAREOPS_RETURN_IF_ERROR(r.status());
-      if (resolved.empty() || resolved.back().notice_id != id) {
-        NoticeRecord n;
-        n.notice_id = std::move(id);
-        n.episode = episode;
-        n.state = NoticeState::kResolved;
-        resolved.push_back(std::move(n));
-      }
-      resolved.back().covered.push_back(std::move(installment));
-    }
+    CAREOPS_ASSIGN_OR_RETURN(settled, QueryNoticeRecords(st));
   }
-  if (resolved.empty()) return absl::OkStatus();
+  if (settled.empty()) return absl::OkStatus();
   CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, LoadAgingInputs(conn, ledger_id, ""));
-  const std::vector<std::string> reopen = ReopenedNotices(resolved, in.open_items);
+  const std::vector<std::string> reopen = ReopenedNotices(settled, in.open_items);
   if (reopen.empty()) return absl::OkStatus();
   int latest = 0;
   for (const std::string& id : reopen) {
-    mysql::Statement st(conn, kReopenNotice);
+    auto n = std::find_if(settled.begin(), settled.end(), [&](const NoticeRecord& r) { return r.notice_id == id; });
+    latest = std::max(latest, n->episode);
+    if (n->state != NoticeState::kWithdrawn) {
+      Statement st(conn, kReopenNotice);
+      st.Add(id);
+      CAREOPS_RETURN_IF_ERROR(st.Update().status());
+      Audit(conn, m, "notice.reopen", "notice", id, "a payment it was resolved by was given back");
+      continue;
+    }
+    // The reinstatement is undone: suspended again, in a new round.
+    Statement st(conn, kReopenWithdrawnNotice);
     st.Add(id);
     CAREOPS_RETURN_IF_ERROR(st.Update().status());
-    Audit(conn, m, "notice.reopen", "notice", id, "a payment it was resolved by was given back");
-    for (const NoticeRecord& n : resolved) {
-      if (n.notice_id == id) latest = std::max(latest, n.episode);
-    }
+    CAREOPS_ASSIGN_OR_RETURN(const std::string account_id, AccountOfLedger(conn, ledger_id));
+    Statement action(conn, kSetNoticeAction);
+    action.Add(AccountChangeName(AccountChange::kSuspend)).Add(id);
+    CAREOPS_RETURN_IF_ERROR(action.Update().status());
+    outbox::Enqueue(conn, m, ResuspendIntent(*n, account_id));
+    Audit(conn, m, "notice.reopen", "notice", id, "the payment it was withdrawn for was given back");
   }
   int current = 0;
   {

@@ -1525,6 +1525,68 @@ TEST_F(CollectionsIntegrationTest, ACheckBouncingAfterItResolvedANoticeReopensIt
   EXPECT_EQ(LadderNotices(id)[1].episode(), first.episode());
 }
 
+TEST_F(CollectionsIntegrationTest, ACheckBouncingAfterItWithdrewTheNoticeOfCancellationSuspendsAgainAndItLapses) {
+  cv1::Ledger ledger = LedgerAtNoticeOfCancellation();
+  const std::string id = ledger.ledger_id();
+  const std::string account = ledger.account_id();
+  ASSERT_TRUE(testing::Eventually([&] { return AccountStatus(account) == mv1::CLIENT_ACCOUNT_STATUS_SUSPENDED; }));
+  auto noc_done = [&](cv1::AccountAction action) {
+    cv1::Notice n = LadderNotices(id)[3];
+    return n.account_action() == action && n.account_action_state() == cv1::ACCOUNT_ACTION_STATE_DONE;
+  };
+
+  // A check for everything owed, on Apr 10: the notice is withdrawn, the account reinstated.
+  cv1::GetLedgerRequest get;
+  get.set_ledger_id(id);
+  cv1::Ledger l;
+  ASSERT_TRUE(stub_->GetLedger(Ctx(kCollector).get(), get, &l).ok());
+  cv1::PostPaymentRequest pay = PaymentRequest(id, l.outstanding().amount_minor(), "CHK-" + NewId());
+  pay.set_method(cv1::PAYMENT_METHOD_CHECK);
+  *pay.mutable_payment_date() = DateOf(2026, 4, 10);
+  cv1::Payment check;
+  ASSERT_TRUE(stub_->PostPayment(Ctx(kCollector).get(), pay, &check).ok());
+  ASSERT_EQ(LadderNotices(id)[3].status(), cv1::NOTICE_STATUS_WITHDRAWN);
+  ASSERT_TRUE(testing::Eventually([&] {
+    return noc_done(cv1::ACCOUNT_ACTION_REINSTATE) && AccountStatus(account) == mv1::CLIENT_ACCOUNT_STATUS_ACTIVE;
+  }));
+  Dun(DateOf(2026, 4, 11));  // current and nothing open: the episode ends
+
+  // It bounces on Apr 12: as if it had never been paid, the notice is ISSUED
+  // again with its own grace date, and the account suspended again.
+  cv1::IngestBankReturnsRequest report;
+  report.set_request_id(NewId());
+  cv1::BankReturnRow* r = report.add_rows();
+  r->set_ledger_id(id);
+  r->set_bank_reference("BNK-" + NewId());
+  r->set_kind(cv1::RETURN_KIND_BOUNCED_CHECK);
+  r->set_reason(cv1::RETURN_REASON_INSUFFICIENT_FUNDS);
+  *r->mutable_amount() = check.amount();
+  *r->mutable_return_date() = DateOf(2026, 4, 12);
+  r->set_payment_reference(pay.reference());
+  cv1::IngestBankReturnsResponse resp;
+  ASSERT_TRUE(stub_->IngestBankReturns(Ctx(kFinance).get(), report, &resp).ok());
+  ASSERT_EQ(resp.results(0).outcome(), cv1::RETURN_OUTCOME_APPLIED);
+  std::vector<cv1::Notice> ladder = LadderNotices(id);
+  ASSERT_EQ(ladder.size(), 4u);
+  for (const cv1::Notice& n : ladder) EXPECT_EQ(n.status(), cv1::NOTICE_STATUS_ISSUED) << n.rung_name();
+  EXPECT_FALSE(ladder[3].has_resolved_on());
+  EXPECT_EQ(ladder[3].grace_until().day(), 19);
+  EXPECT_EQ(ladder[3].account_action(), cv1::ACCOUNT_ACTION_SUSPEND);
+  EXPECT_TRUE(testing::Eventually([&] {
+    return noc_done(cv1::ACCOUNT_ACTION_SUSPEND) && AccountStatus(account) == mv1::CLIENT_ACCOUNT_STATUS_SUSPENDED;
+  })) << LadderNotices(id)[3].DebugString();
+
+  // The ladder goes on from it: no first notice again; unpaid on Apr 19, it lapses and cancels the account.
+  Dun(DateOf(2026, 4, 18));
+  EXPECT_EQ(Rungs(id), (std::vector<std::string>{"first", "second", "third", "noc"}));
+  EXPECT_EQ(LadderNotices(id)[3].status(), cv1::NOTICE_STATUS_ISSUED);
+  Dun(DateOf(2026, 4, 19));
+  EXPECT_EQ(LadderNotices(id)[3].status(), cv1::NOTICE_STATUS_LAPSED);
+  EXPECT_TRUE(testing::Eventually([&] {
+    return noc_done(cv1::ACCOUNT_ACTION_CANCEL) && AccountStatus(account) == mv1::CLIENT_ACCOUNT_STATUS_CANCELLED;
+  })) << LadderNotices(id)[3].DebugString();
+}
+
 TEST_F(CollectionsIntegrationTest, AgingForAPastDateUsesTheBalancesOfThatDate) {
   cv1::Ledger ledger = NewLedger();
   const std::string id = ledger.ledger_id();
