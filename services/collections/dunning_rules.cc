@@ -273,7 +273,8 @@ absl::StatusOr<DunningDecision> DecideDunning(const DunningInputs& in, const Dun
   std::sort(episode.begin(), episode.end(),
             [](const NoticeRecord* a, const NoticeRecord* b) { return a->sequence < b->sequence; });
   const size_t next = episode.size();
-  if (next < ladder.notices().size() && dpd > 0) {
+  const bool in_episode = !in.episode_since || as_of >= *in.episode_since;
+  if (next < ladder.notices().size() && dpd > 0 && in_episode) {
     const Rung& rung = ladder.notices()[next];
     const bool spaced = episode.empty() || as_of >= episode.back()->issued_on + rung.spacing_days;
     if (dpd >= rung.day && spaced) {

@@ -113,6 +113,11 @@ struct DunningInputs {
   std::vector<OpenItem> open_items;  // installments with a balance
   std::vector<PauseSpan> pauses;
   int episode = 1;                      // the ledger's current episode
+  // The day the current episode began (the run that closed the one before);
+  // none for the first. A run dated before it (a back-fill, which sees the
+  // balances of its day) issues no ladder notice: the earlier episode's
+  // notices cover those days.
+  std::optional<absl::CivilDay> episode_since;
   std::vector<NoticeRecord> notices;    // every ISSUED notice, and every notice of the current episode
   std::set<std::string> subjects_sent;  // NoticeSubject()s of the ledger's notices
 };

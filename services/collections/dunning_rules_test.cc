@@ -201,6 +201,20 @@ TEST(DecideDunning, CurrentWithNothingOwedClosesTheEpisode) {
   EXPECT_TRUE(d->close_episode);
 }
 
+TEST(DecideDunning, ABackFillBeforeTheEpisodeBeganIssuesNoLadderNotice) {
+  // Episode 1 closed on Feb 10 (paid then); a back-fill for Jan 20 sees January owed.
+  DunningInputs in;
+  in.episode = 2;
+  in.episode_since = CivilDay(2026, 2, 10);
+  in.open_items = {Item("jan", CivilDay(2026, 1, 1), 100000)};
+  auto before = DecideDunning(in, Ladder(), CivilDay(2026, 1, 20), 0, "PHP");
+  ASSERT_TRUE(before.ok());
+  EXPECT_TRUE(LadderNames(*before).empty());
+  auto after = DecideDunning(in, Ladder(), CivilDay(2026, 2, 20), 0, "PHP");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(LadderNames(*after), std::vector<std::string>{"first"});
+}
+
 TEST(DecideDunning, ANoticeOfCancellationLapsesOnItsGraceDateUnlessPaid) {
   DunningInputs in;
   NoticeRecord noc = Issued("noc", RungKind::kCancellation, 4, CivilDay(2026, 4, 1), {"jan"});

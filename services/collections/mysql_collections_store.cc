@@ -128,8 +128,9 @@ constexpr char kLockPaymentByReference[] =
 
 // ---- Dunning (dunning_rules.h, V005__dunning.sql).
 constexpr char kLedgerAccount[] = "SELECT account_id FROM ledgers WHERE ledger_id = ?";
-#define DUNNING_LEDGER_COLUMNS \
-  "account_id, account_name, currency, billing_email, mobile, postal_address, preferred_channel, dunning_episode"
+#define DUNNING_LEDGER_COLUMNS                                                                                 \
+  "account_id, account_name, currency, billing_email, mobile, postal_address, preferred_channel, dunning_episode," \
+  " dunning_episode_since"
 constexpr char kLockDunningLedger[] = "SELECT " DUNNING_LEDGER_COLUMNS " FROM ledgers WHERE ledger_id = ? FOR UPDATE";
 constexpr char kLockDunningLedgerSkipLocked[] =
     "SELECT " DUNNING_LEDGER_COLUMNS " FROM ledgers WHERE ledger_id = ? FOR UPDATE SKIP LOCKED";
@@ -157,7 +158,8 @@ constexpr char kSetNoticeAction[] =
     " WHERE notice_id = ?";
 constexpr char kRecordAccountAction[] =
     "UPDATE notices SET account_action_state = ?, account_action_error = ? WHERE notice_id = ? AND account_action = ?";
-constexpr char kNextEpisode[] = "UPDATE ledgers SET dunning_episode = dunning_episode + 1 WHERE ledger_id = ?";
+constexpr char kNextEpisode[] =
+    "UPDATE ledgers SET dunning_episode = dunning_episode + 1, dunning_episode_since = ? WHERE ledger_id = ?";
 #define NOTICE_COLUMNS                                                                                          \
   "n.notice_id, n.ledger_id, l.account_id, n.rung, n.rung_name, n.episode, n.sequence, n.issued_on,"             \
   " n.days_past_due, n.currency, n.outstanding_minor, n.fee_minor, n.interest_minor, n.fee_installment_id,"     \
@@ -1508,9 +1510,12 @@ absl::StatusOr<bool> MysqlCollectionsStore::DunOne(
       ledger.currency = r.String();
       ledger.contact = ReadContact(r);
       ledger.inputs.episode = r.Int();
+      ledger.inputs.episode_since = r.OptionalDate();
       CAREOPS_RETURN_IF_ERROR(r.status());
     }
-    CAREOPS_ASSIGN_OR_RETURN(AgingInputs aging, LoadAgingInputs(conn, ledger_id, ledger.currency));
+    // The balances of the run's day, as aging sees them: a back-filled run
+    // issues, resolves and lapses what the run on that day would have.
+    CAREOPS_ASSIGN_OR_RETURN(AgingInputs aging, LoadAgingInputs(conn, ledger_id, ledger.currency, as_of));
     ledger.inputs.open_items = std::move(aging.open_items);
     ledger.inputs.pauses = std::move(aging.pauses);
     CAREOPS_ASSIGN_OR_RETURN(ledger.inputs.notices, LoadNoticeRecords(conn, ledger_id, ledger.inputs.episode));
@@ -1547,7 +1552,7 @@ absl::StatusOr<bool> MysqlCollectionsStore::DunOne(
     }
     if (decided.close_episode) {
       Statement st(conn, kNextEpisode);
-      st.Add(ledger_id);
+      st.Add(as_of).Add(ledger_id);
       CAREOPS_RETURN_IF_ERROR(st.Update().status());
     }
     visited = true;

@@ -205,6 +205,25 @@ class CollectionsIntegrationTest : public ::testing::Test {
     return out;
   }
 
+  // The bank returns the check posted with `payment_reference` for `amount` minor units, on `on`.
+  cv1::ReturnOutcome BounceCheck(const std::string& ledger_id, const std::string& payment_reference, int64_t amount,
+                                 common::v1::Date on) {
+    cv1::IngestBankReturnsRequest report;
+    report.set_request_id(NewId());
+    cv1::BankReturnRow* r = report.add_rows();
+    r->set_ledger_id(ledger_id);
+    r->set_bank_reference("BNK-" + NewId());
+    r->set_kind(cv1::RETURN_KIND_BOUNCED_CHECK);
+    r->set_reason(cv1::RETURN_REASON_INSUFFICIENT_FUNDS);
+    *r->mutable_amount() = Php(amount);
+    *r->mutable_return_date() = on;
+    r->set_payment_reference(payment_reference);
+    cv1::IngestBankReturnsResponse resp;
+    grpc::Status s = stub_->IngestBankReturns(Ctx(kFinance).get(), report, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.results_size() == 1 ? resp.results(0).outcome() : cv1::RETURN_OUTCOME_UNSPECIFIED;
+  }
+
   cv1::Aging AgingOn(const std::string& ledger_id, common::v1::Date as_of) {
     cv1::GetAgingRequest req;
     req.set_ledger_id(ledger_id);
@@ -870,8 +889,11 @@ TEST_F(CollectionsIntegrationTest, PayingOnlyTheOldestInstallmentReAnchorsTheLad
   Add(Row(id, "2", DateOf(2026, 1, 20), 100000));
   Dun(DateOf(2026, 1, 14));
   ASSERT_EQ(Rungs(id), std::vector<std::string>{"first"});
+  // Paid on Jan 15, before the runs below (which see the balances of their day).
+  cv1::PostPaymentRequest oldest = PaymentRequest(id, 100000, NewId());
+  *oldest.mutable_payment_date() = DateOf(2026, 1, 15);
   cv1::Payment p;
-  ASSERT_TRUE(Pay(id, 100000, &p).ok());  // the oldest: the first notice is paid
+  ASSERT_TRUE(stub_->PostPayment(Ctx(kCollector).get(), oldest, &p).ok());  // the first notice is paid
   EXPECT_EQ(LadderNotices(id)[0].status(), cv1::NOTICE_STATUS_RESOLVED);
   // February's installment had its 7-day reminder with the Jan 14 run.
   std::vector<cv1::Notice> all = Notices(id);
@@ -1501,19 +1523,7 @@ TEST_F(CollectionsIntegrationTest, ACheckBouncingAfterItResolvedANoticeReopensIt
   ASSERT_EQ(LadderNotices(id)[0].status(), cv1::NOTICE_STATUS_RESOLVED);
   Dun(DateOf(2026, 3, 6));  // current and nothing open: the episode ends
 
-  cv1::IngestBankReturnsRequest report;
-  report.set_request_id(NewId());
-  cv1::BankReturnRow* r = report.add_rows();
-  r->set_ledger_id(id);
-  r->set_bank_reference("BNK-" + NewId());
-  r->set_kind(cv1::RETURN_KIND_BOUNCED_CHECK);
-  r->set_reason(cv1::RETURN_REASON_INSUFFICIENT_FUNDS);
-  *r->mutable_amount() = Php(100000);
-  *r->mutable_return_date() = DateOf(2026, 3, 9);
-  r->set_payment_reference(pay.reference());
-  cv1::IngestBankReturnsResponse resp;
-  ASSERT_TRUE(stub_->IngestBankReturns(Ctx(kFinance).get(), report, &resp).ok());
-  ASSERT_EQ(resp.results(0).outcome(), cv1::RETURN_OUTCOME_APPLIED);
+  ASSERT_EQ(BounceCheck(id, pay.reference(), 100000, DateOf(2026, 3, 9)), cv1::RETURN_OUTCOME_APPLIED);
 
   // The first notice asks for the money again...
   cv1::Notice first = LadderNotices(id)[0];
@@ -1553,19 +1563,8 @@ TEST_F(CollectionsIntegrationTest, ACheckBouncingAfterItWithdrewTheNoticeOfCance
 
   // It bounces on Apr 12: as if it had never been paid, the notice is ISSUED
   // again with its own grace date, and the account suspended again.
-  cv1::IngestBankReturnsRequest report;
-  report.set_request_id(NewId());
-  cv1::BankReturnRow* r = report.add_rows();
-  r->set_ledger_id(id);
-  r->set_bank_reference("BNK-" + NewId());
-  r->set_kind(cv1::RETURN_KIND_BOUNCED_CHECK);
-  r->set_reason(cv1::RETURN_REASON_INSUFFICIENT_FUNDS);
-  *r->mutable_amount() = check.amount();
-  *r->mutable_return_date() = DateOf(2026, 4, 12);
-  r->set_payment_reference(pay.reference());
-  cv1::IngestBankReturnsResponse resp;
-  ASSERT_TRUE(stub_->IngestBankReturns(Ctx(kFinance).get(), report, &resp).ok());
-  ASSERT_EQ(resp.results(0).outcome(), cv1::RETURN_OUTCOME_APPLIED);
+  ASSERT_EQ(BounceCheck(id, pay.reference(), check.amount().amount_minor(), DateOf(2026, 4, 12)),
+            cv1::RETURN_OUTCOME_APPLIED);
   std::vector<cv1::Notice> ladder = LadderNotices(id);
   ASSERT_EQ(ladder.size(), 4u);
   for (const cv1::Notice& n : ladder) EXPECT_EQ(n.status(), cv1::NOTICE_STATUS_ISSUED) << n.rung_name();
@@ -1629,6 +1628,38 @@ TEST_F(CollectionsIntegrationTest, AgingForAPastDateUsesTheBalancesOfThatDate) {
   rev.set_reason("posted to the wrong ledger");
   ASSERT_TRUE(stub_->ReversePayment(Ctx(kCollector).get(), rev, &pay).ok());
   EXPECT_EQ(AgingOn(id, DateOf(2026, 3, 5)).days_past_due(), 60);
+}
+
+TEST_F(CollectionsIntegrationTest, ABackFilledDunningRunSeesTheBalancesOfItsDay) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  Add(Row(id, "1", DateOf(2026, 1, 1), 100000));
+  // Paid on Feb 10, while no run had been made (the service was down in January).
+  cv1::PostPaymentRequest pay = PaymentRequest(id, 100000, NewId());
+  *pay.mutable_payment_date() = DateOf(2026, 2, 10);
+  cv1::Payment paid;
+  ASSERT_TRUE(stub_->PostPayment(Ctx(kCollector).get(), pay, &paid).ok());
+  ASSERT_EQ(AgingOn(id, DateOf(2026, 1, 14)).days_past_due(), 10);
+
+  // The back-fill for Jan 14 sees what was owed on Jan 14: the first notice.
+  cv1::RunDunningResponse jan14 = Dun(DateOf(2026, 1, 14));
+  ASSERT_EQ(Rungs(id), std::vector<std::string>{"first"});
+  cv1::Notice first = LadderNotices(id)[0];
+  EXPECT_EQ(first.days_past_due(), 10);
+  EXPECT_EQ(first.outstanding().amount_minor(), 100000);
+  EXPECT_EQ(first.status(), cv1::NOTICE_STATUS_ISSUED);
+  // Jan 20 still owed it; the run of the payment's day resolves it, on that day.
+  Dun(DateOf(2026, 1, 20));
+  EXPECT_EQ(LadderNotices(id)[0].status(), cv1::NOTICE_STATUS_ISSUED);
+  Dun(DateOf(2026, 2, 10));
+  first = LadderNotices(id)[0];
+  EXPECT_EQ(first.status(), cv1::NOTICE_STATUS_RESOLVED);
+  EXPECT_EQ(first.resolved_on().month(), 2);
+  EXPECT_EQ(first.resolved_on().day(), 10);
+  // The same back-fill again issues nothing more.
+  EXPECT_EQ(Dun(DateOf(2026, 1, 14)).notices_issued(), 0);
+  EXPECT_EQ(Rungs(id), std::vector<std::string>{"first"});
+  EXPECT_GE(jan14.notices_issued(), 1);
 }
 
 TEST_F(CollectionsIntegrationTest, ANoticeTemplatesFileGivesTheNoticesTheirWording) {
