@@ -249,9 +249,6 @@ constexpr char kMatchOpenItems[] =
     " ORDER BY due_date, number";
 
 // ---- Reconciliation (V008__reconciliation.sql).
-constexpr char kLedgerOutstanding[] =
-    "SELECT COALESCE(SUM(fee_minor + interest_minor + principal_minor"
-    " - paid_fee_minor - paid_interest_minor - paid_principal_minor), 0) FROM installments WHERE ledger_id = ?";
 constexpr char kPostedWithReference[] =
     "SELECT reference, amount_minor, payment_date FROM payments WHERE ledger_id = ? AND status = 'POSTED'"
     " AND reference IS NOT NULL ORDER BY payment_date, reference";
@@ -2078,7 +2075,11 @@ absl::StatusOr<ReconciliationRecord> LoadReconciliation(mysql::Connection& conn,
   return found.front();
 }
 
-absl::StatusOr<LedgerSide> LoadLedgerSide(mysql::Connection& conn, const std::string& ledger_id) {
+// The ledger as a statement ending on `period_end` sees it: its balance is what
+// it owed at the end of that day (installments due by then, less what
+// still-POSTED payments dated by then paid of them).
+absl::StatusOr<LedgerSide> LoadLedgerSide(mysql::Connection& conn, const std::string& ledger_id,
+                                          absl::CivilDay period_end) {
   LedgerSide side;
   {
     mysql::Statement st(conn, kMatchLedger);
@@ -2095,12 +2096,9 @@ absl::StatusOr<LedgerSide> LoadLedgerSide(mysql::Connection& conn, const std::st
     CAREOPS_RETURN_IF_ERROR(r.status());
   }
   {
-    mysql::Statement st(conn, kLedgerOutstanding);
-    st.Add(ledger_id);
-    CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
-    if (rows.Next()) {
-      side.outstanding_minor = rows.row().Int64();
-      CAREOPS_RETURN_IF_ERROR(rows.row().status());
+    CAREOPS_ASSIGN_OR_RETURN(AgingInputs at_end, LoadAgingInputs(conn, ledger_id, side.currency, period_end));
+    for (const OpenItem& item : at_end.open_items) {
+      if (item.due_date <= period_end) side.outstanding_minor += item.total();
     }
   }
   mysql::Statement st(conn, kPostedWithReference);
@@ -2124,7 +2122,7 @@ absl::Status MysqlCollectionsStore::Reconcile(const Mutation& m, const Reconcili
   return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
     std::vector<Difference> differences;
     for (size_t i = 0; i < rows.size(); ++i) {
-      CAREOPS_ASSIGN_OR_RETURN(LedgerSide side, LoadLedgerSide(conn, rows[i].ledger.ledger_id));
+      CAREOPS_ASSIGN_OR_RETURN(LedgerSide side, LoadLedgerSide(conn, rows[i].ledger.ledger_id, header.period_end));
       if (side.known && side.currency != rows[i].currency) {
         return InvalidArgument(absl::StrCat("rows[", i, "]"),
                                absl::StrCat("amounts must be in the ledger's currency ", side.currency));

@@ -1510,6 +1510,40 @@ TEST_F(CollectionsIntegrationTest, AReconciliationReportsEachKindWithTotalsEqual
   EXPECT_EQ(stub_->GetReconciliationReport(Ctx(kFinance).get(), get, &read).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_F(CollectionsIntegrationTest, AReconciliationComparesTheBalanceAtTheEndOfTheStatementPeriod) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  Add(Row(id, "1", DateOf(2026, 3, 1), 100000));
+  Add(Row(id, "2", DateOf(2026, 4, 15), 50000));
+  // March's installment is paid on Apr 5: on Mar 31 the ledger still owed it.
+  cv1::PostPaymentRequest pay = PaymentRequest(id, 100000, NewId());
+  *pay.mutable_payment_date() = DateOf(2026, 4, 5);
+  cv1::Payment paid;
+  ASSERT_TRUE(stub_->PostPayment(Ctx(kCollector).get(), pay, &paid).ok());
+
+  auto differences = [&](common::v1::Date start, common::v1::Date end, int64_t expected) {
+    cv1::ReconcileLedgersRequest req;
+    req.set_request_id(NewId());
+    req.set_statement_reference("BF-" + NewId());
+    *req.mutable_period_start() = start;
+    *req.mutable_period_end() = end;
+    cv1::StatementRow* row = req.add_rows();
+    row->set_ledger_id(id);
+    *row->mutable_expected_balance() = Php(expected);
+    cv1::ReconciliationReport report;
+    grpc::Status s = stub_->ReconcileLedgers(Ctx(kFinance).get(), req, &report);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::vector<int64_t> out;
+    for (const auto& d : report.differences()) out.push_back(d.ledger_amount().amount_minor());
+    return out;
+  };
+  // March's statement: 1,000.00 owed at its end (today the ledger owes 500.00, due Apr 15).
+  EXPECT_TRUE(differences(DateOf(2026, 3, 1), DateOf(2026, 3, 31), 100000).empty());
+  EXPECT_EQ(differences(DateOf(2026, 3, 1), DateOf(2026, 3, 31), 50000), std::vector<int64_t>{100000});
+  // April's: March paid, April's 500.00 due.
+  EXPECT_TRUE(differences(DateOf(2026, 4, 1), DateOf(2026, 4, 30), 50000).empty());
+}
+
 TEST_F(CollectionsIntegrationTest, ACheckBouncingAfterItResolvedANoticeReopensItAndTheLadderGoesOn) {
   cv1::Ledger ledger = NewLedger();
   const std::string id = ledger.ledger_id();
