@@ -195,7 +195,8 @@ class CollectionsStore {
 
   // The dunning run on `as_of`: each ledger in its own transaction under its
   // row lock (SKIP LOCKED first, then waiting for the ones another replica
-  // held, like RunAging); `plan` decides, the store writes the transitions (only
+  // held, like RunAging); `plan` decides on the balances of `as_of` (as
+  // GetAgingInputs gives them), the store writes the transitions (only
   // of notices still ISSUED), the notices (a subject issued before is skipped:
   // nothing twice), their fee and interest installments and covered rows, the
   // outbox intents and the episode change, with one audit entry per notice.

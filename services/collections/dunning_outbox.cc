@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "common/text.h"
 #include "absl/strings/str_cat.h"
 #include "careops/membership/v1/membership.pb.h"
@@ -22,35 +23,50 @@ std::optional<AccountChange> ChangeOf(const std::string& method) {
   return std::nullopt;
 }
 
-// The request with the account's etag and an effective date never before the
-// account's start or its current status's date.
+// Delivers one account change (the three requests share their fields): reads
+// the account, decides with AccountCallDate, and sends the request with the
+// account's etag and the decided date, or answers without a call.
 template <typename Request>
-std::string Prepared(const std::string& serialized, const AccountInfo& account) {
+outbox::PeerReply Deliver(outbox::OutboxPeer& next, MembershipClient& membership, AccountChange change,
+                          const std::string& method, const std::string& serialized,
+                          const std::string& idempotency_key, absl::Time deadline) {
   Request req;
-  req.ParseFromString(serialized);
-  req.set_etag(account.etag);
-  absl::StatusOr<absl::CivilDay> on = FromProto(req.effective_date(), "effective_date");
-  if (on.ok()) {
-    absl::CivilDay day = *on;
-    if (account.status_effective_date) day = std::max(day, *account.status_effective_date);
-    if (account.start_date) day = std::max(day, *account.start_date);
-    *req.mutable_effective_date() = ToProto(day);
+  if (!req.ParseFromString(serialized)) return {absl::InternalError("an account intent that does not parse"), ""};
+  absl::StatusOr<absl::CivilDay> requested = FromProto(req.effective_date(), "effective_date");
+  if (!requested.ok()) return {requested.status(), ""};
+  absl::StatusOr<AccountInfo> account = membership.GetClientAccount(req.account_id());
+  if (!account.ok()) return {account.status(), ""};
+  absl::StatusOr<std::optional<absl::CivilDay>> on = AccountCallDate(change, *account, *requested);
+  if (!on.ok()) return {on.status(), ""};
+  if (!on->has_value()) return {absl::OkStatus(), ""};
+  req.set_etag(account->etag);
+  *req.mutable_effective_date() = ToProto(**on);
+  return next.Call(method, req.SerializeAsString(), idempotency_key, deadline);
+}
+
+// The request_id of a notice's account change: "noc-<notice_id>-<action>",
+// with ".<round>" after the action from the notice's second round on.
+std::string AccountRequestId(const std::string& notice_id, AccountChange change, int round) {
+  const std::string action = absl::AsciiStrToLower(Abs(AccountChangeName(change)));
+  return round == 0 ? absl::StrCat("noc-", notice_id, "-", action) : absl::StrCat("noc-", notice_id, "-", action, ".", round);
+}
+
+// The intent that must be delivered before the one with `idempotency_key` (an
+// AccountRequestId): a round's reinstatement or cancellation follows its
+// suspension, and a later round's suspension follows the reinstatement of the
+// round before. nullopt: none (a first suspension) or not a notice's key.
+std::optional<std::string> PrecedingIntentKey(const std::string& idempotency_key, AccountChange change) {
+  const size_t first = idempotency_key.find('-');
+  const size_t last = idempotency_key.rfind('-');
+  if (first == std::string::npos || last <= first) return std::nullopt;
+  const std::string notice_id = idempotency_key.substr(first + 1, last - first - 1);
+  int round = 0;
+  if (const size_t dot = idempotency_key.rfind('.'); dot != std::string::npos && dot > last) {
+    if (!absl::SimpleAtoi(idempotency_key.substr(dot + 1), &round) || round < 0) return std::nullopt;
   }
-  return req.SerializeAsString();
-}
-
-template <typename Request>
-std::string AccountOf(const std::string& serialized) {
-  Request req;
-  return req.ParseFromString(serialized) ? req.account_id() : "";
-}
-
-// The notice of an idempotency key "noc-<notice_id>-<action>".
-std::string NoticeOfKey(const std::string& idempotency_key) {
-  size_t first = idempotency_key.find('-');
-  size_t last = idempotency_key.rfind('-');
-  if (first == std::string::npos || last <= first) return "";
-  return idempotency_key.substr(first + 1, last - first - 1);
+  if (change != AccountChange::kSuspend) return AccountIntentKey(notice_id, AccountChange::kSuspend, round);
+  if (round == 0) return std::nullopt;
+  return AccountIntentKey(notice_id, AccountChange::kReinstate, round - 1);
 }
 
 }  // namespace
@@ -64,15 +80,14 @@ std::string_view AccountChangeName(AccountChange c) {
   return "SUSPEND";
 }
 
-std::string AccountIntentKey(const std::string& notice_id, AccountChange change) {
+std::string AccountIntentKey(const std::string& notice_id, AccountChange change, int round) {
   const std::string action = absl::AsciiStrToLower(Abs(AccountChangeName(change)));
-  return absl::StrCat("noc/", notice_id, "/", action);
+  return round == 0 ? absl::StrCat("noc/", notice_id, "/", action) : absl::StrCat("noc/", notice_id, "/", action, "/", round);
 }
 
 outbox::Intent AccountIntent(const std::string& notice_id, const std::string& account_id, AccountChange change,
-                             absl::CivilDay on, const std::string& reason) {
-  const std::string action = absl::AsciiStrToLower(Abs(AccountChangeName(change)));
-  const std::string request_id = absl::StrCat("noc-", notice_id, "-", action);
+                             absl::CivilDay on, const std::string& reason, int round) {
+  const std::string request_id = AccountRequestId(notice_id, change, round);
   std::string request, method;
   // The three membership requests share their fields; only the message type differs.
   auto build = [&](auto req, const char* peer_method) {
@@ -88,12 +103,38 @@ outbox::Intent AccountIntent(const std::string& notice_id, const std::string& ac
     case AccountChange::kReinstate: build(mv1::ReinstateClientAccountRequest(), kReinstateAccountMethod); break;
     case AccountChange::kCancel: build(mv1::CancelClientAccountRequest(), kCancelAccountMethod); break;
   }
-  return outbox::Intent{.key = AccountIntentKey(notice_id, change),
+  return outbox::Intent{.key = AccountIntentKey(notice_id, change, round),
                         .peer_method = method,
                         .request = std::move(request),
                         .idempotency_key = request_id,
                         .resource_kind = "notice",
                         .resource_id = notice_id};
+}
+
+absl::StatusOr<std::optional<absl::CivilDay>> AccountCallDate(AccountChange change, const AccountInfo& account,
+                                                              absl::CivilDay requested) {
+  const AccountStatus last = account.last_status;
+  switch (change) {
+    case AccountChange::kSuspend:
+      if (last != AccountStatus::kActive) return std::nullopt;
+      break;
+    case AccountChange::kReinstate:
+      if (last == AccountStatus::kActive) return std::nullopt;
+      if (last == AccountStatus::kCancelled) {
+        return absl::FailedPreconditionError(
+            account.status == AccountStatus::kCancelled
+                ? "the account is cancelled in membership; it cannot be reinstated"
+                : "the account is scheduled to be cancelled in membership; it cannot be reinstated");
+      }
+      break;
+    case AccountChange::kCancel:
+      if (last == AccountStatus::kCancelled) return std::nullopt;
+      break;
+  }
+  absl::CivilDay day = requested;
+  if (account.last_effective_date) day = std::max(day, *account.last_effective_date);
+  if (account.start_date) day = std::max(day, *account.start_date);
+  return day;
 }
 
 NoticeTransition PaidTransition(const NoticeRecord& notice, const std::string& account_id, absl::CivilDay on) {
@@ -103,7 +144,8 @@ NoticeTransition PaidTransition(const NoticeRecord& notice, const std::string& a
     t.action = AccountChange::kReinstate;
     t.intent = AccountIntent(notice.notice_id, account_id, AccountChange::kReinstate, on,
                              absl::StrCat("collections: notice of cancellation ", notice.notice_id,
-                                          " withdrawn, the account was brought current"));
+                                          " withdrawn, the account was brought current"),
+                             notice.account_round);
   }
   return t;
 }
@@ -112,9 +154,16 @@ NoticeTransition LapseTransition(const NoticeRecord& notice, const std::string& 
   NoticeTransition t{.notice_id = notice.notice_id, .to = NoticeState::kLapsed, .on = on};
   t.action = AccountChange::kCancel;
   t.intent = AccountIntent(notice.notice_id, account_id, AccountChange::kCancel, notice.grace_until.value_or(on),
-                           absl::StrCat("collections: notice of cancellation ", notice.notice_id,
-                                        " lapsed unpaid"));
+                           absl::StrCat("collections: notice of cancellation ", notice.notice_id, " lapsed unpaid"),
+                           notice.account_round);
   return t;
+}
+
+outbox::Intent ResuspendIntent(const NoticeRecord& notice, const std::string& account_id) {
+  return AccountIntent(notice.notice_id, account_id, AccountChange::kSuspend, notice.issued_on,
+                       absl::StrCat("collections: notice of cancellation ", notice.notice_id,
+                                    " reopened, the payment that brought the account current was given back"),
+                       notice.account_round + 1);
 }
 
 outbox::PeerReply MembershipStatusPeer::Call(const std::string& method, const std::string& request,
@@ -122,40 +171,27 @@ outbox::PeerReply MembershipStatusPeer::Call(const std::string& method, const st
   std::optional<AccountChange> change = ChangeOf(method);
   if (!change) return next_.Call(method, request, idempotency_key, deadline);
 
-  // Never ahead of the same notice's suspension.
-  if (*change != AccountChange::kSuspend && lookup_ != nullptr) {
-    absl::StatusOr<outbox::IntentRecord> suspend =
-        lookup_->Find(AccountIntentKey(NoticeOfKey(idempotency_key), AccountChange::kSuspend));
-    if (suspend.ok() && suspend->state == outbox::IntentState::kPending) {
-      return {absl::UnavailableError("waiting for the notice's suspension to be delivered first"), ""};
+  // Never ahead of the change the same notice made before it.
+  if (std::optional<std::string> before = PrecedingIntentKey(idempotency_key, *change); before && lookup_ != nullptr) {
+    absl::StatusOr<outbox::IntentRecord> preceding = lookup_->Find(*before);
+    if (preceding.ok() && preceding->state == outbox::IntentState::kPending) {
+      return {absl::UnavailableError("waiting for the notice's previous account change to be delivered first"), ""};
     }
-    if (!suspend.ok() && !absl::IsNotFound(suspend.status())) return {suspend.status(), ""};
+    if (!preceding.ok() && !absl::IsNotFound(preceding.status())) return {preceding.status(), ""};
   }
 
-  const std::string account_id = *change == AccountChange::kSuspend     ? AccountOf<mv1::SuspendClientAccountRequest>(request)
-                                 : *change == AccountChange::kReinstate ? AccountOf<mv1::ReinstateClientAccountRequest>(request)
-                                                                        : AccountOf<mv1::CancelClientAccountRequest>(request);
-  absl::StatusOr<AccountInfo> account = membership_.GetClientAccount(account_id);
-  if (!account.ok()) return {account.status(), ""};
   switch (*change) {
     case AccountChange::kSuspend:
-      if (account->status != AccountStatus::kActive) return {absl::OkStatus(), ""};
-      break;
+      return Deliver<mv1::SuspendClientAccountRequest>(next_, membership_, *change, method, request, idempotency_key,
+                                                       deadline);
     case AccountChange::kReinstate:
-      if (account->status == AccountStatus::kActive) return {absl::OkStatus(), ""};
-      if (account->status == AccountStatus::kCancelled) {
-        return {absl::FailedPreconditionError("the account is cancelled in membership; it cannot be reinstated"), ""};
-      }
-      break;
+      return Deliver<mv1::ReinstateClientAccountRequest>(next_, membership_, *change, method, request,
+                                                         idempotency_key, deadline);
     case AccountChange::kCancel:
-      if (account->status == AccountStatus::kCancelled) return {absl::OkStatus(), ""};
-      break;
+      return Deliver<mv1::CancelClientAccountRequest>(next_, membership_, *change, method, request, idempotency_key,
+                                                      deadline);
   }
-  const std::string prepared =
-      *change == AccountChange::kSuspend     ? Prepared<mv1::SuspendClientAccountRequest>(request, *account)
-      : *change == AccountChange::kReinstate ? Prepared<mv1::ReinstateClientAccountRequest>(request, *account)
-                                             : Prepared<mv1::CancelClientAccountRequest>(request, *account);
-  return next_.Call(method, prepared, idempotency_key, deadline);
+  return {absl::InternalError("unknown account change"), ""};
 }
 
 void RegisterNoticeCompletions(outbox::OutboxRelay& relay, MysqlCollectionsStore& store) {

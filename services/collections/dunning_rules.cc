@@ -187,7 +187,8 @@ std::vector<std::string> ReopenedNotices(const std::vector<NoticeRecord>& notice
   const std::set<std::string> owing = Owing(open_items);
   std::vector<std::string> out;
   for (const NoticeRecord& n : notices) {
-    if (n.state != NoticeState::kResolved) continue;
+    const bool withdrawn_noc = n.state == NoticeState::kWithdrawn && n.kind == RungKind::kCancellation;
+    if (n.state != NoticeState::kResolved && !withdrawn_noc) continue;
     if (std::any_of(n.covered.begin(), n.covered.end(), [&](const std::string& id) { return owing.count(id) > 0; })) {
       out.push_back(n.notice_id);
     }
@@ -272,7 +273,8 @@ absl::StatusOr<DunningDecision> DecideDunning(const DunningInputs& in, const Dun
   std::sort(episode.begin(), episode.end(),
             [](const NoticeRecord* a, const NoticeRecord* b) { return a->sequence < b->sequence; });
   const size_t next = episode.size();
-  if (next < ladder.notices().size() && dpd > 0) {
+  const bool in_episode = !in.episode_since || as_of >= *in.episode_since;
+  if (next < ladder.notices().size() && dpd > 0 && in_episode) {
     const Rung& rung = ladder.notices()[next];
     const bool spaced = episode.empty() || as_of >= episode.back()->issued_on + rung.spacing_days;
     if (dpd >= rung.day && spaced) {

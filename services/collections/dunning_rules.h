@@ -102,6 +102,10 @@ struct NoticeRecord {
   NoticeState state = NoticeState::kIssued;
   std::optional<absl::CivilDay> grace_until;
   std::vector<std::string> covered;  // installment ids
+  // A Notice of Cancellation's round of account changes: 0 as issued, one more
+  // each time a given-back payment reopens it after it was WITHDRAWN (each
+  // round's suspension, reinstatement and cancellation are new requests).
+  int account_round = 0;
 };
 
 // A ledger under its lock on the day of the run.
@@ -109,6 +113,11 @@ struct DunningInputs {
   std::vector<OpenItem> open_items;  // installments with a balance
   std::vector<PauseSpan> pauses;
   int episode = 1;                      // the ledger's current episode
+  // The day the current episode began (the run that closed the one before);
+  // none for the first. A run dated before it (a back-fill, which sees the
+  // balances of its day) issues no ladder notice: the earlier episode's
+  // notices cover those days.
+  std::optional<absl::CivilDay> episode_since;
   std::vector<NoticeRecord> notices;    // every ISSUED notice, and every notice of the current episode
   std::set<std::string> subjects_sent;  // NoticeSubject()s of the ledger's notices
 };
@@ -150,9 +159,10 @@ std::vector<std::string> PaidNotices(const std::vector<NoticeRecord>& notices, c
 // A payment given back (a bounced check, a reversal, an un-apply) makes what
 // it paid owed again; a notice it had RESOLVED asked for that money, so it is
 // reopened (ISSUED again) rather than the ladder starting over: the RESOLVED
-// notices among `notices` with a covered installment owing again. A WITHDRAWN
-// Notice of Cancellation is not reopened (the account was reinstated; the
-// next dunning run goes on from the ladder as it stands).
+// notices, and the WITHDRAWN Notices of Cancellation, among `notices` with a
+// covered installment owing again. A reopened Notice of Cancellation goes on
+// as if the payment had never been made: the account is suspended again and
+// the notice lapses on its own grace date.
 std::vector<std::string> ReopenedNotices(const std::vector<NoticeRecord>& notices,
                                          const std::vector<OpenItem>& open_items);
 

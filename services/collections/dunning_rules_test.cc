@@ -201,6 +201,20 @@ TEST(DecideDunning, CurrentWithNothingOwedClosesTheEpisode) {
   EXPECT_TRUE(d->close_episode);
 }
 
+TEST(DecideDunning, ABackFillBeforeTheEpisodeBeganIssuesNoLadderNotice) {
+  // Episode 1 closed on Feb 10 (paid then); a back-fill for Jan 20 sees January owed.
+  DunningInputs in;
+  in.episode = 2;
+  in.episode_since = CivilDay(2026, 2, 10);
+  in.open_items = {Item("jan", CivilDay(2026, 1, 1), 100000)};
+  auto before = DecideDunning(in, Ladder(), CivilDay(2026, 1, 20), 0, "PHP");
+  ASSERT_TRUE(before.ok());
+  EXPECT_TRUE(LadderNames(*before).empty());
+  auto after = DecideDunning(in, Ladder(), CivilDay(2026, 2, 20), 0, "PHP");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(LadderNames(*after), std::vector<std::string>{"first"});
+}
+
 TEST(DecideDunning, ANoticeOfCancellationLapsesOnItsGraceDateUnlessPaid) {
   DunningInputs in;
   NoticeRecord noc = Issued("noc", RungKind::kCancellation, 4, CivilDay(2026, 4, 1), {"jan"});
@@ -285,7 +299,7 @@ TEST(RenderTemplate, ReplacesFieldsAndRefusesUnknownOnes) {
   }
 }
 
-TEST(ReopenedNotices, AResolvedNoticeWhoseInstallmentOwesAgainIsReopened) {
+TEST(ReopenedNotices, AResolvedNoticeOrWithdrawnNoticeOfCancellationWhoseInstallmentOwesAgainIsReopened) {
   NoticeRecord resolved{"n1", RungKind::kFirst, 1, 1, absl::CivilDay(2026, 1, 14), NoticeState::kResolved, {}, {"i1"}};
   NoticeRecord other{"n2", RungKind::kFirst, 1, 1, absl::CivilDay(2026, 1, 14), NoticeState::kResolved, {}, {"i2"}};
   NoticeRecord withdrawn{"n3", RungKind::kCancellation, 1, 4, absl::CivilDay(2026, 4, 4), NoticeState::kWithdrawn,
@@ -294,8 +308,11 @@ TEST(ReopenedNotices, AResolvedNoticeWhoseInstallmentOwesAgainIsReopened) {
   OpenItem owing;
   owing.installment_id = "i1";
   owing.outstanding = {0, 0, 100};
-  EXPECT_EQ(ReopenedNotices({resolved, other, withdrawn, issued}, {owing}), std::vector<std::string>{"n1"});
-  EXPECT_TRUE(ReopenedNotices({resolved}, {}).empty());
+  EXPECT_EQ(ReopenedNotices({resolved, other, withdrawn, issued}, {owing}), (std::vector<std::string>{"n1", "n3"}));
+  EXPECT_TRUE(ReopenedNotices({resolved, withdrawn}, {}).empty());
+  NoticeRecord lapsed = withdrawn;
+  lapsed.state = NoticeState::kLapsed;
+  EXPECT_TRUE(ReopenedNotices({lapsed}, {owing}).empty());
 }
 
 TEST(ResumeEpisode, OnlyWhenTheLaterEpisodeHasNoLadderNoticeYet) {

@@ -16,14 +16,25 @@ std::optional<absl::CivilDay> DateOrNone(const common::v1::Date& d) {
   return *day;
 }
 
+AccountStatus StatusOf(mv1::ClientAccountStatus status) {
+  return status == mv1::CLIENT_ACCOUNT_STATUS_CANCELLED   ? AccountStatus::kCancelled
+         : status == mv1::CLIENT_ACCOUNT_STATUS_SUSPENDED ? AccountStatus::kSuspended
+                                                          : AccountStatus::kActive;
+}
+
 AccountInfo ToInfo(const mv1::ClientAccount& a) {
   AccountInfo info{a.account_id(), a.name(), a.contact_email(), a.status() == mv1::CLIENT_ACCOUNT_STATUS_CANCELLED};
-  info.status = a.status() == mv1::CLIENT_ACCOUNT_STATUS_CANCELLED   ? AccountStatus::kCancelled
-                : a.status() == mv1::CLIENT_ACCOUNT_STATUS_SUSPENDED ? AccountStatus::kSuspended
-                                                                     : AccountStatus::kActive;
+  info.status = StatusOf(a.status());
   info.etag = a.etag();
   if (a.has_start_date()) info.start_date = DateOrNone(a.start_date());
   if (a.has_status_effective_date()) info.status_effective_date = DateOrNone(a.status_effective_date());
+  info.last_status = info.status;
+  info.last_effective_date = info.status_effective_date;
+  if (!a.scheduled_status_changes().empty()) {  // oldest first
+    const mv1::ScheduledStatusChange& last = *a.scheduled_status_changes().rbegin();
+    info.last_status = StatusOf(last.status());
+    info.last_effective_date = DateOrNone(last.effective_date());
+  }
   return info;
 }
 

@@ -23,9 +23,15 @@ enum class AccountStatus { kActive, kSuspended, kCancelled };
 struct AccountInfo {
   std::string account_id, name, contact_email;
   bool cancelled = false;
-  AccountStatus status = AccountStatus::kActive;
+  AccountStatus status = AccountStatus::kActive;  // in force today
   std::string etag;  // what a transition must carry
-  std::optional<absl::CivilDay> start_date, status_effective_date;
+  std::optional<absl::CivilDay> start_date, status_effective_date;  // status_effective_date: of `status`
+  // The last transition made: the last of GetClientAccount's
+  // scheduled_status_changes (a suspension or cancellation dated after today),
+  // or the status in force when none is scheduled. Membership judges the next
+  // transition from it and refuses one dated before it.
+  AccountStatus last_status = AccountStatus::kActive;
+  std::optional<absl::CivilDay> last_effective_date;
 };
 
 class MembershipClient {

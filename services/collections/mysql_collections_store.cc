@@ -1,9 +1,5 @@
 #include "services/collections/mysql_collections_store.h"
 
-#include <cppconn/datatype.h>
-#include <cppconn/prepared_statement.h>
-#include <cppconn/resultset.h>
-
 #include <algorithm>
 #include <array>
 #include <map>
@@ -17,6 +13,7 @@
 #include "common/enum_codec.h"
 #include "common/ids.h"
 #include "common/mysql/batch.h"
+#include "common/mysql/keyset.h"
 #include "common/mysql/mutation_runner.h"
 #include "common/mysql/row.h"
 #include "common/outbox.h"
@@ -96,7 +93,9 @@ constexpr char kLockPause[] = "SELECT " PAUSE_COLUMNS " FROM pauses WHERE pause_
 constexpr char kSetPauseEnd[] = "UPDATE pauses SET end_date = ? WHERE pause_id = ?";
 constexpr char kSelectPauses[] = "SELECT " PAUSE_COLUMNS " FROM pauses WHERE ledger_id = ? ORDER BY start_date";
 
-constexpr char kLedgerPage[] = "SELECT ledger_id FROM ledgers WHERE ledger_id > ? ORDER BY ledger_id LIMIT 500";
+// Batch runs walk every ledger in keyset pages of this size.
+constexpr char kLedgerIds[] = "SELECT ledger_id FROM ledgers";
+constexpr int kLedgerPageSize = 500;
 constexpr char kLockLedgerSkipLocked[] = "SELECT currency FROM ledgers WHERE ledger_id = ? FOR UPDATE SKIP LOCKED";
 constexpr char kLatestAging[] =
     "SELECT bucket FROM aging_history WHERE ledger_id = ? AND installment_id = ? AND as_of <= ?"
@@ -129,16 +128,19 @@ constexpr char kLockPaymentByReference[] =
 
 // ---- Dunning (dunning_rules.h, V005__dunning.sql).
 constexpr char kLedgerAccount[] = "SELECT account_id FROM ledgers WHERE ledger_id = ?";
-#define DUNNING_LEDGER_COLUMNS \
-  "account_id, account_name, currency, billing_email, mobile, postal_address, preferred_channel, dunning_episode"
+#define DUNNING_LEDGER_COLUMNS                                                                                 \
+  "account_id, account_name, currency, billing_email, mobile, postal_address, preferred_channel, dunning_episode," \
+  " dunning_episode_since"
 constexpr char kLockDunningLedger[] = "SELECT " DUNNING_LEDGER_COLUMNS " FROM ledgers WHERE ledger_id = ? FOR UPDATE";
 constexpr char kLockDunningLedgerSkipLocked[] =
     "SELECT " DUNNING_LEDGER_COLUMNS " FROM ledgers WHERE ledger_id = ? FOR UPDATE SKIP LOCKED";
 // Every ISSUED notice of the ledger and every notice of its current episode,
 // with what each covered (one row per covered installment).
+#define NOTICE_RECORD_COLUMNS                                                                            \
+  "n.notice_id, n.rung, n.episode, n.sequence, n.issued_on, n.status, n.grace_until, n.account_round," \
+  " ni.installment_id"
 constexpr char kDunningNotices[] =
-    "SELECT n.notice_id, n.rung, n.episode, n.sequence, n.issued_on, n.status, n.grace_until, ni.installment_id"
-    " FROM notices n LEFT JOIN notice_installments ni ON ni.notice_id = n.notice_id"
+    "SELECT " NOTICE_RECORD_COLUMNS " FROM notices n LEFT JOIN notice_installments ni ON ni.notice_id = n.notice_id"
     " WHERE n.ledger_id = ? AND (n.status = 'ISSUED' OR n.episode = ?) ORDER BY n.issued_on, n.notice_id";
 constexpr char kNoticeSubjects[] = "SELECT subject FROM notices WHERE ledger_id = ?";
 constexpr char kInsertNotice[] =
@@ -156,7 +158,8 @@ constexpr char kSetNoticeAction[] =
     " WHERE notice_id = ?";
 constexpr char kRecordAccountAction[] =
     "UPDATE notices SET account_action_state = ?, account_action_error = ? WHERE notice_id = ? AND account_action = ?";
-constexpr char kNextEpisode[] = "UPDATE ledgers SET dunning_episode = dunning_episode + 1 WHERE ledger_id = ?";
+constexpr char kNextEpisode[] =
+    "UPDATE ledgers SET dunning_episode = dunning_episode + 1, dunning_episode_since = ? WHERE ledger_id = ?";
 #define NOTICE_COLUMNS                                                                                          \
   "n.notice_id, n.ledger_id, l.account_id, n.rung, n.rung_name, n.episode, n.sequence, n.issued_on,"             \
   " n.days_past_due, n.currency, n.outstanding_minor, n.fee_minor, n.interest_minor, n.fee_installment_id,"     \
@@ -246,9 +249,6 @@ constexpr char kMatchOpenItems[] =
     " ORDER BY due_date, number";
 
 // ---- Reconciliation (V008__reconciliation.sql).
-constexpr char kLedgerOutstanding[] =
-    "SELECT COALESCE(SUM(fee_minor + interest_minor + principal_minor"
-    " - paid_fee_minor - paid_interest_minor - paid_principal_minor), 0) FROM installments WHERE ledger_id = ?";
 constexpr char kPostedWithReference[] =
     "SELECT reference, amount_minor, payment_date FROM payments WHERE ledger_id = ? AND status = 'POSTED'"
     " AND reference IS NOT NULL ORDER BY payment_date, reference";
@@ -273,13 +273,16 @@ constexpr char kLatestDifferencesByKind[] =
     "SELECT d.kind, COUNT(*) FROM reconciliation_differences d JOIN (SELECT report_id FROM reconciliation_reports"
     " ORDER BY created_at DESC, report_id DESC LIMIT 1) latest ON latest.report_id = d.report_id GROUP BY d.kind";
 
-// ---- Reopening notices a given-back payment had resolved.
-constexpr char kResolvedNotices[] =
-    "SELECT n.notice_id, n.episode, ni.installment_id FROM notices n"
-    " JOIN notice_installments ni ON ni.notice_id = n.notice_id"
-    " WHERE n.ledger_id = ? AND n.status = 'RESOLVED' ORDER BY n.notice_id";
+// ---- Reopening notices a given-back payment had resolved or withdrawn.
+constexpr char kSettledNotices[] =
+    "SELECT " NOTICE_RECORD_COLUMNS " FROM notices n JOIN notice_installments ni ON ni.notice_id = n.notice_id"
+    " WHERE n.ledger_id = ? AND n.status IN ('RESOLVED', 'WITHDRAWN') ORDER BY n.issued_on, n.notice_id";
 constexpr char kReopenNotice[] =
     "UPDATE notices SET status = 'ISSUED', resolved_on = NULL WHERE notice_id = ? AND status = 'RESOLVED'";
+// A withdrawn Notice of Cancellation starts its next round of account changes.
+constexpr char kReopenWithdrawnNotice[] =
+    "UPDATE notices SET status = 'ISSUED', resolved_on = NULL, account_round = account_round + 1"
+    " WHERE notice_id = ? AND status = 'WITHDRAWN'";
 constexpr char kLedgerEpisode[] = "SELECT dunning_episode FROM ledgers WHERE ledger_id = ?";
 constexpr char kEpisodeLadderNotices[] =
     "SELECT COUNT(*) FROM notices WHERE ledger_id = ? AND episode = ? AND sequence > 0";
@@ -292,152 +295,238 @@ constexpr char kPaidAfter[] =
     " WHERE p.ledger_id = ? AND p.status = 'POSTED' AND a.reversed = 0 AND p.payment_date > ?"
     " GROUP BY a.installment_id, a.component";
 
-// ---- Enum text: the value name without its prefix ("REGULAR", "BANK_TRANSFER").
+// ---- Rows ----------------------------------------------------------------------
 
-std::string Str(const sql::ResultSet& rs, int col) { return std::string(rs.getString(col)); }
+using mysql::RowReader;
+using mysql::Rows;
+using mysql::Statement;
 
 common::v1::Money Minor(const std::string& currency, int64_t minor) { return ToProto(Money(currency, minor)); }
 
-absl::StatusOr<common::v1::Date> DateColumn(const sql::ResultSet& rs, int col) {
-  CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay day, ParseSqlDate(Str(rs, col)));
-  return ToProto(day);
+// An optional id column: NULL when empty.
+std::optional<std::string> IdOrNull(const std::string& id) {
+  if (id.empty()) return std::nullopt;
+  return id;
 }
 
-void BindContact(sql::PreparedStatement& st, int first, const v1::Contact& c) {
-  st.setString(first, c.billing_email());
-  st.setString(first + 1, c.mobile());
-  st.setString(first + 2, c.postal_address());
-  st.setString(first + 3, c.preferred_channel() == v1::CHANNEL_UNSPECIFIED
-                              ? std::string()
-                              : EnumShortName(c.preferred_channel()));
+// The four contact columns, in the order every contact statement lists them;
+// no preferred channel is stored as ''.
+void AddContact(Statement& st, const v1::Contact& c) {
+  st.Add(c.billing_email())
+      .Add(c.mobile())
+      .Add(c.postal_address())
+      .Add(c.preferred_channel() == v1::CHANNEL_UNSPECIFIED ? std::string() : EnumShortName(c.preferred_channel()));
 }
 
-v1::Contact ReadContact(const sql::ResultSet& rs, int first) {
+v1::Contact ReadContact(RowReader& r) {
   v1::Contact c;
-  c.set_billing_email(Str(rs, first));
-  c.set_mobile(Str(rs, first + 1));
-  c.set_postal_address(Str(rs, first + 2));
-  c.set_preferred_channel(
-      EnumFromShortName<v1::Channel>(Str(rs, first + 3)));
+  c.set_billing_email(r.String());
+  c.set_mobile(r.String());
+  c.set_postal_address(r.String());
+  c.set_preferred_channel(EnumFromShortName<v1::Channel>(r.String()));  // '' is none
   return c;
 }
 
-absl::StatusOr<v1::Ledger> ReadLedgerRow(const sql::ResultSet& rs) {
+absl::StatusOr<v1::Ledger> ReadLedgerRow(RowReader& r) {
   v1::Ledger l;
-  l.set_ledger_id(Str(rs, 1));
-  l.set_account_id(Str(rs, 2));
-  l.set_account_name(Str(rs, 3));
-  l.set_currency_code(Str(rs, 4));
-  *l.mutable_contact() = ReadContact(rs, 5);
-  CAREOPS_ASSIGN_OR_RETURN(absl::Time created, ParseSqlDatetime(Str(rs, 9)));
-  *l.mutable_create_time() = ToProtoTimestamp(created);
+  l.set_ledger_id(r.String());
+  l.set_account_id(r.String());
+  l.set_account_name(r.String());
+  l.set_currency_code(r.String());
+  *l.mutable_contact() = ReadContact(r);
+  *l.mutable_create_time() = ToProtoTimestamp(r.Timestamp());
   return l;
 }
 
-absl::StatusOr<v1::Installment> ReadInstallment(const sql::ResultSet& rs, const std::string& currency) {
-  v1::Installment i;
-  i.set_installment_id(Str(rs, 1));
-  i.set_ledger_id(Str(rs, 2));
-  i.set_number(Str(rs, 3));
-  i.set_kind(EnumFromShortName<v1::InstallmentKind>(Str(rs, 4)));
-  CAREOPS_ASSIGN_OR_RETURN(*i.mutable_due_date(), DateColumn(rs, 5));
-  int64_t fee = rs.getInt64(6), interest = rs.getInt64(7), principal = rs.getInt64(8);
-  int64_t paid = rs.getInt64(9) + rs.getInt64(10) + rs.getInt64(11);
-  *i.mutable_fee() = Minor(currency, fee);
-  *i.mutable_interest() = Minor(currency, interest);
-  *i.mutable_principal() = Minor(currency, principal);
-  *i.mutable_amount() = Minor(currency, fee + interest + principal);
-  *i.mutable_paid() = Minor(currency, paid);
-  *i.mutable_balance() = Minor(currency, fee + interest + principal - paid);
+// One row of INSTALLMENT_COLUMNS; a Ledger shows it as an Installment, the
+// rules see what it still owes as an OpenItem.
+struct InstallmentRow {
+  std::string installment_id, ledger_id, number, kind;
+  absl::CivilDay due_date;
+  int64_t fee = 0, interest = 0, principal = 0;
+  int64_t paid_fee = 0, paid_interest = 0, paid_principal = 0;
+};
+
+absl::StatusOr<InstallmentRow> ReadInstallmentRow(RowReader& r) {
+  InstallmentRow i;
+  i.installment_id = r.String();
+  i.ledger_id = r.String();
+  i.number = r.String();
+  i.kind = r.String();
+  i.due_date = r.Date();
+  i.fee = r.Int64();
+  i.interest = r.Int64();
+  i.principal = r.Int64();
+  i.paid_fee = r.Int64();
+  i.paid_interest = r.Int64();
+  i.paid_principal = r.Int64();
   return i;
 }
 
-absl::StatusOr<OpenItem> ReadOpenItem(const sql::ResultSet& rs) {
+v1::Installment ToInstallment(const InstallmentRow& row, const std::string& currency) {
+  v1::Installment i;
+  i.set_installment_id(row.installment_id);
+  i.set_ledger_id(row.ledger_id);
+  i.set_number(row.number);
+  i.set_kind(EnumFromShortName<v1::InstallmentKind>(row.kind));
+  *i.mutable_due_date() = ToProto(row.due_date);
+  const int64_t amount = row.fee + row.interest + row.principal;
+  const int64_t paid = row.paid_fee + row.paid_interest + row.paid_principal;
+  *i.mutable_fee() = Minor(currency, row.fee);
+  *i.mutable_interest() = Minor(currency, row.interest);
+  *i.mutable_principal() = Minor(currency, row.principal);
+  *i.mutable_amount() = Minor(currency, amount);
+  *i.mutable_paid() = Minor(currency, paid);
+  *i.mutable_balance() = Minor(currency, amount - paid);
+  return i;
+}
+
+OpenItem ToOpenItem(const InstallmentRow& row) {
   OpenItem item;
-  item.installment_id = Str(rs, 1);
-  item.number = Str(rs, 3);
-  item.kind = Str(rs, 4);
-  CAREOPS_ASSIGN_OR_RETURN(item.due_date, ParseSqlDate(Str(rs, 5)));
-  item.outstanding = {rs.getInt64(6) - rs.getInt64(9), rs.getInt64(7) - rs.getInt64(10),
-                      rs.getInt64(8) - rs.getInt64(11)};
+  item.installment_id = row.installment_id;
+  item.number = row.number;
+  item.kind = row.kind;
+  item.due_date = row.due_date;
+  item.outstanding = {row.fee - row.paid_fee, row.interest - row.paid_interest, row.principal - row.paid_principal};
   return item;
 }
 
+absl::StatusOr<std::vector<InstallmentRow>> InstallmentRows(mysql::Connection& conn, const char* sql,
+                                                            const std::string& ledger_id) {
+  Statement st(conn, sql);
+  st.Add(ledger_id);
+  return mysql::QueryAll<InstallmentRow>(st, ReadInstallmentRow);
+}
+
+// The first column of the first row of `st` (nullopt: no row).
+absl::StatusOr<std::optional<std::string>> FirstString(Statement& st) {
+  CAREOPS_ASSIGN_OR_RETURN(Rows rows, st.Query());
+  if (!rows.Next()) return std::optional<std::string>();
+  std::string value = rows.row().String();
+  CAREOPS_RETURN_IF_ERROR(rows.row().status());
+  return std::optional<std::string>(std::move(value));
+}
+
+// The first column of the first row of `st` as a number (0: no row).
+absl::StatusOr<int64_t> FirstInt64(Statement& st) {
+  CAREOPS_ASSIGN_OR_RETURN(Rows rows, st.Query());
+  if (!rows.Next()) return 0;
+  const int64_t value = rows.row().Int64();
+  CAREOPS_RETURN_IF_ERROR(rows.row().status());
+  return value;
+}
+
+// (text, count) rows of a GROUP BY.
+absl::StatusOr<std::map<std::string, int64_t>> CountsByText(mysql::Connection& conn, const char* sql) {
+  Statement st(conn, sql);
+  using TextCount = std::pair<std::string, int64_t>;
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<TextCount> rows,
+                           mysql::QueryAll<TextCount>(st, [](RowReader& r) -> absl::StatusOr<TextCount> {
+                             std::string text = r.String();
+                             return TextCount(std::move(text), r.Int64());
+                           }));
+  return std::map<std::string, int64_t>(rows.begin(), rows.end());
+}
+
+absl::Status NoLedger(const std::string& ledger_id) {
+  return absl::NotFoundError(absl::StrCat("ledger_id: no ledger ", Quote(ledger_id)));
+}
+
+// The ledger's own row (no installments), locked when `lock`.
+absl::StatusOr<v1::Ledger> LedgerRow(mysql::Connection& conn, const std::string& ledger_id, bool lock) {
+  Statement st(conn, lock ? kLockLedger : kSelectLedger);
+  st.Add(ledger_id);
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Ledger> found, mysql::QueryAll<v1::Ledger>(st, ReadLedgerRow));
+  if (found.empty()) return NoLedger(ledger_id);
+  return std::move(found.front());
+}
+
 absl::StatusOr<v1::Ledger> LoadLedger(mysql::Connection& conn, const std::string& ledger_id, bool lock) {
-  v1::Ledger l;
-  {
-    auto& st = conn.Prepare(lock ? kLockLedger : kSelectLedger);
-    st.setString(1, ledger_id);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    if (!rs->next()) return absl::NotFoundError(absl::StrCat("ledger_id: no ledger ", Quote(ledger_id)));
-    CAREOPS_ASSIGN_OR_RETURN(l, ReadLedgerRow(*rs));
-  }
+  CAREOPS_ASSIGN_OR_RETURN(v1::Ledger l, LedgerRow(conn, ledger_id, lock));
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<InstallmentRow> installments,
+                           InstallmentRows(conn, kSelectInstallments, ledger_id));
   int64_t outstanding = 0;
-  {
-    auto& st = conn.Prepare(kSelectInstallments);
-    st.setString(1, ledger_id);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (rs->next()) {
-      CAREOPS_ASSIGN_OR_RETURN(v1::Installment i, ReadInstallment(*rs, l.currency_code()));
-      outstanding += i.balance().amount_minor();
-      *l.add_installments() = std::move(i);
-    }
+  for (const InstallmentRow& row : installments) {
+    v1::Installment i = ToInstallment(row, l.currency_code());
+    outstanding += i.balance().amount_minor();
+    *l.add_installments() = std::move(i);
   }
   *l.mutable_outstanding() = Minor(l.currency_code(), outstanding);
-  {
-    auto& st = conn.Prepare(kUnallocated);
-    st.setString(1, ledger_id);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    rs->next();
-    *l.mutable_unallocated() = Minor(l.currency_code(), rs->getInt64(1));
-  }
+  Statement st(conn, kUnallocated);
+  st.Add(ledger_id);
+  CAREOPS_ASSIGN_OR_RETURN(int64_t unallocated, FirstInt64(st));
+  *l.mutable_unallocated() = Minor(l.currency_code(), unallocated);
   return l;
 }
 
-absl::StatusOr<v1::Payment> ReadPayment(mysql::Connection& conn, const sql::ResultSet& rs, const std::string& currency) {
+// A payment row (PAYMENT_COLUMNS) and its allocations.
+absl::StatusOr<v1::Payment> LoadPaymentRow(mysql::Connection& conn, RowReader& r, const std::string& currency) {
   v1::Payment p;
-  p.set_payment_id(Str(rs, 1));
-  p.set_ledger_id(Str(rs, 2));
-  *p.mutable_amount() = Minor(currency, rs.getInt64(3));
-  CAREOPS_ASSIGN_OR_RETURN(*p.mutable_payment_date(), DateColumn(rs, 4));
-  p.set_method(EnumFromShortName<v1::PaymentMethod>(Str(rs, 5)));
-  if (!rs.isNull(6)) p.set_reference(Str(rs, 6));
-  p.set_status(EnumFromShortName<v1::PaymentStatus>(Str(rs, 7)));
-  p.set_reversal_reason(Str(rs, 8));
-  p.set_posted_by(Str(rs, 9));
-  CAREOPS_ASSIGN_OR_RETURN(absl::Time posted, ParseSqlDatetime(Str(rs, 10)));
-  *p.mutable_post_time() = ToProtoTimestamp(posted);
-  auto& st = conn.Prepare(kSelectAllocations);
-  st.setString(1, p.payment_id());
-  std::unique_ptr<sql::ResultSet> alloc(st.executeQuery());
-  while (alloc->next()) {
-    v1::Allocation* a = p.add_allocations();
-    a->set_installment_id(Str(*alloc, 1));
-    a->set_component(EnumFromShortName<v1::Component>(Str(*alloc, 2)));
-    *a->mutable_amount() = Minor(currency, alloc->getInt64(3));
+  p.set_payment_id(r.String());
+  p.set_ledger_id(r.String());
+  *p.mutable_amount() = ToProto(r.Amount(currency));
+  *p.mutable_payment_date() = ToProto(r.Date());
+  p.set_method(r.Enum<v1::PaymentMethod>());
+  p.set_reference(r.OptionalString().value_or(""));
+  p.set_status(r.Enum<v1::PaymentStatus>());
+  p.set_reversal_reason(r.String());
+  p.set_posted_by(r.String());
+  *p.mutable_post_time() = ToProtoTimestamp(r.Timestamp());
+  CAREOPS_RETURN_IF_ERROR(r.status());
+  Statement st(conn, kSelectAllocations);
+  st.Add(p.payment_id());
+  CAREOPS_ASSIGN_OR_RETURN(Rows rows, st.Query());
+  while (rows.Next()) {
+    RowReader& a = rows.row();
+    v1::Allocation* line = p.add_allocations();
+    line->set_installment_id(a.String());
+    line->set_component(a.Enum<v1::Component>());
+    *line->mutable_amount() = ToProto(a.Amount(currency));
+    CAREOPS_RETURN_IF_ERROR(a.status());
   }
   return p;
+}
+
+// Every payment `sql` selects by `key`.
+absl::StatusOr<std::vector<v1::Payment>> LoadPayments(mysql::Connection& conn, const char* sql, const std::string& key,
+                                                      const std::string& currency) {
+  Statement st(conn, sql);
+  st.Add(key);
+  return mysql::QueryAll<v1::Payment>(
+      st, [&](RowReader& r) -> absl::StatusOr<v1::Payment> { return LoadPaymentRow(conn, r, currency); });
+}
+
+// The payment under its lock (the caller holds the ledger's).
+absl::StatusOr<v1::Payment> LockPayment(mysql::Connection& conn, const std::string& payment_id,
+                                        const std::string& currency) {
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Payment> found, LoadPayments(conn, kLockPayment, payment_id, currency));
+  if (found.empty()) return absl::NotFoundError(absl::StrCat("payment_id: no payment ", Quote(payment_id)));
+  return std::move(found.front());
 }
 
 absl::StatusOr<std::string> LedgerCurrency(mysql::Connection& conn, const std::string& ledger_id, bool lock) {
-  auto& st = conn.Prepare(lock ? kLockLedger : kSelectLedger);
-  st.setString(1, ledger_id);
-  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-  if (!rs->next()) return absl::NotFoundError(absl::StrCat("ledger_id: no ledger ", Quote(ledger_id)));
-  return Str(*rs, 4);
+  CAREOPS_ASSIGN_OR_RETURN(v1::Ledger l, LedgerRow(conn, ledger_id, lock));
+  return l.currency_code();
 }
 
-absl::StatusOr<v1::Pause> ReadPause(const sql::ResultSet& rs) {
+absl::StatusOr<v1::Pause> ReadPause(RowReader& r) {
   v1::Pause p;
-  p.set_pause_id(Str(rs, 1));
-  p.set_ledger_id(Str(rs, 2));
-  p.set_kind(EnumFromShortName<v1::PauseKind>(Str(rs, 3)));
-  CAREOPS_ASSIGN_OR_RETURN(*p.mutable_start_date(), DateColumn(rs, 4));
-  if (!rs.isNull(5)) {
-    CAREOPS_ASSIGN_OR_RETURN(*p.mutable_end_date(), DateColumn(rs, 5));
-  }
-  p.set_note(Str(rs, 6));
+  p.set_pause_id(r.String());
+  p.set_ledger_id(r.String());
+  p.set_kind(r.Enum<v1::PauseKind>());
+  *p.mutable_start_date() = ToProto(r.Date());
+  if (std::optional<absl::CivilDay> end = r.OptionalDate()) *p.mutable_end_date() = ToProto(*end);
+  p.set_note(r.String());
   return p;
+}
+
+absl::StatusOr<PauseSpan> ReadPauseSpan(RowReader& r) {
+  r.String();  // pause_id
+  r.String();  // ledger_id
+  r.String();  // kind
+  PauseSpan span{r.Date(), std::nullopt};
+  span.end = r.OptionalDate();
+  return span;
 }
 
 // `paid_by` set: the balances as they were on that day, as known now: what
@@ -450,11 +539,11 @@ absl::StatusOr<AgingInputs> LoadAgingInputs(mysql::Connection& conn, const std::
   out.currency = currency;
   std::map<std::string, std::array<int64_t, kComponents>> paid_later;
   if (paid_by) {
-    mysql::Statement st(conn, kPaidAfter);
+    Statement st(conn, kPaidAfter);
     st.Add(ledger_id).Add(*paid_by);
-    CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+    CAREOPS_ASSIGN_OR_RETURN(Rows rows, st.Query());
     while (rows.Next()) {
-      mysql::RowReader& r = rows.row();
+      RowReader& r = rows.row();
       const std::string installment_id = r.String();
       const Component component = r.Mapped<Component>(ParseComponent);
       const int64_t amount = r.Int64();
@@ -462,30 +551,18 @@ absl::StatusOr<AgingInputs> LoadAgingInputs(mysql::Connection& conn, const std::
       paid_later[installment_id][static_cast<int>(component)] += amount;
     }
   }
-  {
-    auto& st = conn.Prepare(kSelectInstallments);
-    st.setString(1, ledger_id);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (rs->next()) {
-      CAREOPS_ASSIGN_OR_RETURN(OpenItem item, ReadOpenItem(*rs));
-      if (auto it = paid_later.find(item.installment_id); it != paid_later.end()) {
-        for (int c = 0; c < kComponents; ++c) item.outstanding[c] += it->second[c];
-      }
-      if (item.total() > 0) out.open_items.push_back(std::move(item));
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<InstallmentRow> installments,
+                           InstallmentRows(conn, kSelectInstallments, ledger_id));
+  for (const InstallmentRow& row : installments) {
+    OpenItem item = ToOpenItem(row);
+    if (auto it = paid_later.find(item.installment_id); it != paid_later.end()) {
+      for (int c = 0; c < kComponents; ++c) item.outstanding[c] += it->second[c];
     }
+    if (item.total() > 0) out.open_items.push_back(std::move(item));
   }
-  auto& st = conn.Prepare(kSelectPauses);
-  st.setString(1, ledger_id);
-  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-  while (rs->next()) {
-    CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay start, ParseSqlDate(Str(*rs, 4)));
-    PauseSpan span{start, std::nullopt};
-    if (!rs->isNull(5)) {
-      CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, ParseSqlDate(Str(*rs, 5)));
-      span.end = end;
-    }
-    out.pauses.push_back(span);
-  }
+  Statement st(conn, kSelectPauses);
+  st.Add(ledger_id);
+  CAREOPS_ASSIGN_OR_RETURN(out.pauses, mysql::QueryAll<PauseSpan>(st, ReadPauseSpan));
   return out;
 }
 
@@ -501,87 +578,98 @@ void Audit(mysql::Connection& conn, const Mutation& m, std::string action, std::
                             .request_id = m.request_id});
 }
 
-void InsertContactHistory(mysql::Connection& conn, const Mutation& m, const std::string& ledger_id,
-                          const v1::Contact& contact, const std::string& source) {
-  auto& st = conn.Prepare(kInsertContactHistory);
-  st.setString(1, ledger_id);
-  BindContact(st, 2, contact);
-  st.setString(6, m.caller.user);
-  st.setString(7, source);
-  st.setString(8, ToSqlDatetime(m.now));
-  st.executeUpdate();
+absl::Status InsertContactHistory(mysql::Connection& conn, const Mutation& m, const std::string& ledger_id,
+                                  const v1::Contact& contact, const std::string& source) {
+  Statement st(conn, kInsertContactHistory);
+  st.Add(ledger_id);
+  AddContact(st, contact);
+  st.Add(m.caller.user).Add(source).Add(m.now);
+  return st.Update().status();
 }
 
+// One installment row: the billing download's, a notice's fee or interest, a bounce fee.
+struct NewInstallment {
+  std::string installment_id, ledger_id, number, kind;
+  absl::CivilDay due;
+  int64_t fee = 0, interest = 0, principal = 0;
+};
+
+absl::Status InsertInstallment(mysql::Connection& conn, const NewInstallment& i, absl::Time now) {
+  Statement st(conn, kInsertInstallment);
+  st.Add(i.installment_id)
+      .Add(i.ledger_id)
+      .Add(i.number)
+      .Add(i.kind)
+      .Add(i.due)
+      .Add(i.fee)
+      .Add(i.interest)
+      .Add(i.principal)
+      .Add(now);
+  return st.Update().status();
+}
 
 // ---- Dunning helpers ---------------------------------------------------------
 
 const Principal kDunningRun{"dunning-run", "system", "collections"};
 
-void SetOptionalDate(sql::PreparedStatement& st, int col, const std::optional<absl::CivilDay>& day) {
-  if (day) {
-    st.setString(col, ToSqlDate(*day));
-  } else {
-    st.setNull(col, sql::DataType::DATE);
+// The notices of `st` (NOTICE_RECORD_COLUMNS, one row per covered installment).
+absl::StatusOr<std::vector<NoticeRecord>> QueryNoticeRecords(Statement& st) {
+  std::vector<NoticeRecord> out;
+  std::map<std::string, size_t> index;
+  CAREOPS_ASSIGN_OR_RETURN(Rows rows, st.Query());
+  while (rows.Next()) {
+    RowReader& r = rows.row();
+    NoticeRecord n;
+    n.notice_id = r.String();
+    n.kind = ParseRungKind(r.String()).value_or(RungKind::kFirst);
+    n.episode = r.Int();
+    n.sequence = r.Int();
+    n.issued_on = r.Date();
+    n.state = ParseNoticeState(r.String()).value_or(NoticeState::kIssued);
+    n.grace_until = r.OptionalDate();
+    n.account_round = r.Int();
+    std::optional<std::string> covered = r.OptionalString();
+    CAREOPS_RETURN_IF_ERROR(r.status());
+    auto it = index.find(n.notice_id);
+    if (it == index.end()) {
+      it = index.emplace(n.notice_id, out.size()).first;
+      out.push_back(std::move(n));
+    }
+    if (covered) out[it->second].covered.push_back(std::move(*covered));
   }
-}
-
-void SetOptionalId(sql::PreparedStatement& st, int col, const std::string& id) {
-  if (id.empty()) {
-    st.setNull(col, sql::DataType::CHAR);
-  } else {
-    st.setString(col, id);
-  }
+  return out;
 }
 
 // Every ISSUED notice of the ledger and every notice of `episode` (-1: none).
 absl::StatusOr<std::vector<NoticeRecord>> LoadNoticeRecords(mysql::Connection& conn, const std::string& ledger_id,
                                                             int episode) {
-  std::vector<NoticeRecord> out;
-  std::map<std::string, size_t> index;
-  auto& st = conn.Prepare(kDunningNotices);
-  st.setString(1, ledger_id);
-  st.setInt(2, episode);
-  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-  while (rs->next()) {
-    const std::string id = Str(*rs, 1);
-    auto it = index.find(id);
-    if (it == index.end()) {
-      NoticeRecord n;
-      n.notice_id = id;
-      n.kind = ParseRungKind(Str(*rs, 2)).value_or(RungKind::kFirst);
-      n.episode = rs->getInt(3);
-      n.sequence = rs->getInt(4);
-      CAREOPS_ASSIGN_OR_RETURN(n.issued_on, ParseSqlDate(Str(*rs, 5)));
-      n.state = ParseNoticeState(Str(*rs, 6)).value_or(NoticeState::kIssued);
-      if (!rs->isNull(7)) {
-        CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay grace, ParseSqlDate(Str(*rs, 7)));
-        n.grace_until = grace;
-      }
-      it = index.emplace(id, out.size()).first;
-      out.push_back(std::move(n));
-    }
-    if (!rs->isNull(8)) out[it->second].covered.push_back(Str(*rs, 8));
-  }
-  return out;
+  Statement st(conn, kDunningNotices);
+  st.Add(ledger_id).Add(episode);
+  return QueryNoticeRecords(st);
 }
 
 // Applies `t` to a notice still ISSUED (false when it no longer is), with its
 // intent and audit entry.
-bool ApplyTransition(mysql::Connection& conn, const Mutation& m, const NoticeTransition& t) {
-  auto& st = conn.Prepare(kSetNoticeStatus);
-  st.setString(1, std::string(NoticeStateName(t.to)));
-  st.setString(2, ToSqlDate(t.on));
-  st.setString(3, t.notice_id);
-  if (st.executeUpdate() == 0) return false;
+absl::StatusOr<bool> ApplyTransition(mysql::Connection& conn, const Mutation& m, const NoticeTransition& t) {
+  Statement st(conn, kSetNoticeStatus);
+  st.Add(NoticeStateName(t.to)).Add(t.on).Add(t.notice_id);
+  CAREOPS_ASSIGN_OR_RETURN(int64_t changed, st.Update());
+  if (changed == 0) return false;
   if (t.action && t.intent) {
-    auto& action = conn.Prepare(kSetNoticeAction);
-    action.setString(1, std::string(AccountChangeName(*t.action)));
-    action.setString(2, t.notice_id);
-    action.executeUpdate();
+    Statement action(conn, kSetNoticeAction);
+    action.Add(AccountChangeName(*t.action)).Add(t.notice_id);
+    CAREOPS_RETURN_IF_ERROR(action.Update().status());
     outbox::Enqueue(conn, m, *t.intent);
   }
   Audit(conn, m, absl::StrCat("notice.", absl::AsciiStrToLower(Abs(NoticeStateName(t.to)))), "notice", t.notice_id);
   return true;
+}
+
+absl::StatusOr<std::string> AccountOfLedger(mysql::Connection& conn, const std::string& ledger_id) {
+  Statement st(conn, kLedgerAccount);
+  st.Add(ledger_id);
+  CAREOPS_ASSIGN_OR_RETURN(std::optional<std::string> account_id, FirstString(st));
+  return account_id.value_or("");
 }
 
 // A payment's part of the ladder: the ledger's ISSUED notices it paid in full.
@@ -590,148 +678,151 @@ absl::Status SettlePaidNotices(mysql::Connection& conn, const Mutation& m, const
   CAREOPS_ASSIGN_OR_RETURN(std::vector<NoticeRecord> notices, LoadNoticeRecords(conn, ledger_id, -1));
   if (notices.empty()) return absl::OkStatus();
   CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, LoadAgingInputs(conn, ledger_id, ""));
-  std::string account_id;
-  {
-    auto& st = conn.Prepare(kLedgerAccount);
-    st.setString(1, ledger_id);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    if (rs->next()) account_id = Str(*rs, 1);
-  }
+  CAREOPS_ASSIGN_OR_RETURN(const std::string account_id, AccountOfLedger(conn, ledger_id));
   for (const std::string& id : PaidNotices(notices, in.open_items)) {
     for (const NoticeRecord& n : notices) {
-      if (n.notice_id == id) ApplyTransition(conn, m, PaidTransition(n, account_id, on));
+      if (n.notice_id == id) CAREOPS_RETURN_IF_ERROR(ApplyTransition(conn, m, PaidTransition(n, account_id, on)).status());
     }
   }
   return absl::OkStatus();
 }
 
 // Inserts one FEE or INTEREST installment a notice charges, due on `due`.
-void InsertChargeInstallment(mysql::Connection& conn, const Mutation& m, const std::string& ledger_id,
-                             const std::string& installment_id, const std::string& number, bool fee, int64_t minor,
-                             absl::CivilDay due) {
-  auto& st = conn.Prepare(kInsertInstallment);
-  st.setString(1, installment_id);
-  st.setString(2, ledger_id);
-  st.setString(3, number);
-  st.setString(4, fee ? "FEE" : "INTEREST");
-  st.setString(5, ToSqlDate(due));
-  st.setInt64(6, fee ? minor : 0);
-  st.setInt64(7, fee ? 0 : minor);
-  st.setInt64(8, 0);
-  st.setString(9, ToSqlDatetime(m.now));
-  st.executeUpdate();
+absl::Status InsertChargeInstallment(mysql::Connection& conn, const Mutation& m, const std::string& ledger_id,
+                                     const std::string& installment_id, const std::string& number, bool fee,
+                                     int64_t minor, absl::CivilDay due) {
+  CAREOPS_RETURN_IF_ERROR(InsertInstallment(conn,
+                                            {.installment_id = installment_id,
+                                             .ledger_id = ledger_id,
+                                             .number = number,
+                                             .kind = fee ? "FEE" : "INTEREST",
+                                             .due = due,
+                                             .fee = fee ? minor : 0,
+                                             .interest = fee ? 0 : minor},
+                                            m.now));
   Audit(conn, m, "installment.add", "installment", installment_id, fee ? "notice fee" : "notice interest");
+  return absl::OkStatus();
 }
 
-void InsertCovered(mysql::Connection& conn, const std::string& notice_id, const std::string& installment_id,
-                   const std::string& number, int64_t balance_minor) {
-  auto& st = conn.Prepare(kInsertNoticeInstallment);
-  st.setString(1, notice_id);
-  st.setString(2, installment_id);
-  st.setString(3, number);
-  st.setInt64(4, balance_minor);
-  st.executeUpdate();
+absl::Status InsertCovered(mysql::Connection& conn, const std::string& notice_id, const std::string& installment_id,
+                           const std::string& number, int64_t balance_minor) {
+  Statement st(conn, kInsertNoticeInstallment);
+  st.Add(notice_id).Add(installment_id).Add(number).Add(balance_minor);
+  return st.Update().status();
 }
 
-void InsertNotice(mysql::Connection& conn, const Mutation& m, const DunningLedger& ledger, absl::CivilDay as_of,
-                  const NoticeToIssue& n) {
+absl::Status InsertNotice(mysql::Connection& conn, const Mutation& m, const DunningLedger& ledger,
+                          absl::CivilDay as_of, const NoticeToIssue& n) {
   const NoticeDraft& d = n.draft;
   const std::string charge_prefix = absl::StrCat("DUN-", d.episode, "-", d.sequence);
   if (!n.fee_installment_id.empty()) {
-    InsertChargeInstallment(conn, m, ledger.ledger_id, n.fee_installment_id, charge_prefix + "-FEE", true,
-                            d.fee_minor, as_of);
+    CAREOPS_RETURN_IF_ERROR(InsertChargeInstallment(conn, m, ledger.ledger_id, n.fee_installment_id,
+                                                    charge_prefix + "-FEE", true, d.fee_minor, as_of));
   }
   if (!n.interest_installment_id.empty()) {
-    InsertChargeInstallment(conn, m, ledger.ledger_id, n.interest_installment_id, charge_prefix + "-INT", false,
-                            d.interest_minor, as_of);
+    CAREOPS_RETURN_IF_ERROR(InsertChargeInstallment(conn, m, ledger.ledger_id, n.interest_installment_id,
+                                                    charge_prefix + "-INT", false, d.interest_minor, as_of));
   }
-  auto& st = conn.Prepare(kInsertNotice);
-  st.setString(1, n.notice_id);
-  st.setString(2, ledger.ledger_id);
-  st.setString(3, d.subject);
-  st.setString(4, std::string(RungKindName(d.rung.kind)));
-  st.setString(5, d.rung.name());
-  st.setInt(6, d.episode);
-  st.setInt(7, d.sequence);
-  st.setString(8, ToSqlDate(as_of));
-  st.setInt64(9, d.days_past_due);
-  st.setString(10, ledger.currency);
-  st.setInt64(11, d.outstanding_minor);
-  st.setInt64(12, d.fee_minor);
-  st.setInt64(13, d.interest_minor);
-  SetOptionalId(st, 14, n.fee_installment_id);
-  SetOptionalId(st, 15, n.interest_installment_id);
-  st.setString(16, EnumShortName(n.channel));
-  st.setString(17, n.recipient);
-  st.setString(18, n.text);
-  SetOptionalDate(st, 19, d.grace_until);
-  st.setString(20, EnumShortName(n.delivery));
-  st.setString(21, n.account_intent ? "SUSPEND" : "");
-  st.setString(22, n.account_intent ? "PENDING" : "");
-  st.setString(23, ToSqlDatetime(m.now));
-  st.executeUpdate();
-  for (const OpenItem& item : d.covered) InsertCovered(conn, n.notice_id, item.installment_id, item.number, item.total());
+  {
+    Statement st(conn, kInsertNotice);
+    st.Add(n.notice_id)
+        .Add(ledger.ledger_id)
+        .Add(d.subject)
+        .Add(RungKindName(d.rung.kind))
+        .Add(d.rung.name())
+        .Add(d.episode)
+        .Add(d.sequence)
+        .Add(as_of)
+        .Add(static_cast<int64_t>(d.days_past_due))
+        .Add(ledger.currency)
+        .Add(d.outstanding_minor)
+        .Add(d.fee_minor)
+        .Add(d.interest_minor)
+        .Add(IdOrNull(n.fee_installment_id))
+        .Add(IdOrNull(n.interest_installment_id))
+        .Add(n.channel)
+        .Add(n.recipient)
+        .Add(n.text)
+        .Add(d.grace_until)
+        .Add(n.delivery)
+        .Add(n.account_intent ? "SUSPEND" : "")
+        .Add(n.account_intent ? "PENDING" : "")
+        .Add(m.now);
+    CAREOPS_RETURN_IF_ERROR(st.Update().status());
+  }
+  for (const OpenItem& item : d.covered) {
+    CAREOPS_RETURN_IF_ERROR(InsertCovered(conn, n.notice_id, item.installment_id, item.number, item.total()));
+  }
   if (!n.fee_installment_id.empty()) {
-    InsertCovered(conn, n.notice_id, n.fee_installment_id, charge_prefix + "-FEE", d.fee_minor);
+    CAREOPS_RETURN_IF_ERROR(
+        InsertCovered(conn, n.notice_id, n.fee_installment_id, charge_prefix + "-FEE", d.fee_minor));
   }
   if (!n.interest_installment_id.empty()) {
-    InsertCovered(conn, n.notice_id, n.interest_installment_id, charge_prefix + "-INT", d.interest_minor);
+    CAREOPS_RETURN_IF_ERROR(
+        InsertCovered(conn, n.notice_id, n.interest_installment_id, charge_prefix + "-INT", d.interest_minor));
   }
   if (n.account_intent) outbox::Enqueue(conn, m, *n.account_intent);
   Audit(conn, m, "notice.issue", "notice", n.notice_id, d.rung.name());
+  return absl::OkStatus();
 }
 
-absl::StatusOr<v1::Notice> ReadNotice(mysql::Connection& conn, const sql::ResultSet& rs) {
+// A notice row (NOTICE_COLUMNS) and the installments it covers.
+absl::StatusOr<v1::Notice> LoadNoticeRow(mysql::Connection& conn, RowReader& r) {
   v1::Notice n;
-  n.set_notice_id(Str(rs, 1));
-  n.set_ledger_id(Str(rs, 2));
-  n.set_account_id(Str(rs, 3));
-  n.set_rung(EnumFromShortName<v1::NoticeRung>(Str(rs, 4)));
-  n.set_rung_name(Str(rs, 5));
-  n.set_episode(rs.getInt(6));
-  n.set_sequence(rs.getInt(7));
-  CAREOPS_ASSIGN_OR_RETURN(*n.mutable_issued_on(), DateColumn(rs, 8));
-  n.set_days_past_due(rs.getInt(9));
-  const std::string currency = Str(rs, 10);
-  const int64_t outstanding = rs.getInt64(11), fee = rs.getInt64(12), interest = rs.getInt64(13);
-  *n.mutable_outstanding() = Minor(currency, outstanding);
-  *n.mutable_fee() = Minor(currency, fee);
-  *n.mutable_interest() = Minor(currency, interest);
-  *n.mutable_total() = Minor(currency, outstanding + fee + interest);
-  if (!rs.isNull(14)) n.set_fee_installment_id(Str(rs, 14));
-  if (!rs.isNull(15)) n.set_interest_installment_id(Str(rs, 15));
-  n.set_channel(EnumFromShortName<v1::Channel>(Str(rs, 16)));
-  n.set_recipient(Str(rs, 17));
-  n.set_text(Str(rs, 18));
-  n.set_status(EnumFromShortName<v1::NoticeStatus>(Str(rs, 19)));
-  if (!rs.isNull(20)) {
-    CAREOPS_ASSIGN_OR_RETURN(*n.mutable_resolved_on(), DateColumn(rs, 20));
+  n.set_notice_id(r.String());
+  n.set_ledger_id(r.String());
+  n.set_account_id(r.String());
+  n.set_rung(r.Enum<v1::NoticeRung>());
+  n.set_rung_name(r.String());
+  n.set_episode(r.Int());
+  n.set_sequence(r.Int());
+  *n.mutable_issued_on() = ToProto(r.Date());
+  n.set_days_past_due(r.Int());
+  const std::string currency = r.String();
+  const Money outstanding = r.Amount(currency), fee = r.Amount(currency), interest = r.Amount(currency);
+  *n.mutable_outstanding() = ToProto(outstanding);
+  *n.mutable_fee() = ToProto(fee);
+  *n.mutable_interest() = ToProto(interest);
+  *n.mutable_total() = Minor(currency, outstanding.minor() + fee.minor() + interest.minor());
+  n.set_fee_installment_id(r.OptionalString().value_or(""));
+  n.set_interest_installment_id(r.OptionalString().value_or(""));
+  n.set_channel(r.Enum<v1::Channel>());
+  n.set_recipient(r.String());
+  n.set_text(r.String());
+  n.set_status(r.Enum<v1::NoticeStatus>());
+  if (std::optional<absl::CivilDay> resolved = r.OptionalDate()) *n.mutable_resolved_on() = ToProto(*resolved);
+  if (std::optional<absl::CivilDay> grace = r.OptionalDate()) *n.mutable_grace_until() = ToProto(*grace);
+  n.set_delivery_state(r.Enum<v1::DeliveryState>());
+  n.set_delivery_attempts(r.Int());
+  n.set_delivery_error(r.String());
+  if (std::optional<absl::Time> delivered = r.OptionalTimestamp()) {
+    *n.mutable_delivered_time() = ToProtoTimestamp(*delivered);
   }
-  if (!rs.isNull(21)) {
-    CAREOPS_ASSIGN_OR_RETURN(*n.mutable_grace_until(), DateColumn(rs, 21));
-  }
-  n.set_delivery_state(EnumFromShortName<v1::DeliveryState>(Str(rs, 22)));
-  n.set_delivery_attempts(rs.getInt(23));
-  n.set_delivery_error(Str(rs, 24));
-  if (!rs.isNull(25)) {
-    CAREOPS_ASSIGN_OR_RETURN(absl::Time delivered, ParseSqlDatetime(Str(rs, 25)));
-    *n.mutable_delivered_time() = ToProtoTimestamp(delivered);
-  }
-  n.set_account_action(EnumFromShortName<v1::AccountAction>(Str(rs, 26)));
-  n.set_account_action_state(EnumFromShortName<v1::AccountActionState>(Str(rs, 27)));
-  n.set_account_action_error(Str(rs, 28));
-  CAREOPS_ASSIGN_OR_RETURN(absl::Time created, ParseSqlDatetime(Str(rs, 29)));
-  *n.mutable_create_time() = ToProtoTimestamp(created);
-  auto& st = conn.Prepare(kSelectNoticeCovered);
-  st.setString(1, n.notice_id());
-  std::unique_ptr<sql::ResultSet> covered(st.executeQuery());
-  while (covered->next()) {
-    v1::CoveredInstallment* c = n.add_covered();
-    c->set_installment_id(Str(*covered, 1));
-    c->set_number(Str(*covered, 2));
-    *c->mutable_balance() = Minor(currency, covered->getInt64(3));
+  // '' for a notice that asks nothing of membership.
+  n.set_account_action(EnumFromShortName<v1::AccountAction>(r.String()));
+  n.set_account_action_state(EnumFromShortName<v1::AccountActionState>(r.String()));
+  n.set_account_action_error(r.String());
+  *n.mutable_create_time() = ToProtoTimestamp(r.Timestamp());
+  CAREOPS_RETURN_IF_ERROR(r.status());
+  Statement st(conn, kSelectNoticeCovered);
+  st.Add(n.notice_id());
+  CAREOPS_ASSIGN_OR_RETURN(Rows rows, st.Query());
+  while (rows.Next()) {
+    RowReader& c = rows.row();
+    v1::CoveredInstallment* covered = n.add_covered();
+    covered->set_installment_id(c.String());
+    covered->set_number(c.String());
+    *covered->mutable_balance() = ToProto(c.Amount(currency));
+    CAREOPS_RETURN_IF_ERROR(c.status());
   }
   return n;
+}
+
+absl::StatusOr<std::vector<v1::Notice>> LoadNotices(mysql::Connection& conn, const char* sql, const std::string& key) {
+  Statement st(conn, sql);
+  st.Add(key);
+  return mysql::QueryAll<v1::Notice>(st,
+                                     [&](RowReader& r) -> absl::StatusOr<v1::Notice> { return LoadNoticeRow(conn, r); });
 }
 
 }  // namespace
@@ -745,24 +836,20 @@ absl::Status MysqlCollectionsStore::OpenLedger(const Mutation& m, const v1::Ledg
                                                const std::function<void(const v1::Ledger&)>& render) {
   return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
     {
-      auto& st = conn.Prepare(kLedgerByAccount);
-      st.setString(1, ledger.account_id());
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      if (rs->next()) {
+      Statement st(conn, kLedgerByAccount);
+      st.Add(ledger.account_id());
+      CAREOPS_ASSIGN_OR_RETURN(std::optional<std::string> existing, FirstString(st));
+      if (existing) {
         return absl::AlreadyExistsError(
-            absl::StrCat("account_id: account ", Quote(ledger.account_id()), " already has ledger ", Str(*rs, 1)));
+            absl::StrCat("account_id: account ", Quote(ledger.account_id()), " already has ledger ", *existing));
       }
     }
-    auto& st = conn.Prepare(kInsertLedger);
-    st.setString(1, ledger.ledger_id());
-    st.setString(2, ledger.account_id());
-    st.setString(3, ledger.account_name());
-    st.setString(4, ledger.currency_code());
-    BindContact(st, 5, ledger.contact());
-    st.setString(9, ToSqlDatetime(m.now));
-    st.setString(10, ToSqlDatetime(m.now));
-    st.executeUpdate();
-    InsertContactHistory(conn, m, ledger.ledger_id(), ledger.contact(), source);
+    Statement st(conn, kInsertLedger);
+    st.Add(ledger.ledger_id()).Add(ledger.account_id()).Add(ledger.account_name()).Add(ledger.currency_code());
+    AddContact(st, ledger.contact());
+    st.Add(m.now).Add(m.now);
+    CAREOPS_RETURN_IF_ERROR(st.Update().status());
+    CAREOPS_RETURN_IF_ERROR(InsertContactHistory(conn, m, ledger.ledger_id(), ledger.contact(), source));
     Audit(conn, m, "ledger.open", "ledger", ledger.ledger_id());
     CAREOPS_ASSIGN_OR_RETURN(v1::Ledger stored, LoadLedger(conn, ledger.ledger_id(), false));
     render(stored);
@@ -786,13 +873,30 @@ absl::Status MysqlCollectionsStore::AddInstallments(
     CAREOPS_RETURN_IF_ERROR(LedgerCurrency(conn, ledger_id, true).status());
     // Numbers already in the ledger, in a few chunked lookups (not one per row).
     std::map<std::string, std::string> taken;  // number -> installment_id
+    absl::Status lookup;
     mysql::ForEachChunk(rows.size(), [&](size_t start, int n) {
-      auto& st = conn.Prepare(mysql::MultiRowSql(kInstallmentsByNumberHead, "?", n, ")"));
-      st.setString(1, ledger_id);
-      for (int i = 0; i < n; ++i) st.setString(2 + i, rows[start + i].number());
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      while (rs->next()) taken[Str(*rs, 1)] = Str(*rs, 2);
+      if (!lookup.ok()) return;
+      const std::string sql = mysql::MultiRowSql(kInstallmentsByNumberHead, "?", n, ")");
+      Statement st(conn, sql.c_str());
+      st.Add(ledger_id);
+      for (int i = 0; i < n; ++i) st.Add(rows[start + i].number());
+      absl::StatusOr<Rows> found = st.Query();
+      if (!found.ok()) {
+        lookup = found.status();
+        return;
+      }
+      while (found->Next()) {
+        RowReader& r = found->row();
+        std::string number = r.String();
+        std::string id = r.String();
+        if (!r.ok()) {
+          lookup = r.status();
+          return;
+        }
+        taken[std::move(number)] = std::move(id);
+      }
     });
+    CAREOPS_RETURN_IF_ERROR(lookup);
     std::vector<std::optional<std::string>> existing(rows.size());
     for (size_t i = 0; i < rows.size(); ++i) {
       const v1::Installment& row = rows[i];
@@ -801,17 +905,16 @@ absl::Status MysqlCollectionsStore::AddInstallments(
         continue;
       }
       CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay due, FromProto(row.due_date(), "due_date"));
-      auto& st = conn.Prepare(kInsertInstallment);
-      st.setString(1, row.installment_id());
-      st.setString(2, ledger_id);
-      st.setString(3, row.number());
-      st.setString(4, EnumShortName(row.kind()));
-      st.setString(5, ToSqlDate(due));
-      st.setInt64(6, row.fee().amount_minor());
-      st.setInt64(7, row.interest().amount_minor());
-      st.setInt64(8, row.principal().amount_minor());
-      st.setString(9, ToSqlDatetime(m.now));
-      st.executeUpdate();
+      CAREOPS_RETURN_IF_ERROR(InsertInstallment(conn,
+                                                {.installment_id = row.installment_id(),
+                                                 .ledger_id = ledger_id,
+                                                 .number = row.number(),
+                                                 .kind = EnumShortName(row.kind()),
+                                                 .due = due,
+                                                 .fee = row.fee().amount_minor(),
+                                                 .interest = row.interest().amount_minor(),
+                                                 .principal = row.principal().amount_minor()},
+                                                m.now));
       Audit(conn, m, "installment.add", "installment", row.installment_id());
     }
     return render(existing);
@@ -823,12 +926,11 @@ absl::Status MysqlCollectionsStore::UpdateContact(const Mutation& m, const std::
                                                   const std::function<void(const v1::Ledger&)>& render) {
   return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(LedgerCurrency(conn, ledger_id, true).status());
-    auto& st = conn.Prepare(kUpdateContact);
-    BindContact(st, 1, contact);
-    st.setString(5, ToSqlDatetime(m.now));
-    st.setString(6, ledger_id);
-    st.executeUpdate();
-    InsertContactHistory(conn, m, ledger_id, contact, source);
+    Statement st(conn, kUpdateContact);
+    AddContact(st, contact);
+    st.Add(m.now).Add(ledger_id);
+    CAREOPS_RETURN_IF_ERROR(st.Update().status());
+    CAREOPS_RETURN_IF_ERROR(InsertContactHistory(conn, m, ledger_id, contact, source));
     Audit(conn, m, "ledger.contact", "ledger", ledger_id, source);
     CAREOPS_ASSIGN_OR_RETURN(v1::Ledger stored, LoadLedger(conn, ledger_id, false));
     render(stored);
@@ -840,24 +942,34 @@ absl::StatusOr<std::vector<v1::ContactChange>> MysqlCollectionsStore::ListContac
   std::vector<v1::ContactChange> out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(LedgerCurrency(conn, ledger_id, false).status());
-    auto& st = conn.Prepare(kSelectContactHistory);
-    st.setString(1, ledger_id);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (rs->next()) {
-      v1::ContactChange c;
-      *c.mutable_contact() = ReadContact(*rs, 1);
-      c.set_changed_by(Str(*rs, 5));
-      c.set_source(Str(*rs, 6));
-      CAREOPS_ASSIGN_OR_RETURN(absl::Time at, ParseSqlDatetime(Str(*rs, 7)));
-      *c.mutable_change_time() = ToProtoTimestamp(at);
-      out.push_back(std::move(c));
-    }
+    Statement st(conn, kSelectContactHistory);
+    st.Add(ledger_id);
+    CAREOPS_ASSIGN_OR_RETURN(
+        out, mysql::QueryAll<v1::ContactChange>(st, [](RowReader& r) -> absl::StatusOr<v1::ContactChange> {
+          v1::ContactChange c;
+          *c.mutable_contact() = ReadContact(r);
+          c.set_changed_by(r.String());
+          c.set_source(r.String());
+          *c.mutable_change_time() = ToProtoTimestamp(r.Timestamp());
+          return c;
+        }));
     return absl::OkStatus();
   }));
   return out;
 }
 
 namespace {
+
+// Adds (or, negative, takes back) one allocation line to its installment.
+absl::Status PayInstallment(mysql::Connection& conn, const AllocationLine& line, int sign) {
+  const int64_t amount = sign * line.amount_minor;
+  Statement st(conn, kPayInstallment);
+  st.Add(line.component == Component::kFee ? amount : int64_t{0})
+      .Add(line.component == Component::kInterest ? amount : int64_t{0})
+      .Add(line.component == Component::kPrincipal ? amount : int64_t{0})
+      .Add(line.installment_id);
+  return st.Update().status();
+}
 
 // Posts and allocates `payment` under the ledger's lock (taken here), settles
 // the notices it paid, and returns it as stored: PostPayment and the posting of
@@ -867,67 +979,44 @@ absl::StatusOr<v1::Payment> PostPaymentIn(mysql::Connection& conn, const Mutatio
                                           const ComponentOrder& order) {
   CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(conn, payment.ledger_id(), true));
   if (!payment.reference().empty()) {
-    auto& st = conn.Prepare(kPaymentByReference);
-    st.setString(1, payment.ledger_id());
-    st.setString(2, payment.reference());
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    if (rs->next()) {
+    Statement st(conn, kPaymentByReference);
+    st.Add(payment.ledger_id()).Add(payment.reference());
+    CAREOPS_ASSIGN_OR_RETURN(std::optional<std::string> posted, FirstString(st));
+    if (posted) {
       return absl::AlreadyExistsError(
-          absl::StrCat("reference: ", Quote(payment.reference()), " was already posted as payment ", Str(*rs, 1)));
+          absl::StrCat("reference: ", Quote(payment.reference()), " was already posted as payment ", *posted));
     }
   }
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<InstallmentRow> open,
+                           InstallmentRows(conn, kOpenInstallments, payment.ledger_id()));
   std::vector<OpenItem> items;
-  {
-    auto& st = conn.Prepare(kOpenInstallments);
-    st.setString(1, payment.ledger_id());
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (rs->next()) {
-      CAREOPS_ASSIGN_OR_RETURN(OpenItem item, ReadOpenItem(*rs));
-      items.push_back(std::move(item));
-    }
-  }
+  for (const InstallmentRow& row : open) items.push_back(ToOpenItem(row));
   const int64_t amount = payment.amount().amount_minor();
   CAREOPS_ASSIGN_OR_RETURN(std::vector<AllocationLine> lines,
                            requested.empty() ? AllocateOldestFirst(items, amount, order)
                                              : AllocateAsRequested(items, requested, amount, order));
   CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay paid_on, FromProto(payment.payment_date(), "payment_date"));
   {
-    auto& st = conn.Prepare(kInsertPayment);
-    st.setString(1, payment.payment_id());
-    st.setString(2, payment.ledger_id());
-    st.setInt64(3, amount);
-    st.setString(4, ToSqlDate(paid_on));
-    st.setString(5, EnumShortName(payment.method()));
-    if (payment.reference().empty()) {
-      st.setNull(6, sql::DataType::VARCHAR);
-    } else {
-      st.setString(6, payment.reference());
-    }
-    st.setString(7, m.caller.user);
-    st.setString(8, ToSqlDatetime(m.now));
-    st.executeUpdate();
+    Statement st(conn, kInsertPayment);
+    st.Add(payment.payment_id())
+        .Add(payment.ledger_id())
+        .Add(amount)
+        .Add(paid_on)
+        .Add(payment.method())
+        .Add(IdOrNull(payment.reference()))
+        .Add(m.caller.user)
+        .Add(m.now);
+    CAREOPS_RETURN_IF_ERROR(st.Update().status());
   }
   for (const AllocationLine& line : lines) {
-    auto& ins = conn.Prepare(kInsertAllocation);
-    ins.setString(1, payment.payment_id());
-    ins.setString(2, line.installment_id);
-    ins.setString(3, std::string(ComponentName(line.component)));
-    ins.setInt64(4, line.amount_minor);
-    ins.executeUpdate();
-    auto& pay = conn.Prepare(kPayInstallment);
-    pay.setInt64(1, line.component == Component::kFee ? line.amount_minor : 0);
-    pay.setInt64(2, line.component == Component::kInterest ? line.amount_minor : 0);
-    pay.setInt64(3, line.component == Component::kPrincipal ? line.amount_minor : 0);
-    pay.setString(4, line.installment_id);
-    pay.executeUpdate();
+    Statement ins(conn, kInsertAllocation);
+    ins.Add(payment.payment_id()).Add(line.installment_id).Add(ComponentName(line.component)).Add(line.amount_minor);
+    CAREOPS_RETURN_IF_ERROR(ins.Update().status());
+    CAREOPS_RETURN_IF_ERROR(PayInstallment(conn, line, +1));
   }
   CAREOPS_RETURN_IF_ERROR(SettlePaidNotices(conn, m, payment.ledger_id(), paid_on));
   Audit(conn, m, "payment.post", "payment", payment.payment_id());
-  auto& st = conn.Prepare(kLockPayment);
-  st.setString(1, payment.payment_id());
-  std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-  if (!rs->next()) return absl::InternalError("payment vanished after insert");
-  return ReadPayment(conn, *rs, currency);
+  return LockPayment(conn, payment.payment_id(), currency);
 }
 
 }  // namespace
@@ -947,79 +1036,70 @@ namespace {
 
 // Gives every live allocation of a POSTED payment back to its installment and
 // sets the payment's new status; the caller holds the ledger lock.
-void GiveBack(mysql::Connection& conn, const Mutation& m, const std::string& payment_id, const std::string& status,
-              const std::string& reason) {
+absl::Status GiveBack(mysql::Connection& conn, const Mutation& m, const std::string& payment_id,
+                      const std::string& status, const std::string& reason) {
   std::vector<AllocationLine> give_back;
   {
-    auto& st = conn.Prepare(kSelectAllocations);
-    st.setString(1, payment_id);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (rs->next()) {
-      if (rs->getInt(4) != 0) continue;
-      // Components were written from ComponentName(); anything else cannot be stored.
-      Component c = ParseComponent(Str(*rs, 2)).value_or(Component::kPrincipal);
-      give_back.push_back({Str(*rs, 1), c, rs->getInt64(3)});
+    Statement st(conn, kSelectAllocations);
+    st.Add(payment_id);
+    CAREOPS_ASSIGN_OR_RETURN(Rows rows, st.Query());
+    while (rows.Next()) {
+      RowReader& r = rows.row();
+      AllocationLine line;
+      line.installment_id = r.String();
+      line.component = r.Mapped<Component>(ParseComponent);
+      line.amount_minor = r.Int64();
+      const bool reversed = r.Bool();
+      CAREOPS_RETURN_IF_ERROR(r.status());
+      if (!reversed) give_back.push_back(std::move(line));
     }
   }
-  for (const AllocationLine& line : give_back) {
-    auto& pay = conn.Prepare(kPayInstallment);
-    pay.setInt64(1, line.component == Component::kFee ? -line.amount_minor : 0);
-    pay.setInt64(2, line.component == Component::kInterest ? -line.amount_minor : 0);
-    pay.setInt64(3, line.component == Component::kPrincipal ? -line.amount_minor : 0);
-    pay.setString(4, line.installment_id);
-    pay.executeUpdate();
-  }
+  for (const AllocationLine& line : give_back) CAREOPS_RETURN_IF_ERROR(PayInstallment(conn, line, -1));
   {
-    auto& st = conn.Prepare(kMarkAllocationsReversed);
-    st.setString(1, payment_id);
-    st.executeUpdate();
+    Statement st(conn, kMarkAllocationsReversed);
+    st.Add(payment_id);
+    CAREOPS_RETURN_IF_ERROR(st.Update().status());
   }
-  auto& st = conn.Prepare(kSetPaymentStatus);
-  st.setString(1, status);
-  st.setString(2, reason);
-  st.setString(3, ToSqlDatetime(m.now));
-  st.setString(4, payment_id);
-  st.executeUpdate();
+  Statement st(conn, kSetPaymentStatus);
+  st.Add(status).Add(reason).Add(m.now).Add(payment_id);
+  return st.Update().status();
 }
 
 // After a payment was given back (the caller holds the ledger lock): the
 // notices it had RESOLVED are ISSUED again (ReopenedNotices), and the ladder
 // resumes their episode when it had moved on to an empty one (ResumeEpisode).
 absl::Status ReopenUnpaidNotices(mysql::Connection& conn, const Mutation& m, const std::string& ledger_id) {
-  std::vector<NoticeRecord> resolved;
+  std::vector<NoticeRecord> settled;
   {
-    mysql::Statement st(conn, kResolvedNotices);
+    Statement st(conn, kSettledNotices);
     st.Add(ledger_id);
-    CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
-    while (rows.Next()) {
-      mysql::RowReader& r = rows.row();
-      std::string id = r.String();
-      const int episode = r.Int();
-      std::string installment = r.String();
-      CAREOPS_RETURN_IF_ERROR(r.status());
-      if (resolved.empty() || resolved.back().notice_id != id) {
-        NoticeRecord n;
-        n.notice_id = std::move(id);
-        n.episode = episode;
-        n.state = NoticeState::kResolved;
-        resolved.push_back(std::move(n));
-      }
-      resolved.back().covered.push_back(std::move(installment));
-    }
+    CAREOPS_ASSIGN_OR_RETURN(settled, QueryNoticeRecords(st));
   }
-  if (resolved.empty()) return absl::OkStatus();
+  if (settled.empty()) return absl::OkStatus();
   CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, LoadAgingInputs(conn, ledger_id, ""));
-  const std::vector<std::string> reopen = ReopenedNotices(resolved, in.open_items);
+  const std::vector<std::string> reopen = ReopenedNotices(settled, in.open_items);
   if (reopen.empty()) return absl::OkStatus();
   int latest = 0;
   for (const std::string& id : reopen) {
-    mysql::Statement st(conn, kReopenNotice);
+    auto n = std::find_if(settled.begin(), settled.end(), [&](const NoticeRecord& r) { return r.notice_id == id; });
+    latest = std::max(latest, n->episode);
+    if (n->state != NoticeState::kWithdrawn) {
+      Statement st(conn, kReopenNotice);
+      st.Add(id);
+      CAREOPS_RETURN_IF_ERROR(st.Update().status());
+      Audit(conn, m, "notice.reopen", "notice", id, "a payment it was resolved by was given back");
+      continue;
+    }
+    // The reinstatement is undone: suspended again, in a new round.
+    Statement st(conn, kReopenWithdrawnNotice);
     st.Add(id);
     CAREOPS_RETURN_IF_ERROR(st.Update().status());
-    Audit(conn, m, "notice.reopen", "notice", id, "a payment it was resolved by was given back");
-    for (const NoticeRecord& n : resolved) {
-      if (n.notice_id == id) latest = std::max(latest, n.episode);
-    }
+    CAREOPS_ASSIGN_OR_RETURN(const std::string account_id, AccountOfLedger(conn, ledger_id));
+    Statement action(conn, kSetNoticeAction);
+    action.Add(AccountChangeName(AccountChange::kSuspend)).Add(id);
+    CAREOPS_RETURN_IF_ERROR(action.Update().status());
+    outbox::Enqueue(conn, m, ResuspendIntent(*n, account_id));
+    Audit(conn, m, "notice.reopen", "notice", id, "the payment it was withdrawn for was given back");
   }
   int current = 0;
   {
@@ -1043,6 +1123,7 @@ absl::Status ReopenUnpaidNotices(mysql::Connection& conn, const Mutation& m, con
   return st.Update().status();
 }
 
+
 }  // namespace
 
 absl::Status MysqlCollectionsStore::ReversePayment(const Mutation& m, const std::string& payment_id, bool unapply_only,
@@ -1051,39 +1132,36 @@ absl::Status MysqlCollectionsStore::ReversePayment(const Mutation& m, const std:
   return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
     std::string ledger_id;
     {
-      auto& st = conn.Prepare(kSelectPaymentLedger);
-      st.setString(1, payment_id);
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      if (!rs->next()) return absl::NotFoundError(absl::StrCat("payment_id: no payment ", Quote(payment_id)));
-      ledger_id = Str(*rs, 1);
+      Statement st(conn, kSelectPaymentLedger);
+      st.Add(payment_id);
+      CAREOPS_ASSIGN_OR_RETURN(std::optional<std::string> found, FirstString(st));
+      if (!found) return absl::NotFoundError(absl::StrCat("payment_id: no payment ", Quote(payment_id)));
+      ledger_id = *std::move(found);
     }
     // Ledger first, like every other ledger mutation, so lock order is one.
     CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(conn, ledger_id, true));
-    v1::Payment current;
-    {
-      auto& st = conn.Prepare(kLockPayment);
-      st.setString(1, payment_id);
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      if (!rs->next()) return absl::NotFoundError(absl::StrCat("payment_id: no payment ", Quote(payment_id)));
-      CAREOPS_ASSIGN_OR_RETURN(current, ReadPayment(conn, *rs, currency));
-    }
+    CAREOPS_ASSIGN_OR_RETURN(v1::Payment current, LockPayment(conn, payment_id, currency));
     if (current.status() != v1::PAYMENT_STATUS_POSTED) {
       return absl::FailedPreconditionError(absl::StrCat("payment ", payment_id, " is ",
-                                                        EnumShortName(current.status()),
-                                                        ", not POSTED"));
+                                                        EnumShortName(current.status()), ", not POSTED"));
     }
-    GiveBack(conn, m, payment_id, unapply_only ? "UNAPPLIED" : "REVERSED", reason);
+    CAREOPS_RETURN_IF_ERROR(GiveBack(conn, m, payment_id, unapply_only ? "UNAPPLIED" : "REVERSED", reason));
     CAREOPS_RETURN_IF_ERROR(ReopenUnpaidNotices(conn, m, ledger_id));
     Audit(conn, m, unapply_only ? "payment.unapply" : "payment.reverse", "payment", payment_id, reason);
-    auto& st = conn.Prepare(kLockPayment);
-    st.setString(1, payment_id);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    if (!rs->next()) return absl::InternalError("payment vanished after update");
-    CAREOPS_ASSIGN_OR_RETURN(v1::Payment stored, ReadPayment(conn, *rs, currency));
+    CAREOPS_ASSIGN_OR_RETURN(v1::Payment stored, LockPayment(conn, payment_id, currency));
     render(stored);
     return absl::OkStatus();
   });
 }
+
+namespace {
+
+struct ReferencedPayment {
+  std::string payment_id, status;
+  int64_t amount_minor = 0;
+};
+
+}  // namespace
 
 absl::Status MysqlCollectionsStore::IngestBankReturns(
     const Mutation& m, const std::vector<BankReturn>& rows,
@@ -1098,10 +1176,10 @@ absl::Status MysqlCollectionsStore::IngestBankReturns(
         out.error = std::move(error);
       };
       {
-        auto& st = conn.Prepare(kBankReturnExists);
-        st.setString(1, row.bank_reference());
-        std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-        if (rs->next()) {
+        Statement st(conn, kBankReturnExists);
+        st.Add(row.bank_reference());
+        CAREOPS_ASSIGN_OR_RETURN(std::optional<std::string> known, FirstString(st));
+        if (known) {
           out.outcome = v1::RETURN_OUTCOME_DUPLICATE;
           continue;
         }
@@ -1118,70 +1196,68 @@ absl::Status MysqlCollectionsStore::IngestBankReturns(
       }
       std::string payment_id;
       if (!row.payment_reference().empty()) {
-        auto& st = conn.Prepare(kLockPaymentByReference);
-        st.setString(1, row.ledger_id());
-        st.setString(2, row.payment_reference());
-        std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-        if (!rs->next()) {
+        Statement st(conn, kLockPaymentByReference);
+        st.Add(row.ledger_id()).Add(row.payment_reference());
+        CAREOPS_ASSIGN_OR_RETURN(
+            std::vector<ReferencedPayment> found,
+            mysql::QueryAll<ReferencedPayment>(st, [](RowReader& r) -> absl::StatusOr<ReferencedPayment> {
+              ReferencedPayment p;
+              p.payment_id = r.String();
+              p.status = r.String();
+              p.amount_minor = r.Int64();
+              return p;
+            }));
+        if (found.empty()) {
           invalid(absl::StrCat("rows[", i, "].payment_reference: no payment ", Quote(row.payment_reference()),
                                " in the ledger"));
           continue;
         }
-        if (Str(*rs, 2) != "POSTED") {
-          invalid(absl::StrCat("rows[", i, "].payment_reference: payment ", Str(*rs, 1), " is ", Str(*rs, 2),
+        const ReferencedPayment& p = found.front();
+        if (p.status != "POSTED") {
+          invalid(absl::StrCat("rows[", i, "].payment_reference: payment ", p.payment_id, " is ", p.status,
                                ", not POSTED"));
           continue;
         }
-        if (rs->getInt64(3) != row.amount().amount_minor()) {
-          invalid(absl::StrCat("rows[", i, "].amount: differs from the payment's ", rs->getInt64(3),
-                               " minor units"));
+        if (p.amount_minor != row.amount().amount_minor()) {
+          invalid(absl::StrCat("rows[", i, "].amount: differs from the payment's ", p.amount_minor, " minor units"));
           continue;
         }
-        payment_id = Str(*rs, 1);
+        payment_id = p.payment_id;
       }
       const std::string reason = EnumShortName(row.reason());
       const std::string kind = EnumShortName(row.kind());
       CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay returned, FromProto(row.return_date(), "return_date"));
       if (!payment_id.empty()) {
-        GiveBack(conn, m, payment_id, "REVERSED", absl::StrCat(kind, ": ", reason, " (", row.bank_reference(), ")"));
+        CAREOPS_RETURN_IF_ERROR(GiveBack(conn, m, payment_id, "REVERSED",
+                                         absl::StrCat(kind, ": ", reason, " (", row.bank_reference(), ")")));
         Audit(conn, m, "payment.return", "payment", payment_id, reason);
         out.reversed_payment_id = payment_id;
         CAREOPS_RETURN_IF_ERROR(ReopenUnpaidNotices(conn, m, row.ledger_id()));
       }
       if (!rows[i].fee_installment_id.empty()) {
-        auto& st = conn.Prepare(kInsertInstallment);
-        st.setString(1, rows[i].fee_installment_id);
-        st.setString(2, row.ledger_id());
-        st.setString(3, absl::StrCat("BOUNCE-", row.bank_reference()).substr(0, 64));
-        st.setString(4, "FEE");
-        st.setString(5, ToSqlDate(returned));
-        st.setInt64(6, rows[i].fee_minor);
-        st.setInt64(7, 0);
-        st.setInt64(8, 0);
-        st.setString(9, ToSqlDatetime(m.now));
-        st.executeUpdate();
+        CAREOPS_RETURN_IF_ERROR(
+            InsertInstallment(conn,
+                              {.installment_id = rows[i].fee_installment_id,
+                               .ledger_id = row.ledger_id(),
+                               .number = absl::StrCat("BOUNCE-", row.bank_reference()).substr(0, 64),
+                               .kind = "FEE",
+                               .due = returned,
+                               .fee = rows[i].fee_minor},
+                              m.now));
         out.fee_installment_id = rows[i].fee_installment_id;
       }
-      auto& st = conn.Prepare(kInsertBankReturn);
-      st.setString(1, row.bank_reference());
-      st.setString(2, row.ledger_id());
-      st.setString(3, kind);
-      st.setString(4, reason);
-      st.setInt64(5, row.amount().amount_minor());
-      st.setString(6, ToSqlDate(returned));
-      if (payment_id.empty()) {
-        st.setNull(7, sql::DataType::CHAR);
-      } else {
-        st.setString(7, payment_id);
-      }
-      if (out.fee_installment_id.empty()) {
-        st.setNull(8, sql::DataType::CHAR);
-      } else {
-        st.setString(8, out.fee_installment_id);
-      }
-      st.setString(9, m.caller.user);
-      st.setString(10, ToSqlDatetime(m.now));
-      st.executeUpdate();
+      Statement st(conn, kInsertBankReturn);
+      st.Add(row.bank_reference())
+          .Add(row.ledger_id())
+          .Add(kind)
+          .Add(reason)
+          .Add(row.amount().amount_minor())
+          .Add(returned)
+          .Add(IdOrNull(payment_id))
+          .Add(IdOrNull(out.fee_installment_id))
+          .Add(m.caller.user)
+          .Add(m.now);
+      CAREOPS_RETURN_IF_ERROR(st.Update().status());
       Audit(conn, m, "bank_return.ingest", "ledger", row.ledger_id(), row.bank_reference());
     }
     render(outcomes);
@@ -1193,14 +1269,7 @@ absl::StatusOr<std::vector<v1::Payment>> MysqlCollectionsStore::ListPayments(con
   std::vector<v1::Payment> out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(conn, ledger_id, false));
-    std::vector<std::string> ids;
-    auto& st = conn.Prepare(kSelectPayments);
-    st.setString(1, ledger_id);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (rs->next()) {
-      CAREOPS_ASSIGN_OR_RETURN(v1::Payment p, ReadPayment(conn, *rs, currency));
-      out.push_back(std::move(p));
-    }
+    CAREOPS_ASSIGN_OR_RETURN(out, LoadPayments(conn, kSelectPayments, ledger_id, currency));
     return absl::OkStatus();
   }));
   return out;
@@ -1228,11 +1297,11 @@ absl::StatusOr<bool> MysqlCollectionsStore::AgeOne(const std::string& ledger_id,
     changes = 0;
     std::string currency;
     if (skip_locked) {
-      auto& st = conn.Prepare(kLockLedgerSkipLocked);
-      st.setString(1, ledger_id);
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      if (!rs->next()) return absl::OkStatus();  // another replica has it now
-      currency = Str(*rs, 1);
+      Statement st(conn, kLockLedgerSkipLocked);
+      st.Add(ledger_id);
+      CAREOPS_ASSIGN_OR_RETURN(std::optional<std::string> locked, FirstString(st));
+      if (!locked) return absl::OkStatus();  // another replica has it now
+      currency = *std::move(locked);
     } else {
       CAREOPS_ASSIGN_OR_RETURN(currency, LedgerCurrency(conn, ledger_id, true));
     }
@@ -1242,22 +1311,20 @@ absl::StatusOr<bool> MysqlCollectionsStore::AgeOne(const std::string& ledger_id,
     subjects.insert(subjects.end(), a.installments.begin(), a.installments.end());
     for (const InstallmentAging& subject : subjects) {
       {
-        auto& st = conn.Prepare(kLatestAging);
-        st.setString(1, ledger_id);
-        st.setString(2, subject.installment_id);
-        st.setString(3, ToSqlDate(as_of));
-        std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-        if (rs->next() && Str(*rs, 1) == subject.bucket) continue;
+        Statement st(conn, kLatestAging);
+        st.Add(ledger_id).Add(subject.installment_id).Add(as_of);
+        CAREOPS_ASSIGN_OR_RETURN(std::optional<std::string> bucket, FirstString(st));
+        if (bucket == subject.bucket) continue;
       }
-      auto& st = conn.Prepare(kInsertAging);
-      st.setString(1, ledger_id);
-      st.setString(2, subject.installment_id);
-      st.setString(3, ToSqlDate(as_of));
-      st.setString(4, subject.bucket);
-      st.setInt64(5, subject.days_past_due);
-      st.setInt64(6, subject.balance_minor);
-      st.setString(7, ToSqlDatetime(now));
-      st.executeUpdate();
+      Statement st(conn, kInsertAging);
+      st.Add(ledger_id)
+          .Add(subject.installment_id)
+          .Add(as_of)
+          .Add(subject.bucket)
+          .Add(static_cast<int64_t>(subject.days_past_due))
+          .Add(subject.balance_minor)
+          .Add(now);
+      CAREOPS_RETURN_IF_ERROR(st.Update().status());
       ++changes;
     }
     aged = true;
@@ -1273,22 +1340,19 @@ absl::StatusOr<bool> MysqlCollectionsStore::AgeOne(const std::string& ledger_id,
 absl::Status MysqlCollectionsStore::ForEachLedger(
     const std::function<absl::StatusOr<bool>(const std::string&, bool)>& visit) {
   std::vector<std::string> skipped;
-  std::string after;
+  PageRequest page{.after_id = "", .limit = kLedgerPageSize};
+  const mysql::KeysetQuery ledgers(kLedgerIds, "ledger_id");
   while (true) {
-    std::vector<std::string> ids;
-    CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
-      auto& st = conn.Prepare(kLedgerPage);
-      st.setString(1, after);
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      while (rs->next()) ids.push_back(Str(*rs, 1));
-      return absl::OkStatus();
-    }));
-    if (ids.empty()) break;
-    for (const std::string& id : ids) {
+    CAREOPS_ASSIGN_OR_RETURN(mysql::KeysetPage<std::string> ids,
+                             ledgers.Fetch<std::string>(pool_, page, [](RowReader& r) -> absl::StatusOr<std::string> {
+                               return r.String();
+                             }));
+    for (const std::string& id : ids.items) {
       CAREOPS_ASSIGN_OR_RETURN(bool visited, visit(id, true));
       if (!visited) skipped.push_back(id);
     }
-    after = ids.back();
+    if (!ids.more) break;
+    page.after_id = ids.items.back();
   }
   // Held by a payment or another replica a moment ago: wait for it this time
   // (a replica that already did it leaves nothing to do).
@@ -1311,18 +1375,18 @@ absl::StatusOr<std::vector<v1::AgingChange>> MysqlCollectionsStore::GetAgingHist
   std::vector<v1::AgingChange> out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
     CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(conn, ledger_id, false));
-    auto& st = conn.Prepare(kSelectAgingHistory);
-    st.setString(1, ledger_id);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (rs->next()) {
-      v1::AgingChange c;
-      c.set_installment_id(Str(*rs, 1));
-      CAREOPS_ASSIGN_OR_RETURN(*c.mutable_as_of(), DateColumn(*rs, 2));
-      c.set_bucket(Str(*rs, 3));
-      c.set_days_past_due(rs->getInt(4));
-      *c.mutable_balance() = Minor(currency, rs->getInt64(5));
-      out.push_back(std::move(c));
-    }
+    Statement st(conn, kSelectAgingHistory);
+    st.Add(ledger_id);
+    CAREOPS_ASSIGN_OR_RETURN(
+        out, mysql::QueryAll<v1::AgingChange>(st, [&](RowReader& r) -> absl::StatusOr<v1::AgingChange> {
+          v1::AgingChange c;
+          c.set_installment_id(r.String());
+          *c.mutable_as_of() = ToProto(r.Date());
+          c.set_bucket(r.String());
+          c.set_days_past_due(r.Int());
+          *c.mutable_balance() = ToProto(r.Amount(currency));
+          return c;
+        }));
     return absl::OkStatus();
   }));
   return out;
@@ -1331,19 +1395,19 @@ absl::StatusOr<std::vector<v1::AgingChange>> MysqlCollectionsStore::GetAgingHist
 absl::StatusOr<std::vector<AgingReportEntry>> MysqlCollectionsStore::AgingReport(absl::CivilDay as_of) {
   std::vector<AgingReportEntry> out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
-    auto& st = conn.Prepare(kAgingReport);
-    st.setString(1, ToSqlDate(as_of));
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (rs->next()) {
-      AgingReportEntry e;
-      e.ledger_id = Str(*rs, 1);
-      e.account_id = Str(*rs, 2);
-      e.currency = Str(*rs, 3);
-      e.bucket = Str(*rs, 4);
-      CAREOPS_ASSIGN_OR_RETURN(e.since, ParseSqlDate(Str(*rs, 5)));
-      e.outstanding_minor = rs->getInt64(6);
-      out.push_back(std::move(e));
-    }
+    Statement st(conn, kAgingReport);
+    st.Add(as_of);
+    CAREOPS_ASSIGN_OR_RETURN(
+        out, mysql::QueryAll<AgingReportEntry>(st, [](RowReader& r) -> absl::StatusOr<AgingReportEntry> {
+          AgingReportEntry e;
+          e.ledger_id = r.String();
+          e.account_id = r.String();
+          e.currency = r.String();
+          e.bucket = r.String();
+          e.since = r.Date();
+          e.outstanding_minor = r.Int64();
+          return e;
+        }));
     return absl::OkStatus();
   }));
   return out;
@@ -1352,9 +1416,7 @@ absl::StatusOr<std::vector<AgingReportEntry>> MysqlCollectionsStore::AgingReport
 absl::StatusOr<std::map<std::string, int64_t>> MysqlCollectionsStore::PostedPaymentsByMethod() {
   std::map<std::string, int64_t> out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
-    auto& st = conn.Prepare(kPaymentsByMethod);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (rs->next()) out[Str(*rs, 1)] = rs->getInt64(2);
+    CAREOPS_ASSIGN_OR_RETURN(out, CountsByText(conn, kPaymentsByMethod));
     return absl::OkStatus();
   }));
   return out;
@@ -1363,9 +1425,7 @@ absl::StatusOr<std::map<std::string, int64_t>> MysqlCollectionsStore::PostedPaym
 absl::StatusOr<std::map<std::string, int64_t>> MysqlCollectionsStore::BankReturnsByReason() {
   std::map<std::string, int64_t> out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
-    auto& st = conn.Prepare(kReturnsByReason);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (rs->next()) out[Str(*rs, 1)] = rs->getInt64(2);
+    CAREOPS_ASSIGN_OR_RETURN(out, CountsByText(conn, kReturnsByReason));
     return absl::OkStatus();
   }));
   return out;
@@ -1376,21 +1436,20 @@ absl::Status MysqlCollectionsStore::AddPause(const Mutation& m, const v1::Pause&
   return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(LedgerCurrency(conn, pause.ledger_id(), true).status());
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay start, FromProto(pause.start_date(), "pause.start_date"));
-    auto& st = conn.Prepare(kInsertPause);
-    st.setString(1, pause.pause_id());
-    st.setString(2, pause.ledger_id());
-    st.setString(3, EnumShortName(pause.kind()));
-    st.setString(4, ToSqlDate(start));
+    std::optional<absl::CivilDay> end;
     if (pause.has_end_date()) {
-      CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, FromProto(pause.end_date(), "pause.end_date"));
-      st.setString(5, ToSqlDate(end));
-    } else {
-      st.setNull(5, sql::DataType::DATE);
+      CAREOPS_ASSIGN_OR_RETURN(end, FromProto(pause.end_date(), "pause.end_date"));
     }
-    st.setString(6, pause.note());
-    st.setString(7, m.caller.user);
-    st.setString(8, ToSqlDatetime(m.now));
-    st.executeUpdate();
+    Statement st(conn, kInsertPause);
+    st.Add(pause.pause_id())
+        .Add(pause.ledger_id())
+        .Add(pause.kind())
+        .Add(start)
+        .Add(end)
+        .Add(pause.note())
+        .Add(m.caller.user)
+        .Add(m.now);
+    CAREOPS_RETURN_IF_ERROR(st.Update().status());
     Audit(conn, m, "pause.add", "pause", pause.pause_id(), pause.note());
     render(pause);
     return absl::OkStatus();
@@ -1402,11 +1461,11 @@ absl::Status MysqlCollectionsStore::EndPause(const Mutation& m, const std::strin
   return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
     v1::Pause current;
     {
-      auto& st = conn.Prepare(kLockPause);
-      st.setString(1, pause_id);
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      if (!rs->next()) return absl::NotFoundError(absl::StrCat("pause_id: no pause ", Quote(pause_id)));
-      CAREOPS_ASSIGN_OR_RETURN(current, ReadPause(*rs));
+      Statement st(conn, kLockPause);
+      st.Add(pause_id);
+      CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Pause> found, mysql::QueryAll<v1::Pause>(st, ReadPause));
+      if (found.empty()) return absl::NotFoundError(absl::StrCat("pause_id: no pause ", Quote(pause_id)));
+      current = std::move(found.front());
     }
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay start, FromProto(current.start_date(), "start_date"));
     if (end_date <= start) return InvalidArgument("end_date", "must be after the pause's start_date");
@@ -1417,10 +1476,9 @@ absl::Status MysqlCollectionsStore::EndPause(const Mutation& m, const std::strin
             absl::StrCat("pause ", pause_id, " already ends on ", ToSqlDate(old_end), "; it can only end earlier"));
       }
     }
-    auto& st = conn.Prepare(kSetPauseEnd);
-    st.setString(1, ToSqlDate(end_date));
-    st.setString(2, pause_id);
-    st.executeUpdate();
+    Statement st(conn, kSetPauseEnd);
+    st.Add(end_date).Add(pause_id);
+    CAREOPS_RETURN_IF_ERROR(st.Update().status());
     Audit(conn, m, "pause.end", "pause", pause_id);
     *current.mutable_end_date() = ToProto(end_date);
     render(current);
@@ -1439,25 +1497,33 @@ absl::StatusOr<bool> MysqlCollectionsStore::DunOne(
     DunningLedger ledger;
     ledger.ledger_id = ledger_id;
     {
-      auto& st = conn.Prepare(skip_locked ? kLockDunningLedgerSkipLocked : kLockDunningLedger);
-      st.setString(1, ledger_id);
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      if (!rs->next()) return absl::OkStatus();  // another replica has it now
-      ledger.account_id = Str(*rs, 1);
-      ledger.account_name = Str(*rs, 2);
-      ledger.currency = Str(*rs, 3);
-      ledger.contact = ReadContact(*rs, 4);
-      ledger.inputs.episode = rs->getInt(8);
+      Statement st(conn, skip_locked ? kLockDunningLedgerSkipLocked : kLockDunningLedger);
+      st.Add(ledger_id);
+      CAREOPS_ASSIGN_OR_RETURN(Rows rows, st.Query());
+      if (!rows.Next()) return absl::OkStatus();  // another replica has it now
+      RowReader& r = rows.row();
+      ledger.account_id = r.String();
+      ledger.account_name = r.String();
+      ledger.currency = r.String();
+      ledger.contact = ReadContact(r);
+      ledger.inputs.episode = r.Int();
+      ledger.inputs.episode_since = r.OptionalDate();
+      CAREOPS_RETURN_IF_ERROR(r.status());
     }
-    CAREOPS_ASSIGN_OR_RETURN(AgingInputs aging, LoadAgingInputs(conn, ledger_id, ledger.currency));
+    // The balances of the run's day, as aging sees them: a back-filled run
+    // issues, resolves and lapses what the run on that day would have.
+    CAREOPS_ASSIGN_OR_RETURN(AgingInputs aging, LoadAgingInputs(conn, ledger_id, ledger.currency, as_of));
     ledger.inputs.open_items = std::move(aging.open_items);
     ledger.inputs.pauses = std::move(aging.pauses);
     CAREOPS_ASSIGN_OR_RETURN(ledger.inputs.notices, LoadNoticeRecords(conn, ledger_id, ledger.inputs.episode));
     {
-      auto& st = conn.Prepare(kNoticeSubjects);
-      st.setString(1, ledger_id);
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      while (rs->next()) ledger.inputs.subjects_sent.insert(Str(*rs, 1));
+      Statement st(conn, kNoticeSubjects);
+      st.Add(ledger_id);
+      CAREOPS_ASSIGN_OR_RETURN(std::vector<std::string> subjects,
+                               mysql::QueryAll<std::string>(st, [](RowReader& r) -> absl::StatusOr<std::string> {
+                                 return r.String();
+                               }));
+      ledger.inputs.subjects_sent.insert(subjects.begin(), subjects.end());
     }
     CAREOPS_ASSIGN_OR_RETURN(DunningPlan decided, plan(ledger));
     const Mutation m{.caller = kDunningRun,
@@ -1465,7 +1531,8 @@ absl::StatusOr<bool> MysqlCollectionsStore::DunOne(
                      .request_id = absl::StrCat("dunning-", ToSqlDate(as_of)),
                      .now = now};
     for (const NoticeTransition& t : decided.transitions) {
-      if (!ApplyTransition(conn, m, t)) continue;
+      CAREOPS_ASSIGN_OR_RETURN(bool applied, ApplyTransition(conn, m, t));
+      if (!applied) continue;
       if (t.to == NoticeState::kLapsed) {
         ++local.lapsed;
       } else {
@@ -1475,15 +1542,15 @@ absl::StatusOr<bool> MysqlCollectionsStore::DunOne(
     }
     for (const NoticeToIssue& n : decided.issue) {
       if (ledger.inputs.subjects_sent.count(n.draft.subject) > 0) continue;
-      InsertNotice(conn, m, ledger, as_of, n);
+      CAREOPS_RETURN_IF_ERROR(InsertNotice(conn, m, ledger, as_of, n));
       ++local.issued;
       local.issued_ids.push_back(n.notice_id);
       if (n.account_intent) local.intent_keys.push_back(n.account_intent->key);
     }
     if (decided.close_episode) {
-      auto& st = conn.Prepare(kNextEpisode);
-      st.setString(1, ledger_id);
-      st.executeUpdate();
+      Statement st(conn, kNextEpisode);
+      st.Add(as_of).Add(ledger_id);
+      CAREOPS_RETURN_IF_ERROR(st.Update().status());
     }
     visited = true;
     return absl::OkStatus();
@@ -1513,13 +1580,7 @@ absl::StatusOr<std::vector<v1::Notice>> MysqlCollectionsStore::ListNotices(const
   std::vector<v1::Notice> out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(LedgerCurrency(conn, ledger_id, false).status());
-    auto& st = conn.Prepare(kSelectNoticesByLedger);
-    st.setString(1, ledger_id);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (rs->next()) {
-      CAREOPS_ASSIGN_OR_RETURN(v1::Notice n, ReadNotice(conn, *rs));
-      out.push_back(std::move(n));
-    }
+    CAREOPS_ASSIGN_OR_RETURN(out, LoadNotices(conn, kSelectNoticesByLedger, ledger_id));
     return absl::OkStatus();
   }));
   return out;
@@ -1528,11 +1589,9 @@ absl::StatusOr<std::vector<v1::Notice>> MysqlCollectionsStore::ListNotices(const
 absl::StatusOr<v1::Notice> MysqlCollectionsStore::GetNotice(const std::string& notice_id) {
   v1::Notice out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
-    auto& st = conn.Prepare(kSelectNotice);
-    st.setString(1, notice_id);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    if (!rs->next()) return absl::NotFoundError(absl::StrCat("notice_id: no notice ", Quote(notice_id)));
-    CAREOPS_ASSIGN_OR_RETURN(out, ReadNotice(conn, *rs));
+    CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Notice> found, LoadNotices(conn, kSelectNotice, notice_id));
+    if (found.empty()) return absl::NotFoundError(absl::StrCat("notice_id: no notice ", Quote(notice_id)));
+    out = std::move(found.front());
     return absl::OkStatus();
   }));
   return out;
@@ -1542,9 +1601,16 @@ absl::StatusOr<std::map<std::pair<std::string, std::string>, int64_t>>
 MysqlCollectionsStore::NoticesByRungAndChannel() {
   std::map<std::pair<std::string, std::string>, int64_t> out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
-    auto& st = conn.Prepare(kNoticesByRungAndChannel);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (rs->next()) out[{Str(*rs, 1), Str(*rs, 2)}] = rs->getInt64(3);
+    Statement st(conn, kNoticesByRungAndChannel);
+    CAREOPS_ASSIGN_OR_RETURN(Rows rows, st.Query());
+    while (rows.Next()) {
+      RowReader& r = rows.row();
+      std::string rung = r.String();
+      std::string channel = r.String();
+      const int64_t n = r.Int64();
+      CAREOPS_RETURN_IF_ERROR(r.status());
+      out[{std::move(rung), std::move(channel)}] = n;
+    }
     return absl::OkStatus();
   }));
   return out;
@@ -1553,9 +1619,8 @@ MysqlCollectionsStore::NoticesByRungAndChannel() {
 absl::StatusOr<int64_t> MysqlCollectionsStore::LapsesAwaitingCancellation() {
   int64_t out = 0;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
-    auto& st = conn.Prepare(kLapsesAwaitingCancellation);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    if (rs->next()) out = rs->getInt64(1);
+    Statement st(conn, kLapsesAwaitingCancellation);
+    CAREOPS_ASSIGN_OR_RETURN(out, FirstInt64(st));
     return absl::OkStatus();
   }));
   return out;
@@ -1564,50 +1629,40 @@ absl::StatusOr<int64_t> MysqlCollectionsStore::LapsesAwaitingCancellation() {
 absl::Status MysqlCollectionsStore::RecordAccountAction(mysql::Connection& conn, const std::string& notice_id,
                                                         const std::string& action, bool done,
                                                         const std::string& error) {
-  auto& st = conn.Prepare(kRecordAccountAction);
-  st.setString(1, done ? "DONE" : "REFUSED");
-  st.setString(2, error);
-  st.setString(3, notice_id);
-  st.setString(4, action);
-  st.executeUpdate();
-  return absl::OkStatus();
+  Statement st(conn, kRecordAccountAction);
+  st.Add(done ? "DONE" : "REFUSED").Add(error).Add(notice_id).Add(action);
+  return st.Update().status();
 }
 
 absl::StatusOr<std::vector<EmailToSend>> MysqlCollectionsStore::ClaimEmailNotices(absl::Time now,
                                                                                   absl::Duration lease, int limit) {
   std::vector<EmailToSend> out;
   CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& conn) -> absl::Status {
-    out.clear();
     {
-      auto& st = conn.Prepare(kDueEmailNotices);
-      st.setString(1, ToSqlDatetime(now));
-      st.setString(2, ToSqlDatetime(now));
-      st.setInt(3, limit);
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      while (rs->next()) {
-        EmailToSend e;
-        e.notice_id = Str(*rs, 1);
-        e.recipient = Str(*rs, 2);
-        e.rung = Str(*rs, 3);
-        e.ledger_id = Str(*rs, 4);
-        e.body = Str(*rs, 5);
-        e.attempts = rs->getInt(6) + 1;
-        e.token = NewId();
-        out.push_back(std::move(e));
-      }
+      Statement st(conn, kDueEmailNotices);
+      st.Add(now).Add(now).Add(limit);
+      CAREOPS_ASSIGN_OR_RETURN(out, mysql::QueryAll<EmailToSend>(st, [](RowReader& r) -> absl::StatusOr<EmailToSend> {
+                                 EmailToSend e;
+                                 e.notice_id = r.String();
+                                 e.recipient = r.String();
+                                 e.rung = r.String();
+                                 e.ledger_id = r.String();
+                                 e.body = r.String();
+                                 e.attempts = r.Int() + 1;
+                                 e.token = NewId();
+                                 return e;
+                               }));
     }
     for (EmailToSend& e : out) {
       {
-        auto& name = conn.Prepare(kLedgerName);
-        name.setString(1, e.ledger_id);
-        std::unique_ptr<sql::ResultSet> rs(name.executeQuery());
-        e.account_name = rs->next() ? Str(*rs, 1) : "";
+        Statement name(conn, kLedgerName);
+        name.Add(e.ledger_id);
+        CAREOPS_ASSIGN_OR_RETURN(std::optional<std::string> account_name, FirstString(name));
+        e.account_name = account_name.value_or("");
       }
-      auto& st = conn.Prepare(kClaimEmailNotice);
-      st.setString(1, ToSqlDatetime(now + lease));
-      st.setString(2, e.token);
-      st.setString(3, e.notice_id);
-      st.executeUpdate();
+      Statement st(conn, kClaimEmailNotice);
+      st.Add(now + lease).Add(e.token).Add(e.notice_id);
+      CAREOPS_RETURN_IF_ERROR(st.Update().status());
     }
     return absl::OkStatus();
   }));
@@ -1619,18 +1674,15 @@ absl::StatusOr<bool> MysqlCollectionsStore::RecordDelivery(const std::string& no
                                                            const std::string& error, absl::Time now) {
   bool recorded = false;
   CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& conn) -> absl::Status {
-    auto& st = conn.Prepare(kRecordDelivery);
-    st.setString(1, EnumShortName(state));
-    st.setString(2, ToSqlDatetime(next_attempt));
-    st.setString(3, error.substr(0, 500));
-    if (state == v1::DELIVERY_STATE_SENT) {
-      st.setString(4, ToSqlDatetime(now));
-    } else {
-      st.setNull(4, sql::DataType::TIMESTAMP);
-    }
-    st.setString(5, notice_id);
-    st.setString(6, token);
-    recorded = st.executeUpdate() > 0;
+    Statement st(conn, kRecordDelivery);
+    st.Add(state)
+        .Add(next_attempt)
+        .Add(error.substr(0, 500))
+        .Add(state == v1::DELIVERY_STATE_SENT ? std::optional<absl::Time>(now) : std::nullopt)
+        .Add(notice_id)
+        .Add(token);
+    CAREOPS_ASSIGN_OR_RETURN(int64_t changed, st.Update());
+    recorded = changed > 0;
     return absl::OkStatus();
   }));
   return recorded;
@@ -1639,11 +1691,13 @@ absl::StatusOr<bool> MysqlCollectionsStore::RecordDelivery(const std::string& no
 absl::StatusOr<std::string> MysqlCollectionsStore::LedgerOfAccount(const std::string& account_id) {
   std::string out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
-    auto& st = conn.Prepare(kLedgerByAccount);
-    st.setString(1, account_id);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    if (!rs->next()) return absl::NotFoundError(absl::StrCat("account_id: account ", Quote(account_id), " has no ledger"));
-    out = Str(*rs, 1);
+    Statement st(conn, kLedgerByAccount);
+    st.Add(account_id);
+    CAREOPS_ASSIGN_OR_RETURN(std::optional<std::string> ledger_id, FirstString(st));
+    if (!ledger_id) {
+      return absl::NotFoundError(absl::StrCat("account_id: account ", Quote(account_id), " has no ledger"));
+    }
+    out = *std::move(ledger_id);
     return absl::OkStatus();
   }));
   return out;
@@ -1654,13 +1708,16 @@ absl::StatusOr<std::map<std::string, CollectionsStore::PeriodFigures>> MysqlColl
   std::map<std::string, PeriodFigures> out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
     for (bool due : {true, false}) {
-      auto& st = conn.Prepare(due ? kDueInPeriod : kCollectedInPeriod);
-      st.setString(1, ToSqlDate(first));
-      st.setString(2, ToSqlDate(last));
-      std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-      while (rs->next()) {
-        PeriodFigures& f = out[Str(*rs, 1)];
-        (due ? f.due_minor : f.collected_minor) = rs->getInt64(2);
+      Statement st(conn, due ? kDueInPeriod : kCollectedInPeriod);
+      st.Add(first).Add(last);
+      CAREOPS_ASSIGN_OR_RETURN(Rows rows, st.Query());
+      while (rows.Next()) {
+        RowReader& r = rows.row();
+        const std::string currency = r.String();
+        const int64_t minor = r.Int64();
+        CAREOPS_RETURN_IF_ERROR(r.status());
+        PeriodFigures& f = out[currency];
+        (due ? f.due_minor : f.collected_minor) = minor;
       }
     }
     return absl::OkStatus();
@@ -1670,26 +1727,24 @@ absl::StatusOr<std::map<std::string, CollectionsStore::PeriodFigures>> MysqlColl
 
 absl::StatusOr<std::vector<std::pair<std::string, v1::MaturingBalance>>> MysqlCollectionsStore::MaturingBalances(
     absl::CivilDay first, absl::CivilDay last, int limit) {
-  std::vector<std::pair<std::string, v1::MaturingBalance>> out;
+  using Entry = std::pair<std::string, v1::MaturingBalance>;
+  std::vector<Entry> out;
   CAREOPS_RETURN_IF_ERROR(mysql::WithConnection(pool_, [&](mysql::Connection& conn) -> absl::Status {
-    auto& st = conn.Prepare(kMaturingBalances);
-    st.setString(1, ToSqlDate(first));
-    st.setString(2, ToSqlDate(last));
-    st.setInt(3, limit);
-    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-    while (rs->next()) {
-      v1::MaturingBalance b;
-      b.set_ledger_id(Str(*rs, 1));
-      b.set_account_id(Str(*rs, 2));
-      b.set_account_name(Str(*rs, 3));
-      const std::string currency = Str(*rs, 4);
-      b.set_installment_id(Str(*rs, 5));
-      b.set_number(Str(*rs, 6));
-      b.set_kind(EnumFromShortName<v1::InstallmentKind>(Str(*rs, 7)));
-      CAREOPS_ASSIGN_OR_RETURN(*b.mutable_due_date(), DateColumn(*rs, 8));
-      *b.mutable_balance() = Minor(currency, rs->getInt64(9));
-      out.emplace_back(currency, std::move(b));
-    }
+    Statement st(conn, kMaturingBalances);
+    st.Add(first).Add(last).Add(limit);
+    CAREOPS_ASSIGN_OR_RETURN(out, mysql::QueryAll<Entry>(st, [](RowReader& r) -> absl::StatusOr<Entry> {
+                               v1::MaturingBalance b;
+                               b.set_ledger_id(r.String());
+                               b.set_account_id(r.String());
+                               b.set_account_name(r.String());
+                               std::string currency = r.String();
+                               b.set_installment_id(r.String());
+                               b.set_number(r.String());
+                               b.set_kind(r.Enum<v1::InstallmentKind>());
+                               *b.mutable_due_date() = ToProto(r.Date());
+                               *b.mutable_balance() = ToProto(r.Amount(currency));
+                               return Entry(std::move(currency), std::move(b));
+                             }));
     return absl::OkStatus();
   }));
   return out;
@@ -2020,7 +2075,11 @@ absl::StatusOr<ReconciliationRecord> LoadReconciliation(mysql::Connection& conn,
   return found.front();
 }
 
-absl::StatusOr<LedgerSide> LoadLedgerSide(mysql::Connection& conn, const std::string& ledger_id) {
+// The ledger as a statement ending on `period_end` sees it: its balance is what
+// it owed at the end of that day (installments due by then, less what
+// still-POSTED payments dated by then paid of them).
+absl::StatusOr<LedgerSide> LoadLedgerSide(mysql::Connection& conn, const std::string& ledger_id,
+                                          absl::CivilDay period_end) {
   LedgerSide side;
   {
     mysql::Statement st(conn, kMatchLedger);
@@ -2037,12 +2096,9 @@ absl::StatusOr<LedgerSide> LoadLedgerSide(mysql::Connection& conn, const std::st
     CAREOPS_RETURN_IF_ERROR(r.status());
   }
   {
-    mysql::Statement st(conn, kLedgerOutstanding);
-    st.Add(ledger_id);
-    CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
-    if (rows.Next()) {
-      side.outstanding_minor = rows.row().Int64();
-      CAREOPS_RETURN_IF_ERROR(rows.row().status());
+    CAREOPS_ASSIGN_OR_RETURN(AgingInputs at_end, LoadAgingInputs(conn, ledger_id, side.currency, period_end));
+    for (const OpenItem& item : at_end.open_items) {
+      if (item.due_date <= period_end) side.outstanding_minor += item.total();
     }
   }
   mysql::Statement st(conn, kPostedWithReference);
@@ -2066,7 +2122,7 @@ absl::Status MysqlCollectionsStore::Reconcile(const Mutation& m, const Reconcili
   return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
     std::vector<Difference> differences;
     for (size_t i = 0; i < rows.size(); ++i) {
-      CAREOPS_ASSIGN_OR_RETURN(LedgerSide side, LoadLedgerSide(conn, rows[i].ledger.ledger_id));
+      CAREOPS_ASSIGN_OR_RETURN(LedgerSide side, LoadLedgerSide(conn, rows[i].ledger.ledger_id, header.period_end));
       if (side.known && side.currency != rows[i].currency) {
         return InvalidArgument(absl::StrCat("rows[", i, "]"),
                                absl::StrCat("amounts must be in the ledger's currency ", side.currency));

@@ -55,7 +55,7 @@ struct StatementLedger {
 struct LedgerSide {
   bool known = true;
   std::string currency;
-  int64_t outstanding_minor = 0;
+  int64_t outstanding_minor = 0;  // owed at the end of the statement's period_end
   std::vector<DatedAmount> posted_payments;  // every POSTED payment with a reference
 };
 

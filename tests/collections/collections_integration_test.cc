@@ -205,6 +205,25 @@ class CollectionsIntegrationTest : public ::testing::Test {
     return out;
   }
 
+  // The bank returns the check posted with `payment_reference` for `amount` minor units, on `on`.
+  cv1::ReturnOutcome BounceCheck(const std::string& ledger_id, const std::string& payment_reference, int64_t amount,
+                                 common::v1::Date on) {
+    cv1::IngestBankReturnsRequest report;
+    report.set_request_id(NewId());
+    cv1::BankReturnRow* r = report.add_rows();
+    r->set_ledger_id(ledger_id);
+    r->set_bank_reference("BNK-" + NewId());
+    r->set_kind(cv1::RETURN_KIND_BOUNCED_CHECK);
+    r->set_reason(cv1::RETURN_REASON_INSUFFICIENT_FUNDS);
+    *r->mutable_amount() = Php(amount);
+    *r->mutable_return_date() = on;
+    r->set_payment_reference(payment_reference);
+    cv1::IngestBankReturnsResponse resp;
+    grpc::Status s = stub_->IngestBankReturns(Ctx(kFinance).get(), report, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.results_size() == 1 ? resp.results(0).outcome() : cv1::RETURN_OUTCOME_UNSPECIFIED;
+  }
+
   cv1::Aging AgingOn(const std::string& ledger_id, common::v1::Date as_of) {
     cv1::GetAgingRequest req;
     req.set_ledger_id(ledger_id);
@@ -870,8 +889,11 @@ TEST_F(CollectionsIntegrationTest, PayingOnlyTheOldestInstallmentReAnchorsTheLad
   Add(Row(id, "2", DateOf(2026, 1, 20), 100000));
   Dun(DateOf(2026, 1, 14));
   ASSERT_EQ(Rungs(id), std::vector<std::string>{"first"});
+  // Paid on Jan 15, before the runs below (which see the balances of their day).
+  cv1::PostPaymentRequest oldest = PaymentRequest(id, 100000, NewId());
+  *oldest.mutable_payment_date() = DateOf(2026, 1, 15);
   cv1::Payment p;
-  ASSERT_TRUE(Pay(id, 100000, &p).ok());  // the oldest: the first notice is paid
+  ASSERT_TRUE(stub_->PostPayment(Ctx(kCollector).get(), oldest, &p).ok());  // the first notice is paid
   EXPECT_EQ(LadderNotices(id)[0].status(), cv1::NOTICE_STATUS_RESOLVED);
   // February's installment had its 7-day reminder with the Jan 14 run.
   std::vector<cv1::Notice> all = Notices(id);
@@ -1488,6 +1510,40 @@ TEST_F(CollectionsIntegrationTest, AReconciliationReportsEachKindWithTotalsEqual
   EXPECT_EQ(stub_->GetReconciliationReport(Ctx(kFinance).get(), get, &read).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_F(CollectionsIntegrationTest, AReconciliationComparesTheBalanceAtTheEndOfTheStatementPeriod) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  Add(Row(id, "1", DateOf(2026, 3, 1), 100000));
+  Add(Row(id, "2", DateOf(2026, 4, 15), 50000));
+  // March's installment is paid on Apr 5: on Mar 31 the ledger still owed it.
+  cv1::PostPaymentRequest pay = PaymentRequest(id, 100000, NewId());
+  *pay.mutable_payment_date() = DateOf(2026, 4, 5);
+  cv1::Payment paid;
+  ASSERT_TRUE(stub_->PostPayment(Ctx(kCollector).get(), pay, &paid).ok());
+
+  auto differences = [&](common::v1::Date start, common::v1::Date end, int64_t expected) {
+    cv1::ReconcileLedgersRequest req;
+    req.set_request_id(NewId());
+    req.set_statement_reference("BF-" + NewId());
+    *req.mutable_period_start() = start;
+    *req.mutable_period_end() = end;
+    cv1::StatementRow* row = req.add_rows();
+    row->set_ledger_id(id);
+    *row->mutable_expected_balance() = Php(expected);
+    cv1::ReconciliationReport report;
+    grpc::Status s = stub_->ReconcileLedgers(Ctx(kFinance).get(), req, &report);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::vector<int64_t> out;
+    for (const auto& d : report.differences()) out.push_back(d.ledger_amount().amount_minor());
+    return out;
+  };
+  // March's statement: 1,000.00 owed at its end (today the ledger owes 500.00, due Apr 15).
+  EXPECT_TRUE(differences(DateOf(2026, 3, 1), DateOf(2026, 3, 31), 100000).empty());
+  EXPECT_EQ(differences(DateOf(2026, 3, 1), DateOf(2026, 3, 31), 50000), std::vector<int64_t>{100000});
+  // April's: March paid, April's 500.00 due.
+  EXPECT_TRUE(differences(DateOf(2026, 4, 1), DateOf(2026, 4, 30), 50000).empty());
+}
+
 TEST_F(CollectionsIntegrationTest, ACheckBouncingAfterItResolvedANoticeReopensItAndTheLadderGoesOn) {
   cv1::Ledger ledger = NewLedger();
   const std::string id = ledger.ledger_id();
@@ -1501,19 +1557,7 @@ TEST_F(CollectionsIntegrationTest, ACheckBouncingAfterItResolvedANoticeReopensIt
   ASSERT_EQ(LadderNotices(id)[0].status(), cv1::NOTICE_STATUS_RESOLVED);
   Dun(DateOf(2026, 3, 6));  // current and nothing open: the episode ends
 
-  cv1::IngestBankReturnsRequest report;
-  report.set_request_id(NewId());
-  cv1::BankReturnRow* r = report.add_rows();
-  r->set_ledger_id(id);
-  r->set_bank_reference("BNK-" + NewId());
-  r->set_kind(cv1::RETURN_KIND_BOUNCED_CHECK);
-  r->set_reason(cv1::RETURN_REASON_INSUFFICIENT_FUNDS);
-  *r->mutable_amount() = Php(100000);
-  *r->mutable_return_date() = DateOf(2026, 3, 9);
-  r->set_payment_reference(pay.reference());
-  cv1::IngestBankReturnsResponse resp;
-  ASSERT_TRUE(stub_->IngestBankReturns(Ctx(kFinance).get(), report, &resp).ok());
-  ASSERT_EQ(resp.results(0).outcome(), cv1::RETURN_OUTCOME_APPLIED);
+  ASSERT_EQ(BounceCheck(id, pay.reference(), 100000, DateOf(2026, 3, 9)), cv1::RETURN_OUTCOME_APPLIED);
 
   // The first notice asks for the money again...
   cv1::Notice first = LadderNotices(id)[0];
@@ -1523,6 +1567,57 @@ TEST_F(CollectionsIntegrationTest, ACheckBouncingAfterItResolvedANoticeReopensIt
   Dun(DateOf(2026, 3, 10));
   EXPECT_EQ(Rungs(id), (std::vector<std::string>{"first", "second"}));
   EXPECT_EQ(LadderNotices(id)[1].episode(), first.episode());
+}
+
+TEST_F(CollectionsIntegrationTest, ACheckBouncingAfterItWithdrewTheNoticeOfCancellationSuspendsAgainAndItLapses) {
+  cv1::Ledger ledger = LedgerAtNoticeOfCancellation();
+  const std::string id = ledger.ledger_id();
+  const std::string account = ledger.account_id();
+  ASSERT_TRUE(testing::Eventually([&] { return AccountStatus(account) == mv1::CLIENT_ACCOUNT_STATUS_SUSPENDED; }));
+  auto noc_done = [&](cv1::AccountAction action) {
+    cv1::Notice n = LadderNotices(id)[3];
+    return n.account_action() == action && n.account_action_state() == cv1::ACCOUNT_ACTION_STATE_DONE;
+  };
+
+  // A check for everything owed, on Apr 10: the notice is withdrawn, the account reinstated.
+  cv1::GetLedgerRequest get;
+  get.set_ledger_id(id);
+  cv1::Ledger l;
+  ASSERT_TRUE(stub_->GetLedger(Ctx(kCollector).get(), get, &l).ok());
+  cv1::PostPaymentRequest pay = PaymentRequest(id, l.outstanding().amount_minor(), "CHK-" + NewId());
+  pay.set_method(cv1::PAYMENT_METHOD_CHECK);
+  *pay.mutable_payment_date() = DateOf(2026, 4, 10);
+  cv1::Payment check;
+  ASSERT_TRUE(stub_->PostPayment(Ctx(kCollector).get(), pay, &check).ok());
+  ASSERT_EQ(LadderNotices(id)[3].status(), cv1::NOTICE_STATUS_WITHDRAWN);
+  ASSERT_TRUE(testing::Eventually([&] {
+    return noc_done(cv1::ACCOUNT_ACTION_REINSTATE) && AccountStatus(account) == mv1::CLIENT_ACCOUNT_STATUS_ACTIVE;
+  }));
+  Dun(DateOf(2026, 4, 11));  // current and nothing open: the episode ends
+
+  // It bounces on Apr 12: as if it had never been paid, the notice is ISSUED
+  // again with its own grace date, and the account suspended again.
+  ASSERT_EQ(BounceCheck(id, pay.reference(), check.amount().amount_minor(), DateOf(2026, 4, 12)),
+            cv1::RETURN_OUTCOME_APPLIED);
+  std::vector<cv1::Notice> ladder = LadderNotices(id);
+  ASSERT_EQ(ladder.size(), 4u);
+  for (const cv1::Notice& n : ladder) EXPECT_EQ(n.status(), cv1::NOTICE_STATUS_ISSUED) << n.rung_name();
+  EXPECT_FALSE(ladder[3].has_resolved_on());
+  EXPECT_EQ(ladder[3].grace_until().day(), 19);
+  EXPECT_EQ(ladder[3].account_action(), cv1::ACCOUNT_ACTION_SUSPEND);
+  EXPECT_TRUE(testing::Eventually([&] {
+    return noc_done(cv1::ACCOUNT_ACTION_SUSPEND) && AccountStatus(account) == mv1::CLIENT_ACCOUNT_STATUS_SUSPENDED;
+  })) << LadderNotices(id)[3].DebugString();
+
+  // The ladder goes on from it: no first notice again; unpaid on Apr 19, it lapses and cancels the account.
+  Dun(DateOf(2026, 4, 18));
+  EXPECT_EQ(Rungs(id), (std::vector<std::string>{"first", "second", "third", "noc"}));
+  EXPECT_EQ(LadderNotices(id)[3].status(), cv1::NOTICE_STATUS_ISSUED);
+  Dun(DateOf(2026, 4, 19));
+  EXPECT_EQ(LadderNotices(id)[3].status(), cv1::NOTICE_STATUS_LAPSED);
+  EXPECT_TRUE(testing::Eventually([&] {
+    return noc_done(cv1::ACCOUNT_ACTION_CANCEL) && AccountStatus(account) == mv1::CLIENT_ACCOUNT_STATUS_CANCELLED;
+  })) << LadderNotices(id)[3].DebugString();
 }
 
 TEST_F(CollectionsIntegrationTest, AgingForAPastDateUsesTheBalancesOfThatDate) {
@@ -1569,6 +1664,38 @@ TEST_F(CollectionsIntegrationTest, AgingForAPastDateUsesTheBalancesOfThatDate) {
   EXPECT_EQ(AgingOn(id, DateOf(2026, 3, 5)).days_past_due(), 60);
 }
 
+TEST_F(CollectionsIntegrationTest, ABackFilledDunningRunSeesTheBalancesOfItsDay) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  Add(Row(id, "1", DateOf(2026, 1, 1), 100000));
+  // Paid on Feb 10, while no run had been made (the service was down in January).
+  cv1::PostPaymentRequest pay = PaymentRequest(id, 100000, NewId());
+  *pay.mutable_payment_date() = DateOf(2026, 2, 10);
+  cv1::Payment paid;
+  ASSERT_TRUE(stub_->PostPayment(Ctx(kCollector).get(), pay, &paid).ok());
+  ASSERT_EQ(AgingOn(id, DateOf(2026, 1, 14)).days_past_due(), 10);
+
+  // The back-fill for Jan 14 sees what was owed on Jan 14: the first notice.
+  cv1::RunDunningResponse jan14 = Dun(DateOf(2026, 1, 14));
+  ASSERT_EQ(Rungs(id), std::vector<std::string>{"first"});
+  cv1::Notice first = LadderNotices(id)[0];
+  EXPECT_EQ(first.days_past_due(), 10);
+  EXPECT_EQ(first.outstanding().amount_minor(), 100000);
+  EXPECT_EQ(first.status(), cv1::NOTICE_STATUS_ISSUED);
+  // Jan 20 still owed it; the run of the payment's day resolves it, on that day.
+  Dun(DateOf(2026, 1, 20));
+  EXPECT_EQ(LadderNotices(id)[0].status(), cv1::NOTICE_STATUS_ISSUED);
+  Dun(DateOf(2026, 2, 10));
+  first = LadderNotices(id)[0];
+  EXPECT_EQ(first.status(), cv1::NOTICE_STATUS_RESOLVED);
+  EXPECT_EQ(first.resolved_on().month(), 2);
+  EXPECT_EQ(first.resolved_on().day(), 10);
+  // The same back-fill again issues nothing more.
+  EXPECT_EQ(Dun(DateOf(2026, 1, 14)).notices_issued(), 0);
+  EXPECT_EQ(Rungs(id), std::vector<std::string>{"first"});
+  EXPECT_GE(jan14.notices_issued(), 1);
+}
+
 TEST_F(CollectionsIntegrationTest, ANoticeTemplatesFileGivesTheNoticesTheirWording) {
   char dir[] = "/tmp/careops-templates-XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
@@ -1612,6 +1739,134 @@ TEST_F(CollectionsIntegrationTest, ANoticeTemplatesFileGivesTheNoticesTheirWordi
   EXPECT_NE(bad.process().output().find("notice_templates"), std::string::npos) << bad.process().output();
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+}
+
+// Collections and membership of their own, membership's today fixed at
+// 2026-04-10 (--test_clock_start), so that a transition dated after it is
+// scheduled: the account stays ACTIVE in reads and the change waits in
+// scheduled_status_changes, where collections must see it. The suite's
+// process and schema slots hold this pair while its tests run, so every helper
+// of the fixture talks to it.
+class CollectionsWithScheduledStatusTest : public CollectionsIntegrationTest {
+ protected:
+  static void SetUpTestSuite() {
+    membership_schema_ = new testing::TestSchema("membership");
+    collections_schema_ = new testing::TestSchema("collections");
+    membership_ = new testing::ServiceProcess("membership", membership_schema_->dsn(),
+                                              {"--test_clock_start=2026-04-10T12:00:00Z"});
+    ASSERT_TRUE(testing::Serving(*membership_));
+    collections_ = new testing::ServiceProcess(
+        "collections", collections_schema_->dsn(),
+        std::vector<std::string>(std::begin(kCollectionsArgs), std::end(kCollectionsArgs)) +
+            ("--membership_addr=" + membership_->address()));
+    ASSERT_TRUE(testing::Serving(*collections_));
+  }
+
+  static void TearDownTestSuite() {
+    delete collections_;
+    delete membership_;
+    delete collections_schema_;
+    delete membership_schema_;
+    collections_ = membership_ = nullptr;
+    collections_schema_ = membership_schema_ = nullptr;
+  }
+
+  mv1::ClientAccount Account(const std::string& account_id) {
+    mv1::GetClientAccountRequest req;
+    req.set_account_id(account_id);
+    mv1::ClientAccount a;
+    grpc::Status s = membership_stub_->GetClientAccount(Ctx(kAccountOfficer).get(), req, &a);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return a;
+  }
+
+  // The account officer suspends the account from `on` (after membership's today: scheduled).
+  void OfficerSuspends(const std::string& account_id, common::v1::Date on) {
+    mv1::SuspendClientAccountRequest req;
+    req.set_request_id(NewId());
+    req.set_account_id(account_id);
+    req.set_etag(Account(account_id).etag());
+    req.set_reason("officer: documents missing");
+    *req.mutable_effective_date() = on;
+    mv1::ClientAccount a;
+    grpc::Status s = membership_stub_->SuspendClientAccount(Ctx(kAccountOfficer).get(), req, &a);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(a.status(), mv1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+    ASSERT_EQ(a.scheduled_status_changes_size(), 1);
+  }
+
+  // The last transition made (scheduled or in force) and its date, "STATUS yyyy-mm-dd".
+  std::string LastTransition(const std::string& account_id) {
+    mv1::ClientAccount a = Account(account_id);
+    if (a.scheduled_status_changes().empty()) {
+      return absl::StrCat(mv1::ClientAccountStatus_Name(a.status()), " ", a.status_effective_date().year(), "-",
+                          a.status_effective_date().month(), "-", a.status_effective_date().day());
+    }
+    const mv1::ScheduledStatusChange& last = *a.scheduled_status_changes().rbegin();
+    return absl::StrCat(mv1::ClientAccountStatus_Name(last.status()), " ", last.effective_date().year(), "-",
+                        last.effective_date().month(), "-", last.effective_date().day());
+  }
+
+  // The ledger's Notice of Cancellation once membership answered for `action`.
+  bool NoticeOfCancellationDone(const std::string& ledger_id, cv1::AccountAction action) {
+    std::vector<cv1::Notice> ladder = LadderNotices(ledger_id);
+    return ladder.size() == 4 && ladder[3].account_action() == action &&
+           ladder[3].account_action_state() == cv1::ACCOUNT_ACTION_STATE_DONE;
+  }
+};
+
+TEST_F(CollectionsWithScheduledStatusTest, APaymentAfterTheNoticeUndoesASuspensionScheduledByTheAccountOfficer) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  Add(Row(id, "1", DateOf(2026, 1, 1), 100000));
+  for (auto day : {DateOf(2026, 1, 14), DateOf(2026, 2, 3), DateOf(2026, 3, 5)}) Dun(day);
+  OfficerSuspends(ledger.account_id(), DateOf(2026, 4, 30));
+  // The Notice of Cancellation finds the account on its way to SUSPENDED: nothing to send.
+  Dun(DateOf(2026, 4, 4));
+  ASSERT_EQ(Rungs(id), (std::vector<std::string>{"first", "second", "third", "noc"}));
+  EXPECT_TRUE(testing::Eventually([&] { return NoticeOfCancellationDone(id, cv1::ACCOUNT_ACTION_SUSPEND); }))
+      << LadderNotices(id)[3].DebugString();
+  EXPECT_EQ(LastTransition(ledger.account_id()), "CLIENT_ACCOUNT_STATUS_SUSPENDED 2026-4-30");
+
+  // Brought current on Apr 12: withdrawn, and the reinstatement lands on the
+  // suspension's day (membership takes none before it), so the account is
+  // never suspended.
+  cv1::GetLedgerRequest get;
+  get.set_ledger_id(id);
+  cv1::Ledger l;
+  ASSERT_TRUE(stub_->GetLedger(Ctx(kCollector).get(), get, &l).ok());
+  cv1::PostPaymentRequest pay = PaymentRequest(id, l.outstanding().amount_minor(), NewId());
+  *pay.mutable_payment_date() = DateOf(2026, 4, 12);
+  cv1::Payment paid;
+  ASSERT_TRUE(stub_->PostPayment(Ctx(kCollector).get(), pay, &paid).ok());
+  EXPECT_EQ(LadderNotices(id)[3].status(), cv1::NOTICE_STATUS_WITHDRAWN);
+  EXPECT_TRUE(testing::Eventually([&] {
+    return NoticeOfCancellationDone(id, cv1::ACCOUNT_ACTION_REINSTATE) &&
+           LastTransition(ledger.account_id()) == "CLIENT_ACCOUNT_STATUS_ACTIVE 2026-4-30";
+  })) << LastTransition(ledger.account_id()) << "\n" << LadderNotices(id)[3].DebugString();
+  EXPECT_EQ(Account(ledger.account_id()).status(), mv1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+}
+
+TEST_F(CollectionsWithScheduledStatusTest, ANoticeLapsingTodayBeforeAScheduledSuspensionCancelsTheAccountOnItsDay) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  // Due Dec 23: the Notice of Cancellation on Mar 26, its grace until Apr 10 (membership's today).
+  Add(Row(id, "1", DateOf(2025, 12, 23), 100000));
+  for (auto day : {DateOf(2026, 1, 5), DateOf(2026, 1, 25), DateOf(2026, 2, 24)}) Dun(day);
+  OfficerSuspends(ledger.account_id(), DateOf(2026, 4, 30));
+  Dun(DateOf(2026, 3, 26));
+  ASSERT_EQ(Rungs(id), (std::vector<std::string>{"first", "second", "third", "noc"}));
+  EXPECT_EQ(LadderNotices(id)[3].grace_until().day(), 10);
+  EXPECT_TRUE(testing::Eventually([&] { return NoticeOfCancellationDone(id, cv1::ACCOUNT_ACTION_SUSPEND); }));
+
+  // Lapsed unpaid today: membership takes no transition dated before the
+  // scheduled suspension, so the cancellation is made on its day, not refused.
+  Dun(DateOf(2026, 4, 10));
+  EXPECT_EQ(LadderNotices(id)[3].status(), cv1::NOTICE_STATUS_LAPSED);
+  EXPECT_TRUE(testing::Eventually([&] {
+    return NoticeOfCancellationDone(id, cv1::ACCOUNT_ACTION_CANCEL) &&
+           LastTransition(ledger.account_id()) == "CLIENT_ACCOUNT_STATUS_CANCELLED 2026-4-30";
+  })) << LastTransition(ledger.account_id()) << "\n" << LadderNotices(id)[3].DebugString();
 }
 
 }  // namespace
