@@ -1,5 +1,6 @@
 #include "services/membership/mysql_membership_store.h"
 
+#include <algorithm>
 #include <memory>
 #include <set>
 #include <unordered_map>
@@ -132,7 +133,19 @@ constexpr char kSelectAccountPlans[] = "SELECT plan_id, status FROM plans WHERE 
 
 constexpr char kInsertMemberRow[] = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr char kInsertMemberHead[] = "INSERT INTO members (" CAREOPS_MEMBER_COLUMNS ") VALUES ";
-constexpr char kSelectMember[] = "SELECT " CAREOPS_MEMBER_COLUMNS " FROM members WHERE member_id = ?";
+// A member with its coverage periods and their plans' versions in one round
+// trip (GetMember's point read; EXPLAIN: members const by PRIMARY,
+// coverage_periods ref by its PRIMARY prefix, plans eq_ref by PRIMARY). One
+// row per period, the period first, then the member's columns (read from the
+// first row only); a member without periods (none is written so) comes back
+// as one row with NULL period columns. No ORDER BY: on the outer-joined table
+// it costs a temporary table and a filesort; LoadMember orders the few periods.
+constexpr char kSelectMemberWithCoverage[] =
+    "SELECT c.effective_date, c.end_date, c.plan_id, p.plan_version,"
+    " m.member_id, m.account_id, m.plan_id, m.external_ref, m.status, m.given_name, m.family_name, m.birth_date,"
+    " m.sex, m.email, m.phone, m.effective_date, m.termination_date, m.version, m.created_at, m.updated_at"
+    " FROM members m LEFT JOIN coverage_periods c ON c.member_id = m.member_id"
+    " LEFT JOIN plans p ON p.plan_id = c.plan_id WHERE m.member_id = ?";
 // Members change only through movements, whose own etag the caller sent: the
 // member row is locked and written with its version, without a client etag.
 constexpr mysql::VersionedTable kMembers{
@@ -628,12 +641,35 @@ absl::Status ReplaceCoverage(mysql::Connection& c, const v1::Member& member, abs
   return InsertCoverage(c, {&member}, now);
 }
 
-// The member with its coverage periods.
+// The member with its coverage periods, in one statement.
 absl::StatusOr<v1::Member> LoadMember(mysql::Connection& c, const std::string& id) {
-  CAREOPS_ASSIGN_OR_RETURN(v1::Member member,
-                           SelectOne<v1::Member>(c, kSelectMember, id, ReadMember, "member_id", "member"));
-  CAREOPS_ASSIGN_OR_RETURN(*member.mutable_coverage(), LoadCoverage(c, id));
-  return member;
+  Statement st(c, kSelectMemberWithCoverage);
+  st.Add(id);
+  CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+  std::optional<v1::Member> member;
+  std::vector<std::pair<absl::CivilDay, v1::CoveragePeriod>> periods;
+  while (rows.Next()) {
+    RowReader& r = rows.row();
+    v1::CoveragePeriod period;
+    const std::optional<absl::CivilDay> start = r.OptionalDate();
+    const std::optional<absl::CivilDay> end = r.OptionalDate();
+    const std::optional<std::string> plan_id = r.OptionalString();
+    const std::optional<int64_t> plan_version = r.OptionalInt64();
+    if (!member) {
+      CAREOPS_ASSIGN_OR_RETURN(member, ReadMember(r));
+    }
+    CAREOPS_RETURN_IF_ERROR(r.status());
+    if (!start) continue;
+    *period.mutable_effective_date() = ToProto(*start);
+    if (end) *period.mutable_end_date() = ToProto(*end);
+    period.set_plan_id(plan_id.value_or(""));
+    period.set_plan_version(static_cast<int32_t>(plan_version.value_or(0)));
+    periods.emplace_back(*start, std::move(period));
+  }
+  if (!member) return absl::NotFoundError(absl::StrCat("member_id: no member ", Quote(id)));
+  std::sort(periods.begin(), periods.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [start, period] : periods) *member->add_coverage() = std::move(period);
+  return std::move(*member);
 }
 
 // ---- account status history (AccountAsOf)
