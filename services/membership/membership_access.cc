@@ -8,7 +8,8 @@
 //   and members and check eligibility; only the claims service (svc-claims) records
 //   or reverses utilisation.
 // - Only collections (svc-collections), besides the account officers, suspends,
-//   reinstates or cancels an account: the dunning path.
+//   reinstates or cancels an account, or withdraws such a change scheduled for
+//   a later day: the dunning path.
 // - Retention and reporting (and analysts, finance, collection assistants and
 //   account managers) read accounts, plans and summaries: no member personal data.
 #include "services/membership/membership_access.h"
@@ -48,6 +49,7 @@ AccessTable MembershipAccess() {
       {"SuspendClientAccount", account_status},
       {"ReinstateClientAccount", account_status},
       {"CancelClientAccount", account_status},
+      {"WithdrawScheduledStatusChange", account_status},
       {"GetAccountSummary", summary},
       {"CreatePlan", edit},
       {"GetPlan", plan_read},

@@ -41,7 +41,8 @@ TEST_F(MembershipAccessTest, EveryMethodHasARuleAndAnUnknownCallerIsDenied) {
 TEST_F(MembershipAccessTest, EachServiceWritesOnlyOnItsOwnPath) {
   const std::map<std::string, std::set<std::string>> writes = {
       {"svc-claims", {"RecordUtilization", "ReverseUtilization"}},
-      {"svc-collections", {"SuspendClientAccount", "ReinstateClientAccount", "CancelClientAccount"}},
+      {"svc-collections",
+       {"SuspendClientAccount", "ReinstateClientAccount", "CancelClientAccount", "WithdrawScheduledStatusChange"}},
       {"svc-retention", {}},
       {"svc-reporting", {}},
       {"svc-membership", {}},

@@ -1,5 +1,7 @@
 #include "services/membership/membership_rules.h"
 
+#include <algorithm>
+#include <iterator>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -182,6 +184,14 @@ std::string_view ActionName(AccountAction action) {
   return "unknown";
 }
 
+std::vector<StatusChange> InForceOrder(std::vector<StatusChange> history) {
+  std::stable_sort(history.begin(), history.end(), [](const StatusChange& a, const StatusChange& b) {
+    if (a.effective_date != b.effective_date) return a.effective_date < b.effective_date;
+    return a.seq < b.seq;
+  });
+  return history;
+}
+
 v1::ClientAccount AccountAsOf(v1::ClientAccount account, const std::vector<StatusChange>& history,
                               absl::CivilDay today) {
   account.clear_scheduled_status_changes();
@@ -189,7 +199,7 @@ v1::ClientAccount AccountAsOf(v1::ClientAccount account, const std::vector<Statu
   account.set_status(v1::CLIENT_ACCOUNT_STATUS_ACTIVE);
   *account.mutable_status_effective_date() = account.start_date();
   account.set_status_reason("");
-  for (const StatusChange& h : history) {
+  for (const StatusChange& h : InForceOrder(history)) {
     if (h.effective_date <= today) {
       account.set_status(h.status);
       *account.mutable_status_effective_date() = ToProto(h.effective_date);
@@ -270,10 +280,51 @@ absl::CivilDay DayOf(const common::v1::Date& d) { return absl::CivilDay(d.year()
 
 }  // namespace
 
+std::optional<absl::CivilDay> CancellationDate(const v1::ClientAccount& stored) {
+  if (stored.status() != v1::CLIENT_ACCOUNT_STATUS_CANCELLED) return std::nullopt;
+  return DayOf(stored.status_effective_date());
+}
+
 absl::Status RequireOpenAccount(const v1::ClientAccount& account, std::string_view field) {
   if (account.status() != v1::CLIENT_ACCOUNT_STATUS_CANCELLED) return absl::OkStatus();
   return absl::FailedPreconditionError(
       absl::StrCat(Abs(field), ": client account ", Quote(account.account_id()), " is cancelled"));
+}
+
+Coverage CutCoverage(Coverage coverage, absl::CivilDay cancel_date, std::vector<CoverageCut>* cuts) {
+  for (v1::CoveragePeriod& p : coverage) {
+    const std::optional<absl::CivilDay> end = EndOf(p);
+    if (end && *end <= cancel_date) continue;
+    const absl::CivilDay start = DayOf(p.effective_date());
+    if (cuts) cuts->push_back({start, end});
+    *p.mutable_end_date() = ToProto(std::max(start, cancel_date));
+  }
+  return coverage;
+}
+
+Coverage UncutCoverage(Coverage coverage, absl::CivilDay cancel_date,
+                       const std::map<absl::CivilDay, std::optional<absl::CivilDay>>& cuts) {
+  auto set_end = [](v1::CoveragePeriod& p, std::optional<absl::CivilDay> end) {
+    if (end) {
+      *p.mutable_end_date() = ToProto(*end);
+    } else {
+      p.clear_end_date();
+    }
+  };
+  for (v1::CoveragePeriod& p : coverage) {
+    const absl::CivilDay start = DayOf(p.effective_date());
+    const std::optional<absl::CivilDay> end = EndOf(p);
+    if (end != std::max(start, cancel_date)) continue;  // not (or no longer) the cancellation's end
+    auto cut = cuts.find(start);
+    if (cut != cuts.end()) {
+      set_end(p, cut->second);
+      continue;
+    }
+    // Split off a cut period after the cancellation: the end of the period it came from.
+    auto from = cuts.lower_bound(start);
+    if (start < cancel_date && from != cuts.begin()) set_end(p, std::prev(from)->second);
+  }
+  return coverage;
 }
 
 absl::Status DecideEnrolable(const v1::ClientAccount& account, std::optional<v1::PlanStatus> plan_status,
@@ -308,15 +359,96 @@ absl::StatusOr<v1::Plan> DecidePlanRevision(const v1::Plan& current, const v1::P
   return plan;
 }
 
-absl::StatusOr<v1::ClientAccount> DecideAccountTransition(v1::ClientAccount account, AccountAction action,
-                                                          absl::CivilDay effective_date, const std::string& reason) {
-  CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccountStatus next, NextAccountStatus(account.status(), action));
-  CAREOPS_RETURN_IF_ERROR(ValidateTransitionDate(effective_date, DayOf(account.start_date()),
-                                                 DayOf(account.status_effective_date()), "effective_date"));
-  account.set_status(next);
-  *account.mutable_status_effective_date() = ToProto(effective_date);
-  account.set_status_reason(reason);
+namespace {
+
+// Whether `to` can follow `from` in a status history (some action leads there).
+bool Follows(v1::ClientAccountStatus from, v1::ClientAccountStatus to) {
+  for (AccountAction a : {AccountAction::kSuspend, AccountAction::kReinstate, AccountAction::kCancel}) {
+    absl::StatusOr<v1::ClientAccountStatus> next = NextAccountStatus(from, a);
+    if (next.ok() && *next == to) return true;
+  }
+  return false;
+}
+
+// `account` with the status columns of `last` (the last change of its history).
+v1::ClientAccount WithLastChange(v1::ClientAccount account, const StatusChange* last) {
+  if (last == nullptr) {
+    account.set_status(v1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+    *account.mutable_status_effective_date() = account.start_date();
+    account.set_status_reason("");
+    return account;
+  }
+  account.set_status(last->status);
+  *account.mutable_status_effective_date() = ToProto(last->effective_date);
+  account.set_status_reason(last->reason);
   return account;
+}
+
+}  // namespace
+
+absl::StatusOr<AccountTransitionDecision> DecideAccountTransition(const v1::ClientAccount& account,
+                                                                  const std::vector<StatusChange>& history,
+                                                                  AccountAction action, absl::CivilDay effective_date,
+                                                                  const std::string& reason, absl::CivilDay today) {
+  const std::vector<StatusChange> ordered = InForceOrder(history);
+  const v1::ClientAccount in_force = AccountAsOf(account, ordered, today);
+  // A cancellation in force is final, whatever the date asked for.
+  if (in_force.status() == v1::CLIENT_ACCOUNT_STATUS_CANCELLED) {
+    CAREOPS_RETURN_IF_ERROR(NextAccountStatus(in_force.status(), action).status());
+  }
+  CAREOPS_RETURN_IF_ERROR(ValidateTransitionDate(effective_date, DayOf(account.start_date()),
+                                                 DayOf(in_force.status_effective_date()), "effective_date"));
+  // The status on the transition's date (changes of that day first), and those after it.
+  v1::ClientAccountStatus on_the_day = ordered.empty() ? account.status() : v1::CLIENT_ACCOUNT_STATUS_ACTIVE;
+  std::vector<const StatusChange*> later;
+  for (const StatusChange& h : ordered) {
+    if (h.effective_date <= effective_date) {
+      on_the_day = h.status;
+    } else {
+      later.push_back(&h);
+    }
+  }
+  CAREOPS_ASSIGN_OR_RETURN(const v1::ClientAccountStatus next, NextAccountStatus(on_the_day, action));
+  v1::ClientAccountStatus from = next;
+  for (const StatusChange* h : later) {
+    if (!Follows(from, h->status)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "effective_date: the change to ", EnumLabel(h->status), " scheduled from ", ToSqlDate(h->effective_date),
+          " cannot follow an account that is ", EnumLabel(next), " from ", ToSqlDate(effective_date),
+          "; withdraw it first (WithdrawScheduledStatusChange)"));
+    }
+    from = h->status;
+  }
+  AccountTransitionDecision out;
+  out.change = {effective_date, next, reason, 0};
+  out.from = on_the_day;
+  out.account = WithLastChange(account, later.empty() ? &out.change : later.back());
+  return out;
+}
+
+absl::StatusOr<WithdrawalDecision> DecideWithdrawal(const v1::ClientAccount& account,
+                                                    const std::vector<StatusChange>& history,
+                                                    v1::ClientAccountStatus status, absl::CivilDay effective_date,
+                                                    absl::CivilDay today) {
+  const std::vector<StatusChange> ordered = InForceOrder(history);
+  // The last change to `status` on that day (the one a later change would follow).
+  int found = -1;
+  for (int i = 0; i < static_cast<int>(ordered.size()); ++i) {
+    if (ordered[i].effective_date == effective_date && ordered[i].status == status) found = i;
+  }
+  if (found < 0) {
+    return absl::NotFoundError(absl::StrCat("effective_date: no change to ", EnumLabel(status),
+                                            " is scheduled from ", ToSqlDate(effective_date)));
+  }
+  if (effective_date <= today) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("effective_date: the change to ", EnumLabel(status), " from ", ToSqlDate(effective_date),
+                     " is in force already; make a new transition instead"));
+  }
+  WithdrawalDecision out;
+  out.withdrawn.assign(ordered.begin() + found, ordered.end());
+  out.account = WithLastChange(account, found == 0 ? nullptr : &ordered[found - 1]);
+  return out;
 }
 
 absl::StatusOr<bool> MovementNeedsDecision(const v1::Movement& movement, v1::MovementStatus target) {

@@ -148,24 +148,36 @@ enum class AccountAction { kSuspend, kReinstate, kCancel };
 
 std::string_view ActionName(AccountAction action);  // "suspend", "reinstate", "cancel"
 
-// One row of an account's status history (V003), in the order it was made.
+// One row of an account's status history (V003): the status from its day.
+// `seq` is the row's key (the order it was made; 0 for a row not yet stored).
 struct StatusChange {
   absl::CivilDay effective_date;
   v1::ClientAccountStatus status = v1::CLIENT_ACCOUNT_STATUS_ACTIVE;
   std::string reason;
+  int64_t seq = 0;
 };
 
-// `account` as stored (its status columns hold the last transition made,
-// which the status machine judges from) as it reads on `today`: status,
-// status_effective_date and status_reason of the change in force today (the
-// last of `history` dated on or before today; before any, ACTIVE from the
-// start date), every later change in scheduled_status_changes. `history` is
-// in the order made (effective dates never go back).
+// An account's status history in force order: by effective date, and in the
+// order made within a day. The status on day d is the last change dated on or
+// before d; each change follows from the one before it (NextAccountStatus).
+std::vector<StatusChange> InForceOrder(std::vector<StatusChange> history);
+
+// `account` as stored (its status columns hold the last change of the
+// history: the one every later transition would follow) as it reads on
+// `today`: status, status_effective_date and status_reason of the change in
+// force today (the last of `history` dated on or before today; before any,
+// ACTIVE from the start date), every later change in scheduled_status_changes.
+// `history` in any order (InForceOrder is applied).
 v1::ClientAccount AccountAsOf(v1::ClientAccount account, const std::vector<StatusChange>& history,
                               absl::CivilDay today);
 
 // The status after `action`, or FAILED_PRECONDITION naming the current status.
 absl::StatusOr<v1::ClientAccountStatus> NextAccountStatus(v1::ClientAccountStatus from, AccountAction action);
+
+// The day a stored account (its columns: the last change of its history) is
+// cancelled from, scheduled or in force; nullopt when no cancellation was made.
+// A cancellation is final, so it is always the last change.
+std::optional<absl::CivilDay> CancellationDate(const v1::ClientAccount& stored);
 
 // ---------------------------------------------------------------- movements (TAT)
 
@@ -199,17 +211,77 @@ absl::Status RequireOpenAccount(const v1::ClientAccount& account, std::string_vi
 absl::Status DecideEnrolable(const v1::ClientAccount& account, std::optional<v1::PlanStatus> plan_status,
                              const v1::Member& member, std::string_view prefix);
 
+// What a cancellation from `cancel_date` did to one coverage period: the
+// period that starts on `period_start` ran until `previous_end` (nullopt:
+// open) before the cancellation ended it (V006 coverage_cuts), so that a
+// withdrawn cancellation can give it back (UncutCoverage).
+struct CoverageCut {
+  absl::CivilDay period_start;
+  std::optional<absl::CivilDay> previous_end;
+};
+
+// `coverage` ended by a cancellation from `cancel_date`: every period still
+// running on that day, or beginning after it, ends on it (one that would begin
+// later ends as it begins, covering nothing). Appends what it ended to `cuts`.
+// The store does the same in SQL for a whole account (kEndAccountCoverage).
+Coverage CutCoverage(Coverage coverage, absl::CivilDay cancel_date, std::vector<CoverageCut>* cuts);
+
+// `coverage` as if the cancellation from `cancel_date` had not been made:
+// a period the cancellation ended and that no movement changed since (its
+// end is still the cancellation's) gets its end back from `cuts` (by period
+// start); a period ending on the cancellation date that a later movement
+// split off a cut period (a plan change dated before the cancellation) gets
+// the end of the cut period it was split from. Periods ended since by a
+// movement keep that end.
+Coverage UncutCoverage(Coverage coverage, absl::CivilDay cancel_date,
+                       const std::map<absl::CivilDay, std::optional<absl::CivilDay>>& cuts);
+
 // The new version a RevisePlan makes of `current` from `next` (name, benefits):
 // FAILED_PRECONDITION when `current` is already superseded; INVALID_ARGUMENT for
 // benefits that do not fit the plan's currency. Account, currency, version + 1 and
 // supersedes_plan_id come from `current`; an empty name keeps the current one.
 absl::StatusOr<v1::Plan> DecidePlanRevision(const v1::Plan& current, const v1::Plan& next);
 
-// The account after `action` from `effective_date` with `reason`:
-// FAILED_PRECONDITION from a wrong status (NextAccountStatus), INVALID_ARGUMENT
-// for a date per ValidateTransitionDate.
-absl::StatusOr<v1::ClientAccount> DecideAccountTransition(v1::ClientAccount account, AccountAction action,
-                                                          absl::CivilDay effective_date, const std::string& reason);
+// A transition decided on a locked account: the account's columns to write
+// (the last change of the new history) and the change to append.
+struct AccountTransitionDecision {
+  v1::ClientAccount account;
+  StatusChange change;
+  v1::ClientAccountStatus from = v1::CLIENT_ACCOUNT_STATUS_UNSPECIFIED;  // the status on the change's date before it
+};
+
+// `action` from `effective_date` with `reason` on the stored `account` with
+// its `history`, judged on `today`. The date must not be before the account's
+// start nor before the change in force today (INVALID_ARGUMENT naming
+// effective_date, ValidateTransitionDate): the past is not rewritten. The
+// action is judged from the status the history gives on its date, so a
+// transition may be dated before changes already scheduled (a suspension
+// today while a cancellation waits for next month): FAILED_PRECONDITION from
+// a wrong status on that date (NextAccountStatus), and FAILED_PRECONDITION
+// naming the scheduled change when it would no longer follow (a cancellation
+// before a scheduled suspension): withdraw that change first. A transition
+// dated on the same day as a scheduled change follows it.
+absl::StatusOr<AccountTransitionDecision> DecideAccountTransition(const v1::ClientAccount& account,
+                                                                  const std::vector<StatusChange>& history,
+                                                                  AccountAction action, absl::CivilDay effective_date,
+                                                                  const std::string& reason, absl::CivilDay today);
+
+// A withdrawal decided on a locked account: the account's columns to write
+// (the last change left) and the changes withdrawn, in force order.
+struct WithdrawalDecision {
+  v1::ClientAccount account;
+  std::vector<StatusChange> withdrawn;
+};
+
+// Withdraws the change to `status` scheduled from `effective_date` (after
+// `today`) and every change scheduled after it, which were judged from it.
+// NOT_FOUND naming effective_date when no change to `status` is scheduled
+// from that day; FAILED_PRECONDITION naming effective_date when it is in force
+// already (dated today or earlier: make a new transition instead).
+absl::StatusOr<WithdrawalDecision> DecideWithdrawal(const v1::ClientAccount& account,
+                                                    const std::vector<StatusChange>& history,
+                                                    v1::ClientAccountStatus status, absl::CivilDay effective_date,
+                                                    absl::CivilDay today);
 
 // Whether a decision (apply or reject) still has to be made on `movement`:
 // false when it is already `target` (the same answer again), true when PENDING,

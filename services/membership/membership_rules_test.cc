@@ -327,6 +327,8 @@ TEST(ValidationTest, NamesCountCharactersAndMustBeVisible) {
 
 namespace decisions {
 
+CivilDay DayOf(const common::v1::Date& d) { return CivilDay(d.year(), d.month(), d.day()); }
+
 v1::ClientAccount OpenAccount() {
   v1::ClientAccount a;
   a.set_account_id("ACC");
@@ -404,15 +406,181 @@ TEST(PlanRevisionTest, ANewVersionSupersedesTheActiveOne) {
 }
 
 TEST(AccountTransitionTest, TheDecisionCarriesStatusDateAndReason) {
-  auto suspended = DecideAccountTransition(OpenAccount(), AccountAction::kSuspend, CivilDay(2026, 4, 1), "past due");
+  const CivilDay today(2026, 4, 1);
+  const std::vector<StatusChange> opened = {{CivilDay(2026, 1, 1), v1::CLIENT_ACCOUNT_STATUS_ACTIVE, "", 1}};
+  auto suspended =
+      DecideAccountTransition(OpenAccount(), opened, AccountAction::kSuspend, CivilDay(2026, 4, 1), "past due", today);
   ASSERT_TRUE(suspended.ok()) << suspended.status();
-  EXPECT_EQ(suspended->status(), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
-  EXPECT_EQ(suspended->status_effective_date().month(), 4);
-  EXPECT_EQ(suspended->status_reason(), "past due");
-  EXPECT_EQ(DecideAccountTransition(*suspended, AccountAction::kCancel, CivilDay(2026, 3, 31), "x").status().code(),
+  EXPECT_EQ(suspended->account.status(), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+  EXPECT_EQ(suspended->account.status_effective_date().month(), 4);
+  EXPECT_EQ(suspended->account.status_reason(), "past due");
+  EXPECT_EQ(suspended->change.status, v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+  EXPECT_EQ(suspended->from, v1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+  std::vector<StatusChange> history = opened;
+  history.push_back({CivilDay(2026, 4, 1), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED, "past due", 2});
+  EXPECT_EQ(DecideAccountTransition(suspended->account, history, AccountAction::kCancel, CivilDay(2026, 3, 31), "x",
+                                    today)
+                .status()
+                .code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(DecideAccountTransition(*suspended, AccountAction::kSuspend, CivilDay(2026, 5, 1), "x").status().code(),
+  EXPECT_EQ(DecideAccountTransition(suspended->account, history, AccountAction::kSuspend, CivilDay(2026, 5, 1), "x",
+                                    today)
+                .status()
+                .code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+// The stored columns hold the last change of the history: a cancellation
+// scheduled for July 1 while today is June 10.
+v1::ClientAccount CancellingAccount() {
+  v1::ClientAccount a = OpenAccount();
+  a.set_status(v1::CLIENT_ACCOUNT_STATUS_CANCELLED);
+  *a.mutable_status_effective_date() = ToProto(CivilDay(2026, 7, 1));
+  a.set_status_reason("notice lapsed");
+  return a;
+}
+
+std::vector<StatusChange> CancellingHistory() {
+  return {{CivilDay(2026, 1, 1), v1::CLIENT_ACCOUNT_STATUS_ACTIVE, "", 1},
+          {CivilDay(2026, 7, 1), v1::CLIENT_ACCOUNT_STATUS_CANCELLED, "notice lapsed", 2}};
+}
+
+TEST(AccountTransitionTest, ATransitionDatedBeforeAScheduledOneIsJudgedOnItsOwnDate) {
+  const CivilDay today(2026, 6, 10);
+  auto suspended = DecideAccountTransition(CancellingAccount(), CancellingHistory(), AccountAction::kSuspend, today,
+                                           "fraud review", today);
+  ASSERT_TRUE(suspended.ok()) << suspended.status();
+  EXPECT_EQ(suspended->change.status, v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+  EXPECT_EQ(suspended->change.effective_date, today);
+  EXPECT_EQ(suspended->from, v1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+  // The scheduled cancellation stays the last change.
+  EXPECT_EQ(suspended->account.status(), v1::CLIENT_ACCOUNT_STATUS_CANCELLED);
+  EXPECT_EQ(DayOf(suspended->account.status_effective_date()), CivilDay(2026, 7, 1));
+  // Read back with the new row (made last, dated first): suspended today, cancelled from July 1.
+  std::vector<StatusChange> history = CancellingHistory();
+  history.push_back({today, v1::CLIENT_ACCOUNT_STATUS_SUSPENDED, "fraud review", 3});
+  const v1::ClientAccount read = AccountAsOf(suspended->account, history, today);
+  EXPECT_EQ(read.status(), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+  ASSERT_EQ(read.scheduled_status_changes_size(), 1);
+  EXPECT_EQ(read.scheduled_status_changes(0).status(), v1::CLIENT_ACCOUNT_STATUS_CANCELLED);
+  // A reinstatement before the cancellation follows the suspension too.
+  auto back = DecideAccountTransition(suspended->account, history, AccountAction::kReinstate, CivilDay(2026, 6, 20),
+                                      "cleared", today);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->from, v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+  // What the status on its date does not allow is refused, whatever is scheduled.
+  auto twice = DecideAccountTransition(suspended->account, history, AccountAction::kSuspend, CivilDay(2026, 6, 15),
+                                       "x", today);
+  EXPECT_EQ(twice.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(twice.status().message(), "cannot suspend an account that is suspended");
+}
+
+TEST(AccountTransitionTest, AChangeThatAScheduledOneCouldNoLongerFollowIsRefused) {
+  const CivilDay today(2026, 6, 10);
+  v1::ClientAccount stored = OpenAccount();
+  stored.set_status(v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+  *stored.mutable_status_effective_date() = ToProto(CivilDay(2026, 6, 20));
+  const std::vector<StatusChange> history = {
+      {CivilDay(2026, 1, 1), v1::CLIENT_ACCOUNT_STATUS_ACTIVE, "", 1},
+      {CivilDay(2026, 6, 20), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED, "past due", 2}};
+  auto cancel = DecideAccountTransition(stored, history, AccountAction::kCancel, CivilDay(2026, 6, 15), "x", today);
+  EXPECT_EQ(cancel.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(cancel.status().message(),
+            "effective_date: the change to suspended scheduled from 2026-06-20 cannot follow an account that is "
+            "cancelled from 2026-06-15; withdraw it first (WithdrawScheduledStatusChange)");
+  // A scheduled suspension is withdrawn, not reinstated before its day.
+  auto early = DecideAccountTransition(stored, history, AccountAction::kReinstate, CivilDay(2026, 6, 15), "x", today);
+  EXPECT_EQ(early.status().code(), absl::StatusCode::kFailedPrecondition);
+  // On or after its day, a transition follows it.
+  auto after = DecideAccountTransition(stored, history, AccountAction::kReinstate, CivilDay(2026, 6, 20), "x", today);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->account.status(), v1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+  EXPECT_EQ(after->from, v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+}
+
+TEST(WithdrawalTest, AScheduledChangeIsWithdrawnWithTheChangesAfterIt) {
+  const CivilDay today(2026, 6, 10);
+  std::vector<StatusChange> history = CancellingHistory();
+  history.insert(history.begin() + 1, {CivilDay(2026, 6, 20), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED, "past due", 3});
+  v1::ClientAccount stored = CancellingAccount();
+  // The last one alone: the columns go back to the change before it.
+  auto last = DecideWithdrawal(stored, history, v1::CLIENT_ACCOUNT_STATUS_CANCELLED, CivilDay(2026, 7, 1), today);
+  ASSERT_TRUE(last.ok()) << last.status();
+  ASSERT_EQ(last->withdrawn.size(), 1u);
+  EXPECT_EQ(last->withdrawn[0].seq, 2);
+  EXPECT_EQ(last->account.status(), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+  EXPECT_EQ(DayOf(last->account.status_effective_date()), CivilDay(2026, 6, 20));
+  EXPECT_EQ(last->account.status_reason(), "past due");
+  // An earlier one takes the later ones with it (they were judged from it).
+  auto both = DecideWithdrawal(stored, history, v1::CLIENT_ACCOUNT_STATUS_SUSPENDED, CivilDay(2026, 6, 20), today);
+  ASSERT_TRUE(both.ok()) << both.status();
+  ASSERT_EQ(both->withdrawn.size(), 2u);
+  EXPECT_EQ(both->withdrawn[0].seq, 3);
+  EXPECT_EQ(both->withdrawn[1].seq, 2);
+  EXPECT_EQ(both->account.status(), v1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+  EXPECT_EQ(DayOf(both->account.status_effective_date()), CivilDay(2026, 1, 1));
+  auto missing = DecideWithdrawal(stored, history, v1::CLIENT_ACCOUNT_STATUS_SUSPENDED, CivilDay(2026, 6, 21), today);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().message(), "effective_date: no change to suspended is scheduled from 2026-06-21");
+  auto in_force = DecideWithdrawal(stored, history, v1::CLIENT_ACCOUNT_STATUS_SUSPENDED, CivilDay(2026, 6, 20),
+                                   CivilDay(2026, 6, 20));
+  EXPECT_EQ(in_force.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(in_force.status().message(),
+            "effective_date: the change to suspended from 2026-06-20 is in force already; make a new transition "
+            "instead");
+}
+
+v1::CoveragePeriod Period(CivilDay start, std::optional<CivilDay> end, const std::string& plan) {
+  v1::CoveragePeriod p;
+  *p.mutable_effective_date() = ToProto(start);
+  if (end) *p.mutable_end_date() = ToProto(*end);
+  p.set_plan_id(plan);
+  return p;
+}
+
+std::vector<std::string> Spans(const Coverage& coverage) {
+  std::vector<std::string> out;
+  for (const v1::CoveragePeriod& p : coverage) {
+    out.push_back(absl::StrCat(ToSqlDate(DayOf(p.effective_date())), "..",
+                               p.has_end_date() ? ToSqlDate(DayOf(p.end_date())) : "", " ", p.plan_id()));
+  }
+  return out;
+}
+
+TEST(CoverageCutTest, AWithdrawnCancellationGivesBackWhatItEndedAndNothingMore) {
+  const CivilDay cancel(2026, 7, 1);
+  Coverage coverage;
+  *coverage.Add() = Period(CivilDay(2026, 1, 1), CivilDay(2026, 8, 1), "GOLD");  // a plan change on Aug 1
+  *coverage.Add() = Period(CivilDay(2026, 8, 1), std::nullopt, "PLATINUM");
+  std::vector<CoverageCut> cuts;
+  const Coverage cut = CutCoverage(coverage, cancel, &cuts);
+  EXPECT_EQ(Spans(cut), (std::vector<std::string>{"2026-01-01..2026-07-01 GOLD", "2026-08-01..2026-08-01 PLATINUM"}));
+  ASSERT_EQ(cuts.size(), 2u);
+  std::map<CivilDay, std::optional<CivilDay>> recorded;
+  for (const CoverageCut& c : cuts) recorded[c.period_start] = c.previous_end;
+  EXPECT_EQ(Spans(UncutCoverage(cut, cancel, recorded)), Spans(coverage));
+
+  // A plan change dated before the cancellation, applied after it: the split-off
+  // period ends on the cancellation date and gets the cut period's end back.
+  Coverage split = cut;
+  *split[0].mutable_end_date() = ToProto(CivilDay(2026, 6, 15));
+  Coverage moved;
+  *moved.Add() = split[0];
+  *moved.Add() = Period(CivilDay(2026, 6, 15), cancel, "SILVER");
+  *moved.Add() = split[1];
+  EXPECT_EQ(Spans(UncutCoverage(moved, cancel, recorded)),
+            (std::vector<std::string>{"2026-01-01..2026-06-15 GOLD", "2026-06-15..2026-08-01 SILVER",
+                                      "2026-08-01.. PLATINUM"}));
+  // A termination since keeps its date.
+  Coverage ended = cut;
+  *ended[0].mutable_end_date() = ToProto(CivilDay(2026, 6, 20));
+  EXPECT_EQ(Spans(UncutCoverage(ended, cancel, recorded))[0], "2026-01-01..2026-06-20 GOLD");
+  // A period that ended before the cancellation is not touched.
+  Coverage early;
+  *early.Add() = Period(CivilDay(2026, 1, 1), CivilDay(2026, 3, 1), "GOLD");
+  std::vector<CoverageCut> none;
+  EXPECT_EQ(Spans(CutCoverage(early, cancel, &none)), Spans(early));
+  EXPECT_TRUE(none.empty());
 }
 
 TEST(MovementDecisionTest, PendingIsDecidedOnceAndTheOtherWayIsRefused) {
@@ -588,8 +756,6 @@ TEST(LedgerTest, TheBalanceRunsPerBenefitAndYearAndSkipsReversedEntries) {
 }
 
 // ---------------------------------------------------------------- coverage periods
-
-CivilDay DayOf(const common::v1::Date& d) { return CivilDay(d.year(), d.month(), d.day()); }
 
 v1::Member Apply(const v1::Member& member, v1::MovementType type, CivilDay day, const std::string& new_plan = "") {
   v1::Movement mv = MovementOf(type, day);

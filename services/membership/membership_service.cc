@@ -68,6 +68,7 @@ void MembershipServiceImpl::Bind(PooledService& s) {
    .Unary("SuspendClientAccount", this, &MembershipServiceImpl::SuspendClientAccount)
    .Unary("ReinstateClientAccount", this, &MembershipServiceImpl::ReinstateClientAccount)
    .Unary("CancelClientAccount", this, &MembershipServiceImpl::CancelClientAccount)
+   .Unary("WithdrawScheduledStatusChange", this, &MembershipServiceImpl::WithdrawScheduledStatusChange)
    .Unary("GetAccountSummary", this, &MembershipServiceImpl::GetAccountSummary)
    .Unary("CreatePlan", this, &MembershipServiceImpl::CreatePlan)
    .Unary("GetPlan", this, &MembershipServiceImpl::GetPlan)
@@ -202,6 +203,25 @@ grpc::Status MembershipServiceImpl::CancelClientAccount(grpc::ServerContextBase*
     CAREOPS_ASSIGN_OR_RETURN(*resp, Transition(m, req->account_id(),
                                                req->etag(), req->reason(), req->has_effective_date(),
                                                req->effective_date(), AccountAction::kCancel));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MembershipServiceImpl::WithdrawScheduledStatusChange(grpc::ServerContextBase* ctx,
+                                                                  const v1::WithdrawScheduledStatusChangeRequest* req,
+                                                                  v1::ClientAccount* resp) {
+  return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
+    CAREOPS_RETURN_IF_ERROR(RequireId(req->account_id(), "account_id", 64));
+    CAREOPS_RETURN_IF_ERROR(ParseEtag(req->etag()).status());
+    if (req->status() == v1::CLIENT_ACCOUNT_STATUS_UNSPECIFIED || !v1::ClientAccountStatus_IsValid(req->status())) {
+      return InvalidArgument("status", "must be the scheduled change's status: ACTIVE, SUSPENDED or CANCELLED");
+    }
+    CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay day,
+                             RequireDate(req->has_effective_date(), req->effective_date(), "effective_date"));
+    CAREOPS_RETURN_IF_ERROR(RequireText(req->reason(), "reason", 1024, TextKind::kMultiLine));
+    StatusWithdrawal w{req->account_id(), req->etag(), req->status(), day, req->reason(),
+                       options_.calendar.DayOf(m.now)};
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.WithdrawStatusChange(m, w));
     return absl::OkStatus();
   });
 }

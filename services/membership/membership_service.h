@@ -54,6 +54,9 @@ class MembershipServiceImpl final {
                                       v1::ClientAccount* resp);
   grpc::Status CancelClientAccount(grpc::ServerContextBase* ctx, const v1::CancelClientAccountRequest* req,
                                    v1::ClientAccount* resp);
+  grpc::Status WithdrawScheduledStatusChange(grpc::ServerContextBase* ctx,
+                                             const v1::WithdrawScheduledStatusChangeRequest* req,
+                                             v1::ClientAccount* resp);
   grpc::Status GetAccountSummary(grpc::ServerContextBase* ctx, const v1::GetAccountSummaryRequest* req,
                                  v1::AccountSummary* resp);
 

@@ -42,6 +42,9 @@ class FakeStore final : public MembershipStore {
   absl::StatusOr<v1::ClientAccount> TransitionAccount(const MutationContext&, const AccountTransition&) override {
     return Unimplemented();
   }
+  absl::StatusOr<v1::ClientAccount> WithdrawStatusChange(const MutationContext&, const StatusWithdrawal&) override {
+    return Unimplemented();
+  }
   absl::StatusOr<v1::AccountSummary> Summarize(const std::string&, absl::CivilDay, absl::CivilDay, absl::CivilDay) override {
     return Unimplemented();
   }

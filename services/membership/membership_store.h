@@ -90,7 +90,17 @@ struct AccountTransition {
   AccountAction action;
   std::string reason;
   absl::CivilDay effective_date;
-  absl::CivilDay today;  // the answer reads as of this day
+  absl::CivilDay today;  // the transition is judged, and the answer reads, as of this day
+};
+
+// The scheduled change to `status` from `effective_date` (DecideWithdrawal).
+struct StatusWithdrawal {
+  std::string account_id;
+  std::string etag;
+  v1::ClientAccountStatus status = v1::CLIENT_ACCOUNT_STATUS_UNSPECIFIED;
+  absl::CivilDay effective_date;
+  std::string reason;
+  absl::CivilDay today;
 };
 
 // A census row the adapter validated on its own (shape of fields); the store
@@ -126,12 +136,14 @@ class MembershipStore {
   virtual absl::StatusOr<v1::ClientAccount> UpdateAccount(
       const Mutation& m, const std::string& account_id, const std::string& etag,
       const std::function<absl::Status(v1::ClientAccount&)>& edit, absl::CivilDay today) = 0;
-  // Suspend/reinstate/cancel per NextAccountStatus(); FAILED_PRECONDITION from a
-  // wrong status; INVALID_ARGUMENT per ValidateTransitionDate(), both judged
-  // from the last transition made (scheduled or in force). Appends to the
-  // account's status history; a cancel terminates every member still covered on
-  // the date (the members' coverage periods end then).
+  // Suspend/reinstate/cancel per DecideAccountTransition() on the locked
+  // account and its status history. Appends to the history; a cancel
+  // terminates every member still covered on the date (the members' coverage
+  // periods end then, each recorded in coverage_cuts).
   virtual absl::StatusOr<v1::ClientAccount> TransitionAccount(const Mutation& m, const AccountTransition& t) = 0;
+  // Removes a scheduled change and those after it per DecideWithdrawal(); a
+  // withdrawn cancellation gives back the coverage it ended (UncutCoverage).
+  virtual absl::StatusOr<v1::ClientAccount> WithdrawStatusChange(const Mutation& m, const StatusWithdrawal& w) = 0;
   // Empty account_id: every account.
   // Coverage counts come from the members' coverage periods.
   virtual absl::StatusOr<v1::AccountSummary> Summarize(const std::string& account_id, absl::CivilDay start,

@@ -63,12 +63,16 @@ constexpr mysql::VersionedTable kAccounts{
 constexpr char kInsertStatusHistory[] =
     "INSERT INTO account_status_history (account_id, effective_date, status, reason, recorded_at)"
     " VALUES (?, ?, ?, ?, ?)";
-// An account's status history in the order it was made (AccountAsOf), of one
-// account or of a page of them.
+// An account's status history in the order it was made (AccountAsOf puts it
+// in force order: a transition may be dated before changes already
+// scheduled), of one account or of a page of them.
 constexpr char kSelectStatusHistory[] =
-    "SELECT account_id, effective_date, status, reason FROM account_status_history WHERE account_id = ? ORDER BY seq";
+    "SELECT account_id, effective_date, status, reason, seq FROM account_status_history WHERE account_id = ?"
+    " ORDER BY seq";
 constexpr char kStatusHistoriesHead[] =
-    "SELECT account_id, effective_date, status, reason FROM account_status_history WHERE account_id IN (";
+    "SELECT account_id, effective_date, status, reason, seq FROM account_status_history WHERE account_id IN (";
+// A withdrawn scheduled change (DecideWithdrawal); the audit trail keeps it.
+constexpr char kDeleteStatusChange[] = "DELETE FROM account_status_history WHERE seq = ? AND account_id = ?";
 constexpr char kStatusHistoriesTail[] = ") ORDER BY account_id, seq";
 // The status in force on a day (the one bound `?`) of the account `a`: the last
 // history row dated on or before it; before the first, ACTIVE.
@@ -83,12 +87,25 @@ constexpr char kMaybeAccountOfficer[] = "(? IS NULL OR account_officer = ?)";
 constexpr char kTerminateAccountMembers[] =
     "UPDATE members SET status = 'TERMINATED', termination_date = ?, version = version + 1, updated_at = ?"
     " WHERE account_id = ? AND (termination_date IS NULL OR termination_date > ?)";
+// What the cancellation is about to end, so that withdrawing it gives it back
+// (V006; run just before kEndAccountCoverage, on the same periods).
+constexpr char kRecordAccountCuts[] =
+    "INSERT INTO coverage_cuts (member_id, effective_date, account_id, previous_end_date, recorded_at)"
+    " SELECT c.member_id, c.effective_date, m.account_id, c.end_date, ? FROM coverage_periods c"
+    " JOIN members m ON m.member_id = c.member_id WHERE m.account_id = ? AND (c.end_date IS NULL OR c.end_date > ?)";
 // ... and their coverage: every period still running on the date ends then (one
-// that would only begin later ends as it begins, covering nothing).
+// that would only begin later ends as it begins, covering nothing). The same
+// rule as CutCoverage, in one statement for the whole account.
 constexpr char kEndAccountCoverage[] =
     "UPDATE coverage_periods c JOIN members m ON m.member_id = c.member_id"
     " SET c.end_date = GREATEST(c.effective_date, ?)"
     " WHERE m.account_id = ? AND (c.end_date IS NULL OR c.end_date > ?)";
+
+// The periods a cancellation of the account ended (UncutCoverage), by member.
+constexpr char kSelectAccountCuts[] =
+    "SELECT member_id, effective_date, previous_end_date FROM coverage_cuts WHERE account_id = ?"
+    " ORDER BY member_id, effective_date";
+constexpr char kDeleteAccountCuts[] = "DELETE FROM coverage_cuts WHERE account_id = ?";
 
 // A member's status on a day (the one bound `?`, MemberAsOf): ACTIVE while
 // some coverage runs on it or later, TERMINATED once the last period has ended.
@@ -498,10 +515,11 @@ void AddAccountSet(Statement& st, const v1::ClientAccount& a, absl::Time now) {
   st.Add(DayOf(a.status_effective_date())).Add(a.status_reason()).Add(now);
 }
 
-// Records that `a` takes its current status from its status_effective_date.
-absl::Status AppendStatusHistory(mysql::Connection& c, const v1::ClientAccount& a, absl::Time now) {
+// Records that account `account_id` takes `change.status` from its date.
+absl::Status AppendStatusHistory(mysql::Connection& c, const std::string& account_id, const StatusChange& change,
+                                 absl::Time now) {
   Statement st(c, kInsertStatusHistory);
-  st.Add(a.account_id()).Add(DayOf(a.status_effective_date())).Add(a.status()).Add(a.status_reason()).Add(now);
+  st.Add(account_id).Add(change.effective_date).Add(change.status).Add(change.reason).Add(now);
   return st.Update().status();
 }
 
@@ -685,17 +703,24 @@ absl::StatusOr<HistoryRow> ReadHistory(RowReader& r) {
   out.change.effective_date = r.Date();
   out.change.status = r.Enum<v1::ClientAccountStatus>();
   out.change.reason = r.String();
+  out.change.seq = r.Int64();
   CAREOPS_RETURN_IF_ERROR(r.status());
   return out;
 }
 
-// `account` as it reads on `today`, from its status history.
-absl::StatusOr<v1::ClientAccount> AccountOn(mysql::Connection& c, v1::ClientAccount account, absl::CivilDay today) {
+// The status history of one account, in the order made.
+absl::StatusOr<std::vector<StatusChange>> LoadHistory(mysql::Connection& c, const std::string& account_id) {
   Statement st(c, kSelectStatusHistory);
-  st.Add(account.account_id());
+  st.Add(account_id);
   CAREOPS_ASSIGN_OR_RETURN(std::vector<HistoryRow> rows, mysql::QueryAll<HistoryRow>(st, ReadHistory));
   std::vector<StatusChange> history;
   for (HistoryRow& row : rows) history.push_back(std::move(row.change));
+  return history;
+}
+
+// `account` as it reads on `today`, from its status history.
+absl::StatusOr<v1::ClientAccount> AccountOn(mysql::Connection& c, v1::ClientAccount account, absl::CivilDay today) {
+  CAREOPS_ASSIGN_OR_RETURN(const std::vector<StatusChange> history, LoadHistory(c, account.account_id()));
   return AccountAsOf(std::move(account), history, today);
 }
 
@@ -847,7 +872,9 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::CreateAccount(const Muta
     st.Add(account.account_officer()).Add(account.contact_email()).Add(DayOf(account.start_date()));
     st.Add(DayOf(account.status_effective_date())).Add(account.status_reason()).Add(1).Add(m.now).Add(m.now);
     CAREOPS_RETURN_IF_ERROR(st.Update().status());
-    CAREOPS_RETURN_IF_ERROR(AppendStatusHistory(c, account, m.now));
+    CAREOPS_RETURN_IF_ERROR(AppendStatusHistory(
+        c, account.account_id(), {DayOf(account.status_effective_date()), account.status(), account.status_reason()},
+        m.now));
     mysql::AppendAudit(c, Audit(m, "account.create", "account", account.account_id()));
     out = account;
     out.set_etag(mysql::EtagOf(1));
@@ -907,30 +934,123 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::TransitionAccount(const 
   CAREOPS_ASSIGN_OR_RETURN(mysql::ExpectedVersion expected, mysql::ExpectedVersion::FromEtag(t.etag));
   return Idempotent<v1::ClientAccount>(pool_, m, [&](mysql::Connection& c, v1::ClientAccount& out) {
     CAREOPS_ASSIGN_OR_RETURN(
-        auto done, (mysql::UpdateVersioned<v1::ClientAccount, v1::ClientAccount>(
+        auto done, (mysql::UpdateVersioned<v1::ClientAccount, AccountTransitionDecision>(
                        c, kAccounts, t.account_id, expected, ReadAccount,
-                       [&](const v1::ClientAccount& current) {
-                         return DecideAccountTransition(current, t.action, t.effective_date, t.reason);
+                       [&](const v1::ClientAccount& current) -> absl::StatusOr<AccountTransitionDecision> {
+                         CAREOPS_ASSIGN_OR_RETURN(const std::vector<StatusChange> history,
+                                                  LoadHistory(c, t.account_id));
+                         return DecideAccountTransition(current, history, t.action, t.effective_date, t.reason,
+                                                        t.today);
                        },
-                       [&](Statement& st, const v1::ClientAccount& next) { AddAccountSet(st, next, m.now); })));
-    const v1::ClientAccount& account = done.decision;
-    CAREOPS_RETURN_IF_ERROR(AppendStatusHistory(c, account, m.now));
+                       [&](Statement& st, const AccountTransitionDecision& d) {
+                         AddAccountSet(st, d.account, m.now);
+                       })));
+    const AccountTransitionDecision& decision = done.decision;
+    CAREOPS_RETURN_IF_ERROR(AppendStatusHistory(c, t.account_id, decision.change, m.now));
     int64_t terminated = 0;
     if (t.action == AccountAction::kCancel) {
       Statement st(c, kTerminateAccountMembers);
       st.Add(t.effective_date).Add(m.now).Add(t.account_id).Add(t.effective_date);
       CAREOPS_ASSIGN_OR_RETURN(terminated, st.Update());
+      Statement cuts(c, kRecordAccountCuts);
+      cuts.Add(m.now).Add(t.account_id).Add(t.effective_date);
+      CAREOPS_RETURN_IF_ERROR(cuts.Update().status());
       Statement periods(c, kEndAccountCoverage);
       periods.Add(t.effective_date).Add(t.account_id).Add(t.effective_date);
       CAREOPS_RETURN_IF_ERROR(periods.Update().status());
     }
     mysql::AppendAudit(
         c, Audit(m, absl::StrCat("account.", Abs(ActionName(t.action))), "account", t.account_id, t.reason,
-                 absl::StrCat("{\"from\":", JsonString(EnumLabel(done.before.status())),
-                              ",\"to\":", JsonString(EnumLabel(account.status())),
+                 absl::StrCat("{\"from\":", JsonString(EnumLabel(decision.from)),
+                              ",\"to\":", JsonString(EnumLabel(decision.change.status)),
                               ",\"effective_date\":", JsonString(ToSqlDate(t.effective_date)),
                               ",\"members_terminated\":", terminated, "}")));
-    CAREOPS_ASSIGN_OR_RETURN(out, AccountOn(c, account, t.today));
+    CAREOPS_ASSIGN_OR_RETURN(out, AccountOn(c, decision.account, t.today));
+    out.set_etag(mysql::EtagOf(done.version));
+    *out.mutable_update_time() = ToProtoTimestamp(m.now);
+    return absl::OkStatus();
+  });
+}
+
+namespace {
+
+// Gives the members of `account_id` back the coverage its cancellation from
+// `cancel_date` ended (coverage_cuts, UncutCoverage), under the account lock
+// the caller holds: each member is locked, decided and rewritten, then the
+// account's cuts are removed. The number of members whose coverage changed.
+absl::StatusOr<int64_t> RestoreCoverage(mysql::Connection& c, const MutationContext& m, const std::string& account_id,
+                                        absl::CivilDay cancel_date) {
+  std::map<std::string, std::map<absl::CivilDay, std::optional<absl::CivilDay>>> cuts;
+  {
+    Statement st(c, kSelectAccountCuts);
+    st.Add(account_id);
+    CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
+    while (rows.Next()) {
+      RowReader& r = rows.row();
+      std::string member_id = r.String();
+      const absl::CivilDay start = r.Date();
+      const std::optional<absl::CivilDay> previous_end = r.OptionalDate();
+      CAREOPS_RETURN_IF_ERROR(r.status());
+      cuts[std::move(member_id)][start] = previous_end;
+    }
+  }
+  int64_t restored = 0;
+  for (const auto& [member_id, periods] : cuts) {  // member id order: one lock order for every writer
+    CAREOPS_ASSIGN_OR_RETURN(mysql::LockedRow<v1::Member> locked,
+                             mysql::LockVersioned<v1::Member>(c, kMembers, member_id, ReadMember));
+    CAREOPS_ASSIGN_OR_RETURN(Coverage coverage, LoadCoverage(c, member_id));
+    Coverage uncut = UncutCoverage(coverage, cancel_date, periods);
+    bool same = uncut.size() == coverage.size();
+    for (int i = 0; same && i < uncut.size(); ++i) same = uncut[i].SerializeAsString() == coverage[i].SerializeAsString();
+    if (same) continue;
+    const v1::Member member = WithCoverage(std::move(locked.row), std::move(uncut));
+    CAREOPS_RETURN_IF_ERROR(mysql::WriteVersioned(c, kMembers, member_id, locked.version,
+                                                  [&](Statement& st) { AddMemberSet(st, member, m.now); })
+                                .status());
+    CAREOPS_RETURN_IF_ERROR(ReplaceCoverage(c, member, m.now));
+    ++restored;
+  }
+  Statement st(c, kDeleteAccountCuts);
+  st.Add(account_id);
+  CAREOPS_RETURN_IF_ERROR(st.Update().status());
+  return restored;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::WithdrawStatusChange(const MutationContext& m,
+                                                                             const StatusWithdrawal& w) {
+  CAREOPS_ASSIGN_OR_RETURN(mysql::ExpectedVersion expected, mysql::ExpectedVersion::FromEtag(w.etag));
+  return Idempotent<v1::ClientAccount>(pool_, m, [&](mysql::Connection& c, v1::ClientAccount& out) {
+    CAREOPS_ASSIGN_OR_RETURN(
+        auto done, (mysql::UpdateVersioned<v1::ClientAccount, WithdrawalDecision>(
+                       c, kAccounts, w.account_id, expected, ReadAccount,
+                       [&](const v1::ClientAccount& current) -> absl::StatusOr<WithdrawalDecision> {
+                         CAREOPS_ASSIGN_OR_RETURN(const std::vector<StatusChange> history,
+                                                  LoadHistory(c, w.account_id));
+                         return DecideWithdrawal(current, history, w.status, w.effective_date, w.today);
+                       },
+                       [&](Statement& st, const WithdrawalDecision& d) { AddAccountSet(st, d.account, m.now); })));
+    const WithdrawalDecision& decision = done.decision;
+    std::string withdrawn_json;
+    std::optional<absl::CivilDay> cancellation;
+    for (const StatusChange& change : decision.withdrawn) {
+      Statement st(c, kDeleteStatusChange);
+      st.Add(change.seq).Add(w.account_id);
+      CAREOPS_RETURN_IF_ERROR(st.Update().status());
+      if (change.status == v1::CLIENT_ACCOUNT_STATUS_CANCELLED) cancellation = change.effective_date;
+      absl::StrAppend(&withdrawn_json, withdrawn_json.empty() ? "" : ",", "{\"status\":",
+                      JsonString(EnumLabel(change.status)), ",\"effective_date\":",
+                      JsonString(ToSqlDate(change.effective_date)), ",\"reason\":", JsonString(change.reason), "}");
+    }
+    int64_t restored = 0;
+    if (cancellation) {
+      CAREOPS_ASSIGN_OR_RETURN(restored, RestoreCoverage(c, m, w.account_id, *cancellation));
+    }
+    mysql::AppendAudit(c, Audit(m, "account.withdraw", "account", w.account_id, w.reason,
+                                absl::StrCat("{\"withdrawn\":[", withdrawn_json,
+                                             "],\"members_restored\":", restored, "}")));
+    CAREOPS_ASSIGN_OR_RETURN(out, AccountOn(c, decision.account, w.today));
     out.set_etag(mysql::EtagOf(done.version));
     *out.mutable_update_time() = ToProtoTimestamp(m.now);
     return absl::OkStatus();

@@ -44,6 +44,7 @@ class MysqlMembershipStore final : public MembershipStore {
                                                   const std::function<absl::Status(v1::ClientAccount&)>& edit,
                                                   absl::CivilDay today) override;
   absl::StatusOr<v1::ClientAccount> TransitionAccount(const MutationContext& m, const AccountTransition& t) override;
+  absl::StatusOr<v1::ClientAccount> WithdrawStatusChange(const MutationContext& m, const StatusWithdrawal& w) override;
   absl::StatusOr<v1::AccountSummary> Summarize(const std::string& account_id, absl::CivilDay start,
                                                absl::CivilDay end, absl::CivilDay today) override;
 

@@ -1823,9 +1823,11 @@ TEST(MembershipScheduleTest, AFutureDatedSuspensionLeavesTheAccountActiveInLists
   v1::ListMembersResponse members;
   ASSERT_TRUE(m.stub().ListMembers(m.Ctx().get(), terminated, &members).ok());
   EXPECT_EQ(members.members_size(), 0);
-  // The next transition is judged from the scheduled one.
+  // A transition dated before the scheduled one is judged from the status on its
+  // own date: the account is not suspended on the 15th (a scheduled suspension is
+  // withdrawn, not reinstated).
   grpc::Status early = m.Reinstate(account.account_id(), D(2026, 6, 15));
-  EXPECT_EQ(early.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(early.error_code(), StatusCode::FAILED_PRECONDITION);
   m.service().Restart();
   m.WaitServing();
   std::string metrics = m.Metrics();
@@ -1872,6 +1874,130 @@ TEST(MembershipScheduleTest, AFutureDatedSuspensionLeavesTheAccountActiveInLists
   v1::AccountSummary out;
   ASSERT_TRUE(stub->GetAccountSummary(m.Ctx().get(), summary, &out).ok());
   EXPECT_EQ(out.account_status(), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+}
+
+// Withdraws the scheduled change to `status` from `day`; the call's status.
+grpc::Status Withdraw(Membership& m, const std::string& account_id, v1::ClientAccountStatus status,
+                      common::v1::Date day, v1::ClientAccount* out, const std::string& request_id = NewRequestId(),
+                      const std::string& token = "dev-account-officer") {
+  v1::WithdrawScheduledStatusChangeRequest req;
+  req.set_request_id(request_id);
+  req.set_account_id(account_id);
+  req.set_etag(m.AccountEtag(account_id));
+  req.set_status(status);
+  *req.mutable_effective_date() = day;
+  req.set_reason("the officer changed their mind");
+  return m.stub().WithdrawScheduledStatusChange(m.Ctx(token).get(), req, out);
+}
+
+TEST(MembershipScheduleTest, AnOfficerSuspendsTodayAndThenWithdrawsTheScheduledCancellation) {
+  Membership m("membership_withdraw", {kJune10});
+  v1::ClientAccount account = m.Account("Withdraw Co");
+  v1::Plan plan = m.Plan(account.account_id());
+  const std::string id = m.Enroll(account, plan, "WD-1").member_id();
+  ASSERT_TRUE(m.Cancel(account.account_id(), D(2026, 7, 1)).ok());
+  EXPECT_EQ(GetMember(m, id).termination_date().month(), 7);
+  EXPECT_EQ(Codes(m.Check(id, "OUTPATIENT", D(2026, 7, 2), 100)),
+            (std::vector{v1::MEMBER_NOT_ACTIVE, v1::ACCOUNT_CANCELLED}));
+
+  // Suspended from today while the cancellation waits for its day: both hold.
+  ASSERT_TRUE(m.Suspend(account.account_id(), D(2026, 6, 10)).ok());
+  v1::GetClientAccountRequest get;
+  get.set_account_id(account.account_id());
+  v1::ClientAccount read;
+  ASSERT_TRUE(m.stub().GetClientAccount(m.Ctx().get(), get, &read).ok());
+  EXPECT_EQ(read.status(), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+  ASSERT_EQ(read.scheduled_status_changes_size(), 1);
+  EXPECT_EQ(read.scheduled_status_changes(0).status(), v1::CLIENT_ACCOUNT_STATUS_CANCELLED);
+  EXPECT_EQ(Codes(m.Check(id, "OUTPATIENT", D(2026, 6, 12), 100)), std::vector{v1::ACCOUNT_SUSPENDED});
+
+  // Bad input names the field; a caller outside the rule is refused; nothing changes.
+  v1::ClientAccount out;
+  v1::WithdrawScheduledStatusChangeRequest bad;
+  bad.set_request_id(NewRequestId());
+  bad.set_account_id(account.account_id());
+  bad.set_etag(read.etag());
+  *bad.mutable_effective_date() = D(2026, 7, 1);
+  bad.set_reason("x");
+  grpc::Status s = m.stub().WithdrawScheduledStatusChange(m.Ctx().get(), bad, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "status: must be the scheduled change's status: ACTIVE, SUSPENDED or CANCELLED");
+  bad.set_status(v1::CLIENT_ACCOUNT_STATUS_CANCELLED);
+  bad.set_etag(account.etag());  // read before the cancellation
+  EXPECT_EQ(m.stub().WithdrawScheduledStatusChange(m.Ctx().get(), bad, &out).error_code(), StatusCode::ABORTED);
+  EXPECT_EQ(Withdraw(m, account.account_id(), v1::CLIENT_ACCOUNT_STATUS_CANCELLED, D(2026, 7, 1), &out,
+                     NewRequestId(), "dev-specialist")
+                .error_code(),
+            StatusCode::PERMISSION_DENIED);
+  s = Withdraw(m, account.account_id(), v1::CLIENT_ACCOUNT_STATUS_CANCELLED, D(2026, 7, 2), &out);
+  EXPECT_EQ(s.error_code(), StatusCode::NOT_FOUND);
+  EXPECT_EQ(s.error_message(), "effective_date: no change to cancelled is scheduled from 2026-07-02");
+  s = Withdraw(m, account.account_id(), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED, D(2026, 6, 10), &out);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s.error_message(),
+            "effective_date: the change to suspended from 2026-06-10 is in force already; make a new transition "
+            "instead");
+
+  // The cancellation is withdrawn: the suspension stays, the member's coverage is back.
+  v1::WithdrawScheduledStatusChangeRequest withdraw;
+  withdraw.set_request_id(NewRequestId());
+  withdraw.set_account_id(account.account_id());
+  withdraw.set_etag(read.etag());
+  withdraw.set_status(v1::CLIENT_ACCOUNT_STATUS_CANCELLED);
+  *withdraw.mutable_effective_date() = D(2026, 7, 1);
+  withdraw.set_reason("the officer changed their mind");
+  ASSERT_TRUE(m.stub().WithdrawScheduledStatusChange(m.Ctx().get(), withdraw, &out).ok());
+  EXPECT_EQ(out.status(), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
+  EXPECT_EQ(out.status_effective_date().day(), 10);
+  EXPECT_EQ(out.scheduled_status_changes_size(), 0);
+  ASSERT_TRUE(m.stub().GetClientAccount(m.Ctx().get(), get, &read).ok());
+  EXPECT_EQ(read.etag(), out.etag());
+  EXPECT_EQ(read.scheduled_status_changes_size(), 0);
+  // The same request again is the first answer; the same id with another request is refused.
+  v1::ClientAccount again;
+  ASSERT_TRUE(m.stub().WithdrawScheduledStatusChange(m.Ctx().get(), withdraw, &again).ok());
+  EXPECT_EQ(again.etag(), out.etag());
+  withdraw.set_reason("another reason");
+  EXPECT_EQ(m.stub().WithdrawScheduledStatusChange(m.Ctx().get(), withdraw, &again).error_code(),
+            StatusCode::ALREADY_EXISTS);
+  v1::Member member = GetMember(m, id);
+  EXPECT_EQ(member.status(), v1::MEMBER_STATUS_ACTIVE);
+  EXPECT_FALSE(member.has_termination_date());
+  ASSERT_EQ(member.coverage_size(), 1);
+  EXPECT_FALSE(member.coverage(0).has_end_date());
+  EXPECT_EQ(Codes(m.Check(id, "OUTPATIENT", D(2026, 7, 2), 100)), std::vector{v1::ACCOUNT_SUSPENDED});
+  // Reinstated later, the member is covered again after the old cancellation date.
+  ASSERT_TRUE(m.Reinstate(account.account_id(), D(2026, 6, 20)).ok());
+  EXPECT_TRUE(m.Check(id, "OUTPATIENT", D(2026, 7, 2), 100).eligible());
+  EXPECT_EQ(m.Audit(account.account_id()),
+            (std::vector<std::string>{"account.create by eva.tan: ",
+                                      "account.cancel by svc-collections: notice of cancellation lapsed",
+                                      "account.suspend by svc-collections: past due",
+                                      "account.withdraw by eva.tan: the officer changed their mind",
+                                      "account.reinstate by svc-collections: brought current"}));
+}
+
+TEST(MembershipScheduleTest, ATransitionAScheduledChangeCouldNoLongerFollowIsRefusedUntilThatIsWithdrawn) {
+  Membership m("membership_withdraw_first", {kJune10});
+  v1::ClientAccount account = m.Account("Withdraw First Co");
+  ASSERT_TRUE(m.Suspend(account.account_id(), D(2026, 6, 20)).ok());
+  ASSERT_TRUE(m.Reinstate(account.account_id(), D(2026, 6, 30)).ok());
+  grpc::Status s = m.Cancel(account.account_id(), D(2026, 6, 15));
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s.error_message(),
+            "effective_date: the change to suspended scheduled from 2026-06-20 cannot follow an account that is "
+            "cancelled from 2026-06-15; withdraw it first (WithdrawScheduledStatusChange)");
+  // Withdrawing the suspension takes the reinstatement judged from it too.
+  v1::ClientAccount out;
+  ASSERT_TRUE(Withdraw(m, account.account_id(), v1::CLIENT_ACCOUNT_STATUS_SUSPENDED, D(2026, 6, 20), &out).ok());
+  EXPECT_EQ(out.status(), v1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+  EXPECT_EQ(out.scheduled_status_changes_size(), 0);
+  ASSERT_TRUE(m.Cancel(account.account_id(), D(2026, 6, 15)).ok());
+  v1::GetClientAccountRequest get;
+  get.set_account_id(account.account_id());
+  ASSERT_TRUE(m.stub().GetClientAccount(m.Ctx().get(), get, &out).ok());
+  ASSERT_EQ(out.scheduled_status_changes_size(), 1);
+  EXPECT_EQ(out.scheduled_status_changes(0).status(), v1::CLIENT_ACCOUNT_STATUS_CANCELLED);
 }
 
 // ---------------------------------------------------------------- V005: coverage periods of older members
