@@ -285,10 +285,19 @@ std::optional<absl::CivilDay> CancellationDate(const v1::ClientAccount& stored) 
   return DayOf(stored.status_effective_date());
 }
 
-absl::Status RequireOpenAccount(const v1::ClientAccount& account, std::string_view field) {
-  if (account.status() != v1::CLIENT_ACCOUNT_STATUS_CANCELLED) return absl::OkStatus();
+absl::Status RequireOpenAccount(const v1::ClientAccount& account, absl::CivilDay today, std::string_view field) {
+  const std::optional<absl::CivilDay> cancelled = CancellationDate(account);
+  if (!cancelled || *cancelled > today) return absl::OkStatus();
   return absl::FailedPreconditionError(
       absl::StrCat(Abs(field), ": client account ", Quote(account.account_id()), " is cancelled"));
+}
+
+absl::Status RequireBeforeCancellation(const v1::ClientAccount& account, absl::CivilDay day, std::string_view field) {
+  const std::optional<absl::CivilDay> cancelled = CancellationDate(account);
+  if (!cancelled || day < *cancelled) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(Abs(field), ": client account ", Quote(account.account_id()),
+                                                    " is cancelled from ", ToSqlDate(*cancelled),
+                                                    "; nothing can take effect on or after that day"));
 }
 
 Coverage CutCoverage(Coverage coverage, absl::CivilDay cancel_date, std::vector<CoverageCut>* cuts) {
@@ -328,10 +337,12 @@ Coverage UncutCoverage(Coverage coverage, absl::CivilDay cancel_date,
 }
 
 absl::Status DecideEnrolable(const v1::ClientAccount& account, std::optional<v1::PlanStatus> plan_status,
-                             const v1::Member& member, std::string_view prefix) {
-  CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, "account_id"));
+                             const v1::Member& member, absl::CivilDay today, std::string_view prefix) {
+  CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, today, "account_id"));
   CAREOPS_RETURN_IF_ERROR(ValidateNotBeforeStart(DayOf(member.effective_date()), DayOf(account.start_date()),
                                                  absl::StrCat(Abs(prefix), "effective_date")));
+  CAREOPS_RETURN_IF_ERROR(RequireBeforeCancellation(account, DayOf(member.effective_date()),
+                                                    absl::StrCat(Abs(prefix), "effective_date")));
   if (!plan_status.has_value()) {
     return absl::FailedPreconditionError(absl::StrCat(Abs(prefix), "plan_id: ", Quote(member.plan_id()),
                                                       " is not a plan of account ", Quote(account.account_id())));
@@ -524,10 +535,14 @@ absl::Status ValidateMovementDates(const v1::Movement& mv, const v1::Member& mem
 }
 
 absl::StatusOr<v1::Member> ApplyMovementToMember(const v1::Movement& mv, const v1::ClientAccount& account,
-                                                 v1::Member member, std::optional<v1::PlanStatus> new_plan_status) {
-  if (account.status() == v1::CLIENT_ACCOUNT_STATUS_CANCELLED) {
+                                                 v1::Member member, std::optional<v1::PlanStatus> new_plan_status,
+                                                 absl::CivilDay today) {
+  if (!RequireOpenAccount(account, today, "account_id").ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("account_id: client account ", Quote(account.account_id()), " is cancelled; reject the movement"));
+  }
+  if (absl::Status s = RequireBeforeCancellation(account, DayOf(mv.effective_date()), "effective_date"); !s.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(s.message(), "; reject the movement"));
   }
   // Checked at request time too; the member may have changed since. A movement
   // already recorded is a state to fix (reject it), not bad input of this call.

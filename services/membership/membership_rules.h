@@ -198,18 +198,28 @@ bool Overdue(v1::MovementStatus status, absl::Time due, absl::Time as_of);
 
 // ---------------------------------------------------------------- decisions on locked rows
 
-// FAILED_PRECONDITION naming `field` when the account is cancelled: nothing new
-// (plans, members, movements) may be added to it.
-absl::Status RequireOpenAccount(const v1::ClientAccount& account, std::string_view field);
+// FAILED_PRECONDITION naming `field` when the stored account is cancelled on
+// or before `today`: nothing new (plans, members, movements) may be added to
+// it. A cancellation scheduled after today blocks nothing yet: until its day
+// the account takes enrolments, plans and movements (whose coverage the
+// cancellation ends on its date, CutCoverage).
+absl::Status RequireOpenAccount(const v1::ClientAccount& account, absl::CivilDay today, std::string_view field);
+
+// FAILED_PRECONDITION naming `field` when `day` is on or after the stored
+// account's cancellation date (scheduled or in force): nothing can start or
+// change on a day the account no longer covers.
+absl::Status RequireBeforeCancellation(const v1::ClientAccount& account, absl::CivilDay day, std::string_view field);
 
 // Whether `member` may be enrolled in `account` (locked by the store, so its
-// status cannot change before the insert commits): the account is open, the
-// coverage starts on or after the account's start, and the plan is an ACTIVE plan
-// of the account. `plan_status` is the status of member.plan_id() when it is a
-// plan of the account, nullopt when it is not. Field names are prefixed with
-// `prefix` ("rows[3]." in a census). FAILED_PRECONDITION or INVALID_ARGUMENT.
+// status cannot change before the insert commits) on `today`: the account is
+// not cancelled by today (RequireOpenAccount) and the coverage starts before
+// a scheduled cancellation (RequireBeforeCancellation), on or after the
+// account's start, and the plan is an ACTIVE plan of the account.
+// `plan_status` is the status of member.plan_id() when it is a plan of the
+// account, nullopt when it is not. Field names are prefixed with `prefix`
+// ("rows[3]." in a census). FAILED_PRECONDITION or INVALID_ARGUMENT.
 absl::Status DecideEnrolable(const v1::ClientAccount& account, std::optional<v1::PlanStatus> plan_status,
-                             const v1::Member& member, std::string_view prefix);
+                             const v1::Member& member, absl::CivilDay today, std::string_view prefix);
 
 // What a cancellation from `cancel_date` did to one coverage period: the
 // period that starts on `period_start` ran until `previous_end` (nullopt:
@@ -297,7 +307,10 @@ v1::Member MemberFromEnrollment(const v1::Movement& movement, const std::string&
 
 // What applying a movement other than ENROLLMENT does to `member` and its
 // coverage (the result's coverage is the member's whole new history; see
-// WithCoverage for the columns). The account must not be cancelled.
+// WithCoverage for the columns). The account must not be cancelled on or
+// before `today`, and the movement must be dated before a scheduled
+// cancellation (RequireOpenAccount, RequireBeforeCancellation); the store
+// then ends the result's coverage on that cancellation's date (CutCoverage).
 // TERMINATION ends the latest period on the effective date (not before it
 // starts, not a member already terminated by then); REINSTATEMENT needs a
 // TERMINATED member and starts a new period on its date on the last plan (on
@@ -308,7 +321,8 @@ v1::Member MemberFromEnrollment(const v1::Movement& movement, const std::string&
 // period's first day the plan is replaced); DETAIL_CHANGE replaces the person.
 // FAILED_PRECONDITION naming the field for every refusal.
 absl::StatusOr<v1::Member> ApplyMovementToMember(const v1::Movement& movement, const v1::ClientAccount& account,
-                                                 v1::Member member, std::optional<v1::PlanStatus> new_plan_status);
+                                                 v1::Member member, std::optional<v1::PlanStatus> new_plan_status,
+                                                 absl::CivilDay today);
 
 // Whether `movement`'s effective date can apply to `member` as it is now,
 // checked when the movement is requested (so an impossible one is refused then,

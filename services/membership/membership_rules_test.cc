@@ -327,6 +327,9 @@ TEST(ValidationTest, NamesCountCharactersAndMustBeVisible) {
 
 namespace decisions {
 
+// "Today" for the decisions judged as of a day: after every date these tests use.
+const CivilDay kToday(2026, 12, 2);
+
 CivilDay DayOf(const common::v1::Date& d) { return CivilDay(d.year(), d.month(), d.day()); }
 
 v1::ClientAccount OpenAccount() {
@@ -362,25 +365,54 @@ v1::Movement MovementOf(v1::MovementType type, CivilDay effective) {
 
 TEST(EnrolabilityTest, OpenAccountStartedActivePlan) {
   const v1::ClientAccount account = OpenAccount();
-  EXPECT_TRUE(DecideEnrolable(account, v1::PLAN_STATUS_ACTIVE, CoveredFrom(CivilDay(2026, 1, 1)), "").ok());
-  absl::Status early = DecideEnrolable(account, v1::PLAN_STATUS_ACTIVE, CoveredFrom(CivilDay(2025, 12, 31)), "rows[2].");
+  EXPECT_TRUE(DecideEnrolable(account, v1::PLAN_STATUS_ACTIVE, CoveredFrom(CivilDay(2026, 1, 1)), kToday, "").ok());
+  absl::Status early = DecideEnrolable(account, v1::PLAN_STATUS_ACTIVE, CoveredFrom(CivilDay(2025, 12, 31)), kToday, "rows[2].");
   EXPECT_EQ(early.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(early.message(), "rows[2].effective_date: must not be before the account's start date 2026-01-01");
-  absl::Status foreign = DecideEnrolable(account, std::nullopt, CoveredFrom(CivilDay(2026, 2, 1)), "");
+  absl::Status foreign = DecideEnrolable(account, std::nullopt, CoveredFrom(CivilDay(2026, 2, 1)), kToday, "");
   EXPECT_EQ(foreign.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(foreign.message(), "plan_id: 'PLAN-1' is not a plan of account 'ACC'");
-  absl::Status old = DecideEnrolable(account, v1::PLAN_STATUS_SUPERSEDED, CoveredFrom(CivilDay(2026, 2, 1)), "");
+  absl::Status old = DecideEnrolable(account, v1::PLAN_STATUS_SUPERSEDED, CoveredFrom(CivilDay(2026, 2, 1)), kToday, "");
   EXPECT_EQ(old.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(old.message().find("superseded"), std::string_view::npos);
   v1::ClientAccount cancelled = account;
   cancelled.set_status(v1::CLIENT_ACCOUNT_STATUS_CANCELLED);
-  absl::Status closed = DecideEnrolable(cancelled, v1::PLAN_STATUS_ACTIVE, CoveredFrom(CivilDay(2026, 2, 1)), "");
+  absl::Status closed = DecideEnrolable(cancelled, v1::PLAN_STATUS_ACTIVE, CoveredFrom(CivilDay(2026, 2, 1)), kToday, "");
   EXPECT_EQ(closed.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(closed.message(), "account_id: client account 'ACC' is cancelled");
   // A suspended account still takes enrolments (coverage is judged per service date).
   v1::ClientAccount suspended = account;
   suspended.set_status(v1::CLIENT_ACCOUNT_STATUS_SUSPENDED);
-  EXPECT_TRUE(DecideEnrolable(suspended, v1::PLAN_STATUS_ACTIVE, CoveredFrom(CivilDay(2026, 2, 1)), "").ok());
+  EXPECT_TRUE(DecideEnrolable(suspended, v1::PLAN_STATUS_ACTIVE, CoveredFrom(CivilDay(2026, 2, 1)), kToday, "").ok());
+}
+
+TEST(EnrolabilityTest, AScheduledCancellationBlocksOnlyFromItsDay) {
+  v1::ClientAccount cancelling = OpenAccount();
+  cancelling.set_status(v1::CLIENT_ACCOUNT_STATUS_CANCELLED);
+  *cancelling.mutable_status_effective_date() = ToProto(CivilDay(2026, 7, 1));
+  const CivilDay june10(2026, 6, 10);
+  EXPECT_TRUE(DecideEnrolable(cancelling, v1::PLAN_STATUS_ACTIVE, CoveredFrom(CivilDay(2026, 6, 15)), june10, "").ok());
+  absl::Status on_the_day =
+      DecideEnrolable(cancelling, v1::PLAN_STATUS_ACTIVE, CoveredFrom(CivilDay(2026, 7, 1)), june10, "rows[1].");
+  EXPECT_EQ(on_the_day.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(on_the_day.message(),
+            "rows[1].effective_date: client account 'ACC' is cancelled from 2026-07-01; nothing can take effect on or "
+            "after that day");
+  absl::Status from_then =
+      DecideEnrolable(cancelling, v1::PLAN_STATUS_ACTIVE, CoveredFrom(CivilDay(2026, 6, 15)), CivilDay(2026, 7, 1), "");
+  EXPECT_EQ(from_then.message(), "account_id: client account 'ACC' is cancelled");
+  EXPECT_TRUE(RequireOpenAccount(cancelling, CivilDay(2026, 6, 30), "plan.account_id").ok());
+  EXPECT_FALSE(RequireOpenAccount(cancelling, CivilDay(2026, 7, 1), "plan.account_id").ok());
+  // A movement dated before the day applies; one dated on it is refused.
+  v1::Movement change = MovementOf(v1::MOVEMENT_TYPE_DETAIL_CHANGE, CivilDay(2026, 6, 30));
+  change.mutable_person()->set_given_name("Renamed");
+  EXPECT_TRUE(ApplyMovementToMember(change, cancelling, CoveredFrom(CivilDay(2026, 2, 1)), std::nullopt, june10).ok());
+  *change.mutable_effective_date() = ToProto(CivilDay(2026, 7, 1));
+  auto late = ApplyMovementToMember(change, cancelling, CoveredFrom(CivilDay(2026, 2, 1)), std::nullopt, june10);
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(late.status().message(),
+            "effective_date: client account 'ACC' is cancelled from 2026-07-01; nothing can take effect on or after "
+            "that day; reject the movement");
 }
 
 TEST(PlanRevisionTest, ANewVersionSupersedesTheActiveOne) {
@@ -602,16 +634,16 @@ TEST(MovementApplicationTest, TerminationEndsCoverageOnItsDateAndNeverBeforeItSt
   const v1::ClientAccount account = OpenAccount();
   const v1::Member member = CoveredFrom(CivilDay(2026, 2, 1));
   auto ended = ApplyMovementToMember(MovementOf(v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 7, 1)), account, member,
-                                     std::nullopt);
+                                     std::nullopt, kToday);
   ASSERT_TRUE(ended.ok()) << ended.status();
   EXPECT_EQ(ended->status(), v1::MEMBER_STATUS_TERMINATED);
   EXPECT_EQ(ended->termination_date().month(), 7);
   auto again = ApplyMovementToMember(MovementOf(v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 8, 1)), account, *ended,
-                                     std::nullopt);
+                                     std::nullopt, kToday);
   EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(again.status().message(), "member_id: member 'MEM' is already terminated as of 2026-07-01");
   auto before = ApplyMovementToMember(MovementOf(v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 1, 15)), account,
-                                      member, std::nullopt);
+                                      member, std::nullopt, kToday);
   EXPECT_EQ(before.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(before.status().message(),
             "effective_date: must not be before the member's coverage starts (2026-02-01)");
@@ -621,12 +653,12 @@ TEST(MovementApplicationTest, ReinstatementNeedsATerminatedMember) {
   const v1::ClientAccount account = OpenAccount();
   v1::Member member = CoveredFrom(CivilDay(2026, 2, 1));
   auto refused = ApplyMovementToMember(MovementOf(v1::MOVEMENT_TYPE_REINSTATEMENT, CivilDay(2026, 3, 1)), account,
-                                       member, std::nullopt);
+                                       member, std::nullopt, kToday);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   member.set_status(v1::MEMBER_STATUS_TERMINATED);
   *member.mutable_termination_date() = ToProto(CivilDay(2026, 3, 1));
   auto back = ApplyMovementToMember(MovementOf(v1::MOVEMENT_TYPE_REINSTATEMENT, CivilDay(2026, 3, 1)), account,
-                                    member, std::nullopt);
+                                    member, std::nullopt, kToday);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->status(), v1::MEMBER_STATUS_ACTIVE);
   EXPECT_FALSE(back->has_termination_date());
@@ -660,10 +692,10 @@ TEST(MovementApplicationTest, PlanChangeNeedsAnActivePlanOfTheAccount) {
   v1::Movement mv = MovementOf(v1::MOVEMENT_TYPE_PLAN_CHANGE, CivilDay(2026, 3, 1));
   mv.set_new_plan_id("PLAN-2");
   const v1::Member member = CoveredFrom(CivilDay(2026, 2, 1));
-  EXPECT_EQ(ApplyMovementToMember(mv, account, member, v1::PLAN_STATUS_ACTIVE)->plan_id(), "PLAN-2");
-  auto foreign = ApplyMovementToMember(mv, account, member, std::nullopt);
+  EXPECT_EQ(ApplyMovementToMember(mv, account, member, v1::PLAN_STATUS_ACTIVE, kToday)->plan_id(), "PLAN-2");
+  auto foreign = ApplyMovementToMember(mv, account, member, std::nullopt, kToday);
   EXPECT_EQ(foreign.status().message(), "new_plan_id: 'PLAN-2' is not a plan of the account");
-  auto old = ApplyMovementToMember(mv, account, member, v1::PLAN_STATUS_SUPERSEDED);
+  auto old = ApplyMovementToMember(mv, account, member, v1::PLAN_STATUS_SUPERSEDED, kToday);
   EXPECT_EQ(old.status().message(), "new_plan_id: plan 'PLAN-2' is superseded");
 }
 
@@ -672,9 +704,9 @@ TEST(MovementApplicationTest, DetailChangeReplacesThePersonAndACancelledAccountT
   v1::Movement mv = MovementOf(v1::MOVEMENT_TYPE_DETAIL_CHANGE, CivilDay(2026, 3, 1));
   mv.mutable_person()->set_given_name("Renamed");
   const v1::Member member = CoveredFrom(CivilDay(2026, 2, 1));
-  EXPECT_EQ(ApplyMovementToMember(mv, account, member, std::nullopt)->person().given_name(), "Renamed");
+  EXPECT_EQ(ApplyMovementToMember(mv, account, member, std::nullopt, kToday)->person().given_name(), "Renamed");
   account.set_status(v1::CLIENT_ACCOUNT_STATUS_CANCELLED);
-  auto closed = ApplyMovementToMember(mv, account, member, std::nullopt);
+  auto closed = ApplyMovementToMember(mv, account, member, std::nullopt, kToday);
   EXPECT_EQ(closed.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(closed.status().message(), "account_id: client account 'ACC' is cancelled; reject the movement");
   EXPECT_EQ(MemberActionOf(v1::MOVEMENT_TYPE_DETAIL_CHANGE), "member.change_details");
@@ -762,7 +794,7 @@ v1::Member Apply(const v1::Member& member, v1::MovementType type, CivilDay day, 
   mv.set_new_plan_id(new_plan);
   auto out = ApplyMovementToMember(mv, OpenAccount(), member,
                                    type == v1::MOVEMENT_TYPE_PLAN_CHANGE ? std::optional(v1::PLAN_STATUS_ACTIVE)
-                                                                         : std::nullopt);
+                                                                         : std::nullopt, kToday);
   EXPECT_TRUE(out.ok()) << out.status();
   return out.ok() ? *out : member;
 }

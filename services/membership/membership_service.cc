@@ -253,7 +253,7 @@ grpc::Status MembershipServiceImpl::CreatePlan(grpc::ServerContextBase* ctx, con
     plan.set_status(v1::PLAN_STATUS_ACTIVE);
     plan.clear_etag();
     plan.clear_create_time();
-    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.CreatePlan(m, plan));
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.CreatePlan(m, plan, options_.calendar.DayOf(m.now)));
     return absl::OkStatus();
   });
 }
@@ -290,7 +290,7 @@ grpc::Status MembershipServiceImpl::RevisePlan(grpc::ServerContextBase* ctx, con
     next.set_name(req->name());
     *next.mutable_benefits() = req->benefits();
     CAREOPS_ASSIGN_OR_RETURN(
-        *resp, store_.RevisePlan(m, req->plan_id(), req->etag(), next));
+        *resp, store_.RevisePlan(m, req->plan_id(), req->etag(), next, options_.calendar.DayOf(m.now)));
     return absl::OkStatus();
   });
 }
@@ -311,7 +311,7 @@ grpc::Status MembershipServiceImpl::EnrollMember(grpc::ServerContextBase* ctx, c
     member.set_status(v1::MEMBER_STATUS_ACTIVE);
     *member.mutable_person() = req->person();
     *member.mutable_effective_date() = req->effective_date();
-    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.EnrollMember(m, member));
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.EnrollMember(m, member, options_.calendar.DayOf(m.now)));
     *resp = MemberAsOf(std::move(*resp), options_.calendar.DayOf(m.now));
     return absl::OkStatus();
   });
@@ -364,8 +364,8 @@ grpc::Status MembershipServiceImpl::BatchEnrollMembers(grpc::ServerContextBase* 
                                          r.effective_date(), absl::StrCat("rows[", i, "]."), today);
       rows.push_back({r, ok.ok() ? std::string() : std::string(ok.message())});
     }
-    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.BatchEnroll(m,
-                                                       req->account_id(), rows, [this] { return ids_.Next(); }));
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.BatchEnroll(
+                                        m, req->account_id(), rows, [this] { return ids_.Next(); }, today));
     return absl::OkStatus();
   });
 }
@@ -418,7 +418,7 @@ grpc::Status MembershipServiceImpl::RequestMovement(grpc::ServerContextBase* ctx
     mv.set_requested_by(m.caller.user);
     *mv.mutable_request_time() = ToProtoTimestamp(now);
     *mv.mutable_due_time() = ToProtoTimestamp(options_.calendar.AddBusinessDays(now, TatBusinessDays(options_.movement_tat, req->type())));
-    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.CreateMovement(m, mv));
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.CreateMovement(m, mv, today));
     // A replayed request returns the first answer, with the first call's movement id.
     if (resp->movement_id() == mv.movement_id()) metrics_.MovementRequested(req->type());
     return absl::OkStatus();
@@ -440,8 +440,8 @@ grpc::Status MembershipServiceImpl::ApplyMovement(grpc::ServerContextBase* ctx, 
     CAREOPS_RETURN_IF_ERROR(RequireId(req->movement_id(), "movement_id", 64));
     CAREOPS_RETURN_IF_ERROR(ParseEtag(req->etag()).status());
     MovementDecision decision;
-    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.ApplyMovement(m,
-                                                         req->movement_id(), req->etag(), ids_.Next(), &decision));
+    CAREOPS_ASSIGN_OR_RETURN(*resp, store_.ApplyMovement(m, req->movement_id(), req->etag(), ids_.Next(),
+                                                         options_.calendar.DayOf(m.now), &decision));
     CountDecision(metrics_, decision, *resp);
     return absl::OkStatus();
   });

@@ -48,14 +48,14 @@ class FakeStore final : public MembershipStore {
   absl::StatusOr<v1::AccountSummary> Summarize(const std::string&, absl::CivilDay, absl::CivilDay, absl::CivilDay) override {
     return Unimplemented();
   }
-  absl::StatusOr<v1::Plan> CreatePlan(const MutationContext&, const v1::Plan&) override { return Unimplemented(); }
+  absl::StatusOr<v1::Plan> CreatePlan(const MutationContext&, const v1::Plan&, absl::CivilDay) override { return Unimplemented(); }
   absl::StatusOr<v1::Plan> GetPlan(const std::string&) override { return Unimplemented(); }
   absl::StatusOr<Page<v1::Plan>> ListPlans(const PlanFilter&, const PageRequest&) override { return Unimplemented(); }
   absl::StatusOr<v1::Plan> RevisePlan(const MutationContext&, const std::string&, const std::string&,
-                                      const v1::Plan&) override {
+                                      const v1::Plan&, absl::CivilDay) override {
     return Unimplemented();
   }
-  absl::StatusOr<v1::Member> EnrollMember(const MutationContext&, const v1::Member& m) override {
+  absl::StatusOr<v1::Member> EnrollMember(const MutationContext&, const v1::Member& m, absl::CivilDay) override {
     ++calls;
     return m;
   }
@@ -77,18 +77,19 @@ class FakeStore final : public MembershipStore {
   }
   absl::StatusOr<v1::BatchEnrollMembersResponse> BatchEnroll(const MutationContext&, const std::string&,
                                                              const std::vector<BatchRow>&,
-                                                             const std::function<std::string()>&) override {
+                                                             const std::function<std::string()>&,
+                                                             absl::CivilDay) override {
     ++calls;
     return v1::BatchEnrollMembersResponse();
   }
-  absl::StatusOr<v1::Movement> CreateMovement(const MutationContext&, const v1::Movement& m) override {
+  absl::StatusOr<v1::Movement> CreateMovement(const MutationContext&, const v1::Movement& m, absl::CivilDay) override {
     ++calls;
     last_movement = m;
     return m;
   }
   absl::StatusOr<v1::Movement> GetMovement(const std::string&, absl::Time) override { return Unimplemented(); }
   absl::StatusOr<v1::Movement> ApplyMovement(const MutationContext&, const std::string&, const std::string&,
-                                             const std::string&, MovementDecision*) override {
+                                             const std::string&, absl::CivilDay, MovementDecision*) override {
     return Unimplemented();
   }
   absl::StatusOr<v1::Movement> RejectMovement(const MutationContext&, const std::string&, const std::string&,

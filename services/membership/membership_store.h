@@ -150,38 +150,47 @@ class MembershipStore {
                                                        absl::CivilDay end, absl::CivilDay today) = 0;
 
   // ---- plans
-  virtual absl::StatusOr<v1::Plan> CreatePlan(const Mutation& m, const v1::Plan& plan) = 0;
+  // Plans and revisions: FAILED_PRECONDITION when the account is cancelled by `today`.
+  virtual absl::StatusOr<v1::Plan> CreatePlan(const Mutation& m, const v1::Plan& plan, absl::CivilDay today) = 0;
   virtual absl::StatusOr<v1::Plan> GetPlan(const std::string& plan_id) = 0;
   virtual absl::StatusOr<Page<v1::Plan>> ListPlans(const PlanFilter& filter, const PageRequest& page) = 0;
   // `next` is the new version, complete but for version/supersedes (set here).
   // FAILED_PRECONDITION when `plan_id` is already superseded.
   virtual absl::StatusOr<v1::Plan> RevisePlan(const Mutation& m, const std::string& plan_id,
-                                              const std::string& etag, const v1::Plan& next) = 0;
+                                              const std::string& etag, const v1::Plan& next,
+                                              absl::CivilDay today) = 0;
 
   // ---- members
-  // `member` is complete (id, status ACTIVE). FAILED_PRECONDITION when the plan is
-  // not an ACTIVE plan of the account or the account is cancelled; INVALID_ARGUMENT
-  // when the effective date is before the account's start; ALREADY_EXISTS when the
-  // external_ref is taken in the account.
-  virtual absl::StatusOr<v1::Member> EnrollMember(const Mutation& m, const v1::Member& member) = 0;
+  // `member` is complete (id, status ACTIVE). DecideEnrolable on `today`
+  // (FAILED_PRECONDITION or INVALID_ARGUMENT); ALREADY_EXISTS when the
+  // external_ref is taken in the account. Under a scheduled cancellation the
+  // coverage ends on its date (CutCoverage, recorded in coverage_cuts).
+  virtual absl::StatusOr<v1::Member> EnrollMember(const Mutation& m, const v1::Member& member,
+                                                  absl::CivilDay today) = 0;
   virtual absl::StatusOr<v1::Member> GetMember(const std::string& member_id) = 0;
   virtual absl::StatusOr<Page<v1::Member>> ListMembers(const MemberFilter& filter, const PageRequest& page) = 0;
   // One result per row; good rows are inserted together, in one transaction.
+  // Rows are judged as EnrollMember judges one member.
   virtual absl::StatusOr<v1::BatchEnrollMembersResponse> BatchEnroll(const Mutation& m,
                                                                      const std::string& account_id,
                                                                      const std::vector<BatchRow>& rows,
-                                                                     const std::function<std::string()>& new_id) = 0;
+                                                                     const std::function<std::string()>& new_id,
+                                                                     absl::CivilDay today) = 0;
 
   // ---- movements
   // `movement` is complete (id, PENDING, request and due times).
-  virtual absl::StatusOr<v1::Movement> CreateMovement(const Mutation& m, const v1::Movement& movement) = 0;
+  // FAILED_PRECONDITION when the account is cancelled by `today`, or the
+  // movement is dated on or after a scheduled cancellation.
+  virtual absl::StatusOr<v1::Movement> CreateMovement(const Mutation& m, const v1::Movement& movement,
+                                                      absl::CivilDay today) = 0;
   virtual absl::StatusOr<v1::Movement> GetMovement(const std::string& movement_id, absl::Time as_of) = 0;
   // Applies a PENDING movement (its change takes effect in the same transaction);
   // an APPLIED one is returned as is. `new_member_id` names the member an
-  // ENROLLMENT creates.
+  // ENROLLMENT creates. Judged on `today` as CreateMovement is; under a
+  // scheduled cancellation the member's coverage ends on its date.
   virtual absl::StatusOr<v1::Movement> ApplyMovement(const Mutation& m, const std::string& movement_id,
                                                      const std::string& etag, const std::string& new_member_id,
-                                                     MovementDecision* decision) = 0;
+                                                     absl::CivilDay today, MovementDecision* decision) = 0;
   virtual absl::StatusOr<v1::Movement> RejectMovement(const Mutation& m, const std::string& movement_id,
                                                       const std::string& etag, const std::string& reason,
                                                       MovementDecision* decision) = 0;

@@ -106,6 +106,13 @@ constexpr char kSelectAccountCuts[] =
     "SELECT member_id, effective_date, previous_end_date FROM coverage_cuts WHERE account_id = ?"
     " ORDER BY member_id, effective_date";
 constexpr char kDeleteAccountCuts[] = "DELETE FROM coverage_cuts WHERE account_id = ?";
+// What a scheduled cancellation ends of coverage given while it waits (an
+// enrolment, a reinstatement): CutCoverage's records. A period already
+// recorded keeps the end it had before the cancellation.
+constexpr char kInsertCutsHead[] =
+    "INSERT INTO coverage_cuts (member_id, effective_date, account_id, previous_end_date, recorded_at) VALUES ";
+constexpr char kInsertCutRow[] = "(?, ?, ?, ?, ?)";
+constexpr char kInsertCutsTail[] = " ON DUPLICATE KEY UPDATE member_id = member_id";
 
 // A member's status on a day (the one bound `?`, MemberAsOf): ACTIVE while
 // some coverage runs on it or later, TERMINATED once the last period has ended.
@@ -745,12 +752,50 @@ void AddMemberSet(Statement& st, const v1::Member& m, absl::Time now) {
   st.Add(p.sex()).Add(p.email()).Add(p.phone()).Add(TerminationOf(m)).Add(now);
 }
 
+// A member's coverage cut by a cancellation (CutCoverage), to record.
+struct MemberCut {
+  std::string member_id;
+  CoverageCut cut;
+};
+
+// `member` with its coverage ended on the stored account's cancellation date,
+// when one is scheduled (or in force); what it ended goes to `cuts`.
+v1::Member UnderCancellation(const v1::ClientAccount& account, v1::Member member, std::vector<MemberCut>* cuts) {
+  const std::optional<absl::CivilDay> cancelled = CancellationDate(account);
+  if (!cancelled) return member;
+  std::vector<CoverageCut> ended;
+  Coverage coverage = CutCoverage(CoverageOf(member), *cancelled, &ended);
+  for (CoverageCut& cut : ended) cuts->push_back({member.member_id(), cut});
+  return WithCoverage(std::move(member), std::move(coverage));
+}
+
+// Records `cuts` of members of `account_id` (coverage_cuts), in multi-row statements.
+absl::Status InsertCuts(mysql::Connection& c, const std::string& account_id, const std::vector<MemberCut>& cuts,
+                        absl::Time now) {
+  absl::Status status = absl::OkStatus();
+  mysql::ForEachChunk(cuts.size(), [&](size_t start, int n) {
+    if (!status.ok()) return;
+    const std::string sql = mysql::MultiRowSql(kInsertCutsHead, kInsertCutRow, n, kInsertCutsTail);
+    Statement st(c, sql.c_str());
+    for (int i = 0; i < n; ++i) {
+      const MemberCut& cut = cuts[start + i];
+      st.Add(cut.member_id).Add(cut.cut.period_start).Add(account_id).Add(cut.cut.previous_end).Add(now);
+    }
+    status = st.Update().status();
+  });
+  return status;
+}
+
 // Inserts `m` into `account`, which the caller holds locked (AccountLock::kShare),
-// after DecideEnrolable and the external_ref check.
-absl::Status InsertOneMember(mysql::Connection& c, const v1::ClientAccount& account, const v1::Member& m,
-                             absl::Time now) {
-  CAREOPS_ASSIGN_OR_RETURN(std::optional<v1::PlanStatus> plan, PlanStatusIn(c, m.plan_id(), account.account_id()));
-  CAREOPS_RETURN_IF_ERROR(DecideEnrolable(account, plan, m, ""));
+// after DecideEnrolable on `today` and the external_ref check; under a
+// scheduled cancellation its coverage ends on that day.
+absl::Status InsertOneMember(mysql::Connection& c, const v1::ClientAccount& account, const v1::Member& enrolled,
+                             absl::Time now, absl::CivilDay today) {
+  CAREOPS_ASSIGN_OR_RETURN(std::optional<v1::PlanStatus> plan,
+                           PlanStatusIn(c, enrolled.plan_id(), account.account_id()));
+  CAREOPS_RETURN_IF_ERROR(DecideEnrolable(account, plan, enrolled, today, ""));
+  std::vector<MemberCut> cuts;
+  const v1::Member m = UnderCancellation(account, enrolled, &cuts);
   {
     Statement st(c, kSelectMemberByRef);
     st.Add(m.account_id()).Add(m.external_ref());
@@ -767,7 +812,8 @@ absl::Status InsertOneMember(mysql::Connection& c, const v1::ClientAccount& acco
   Statement st(c, sql.c_str());
   AddMemberRow(st, m, now);
   CAREOPS_RETURN_IF_ERROR(st.Update().status());
-  return InsertCoverage(c, {&m}, now);
+  CAREOPS_RETURN_IF_ERROR(InsertCoverage(c, {&m}, now));
+  return InsertCuts(c, account.account_id(), cuts, now);
 }
 
 absl::StatusOr<EligibilityFacts> QueryFacts(mysql::Connection& c, const std::string& member_id,
@@ -1096,10 +1142,11 @@ absl::StatusOr<v1::AccountSummary> MysqlMembershipStore::Summarize(const std::st
 
 // ================================================================ plans
 
-absl::StatusOr<v1::Plan> MysqlMembershipStore::CreatePlan(const MutationContext& m, const v1::Plan& plan) {
+absl::StatusOr<v1::Plan> MysqlMembershipStore::CreatePlan(const MutationContext& m, const v1::Plan& plan,
+                                                          absl::CivilDay today) {
   return Idempotent<v1::Plan>(pool_, m, [&](mysql::Connection& c, v1::Plan& out) {
     CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, plan.account_id(), AccountLock::kShare));
-    CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, "plan.account_id"));
+    CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, today, "plan.account_id"));
     CAREOPS_RETURN_IF_ERROR(InsertPlan(c, plan, m.now));
     mysql::AppendAudit(c, Audit(m, "plan.create", "plan", plan.plan_id()));
     out = plan;
@@ -1141,7 +1188,8 @@ absl::StatusOr<Page<v1::Plan>> MysqlMembershipStore::ListPlans(const PlanFilter&
 }
 
 absl::StatusOr<v1::Plan> MysqlMembershipStore::RevisePlan(const MutationContext& m, const std::string& plan_id,
-                                                          const std::string& etag, const v1::Plan& next) {
+                                                          const std::string& etag, const v1::Plan& next,
+                                                          absl::CivilDay today) {
   CAREOPS_ASSIGN_OR_RETURN(mysql::ExpectedVersion expected, mysql::ExpectedVersion::FromEtag(etag));
   return Idempotent<v1::Plan>(pool_, m, [&](mysql::Connection& c, v1::Plan& out) {
     // The account before the plan (lock order), found through the plan's
@@ -1150,7 +1198,7 @@ absl::StatusOr<v1::Plan> MysqlMembershipStore::RevisePlan(const MutationContext&
                              SelectOne<v1::Plan>(c, kSelectPlan, plan_id, ReadPlan, "plan_id", "plan"));
     CAREOPS_ASSIGN_OR_RETURN(const v1::ClientAccount account,
                              LoadAccount(c, unlocked.account_id(), AccountLock::kShare));
-    CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, "plan_id"));
+    CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, today, "plan_id"));
     CAREOPS_ASSIGN_OR_RETURN(
         auto done, (mysql::UpdateVersioned<v1::Plan, v1::Plan>(
                        c, kPlans, plan_id, expected, ReadPlan,
@@ -1169,10 +1217,11 @@ absl::StatusOr<v1::Plan> MysqlMembershipStore::RevisePlan(const MutationContext&
 
 // ================================================================ members
 
-absl::StatusOr<v1::Member> MysqlMembershipStore::EnrollMember(const MutationContext& m, const v1::Member& member) {
+absl::StatusOr<v1::Member> MysqlMembershipStore::EnrollMember(const MutationContext& m, const v1::Member& member,
+                                                              absl::CivilDay today) {
   return Idempotent<v1::Member>(pool_, m, [&](mysql::Connection& c, v1::Member& out) {
     CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, member.account_id(), AccountLock::kShare));
-    CAREOPS_RETURN_IF_ERROR(InsertOneMember(c, account, member, m.now));
+    CAREOPS_RETURN_IF_ERROR(InsertOneMember(c, account, member, m.now, today));
     mysql::AppendAudit(c, Audit(m, "member.enroll", "member", member.member_id()));
     CAREOPS_ASSIGN_OR_RETURN(out, LoadMember(c, member.member_id()));
     return absl::OkStatus();
@@ -1206,12 +1255,12 @@ absl::StatusOr<Page<v1::Member>> MysqlMembershipStore::ListMembers(const MemberF
 
 absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll(
     const MutationContext& m, const std::string& account_id, const std::vector<BatchRow>& rows,
-    const std::function<std::string()>& new_id) {
+    const std::function<std::string()>& new_id, absl::CivilDay today) {
   return Idempotent<v1::BatchEnrollMembersResponse>(pool_, m, [&](mysql::Connection& c,
                                                                   v1::BatchEnrollMembersResponse& out) -> absl::Status {
     out.Clear();
     CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, account_id, AccountLock::kShare));
-    CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, "account_id"));
+    CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, today, "account_id"));
     std::unordered_map<std::string, v1::PlanStatus> plans;
     {
       Statement st(c, kSelectAccountPlans);
@@ -1252,6 +1301,7 @@ absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll
     CAREOPS_RETURN_IF_ERROR(chunks);
     // Decide every row, then insert the good ones in multi-row statements.
     std::vector<v1::Member> good;
+    std::vector<MemberCut> cuts;  // under a scheduled cancellation
     std::unordered_map<std::string, std::string> seen;  // external_ref -> member_id in this batch
     for (size_t i = 0; i < rows.size(); ++i) {
       v1::BatchEnrollResult* res = out.add_results();
@@ -1287,7 +1337,8 @@ absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll
       *member.mutable_effective_date() = r.row.effective_date();
       auto plan = plans.find(r.row.plan_id());
       absl::Status ok = DecideEnrolable(
-          account, plan == plans.end() ? std::nullopt : std::optional<v1::PlanStatus>(plan->second), member, prefix);
+          account, plan == plans.end() ? std::nullopt : std::optional<v1::PlanStatus>(plan->second), member, today,
+          prefix);
       if (!ok.ok()) {
         res->set_outcome(v1::BATCH_ROW_OUTCOME_INVALID);
         res->set_error(std::string(ok.message()));
@@ -1296,7 +1347,7 @@ absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll
       res->set_outcome(v1::BATCH_ROW_OUTCOME_CREATED);
       res->set_member_id(member.member_id());
       seen[member.external_ref()] = member.member_id();
-      good.push_back(std::move(member));
+      good.push_back(UnderCancellation(account, std::move(member), &cuts));
     }
     absl::Status inserts = absl::OkStatus();
     mysql::ForEachChunk(good.size(), [&](size_t start, int n) {
@@ -1310,6 +1361,7 @@ absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll
     std::vector<const v1::Member*> enrolled;
     for (const v1::Member& member : good) enrolled.push_back(&member);
     CAREOPS_RETURN_IF_ERROR(InsertCoverage(c, enrolled, m.now));
+    CAREOPS_RETURN_IF_ERROR(InsertCuts(c, account_id, cuts, m.now));
     int created = 0, duplicate = 0, invalid = 0;
     for (const auto& r : out.results()) {
       created += r.outcome() == v1::BATCH_ROW_OUTCOME_CREATED;
@@ -1329,12 +1381,14 @@ absl::StatusOr<v1::BatchEnrollMembersResponse> MysqlMembershipStore::BatchEnroll
 
 // ================================================================ movements
 
-absl::StatusOr<v1::Movement> MysqlMembershipStore::CreateMovement(const MutationContext& m, const v1::Movement& movement) {
+absl::StatusOr<v1::Movement> MysqlMembershipStore::CreateMovement(const MutationContext& m, const v1::Movement& movement,
+                                                                  absl::CivilDay today) {
   return Idempotent<v1::Movement>(pool_, m, [&](mysql::Connection& c, v1::Movement& out) {
     CAREOPS_ASSIGN_OR_RETURN(v1::ClientAccount account, LoadAccount(c, movement.account_id(), AccountLock::kShare));
-    CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, "account_id"));
+    CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, today, "account_id"));
     CAREOPS_RETURN_IF_ERROR(ValidateNotBeforeStart(DayOf(movement.effective_date()), DayOf(account.start_date()),
                                                    "effective_date"));
+    CAREOPS_RETURN_IF_ERROR(RequireBeforeCancellation(account, DayOf(movement.effective_date()), "effective_date"));
     if (movement.type() != v1::MOVEMENT_TYPE_ENROLLMENT) {
       CAREOPS_ASSIGN_OR_RETURN(v1::Member member, LoadMember(c, movement.member_id()));
       if (member.account_id() != movement.account_id()) {
@@ -1367,14 +1421,14 @@ absl::StatusOr<v1::Movement> MysqlMembershipStore::GetMovement(const std::string
 absl::StatusOr<v1::Movement> MysqlMembershipStore::ApplyMovement(const MutationContext& m, const std::string& movement_id,
                                                                  const std::string& etag,
                                                                  const std::string& new_member_id,
-                                                                 MovementDecision* decision) {
-  return DecideMovement(m, movement_id, etag, true, new_member_id, "", decision);
+                                                                 absl::CivilDay today, MovementDecision* decision) {
+  return DecideMovement(m, movement_id, etag, true, new_member_id, "", today, decision);
 }
 
 absl::StatusOr<v1::Movement> MysqlMembershipStore::RejectMovement(const MutationContext& m, const std::string& movement_id,
                                                                   const std::string& etag, const std::string& reason,
                                                                   MovementDecision* decision) {
-  return DecideMovement(m, movement_id, etag, false, "", reason, decision);
+  return DecideMovement(m, movement_id, etag, false, "", reason, absl::CivilDay(), decision);
 }
 
 namespace {
@@ -1383,11 +1437,11 @@ namespace {
 // holds the account (share: it is not changed, but must not be cancelled
 // meanwhile); the member is locked next, the rules decide, the store writes.
 absl::Status ApplyToMember(mysql::Connection& c, const MutationContext& m, const v1::ClientAccount& account,
-                           v1::Movement& mv, const std::string& new_member_id) {
+                           v1::Movement& mv, const std::string& new_member_id, absl::CivilDay today) {
   const std::string movement_json = absl::StrCat("{\"movement_id\":", JsonString(mv.movement_id()), "}");
   if (mv.type() == v1::MOVEMENT_TYPE_ENROLLMENT) {
-    CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, "account_id"));
-    absl::Status s = InsertOneMember(c, account, MemberFromEnrollment(mv, new_member_id), m.now);
+    CAREOPS_RETURN_IF_ERROR(RequireOpenAccount(account, today, "account_id"));
+    absl::Status s = InsertOneMember(c, account, MemberFromEnrollment(mv, new_member_id), m.now, today);
     if (absl::IsAlreadyExists(s)) return absl::FailedPreconditionError(s.message());
     CAREOPS_RETURN_IF_ERROR(s);
     mv.set_member_id(new_member_id);
@@ -1401,11 +1455,14 @@ absl::Status ApplyToMember(mysql::Connection& c, const MutationContext& m, const
   if (mv.type() == v1::MOVEMENT_TYPE_PLAN_CHANGE) {
     CAREOPS_ASSIGN_OR_RETURN(new_plan, PlanStatusIn(c, mv.new_plan_id(), mv.account_id()));
   }
-  CAREOPS_ASSIGN_OR_RETURN(v1::Member member, ApplyMovementToMember(mv, account, locked.row, new_plan));
+  CAREOPS_ASSIGN_OR_RETURN(v1::Member applied, ApplyMovementToMember(mv, account, locked.row, new_plan, today));
+  std::vector<MemberCut> cuts;  // a reinstatement's new period under a scheduled cancellation
+  const v1::Member member = UnderCancellation(account, std::move(applied), &cuts);
   CAREOPS_RETURN_IF_ERROR(mysql::WriteVersioned(c, kMembers, member.member_id(), locked.version,
                                                 [&](Statement& st) { AddMemberSet(st, member, m.now); })
                               .status());
   CAREOPS_RETURN_IF_ERROR(ReplaceCoverage(c, member, m.now));
+  CAREOPS_RETURN_IF_ERROR(InsertCuts(c, account.account_id(), cuts, m.now));
   mysql::AppendAudit(c, Audit(m, std::string(MemberActionOf(mv.type())), "member", member.member_id(), "",
                               movement_json));
   return absl::OkStatus();
@@ -1416,7 +1473,7 @@ absl::Status ApplyToMember(mysql::Connection& c, const MutationContext& m, const
 absl::StatusOr<v1::Movement> MysqlMembershipStore::DecideMovement(const MutationContext& m, const std::string& movement_id,
                                                                   const std::string& etag, bool apply,
                                                                   const std::string& new_member_id,
-                                                                  const std::string& reason,
+                                                                  const std::string& reason, absl::CivilDay today,
                                                                   MovementDecision* decision) {
   decision->decided_now = false;
   CAREOPS_ASSIGN_OR_RETURN(mysql::ExpectedVersion expected, mysql::ExpectedVersion::FromEtag(etag));
@@ -1441,7 +1498,7 @@ absl::StatusOr<v1::Movement> MysqlMembershipStore::DecideMovement(const Mutation
       return absl::OkStatus();
     }
     v1::Movement mv = locked.row;
-    if (apply) CAREOPS_RETURN_IF_ERROR(ApplyToMember(c, m, account, mv, new_member_id));
+    if (apply) CAREOPS_RETURN_IF_ERROR(ApplyToMember(c, m, account, mv, new_member_id, today));
     mv = DecidedMovement(std::move(mv), target, m.caller.user, reason, m.now);
     CAREOPS_ASSIGN_OR_RETURN(const int64_t version,
                              mysql::WriteVersioned(c, kMovements, movement_id, locked.version, [&](Statement& st) {

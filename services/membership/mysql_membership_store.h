@@ -48,24 +48,27 @@ class MysqlMembershipStore final : public MembershipStore {
   absl::StatusOr<v1::AccountSummary> Summarize(const std::string& account_id, absl::CivilDay start,
                                                absl::CivilDay end, absl::CivilDay today) override;
 
-  absl::StatusOr<v1::Plan> CreatePlan(const MutationContext& m, const v1::Plan& plan) override;
+  absl::StatusOr<v1::Plan> CreatePlan(const MutationContext& m, const v1::Plan& plan, absl::CivilDay today) override;
   absl::StatusOr<v1::Plan> GetPlan(const std::string& plan_id) override;
   absl::StatusOr<Page<v1::Plan>> ListPlans(const PlanFilter& filter, const PageRequest& page) override;
   absl::StatusOr<v1::Plan> RevisePlan(const MutationContext& m, const std::string& plan_id, const std::string& etag,
-                                      const v1::Plan& next) override;
+                                      const v1::Plan& next, absl::CivilDay today) override;
 
-  absl::StatusOr<v1::Member> EnrollMember(const MutationContext& m, const v1::Member& member) override;
+  absl::StatusOr<v1::Member> EnrollMember(const MutationContext& m, const v1::Member& member,
+                                          absl::CivilDay today) override;
   absl::StatusOr<v1::Member> GetMember(const std::string& member_id) override;
   absl::StatusOr<Page<v1::Member>> ListMembers(const MemberFilter& filter, const PageRequest& page) override;
   absl::StatusOr<v1::BatchEnrollMembersResponse> BatchEnroll(const MutationContext& m, const std::string& account_id,
                                                              const std::vector<BatchRow>& rows,
-                                                             const std::function<std::string()>& new_id) override;
+                                                             const std::function<std::string()>& new_id,
+                                                             absl::CivilDay today) override;
 
-  absl::StatusOr<v1::Movement> CreateMovement(const MutationContext& m, const v1::Movement& movement) override;
+  absl::StatusOr<v1::Movement> CreateMovement(const MutationContext& m, const v1::Movement& movement,
+                                              absl::CivilDay today) override;
   absl::StatusOr<v1::Movement> GetMovement(const std::string& movement_id, absl::Time as_of) override;
   absl::StatusOr<v1::Movement> ApplyMovement(const MutationContext& m, const std::string& movement_id,
                                              const std::string& etag, const std::string& new_member_id,
-                                             MovementDecision* decision) override;
+                                             absl::CivilDay today, MovementDecision* decision) override;
   absl::StatusOr<v1::Movement> RejectMovement(const MutationContext& m, const std::string& movement_id,
                                               const std::string& etag, const std::string& reason,
                                               MovementDecision* decision) override;
@@ -87,7 +90,8 @@ class MysqlMembershipStore final : public MembershipStore {
  private:
   absl::StatusOr<v1::Movement> DecideMovement(const MutationContext& m, const std::string& movement_id,
                                               const std::string& etag, bool apply, const std::string& new_member_id,
-                                              const std::string& reason, MovementDecision* decision);
+                                              const std::string& reason, absl::CivilDay today,
+                                              MovementDecision* decision);
 
   mysql::ConnectionPool& pool_;
 };

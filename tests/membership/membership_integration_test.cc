@@ -2000,6 +2000,103 @@ TEST(MembershipScheduleTest, ATransitionAScheduledChangeCouldNoLongerFollowIsRef
   EXPECT_EQ(out.scheduled_status_changes(0).status(), v1::CLIENT_ACCOUNT_STATUS_CANCELLED);
 }
 
+v1::EnrollMemberRequest Enrolment(const v1::ClientAccount& a, const v1::Plan& p, const std::string& ref,
+                                  common::v1::Date effective) {
+  v1::EnrollMemberRequest req;
+  req.set_request_id(NewRequestId());
+  req.set_account_id(a.account_id());
+  req.set_plan_id(p.plan_id());
+  req.set_external_ref(ref);
+  *req.mutable_person() = Person("Maria " + ref);
+  *req.mutable_effective_date() = effective;
+  return req;
+}
+
+TEST(MembershipScheduleTest, AScheduledCancellationBlocksEnrolmentsPlansAndMovementsOnlyFromItsDay) {
+  Membership m("membership_cancel_later", {kJune10});
+  v1::ClientAccount account = m.Account("Cancel Later Co");
+  v1::Plan plan = m.Plan(account.account_id());
+  const std::string staying = m.Enroll(account, plan, "CL-0").member_id();
+  ASSERT_TRUE(m.Cancel(account.account_id(), D(2026, 7, 1)).ok());
+
+  // Until July 1 the account takes enrolments; their coverage ends with the account.
+  v1::Member joined;
+  grpc::Status s = m.stub().EnrollMember(m.Ctx().get(), Enrolment(account, plan, "CL-1", D(2026, 6, 15)), &joined);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(joined.status(), v1::MEMBER_STATUS_ACTIVE);
+  EXPECT_EQ(joined.termination_date().month(), 7);
+  ASSERT_EQ(joined.coverage_size(), 1);
+  EXPECT_EQ(joined.coverage(0).end_date().day(), 1);
+  EXPECT_TRUE(m.Check(joined.member_id(), "OUTPATIENT", D(2026, 6, 30), 100).eligible());
+  EXPECT_EQ(Codes(m.Check(joined.member_id(), "OUTPATIENT", D(2026, 7, 1), 100)),
+            (std::vector{v1::MEMBER_NOT_ACTIVE, v1::ACCOUNT_CANCELLED}));
+  // Coverage cannot start on or after the cancellation.
+  v1::Member late;
+  s = m.stub().EnrollMember(m.Ctx().get(), Enrolment(account, plan, "CL-2", D(2026, 7, 1)), &late);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s.error_message(), "effective_date: client account '" + account.account_id() +
+                                   "' is cancelled from 2026-07-01; nothing can take effect on or after that day");
+  v1::BatchEnrollMembersRequest census;
+  census.set_request_id(NewRequestId());
+  census.set_account_id(account.account_id());
+  for (const auto& [ref, day] : {std::pair{"CL-3", D(2026, 6, 20)}, std::pair{"CL-4", D(2026, 7, 5)}}) {
+    v1::BatchEnrollRow* row = census.add_rows();
+    row->set_plan_id(plan.plan_id());
+    row->set_external_ref(ref);
+    *row->mutable_person() = Person(ref);
+    *row->mutable_effective_date() = day;
+  }
+  v1::BatchEnrollMembersResponse rows;
+  ASSERT_TRUE(m.stub().BatchEnrollMembers(m.Ctx().get(), census, &rows).ok());
+  ASSERT_EQ(rows.results_size(), 2);
+  EXPECT_EQ(rows.results(0).outcome(), v1::BATCH_ROW_OUTCOME_CREATED);
+  EXPECT_EQ(rows.results(1).outcome(), v1::BATCH_ROW_OUTCOME_INVALID);
+  EXPECT_EQ(rows.results(1).error(), "rows[1].effective_date: client account '" + account.account_id() +
+                                         "' is cancelled from 2026-07-01; nothing can take effect on or after that day");
+  const std::string from_census = rows.results(0).member_id();
+  EXPECT_EQ(GetMember(m, from_census).termination_date().month(), 7);
+  // Plans and movements dated before the day are accepted; after it, refused.
+  v1::Plan platinum = PlatinumPlan(m, account.account_id());
+  EXPECT_FALSE(platinum.plan_id().empty());
+  EXPECT_TRUE(Move(m, account.account_id(), v1::MOVEMENT_TYPE_PLAN_CHANGE, staying, D(2026, 6, 20), platinum.plan_id())
+                  .ok());
+  v1::Member changed = GetMember(m, staying);
+  ASSERT_EQ(changed.coverage_size(), 2);
+  EXPECT_EQ(changed.coverage(1).plan_id(), platinum.plan_id());
+  EXPECT_EQ(changed.coverage(1).end_date().month(), 7);
+  s = Move(m, account.account_id(), v1::MOVEMENT_TYPE_TERMINATION, joined.member_id(), D(2026, 7, 2));
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s.error_message(), "effective_date: client account '" + account.account_id() +
+                                   "' is cancelled from 2026-07-01; nothing can take effect on or after that day");
+
+  // From July 1 (another process, nothing run in between) the account takes nothing new.
+  testing::ServiceProcess later("membership", m.dsn(), {"--test_clock_start=2026-07-01T09:00:00Z"});
+  ASSERT_TRUE(testing::Eventually([&] { return testing::Health(later.address()) == "SERVING"; }))
+      << later.process().output();
+  auto stub = v1::MembershipService::NewStub(grpc::CreateChannel(later.address(), grpc::InsecureChannelCredentials()));
+  s = stub->EnrollMember(m.Ctx().get(), Enrolment(account, plan, "CL-5", D(2026, 6, 15)), &late);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s.error_message(), "account_id: client account '" + account.account_id() + "' is cancelled");
+  v1::CreatePlanRequest plan_req;
+  plan_req.set_request_id(NewRequestId());
+  *plan_req.mutable_plan() = plan;
+  plan_req.mutable_plan()->clear_plan_id();
+  v1::Plan refused;
+  EXPECT_EQ(stub->CreatePlan(m.Ctx().get(), plan_req, &refused).error_code(), StatusCode::FAILED_PRECONDITION);
+
+  // Withdrawn before its day, the cancellation gives back the coverage of the
+  // members enrolled while it waited, and of the plan change made meanwhile.
+  v1::ClientAccount out;
+  ASSERT_TRUE(Withdraw(m, account.account_id(), v1::CLIENT_ACCOUNT_STATUS_CANCELLED, D(2026, 7, 1), &out).ok());
+  for (const std::string& id : {joined.member_id(), from_census, staying}) {
+    v1::Member back = GetMember(m, id);
+    EXPECT_FALSE(back.has_termination_date()) << id;
+    EXPECT_FALSE(back.coverage().rbegin()->has_end_date()) << id;
+    EXPECT_TRUE(m.Check(id, "OUTPATIENT", D(2026, 7, 2), 100).eligible()) << id;
+  }
+  EXPECT_EQ(GetMember(m, staying).coverage(0).end_date().day(), 20);  // the plan change keeps its day
+}
+
 // ---------------------------------------------------------------- V005: coverage periods of older members
 
 TEST(MembershipMigrationTest, MembersMadeBeforeV005GetOnePeriodEach) {
