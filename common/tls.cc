@@ -34,14 +34,19 @@ BioPtr MemoryBio(const std::string& pem) {
   return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
 }
 
+using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
+
+// Every certificate of a PEM bundle, in order.
+std::vector<X509Ptr> Certificates(const std::string& pem) {
+  std::vector<X509Ptr> certs;
+  BioPtr bio = MemoryBio(pem);
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) certs.emplace_back(cert, &X509_free);
+  return certs;
+}
+
 // OpenSSL parses the PEM so that a wrong or empty file stops the start with a
 // message naming the flag, instead of failing every handshake later.
-bool HoldsCertificate(const std::string& pem) {
-  BioPtr bio = MemoryBio(pem);
-  std::unique_ptr<X509, decltype(&X509_free)> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr),
-                                                   &X509_free);
-  return cert != nullptr;
-}
+bool HoldsCertificate(const std::string& pem) { return !Certificates(pem).empty(); }
 
 bool HoldsPrivateKey(const std::string& pem) {
   BioPtr bio = MemoryBio(pem);
@@ -54,14 +59,7 @@ bool HoldsPrivateKey(const std::string& pem) {
 // (<8 hex>.r<n>) holds a PEM CRL signed by a certificate of the CA bundle:
 // without one, every handshake would fail (or, worse, pass unchecked) later.
 bool HoldsCrlOfCa(const std::string& dir, const std::string& ca_pem) {
-  std::vector<std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>> ca_keys;
-  BioPtr ca_bio = MemoryBio(ca_pem);
-  while (true) {
-    std::unique_ptr<X509, decltype(&X509_free)> cert(PEM_read_bio_X509(ca_bio.get(), nullptr, nullptr, nullptr),
-                                                     &X509_free);
-    if (cert == nullptr) break;
-    ca_keys.emplace_back(X509_get_pubkey(cert.get()), &EVP_PKEY_free);
-  }
+  const std::vector<X509Ptr> ca_certs = Certificates(ca_pem);
   static const std::regex kHashedName("[0-9a-f]{8}\\.r[0-9]+");
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
@@ -72,8 +70,10 @@ bool HoldsCrlOfCa(const std::string& dir, const std::string& ca_pem) {
     std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr),
                                                             &X509_CRL_free);
     if (crl == nullptr) continue;
-    for (const auto& key : ca_keys) {
-      if (key != nullptr && X509_CRL_verify(crl.get(), key.get()) == 1) return true;
+    for (const X509Ptr& ca : ca_certs) {
+      // get0: the key stays the certificate's; nothing to free.
+      EVP_PKEY* key = X509_get0_pubkey(ca.get());
+      if (key != nullptr && X509_CRL_verify(crl.get(), key) == 1) return true;
     }
   }
   return false;

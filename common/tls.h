@@ -13,26 +13,26 @@
 // A server with TLS requires and verifies a client certificate on every
 // connection (mutual TLS): a client without one never completes the handshake.
 //
+// What a certificate proves about its holder is common/auth.h's business (the
+// SPIFFE URI SAN spiffe://<trust domain>/svc-<service> names a careops service).
+//
 // Revocation: with `crl_dir` (--tls_crl_dir) both sides also check the other's
 // certificate against the CA's certificate revocation lists in that directory, in
 // OpenSSL's hashed form (`<issuer hash>.r0`, as `openssl rehash` names them; a
 // Kubernetes ConfigMap can carry them under those keys). A revoked certificate
 // fails the handshake: UNAVAILABLE to a client, no connection at a server. The
 // directory must hold a CRL signed by the CA (tools/dev certs writes an empty one,
-// tools/dev revoke adds to it). gRPC reads the lists when the credentials are
-// built: at start, and again when the certificate files change (a renewal). A
-// new CRL therefore applies after a restart (`kubectl rollout restart`), which
-// is what an operator does when a key is compromised.
-// What a certificate proves about its holder is common/auth.h's business (the
-// SPIFFE URI SAN spiffe://<trust domain>/svc-<service> names a careops service).
+// tools/dev revoke adds to it). gRPC reads the lists when it builds the
+// credentials, so a new CRL applies after a restart (`kubectl rollout restart`),
+// which is what an operator does when a key is compromised.
 //
 // Plaintext is never a default. A server or tool without TLS files serves or
 // calls in plaintext only when told so explicitly (--insecure_plaintext, for
 // tests and a laptop); ServiceConfig refuses to start otherwise.
 //
 // Errors: NOT_FOUND when a file cannot be read, INVALID_ARGUMENT when it holds no
-// PEM certificate (or key) or when only some of the files are given; each message
-// names the flag.
+// PEM certificate (or key), when only some of the files are given, or when
+// crl_dir holds no CRL of the CA; each message names the flag.
 #pragma once
 
 #include <grpcpp/security/credentials.h>

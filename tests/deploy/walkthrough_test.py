@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import urllib.request
 
 # The README's dates are read against this day (Asia/Manila morning).
 CLOCK_START = "2026-12-06T09:00:00+08:00"
@@ -27,11 +28,12 @@ README_GRPC_BASE = 50051
 
 # Placeholder -> the answer field it is copied from. The first answer that carries
 # an id keeps it (a later SubmitClaim of an adjustment does not replace <claim>);
-# <new X> is the latest answer's X, and so are a payment and an etag.
+# <new plan> is the latest answer's plan, and <payment>, <past due> and <etag> are
+# the latest answer's too.
 FIRST_ID = {"accountId": "account", "planId": "plan", "memberId": "member", "claimId": "claim",
             "ledgerId": "ledger", "unpostedId": "unposted", "reportId": "report",
             "movementId": "movement"}
-LATEST_ID = {"planId": "new plan", "paymentId": "payment", "outstanding": "outstanding", "pastDue": "past due"}
+LATEST_ID = {"planId": "new plan", "paymentId": "payment", "pastDue": "past due"}
 
 
 def fail(msg):
@@ -101,7 +103,7 @@ def collect(answer, values):
                         latest[k] = (v, depth)
                     if k == "etag" and depth < etag[1]:
                         etag[0], etag[1] = v, depth
-                if k in ("outstanding", "pastDue") and isinstance(v, dict) and depth < latest.get(k, (None, 1 << 30))[1]:
+                if k == "pastDue" and isinstance(v, dict) and depth < latest.get(k, (None, 1 << 30))[1]:
                     latest[k] = (v.get("amountMinor", "0"), depth)
                 walk(v, depth + 1)
         elif isinstance(node, list):
@@ -203,7 +205,6 @@ def walk(src, build, run, grpc_base, metrics_base, env):
     if calls < 30:
         fail("only %d calls in the walkthrough: was the README block cut?" % calls)
     # The metrics the README's Metrics section lists are served by the stack.
-    import urllib.request
     body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % (metrics_base + 1), timeout=10).read().decode()
     if "careops_claims_" not in body:
         fail("claims serves no careops_claims_ metric")
