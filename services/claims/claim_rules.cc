@@ -422,10 +422,10 @@ AdjustmentBook BookOf(const Claim& original, const std::vector<Claim>& adjustmen
     if (AwaitsDecision(a.status) || AwaitsMembership(a.status)) book.open_adjustment = a.claim_id;
     // What membership holds, whatever became of the claw-back after: the records
     // it gave back are gone, the rest it recorded is there.
-    for (int i = 0; i < a.clawback_given && i < static_cast<int>(a.clawback_refs.size()); ++i) {
-      std::erase_if(book.live, [&](const LiveRecord& r) { return r.ref == a.clawback_refs[i]; });
+    for (const std::string& given : ClawbackGivenBack(a)) {
+      std::erase_if(book.live, [&](const LiveRecord& r) { return r.ref == given; });
     }
-    if (a.clawback_rest_recorded && a.clawback_rest_minor > 0) {
+    if (ClawbackRestHeld(a)) {
       book.live.push_back({a.utilization_ref, Money(currency, a.clawback_rest_minor)});
     }
     if (!AdjustmentStands(a)) continue;
@@ -525,6 +525,13 @@ bool ClawbackPartlyHeld(const Claim& c) {
   return IsClawback(c) && (c.clawback_given > 0 || c.clawback_rest_recorded);
 }
 
+std::span<const std::string> ClawbackGivenBack(const Claim& c) {
+  const size_t given = std::clamp<size_t>(c.clawback_given, 0, c.clawback_refs.size());
+  return std::span<const std::string>(c.clawback_refs).first(given);
+}
+
+bool ClawbackRestHeld(const Claim& c) { return c.clawback_rest_recorded && c.clawback_rest_minor > 0; }
+
 ClawbackStep NextClawbackStep(const Claim& c) {
   const int records = static_cast<int>(c.clawback_refs.size());
   const bool rest_owed = c.clawback_rest_minor > 0 && !c.clawback_rest_recorded;
@@ -533,6 +540,10 @@ ClawbackStep NextClawbackStep(const Claim& c) {
   if (rest_owed && (c.clawback_given == 0 || c.clawback_given >= records)) return ClawbackStep::kRecordRest;
   if (c.clawback_given < records) return ClawbackStep::kGiveBack;
   return ClawbackStep::kDone;
+}
+
+std::string UtilizationReference(const std::string& claim_id, int seq) {
+  return seq == 1 ? claim_id : absl::StrCat(claim_id, "/", seq);
 }
 
 Money AuthorityAmount(const Claim& c) {

@@ -11,6 +11,7 @@
 
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -183,6 +184,13 @@ bool IsClawback(const Claim& c);
 // recorded): c must be approved again to finish it, never denied.
 bool ClawbackPartlyHeld(const Claim& c);
 
+// What of c's claw-back membership holds now, the one reading BookOf and
+// reconciliation share: the records it has given back (the first
+// clawback_given of clawback_refs), and whether its rest is live under
+// utilization_ref.
+std::span<const std::string> ClawbackGivenBack(const Claim& c);
+bool ClawbackRestHeld(const Claim& c);
+
 // A claw-back's next step in membership. The order makes a refusal harmless:
 // the rest is recorded first, because recording is the only step membership
 // can refuse (a limit, the member's coverage on the service date) and at that
@@ -192,6 +200,11 @@ bool ClawbackPartlyHeld(const Claim& c);
 // back first and records its rest after.
 enum class ClawbackStep { kRecordRest, kGiveBack, kDone };
 ClawbackStep NextClawbackStep(const Claim& c);
+
+// The membership reference of a claim's approval number `seq`: the claim id for
+// the first, then "<claim id>/<seq>" (a new one per approval, so a refused or
+// reopened approval's reference is never reused).
+std::string UtilizationReference(const std::string& claim_id, int seq);
 
 // The amount an approval's authority is judged on: the amount claimed, its
 // absolute value for an adjustment.

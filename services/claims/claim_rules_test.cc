@@ -478,6 +478,26 @@ TEST(AdjustmentTest, APositiveAdjustmentStaysWithinThePlansRulesForTheOriginal) 
   EXPECT_TRUE(CheckAdjustment(original, BookOf(original, {}), Money("PHP", 50000)).ok());
 }
 
+TEST(AdjustmentTest, WhatMembershipHoldsOfAClawBackFollowsItsProgress) {
+  Claim a = AdjustmentOf(SettledOriginal(), "adj1", -100, S::kApprovalPending);
+  a.clawback_refs = {"orig", "adj0"};
+  a.clawback_rest_minor = 500;
+  a.utilization_ref = "adj1";
+  EXPECT_TRUE(ClawbackGivenBack(a).empty());
+  EXPECT_FALSE(ClawbackRestHeld(a));
+  a.clawback_rest_recorded = true;
+  EXPECT_TRUE(ClawbackRestHeld(a));
+  a.clawback_given = 1;
+  EXPECT_EQ(std::vector<std::string>(ClawbackGivenBack(a).begin(), ClawbackGivenBack(a).end()),
+            std::vector<std::string>{"orig"});
+  a.clawback_given = 5;  // never more than it lists
+  EXPECT_EQ(ClawbackGivenBack(a).size(), 2u);
+  a.clawback_rest_minor = 0;  // a claw-back of whole records holds no rest
+  EXPECT_FALSE(ClawbackRestHeld(a));
+  EXPECT_EQ(UtilizationReference("c1", 1), "c1");
+  EXPECT_EQ(UtilizationReference("c1", 3), "c1/3");
+}
+
 TEST(AdjustmentTest, TheBookMirrorsMembershipsLiveRecords) {
   Claim original = SettledOriginal();  // record "orig" 8,000.00
   Claim plus = AdjustmentOf(original, "adj1", 100000, S::kApproved);  // record "adj1" 1,000.00

@@ -9,6 +9,7 @@
 // moved past the orphan's reference so the claim's next approval never reuses
 // it. Repairs are exactly-once by a request_id derived from the reference.
 #include <algorithm>
+#include <span>
 
 #include "absl/strings/str_cat.h"
 #include "careops/membership/v1/membership.pb.h"
@@ -24,11 +25,6 @@ namespace {
 namespace mv1 = ::careops::membership::v1;
 
 constexpr int kPage = 200;
-
-// The reference of approval number `seq` (1 = the claim id).
-std::string Reference(const Claim& c, int seq) {
-  return seq == 1 ? c.claim_id : absl::StrCat(c.claim_id, "/", seq);
-}
 
 // Whether the money of `c` was decided and stands (it must be counted in membership).
 bool CountsAsApproved(const Claim& c) {
@@ -51,17 +47,15 @@ Money Recorded(const Claim& c) {
 // back in review part-way (claims_outbox.h).
 bool MustHold(const Claim& c) {
   if (c.utilization_ref.empty()) return false;
-  if (IsClawback(c)) return c.clawback_rest_recorded && c.clawback_rest_minor > 0;
+  if (IsClawback(c)) return ClawbackRestHeld(c);
   return CountsAsApproved(c);
 }
 
 // Whether a claw-back of the family has given back the record `ref`.
 bool GivenBack(const std::vector<Claim>& adjustments, const std::string& ref) {
   return std::any_of(adjustments.begin(), adjustments.end(), [&](const Claim& a) {
-    for (int i = 0; i < a.clawback_given && i < static_cast<int>(a.clawback_refs.size()); ++i) {
-      if (a.clawback_refs[i] == ref) return true;
-    }
-    return false;
+    const std::span<const std::string> given = ClawbackGivenBack(a);
+    return std::find(given.begin(), given.end(), ref) != given.end();
   });
 }
 
@@ -88,7 +82,7 @@ absl::StatusOr<v1::ReconcileUtilizationResponse> ClaimsServiceImpl::Reconcile(ab
       const bool approved = MustHold(c);
       std::vector<Finding> findings;
       for (int seq = 1; seq <= std::max(1, c.utilization_seq); ++seq) {
-        const std::string ref = Reference(c, seq);
+        const std::string ref = UtilizationReference(c.claim_id, seq);
         CAREOPS_ASSIGN_OR_RETURN(std::optional<UtilizationState> held, membership_.GetUtilization(ref));
         const bool live = held && !held->reversed;
         Finding f;

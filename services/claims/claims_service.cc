@@ -522,7 +522,7 @@ grpc::Status ClaimsServiceImpl::ApproveClaim(grpc::ServerContextBase* ctx, const
     // The claim waits for membership to count the utilisation; the intent is
     // keyed by the reference, so a redelivery never counts twice.
     int seq = cur.utilization_seq + 1;
-    std::string ref = seq == 1 ? cur.claim_id : absl::StrCat(cur.claim_id, "/", seq);
+    std::string ref = UtilizationReference(cur.claim_id, seq);
     change.event.details = absl::StrCat("approving ", amount.ToString(), "; utilisation ", ref,
                                         " to be recorded in membership");
     Claim& c = change.claim;
@@ -559,7 +559,7 @@ absl::StatusOr<ClaimChange> ClaimsServiceImpl::ApproveClawback(ClaimChange chang
     c.utilization_ref.clear();
     if (c.clawback_rest_minor > 0) {
       c.utilization_seq = cur.utilization_seq + 1;
-      c.utilization_ref = c.utilization_seq == 1 ? cur.claim_id : absl::StrCat(cur.claim_id, "/", c.utilization_seq);
+      c.utilization_ref = UtilizationReference(cur.claim_id, c.utilization_seq);
     }
   }
   const Money rest(cur.amount_claimed.currency(), c.clawback_rest_minor);
