@@ -533,12 +533,10 @@ std::span<const std::string> ClawbackGivenBack(const Claim& c) {
 bool ClawbackRestHeld(const Claim& c) { return c.clawback_rest_recorded && c.clawback_rest_minor > 0; }
 
 ClawbackStep NextClawbackStep(const Claim& c) {
-  const int records = static_cast<int>(c.clawback_refs.size());
-  const bool rest_owed = c.clawback_rest_minor > 0 && !c.clawback_rest_recorded;
-  // The rest first; after the give-backs only for a claw-back from before V006,
-  // which gave its record back first.
-  if (rest_owed && (c.clawback_given == 0 || c.clawback_given >= records)) return ClawbackStep::kRecordRest;
-  if (c.clawback_given < records) return ClawbackStep::kGiveBack;
+  // The rest whenever it is owed: before any give-back, or (a claw-back from
+  // before V006, one record) after its record was given back.
+  if (c.clawback_rest_minor > 0 && !c.clawback_rest_recorded) return ClawbackStep::kRecordRest;
+  if (c.clawback_given < static_cast<int>(c.clawback_refs.size())) return ClawbackStep::kGiveBack;
   return ClawbackStep::kDone;
 }
 
