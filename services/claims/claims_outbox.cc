@@ -20,16 +20,39 @@ std::string KeyFor(const std::string& claim_id, int64_t version) {
   return absl::StrCat("claim/", claim_id, "/", version);
 }
 
-ClaimEvent Event(const Claim& from, ClaimStatus to, ClaimAction action, absl::Time now, std::string reason,
+// A history entry written by the relay; `action` a ClaimActionName or one of
+// kOtherClaimEvents.
+ClaimEvent Event(const Claim& from, ClaimStatus to, std::string action, absl::Time now, std::string reason,
                  std::string details) {
   return ClaimEvent{.at = now,
-                    .action = std::string(ClaimActionName(action)),
+                    .action = std::move(action),
                     .from_status = from.status,
                     .to_status = to,
                     .actor_user = kRelay.user,
                     .actor_role = kRelay.role,
                     .reason = std::move(reason),
                     .details = std::move(details)};
+}
+
+ClaimEvent Event(const Claim& from, ClaimStatus to, ClaimAction action, absl::Time now, std::string reason,
+                 std::string details) {
+  return Event(from, to, std::string(ClaimActionName(action)), now, std::move(reason), std::move(details));
+}
+
+// The intent that gives back the record membership holds under `ref` for the
+// claim `claim_id`, stored as version `version`.
+outbox::Intent GiveBackIntent(const std::string& claim_id, const std::string& ref, int64_t version,
+                              const std::string& reason) {
+  mv1::ReverseUtilizationRequest req;
+  req.set_request_id(absl::StrCat("reverse-", ref));
+  req.set_source_reference(ref);
+  req.set_reason(reason.substr(0, 1024));
+  return outbox::Intent{.key = KeyFor(claim_id, version),
+                        .peer_method = kReverseUtilizationMethod,
+                        .request = req.SerializeAsString(),
+                        .idempotency_key = req.request_id(),
+                        .resource_kind = "claim",
+                        .resource_id = claim_id};
 }
 
 // Membership's refusal as the history shows it: its message without our prefix.
@@ -88,16 +111,7 @@ outbox::Intent RecordUtilizationIntent(const Claim& pending, int64_t version) {
 }
 
 outbox::Intent ReverseUtilizationIntent(const Claim& claim, int64_t version, const std::string& reason) {
-  mv1::ReverseUtilizationRequest req;
-  req.set_request_id(absl::StrCat("reverse-", claim.utilization_ref));
-  req.set_source_reference(claim.utilization_ref);
-  req.set_reason(reason.substr(0, 1024));
-  return outbox::Intent{.key = KeyFor(claim.claim_id, version),
-                        .peer_method = kReverseUtilizationMethod,
-                        .request = req.SerializeAsString(),
-                        .idempotency_key = req.request_id(),
-                        .resource_kind = "claim",
-                        .resource_id = claim.claim_id};
+  return GiveBackIntent(claim.claim_id, claim.utilization_ref, version, reason);
 }
 
 std::optional<outbox::Intent> ClawbackIntent(const Claim& pending, int64_t version) {
@@ -107,19 +121,9 @@ std::optional<outbox::Intent> ClawbackIntent(const Claim& pending, int64_t versi
       rest.amount_approved = Money(pending.amount_claimed.currency(), pending.clawback_rest_minor);
       return RecordUtilizationIntent(rest, version);
     }
-    case ClawbackStep::kGiveBack: {
-      const std::string& ref = pending.clawback_refs[pending.clawback_given];
-      mv1::ReverseUtilizationRequest req;
-      req.set_request_id(absl::StrCat("reverse-", ref));
-      req.set_source_reference(ref);
-      req.set_reason(absl::StrCat("claw-back by adjustment ", pending.claim_id));
-      return outbox::Intent{.key = KeyFor(pending.claim_id, version),
-                            .peer_method = kReverseUtilizationMethod,
-                            .request = req.SerializeAsString(),
-                            .idempotency_key = req.request_id(),
-                            .resource_kind = "claim",
-                            .resource_id = pending.claim_id};
-    }
+    case ClawbackStep::kGiveBack:
+      return GiveBackIntent(pending.claim_id, pending.clawback_refs[pending.clawback_given], version,
+                            absl::StrCat("claw-back by adjustment ", pending.claim_id));
     case ClawbackStep::kDone: break;
   }
   return std::nullopt;
@@ -152,15 +156,9 @@ ClawbackAnswer ClawbackAnswerOf(const Claim& cur, const outbox::IntentRecord& r)
   return ClawbackAnswer::kNone;
 }
 
-ClaimEvent RelayEvent(const Claim& cur, std::string action, absl::Time now, std::string reason, std::string details) {
-  return ClaimEvent{.at = now,
-                    .action = std::move(action),
-                    .from_status = cur.status,
-                    .to_status = cur.status,
-                    .actor_user = kRelay.user,
-                    .actor_role = kRelay.role,
-                    .reason = std::move(reason),
-                    .details = std::move(details)};
+// The membership reference the answer is about.
+const std::string& AnsweredRef(const Claim& cur, ClawbackAnswer answer) {
+  return answer == ClawbackAnswer::kGiveBack ? cur.clawback_refs[cur.clawback_given] : cur.utilization_ref;
 }
 
 // Back in review with nothing of the claw-back in membership.
@@ -192,90 +190,95 @@ ClaimChange ConfirmApproval(const Claim& cur, ClaimStatus to, absl::Time now, co
   return change;
 }
 
-// A claw-back's answer (claims_outbox.h): the next step's intent, the
-// confirmation once every step is done, or back in review with exactly what
-// membership holds.
-absl::StatusOr<std::optional<ClaimChange>> SettleClawback(const Claim& cur, ClawbackAnswer answer, bool delivered,
-                                                          const outbox::PeerReply& reply, absl::Time now,
-                                                          const TatTargets& tat, ClaimsMetrics* metrics) {
-  const int records = static_cast<int>(cur.clawback_refs.size());
-  const Money rest(cur.amount_claimed.currency(), cur.clawback_rest_minor);
+// A step of the claw-back done (kRest or kGiveBack delivered): the next step's
+// intent, or the confirmation once every step is done.
+absl::StatusOr<ClaimChange> ClawbackStepDone(const Claim& cur, ClawbackAnswer answer, absl::Time now,
+                                             const TatTargets& tat, ClaimsMetrics* metrics) {
+  const bool rest = answer == ClawbackAnswer::kRest;
   Claim next = cur;
-  std::string done;  // what this answer did, for the history
-  if (delivered) {
-    switch (answer) {
-      case ClawbackAnswer::kRest:
-        next.clawback_rest_recorded = true;
-        done = absl::StrCat(rest.ToString(), " recorded in membership as ", cur.utilization_ref);
-        break;
-      case ClawbackAnswer::kGiveBack:
-        ++next.clawback_given;
-        done = absl::StrCat("utilisation ", cur.clawback_refs[cur.clawback_given], " given back in membership");
-        break;
-      default: {  // kUndoRest: the claw-back is undone, nothing of it stays
-        ClaimChange change{cur, Event(cur, ClaimStatus::kInReview, ClaimAction::kRefuseApproval, now,
-                                      "membership refused to give back a record of the claw-back",
-                                      absl::StrCat("the rest ", cur.utilization_ref, " (", rest.ToString(),
-                                                   ") given back again; nothing of the claw-back is applied"))};
-        change.claim.status = ClaimStatus::kInReview;
-        ForgetClawback(change.claim);
-        return std::optional<ClaimChange>(std::move(change));
-      }
-    }
-    if (std::optional<outbox::Intent> intent = ClawbackIntent(next, cur.version + 1)) {
-      ClaimChange change{next, RelayEvent(cur,
-                                          answer == ClawbackAnswer::kRest ? kEventClawbackRestRecorded
-                                                                          : kEventClawbackGivenBack,
-                                          now, "", done)};
-      change.intent = std::move(intent);
-      return std::optional<ClaimChange>(std::move(change));
-    }
-    CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(next, ClaimAction::kConfirmApproval));
-    return std::optional<ClaimChange>(ConfirmApproval(
-        next, to, now, tat, metrics,
-        absl::StrCat("approved ", cur.amount_approved.ToString(), "; ", done, "; every record of the claw-back (",
-                     absl::StrJoin(cur.clawback_refs, ", "), ") given back",
-                     cur.clawback_rest_minor > 0 ? absl::StrCat(", the rest recorded as ", cur.utilization_ref) : "")));
+  if (rest) {
+    next.clawback_rest_recorded = true;
+  } else {
+    ++next.clawback_given;
   }
+  const std::string done =
+      rest ? absl::StrCat(Money(cur.amount_claimed.currency(), cur.clawback_rest_minor).ToString(),
+                          " recorded in membership as ", cur.utilization_ref)
+           : absl::StrCat("utilisation ", AnsweredRef(cur, answer), " given back in membership");
+  if (std::optional<outbox::Intent> intent = ClawbackIntent(next, cur.version + 1)) {
+    ClaimChange change{next, Event(cur, cur.status, rest ? kEventClawbackRestRecorded : kEventClawbackGivenBack,
+                                   now, "", done)};
+    change.intent = std::move(intent);
+    return change;
+  }
+  CAREOPS_ASSIGN_OR_RETURN(ClaimStatus to, NextStatus(next, ClaimAction::kConfirmApproval));
+  return ConfirmApproval(
+      next, to, now, tat, metrics,
+      absl::StrCat("approved ", cur.amount_approved.ToString(), "; ", done, "; every record of the claw-back (",
+                   absl::StrJoin(cur.clawback_refs, ", "), ") given back",
+                   cur.clawback_rest_minor > 0 ? absl::StrCat(", the rest recorded as ", cur.utilization_ref) : ""));
+}
 
+// A step of the claw-back refused. The first give-back refused after the rest
+// was recorded: the rest is given back too, so that nothing of the claw-back
+// stays. Otherwise back in review, with the claw-back forgotten when membership
+// holds nothing of it, or kept as it is when it holds part (a claw-back from
+// before V006 gave its record back first; or a give-back refused after others,
+// which membership's contract never does), so approving again finishes it.
+ClaimChange ClawbackRefused(const Claim& cur, ClawbackAnswer answer, const outbox::PeerReply& reply,
+                            absl::Time now) {
   const std::string why = Refusal(reply);
+  const std::string& ref = AnsweredRef(cur, answer);
   if (answer == ClawbackAnswer::kGiveBack && cur.clawback_given == 0 && cur.clawback_rest_recorded) {
-    // Nothing given back yet, the rest recorded: give the rest back too, so that
-    // nothing of the claw-back stays.
-    ClaimChange change{cur, RelayEvent(cur, kEventClawbackGiveBackRefused, now, why,
-                                       absl::StrCat("membership refused to give back utilisation ",
-                                                    cur.clawback_refs.front(), "; the rest ", cur.utilization_ref,
-                                                    " to be given back")),
-                       std::nullopt};
-    Claim subject = cur;
-    change.intent = ReverseUtilizationIntent(subject, cur.version + 1,
+    ClaimChange change{cur, Event(cur, cur.status, kEventClawbackGiveBackRefused, now, why,
+                                  absl::StrCat("membership refused to give back utilisation ", ref, "; the rest ",
+                                               cur.utilization_ref, " to be given back"))};
+    change.intent = ReverseUtilizationIntent(cur, cur.version + 1,
                                              absl::StrCat("claw-back by adjustment ", cur.claim_id, " undone"));
-    return std::optional<ClaimChange>(std::move(change));
+    return change;
   }
+  const std::string step =
+      answer == ClawbackAnswer::kRest
+          ? absl::StrCat("membership refused to record the rest ",
+                         Money(cur.amount_claimed.currency(), cur.clawback_rest_minor).ToString(), " as ", ref)
+          : absl::StrCat("membership refused to give back utilisation ", ref);
   ClaimChange change{cur, Event(cur, ClaimStatus::kInReview, ClaimAction::kRefuseApproval, now, why, "")};
   Claim& c = change.claim;
   c.status = ClaimStatus::kInReview;
-  const std::string step = answer == ClawbackAnswer::kRest
-                               ? absl::StrCat("membership refused to record the rest ", rest.ToString(), " as ",
-                                              cur.utilization_ref)
-                               : absl::StrCat("membership refused to give back utilisation ",
-                                              answer == ClawbackAnswer::kGiveBack
-                                                  ? cur.clawback_refs[cur.clawback_given]
-                                                  : cur.utilization_ref);
   c.amount_approved = Money(cur.amount_claimed.currency(), 0);
   if (!ClawbackPartlyHeld(cur)) {
     change.event.details = absl::StrCat(step, "; nothing of the claw-back was applied");
     ForgetClawback(c);
-  } else {
-    // Membership holds part of it (a claw-back from before V006 gave its record
-    // back first; or a give-back refused after others, which its contract never
-    // does): kept as it is, so approving again finishes it.
-    change.event.details =
-        absl::StrCat(step, "; membership holds ", cur.clawback_given, " of ", records, " record(s) given back",
-                     cur.clawback_rest_recorded ? absl::StrCat(" and the rest as ", cur.utilization_ref) : "",
-                     " until the adjustment is approved again");
-    if (!cur.clawback_rest_recorded) c.utilization_ref.clear();
+    return change;
   }
+  change.event.details =
+      absl::StrCat(step, "; membership holds ", cur.clawback_given, " of ", cur.clawback_refs.size(),
+                   " record(s) given back",
+                   cur.clawback_rest_recorded ? absl::StrCat(" and the rest as ", cur.utilization_ref) : "",
+                   " until the adjustment is approved again");
+  if (!cur.clawback_rest_recorded) c.utilization_ref.clear();
+  return change;
+}
+
+// The rest given back again after a refused give-back: the claw-back is undone.
+ClaimChange ClawbackUndone(const Claim& cur, absl::Time now) {
+  ClaimChange change{cur, Event(cur, ClaimStatus::kInReview, ClaimAction::kRefuseApproval, now,
+                                "membership refused to give back a record of the claw-back",
+                                absl::StrCat("the rest ", cur.utilization_ref, " (",
+                                             Money(cur.amount_claimed.currency(), cur.clawback_rest_minor).ToString(),
+                                             ") given back again; nothing of the claw-back is applied"))};
+  change.claim.status = ClaimStatus::kInReview;
+  ForgetClawback(change.claim);
+  return change;
+}
+
+// A claw-back's answer (claims_outbox.h).
+absl::StatusOr<std::optional<ClaimChange>> SettleClawback(const Claim& cur, ClawbackAnswer answer, bool delivered,
+                                                          const outbox::PeerReply& reply, absl::Time now,
+                                                          const TatTargets& tat, ClaimsMetrics* metrics) {
+  if (!delivered) return std::optional<ClaimChange>(ClawbackRefused(cur, answer, reply, now));
+  if (answer == ClawbackAnswer::kUndoRest) return std::optional<ClaimChange>(ClawbackUndone(cur, now));
+  CAREOPS_ASSIGN_OR_RETURN(ClaimChange change, ClawbackStepDone(cur, answer, now, tat, metrics));
   return std::optional<ClaimChange>(std::move(change));
 }
 
