@@ -526,11 +526,11 @@ TEST(AdjustmentTest, TheBookMirrorsMembershipsLiveRecords) {
   EXPECT_EQ(BookOf(original, {plus, minus, refused}).live.size(), 2u);
 }
 
-TEST(AdjustmentTest, AClawBackGivesBackTheNewestRecordThatCoversItAndRecordsTheRest) {
+TEST(AdjustmentTest, AClawBackGivesBackTheSmallestRecordThatCoversItAndRecordsTheRest) {
   Claim original = SettledOriginal();
   Claim plus = AdjustmentOf(original, "adj1", 100000, S::kSettled);
   AdjustmentBook book = BookOf(original, {plus});
-  // 500.00: the newest record (adj1, 1,000.00) covers it; 500.00 is recorded again.
+  // 500.00: the smaller record (adj1, 1,000.00) covers it; 500.00 is recorded again.
   absl::StatusOr<Clawback> plan = PlanClawback(book, Money("PHP", -50000));
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->give_back_refs, std::vector<std::string>{"adj1"});

@@ -617,10 +617,6 @@ TEST_F(ClawbackCompletionTest, TheRestIsRecordedFirstThenTheRecordIsGivenBack) {
   EXPECT_EQ((*done)->claim.amount_approved, Money("PHP", -100000));
   EXPECT_EQ((*done)->claim.clawback_given, 1);
   EXPECT_FALSE((*done)->intent.has_value());
-  // NOT_FOUND (the relay counts it delivered): membership does not hold the record either way.
-  auto not_found = Answer(waiting_give_back, *(*step)->intent, true, absl::NotFoundError("no utilisation"));
-  ASSERT_TRUE(not_found.ok() && not_found->has_value());
-  EXPECT_EQ((*not_found)->claim.status, ClaimStatus::kApproved);
 }
 
 TEST_F(ClawbackCompletionTest, ARefusedRestLeavesNothingApplied) {
@@ -656,8 +652,21 @@ TEST_F(ClawbackCompletionTest, ARefusedGiveBackGivesTheRestBackAgain) {
   auto undone = Answer(Stored(**refused), *(*refused)->intent, true);
   ASSERT_TRUE(undone.ok() && undone->has_value());
   EXPECT_EQ((*undone)->claim.status, ClaimStatus::kInReview);
+  EXPECT_EQ((*undone)->event.action, "approval_refused");
   EXPECT_FALSE(ClawbackPartlyHeld((*undone)->claim));
   EXPECT_TRUE((*undone)->claim.clawback_refs.empty());
+  EXPECT_EQ((*undone)->claim.utilization_ref, "");
+  EXPECT_EQ((*undone)->claim.amount_approved, Money("PHP", 0));
+  EXPECT_FALSE((*undone)->intent.has_value());
+  // The give-back of the rest refused in turn: membership holds the rest, so
+  // the adjustment is kept as it is (not denied; approving again finishes it).
+  auto stuck = Answer(Stored(**refused), *(*refused)->intent, false, absl::FailedPreconditionError("no"));
+  ASSERT_TRUE(stuck.ok() && stuck->has_value());
+  EXPECT_EQ((*stuck)->claim.status, ClaimStatus::kInReview);
+  EXPECT_TRUE((*stuck)->claim.clawback_rest_recorded);
+  EXPECT_EQ((*stuck)->claim.utilization_ref, "adj1");
+  EXPECT_EQ(NextStatus((*stuck)->claim, ClaimAction::kDeny).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(NextClawbackStep((*stuck)->claim), ClawbackStep::kGiveBack);
 }
 
 TEST_F(ClawbackCompletionTest, AClawBackFromBeforeV006RecordsItsRestAfterItsRecordWasGivenBack) {
