@@ -12,6 +12,7 @@
 #include "common/mysql/keyset.h"
 #include "common/mysql/mutation_runner.h"
 #include "common/mysql/row.h"
+#include "common/mysql/select.h"
 #include "common/mysql/versioned.h"
 #include "common/proto_time.h"
 #include "common/status.h"
@@ -21,7 +22,9 @@
 namespace careops::membership {
 namespace {
 
+using mysql::ForEachRowOf;
 using mysql::RowReader;
+using mysql::SelectOne;
 using mysql::Statement;
 
 // ---------------------------------------------------------------- SQL
@@ -494,17 +497,6 @@ absl::StatusOr<T> ReadOne(mysql::ConnectionPool& pool, const std::function<absl:
   return out;
 }
 
-// The one row `sql` finds for `key`, or NOT_FOUND "<field>: no <what> '<key>'".
-template <typename T>
-absl::StatusOr<T> SelectOne(mysql::Connection& c, const char* sql, const std::string& key,
-                            const mysql::ReadRow<T>& read, std::string_view field, std::string_view what) {
-  Statement st(c, sql);
-  st.Add(key);
-  CAREOPS_ASSIGN_OR_RETURN(std::vector<T> rows, mysql::QueryAll<T>(st, read));
-  if (rows.empty()) return absl::NotFoundError(absl::StrCat(Abs(field), ": no ", Abs(what), " ", Quote(key)));
-  return std::move(rows.front());
-}
-
 // ---------------------------------------------------------------- statements
 
 // How a transaction reads a client account: kShare to add a child row under it.
@@ -599,27 +591,6 @@ absl::StatusOr<Coverage> LoadCoverage(mysql::Connection& c, const std::string& m
   Coverage out;
   for (CoverageRow& row : rows) *out.Add() = std::move(row.period);
   return out;
-}
-
-// Reads `head` + "?, ?, ..." + `tail` over `ids` (a page's keys) in a few
-// chunked statements (mysql/batch.h) and hands `each` every row.
-template <typename Row>
-absl::Status ForEachRowOf(mysql::Connection& c, const std::vector<std::string>& ids, const char* head,
-                          const char* tail, const mysql::ReadRow<Row>& read, const std::function<void(Row&)>& each) {
-  absl::Status status = absl::OkStatus();
-  mysql::ForEachChunk(ids.size(), [&](size_t start, int n) {
-    if (!status.ok()) return;
-    const std::string sql = mysql::MultiRowSql(head, "?", n, tail);
-    Statement st(c, sql.c_str());
-    for (int i = 0; i < n; ++i) st.Add(ids[start + i]);
-    absl::StatusOr<std::vector<Row>> rows = mysql::QueryAll<Row>(st, read);
-    if (!rows.ok()) {
-      status = rows.status();
-      return;
-    }
-    for (Row& row : *rows) each(row);
-  });
-  return status;
 }
 
 // Fills the coverage of a page of members.
