@@ -16,6 +16,7 @@
 #include "common/mysql/keyset.h"
 #include "common/mysql/mutation_runner.h"
 #include "common/mysql/row.h"
+#include "common/mysql/select.h"
 #include "common/outbox.h"
 #include "common/proto_time.h"
 #include "common/status.h"
@@ -53,6 +54,7 @@ constexpr char kInsertInstallment[] =
     " principal_minor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr char kInstallmentsByNumberHead[] =
     "SELECT number, installment_id FROM installments WHERE ledger_id = ? AND number IN (";
+constexpr char kInstallmentsByNumberTail[] = ")";
 constexpr char kSelectInstallments[] =
     "SELECT " INSTALLMENT_COLUMNS " FROM installments WHERE ledger_id = ? ORDER BY due_date, number";
 // Open items under the ledger lock (taken first), so balances cannot move.
@@ -83,6 +85,10 @@ constexpr char kInsertAllocation[] =
     "INSERT INTO allocations (payment_id, installment_id, component, amount_minor) VALUES (?, ?, ?, ?)";
 constexpr char kSelectAllocations[] =
     "SELECT installment_id, component, amount_minor, reversed FROM allocations WHERE payment_id = ? ORDER BY id";
+// The allocations of a list of payments (mysql/select.h ForEachRowOf).
+constexpr char kAllocationsOfHead[] =
+    "SELECT payment_id, installment_id, component, amount_minor FROM allocations WHERE payment_id IN (";
+constexpr char kAllocationsOfTail[] = ") ORDER BY id";
 constexpr char kMarkAllocationsReversed[] = "UPDATE allocations SET reversed = 1 WHERE payment_id = ?";
 
 #define PAUSE_COLUMNS "pause_id, ledger_id, kind, start_date, end_date, note"
@@ -171,8 +177,10 @@ constexpr char kSelectNotice[] =
 constexpr char kSelectNoticesByLedger[] =
     "SELECT " NOTICE_COLUMNS " FROM notices n JOIN ledgers l ON l.ledger_id = n.ledger_id WHERE n.ledger_id = ?"
     " ORDER BY n.issued_on, n.created_at, n.notice_id";
-constexpr char kSelectNoticeCovered[] =
-    "SELECT installment_id, number, balance_minor FROM notice_installments WHERE notice_id = ? ORDER BY number";
+// What a list of notices covered (mysql/select.h ForEachRowOf).
+constexpr char kNoticesCoveredHead[] =
+    "SELECT notice_id, installment_id, number, balance_minor FROM notice_installments WHERE notice_id IN (";
+constexpr char kNoticesCoveredTail[] = ") ORDER BY number";
 constexpr char kNoticesByRungAndChannel[] = "SELECT rung, channel, COUNT(*) FROM notices GROUP BY rung, channel";
 constexpr char kLapsesAwaitingCancellation[] =
     "SELECT COUNT(*) FROM notices WHERE status = 'LAPSED' AND account_action = 'CANCEL'"
@@ -185,7 +193,9 @@ constexpr char kDueEmailNotices[] =
     " AND (delivery_next_at IS NULL OR delivery_next_at <= ?)"
     " AND (delivery_claimed_until IS NULL OR delivery_claimed_until < ?)"
     " ORDER BY delivery_next_at, notice_id LIMIT ? FOR UPDATE SKIP LOCKED";
-constexpr char kLedgerName[] = "SELECT account_name FROM ledgers WHERE ledger_id = ?";
+// The account names of a batch's ledgers (mysql/select.h ForEachRowOf).
+constexpr char kLedgerNamesHead[] = "SELECT ledger_id, account_name FROM ledgers WHERE ledger_id IN (";
+constexpr char kLedgerNamesTail[] = ")";
 constexpr char kClaimEmailNotice[] =
     "UPDATE notices SET delivery_claimed_until = ?, delivery_token = ?, delivery_attempts = delivery_attempts + 1"
     " WHERE notice_id = ?";
@@ -428,17 +438,10 @@ absl::StatusOr<std::map<std::string, int64_t>> CountsByText(mysql::Connection& c
   return std::map<std::string, int64_t>(rows.begin(), rows.end());
 }
 
-absl::Status NoLedger(const std::string& ledger_id) {
-  return absl::NotFoundError(absl::StrCat("ledger_id: no ledger ", Quote(ledger_id)));
-}
-
 // The ledger's own row (no installments), locked when `lock`.
 absl::StatusOr<v1::Ledger> LedgerRow(mysql::Connection& conn, const std::string& ledger_id, bool lock) {
-  Statement st(conn, lock ? kLockLedger : kSelectLedger);
-  st.Add(ledger_id);
-  CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Ledger> found, mysql::QueryAll<v1::Ledger>(st, ReadLedgerRow));
-  if (found.empty()) return NoLedger(ledger_id);
-  return std::move(found.front());
+  return mysql::SelectOne<v1::Ledger>(conn, lock ? kLockLedger : kSelectLedger, ledger_id, ReadLedgerRow, "ledger_id",
+                                      "ledger");
 }
 
 absl::StatusOr<v1::Ledger> LoadLedger(mysql::Connection& conn, const std::string& ledger_id, bool lock) {
@@ -459,8 +462,8 @@ absl::StatusOr<v1::Ledger> LoadLedger(mysql::Connection& conn, const std::string
   return l;
 }
 
-// A payment row (PAYMENT_COLUMNS) and its allocations.
-absl::StatusOr<v1::Payment> LoadPaymentRow(mysql::Connection& conn, RowReader& r, const std::string& currency) {
+// A payment row (PAYMENT_COLUMNS), without its allocations (AttachAllocations).
+absl::StatusOr<v1::Payment> ReadPaymentRow(RowReader& r, const std::string& currency) {
   v1::Payment p;
   p.set_payment_id(r.String());
   p.set_ledger_id(r.String());
@@ -472,31 +475,50 @@ absl::StatusOr<v1::Payment> LoadPaymentRow(mysql::Connection& conn, RowReader& r
   p.set_reversal_reason(r.String());
   p.set_posted_by(r.String());
   *p.mutable_post_time() = ToProtoTimestamp(r.Timestamp());
-  CAREOPS_RETURN_IF_ERROR(r.status());
-  Statement st(conn, kSelectAllocations);
-  st.Add(p.payment_id());
-  CAREOPS_ASSIGN_OR_RETURN(Rows rows, st.Query());
-  while (rows.Next()) {
-    RowReader& a = rows.row();
-    v1::Allocation* line = p.add_allocations();
-    line->set_installment_id(a.String());
-    line->set_component(a.Enum<v1::Component>());
-    *line->mutable_amount() = ToProto(a.Amount(currency));
-    CAREOPS_RETURN_IF_ERROR(a.status());
-  }
   return p;
 }
 
-// Every payment `sql` selects by `key`.
+// Fills the allocations of `payments` (all of one ledger, in `currency`) in a
+// few chunked reads, not one per payment.
+absl::Status AttachAllocations(mysql::Connection& conn, std::vector<v1::Payment>& payments,
+                               const std::string& currency) {
+  struct Line {
+    std::string payment_id;
+    v1::Allocation allocation;
+  };
+  std::map<std::string, v1::Payment*> by_id;
+  std::vector<std::string> ids;
+  for (v1::Payment& p : payments) {
+    by_id[p.payment_id()] = &p;
+    ids.push_back(p.payment_id());
+  }
+  return mysql::ForEachRowOf<Line>(
+      conn, ids, kAllocationsOfHead, kAllocationsOfTail,
+      [&](RowReader& r) -> absl::StatusOr<Line> {
+        Line line;
+        line.payment_id = r.String();
+        line.allocation.set_installment_id(r.String());
+        line.allocation.set_component(r.Enum<v1::Component>());
+        *line.allocation.mutable_amount() = ToProto(r.Amount(currency));
+        return line;
+      },
+      [&](Line& line) { *by_id[line.payment_id]->add_allocations() = std::move(line.allocation); });
+}
+
+// Every payment `sql` selects by `key`, with its allocations.
 absl::StatusOr<std::vector<v1::Payment>> LoadPayments(mysql::Connection& conn, const char* sql, const std::string& key,
                                                       const std::string& currency) {
   Statement st(conn, sql);
   st.Add(key);
-  return mysql::QueryAll<v1::Payment>(
-      st, [&](RowReader& r) -> absl::StatusOr<v1::Payment> { return LoadPaymentRow(conn, r, currency); });
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Payment> payments,
+                           mysql::QueryAll<v1::Payment>(st, [&](RowReader& r) -> absl::StatusOr<v1::Payment> {
+                             return ReadPaymentRow(r, currency);
+                           }));
+  CAREOPS_RETURN_IF_ERROR(AttachAllocations(conn, payments, currency));
+  return payments;
 }
 
-// The payment under its lock (the caller holds the ledger's).
+// The payment under its lock (the caller holds the ledger's), with its allocations.
 absl::StatusOr<v1::Payment> LockPayment(mysql::Connection& conn, const std::string& payment_id,
                                         const std::string& currency) {
   CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Payment> found, LoadPayments(conn, kLockPayment, payment_id, currency));
@@ -766,8 +788,8 @@ absl::Status InsertNotice(mysql::Connection& conn, const Mutation& m, const Dunn
   return absl::OkStatus();
 }
 
-// A notice row (NOTICE_COLUMNS) and the installments it covers.
-absl::StatusOr<v1::Notice> LoadNoticeRow(mysql::Connection& conn, RowReader& r) {
+// A notice row (NOTICE_COLUMNS), without what it covers (LoadNotices).
+absl::StatusOr<v1::Notice> ReadNoticeRow(RowReader& r) {
   v1::Notice n;
   n.set_notice_id(r.String());
   n.set_ledger_id(r.String());
@@ -803,26 +825,43 @@ absl::StatusOr<v1::Notice> LoadNoticeRow(mysql::Connection& conn, RowReader& r) 
   n.set_account_action_state(EnumFromShortName<v1::AccountActionState>(r.String()));
   n.set_account_action_error(r.String());
   *n.mutable_create_time() = ToProtoTimestamp(r.Timestamp());
-  CAREOPS_RETURN_IF_ERROR(r.status());
-  Statement st(conn, kSelectNoticeCovered);
-  st.Add(n.notice_id());
-  CAREOPS_ASSIGN_OR_RETURN(Rows rows, st.Query());
-  while (rows.Next()) {
-    RowReader& c = rows.row();
-    v1::CoveredInstallment* covered = n.add_covered();
-    covered->set_installment_id(c.String());
-    covered->set_number(c.String());
-    *covered->mutable_balance() = ToProto(c.Amount(currency));
-    CAREOPS_RETURN_IF_ERROR(c.status());
-  }
   return n;
 }
 
+// Every notice `sql` selects by `key`, with the installments each covers (read
+// for the whole list in a few chunked statements, not one per notice).
 absl::StatusOr<std::vector<v1::Notice>> LoadNotices(mysql::Connection& conn, const char* sql, const std::string& key) {
   Statement st(conn, sql);
   st.Add(key);
-  return mysql::QueryAll<v1::Notice>(st,
-                                     [&](RowReader& r) -> absl::StatusOr<v1::Notice> { return LoadNoticeRow(conn, r); });
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Notice> notices, mysql::QueryAll<v1::Notice>(st, ReadNoticeRow));
+  struct Covered {
+    std::string notice_id, installment_id, number;
+    int64_t balance_minor = 0;
+  };
+  std::map<std::string, v1::Notice*> by_id;
+  std::vector<std::string> ids;
+  for (v1::Notice& n : notices) {
+    by_id[n.notice_id()] = &n;
+    ids.push_back(n.notice_id());
+  }
+  CAREOPS_RETURN_IF_ERROR(mysql::ForEachRowOf<Covered>(
+      conn, ids, kNoticesCoveredHead, kNoticesCoveredTail,
+      [](RowReader& r) -> absl::StatusOr<Covered> {
+        Covered c;
+        c.notice_id = r.String();
+        c.installment_id = r.String();
+        c.number = r.String();
+        c.balance_minor = r.Int64();
+        return c;
+      },
+      [&](Covered& c) {
+        v1::Notice& n = *by_id[c.notice_id];
+        v1::CoveredInstallment* covered = n.add_covered();
+        covered->set_installment_id(std::move(c.installment_id));
+        covered->set_number(std::move(c.number));
+        *covered->mutable_balance() = Minor(n.total().currency_code(), c.balance_minor);
+      }));
+  return notices;
 }
 
 }  // namespace
@@ -873,30 +912,16 @@ absl::Status MysqlCollectionsStore::AddInstallments(
     CAREOPS_RETURN_IF_ERROR(LedgerCurrency(conn, ledger_id, true).status());
     // Numbers already in the ledger, in a few chunked lookups (not one per row).
     std::map<std::string, std::string> taken;  // number -> installment_id
-    absl::Status lookup;
-    mysql::ForEachChunk(rows.size(), [&](size_t start, int n) {
-      if (!lookup.ok()) return;
-      const std::string sql = mysql::MultiRowSql(kInstallmentsByNumberHead, "?", n, ")");
-      Statement st(conn, sql.c_str());
-      st.Add(ledger_id);
-      for (int i = 0; i < n; ++i) st.Add(rows[start + i].number());
-      absl::StatusOr<Rows> found = st.Query();
-      if (!found.ok()) {
-        lookup = found.status();
-        return;
-      }
-      while (found->Next()) {
-        RowReader& r = found->row();
-        std::string number = r.String();
-        std::string id = r.String();
-        if (!r.ok()) {
-          lookup = r.status();
-          return;
-        }
-        taken[std::move(number)] = std::move(id);
-      }
-    });
-    CAREOPS_RETURN_IF_ERROR(lookup);
+    std::vector<std::string> numbers;
+    for (const v1::Installment& row : rows) numbers.push_back(row.number());
+    using NumberId = std::pair<std::string, std::string>;
+    CAREOPS_RETURN_IF_ERROR(mysql::ForEachRowOf<NumberId>(
+        conn, numbers, kInstallmentsByNumberHead, kInstallmentsByNumberTail,
+        [](RowReader& r) -> absl::StatusOr<NumberId> {
+          std::string number = r.String();
+          return NumberId(std::move(number), r.String());
+        },
+        [&](NumberId& found) { taken[std::move(found.first)] = std::move(found.second); }, {ledger_id}));
     std::vector<std::optional<std::string>> existing(rows.size());
     for (size_t i = 0; i < rows.size(); ++i) {
       const v1::Installment& row = rows[i];
@@ -1459,14 +1484,8 @@ absl::Status MysqlCollectionsStore::AddPause(const Mutation& m, const v1::Pause&
 absl::Status MysqlCollectionsStore::EndPause(const Mutation& m, const std::string& pause_id, absl::CivilDay end_date,
                                              const std::function<void(const v1::Pause&)>& render) {
   return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
-    v1::Pause current;
-    {
-      Statement st(conn, kLockPause);
-      st.Add(pause_id);
-      CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Pause> found, mysql::QueryAll<v1::Pause>(st, ReadPause));
-      if (found.empty()) return absl::NotFoundError(absl::StrCat("pause_id: no pause ", Quote(pause_id)));
-      current = std::move(found.front());
-    }
+    CAREOPS_ASSIGN_OR_RETURN(v1::Pause current,
+                             mysql::SelectOne<v1::Pause>(conn, kLockPause, pause_id, ReadPause, "pause_id", "pause"));
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay start, FromProto(current.start_date(), "start_date"));
     if (end_date <= start) return InvalidArgument("end_date", "must be after the pause's start_date");
     if (current.has_end_date()) {
@@ -1653,13 +1672,21 @@ absl::StatusOr<std::vector<EmailToSend>> MysqlCollectionsStore::ClaimEmailNotice
                                  return e;
                                }));
     }
+    // The batch's account names in a few chunked reads, not one per notice.
+    std::map<std::string, std::string> names;  // ledger_id -> account_name
+    for (const EmailToSend& e : out) names.emplace(e.ledger_id, "");
+    std::vector<std::string> ledger_ids;
+    for (const auto& [ledger_id, unused] : names) ledger_ids.push_back(ledger_id);
+    using LedgerName = std::pair<std::string, std::string>;
+    CAREOPS_RETURN_IF_ERROR(mysql::ForEachRowOf<LedgerName>(
+        conn, ledger_ids, kLedgerNamesHead, kLedgerNamesTail,
+        [](RowReader& r) -> absl::StatusOr<LedgerName> {
+          std::string ledger_id = r.String();
+          return LedgerName(std::move(ledger_id), r.String());
+        },
+        [&](LedgerName& found) { names[found.first] = std::move(found.second); }));
     for (EmailToSend& e : out) {
-      {
-        Statement name(conn, kLedgerName);
-        name.Add(e.ledger_id);
-        CAREOPS_ASSIGN_OR_RETURN(std::optional<std::string> account_name, FirstString(name));
-        e.account_name = account_name.value_or("");
-      }
+      e.account_name = names[e.ledger_id];
       Statement st(conn, kClaimEmailNotice);
       st.Add(now + lease).Add(e.token).Add(e.notice_id);
       CAREOPS_RETURN_IF_ERROR(st.Update().status());
