@@ -670,6 +670,18 @@ absl::StatusOr<std::vector<NoticeRecord>> LoadNoticeRecords(mysql::Connection& c
   return QueryNoticeRecords(st);
 }
 
+// The notice asks membership for `change`: its account action is PENDING
+// until the relay has delivered `intent` and recorded the answer
+// (dunning_outbox.h).
+absl::Status RequestAccountChange(mysql::Connection& conn, const Mutation& m, const std::string& notice_id,
+                                  AccountChange change, const outbox::Intent& intent) {
+  Statement action(conn, kSetNoticeAction);
+  action.Add(AccountChangeName(change)).Add(notice_id);
+  CAREOPS_RETURN_IF_ERROR(action.Update().status());
+  outbox::Enqueue(conn, m, intent);
+  return absl::OkStatus();
+}
+
 // Applies `t` to a notice still ISSUED (false when it no longer is), with its
 // intent and audit entry.
 absl::StatusOr<bool> ApplyTransition(mysql::Connection& conn, const Mutation& m, const NoticeTransition& t) {
@@ -677,12 +689,7 @@ absl::StatusOr<bool> ApplyTransition(mysql::Connection& conn, const Mutation& m,
   st.Add(NoticeStateName(t.to)).Add(t.on).Add(t.notice_id);
   CAREOPS_ASSIGN_OR_RETURN(int64_t changed, st.Update());
   if (changed == 0) return false;
-  if (t.action && t.intent) {
-    Statement action(conn, kSetNoticeAction);
-    action.Add(AccountChangeName(*t.action)).Add(t.notice_id);
-    CAREOPS_RETURN_IF_ERROR(action.Update().status());
-    outbox::Enqueue(conn, m, *t.intent);
-  }
+  if (t.action && t.intent) CAREOPS_RETURN_IF_ERROR(RequestAccountChange(conn, m, t.notice_id, *t.action, *t.intent));
   Audit(conn, m, absl::StrCat("notice.", absl::AsciiStrToLower(Abs(NoticeStateName(t.to)))), "notice", t.notice_id);
   return true;
 }
@@ -767,7 +774,7 @@ absl::Status InsertNotice(mysql::Connection& conn, const Mutation& m, const Dunn
         .Add(n.text)
         .Add(d.grace_until)
         .Add(n.delivery)
-        .Add(n.account_intent ? "SUSPEND" : "")
+        .Add(n.account_intent ? AccountChangeName(AccountChange::kSuspend) : "")
         .Add(n.account_intent ? "PENDING" : "")
         .Add(m.now);
     CAREOPS_RETURN_IF_ERROR(st.Update().status());
@@ -1105,6 +1112,7 @@ absl::Status ReopenUnpaidNotices(mysql::Connection& conn, const Mutation& m, con
   const std::vector<std::string> reopen = ReopenedNotices(settled, in.open_items);
   if (reopen.empty()) return absl::OkStatus();
   int latest = 0;
+  std::string account_id;  // read for the first reopened Notice of Cancellation
   for (const std::string& id : reopen) {
     auto n = std::find_if(settled.begin(), settled.end(), [&](const NoticeRecord& r) { return r.notice_id == id; });
     latest = std::max(latest, n->episode);
@@ -1119,11 +1127,11 @@ absl::Status ReopenUnpaidNotices(mysql::Connection& conn, const Mutation& m, con
     Statement st(conn, kReopenWithdrawnNotice);
     st.Add(id);
     CAREOPS_RETURN_IF_ERROR(st.Update().status());
-    CAREOPS_ASSIGN_OR_RETURN(const std::string account_id, AccountOfLedger(conn, ledger_id));
-    Statement action(conn, kSetNoticeAction);
-    action.Add(AccountChangeName(AccountChange::kSuspend)).Add(id);
-    CAREOPS_RETURN_IF_ERROR(action.Update().status());
-    outbox::Enqueue(conn, m, ResuspendIntent(*n, account_id));
+    if (account_id.empty()) {
+      CAREOPS_ASSIGN_OR_RETURN(account_id, AccountOfLedger(conn, ledger_id));
+    }
+    CAREOPS_RETURN_IF_ERROR(
+        RequestAccountChange(conn, m, id, AccountChange::kSuspend, ResuspendIntent(*n, account_id)));
     Audit(conn, m, "notice.reopen", "notice", id, "the payment it was withdrawn for was given back");
   }
   int current = 0;
@@ -1135,14 +1143,13 @@ absl::Status ReopenUnpaidNotices(mysql::Connection& conn, const Mutation& m, con
     current = rows.row().Int();
     CAREOPS_RETURN_IF_ERROR(rows.row().status());
   }
-  int in_current = 0;
+  int64_t in_current = 0;
   {
-    mysql::Statement st(conn, kEpisodeLadderNotices);
+    Statement st(conn, kEpisodeLadderNotices);
     st.Add(ledger_id).Add(current);
-    CAREOPS_ASSIGN_OR_RETURN(mysql::Rows rows, st.Query());
-    if (rows.Next()) in_current = rows.row().Int();
+    CAREOPS_ASSIGN_OR_RETURN(in_current, FirstInt64(st));
   }
-  if (!ResumeEpisode(latest, current, in_current)) return absl::OkStatus();
+  if (!ResumeEpisode(latest, current, static_cast<int>(in_current))) return absl::OkStatus();
   mysql::Statement st(conn, kSetEpisode);
   st.Add(latest).Add(ledger_id);
   return st.Update().status();
