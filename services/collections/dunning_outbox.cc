@@ -44,11 +44,19 @@ outbox::PeerReply Deliver(outbox::OutboxPeer& next, MembershipClient& membership
   return next.Call(method, req.SerializeAsString(), idempotency_key, deadline);
 }
 
-// The request_id of a notice's account change: "noc-<notice_id>-<action>",
-// with ".<round>" after the action from the notice's second round on.
-std::string AccountRequestId(const std::string& notice_id, AccountChange change, int round) {
+// The one naming of a notice's account change: "noc<sep><notice_id><sep><action>",
+// with "<round_sep><round>" after the action from the notice's second round on.
+std::string NoticeChangeName(std::string_view sep, std::string_view round_sep, const std::string& notice_id,
+                             AccountChange change, int round) {
   const std::string action = absl::AsciiStrToLower(Abs(AccountChangeName(change)));
-  return round == 0 ? absl::StrCat("noc-", notice_id, "-", action) : absl::StrCat("noc-", notice_id, "-", action, ".", round);
+  std::string name = absl::StrCat("noc", Abs(sep), notice_id, Abs(sep), action);
+  if (round != 0) absl::StrAppend(&name, Abs(round_sep), round);
+  return name;
+}
+
+// The request_id of a notice's account change: "noc-<notice_id>-<action>[.<round>]".
+std::string AccountRequestId(const std::string& notice_id, AccountChange change, int round) {
+  return NoticeChangeName("-", ".", notice_id, change, round);
 }
 
 // The intent that must be delivered before the one with `idempotency_key` (an
@@ -81,8 +89,7 @@ std::string_view AccountChangeName(AccountChange c) {
 }
 
 std::string AccountIntentKey(const std::string& notice_id, AccountChange change, int round) {
-  const std::string action = absl::AsciiStrToLower(Abs(AccountChangeName(change)));
-  return round == 0 ? absl::StrCat("noc/", notice_id, "/", action) : absl::StrCat("noc/", notice_id, "/", action, "/", round);
+  return NoticeChangeName("/", "/", notice_id, change, round);
 }
 
 outbox::Intent AccountIntent(const std::string& notice_id, const std::string& account_id, AccountChange change,
