@@ -450,6 +450,20 @@ TEST_F(CollectionsIntegrationTest, PaymentPaysOldestFirstFeesInterestPrincipalAn
   cv1::ListPaymentsResponse payments;
   ASSERT_TRUE(stub_->ListPayments(Ctx(kCollector).get(), list, &payments).ok());
   EXPECT_EQ(payments.payments_size(), 3);
+  // Each listed payment carries its own allocations, as posted.
+  std::map<std::string, const cv1::Payment*> posted = {{p.payment_id(), &p}, {q.payment_id(), &q}, {a.payment_id(), &a}};
+  for (const cv1::Payment& listed : payments.payments()) {
+    auto it = posted.find(listed.payment_id());
+    if (it == posted.end()) continue;
+    ASSERT_EQ(listed.allocations_size(), it->second->allocations_size()) << listed.payment_id();
+    for (int i = 0; i < listed.allocations_size(); ++i) {
+      EXPECT_EQ(listed.allocations(i).installment_id(), it->second->allocations(i).installment_id());
+      EXPECT_EQ(listed.allocations(i).component(), it->second->allocations(i).component());
+      EXPECT_EQ(listed.allocations(i).amount().amount_minor(), it->second->allocations(i).amount().amount_minor());
+    }
+    posted.erase(it);
+  }
+  EXPECT_TRUE(posted.empty());
 }
 
 TEST_F(CollectionsIntegrationTest, ReverseAndUnapplyGiveTheMoneyBackToTheInstallments) {
@@ -1027,7 +1041,11 @@ TEST_F(CollectionsIntegrationTest, AnEmailNoticeArrivesAtTheSmtpRelayAndAnSmsNot
     }
     return !received.empty();
   })) << smtp_sink_->output();
-  EXPECT_NE(received.find("Subject: First notice: Buyer "), std::string::npos) << received;
+  // The subject names this ledger's account (the batch reads every ledger's name).
+  const size_t subject = received.find("Subject: ");
+  ASSERT_NE(subject, std::string::npos) << received;
+  EXPECT_EQ(received.substr(subject, received.find_first_of("\r\n", subject) - subject),
+            "Subject: First notice: " + ledger.account_name());
   EXPECT_NE(received.find("From: <collections@careops.invalid>"), std::string::npos);
   EXPECT_NE(received.find("10 days past due"), std::string::npos) << received;
   cv1::Notice first = LadderNotices(id)[0];
@@ -1798,13 +1816,12 @@ class CollectionsWithScheduledStatusTest : public CollectionsIntegrationTest {
   // The last transition made (scheduled or in force) and its date, "STATUS yyyy-mm-dd".
   std::string LastTransition(const std::string& account_id) {
     mv1::ClientAccount a = Account(account_id);
-    if (a.scheduled_status_changes().empty()) {
-      return absl::StrCat(mv1::ClientAccountStatus_Name(a.status()), " ", a.status_effective_date().year(), "-",
-                          a.status_effective_date().month(), "-", a.status_effective_date().day());
-    }
+    auto text = [](mv1::ClientAccountStatus status, const common::v1::Date& on) {
+      return absl::StrCat(mv1::ClientAccountStatus_Name(status), " ", on.year(), "-", on.month(), "-", on.day());
+    };
+    if (a.scheduled_status_changes().empty()) return text(a.status(), a.status_effective_date());
     const mv1::ScheduledStatusChange& last = *a.scheduled_status_changes().rbegin();
-    return absl::StrCat(mv1::ClientAccountStatus_Name(last.status()), " ", last.effective_date().year(), "-",
-                        last.effective_date().month(), "-", last.effective_date().day());
+    return text(last.status(), last.effective_date());
   }
 
   // The ledger's Notice of Cancellation once membership answered for `action`.
