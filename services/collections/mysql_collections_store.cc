@@ -97,7 +97,8 @@ constexpr char kInsertPause[] =
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr char kLockPause[] = "SELECT " PAUSE_COLUMNS " FROM pauses WHERE pause_id = ? FOR UPDATE";
 constexpr char kSetPauseEnd[] = "UPDATE pauses SET end_date = ? WHERE pause_id = ?";
-constexpr char kSelectPauses[] = "SELECT " PAUSE_COLUMNS " FROM pauses WHERE ledger_id = ? ORDER BY start_date";
+// The spans aging and dunning skip (PauseSpan).
+constexpr char kSelectPauseSpans[] = "SELECT start_date, end_date FROM pauses WHERE ledger_id = ? ORDER BY start_date";
 
 // Batch runs walk every ledger in keyset pages of this size.
 constexpr char kLedgerIds[] = "SELECT ledger_id FROM ledgers";
@@ -543,22 +544,18 @@ absl::StatusOr<v1::Pause> ReadPause(RowReader& r) {
 }
 
 absl::StatusOr<PauseSpan> ReadPauseSpan(RowReader& r) {
-  r.String();  // pause_id
-  r.String();  // ledger_id
-  r.String();  // kind
   PauseSpan span{r.Date(), std::nullopt};
   span.end = r.OptionalDate();
   return span;
 }
 
-// `paid_by` set: the balances as they were on that day, as known now: what
-// still-POSTED payments dated after it paid is owed again (a payment given back
-// since never paid, so a bounced check does not count on any day).
-absl::StatusOr<AgingInputs> LoadAgingInputs(mysql::Connection& conn, const std::string& ledger_id,
-                                            const std::string& currency,
-                                            std::optional<absl::CivilDay> paid_by = std::nullopt) {
-  AgingInputs out;
-  out.currency = currency;
+// The installments with a balance. `paid_by` set: the balances as they were on
+// that day, as known now: what still-POSTED payments dated after it paid is
+// owed again (a payment given back since never paid, so a bounced check does
+// not count on any day).
+absl::StatusOr<std::vector<OpenItem>> LoadOpenItems(mysql::Connection& conn, const std::string& ledger_id,
+                                                    std::optional<absl::CivilDay> paid_by = std::nullopt) {
+  std::vector<OpenItem> out;
   std::map<std::string, std::array<int64_t, kComponents>> paid_later;
   if (paid_by) {
     Statement st(conn, kPaidAfter);
@@ -580,9 +577,19 @@ absl::StatusOr<AgingInputs> LoadAgingInputs(mysql::Connection& conn, const std::
     if (auto it = paid_later.find(item.installment_id); it != paid_later.end()) {
       for (int c = 0; c < kComponents; ++c) item.outstanding[c] += it->second[c];
     }
-    if (item.total() > 0) out.open_items.push_back(std::move(item));
+    if (item.total() > 0) out.push_back(std::move(item));
   }
-  Statement st(conn, kSelectPauses);
+  return out;
+}
+
+// What aging and dunning decide on: the open items (LoadOpenItems, as of
+// `paid_by` when set) and the pauses.
+absl::StatusOr<AgingInputs> LoadAgingInputs(mysql::Connection& conn, const std::string& ledger_id,
+                                            const std::string& currency, std::optional<absl::CivilDay> paid_by) {
+  AgingInputs out;
+  out.currency = currency;
+  CAREOPS_ASSIGN_OR_RETURN(out.open_items, LoadOpenItems(conn, ledger_id, paid_by));
+  Statement st(conn, kSelectPauseSpans);
   st.Add(ledger_id);
   CAREOPS_ASSIGN_OR_RETURN(out.pauses, mysql::QueryAll<PauseSpan>(st, ReadPauseSpan));
   return out;
@@ -706,9 +713,9 @@ absl::Status SettlePaidNotices(mysql::Connection& conn, const Mutation& m, const
                                absl::CivilDay on) {
   CAREOPS_ASSIGN_OR_RETURN(std::vector<NoticeRecord> notices, LoadNoticeRecords(conn, ledger_id, -1));
   if (notices.empty()) return absl::OkStatus();
-  CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, LoadAgingInputs(conn, ledger_id, ""));
+  CAREOPS_ASSIGN_OR_RETURN(const std::vector<OpenItem> open_items, LoadOpenItems(conn, ledger_id));
   CAREOPS_ASSIGN_OR_RETURN(const std::string account_id, AccountOfLedger(conn, ledger_id));
-  for (const std::string& id : PaidNotices(notices, in.open_items)) {
+  for (const std::string& id : PaidNotices(notices, open_items)) {
     for (const NoticeRecord& n : notices) {
       if (n.notice_id == id) CAREOPS_RETURN_IF_ERROR(ApplyTransition(conn, m, PaidTransition(n, account_id, on)).status());
     }
@@ -1108,8 +1115,8 @@ absl::Status ReopenUnpaidNotices(mysql::Connection& conn, const Mutation& m, con
     CAREOPS_ASSIGN_OR_RETURN(settled, QueryNoticeRecords(st));
   }
   if (settled.empty()) return absl::OkStatus();
-  CAREOPS_ASSIGN_OR_RETURN(AgingInputs in, LoadAgingInputs(conn, ledger_id, ""));
-  const std::vector<std::string> reopen = ReopenedNotices(settled, in.open_items);
+  CAREOPS_ASSIGN_OR_RETURN(const std::vector<OpenItem> open_items, LoadOpenItems(conn, ledger_id));
+  const std::vector<std::string> reopen = ReopenedNotices(settled, open_items);
   if (reopen.empty()) return absl::OkStatus();
   int latest = 0;
   std::string account_id;  // read for the first reopened Notice of Cancellation
@@ -2130,8 +2137,8 @@ absl::StatusOr<LedgerSide> LoadLedgerSide(mysql::Connection& conn, const std::st
     CAREOPS_RETURN_IF_ERROR(r.status());
   }
   {
-    CAREOPS_ASSIGN_OR_RETURN(AgingInputs at_end, LoadAgingInputs(conn, ledger_id, side.currency, period_end));
-    for (const OpenItem& item : at_end.open_items) {
+    CAREOPS_ASSIGN_OR_RETURN(const std::vector<OpenItem> at_end, LoadOpenItems(conn, ledger_id, period_end));
+    for (const OpenItem& item : at_end) {
       if (item.due_date <= period_end) side.outstanding_minor += item.total();
     }
   }
