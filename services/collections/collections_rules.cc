@@ -245,29 +245,132 @@ namespace {
 
 bool IsWordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
 
-// Lower-case words of letters and digits.
+// The Latin-1 letters U+00C0..U+00FF (two UTF-8 bytes, C3 80..C3 BF) as the
+// ASCII letter a bank's file writes for them: "PEÑA" arrives as "PENA".
+// Index = second byte - 0x80; '-' = not a letter (the signs x and /).
+constexpr char kLatin1Base[] =
+    "aaaaaaaceeeeiiii"   // C0..CF  (Æ -> a)
+    "dnooooo-ouuuuyts"  // D0..DF  (D7 is the multiplication sign, DF is ß)
+    "aaaaaaaceeeeiiii"   // E0..EF
+    "dnooooo-ouuuuyty";  // F0..FF  (F7 is the division sign)
+
+// Lower-case words of letters and digits, accents folded to their base letter
+// (other non-ASCII letters kept as they are, so a name in another script still
+// compares with itself).
 std::vector<std::string> NameWords(std::string_view name) {
   std::vector<std::string> words;
   std::string cur;
-  for (char c : name) {
-    if (IsWordChar(c)) {
-      cur.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    } else if (!cur.empty()) {
-      words.push_back(std::move(cur));
-      cur.clear();
+  auto end_word = [&] {
+    if (!cur.empty()) words.push_back(std::move(cur));
+    cur.clear();
+  };
+  for (size_t i = 0; i < name.size(); ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    if (c < 0x80) {
+      if (IsWordChar(name[i])) {
+        cur.push_back(static_cast<char>(std::tolower(c)));
+      } else {
+        end_word();
+      }
+      continue;
     }
+    size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+    len = std::min(len, name.size() - i);
+    if (c == 0xC3 && len == 2) {
+      const char base = kLatin1Base[static_cast<unsigned char>(name[i + 1]) & 0x3F];
+      if (base == '-') {
+        end_word();
+      } else {
+        cur.push_back(base);
+      }
+    } else if (c == 0xC2 && len == 2) {
+      end_word();  // U+0080..U+00BF: no-break space, punctuation, signs
+    } else {
+      cur.append(name.substr(i, len));
+    }
+    i += len - 1;
   }
-  if (!cur.empty()) words.push_back(std::move(cur));
+  end_word();
   return words;
 }
 
-bool AllIn(const std::vector<std::string>& some, const std::vector<std::string>& all) {
-  if (some.empty()) return false;
-  std::set<std::string> set(all.begin(), all.end());
-  for (const std::string& w : some) {
-    if (set.count(w) == 0) return false;
+// Words a payer's bank line adds or leaves out at will: legal forms and joiners.
+bool IsNoiseWord(std::string_view w) {
+  static const std::set<std::string_view> kNoise = {
+      "the", "and", "of", "inc", "incorporated", "corp", "corporation", "co", "company", "ltd",
+      "limited", "llc", "llp", "plc", "lp", "sa", "ag", "gmbh", "pte", "pty", "bhd", "sdn"};
+  return kNoise.count(w) != 0;
+}
+
+// The words a name is compared by: NameWords without the noise words (unless
+// the name is nothing else), sorted, so "DELA CRUZ, JUAN" is "Juan Dela Cruz".
+std::vector<std::string> NameKey(std::string_view name) {
+  std::vector<std::string> all = NameWords(name), key;
+  for (std::string& w : all) {
+    if (!IsNoiseWord(w)) key.push_back(w);
   }
-  return true;
+  if (key.empty()) key = std::move(all);
+  std::sort(key.begin(), key.end());
+  return key;
+}
+
+// Edits (insert, delete, change, swap of neighbours) between two words,
+// counted up to `limit` + 1.
+size_t EditDistance(std::string_view a, std::string_view b, size_t limit) {
+  if ((a.size() > b.size() ? a.size() - b.size() : b.size() - a.size()) > limit) return limit + 1;
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return std::min(d[a.size()][b.size()], limit + 1);
+}
+
+enum class WordMatch { kNone, kInitial, kWord };
+
+// How a payer's word stands for an account name's word: the same word, a
+// slip of the keyboard (one edit in a word of 4 or more letters, two from 8),
+// an abbreviation of at least 3 letters ("INTL" is not one, "INTERNAT" is),
+// or an initial ("J." for "Juan").
+WordMatch MatchWord(std::string_view a, std::string_view b) {
+  if (a == b) return WordMatch::kWord;
+  const std::string_view shorter = a.size() <= b.size() ? a : b, longer = a.size() <= b.size() ? b : a;
+  if (shorter.size() == 1) return longer.front() == shorter.front() ? WordMatch::kInitial : WordMatch::kNone;
+  if (shorter.size() >= 3 && longer.substr(0, shorter.size()) == shorter) return WordMatch::kWord;
+  const size_t allowed = shorter.size() >= 8 ? 2 : shorter.size() >= 4 ? 1 : 0;
+  if (allowed > 0 && EditDistance(a, b, allowed) <= allowed) return WordMatch::kWord;
+  return WordMatch::kNone;
+}
+
+// Whether every word of `some` stands for its own word of `all` (each used
+// once) and at least one of them is more than an initial.
+bool AllStandFor(const std::vector<std::string>& some, const std::vector<std::string>& all) {
+  if (some.empty() || some.size() > all.size()) return false;
+  std::vector<bool> used(all.size(), false);
+  bool a_word = false;
+  // Whole words first, so an initial does not take the word another word needs.
+  std::vector<size_t> order(some.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return some[x].size() > some[y].size(); });
+  for (size_t i : order) {
+    bool found = false;
+    for (WordMatch want : {WordMatch::kWord, WordMatch::kInitial}) {
+      for (size_t j = 0; j < all.size() && !found; ++j) {
+        if (used[j] || MatchWord(some[i], all[j]) != want) continue;
+        used[j] = found = true;
+        a_word = a_word || want == WordMatch::kWord;
+      }
+      if (found) break;
+    }
+    if (!found) return false;
+  }
+  return a_word;
 }
 
 }  // namespace
@@ -306,11 +409,11 @@ MatchScore ScoreMatch(const DepositLine& line, const MatchLedger& ledger, int64_
   }
   if (out.reference_matches) out.score += 40;
 
-  const std::vector<std::string> payer = NameWords(line.payer_name), account = NameWords(ledger.account_name);
+  const std::vector<std::string> payer = NameKey(line.payer_name), account = NameKey(ledger.account_name);
   if (!payer.empty() && payer == account) {
     out.score += 25;
     out.reasons.push_back("payer is the account name (+25)");
-  } else if (AllIn(payer, account) || AllIn(account, payer)) {
+  } else if (AllStandFor(payer, account) || AllStandFor(account, payer)) {
     out.score += 15;
     out.reasons.push_back("payer resembles the account name (+15)");
   }

@@ -152,8 +152,16 @@ LedgerAging AgeLedger(std::vector<OpenItem> open_items, const std::vector<PauseS
 //   +40  the reference text names the ledger id or one of its installment
 //        numbers (case-insensitive, as a whole word; numbers of at least 3
 //        characters, so "1" does not match every "Ref 1")
-//   +25  the payer is the account name (letters and digits compared, case and
-//        punctuation ignored), or +15 when one's words all appear in the other
+//   +25  the payer is the account name: the same words in any order, compared
+//        by letters and digits (case, punctuation and Latin accents ignored:
+//        "PENA, JUAN" is "Juan Peña"), legal forms and joiners left out
+//        ("ACME TRADING" is "Acme Trading, Inc.");
+//   +15  or the payer resembles it: every word of the shorter name stands for
+//        its own word of the other, as the word, a typing slip (one edit in a
+//        word of 4+ letters, two in 8+), an abbreviation of 3+ letters or an
+//        initial, and at least one is more than an initial ("J DELA CRUZ",
+//        "ACME TRDING" and "ACME TRAD" resemble "Juan dela Cruz" and "Acme
+//        Trading"; "J D C" and "ACNE TOOLS" do not)
 //   +20  the amount equals an open installment's balance or the total due
 //   +15  the deposit date is within `near_days` of an open installment's due date
 // Another currency than the ledger's scores 0 with that reason. The reasons

@@ -199,14 +199,52 @@ TEST(ScoreMatch, AWordInsideAnotherWordOrAShortNumberIsNoReference) {
 }
 
 TEST(ScoreMatch, PartialNameTotalDueAndFarDates) {
-  // "Acme Trading" is in "Acme Trading, Inc.": resembles; 3,000.00 is the total due.
-  MatchScore s = ScoreMatch(Line("Acme Trading", "", 300000, CivilDay(2026, 5, 20)), Acme());
+  // "Acme" is in "Acme Trading, Inc.": resembles; 3,000.00 is the total due.
+  MatchScore s = ScoreMatch(Line("Acme", "", 300000, CivilDay(2026, 5, 20)), Acme());
   EXPECT_FALSE(s.reference_matches);
   EXPECT_EQ(s.score, 15 + 20);
   EXPECT_EQ(s.reasons.back(), "amount equals the total due (+20)");
   // Eight days from the nearest due date is not near.
   EXPECT_EQ(ScoreMatch(Line("Other", "", 1, CivilDay(2026, 3, 9)), Acme()).score, 0);
   EXPECT_EQ(ScoreMatch(Line("Other", "", 1, CivilDay(2026, 3, 8)), Acme()).score, 15);
+}
+
+int PayerPoints(std::string_view payer, std::string_view account) {
+  MatchLedger l{"L", std::string(account), "PHP", "ACC", {}};
+  return ScoreMatch(Line(std::string(payer), "", 1, CivilDay(2026, 6, 1)), l).score;
+}
+
+TEST(ScoreMatch, ThePayerIsTheAccountWhateverTheOrderAccentsAndLegalForm) {
+  EXPECT_EQ(PayerPoints("ACME TRADING", "Acme Trading, Inc."), 25);
+  EXPECT_EQ(PayerPoints("The Acme Trading Co. Ltd", "ACME TRADING CORPORATION"), 25);
+  EXPECT_EQ(PayerPoints("DELA CRUZ, JUAN", "Juan dela Cruz"), 25);
+  EXPECT_EQ(PayerPoints("PENA JOSE MARIA", "Jos\xC3\xA9 Mar\xC3\xAD" "a Pe\xC3\xB1" "a"), 25);  // José María Peña
+  EXPECT_EQ(PayerPoints("M\xC3\x9CLLER GMBH", "Muller"), 25);                           // MÜLLER GMBH
+  // A name in another script compares with itself, and is not every other name.
+  EXPECT_EQ(PayerPoints("\xE5\xB1\xB1\xE7\x94\xB0", "\xE5\xB1\xB1\xE7\x94\xB0"), 25);  // 山田
+  EXPECT_EQ(PayerPoints("\xE5\xB1\xB1\xE7\x94\xB0", "Acme"), 0);
+  // A name made only of legal forms is still compared by them.
+  EXPECT_EQ(PayerPoints("Company Inc", "Company Inc"), 25);
+}
+
+TEST(ScoreMatch, APayerThatResemblesTheAccountScores15) {
+  EXPECT_EQ(PayerPoints("J DELA CRUZ", "Juan dela Cruz"), 15);         // an initial
+  EXPECT_EQ(PayerPoints("ACME TRDING", "Acme Trading, Inc."), 15);     // one slip in a long word
+  EXPECT_EQ(PayerPoints("ACEM TRADING", "Acme Trading"), 15);          // two letters swapped
+  EXPECT_EQ(PayerPoints("ACME TRAD", "Acme Trading"), 15);             // an abbreviation
+  EXPECT_EQ(PayerPoints("INTERNATONAL SHIPPNG", "International Shipping"), 15);
+  EXPECT_EQ(PayerPoints("Acme", "Acme Trading"), 15);                  // part of the name
+  EXPECT_EQ(PayerPoints("Acme Trading Manila Branch", "Acme Trading"), 15);
+}
+
+TEST(ScoreMatch, ANameThatOnlySharesInitialsOrNearWordsDoesNotResemble) {
+  EXPECT_EQ(PayerPoints("J D C", "Juan dela Cruz"), 0);      // initials only
+  EXPECT_EQ(PayerPoints("ACNE TOOLS", "Acme Trading"), 0);   // one near word, one other
+  EXPECT_EQ(PayerPoints("ABC", "ABD"), 0);                   // no slip allowed under 4 letters
+  EXPECT_EQ(PayerPoints("TR", "Trading"), 0);                // an abbreviation needs 3 letters
+  EXPECT_EQ(PayerPoints("Juan Juan", "Juan Cruz"), 0);       // each word stands for its own
+  EXPECT_EQ(PayerPoints("", "Acme"), 0);
+  EXPECT_EQ(PayerPoints("Inc", "Acme Inc"), 0);              // a legal form is no name
 }
 
 TEST(ScoreMatch, AnotherCurrencyScoresNothing) {
