@@ -4,10 +4,14 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/text.h"
@@ -46,6 +50,20 @@ std::map<std::string, Armed, std::less<>>& Points() {
   return *points;
 }
 
+// Parks the thread until the test creates <dir>/<name>.release.
+void Hold(std::string_view name) {
+  const char* dir = std::getenv("CAREOPS_FAILPOINT_DIR");
+  if (dir == nullptr) return;
+  const std::filesystem::path base(dir);
+  const std::string file(name);
+  std::ofstream(base / (file + ".held")) << "held\n";
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(kFailpointMaxHoldSeconds);
+  std::error_code ec;
+  while (!std::filesystem::exists(base / (file + ".release"), ec) && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
 }  // namespace
 
 absl::Status Failpoint(std::string_view name) {
@@ -61,6 +79,7 @@ absl::Status Failpoint(std::string_view name) {
   if (action == "exit") _exit(kFailpointExitCode);
   if (action == "deadline") return absl::DeadlineExceededError(absl::StrCat("failpoint ", Abs(name)));
   if (action == "unavailable") return absl::UnavailableError(absl::StrCat("failpoint ", Abs(name)));
+  if (action == "hold") Hold(name);
   return absl::OkStatus();
 }
 

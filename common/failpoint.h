@@ -12,8 +12,13 @@
 //   CAREOPS_FAILPOINTS="claims.after_intent_commit=exit,membership.utilization.after_commit=deadline*1"
 // Actions: `exit` ends the process at once with _exit(kFailpointExitCode) (no
 // destructors, no flushing: like a SIGKILL); `deadline` makes Failpoint()
-// return DEADLINE_EXCEEDED; `unavailable` returns UNAVAILABLE. `*N` fires only
-// on the first N hits (default: every hit).
+// return DEADLINE_EXCEEDED; `unavailable` returns UNAVAILABLE; `hold` stops the
+// calling thread right there (a transaction it has open stays open, its locks
+// held) until the test lets it go: it creates the file <name>.held in the
+// directory CAREOPS_FAILPOINT_DIR names, and returns OK once the test has
+// created <name>.release there (or after kFailpointMaxHold, so a test that
+// failed cannot leave a server stuck). `*N` fires only on the first N hits
+// (default: every hit).
 #pragma once
 
 #include <string_view>
@@ -23,6 +28,7 @@
 namespace careops {
 
 inline constexpr int kFailpointExitCode = 86;
+inline constexpr int kFailpointMaxHoldSeconds = 120;
 
 #ifdef CAREOPS_FAILPOINTS
 absl::Status Failpoint(std::string_view name);

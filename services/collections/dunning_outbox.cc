@@ -145,7 +145,7 @@ absl::StatusOr<std::optional<absl::CivilDay>> AccountCallDate(AccountChange chan
 }
 
 NoticeTransition PaidTransition(const NoticeRecord& notice, const std::string& account_id, absl::CivilDay on) {
-  NoticeTransition t{.notice_id = notice.notice_id, .to = NoticeState::kResolved, .on = on};
+  NoticeTransition t{.notice_id = notice.notice_id, .to = NoticeState::kResolved, .on = on, .action = {}, .intent = {}};
   if (notice.kind == RungKind::kCancellation) {
     t.to = NoticeState::kWithdrawn;
     t.action = AccountChange::kReinstate;
@@ -158,7 +158,7 @@ NoticeTransition PaidTransition(const NoticeRecord& notice, const std::string& a
 }
 
 NoticeTransition LapseTransition(const NoticeRecord& notice, const std::string& account_id, absl::CivilDay on) {
-  NoticeTransition t{.notice_id = notice.notice_id, .to = NoticeState::kLapsed, .on = on};
+  NoticeTransition t{.notice_id = notice.notice_id, .to = NoticeState::kLapsed, .on = on, .action = {}, .intent = {}};
   t.action = AccountChange::kCancel;
   t.intent = AccountIntent(notice.notice_id, account_id, AccountChange::kCancel, notice.grace_until.value_or(on),
                            absl::StrCat("collections: notice of cancellation ", notice.notice_id, " lapsed unpaid"),

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/mysql/audit.h"
 #include "common/enum_codec.h"
+#include "common/failpoint.h"
 #include "common/ids.h"
 #include "common/mysql/batch.h"
 #include "common/mysql/keyset.h"
@@ -1543,6 +1544,9 @@ absl::StatusOr<bool> MysqlCollectionsStore::DunOne(
       ledger.inputs.episode_since = r.OptionalDate();
       CAREOPS_RETURN_IF_ERROR(r.status());
     }
+    // A test holds a replica here, the ledger locked, to show another replica
+    // passes it by and waits for it rather than dunning it too.
+    CAREOPS_RETURN_IF_ERROR(Failpoint("collections.dunning.ledger_locked"));
     // The balances of the run's day, as aging sees them: a back-filled run
     // issues, resolves and lapses what the run on that day would have.
     CAREOPS_ASSIGN_OR_RETURN(AgingInputs aging, LoadAgingInputs(conn, ledger_id, ledger.currency, as_of));

@@ -18,9 +18,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <algorithm>
+#include <atomic>
+#include <memory>
 #include <set>
 #include <vector>
-#include <memory>
 #include <string>
 #include <thread>
 
@@ -1884,6 +1886,70 @@ TEST_F(CollectionsWithScheduledStatusTest, ANoticeLapsingTodayBeforeAScheduledSu
     return NoticeOfCancellationDone(id, cv1::ACCOUNT_ACTION_CANCEL) &&
            LastTransition(ledger.account_id()) == "CLIENT_ACCOUNT_STATUS_CANCELLED 2026-4-30";
   })) << LastTransition(ledger.account_id()) << "\n" << LadderNotices(id)[3].DebugString();
+}
+
+TEST_F(CollectionsIntegrationTest, AReplicaHoldingALedgerIsNeverDunnedTwiceByTheOther) {
+  // Two replicas of a schema of their own; A stops inside its first ledger's
+  // transaction (the ledger locked, nothing decided) until the test lets it go.
+  testing::TestSchema schema("collections_collide");
+  char dir[] = "/tmp/careops-failpoints-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string held = std::string(dir) + "/collections.dunning.ledger_locked.held";
+  const std::string release = std::string(dir) + "/collections.dunning.ledger_locked.release";
+  const std::vector<std::string> args = std::vector<std::string>(std::begin(kCollectionsArgs),
+                                                                 std::end(kCollectionsArgs)) +
+                                        ("--membership_addr=" + membership_->address());
+  testing::ServiceProcess a("collections", schema.dsn(), args,
+                            {{"CAREOPS_FAILPOINTS", "collections.dunning.ledger_locked=hold*1"},
+                             {"CAREOPS_FAILPOINT_DIR", dir}});
+  testing::ServiceProcess b("collections", schema.dsn(), args);
+  ASSERT_TRUE(testing::Serving(a));
+  ASSERT_TRUE(testing::Serving(b));
+  stub_ = cv1::CollectionsService::NewStub(grpc::CreateChannel(a.address(), grpc::InsecureChannelCredentials()));
+  auto b_stub = cv1::CollectionsService::NewStub(grpc::CreateChannel(b.address(), grpc::InsecureChannelCredentials()));
+  std::vector<std::string> ledgers;
+  for (int i = 0; i < 6; ++i) {
+    cv1::Ledger l = NewLedger();
+    Add(Row(l.ledger_id(), "1", DateOf(2026, 1, 1), 100000));
+    ledgers.push_back(l.ledger_id());
+  }
+  std::sort(ledgers.begin(), ledgers.end());  // A's run visits them in this order
+  auto issued_for = [&] {
+    std::set<std::string> out;
+    for (const std::string& id : ledgers) {
+      if (!Notices(id).empty()) out.insert(id);
+    }
+    return out;
+  };
+
+  cv1::RunDunningResponse ra, rb;
+  std::atomic<bool> b_done{false};
+  std::thread ta([&] { ra = Dun(DateOf(2026, 1, 14)); });
+  ASSERT_TRUE(testing::Eventually([&] { return std::filesystem::exists(held); })) << a.process().output();
+  std::thread tb([&] {
+    rb = Dun(DateOf(2026, 1, 14), b_stub.get());
+    b_done = true;
+  });
+  // B passes the held ledger by and notices every other one, then waits for
+  // it: it cannot finish while A holds it.
+  const std::set<std::string> others(ledgers.begin() + 1, ledgers.end());
+  EXPECT_TRUE(testing::Eventually([&] { return issued_for() == others; }));
+  EXPECT_FALSE(b_done.load());
+  std::ofstream(release) << "go\n";
+  ta.join();
+  tb.join();
+
+  // A issued the held ledger's notice, B the others; no ledger got two.
+  EXPECT_EQ(ra.issued_notice_ids_size(), 1);
+  EXPECT_EQ(rb.issued_notice_ids_size(), 5);
+  std::set<std::string> issued;
+  for (const auto* r : {&ra, &rb}) {
+    for (const std::string& n : r->issued_notice_ids()) EXPECT_TRUE(issued.insert(n).second) << n;
+  }
+  EXPECT_EQ(Notices(ledgers[0]).size(), 1u);
+  EXPECT_EQ(issued.count(Notices(ledgers[0])[0].notice_id()), 1u);
+  for (const std::string& id : ledgers) EXPECT_EQ(Rungs(id), std::vector<std::string>{"first"}) << id;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
