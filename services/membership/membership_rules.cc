@@ -300,19 +300,57 @@ absl::Status RequireBeforeCancellation(const v1::ClientAccount& account, absl::C
                                                     "; nothing can take effect on or after that day"));
 }
 
-Coverage CutCoverage(Coverage coverage, absl::CivilDay cancel_date, std::vector<CoverageCut>* cuts) {
-  for (v1::CoveragePeriod& p : coverage) {
-    const std::optional<absl::CivilDay> end = EndOf(p);
-    if (end && *end <= cancel_date) continue;
-    const absl::CivilDay start = DayOf(p.effective_date());
-    if (cuts) cuts->push_back({start, end});
-    *p.mutable_end_date() = ToProto(std::max(start, cancel_date));
+absl::Status RequireProperCoverage(const Coverage& coverage) {
+  std::optional<absl::CivilDay> previous_end;
+  for (int i = 0; i < coverage.size(); ++i) {
+    const absl::CivilDay start = DayOf(coverage[i].effective_date());
+    const std::optional<absl::CivilDay> end = EndOf(coverage[i]);
+    if (end && *end <= start) {
+      return absl::InternalError(absl::StrCat("coverage[", i, "]: a period from ", ToSqlDate(start), " ending on ",
+                                              ToSqlDate(*end), " would cover nothing"));
+    }
+    if (i > 0 && (!previous_end || start < *previous_end)) {
+      return absl::InternalError(
+          absl::StrCat("coverage[", i, "]: the period from ", ToSqlDate(start), " overlaps the one before it"));
+    }
+    previous_end = end;
   }
-  return coverage;
+  return absl::OkStatus();
 }
 
-Coverage UncutCoverage(Coverage coverage, absl::CivilDay cancel_date,
-                       const std::map<absl::CivilDay, std::optional<absl::CivilDay>>& cuts) {
+Coverage CutCoverage(Coverage coverage, absl::CivilDay cancel_date, std::vector<CoverageCut>* cuts) {
+  Coverage out;
+  bool first = true;
+  std::optional<absl::CivilDay> before_end;  // the end the period before had, before this cut
+  for (v1::CoveragePeriod& p : coverage) {
+    const absl::CivilDay start = DayOf(p.effective_date());
+    const std::optional<absl::CivilDay> end = EndOf(p);
+    if (end && *end <= cancel_date) {
+      *out.Add() = std::move(p);
+    } else if (start >= cancel_date) {
+      // It would only begin once the account no longer covers anyone.
+      if (cuts) cuts->push_back({start, end, p.plan_id(), first ? std::nullopt : before_end});
+    } else {
+      if (cuts) cuts->push_back({start, end, "", std::nullopt});
+      *p.mutable_end_date() = ToProto(cancel_date);
+      *out.Add() = std::move(p);
+    }
+    first = false;
+    before_end = end;
+  }
+  return out;
+}
+
+v1::Member CancelMemberCoverage(v1::Member member, absl::CivilDay cancel_date, std::vector<CoverageCut>* cuts) {
+  Coverage coverage = CutCoverage(CoverageOf(member), cancel_date, cuts);
+  if (!coverage.empty()) return WithCoverage(std::move(member), std::move(coverage));
+  member.clear_coverage();
+  *member.mutable_termination_date() = ToProto(cancel_date);
+  member.set_status(v1::MEMBER_STATUS_TERMINATED);
+  return member;
+}
+
+Coverage UncutCoverage(Coverage coverage, absl::CivilDay cancel_date, const CoverageCuts& cuts) {
   auto set_end = [](v1::CoveragePeriod& p, std::optional<absl::CivilDay> end) {
     if (end) {
       *p.mutable_end_date() = ToProto(*end);
@@ -323,15 +361,27 @@ Coverage UncutCoverage(Coverage coverage, absl::CivilDay cancel_date,
   for (v1::CoveragePeriod& p : coverage) {
     const absl::CivilDay start = DayOf(p.effective_date());
     const std::optional<absl::CivilDay> end = EndOf(p);
+    // std::max: a period a cancellation made before V007 left covering nothing.
     if (end != std::max(start, cancel_date)) continue;  // not (or no longer) the cancellation's end
     auto cut = cuts.find(start);
     if (cut != cuts.end()) {
-      set_end(p, cut->second);
+      if (cut->second.removed_plan_id.empty()) set_end(p, cut->second.previous_end);
       continue;
     }
     // Split off a cut period after the cancellation: the end of the period it came from.
     auto from = cuts.lower_bound(start);
-    if (start < cancel_date && from != cuts.begin()) set_end(p, std::prev(from)->second);
+    if (start < cancel_date && from != cuts.begin()) set_end(p, std::prev(from)->second.previous_end);
+  }
+  for (const auto& [start, cut] : cuts) {
+    if (cut.removed_plan_id.empty()) continue;
+    const bool follows = coverage.empty() ? !cut.follows_end.has_value()
+                                          : (cut.follows_end.has_value() && EndOf(*coverage.rbegin()) == cut.follows_end &&
+                                             *cut.follows_end <= start);
+    if (!follows) continue;
+    v1::CoveragePeriod* back = coverage.Add();
+    *back->mutable_effective_date() = ToProto(start);
+    if (cut.previous_end) *back->mutable_end_date() = ToProto(*cut.previous_end);
+    back->set_plan_id(cut.removed_plan_id);
   }
   return coverage;
 }
@@ -516,10 +566,15 @@ absl::Status ValidateMovementDates(const v1::Movement& mv, const v1::Member& mem
     return absl::FailedPreconditionError(absl::StrCat("member_id: member ", Quote(member.member_id()),
                                                       " is already terminated as of ", ToSqlDate(*ended)));
   }
+  if (mv.type() == v1::MOVEMENT_TYPE_TERMINATION && effective == latest_start && coverage.size() == 1) {
+    return InvalidArgument("effective_date", absl::StrCat("must be after the member's coverage starts (",
+                                                          ToSqlDate(latest_start),
+                                                          "): a termination on its first day would cover nothing"));
+  }
   if (mv.type() == v1::MOVEMENT_TYPE_PLAN_CHANGE && ended && *ended <= effective) {
-    return absl::FailedPreconditionError(absl::StrCat("member_id: member ", Quote(member.member_id()),
-                                                      " is not covered from ", ToSqlDate(*ended),
-                                                      "; reinstate the member first"));
+    return absl::FailedPreconditionError(absl::StrCat("effective_date: the coverage of member ",
+                                                      Quote(member.member_id()), " ends on ", ToSqlDate(*ended),
+                                                      "; a plan change must take effect before that day"));
   }
   if (mv.type() == v1::MOVEMENT_TYPE_REINSTATEMENT) {
     if (!ended) {
@@ -554,6 +609,13 @@ absl::StatusOr<v1::Member> ApplyMovementToMember(const v1::Movement& mv, const v
   const absl::CivilDay effective = DayOf(mv.effective_date());
   switch (mv.type()) {
     case v1::MOVEMENT_TYPE_TERMINATION:
+      if (DayOf(latest.effective_date()) == effective) {
+        // Ended on its first day, the latest period (a plan change or a
+        // reinstatement from that day) never takes effect: the coverage ends
+        // with the period before it (ValidateMovementDates keeps the first).
+        coverage.RemoveLast();
+        break;
+      }
       *latest.mutable_end_date() = mv.effective_date();
       break;
     case v1::MOVEMENT_TYPE_REINSTATEMENT:

@@ -224,17 +224,41 @@ absl::Status DecideEnrolable(const v1::ClientAccount& account, std::optional<v1:
 // What a cancellation from `cancel_date` did to one coverage period: the
 // period that starts on `period_start` ran until `previous_end` (nullopt:
 // open) before the cancellation ended it (V006 coverage_cuts), so that a
-// withdrawn cancellation can give it back (UncutCoverage).
+// withdrawn cancellation can give it back (UncutCoverage). A period that would
+// only have begun on or after the cancellation date (a plan change or a
+// reinstatement scheduled for then, an enrolment starting then) is removed
+// whole rather than left covering nothing: `removed_plan_id` is its plan and
+// `follows_end` the end the period before it had then (nullopt: it was the
+// member's first), so that it comes back only after that period (V007).
 struct CoverageCut {
   absl::CivilDay period_start;
   std::optional<absl::CivilDay> previous_end;
+  std::string removed_plan_id;  // empty: the period was ended, not removed
+  std::optional<absl::CivilDay> follows_end;
 };
+using CoverageCuts = std::map<absl::CivilDay, CoverageCut>;  // by period_start
+
+// INTERNAL naming the period when `coverage` has one that ends on or before
+// it begins (it would cover nothing, and every rule reading the history
+// assumes it does not happen) or periods out of order or overlapping. The
+// store checks it before writing a member's periods.
+absl::Status RequireProperCoverage(const Coverage& coverage);
 
 // `coverage` ended by a cancellation from `cancel_date`: every period still
-// running on that day, or beginning after it, ends on it (one that would begin
-// later ends as it begins, covering nothing). Appends what it ended to `cuts`.
-// The store does the same in SQL for a whole account (kEndAccountCoverage).
+// running on that day ends on it, and every period beginning on or after it is
+// removed (so the result may be empty: coverage that would only have begun
+// with the cancellation in force). Appends what it ended or removed to `cuts`.
+// The store does the same for a whole account: periods running on the day in
+// one SQL statement (kEndAccountCoverage), members with later periods through
+// CancelMemberCoverage.
 Coverage CutCoverage(Coverage coverage, absl::CivilDay cancel_date, std::vector<CoverageCut>* cuts);
+
+// `member` (with its coverage) under a cancellation from `cancel_date`
+// (CutCoverage): its columns follow the periods left; a member left without
+// any keeps its first day as effective_date and is TERMINATED from the
+// cancellation date (termination_date = cancel_date, as for every member of a
+// cancelled account), with no period written.
+v1::Member CancelMemberCoverage(v1::Member member, absl::CivilDay cancel_date, std::vector<CoverageCut>* cuts);
 
 // `coverage` as if the cancellation from `cancel_date` had not been made:
 // a period the cancellation ended and that no movement changed since (its
@@ -242,9 +266,11 @@ Coverage CutCoverage(Coverage coverage, absl::CivilDay cancel_date, std::vector<
 // start); a period ending on the cancellation date that a later movement
 // split off a cut period (a plan change dated before the cancellation) gets
 // the end of the cut period it was split from. Periods ended since by a
-// movement keep that end.
-Coverage UncutCoverage(Coverage coverage, absl::CivilDay cancel_date,
-                       const std::map<absl::CivilDay, std::optional<absl::CivilDay>>& cuts);
+// movement keep that end. A removed period comes back (in start order) when
+// the period before it ends again where it did when it was removed (none
+// before it: the member has no period), so a plan change scheduled after a
+// termination made since stays withdrawn.
+Coverage UncutCoverage(Coverage coverage, absl::CivilDay cancel_date, const CoverageCuts& cuts);
 
 // The new version a RevisePlan makes of `current` from `next` (name, benefits):
 // FAILED_PRECONDITION when `current` is already superseded; INVALID_ARGUMENT for
@@ -312,7 +338,10 @@ v1::Member MemberFromEnrollment(const v1::Movement& movement, const std::string&
 // cancellation (RequireOpenAccount, RequireBeforeCancellation); the store
 // then ends the result's coverage on that cancellation's date (CutCoverage).
 // TERMINATION ends the latest period on the effective date (not before it
-// starts, not a member already terminated by then); REINSTATEMENT needs a
+// starts, not a member already terminated by then); dated on the latest
+// period's first day it removes that period (the plan change or reinstatement
+// that began it is withdrawn: coverage ends with the period before it), so no
+// period ever ends as it begins; REINSTATEMENT needs a
 // TERMINATED member and starts a new period on its date on the last plan (on
 // the termination date itself the period simply goes on); PLAN_CHANGE needs
 // `new_plan_status` (the status of movement.new_plan_id() when it is a plan of
@@ -330,11 +359,14 @@ absl::StatusOr<v1::Member> ApplyMovementToMember(const v1::Movement& movement, c
 // INVALID_ARGUMENT naming effective_date for a date that cannot apply: any
 // movement dated before the member's coverage starts, a termination, plan
 // change or reinstatement dated before the latest period starts (the history
-// only moves forward), a reinstatement dated before the termination it undoes.
-// FAILED_PRECONDITION naming member_id for a member in the wrong state: a
-// termination of a member already terminated by then, a plan change of a
-// member whose coverage has ended by then, a reinstatement of a member who is
-// not terminated.
+// only moves forward), a reinstatement dated before the termination it undoes,
+// a termination on the first day of a member's only period (it would cover
+// nothing). FAILED_PRECONDITION naming effective_date for a plan change dated
+// on or after the day the member's coverage ends (a termination, or the
+// account's cancellation, scheduled or in force): it would start a period
+// covering nothing. FAILED_PRECONDITION naming member_id for a member in the
+// wrong state: a termination of a member already terminated by then, a
+// reinstatement of a member who is not terminated.
 absl::Status ValidateMovementDates(const v1::Movement& movement, const v1::Member& member);
 
 // The audit action of a movement's effect on its member ("member.terminate").

@@ -586,10 +586,14 @@ TEST(CoverageCutTest, AWithdrawnCancellationGivesBackWhatItEndedAndNothingMore) 
   *coverage.Add() = Period(CivilDay(2026, 8, 1), std::nullopt, "PLATINUM");
   std::vector<CoverageCut> cuts;
   const Coverage cut = CutCoverage(coverage, cancel, &cuts);
-  EXPECT_EQ(Spans(cut), (std::vector<std::string>{"2026-01-01..2026-07-01 GOLD", "2026-08-01..2026-08-01 PLATINUM"}));
+  // The plan change from Aug 1 is withdrawn with the coverage it would start.
+  EXPECT_EQ(Spans(cut), (std::vector<std::string>{"2026-01-01..2026-07-01 GOLD"}));
+  EXPECT_TRUE(RequireProperCoverage(cut).ok());
   ASSERT_EQ(cuts.size(), 2u);
-  std::map<CivilDay, std::optional<CivilDay>> recorded;
-  for (const CoverageCut& c : cuts) recorded[c.period_start] = c.previous_end;
+  EXPECT_EQ(cuts[1].removed_plan_id, "PLATINUM");
+  EXPECT_EQ(cuts[1].follows_end, CivilDay(2026, 8, 1));
+  CoverageCuts recorded;
+  for (const CoverageCut& c : cuts) recorded[c.period_start] = c;
   EXPECT_EQ(Spans(UncutCoverage(cut, cancel, recorded)), Spans(coverage));
 
   // A plan change dated before the cancellation, applied after it: the split-off
@@ -599,14 +603,13 @@ TEST(CoverageCutTest, AWithdrawnCancellationGivesBackWhatItEndedAndNothingMore) 
   Coverage moved;
   *moved.Add() = split[0];
   *moved.Add() = Period(CivilDay(2026, 6, 15), cancel, "SILVER");
-  *moved.Add() = split[1];
   EXPECT_EQ(Spans(UncutCoverage(moved, cancel, recorded)),
             (std::vector<std::string>{"2026-01-01..2026-06-15 GOLD", "2026-06-15..2026-08-01 SILVER",
                                       "2026-08-01.. PLATINUM"}));
-  // A termination since keeps its date.
+  // A termination since keeps its date, and the plan change it came before stays withdrawn.
   Coverage ended = cut;
   *ended[0].mutable_end_date() = ToProto(CivilDay(2026, 6, 20));
-  EXPECT_EQ(Spans(UncutCoverage(ended, cancel, recorded))[0], "2026-01-01..2026-06-20 GOLD");
+  EXPECT_EQ(Spans(UncutCoverage(ended, cancel, recorded)), std::vector<std::string>{"2026-01-01..2026-06-20 GOLD"});
   // A period that ended before the cancellation is not touched.
   Coverage early;
   *early.Add() = Period(CivilDay(2026, 1, 1), CivilDay(2026, 3, 1), "GOLD");
@@ -670,7 +673,10 @@ TEST(MovementDatesTest, ImpossibleDatesAreRefusedWhenRequested) {
     absl::Status early = ValidateMovementDates(MovementOf(type, CivilDay(2026, 1, 31)), member);
     EXPECT_EQ(early.code(), absl::StatusCode::kInvalidArgument) << type;
     EXPECT_EQ(early.message(), "effective_date: must not be before the member's coverage starts (2026-02-01)");
-    EXPECT_TRUE(ValidateMovementDates(MovementOf(type, CivilDay(2026, 2, 1)), member).ok()) << type;
+    // A termination on the first day would leave a period covering nothing.
+    EXPECT_EQ(ValidateMovementDates(MovementOf(type, CivilDay(2026, 2, 1)), member).ok(),
+              type != v1::MOVEMENT_TYPE_TERMINATION)
+        << type;
   }
   EXPECT_EQ(ValidateMovementDates(MovementOf(v1::MOVEMENT_TYPE_REINSTATEMENT, CivilDay(2026, 3, 1)), member).code(),
             absl::StatusCode::kFailedPrecondition);
@@ -881,11 +887,16 @@ TEST(CoveragePeriodTest, TheHistoryOnlyMovesForward) {
   }
   // A detail change is not about coverage: any day from the first one.
   EXPECT_TRUE(ValidateMovementDates(MovementOf(v1::MOVEMENT_TYPE_DETAIL_CHANGE, CivilDay(2026, 8, 1)), m).ok());
-  // No plan change once coverage has ended; reinstate first.
+  // No plan change on or after the day coverage ends.
   v1::Member ended = Apply(CoveredFrom(CivilDay(2026, 2, 1)), v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 5, 1));
-  absl::Status late = ValidateMovementDates(MovementOf(v1::MOVEMENT_TYPE_PLAN_CHANGE, CivilDay(2026, 5, 1)), ended);
-  EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(late.message(), "member_id: member 'MEM' is not covered from 2026-05-01; reinstate the member first");
+  for (CivilDay day : {CivilDay(2026, 5, 1), CivilDay(2026, 6, 1)}) {
+    absl::Status late = ValidateMovementDates(MovementOf(v1::MOVEMENT_TYPE_PLAN_CHANGE, day), ended);
+    EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(late.message(),
+              "effective_date: the coverage of member 'MEM' ends on 2026-05-01; a plan change must take effect before "
+              "that day");
+  }
+  EXPECT_TRUE(ValidateMovementDates(MovementOf(v1::MOVEMENT_TYPE_PLAN_CHANGE, CivilDay(2026, 4, 30)), ended).ok());
   // A reinstatement before the termination it undoes, and one after a lapse's
   // reinstatement that went before it, are refused.
   absl::Status early = ValidateMovementDates(MovementOf(v1::MOVEMENT_TYPE_REINSTATEMENT, CivilDay(2026, 4, 30)), ended);
@@ -894,6 +905,81 @@ TEST(CoveragePeriodTest, TheHistoryOnlyMovesForward) {
   v1::Member back = Apply(ended, v1::MOVEMENT_TYPE_REINSTATEMENT, CivilDay(2026, 7, 1));
   absl::Status end_in_lapse = ValidateMovementDates(MovementOf(v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 6, 1)), back);
   EXPECT_EQ(end_in_lapse.code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Every history the movements and cancellations below can make: no period ends
+// on or before the day it begins.
+TEST(CoveragePeriodTest, NoMovementOrCancellationLeavesAPeriodCoveringNothing) {
+  const v1::Member open = CoveredFrom(CivilDay(2026, 2, 1));
+  const v1::Member changing = Apply(open, v1::MOVEMENT_TYPE_PLAN_CHANGE, CivilDay(2026, 9, 1), "PLAN-2");
+  const v1::Member lapsed = Apply(Apply(open, v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 5, 1)),
+                                  v1::MOVEMENT_TYPE_REINSTATEMENT, CivilDay(2026, 8, 1));
+  for (const v1::Member& m : {open, changing, lapsed}) {
+    EXPECT_TRUE(RequireProperCoverage(m.coverage()).ok()) << m.DebugString();
+    for (int offset = -40; offset <= 260; offset += 10) {
+      const CivilDay day = CivilDay(2026, 2, 1) + offset;
+      std::vector<CoverageCut> cuts;
+      const v1::Member cut = CancelMemberCoverage(m, day, &cuts);
+      EXPECT_TRUE(RequireProperCoverage(cut.coverage()).ok()) << ToSqlDate(day) << " " << cut.DebugString();
+      EXPECT_EQ(DayOf(cut.termination_date()) <= day, true) << ToSqlDate(day);
+      // Withdrawing gives back exactly what there was.
+      CoverageCuts recorded;
+      for (const CoverageCut& c : cuts) recorded[c.period_start] = c;
+      EXPECT_EQ(Spans(UncutCoverage(cut.coverage(), day, recorded)), Spans(CoverageOf(m))) << ToSqlDate(day);
+    }
+  }
+  // A termination on the first day of the plan change's period withdraws the change.
+  const v1::Member stopped = Apply(changing, v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 9, 1));
+  EXPECT_EQ(Spans(stopped.coverage()), std::vector<std::string>{"2026-02-01..2026-09-01 PLAN-1"});
+  EXPECT_EQ(stopped.plan_id(), "PLAN-1");
+  EXPECT_EQ(DayOf(stopped.termination_date()), CivilDay(2026, 9, 1));
+  // ... and on the first day of a reinstatement, the reinstatement.
+  const v1::Member undone = Apply(lapsed, v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 8, 1));
+  EXPECT_EQ(Spans(undone.coverage()), std::vector<std::string>{"2026-02-01..2026-05-01 PLAN-1"});
+  // On the first day of a member's only period there is nothing to end.
+  absl::Status first_day = ValidateMovementDates(MovementOf(v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 2, 1)), open);
+  EXPECT_EQ(first_day.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(first_day.message(),
+            "effective_date: must be after the member's coverage starts (2026-02-01): a termination on its first day "
+            "would cover nothing");
+  auto applied = ApplyMovementToMember(MovementOf(v1::MOVEMENT_TYPE_TERMINATION, CivilDay(2026, 2, 1)), OpenAccount(),
+                                       open, std::nullopt, kToday);
+  EXPECT_EQ(applied.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(CoverageCutTest, ACancellationOnOrBeforeAScheduledPlanChangeWithdrawsItUntilTheCancellationIsWithdrawn) {
+  const v1::Member changing =
+      Apply(CoveredFrom(CivilDay(2026, 2, 1)), v1::MOVEMENT_TYPE_PLAN_CHANGE, CivilDay(2026, 9, 1), "PLAN-2");
+  // Cancelled from the plan change's own day: the old plan runs until then, the new one never starts.
+  std::vector<CoverageCut> cuts;
+  const v1::Member cut = CancelMemberCoverage(changing, CivilDay(2026, 9, 1), &cuts);
+  EXPECT_EQ(Spans(cut.coverage()), std::vector<std::string>{"2026-02-01..2026-09-01 PLAN-1"});
+  EXPECT_EQ(cut.plan_id(), "PLAN-1");
+  ASSERT_EQ(cuts.size(), 1u);
+  EXPECT_EQ(cuts[0].period_start, CivilDay(2026, 9, 1));
+  EXPECT_EQ(cuts[0].removed_plan_id, "PLAN-2");
+  EXPECT_EQ(cuts[0].previous_end, std::nullopt);
+  EXPECT_EQ(cuts[0].follows_end, CivilDay(2026, 9, 1));
+  // Coverage that would only begin with the cancellation in force: none is left.
+  std::vector<CoverageCut> all;
+  const v1::Member never = CancelMemberCoverage(CoveredFrom(CivilDay(2026, 8, 1)), CivilDay(2026, 7, 1), &all);
+  EXPECT_EQ(never.coverage_size(), 0);
+  EXPECT_EQ(DayOf(never.effective_date()), CivilDay(2026, 8, 1));
+  EXPECT_EQ(DayOf(never.termination_date()), CivilDay(2026, 7, 1));
+  EXPECT_EQ(never.status(), v1::MEMBER_STATUS_TERMINATED);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].follows_end, std::nullopt);
+  CoverageCuts recorded{{all[0].period_start, all[0]}};
+  EXPECT_EQ(Spans(UncutCoverage(never.coverage(), CivilDay(2026, 7, 1), recorded)),
+            std::vector<std::string>{"2026-08-01.. PLAN-1"});
+  // A wrong history is caught before it is written.
+  Coverage bad;
+  *bad.Add() = Period(CivilDay(2026, 9, 1), CivilDay(2026, 9, 1), "PLAN-2");
+  EXPECT_EQ(RequireProperCoverage(bad).code(), absl::StatusCode::kInternal);
+  Coverage overlapping;
+  *overlapping.Add() = Period(CivilDay(2026, 1, 1), CivilDay(2026, 3, 1), "PLAN-1");
+  *overlapping.Add() = Period(CivilDay(2026, 2, 1), std::nullopt, "PLAN-2");
+  EXPECT_EQ(RequireProperCoverage(overlapping).code(), absl::StatusCode::kInternal);
 }
 
 TEST(AccountAsOfTest, AFutureDatedTransitionIsScheduledUntilItsDay) {

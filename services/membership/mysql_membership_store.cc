@@ -90,31 +90,43 @@ constexpr char kMaybeAccountOfficer[] = "(? IS NULL OR account_officer = ?)";
 constexpr char kTerminateAccountMembers[] =
     "UPDATE members SET status = 'TERMINATED', termination_date = ?, version = version + 1, updated_at = ?"
     " WHERE account_id = ? AND (termination_date IS NULL OR termination_date > ?)";
+// The members of an account with a period beginning on or after a day (the
+// one bound `?`): a cancellation from that day removes those periods
+// (CancelMemberCoverage, member by member, in member id order like every
+// writer that locks several members), before the statements below end the
+// periods running on the day for the whole account.
+constexpr char kMembersWithPeriodsFrom[] =
+    "SELECT DISTINCT c.member_id FROM coverage_periods c JOIN members m ON m.member_id = c.member_id"
+    " WHERE m.account_id = ? AND c.effective_date >= ? ORDER BY c.member_id";
 // What the cancellation is about to end, so that withdrawing it gives it back
 // (V006; run just before kEndAccountCoverage, on the same periods).
+// Parameters: now, account, day x2.
 constexpr char kRecordAccountCuts[] =
     "INSERT INTO coverage_cuts (member_id, effective_date, account_id, previous_end_date, recorded_at)"
     " SELECT c.member_id, c.effective_date, m.account_id, c.end_date, ? FROM coverage_periods c"
-    " JOIN members m ON m.member_id = c.member_id WHERE m.account_id = ? AND (c.end_date IS NULL OR c.end_date > ?)";
-// ... and their coverage: every period still running on the date ends then (one
-// that would only begin later ends as it begins, covering nothing). The same
-// rule as CutCoverage, in one statement for the whole account.
+    " JOIN members m ON m.member_id = c.member_id WHERE m.account_id = ? AND c.effective_date < ?"
+    " AND (c.end_date IS NULL OR c.end_date > ?)";
+// ... and their coverage: every period still running on the date ends then.
+// The same rule as CutCoverage for periods begun before the day, in one
+// statement for the whole account. Parameters: day, account, day x2.
 constexpr char kEndAccountCoverage[] =
-    "UPDATE coverage_periods c JOIN members m ON m.member_id = c.member_id"
-    " SET c.end_date = GREATEST(c.effective_date, ?)"
-    " WHERE m.account_id = ? AND (c.end_date IS NULL OR c.end_date > ?)";
+    "UPDATE coverage_periods c JOIN members m ON m.member_id = c.member_id SET c.end_date = ?"
+    " WHERE m.account_id = ? AND c.effective_date < ? AND (c.end_date IS NULL OR c.end_date > ?)";
 
 // The periods a cancellation of the account ended (UncutCoverage), by member.
 constexpr char kSelectAccountCuts[] =
-    "SELECT member_id, effective_date, previous_end_date FROM coverage_cuts WHERE account_id = ?"
+    "SELECT member_id, effective_date, previous_end_date, removed_plan_id, follows_end_date FROM coverage_cuts"
+    " WHERE account_id = ?"
     " ORDER BY member_id, effective_date";
 constexpr char kDeleteAccountCuts[] = "DELETE FROM coverage_cuts WHERE account_id = ?";
 // What a scheduled cancellation ends of coverage given while it waits (an
-// enrolment, a reinstatement): CutCoverage's records. A period already
-// recorded keeps the end it had before the cancellation.
+// enrolment, a movement) or removes of a member's later periods when it is
+// made: CutCoverage's records. A period already recorded keeps the end it had
+// before the cancellation.
 constexpr char kInsertCutsHead[] =
-    "INSERT INTO coverage_cuts (member_id, effective_date, account_id, previous_end_date, recorded_at) VALUES ";
-constexpr char kInsertCutRow[] = "(?, ?, ?, ?, ?)";
+    "INSERT INTO coverage_cuts (member_id, effective_date, account_id, previous_end_date, removed_plan_id,"
+    " follows_end_date, recorded_at) VALUES ";
+constexpr char kInsertCutRow[] = "(?, ?, ?, ?, ?, ?, ?)";
 constexpr char kInsertCutsTail[] = " ON DUPLICATE KEY UPDATE member_id = member_id";
 
 // A member's status on a day (the one bound `?`, MemberAsOf): ACTIVE while
@@ -607,11 +619,15 @@ absl::Status AttachCoverage(mysql::Connection& c, std::vector<v1::Member>& membe
   });
 }
 
-// Inserts the periods of `members` (CoverageOf each), in multi-row statements.
+// Inserts the periods of `members` (each member's coverage, which may be
+// empty: coverage a cancellation removed whole), in multi-row statements.
 absl::Status InsertCoverage(mysql::Connection& c, const std::vector<const v1::Member*>& members, absl::Time now) {
   std::vector<std::pair<const std::string*, v1::CoveragePeriod>> rows;
   for (const v1::Member* m : members) {
-    for (v1::CoveragePeriod& p : CoverageOf(*m)) rows.emplace_back(&m->member_id(), std::move(p));
+    if (absl::Status proper = RequireProperCoverage(m->coverage()); !proper.ok()) {
+      return absl::InternalError(absl::StrCat("member ", m->member_id(), ": ", proper.message()));
+    }
+    for (const v1::CoveragePeriod& p : m->coverage()) rows.emplace_back(&m->member_id(), p);
   }
   absl::Status status = absl::OkStatus();
   mysql::ForEachChunk(rows.size(), [&](size_t start, int n) {
@@ -729,15 +745,19 @@ struct MemberCut {
   CoverageCut cut;
 };
 
-// `member` with its coverage ended on the stored account's cancellation date,
-// when one is scheduled (or in force); what it ended goes to `cuts`.
+// `member` with its coverage (the periods to write) ended on the stored
+// account's cancellation date, when one is scheduled (or in force); what it
+// ended or removed goes to `cuts`.
 v1::Member UnderCancellation(const v1::ClientAccount& account, v1::Member member, std::vector<MemberCut>* cuts) {
   const std::optional<absl::CivilDay> cancelled = CancellationDate(account);
-  if (!cancelled) return member;
+  if (!cancelled) {
+    Coverage coverage = CoverageOf(member);
+    return WithCoverage(std::move(member), std::move(coverage));
+  }
   std::vector<CoverageCut> ended;
-  Coverage coverage = CutCoverage(CoverageOf(member), *cancelled, &ended);
-  for (CoverageCut& cut : ended) cuts->push_back({member.member_id(), cut});
-  return WithCoverage(std::move(member), std::move(coverage));
+  v1::Member out = CancelMemberCoverage(std::move(member), *cancelled, &ended);
+  for (CoverageCut& cut : ended) cuts->push_back({out.member_id(), cut});
+  return out;
 }
 
 // Records `cuts` of members of `account_id` (coverage_cuts), in multi-row statements.
@@ -750,7 +770,10 @@ absl::Status InsertCuts(mysql::Connection& c, const std::string& account_id, con
     Statement st(c, sql.c_str());
     for (int i = 0; i < n; ++i) {
       const MemberCut& cut = cuts[start + i];
-      st.Add(cut.member_id).Add(cut.cut.period_start).Add(account_id).Add(cut.cut.previous_end).Add(now);
+      const CoverageCut& k = cut.cut;
+      st.Add(cut.member_id).Add(k.period_start).Add(account_id).Add(k.previous_end);
+      st.Add(k.removed_plan_id.empty() ? mysql::SqlValue() : mysql::SqlValue(k.removed_plan_id)).Add(k.follows_end);
+      st.Add(now);
     }
     status = st.Update().status();
   });
@@ -946,6 +969,41 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::UpdateAccount(
   });
 }
 
+namespace {
+
+// Removes the periods of `account_id`'s members that begin on or after
+// `cancel_date` (plan changes, reinstatements or enrolments scheduled for the
+// day or later), recording them so a withdrawal gives them back; each member
+// is locked, decided (CancelMemberCoverage) and rewritten. The caller holds
+// the account lock. The number of members changed (each of them loses
+// coverage it would have had from the day on).
+absl::StatusOr<int64_t> RemoveCoverageFrom(mysql::Connection& c, const MutationContext& m,
+                                           const std::string& account_id, absl::CivilDay cancel_date) {
+  Statement select(c, kMembersWithPeriodsFrom);
+  select.Add(account_id).Add(cancel_date);
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<std::string> ids,
+                           mysql::QueryAll<std::string>(select, [](RowReader& r) -> absl::StatusOr<std::string> {
+                             return r.String();
+                           }));
+  std::vector<MemberCut> cuts;
+  for (const std::string& member_id : ids) {
+    CAREOPS_ASSIGN_OR_RETURN(mysql::LockedRow<v1::Member> locked,
+                             mysql::LockVersioned<v1::Member>(c, kMembers, member_id, ReadMember));
+    CAREOPS_ASSIGN_OR_RETURN(*locked.row.mutable_coverage(), LoadCoverage(c, member_id));
+    std::vector<CoverageCut> ended;
+    const v1::Member member = CancelMemberCoverage(std::move(locked.row), cancel_date, &ended);
+    for (CoverageCut& cut : ended) cuts.push_back({member_id, std::move(cut)});
+    CAREOPS_RETURN_IF_ERROR(mysql::WriteVersioned(c, kMembers, member_id, locked.version,
+                                                  [&](Statement& st) { AddMemberSet(st, member, m.now); })
+                                .status());
+    CAREOPS_RETURN_IF_ERROR(ReplaceCoverage(c, member, m.now));
+  }
+  CAREOPS_RETURN_IF_ERROR(InsertCuts(c, account_id, cuts, m.now));
+  return static_cast<int64_t>(ids.size());
+}
+
+}  // namespace
+
 absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::TransitionAccount(const MutationContext& m,
                                                                           const AccountTransition& t) {
   CAREOPS_ASSIGN_OR_RETURN(mysql::ExpectedVersion expected, mysql::ExpectedVersion::FromEtag(t.etag));
@@ -966,14 +1024,16 @@ absl::StatusOr<v1::ClientAccount> MysqlMembershipStore::TransitionAccount(const 
     CAREOPS_RETURN_IF_ERROR(AppendStatusHistory(c, t.account_id, decision.change, m.now));
     int64_t terminated = 0;
     if (t.action == AccountAction::kCancel) {
+      CAREOPS_ASSIGN_OR_RETURN(terminated, RemoveCoverageFrom(c, m, t.account_id, t.effective_date));
       Statement st(c, kTerminateAccountMembers);
       st.Add(t.effective_date).Add(m.now).Add(t.account_id).Add(t.effective_date);
-      CAREOPS_ASSIGN_OR_RETURN(terminated, st.Update());
+      CAREOPS_ASSIGN_OR_RETURN(const int64_t ended, st.Update());
+      terminated += ended;
       Statement cuts(c, kRecordAccountCuts);
-      cuts.Add(m.now).Add(t.account_id).Add(t.effective_date);
+      cuts.Add(m.now).Add(t.account_id).AddRepeated(t.effective_date, 2);
       CAREOPS_RETURN_IF_ERROR(cuts.Update().status());
       Statement periods(c, kEndAccountCoverage);
-      periods.Add(t.effective_date).Add(t.account_id).Add(t.effective_date);
+      periods.Add(t.effective_date).Add(t.account_id).AddRepeated(t.effective_date, 2);
       CAREOPS_RETURN_IF_ERROR(periods.Update().status());
     }
     mysql::AppendAudit(
@@ -997,7 +1057,7 @@ namespace {
 // account's cuts are removed. The number of members whose coverage changed.
 absl::StatusOr<int64_t> RestoreCoverage(mysql::Connection& c, const MutationContext& m, const std::string& account_id,
                                         absl::CivilDay cancel_date) {
-  std::map<std::string, std::map<absl::CivilDay, std::optional<absl::CivilDay>>> cuts;
+  std::map<std::string, CoverageCuts> cuts;
   {
     Statement st(c, kSelectAccountCuts);
     st.Add(account_id);
@@ -1005,10 +1065,13 @@ absl::StatusOr<int64_t> RestoreCoverage(mysql::Connection& c, const MutationCont
     while (rows.Next()) {
       RowReader& r = rows.row();
       std::string member_id = r.String();
-      const absl::CivilDay start = r.Date();
-      const std::optional<absl::CivilDay> previous_end = r.OptionalDate();
+      CoverageCut cut;
+      cut.period_start = r.Date();
+      cut.previous_end = r.OptionalDate();
+      cut.removed_plan_id = r.OptionalString().value_or("");
+      cut.follows_end = r.OptionalDate();
       CAREOPS_RETURN_IF_ERROR(r.status());
-      cuts[std::move(member_id)][start] = previous_end;
+      cuts[std::move(member_id)][cut.period_start] = cut;
     }
   }
   int64_t restored = 0;

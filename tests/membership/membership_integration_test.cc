@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "careops/membership/v1/membership.grpc.pb.h"
 #include "common/migrations.h"
@@ -2095,6 +2096,116 @@ TEST(MembershipScheduleTest, AScheduledCancellationBlocksEnrolmentsPlansAndMovem
     EXPECT_TRUE(m.Check(id, "OUTPATIENT", D(2026, 7, 2), 100).eligible()) << id;
   }
   EXPECT_EQ(GetMember(m, staying).coverage(0).end_date().day(), 20);  // the plan change keeps its day
+}
+
+// The number of coverage periods in the schema that end on or before they begin.
+int64_t PeriodsCoveringNothing(const MysqlDsn& dsn) {
+  mysql::PoolOptions options;
+  options.dsn = dsn;
+  options.max_size = 1;
+  mysql::ConnectionPool pool(options);
+  int64_t n = -1;
+  absl::Status s = mysql::WithConnection(pool, [&](mysql::Connection& c) {
+    auto& st = c.Prepare("SELECT COUNT(*) FROM coverage_periods WHERE end_date <= effective_date");
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    if (rs->next()) n = rs->getInt64(1);
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(s.ok()) << s;
+  return n;
+}
+
+std::string DateText(const common::v1::Date& d) {
+  return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
+}
+
+// A member's periods as "start..end plan", naming the plans of these tests.
+std::vector<std::string> Periods(const v1::Member& member, const std::string& platinum_plan_id) {
+  std::vector<std::string> out;
+  for (const v1::CoveragePeriod& p : member.coverage()) {
+    out.push_back(absl::StrCat(DateText(p.effective_date()), "..", p.has_end_date() ? DateText(p.end_date()) : "",
+                               p.plan_id() == platinum_plan_id ? " platinum" : " gold"));
+  }
+  return out;
+}
+
+TEST(MembershipScheduleTest, APlanChangeOnOrAfterTheDayCoverageEndsNeverStartsAPeriodCoveringNothing) {
+  Membership m("membership_no_empty_period", {kJune10});
+  v1::ClientAccount account = m.Account("No Empty Period Co");
+  v1::Plan plan = m.Plan(account.account_id());
+  v1::Plan platinum = PlatinumPlan(m, account.account_id());
+  const std::string before = m.Enroll(account, plan, "NE-1").member_id();  // a plan change after the cancellation
+  const std::string on_day = m.Enroll(account, plan, "NE-2").member_id();  // a plan change on its day
+  const std::string pending = m.Enroll(account, plan, "NE-3").member_id();
+  const std::string terminated = m.Enroll(account, plan, "NE-4").member_id();
+  const std::string stopped = m.Enroll(account, plan, "NE-5").member_id();
+  const std::string id = account.account_id();
+  ASSERT_TRUE(Move(m, id, v1::MOVEMENT_TYPE_PLAN_CHANGE, before, D(2026, 8, 1), platinum.plan_id()).ok());
+  ASSERT_TRUE(Move(m, id, v1::MOVEMENT_TYPE_PLAN_CHANGE, on_day, D(2026, 7, 1), platinum.plan_id()).ok());
+
+  // Terminated from Sep 1: a plan change from then on is refused when requested, naming the date.
+  ASSERT_TRUE(Move(m, id, v1::MOVEMENT_TYPE_TERMINATION, terminated, D(2026, 9, 1)).ok());
+  for (common::v1::Date day : {D(2026, 9, 1), D(2026, 9, 15)}) {
+    grpc::Status s = Move(m, id, v1::MOVEMENT_TYPE_PLAN_CHANGE, terminated, day, platinum.plan_id());
+    EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+    EXPECT_EQ(s.error_message(), "effective_date: the coverage of member '" + terminated +
+                                     "' ends on 2026-09-01; a plan change must take effect before that day");
+  }
+  // A termination on the day a scheduled plan change takes effect withdraws the change.
+  ASSERT_TRUE(Move(m, id, v1::MOVEMENT_TYPE_PLAN_CHANGE, stopped, D(2026, 8, 1), platinum.plan_id()).ok());
+  ASSERT_TRUE(Move(m, id, v1::MOVEMENT_TYPE_TERMINATION, stopped, D(2026, 8, 1)).ok());
+  v1::Member read = GetMember(m, stopped);
+  EXPECT_EQ(Periods(read, platinum.plan_id()), std::vector<std::string>{"2026-01-01..2026-08-01 gold"});
+  EXPECT_FALSE(read.has_scheduled_plan_change());
+
+  // Requested before the cancellation is scheduled, applied after it: refused.
+  v1::RequestMovementRequest req;
+  req.set_request_id(NewRequestId());
+  req.set_account_id(id);
+  req.set_type(v1::MOVEMENT_TYPE_PLAN_CHANGE);
+  req.set_member_id(pending);
+  req.set_new_plan_id(platinum.plan_id());
+  *req.mutable_effective_date() = D(2026, 7, 15);
+  v1::Movement mv;
+  ASSERT_TRUE(m.stub().RequestMovement(m.Ctx().get(), req, &mv).ok());
+
+  // The cancellation from Jul 1 withdraws the plan changes scheduled from then on.
+  ASSERT_TRUE(m.Cancel(id, D(2026, 7, 1)).ok());
+  EXPECT_EQ(PeriodsCoveringNothing(m.dsn()), 0);
+  for (const std::string& member : {before, on_day}) {
+    read = GetMember(m, member);
+    EXPECT_EQ(Periods(read, platinum.plan_id()), std::vector<std::string>{"2026-01-01..2026-07-01 gold"}) << member;
+    EXPECT_EQ(read.plan_id(), plan.plan_id());
+    EXPECT_FALSE(read.has_scheduled_plan_change());
+    EXPECT_EQ(DateText(read.termination_date()), "2026-07-01");
+    EXPECT_EQ(Codes(m.Check(member, "OUTPATIENT", D(2026, 8, 2), 100)),
+              (std::vector{v1::MEMBER_NOT_ACTIVE, v1::ACCOUNT_CANCELLED}));
+  }
+  v1::ApplyMovementRequest apply;
+  apply.set_request_id(NewRequestId());
+  apply.set_movement_id(mv.movement_id());
+  apply.set_etag(mv.etag());
+  grpc::Status s = m.stub().ApplyMovement(m.Ctx().get(), apply, &mv);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s.error_message(), "effective_date: client account '" + id +
+                                   "' is cancelled from 2026-07-01; nothing can take effect on or after that day; "
+                                   "reject the movement");
+  s = Move(m, id, v1::MOVEMENT_TYPE_PLAN_CHANGE, before, D(2026, 7, 1), platinum.plan_id());
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(PeriodsCoveringNothing(m.dsn()), 0);
+
+  // Withdrawn, the cancellation gives the scheduled plan changes back.
+  v1::ClientAccount out;
+  ASSERT_TRUE(Withdraw(m, id, v1::CLIENT_ACCOUNT_STATUS_CANCELLED, D(2026, 7, 1), &out).ok());
+  read = GetMember(m, before);
+  EXPECT_EQ(Periods(read, platinum.plan_id()), (std::vector<std::string>{"2026-01-01..2026-08-01 gold", "2026-08-01.. platinum"}));
+  EXPECT_EQ(read.scheduled_plan_change().plan_id(), platinum.plan_id());
+  EXPECT_FALSE(read.has_termination_date());
+  EXPECT_EQ(Periods(GetMember(m, on_day), platinum.plan_id()),
+            (std::vector<std::string>{"2026-01-01..2026-07-01 gold", "2026-07-01.. platinum"}));
+  EXPECT_TRUE(m.Check(on_day, "OUTPATIENT", D(2026, 8, 2), 100).eligible());
+  EXPECT_EQ(Periods(GetMember(m, stopped), platinum.plan_id()), std::vector<std::string>{"2026-01-01..2026-08-01 gold"});
+  EXPECT_EQ(PeriodsCoveringNothing(m.dsn()), 0);
 }
 
 // ---------------------------------------------------------------- V005: coverage periods of older members
