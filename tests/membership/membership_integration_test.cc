@@ -2281,6 +2281,137 @@ TEST(MembershipMigrationTest, MembersMadeBeforeV005GetOnePeriodEach) {
   EXPECT_EQ(Codes(out), std::vector{v1::MEMBER_NOT_ACTIVE});
 }
 
+// ---------------------------------------------------------------- V006: cuts of cancellations made before it
+
+TEST(MembershipMigrationTest, ACancellationScheduledUnderV005IsWithdrawnAsIfMadeToday) {
+  testing::TestSchema schema("membership_v006");
+  {
+    // The schema as V005 left it, with the account cancelled from 1 July (made
+    // on 1 June, still scheduled on 10 June) the way V005 cancelled: members
+    // terminated from that day, every period running then ended on it, and a
+    // period beginning later ended as it began. Ana was covered (open); Ben was
+    // terminated on 1 May; Carla had a plan change to Platinum scheduled for
+    // 1 August; Dan's enrolment would only have begun on 15 July.
+    mysql::PoolOptions options;
+    options.dsn = schema.dsn();
+    options.max_size = 1;
+    mysql::ConnectionPool pool(options);
+    std::vector<Migration> upto_v005 = {{1, "V001__runtime.sql", SourceFile("common/schema/V001__runtime.sql")}};
+    for (auto [n, name] : {std::pair{2, "V002__membership.sql"}, {3, "V003__account_status_history.sql"},
+                           {4, "V004__enum_codec_values.sql"}, {5, "V005__coverage_periods.sql"}}) {
+      upto_v005.push_back({n, name, SourceFile(absl::StrCat("services/membership/schema/", name))});
+    }
+    ASSERT_TRUE(Migrate(pool, upto_v005).ok());
+    absl::Status s = mysql::WithConnection(pool, [](mysql::Connection& c) {
+      for (const char* sql : {
+               "INSERT INTO client_accounts VALUES ('0000000000000000000000000A', 'Legacy', 'CORPORATE', 'CANCELLED',"
+               " '', '', '2026-01-01', '2026-07-01', 'notice lapsed', 3, '2026-06-01', '2026-06-01')",
+               "INSERT INTO account_status_history (account_id, effective_date, status, reason, recorded_at) VALUES"
+               " ('0000000000000000000000000A', '2026-01-01', 'ACTIVE', '', '2026-01-01'),"
+               " ('0000000000000000000000000A', '2026-07-01', 'CANCELLED', 'notice lapsed', '2026-06-01')",
+               "INSERT INTO plans VALUES ('000000000000000000000000PA', '0000000000000000000000000A', 'Gold', 'PHP', 1,"
+               " '', 'ACTIVE', 1, NOW(6)), ('000000000000000000000000PB', '0000000000000000000000000A', 'Platinum',"
+               " 'PHP', 1, '', 'ACTIVE', 1, NOW(6))",
+               "INSERT INTO plan_benefits VALUES ('000000000000000000000000PA', 'OUTPATIENT', 'outpatient', 0, 100000,"
+               " 0, 0, 0, 0), ('000000000000000000000000PB', 'OUTPATIENT', 'outpatient', 0, 500000, 0, 0, 0, 0)",
+               "INSERT INTO members VALUES"
+               " ('000000000000000000000000MA', '0000000000000000000000000A', '000000000000000000000000PA', 'L-1',"
+               " 'TERMINATED', 'Ana', 'Cruz', '1990-01-01', 'F', '', '', '2026-01-01', '2026-07-01', 2, NOW(6), NOW(6)),"
+               " ('000000000000000000000000MB', '0000000000000000000000000A', '000000000000000000000000PA', 'L-2',"
+               " 'TERMINATED', 'Ben', 'Cruz', '1990-01-01', 'M', '', '', '2026-02-01', '2026-05-01', 2, NOW(6), NOW(6)),"
+               " ('000000000000000000000000MC', '0000000000000000000000000A', '000000000000000000000000PB', 'L-3',"
+               " 'TERMINATED', 'Carla', 'Cruz', '1990-01-01', 'F', '', '', '2026-01-01', '2026-07-01', 3, NOW(6),"
+               " NOW(6)),"
+               " ('000000000000000000000000MD', '0000000000000000000000000A', '000000000000000000000000PA', 'L-4',"
+               " 'TERMINATED', 'Dan', 'Cruz', '1990-01-01', 'M', '', '', '2026-07-15', '2026-07-01', 2, NOW(6), NOW(6))",
+               "INSERT INTO coverage_periods VALUES"
+               " ('000000000000000000000000MA', '2026-01-01', '2026-07-01', '000000000000000000000000PA', NOW(6)),"
+               " ('000000000000000000000000MB', '2026-02-01', '2026-05-01', '000000000000000000000000PA', NOW(6)),"
+               " ('000000000000000000000000MC', '2026-01-01', '2026-07-01', '000000000000000000000000PA', NOW(6)),"
+               " ('000000000000000000000000MC', '2026-08-01', '2026-08-01', '000000000000000000000000PB', NOW(6)),"
+               " ('000000000000000000000000MD', '2026-07-15', '2026-07-15', '000000000000000000000000PA', NOW(6))",
+           }) {
+        c.Execute(sql);
+      }
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  // Starting applies V006 and what follows it.
+  testing::ServiceProcess service("membership", schema.dsn(), {kJune10});
+  ASSERT_TRUE(testing::Eventually([&] { return testing::Health(service.address()) == "SERVING"; }))
+      << service.process().output();
+  auto stub = v1::MembershipService::NewStub(grpc::CreateChannel(service.address(), grpc::InsecureChannelCredentials()));
+  auto ctx = [] { return testing::BearerContext("dev-account-officer"); };
+  auto get = [&](const std::string& id) {
+    v1::GetMemberRequest req;
+    req.set_member_id(id);
+    v1::Member out;
+    grpc::Status s = stub->GetMember(ctx().get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  };
+  auto eligible = [&](const std::string& id, common::v1::Date day) {
+    v1::CheckEligibilityRequest check;
+    check.set_member_id(id);
+    check.set_benefit_code("OUTPATIENT");
+    *check.mutable_service_date() = day;
+    v1::CheckEligibilityResponse out;
+    EXPECT_TRUE(stub->CheckEligibility(ctx().get(), check, &out).ok());
+    return out.eligible();
+  };
+  const std::string platinum = "000000000000000000000000PB";
+  const std::string ana = "000000000000000000000000MA", ben = "000000000000000000000000MB",
+                    carla = "000000000000000000000000MC", dan = "000000000000000000000000MD";
+
+  // Read as a cancellation made today reads: no period covers nothing, the
+  // plan change scheduled after the cancellation is withdrawn.
+  EXPECT_EQ(PeriodsCoveringNothing(schema.dsn()), 0);
+  EXPECT_EQ(Periods(get(ana), platinum), std::vector<std::string>{"2026-01-01..2026-07-01 gold"});
+  v1::Member read = get(carla);
+  EXPECT_EQ(Periods(read, platinum), std::vector<std::string>{"2026-01-01..2026-07-01 gold"});
+  EXPECT_EQ(read.plan_id(), "000000000000000000000000PA");
+  EXPECT_FALSE(read.has_scheduled_plan_change());
+  read = get(dan);
+  EXPECT_EQ(read.coverage_size(), 0);
+  EXPECT_EQ(DateText(read.termination_date()), "2026-07-01");
+  EXPECT_TRUE(eligible(carla, D(2026, 6, 30)));
+  EXPECT_FALSE(eligible(carla, D(2026, 8, 2)));
+
+  // Withdrawn, it gives back what it ended and nothing more.
+  v1::GetClientAccountRequest get_account;
+  get_account.set_account_id("0000000000000000000000000A");
+  v1::ClientAccount account;
+  ASSERT_TRUE(stub->GetClientAccount(ctx().get(), get_account, &account).ok());
+  ASSERT_EQ(account.scheduled_status_changes_size(), 1);
+  v1::WithdrawScheduledStatusChangeRequest withdraw;
+  withdraw.set_request_id(NewRequestId());
+  withdraw.set_account_id(account.account_id());
+  withdraw.set_etag(account.etag());
+  withdraw.set_status(v1::CLIENT_ACCOUNT_STATUS_CANCELLED);
+  *withdraw.mutable_effective_date() = D(2026, 7, 1);
+  withdraw.set_reason("paid after all");
+  grpc::Status s = stub->WithdrawScheduledStatusChange(ctx().get(), withdraw, &account);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(account.status(), v1::CLIENT_ACCOUNT_STATUS_ACTIVE);
+  EXPECT_EQ(account.scheduled_status_changes_size(), 0);
+  read = get(ana);
+  EXPECT_EQ(Periods(read, platinum), std::vector<std::string>{"2026-01-01.. gold"});
+  EXPECT_FALSE(read.has_termination_date());
+  EXPECT_EQ(Periods(get(ben), platinum), std::vector<std::string>{"2026-02-01..2026-05-01 gold"});
+  read = get(carla);
+  EXPECT_EQ(Periods(read, platinum),
+            (std::vector<std::string>{"2026-01-01..2026-08-01 gold", "2026-08-01.. platinum"}));
+  EXPECT_EQ(read.plan_id(), "000000000000000000000000PA");
+  EXPECT_EQ(read.scheduled_plan_change().plan_id(), platinum);
+  read = get(dan);
+  EXPECT_EQ(Periods(read, platinum), std::vector<std::string>{"2026-07-15.. gold"});
+  EXPECT_FALSE(read.has_termination_date());
+  for (const std::string& id : {ana, carla, dan}) EXPECT_TRUE(eligible(id, D(2026, 8, 2))) << id;
+  EXPECT_FALSE(eligible(ben, D(2026, 8, 2)));
+  EXPECT_EQ(PeriodsCoveringNothing(schema.dsn()), 0);
+}
+
 // ---------------------------------------------------------------- gauges across a restart
 
 TEST(MembershipGaugesTest, GaugesComeFromTheDatabaseAndSurviveARestart) {
