@@ -2208,44 +2208,49 @@ TEST(MembershipScheduleTest, APlanChangeOnOrAfterTheDayCoverageEndsNeverStartsAP
   EXPECT_EQ(PeriodsCoveringNothing(m.dsn()), 0);
 }
 
+// Applies V001 and membership's migrations up to `last` to `schema`, then runs
+// `seeds` (rows as that version stored them); the binary started on the schema
+// then applies the migrations after `last`.
+void SeedUnder(const testing::TestSchema& schema, int last, const std::vector<const char*>& seeds) {
+  mysql::PoolOptions options;
+  options.dsn = schema.dsn();
+  options.max_size = 1;
+  mysql::ConnectionPool pool(options);
+  std::vector<Migration> migrations = {{1, "V001__runtime.sql", SourceFile("common/schema/V001__runtime.sql")}};
+  for (auto [n, name] : {std::pair{2, "V002__membership.sql"}, {3, "V003__account_status_history.sql"},
+                         {4, "V004__enum_codec_values.sql"}, {5, "V005__coverage_periods.sql"}}) {
+    if (n > last) break;
+    migrations.push_back({n, name, SourceFile(absl::StrCat("services/membership/schema/", name))});
+  }
+  ASSERT_EQ(static_cast<int>(migrations.back().version), last);
+  ASSERT_TRUE(Migrate(pool, migrations).ok());
+  absl::Status s = mysql::WithConnection(pool, [&](mysql::Connection& c) {
+    for (const char* sql : seeds) c.Execute(sql);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+}
+
 // ---------------------------------------------------------------- V005: coverage periods of older members
 
 TEST(MembershipMigrationTest, MembersMadeBeforeV005GetOnePeriodEach) {
   testing::TestSchema schema("membership_v005");
-  {
-    // The schema as V004 left it: one member covered, one terminated on 1 May.
-    mysql::PoolOptions options;
-    options.dsn = schema.dsn();
-    options.max_size = 1;
-    mysql::ConnectionPool pool(options);
-    std::vector<Migration> upto_v004 = {{1, "V001__runtime.sql", SourceFile("common/schema/V001__runtime.sql")}};
-    for (auto [n, name] : {std::pair{2, "V002__membership.sql"}, {3, "V003__account_status_history.sql"},
-                           {4, "V004__enum_codec_values.sql"}}) {
-      upto_v004.push_back({n, name, SourceFile(absl::StrCat("services/membership/schema/", name))});
-    }
-    ASSERT_TRUE(Migrate(pool, upto_v004).ok());
-    absl::Status s = mysql::WithConnection(pool, [](mysql::Connection& c) {
-      for (const char* sql : {
-               "INSERT INTO client_accounts VALUES ('0000000000000000000000000A', 'Legacy', 'CORPORATE', 'ACTIVE',"
-               " '', '', '2026-01-01', '2026-01-01', '', 1, NOW(6), NOW(6))",
-               "INSERT INTO account_status_history (account_id, effective_date, status, reason, recorded_at)"
-               " VALUES ('0000000000000000000000000A', '2026-01-01', 'ACTIVE', '', NOW(6))",
-               "INSERT INTO plans VALUES ('000000000000000000000000PA', '0000000000000000000000000A', 'Gold', 'PHP', 1,"
-               " '', 'ACTIVE', 1, NOW(6))",
-               "INSERT INTO plan_benefits VALUES ('000000000000000000000000PA', 'OUTPATIENT', 'outpatient', 0, 100000,"
-               " 0, 0, 0, 0)",
-               "INSERT INTO members VALUES ('000000000000000000000000MA', '0000000000000000000000000A',"
-               " '000000000000000000000000PA', 'L-1', 'ACTIVE', 'Ana', 'Cruz', '1990-01-01', 'F', '', '',"
-               " '2026-01-01', NULL, 1, NOW(6), NOW(6)), ('000000000000000000000000MB', '0000000000000000000000000A',"
-               " '000000000000000000000000PA', 'L-2', 'TERMINATED', 'Ben', 'Cruz', '1990-01-01', 'M', '', '',"
-               " '2026-02-01', '2026-05-01', 2, NOW(6), NOW(6))",
-           }) {
-        c.Execute(sql);
-      }
-      return absl::OkStatus();
-    });
-    ASSERT_TRUE(s.ok()) << s;
-  }
+  // The schema as V004 left it: one member covered, one terminated on 1 May.
+  ASSERT_NO_FATAL_FAILURE(SeedUnder(schema, 4, {
+      "INSERT INTO client_accounts VALUES ('0000000000000000000000000A', 'Legacy', 'CORPORATE', 'ACTIVE',"
+      " '', '', '2026-01-01', '2026-01-01', '', 1, NOW(6), NOW(6))",
+      "INSERT INTO account_status_history (account_id, effective_date, status, reason, recorded_at)"
+      " VALUES ('0000000000000000000000000A', '2026-01-01', 'ACTIVE', '', NOW(6))",
+      "INSERT INTO plans VALUES ('000000000000000000000000PA', '0000000000000000000000000A', 'Gold', 'PHP', 1,"
+      " '', 'ACTIVE', 1, NOW(6))",
+      "INSERT INTO plan_benefits VALUES ('000000000000000000000000PA', 'OUTPATIENT', 'outpatient', 0, 100000,"
+      " 0, 0, 0, 0)",
+      "INSERT INTO members VALUES ('000000000000000000000000MA', '0000000000000000000000000A',"
+      " '000000000000000000000000PA', 'L-1', 'ACTIVE', 'Ana', 'Cruz', '1990-01-01', 'F', '', '',"
+      " '2026-01-01', NULL, 1, NOW(6), NOW(6)), ('000000000000000000000000MB', '0000000000000000000000000A',"
+      " '000000000000000000000000PA', 'L-2', 'TERMINATED', 'Ben', 'Cruz', '1990-01-01', 'M', '', '',"
+      " '2026-02-01', '2026-05-01', 2, NOW(6), NOW(6))",
+  }));
   testing::ServiceProcess service("membership", schema.dsn());
   ASSERT_TRUE(testing::Eventually([&] { return testing::Health(service.address()) == "SERVING"; }))
       << service.process().output();
@@ -2285,58 +2290,40 @@ TEST(MembershipMigrationTest, MembersMadeBeforeV005GetOnePeriodEach) {
 
 TEST(MembershipMigrationTest, ACancellationScheduledUnderV005IsWithdrawnAsIfMadeToday) {
   testing::TestSchema schema("membership_v006");
-  {
-    // The schema as V005 left it, with the account cancelled from 1 July (made
-    // on 1 June, still scheduled on 10 June) the way V005 cancelled: members
-    // terminated from that day, every period running then ended on it, and a
-    // period beginning later ended as it began. Ana was covered (open); Ben was
-    // terminated on 1 May; Carla had a plan change to Platinum scheduled for
-    // 1 August; Dan's enrolment would only have begun on 15 July.
-    mysql::PoolOptions options;
-    options.dsn = schema.dsn();
-    options.max_size = 1;
-    mysql::ConnectionPool pool(options);
-    std::vector<Migration> upto_v005 = {{1, "V001__runtime.sql", SourceFile("common/schema/V001__runtime.sql")}};
-    for (auto [n, name] : {std::pair{2, "V002__membership.sql"}, {3, "V003__account_status_history.sql"},
-                           {4, "V004__enum_codec_values.sql"}, {5, "V005__coverage_periods.sql"}}) {
-      upto_v005.push_back({n, name, SourceFile(absl::StrCat("services/membership/schema/", name))});
-    }
-    ASSERT_TRUE(Migrate(pool, upto_v005).ok());
-    absl::Status s = mysql::WithConnection(pool, [](mysql::Connection& c) {
-      for (const char* sql : {
-               "INSERT INTO client_accounts VALUES ('0000000000000000000000000A', 'Legacy', 'CORPORATE', 'CANCELLED',"
-               " '', '', '2026-01-01', '2026-07-01', 'notice lapsed', 3, '2026-06-01', '2026-06-01')",
-               "INSERT INTO account_status_history (account_id, effective_date, status, reason, recorded_at) VALUES"
-               " ('0000000000000000000000000A', '2026-01-01', 'ACTIVE', '', '2026-01-01'),"
-               " ('0000000000000000000000000A', '2026-07-01', 'CANCELLED', 'notice lapsed', '2026-06-01')",
-               "INSERT INTO plans VALUES ('000000000000000000000000PA', '0000000000000000000000000A', 'Gold', 'PHP', 1,"
-               " '', 'ACTIVE', 1, NOW(6)), ('000000000000000000000000PB', '0000000000000000000000000A', 'Platinum',"
-               " 'PHP', 1, '', 'ACTIVE', 1, NOW(6))",
-               "INSERT INTO plan_benefits VALUES ('000000000000000000000000PA', 'OUTPATIENT', 'outpatient', 0, 100000,"
-               " 0, 0, 0, 0), ('000000000000000000000000PB', 'OUTPATIENT', 'outpatient', 0, 500000, 0, 0, 0, 0)",
-               "INSERT INTO members VALUES"
-               " ('000000000000000000000000MA', '0000000000000000000000000A', '000000000000000000000000PA', 'L-1',"
-               " 'TERMINATED', 'Ana', 'Cruz', '1990-01-01', 'F', '', '', '2026-01-01', '2026-07-01', 2, NOW(6), NOW(6)),"
-               " ('000000000000000000000000MB', '0000000000000000000000000A', '000000000000000000000000PA', 'L-2',"
-               " 'TERMINATED', 'Ben', 'Cruz', '1990-01-01', 'M', '', '', '2026-02-01', '2026-05-01', 2, NOW(6), NOW(6)),"
-               " ('000000000000000000000000MC', '0000000000000000000000000A', '000000000000000000000000PB', 'L-3',"
-               " 'TERMINATED', 'Carla', 'Cruz', '1990-01-01', 'F', '', '', '2026-01-01', '2026-07-01', 3, NOW(6),"
-               " NOW(6)),"
-               " ('000000000000000000000000MD', '0000000000000000000000000A', '000000000000000000000000PA', 'L-4',"
-               " 'TERMINATED', 'Dan', 'Cruz', '1990-01-01', 'M', '', '', '2026-07-15', '2026-07-01', 2, NOW(6), NOW(6))",
-               "INSERT INTO coverage_periods VALUES"
-               " ('000000000000000000000000MA', '2026-01-01', '2026-07-01', '000000000000000000000000PA', NOW(6)),"
-               " ('000000000000000000000000MB', '2026-02-01', '2026-05-01', '000000000000000000000000PA', NOW(6)),"
-               " ('000000000000000000000000MC', '2026-01-01', '2026-07-01', '000000000000000000000000PA', NOW(6)),"
-               " ('000000000000000000000000MC', '2026-08-01', '2026-08-01', '000000000000000000000000PB', NOW(6)),"
-               " ('000000000000000000000000MD', '2026-07-15', '2026-07-15', '000000000000000000000000PA', NOW(6))",
-           }) {
-        c.Execute(sql);
-      }
-      return absl::OkStatus();
-    });
-    ASSERT_TRUE(s.ok()) << s;
-  }
+  // The schema as V005 left it, with the account cancelled from 1 July (made
+  // on 1 June, still scheduled on 10 June) the way V005 cancelled: members
+  // terminated from that day, every period running then ended on it, and a
+  // period beginning later ended as it began. Ana was covered (open); Ben was
+  // terminated on 1 May; Carla had a plan change to Platinum scheduled for
+  // 1 August; Dan's enrolment would only have begun on 15 July.
+  ASSERT_NO_FATAL_FAILURE(SeedUnder(schema, 5, {
+      "INSERT INTO client_accounts VALUES ('0000000000000000000000000A', 'Legacy', 'CORPORATE', 'CANCELLED',"
+      " '', '', '2026-01-01', '2026-07-01', 'notice lapsed', 3, '2026-06-01', '2026-06-01')",
+      "INSERT INTO account_status_history (account_id, effective_date, status, reason, recorded_at) VALUES"
+      " ('0000000000000000000000000A', '2026-01-01', 'ACTIVE', '', '2026-01-01'),"
+      " ('0000000000000000000000000A', '2026-07-01', 'CANCELLED', 'notice lapsed', '2026-06-01')",
+      "INSERT INTO plans VALUES ('000000000000000000000000PA', '0000000000000000000000000A', 'Gold', 'PHP', 1,"
+      " '', 'ACTIVE', 1, NOW(6)), ('000000000000000000000000PB', '0000000000000000000000000A', 'Platinum',"
+      " 'PHP', 1, '', 'ACTIVE', 1, NOW(6))",
+      "INSERT INTO plan_benefits VALUES ('000000000000000000000000PA', 'OUTPATIENT', 'outpatient', 0, 100000,"
+      " 0, 0, 0, 0), ('000000000000000000000000PB', 'OUTPATIENT', 'outpatient', 0, 500000, 0, 0, 0, 0)",
+      "INSERT INTO members VALUES"
+      " ('000000000000000000000000MA', '0000000000000000000000000A', '000000000000000000000000PA', 'L-1',"
+      " 'TERMINATED', 'Ana', 'Cruz', '1990-01-01', 'F', '', '', '2026-01-01', '2026-07-01', 2, NOW(6), NOW(6)),"
+      " ('000000000000000000000000MB', '0000000000000000000000000A', '000000000000000000000000PA', 'L-2',"
+      " 'TERMINATED', 'Ben', 'Cruz', '1990-01-01', 'M', '', '', '2026-02-01', '2026-05-01', 2, NOW(6), NOW(6)),"
+      " ('000000000000000000000000MC', '0000000000000000000000000A', '000000000000000000000000PB', 'L-3',"
+      " 'TERMINATED', 'Carla', 'Cruz', '1990-01-01', 'F', '', '', '2026-01-01', '2026-07-01', 3, NOW(6),"
+      " NOW(6)),"
+      " ('000000000000000000000000MD', '0000000000000000000000000A', '000000000000000000000000PA', 'L-4',"
+      " 'TERMINATED', 'Dan', 'Cruz', '1990-01-01', 'M', '', '', '2026-07-15', '2026-07-01', 2, NOW(6), NOW(6))",
+      "INSERT INTO coverage_periods VALUES"
+      " ('000000000000000000000000MA', '2026-01-01', '2026-07-01', '000000000000000000000000PA', NOW(6)),"
+      " ('000000000000000000000000MB', '2026-02-01', '2026-05-01', '000000000000000000000000PA', NOW(6)),"
+      " ('000000000000000000000000MC', '2026-01-01', '2026-07-01', '000000000000000000000000PA', NOW(6)),"
+      " ('000000000000000000000000MC', '2026-08-01', '2026-08-01', '000000000000000000000000PB', NOW(6)),"
+      " ('000000000000000000000000MD', '2026-07-15', '2026-07-15', '000000000000000000000000PA', NOW(6))",
+  }));
   // Starting applies V006 and what follows it.
   testing::ServiceProcess service("membership", schema.dsn(), {kJune10});
   ASSERT_TRUE(testing::Eventually([&] { return testing::Health(service.address()) == "SERVING"; }))
