@@ -369,7 +369,8 @@ grpc::Status CollectionsServiceImpl::UpdateContact(grpc::ServerContextBase* ctx,
     CAREOPS_RETURN_IF_ERROR(RequireId(req->ledger_id(), "ledger_id", 26));
     CAREOPS_RETURN_IF_ERROR(ValidateContact(req->contact(), "contact"));
     CAREOPS_RETURN_IF_ERROR(RequireText(req->source(), "source", 200));
-    return store_.UpdateContact(m, req->ledger_id(), req->contact(), req->source(),
+    CAREOPS_ASSIGN_OR_RETURN(mysql::ExpectedVersion expected, mysql::ExpectedVersion::FromEtag(req->etag()));
+    return store_.UpdateContact(m, req->ledger_id(), expected, req->contact(), req->source(),
                                 [&](const v1::Ledger& l) { *resp = l; });
   });
 }
@@ -423,7 +424,8 @@ grpc::Status CollectionsServiceImpl::ReversePayment(grpc::ServerContextBase* ctx
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->payment_id(), "payment_id", 26));
     CAREOPS_RETURN_IF_ERROR(RequireText(req->reason(), "reason", 500, TextKind::kMultiLine));
-    return store_.ReversePayment(m, req->payment_id(), req->unapply_only(), req->reason(),
+    CAREOPS_ASSIGN_OR_RETURN(mysql::ExpectedVersion expected, mysql::ExpectedVersion::FromEtag(req->etag()));
+    return store_.ReversePayment(m, req->payment_id(), expected, req->unapply_only(), req->reason(),
                                  [&](const v1::Payment& p) { *resp = p; });
   });
 }
@@ -619,7 +621,8 @@ grpc::Status CollectionsServiceImpl::EndPause(grpc::ServerContextBase* ctx, cons
     CAREOPS_RETURN_IF_ERROR(RequireId(req->pause_id(), "pause_id", 26));
     if (!req->has_end_date()) return InvalidArgument("end_date", "is required");
     CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay end, FromProto(req->end_date(), "end_date"));
-    return store_.EndPause(m, req->pause_id(), end, [&](const v1::Pause& p) { *resp = p; });
+    CAREOPS_ASSIGN_OR_RETURN(mysql::ExpectedVersion expected, mysql::ExpectedVersion::FromEtag(req->etag()));
+    return store_.EndPause(m, req->pause_id(), expected, end, [&](const v1::Pause& p) { *resp = p; });
   });
 }
 
@@ -977,6 +980,7 @@ grpc::Status CollectionsServiceImpl::PostUnpostedPayment(grpc::ServerContextBase
                                                          v1::UnpostedPayment* resp) {
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->unposted_id(), "unposted_id", 26));
+    CAREOPS_ASSIGN_OR_RETURN(mysql::ExpectedVersion expected, mysql::ExpectedVersion::FromEtag(req->etag()));
     CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(store_, req->ledger_id()));
     if (!v1::PaymentMethod_IsValid(req->method())) return InvalidArgument("method", "is not a known method");
     CAREOPS_ASSIGN_OR_RETURN(std::vector<RequestedAllocation> requested,
@@ -986,7 +990,7 @@ grpc::Status CollectionsServiceImpl::PostUnpostedPayment(grpc::ServerContextBase
     payment.set_ledger_id(req->ledger_id());
     payment.set_method(req->method() == v1::PAYMENT_METHOD_UNSPECIFIED ? v1::PAYMENT_METHOD_BANK_TRANSFER
                                                                         : req->method());
-    return store_.PostUnposted(m, req->unposted_id(), payment, requested, options_.allocation_order,
+    return store_.PostUnposted(m, req->unposted_id(), expected, payment, requested, options_.allocation_order,
                                [&](const v1::UnpostedPayment& u) { *resp = u; });
   });
 }

@@ -9,6 +9,13 @@
 // The `render` callbacks run inside the transaction with what was stored, and
 // fill the RPC response that is kept for replays.
 //
+// Updates of a ledger's contact, a payment's status, a pause's end and an
+// unposted payment's posting are versioned (common/mysql/versioned.h): they
+// take the version the client read (`expected`, from its etag), lock the row,
+// answer ABORTED when it moved since, and bump it. The service's own changes to
+// those rows (a bounce, an auto-post, a dunning episode) bump it too, so every
+// row read carries its current etag.
+//
 // Status contract: NOT_FOUND for an unknown ledger, payment or pause;
 // ALREADY_EXISTS for a second ledger of one account, a taken installment number
 // or a reference posted before; INVALID_ARGUMENT from the allocation rules
@@ -31,6 +38,7 @@
 #include "absl/status/statusor.h"
 #include "careops/collections/v1/collections.pb.h"
 #include "common/mutation.h"
+#include "common/mysql/versioned.h"
 #include "services/collections/collections_rules.h"
 #include "services/collections/dunning_outbox.h"
 #include "services/collections/dunning_rules.h"
@@ -149,8 +157,8 @@ class CollectionsStore {
       const Mutation& m, const std::string& ledger_id, const std::vector<v1::Installment>& rows,
       const std::function<absl::Status(const std::vector<std::optional<std::string>>& existing)>& render) = 0;
 
-  virtual absl::Status UpdateContact(const Mutation& m, const std::string& ledger_id, const v1::Contact& contact,
-                                     const std::string& source,
+  virtual absl::Status UpdateContact(const Mutation& m, const std::string& ledger_id, mysql::ExpectedVersion expected,
+                                     const v1::Contact& contact, const std::string& source,
                                      const std::function<void(const v1::Ledger&)>& render) = 0;
   virtual absl::StatusOr<std::vector<v1::ContactChange>> ListContactHistory(const std::string& ledger_id) = 0;
 
@@ -159,8 +167,8 @@ class CollectionsStore {
   virtual absl::Status PostPayment(const Mutation& m, const v1::Payment& payment,
                                    const std::vector<RequestedAllocation>& requested, const ComponentOrder& order,
                                    const std::function<void(const v1::Payment&)>& render) = 0;
-  virtual absl::Status ReversePayment(const Mutation& m, const std::string& payment_id, bool unapply_only,
-                                      const std::string& reason,
+  virtual absl::Status ReversePayment(const Mutation& m, const std::string& payment_id, mysql::ExpectedVersion expected,
+                                      bool unapply_only, const std::string& reason,
                                       const std::function<void(const v1::Payment&)>& render) = 0;
   // Applies each row at most once by bank_reference (in one transaction); a row
   // naming no ledger, no POSTED payment or another amount is INVALID and
@@ -235,8 +243,8 @@ class CollectionsStore {
   virtual absl::StatusOr<std::map<std::string, PeriodFigures>> PeriodFiguresByCurrency(absl::CivilDay first,
                                                                                        absl::CivilDay last) = 0;
 
-  virtual absl::Status EndPause(const Mutation& m, const std::string& pause_id, absl::CivilDay end_date,
-                                const std::function<void(const v1::Pause&)>& render) = 0;
+  virtual absl::Status EndPause(const Mutation& m, const std::string& pause_id, mysql::ExpectedVersion expected,
+                                absl::CivilDay end_date, const std::function<void(const v1::Pause&)>& render) = 0;
 
   // ---- Unposted payments.
   // Records each line (validated, id set) unless its bank_reference is known
@@ -256,8 +264,9 @@ class CollectionsStore {
   // method set; amount, date and reference come from the line). NOT_FOUND for
   // an unknown line or ledger; FAILED_PRECONDITION for a line already POSTED;
   // INVALID_ARGUMENT for a ledger in another currency or the allocation rules.
-  virtual absl::Status PostUnposted(const Mutation& m, const std::string& unposted_id, v1::Payment payment,
-                                    const std::vector<RequestedAllocation>& requested, const ComponentOrder& order,
+  virtual absl::Status PostUnposted(const Mutation& m, const std::string& unposted_id, mysql::ExpectedVersion expected,
+                                    v1::Payment payment, const std::vector<RequestedAllocation>& requested,
+                                    const ComponentOrder& order,
                                     const std::function<void(const v1::UnpostedPayment&)>& render) = 0;
   // OPEN lines: the unposted payments gauge.
   virtual absl::StatusOr<int64_t> OpenUnpostedCount() = 0;

@@ -18,6 +18,7 @@
 #include "common/mysql/mutation_runner.h"
 #include "common/mysql/row.h"
 #include "common/mysql/select.h"
+#include "common/mysql/versioned.h"
 #include "common/outbox.h"
 #include "common/proto_time.h"
 #include "common/status.h"
@@ -33,13 +34,18 @@ constexpr char kInsertLedger[] =
     "INSERT INTO ledgers (ledger_id, account_id, account_name, currency, billing_email, mobile, postal_address,"
     " preferred_channel, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr char kLedgerByAccount[] = "SELECT ledger_id FROM ledgers WHERE account_id = ?";
-#define LEDGER_COLUMNS \
-  "ledger_id, account_id, account_name, currency, billing_email, mobile, postal_address, preferred_channel, created_at"
+#define LEDGER_COLUMNS                                                                                    \
+  "ledger_id, account_id, account_name, currency, billing_email, mobile, postal_address, preferred_channel," \
+  " created_at, version"
 constexpr char kSelectLedger[] = "SELECT " LEDGER_COLUMNS " FROM ledgers WHERE ledger_id = ?";
-constexpr char kLockLedger[] = "SELECT " LEDGER_COLUMNS " FROM ledgers WHERE ledger_id = ? FOR UPDATE";
-constexpr char kUpdateContact[] =
-    "UPDATE ledgers SET billing_email = ?, mobile = ?, postal_address = ?, preferred_channel = ?, updated_at = ?"
-    " WHERE ledger_id = ?";
+// The versioned update of a ledger row (common/mysql/versioned.h): its contact.
+// The lock is every ledger mutation's first step, so lock order stays one.
+constexpr mysql::VersionedTable kLedgers{
+    .resource = "ledger",
+    .key_field = "ledger_id",
+    .lock_sql = "SELECT " LEDGER_COLUMNS " FROM ledgers WHERE ledger_id = ? FOR UPDATE",
+    .update_sql = "UPDATE ledgers SET billing_email = ?, mobile = ?, postal_address = ?, preferred_channel = ?,"
+                  " updated_at = ?, version = ? WHERE ledger_id = ? AND version = ?"};
 constexpr char kInsertContactHistory[] =
     "INSERT INTO contact_history (ledger_id, billing_email, mobile, postal_address, preferred_channel, changed_by,"
     " source, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
@@ -69,17 +75,22 @@ constexpr char kPayInstallment[] =
 
 #define PAYMENT_COLUMNS                                                                          \
   "payment_id, ledger_id, amount_minor, payment_date, method, reference, status, reversal_reason," \
-  " posted_by, posted_at"
+  " posted_by, posted_at, version"
 constexpr char kInsertPayment[] =
     "INSERT INTO payments (payment_id, ledger_id, amount_minor, payment_date, method, reference, status,"
     " reversal_reason, posted_by, posted_at) VALUES (?, ?, ?, ?, ?, ?, 'POSTED', '', ?, ?)";
 constexpr char kPaymentByReference[] = "SELECT payment_id FROM payments WHERE ledger_id = ? AND reference = ?";
 constexpr char kSelectPaymentLedger[] = "SELECT ledger_id FROM payments WHERE payment_id = ?";
-constexpr char kLockPayment[] = "SELECT " PAYMENT_COLUMNS " FROM payments WHERE payment_id = ? FOR UPDATE";
+// A payment's status change (reversed, un-applied), by the client or a bounce;
+// the caller holds the ledger's lock.
+constexpr mysql::VersionedTable kPayments{
+    .resource = "payment",
+    .key_field = "payment_id",
+    .lock_sql = "SELECT " PAYMENT_COLUMNS " FROM payments WHERE payment_id = ? FOR UPDATE",
+    .update_sql = "UPDATE payments SET status = ?, reversal_reason = ?, reversed_at = ?, version = ?"
+                  " WHERE payment_id = ? AND version = ?"};
 constexpr char kSelectPayments[] =
     "SELECT " PAYMENT_COLUMNS " FROM payments WHERE ledger_id = ? ORDER BY payment_id";
-constexpr char kSetPaymentStatus[] =
-    "UPDATE payments SET status = ?, reversal_reason = ?, reversed_at = ? WHERE payment_id = ?";
 constexpr char kUnallocated[] =
     "SELECT COALESCE(SUM(amount_minor), 0) FROM payments WHERE ledger_id = ? AND status = 'UNAPPLIED'";
 constexpr char kInsertAllocation[] =
@@ -92,12 +103,16 @@ constexpr char kAllocationsOfHead[] =
 constexpr char kAllocationsOfTail[] = ") ORDER BY id";
 constexpr char kMarkAllocationsReversed[] = "UPDATE allocations SET reversed = 1 WHERE payment_id = ?";
 
-#define PAUSE_COLUMNS "pause_id, ledger_id, kind, start_date, end_date, note"
+#define PAUSE_COLUMNS "pause_id, ledger_id, kind, start_date, end_date, note, version"
 constexpr char kInsertPause[] =
     "INSERT INTO pauses (pause_id, ledger_id, kind, start_date, end_date, note, created_by, created_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
-constexpr char kLockPause[] = "SELECT " PAUSE_COLUMNS " FROM pauses WHERE pause_id = ? FOR UPDATE";
-constexpr char kSetPauseEnd[] = "UPDATE pauses SET end_date = ? WHERE pause_id = ?";
+constexpr char kSelectPause[] = "SELECT " PAUSE_COLUMNS " FROM pauses WHERE pause_id = ?";
+constexpr mysql::VersionedTable kPauses{
+    .resource = "pause",
+    .key_field = "pause_id",
+    .lock_sql = "SELECT " PAUSE_COLUMNS " FROM pauses WHERE pause_id = ? FOR UPDATE",
+    .update_sql = "UPDATE pauses SET end_date = ?, version = ? WHERE pause_id = ? AND version = ?"};
 // The spans aging and dunning skip (PauseSpan).
 constexpr char kSelectPauseSpans[] = "SELECT start_date, end_date FROM pauses WHERE ledger_id = ? ORDER BY start_date";
 
@@ -132,7 +147,7 @@ constexpr char kInsertBankReturn[] =
     "INSERT INTO bank_returns (bank_reference, ledger_id, kind, reason, amount_minor, return_date, payment_id,"
     " fee_installment_id, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr char kLockPaymentByReference[] =
-    "SELECT payment_id, status, amount_minor FROM payments WHERE ledger_id = ? AND reference = ? FOR UPDATE";
+    "SELECT payment_id, status, amount_minor, version FROM payments WHERE ledger_id = ? AND reference = ? FOR UPDATE";
 
 // ---- Dunning (dunning_rules.h, V005__dunning.sql).
 constexpr char kLedgerAccount[] = "SELECT account_id FROM ledgers WHERE ledger_id = ?";
@@ -166,8 +181,10 @@ constexpr char kSetNoticeAction[] =
     " WHERE notice_id = ?";
 constexpr char kRecordAccountAction[] =
     "UPDATE notices SET account_action_state = ?, account_action_error = ? WHERE notice_id = ? AND account_action = ?";
+// The run's own change to the ledger row (locked): the ledger's etag goes stale.
 constexpr char kNextEpisode[] =
-    "UPDATE ledgers SET dunning_episode = dunning_episode + 1, dunning_episode_since = ? WHERE ledger_id = ?";
+    "UPDATE ledgers SET dunning_episode = dunning_episode + 1, dunning_episode_since = ?, version = version + 1"
+    " WHERE ledger_id = ?";
 #define NOTICE_COLUMNS                                                                                          \
   "n.notice_id, n.ledger_id, l.account_id, n.rung, n.rung_name, n.episode, n.sequence, n.issued_on,"             \
   " n.days_past_due, n.currency, n.outstanding_minor, n.fee_minor, n.interest_minor, n.fee_installment_id,"     \
@@ -226,20 +243,22 @@ constexpr char kCollectedInPeriod[] =
 // ---- Unposted payments (V007__unposted_payments.sql).
 #define UNPOSTED_COLUMNS                                                                                    \
   "unposted_id, bank_reference, payer_name, reference_text, currency, amount_minor, deposit_date, status," \
-  " ledger_id, payment_id, auto_posted, score"
+  " ledger_id, payment_id, auto_posted, score, version"
 constexpr char kInsertUnposted[] =
     "INSERT INTO unposted_payments (unposted_id, bank_reference, payer_name, reference_text, currency, amount_minor,"
     " deposit_date, status, received_by, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'OPEN', ?, ?)";
 constexpr char kUnpostedByBankReference[] = "SELECT unposted_id FROM unposted_payments WHERE bank_reference = ?";
 constexpr char kSelectUnposted[] = "SELECT " UNPOSTED_COLUMNS " FROM unposted_payments WHERE unposted_id = ?";
-constexpr char kLockUnposted[] =
-    "SELECT " UNPOSTED_COLUMNS " FROM unposted_payments WHERE unposted_id = ? FOR UPDATE";
+// Posting a line, by a clerk (PostUnpostedPayment) or by the ingest (auto-post).
+constexpr mysql::VersionedTable kUnposted{
+    .resource = "unposted payment",
+    .key_field = "unposted_id",
+    .lock_sql = "SELECT " UNPOSTED_COLUMNS " FROM unposted_payments WHERE unposted_id = ? FOR UPDATE",
+    .update_sql = "UPDATE unposted_payments SET status = 'POSTED', ledger_id = ?, payment_id = ?, auto_posted = ?,"
+                  " score = ?, posted_by = ?, posted_at = ?, version = ? WHERE unposted_id = ? AND version = ?"};
 constexpr char kListUnposted[] =
     "SELECT " UNPOSTED_COLUMNS " FROM unposted_payments WHERE (? = 1 OR status = 'OPEN')"
     " ORDER BY deposit_date, unposted_id LIMIT ?";
-constexpr char kMarkUnpostedPosted[] =
-    "UPDATE unposted_payments SET status = 'POSTED', ledger_id = ?, payment_id = ?, auto_posted = ?, score = ?,"
-    " posted_by = ?, posted_at = ? WHERE unposted_id = ? AND status = 'OPEN'";
 constexpr char kOpenUnpostedCount[] = "SELECT COUNT(*) FROM unposted_payments WHERE status = 'OPEN'";
 // Candidate ledgers: named by the reference (ledger id or installment number),
 // the payer's name (letters and digits, lower case), or an installment whose
@@ -298,7 +317,8 @@ constexpr char kReopenWithdrawnNotice[] =
 constexpr char kLedgerEpisode[] = "SELECT dunning_episode FROM ledgers WHERE ledger_id = ?";
 constexpr char kEpisodeLadderNotices[] =
     "SELECT COUNT(*) FROM notices WHERE ledger_id = ? AND episode = ? AND sequence > 0";
-constexpr char kSetEpisode[] = "UPDATE ledgers SET dunning_episode = ? WHERE ledger_id = ?";
+constexpr char kSetEpisode[] =
+    "UPDATE ledgers SET dunning_episode = ?, version = version + 1 WHERE ledger_id = ?";
 
 // What still-POSTED payments dated after a day paid, by installment and component.
 constexpr char kPaidAfter[] =
@@ -347,6 +367,7 @@ absl::StatusOr<v1::Ledger> ReadLedgerRow(RowReader& r) {
   l.set_currency_code(r.String());
   *l.mutable_contact() = ReadContact(r);
   *l.mutable_create_time() = ToProtoTimestamp(r.Timestamp());
+  l.set_etag(mysql::EtagOf(r.Int64()));
   return l;
 }
 
@@ -442,7 +463,7 @@ absl::StatusOr<std::map<std::string, int64_t>> CountsByText(mysql::Connection& c
 
 // The ledger's own row (no installments), locked when `lock`.
 absl::StatusOr<v1::Ledger> LedgerRow(mysql::Connection& conn, const std::string& ledger_id, bool lock) {
-  return mysql::SelectOne<v1::Ledger>(conn, lock ? kLockLedger : kSelectLedger, ledger_id, ReadLedgerRow, "ledger_id",
+  return mysql::SelectOne<v1::Ledger>(conn, lock ? kLedgers.lock_sql : kSelectLedger, ledger_id, ReadLedgerRow, "ledger_id",
                                       "ledger");
 }
 
@@ -477,6 +498,7 @@ absl::StatusOr<v1::Payment> ReadPaymentRow(RowReader& r, const std::string& curr
   p.set_reversal_reason(r.String());
   p.set_posted_by(r.String());
   *p.mutable_post_time() = ToProtoTimestamp(r.Timestamp());
+  p.set_etag(mysql::EtagOf(r.Int64()));
   return p;
 }
 
@@ -523,7 +545,7 @@ absl::StatusOr<std::vector<v1::Payment>> LoadPayments(mysql::Connection& conn, c
 // The payment under its lock (the caller holds the ledger's), with its allocations.
 absl::StatusOr<v1::Payment> LockPayment(mysql::Connection& conn, const std::string& payment_id,
                                         const std::string& currency) {
-  CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Payment> found, LoadPayments(conn, kLockPayment, payment_id, currency));
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Payment> found, LoadPayments(conn, kPayments.lock_sql, payment_id, currency));
   if (found.empty()) return absl::NotFoundError(absl::StrCat("payment_id: no payment ", Quote(payment_id)));
   return std::move(found.front());
 }
@@ -541,6 +563,7 @@ absl::StatusOr<v1::Pause> ReadPause(RowReader& r) {
   *p.mutable_start_date() = ToProto(r.Date());
   if (std::optional<absl::CivilDay> end = r.OptionalDate()) *p.mutable_end_date() = ToProto(*end);
   p.set_note(r.String());
+  p.set_etag(mysql::EtagOf(r.Int64()));
   return p;
 }
 
@@ -962,14 +985,19 @@ absl::Status MysqlCollectionsStore::AddInstallments(
 }
 
 absl::Status MysqlCollectionsStore::UpdateContact(const Mutation& m, const std::string& ledger_id,
-                                                  const v1::Contact& contact, const std::string& source,
+                                                  mysql::ExpectedVersion expected, const v1::Contact& contact,
+                                                  const std::string& source,
                                                   const std::function<void(const v1::Ledger&)>& render) {
   return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
-    CAREOPS_RETURN_IF_ERROR(LedgerCurrency(conn, ledger_id, true).status());
-    Statement st(conn, kUpdateContact);
-    AddContact(st, contact);
-    st.Add(m.now).Add(ledger_id);
-    CAREOPS_RETURN_IF_ERROR(st.Update().status());
+    // The whole contact as the request gives it: nothing of the old one decides.
+    CAREOPS_RETURN_IF_ERROR((mysql::UpdateVersioned<v1::Ledger, v1::Contact>(
+                                 conn, kLedgers, ledger_id, expected, ReadLedgerRow,
+                                 [&](const v1::Ledger&) -> absl::StatusOr<v1::Contact> { return contact; },
+                                 [&](Statement& st, const v1::Contact& c) {
+                                   AddContact(st, c);
+                                   st.Add(m.now);
+                                 }))
+                                .status());
     CAREOPS_RETURN_IF_ERROR(InsertContactHistory(conn, m, ledger_id, contact, source));
     Audit(conn, m, "ledger.contact", "ledger", ledger_id, source);
     CAREOPS_ASSIGN_OR_RETURN(v1::Ledger stored, LoadLedger(conn, ledger_id, false));
@@ -1074,10 +1102,9 @@ absl::Status MysqlCollectionsStore::PostPayment(const Mutation& m, const v1::Pay
 
 namespace {
 
-// Gives every live allocation of a POSTED payment back to its installment and
-// sets the payment's new status; the caller holds the ledger lock.
-absl::Status GiveBack(mysql::Connection& conn, const Mutation& m, const std::string& payment_id,
-                      const std::string& status, const std::string& reason) {
+// Gives every live allocation of a payment back to its installment; the caller
+// holds the ledger lock and writes the payment's new status (kPayments).
+absl::Status GiveBack(mysql::Connection& conn, const std::string& payment_id) {
   std::vector<AllocationLine> give_back;
   {
     Statement st(conn, kSelectAllocations);
@@ -1095,14 +1122,18 @@ absl::Status GiveBack(mysql::Connection& conn, const Mutation& m, const std::str
     }
   }
   for (const AllocationLine& line : give_back) CAREOPS_RETURN_IF_ERROR(PayInstallment(conn, line, -1));
-  {
-    Statement st(conn, kMarkAllocationsReversed);
-    st.Add(payment_id);
-    CAREOPS_RETURN_IF_ERROR(st.Update().status());
-  }
-  Statement st(conn, kSetPaymentStatus);
-  st.Add(status).Add(reason).Add(m.now).Add(payment_id);
+  Statement st(conn, kMarkAllocationsReversed);
+  st.Add(payment_id);
   return st.Update().status();
+}
+
+// The SET values of kPayments: the new status and why, at `now`.
+struct PaymentStatusChange {
+  std::string status, reason;
+};
+
+void BindPaymentStatus(Statement& st, const PaymentStatusChange& change, absl::Time now) {
+  st.Add(change.status).Add(change.reason).Add(now);
 }
 
 // After a payment was given back (the caller holds the ledger lock): the
@@ -1166,7 +1197,8 @@ absl::Status ReopenUnpaidNotices(mysql::Connection& conn, const Mutation& m, con
 
 }  // namespace
 
-absl::Status MysqlCollectionsStore::ReversePayment(const Mutation& m, const std::string& payment_id, bool unapply_only,
+absl::Status MysqlCollectionsStore::ReversePayment(const Mutation& m, const std::string& payment_id,
+                                                   mysql::ExpectedVersion expected, bool unapply_only,
                                                    const std::string& reason,
                                                    const std::function<void(const v1::Payment&)>& render) {
   return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
@@ -1180,12 +1212,20 @@ absl::Status MysqlCollectionsStore::ReversePayment(const Mutation& m, const std:
     }
     // Ledger first, like every other ledger mutation, so lock order is one.
     CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(conn, ledger_id, true));
-    CAREOPS_ASSIGN_OR_RETURN(v1::Payment current, LockPayment(conn, payment_id, currency));
-    if (current.status() != v1::PAYMENT_STATUS_POSTED) {
-      return absl::FailedPreconditionError(absl::StrCat("payment ", payment_id, " is ",
-                                                        EnumShortName(current.status()), ", not POSTED"));
-    }
-    CAREOPS_RETURN_IF_ERROR(GiveBack(conn, m, payment_id, unapply_only ? "UNAPPLIED" : "REVERSED", reason));
+    CAREOPS_RETURN_IF_ERROR((mysql::UpdateVersioned<v1::Payment, PaymentStatusChange>(
+                                 conn, kPayments, payment_id, expected,
+                                 [&](RowReader& r) { return ReadPaymentRow(r, currency); },
+                                 [&](const v1::Payment& current) -> absl::StatusOr<PaymentStatusChange> {
+                                   if (current.status() != v1::PAYMENT_STATUS_POSTED) {
+                                     return absl::FailedPreconditionError(
+                                         absl::StrCat("payment ", payment_id, " is ",
+                                                      EnumShortName(current.status()), ", not POSTED"));
+                                   }
+                                   return PaymentStatusChange{unapply_only ? "UNAPPLIED" : "REVERSED", reason};
+                                 },
+                                 [&](Statement& st, const PaymentStatusChange& c) { BindPaymentStatus(st, c, m.now); }))
+                                .status());
+    CAREOPS_RETURN_IF_ERROR(GiveBack(conn, payment_id));
     CAREOPS_RETURN_IF_ERROR(ReopenUnpaidNotices(conn, m, ledger_id));
     Audit(conn, m, unapply_only ? "payment.unapply" : "payment.reverse", "payment", payment_id, reason);
     CAREOPS_ASSIGN_OR_RETURN(v1::Payment stored, LockPayment(conn, payment_id, currency));
@@ -1199,6 +1239,7 @@ namespace {
 struct ReferencedPayment {
   std::string payment_id, status;
   int64_t amount_minor = 0;
+  int64_t version = 0;
 };
 
 }  // namespace
@@ -1235,6 +1276,7 @@ absl::Status MysqlCollectionsStore::IngestBankReturns(
         continue;
       }
       std::string payment_id;
+      int64_t payment_version = 0;  // as locked by kLockPaymentByReference
       if (!row.payment_reference().empty()) {
         Statement st(conn, kLockPaymentByReference);
         st.Add(row.ledger_id()).Add(row.payment_reference());
@@ -1245,6 +1287,7 @@ absl::Status MysqlCollectionsStore::IngestBankReturns(
               p.payment_id = r.String();
               p.status = r.String();
               p.amount_minor = r.Int64();
+              p.version = r.Int64();
               return p;
             }));
         if (found.empty()) {
@@ -1263,13 +1306,20 @@ absl::Status MysqlCollectionsStore::IngestBankReturns(
           continue;
         }
         payment_id = p.payment_id;
+        payment_version = p.version;
       }
       const std::string reason = EnumShortName(row.reason());
       const std::string kind = EnumShortName(row.kind());
       CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay returned, FromProto(row.return_date(), "return_date"));
       if (!payment_id.empty()) {
-        CAREOPS_RETURN_IF_ERROR(GiveBack(conn, m, payment_id, "REVERSED",
-                                         absl::StrCat(kind, ": ", reason, " (", row.bank_reference(), ")")));
+        // The bank's reversal, not a client's: no etag to check, but the
+        // version moves, so a ReversePayment with the etag read before is stale.
+        const PaymentStatusChange bounced{"REVERSED",
+                                          absl::StrCat(kind, ": ", reason, " (", row.bank_reference(), ")")};
+        CAREOPS_RETURN_IF_ERROR(mysql::WriteVersioned(conn, kPayments, payment_id, payment_version,
+                                                      [&](Statement& st) { BindPaymentStatus(st, bounced, m.now); })
+                                    .status());
+        CAREOPS_RETURN_IF_ERROR(GiveBack(conn, payment_id));
         Audit(conn, m, "payment.return", "payment", payment_id, reason);
         out.reversed_payment_id = payment_id;
         CAREOPS_RETURN_IF_ERROR(ReopenUnpaidNotices(conn, m, row.ledger_id()));
@@ -1491,31 +1541,39 @@ absl::Status MysqlCollectionsStore::AddPause(const Mutation& m, const v1::Pause&
         .Add(m.now);
     CAREOPS_RETURN_IF_ERROR(st.Update().status());
     Audit(conn, m, "pause.add", "pause", pause.pause_id(), pause.note());
-    render(pause);
+    CAREOPS_ASSIGN_OR_RETURN(v1::Pause stored, mysql::SelectOne<v1::Pause>(conn, kSelectPause, pause.pause_id(),
+                                                                         ReadPause, "pause_id", "pause"));
+    render(stored);
     return absl::OkStatus();
   });
 }
 
-absl::Status MysqlCollectionsStore::EndPause(const Mutation& m, const std::string& pause_id, absl::CivilDay end_date,
+absl::Status MysqlCollectionsStore::EndPause(const Mutation& m, const std::string& pause_id,
+                                             mysql::ExpectedVersion expected, absl::CivilDay end_date,
                                              const std::function<void(const v1::Pause&)>& render) {
   return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
-    CAREOPS_ASSIGN_OR_RETURN(v1::Pause current,
-                             mysql::SelectOne<v1::Pause>(conn, kLockPause, pause_id, ReadPause, "pause_id", "pause"));
-    CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay start, FromProto(current.start_date(), "start_date"));
-    if (end_date <= start) return InvalidArgument("end_date", "must be after the pause's start_date");
-    if (current.has_end_date()) {
-      CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay old_end, FromProto(current.end_date(), "end_date"));
-      if (end_date > old_end) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("pause ", pause_id, " already ends on ", ToSqlDate(old_end), "; it can only end earlier"));
-      }
-    }
-    Statement st(conn, kSetPauseEnd);
-    st.Add(end_date).Add(pause_id);
-    CAREOPS_RETURN_IF_ERROR(st.Update().status());
+    CAREOPS_ASSIGN_OR_RETURN(
+        auto done, (mysql::UpdateVersioned<v1::Pause, absl::CivilDay>(
+                       conn, kPauses, pause_id, expected, ReadPause,
+                       [&](const v1::Pause& current) -> absl::StatusOr<absl::CivilDay> {
+                         CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay start, FromProto(current.start_date(), "start_date"));
+                         if (end_date <= start) return InvalidArgument("end_date", "must be after the pause's start_date");
+                         if (current.has_end_date()) {
+                           CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay old_end, FromProto(current.end_date(), "end_date"));
+                           if (end_date > old_end) {
+                             return absl::FailedPreconditionError(absl::StrCat("pause ", pause_id, " already ends on ",
+                                                                               ToSqlDate(old_end),
+                                                                               "; it can only end earlier"));
+                           }
+                         }
+                         return end_date;
+                       },
+                       [](Statement& st, const absl::CivilDay& end) { st.Add(end); })));
     Audit(conn, m, "pause.end", "pause", pause_id);
-    *current.mutable_end_date() = ToProto(end_date);
-    render(current);
+    v1::Pause ended = std::move(done.before);
+    *ended.mutable_end_date() = ToProto(done.decision);
+    ended.set_etag(mysql::EtagOf(done.version));
+    render(ended);
     return absl::OkStatus();
   });
 }
@@ -1815,11 +1873,12 @@ absl::StatusOr<v1::UnpostedPayment> ReadUnposted(mysql::RowReader& r) {
   u.set_payment_id(r.OptionalString().value_or(""));
   u.set_auto_posted(r.Bool());
   u.set_score(r.Int());
+  u.set_etag(mysql::EtagOf(r.Int64()));
   return u;
 }
 
 absl::StatusOr<v1::UnpostedPayment> LoadUnposted(mysql::Connection& conn, const std::string& unposted_id, bool lock) {
-  mysql::Statement st(conn, lock ? kLockUnposted : kSelectUnposted);
+  mysql::Statement st(conn, lock ? kUnposted.lock_sql : kSelectUnposted);
   st.Add(unposted_id);
   CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::UnpostedPayment> rows,
                            mysql::QueryAll<v1::UnpostedPayment>(st, ReadUnposted));
@@ -1829,15 +1888,15 @@ absl::StatusOr<v1::UnpostedPayment> LoadUnposted(mysql::Connection& conn, const 
   return rows.front();
 }
 
-absl::Status MarkPosted(mysql::Connection& conn, const Mutation& m, const std::string& unposted_id,
-                        const AutoPost& post, bool automatic) {
-  mysql::Statement st(conn, kMarkUnpostedPosted);
-  st.Add(post.ledger_id).Add(post.payment_id).Add(automatic).Add(post.score).Add(m.caller.user).Add(m.now).Add(
-      unposted_id);
-  CAREOPS_RETURN_IF_ERROR(st.Update().status());
+// The SET values of kUnposted: posted as `post`, by the ingest or by a clerk.
+void BindPosted(mysql::Statement& st, const Mutation& m, const AutoPost& post, bool automatic) {
+  st.Add(post.ledger_id).Add(post.payment_id).Add(automatic).Add(post.score).Add(m.caller.user).Add(m.now);
+}
+
+void AuditPosted(mysql::Connection& conn, const Mutation& m, const std::string& unposted_id, const AutoPost& post,
+                 bool automatic) {
   Audit(conn, m, automatic ? "unposted.auto_post" : "unposted.post", "unposted_payment", unposted_id,
         absl::StrCat("payment ", post.payment_id, " to ledger ", post.ledger_id));
-  return absl::OkStatus();
 }
 
 // The words of a reference that could be a ledger id or an installment number:
@@ -1996,7 +2055,15 @@ absl::Status MysqlCollectionsStore::IngestUnposted(
       absl::StatusOr<v1::Payment> posted = PostPaymentIn(conn, m, payment, {}, order);
       if (absl::IsInvalidArgument(posted.status()) || absl::IsAlreadyExists(posted.status())) continue;
       CAREOPS_RETURN_IF_ERROR(posted.status());
-      CAREOPS_RETURN_IF_ERROR(MarkPosted(conn, m, row.unposted_id(), *post, true));
+      // The service's own change to the line it recorded above: no client
+      // etag, but the version moves, so an etag read before is stale.
+      CAREOPS_ASSIGN_OR_RETURN(mysql::LockedRow<v1::UnpostedPayment> line,
+                               mysql::LockVersioned<v1::UnpostedPayment>(conn, kUnposted, row.unposted_id(),
+                                                                         ReadUnposted));
+      CAREOPS_RETURN_IF_ERROR(mysql::WriteVersioned(conn, kUnposted, row.unposted_id(), line.version,
+                                                    [&](mysql::Statement& st) { BindPosted(st, m, *post, true); })
+                                  .status());
+      AuditPosted(conn, m, row.unposted_id(), *post, true);
       out.outcome = v1::UNPOSTED_OUTCOME_AUTO_POSTED;
       out.ledger_id = post->ledger_id;
       out.payment_id = post->payment_id;
@@ -2037,16 +2104,27 @@ absl::StatusOr<std::vector<MatchLedger>> MysqlCollectionsStore::MatchCandidates(
 }
 
 absl::Status MysqlCollectionsStore::PostUnposted(const Mutation& m, const std::string& unposted_id,
-                                                 v1::Payment payment, const std::vector<RequestedAllocation>& requested,
+                                                 mysql::ExpectedVersion expected, v1::Payment payment,
+                                                 const std::vector<RequestedAllocation>& requested,
                                                  const ComponentOrder& order,
                                                  const std::function<void(const v1::UnpostedPayment&)>& render) {
   return Mutate(m, [&](mysql::Connection& conn) -> absl::Status {
-    CAREOPS_ASSIGN_OR_RETURN(v1::UnpostedPayment line, LoadUnposted(conn, unposted_id, true));
-    if (line.status() == v1::UNPOSTED_STATUS_POSTED) {
-      return absl::FailedPreconditionError(absl::StrCat("unposted_id: ", Quote(unposted_id),
-                                                        " was already posted as payment ", line.payment_id(),
-                                                        " to ledger ", line.ledger_id()));
-    }
+    // The line is marked first (its lock before the ledger's, as the ingest
+    // takes them); a refusal of the payment below rolls the mark back with it.
+    const AutoPost post{.ledger_id = payment.ledger_id(), .payment_id = payment.payment_id()};
+    CAREOPS_ASSIGN_OR_RETURN(
+        auto done, (mysql::UpdateVersioned<v1::UnpostedPayment, AutoPost>(
+                       conn, kUnposted, unposted_id, expected, ReadUnposted,
+                       [&](const v1::UnpostedPayment& line) -> absl::StatusOr<AutoPost> {
+                         if (line.status() == v1::UNPOSTED_STATUS_POSTED) {
+                           return absl::FailedPreconditionError(
+                               absl::StrCat("unposted_id: ", Quote(unposted_id), " was already posted as payment ",
+                                            line.payment_id(), " to ledger ", line.ledger_id()));
+                         }
+                         return post;
+                       },
+                       [&](mysql::Statement& st, const AutoPost& p) { BindPosted(st, m, p, false); })));
+    const v1::UnpostedPayment& line = done.before;
     CAREOPS_ASSIGN_OR_RETURN(std::string currency, LedgerCurrency(conn, payment.ledger_id(), true));
     if (currency != line.amount().currency_code()) {
       return InvalidArgument("ledger_id", absl::StrCat("ledger ", payment.ledger_id(), " is in ", currency,
@@ -2056,8 +2134,7 @@ absl::Status MysqlCollectionsStore::PostUnposted(const Mutation& m, const std::s
     *payment.mutable_payment_date() = line.deposit_date();
     payment.set_reference(line.bank_reference());
     CAREOPS_ASSIGN_OR_RETURN(v1::Payment stored, PostPaymentIn(conn, m, payment, requested, order));
-    CAREOPS_RETURN_IF_ERROR(
-        MarkPosted(conn, m, unposted_id, {.ledger_id = payment.ledger_id(), .payment_id = payment.payment_id()}, false));
+    AuditPosted(conn, m, unposted_id, post, false);
     CAREOPS_ASSIGN_OR_RETURN(v1::UnpostedPayment posted, LoadUnposted(conn, unposted_id, false));
     *posted.mutable_payment() = std::move(stored);
     render(posted);

@@ -18,14 +18,15 @@ class MysqlCollectionsStore final : public CollectionsStore {
   absl::Status AddInstallments(
       const Mutation& m, const std::string& ledger_id, const std::vector<v1::Installment>& rows,
       const std::function<absl::Status(const std::vector<std::optional<std::string>>& existing)>& render) override;
-  absl::Status UpdateContact(const Mutation& m, const std::string& ledger_id, const v1::Contact& contact,
-                             const std::string& source, const std::function<void(const v1::Ledger&)>& render) override;
+  absl::Status UpdateContact(const Mutation& m, const std::string& ledger_id, mysql::ExpectedVersion expected,
+                             const v1::Contact& contact, const std::string& source,
+                             const std::function<void(const v1::Ledger&)>& render) override;
   absl::StatusOr<std::vector<v1::ContactChange>> ListContactHistory(const std::string& ledger_id) override;
   absl::Status PostPayment(const Mutation& m, const v1::Payment& payment,
                            const std::vector<RequestedAllocation>& requested, const ComponentOrder& order,
                            const std::function<void(const v1::Payment&)>& render) override;
-  absl::Status ReversePayment(const Mutation& m, const std::string& payment_id, bool unapply_only,
-                              const std::string& reason,
+  absl::Status ReversePayment(const Mutation& m, const std::string& payment_id, mysql::ExpectedVersion expected,
+                              bool unapply_only, const std::string& reason,
                               const std::function<void(const v1::Payment&)>& render) override;
   absl::Status IngestBankReturns(const Mutation& m, const std::vector<BankReturn>& rows,
                                  const std::function<void(const std::vector<BankReturnOutcome>&)>& render) override;
@@ -40,8 +41,8 @@ class MysqlCollectionsStore final : public CollectionsStore {
   absl::StatusOr<std::vector<AgingReportEntry>> AgingReport(absl::CivilDay as_of) override;
   absl::StatusOr<std::map<std::string, int64_t>> PostedPaymentsByMethod() override;
   absl::StatusOr<std::map<std::string, int64_t>> BankReturnsByReason() override;
-  absl::Status EndPause(const Mutation& m, const std::string& pause_id, absl::CivilDay end_date,
-                        const std::function<void(const v1::Pause&)>& render) override;
+  absl::Status EndPause(const Mutation& m, const std::string& pause_id, mysql::ExpectedVersion expected,
+                        absl::CivilDay end_date, const std::function<void(const v1::Pause&)>& render) override;
   absl::StatusOr<DunningRunResult> RunDunning(
       absl::CivilDay as_of, absl::Time now,
       const std::function<absl::StatusOr<DunningPlan>(const DunningLedger&)>& plan) override;
@@ -67,8 +68,8 @@ class MysqlCollectionsStore final : public CollectionsStore {
   absl::StatusOr<v1::UnpostedPayment> GetUnposted(const std::string& unposted_id) override;
   absl::StatusOr<std::vector<v1::UnpostedPayment>> ListUnposted(bool include_posted, int limit) override;
   absl::StatusOr<std::vector<MatchLedger>> MatchCandidates(const v1::UnpostedPayment& line, int limit) override;
-  absl::Status PostUnposted(const Mutation& m, const std::string& unposted_id, v1::Payment payment,
-                            const std::vector<RequestedAllocation>& requested, const ComponentOrder& order,
+  absl::Status PostUnposted(const Mutation& m, const std::string& unposted_id, mysql::ExpectedVersion expected,
+                            v1::Payment payment, const std::vector<RequestedAllocation>& requested, const ComponentOrder& order,
                             const std::function<void(const v1::UnpostedPayment&)>& render) override;
   absl::StatusOr<int64_t> OpenUnpostedCount() override;
 

@@ -191,6 +191,30 @@ class CollectionsIntegrationTest : public ::testing::Test {
     return req;
   }
 
+  // An open-ended dispute pausing the ledger's count from `start`.
+  cv1::Pause Dispute(const std::string& ledger_id, common::v1::Date start) {
+    cv1::AddPauseRequest req;
+    req.set_request_id(NewId());
+    req.mutable_pause()->set_ledger_id(ledger_id);
+    req.mutable_pause()->set_kind(cv1::PAUSE_KIND_DISPUTE);
+    *req.mutable_pause()->mutable_start_date() = start;
+    cv1::Pause out;
+    grpc::Status s = stub_->AddPause(Ctx(kCollector).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  // Gives `p` back (un-applied or reversed) with the etag it was read with.
+  static cv1::ReversePaymentRequest Reversal(const cv1::Payment& p, bool unapply_only, const std::string& reason) {
+    cv1::ReversePaymentRequest req;
+    req.set_request_id(NewId());
+    req.set_payment_id(p.payment_id());
+    req.set_etag(p.etag());
+    req.set_unapply_only(unapply_only);
+    req.set_reason(reason);
+    return req;
+  }
+
   grpc::Status Pay(const std::string& ledger_id, int64_t amount, cv1::Payment* out, const std::string& ref = NewId()) {
     return stub_->PostPayment(Ctx(kCollector).get(), PaymentRequest(ledger_id, amount, ref), out);
   }
@@ -477,9 +501,7 @@ TEST_F(CollectionsIntegrationTest, ReverseAndUnapplyGiveTheMoneyBackToTheInstall
   ASSERT_TRUE(Pay(id, 15000, &p).ok());
   EXPECT_EQ(Balances(id), (std::map<std::string, int64_t>{{"1", 0}, {"2", 5000}}));
 
-  cv1::ReversePaymentRequest rev;
-  rev.set_request_id(NewId());
-  rev.set_payment_id(p.payment_id());
+  cv1::ReversePaymentRequest rev = Reversal(p, false, "");
   cv1::Payment reversed;
   grpc::Status noreason = stub_->ReversePayment(Ctx(kCollector).get(), rev, &reversed);
   EXPECT_EQ(noreason.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -492,15 +514,12 @@ TEST_F(CollectionsIntegrationTest, ReverseAndUnapplyGiveTheMoneyBackToTheInstall
   EXPECT_EQ(AgingOn(id, DateOf(2026, 3, 5)).anchor_due_date().month(), 1);
 
   rev.set_request_id(NewId());
+  rev.set_etag(reversed.etag());  // current: the refusal is the status rule's
   EXPECT_EQ(stub_->ReversePayment(Ctx(kCollector).get(), rev, &reversed).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
 
   ASSERT_TRUE(Pay(id, 3000, &q).ok());
-  cv1::ReversePaymentRequest unapply;
-  unapply.set_request_id(NewId());
-  unapply.set_payment_id(q.payment_id());
-  unapply.set_unapply_only(true);
-  unapply.set_reason("posted to the wrong installment");
+  cv1::ReversePaymentRequest unapply = Reversal(q, true, "posted to the wrong installment");
   cv1::Payment unapplied;
   ASSERT_TRUE(stub_->ReversePayment(Ctx(kFinance).get(), unapply, &unapplied).ok());
   EXPECT_EQ(unapplied.status(), cv1::PAYMENT_STATUS_UNAPPLIED);
@@ -613,6 +632,7 @@ TEST_F(CollectionsIntegrationTest, ContactChangesAreKeptWithWhoAndSource) {
   cv1::UpdateContactRequest req;
   req.set_request_id(NewId());
   req.set_ledger_id(ledger.ledger_id());
+  req.set_etag(ledger.etag());
   req.mutable_contact()->set_billing_email("not-an-email");
   req.set_source("phone call with the buyer");
   cv1::Ledger out;
@@ -653,18 +673,13 @@ TEST_F(CollectionsIntegrationTest, AgingCountsFromTheOldestUnpaidLessGraceAndPau
   EXPECT_EQ(march.past_due().amount_minor(), 20000);
 
   // A dispute backdated to Jan 21 and still open pauses the count.
-  cv1::AddPauseRequest pause;
-  pause.set_request_id(NewId());
-  pause.mutable_pause()->set_ledger_id(id);
-  pause.mutable_pause()->set_kind(cv1::PAUSE_KIND_DISPUTE);
-  *pause.mutable_pause()->mutable_start_date() = DateOf(2026, 1, 21);
-  cv1::Pause p;
-  ASSERT_TRUE(stub_->AddPause(Ctx(kCollector).get(), pause, &p).ok());
+  cv1::Pause p = Dispute(id, DateOf(2026, 1, 21));
   EXPECT_EQ(AgingOn(id, DateOf(2026, 3, 5)).days_past_due(), 16);  // Jan 2..20 (19 days) less 3 of grace
   // Resumed early: paused Jan 21..30 only.
   cv1::EndPauseRequest end;
   end.set_request_id(NewId());
   end.set_pause_id(p.pause_id());
+  end.set_etag(p.etag());
   *end.mutable_end_date() = DateOf(2026, 1, 31);
   ASSERT_TRUE(stub_->EndPause(Ctx(kCollector).get(), end, &p).ok());
   cv1::Aging resumed = AgingOn(id, DateOf(2026, 3, 5));
@@ -1019,6 +1034,7 @@ TEST_F(CollectionsIntegrationTest, AnEmailNoticeArrivesAtTheSmtpRelayAndAnSmsNot
   cv1::UpdateContactRequest contact;
   contact.set_request_id(NewId());
   contact.set_ledger_id(id);
+  contact.set_etag(ledger.etag());
   contact.mutable_contact()->set_billing_email(email);
   contact.mutable_contact()->set_preferred_channel(cv1::CHANNEL_EMAIL);
   contact.set_source("email from the buyer");
@@ -1029,6 +1045,7 @@ TEST_F(CollectionsIntegrationTest, AnEmailNoticeArrivesAtTheSmtpRelayAndAnSmsNot
   cv1::Ledger sms_ledger = NewLedger();
   contact.set_request_id(NewId());
   contact.set_ledger_id(sms_ledger.ledger_id());
+  contact.set_etag(sms_ledger.etag());
   contact.mutable_contact()->set_billing_email("");
   contact.mutable_contact()->set_mobile("+63 917 555 0199");
   contact.mutable_contact()->set_preferred_channel(cv1::CHANNEL_SMS);
@@ -1312,6 +1329,7 @@ TEST_F(CollectionsIntegrationTest, AnUnpostedPaymentIsMatchedAndPostedOverThreeI
   post.set_request_id(NewId());
   post.set_unposted_id(unposted_id);
   post.set_ledger_id(ledger.ledger_id());
+  post.set_etag(candidates.unposted().etag());
   cv1::UnpostedPayment posted;
   EXPECT_EQ(stub_->PostUnpostedPayment(Ctx(kAnalyst).get(), post, &posted).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
@@ -1334,6 +1352,7 @@ TEST_F(CollectionsIntegrationTest, AnUnpostedPaymentIsMatchedAndPostedOverThreeI
   ASSERT_TRUE(stub_->PostUnpostedPayment(Ctx(kFinance).get(), post, &replay).ok());
   EXPECT_EQ(replay.payment_id(), posted.payment_id());
   post.set_request_id(NewId());
+  post.set_etag(posted.etag());  // current: the refusal is the status rule's
   s = stub_->PostUnpostedPayment(Ctx(kFinance).get(), post, &replay);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
   cv1::ListPaymentsRequest lp;
@@ -1386,15 +1405,302 @@ TEST_F(CollectionsIntegrationTest, AutoPostNeedsTheReferenceAndAScoreAboveTheThr
   cv1::ListUnpostedPaymentsResponse listed;
   ASSERT_TRUE(stub->ListUnpostedPayments(Ctx(kFinance).get(), all, &listed).ok());
   bool found = false;
+  std::string auto_posted_etag, recorded_etag;
   for (const cv1::UnpostedPayment& u : listed.payments()) {
+    if (u.unposted_id() == ingested.results(1).unposted_id()) recorded_etag = u.etag();
     if (u.unposted_id() != ingested.results(0).unposted_id()) continue;
     found = true;
     EXPECT_EQ(u.status(), cv1::UNPOSTED_STATUS_POSTED);
     EXPECT_TRUE(u.auto_posted());
     EXPECT_EQ(u.score(), 100);
     EXPECT_EQ(u.payment_id(), ingested.results(0).payment_id());
+    auto_posted_etag = u.etag();
   }
   EXPECT_TRUE(found);
+  // The auto-post is a change of the line: it is past the version a line is
+  // recorded with, so the etag of the line as recorded is stale for a clerk.
+  ASSERT_FALSE(recorded_etag.empty());
+  EXPECT_NE(auto_posted_etag, recorded_etag);
+  cv1::PostUnpostedPaymentRequest post;
+  post.set_request_id(NewId());
+  post.set_unposted_id(ingested.results(0).unposted_id());
+  post.set_ledger_id(ledger.ledger_id());
+  post.set_etag(recorded_etag);
+  cv1::UnpostedPayment out;
+  EXPECT_EQ(stub->PostUnpostedPayment(Ctx(kFinance).get(), post, &out).error_code(), grpc::StatusCode::ABORTED);
+}
+
+// ---- One etag policy: every update carries the row's etag, ABORTED when stale
+
+// The message names `etag` (the field the client fixes).
+bool NamesEtag(const grpc::Status& s) { return s.error_message().find("etag") != std::string::npos; }
+
+// How a test reads the resource an update changes: `state` is everything a
+// client can read of it (to see that a refusal changed nothing), `etag` its
+// etag as a Get or List gives it (unset where the resource has no read).
+struct ResourceReads {
+  std::function<std::string()> state;
+  std::function<std::string()> etag;
+};
+
+// The etag policy of one update through the real service. `req` is a request
+// that applies (all but its etag set); `etag` the resource's etag as read.
+// Without an etag or with a malformed one: INVALID_ARGUMENT naming etag,
+// nothing changed. With it: applied, the answer's etag new and the one reads
+// give. The same request_id again: the first answer, though its etag is stale
+// now. A new request_id with the etag read before: ABORTED naming etag,
+// nothing changed. Returns the answer.
+template <typename Req, typename Resp>
+Resp ExpectEtagPolicy(Req req, const std::string& etag, const std::function<grpc::Status(const Req&, Resp*)>& call,
+                      const ResourceReads& read) {
+  Resp out;
+  const std::string before = read.state();
+  for (const std::string& bad : {std::string(), std::string("W/\"1\"")}) {
+    req.set_etag(bad);
+    grpc::Status s = call(req, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "etag '" << bad << "': " << s.error_message();
+    EXPECT_TRUE(NamesEtag(s)) << s.error_message();
+    EXPECT_EQ(read.state(), before) << "etag '" << bad << "' changed the resource";
+  }
+  req.set_etag(etag);
+  grpc::Status s = call(req, &out);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(out.etag().empty());
+  EXPECT_NE(out.etag(), etag);
+  if (read.etag) EXPECT_EQ(read.etag(), out.etag());
+  const std::string applied = read.state();
+  EXPECT_NE(applied, before);
+
+  Resp replay;
+  EXPECT_TRUE(call(req, &replay).ok());
+  EXPECT_EQ(replay.SerializeAsString(), out.SerializeAsString());
+
+  req.set_request_id(NewId());
+  s = call(req, &replay);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED) << s.error_message();
+  EXPECT_TRUE(NamesEtag(s)) << s.error_message();
+  EXPECT_EQ(read.state(), applied) << "a stale etag changed the resource";
+  return out;
+}
+
+TEST_F(CollectionsIntegrationTest, UpdateContactNeedsTheLedgersCurrentEtag) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  auto get = [&] {
+    cv1::GetLedgerRequest req;
+    req.set_ledger_id(id);
+    cv1::Ledger l;
+    EXPECT_TRUE(stub_->GetLedger(Ctx(kCollector).get(), req, &l).ok());
+    return l;
+  };
+  auto history = [&] {
+    cv1::ListContactHistoryRequest req;
+    req.set_ledger_id(id);
+    cv1::ListContactHistoryResponse resp;
+    EXPECT_TRUE(stub_->ListContactHistory(Ctx(kCollector).get(), req, &resp).ok());
+    return resp.SerializeAsString();
+  };
+  EXPECT_EQ(get().etag(), ledger.etag());
+
+  cv1::UpdateContactRequest req;
+  req.set_request_id(NewId());
+  req.set_ledger_id(id);
+  req.set_source("call with the buyer");
+  req.mutable_contact()->set_billing_email("ap@buyer.example");
+  const cv1::Ledger out = ExpectEtagPolicy<cv1::UpdateContactRequest, cv1::Ledger>(
+      req, ledger.etag(),
+      [&](const cv1::UpdateContactRequest& r, cv1::Ledger* l) { return stub_->UpdateContact(Ctx(kCollector).get(), r, l); },
+      {.state = [&] { return get().SerializeAsString() + history(); }, .etag = [&] { return get().etag(); }});
+  EXPECT_EQ(out.contact().billing_email(), "ap@buyer.example");
+
+  // Read again, retry: it applies.
+  req.set_request_id(NewId());
+  req.set_etag(get().etag());
+  req.mutable_contact()->set_billing_email("someone-else@buyer.example");
+  cv1::Ledger again;
+  ASSERT_TRUE(stub_->UpdateContact(Ctx(kCollector).get(), req, &again).ok());
+  EXPECT_EQ(get().contact().billing_email(), "someone-else@buyer.example");
+}
+
+TEST_F(CollectionsIntegrationTest, ADunningEpisodeClosingMakesTheLedgersEtagStale) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  Add(Row(id, "1", DateOf(2026, 1, 1), 100000));
+  Dun(DateOf(2026, 1, 14));  // the first notice
+  ASSERT_EQ(Rungs(id), std::vector<std::string>{"first"});
+  cv1::Payment pay;
+  ASSERT_TRUE(Pay(id, 100000, &pay).ok());  // dated Mar 5
+  cv1::GetLedgerRequest get;
+  get.set_ledger_id(id);
+  cv1::Ledger before;
+  ASSERT_TRUE(stub_->GetLedger(Ctx(kCollector).get(), get, &before).ok());
+  Dun(DateOf(2026, 3, 6));  // current, nothing owed: the episode closes on the ledger row
+  cv1::Ledger after;
+  ASSERT_TRUE(stub_->GetLedger(Ctx(kCollector).get(), get, &after).ok());
+  EXPECT_NE(after.etag(), before.etag());
+
+  cv1::UpdateContactRequest req;
+  req.set_request_id(NewId());
+  req.set_ledger_id(id);
+  req.set_etag(before.etag());
+  req.set_source("call with the buyer");
+  req.mutable_contact()->set_mobile("+63 917 555 0123");
+  cv1::Ledger out;
+  grpc::Status s = stub_->UpdateContact(Ctx(kCollector).get(), req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED) << s.error_message();
+  cv1::Ledger now;
+  ASSERT_TRUE(stub_->GetLedger(Ctx(kCollector).get(), get, &now).ok());
+  EXPECT_EQ(now.contact().mobile(), "");
+}
+
+TEST_F(CollectionsIntegrationTest, ReversePaymentNeedsThePaymentsCurrentEtag) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  Add(Row(id, "1", DateOf(2026, 1, 1), 10000));
+  cv1::Payment p;
+  ASSERT_TRUE(Pay(id, 10000, &p).ok());
+  auto listed = [&] {
+    cv1::ListPaymentsRequest req;
+    req.set_ledger_id(id);
+    cv1::ListPaymentsResponse resp;
+    EXPECT_TRUE(stub_->ListPayments(Ctx(kCollector).get(), req, &resp).ok());
+    return resp.payments_size() == 1 ? resp.payments(0) : cv1::Payment();
+  };
+  EXPECT_EQ(listed().etag(), p.etag());
+
+  // A new request_id with the etag read before the un-apply is ABORTED, not
+  // the status rule's FAILED_PRECONDITION.
+  const cv1::Payment out = ExpectEtagPolicy<cv1::ReversePaymentRequest, cv1::Payment>(
+      Reversal(p, true, "posted to the wrong ledger"), p.etag(),
+      [&](const cv1::ReversePaymentRequest& r, cv1::Payment* o) {
+        return stub_->ReversePayment(Ctx(kCollector).get(), r, o);
+      },
+      {.state = [&] { return listed().SerializeAsString() + absl::StrCat(Balances(id)["1"]); },
+       .etag = [&] { return listed().etag(); }});
+  EXPECT_EQ(out.status(), cv1::PAYMENT_STATUS_UNAPPLIED);
+  EXPECT_EQ(Balances(id)["1"], 10000);
+}
+
+TEST_F(CollectionsIntegrationTest, ABounceMakesThePaymentsEarlierEtagStale) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  Add(Row(id, "1", DateOf(2026, 1, 1), 10000));
+  cv1::PostPaymentRequest check = PaymentRequest(id, 10000, "CHK-" + NewId());
+  check.set_method(cv1::PAYMENT_METHOD_CHECK);
+  cv1::Payment p;
+  ASSERT_TRUE(stub_->PostPayment(Ctx(kCollector).get(), check, &p).ok());
+  ASSERT_EQ(BounceCheck(id, check.reference(), 10000, DateOf(2026, 3, 9)), cv1::RETURN_OUTCOME_APPLIED);
+
+  cv1::ListPaymentsRequest list;
+  list.set_ledger_id(id);
+  cv1::ListPaymentsResponse payments;
+  ASSERT_TRUE(stub_->ListPayments(Ctx(kCollector).get(), list, &payments).ok());
+  ASSERT_EQ(payments.payments_size(), 1);
+  const cv1::Payment bounced = payments.payments(0);
+  EXPECT_EQ(bounced.status(), cv1::PAYMENT_STATUS_REVERSED);
+  EXPECT_NE(bounced.etag(), p.etag());
+
+  // The clerk, working from what PostPayment answered, un-applies it: stale.
+  cv1::ReversePaymentRequest rev = Reversal(p, true, "customer asked to keep the money on account");
+  cv1::Payment out;
+  grpc::Status s = stub_->ReversePayment(Ctx(kCollector).get(), rev, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED) << s.error_message();
+  EXPECT_TRUE(NamesEtag(s)) << s.error_message();
+  ASSERT_TRUE(stub_->ListPayments(Ctx(kCollector).get(), list, &payments).ok());
+  EXPECT_EQ(payments.payments(0).SerializeAsString(), bounced.SerializeAsString());
+  EXPECT_EQ(Balances(id)["1"], 10000);
+}
+
+TEST_F(CollectionsIntegrationTest, EndPauseNeedsThePausesCurrentEtag) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  Add(Row(id, "1", DateOf(2026, 1, 1), 10000));
+  const cv1::Pause p = Dispute(id, DateOf(2026, 1, 21));
+
+  // Pauses have no Get or List: what a client reads of one is the aging it makes.
+  auto paused = [&] { return AgingOn(id, DateOf(2026, 3, 5)).paused_days(); };
+  cv1::EndPauseRequest end;
+  end.set_request_id(NewId());
+  end.set_pause_id(p.pause_id());
+  *end.mutable_end_date() = DateOf(2026, 2, 10);
+  auto call = [&](const cv1::EndPauseRequest& r, cv1::Pause* o) { return stub_->EndPause(Ctx(kCollector).get(), r, o); };
+  const cv1::Pause out = ExpectEtagPolicy<cv1::EndPauseRequest, cv1::Pause>(
+      end, p.etag(), call, {.state = [&] { return absl::StrCat(paused()); }, .etag = nullptr});
+  EXPECT_EQ(out.end_date().day(), 10);
+  EXPECT_EQ(paused(), 20);  // Jan 21..Feb 9
+
+  // The answer's etag is the current one: ending it earlier with it applies.
+  end.set_request_id(NewId());
+  end.set_etag(out.etag());
+  *end.mutable_end_date() = DateOf(2026, 1, 31);
+  cv1::Pause earlier;
+  grpc::Status s = call(end, &earlier);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_NE(earlier.etag(), out.etag());
+  EXPECT_EQ(paused(), 10);
+}
+
+TEST_F(CollectionsIntegrationTest, PostUnpostedPaymentNeedsTheLinesCurrentEtag) {
+  cv1::Ledger ledger = NewLedger();
+  const std::string id = ledger.ledger_id();
+  Add(Row(id, "1", DateOf(2026, 4, 1), 50000));
+  cv1::IngestUnpostedPaymentsRequest ingest;
+  ingest.set_request_id(NewId());
+  *ingest.add_rows() = DepositLine("Nobody In Particular", "", 50000, DateOf(2026, 4, 2));
+  cv1::IngestUnpostedPaymentsResponse ingested;
+  ASSERT_TRUE(stub_->IngestUnpostedPayments(Ctx(kFinance).get(), ingest, &ingested).ok());
+  ASSERT_EQ(ingested.results_size(), 1);
+  const std::string unposted_id = ingested.results(0).unposted_id();
+  // The line as ListUnpostedPayments and ListMatchCandidates show it.
+  auto listed = [&] {
+    cv1::ListUnpostedPaymentsRequest req;
+    req.set_include_posted(true);
+    cv1::ListUnpostedPaymentsResponse resp;
+    EXPECT_TRUE(stub_->ListUnpostedPayments(Ctx(kFinance).get(), req, &resp).ok());
+    for (const cv1::UnpostedPayment& u : resp.payments()) {
+      if (u.unposted_id() == unposted_id) return u;
+    }
+    return cv1::UnpostedPayment();
+  };
+  auto matched = [&] {
+    cv1::ListMatchCandidatesRequest req;
+    req.set_unposted_id(unposted_id);
+    cv1::ListMatchCandidatesResponse resp;
+    EXPECT_TRUE(stub_->ListMatchCandidates(Ctx(kFinance).get(), req, &resp).ok());
+    return resp.unposted();
+  };
+  auto payments = [&] {
+    cv1::ListPaymentsRequest req;
+    req.set_ledger_id(id);
+    cv1::ListPaymentsResponse resp;
+    EXPECT_TRUE(stub_->ListPayments(Ctx(kFinance).get(), req, &resp).ok());
+    return resp.SerializeAsString();
+  };
+  const cv1::UnpostedPayment open = listed();
+  EXPECT_EQ(matched().etag(), open.etag());
+
+  cv1::PostUnpostedPaymentRequest post;
+  post.set_request_id(NewId());
+  post.set_unposted_id(unposted_id);
+  post.set_ledger_id(id);
+  auto call = [&](const cv1::PostUnpostedPaymentRequest& r, cv1::UnpostedPayment* o) {
+    return stub_->PostUnpostedPayment(Ctx(kFinance).get(), r, o);
+  };
+  // A well-formed etag the line does not have: ABORTED, still OPEN.
+  post.set_etag(absl::StrCat(std::stoll(open.etag()) + 1));
+  cv1::UnpostedPayment out;
+  grpc::Status s = call(post, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED) << s.error_message();
+  EXPECT_EQ(listed().SerializeAsString(), open.SerializeAsString());
+
+  // A second clerk, working from the list read before the posting, is ABORTED.
+  post.set_request_id(NewId());
+  out = ExpectEtagPolicy<cv1::PostUnpostedPaymentRequest, cv1::UnpostedPayment>(
+      post, open.etag(), call,
+      {.state = [&] { return listed().SerializeAsString() + payments(); }, .etag = [&] { return listed().etag(); }});
+  EXPECT_EQ(out.status(), cv1::UNPOSTED_STATUS_POSTED);
+  EXPECT_EQ(matched().etag(), out.etag());
+  EXPECT_FALSE(out.payment().etag().empty());
 }
 
 // ---- Reconciliation
@@ -1676,11 +1982,7 @@ TEST_F(CollectionsIntegrationTest, AgingForAPastDateUsesTheBalancesOfThatDate) {
   EXPECT_TRUE(recorded);
 
   // A payment given back never paid: reversed, it does not count on any day.
-  cv1::ReversePaymentRequest rev;
-  rev.set_request_id(NewId());
-  rev.set_payment_id(pay.payment_id());
-  rev.set_reason("posted to the wrong ledger");
-  ASSERT_TRUE(stub_->ReversePayment(Ctx(kCollector).get(), rev, &pay).ok());
+  ASSERT_TRUE(stub_->ReversePayment(Ctx(kCollector).get(), Reversal(pay, false, "posted to the wrong ledger"), &pay).ok());
   EXPECT_EQ(AgingOn(id, DateOf(2026, 3, 5)).days_past_due(), 60);
 }
 
