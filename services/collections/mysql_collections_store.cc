@@ -463,7 +463,8 @@ absl::StatusOr<std::map<std::string, int64_t>> CountsByText(mysql::Connection& c
 
 // The ledger's own row (no installments), locked when `lock`.
 absl::StatusOr<v1::Ledger> LedgerRow(mysql::Connection& conn, const std::string& ledger_id, bool lock) {
-  return mysql::SelectOne<v1::Ledger>(conn, lock ? kLedgers.lock_sql : kSelectLedger, ledger_id, ReadLedgerRow, "ledger_id",
+  return mysql::SelectOne<v1::Ledger>(conn, lock ? kLedgers.lock_sql : kSelectLedger, ledger_id, ReadLedgerRow,
+                                      "ledger_id",
                                       "ledger");
 }
 
@@ -545,7 +546,8 @@ absl::StatusOr<std::vector<v1::Payment>> LoadPayments(mysql::Connection& conn, c
 // The payment under its lock (the caller holds the ledger's), with its allocations.
 absl::StatusOr<v1::Payment> LockPayment(mysql::Connection& conn, const std::string& payment_id,
                                         const std::string& currency) {
-  CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Payment> found, LoadPayments(conn, kPayments.lock_sql, payment_id, currency));
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Payment> found,
+                           LoadPayments(conn, kPayments.lock_sql, payment_id, currency));
   if (found.empty()) return absl::NotFoundError(absl::StrCat("payment_id: no payment ", Quote(payment_id)));
   return std::move(found.front());
 }
@@ -1557,7 +1559,9 @@ absl::Status MysqlCollectionsStore::EndPause(const Mutation& m, const std::strin
                        conn, kPauses, pause_id, expected, ReadPause,
                        [&](const v1::Pause& current) -> absl::StatusOr<absl::CivilDay> {
                          CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay start, FromProto(current.start_date(), "start_date"));
-                         if (end_date <= start) return InvalidArgument("end_date", "must be after the pause's start_date");
+                         if (end_date <= start) {
+                           return InvalidArgument("end_date", "must be after the pause's start_date");
+                         }
                          if (current.has_end_date()) {
                            CAREOPS_ASSIGN_OR_RETURN(absl::CivilDay old_end, FromProto(current.end_date(), "end_date"));
                            if (end_date > old_end) {

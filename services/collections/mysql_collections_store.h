@@ -69,7 +69,8 @@ class MysqlCollectionsStore final : public CollectionsStore {
   absl::StatusOr<std::vector<v1::UnpostedPayment>> ListUnposted(bool include_posted, int limit) override;
   absl::StatusOr<std::vector<MatchLedger>> MatchCandidates(const v1::UnpostedPayment& line, int limit) override;
   absl::Status PostUnposted(const Mutation& m, const std::string& unposted_id, mysql::ExpectedVersion expected,
-                            v1::Payment payment, const std::vector<RequestedAllocation>& requested, const ComponentOrder& order,
+                            v1::Payment payment, const std::vector<RequestedAllocation>& requested,
+                            const ComponentOrder& order,
                             const std::function<void(const v1::UnpostedPayment&)>& render) override;
   absl::StatusOr<int64_t> OpenUnpostedCount() override;
 

@@ -1509,7 +1509,9 @@ TEST_F(CollectionsIntegrationTest, UpdateContactNeedsTheLedgersCurrentEtag) {
   req.mutable_contact()->set_billing_email("ap@buyer.example");
   const cv1::Ledger out = ExpectEtagPolicy<cv1::UpdateContactRequest, cv1::Ledger>(
       req, ledger.etag(),
-      [&](const cv1::UpdateContactRequest& r, cv1::Ledger* l) { return stub_->UpdateContact(Ctx(kCollector).get(), r, l); },
+      [&](const cv1::UpdateContactRequest& r, cv1::Ledger* l) {
+        return stub_->UpdateContact(Ctx(kCollector).get(), r, l);
+      },
       {.state = [&] { return get().SerializeAsString() + history(); }, .etag = [&] { return get().etag(); }});
   EXPECT_EQ(out.contact().billing_email(), "ap@buyer.example");
 
@@ -1623,7 +1625,9 @@ TEST_F(CollectionsIntegrationTest, EndPauseNeedsThePausesCurrentEtag) {
   end.set_request_id(NewId());
   end.set_pause_id(p.pause_id());
   *end.mutable_end_date() = DateOf(2026, 2, 10);
-  auto call = [&](const cv1::EndPauseRequest& r, cv1::Pause* o) { return stub_->EndPause(Ctx(kCollector).get(), r, o); };
+  auto call = [&](const cv1::EndPauseRequest& r, cv1::Pause* o) {
+    return stub_->EndPause(Ctx(kCollector).get(), r, o);
+  };
   const cv1::Pause out = ExpectEtagPolicy<cv1::EndPauseRequest, cv1::Pause>(
       end, p.etag(), call, {.state = [&] { return absl::StrCat(paused()); }, .etag = nullptr});
   EXPECT_EQ(out.end_date().day(), 10);
@@ -1982,7 +1986,8 @@ TEST_F(CollectionsIntegrationTest, AgingForAPastDateUsesTheBalancesOfThatDate) {
   EXPECT_TRUE(recorded);
 
   // A payment given back never paid: reversed, it does not count on any day.
-  ASSERT_TRUE(stub_->ReversePayment(Ctx(kCollector).get(), Reversal(pay, false, "posted to the wrong ledger"), &pay).ok());
+  ASSERT_TRUE(
+      stub_->ReversePayment(Ctx(kCollector).get(), Reversal(pay, false, "posted to the wrong ledger"), &pay).ok());
   EXPECT_EQ(AgingOn(id, DateOf(2026, 3, 5)).days_past_due(), 60);
 }
 
