@@ -702,6 +702,31 @@ absl::StatusOr<int64_t> DecideUtilization(const EligibilityFacts& facts, absl::C
   return UsedAfterRecording(facts, amount_minor);
 }
 
+// ---------------------------------------------------------------- utilisation reversal
+
+absl::StatusOr<ReversalDecision> DecideReversal(const ReversalFacts& record, const std::optional<Money>& requested) {
+  const int64_t remaining = record.amount_minor - record.reversed_minor;
+  int64_t give_back = remaining;
+  if (requested) {
+    if (requested->minor() <= 0) return InvalidArgument("amount.amount_minor", "must be more than zero");
+    if (requested->currency() != record.currency) {
+      return InvalidArgument("amount.currency_code", absl::StrCat("must be the record's currency ", record.currency));
+    }
+    if (requested->minor() > remaining) {
+      return InvalidArgument("amount.amount_minor",
+                             absl::StrCat("must be at most the record's remaining un-reversed amount ",
+                                          Money(record.currency, remaining).ToString()));
+    }
+    give_back = requested->minor();
+  }
+  ReversalDecision d;
+  d.give_back_minor = give_back;
+  d.reversed_after_minor = record.reversed_minor + give_back;
+  d.remaining_after_minor = remaining - give_back;
+  d.wholly_reversed = d.remaining_after_minor == 0;
+  return d;
+}
+
 // ---------------------------------------------------------------- utilisation ledger
 
 void FillRunningBalances(UsedByBenefitYear used, const std::map<std::string, BenefitTerms>& terms,
@@ -718,8 +743,10 @@ void FillRunningBalances(UsedByBenefitYear used, const TermsOn& terms_on, const 
     const v1::Utilization& u = e.utilization();
     const std::map<std::string, BenefitTerms>& terms = terms_on(DayOf(u.service_date()));
     int64_t& so_far = used[{u.benefit_code(), u.service_date().year()}];
-    if (!u.reversed()) {
-      absl::StatusOr<Money> sum = Money(currency, so_far).Add(Money(currency, u.amount().amount_minor()));
+    const int64_t counted =
+        u.reversed() ? 0 : u.amount().amount_minor() - u.reversed_amount().amount_minor();
+    if (counted > 0) {
+      absl::StatusOr<Money> sum = Money(currency, so_far).Add(Money(currency, counted));
       so_far = sum.ok() ? sum->minor() : kMaxMoneyMinor;
     }
     e.mutable_used_in_year()->set_currency_code(currency);

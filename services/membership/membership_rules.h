@@ -385,14 +385,40 @@ absl::StatusOr<int64_t> DecideUtilization(const EligibilityFacts& facts, absl::C
                                           int64_t amount_minor, std::string_view currency,
                                           std::string_view member_id);
 
+// ---------------------------------------------------------------- utilisation reversal
+
+// A utilisation record as the store has locked and loaded it for a reversal:
+// its amount and what earlier reversals gave back of it.
+struct ReversalFacts {
+  std::string currency;
+  int64_t amount_minor = 0;
+  int64_t reversed_minor = 0;  // 0..amount_minor
+};
+
+struct ReversalDecision {
+  int64_t give_back_minor = 0;       // what this reversal returns to the balance (0: nothing to write)
+  int64_t reversed_after_minor = 0;  // the record's reversed amount after it
+  int64_t remaining_after_minor = 0; // what of the record still counts against the limit
+  bool wholly_reversed = false;      // nothing of the record counts any more
+};
+
+// A reversal of `requested` (nullopt: whatever is not reversed yet, so a whole
+// reversal of a wholly reversed record gives back nothing and answers it
+// again). INVALID_ARGUMENT naming the field and the rule for a requested
+// amount that is not more than zero (amount.amount_minor), in another
+// currency than the record's (amount.currency_code), or more than the
+// record's remaining un-reversed amount (amount.amount_minor).
+absl::StatusOr<ReversalDecision> DecideReversal(const ReversalFacts& record, const std::optional<Money>& requested);
+
 // ---------------------------------------------------------------- utilisation ledger
 
-// Non-reversed utilisation per (benefit code, calendar year).
+// Un-reversed utilisation per (benefit code, calendar year).
 using UsedByBenefitYear = std::map<std::pair<std::string, int>, int64_t>;
 
 // Fills each entry's running balance, in the order given (record order):
 // used_in_year starts from `used_before` (what the entries before the first
-// one used) and grows by every entry not reversed; remaining_limit is the
+// one used) and grows by every entry's un-reversed part (amount less
+// reversed_amount); remaining_limit is the
 // benefit's annual limit in `terms` less that. A benefit no longer in the plan
 // shows used_in_year with no limit. Amounts in `currency`, through Money's
 // checked arithmetic (a sum past 10^15 stays at the bound).

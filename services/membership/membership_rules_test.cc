@@ -763,6 +763,67 @@ TEST(UtilizationDecisionTest, RefusalsNameTheirReason) {
             absl::StatusCode::kNotFound);
 }
 
+TEST(ReversalTest, AWholeReversalGivesBackWhatIsLeftAndAgainNothing) {
+  auto d = DecideReversal({"PHP", 25000, 0}, std::nullopt);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->give_back_minor, 25000);
+  EXPECT_EQ(d->remaining_after_minor, 0);
+  EXPECT_TRUE(d->wholly_reversed);
+  d = DecideReversal({"PHP", 25000, 10000}, std::nullopt);  // after a partial one: the rest
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->give_back_minor, 15000);
+  EXPECT_EQ(d->reversed_after_minor, 25000);
+  EXPECT_TRUE(d->wholly_reversed);
+  d = DecideReversal({"PHP", 25000, 25000}, std::nullopt);  // wholly reversed already
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->give_back_minor, 0);
+  EXPECT_TRUE(d->wholly_reversed);
+}
+
+TEST(ReversalTest, APartialReversalLeavesTheRestInForceUpToTheRemainder) {
+  auto d = DecideReversal({"PHP", 25000, 0}, Money("PHP", 10000));
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->give_back_minor, 10000);
+  EXPECT_EQ(d->reversed_after_minor, 10000);
+  EXPECT_EQ(d->remaining_after_minor, 15000);
+  EXPECT_FALSE(d->wholly_reversed);
+  d = DecideReversal({"PHP", 25000, 10000}, Money("PHP", 15000));  // exactly the remainder
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->remaining_after_minor, 0);
+  EXPECT_TRUE(d->wholly_reversed);
+}
+
+TEST(ReversalTest, ARequestedAmountOutsideTheRulesIsRefusedNamingTheField) {
+  auto d = DecideReversal({"PHP", 25000, 10000}, Money("PHP", 15001));
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(d.status().message(), "amount.amount_minor: must be at most the record's remaining un-reversed amount PHP 150.00");
+  d = DecideReversal({"PHP", 25000, 25000}, Money("PHP", 1));
+  EXPECT_EQ(d.status().message(), "amount.amount_minor: must be at most the record's remaining un-reversed amount PHP 0.00");
+  d = DecideReversal({"PHP", 25000, 0}, Money("PHP", 0));
+  EXPECT_EQ(d.status().message(), "amount.amount_minor: must be more than zero");
+  d = DecideReversal({"PHP", 25000, 0}, Money("PHP", -5));
+  EXPECT_EQ(d.status().message(), "amount.amount_minor: must be more than zero");
+  d = DecideReversal({"PHP", 25000, 0}, Money("USD", 100));
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(d.status().message(), "amount.currency_code: must be the record's currency PHP");
+}
+
+TEST(LedgerTest, APartlyReversedEntryCountsOnlyItsUnreversedPart) {
+  google::protobuf::RepeatedPtrField<v1::UtilizationLedgerEntry> entries;
+  for (auto [amount, reversed] : {std::pair<int64_t, int64_t>{20000, 5000}, {10000, 0}}) {
+    v1::Utilization* u = entries.Add()->mutable_utilization();
+    u->set_benefit_code("OUTPATIENT");
+    *u->mutable_service_date() = ToProto(CivilDay(2026, 3, 1));
+    u->mutable_amount()->set_amount_minor(amount);
+    u->mutable_reversed_amount()->set_amount_minor(reversed);
+  }
+  FillRunningBalances({}, {{"OUTPATIENT", Outpatient()}}, "PHP", &entries);
+  EXPECT_EQ(entries[0].used_in_year().amount_minor(), 15000);
+  EXPECT_EQ(entries[0].remaining_limit().amount_minor(), 85000);
+  EXPECT_EQ(entries[1].used_in_year().amount_minor(), 25000);
+  EXPECT_EQ(entries[1].remaining_limit().amount_minor(), 75000);
+}
+
 TEST(LedgerTest, TheBalanceRunsPerBenefitAndYearAndSkipsReversedEntries) {
   google::protobuf::RepeatedPtrField<v1::UtilizationLedgerEntry> entries;
   auto add = [&](const std::string& code, int year, int64_t amount, bool reversed) {

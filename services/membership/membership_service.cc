@@ -555,11 +555,20 @@ grpc::Status MembershipServiceImpl::RecordUtilization(grpc::ServerContextBase* c
 grpc::Status MembershipServiceImpl::ReverseUtilization(grpc::ServerContextBase* ctx,
                                                        const v1::ReverseUtilizationRequest* req,
                                                        v1::Utilization* resp) {
-  // request_id is optional here: source_reference is the idempotency key.
+  // request_id is optional for a whole reversal (source_reference is its
+  // idempotency key) but not for a partial one: two partial reversals of one
+  // record are two requests, told apart only by their request_id.
   return rpc_.Write(ctx, __func__, req->request_id(), *req, resp, RpcKit::RequestIdPolicy::kOptional,
                     [&](const Mutation& m) -> absl::Status {
     CAREOPS_RETURN_IF_ERROR(RequireId(req->source_reference(), "source_reference", 64));
     CAREOPS_RETURN_IF_ERROR(OptionalText(req->reason(), "reason", 1024, TextKind::kMultiLine));
+    if (req->has_amount()) {
+      if (req->request_id().empty()) {
+        return InvalidArgument("request_id", "is required for a partial reversal (with amount)");
+      }
+      CAREOPS_RETURN_IF_ERROR(ValidateMoney(FromProto(req->amount()), "amount"));
+      if (req->amount().amount_minor() == 0) return InvalidArgument("amount.amount_minor", "must be more than zero");
+    }
     CAREOPS_ASSIGN_OR_RETURN(*resp,
                              store_.ReverseUtilization(m, *req));
     return absl::OkStatus();

@@ -43,7 +43,7 @@ using mysql::Statement;
   " phone, effective_date, termination_date, version, created_at, updated_at"
 #define CAREOPS_UTILIZATION_COLUMNS                                                                 \
   "utilization_id, source_reference, member_id, benefit_code, amount_minor, currency, service_date," \
-  " reversed, reverse_reason, recorded_at, reversed_at"
+  " reversed, reverse_reason, recorded_at, reversed_at, reversed_minor"
 
 constexpr char kInsertAccount[] =
     "INSERT INTO client_accounts (" CAREOPS_ACCOUNT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -281,9 +281,23 @@ constexpr char kSelectUtilization[] =
 constexpr char kSelectUtilizationForUpdate[] =
     "SELECT " CAREOPS_UTILIZATION_COLUMNS " FROM utilizations WHERE source_reference = ? FOR UPDATE";
 constexpr char kInsertUtilization[] =
-    "INSERT INTO utilizations (" CAREOPS_UTILIZATION_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "INSERT INTO utilizations (" CAREOPS_UTILIZATION_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr char kReverseUtilization[] =
-    "UPDATE utilizations SET reversed = 1, reverse_reason = ?, reversed_at = ? WHERE utilization_id = ?";
+    "UPDATE utilizations SET reversed = ?, reversed_minor = ?, reverse_reason = ?, reversed_at = ?"
+    " WHERE utilization_id = ?";
+// The record's row is locked when a reversal is added, so seq cannot collide.
+constexpr char kInsertReversal[] =
+    "INSERT INTO utilization_reversals (utilization_id, seq, amount_minor, reason, reversed_at)"
+    " SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ? FROM utilization_reversals WHERE utilization_id = ?";
+constexpr char kSelectReversalsOf[] =
+    "SELECT utilization_id, amount_minor, reason, reversed_at FROM utilization_reversals WHERE utilization_id = ?"
+    " ORDER BY seq";
+// The reversals of a ledger page's records (its first to its last id).
+constexpr char kSelectReversalsOfPage[] =
+    "SELECT r.utilization_id, r.amount_minor, r.reason, r.reversed_at FROM utilization_reversals r"
+    " JOIN utilizations u ON u.utilization_id = r.utilization_id"
+    " WHERE u.member_id = ? AND (? IS NULL OR u.benefit_code = ?) AND u.utilization_id BETWEEN ? AND ?"
+    " ORDER BY r.utilization_id, r.seq";
 
 // The ledger: a member's records in record order (utilization_id is issued in
 // time order), and what the records before a page used, per benefit and year.
@@ -291,7 +305,7 @@ constexpr char kListUtilizations[] = "SELECT " CAREOPS_UTILIZATION_COLUMNS " FRO
 constexpr char kUtilizationsOfMember[] = "member_id = ?";
 constexpr char kMaybeUtilizationBenefit[] = "(? IS NULL OR benefit_code = ?)";
 constexpr char kUsedBeforePage[] =
-    "SELECT benefit_code, YEAR(service_date), SUM(amount_minor) FROM utilizations"
+    "SELECT benefit_code, YEAR(service_date), SUM(amount_minor - reversed_minor) FROM utilizations"
     " WHERE member_id = ? AND (? IS NULL OR benefit_code = ?) AND reversed = 0 AND utilization_id <= ?"
     " GROUP BY benefit_code, YEAR(service_date)";
 
@@ -461,8 +475,31 @@ absl::StatusOr<v1::Utilization> ReadUtilization(RowReader& r) {
   u.set_reverse_reason(r.String());
   *u.mutable_recorded_at() = ToProtoTimestamp(r.Timestamp());
   if (std::optional<absl::Time> at = r.OptionalTimestamp()) *u.mutable_reversed_at() = ToProtoTimestamp(*at);
+  u.mutable_reversed_amount()->set_amount_minor(r.Int64());
+  u.mutable_reversed_amount()->set_currency_code(u.amount().currency_code());
   CAREOPS_RETURN_IF_ERROR(r.status());
   return u;
+}
+
+// A reversal row, keyed by its record's id (the currency is the record's).
+struct ReversalRow {
+  std::string utilization_id;
+  v1::UtilizationReversal reversal;
+};
+
+absl::StatusOr<ReversalRow> ReadReversal(RowReader& r) {
+  ReversalRow out;
+  out.utilization_id = r.String();
+  out.reversal.mutable_amount()->set_amount_minor(r.Int64());
+  out.reversal.set_reason(r.String());
+  *out.reversal.mutable_reversed_at() = ToProtoTimestamp(r.Timestamp());
+  CAREOPS_RETURN_IF_ERROR(r.status());
+  return out;
+}
+
+void AddReversal(v1::Utilization& u, v1::UtilizationReversal reversal) {
+  reversal.mutable_amount()->set_currency_code(u.amount().currency_code());
+  *u.add_reversals() = std::move(reversal);
 }
 
 mysql::AuditEntry Audit(const MutationContext& m, std::string action, std::string type, std::string id,
@@ -892,7 +929,12 @@ absl::StatusOr<std::optional<v1::Utilization>> FindUtilization(mysql::Connection
   st.Add(source_reference);
   CAREOPS_ASSIGN_OR_RETURN(std::vector<v1::Utilization> rows, mysql::QueryAll<v1::Utilization>(st, ReadUtilization));
   if (rows.empty()) return std::nullopt;
-  return std::move(rows.front());
+  v1::Utilization u = std::move(rows.front());
+  Statement reversals(c, kSelectReversalsOf);
+  reversals.Add(u.utilization_id());
+  CAREOPS_ASSIGN_OR_RETURN(std::vector<ReversalRow> found, mysql::QueryAll<ReversalRow>(reversals, ReadReversal));
+  for (ReversalRow& row : found) AddReversal(u, std::move(row.reversal));
+  return u;
 }
 
 template <typename T>
@@ -1624,7 +1666,7 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mu
       Statement st(c, kInsertUtilization);
       st.Add(new_utilization_id).Add(r.source_reference()).Add(r.member_id()).Add(r.benefit_code());
       st.Add(r.amount().amount_minor()).Add(r.amount().currency_code()).Add(service_day).Add(false).Add("");
-      st.Add(m.now).Add(std::nullopt);
+      st.Add(m.now).Add(std::nullopt).Add(int64_t{0});
       CAREOPS_RETURN_IF_ERROR(st.Update().status());
     }
     CAREOPS_RETURN_IF_ERROR(AddToBalance(c, r.member_id(), r.benefit_code(), year, r.amount().amount_minor()));
@@ -1642,8 +1684,7 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::RecordUtilization(const Mu
 
 absl::StatusOr<v1::Utilization> MysqlMembershipStore::ReverseUtilization(const MutationContext& m,
                                                                          const v1::ReverseUtilizationRequest& r) {
-  v1::Utilization out;
-  CAREOPS_RETURN_IF_ERROR(mysql::RunInTransaction(pool_, [&](mysql::Connection& c) -> absl::Status {
+  auto reverse = [&](mysql::Connection& c, v1::Utilization& out) -> absl::Status {
     out.Clear();
     CAREOPS_ASSIGN_OR_RETURN(std::optional<v1::Utilization> found,
                              FindUtilization(c, kSelectUtilizationForUpdate, r.source_reference()));
@@ -1653,24 +1694,52 @@ absl::StatusOr<v1::Utilization> MysqlMembershipStore::ReverseUtilization(const M
     }
     out = *std::move(found);
     const int year = static_cast<int>(DayOf(out.service_date()).year());
-    if (!out.reversed()) {
+    std::optional<Money> requested;
+    if (r.has_amount()) requested = FromProto(r.amount());
+    CAREOPS_ASSIGN_OR_RETURN(const ReversalDecision d,
+                             DecideReversal({out.amount().currency_code(), out.amount().amount_minor(),
+                                             out.reversed() ? out.amount().amount_minor()
+                                                            : out.reversed_amount().amount_minor()},
+                                            requested));
+    if (d.give_back_minor > 0) {
       CAREOPS_RETURN_IF_ERROR(LockBalance(c, out.member_id(), out.benefit_code(), year));
-      CAREOPS_RETURN_IF_ERROR(
-          AddToBalance(c, out.member_id(), out.benefit_code(), year, -out.amount().amount_minor()));
-      Statement st(c, kReverseUtilization);
-      st.Add(r.reason()).Add(m.now).Add(out.utilization_id());
-      CAREOPS_RETURN_IF_ERROR(st.Update().status());
+      CAREOPS_RETURN_IF_ERROR(AddToBalance(c, out.member_id(), out.benefit_code(), year, -d.give_back_minor));
+      {
+        Statement st(c, kReverseUtilization);
+        st.Add(d.wholly_reversed).Add(d.reversed_after_minor).Add(r.reason()).Add(m.now).Add(out.utilization_id());
+        CAREOPS_RETURN_IF_ERROR(st.Update().status());
+      }
+      {
+        Statement st(c, kInsertReversal);
+        st.Add(out.utilization_id()).Add(d.give_back_minor).Add(r.reason()).Add(m.now).Add(out.utilization_id());
+        CAREOPS_RETURN_IF_ERROR(st.Update().status());
+      }
       mysql::AppendAudit(c, Audit(m, "utilization.reverse", "utilization", out.utilization_id(), r.reason(),
-                                  absl::StrCat("{\"source_reference\":", JsonString(r.source_reference()), "}")));
-      out.set_reversed(true);
+                                  absl::StrCat("{\"source_reference\":", JsonString(r.source_reference()),
+                                               ",\"amount_minor\":", d.give_back_minor,
+                                               ",\"remaining_minor\":", d.remaining_after_minor, "}")));
+      out.set_reversed(d.wholly_reversed);
       out.set_reverse_reason(r.reason());
       *out.mutable_reversed_at() = ToProtoTimestamp(m.now);
+      out.mutable_reversed_amount()->set_amount_minor(d.reversed_after_minor);
+      v1::UtilizationReversal added;
+      added.mutable_amount()->set_amount_minor(d.give_back_minor);
+      added.set_reason(r.reason());
+      *added.mutable_reversed_at() = ToProtoTimestamp(m.now);
+      AddReversal(out, std::move(added));
     }
     CAREOPS_ASSIGN_OR_RETURN(EligibilityFacts facts, QueryFacts(c, out.member_id(), out.benefit_code(),
                                                                 DayOf(out.service_date()), nullptr, nullptr));
     SetRemaining(out, facts);
     return absl::OkStatus();
-  }));
+  };
+  // A partial reversal is keyed by its request_id (the request log replays its
+  // first answer); a whole one by source_reference, as it always was, so the
+  // callers' request ids for it keep meaning nothing here.
+  if (r.has_amount()) return Idempotent<v1::Utilization>(pool_, m, reverse);
+  v1::Utilization out;
+  CAREOPS_RETURN_IF_ERROR(
+      mysql::RunInTransaction(pool_, [&](mysql::Connection& c) -> absl::Status { return reverse(c, out); }));
   return out;
 }
 
@@ -1728,6 +1797,21 @@ absl::StatusOr<Page<v1::UtilizationLedgerEntry>> MysqlMembershipStore::ListUtili
           const int year = r.Int();
           used_before[{std::move(benefit), year}] = r.Int64();
           CAREOPS_RETURN_IF_ERROR(r.status());
+        }
+        if (!records.items.empty()) {
+          Statement rs(c, kSelectReversalsOfPage);
+          rs.Add(f.member_id).AddRepeated(TextFilter(f.benefit_code), 2);
+          auto [first, last] = std::minmax_element(
+              records.items.begin(), records.items.end(),
+              [](const v1::Utilization& a, const v1::Utilization& b) { return a.utilization_id() < b.utilization_id(); });
+          rs.Add(first->utilization_id()).Add(last->utilization_id());
+          CAREOPS_ASSIGN_OR_RETURN(std::vector<ReversalRow> found, mysql::QueryAll<ReversalRow>(rs, ReadReversal));
+          std::map<std::string, v1::Utilization*> by_id;
+          for (v1::Utilization& u : records.items) by_id[u.utilization_id()] = &u;
+          for (ReversalRow& row : found) {
+            auto it = by_id.find(row.utilization_id);
+            if (it != by_id.end()) AddReversal(*it->second, std::move(row.reversal));
+          }
         }
         google::protobuf::RepeatedPtrField<v1::UtilizationLedgerEntry> entries;
         for (v1::Utilization& u : records.items) *entries.Add()->mutable_utilization() = std::move(u);

@@ -1305,6 +1305,191 @@ TEST_F(MembershipTest, UtilisationIsIdempotentBySourceReferenceAndReversible) {
             StatusCode::NOT_FOUND);
 }
 
+// A partial reversal (issue 10): ReverseUtilization with an amount.
+v1::ReverseUtilizationRequest PartialReversal(const std::string& source, int64_t amount, const std::string& request_id) {
+  v1::ReverseUtilizationRequest r;
+  r.set_request_id(request_id);
+  r.set_source_reference(source);
+  r.set_reason("claw-back by adjustment");
+  *r.mutable_amount() = PHP(amount);
+  return r;
+}
+
+TEST_F(MembershipTest, APartialReversalLeavesTheRestOfTheRecordInForce) {
+  v1::ClientAccount account = m_->Account("Partial Co");
+  v1::Plan plan = m_->Plan(account.account_id());
+  v1::Member member = m_->Enroll(account, plan, "PR-1");
+  v1::Utilization u;
+  ASSERT_TRUE(m_->Record(member.member_id(), "OUTPATIENT", 25000, "claim-p-1", &u).ok());
+  ASSERT_TRUE(m_->Record(member.member_id(), "OUTPATIENT", 5000, "claim-p-2", &u).ok());
+  EXPECT_EQ(u.remaining_limit().amount_minor(), 70000);
+
+  v1::Utilization partial;
+  grpc::Status s = m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(),
+                                                 PartialReversal("claim-p-1", 10000, NewRequestId()), &partial);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(partial.reversed());  // PHP 150.00 of it still counts
+  EXPECT_EQ(partial.amount().amount_minor(), 25000);
+  EXPECT_EQ(partial.reversed_amount().amount_minor(), 10000);
+  EXPECT_EQ(partial.remaining_limit().amount_minor(), 80000);
+  ASSERT_EQ(partial.reversals_size(), 1);
+  EXPECT_EQ(partial.reversals(0).amount().amount_minor(), 10000);
+  EXPECT_EQ(partial.reversals(0).amount().currency_code(), "PHP");
+  EXPECT_EQ(partial.reverse_reason(), "claw-back by adjustment");
+  EXPECT_EQ(m_->Check(member.member_id(), "OUTPATIENT", D(2026, 3, 2), 0).remaining_limit().amount_minor(), 80000);
+  // The limit counts the rest: PHP 800.00 is left, not a cent more.
+  ASSERT_TRUE(m_->Record(member.member_id(), "OUTPATIENT", 30000, "claim-p-3", &u).ok());
+  ASSERT_TRUE(m_->Record(member.member_id(), "OUTPATIENT", 30000, "claim-p-4", &u).ok());
+  ASSERT_TRUE(m_->Record(member.member_id(), "OUTPATIENT", 20000, "claim-p-5", &u).ok());
+  EXPECT_EQ(u.remaining_limit().amount_minor(), 0);
+  s = m_->Record(member.member_id(), "OUTPATIENT", 1, "claim-p-over", &u);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION) << s.error_message();
+
+  // Beyond the remainder (PHP 150.00): refused naming the field, nothing changed.
+  s = m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(), PartialReversal("claim-p-1", 15001, NewRequestId()),
+                                    &u);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(),
+            "amount.amount_minor: must be at most the record's remaining un-reversed amount PHP 150.00");
+  v1::GetUtilizationRequest get;
+  get.set_source_reference("claim-p-1");
+  v1::Utilization held;
+  ASSERT_TRUE(m_->stub().GetUtilization(m_->Ctx().get(), get, &held).ok());
+  EXPECT_EQ(held.reversed_amount().amount_minor(), 10000);
+  EXPECT_EQ(held.reversals_size(), 1);
+  EXPECT_EQ(held.remaining_limit().amount_minor(), 0);
+  // Other bad amounts, and a partial reversal without its request_id.
+  v1::ReverseUtilizationRequest bad = PartialReversal("claim-p-1", 100, NewRequestId());
+  bad.mutable_amount()->set_currency_code("USD");
+  s = m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(), bad, &u);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "amount.currency_code: must be the record's currency PHP");
+  s = m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(), PartialReversal("claim-p-1", 0, NewRequestId()), &u);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "amount.amount_minor: must be more than zero");
+  s = m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(), PartialReversal("claim-p-1", -5, NewRequestId()), &u);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "amount.amount_minor: must not be negative");
+  s = m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(), PartialReversal("claim-p-1", 100, ""), &u);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "request_id: is required for a partial reversal (with amount)");
+  ASSERT_TRUE(m_->stub().GetUtilization(m_->Ctx().get(), get, &held).ok());
+  EXPECT_EQ(held.reversed_amount().amount_minor(), 10000);
+  EXPECT_EQ(m_->Check(member.member_id(), "OUTPATIENT", D(2026, 3, 2), 0).remaining_limit().amount_minor(), 0);
+
+  // A second partial reversal up to the remainder reverses the record wholly.
+  s = m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(), PartialReversal("claim-p-1", 15000, NewRequestId()),
+                                    &partial);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(partial.reversed());
+  EXPECT_EQ(partial.reversed_amount().amount_minor(), 25000);
+  EXPECT_EQ(partial.remaining_limit().amount_minor(), 15000);
+  ASSERT_EQ(partial.reversals_size(), 2);
+  EXPECT_EQ(partial.reversals(1).amount().amount_minor(), 15000);
+  EXPECT_EQ(m_->Check(member.member_id(), "OUTPATIENT", D(2026, 3, 2), 0).remaining_limit().amount_minor(), 15000);
+  // Nothing is left to reverse: a partial one is refused, a whole one answers the record.
+  s = m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(), PartialReversal("claim-p-1", 1, NewRequestId()), &u);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "amount.amount_minor: must be at most the record's remaining un-reversed amount PHP 0.00");
+  v1::ReverseUtilizationRequest whole;
+  whole.set_source_reference("claim-p-1");
+  ASSERT_TRUE(m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(), whole, &u).ok());
+  EXPECT_EQ(u.reversals_size(), 2);
+  EXPECT_EQ(u.remaining_limit().amount_minor(), 15000);
+
+  // A whole reversal after a partial one gives back only the rest.
+  s = m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(), PartialReversal("claim-p-2", 2000, NewRequestId()), &u);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(u.remaining_limit().amount_minor(), 17000);
+  whole.set_source_reference("claim-p-2");
+  ASSERT_TRUE(m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(), whole, &u).ok());
+  EXPECT_TRUE(u.reversed());
+  EXPECT_EQ(u.reversed_amount().amount_minor(), 5000);
+  EXPECT_EQ(u.remaining_limit().amount_minor(), 20000);
+}
+
+TEST_F(MembershipTest, TheLedgerShowsEachPartialReversalWithARightRunningBalance) {
+  v1::ClientAccount account = m_->Account("Partial Ledger Co");
+  v1::Plan plan = m_->Plan(account.account_id());
+  v1::Member member = m_->Enroll(account, plan, "PL-1");
+  v1::Utilization u;
+  ASSERT_TRUE(m_->Record(member.member_id(), "OUTPATIENT", 20000, "pledger-a", &u).ok());
+  ASSERT_TRUE(m_->Record(member.member_id(), "OUTPATIENT", 30000, "pledger-b", &u).ok());
+  ASSERT_TRUE(m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(),
+                                            PartialReversal("pledger-a", 5000, NewRequestId()), &u).ok());
+  ASSERT_TRUE(m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(),
+                                            PartialReversal("pledger-a", 2500, NewRequestId()), &u).ok());
+  v1::ListUtilizationsRequest list;
+  list.set_member_id(member.member_id());
+  list.set_page_size(1);  // the balance runs across pages
+  v1::ListUtilizationsResponse page1, page2;
+  ASSERT_TRUE(m_->stub().ListUtilizations(m_->Ctx().get(), list, &page1).ok());
+  list.set_page_token(page1.next_page_token());
+  ASSERT_TRUE(m_->stub().ListUtilizations(m_->Ctx().get(), list, &page2).ok());
+  ASSERT_EQ(page1.entries_size(), 1);
+  ASSERT_EQ(page2.entries_size(), 1);
+  const v1::Utilization& a = page1.entries(0).utilization();
+  EXPECT_EQ(a.source_reference(), "pledger-a");
+  EXPECT_FALSE(a.reversed());
+  EXPECT_EQ(a.reversed_amount().amount_minor(), 7500);
+  ASSERT_EQ(a.reversals_size(), 2);
+  EXPECT_EQ(a.reversals(0).amount().amount_minor(), 5000);
+  EXPECT_EQ(a.reversals(1).amount().amount_minor(), 2500);
+  EXPECT_EQ(page1.entries(0).used_in_year().amount_minor(), 12500);
+  EXPECT_EQ(page1.entries(0).remaining_limit().amount_minor(), 87500);
+  EXPECT_EQ(page2.entries(0).utilization().reversals_size(), 0);
+  EXPECT_EQ(page2.entries(0).used_in_year().amount_minor(), 42500);
+  EXPECT_EQ(page2.entries(0).remaining_limit().amount_minor(), 57500);
+  EXPECT_EQ(m_->Check(member.member_id(), "OUTPATIENT", D(2026, 3, 2), 0).remaining_limit().amount_minor(), 57500);
+}
+
+TEST_F(MembershipTest, APartialReversalReplayedWithItsRequestIdAppliesOnce) {
+  v1::ClientAccount account = m_->Account("Partial Replay Co");
+  v1::Plan plan = m_->Plan(account.account_id());
+  v1::Member member = m_->Enroll(account, plan, "PRR-1");
+  v1::Utilization u;
+  ASSERT_TRUE(m_->Record(member.member_id(), "OUTPATIENT", 25000, "claim-pr-1", &u).ok());
+  const v1::ReverseUtilizationRequest req = PartialReversal("claim-pr-1", 10000, NewRequestId());
+  v1::Utilization first, again;
+  ASSERT_TRUE(m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(), req, &first).ok());
+  ASSERT_TRUE(m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(), req, &again).ok());
+  EXPECT_EQ(again.SerializeAsString(), first.SerializeAsString());  // the first answer
+  EXPECT_EQ(again.reversed_amount().amount_minor(), 10000);
+  v1::GetUtilizationRequest get;
+  get.set_source_reference("claim-pr-1");
+  v1::Utilization held;
+  ASSERT_TRUE(m_->stub().GetUtilization(m_->Ctx().get(), get, &held).ok());
+  EXPECT_EQ(held.reversed_amount().amount_minor(), 10000);  // given back once
+  EXPECT_EQ(held.reversals_size(), 1);
+  EXPECT_EQ(m_->Check(member.member_id(), "OUTPATIENT", D(2026, 3, 2), 0).remaining_limit().amount_minor(), 85000);
+  // The same request_id for another amount is another request.
+  v1::ReverseUtilizationRequest other = req;
+  *other.mutable_amount() = PHP(5000);
+  EXPECT_EQ(m_->stub().ReverseUtilization(m_->Ctx("svc-claims").get(), other, &again).error_code(),
+            StatusCode::ALREADY_EXISTS);
+  ASSERT_TRUE(m_->stub().GetUtilization(m_->Ctx().get(), get, &held).ok());
+  EXPECT_EQ(held.reversed_amount().amount_minor(), 10000);
+}
+
+TEST_F(MembershipTest, OnlyClaimsMayReverseUtilisationInPart) {
+  v1::ClientAccount account = m_->Account("Partial Access Co");
+  v1::Plan plan = m_->Plan(account.account_id());
+  v1::Member member = m_->Enroll(account, plan, "PA-1");
+  v1::Utilization u;
+  ASSERT_TRUE(m_->Record(member.member_id(), "OUTPATIENT", 25000, "claim-pa-1", &u).ok());
+  for (const char* who : {"dev-account-officer", "svc-collections", "dev-analyst"}) {
+    grpc::Status s = m_->stub().ReverseUtilization(m_->Ctx(who).get(),
+                                                   PartialReversal("claim-pa-1", 10000, NewRequestId()), &u);
+    EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED) << who << ": " << s.error_message();
+  }
+  v1::GetUtilizationRequest get;
+  get.set_source_reference("claim-pa-1");
+  ASSERT_TRUE(m_->stub().GetUtilization(m_->Ctx().get(), get, &u).ok());
+  EXPECT_EQ(u.reversed_amount().amount_minor(), 0);
+  EXPECT_EQ(u.reversals_size(), 0);
+  EXPECT_EQ(m_->Check(member.member_id(), "OUTPATIENT", D(2026, 3, 2), 0).remaining_limit().amount_minor(), 75000);
+}
+
 TEST_F(MembershipTest, UnlimitedUtilisationPastTheMoneyBoundIsFailedPrecondition) {
   v1::ClientAccount account = m_->Account("Bound Corp");
   v1::Plan plan = m_->Plan(account.account_id());
