@@ -2645,5 +2645,67 @@ TEST(MembershipGaugesTest, GaugesComeFromTheDatabaseAndSurviveARestart) {
       << metrics;
 }
 
+// ---------------------------------------------------------------- V009: partial reversals of older records
+
+TEST(MembershipMigrationTest, RecordsReversedBeforeV009ReadAsReversedWholeAndOthersReverseInPart) {
+  testing::TestSchema schema("membership_v009");
+  // Records as V002..V008 kept them: one reversed (whole, the only kind there
+  // was), one in force; the balance counts the one in force.
+  ASSERT_NO_FATAL_FAILURE(SeedUnder(schema, 5, {
+      "INSERT INTO client_accounts VALUES ('0000000000000000000000000A', 'Legacy', 'CORPORATE', 'ACTIVE',"
+      " '', '', '2026-01-01', '2026-01-01', '', 1, '2026-01-01', '2026-01-01')",
+      "INSERT INTO account_status_history (account_id, effective_date, status, reason, recorded_at) VALUES"
+      " ('0000000000000000000000000A', '2026-01-01', 'ACTIVE', '', '2026-01-01')",
+      "INSERT INTO plans VALUES ('000000000000000000000000PA', '0000000000000000000000000A', 'Gold', 'PHP', 1,"
+      " '', 'ACTIVE', 1, NOW(6))",
+      "INSERT INTO plan_benefits VALUES ('000000000000000000000000PA', 'OUTPATIENT', 'outpatient', 0, 100000,"
+      " 0, 0, 0, 0)",
+      "INSERT INTO members VALUES ('000000000000000000000000MA', '0000000000000000000000000A',"
+      " '000000000000000000000000PA', 'L-1', 'ACTIVE', 'Ana', 'Cruz', '1990-01-01', 'F', '', '', '2026-01-01',"
+      " NULL, 1, NOW(6), NOW(6))",
+      "INSERT INTO coverage_periods VALUES"
+      " ('000000000000000000000000MA', '2026-01-01', NULL, '000000000000000000000000PA', NOW(6))",
+      "INSERT INTO utilizations VALUES"
+      " ('000000000000000000000000U1', 'legacy-1', '000000000000000000000000MA', 'OUTPATIENT', 20000, 'PHP',"
+      " '2026-03-02', 1, 'approval reversed', '2026-03-02', '2026-03-05'),"
+      " ('000000000000000000000000U2', 'legacy-2', '000000000000000000000000MA', 'OUTPATIENT', 30000, 'PHP',"
+      " '2026-03-03', 0, '', '2026-03-03', NULL)",
+      "INSERT INTO benefit_balances VALUES ('000000000000000000000000MA', 'OUTPATIENT', 2026, 30000)",
+  }));
+  // Starting applies V006 and what follows it.
+  testing::ServiceProcess service("membership", schema.dsn());
+  ASSERT_TRUE(testing::Eventually([&] { return testing::Health(service.address()) == "SERVING"; }))
+      << service.process().output();
+  auto stub = v1::MembershipService::NewStub(grpc::CreateChannel(service.address(), grpc::InsecureChannelCredentials()));
+  v1::GetUtilizationRequest get;
+  get.set_source_reference("legacy-1");
+  v1::Utilization u;
+  ASSERT_TRUE(stub->GetUtilization(testing::BearerContext("dev-account-officer").get(), get, &u).ok());
+  EXPECT_TRUE(u.reversed());
+  EXPECT_EQ(u.reversed_amount().amount_minor(), 20000);
+  ASSERT_EQ(u.reversals_size(), 1);
+  EXPECT_EQ(u.reversals(0).amount().amount_minor(), 20000);
+  EXPECT_EQ(u.reversals(0).reason(), "approval reversed");
+  EXPECT_EQ(u.remaining_limit().amount_minor(), 70000);
+
+  // Nothing is left of the reversed one; the other reverses in part.
+  grpc::Status s = stub->ReverseUtilization(testing::BearerContext("svc-claims").get(),
+                                            PartialReversal("legacy-1", 1, NewRequestId()), &u);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  s = stub->ReverseUtilization(testing::BearerContext("svc-claims").get(),
+                               PartialReversal("legacy-2", 10000, NewRequestId()), &u);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(u.reversed());
+  EXPECT_EQ(u.remaining_limit().amount_minor(), 80000);
+  v1::ListUtilizationsRequest list;
+  list.set_member_id("000000000000000000000000MA");
+  v1::ListUtilizationsResponse ledger;
+  ASSERT_TRUE(stub->ListUtilizations(testing::BearerContext("dev-account-officer").get(), list, &ledger).ok());
+  ASSERT_EQ(ledger.entries_size(), 2);
+  EXPECT_EQ(ledger.entries(0).used_in_year().amount_minor(), 0);
+  EXPECT_EQ(ledger.entries(1).used_in_year().amount_minor(), 20000);
+  EXPECT_EQ(ledger.entries(1).remaining_limit().amount_minor(), 80000);
+}
+
 }  // namespace
 }  // namespace careops
