@@ -247,6 +247,8 @@ constexpr char kCollectedInPeriod[] =
 constexpr char kInsertUnposted[] =
     "INSERT INTO unposted_payments (unposted_id, bank_reference, payer_name, reference_text, currency, amount_minor,"
     " deposit_date, status, received_by, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'OPEN', ?, ?)";
+// V011's DEFAULT for unposted_payments.version: a line's version as kInsertUnposted records it.
+constexpr int64_t kRecordedUnpostedVersion = 1;
 constexpr char kUnpostedByBankReference[] = "SELECT unposted_id FROM unposted_payments WHERE bank_reference = ?";
 constexpr char kSelectUnposted[] = "SELECT " UNPOSTED_COLUMNS " FROM unposted_payments WHERE unposted_id = ?";
 // Posting a line, by a clerk (PostUnpostedPayment) or by the ingest (auto-post).
@@ -464,8 +466,7 @@ absl::StatusOr<std::map<std::string, int64_t>> CountsByText(mysql::Connection& c
 // The ledger's own row (no installments), locked when `lock`.
 absl::StatusOr<v1::Ledger> LedgerRow(mysql::Connection& conn, const std::string& ledger_id, bool lock) {
   return mysql::SelectOne<v1::Ledger>(conn, lock ? kLedgers.lock_sql : kSelectLedger, ledger_id, ReadLedgerRow,
-                                      "ledger_id",
-                                      "ledger");
+                                      "ledger_id", "ledger");
 }
 
 absl::StatusOr<v1::Ledger> LoadLedger(mysql::Connection& conn, const std::string& ledger_id, bool lock) {
@@ -2059,12 +2060,10 @@ absl::Status MysqlCollectionsStore::IngestUnposted(
       absl::StatusOr<v1::Payment> posted = PostPaymentIn(conn, m, payment, {}, order);
       if (absl::IsInvalidArgument(posted.status()) || absl::IsAlreadyExists(posted.status())) continue;
       CAREOPS_RETURN_IF_ERROR(posted.status());
-      // The service's own change to the line it recorded above: no client
-      // etag, but the version moves, so an etag read before is stale.
-      CAREOPS_ASSIGN_OR_RETURN(mysql::LockedRow<v1::UnpostedPayment> line,
-                               mysql::LockVersioned<v1::UnpostedPayment>(conn, kUnposted, row.unposted_id(),
-                                                                         ReadUnposted));
-      CAREOPS_RETURN_IF_ERROR(mysql::WriteVersioned(conn, kUnposted, row.unposted_id(), line.version,
+      // The service's own change to the line this transaction recorded (and
+      // so holds locked, at the version a line is recorded with): no client
+      // etag, and no second read of it; the version moves past the recorded one.
+      CAREOPS_RETURN_IF_ERROR(mysql::WriteVersioned(conn, kUnposted, row.unposted_id(), kRecordedUnpostedVersion,
                                                     [&](mysql::Statement& st) { BindPosted(st, m, *post, true); })
                                   .status());
       AuditPosted(conn, m, row.unposted_id(), *post, true);
